@@ -1,0 +1,323 @@
+"""The ``alliance-sim`` command line.
+
+Exit codes: 0 ok, 2 bad input (one line: file, line, field, what was expected), 1 internal error,
+130 interrupted (finished chunks kept; ``--resume`` finishes the run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .scenario import ScenarioError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(ValueError):
+    """Bad command-line input, shown as one line (exit 2)."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer below 2^63, got {value}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--replicates", "-n", type=_positive_int, help="number of replicates "
+                   "(default: the scenario's)")
+    p.add_argument("--steps", "-t", type=_positive_int, help="steps per replicate (default: the "
+                   "scenario's)")
+    p.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
+    p.add_argument("--chunk-size", type=_positive_int, default=None,
+                   help="replicates per chunk (default 4096)")
+    p.add_argument("--workers", "-j", type=_positive_int, default=None,
+                   help="local worker processes (default: all cores)")
+    p.add_argument("--scheduler", help="a Dask scheduler address, or 'local' for a LocalCluster "
+                   "(needs alliance-sim[dask])")
+    p.add_argument("--point", action="store_true", help="use the point value of every uncertain "
+                   "parameter instead of sampling")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="alliance-sim", description="Scenario simulator for the stability of "
+                     "alignments between states.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("run", help="run the replicates of a scenario and write a result directory")
+    p.add_argument("scenario", type=Path)
+    _add_run_options(p)
+    p.add_argument("--out", "-o", type=Path, help="result directory (default results/<name>)")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
+    p.add_argument("--force", action="store_true", help="replace results already in --out")
+    p.add_argument("--trajectories", action="store_true", help="keep full tie trajectories "
+                   "(small runs)")
+    p.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+
+    p = sub.add_parser("compare", help="run several scenarios and write a comparison report")
+    p.add_argument("scenarios", type=Path, nargs="+")
+    _add_run_options(p)
+    p.add_argument("--out", "-o", type=Path, default=Path("results/comparison"),
+                   help="folder for the runs and the report (default results/comparison)")
+    p.add_argument("--force", action="store_true", help="rerun even where matching results exist")
+
+    p = sub.add_parser("report", help="write the HTML report of one or more result directories")
+    p.add_argument("results", type=Path, nargs="+")
+    p.add_argument("--out", "-o", type=Path, help="HTML file (default <first dir>/report.html)")
+
+    p = sub.add_parser("validate", help="check scenario files")
+    p.add_argument("files", type=Path, nargs="+")
+
+    p = sub.add_parser("show", help="print a resolved scenario with the provenance of its values")
+    p.add_argument("file", type=Path)
+    p.add_argument("--point", action="store_true", help="show point values")
+
+    p = sub.add_parser("list", help="list ready scenarios with their titles")
+    p.add_argument("folder", type=Path, nargs="?", default=None)
+
+    p = sub.add_parser("landscape", help="Axelrod-Bennett configurations for a scenario's "
+                       "initial ties and capabilities")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--top", type=_positive_int, default=5, help="how many minima to print")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    from .results import ResultsError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (ScenarioError, UsageError, ResultsError) as e:
+        print(f"alliance-sim: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("alliance-sim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into a reader that stopped early (e.g. head)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as e:  # noqa: BLE001 - the last line of defence
+        from .ensemble import EnsembleError
+
+        if isinstance(e, EnsembleError):
+            print(f"alliance-sim: {e}", file=sys.stderr)
+            return EXIT_INTERRUPTED if "interrupted" in str(e) else EXIT_INTERNAL
+        if isinstance(e, OSError) and e.filename:
+            print(f"alliance-sim: error: {e.filename}: {e.strerror}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if args.debug:
+            raise
+        print(f"alliance-sim: internal error: {type(e).__name__}: {e} (rerun with --debug for "
+              "the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------------------------
+
+def _executor(args):
+    """The executor asked for with --scheduler, or None for the local pool."""
+    address = getattr(args, "scheduler", None)
+    if not address:
+        return None, None
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'alliance-sim[dask]'") from None
+    if address == "local":
+        cluster = LocalCluster(n_workers=args.workers or 2, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        cluster = None
+        client = Client(address, timeout="10s")
+    return client, cluster
+
+
+def _run_one(args, scenario_path: Path, out: Path, force: bool, resume: bool = False,
+             trajectories: bool = False):
+    from .ensemble import DEFAULT_CHUNK_SIZE, run_ensemble
+
+    client, cluster = _executor(args)
+    try:
+        return run_ensemble(
+            scenario_path, replicates=args.replicates, steps=args.steps, seed=args.seed, out=out,
+            chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE, workers=args.workers,
+            executor=client.get_executor() if client is not None else None, resume=resume,
+            force=force, trajectories=trajectories, progress=not args.no_progress,
+            point=args.point)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _print_summary(results) -> None:
+    from .outcomes import fate_table, format_fate_table
+
+    n = len(results.replicates)
+    print(f"{results.name}: {n} replicates x {results.steps} steps -> {results.directory}")
+    if not results.alliances:
+        print("  (no declared alliances)")
+    for al in results.alliances:
+        print(format_fate_table(fate_table(results.replicates, al, results.actors),
+                                title=f"alliance {al}"))
+
+
+def cmd_run(args) -> int:
+    out = args.out or Path("results") / args.scenario.stem
+    if args.resume and args.force:
+        raise UsageError("--resume and --force exclude each other")
+    results = _run_one(args, args.scenario, out, args.force, args.resume, args.trajectories)
+    _print_summary(results)
+    if not args.no_report:
+        try:
+            from .report import write_report
+        except ImportError:  # reports arrive with sim.report
+            return EXIT_OK
+        path = write_report([results], out / "report.html")
+        print(f"report: {path}")
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from .ensemble import reusable
+
+    runs = []
+    for path in args.scenarios:
+        out = args.out / path.stem
+        existing = None if args.force else reusable(path, out, args)
+        if existing is not None:
+            print(f"{path.stem}: reusing finished results in {out}")
+            runs.append(existing)
+        else:
+            runs.append(_run_one(args, path, out, force=True))
+    for r in runs:
+        _print_summary(r)
+    try:
+        from .report import write_report
+    except ImportError:
+        return EXIT_OK
+    path = write_report(runs, args.out / "report.html")
+    print(f"report: {path}")
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+    from .results import load_results
+
+    runs = [load_results(d) for d in args.results]
+    path = write_report(runs, args.out or args.results[0] / "report.html")
+    print(f"report: {path}")
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    from .scenario import load_scenario
+
+    bad = 0
+    for f in args.files:
+        try:
+            s = load_scenario(f)
+        except ScenarioError as e:
+            print(f"alliance-sim: error: {e}", file=sys.stderr)
+            bad += 1
+            continue
+        print(f"ok  {f}  ({len(s.actors)} actors, {len(s.issues)} issues, {len(s.alliances)} "
+              f"alliances, {len(s.events)} events)")
+    return EXIT_BAD_INPUT if bad else EXIT_OK
+
+
+def cmd_show(args) -> int:
+    from .show import render
+
+    print(render(args.file, point=args.point))
+    return EXIT_OK
+
+
+def cmd_list(args) -> int:
+    from .scenario import load_scenario
+
+    folder = args.folder or _default_scenarios()
+    files = sorted(folder.glob("*.toml"))
+    if not files:
+        raise UsageError(f"{folder}: no scenario files (*.toml)")
+    width = max(len(f.stem) for f in files)
+    for f in files:
+        try:
+            title = load_scenario(f).title or "(untitled)"
+        except ScenarioError as e:
+            title = f"INVALID: {e}"
+        print(f"{f.stem:<{width}}  {title}")
+    return EXIT_OK
+
+
+def _default_scenarios() -> Path:
+    here = Path("scenarios")
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def cmd_landscape(args) -> int:
+    from .landscape import minima
+    from .params import compile_params
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, point=True)
+    params = compile_params(scenario, 1)
+    W = params.ties[0]
+    propensity = (W + W.T) / 2
+    found = minima(params.capability[0], propensity)
+    names = params.actors
+    print(f"{args.scenario}: {len(found)} local minima of the Axelrod-Bennett energy "
+          f"({len(names)} actors, initial ties, point values)")
+    for rank, m in enumerate(found[: args.top], 1):
+        blocs = [[names[i] for i in range(len(names)) if m.blocs[i] == b] for b in (0, 1)]
+        print(f"{rank}. energy {m.energy:+.4f}  basin {m.basin}")
+        for b, members in enumerate(blocs):
+            print(f"   bloc {b + 1}: {', '.join(members) if members else '(empty)'}")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "validate": cmd_validate,
+    "show": cmd_show, "list": cmd_list, "landscape": cmd_landscape,
+}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

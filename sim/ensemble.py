@@ -1,0 +1,349 @@
+"""Many replicates: chunks, seeding, executors, progress and resume.
+
+Replicates run in chunks of ``chunk_size``; chunk ``c`` draws everything (its uncertain parameters,
+then each step's random numbers) from ``SeedSequence(seed).spawn(...)[c]``, so the results depend
+on the seed and the chunk size only, never on the number of workers or on the executor.
+
+Executors follow :class:`concurrent.futures.Executor`: in-process for one worker, a process pool
+with an explicit ``spawn`` context otherwise (the global start method is never touched), or any
+executor passed in, such as a Dask client's ``get_executor()``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import dynamics
+from .params import compile_params
+from .results import (
+    MANIFEST,
+    ChunkData,
+    Results,
+    ResultsError,
+    chunk_intact,
+    finalize,
+    load_results,
+    read_manifest,
+    save_chunk,
+    write_json,
+)
+from .scenario import Scenario, load_scenario
+
+DEFAULT_CHUNK_SIZE = 4096
+HIST_BINS = 200  # cohesion histogram bins over [-1, 1]
+MAX_ATTEMPTS = 2
+
+
+class EnsembleError(RuntimeError):
+    """A run that could not finish; what finished is kept on disk."""
+
+
+def chunk_seed(seed: int, index: int) -> np.random.SeedSequence:
+    """The seed of chunk ``index``: the ``index``-th child of ``SeedSequence(seed)``."""
+    return np.random.SeedSequence(seed, spawn_key=(index,))
+
+
+def balanced_share(W: np.ndarray) -> np.ndarray:
+    """Share of balanced triads (Heider): triads whose product of mean-tie signs is positive.
+
+    Uses ``trace(S^3) = 6 sum_{i<j<k} s_ij s_jk s_ki`` for the symmetric sign matrix ``S``.
+    """
+    A = W.shape[-1]
+    if A < 3:
+        return np.ones(W.shape[0])
+    S = np.sign(W + np.swapaxes(W, -1, -2))
+    triads = A * (A - 1) * (A - 2) / 6
+    tr = np.einsum("nij,nji->n", S @ S, S)
+    return 0.5 * (1.0 + tr / (6.0 * triads))
+
+
+@dataclass
+class ChunkTask:
+    """Everything a worker needs to run one chunk (picklable)."""
+
+    scenario: Scenario
+    index: int
+    start: int
+    size: int
+    seed: int
+    trajectories: bool = False
+    dtype: str = "float64"
+
+
+def run_chunk(task: ChunkTask) -> ChunkData:
+    """Run one chunk of replicates and summarise it."""
+    scenario = task.scenario
+    params_seed, dyn_seed = chunk_seed(task.seed, task.index).spawn(2)
+    params = compile_params(scenario, task.size, np.random.default_rng(params_seed))
+    rng = np.random.default_rng(dyn_seed)
+    dtype = np.dtype(task.dtype)
+    T, L, A = params.steps, len(params.alliances), params.A
+    hist = np.zeros((T + 1, L, HIST_BINS), dtype=np.int64)
+    active = np.zeros((T + 1, L), dtype=np.int64)
+    balance_sum = np.zeros(T + 1)
+    traj = np.empty((task.size, T + 1, A, A), dtype=np.float32) if task.trajectories else None
+    edges = np.linspace(-1.0, 1.0, HIST_BINS + 1)
+
+    def record(state):
+        t = state.t
+        for a, al in enumerate(params.alliances):
+            c = dynamics.cohesion(state.ties, al.members)
+            hist[t, a] = np.histogram(c, bins=edges)[0]
+        active[t] = state.active.sum(axis=0)
+        balance_sum[t] = balanced_share(state.ties).sum()
+        if traj is not None:
+            traj[:, t] = state.ties
+
+    state = dynamics.run(params, rng, dtype=dtype, record=record)
+    columns: dict[str, np.ndarray] = {
+        "replicate": np.arange(task.start, task.start + task.size, dtype=np.int64)}
+    for path, values in params.sampled.items():
+        columns[f"param:{path}"] = values
+    fates = np.array(dynamics.FATES)
+    names = np.array(params.actors + [""], dtype=object)
+    for a, al in enumerate(params.alliances):
+        ended = ~state.active[:, a]
+        columns[f"{al.name}.fate"] = fates[state.fate[:, a]]
+        columns[f"{al.name}.end_step"] = np.where(ended, state.end_step[:, a], T).astype(np.int32)
+        columns[f"{al.name}.defector"] = names[np.where(ended, state.defector[:, a], -1)]
+        columns[f"{al.name}.cohesion"] = dynamics.cohesion(state.ties, al.members).astype(np.float64)
+    columns["balance"] = balanced_share(state.ties)
+    for i, name in enumerate(params.actors):
+        columns[f"capability:{name}"] = state.capability[:, i].astype(np.float64)
+    table = pd.DataFrame(columns)
+    W = state.ties.astype(np.float64)
+    summary = {
+        "cohesion_hist": hist, "active": active, "balance_sum": balance_sum,
+        "ties_sum": W.sum(axis=0), "ties_sq": (W * W).sum(axis=0),
+        "n": np.array([task.size], dtype=np.int64),
+    }
+    return ChunkData(task.index, table, summary, traj)
+
+
+# --------------------------------------------------------------------------------------------
+# Running an ensemble
+# --------------------------------------------------------------------------------------------
+
+def versions() -> dict[str, str]:
+    import mesa
+    import pyarrow
+
+    from . import __version__
+
+    return {"alliance-sim": __version__, "python": platform.python_version(),
+            "numpy": np.__version__, "pandas": pd.__version__, "pyarrow": pyarrow.__version__,
+            "mesa": mesa.__version__}
+
+
+def _settings(scenario: Scenario, chunk_size: int, trajectories: bool, dtype: str) -> dict:
+    run = scenario.run
+    return {"replicates": run.replicates, "steps": run.steps, "seed": run.seed, "dt": run.dt,
+            "chunk_size": chunk_size, "trajectories": trajectories, "dtype": dtype}
+
+
+def local_executor(workers: int) -> cf.Executor:
+    """A process pool with an explicit spawn context (never the global start method)."""
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+class InlineExecutor(cf.Executor):
+    """Runs each task in the calling process when it is submitted (one worker)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller through the future
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            future.set_exception(e)
+        return future
+
+
+def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = None,
+                 steps: int | None = None, seed: int | None = None, out: str | Path | None = None,
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, workers: int | None = 1,
+                 executor: cf.Executor | None = None, resume: bool = False, force: bool = False,
+                 trajectories: bool = False, dtype: str = "float64", progress: bool = True,
+                 name: str | None = None, point: bool = False) -> Results:
+    """Run the replicates of a scenario and return (and, with ``out``, store) the results.
+
+    Parameters
+    ----------
+    scenario
+        A scenario or the path of a scenario file.
+    replicates, steps, seed
+        Override the scenario's run settings.
+    out
+        Result directory; a temporary one is used when omitted.
+    chunk_size
+        Replicates per chunk (the unit of work, of seeding and of memory).
+    workers
+        Processes for the local pool (``None``: all cores; 1: run in this process).
+    executor
+        Any ``concurrent.futures.Executor`` (e.g. a Dask client's ``get_executor()``); overrides
+        ``workers``.
+    resume, force
+        Finish an interrupted run in ``out``, or overwrite another run's results there.
+    trajectories
+        Keep every replicate's full tie trajectory (small runs only).
+    """
+    if not isinstance(scenario, Scenario):
+        path = Path(scenario)
+        scenario = load_scenario(path, point=point)
+        name = name or path.stem
+    scenario = scenario.with_run(replicates=replicates, steps=steps, seed=seed)
+    if chunk_size <= 0:
+        raise ValueError(f"expected a positive chunk size, got {chunk_size}")
+    if out is None:
+        import tempfile
+
+        out = Path(tempfile.mkdtemp(prefix="alliance-sim-"))
+        force = True
+    out = Path(out)
+    total = scenario.run.replicates
+    n_chunks = -(-total // chunk_size)
+    settings = _settings(scenario, chunk_size, trajectories, dtype)
+    digest = scenario.digest()
+    manifest = _prepare(out, scenario, digest, settings, n_chunks, resume, force, name)
+
+    done = manifest["chunks"]["done"]
+    pending = [c for c in range(n_chunks) if not chunk_intact(out, c, done.get(str(c)))]
+    for key in [k for k in done if int(k) in pending]:
+        del done[key]
+
+    tasks = {c: ChunkTask(scenario, c, c * chunk_size, min(chunk_size, total - c * chunk_size),
+                          scenario.run.seed, trajectories, dtype) for c in pending}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=total - sum(t.size for t in tasks.values()),
+                   unit="replicate", desc=name or "run", dynamic_ncols=True, smoothing=0.1,
+                   file=sys.stderr)
+    own = executor is None
+    if own:
+        workers = (os.cpu_count() or 1) if workers is None else workers
+        size = max(1, min(workers, len(tasks)))
+
+        def make_executor():
+            return InlineExecutor() if size <= 1 else local_executor(size)
+    else:
+        given = executor
+
+        def make_executor():
+            return given
+    executor = make_executor()
+    try:
+        executor = _drive(executor, make_executor if own else None, tasks, out, manifest, bar)
+    except KeyboardInterrupt:
+        raise EnsembleError(
+            f"interrupted; {len(manifest['chunks']['done'])} of {n_chunks} chunks are kept in "
+            f"{out}; finish with: alliance-sim run --resume --out {out} ...") from None
+    finally:
+        if bar is not None:
+            bar.close()
+        if own:
+            executor.shutdown(wait=True, cancel_futures=True)
+    finalize(out, n_chunks, trajectories)
+    manifest["status"] = "complete"
+    manifest["chunks"]["done"] = {}
+    write_json(out / MANIFEST, manifest)
+    return load_results(out)
+
+
+def _prepare(out: Path, scenario: Scenario, digest: str, settings: dict, n_chunks: int,
+             resume: bool, force: bool, name: str | None) -> dict:
+    existing = read_manifest(out) if out.exists() else None
+    if existing is not None:
+        same = existing.get("scenario_hash") == digest and existing.get("settings") == settings
+        if resume:
+            if not same:
+                raise ResultsError(
+                    f"{out}: holds a run of another scenario or other settings "
+                    f"(hash {existing.get('scenario_hash', '?')[:12]}); --resume needs the same "
+                    "scenario and settings")
+            if existing.get("status") == "complete":
+                return existing
+            return existing
+        if not force:
+            raise ResultsError(f"{out}: already holds results; use --resume to finish them or "
+                               "--force to replace them")
+        import shutil
+
+        for item in out.iterdir():
+            if item.is_dir():
+                shutil.rmtree(item)
+            else:
+                item.unlink()
+    elif out.exists() and any(out.iterdir()) and not force:
+        raise ResultsError(f"{out}: is not empty and holds no results; choose another --out "
+                           "or use --force")
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "format": 1, "name": name or "", "status": "running", "scenario_hash": digest,
+        "scenario": scenario.to_data(), "focal": scenario.focal_alliance, "settings": settings,
+        "actors": scenario.actor_names, "issues": scenario.issue_names,
+        "alliances": list(scenario.alliances),
+        "steps": settings["steps"], "seed": settings["seed"], "versions": versions(),
+        "chunks": {"total": n_chunks, "done": {}},
+    }
+    write_json(out / MANIFEST, manifest)
+    return manifest
+
+
+def _drive(executor: cf.Executor, renew, tasks: dict[int, ChunkTask], out: Path, manifest: dict,
+           bar) -> cf.Executor:
+    """Run the tasks, retrying each failed chunk once; returns the executor in use at the end
+    (a broken local pool is replaced through ``renew``)."""
+    attempts = {c: 0 for c in tasks}
+    queue = sorted(tasks)
+    while queue:
+        futures = {executor.submit(run_chunk, tasks[c]): c for c in queue}
+        queue = []
+        broken = False
+        for future in cf.as_completed(futures):
+            c = futures[future]
+            try:
+                chunk = future.result()
+            except Exception as e:  # noqa: BLE001 - a failed chunk is retried once
+                attempts[c] += 1
+                broken |= isinstance(e, cf.process.BrokenProcessPool)
+                if attempts[c] >= MAX_ATTEMPTS:
+                    raise EnsembleError(
+                        f"chunk {c} failed {attempts[c]} times ({type(e).__name__}: {e}); "
+                        f"{len(manifest['chunks']['done'])} finished chunks are kept in {out}"
+                    ) from e
+                queue.append(c)
+                continue
+            manifest["chunks"]["done"][str(c)] = save_chunk(out, chunk)
+            write_json(out / MANIFEST, manifest)
+            if bar is not None:
+                bar.update(tasks[c].size)
+        if queue and broken and renew is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+            executor = renew()
+        queue.sort()
+    return executor
+
+
+def reusable(path: Path, out: Path, args) -> Results | None:
+    """Finished results in ``out`` for exactly this scenario and these settings, if any."""
+    manifest = read_manifest(out) if out.exists() else None
+    if manifest is None or manifest.get("status") != "complete":
+        return None
+    scenario = load_scenario(path, point=getattr(args, "point", False)).with_run(
+        replicates=args.replicates, steps=args.steps, seed=args.seed)
+    settings = _settings(scenario, args.chunk_size or DEFAULT_CHUNK_SIZE, False, "float64")
+    if manifest.get("scenario_hash") != scenario.digest() or manifest.get("settings") != settings:
+        return None
+    return load_results(out)

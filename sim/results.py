@@ -1,0 +1,229 @@
+"""The on-disk result set of an ensemble and its reader.
+
+A result directory holds:
+
+``manifest.json``
+    the resolved scenario and its hash, the run settings (replicates, steps, seed entropy, chunk
+    size, dtype), package versions and the status of every chunk;
+``replicates.parquet``
+    one row per replicate: sampled parameters (``param:<path>``), and for each declared alliance
+    its fate, end step, first defector and final cohesion;
+``summary.npz``
+    per-step summaries that merge exactly across chunks (cohesion histograms per alliance, the
+    sum of the structural balance index, sums of the final ties);
+``trajectories.npy``
+    full tie trajectories (replicate, step, A, A), only when asked for.
+
+While a run is in progress each finished chunk lives under ``chunks/`` (written to a temporary
+name, then renamed, so a chunk file is either whole or absent); when all are done they are merged in
+chunk order, so an interrupted run that is resumed produces the same bytes as one that was not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+REPLICATES = "replicates.parquet"
+SUMMARY = "summary.npz"
+TRAJECTORIES = "trajectories.npy"
+CHUNKS = "chunks"
+
+
+class ResultsError(RuntimeError):
+    """A result directory that cannot be used as asked (one line for the user)."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data) -> None:
+    atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def read_manifest(directory: Path) -> dict | None:
+    path = Path(directory) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ResultsError(f"{path}: unreadable manifest ({e})") from None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class ChunkData:
+    """What one chunk of replicates produced."""
+
+    index: int
+    table: pd.DataFrame
+    summary: dict[str, np.ndarray]
+    trajectories: np.ndarray | None = None
+
+
+def chunk_paths(directory: Path, index: int) -> tuple[Path, Path]:
+    base = Path(directory) / CHUNKS / f"chunk-{index:06d}"
+    return base.with_suffix(".parquet"), base.with_suffix(".npz")
+
+
+def save_chunk(directory: Path, chunk: ChunkData) -> dict:
+    """Write a finished chunk atomically; returns its checksums for the manifest."""
+    (Path(directory) / CHUNKS).mkdir(parents=True, exist_ok=True)
+    table_path, summary_path = chunk_paths(directory, chunk.index)
+    tmp = table_path.with_name(f".{table_path.name}.tmp-{os.getpid()}")
+    chunk.table.to_parquet(tmp, index=False)
+    os.replace(tmp, table_path)
+    arrays = dict(chunk.summary)
+    if chunk.trajectories is not None:
+        arrays["trajectories"] = chunk.trajectories
+    tmp = summary_path.with_name(f".{summary_path.name}.tmp-{os.getpid()}.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, summary_path)
+    return {"table": sha256_file(table_path), "summary": sha256_file(summary_path)}
+
+
+def chunk_intact(directory: Path, index: int, checksums: dict | None) -> bool:
+    """Whether a chunk on disk is whole and matches the checksums the manifest recorded."""
+    table_path, summary_path = chunk_paths(directory, index)
+    if not (table_path.exists() and summary_path.exists()) or not checksums:
+        return False
+    return (sha256_file(table_path) == checksums.get("table")
+            and sha256_file(summary_path) == checksums.get("summary"))
+
+
+def merge_summaries(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Add up per-chunk summaries (counts and sums), in chunk order."""
+    out: dict[str, np.ndarray] = {}
+    for part in parts:
+        for key, value in part.items():
+            if key == "trajectories":
+                continue
+            out[key] = value.copy() if key not in out else out[key] + value
+    return out
+
+
+def finalize(directory: Path, n_chunks: int, trajectories: bool) -> None:
+    """Merge the chunk files in order into the final result files and remove ``chunks/``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    directory = Path(directory)
+    writer = None
+    summary = None
+    trajs = []
+    tmp_table = directory / f".{REPLICATES}.tmp-{os.getpid()}"
+    try:
+        for c in range(n_chunks):
+            table_path, summary_path = chunk_paths(directory, c)
+            table = pq.read_table(table_path)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp_table, table.schema)
+            writer.write_table(table)
+            with np.load(summary_path) as z:
+                part = {k: z[k] for k in z.files}
+            if trajectories and "trajectories" in part:
+                trajs.append(part["trajectories"])
+            part.pop("trajectories", None)
+            summary = part if summary is None else merge_summaries([summary, part])
+    finally:
+        if writer is not None:
+            writer.close()
+    os.replace(tmp_table, directory / REPLICATES)
+    tmp = directory / f".{SUMMARY}.tmp-{os.getpid()}.npz"
+    np.savez(tmp, **(summary or {}))
+    os.replace(tmp, directory / SUMMARY)
+    if trajectories and trajs:
+        tmp = directory / f".{TRAJECTORIES}.tmp-{os.getpid()}.npy"
+        np.save(tmp, np.concatenate(trajs))
+        os.replace(tmp, directory / TRAJECTORIES)
+    del pa
+    shutil.rmtree(directory / CHUNKS, ignore_errors=True)
+
+
+@dataclass
+class Results:
+    """A finished result set: the manifest, one row per replicate, and the merged summaries."""
+
+    directory: Path
+    manifest: dict
+    replicates: pd.DataFrame
+    summary: dict[str, np.ndarray]
+
+    @property
+    def actors(self) -> list[str]:
+        return list(self.manifest["actors"])
+
+    @property
+    def alliances(self) -> list[str]:
+        return list(self.manifest["alliances"])
+
+    @property
+    def focal(self) -> str | None:
+        return self.manifest.get("focal")
+
+    @property
+    def steps(self) -> int:
+        return int(self.manifest["steps"])
+
+    @property
+    def title(self) -> str:
+        return self.manifest["scenario"].get("title") or self.manifest.get("name", "")
+
+    @property
+    def name(self) -> str:
+        return self.manifest.get("name", self.directory.name)
+
+    def trajectories(self) -> np.ndarray | None:
+        path = self.directory / TRAJECTORIES
+        return np.load(path, mmap_mode="r") if path.exists() else None
+
+
+def load_results(directory: str | Path) -> Results:
+    """Read a finished result directory.
+
+    Returns
+    -------
+    Results
+        ``.replicates`` is a pandas DataFrame (one row per replicate), ``.summary`` a dict of
+        arrays and ``.manifest`` the run's manifest.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    if manifest is None:
+        raise ResultsError(f"{directory}: no {MANIFEST}; expected a result directory "
+                           "written by 'alliance-sim run'")
+    if manifest.get("status") != "complete":
+        raise ResultsError(f"{directory}: the run is not finished "
+                           f"({manifest.get('status')}); finish it with 'alliance-sim run "
+                           f"--resume --out {directory} ...'")
+    try:
+        table = pd.read_parquet(directory / REPLICATES)
+        with np.load(directory / SUMMARY) as z:
+            summary = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise ResultsError(f"{directory}: unreadable results ({e})") from None
+    return Results(directory, manifest, table, summary)

@@ -1,0 +1,861 @@
+"""Scenario files: TOML, validated with pydantic, with inheritance and uncertain values.
+
+A scenario describes actors, the issues they care about, their initial dispositions toward one
+another, spheres of influence, dependences, pressure schedules, events, declared alliances, the
+mechanism coefficients of :mod:`sim.dynamics` and the run settings. Files are data only: nothing in
+a scenario is evaluated, imported or executed.
+
+Every numeric parameter may be an *uncertain value*: a plain number, or a table such as
+``{dist = "uniform", low = 0.2, high = 0.4}``. Uncertain values are sampled once per replicate
+(:mod:`sim.params`) and recorded with it.
+
+``extends = "path.toml"`` inherits from another file (relative to the file that names it). Tables are
+merged key by key (the child wins); arrays of tables (``ties``) are concatenated, the child's entries
+applied after the parent's; any other value is replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+MAX_ACTORS = 200
+MAX_ISSUES = 100
+MAX_STEPS = 1_000_000
+MAX_REPLICATES = 100_000_000
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used, with where and why.
+
+    ``str(error)`` is the one line shown to users: ``file:line: field.path: what was expected``.
+    """
+
+    def __init__(self, file: str | Path | None, message: str, *, line: int | None = None,
+                 path: str | None = None):
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.path = path
+        self.message = message
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        where = self.file or "<scenario>"
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.path:
+            where += f": {self.path}"
+        return f"{where}: {self.message}"
+
+
+# --------------------------------------------------------------------------------------------
+# Uncertain values
+# --------------------------------------------------------------------------------------------
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+def _finite(v: float) -> float:
+    if not math.isfinite(v):
+        raise ValueError(f"expected a finite number, got {v}")
+    return v
+
+
+Finite = Annotated[float, Field(allow_inf_nan=True), ]
+
+
+class _Dist(_Strict):
+    claim: str | None = None
+
+    @model_validator(mode="after")
+    def _all_finite(self):
+        for name, value in self:
+            if isinstance(value, float):
+                _finite(value)
+        return self
+
+    def support(self) -> tuple[float, float]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def point(self) -> float:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class Uniform(_Dist):
+    """Uniform on [low, high]."""
+
+    dist: Literal["uniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not self.low <= self.high:
+            raise ValueError(f"expected low <= high, got low={self.low}, high={self.high}")
+        return self
+
+    def support(self):
+        return self.low, self.high
+
+    def point(self):
+        return 0.5 * (self.low + self.high)
+
+
+class Triangular(_Dist):
+    """Triangular with the given mode on [low, high]."""
+
+    dist: Literal["triangular"]
+    low: float
+    mode: float
+    high: float
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not self.low <= self.mode <= self.high:
+            raise ValueError(
+                f"expected low <= mode <= high, got {self.low}, {self.mode}, {self.high}")
+        return self
+
+    def support(self):
+        return self.low, self.high
+
+    def point(self):
+        return self.mode
+
+
+class Normal(_Dist):
+    """Normal with mean and sd, clipped to [low, high] when given and to the field's bounds."""
+
+    dist: Literal["normal"]
+    mean: float
+    sd: float
+    low: float = -math.inf
+    high: float = math.inf
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.sd >= 0:
+            raise ValueError(f"expected sd >= 0, got {self.sd}")
+        if not self.low <= self.mean <= self.high:
+            raise ValueError(f"expected low <= mean <= high, got {self.low}, {self.mean}, {self.high}")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nan(cls, data):
+        if isinstance(data, dict):
+            for key in ("mean", "sd"):
+                v = data.get(key)
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise ValueError(f"expected a finite {key}, got {v}")
+        return data
+
+    def support(self):
+        return self.mean, self.mean  # clipped into the field's bounds; the mean must lie inside
+
+    def point(self):
+        return self.mean
+
+
+class Beta(_Dist):
+    """Beta(a, b) stretched onto [low, high]."""
+
+    dist: Literal["beta"]
+    a: float
+    b: float
+    low: float = 0.0
+    high: float = 1.0
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not (self.a > 0 and self.b > 0):
+            raise ValueError(f"expected a > 0 and b > 0, got a={self.a}, b={self.b}")
+        if not self.low <= self.high:
+            raise ValueError(f"expected low <= high, got low={self.low}, high={self.high}")
+        return self
+
+    def support(self):
+        return self.low, self.high
+
+    def point(self):
+        return self.low + (self.high - self.low) * self.a / (self.a + self.b)
+
+
+Dist = Annotated[Uniform | Triangular | Normal | Beta, Field(discriminator="dist")]
+Value = float | Dist
+
+
+def point_value(v: Value) -> float:
+    """The deterministic stand-in of an uncertain value (mean, or mode for triangular)."""
+    return float(v) if isinstance(v, (int, float)) else v.point()
+
+
+def _check_bounds(v: Value, lo: float, hi: float) -> Value:
+    if isinstance(v, (int, float)):
+        _finite(float(v))
+        if not lo <= v <= hi:
+            raise ValueError(f"expected a number in [{lo:g}, {hi:g}], got {v:g}")
+        return v
+    a, b = v.support()
+    if not (lo <= a and b <= hi):
+        raise ValueError(f"expected a distribution inside [{lo:g}, {hi:g}], got support "
+                         f"[{a:g}, {b:g}]")
+    return v
+
+
+class _Bounded:
+    def __init__(self, lo: float, hi: float):
+        self.lo, self.hi = lo, hi
+
+    def __get_pydantic_core_schema__(self, source, handler):
+        from pydantic_core import core_schema
+
+        schema = handler(source)
+        return core_schema.no_info_after_validator_function(
+            lambda v: _check_bounds(v, self.lo, self.hi), schema)
+
+
+def Bounded(lo: float, hi: float):  # noqa: N802 - reads as a type
+    """An uncertain value whose every draw lies in [lo, hi]."""
+    return Annotated[Value, _Bounded(lo, hi)]
+
+
+UnitValue = Bounded(0.0, 1.0)
+TieValue = Bounded(-1.0, 1.0)
+NonNegative = Bounded(0.0, 1e6)
+AnyValue = Bounded(-1e9, 1e9)
+
+# Bounds used when a normal draw is clipped: keyed by what the value is.
+BOUNDS = {
+    "capability": (0.0, 1e6), "growth": (-0.5, 0.5), "tie": (-1.0, 1.0), "salience": (0.0, 1.0),
+    "ambition": (0.0, 1.0), "strategic_value": (0.0, 1e6), "dependence": (0.0, 1e6),
+    "pressure": (0.0, 1e6), "coefficient": (0.0, 1e6), "hazard": (0.0, 1.0),
+    "threshold": (-1.0, 1.0), "shock": (0.0, 2.0),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The scenario's parts
+# --------------------------------------------------------------------------------------------
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Actor(_Strict):
+    """A state or alliance: its share of power and how fast that grows (per unit time)."""
+
+    label: str = ""
+    capability: Bounded(0.0, 1e6)
+    growth: Bounded(-0.5, 0.5) = 0.0
+
+
+class Issue(_Strict):
+    """An issue dimension with its scale [low, high]."""
+
+    label: str = ""
+    low: float = 0.0
+    high: float = 10.0
+
+    @model_validator(mode="after")
+    def _order(self):
+        _finite(self.low)
+        _finite(self.high)
+        if not self.low < self.high:
+            raise ValueError(f"expected low < high, got low={self.low:g}, high={self.high:g}")
+        return self
+
+
+class Tie(_Strict):
+    """Initial disposition of ``from`` toward ``to`` in [-1, 1] (both ways if symmetric)."""
+
+    from_: Name = Field(alias="from")
+    to: Name
+    value: TieValue
+    symmetric: bool = False
+
+    @model_validator(mode="after")
+    def _not_self(self):
+        if self.from_ == self.to:
+            raise ValueError(f"expected two different actors, got a tie from {self.from_!r} to itself")
+        return self
+
+
+PressureValue = Bounded(0.0, 1e6)
+
+
+class PressurePoint(_Strict):
+    """One knot of a piecewise-linear pressure schedule."""
+
+    at: Annotated[int, Field(ge=0)]
+    value: PressureValue
+
+
+EffectKind = Literal["tie", "position", "salience", "ambition", "dependence", "pressure", "growth"]
+
+
+class Effect(_Strict):
+    """What an event does.
+
+    ``tie``/``dependence``: ``from``, ``to`` (and ``symmetric``); ``position``/``salience``: ``actor``,
+    ``issue``; ``ambition``: ``actor`` over ``target``; ``pressure``/``growth``: ``actor``.
+    Exactly one of ``shift`` (add) or ``set`` (replace); ``pressure`` takes ``shift`` only (it adds to
+    the schedule from then on).
+    """
+
+    kind: EffectKind
+    from_: Name | None = Field(default=None, alias="from")
+    to: Name | None = None
+    actor: Name | None = None
+    issue: Name | None = None
+    target: Name | None = None
+    symmetric: bool = False
+    shift: AnyValue | None = None
+    set: AnyValue | None = None
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if (self.shift is None) == (self.set is None):
+            raise ValueError("expected exactly one of 'shift' or 'set'")
+        needs = {
+            "tie": ("from_", "to"), "dependence": ("from_", "to"), "position": ("actor", "issue"),
+            "salience": ("actor", "issue"), "ambition": ("actor", "target"),
+            "pressure": ("actor",), "growth": ("actor",),
+        }[self.kind]
+        for f in ("from_", "to", "actor", "issue", "target"):
+            key = "from" if f == "from_" else f
+            if f in needs and getattr(self, f) is None:
+                raise ValueError(f"a {self.kind!r} effect needs {key!r}")
+            if f not in needs and getattr(self, f) is not None:
+                raise ValueError(f"a {self.kind!r} effect takes no {key!r} (it takes "
+                                 + ", ".join(repr('from' if n == 'from_' else n) for n in needs) + ")")
+        if self.kind == "pressure" and self.set is not None:
+            raise ValueError("a 'pressure' effect takes 'shift' only (it adds to the schedule)")
+        if self.symmetric and self.kind not in ("tie", "dependence"):
+            raise ValueError(f"'symmetric' applies to tie and dependence effects, not {self.kind!r}")
+        if self.kind in ("tie", "dependence") and self.from_ == self.to:
+            raise ValueError(f"expected two different actors, got {self.from_!r} twice")
+        if self.kind == "ambition" and self.actor == self.target:
+            raise ValueError(f"an actor cannot hold itself as a client ({self.actor!r})")
+        return self
+
+
+class Event(_Strict):
+    """A scheduled (``at`` = step) or stochastic (``hazard`` per unit time) event."""
+
+    label: str = ""
+    at: Annotated[int, Field(ge=0)] | None = None
+    hazard: Bounded(0.0, 1e3) | None = None
+    repeat: bool = False
+    effects: Annotated[list[Effect], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _timing(self):
+        if (self.at is None) == (self.hazard is None):
+            raise ValueError("expected exactly one of 'at' (a step) or 'hazard' (a rate)")
+        if self.repeat and self.at is not None:
+            raise ValueError("'repeat' applies to stochastic events (with 'hazard') only")
+        return self
+
+
+class Alliance(_Strict):
+    """A declared alliance and its members' decision rule.
+
+    Each member i stays or defects with hazard ``h0 * exp(beta * (theta_stay - W_i)) *
+    exp(power_shift * r)`` per unit time, ``W_i`` its mean disposition toward the other members and
+    ``r`` the absolute log change of its power relative to them since the start (Leeds & Savun 2007).
+    """
+
+    label: str = ""
+    members: Annotated[list[Name], Field(min_length=2, max_length=MAX_ACTORS)]
+    theta_stay: TieValue = 0.0
+    theta_trust: TieValue = 0.3
+    h0: Bounded(0.0, 1.0) = 0.002
+    beta: Bounded(0.0, 100.0) = 4.0
+    power_shift: Bounded(0.0, 100.0) = 0.0
+    betrayal_shock: Bounded(0.0, 2.0) = 0.5
+    reputation: Bounded(0.0, 2.0) = 0.1
+
+    @field_validator("members")
+    @classmethod
+    def _unique(cls, v):
+        dup = sorted({m for m in v if v.count(m) > 1})
+        if dup:
+            raise ValueError(f"expected distinct members, got {', '.join(dup)} more than once")
+        return v
+
+
+class Mechanisms(_Strict):
+    """Coefficients of the forces on the ties (DESIGN section 2); 0 switches a force off."""
+
+    affinity: NonNegative = 0.0
+    balance: NonNegative = 0.0
+    threat: NonNegative = 0.0
+    pressure: NonNegative = 0.0
+    competition: NonNegative = 0.0
+    dependence: NonNegative = 0.0
+    noise: NonNegative = 0.0
+    bargain_every: Annotated[int, Field(ge=0)] = 0
+
+
+class Run(_Strict):
+    """Run settings: steps (months by default), replicates, seed and step length."""
+
+    steps: Annotated[int, Field(gt=0, le=MAX_STEPS)] = 120
+    replicates: Annotated[int, Field(gt=0, le=MAX_REPLICATES)] = 1000
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+    dt: Annotated[float, Field(gt=0.0, le=100.0)] = 1.0
+    unit: str = "month"
+
+    @field_validator("dt")
+    @classmethod
+    def _finite_dt(cls, v):
+        return _finite(v)
+
+
+class Scenario(_Strict):
+    """A whole scenario, after inheritance. Build it with :func:`load_scenario`."""
+
+    title: str = ""
+    description: str = ""
+    focal: Name | None = None
+    claims: str | None = None
+    actors: Annotated[dict[Name, Actor], Field(min_length=2, max_length=MAX_ACTORS)]
+    issues: Annotated[dict[Name, Issue], Field(max_length=MAX_ISSUES)] = {}
+    positions: dict[Name, dict[Name, AnyValue]] = {}
+    salience: dict[Name, dict[Name, UnitValue]] = {}
+    ties: list[Tie] = []
+    tie_matrix: list[list[TieValue]] | None = None
+    spheres: dict[Name, dict[Name, UnitValue]] = {}
+    strategic_value: dict[Name, NonNegative] = {}
+    dependence: dict[Name, dict[Name, NonNegative]] = {}
+    pressure: dict[Name, PressureValue | list[PressurePoint]] = {}
+    events: dict[Name, Event] = {}
+    alliances: dict[Name, Alliance] = {}
+    mechanisms: Mechanisms = Mechanisms()
+    run: Run = Run()
+
+    # -- cross-references ------------------------------------------------------------------
+    @model_validator(mode="after")
+    def _references(self):
+        actors, issues = self.actors, self.issues
+
+        def actor(name, *loc):
+            if name not in actors:
+                raise _LocError(loc, f"unknown actor {name!r}; expected one of {_names(actors)}")
+
+        def issue(name, *loc):
+            if name not in issues:
+                raise _LocError(loc, f"unknown issue {name!r}; expected one of {_names(issues)}")
+
+        for table in ("positions", "salience"):
+            for a, per in getattr(self, table).items():
+                actor(a, table, a)
+                for k, v in per.items():
+                    issue(k, table, a, k)
+                    if table == "positions":
+                        lo, hi = issues[k].low, issues[k].high
+                        try:
+                            _check_bounds(v, lo, hi)
+                        except ValueError as e:
+                            raise _LocError((table, a, k), f"{e} (the scale of issue {k!r})") from None
+        for a, per in self.salience.items():
+            if per and all(point_value(v) == 0 and not isinstance(v, _Dist) for v in per.values()) \
+                    and len(per) == len(issues):
+                raise _LocError(("salience", a), "expected at least one positive salience, got all zero")
+        for n, t in enumerate(self.ties):
+            actor(t.from_, "ties", n, "from")
+            actor(t.to, "ties", n, "to")
+        if self.tie_matrix is not None:
+            if len(self.tie_matrix) != len(actors) or any(len(r) != len(actors) for r in self.tie_matrix):
+                raise _LocError(("tie_matrix",),
+                                f"expected a {len(actors)}x{len(actors)} matrix in actor order")
+        for table in ("spheres", "dependence"):
+            for a, per in getattr(self, table).items():
+                actor(a, table, a)
+                for m in per:
+                    actor(m, table, a, m)
+                    if m == a:
+                        raise _LocError((table, a, m), "expected another actor, got the actor itself")
+        for m in self.strategic_value:
+            actor(m, "strategic_value", m)
+        for a, sched in self.pressure.items():
+            actor(a, "pressure", a)
+            if isinstance(sched, list):
+                if not sched:
+                    raise _LocError(("pressure", a), "expected at least one [at, value] point")
+                ats = [p.at for p in sched]
+                if any(b <= x for x, b in zip(ats, ats[1:])):
+                    raise _LocError(("pressure", a), f"expected strictly increasing steps, got {ats}")
+        for e, ev in self.events.items():
+            if ev.at is not None and ev.at >= self.run.steps:
+                raise _LocError(("events", e, "at"),
+                                f"expected a step before the horizon ({self.run.steps}), got {ev.at}")
+            for n, f in enumerate(ev.effects):
+                for key, attr in (("from", "from_"), ("to", "to"), ("actor", "actor"),
+                                  ("target", "target")):
+                    if getattr(f, attr) is not None:
+                        actor(getattr(f, attr), "events", e, "effects", n, key)
+                if f.issue is not None:
+                    issue(f.issue, "events", e, "effects", n, "issue")
+        for name, al in self.alliances.items():
+            for n, m in enumerate(al.members):
+                actor(m, "alliances", name, "members", n)
+        if self.focal is not None and self.focal not in self.alliances:
+            raise _LocError(("focal",), f"unknown alliance {self.focal!r}; expected one of "
+                            f"{_names(self.alliances)}")
+        return self
+
+    # -- conveniences ----------------------------------------------------------------------
+    @property
+    def actor_names(self) -> list[str]:
+        return list(self.actors)
+
+    @property
+    def issue_names(self) -> list[str]:
+        return list(self.issues)
+
+    @property
+    def focal_alliance(self) -> str | None:
+        """The alliance a report leads with: ``focal`` or the first declared."""
+        return self.focal or next(iter(self.alliances), None)
+
+    def to_data(self) -> dict[str, Any]:
+        """The resolved scenario as plain JSON-able data (what the manifest stores)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON of the resolved scenario."""
+        text = json.dumps(self.to_data(), separators=(",", ":"))  # key order matters: it is sampling order
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def with_run(self, **changes) -> Scenario:
+        """A copy with run settings replaced (e.g. ``steps=60``)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        run = Run.model_validate({**self.run.model_dump(), **changes})
+        return self.model_copy(update={"run": run})
+
+
+def _names(d) -> str:
+    names = list(d)
+    shown = ", ".join(repr(n) for n in names[:12])
+    return shown + (", ..." if len(names) > 12 else "")
+
+
+class _LocError(ValueError):
+    def __init__(self, loc, message):
+        self.loc = tuple(loc)
+        super().__init__(message)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Layer:
+    path: Path
+    text: str
+    data: dict
+
+
+def _read_layer(path: Path) -> _Layer:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(path, "no such file") from None
+    except IsADirectoryError:
+        raise ScenarioError(path, "expected a TOML file, got a directory") from None
+    except OSError as e:
+        raise ScenarioError(path, f"cannot read: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ScenarioError(path, f"expected UTF-8 text, got byte 0x{raw[e.start]:02x}",
+                            line=line) from None
+    if not text.strip():
+        raise ScenarioError(path, "expected a scenario, got an empty file", line=1)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        line = int(m.group(1)) if m else None
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
+        if m:
+            msg += f" (column {m.group(2)})"
+        raise ScenarioError(path, f"invalid TOML: {msg}", line=line) from None
+    return _Layer(path, text, data)
+
+
+def _root_for(path: Path) -> Path:
+    """The folder that ``extends`` may not leave: the nearest ancestor holding ``seeds/``."""
+    for parent in path.resolve().parents:
+        if (parent / "seeds").is_dir() or (parent / "pyproject.toml").is_file():
+            return parent
+    return path.resolve().parent
+
+
+def _chain(path: Path) -> list[_Layer]:
+    """The inheritance chain, base first."""
+    root = _root_for(path)
+    layers: list[_Layer] = []
+    seen: list[Path] = []
+    current: Path | None = path
+    while current is not None:
+        resolved = current.resolve()
+        if resolved in seen:
+            cycle = " -> ".join(p.name for p in [*seen, resolved])
+            raise ScenarioError(layers[-1].path, f"extends forms a cycle: {cycle}",
+                                line=_line_of_key(layers[-1].text, "extends"), path="extends")
+        seen.append(resolved)
+        layer = _read_layer(current)
+        layers.append(layer)
+        parent = layer.data.get("extends")
+        if parent is None:
+            current = None
+            continue
+        if not isinstance(parent, str) or not parent:
+            raise ScenarioError(current, "expected a relative path string", path="extends",
+                                line=_line_of_key(layer.text, "extends"))
+        target = (current.parent / parent)
+        if not target.resolve().is_relative_to(root):
+            raise ScenarioError(current, f"expected a path inside {root}, got {parent!r}",
+                                path="extends", line=_line_of_key(layer.text, "extends"))
+        if not target.exists():
+            raise ScenarioError(current, f"no such file {parent!r} (looked in {current.parent})",
+                                path="extends", line=_line_of_key(layer.text, "extends"))
+        current = target
+    layers.reverse()
+    return layers
+
+
+def merge(base: dict, child: dict) -> dict:
+    """Deep merge: tables key by key, arrays of tables concatenated, anything else replaced."""
+    out = dict(base)
+    for key, value in child.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict) and "dist" not in value and "dist" not in old:
+            out[key] = merge(old, value)
+        elif key == "ties" and isinstance(old, list) and isinstance(value, list):
+            out[key] = old + value
+        else:
+            out[key] = value
+    return out
+
+
+def _resolve_claims(layers: list[_Layer]) -> Path | None:
+    for layer in reversed(layers):
+        claims = layer.data.get("claims")
+        if isinstance(claims, str):
+            return (layer.path.parent / claims).resolve()
+    return None
+
+
+def load_scenario(path: str | Path, *, point: bool = False) -> Scenario:
+    """Read, merge and validate a scenario file.
+
+    Parameters
+    ----------
+    path
+        The TOML file.
+    point
+        Replace every uncertain value by its point value (mean, or mode for triangular).
+
+    Raises
+    ------
+    ScenarioError
+        With the file, line, field path and what was expected.
+    """
+    path = Path(path)
+    layers = _chain(path)
+    data: dict = {}
+    for layer in layers:
+        data = merge(data, {k: v for k, v in layer.data.items() if k != "extends"})
+    claims = _resolve_claims(layers)
+    if claims is not None:
+        data["claims"] = str(claims)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as e:
+        raise _explain(e, layers) from None
+    except _LocError as e:  # pragma: no cover - pydantic wraps these
+        raise _locate(layers, e.loc, str(e)) from None
+    if point:
+        scenario = pointwise(scenario)
+    return scenario
+
+
+def pointwise(scenario: Scenario) -> Scenario:
+    """The same scenario with every uncertain value replaced by its point value."""
+
+    def walk(obj):
+        if isinstance(obj, dict):
+            if "dist" in obj:
+                return _DIST_TYPES[obj["dist"]].model_validate(obj).point()
+            return {k: walk(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [walk(v) for v in obj]
+        return obj
+
+    return Scenario.model_validate(walk(scenario.model_dump(by_alias=True, exclude_none=True)))
+
+
+_DIST_TYPES = {"uniform": Uniform, "triangular": Triangular, "normal": Normal, "beta": Beta}
+
+
+def _explain(error: ValidationError, layers: list[_Layer]) -> ScenarioError:
+    err = error.errors()[0]
+    loc = tuple(err["loc"])
+    ctx = err.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, _LocError):
+        return _locate(layers, loc + inner.loc, str(inner))
+    msg = err["msg"]
+    msg = re.sub(r"^(Value error|Assertion failed), ", "", msg)
+    # Drop pydantic's union bookkeeping from the path ("float", "uniform", ...).
+    clean = tuple(p for p in loc if p not in ("float", "uniform", "triangular", "normal", "beta",
+                                             "list[PressurePoint]", "function-after[<lambda>(), "
+                                             "union[float,tagged-union[Uniform,Triangular,Normal,Beta]]]")
+                  and not (isinstance(p, str) and p.startswith(("function-after", "union[", "tagged-union"))))
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown key {clean[-1]!r}" + _suggest(clean, layers)
+    elif err["type"] == "missing":
+        msg = "required but missing"
+    elif err["type"] in ("float_parsing", "float_type"):
+        msg = f"expected a number or a {{dist = ...}} table, got {err.get('input')!r}"
+    elif err["type"] == "union_tag_invalid":
+        msg = (f"unknown distribution {ctx.get('tag')!r}; expected one of 'uniform', "
+               f"'triangular', 'normal', 'beta'")
+    return _locate(layers, clean, msg)
+
+
+_FIELDS_AT = {
+    (): Scenario, ("run",): Run, ("mechanisms",): Mechanisms,
+}
+
+
+def _suggest(loc, layers) -> str:
+    import difflib
+
+    parent = loc[:-1]
+    model = _FIELDS_AT.get(parent)
+    if model is None and parent and parent[0] == "actors" and len(parent) == 2:
+        model = Actor
+    if model is None and parent and parent[0] == "issues" and len(parent) == 2:
+        model = Issue
+    if model is None and parent and parent[0] == "alliances" and len(parent) == 2:
+        model = Alliance
+    if model is None and parent and parent[0] == "events" and len(parent) == 2:
+        model = Event
+    if model is None:
+        return ""
+    names = [f.alias or n for n, f in model.model_fields.items()] + (["extends"] if model is Scenario else [])
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return "; expected one of " + ", ".join(repr(n) for n in names)
+
+
+def _locate(layers: list[_Layer], loc: tuple, message: str) -> ScenarioError:
+    """Find which file (most derived first) and line defines ``loc``."""
+    dotted = ".".join(str(p) for p in loc)
+    # List positions in a merged 'ties' array map back to the layer that contributed them.
+    if loc and loc[0] == "ties" and len(loc) > 1 and isinstance(loc[1], int):
+        index = loc[1]
+        for layer in layers:
+            ties = layer.data.get("ties", [])
+            n = len(ties) if isinstance(ties, list) else 0
+            if index < n:
+                return ScenarioError(layer.path, message, path=dotted,
+                                     line=_line_of_array_item(layer.text, "ties", index))
+            index -= n
+    for layer in reversed(layers):
+        node: Any = layer.data
+        found = True
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
+                found = False
+                break
+        if found and loc:
+            return ScenarioError(layer.path, message, path=dotted, line=_line_of_path(layer.text, loc))
+    # Not written anywhere (a missing key): point at the most derived file's deepest table.
+    for layer in reversed(layers):
+        for cut in range(len(loc) - 1, 0, -1):
+            node = layer.data
+            ok = True
+            for part in loc[:cut]:
+                if isinstance(node, dict) and part in node:
+                    node = node[part]
+                else:
+                    ok = False
+                    break
+            if ok:
+                return ScenarioError(layer.path, message, path=dotted,
+                                     line=_line_of_path(layer.text, loc[:cut]))
+    return ScenarioError(layers[-1].path, message, path=dotted or None)
+
+
+def _key_pattern(key: str) -> str:
+    return r'(?:"' + re.escape(key) + r'"|' + re.escape(key) + r")"
+
+
+def _line_of_key(text: str, key: str, start: int = 0) -> int | None:
+    m = re.compile(r"^\s*" + _key_pattern(key) + r"\s*=", re.M).search(text, start)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def _line_of_array_item(text: str, key: str, index: int) -> int | None:
+    headers = [m for m in re.finditer(r"^\s*\[\[\s*" + re.escape(key) + r"\s*\]\]", text, re.M)]
+    if index < len(headers):
+        return text.count("\n", 0, headers[index].start()) + 1
+    return _line_of_key(text, key)
+
+
+def _line_of_path(text: str, loc: tuple) -> int | None:
+    """Best-effort line of a dotted key path in TOML text (table headers, dotted and inline keys)."""
+    parts = [str(p) for p in loc if not isinstance(p, int)]
+    # Longest table header that is a prefix of the path, then the remaining key after it.
+    for cut in range(len(parts), 0, -1):
+        header = r"\.".join(r"\s*" + _key_pattern(p) + r"\s*" for p in parts[:cut])
+        m = re.compile(r"^\s*\[\[?" + header + r"\]\]?\s*(#.*)?$", re.M).search(text)
+        if m:
+            if cut == len(parts):
+                return text.count("\n", 0, m.start()) + 1
+            rest = parts[cut:]
+            pattern = r"^\s*" + r"\s*\.\s*".join(_key_pattern(p) for p in rest[:1]) + r"\s*[=.]"
+            found = re.compile(pattern, re.M).search(text, m.end())
+            nxt = re.compile(r"^\s*\[", re.M).search(text, m.end())
+            if found and (nxt is None or found.start() < nxt.start()):
+                return text.count("\n", 0, found.start()) + 1
+            return text.count("\n", 0, m.start()) + 1
+    # A top-level key, possibly holding an inline table.
+    line = _line_of_key(text, parts[0]) if parts else None
+    if line is not None and len(parts) > 1:
+        start = sum(len(s) + 1 for s in text.split("\n")[: line - 1])
+        for p in parts[1:]:
+            m = re.compile(_key_pattern(p) + r"\s*=").search(text, start)
+            if m:
+                start = m.start()
+                line = text.count("\n", 0, m.start()) + 1
+    return line
