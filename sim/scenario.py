@@ -540,8 +540,14 @@ class Scenario(_Strict):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     def digest(self) -> str:
-        """SHA-256 of the canonical JSON of the resolved scenario."""
-        text = json.dumps(self.to_data(), separators=(",", ":"))  # key order matters: it is sampling order
+        """SHA-256 of the canonical JSON of the resolved scenario.
+
+        Key order is kept (it is the sampling order); the location of the claims file is left out
+        so that the same scenario has the same hash in any checkout.
+        """
+        data = self.to_data()
+        data.pop("claims", None)
+        text = json.dumps(data, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def with_run(self, **changes) -> Scenario:
