@@ -372,7 +372,7 @@ def bargain(params: Params, state: State):
     from .bargaining import bdm_step
 
     state.position = bdm_step(state.capability, state.position, state.salience, params.low,
-                              params.high).astype(state.ties.dtype, copy=False)
+                              params.high, salience_scale=1.0).astype(state.ties.dtype, copy=False)
 
 
 def step(params: Params, state: State, draws: Draws) -> None:

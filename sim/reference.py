@@ -280,7 +280,8 @@ class ReferenceModel(mesa.Model):
             from .bargaining import bdm_step
 
             new = bdm_step(np.array([self.capability]), np.array([self.position]),
-                           np.array([self.salience]), self.params.low, self.params.high)
+                           np.array([self.salience]), self.params.low, self.params.high,
+                           salience_scale=1.0)
             self.position = new[0].tolist()
         self.t += 1
         self.datacollector.collect(self)
