@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import dynamics
+from .landscape import best_partition
 from .params import compile_params
 from .results import (
     MANIFEST,
@@ -41,6 +42,7 @@ from .scenario import Scenario, load_scenario
 DEFAULT_CHUNK_SIZE = 4096
 HIST_BINS = 200  # cohesion histogram bins over [-1, 1]
 MAX_ATTEMPTS = 2
+BLOC_MAX_ACTORS = 20  # final blocs by exhaustive Axelrod-Bennett search up to this many actors
 
 
 class EnsembleError(RuntimeError):
@@ -117,6 +119,11 @@ def run_chunk(task: ChunkTask) -> ChunkData:
         columns[f"{al.name}.defector"] = names[np.where(ended, state.defector[:, a], -1)]
         columns[f"{al.name}.cohesion"] = dynamics.cohesion(state.ties, al.members).astype(np.float64)
     columns["balance"] = balanced_share(state.ties)
+    if A <= BLOC_MAX_ACTORS:
+        W64 = state.ties.astype(np.float64)
+        labels, _ = best_partition(state.capability.astype(np.float64), 0.5 * (W64 + np.swapaxes(W64, 1, 2)))
+        for i, name in enumerate(params.actors):
+            columns[f"bloc:{name}"] = labels[:, i].astype(np.int8)
     for i, name in enumerate(params.actors):
         columns[f"capability:{name}"] = state.capability[:, i].astype(np.float64)
     table = pd.DataFrame(columns)
