@@ -115,7 +115,9 @@ def defection_probability(W_mean, theta_stay, h0, beta, power_change, power_shif
     power relative to theirs since the start (alliances are abrogated after power shifts, Leeds &
     Savun 2007); the probability over a step of length ``dt`` is ``1 - exp(-h dt)``.
     """
-    hazard = h0 * np.exp(beta * (theta_stay - W_mean) + power_shift * power_change)
+    # Past an exponent of 50 the member leaves within the step whatever h0 and dt are.
+    exponent = np.minimum(beta * (theta_stay - W_mean) + power_shift * power_change, 50.0)
+    hazard = h0 * np.exp(exponent)
     return -np.expm1(-hazard * dt)
 
 
@@ -368,11 +370,17 @@ def grow(params: Params, state: State):
 
 
 def bargain(params: Params, state: State):
-    """One round of expected-utility bargaining on every issue (Bueno de Mesquita)."""
+    """One round of expected-utility bargaining on every issue (Bueno de Mesquita).
+
+    Always computed in float64: the choice among offers is discontinuous, so float32 rounding
+    would change which offer an actor takes.
+    """
     from .bargaining import bdm_step
 
-    state.position = bdm_step(state.capability, state.position, state.salience, params.low,
-                              params.high, salience_scale=1.0).astype(state.ties.dtype, copy=False)
+    f64 = np.float64
+    state.position = bdm_step(state.capability.astype(f64), state.position.astype(f64),
+                              state.salience.astype(f64), params.low, params.high,
+                              salience_scale=1.0).astype(state.ties.dtype, copy=False)
 
 
 def step(params: Params, state: State, draws: Draws) -> None:

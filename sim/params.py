@@ -141,7 +141,8 @@ class _Sampler:
             raise ValueError(value.dist)
         lo, hi = BOUNDS.get(kind, (-np.inf, np.inf))
         if isinstance(value, Normal):
-            lo, hi = max(lo, value.low), min(hi, value.high)
+            lo = lo if value.low is None else max(lo, value.low)
+            hi = hi if value.high is None else min(hi, value.high)
         x = np.clip(x, lo, hi)
         self.sampled[path] = x
         return x

@@ -100,8 +100,8 @@ class ReferenceCountry(mesa.Agent):
         partners = [j for j in alliance["members"] if j != i]
         w_mean = sum(m.W[i][j] for j in partners) / len(partners)
         change = abs(m.log_relative_power(i, alliance["members"]) - alliance["log_power0"][i])
-        hazard = alliance["h0"] * math.exp(alliance["beta"] * (alliance["theta_stay"] - w_mean)
-                                           + alliance["power_shift"] * change)
+        exponent = alliance["beta"] * (alliance["theta_stay"] - w_mean) + alliance["power_shift"] * change
+        hazard = alliance["h0"] * math.exp(min(exponent, 50.0))
         return 1.0 - math.exp(-hazard * m.dt)
 
 

@@ -85,7 +85,7 @@ class _Dist(_Strict):
 
     @model_validator(mode="after")
     def _all_finite(self):
-        for name, value in self:
+        for _, value in self:
             if isinstance(value, float):
                 _finite(value)
         return self
@@ -145,26 +145,18 @@ class Normal(_Dist):
     dist: Literal["normal"]
     mean: float
     sd: float
-    low: float = -math.inf
-    high: float = math.inf
+    low: float | None = None
+    high: float | None = None
 
     @model_validator(mode="after")
     def _check(self):
         if not self.sd >= 0:
             raise ValueError(f"expected sd >= 0, got {self.sd}")
-        if not self.low <= self.mean <= self.high:
-            raise ValueError(f"expected low <= mean <= high, got {self.low}, {self.mean}, {self.high}")
+        lo = -math.inf if self.low is None else self.low
+        hi = math.inf if self.high is None else self.high
+        if not lo <= self.mean <= hi:
+            raise ValueError(f"expected low <= mean <= high, got {lo}, {self.mean}, {hi}")
         return self
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nan(cls, data):
-        if isinstance(data, dict):
-            for key in ("mean", "sd"):
-                v = data.get(key)
-                if isinstance(v, float) and not math.isfinite(v):
-                    raise ValueError(f"expected a finite {key}, got {v}")
-        return data
 
     def support(self):
         return self.mean, self.mean  # clipped into the field's bounds; the mean must lie inside
@@ -727,7 +719,12 @@ _DIST_TYPES = {"uniform": Uniform, "triangular": Triangular, "normal": Normal, "
 
 
 def _explain(error: ValidationError, layers: list[_Layer]) -> ScenarioError:
-    err = error.errors()[0]
+    errors = error.errors()
+    # A table given where a number or a distribution may stand fails both branches of the union;
+    # the distribution's complaint is the useful one.
+    useful = [e for e in errors
+              if not (e["type"] in ("float_type", "float_parsing") and isinstance(e.get("input"), dict))]
+    err = (useful or errors)[0]
     loc = tuple(err["loc"])
     ctx = err.get("ctx") or {}
     inner = ctx.get("error")
