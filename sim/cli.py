@@ -58,6 +58,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    "(needs alliance-sim[dask])")
     p.add_argument("--point", action="store_true", help="use the point value of every uncertain "
                    "parameter instead of sampling")
+    p.add_argument("--dtype", choices=["float32", "float64"], default=None,
+                   help="precision of the ties (default float32: within 1e-5 of float64)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -167,7 +169,7 @@ def _executor(args):
 
 def _run_one(args, scenario_path: Path, out: Path, force: bool, resume: bool = False,
              trajectories: bool = False):
-    from .ensemble import DEFAULT_CHUNK_SIZE, run_ensemble
+    from .ensemble import DEFAULT_CHUNK_SIZE, DEFAULT_DTYPE, run_ensemble
 
     client, cluster = _executor(args)
     try:
@@ -176,7 +178,7 @@ def _run_one(args, scenario_path: Path, out: Path, force: bool, resume: bool = F
             chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE, workers=args.workers,
             executor=client.get_executor() if client is not None else None, resume=resume,
             force=force, trajectories=trajectories, progress=not args.no_progress,
-            point=args.point)
+            point=args.point, dtype=args.dtype or DEFAULT_DTYPE)
     finally:
         if client is not None:
             client.close()

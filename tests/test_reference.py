@@ -69,11 +69,22 @@ def test_kernel_matches_reference_to_1e9(full_scenario):
     assert np.abs(kernel[:, -1] - kernel[:, 0]).max() > 0.1
 
 
-def test_float32_kernel_stays_close_to_reference(full_scenario):
-    """The float32 path tracks the float64 reference within 1e-3 over 60 steps."""
-    _, _, _, kernel, refs = _run_both(full_scenario, dtype=np.float32)
+FLOAT32_TOLERANCE = 1e-5  # the ensemble engine's default precision, stated in the README
+
+
+@pytest.mark.parametrize("path", ["full", "baseline"])
+def test_float32_kernel_stays_close_to_reference(full_scenario, path):
+    """The float32 path tracks the float64 reference within 1e-5 over 60 steps.
+
+    float32 carries about 7 significant digits; 60 steps of a handful of operations each lose
+    a few of the last ones (measured: about 1e-6), far below anything a result depends on.
+    """
+    from tests.conftest import ROOT
+
+    scenario = full_scenario if path == "full" else ROOT / "seeds" / "baseline.toml"
+    _, _, _, kernel, refs = _run_both(scenario, dtype=np.float32)
     worst = max(np.abs(kernel[r] - traj).max() for r, (_, traj) in enumerate(refs))
-    assert worst < 1e-3
+    assert worst < FLOAT32_TOLERANCE
 
 
 @pytest.mark.parametrize("coef", ["affinity", "balance", "threat", "pressure", "competition",
