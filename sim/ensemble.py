@@ -191,7 +191,7 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
                  chunk_size: int = DEFAULT_CHUNK_SIZE, workers: int | None = 1,
                  executor: cf.Executor | None = None, resume: bool = False, force: bool = False,
                  trajectories: bool = False, dtype: str = DEFAULT_DTYPE, progress: bool = True,
-                 name: str | None = None, point: bool = False) -> Results:
+                 name: str | None = None, point: bool = False, chunk_fn=None) -> Results:
     """Run the replicates of a scenario and return (and, with ``out``, store) the results.
 
     Parameters
@@ -213,6 +213,9 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
         Finish an interrupted run in ``out``, or overwrite another run's results there.
     trajectories
         Keep every replicate's full tie trajectory (small runs only).
+    chunk_fn
+        The function run on each :class:`ChunkTask` (default :func:`run_chunk`); a picklable
+        stand-in lets tests inject faults.
     """
     if not isinstance(scenario, Scenario):
         path = Path(scenario)
@@ -259,10 +262,13 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
 
         def make_executor():
             return given
-    executor = make_executor()
+    pool = [make_executor()]  # the executor in use (a broken local pool is replaced)
+    interrupted = False
     try:
-        executor = _drive(executor, make_executor if own else None, tasks, out, manifest, bar)
+        _drive(pool, make_executor if own else None, tasks, out, manifest, bar,
+               chunk_fn or run_chunk)
     except KeyboardInterrupt:
+        interrupted = True
         raise EnsembleError(
             f"interrupted; {len(manifest['chunks']['done'])} of {n_chunks} chunks are kept in "
             f"{out}; finish with: alliance-sim run --resume --out {out} ...") from None
@@ -270,7 +276,7 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
         if bar is not None:
             bar.close()
         if own:
-            executor.shutdown(wait=True, cancel_futures=True)
+            pool[0].shutdown(wait=not interrupted, cancel_futures=True)
     finalize(out, n_chunks, trajectories)
     manifest["status"] = "complete"
     manifest["chunks"]["done"] = {}
@@ -318,14 +324,15 @@ def _prepare(out: Path, scenario: Scenario, digest: str, settings: dict, n_chunk
     return manifest
 
 
-def _drive(executor: cf.Executor, renew, tasks: dict[int, ChunkTask], out: Path, manifest: dict,
-           bar) -> cf.Executor:
-    """Run the tasks, retrying each failed chunk once; returns the executor in use at the end
-    (a broken local pool is replaced through ``renew``)."""
+def _drive(pool: list[cf.Executor], renew, tasks: dict[int, ChunkTask], out: Path,
+           manifest: dict, bar, fn=run_chunk) -> None:
+    """Run the tasks on ``pool[0]``, retrying each failed chunk once; a broken local pool is
+    replaced (in ``pool[0]``) through ``renew``."""
     attempts = {c: 0 for c in tasks}
     queue = sorted(tasks)
     while queue:
-        futures = {executor.submit(run_chunk, tasks[c]): c for c in queue}
+        executor = pool[0]
+        futures = {executor.submit(fn, tasks[c]): c for c in queue}
         queue = []
         broken = False
         for future in cf.as_completed(futures):
@@ -348,9 +355,8 @@ def _drive(executor: cf.Executor, renew, tasks: dict[int, ChunkTask], out: Path,
                 bar.update(tasks[c].size)
         if queue and broken and renew is not None:
             executor.shutdown(wait=False, cancel_futures=True)
-            executor = renew()
+            pool[0] = renew()
         queue.sort()
-    return executor
 
 
 def reusable(path: Path, out: Path, args) -> Results | None:

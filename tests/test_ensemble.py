@@ -1,0 +1,160 @@
+"""The ensemble engine: chunk seeding, executors, exact reproducibility, resume, retries."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.ensemble import ChunkTask, EnsembleError, run_chunk, run_ensemble
+from sim.results import ResultsError, load_results, merge_summaries
+from sim.scenario import load_scenario
+from tests.conftest import DATA, ROOT
+
+SCENARIO = DATA / "all_mechanisms.toml"
+FILES = ("replicates.parquet", "summary.npz", "manifest.json")
+
+
+def _run(out, **kw):
+    kw.setdefault("replicates", 300)
+    kw.setdefault("steps", 20)
+    kw.setdefault("chunk_size", 64)
+    return run_ensemble(SCENARIO, out=out, seed=11, progress=False, **kw)
+
+
+def _same_bytes(a, b, files=("replicates.parquet", "summary.npz")):
+    for f in files:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_one_and_two_workers_give_identical_bytes(tmp_path):
+    _run(tmp_path / "one", workers=1)
+    _run(tmp_path / "two", workers=2)
+    _same_bytes(tmp_path / "one", tmp_path / "two", FILES)
+
+
+def test_dask_local_cluster_gives_identical_bytes(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    _run(tmp_path / "one", workers=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        _run(tmp_path / "dask", executor=client.get_executor())
+    _same_bytes(tmp_path / "one", tmp_path / "dask", FILES)
+
+
+def test_chunks_are_seeded_independently_of_their_neighbours(tmp_path):
+    """Chunk c's replicates are the same whether or not the other chunks run."""
+    scenario = load_scenario(SCENARIO).with_run(steps=20)
+    whole = _run(tmp_path / "all").replicates
+    alone = run_chunk(ChunkTask(scenario, 2, 128, 64, 11)).table
+    pd.testing.assert_frame_equal(whole.iloc[128:192].reset_index(drop=True), alone)
+
+
+def test_summaries_merge_exactly_across_chunks(tmp_path):
+    scenario = load_scenario(SCENARIO).with_run(steps=20)
+    parts = [run_chunk(ChunkTask(scenario, c, 64 * c, 64, 11)).summary for c in range(3)]
+    merged = merge_summaries(parts)
+    results = _run(tmp_path / "r", replicates=192)
+    for key, value in merged.items():
+        np.testing.assert_array_equal(results.summary[key], value)
+    assert merged["cohesion_hist"][:, 0].sum(axis=1).tolist() == [192] * 21
+
+
+def test_load_results_roundtrip(tmp_path):
+    res = _run(tmp_path / "r")
+    again = load_results(tmp_path / "r")
+    pd.testing.assert_frame_equal(res.replicates, again.replicates)
+    assert again.actors == ["A", "B", "C", "D"]
+    assert again.manifest["settings"]["chunk_size"] == 64
+    assert again.manifest["status"] == "complete"
+    assert not (tmp_path / "r" / "chunks").exists()
+
+
+def test_resume_refuses_another_scenario(tmp_path):
+    _run(tmp_path / "r")
+    with pytest.raises(ResultsError, match="another scenario"):
+        _run(tmp_path / "r", steps=21, resume=True)
+    with pytest.raises(ResultsError, match="already holds results"):
+        _run(tmp_path / "r")
+
+
+def test_trajectories_for_small_runs(tmp_path):
+    res = _run(tmp_path / "r", replicates=70, trajectories=True)
+    traj = res.trajectories()
+    assert traj.shape == (70, 21, 4, 4)
+    final = traj[:, -1]
+    np.testing.assert_allclose(final.mean(axis=0), res.summary["ties_sum"] / 70, atol=1e-5)
+
+
+def crash_once(task):
+    """Kill the worker process the first time chunk 1 runs (a marker file remembers)."""
+    marker = os.environ["ALLIANCE_TEST_MARKER"]
+    if task.index == 1 and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(17)
+    return run_chunk(task)
+
+
+def fail_always(task):
+    if task.index == 2:
+        raise RuntimeError("simulated fault")
+    return run_chunk(task)
+
+
+def test_dead_worker_has_its_chunk_retried(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALLIANCE_TEST_MARKER", str(tmp_path / "crashed"))
+    _run(tmp_path / "clean", workers=1)
+    _run(tmp_path / "crashy", workers=2, chunk_fn=crash_once)
+    assert (tmp_path / "crashed").exists()
+    _same_bytes(tmp_path / "clean", tmp_path / "crashy")
+
+
+def test_chunk_failing_twice_fails_the_run_and_keeps_the_rest(tmp_path):
+    out = tmp_path / "r"
+    with pytest.raises(EnsembleError, match="chunk 2 failed 2 times"):
+        _run(out, workers=1, chunk_fn=fail_always)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "running"
+    assert set(manifest["chunks"]["done"]) == {"0", "1", "3", "4"}
+    # the kept chunks let a resume finish the run with the same bytes as a clean one
+    _run(out, resume=True)
+    _run(tmp_path / "clean")
+    _same_bytes(out, tmp_path / "clean", FILES)
+
+
+def test_sigkill_then_resume_gives_identical_bytes(tmp_path):
+    """Kill the whole run (and its workers) mid-way, resume, compare with an uninterrupted run."""
+    args = [sys.executable, "-m", "sim.cli", "run", str(ROOT / "scenarios" / "back_to_back.toml"),
+            "-n", "6000", "-t", "60", "--chunk-size", "200", "--seed", "5", "--workers", "2",
+            "--no-progress", "--no-report"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*args, "--out", str(killed)], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            done = len(json.loads((killed / "manifest.json").read_text())["chunks"]["done"])
+        except (OSError, ValueError, KeyError):
+            done = 0
+        if done >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    manifest = json.loads((killed / "manifest.json").read_text())
+    assert manifest["status"] == "running" and 0 < len(manifest["chunks"]["done"]) < 30
+    subprocess.run([*args, "--out", str(killed), "--resume"], cwd=ROOT, check=True,
+                   capture_output=True)
+    clean = tmp_path / "clean"
+    subprocess.run([*args, "--out", str(clean)], cwd=ROOT, check=True, capture_output=True)
+    _same_bytes(killed, clean, FILES)
