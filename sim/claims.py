@@ -3,20 +3,28 @@
 A claims file (TOML) holds ``[[claim]]`` tables::
 
     [[claim]]
-    id = "C04"
+    id = "a04"
     paragraph = 4                # ¶N of the source article; omit for a public figure
-    speaker = "Su Ziyun"         # who makes the claim
-    source = "source article"    # or the publication of a public figure
-    paraphrase = "..."           # in our own words
-    [[claim.grounds]]
-    param = "pressure.Russia"    # a dotted parameter path (see ``alliance-sim show``)
-    value = 0.6
-    low = 0.4
-    high = 0.8
+    speaker = "Su Ziyun"         # who makes the claim (for a public figure: its publisher)
+    source = "source article"    # or the publication of a public figure or of the literature
+    paraphrase = "..."           # what the source says, in our own words
+    basis = "..."                # how the claim becomes numbers; says "assumption" where it is one
+    grounds = [
+      {param = "pressure.Russia", value = 0.6, low = 0.4, high = 0.8},
+    ]
+
+``grounds`` may also be written as ``[[claim.grounds]]`` tables. Each names a dotted parameter path
+(as :func:`sim.params.iter_values` yields it and ``alliance-sim show`` prints it), the value the
+claim supports and its range. A parameter is *grounded* when some claim names it with a matching
+value (:func:`grounding_problems`): a plain number ``v`` needs ``value == v`` and ``low <= v <=
+high``; an uncertain value needs ``value`` equal to its point value (mean, or mode for triangular)
+and ``(low, high)`` equal to its support.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +32,8 @@ from pathlib import Path
 from .scenario import ScenarioError
 
 ARTICLE_PARAGRAPHS = range(1, 18)  # ¶1-¶17 of the source article
+ARTICLE_SOURCE = "source article"
+COPY_RUN = 8  # a paraphrase may not share this many consecutive words with the article
 
 
 @dataclass(frozen=True)
@@ -39,12 +49,14 @@ class Claim:
     id: str
     speaker: str
     paraphrase: str
-    source: str = "source article"
+    source: str = ARTICLE_SOURCE
     paragraph: int | None = None
     grounds: tuple[Grounding, ...] = field(default_factory=tuple)
+    basis: str = ""
 
     @property
     def cite(self) -> str:
+        """``¶N`` for an article claim, else the (public) source."""
         return f"¶{self.paragraph}" if self.paragraph is not None else self.source
 
 
@@ -63,9 +75,12 @@ def load_claims(path: str | Path) -> list[Claim]:
         try:
             grounds = tuple(Grounding(g["param"], float(g["value"]), float(g["low"]),
                                       float(g["high"])) for g in raw.get("grounds", []))
+            paragraph = raw.get("paragraph")
+            if paragraph is not None and (isinstance(paragraph, bool) or not isinstance(paragraph, int)):
+                raise ValueError(f"paragraph must be an integer, got {paragraph!r}")
             claims.append(Claim(id=raw["id"], speaker=raw["speaker"], paraphrase=raw["paraphrase"],
-                                source=raw.get("source", "source article"),
-                                paragraph=raw.get("paragraph"), grounds=grounds))
+                                source=raw.get("source", ARTICLE_SOURCE), paragraph=paragraph,
+                                grounds=grounds, basis=raw.get("basis", "")))
         except (KeyError, TypeError, ValueError) as e:
             raise ScenarioError(path, f"malformed claim ({e}); expected id, speaker, paraphrase "
                                 "and grounds with param, value, low, high", path=where) from None
@@ -73,8 +88,113 @@ def load_claims(path: str | Path) -> list[Claim]:
 
 
 def claims_by_param(claims: list[Claim]) -> dict[str, list[Claim]]:
+    """Claims keyed by the parameter paths they ground (a claim appears once per path)."""
     out: dict[str, list[Claim]] = {}
     for c in claims:
         for g in c.grounds:
-            out.setdefault(g.param, []).append(c)
+            lst = out.setdefault(g.param, [])
+            if c not in lst:
+                lst.append(c)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------------------------
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def value_range(v) -> tuple[float, float, float]:
+    """(point, low, high) of a parameter value: a number is its own range; a distribution gives
+    its point value and support (a normal without finite bounds: mean +- 2 sd)."""
+    if isinstance(v, (int, float)):
+        return float(v), float(v), float(v)
+    if v.dist == "normal":
+        lo = v.low if math.isfinite(v.low) else v.mean - 2 * v.sd
+        hi = v.high if math.isfinite(v.high) else v.mean + 2 * v.sd
+        return v.mean, lo, hi
+    lo, hi = v.support()
+    return v.point(), lo, hi
+
+
+def matches(g: Grounding, v) -> bool:
+    """Whether a claim's ground agrees with a parameter value (see the module docstring)."""
+    point, lo, hi = value_range(v)
+    if isinstance(v, (int, float)):
+        return _close(g.value, point) and g.low <= point + 1e-12 and point - 1e-12 <= g.high
+    return _close(g.value, point) and _close(g.low, lo) and _close(g.high, hi)
+
+
+def grounding_problems(scenario, claims: list[Claim]) -> list[str]:
+    """Every numeric parameter of ``scenario`` that no claim grounds with a matching value.
+
+    Returns one line per problem (empty when every number is grounded).
+    """
+    from .params import iter_values
+
+    by_path: dict[str, list[tuple[Claim, Grounding]]] = {}
+    for c in claims:
+        for g in c.grounds:
+            by_path.setdefault(g.param, []).append((c, g))
+    problems = []
+    for path, v in iter_values(scenario):
+        found = by_path.get(path, [])
+        if not found:
+            problems.append(f"{path}: no claim grounds it")
+        elif not any(matches(g, v) for _, g in found):
+            point, lo, hi = value_range(v)
+            cited = ", ".join(f"{c.id} ({g.value:g} in [{g.low:g}, {g.high:g}])" for c, g in found)
+            problems.append(f"{path}: value {point:g} in [{lo:g}, {hi:g}] matches no claim; "
+                            f"claims give {cited}")
+    return problems
+
+
+def claim_problems(claims: list[Claim]) -> list[str]:
+    """Claims that cannot stand: duplicate ids, a paragraph outside ¶1-¶17, no paragraph and no
+    public source, an empty paraphrase, a ground whose value lies outside its own range."""
+    problems = []
+    seen: set[str] = set()
+    for c in claims:
+        if c.id in seen:
+            problems.append(f"{c.id}: id used more than once")
+        seen.add(c.id)
+        if c.paragraph is not None:
+            if c.paragraph not in ARTICLE_PARAGRAPHS:
+                problems.append(f"{c.id}: cites ¶{c.paragraph}, but the article has "
+                                f"¶{ARTICLE_PARAGRAPHS[0]}-¶{ARTICLE_PARAGRAPHS[-1]}")
+        elif not c.source.strip() or c.source.strip() == ARTICLE_SOURCE:
+            problems.append(f"{c.id}: neither an article paragraph nor a public source")
+        if not c.paraphrase.strip():
+            problems.append(f"{c.id}: empty paraphrase")
+        if not c.speaker.strip():
+            problems.append(f"{c.id}: no speaker")
+        for g in c.grounds:
+            if not g.low <= g.value <= g.high:
+                problems.append(f"{c.id}: {g.param}: value {g.value:g} outside its range "
+                                f"[{g.low:g}, {g.high:g}]")
+    return problems
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words of a text, punctuation and typographic quotes dropped."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    return re.findall(r"[a-z0-9]+(?:['-][a-z0-9]+)*", text.lower())
+
+
+def copied_runs(text: str, source: str, n: int = COPY_RUN) -> list[str]:
+    """Runs of ``n`` or more consecutive words that ``text`` shares with ``source`` (each reported
+    by its first ``n`` words)."""
+    src = words(source)
+    grams = {tuple(src[i:i + n]) for i in range(len(src) - n + 1)}
+    w = words(text)
+    return [" ".join(w[i:i + n]) for i in range(len(w) - n + 1) if tuple(w[i:i + n]) in grams]
+
+
+def article_paragraphs(text: str) -> dict[int, str]:
+    """The source article's paragraphs by number, from lines that start with ``¶N.``."""
+    out = {}
+    for m in re.finditer(r"^¶(\d+)\.\s*(.*)$", text, flags=re.MULTILINE):
+        out[int(m.group(1))] = m.group(2)
     return out
