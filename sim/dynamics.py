@@ -108,6 +108,17 @@ def dependence_force(dependence):
     return dependence
 
 
+def dependence_conflict(dependence, W):
+    """The other side of dependence: ``-sum_k d_ik max(0, -W_jk)``.
+
+    Actor i's disposition toward j sours when j is hostile to a state k that i depends on: j's
+    hostility threatens what i gets from k. This is the triangle of ¶8-¶9 (China depends on
+    Ukrainian military technology; Russia is hostile to Ukraine). It is applied with the same
+    coefficient as :func:`dependence_force`.
+    """
+    return dependence @ np.swapaxes(np.minimum(W, 0.0), -1, -2)
+
+
 def defection_probability(W_mean, theta_stay, h0, beta, power_change, power_shift, dt):
     """Per-step probability that a member defects.
 
@@ -166,6 +177,8 @@ class Workspace:
     pressure: np.ndarray | None  # (n, 1) sqrt(dt * alpha_prs)
     noise: np.ndarray | None  # (n, 1, 1) sigma * sqrt(dt)
     diagonal: np.ndarray  # flat indices of the diagonal in an (A * A) row
+    dependence: np.ndarray | None  # (n, 1) dt * alpha_dep
+    dependence_pairs: list[tuple[int, int]]  # (i, k) where i may depend on k
 
 
 def workspace(params: Params, dtype) -> Workspace:
@@ -183,7 +196,21 @@ def workspace(params: Params, dtype) -> Workspace:
         pressure=column(np.sqrt(dt * c["pressure"]), (n, 1)),
         noise=column(c["noise"] * np.sqrt(dt), (n, 1, 1)),
         diagonal=np.arange(A) * (A + 1),
+        dependence=column(dt * c["dependence"], (n, 1)),
+        dependence_pairs=dependence_pairs(params),
     )
+
+
+def dependence_pairs(params: Params) -> list[tuple[int, int]]:
+    """Every (i, k) where actor i depends on k in some replicate or after some event."""
+    pairs = set(zip(*np.nonzero(params.dependence.any(axis=0))))
+    for ev in params.events:
+        for f in ev.effects:
+            if f.kind == "dependence":
+                pairs.add((f.i, f.j))
+                if f.symmetric:
+                    pairs.add((f.j, f.i))
+    return sorted((int(i), int(k)) for i, k in pairs)
 
 
 @dataclass
@@ -386,12 +413,17 @@ def fixed_force(params: Params, state: State, rows=slice(None)) -> np.ndarray:
 
 
 def increments(params: Params, state: State, pressure) -> np.ndarray:
-    """``dt`` times the forces that depend on the current ties and pressure, plus the fixed part:
-    balance, threat and pressure, computed into the workspace without allocating (n, A, A)."""
+    """``dt`` times the forces that depend on the current ties, plus the fixed part (which holds
+    the pressure term): dependence conflict, balance and threat, computed into the workspace
+    without allocating (n, A, A)."""
     ws = state.work
     W = state.ties
     F, tmp = ws.F, ws.tmp
     np.copyto(F, state.fixed)
+    if ws.dependence is not None:
+        # dependence is sparse (a few (i, k) pairs): F[i, j] += dt a_dep d_ik min(0, W_jk)
+        for i, k in ws.dependence_pairs:
+            F[:, i, :] += (ws.dependence * state.dependence[:, i, k, None]) * np.minimum(W[:, :, k], 0.0)
     if ws.balance is not None:
         np.matmul(W, W, out=tmp)
         tmp *= ws.balance

@@ -71,6 +71,16 @@ class ReferenceCountry(mesa.Agent):
             s += m.ambition[i][c] * m.ambition[j][c] * m.strategic_value[c]
         return -s
 
+    def dependence_conflict(self, j: int) -> float:
+        """j's hostility toward a state this agent depends on sours the tie toward j (¶8-¶9)."""
+        m = self.model
+        i = self.index
+        s = 0.0
+        for k in range(m.A):
+            if k != i and k != j:
+                s += m.dependence[i][k] * max(0.0, -m.W[j][k])
+        return -s
+
     def new_ties(self, pressure: list[float], noise: list[list[float]]) -> list[float]:
         """This agent's row of dispositions after one step."""
         m = self.model
@@ -87,7 +97,7 @@ class ReferenceCountry(mesa.Agent):
                 + c["threat"] * self.threat(j)
                 + c["pressure"] * pressure[i] * pressure[j]
                 + c["competition"] * self.competition(j)
-                + c["dependence"] * m.dependence[i][j]
+                + c["dependence"] * (m.dependence[i][j] + self.dependence_conflict(j))
             )
             w = m.W[i][j] + m.dt * force + c["noise"] * math.sqrt(m.dt) * noise[i][j]
             row.append(min(1.0, max(-1.0, w)))

@@ -88,6 +88,20 @@ def test_defection_probability_by_hand():
         d.defection_probability(np.array(0.5), 0.1, 0.01, 4.0, np.array(0.0), 0.0, 1.0)
 
 
+def test_dependence_conflict_by_hand():
+    """-sum_k d_ik max(0, -W_jk): i sours on j when j is hostile to i's supplier k (¶8-¶9)."""
+    dep = np.zeros((1, 3, 3))
+    dep[0, 0, 2] = 0.5  # China (0) depends on Ukraine (2)
+    W = np.zeros((1, 3, 3))
+    W[0, 1, 2] = -0.6  # Russia (1) is hostile to Ukraine
+    W[0, 2, 1] = -0.9  # Ukraine's view of Russia plays no part
+    C = d.dependence_conflict(dep, W)
+    assert C[0, 0, 1] == pytest.approx(-0.5 * 0.6)
+    assert C[0, 1, 0] == 0.0  # Russia depends on no one
+    W[0, 1, 2] = 0.4  # a friendly third party costs nothing
+    assert d.dependence_conflict(dep, W)[0, 0, 1] == 0.0
+
+
 def test_balanced_share_by_hand():
     from sim.ensemble import balanced_share
 
