@@ -295,6 +295,8 @@ class ReferenceModel(mesa.Model):
             self.position = new[0].tolist()
         self.t += 1
         self.datacollector.collect(self)
+        if self.t >= self.params.steps:
+            self.running = False
 
 
 def draw_stream(rng: np.random.Generator, params: Params, dtype=np.float64) -> Callable[[], Draws]:
