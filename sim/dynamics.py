@@ -77,7 +77,11 @@ def affinity_force(W, U):
 def balance_force(W):
     """Structural balance: ``sum_{k != i,j} W_ik W_kj / (A - 2)`` (Heider; Marvel et al. 2011).
 
-    With a zero diagonal the ``k = i`` and ``k = j`` terms vanish, so this is ``(W @ W) / (A - 2)``.
+    As a function this is ``(W @ W) / (A - 2)`` for any matrix; it equals the sum over third
+    parties because :func:`step` holds the diagonal of ``W`` at zero. The dynamics are therefore
+    Marvel et al.'s ``dX/dt = X^2`` without the self-appraisal terms, with time scaled by
+    ``alpha_bal / (A - 2)`` and ties clipped to [-1, 1] (Kułakowski et al. 2005's bounded variant);
+    see tests/validation for how far Marvel's predictions carry over.
     """
     A = W.shape[-1]
     return (W @ W) / max(A - 2, 1)

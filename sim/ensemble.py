@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import dynamics
-from .landscape import best_partition
+from .landscape import best_partition, descend_partition
 from .params import compile_params
 from .results import (
     MANIFEST,
@@ -43,7 +43,9 @@ DEFAULT_CHUNK_SIZE = 4096  # measured in benchmarks/bench.py: 2048-4096 are fast
 DEFAULT_DTYPE = "float32"  # held within 1e-5 of the float64 reference over 60 steps (tests)
 HIST_BINS = 200  # cohesion histogram bins over [-1, 1]
 MAX_ATTEMPTS = 2
-BLOC_MAX_ACTORS = 20  # final blocs by exhaustive Axelrod-Bennett search up to this many actors
+# Final blocs: the Axelrod-Bennett global minimum by exhaustive search up to this many actors
+# (2^(A-1) partitions per replicate), a local minimum by steepest descent beyond.
+BLOC_EXHAUSTIVE_MAX = 14
 
 
 class EnsembleError(RuntimeError):
@@ -129,11 +131,12 @@ def run_chunk(task: ChunkTask) -> ChunkData:
         columns[f"{al.name}.defector"] = names[np.where(ended, state.defector[:, a], -1)]
         columns[f"{al.name}.cohesion"] = dynamics.cohesion(state.ties, al.members).astype(np.float64)
     columns["balance"] = balanced_share(state.ties)
-    if A <= BLOC_MAX_ACTORS:
-        W64 = state.ties.astype(np.float64)
-        labels, _ = best_partition(state.capability.astype(np.float64), 0.5 * (W64 + np.swapaxes(W64, 1, 2)))
-        for i, name in enumerate(params.actors):
-            columns[f"bloc:{name}"] = labels[:, i].astype(np.int8)
+    W64 = state.ties.astype(np.float64)
+    propensity = 0.5 * (W64 + np.swapaxes(W64, 1, 2))
+    find = best_partition if A <= BLOC_EXHAUSTIVE_MAX else descend_partition
+    labels, _ = find(state.capability.astype(np.float64), propensity)
+    for i, name in enumerate(params.actors):
+        columns[f"bloc:{name}"] = labels[:, i].astype(np.int8)
     for i, name in enumerate(params.actors):
         columns[f"capability:{name}"] = state.capability[:, i].astype(np.float64)
     table = pd.DataFrame(columns)

@@ -406,3 +406,46 @@ def best_partition(
             best_e[nlo : nlo + n_block] = np.where(better, val, best_e[nlo : nlo + n_block])
             best_p[nlo : nlo + n_block] = np.where(better, arg + plo, best_p[nlo : nlo + n_block])
     return parts[best_p].astype(np.int8), best_e
+
+
+def descend_partition(size: ArrayLike, propensity: ArrayLike, max_sweeps: int = 1000):
+    """A local minimum of the energy for each of a batch of systems, for any number of actors.
+
+    Starts from the signs of the leading eigenvector of the symmetrised propensity (the factions
+    Marvel et al. 2011 predict for balance dynamics) and lets the actor whose switch lowers the
+    energy most switch, one per system per sweep, until no single switch lowers it (Axelrod &
+    Bennett's myopic adjustment). Vectorised over the leading axis.
+
+    Parameters
+    ----------
+    size : array_like, shape (n, A)
+    propensity : array_like, shape (n, A, A)
+
+    Returns
+    -------
+    labels : ndarray of int8, shape (n, A), actor 0 in bloc 0
+    energy : ndarray, shape (n,)
+
+    References
+    ----------
+    .. [1] Axelrod, R., & Bennett, D. S. (1993). A landscape theory of aggregation.
+       *British Journal of Political Science*, 23(2), 211-233.
+    .. [2] Marvel, S. A., Kleinberg, J., Kleinberg, R. D., & Strogatz, S. H. (2011).
+       Continuous-time model of structural balance. *PNAS*, 108(5), 1771-1776.
+    """
+    size = np.asarray(size, dtype=np.float64)
+    p = np.asarray(propensity, dtype=np.float64)
+    p = 0.5 * (p + np.swapaxes(p, -1, -2))
+    _, vectors = np.linalg.eigh(p)
+    labels = (vectors[..., -1] < 0).astype(np.uint8)
+    rows = np.arange(len(labels))
+    for _ in range(max_sweeps):
+        gains = switch_gains(size, p, labels)
+        best = np.argmin(gains, axis=-1)
+        move = gains[rows, best] < -1e-12
+        if not move.any():
+            break
+        labels[rows[move], best[move]] ^= 1
+    labels ^= labels[:, :1]
+    energy = np.einsum("nij,ni,nj->n", _pair_weights(size, p), labels, 1 - labels)
+    return labels.astype(np.int8), energy
