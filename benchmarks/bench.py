@@ -1,0 +1,192 @@
+"""Speed and memory of the ensemble engine, printed as tables (not a test).
+
+    ./alliance test --co -q >/dev/null   # (once) make sure .venv exists
+    .venv/bin/python benchmarks/bench.py            # everything, about 10 minutes on 2 cores
+    .venv/bin/python benchmarks/bench.py --quick    # skip the 1,000,000-replicate run
+
+Every figure is measured in this run, side by side, so ratios hold even on a noisy machine:
+
+1. replicate-steps per second on the 10-actor ``status_quo`` scenario for
+   (a) ``mesa.batch_run`` over :class:`sim.reference.ReferenceModel` (one Mesa model per replicate,
+       agents deciding in turn: what a Mesa user would write),
+   (b) ``mesa.batch_run`` over :class:`sim.AllianceModel` (one replicate per model, on the kernel),
+   (c) :func:`sim.run_ensemble` with 1 worker and with all cores,
+   and the ratios (c)/(a), (c)/(b);
+2. wall time and peak resident memory (the run's whole process tree) of a 1,000,000-replicate,
+   120-step run through the command line;
+3. how time grows with replicates (10^3..10^6), steps and actors (5..40);
+4. replicate-steps per second by chunk size (how the default was chosen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sim import AllianceModel, load_scenario  # noqa: E402
+from sim.ensemble import ChunkTask, run_chunk, run_ensemble  # noqa: E402
+from sim.reference import ReferenceModel  # noqa: E402
+from sim.scenario import Scenario  # noqa: E402
+
+STATUS_QUO = ROOT / "scenarios" / "status_quo.toml"
+
+
+def rate(fn, rep_steps: int, repeat: int = 1) -> float:
+    """Best replicate-steps per second over ``repeat`` calls."""
+    best = np.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return rep_steps / best
+
+
+def batch_run_rate(model_cls, runs: int, steps: int) -> float:
+    import mesa
+
+    scenario = load_scenario(STATUS_QUO).with_run(steps=steps)
+    # a Scenario is iterable (pydantic), so it goes in a one-element list
+    return rate(lambda: mesa.batch_run(model_cls, parameters={"scenario": [scenario]},
+                                       rng=list(range(runs)), max_steps=steps,
+                                       number_processes=1, display_progress=False), runs * steps)
+
+
+def ensemble_rate(n: int, steps: int, workers: int, scenario=STATUS_QUO, chunk_size=4096) -> float:
+    def go():
+        with tempfile.TemporaryDirectory() as out:
+            run_ensemble(scenario, replicates=n, steps=steps, workers=workers, out=Path(out) / "r",
+                         progress=False, chunk_size=chunk_size)
+
+    return rate(go, n * steps)
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in KiB (from /proc)."""
+    total = 0
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def big_run(n: int, steps: int) -> tuple[float, float]:
+    """Wall seconds and peak tree RSS (MiB) of ``alliance-sim run`` with n replicates."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "sim.cli", "run", str(STATUS_QUO), "-n", str(n), "-t", str(steps),
+               "--out", str(Path(out) / "r"), "--no-progress", "--no-report"]
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss_kib(proc.pid))
+            time.sleep(0.1)
+        wall = time.perf_counter() - t
+        if proc.returncode != 0:
+            raise SystemExit(f"run failed with exit code {proc.returncode}")
+    return wall, peak / 1024
+
+
+def synthetic(actors: int, steps: int) -> Scenario:
+    """A scenario of ``actors`` actors with every force on, for scaling measurements."""
+    rng = np.random.default_rng(actors)
+    names = [f"s{i}" for i in range(actors)]
+    issues = {f"k{k}": {} for k in range(5)}
+    W = rng.uniform(-0.5, 0.5, (actors, actors))
+    return Scenario.model_validate({
+        "actors": {n: {"capability": float(rng.uniform(0.1, 1)), "growth": 0.002} for n in names},
+        "issues": issues,
+        "positions": {n: {k: float(rng.uniform(0, 10)) for k in issues} for n in names},
+        "salience": {n: {k: float(rng.uniform(0.1, 1)) for k in issues} for n in names},
+        "tie_matrix": [[0.0 if i == j else float(W[i, j]) for j in range(actors)] for i in range(actors)],
+        "spheres": {names[0]: {names[2]: 0.8}, names[1]: {names[2]: 0.6}},
+        "dependence": {names[0]: {names[3]: 0.3}},
+        "pressure": {names[0]: 0.5, names[1]: 0.6},
+        "mechanisms": {"affinity": 0.05, "balance": 0.03, "threat": 0.1, "pressure": 0.1,
+                       "competition": 0.04, "dependence": 0.04, "noise": 0.03},
+        "alliances": {"pair": {"members": names[:2]}},
+        "run": {"steps": steps},
+    })
+
+
+def table(title: str, header: list[str], rows: list[list]) -> None:
+    print(f"\n{title}")
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    print("  " + "  ".join(f"{h:>{w}}" for h, w in zip(header, widths)))
+    for r in rows:
+        print("  " + "  ".join(f"{x:>{w}}" for x, w in zip(r, widths)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the 10^6-replicate runs")
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    steps = 120
+    print(f"alliance-sim benchmarks: {cores} cores, numpy {np.__version__}, python "
+          f"{sys.version.split()[0]}")
+
+    # warm-up (imports, the normal table)
+    run_chunk(ChunkTask(load_scenario(STATUS_QUO).with_run(steps=5), 0, 0, 64, 1))
+    ref = batch_run_rate(ReferenceModel, 3, steps)
+    mesa_kernel = batch_run_rate(AllianceModel, 20, steps)
+    one = ensemble_rate(65536, steps, 1)
+    allc = ensemble_rate(131072, steps, cores)
+    table("1. replicate-steps per second, status_quo (10 actors, 120 steps)",
+          ["engine", "rep-steps/s", "vs (a)", "vs (b)"],
+          [["(a) mesa.batch_run, sim.reference", f"{ref:,.0f}", "1", ""],
+           ["(b) mesa.batch_run, AllianceModel", f"{mesa_kernel:,.0f}", f"{mesa_kernel / ref:,.0f}", "1"],
+           ["(c) run_ensemble, 1 worker", f"{one:,.0f}", f"{one / ref:,.0f}", f"{one / mesa_kernel:,.0f}"],
+           [f"(c) run_ensemble, {cores} workers", f"{allc:,.0f}", f"{allc / ref:,.0f}",
+            f"{allc / mesa_kernel:,.0f}"]])
+
+    if not args.quick:
+        wall, peak = big_run(1_000_000, steps)
+        table("2. 1,000,000 replicates x 120 steps through `alliance-sim run` (all cores)",
+              ["wall s", "rep-steps/s", "peak RSS of the process tree (MiB)"],
+              [[f"{wall:.1f}", f"{1_000_000 * steps / wall:,.0f}", f"{peak:,.0f}"]])
+
+    sizes = [1_000, 10_000, 100_000] + ([] if args.quick else [1_000_000])
+    rows = []
+    for n in sizes:
+        t = n * steps / ensemble_rate(n, steps, cores)
+        rows.append([f"{n:,}", f"{t:.2f}", f"{t / n * 1e6:.2f}"])
+    table(f"3a. time by replicates ({steps} steps, {cores} workers)",
+          ["replicates", "seconds", "us per replicate"], rows)
+    rows = []
+    for s in (30, 60, 120, 240):
+        t = 16384 * s / ensemble_rate(16384, s, cores)
+        rows.append([s, f"{t:.2f}", f"{t / s * 1e3:.1f}"])
+    table("3b. time by steps (16,384 replicates)", ["steps", "seconds", "ms per step"], rows)
+    rows = []
+    for a in (5, 10, 20, 40):
+        sc = synthetic(a, steps)
+        r = ensemble_rate(8192, steps, cores, scenario=sc)
+        rows.append([a, f"{r:,.0f}", f"{1e9 / r / (a * a):.1f}"])
+    table("3c. speed by actors (8,192 replicates, 120 steps, every force on)",
+          ["actors", "rep-steps/s", "ns per tie-step"], rows)
+    rows = []
+    for cs in (1024, 2048, 4096, 8192, 16384):
+        rows.append([cs, f"{ensemble_rate(32768, steps, 1, chunk_size=cs):,.0f}"])
+    table("4. chunk size (1 worker, 32,768 replicates)", ["chunk size", "rep-steps/s"], rows)
+
+
+if __name__ == "__main__":
+    main()
