@@ -1,0 +1,59 @@
+"""Every notebook under ``notebooks/`` runs top to bottom without an error.
+
+Notebooks execute with the ``python3`` kernel of the interpreter running the tests (the
+project's ``.venv``), in the repository root as working directory, within 300 s each.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+TIMEOUT = 300  # seconds per notebook
+
+
+def test_there_are_notebooks_to_run():
+    """The parametrised test below is not silently empty."""
+    assert NOTEBOOKS
+
+
+def test_python3_kernel_is_this_interpreter():
+    """The ``python3`` kernel is launched with the interpreter running the tests."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    launcher = spec.argv[0]
+    # jupyter_client substitutes sys.executable for a bare "python" in the native spec
+    assert launcher in ("python", "python3", sys.executable) or Path(launcher).resolve() == \
+        Path(sys.executable).resolve()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs(path):
+    """Execute ``path`` cell by cell; any error, or more than 300 s in all, fails the test."""
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
+                                     resources={"metadata": {"path": str(ROOT)}})
+    deadline = time.monotonic() + TIMEOUT
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                pytest.fail(f"{path.name}: over {TIMEOUT} s before cell {index}")
+            client.timeout = max(1, math.ceil(remaining))
+            try:
+                client.execute_cell(cell, index)
+            except nbclient.exceptions.CellTimeoutError:
+                pytest.fail(f"{path.name}: over {TIMEOUT} s in cell {index}")
+            except nbclient.exceptions.CellExecutionError as e:
+                pytest.fail(f"{path.name}: cell {index} failed:\n{e}")
