@@ -40,6 +40,18 @@ from .params import Params
 
 HOLDS, STAB, DRIFT = 0, 1, 2
 FATES = ("holds", "stab_in_the_back", "drift_apart")
+CHECK_EVERY = 8  # steps between checks that ties and capabilities are still finite
+
+
+class NumericalError(ArithmeticError):
+    """Ties or capabilities stopped being finite numbers; names the likeliest mechanism."""
+
+    def __init__(self, message: str, mechanism: str):
+        super().__init__(message, mechanism)  # both in args, so it survives pickling
+        self.message, self.mechanism = message, mechanism
+
+    def __str__(self) -> str:
+        return self.message
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,7 +187,7 @@ class Workspace:
     tmp: np.ndarray  # (n, A, A)
     tau: np.ndarray  # (n, A, A) threat operand
     tau_t: np.ndarray  # (n, A, A) its transpose, stored contiguously
-    keep: np.ndarray  # (n, 1, 1) 1 - dt * alpha_aff
+    affinity: np.ndarray  # (n, 1) -dt * alpha_aff
     balance: np.ndarray | None  # (n, 1, 1) dt * alpha_bal / (A - 2), None when off everywhere
     threat: np.ndarray | None  # (n, 1) sqrt(dt * alpha_thr)
     pressure: np.ndarray | None  # (n, 1) sqrt(dt * alpha_prs)
@@ -194,7 +206,7 @@ def workspace(params: Params, dtype) -> Workspace:
 
     buf = [np.zeros((n, A, A), dtype=dtype) for _ in range(4)]
     return Workspace(
-        *buf, keep=(1.0 - dt * c["affinity"]).reshape(n, 1, 1).astype(dtype),
+        *buf, affinity=(-dt * c["affinity"]).reshape(n, 1).astype(dtype),
         balance=column(dt * c["balance"] / max(A - 2, 1), (n, 1, 1)),
         threat=column(np.sqrt(dt * c["threat"]), (n, 1)),
         pressure=column(np.sqrt(dt * c["pressure"]), (n, 1)),
@@ -417,27 +429,30 @@ def fixed_force(params: Params, state: State, rows=slice(None)) -> np.ndarray:
 
 
 def increments(params: Params, state: State, pressure) -> np.ndarray:
-    """``dt`` times the forces that depend on the current ties, plus the fixed part (which holds
-    the pressure term): dependence conflict, balance and threat, computed into the workspace
-    without allocating (n, A, A)."""
+    """``dt`` times the sum of the deterministic forces at the current state, computed into the
+    workspace without allocating: the fixed part (interests and pressure, see
+    :func:`fold_pressure`), affinity's ``-alpha_aff W``, balance, dependence conflict and threat.
+    """
     ws = state.work
     W = state.ties
-    F, tmp = ws.F, ws.tmp
-    np.copyto(F, state.fixed)
+    F, tmp, M = ws.F, ws.tmp, ws.tau_t
+    if ws.balance is not None:
+        # Affinity's -a W and balance's b W W in one product: W @ (b W - a I), diagonal of W zero.
+        np.multiply(W, ws.balance, out=M)
+        M.reshape(params.n, -1)[:, ws.diagonal] = ws.affinity
+        np.matmul(W, M, out=tmp)
+    else:
+        np.multiply(W, ws.affinity[:, :, None], out=tmp)
+    np.add(state.fixed, tmp, out=F)
     if ws.dependence is not None:
         # dependence is sparse (a few (i, k) pairs): F[i, j] += dt a_dep d_ik min(0, W_jk)
         for i, k in ws.dependence_pairs:
             F[:, i, :] += (ws.dependence * state.dependence[:, i, k, None]) * np.minimum(W[:, :, k], 0.0)
-    if ws.balance is not None:
-        np.matmul(W, W, out=tmp)
-        tmp *= ws.balance
-        F += tmp
     if ws.threat is not None:
-        # tau_hi = c_h max(0, -W_hi), scaled by sqrt(dt alpha_thr) so that tau^T tau is the term.
-        scale = (state.capability * ws.threat)[:, :, None]
-        np.negative(W, out=ws.tau)
-        np.maximum(ws.tau, 0.0, out=ws.tau)
-        ws.tau *= scale
+        # tau_hi = c_h max(0, -W_hi), scaled by sqrt(dt alpha_thr) so that tau^T tau is the term;
+        # min(W, 0) has the opposite sign, which the product cancels.
+        np.minimum(W, 0.0, out=ws.tau)
+        ws.tau *= (state.capability * ws.threat)[:, :, None]
         np.copyto(ws.tau_t, np.swapaxes(ws.tau, 1, 2))
         np.matmul(ws.tau_t, ws.tau, out=tmp)
         F += tmp
@@ -463,9 +478,7 @@ def forces(params: Params, state: State, pressure) -> np.ndarray:
     """The sum of the deterministic forces on every tie at the current state: (n, A, A)."""
     _ready(params, state, pressure)
     fold_pressure(params, state, pressure)
-    F = increments(params, state, pressure) / params.dt
-    F -= params.coef["affinity"][:, None, None] * state.ties
-    return F
+    return increments(params, state, pressure) / params.dt
 
 
 def _ready(params: Params, state: State, pressure) -> None:
@@ -595,7 +608,6 @@ def step(params: Params, state: State, draws: Draws) -> None:
     ws = state.work
     F = increments(params, state, pressure)
     W = state.ties
-    W *= ws.keep  # the -alpha_aff W part of the affinity force
     W += F
     if ws.noise is not None:
         np.multiply(draws.noise, ws.noise, out=ws.tmp)
@@ -623,8 +635,62 @@ def run(params: Params, rng: np.random.Generator, *, steps: int | None = None, d
     noise = np.empty((params.n, params.A, params.A), dtype=dtype)
     if record is not None:
         record(state)
-    for _ in range(steps):
+    for k in range(steps):
         step(params, state, draw(rng, params.n, params.A, E, M, dtype, out=noise))
+        if (k + 1) % CHECK_EVERY == 0 or k + 1 == steps:
+            check_finite(params, state)
         if record is not None:
             record(state)
     return state
+
+
+def check_finite(params: Params, state: State) -> None:
+    """Raise :class:`NumericalError` if any tie or capability is NaN or infinite.
+
+    Ties are clipped to [-1, 1] and capabilities are shares, so their sums are finite exactly
+    when every entry is: two reductions, cheap enough to run every few steps.
+    """
+    with np.errstate(all="ignore"):
+        ok = np.isfinite(state.ties.sum(dtype=np.float64)) and \
+            np.isfinite(state.capability.sum(dtype=np.float64))
+    if ok:
+        return
+    bad = ~(np.isfinite(state.ties).all(axis=(1, 2)) & np.isfinite(state.capability).all(axis=1))
+    replicate = int(np.flatnonzero(bad)[0])
+    sizes = force_magnitudes(params, state)
+    worst = max(sizes, key=lambda k: (np.nan_to_num(sizes[k], nan=np.inf), k))
+    shown = ", ".join(f"{k} {v:.3g}" for k, v in sorted(sizes.items(), key=lambda kv: -np.nan_to_num(
+        kv[1], nan=np.inf))[:3])
+    raise NumericalError(
+        f"expected finite ties and capabilities, got NaN or inf by step {state.t} in "
+        f"{int(bad.sum())} of {params.n} replicates (the first: {replicate}); the largest force is "
+        f"{worst} (largest dt x force: {shown}); lower its coefficient or run.dt", worst)
+
+
+def force_magnitudes(params: Params, state: State) -> dict[str, float]:
+    """The largest ``dt * coefficient * force`` of each mechanism over ties and replicates, at the
+    current state (NaN where a force is itself not a number): which force blew up."""
+    c = {k: v[:, None, None] for k, v in params.coef.items()}
+    W = state.ties.astype(np.float64)
+    cap = state.capability.astype(np.float64)
+    dt = params.dt
+    pressure = pressure_at(params, state, state.t).astype(np.float64)
+
+    def size(x):
+        x = np.abs(dt * x)
+        return float(np.nan if np.isnan(x).any() else x.max(initial=0.0))
+
+    with np.errstate(all="ignore"):
+        U = interest_similarity(state.position.astype(np.float64), state.salience.astype(np.float64),
+                                params.low, params.high)
+        dep = state.dependence.astype(np.float64)
+        return {
+            "affinity": size(c["affinity"] * affinity_force(W, U)),
+            "balance": size(c["balance"] * balance_force(W)),
+            "threat": size(c["threat"] * threat_force(W, cap)),
+            "pressure": size(c["pressure"] * pressure_force(pressure)),
+            "competition": size(c["competition"] * competition_force(
+                state.ambition.astype(np.float64), params.strategic_value)),
+            "dependence": size(c["dependence"] * (dependence_force(dep) + dependence_conflict(dep, W))),
+            "noise": size(c["noise"] * 4.2 / np.sqrt(dt)),
+        }
