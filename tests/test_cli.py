@@ -100,3 +100,13 @@ def test_validate_show_list(capsys):
 def test_console_script_help():
     proc = run_cli("--help")
     assert proc.returncode == 0 and "run" in proc.stdout and "compare" in proc.stdout
+
+
+def test_landscape_prints_the_1907_blocs(capsys):
+    """`alliance-sim landscape` on the balanced 1907 pattern (Antal et al. 2006) finds the
+    Triple Entente against the Triple Alliance as the only minimum."""
+    assert main(["landscape", str(DATA / "wwi_1907.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "1 local minima" in out
+    assert "bloc 1: Britain, France, Russia" in out
+    assert "bloc 2: Germany, AustriaHungary, Italy" in out
