@@ -189,12 +189,12 @@ def _run_one(args, scenario_path: Path, out: Path, force: bool, resume: bool = F
 def _print_summary(results) -> None:
     from .outcomes import fate_table, format_fate_table
 
-    n = len(results.replicates)
+    n = results.n
     print(f"{results.name}: {n} replicates x {results.steps} steps -> {results.directory}")
     if not results.alliances:
         print("  (no declared alliances)")
     for al in results.alliances:
-        print(format_fate_table(fate_table(results.replicates, al, results.actors),
+        print(format_fate_table(fate_table(results.outcomes, al, results.actors),
                                 title=f"alliance {al}"))
 
 

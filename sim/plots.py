@@ -119,7 +119,7 @@ def fate_chart(results, alliance: str | None = None) -> Figure:
     fig = _figure(7.5, 3.2)
     if alliance is None:
         return _empty(fig, "no declared alliance")
-    table = outcomes.fate_table(results.replicates, alliance, results.actors)
+    table = outcomes.fate_table(results.outcomes, alliance, results.actors)
     table = table.iloc[::-1].reset_index(drop=True)
     ax = fig.add_subplot()
     y = np.arange(len(table))
@@ -144,7 +144,7 @@ def fate_chart(results, alliance: str | None = None) -> Figure:
     ax.set_xlabel("probability over replicates (bars: 95 % Wilson interval)")
     unit, dt = time_unit(results)
     ax.set_title(text(f"Fate of {alliance} after {results.steps * dt:g} {unit} "
-                      f"({len(results.replicates)} replicates)"))
+                      f"({results.n} replicates)"))
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 
@@ -163,7 +163,7 @@ def survival_chart(results, alliances: Sequence[str] | None = None) -> Figure:
     colors = scenario_colors(len(names))
     curves = []
     for name, color in zip(names, colors, strict=True):
-        curve = outcomes.alliance_survival(results.replicates, name, results.steps)
+        curve = outcomes.alliance_survival(results.outcomes, name, results.steps)
         _draw_survival(ax, curve, dt, results.steps, color, name)
         curves.append(curve)
     ax.set_ylim(_survival_floor(curves), 1.005)
@@ -294,9 +294,9 @@ def same_bloc_heatmap(results) -> Figure:
     actors = results.actors
     size = 2.2 + 0.55 * len(actors)
     fig = _figure(size + 1.2, size)
-    if outcomes.bloc_columns(results.replicates, actors) is None:
+    if outcomes.bloc_columns(results.outcomes, actors) is None:
         return _empty(fig, "no bloc columns in this result set")
-    P = outcomes.same_bloc_probability(results.replicates, actors).to_numpy()
+    P = outcomes.same_bloc_probability(results.outcomes, actors).to_numpy()
     ax = fig.add_subplot()
     im = _matrix(ax, P, actors, 0, 1, "cividis", ".2f")
     ax.set_title(text(f"P(same bloc at the end): {results.title}", 60), fontsize=10)
@@ -316,7 +316,7 @@ def stab_matrix(results, normalize: bool = True) -> Figure:
     fig = _figure(size + 1.2, size)
     if not actors:
         return _empty(fig, "no declared alliance")
-    M = outcomes.who_stabs_whom(results.replicates, members, actors, normalize=normalize).to_numpy()
+    M = outcomes.who_stabs_whom(results.outcomes, members, actors, normalize=normalize).to_numpy()
     M = M.astype(float)
     np.fill_diagonal(M, np.nan)
     ax = fig.add_subplot()
@@ -344,15 +344,15 @@ def bloc_network(results, threshold: float = 0.5) -> Figure:
     fig = _figure(9.0, 5.6)
     W = outcomes.mean_ties(results.summary, actors).to_numpy()
     S = (W + W.T) / 2
-    blocs_known = outcomes.bloc_columns(results.replicates, actors) is not None
+    blocs_known = outcomes.bloc_columns(results.outcomes, actors) is not None
     if blocs_known:
-        P = outcomes.same_bloc_probability(results.replicates, actors).to_numpy()
+        P = outcomes.same_bloc_probability(results.outcomes, actors).to_numpy()
         bloc = (P[0] < 0.5).astype(int)
         share = np.where(bloc == 0, P[0], 1 - P[0])
     else:
         bloc = np.zeros(len(actors), dtype=int)
         share = np.full(len(actors), np.nan)
-    cap = outcomes.mean_capability(results.replicates, actors).to_numpy()
+    cap = outcomes.mean_capability(results.outcomes, actors).to_numpy()
     cap = np.nan_to_num(cap, nan=0.0)
     G = nx.Graph()
     G.add_nodes_from(range(len(actors)))
@@ -434,9 +434,9 @@ def compare_fates(runs: Sequence, alliance: str | None = None) -> Figure:
     x = np.arange(len(outcomes.FATES))
     for k, (r, color) in enumerate(zip(runs, scenario_colors(len(runs)), strict=True)):
         name = alliance or r.focal
-        if name is None or f"{name}.fate" not in r.replicates:
+        if name is None or f"{name}.fate" not in r.outcomes:
             continue
-        table = outcomes.fate_table(r.replicates, name).set_index("outcome").loc[list(outcomes.FATES)]
+        table = outcomes.fate_table(r.outcomes, name).set_index("outcome").loc[list(outcomes.FATES)]
         xs = x + (k - (len(runs) - 1) / 2) * width
         ax.bar(xs, table["p"], width=width * 0.92, color=color, label=text(_label(r)))
         err = np.clip(np.vstack([table["p"] - table["low"], table["high"] - table["p"]]), 0, None)
@@ -463,10 +463,10 @@ def compare_survival(runs: Sequence, alliance: str | None = None) -> Figure:
     curves = []
     for r, color in zip(runs, scenario_colors(len(runs)), strict=True):
         name = alliance or r.focal
-        if name is None or f"{name}.fate" not in r.replicates:
+        if name is None or f"{name}.fate" not in r.outcomes:
             continue
         unit, dt = time_unit(r)
-        curve = outcomes.alliance_survival(r.replicates, name, r.steps)
+        curve = outcomes.alliance_survival(r.outcomes, name, r.steps)
         _draw_survival(ax, curve, dt, r.steps, color, _label(r))
         curves.append(curve)
         xmax = max(xmax, r.steps * dt)

@@ -147,7 +147,7 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
                                    "Probability, over replicates, of a stab in the back by the row "
                                    "actor against the column actor in some declared alliance.",
                                    lambda: plots.stab_matrix(r)))
-    if outcomes.bloc_columns(r.replicates, r.actors) is not None:
+    if outcomes.bloc_columns(r.outcomes, r.actors) is not None:
         entries.append(FigureEntry(f"{prefix}-samebloc", "Who ends up together",
                                    f"Heat map of the probability that two actors end in the same "
                                    f"bloc ({r.title})",
@@ -186,7 +186,7 @@ def comparison_figures(runs: Sequence[Results]) -> list[FigureEntry]:
 # --------------------------------------------------------------------------------------------
 
 def _fate_cells(r: Results, alliance: str) -> dict:
-    table = outcomes.fate_table(r.replicates, alliance, r.actors).set_index("outcome")
+    table = outcomes.fate_table(r.outcomes, alliance, r.actors).set_index("outcome")
     by = [(o.split(" by ", 1)[1], row) for o, row in table.iterrows() if " by " in o]
     return {"holds": table.loc["holds"], "stab": table.loc["stab_in_the_back"],
             "drift": table.loc["drift_apart"], "by": by}
@@ -217,7 +217,7 @@ def _headline(r: Results, alliance: str, cells: dict) -> str:
         who = " (" + ", ".join(f"by {esc(w)} {_pct(row['p'])}" for w, row in cells["by"]) + ")"
     return (f"<p class='headline'><b>{esc(r.name)}</b>: the alliance <b>{esc(alliance)}</b> holds "
             f"for {r.steps * dt:g} {esc(unit)} in <b>{_pct(h['p'])}</b> of "
-            f"{len(r.replicates):,} simulated futures ({_ci(h['low'], h['high'])}); it ends with a "
+            f"{r.n:,} simulated futures ({_ci(h['low'], h['high'])}); it ends with a "
             f"stab in the back in <b>{_pct(s['p'])}</b>{who} and drifts apart in "
             f"<b>{_pct(d['p'])}</b>.</p>")
 
@@ -227,7 +227,7 @@ def answer_section(runs: Sequence[Results]) -> str:
     rows, heads = [], []
     for r in runs:
         alliance = r.focal
-        if alliance is None or f"{alliance}.fate" not in r.replicates:
+        if alliance is None or f"{alliance}.fate" not in r.outcomes:
             rows.append(f"<tr><td>{esc(r.name)}</td><td colspan='6'>no declared alliance</td></tr>")
             continue
         c = _fate_cells(r, alliance)
@@ -250,7 +250,7 @@ def answer_section(runs: Sequence[Results]) -> str:
             f"<td class='small who'>{_who_text(r, alliance, c['by'])}</td>"
             f"<td class='num drift'><span class='p'>{_pct(d['p'])}</span>"
             f"<span class='ci'>{_ci(d['low'], d['high'])}</span></td>"
-            f"<td class='num'>{len(r.replicates):,}<span class='ci'>{r.steps * dt:g} "
+            f"<td class='num'>{r.n:,}<span class='ci'>{r.steps * dt:g} "
             f"{esc(unit)}</span></td>"
             "</tr>")
     key = ("<div class='key'>Bar:<i style='background:#009E73'></i>holds"
@@ -276,7 +276,7 @@ def _alliances_table(r: Results) -> str:
     spec = r.manifest.get("scenario", {}).get("alliances") or {}
     rows = []
     for name in r.alliances:
-        if f"{name}.fate" not in r.replicates:
+        if f"{name}.fate" not in r.outcomes:
             continue
         c = _fate_cells(r, name)
         members = ", ".join(esc(m) for m in _members(r, name))
@@ -300,7 +300,7 @@ def _alliances_table(r: Results) -> str:
 
 def _median_text(r: Results, alliance: str) -> str:
     unit, dt = plots.time_unit(r)
-    curve = outcomes.alliance_survival(r.replicates, alliance, r.steps)
+    curve = outcomes.alliance_survival(r.outcomes, alliance, r.steps)
     m = curve.median()
     if np.isnan(m):
         return (f"beyond the horizon<span class='ci'>S = {curve.final:.3f} at {r.steps * dt:g} "
@@ -363,7 +363,7 @@ def _claims_list(claims, prefix: str) -> str:
 def parameters_section(r: Results, prefix: str = "s1") -> str:
     """The scenario's parameters: declared value, sampled range, and the claims grounding them."""
     by_param, by_id, note = _load_claims(r)
-    sampled = {c[len("param:"):]: c for c in r.replicates.columns if c.startswith("param:")}
+    sampled = {c[len("param:"):]: c for c in r.columns if c.startswith("param:")}
     declared = _declared_values(r)
     if declared is None:
         declared = [(p, "sampled", None) for p in sampled]
@@ -385,7 +385,7 @@ def parameters_section(r: Results, prefix: str = "s1") -> str:
         cited.update((c.id, c) for c in found)
         col = sampled.get(path)
         if col is not None:
-            v = r.replicates[col].to_numpy(dtype=float)
+            v = r.read([col])[col].to_numpy(dtype=float)
             rng = f"{np.quantile(v, 0.05):.4g} – {np.quantile(v, 0.95):.4g}"
         else:
             rng = "fixed"
@@ -415,7 +415,7 @@ def reproduce_section(r: Results) -> str:
     run = (m.get("scenario", {}) or {}).get("run", {}) or {}
     rows = [("scenario hash (SHA-256)", m.get("scenario_hash", "")),
             ("seed", settings.get("seed", m.get("seed", ""))),
-            ("replicates", settings.get("replicates", len(r.replicates))),
+            ("replicates", settings.get("replicates", r.n)),
             ("steps", f"{settings.get('steps', r.steps)} × {run.get('dt', settings.get('dt', 1))} "
                       f"{run.get('unit', 'month')}"),
             ("chunk size", settings.get("chunk_size", "")),
@@ -424,7 +424,7 @@ def reproduce_section(r: Results) -> str:
     rows += [(f"version of {k}", v) for k, v in (m.get("versions") or {}).items()]
     body = "".join(f"<tr><th>{esc(k)}</th><td class='mono'>{esc(v)}</td></tr>" for k, v in rows)
     cmd = (f"alliance-sim run {r.name or 'SCENARIO'}.toml --replicates "
-           f"{settings.get('replicates', len(r.replicates))} --steps {settings.get('steps', r.steps)} "
+           f"{settings.get('replicates', r.n)} --steps {settings.get('steps', r.steps)} "
            f"--seed {settings.get('seed', '')} --chunk-size {settings.get('chunk_size', '')}")
     return ("<h3>Reproduce</h3><table class='small'><tbody>" + body + "</tbody></table>"
             "<p class='small'>Rerun with the scenario file whose resolved form has the hash above "
@@ -487,12 +487,12 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
         title = "Scenario comparison: " + " vs ".join(r.name or r.title for r in runs)
         focal = sorted({r.focal for r in runs if r.focal})
         sub = (f"{len(runs)} scenarios · focal alliance {', '.join(esc(f) for f in focal)} · "
-               + " · ".join(f"{esc(r.name)}: {len(r.replicates):,} replicates" for r in runs))
+               + " · ".join(f"{esc(r.name)}: {r.n:,} replicates" for r in runs))
     else:
         r = runs[0]
         unit, dt = plots.time_unit(r)
         title = r.title or r.name
-        sub = (f"scenario <code>{esc(r.name)}</code> · {len(r.replicates):,} replicates × "
+        sub = (f"scenario <code>{esc(r.name)}</code> · {r.n:,} replicates × "
                f"{r.steps * dt:g} {esc(unit)} · focal alliance <code>{esc(r.focal or '-')}</code>")
 
     body = [f"<header><h1>{esc(title)}</h1><p class='sub'>{sub}</p></header>", answer_section(runs)]
@@ -506,6 +506,79 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
                 "with Greenwood (1926) variance (log-log band). Balance: Heider (1946), Cartwright "
                 "&amp; Harary (1956). Blocs: Axelrod &amp; Bennett (1993). Figures use the "
                 "Okabe–Ito colour-blind-safe palette.</footer>")
+    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>"
+            + "".join(body) + "</main></body></html>\n")
+    atomic_write_bytes(path, page.encode("utf-8"))
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Exploration: sensitivity analysis and scenario discovery (sim.analysis)
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class ExplorationPart:
+    """One section of an exploration page: a heading, a paragraph, tables and figures."""
+
+    heading: str
+    intro: str
+    tables: Sequence[tuple[str, object]]  # (caption, pandas DataFrame)
+    figures: Sequence[FigureEntry]
+
+
+def table_html(df, digits: int = 3) -> str:
+    """A DataFrame as an escaped HTML table (numbers to ``digits`` significant digits)."""
+    import pandas as pd
+
+    frame = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
+    head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
+    rows = []
+    for values in frame.itertuples(index=False):
+        cells = []
+        for v in values:
+            if isinstance(v, (float, np.floating)):
+                cells.append(f"<td class='num'>{'–' if not np.isfinite(v) else f'{v:.{digits}g}'}</td>")
+            else:
+                cells.append(f"<td>{esc(v)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table class='small'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def exploration_section(part: ExplorationPart, figures_html: str) -> str:
+    """The HTML of one :class:`ExplorationPart` (figures already rendered)."""
+    tables = "".join(f"<h3>{esc(caption)}</h3>{table_html(df)}" for caption, df in part.tables)
+    return (f"<section class='exploration'><h2>{esc(part.heading)}</h2>"
+            f"<p>{esc(part.intro)}</p>" + tables
+            + (f"<div class='figs'>{figures_html}</div>" if figures_html else "") + "</section>")
+
+
+def write_exploration_report(path: str | Path, title: str, subtitle: str,
+                             parts: Sequence[ExplorationPart]) -> Path:
+    """Write a self-contained HTML page of sensitivity and discovery sections.
+
+    Same page rules as :func:`write_report`: figures embedded as PNG data URIs and written to
+    ``<stem>_figures/``, no script, every string escaped.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig_dir = path.parent / f"{path.stem}_figures"
+    fig_dir.mkdir(exist_ok=True)
+    body = [f"<header><h1>{esc(title)}</h1><p class='sub'>{esc(subtitle)}</p></header>"]
+    for part in parts:
+        rendered = []
+        for entry in part.figures:
+            png = figure_png(entry.draw())
+            name = f"{entry.key}.png"
+            atomic_write_bytes(fig_dir / name, png)
+            rendered.append(_figure_html(entry, png, f"{fig_dir.name}/{name}"))
+        body.append(exploration_section(part, "".join(rendered)))
+    body.append("<footer>Sobol indices: Saltelli (2002), Saltelli et al. (2010), computed with "
+                "SALib (Herman &amp; Usher 2017). Morris screening: Morris (1991), Campolongo et "
+                "al. (2007). PRIM: Friedman &amp; Fisher (1999); scenario discovery: Bryant &amp; "
+                "Lempert (2010), with the EMA Workbench (Kwakkel 2017).</footer>")
     page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"

@@ -46,11 +46,14 @@ class ResultsError(RuntimeError):
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # left only when writing failed (e.g. a full disk)
 
 
 def write_json(path: Path, data) -> None:
@@ -94,15 +97,19 @@ def save_chunk(directory: Path, chunk: ChunkData) -> dict:
     """Write a finished chunk atomically; returns its checksums for the manifest."""
     (Path(directory) / CHUNKS).mkdir(parents=True, exist_ok=True)
     table_path, summary_path = chunk_paths(directory, chunk.index)
-    tmp = table_path.with_name(f".{table_path.name}.tmp-{os.getpid()}")
-    chunk.table.to_parquet(tmp, index=False)
-    os.replace(tmp, table_path)
     arrays = dict(chunk.summary)
     if chunk.trajectories is not None:
         arrays["trajectories"] = chunk.trajectories
-    tmp = summary_path.with_name(f".{summary_path.name}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, summary_path)
+    temps = (table_path.with_name(f".{table_path.name}.tmp-{os.getpid()}"),
+             summary_path.with_name(f".{summary_path.name}.tmp-{os.getpid()}.npz"))
+    try:
+        chunk.table.to_parquet(temps[0], index=False)
+        np.savez(temps[1], **arrays)
+        os.replace(temps[0], table_path)
+        os.replace(temps[1], summary_path)
+    finally:
+        for tmp in temps:  # left only when writing failed (e.g. a full disk)
+            tmp.unlink(missing_ok=True)
     return {"table": sha256_file(table_path), "summary": sha256_file(summary_path)}
 
 
@@ -143,35 +150,98 @@ def finalize(directory: Path, n_chunks: int, trajectories: bool) -> None:
             if writer is None:
                 writer = pq.ParquetWriter(tmp_table, table.schema)
             writer.write_table(table)
-            with np.load(summary_path) as z:
+            with np.load(summary_path, allow_pickle=False) as z:
                 part = {k: z[k] for k in z.files}
             if trajectories and "trajectories" in part:
                 trajs.append(part["trajectories"])
             part.pop("trajectories", None)
             summary = part if summary is None else merge_summaries([summary, part])
+    except BaseException:
+        tmp_table.unlink(missing_ok=True)
+        raise
     finally:
         if writer is not None:
             writer.close()
-    os.replace(tmp_table, directory / REPLICATES)
-    tmp = directory / f".{SUMMARY}.tmp-{os.getpid()}.npz"
-    np.savez(tmp, **(summary or {}))
-    os.replace(tmp, directory / SUMMARY)
-    if trajectories and trajs:
-        tmp = directory / f".{TRAJECTORIES}.tmp-{os.getpid()}.npy"
-        np.save(tmp, np.concatenate(trajs))
-        os.replace(tmp, directory / TRAJECTORIES)
+    temps = [tmp_table, directory / f".{SUMMARY}.tmp-{os.getpid()}.npz",
+             directory / f".{TRAJECTORIES}.tmp-{os.getpid()}.npy"]
+    try:
+        np.savez(temps[1], **(summary or {}))
+        if trajectories and trajs:
+            np.save(temps[2], np.concatenate(trajs))
+        # Chunk files go only once every merged file is whole: a failure before leaves a
+        # resumable run.
+        os.replace(temps[0], directory / REPLICATES)
+        os.replace(temps[1], directory / SUMMARY)
+        if trajectories and trajs:
+            os.replace(temps[2], directory / TRAJECTORIES)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
     del pa
     shutil.rmtree(directory / CHUNKS, ignore_errors=True)
 
 
-@dataclass
 class Results:
-    """A finished result set: the manifest, one row per replicate, and the merged summaries."""
+    """A finished result set: the manifest, one row per replicate, and the merged summaries.
 
-    directory: Path
-    manifest: dict
-    replicates: pd.DataFrame
-    summary: dict[str, np.ndarray]
+    The replicate table is read from ``replicates.parquet`` when first used, and only the columns
+    asked for: :attr:`outcomes` (every column but the sampled parameters) stays small for a million
+    replicates, :meth:`read` gives chosen columns, :attr:`replicates` the whole table.
+    """
+
+    def __init__(self, directory: Path, manifest: dict, summary: dict[str, np.ndarray],
+                 replicates: pd.DataFrame | None = None):
+        self.directory = Path(directory)
+        self.manifest = manifest
+        self.summary = summary
+        self._replicates = replicates
+        self._outcomes: pd.DataFrame | None = None
+
+    def _path(self) -> Path:
+        return self.directory / REPLICATES
+
+    @property
+    def columns(self) -> list[str]:
+        """Names of the replicate table's columns (read from the file's schema)."""
+        if self._replicates is not None:
+            return list(self._replicates.columns)
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(self._path()).names)
+
+    @property
+    def n(self) -> int:
+        """Number of replicates."""
+        if self._replicates is not None:
+            return len(self._replicates)
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(self._path()).num_rows
+
+    def read(self, columns: list[str]) -> pd.DataFrame:
+        """Chosen columns of the replicate table."""
+        if self._replicates is not None:
+            return self._replicates[columns]
+        return pd.read_parquet(self._path(), columns=columns)
+
+    @property
+    def replicates(self) -> pd.DataFrame:
+        """The whole replicate table (one row per replicate)."""
+        if self._replicates is None:
+            self._replicates = pd.read_parquet(self._path())
+        return self._replicates
+
+    @property
+    def outcomes(self) -> pd.DataFrame:
+        """Every column but the sampled parameters: fates, end steps, defectors, cohesion,
+        balance, final capabilities and blocs."""
+        if self._outcomes is None:
+            if self._replicates is not None:
+                cols = [c for c in self._replicates.columns if not c.startswith("param:")]
+                self._outcomes = self._replicates[cols]
+            else:
+                self._outcomes = self.read([c for c in self.columns if not c.startswith("param:")])
+        return self._outcomes
 
     @property
     def actors(self) -> list[str]:
@@ -199,7 +269,7 @@ class Results:
 
     def trajectories(self) -> np.ndarray | None:
         path = self.directory / TRAJECTORIES
-        return np.load(path, mmap_mode="r") if path.exists() else None
+        return np.load(path, mmap_mode="r", allow_pickle=False) if path.exists() else None
 
 
 def load_results(directory: str | Path) -> Results:
@@ -221,9 +291,11 @@ def load_results(directory: str | Path) -> Results:
                            f"({manifest.get('status')}); finish it with 'alliance-sim run "
                            f"--resume --out {directory} ...'")
     try:
-        table = pd.read_parquet(directory / REPLICATES)
-        with np.load(directory / SUMMARY) as z:
+        import pyarrow.parquet as pq
+
+        pq.read_metadata(directory / REPLICATES)
+        with np.load(directory / SUMMARY, allow_pickle=False) as z:
             summary = {k: z[k] for k in z.files}
     except (OSError, ValueError) as e:
         raise ResultsError(f"{directory}: unreadable results ({e})") from None
-    return Results(directory, manifest, table, summary)
+    return Results(directory, manifest, summary)

@@ -67,7 +67,7 @@ def test_refuses_to_overwrite_other_results(tmp_path, capsys):
     ('[actors.A]\ncapability = 1\n[actors.B]\ncapability = 1\n[[ties]]\nfrom = "A"\nto = "Q"\nvalue = 0.1\n',
      "unknown actor 'Q'"),
     ("[actors.A]\ncapability = nan\n[actors.B]\ncapability = 1\n", "finite"),
-    ("[actors.A]\ncapability = 1\n[actors.B]\ncapability = 1\n[run]\nsteps = -3\n", "greater than 0"),
+    ("[actors.A]\ncapability = 1\n[actors.B]\ncapability = 1\n[run]\nsteps = -3\n", "expected a number > 0"),
     ("[actors.A]\ncapability = 1\ncolour = 2\n[actors.B]\ncapability = 1\n", "unknown key 'colour'"),
 ])
 def test_bad_input_exit_2_one_line_no_traceback(tmp_path, content, expected):

@@ -93,7 +93,7 @@ BAD = [
     (BASE.replace('to = "B"', 'to = "Z"'), None, "unknown actor 'Z'"),
     (BASE.replace("x = 0.5", "x = -0.5"), None, "expected a number in [0, 1], got -0.5"),
     (BASE.replace("capability = 0.6", "capability = nan"), None, "expected a finite number"),
-    (BASE.replace("steps = 10", "steps = 0"), None, "greater than 0"),
+    (BASE.replace("steps = 10", "steps = 0"), None, "expected a number > 0"),
     (BASE.replace("x = 2", "y = 2"), None, "unknown issue 'y'"),
     (BASE.replace('members = ["A", "B"]', 'members = ["A"]'), None, "at least 2"),
     (BASE.replace("low = 0.2, high = 0.4", "low = 0.4, high = 0.2"), None, "expected low <= high"),
