@@ -7,6 +7,7 @@ Exit codes: 0 ok, 2 bad input (one line: file, line, field, what was expected), 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -104,6 +105,44 @@ def build_parser() -> argparse.ArgumentParser:
                        "initial ties and capabilities")
     p.add_argument("scenario", type=Path)
     p.add_argument("--top", type=_positive_int, default=5, help="how many minima to print")
+
+    p = sub.add_parser("sensitivity", help="Sobol or Morris sensitivity of the focal alliance's "
+                       "fate to the scenario's uncertain values (needs alliance-sim[explore])")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--method", choices=["sobol", "morris"], default="sobol")
+    p.add_argument("--samples", "-N", type=_positive_int, default=1024,
+                   help="Sobol base samples (a power of two) or Morris trajectories (default 1024)")
+    p.add_argument("--replicates", "-R", type=_positive_int, default=16,
+                   help="replicates per design point (default 16)")
+    p.add_argument("--alliance", help="the alliance whose fate is analysed (default: the focal)")
+    p.add_argument("--include", action="append", metavar="PATTERN",
+                   help="vary only parameters matching this glob (repeatable), e.g. 'mechanisms.*'")
+    p.add_argument("--groups", action="store_true", help="Sobol indices of parameter groups "
+                   "(an actor's positions, an event, ...) instead of single parameters")
+    p.add_argument("--steps", "-t", type=_positive_int, help="steps per replicate (default: the "
+                   "scenario's)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the design and the replicates")
+    p.add_argument("--workers", "-j", type=_positive_int, default=None,
+                   help="worker processes (default: all cores)")
+    p.add_argument("--top", type=_positive_int, default=12, help="rows of the printed tables")
+    p.add_argument("--out", "-o", type=Path, help="folder for the tables, figure and page "
+                   "(default results/<scenario>-sensitivity)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("discover", help="scenario discovery: PRIM boxes of the sampled parameters "
+                       "where an outcome happens (needs alliance-sim[explore])")
+    p.add_argument("results", type=Path, help="a result directory (alliance-sim run --out)")
+    p.add_argument("--outcome", default="stab_in_the_back",
+                   help="holds, stab_in_the_back or drift_apart, or 'stab_in_the_back by NAME' "
+                   "(default stab_in_the_back)")
+    p.add_argument("--alliance", help="default: the run's focal alliance")
+    p.add_argument("--boxes", type=_positive_int, default=1, help="how many boxes (default 1)")
+    p.add_argument("--min-coverage", type=float, default=0.5,
+                   help="read each box at its densest point with at least this coverage (0.5)")
+    p.add_argument("--max-qp", type=float, default=0.05,
+                   help="drop restrictions whose quasi-p value exceeds this (0.05; 1 keeps all)")
+    p.add_argument("--out", "-o", type=Path, help="folder for the tables, figure and page "
+                   "(default <results>/discovery)")
     return parser
 
 
@@ -113,15 +152,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    from .results import ResultsError
+
+    def say(text: str) -> None:  # always one line, whatever the message holds
+        print(" ".join(str(text).split()), file=sys.stderr)
 
     try:
         return COMMANDS[args.command](args)
-    except (ScenarioError, UsageError, ResultsError) as e:
-        print(f"alliance-sim: error: {e}", file=sys.stderr)
+    except (ScenarioError, UsageError) as e:
+        say(f"alliance-sim: error: {e}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("alliance-sim: interrupted", file=sys.stderr)
+        say("alliance-sim: interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into a reader that stopped early (e.g. head)
         import os
@@ -129,18 +170,25 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as e:  # noqa: BLE001 - the last line of defence
-        from .ensemble import EnsembleError
-
-        if isinstance(e, EnsembleError):
-            print(f"alliance-sim: {e}", file=sys.stderr)
-            return EXIT_INTERRUPTED if "interrupted" in str(e) else EXIT_INTERNAL
+        # Only modules already loaded can have raised their errors (validate stays light).
+        results, ensemble = sys.modules.get("sim.results"), sys.modules.get("sim.ensemble")
+        if results is not None and isinstance(e, results.ResultsError):
+            say(f"alliance-sim: error: {e}")
+            return EXIT_BAD_INPUT
+        if ensemble is not None and isinstance(e, ensemble.EnsembleError):
+            say(f"alliance-sim: {e}")
+            return EXIT_INTERRUPTED if str(e).startswith("interrupted") else EXIT_INTERNAL
         if isinstance(e, OSError) and e.filename:
-            print(f"alliance-sim: error: {e.filename}: {e.strerror}", file=sys.stderr)
+            say(f"alliance-sim: error: {e.filename}: {e.strerror}")
             return EXIT_BAD_INPUT
         if args.debug:
             raise
-        print(f"alliance-sim: internal error: {type(e).__name__}: {e} (rerun with --debug for "
-              "the traceback)", file=sys.stderr)
+        if isinstance(e, MemoryError):
+            say("alliance-sim: error: out of memory; use fewer replicates per chunk "
+                "(--chunk-size), fewer steps or leave out --trajectories")
+            return EXIT_INTERNAL
+        say(f"alliance-sim: internal error: {type(e).__name__}: {e} (rerun with --debug for "
+            "the traceback)")
         return EXIT_INTERNAL
 
 
@@ -162,9 +210,36 @@ def _executor(args):
                                dashboard_address=None)
         client = Client(cluster)
     else:
+        address = scheduler_address(address)
         cluster = None
-        client = Client(address, timeout="10s")
+        try:
+            client = Client(address, timeout="10s")
+        except (OSError, TimeoutError) as e:
+            raise UsageError(f"--scheduler: no Dask scheduler answered at {address} "
+                             f"({type(e).__name__})") from None
     return client, cluster
+
+
+_SCHEDULER = re.compile(r"^(?:(?P<scheme>tcp|tls)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)"
+                        r":(?P<port>[0-9]{1,5})$")
+
+
+def scheduler_address(text: str) -> str:
+    """A Dask scheduler address checked for form (``[tcp://|tls://]HOST:PORT``) and for something
+    listening there: connect only to the address given, fail fast, never fall back to another."""
+    import socket
+
+    m = _SCHEDULER.match(text)
+    if not m or not 0 < int(m["port"]) < 65536:
+        raise UsageError(f"--scheduler: expected 'local' or HOST:PORT (optionally tcp:// or "
+                         f"tls://), got {text!r}")
+    host = m["host"].strip("[]")
+    try:
+        socket.create_connection((host, int(m["port"])), timeout=5).close()
+    except OSError as e:
+        raise UsageError(f"--scheduler: cannot reach {text} ({e.strerror or type(e).__name__}); "
+                         "expected a running Dask scheduler there") from None
+    return text if m["scheme"] else f"tcp://{text}"
 
 
 def _run_one(args, scenario_path: Path, out: Path, force: bool, resume: bool = False,
@@ -199,7 +274,9 @@ def _print_summary(results) -> None:
 
 
 def cmd_run(args) -> int:
-    out = args.out or Path("results") / args.scenario.stem
+    from .results import safe_name
+
+    out = args.out or Path("results") / safe_name(args.scenario.stem)
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
     results = _run_one(args, args.scenario, out, args.force, args.resume, args.trajectories)
@@ -216,10 +293,17 @@ def cmd_run(args) -> int:
 
 def cmd_compare(args) -> int:
     from .ensemble import reusable
+    from .results import safe_name
 
     runs = []
+    folders: set[str] = set()
     for path in args.scenarios:
-        out = args.out / path.stem
+        folder = base = safe_name(path.stem)  # one folder per scenario, inside --out
+        n = 2
+        while folder in folders:  # two files with the same stem: x, x-2
+            folder, n = f"{base}-{n}", n + 1
+        folders.add(folder)
+        out = args.out / folder
         existing = None if args.force else reusable(path, out, args)
         if existing is not None:
             print(f"{path.stem}: reusing finished results in {out}")
@@ -315,9 +399,59 @@ def cmd_landscape(args) -> int:
     return EXIT_OK
 
 
+def cmd_sensitivity(args) -> int:
+    from .analysis import AnalysisError, format_indices, run_sensitivity, write_sensitivity
+
+    try:
+        result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
+                                 replicates=args.replicates, seed=args.seed, alliance=args.alliance,
+                                 include=args.include, grouped=args.groups, steps=args.steps,
+                                 workers=args.workers, progress=not args.no_progress)
+    except AnalysisError as e:
+        raise UsageError(str(e)) from None
+    out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
+    paths = write_sensitivity(result, out)
+    for output in ("p_stab", "p_holds"):
+        print(format_indices(result, output, args.top))
+        print()
+    print(f"{result.settings['replicate_runs']:,} runs in {result.settings['seconds']:.1f} s")
+    print(f"indices: {paths['indices']}\ndesign: {paths['design']}\nreport: {paths['report']}")
+    return EXIT_OK
+
+
+def cmd_discover(args) -> int:
+    from .analysis import AnalysisError, discover, format_discovery, write_discovery
+    from .results import load_results
+
+    if not 0.0 <= args.min_coverage <= 1.0:
+        raise UsageError(f"--min-coverage: expected a number in [0, 1], got {args.min_coverage}")
+    if not 0.0 <= args.max_qp <= 1.0:
+        raise UsageError(f"--max-qp: expected a number in [0, 1], got {args.max_qp}")
+    results = load_results(args.results)
+    try:
+        found = discover(results, args.outcome, args.alliance, boxes=args.boxes,
+                         min_coverage=args.min_coverage, max_qp=args.max_qp)
+    except AnalysisError as e:
+        raise UsageError(str(e)) from None
+    claims = None
+    path = (results.manifest.get("scenario") or {}).get("claims")
+    if path:
+        try:
+            from .claims import claims_by_param, load_claims
+
+            claims = claims_by_param(load_claims(path))
+        except Exception:  # noqa: BLE001 - the boxes stand without their citations
+            claims = None
+    print(format_discovery(found, claims))
+    paths = write_discovery(found, args.out or args.results / "discovery", claims)
+    print(f"boxes: {paths['boxes']}\nreport: {paths['report']}")
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "validate": cmd_validate,
     "show": cmd_show, "list": cmd_list, "landscape": cmd_landscape,
+    "sensitivity": cmd_sensitivity, "discover": cmd_discover,
 }
 
 

@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import platform
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from .results import (
     save_chunk,
     write_json,
 )
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, ScenarioError, check_footprint, footprint, load_scenario
 
 DEFAULT_CHUNK_SIZE = 4096  # measured in benchmarks/bench.py: 2048-4096 are fastest on 2 cores
 DEFAULT_DTYPE = "float32"  # held within 1e-5 of the float64 reference over 60 steps (tests)
@@ -46,6 +47,11 @@ MAX_ATTEMPTS = 2
 # Final blocs: the Axelrod-Bennett global minimum by exhaustive search up to this many actors
 # (2^(A-1) partitions per replicate), a local minimum by steepest descent beyond.
 BLOC_EXHAUSTIVE_MAX = 14
+
+
+# What a run (and its report) writes into its result directory.
+RESULT_ENTRIES = frozenset({"manifest.json", "replicates.parquet", "summary.npz", "trajectories.npy",
+                            "chunks", "report.html", "report_figures"})
 
 
 class EnsembleError(RuntimeError):
@@ -220,13 +226,15 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
         The function run on each :class:`ChunkTask` (default :func:`run_chunk`); a picklable
         stand-in lets tests inject faults.
     """
+    source = None
     if not isinstance(scenario, Scenario):
-        path = Path(scenario)
+        source = path = Path(scenario)
         scenario = load_scenario(path, point=point)
         name = name or path.stem
     scenario = scenario.with_run(replicates=replicates, steps=steps, seed=seed)
     if chunk_size <= 0:
         raise ValueError(f"expected a positive chunk size, got {chunk_size}")
+    _check_footprint(scenario, chunk_size, trajectories, source)
     if out is None:
         import tempfile
 
@@ -237,6 +245,7 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
     n_chunks = -(-total // chunk_size)
     settings = _settings(scenario, chunk_size, trajectories, dtype)
     digest = scenario.digest()
+    _check_writable(out, _disk_need(scenario, chunk_size, trajectories))
     manifest = _prepare(out, scenario, digest, settings, n_chunks, resume, force, name)
 
     done = manifest["chunks"]["done"]
@@ -269,22 +278,99 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
     interrupted = False
     try:
         _drive(pool, make_executor if own else None, tasks, out, manifest, bar,
-               chunk_fn or run_chunk)
+               chunk_fn or run_chunk, hint=resume_command(source, out, settings, point))
     except KeyboardInterrupt:
         interrupted = True
         raise EnsembleError(
             f"interrupted; {len(manifest['chunks']['done'])} of {n_chunks} chunks are kept in "
-            f"{out}; finish with: alliance-sim run --resume --out {out} ...") from None
+            f"{out}; finish with: {resume_command(source, out, settings, point)}") from None
+    except dynamics.NumericalError as e:
+        raise ScenarioError(source, str(e), path=f"mechanisms.{e.mechanism}") from None
     finally:
         if bar is not None:
             bar.close()
         if own:
             pool[0].shutdown(wait=not interrupted, cancel_futures=True)
-    finalize(out, n_chunks, trajectories)
+    try:
+        finalize(out, n_chunks, trajectories)
+    except OSError as e:
+        raise EnsembleError(
+            f"cannot write the results to {out} ({e.strerror}); all {n_chunks} chunks are kept; "
+            f"free some space and finish with: {resume_command(source, out, settings, point)}"
+        ) from None
     manifest["status"] = "complete"
     manifest["chunks"]["done"] = {}
     write_json(out / MANIFEST, manifest)
     return load_results(out)
+
+
+def resume_command(source: Path | None, out: Path, settings: dict, point: bool = False) -> str:
+    """The command that finishes an interrupted run (same scenario, same settings)."""
+    import shlex
+
+    parts = ["alliance-sim", "run", shlex.quote(str(source)) if source else "SCENARIO.toml",
+             "--resume", "--out", shlex.quote(str(out)), "-n", str(settings["replicates"]),
+             "-t", str(settings["steps"]), "--seed", str(settings["seed"]),
+             "--chunk-size", str(settings["chunk_size"])]
+    if settings.get("trajectories"):
+        parts.append("--trajectories")
+    if point:
+        parts.append("--point")
+    if settings.get("dtype") != DEFAULT_DTYPE:
+        parts += ["--dtype", str(settings["dtype"])]
+    return " ".join(parts)
+
+
+def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool,
+                     source: Path | None) -> None:
+    """Refuse, before anything is written, a run that would not fit in memory."""
+    run = scenario.run
+    need = footprint(len(scenario.actors), len(scenario.issues), len(scenario.alliances), run.steps,
+                     run.replicates, chunk_size, trajectories, HIST_BINS)
+    too_big = check_footprint(need)
+    if too_big is None:
+        return
+    if "trajectories of" not in too_big and need["replicate state"] > need["per-step summaries"] \
+            and need["replicate state"] > need["trajectories"]:
+        per_replicate = max(need["replicate state"] // min(run.replicates, chunk_size), 1)
+        fits = 1 << max(int(0.8 * 2**32 // per_replicate).bit_length() - 1, 0)
+        too_big += f"; use --chunk-size {fits} or fewer"
+    raise ScenarioError(source, too_big, path="--trajectories" if "trajectories" in too_big else "run")
+
+
+def _disk_need(scenario: Scenario, chunk_size: int, trajectories: bool) -> int:
+    """A rough lower bound on the bytes a run writes (chunk files, then the merged results)."""
+    run = scenario.run
+    n_chunks = -(-run.replicates // chunk_size)
+    columns = 8 + 4 * len(scenario.alliances) + 3 * len(scenario.actors)
+    summary = (run.steps + 1) * (len(scenario.alliances) * HIST_BINS + 2) * 8
+    need = footprint(len(scenario.actors), len(scenario.issues), len(scenario.alliances),
+                     run.steps, run.replicates, chunk_size, trajectories, HIST_BINS)
+    return (run.replicates * columns * 2 + summary * (n_chunks + 1)
+            + 2 * need["trajectories file"])
+
+
+def _check_writable(out: Path, need: int) -> None:
+    """Fail early, with one line, when ``out`` cannot take the results."""
+    import shutil
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        try:
+            with open(probe, "wb") as fh:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+                os.fsync(fh.fileno())
+        finally:
+            probe.unlink(missing_ok=True)
+        free = shutil.disk_usage(out).free
+    except OSError as e:
+        raise ResultsError(f"{out}: cannot write results there ({e.strerror}); choose another "
+                           "--out") from None
+    if free < need:
+        raise ResultsError(f"{out}: expected at least {need / 2**20:.1f} MB free for the results, "
+                           f"got {free / 2**20:.1f} MB; free some space or choose another --out")
 
 
 def _prepare(out: Path, scenario: Scenario, digest: str, settings: dict, n_chunks: int,
@@ -306,8 +392,11 @@ def _prepare(out: Path, scenario: Scenario, digest: str, settings: dict, n_chunk
                                "--force to replace them")
         import shutil
 
+        # Only what a run writes goes: --force never deletes a file it did not make.
         for item in out.iterdir():
-            if item.is_dir():
+            if not (item.name in RESULT_ENTRIES or item.name.startswith(".") and ".tmp-" in item.name):
+                continue
+            if item.is_dir() and not item.is_symlink():
                 shutil.rmtree(item)
             else:
                 item.unlink()
@@ -328,38 +417,81 @@ def _prepare(out: Path, scenario: Scenario, digest: str, settings: dict, n_chunk
 
 
 def _drive(pool: list[cf.Executor], renew, tasks: dict[int, ChunkTask], out: Path,
-           manifest: dict, bar, fn=run_chunk) -> None:
+           manifest: dict, bar, fn=run_chunk, hint: str = "alliance-sim run --resume ...") -> None:
     """Run the tasks on ``pool[0]``, retrying each failed chunk once; a broken local pool is
     replaced (in ``pool[0]``) through ``renew``."""
     attempts = {c: 0 for c in tasks}
     queue = sorted(tasks)
     while queue:
         executor = pool[0]
-        futures = {executor.submit(fn, tasks[c]): c for c in queue}
-        queue = []
+        # A few chunks in flight at a time: each finished chunk is saved before the next is
+        # submitted, so memory stays bounded and an interrupt loses at most the chunks in flight.
+        window = _window(executor)
+        waiting, queue = queue, []
+        futures: dict[cf.Future, int] = {}
         broken = False
-        for future in cf.as_completed(futures):
-            c = futures[future]
-            try:
-                chunk = future.result()
-            except Exception as e:  # noqa: BLE001 - a failed chunk is retried once
-                attempts[c] += 1
-                broken |= isinstance(e, cf.process.BrokenProcessPool)
-                if attempts[c] >= MAX_ATTEMPTS:
-                    raise EnsembleError(
-                        f"chunk {c} failed {attempts[c]} times ({type(e).__name__}: {e}); "
-                        f"{len(manifest['chunks']['done'])} finished chunks are kept in {out}"
-                    ) from e
-                queue.append(c)
-                continue
-            manifest["chunks"]["done"][str(c)] = save_chunk(out, chunk)
-            write_json(out / MANIFEST, manifest)
-            if bar is not None:
-                bar.update(tasks[c].size)
+        while waiting or futures:
+            while waiting and len(futures) < window and not broken:
+                c = waiting.pop(0)
+                try:
+                    futures[executor.submit(fn, tasks[c])] = c
+                except BrokenProcessPool:
+                    if renew is None:
+                        raise
+                    broken = True
+                    waiting.insert(0, c)
+            if not futures:
+                break
+            done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+            for future in sorted(done, key=futures.__getitem__):
+                c = futures.pop(future)
+                broken |= _save_or_retry(future, c, tasks, attempts, queue, out, manifest, bar,
+                                         hint)
+        queue.extend(waiting)
         if queue and broken and renew is not None:
             executor.shutdown(wait=False, cancel_futures=True)
             pool[0] = renew()
         queue.sort()
+
+
+def _window(executor: cf.Executor) -> int:
+    """How many chunks to keep submitted to ``executor`` at once."""
+    if isinstance(executor, InlineExecutor):
+        return 1  # it runs a chunk when it is submitted
+    workers = getattr(executor, "_max_workers", None)
+    return 2 * workers if workers else 1 << 30
+
+
+def _save_or_retry(future: cf.Future, c: int, tasks, attempts, queue, out: Path, manifest: dict,
+                   bar, hint: str) -> bool:
+    """Save a finished chunk, or queue a failed one for its retry; says if the pool broke."""
+    broken = False
+    try:
+        chunk = future.result()
+    except dynamics.NumericalError:
+        raise  # deterministic: a retry would fail the same way
+    except Exception as e:  # noqa: BLE001 - a failed chunk is retried once
+        attempts[c] += 1
+        broken |= isinstance(e, BrokenProcessPool)
+        if attempts[c] >= MAX_ATTEMPTS:
+            raise EnsembleError(
+                f"chunk {c} failed {attempts[c]} times ({type(e).__name__}: {e}); "
+                f"{len(manifest['chunks']['done'])} finished chunks are kept in {out}"
+            ) from e
+        queue.append(c)
+        return broken
+    try:
+        manifest["chunks"]["done"][str(c)] = save_chunk(out, chunk)
+        write_json(out / MANIFEST, manifest)
+    except OSError as e:
+        manifest["chunks"]["done"].pop(str(c), None)
+        raise EnsembleError(
+            f"cannot write chunk {c} to {out} ({e.strerror}); "
+            f"{len(manifest['chunks']['done'])} finished chunks are kept; free some space "
+            f"and finish with: {hint}") from None
+    if bar is not None:
+        bar.update(tasks[c].size)
+    return broken
 
 
 def reusable(path: Path, out: Path, args) -> Results | None:

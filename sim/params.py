@@ -122,7 +122,8 @@ class _Sampler:
         self.rng = rng
         self.sampled: dict[str, np.ndarray] = {}
 
-    def __call__(self, path: str, value, kind: str) -> np.ndarray:
+    def __call__(self, path: str, value, kind: str, bounds: tuple[float, float] | None = None
+                 ) -> np.ndarray:
         if isinstance(value, (int, float)):
             return np.full(self.n, float(value))
         n, rng = self.n, self.rng
@@ -139,7 +140,7 @@ class _Sampler:
             x = value.low + (value.high - value.low) * rng.beta(value.a, value.b, n)
         else:  # pragma: no cover - the scenario model admits no other
             raise ValueError(value.dist)
-        lo, hi = BOUNDS.get(kind, (-np.inf, np.inf))
+        lo, hi = bounds or BOUNDS.get(kind, (-np.inf, np.inf))
         if isinstance(value, Normal):
             lo = lo if value.low is None else max(lo, value.low)
             hi = hi if value.high is None else min(hi, value.high)
@@ -181,7 +182,8 @@ def compile_params(scenario: Scenario, n: int, rng: np.random.Generator | None =
     sal = np.zeros((n, A, K))
     for a, per in scenario.positions.items():
         for k, v in per.items():
-            pos[:, ai[a], ki[k]] = draw(f"positions.{a}.{k}", v, "position")
+            pos[:, ai[a], ki[k]] = draw(f"positions.{a}.{k}", v, "position",
+                                        (low[ki[k]], high[ki[k]]))  # on the scale
     for a, per in scenario.salience.items():
         for k, v in per.items():
             sal[:, ai[a], ki[k]] = draw(f"salience.{a}.{k}", v, "salience")

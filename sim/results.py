@@ -43,6 +43,17 @@ class ResultsError(RuntimeError):
     """A result directory that cannot be used as asked (one line for the user)."""
 
 
+def safe_name(text: str, fallback: str = "scenario", limit: int = 80) -> str:
+    """``text`` as one file or folder name that stays where it is put: letters, digits, ``-``,
+    ``_`` and inner dots only (no separators, no ``..``, no leading dot), at most ``limit``
+    characters; ``fallback`` when nothing is left."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._")
+    name = re.sub(r"\.{2,}", ".", name)[:limit].rstrip("._")
+    return name or fallback
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

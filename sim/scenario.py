@@ -38,6 +38,48 @@ MAX_ACTORS = 200
 MAX_ISSUES = 100
 MAX_STEPS = 1_000_000
 MAX_REPLICATES = 100_000_000
+MAX_FILE_BYTES = 16 * 2**20  # a scenario file (the 200-actor tie matrix is well under 1 MB)
+MEMORY_BUDGET = 4 * 2**30  # what one chunk of replicates may need while it runs (per worker)
+TRAJECTORY_BUDGET = 4 * 2**30  # the size of a run's trajectories.npy
+
+
+def footprint(actors: int, issues: int, alliances: int, steps: int, replicates: int,
+              chunk_size: int = 4096, trajectories: bool = False, bins: int = 200) -> dict[str, int]:
+    """A conservative estimate of the bytes a run needs, by what needs them.
+
+    ``per-step summaries`` (cohesion histograms of ``bins`` bins per alliance and step, pressure
+    tables) and ``replicate state`` (the ``(n, A, A)`` arrays of a chunk of ``n`` replicates, and
+    the ``(n, A, A, K)`` distances of interest similarity) are held by each worker at once;
+    ``trajectories`` is one chunk's ``(n, steps + 1, A, A)`` float32 trajectories and
+    ``trajectories file`` the merged file.
+    """
+    n = min(replicates, chunk_size)
+    cells = (steps + 1) * actors * actors * 4
+    return {
+        "per-step summaries": (steps + 1) * (max(alliances, 1) * (bins + 1) + 1) * 8
+                              + steps * actors * 16,
+        "replicate state": n * actors * actors * (64 + 8 * max(issues, 1)),
+        "trajectories": n * cells if trajectories else 0,
+        "trajectories file": replicates * cells if trajectories else 0,
+    }
+
+
+def _gb(size: float) -> str:
+    return f"{size / 2**30:.1f} GB" if size >= 2**28 else f"{size / 2**20:.0f} MB"
+
+
+def check_footprint(need: dict[str, int]) -> str | None:
+    """What exceeds the memory budgets in a :func:`footprint`, as a phrase, or None."""
+    chunk = need["per-step summaries"] + need["replicate state"] + need["trajectories"]
+    if need["trajectories file"] > TRAJECTORY_BUDGET:
+        return (f"expected trajectories of at most {_gb(TRAJECTORY_BUDGET)}, got "
+                f"{_gb(need['trajectories file'])} (replicates x (steps + 1) x actors^2 x 4 bytes); "
+                "use fewer replicates or steps, or leave out --trajectories")
+    if chunk > MEMORY_BUDGET:
+        worst = max(("per-step summaries", "replicate state", "trajectories"), key=need.__getitem__)
+        return (f"expected a run that fits in {_gb(MEMORY_BUDGET)} per worker, got {_gb(chunk)} "
+                f"(mostly {worst}: {_gb(need[worst])})")
+    return None
 
 
 class ScenarioError(ValueError):
@@ -60,7 +102,11 @@ class ScenarioError(ValueError):
             where += f":{self.line}"
         if self.path:
             where += f": {self.path}"
-        return f"{where}: {self.message}"
+        # One line, and nothing a terminal would act on: control characters are shown escaped.
+        return _CONTROL.sub(lambda m: repr(m.group())[1:-1], f"{where}: {self.message}")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,7 +114,7 @@ class ScenarioError(ValueError):
 # --------------------------------------------------------------------------------------------
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
 
 
 def _finite(v: float) -> float:
@@ -238,7 +284,7 @@ BOUNDS = {
     "capability": (0.0, 1e6), "growth": (-0.5, 0.5), "tie": (-1.0, 1.0), "salience": (0.0, 1.0),
     "ambition": (0.0, 1.0), "strategic_value": (0.0, 1e6), "dependence": (0.0, 1e6),
     "pressure": (0.0, 1e6), "coefficient": (0.0, 1e6), "hazard": (0.0, 1.0),
-    "threshold": (-1.0, 1.0), "shock": (0.0, 2.0),
+    "threshold": (-1.0, 1.0), "shock": (0.0, 2.0), "effect": (-1e9, 1e9),
 }
 
 
@@ -246,7 +292,9 @@ BOUNDS = {
 # The scenario's parts
 # --------------------------------------------------------------------------------------------
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+# Names (of actors, issues, alliances, events) appear in paths, tables, figures and terminals:
+# no control characters.
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
 
 
 class Actor(_Strict):
@@ -266,8 +314,11 @@ class Issue(_Strict):
 
     @model_validator(mode="after")
     def _order(self):
-        _finite(self.low)
-        _finite(self.high)
+        for bound in (self.low, self.high):
+            _finite(bound)
+            if abs(bound) > 1e9:  # positions live in [-1e9, 1e9]; wider scales overflow float32
+                raise ValueError(f"expected a scale inside [-1e9, 1e9], got low={self.low:g}, "
+                                 f"high={self.high:g}")
         if not self.low < self.high:
             raise ValueError(f"expected low < high, got low={self.low:g}, high={self.high:g}")
         return self
@@ -511,6 +562,11 @@ class Scenario(_Strict):
         if self.focal is not None and self.focal not in self.alliances:
             raise _LocError(("focal",), f"unknown alliance {self.focal!r}; expected one of "
                             f"{_names(self.alliances)}")
+        # The per-step summaries of the scenario's own run (any chunk size) must fit in memory.
+        need = footprint(len(actors), len(issues), len(self.alliances), self.run.steps, 1)
+        too_big = check_footprint(need)
+        if too_big:
+            raise _LocError(("run", "steps"), too_big + "; use fewer steps")
         return self
 
     # -- conveniences ----------------------------------------------------------------------
@@ -574,6 +630,12 @@ class _Layer:
 
 def _read_layer(path: Path) -> _Layer:
     try:
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise ScenarioError(path, "expected a TOML file, got a device, pipe or socket")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(path, f"expected a scenario file of at most {MAX_FILE_BYTES >> 20} MB, "
+                                f"got {size / 2**20:.0f} MB")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(path, "no such file") from None
@@ -587,15 +649,21 @@ def _read_layer(path: Path) -> _Layer:
         line = raw[: e.start].count(b"\n") + 1
         raise ScenarioError(path, f"expected UTF-8 text, got byte 0x{raw[e.start]:02x}",
                             line=line) from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as some editors write
     if not text.strip():
         raise ScenarioError(path, "expected a scenario, got an empty file", line=1)
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        deep = re.search(r"(?:[\[{]\s*){32}", text)
+        raise ScenarioError(path, "expected a scenario, got arrays or tables nested too deeply "
+                            "to read", line=text.count("\n", 0, deep.start()) + 1 if deep else None
+                            ) from None
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         line = int(m.group(1)) if m else None
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg).replace("\n", " ")
         if m:
             msg += f" (column {m.group(2)})"
         raise ScenarioError(path, f"invalid TOML: {msg}", line=line) from None
@@ -623,7 +691,16 @@ def _chain(path: Path) -> list[_Layer]:
             raise ScenarioError(layers[-1].path, f"extends forms a cycle: {cycle}",
                                 line=_line_of_key(layers[-1].text, "extends"), path="extends")
         seen.append(resolved)
-        layer = _read_layer(current)
+        if layers:  # a parent: its own errors also say which file extends it
+            try:
+                layer = _read_layer(current)
+            except ScenarioError as e:
+                child = layers[-1]
+                e.message += (f" (extended by {child.path}:"
+                              f"{_line_of_key(child.text, 'extends')})")
+                raise ScenarioError(e.file, e.message, line=e.line, path=e.path) from None
+        else:
+            layer = _read_layer(current)
         layers.append(layer)
         parent = layer.data.get("extends")
         if parent is None:
@@ -638,6 +715,9 @@ def _chain(path: Path) -> list[_Layer]:
                                 path="extends", line=_line_of_key(layer.text, "extends"))
         if not target.exists():
             raise ScenarioError(current, f"no such file {parent!r} (looked in {current.parent})",
+                                path="extends", line=_line_of_key(layer.text, "extends"))
+        if not target.is_file():
+            raise ScenarioError(current, f"expected a TOML file, got {parent!r}, which is not a file",
                                 path="extends", line=_line_of_key(layer.text, "extends"))
         current = target
     layers.reverse()
@@ -659,10 +739,17 @@ def merge(base: dict, child: dict) -> dict:
 
 
 def _resolve_claims(layers: list[_Layer]) -> Path | None:
+    """The claims file, which like ``extends`` must lie inside the project (see :func:`_root_for`):
+    a scenario cannot make a report read files from elsewhere."""
+    root = _root_for(layers[-1].path)
     for layer in reversed(layers):
         claims = layer.data.get("claims")
         if isinstance(claims, str):
-            return (layer.path.parent / claims).resolve()
+            target = (layer.path.parent / claims).resolve()
+            if not target.is_relative_to(root):
+                raise ScenarioError(layer.path, f"expected a path inside {root}, got {claims!r}",
+                                    path="claims", line=_line_of_key(layer.text, "claims"))
+            return target
     return None
 
 
@@ -692,7 +779,13 @@ def load_scenario(path: str | Path, *, point: bool = False) -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
-        raise _explain(e, layers) from None
+        error = _explain(e, layers)
+        if error.file != str(layers[-1].path):
+            error = ScenarioError(error.file, f"{error.message} (in a file extended by "
+                                  f"{layers[-1].path})", line=error.line, path=error.path)
+        raise error from None
+    except RecursionError:
+        raise ScenarioError(path, "expected a scenario, got values nested too deeply") from None
     except _LocError as e:  # pragma: no cover - pydantic wraps these
         raise _locate(layers, e.loc, str(e)) from None
     if point:
@@ -724,6 +817,8 @@ def _explain(error: ValidationError, layers: list[_Layer]) -> ScenarioError:
     # the distribution's complaint is the useful one.
     useful = [e for e in errors
               if not (e["type"] in ("float_type", "float_parsing") and isinstance(e.get("input"), dict))]
+    # A misspelt key also makes the key it was meant to be missing: the typo is the useful line.
+    useful.sort(key=lambda e: e["type"] != "extra_forbidden")
     err = (useful or errors)[0]
     loc = tuple(err["loc"])
     ctx = err.get("ctx") or {}
@@ -737,16 +832,63 @@ def _explain(error: ValidationError, layers: list[_Layer]) -> ScenarioError:
                                              "list[PressurePoint]", "function-after[<lambda>(), "
                                              "union[float,tagged-union[Uniform,Triangular,Normal,Beta]]]")
                   and not (isinstance(p, str) and p.startswith(("function-after", "union[", "tagged-union"))))
-    if err["type"] == "extra_forbidden":
+    if clean and clean[-1] == "[key]":  # a table key (a name) that is not a valid name
+        clean = clean[:-1]
+        msg = (f"expected a name of 1 to 200 characters, none of them control characters, got "
+               f"{_shown(err.get('input'))}")
+    elif err["type"] == "extra_forbidden":
         msg = f"unknown key {clean[-1]!r}" + _suggest(clean, layers)
     elif err["type"] == "missing":
         msg = "required but missing"
     elif err["type"] in ("float_parsing", "float_type"):
-        msg = f"expected a number or a {{dist = ...}} table, got {err.get('input')!r}"
+        msg = f"expected a number or a {{dist = ...}} table, got {_shown(err.get('input'))}"
     elif err["type"] == "union_tag_invalid":
         msg = (f"unknown distribution {ctx.get('tag')!r}; expected one of 'uniform', "
                f"'triangular', 'normal', 'beta'")
+    elif err["type"] in _EXPECTED:
+        msg = _EXPECTED[err["type"]].format(**ctx) + f", got {_shown(err.get('input'))}"
+    elif err["type"] in ("too_short", "too_long"):
+        bound = ctx.get("min_length") if err["type"] == "too_short" else ctx.get("max_length")
+        word = "at least" if err["type"] == "too_short" else "at most"
+        what = "entries" if ctx.get("field_type") == "Dictionary" else "items"
+        if bound == 1:
+            what = what[:-3] + "y" if what == "entries" else what[:-1]
+        got = len(err["input"]) if hasattr(err.get("input"), "__len__") else ctx.get("actual_length")
+        msg = f"expected {word} {bound} {what}, got {got}"
     return _locate(layers, clean, msg)
+
+
+# pydantic's complaints, phrased as what was expected (the input is appended).
+_EXPECTED = {
+    "greater_than": "expected a number > {gt}", "greater_than_equal": "expected a number >= {ge}",
+    "less_than": "expected a number < {lt}", "less_than_equal": "expected a number <= {le}",
+    "int_type": "expected a whole number", "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number", "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false", "string_type": "expected a string",
+    "dict_type": "expected a table", "model_type": "expected a table",
+    "model_attributes_type": "expected a table", "list_type": "expected an array",
+    "literal_error": "expected one of {expected}",
+    "string_too_short": "expected at least {min_length} character(s)",
+    "string_too_long": "expected at most {max_length} characters",
+    "string_pattern_mismatch": "expected a name without control characters",
+}
+
+
+def _shown(value: Any) -> str:
+    """A short rendering of a user's value for an error line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return f"an array of {len(value)}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10**15 else "a huge integer"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:40] + "...")
+    return f"a {type(value).__name__} ({str(value)[:40]})"
 
 
 _FIELDS_AT = {
@@ -767,6 +909,12 @@ def _suggest(loc, layers) -> str:
         model = Alliance
     if model is None and parent and parent[0] == "events" and len(parent) == 2:
         model = Event
+    if model is None and parent and parent[0] == "events" and len(parent) == 4:
+        model = Effect
+    if model is None and parent and parent[0] == "ties" and len(parent) == 2:
+        model = Tie
+    if model is None and parent and parent[0] == "pressure" and len(parent) == 3:
+        model = PressurePoint
     if model is None:
         return ""
     names = [f.alias or n for n, f in model.model_fields.items()] + (["extends"] if model is Scenario else [])
@@ -778,7 +926,7 @@ def _suggest(loc, layers) -> str:
 
 def _locate(layers: list[_Layer], loc: tuple, message: str) -> ScenarioError:
     """Find which file (most derived first) and line defines ``loc``."""
-    dotted = ".".join(str(p) for p in loc)
+    dotted = ".".join(_part(p) for p in loc)
     # List positions in a merged 'ties' array map back to the layer that contributed them.
     if loc and loc[0] == "ties" and len(loc) > 1 and isinstance(loc[1], int):
         index = loc[1]
@@ -819,6 +967,14 @@ def _locate(layers: list[_Layer], loc: tuple, message: str) -> ScenarioError:
     return ScenarioError(layers[-1].path, message, path=dotted or None)
 
 
+def _part(p) -> str:
+    """One component of a dotted field path as shown to users."""
+    text = str(p)
+    if not text:
+        return '""'
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
 def _key_pattern(key: str) -> str:
     return r'(?:"' + re.escape(key) + r'"|' + re.escape(key) + r")"
 
@@ -851,6 +1007,12 @@ def _line_of_path(text: str, loc: tuple) -> int | None:
             nxt = re.compile(r"^\s*\[", re.M).search(text, m.end())
             if found and (nxt is None or found.start() < nxt.start()):
                 return text.count("\n", 0, found.start()) + 1
+            return text.count("\n", 0, m.start()) + 1
+    # A table written only through its sub-tables ([actors.A] for 'actors'): its first one.
+    if parts:
+        prefix = r"\.".join(r"\s*" + _key_pattern(p) + r"\s*" for p in parts)
+        m = re.compile(r"^\s*\[\[?" + prefix + r"\.", re.M).search(text)
+        if m:
             return text.count("\n", 0, m.start()) + 1
     # A top-level key, possibly holding an inline table.
     line = _line_of_key(text, parts[0]) if parts else None

@@ -10,6 +10,7 @@ table. A row whose claims give another value is marked ``≠``, a row no claim g
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -63,6 +64,15 @@ def _width() -> int:
     if os.environ.get("COLUMNS", "").isdigit():
         return max(60, int(os.environ["COLUMNS"]))
     return max(60, shutil.get_terminal_size((120, 24)).columns)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text from a scenario made safe for a terminal: control characters (an escape sequence
+    could recolour or retitle the terminal) are shown escaped."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def _cut(text: str, width: int) -> str:
@@ -132,4 +142,4 @@ def render(path: str | Path, point: bool = False, width: int | None = None) -> s
                 f"{c.speaker}: {c.source}"
             lines += textwrap.wrap(f"{c.id} ({where}) {' '.join(c.paraphrase.split())}", width,
                                    subsequent_indent="    ")
-    return "\n".join(lines)
+    return printable("\n".join(lines))
