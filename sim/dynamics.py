@@ -173,6 +173,8 @@ class State:
     defector: np.ndarray  # (n, L) int16, -1 while active
     log_power0: list[np.ndarray]  # per alliance (n, m): log power relative to partners at t=0
     base: np.ndarray | None = None  # dt * (forces set by interests alone), see fixed_force
+    similarity: np.ndarray | None = None  # dt * alpha_aff * U, the affinity part of base
+    event_p: list | None = None  # per event: probability of firing in a step (n,), when stochastic
     fixed: np.ndarray | None = None  # base plus dt * the pressure force at pressure_used
     pressure_used: np.ndarray | None = None  # (n, A) the pressure folded into fixed
     pressure_cache: np.ndarray | None = None  # the schedule's value while it is flat
@@ -290,7 +292,7 @@ def initial_state(params: Params, dtype=np.float64) -> State:
         ambition=params.ambition.astype(dtype, copy=True),
         dependence=params.dependence.astype(dtype, copy=True),
         pressure_offset=np.zeros((n, A), dtype=dtype),
-        fired=np.zeros((n, len(params.events)), dtype=bool),
+        fired=np.zeros((n, len(params.events)), dtype=bool), event_p=[None] * len(params.events),
         active=np.ones((n, L), dtype=bool), fate=np.zeros((n, L), dtype=np.int8),
         end_step=np.full((n, L), -1, dtype=np.int32), defector=np.full((n, L), -1, dtype=np.int16),
         log_power0=[_log_relative_power(cap, a.members) for a in params.alliances],
@@ -337,38 +339,37 @@ def cohesion(W, members):
 def apply_events(params: Params, state: State, t: int, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Fire the events due at step t.
 
-    Returns the replicates whose interests changed (positions, saliences, ambitions or
-    dependences: their fixed force must be rebuilt) and those whose pressure changed.
+    Returns the replicates whose positions or saliences changed (their interest similarity must
+    be recomputed) and those whose ambitions or dependences changed (the rest of their fixed
+    force must be rebuilt); pressure changes are picked up by comparing pressures in :func:`step`.
     """
-    interests: list[np.ndarray] = []
-    pressure: list[np.ndarray] = []
+    similarity = spheres = None
     s = 0
     for e_index, ev in enumerate(params.events):
         if ev.at is not None:
             if ev.at != t:
                 continue
-            rows = np.arange(params.n)
+            mask = np.ones(params.n, dtype=bool)
         else:
-            p = -np.expm1(-ev.hazard * params.dt)
-            mask = u[:, s] < p
+            if state.event_p[e_index] is None:
+                state.event_p[e_index] = -np.expm1(-ev.hazard * params.dt)
+            mask = u[:, s] < state.event_p[e_index]
             s += 1
             if not ev.repeat:
                 mask &= ~state.fired[:, e_index]
-            rows = np.flatnonzero(mask)
+        rows = np.flatnonzero(mask)
         if rows.size == 0:
             continue
         state.fired[rows, e_index] = True
         for f in ev.effects:
             changed = _apply_effect(state, f, rows, params)
-            if changed == "interests":
-                interests.append(rows)
-            elif changed == "pressure":
-                pressure.append(rows)
-
-    def union(parts):
-        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.intp)
-
-    return union(interests), union(pressure)
+            if changed == "similarity":
+                similarity = mask if similarity is None else similarity | mask
+            if changed in ("similarity", "spheres"):
+                spheres = mask if spheres is None else spheres | mask
+    empty = np.empty(0, dtype=np.intp)
+    return (empty if similarity is None else np.flatnonzero(similarity),
+            empty if spheres is None else np.flatnonzero(spheres))
 
 
 def stochastic_event_count(params: Params) -> int:
@@ -394,16 +395,16 @@ def _apply_effect(state: State, f, rows, params: Params) -> str | None:
     if f.kind == "dependence":
         for a, b in pairs:
             _update(state.dependence, rows, (a, b), f, 0.0)
-        return "interests"
+        return "spheres"
     if f.kind == "position":
         _update(state.position, rows, (i, j), f, params.low[j], params.high[j])
-        return "interests"
+        return "similarity"
     if f.kind == "salience":
         _update(state.salience, rows, (i, j), f, 0.0, 1.0)
-        return "interests"
+        return "similarity"
     if f.kind == "ambition":
         _update(state.ambition, rows, (i, j), f, 0.0, 1.0)
-        return "interests"
+        return "spheres"
     if f.kind == "pressure":
         _update(state.pressure_offset, rows, (i,), f)
         return "pressure"
@@ -413,18 +414,28 @@ def _apply_effect(state: State, f, rows, params: Params) -> str | None:
     raise ValueError(f"unknown effect kind {f.kind!r}")  # pragma: no cover
 
 
-def fixed_force(params: Params, state: State, rows=slice(None)) -> np.ndarray:
+def fixed_force(params: Params, state: State, rows=slice(None), similarity: bool = True) -> np.ndarray:
     """``dt * (alpha_aff U - alpha_cmp C + alpha_dep D)`` for the replicates ``rows``: the part of
     the forces that only changes when events or bargaining change interests (the ``-alpha_aff W``
-    part of the affinity force moves with W and is applied in :func:`step`)."""
+    part of the affinity force moves with W and is applied in :func:`increments`).
+
+    ``dt alpha_aff U`` is kept in ``state.similarity`` and recomputed only when ``similarity``
+    (positions or saliences changed).
+    """
     c = {k: v[rows][:, None, None] for k, v in params.coef.items()}
-    U = interest_similarity(state.position[rows], state.salience[rows], params.low, params.high)
-    f = c["affinity"] * U
+    if similarity or state.similarity is None:
+        U = interest_similarity(state.position[rows], state.salience[rows], params.low, params.high)
+        term = (params.dt * c["affinity"] * U).astype(state.ties.dtype)
+        if state.similarity is None:
+            state.similarity = term
+        else:
+            state.similarity[rows] = term
+    f = state.similarity[rows].astype(np.float64)
     if np.any(c["competition"]):
-        f += c["competition"] * competition_force(state.ambition[rows], params.strategic_value[rows])
+        f += (params.dt * c["competition"]) * competition_force(state.ambition[rows],
+                                                                params.strategic_value[rows])
     if np.any(c["dependence"]):
-        f += c["dependence"] * dependence_force(state.dependence[rows])
-    f *= params.dt
+        f += (params.dt * c["dependence"]) * dependence_force(state.dependence[rows])
     return f.astype(state.ties.dtype, copy=False)
 
 
@@ -591,13 +602,14 @@ def bargain(params: Params, state: State):
 def step(params: Params, state: State, draws: Draws) -> None:
     """Advance every replicate by one step, in place."""
     t = state.t
-    interests, _ = apply_events(params, state, t, draws.events)
+    similarity, interests = apply_events(params, state, t, draws.events)
     pressure = pressure_at(params, state, t)
     if state.base is None:
         _ready(params, state, pressure)
     else:
         if interests.size:
-            state.base[interests] = fixed_force(params, state, interests)
+            state.base[interests] = fixed_force(params, state, interests,
+                                                similarity=similarity.size > 0)
         moved = np.flatnonzero((pressure != state.pressure_used).any(axis=1))
         rows = np.union1d(interests, moved) if interests.size else moved
         if rows.size == params.n:
@@ -658,9 +670,9 @@ def check_finite(params: Params, state: State) -> None:
     bad = ~(np.isfinite(state.ties).all(axis=(1, 2)) & np.isfinite(state.capability).all(axis=1))
     replicate = int(np.flatnonzero(bad)[0])
     sizes = force_magnitudes(params, state)
-    worst = max(sizes, key=lambda k: (np.nan_to_num(sizes[k], nan=np.inf), k))
-    shown = ", ".join(f"{k} {v:.3g}" for k, v in sorted(sizes.items(), key=lambda kv: -np.nan_to_num(
-        kv[1], nan=np.inf))[:3])
+    order = sorted(sizes, key=lambda k: -np.nan_to_num(sizes[k], nan=np.inf))  # stable: table order
+    worst = order[0]
+    shown = ", ".join(f"{k} {sizes[k]:.3g}" for k in order[:3])
     raise NumericalError(
         f"expected finite ties and capabilities, got NaN or inf by step {state.t} in "
         f"{int(bad.sum())} of {params.n} replicates (the first: {replicate}); the largest force is "
@@ -669,9 +681,14 @@ def check_finite(params: Params, state: State) -> None:
 
 def force_magnitudes(params: Params, state: State) -> dict[str, float]:
     """The largest ``dt * coefficient * force`` of each mechanism over ties and replicates, at the
-    current state (NaN where a force is itself not a number): which force blew up."""
+    current state (NaN where a force is itself not a number): which force blew up.
+
+    Ties that are no longer numbers are read as 0 (and infinite ones as +-1): once one force has
+    spoilt the ties every force that reads them is spoilt too, and the one to name is the force
+    that is not finite on finite ties.
+    """
     c = {k: v[:, None, None] for k, v in params.coef.items()}
-    W = state.ties.astype(np.float64)
+    W = np.nan_to_num(state.ties.astype(np.float64), nan=0.0, posinf=1.0, neginf=-1.0)
     cap = state.capability.astype(np.float64)
     dt = params.dt
     pressure = pressure_at(params, state, state.t).astype(np.float64)
