@@ -1,0 +1,1140 @@
+"""Global sensitivity analysis (SALib) and scenario discovery (PRIM) of a scenario's uncertainties.
+
+Sensitivity analysis asks which uncertain inputs move the answer. Every uncertain value of a
+scenario (``{dist = ...}``, see :mod:`sim.scenario`) becomes a *factor* with the scenario's own
+distribution: uniform, triangular and beta within their support, a normal truncated to its mean
+± 3 sd and to the field's bounds. A design is drawn in the unit hypercube (Saltelli's scheme for
+Sobol indices, Morris trajectories for elementary effects), mapped through each factor's inverse
+distribution function, and every design point is run ``R`` times on the vectorized engine; the
+outputs are the focal alliance's P(holds), P(stab in the back) and P(drift apart) at each point.
+
+The whole design runs as one batch per block of design points: one :class:`~sim.params.Params`
+holds ``points x R`` replicates, built by overriding the sampled arrays (:func:`override`).
+Random numbers are common within one Saltelli base sample (or one Morris trajectory): replicate
+``r`` of every design point of base sample ``j`` gets the same draws of the values left out of
+the design and the same noise, event and decision draws, so the differences the estimators take
+(``f(A_j) - f(AB_ij)``) come from the factors alone; different base samples draw independently,
+so the mean over the design estimates the ensemble's mean. The indices are those of the
+R-replicate share ``p_R(x, w)`` with the random world ``w`` as one more input (held fixed within
+a base sample): ST_i is the expected total effect of factor i given the world, S1_i its expected
+first-order effect given the world, both relative to the whole variance of ``p_R``. Blocks run
+on a process pool with an explicit ``spawn`` context and results are placed by the block's first
+design row, never by completion order.
+
+Scenario discovery asks the converse: in which region of the input space does an outcome happen?
+:func:`discover` runs PRIM on the sampled parameters of an ensemble's replicates (``param:``
+columns, as floats) against an outcome and reports boxes with their coverage (share of all cases
+of interest inside the box), density (share of the box's cases that are of interest) and the
+restricted dimensions with their ranges.
+
+References
+----------
+Saltelli, A. (2002). Making best use of model evaluations to compute sensitivity indices.
+    Computer Physics Communications 145(2), 280-297.
+Saltelli, A., Annoni, P., Azzini, I., Campolongo, F., Ratto, M. & Tarantola, S. (2010). Variance
+    based sensitivity analysis of model output. Design and estimator for the total sensitivity
+    index. Computer Physics Communications 181(2), 259-270.
+Sobol', I. M. (2001). Global sensitivity indices for nonlinear mathematical models and their Monte
+    Carlo estimates. Mathematics and Computers in Simulation 55, 271-280.
+Morris, M. D. (1991). Factorial sampling plans for preliminary computational experiments.
+    Technometrics 33(2), 161-174.
+Campolongo, F., Cariboni, J. & Saltelli, A. (2007). An effective screening design for sensitivity
+    analysis of large models. Environmental Modelling & Software 22(10), 1509-1518.
+Friedman, J. H. & Fisher, N. I. (1999). Bump hunting in high-dimensional data. Statistics and
+    Computing 9(2), 123-143.
+Bryant, B. P. & Lempert, R. J. (2010). Thinking inside the box: a participatory, computer-assisted
+    approach to scenario discovery. Technological Forecasting and Social Change 77(1), 34-49.
+Herman, J. & Usher, W. (2017). SALib: an open-source Python library for sensitivity analysis.
+    Journal of Open Source Software 2(9), 97.
+Kwakkel, J. H. (2017). The Exploratory Modeling Workbench: an open source toolkit for exploratory
+    modeling, scenario discovery, and (multi-objective) robust decision making. Environmental
+    Modelling & Software 96, 239-250.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import dynamics
+from .params import Params, compile_params, iter_values
+from .scenario import BOUNDS, Beta, Normal, Scenario, Triangular, Uniform, load_scenario
+
+OUTCOMES = ("holds", "stab_in_the_back", "drift_apart")
+OUTPUTS = {"holds": "p_holds", "stab_in_the_back": "p_stab", "drift_apart": "p_drift"}
+BLOCK_ROWS = 4096  # replicates (design points x R) per block: the engine's fastest chunk size
+NORMAL_SDS = 3.0  # a normal factor varies within mean +- 3 sd (and the field's bounds)
+
+EXPLORE_HINT = "needs the 'explore' extra: pip install 'alliance-sim[explore]'"
+
+
+class AnalysisError(ValueError):
+    """An analysis that cannot be set up as asked (bad method, no factors, missing outcome)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Factors: the uncertain values of a scenario
+# --------------------------------------------------------------------------------------------
+
+def _kind(path: str) -> str:
+    """What a parameter path is (the key of :data:`sim.scenario.BOUNDS`)."""
+    head, *rest = path.split(".")
+    last = rest[-1] if rest else ""
+    if head == "actors":
+        return last  # capability or growth
+    if head in ("ties", "tie_matrix"):
+        return "tie"
+    if head == "positions":
+        return "position"
+    if head == "spheres":
+        return "ambition"
+    if head == "mechanisms":
+        return "coefficient"
+    if head == "events":
+        return "hazard" if last == "hazard" else "effect"
+    if head == "alliances":
+        return {"theta_stay": "threshold", "theta_trust": "threshold", "h0": "hazard",
+                "betrayal_shock": "shock", "reputation": "shock"}.get(last, "coefficient")
+    return head  # salience, strategic_value, dependence, pressure
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One uncertain input: its parameter path, distribution and the range it is varied in.
+
+    Parameters
+    ----------
+    name
+        Dotted parameter path, as :func:`sim.params.iter_values` yields it.
+    dist
+        ``"uniform"``, ``"triangular"``, ``"normal"`` (truncated to ``[low, high]``) or ``"beta"``.
+    low, high
+        The range the factor is varied in (the support; for a normal, mean ± 3 sd within the
+        field's bounds).
+    mode, mean, sd, a, b
+        Shape parameters of the triangular, normal and beta distributions.
+    """
+
+    name: str
+    dist: str
+    low: float
+    high: float
+    mode: float = math.nan
+    mean: float = math.nan
+    sd: float = math.nan
+    a: float = math.nan
+    b: float = math.nan
+
+    @classmethod
+    def uniform(cls, name: str, low: float, high: float) -> Factor:
+        return cls(name, "uniform", float(low), float(high))
+
+    def ppf(self, u) -> np.ndarray:
+        """Map unit-interval values to the factor's scale (inverse distribution function)."""
+        u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
+        lo, hi = self.low, self.high
+        if self.dist == "uniform":
+            x = lo + u * (hi - lo)
+        elif self.dist == "triangular":
+            c = self.mode
+            width = hi - lo
+            cut = (c - lo) / width if width > 0 else 0.0
+            left = lo + np.sqrt(u * width * (c - lo))
+            right = hi - np.sqrt((1.0 - u) * width * (hi - c))
+            x = np.where(u < cut, left, right)
+        elif self.dist == "normal":
+            from scipy.stats import norm
+
+            a, b = norm.cdf((lo - self.mean) / self.sd), norm.cdf((hi - self.mean) / self.sd)
+            x = self.mean + self.sd * norm.ppf(a + u * (b - a))
+        elif self.dist == "beta":
+            from scipy.stats import beta
+
+            x = lo + (hi - lo) * beta.ppf(u, self.a, self.b)
+        else:  # pragma: no cover - factors are built from the four scenario distributions
+            raise AnalysisError(f"unknown distribution {self.dist!r}")
+        return np.clip(x, lo, hi)
+
+
+def _bounds(scenario: Scenario, path: str) -> tuple[float, float]:
+    kind = _kind(path)
+    if kind == "position":
+        issue = scenario.issues[path.split(".")[2]]
+        return float(issue.low), float(issue.high)
+    return BOUNDS.get(kind, (-math.inf, math.inf))
+
+
+def factor_of(scenario: Scenario, path: str, value) -> Factor | None:
+    """The factor of one uncertain value, or None for a plain number or a degenerate range."""
+    lo, hi = _bounds(scenario, path)
+    if isinstance(value, Uniform):
+        f = Factor(path, "uniform", value.low, value.high)
+    elif isinstance(value, Triangular):
+        f = Factor(path, "triangular", value.low, value.high, mode=value.mode)
+    elif isinstance(value, Beta):
+        f = Factor(path, "beta", value.low, value.high, a=value.a, b=value.b)
+    elif isinstance(value, Normal):
+        if not value.sd > 0:
+            return None
+        lo = lo if value.low is None else max(lo, value.low)
+        hi = hi if value.high is None else min(hi, value.high)
+        f = Factor(path, "normal", max(lo, value.mean - NORMAL_SDS * value.sd),
+                   min(hi, value.mean + NORMAL_SDS * value.sd), mean=value.mean, sd=value.sd)
+    else:
+        return None
+    return f if f.high > f.low else None
+
+
+def scenario_factors(scenario: Scenario, include: Sequence[str] | None = None) -> list[Factor]:
+    """The uncertain values of a scenario as factors, in sampling order.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario.
+    include
+        Glob patterns of parameter paths to keep (``"mechanisms.*"``, ``"alliances.china_russia.*"``);
+        all uncertain values when omitted.
+    """
+    out = []
+    for path, value in iter_values(scenario):
+        if include and not any(fnmatch.fnmatchcase(path, p) for p in include):
+            continue
+        f = factor_of(scenario, path, value)
+        if f is not None:
+            out.append(f)
+    return out
+
+
+def family(path: str) -> str:
+    """The group of a parameter for grouped Sobol indices: an actor's capability and growth,
+    one actor's positions, one actor's saliences, one tie, an event's hazard and effects, an
+    actor's pressure schedule; a mechanism coefficient or an alliance parameter stays alone."""
+    parts = path.split(".")
+    head = parts[0]
+    if head in ("actors", "positions", "salience", "spheres", "dependence", "pressure", "events"):
+        return ".".join(parts[:2])
+    if head == "ties":
+        return "ties." + ".".join(parts[2:])
+    return path
+
+
+def problem(factors: Sequence[Factor], groups: Sequence[str] | None = None) -> dict:
+    """The SALib problem of a design in the unit hypercube (one dimension per factor)."""
+    p = {"num_vars": len(factors), "names": [f.name for f in factors],
+         "bounds": [[0.0, 1.0]] * len(factors)}
+    if groups is not None:
+        p["groups"] = list(groups)
+    return p
+
+
+def to_scale(factors: Sequence[Factor], U: np.ndarray) -> np.ndarray:
+    """Map a unit-hypercube design ``U`` (rows x factors) to the factors' scales."""
+    U = np.atleast_2d(np.asarray(U, dtype=np.float64))
+    return np.column_stack([f.ppf(U[:, j]) for j, f in enumerate(factors)]) if factors else U
+
+
+# --------------------------------------------------------------------------------------------
+# Designs and indices (SALib): arrays in, arrays out
+# --------------------------------------------------------------------------------------------
+
+def _salib():
+    try:
+        import SALib  # noqa: F401
+    except ImportError:
+        raise AnalysisError(f"sensitivity analysis {EXPLORE_HINT}") from None
+
+
+def sobol_design(factors: Sequence[Factor], samples: int, *, groups: Sequence[str] | None = None,
+                 seed: int = 0) -> np.ndarray:
+    """Saltelli's design for first-order and total Sobol indices, in the unit hypercube.
+
+    ``samples * (D + 2)`` rows, ``D`` the number of factors (or of groups); a scrambled Sobol'
+    sequence, so ``samples`` should be a power of two.
+
+    References
+    ----------
+    Saltelli (2002); Saltelli et al. (2010).
+    """
+    _salib()
+    from SALib.sample import sobol as sobol_sample
+
+    return sobol_sample.sample(problem(factors, groups), samples, calc_second_order=False,
+                               scramble=True, seed=seed)
+
+
+def sobol_indices(factors: Sequence[Factor], Y: np.ndarray, *, groups: Sequence[str] | None = None,
+                  conf_level: float = 0.95, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """First-order (S1) and total (ST) Sobol indices with bootstrap confidence half-widths.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by factor (or group): ``S1``, ``S1_conf``, ``ST``, ``ST_conf``; sorted by ``ST``.
+
+    References
+    ----------
+    Saltelli (2002) for S1, Saltelli et al. (2010) (Jansen's estimator) for ST.
+    """
+    _salib()
+    from SALib.analyze import sobol
+
+    p = problem(factors, groups)
+    Y = np.asarray(Y, dtype=np.float64)
+    if np.ptp(Y) == 0:
+        names = list(dict.fromkeys(groups)) if groups is not None else p["names"]
+        zero = np.zeros(len(names))
+        return pd.DataFrame({"S1": zero, "S1_conf": zero, "ST": zero, "ST_conf": zero},
+                            index=pd.Index(names, name="factor"))
+    res = sobol.analyze(p, Y, calc_second_order=False, num_resamples=resamples,
+                        conf_level=conf_level, print_to_console=False, seed=seed)
+    names = list(dict.fromkeys(groups)) if groups is not None else p["names"]
+    df = pd.DataFrame({k: np.asarray(res[k], dtype=float) for k in ("S1", "S1_conf", "ST", "ST_conf")},
+                      index=pd.Index(names, name="factor"))
+    return df.sort_values("ST", ascending=False)
+
+
+def morris_design(factors: Sequence[Factor], trajectories: int, *, levels: int = 4,
+                  seed: int = 0) -> np.ndarray:
+    """Morris trajectories (``trajectories * (D + 1)`` rows) in the unit hypercube.
+
+    References
+    ----------
+    Morris (1991); Campolongo, Cariboni & Saltelli (2007) for mu*.
+    """
+    _salib()
+    from SALib.sample import morris as morris_sample
+
+    return morris_sample.sample(problem(factors), trajectories, num_levels=levels, seed=seed)
+
+
+def morris_indices(factors: Sequence[Factor], U: np.ndarray, Y: np.ndarray, *, levels: int = 4,
+                   conf_level: float = 0.95, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Morris elementary effects: ``mu_star`` (mean absolute effect, with its bootstrap
+    confidence half-width), ``mu`` and ``sigma``, per unit of each factor's quantile scale.
+
+    References
+    ----------
+    Morris (1991); Campolongo, Cariboni & Saltelli (2007).
+    """
+    _salib()
+    from SALib.analyze import morris
+
+    res = morris.analyze(problem(factors), np.asarray(U, dtype=np.float64),
+                         np.asarray(Y, dtype=np.float64), num_resamples=resamples,
+                         conf_level=conf_level, num_levels=levels, print_to_console=False,
+                         seed=seed)
+    df = pd.DataFrame({"mu_star": np.asarray(res["mu_star"], dtype=float),
+                       "mu_star_conf": np.asarray(res["mu_star_conf"], dtype=float),
+                       "mu": np.asarray(res["mu"], dtype=float),
+                       "sigma": np.asarray(res["sigma"], dtype=float)},
+                      index=pd.Index([f.name for f in factors], name="factor"))
+    return df.sort_values("mu_star", ascending=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Running a design on the engine
+# --------------------------------------------------------------------------------------------
+
+def _value(params: Params, scenario: Scenario, values: dict, path: str, fixed: float) -> np.ndarray:
+    """The values of ``path``: overridden, else as drawn, else the scenario's plain number."""
+    if path in values:
+        return values[path]
+    if path in params.sampled:
+        return params.sampled[path]
+    return np.full(params.n, float(fixed))
+
+
+def override(params: Params, scenario: Scenario, values: dict[str, np.ndarray]) -> Params:
+    """Set the uncertain values ``values`` (path -> one value per replicate) in ``params``.
+
+    The arrays are changed in place exactly as :func:`sim.params.compile_params` would have
+    filled them had it drawn those values: capabilities are renormalised to shares, ties are
+    rebuilt in the scenario's order (later entries win), a flat pressure fills every knot.
+
+    Returns
+    -------
+    Params
+        ``params``, with ``params.sampled`` updated.
+    """
+    if not values:
+        return params
+    values = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+    actors, issues = params.actors, params.issues
+    ai = {a: i for i, a in enumerate(actors)}
+    ki = {k: i for i, k in enumerate(issues)}
+    events = {e.name: e for e in params.events}
+    alliances = {a.name: a for a in params.alliances}
+    known = dict(iter_values(scenario))
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise AnalysisError(f"not a parameter of the scenario: {', '.join(unknown[:5])}")
+
+    if any(p.startswith("actors.") and p.endswith(".capability") for p in values):
+        raw = np.column_stack([_value(params, scenario, values, f"actors.{a}.capability",
+                                      _point(scenario.actors[a].capability)) for a in actors])
+        total = raw.sum(axis=1, keepdims=True)
+        params.capability = np.divide(raw, total, out=np.full_like(raw, 1.0 / len(actors)),
+                                      where=total > 0)
+    if any(p.startswith(("ties.", "tie_matrix.")) for p in values):
+        ties = np.zeros_like(params.ties)
+        if scenario.tie_matrix is not None:
+            for i, row in enumerate(scenario.tie_matrix):
+                for j, v in enumerate(row):
+                    if i != j:
+                        ties[:, i, j] = _value(params, scenario, values,
+                                               f"tie_matrix.{actors[i]}.{actors[j]}", _point(v))
+        for n, t in enumerate(scenario.ties):
+            x = _value(params, scenario, values, f"ties.{n}.{t.from_}.{t.to}", _point(t.value))
+            ties[:, ai[t.from_], ai[t.to]] = x
+            if t.symmetric:
+                ties[:, ai[t.to], ai[t.from_]] = x
+        params.ties = ties
+
+    for path, x in values.items():
+        parts = path.split(".")
+        head = parts[0]
+        if head == "actors" and parts[2] == "growth":
+            params.growth[:, ai[parts[1]]] = x
+        elif head == "positions":
+            params.position[:, ai[parts[1]], ki[parts[2]]] = x
+        elif head == "salience":
+            params.salience[:, ai[parts[1]], ki[parts[2]]] = x
+        elif head == "spheres":
+            params.ambition[:, ai[parts[1]], ai[parts[2]]] = x
+        elif head == "strategic_value":
+            params.strategic_value[:, ai[parts[1]]] = x
+        elif head == "dependence":
+            params.dependence[:, ai[parts[1]], ai[parts[2]]] = x
+        elif head == "pressure":
+            a = ai[parts[1]]
+            sched = scenario.pressure[parts[1]]
+            if len(parts) == 2:
+                params.pressure_values[:, a, :] = x[:, None]
+            else:
+                j = [p.at for p in sched].index(int(parts[2]))
+                params.pressure_values[:, a, j] = x
+                if j == len(sched) - 1:
+                    params.pressure_values[:, a, j:] = x[:, None]
+        elif head == "mechanisms":
+            params.coef[parts[1]] = x
+        elif head == "events":
+            ev = events[parts[1]]
+            if parts[2] == "hazard":
+                ev.hazard = x
+            else:
+                ev.effects[int(parts[3])].value = x
+        elif head == "alliances":
+            setattr(alliances[parts[1]], parts[2], x)
+        params.sampled[path] = x
+    return params
+
+
+def _point(v) -> float:
+    return float(v) if isinstance(v, (int, float)) else v.point()
+
+
+@dataclass
+class DesignBlock:
+    """Design rows ``start .. start + len(X)`` of a sensitivity run (picklable)."""
+
+    scenario: Scenario
+    names: list[str]
+    X: np.ndarray  # (points, factors) on the factors' scales
+    start: int
+    replicates: int
+    seed: int
+    alliance: str
+    dtype: str = "float32"
+    streams: np.ndarray | None = None  # (points,) stream set of each point (default: all 0)
+
+
+def stream_seed(seed: int, stream: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """Seeds of stream set ``stream``: one for the draws of the values not in the design, one
+    for the dynamics (noise, events, decisions)."""
+    return tuple(np.random.SeedSequence(seed, spawn_key=(int(stream),)).spawn(2))
+
+
+def run_common(params: Params, replicates: int, rngs: Sequence[np.random.Generator],
+               point_stream: np.ndarray | None = None, dtype="float32") -> dynamics.State:
+    """Run ``params`` (``points x replicates`` rows, replicate fastest) with common random
+    numbers: replicate ``r`` of every design point in stream set ``g`` gets the noise, event and
+    decision draws of ``rngs[g]`` (``point_stream[p]`` is the set of point ``p``; default 0)."""
+    R = replicates
+    P = params.n // R
+    A = params.A
+    dtype = np.dtype(dtype)
+    point_stream = np.zeros(P, dtype=np.intp) if point_stream is None else np.asarray(point_stream)
+    members = [point_stream == g for g in range(len(rngs))]
+    state = dynamics.initial_state(params, dtype)
+    E, M = dynamics.stochastic_event_count(params), dynamics.member_count(params)
+    noise = np.empty((P, R, A, A), dtype=dtype)
+    events = np.empty((P, R, E))
+    defect = np.empty((P, R, M))
+    for _ in range(params.steps):
+        for rng, rows in zip(rngs, members):
+            d = dynamics.draw(rng, R, A, E, M, dtype)
+            if len(rngs) == 1:
+                noise[:], events[:], defect[:] = d.noise, d.events, d.defect
+            else:
+                noise[rows], events[rows], defect[rows] = d.noise, d.events, d.defect
+        draws = dynamics.Draws(noise.reshape(params.n, A, A), events.reshape(params.n, E),
+                               defect.reshape(params.n, M))
+        dynamics.step(params, state, draws)
+    return state
+
+
+def evaluate_block(block: DesignBlock) -> tuple[int, np.ndarray]:
+    """Run one block and return ``(start, shares)``: for each design row the share of its
+    replicates in which the alliance holds, ends in a stab in the back, or drifts apart.
+
+    Replicate ``r`` of a design point draws the values not in the design, and then its
+    dynamics, from its stream set: points of the same set differ in the design values only.
+    """
+    R, P = block.replicates, len(block.X)
+    streams = np.zeros(P, dtype=np.int64) if block.streams is None else np.asarray(block.streams)
+    ids, point_stream = np.unique(streams, return_inverse=True)
+    params = compile_params(block.scenario, 1, np.random.default_rng(0)).take(np.zeros(P * R, int))
+    values: dict[str, np.ndarray] = {}
+    rngs = []
+    for g, sid in enumerate(ids):
+        params_seed, dyn_seed = stream_seed(block.seed, sid)
+        drawn = compile_params(block.scenario, R, np.random.default_rng(params_seed)).sampled
+        rows = np.repeat(point_stream == g, R)
+        for path, x in drawn.items():
+            values.setdefault(path, np.empty(P * R))[rows] = np.tile(x, int(rows.sum()) // R)
+        rngs.append(np.random.default_rng(dyn_seed))
+    X = np.repeat(np.asarray(block.X, dtype=np.float64), R, axis=0)
+    values.update({n: X[:, j] for j, n in enumerate(block.names)})
+    override(params, block.scenario, values)
+    state = run_common(params, R, rngs, point_stream, block.dtype)
+    a = [al.name for al in params.alliances].index(block.alliance)
+    fate = state.fate[:, a].reshape(P, R)
+    shares = np.stack([(fate == k).mean(axis=1) for k in range(len(dynamics.FATES))], axis=1)
+    return block.start, shares
+
+
+def _blocks(scenario: Scenario, names: list[str], X: np.ndarray, replicates: int, seed: int,
+            alliance: str, block_rows: int, dtype: str, streams: np.ndarray) -> list[DesignBlock]:
+    per = max(1, block_rows // replicates)
+    return [DesignBlock(scenario, names, X[s:s + per], s, replicates, seed, alliance, dtype,
+                        streams[s:s + per]) for s in range(0, len(X), per)]
+
+
+def place(results, rows: int, width: int) -> np.ndarray:
+    """Assemble ``(start, values)`` pairs, in any order, into one array by design row."""
+    out = np.full((rows, width), np.nan)
+    seen = np.zeros(rows, dtype=bool)
+    for start, values in results:
+        stop = start + len(values)
+        if seen[start:stop].any():
+            raise AnalysisError(f"design rows {start}..{stop - 1} returned twice")
+        out[start:stop] = values
+        seen[start:stop] = True
+    if not seen.all():
+        raise AnalysisError(f"{int((~seen).sum())} design rows have no result")
+    return out
+
+
+def evaluate_design(scenario: Scenario, factors: Sequence[Factor], X: np.ndarray, *,
+                    replicates: int, seed: int = 0, alliance: str | None = None,
+                    workers: int | None = None, progress: bool = True,
+                    block_rows: int = BLOCK_ROWS, dtype: str = "float32",
+                    block_fn: Callable[[DesignBlock], tuple[int, np.ndarray]] | None = None,
+                    crn_stride: int | None = None) -> pd.DataFrame:
+    """Run every design point ``replicates`` times and return the fate shares per point.
+
+    Parameters
+    ----------
+    scenario
+        The scenario whose factors ``X`` sets.
+    factors, X
+        The factors and the design on their scales (rows x factors).
+    replicates
+        Replicates per design point (``R``), sharing their random numbers across points.
+    seed
+        Seed of the replicates' draws (the same for every design point).
+    alliance
+        The alliance whose fate is counted (default: the scenario's focal alliance).
+    workers
+        Processes (``None``: all cores; 1: in this process).
+    block_rows
+        Replicates per block of work (design points per block = ``block_rows // replicates``).
+    block_fn
+        The function run on each :class:`DesignBlock` (default :func:`evaluate_block`).
+    crn_stride
+        Design rows ``k`` and ``l`` share their random numbers (common random numbers) when
+        ``k // crn_stride == l // crn_stride``: pass the rows of one Saltelli base sample
+        (``D + 2``) or one Morris trajectory (``D + 1``), so that the differences the estimators
+        take come from the factors alone while the base samples see independent draws. Default:
+        every row shares one set of streams.
+
+    Returns
+    -------
+    DataFrame
+        One row per design row, in design order: ``p_holds``, ``p_stab``, ``p_drift``.
+    """
+    alliance = alliance or scenario.focal_alliance
+    if alliance not in scenario.alliances:
+        raise AnalysisError(f"unknown alliance {alliance!r}; expected one of "
+                            f"{', '.join(scenario.alliances) or '(none declared)'}")
+    if replicates <= 0:
+        raise AnalysisError(f"expected a positive number of replicates, got {replicates}")
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    names = [f.name for f in factors]
+    streams = (np.zeros(len(X), dtype=np.int64) if not crn_stride
+               else np.arange(len(X), dtype=np.int64) // crn_stride)
+    blocks = _blocks(scenario, names, X, replicates, seed, alliance, block_rows, dtype, streams)
+    fn = block_fn or evaluate_block
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    workers = max(1, min(workers, len(blocks)))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(X), unit="point", desc="design", dynamic_ncols=True,
+                   file=sys.stderr, smoothing=0.05)
+
+    def tick(results):
+        for start, values in results:
+            if bar is not None:
+                bar.update(len(values))
+            yield start, values
+
+    try:
+        if workers == 1:
+            shares = place(tick(fn(b) for b in blocks), len(X), len(dynamics.FATES))
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(workers) as pool:
+                shares = place(tick(pool.imap_unordered(fn, blocks)), len(X), len(dynamics.FATES))
+    finally:
+        if bar is not None:
+            bar.close()
+    return pd.DataFrame(shares, columns=[OUTPUTS[k] for k in dynamics.FATES])
+
+
+# --------------------------------------------------------------------------------------------
+# A sensitivity run
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Sensitivity:
+    """A finished sensitivity analysis: the design, its outputs and the indices per output."""
+
+    scenario_name: str
+    method: str
+    alliance: str
+    factors: list[Factor]
+    groups: list[str] | None
+    U: np.ndarray  # unit-hypercube design
+    X: np.ndarray  # the same on the factors' scales
+    outputs: pd.DataFrame  # one row per design row
+    indices: dict[str, pd.DataFrame]  # output name -> indices table
+    settings: dict = field(default_factory=dict)
+
+    def noise_share(self, output: str) -> float:
+        """Share of the output's variance over the design that finite ``R`` would explain were
+        the replicates independent: ``mean(p (1 - p)) / R / var(p)`` (binomial sampling)."""
+        p = self.outputs[output].to_numpy()
+        R = self.settings.get("replicates", 1)
+        var = p.var()
+        return float(np.mean(p * (1 - p)) / R / var) if var > 0 else math.nan
+
+    def table(self, output: str = "p_stab", top: int | None = None) -> pd.DataFrame:
+        """The indices of one output, most influential first (``top`` rows)."""
+        df = self.indices[output]
+        return df if top is None else df.head(top)
+
+
+def run_sensitivity(scenario: Scenario | str | Path, *, method: str = "sobol", samples: int = 1024,
+                    replicates: int = 16, seed: int = 0, alliance: str | None = None,
+                    include: Sequence[str] | None = None, grouped: bool = False,
+                    levels: int = 4, workers: int | None = None, progress: bool = True,
+                    steps: int | None = None, name: str | None = None,
+                    block_fn=None) -> Sensitivity:
+    """Vary a scenario's uncertain values, run each design point ``replicates`` times, and
+    estimate Sobol indices (``method="sobol"``) or Morris screening measures (``"morris"``) of
+    P(holds), P(stab in the back) and P(drift apart) of the focal alliance.
+
+    Parameters
+    ----------
+    scenario
+        A scenario or the path of a scenario file.
+    method
+        ``"sobol"`` (``samples`` base samples, ``samples * (D + 2)`` design points) or
+        ``"morris"`` (``samples`` trajectories, ``samples * (D + 1)`` design points).
+    samples
+        Base samples (Sobol; a power of two) or trajectories (Morris).
+    replicates
+        Replicates per design point.
+    include
+        Glob patterns of the parameter paths to vary (default: every uncertain value); the
+        others keep being drawn from their distributions, alike for every design point.
+    grouped
+        Sobol indices of groups of parameters (:func:`family`) instead of single parameters.
+    steps
+        Override the scenario's horizon.
+
+    References
+    ----------
+    Saltelli (2002); Saltelli et al. (2010); Morris (1991); Campolongo et al. (2007).
+    """
+    if not isinstance(scenario, Scenario):
+        name = name or Path(scenario).stem
+        scenario = load_scenario(scenario)
+    scenario = scenario.with_run(steps=steps)
+    if method not in ("sobol", "morris"):
+        raise AnalysisError(f"expected method 'sobol' or 'morris', got {method!r}")
+    factors = scenario_factors(scenario, include)
+    if not factors:
+        raise AnalysisError("no uncertain values to vary" + (f" match {', '.join(include)}"
+                                                             if include else " in the scenario"))
+    alliance = alliance or scenario.focal_alliance
+    if alliance not in scenario.alliances:
+        raise AnalysisError(f"unknown alliance {alliance!r}; expected one of "
+                            f"{', '.join(scenario.alliances) or '(none declared)'}")
+    groups = [family(f.name) for f in factors] if grouped and method == "sobol" else None
+    if groups is not None and len(set(groups)) < 2:
+        raise AnalysisError("grouped Sobol indices need at least two groups")
+    if method == "sobol":
+        U = sobol_design(factors, samples, groups=groups, seed=seed)
+    else:
+        U = morris_design(factors, samples, levels=levels, seed=seed)
+    X = to_scale(factors, U)
+    t0 = time.perf_counter()
+    units = len(set(groups)) if groups is not None else len(factors)
+    stride = units + 2 if method == "sobol" else len(factors) + 1
+    outputs = evaluate_design(scenario, factors, X, replicates=replicates, seed=seed,
+                              alliance=alliance, workers=workers, progress=progress,
+                              block_fn=block_fn, crn_stride=stride)
+    elapsed = time.perf_counter() - t0
+    indices = {}
+    for out in outputs.columns:
+        Y = outputs[out].to_numpy()
+        if method == "sobol":
+            indices[out] = sobol_indices(factors, Y, groups=groups, seed=seed)
+        else:
+            indices[out] = morris_indices(factors, U, Y, levels=levels, seed=seed)
+    settings = {"samples": samples, "replicates": replicates, "seed": seed, "steps": scenario.run.steps,
+                "design_points": len(X), "factors": len(factors),
+                "groups": None if groups is None else len(set(groups)), "include": list(include or []),
+                "levels": levels if method == "morris" else None, "seconds": round(elapsed, 2),
+                "replicate_runs": int(len(X) * replicates), "scenario_hash": scenario.digest()}
+    return Sensitivity(name or scenario.title or "scenario", method, alliance, factors, groups,
+                       U, X, outputs, indices, settings)
+
+
+def format_indices(s: Sensitivity, output: str = "p_stab", top: int = 12) -> str:
+    """A plain-text table of the most influential factors of one output."""
+    df = s.table(output, top)
+    label = {"p_holds": "P(holds)", "p_stab": "P(stab in the back)", "p_drift": "P(drift apart)"}
+    lines = [f"{label.get(output, output)} of {s.alliance}: {s.method} indices "
+             f"({s.settings['design_points']:,} design points x {s.settings['replicates']} replicates)"]
+    width = max([len(str(i)) for i in df.index] + [6])
+    if s.method == "sobol":
+        lines.append(f"  {'factor':<{width}}  {'ST':>14}  {'S1':>14}")
+        for name, r in df.iterrows():
+            lines.append(f"  {name:<{width}}  {r.ST:6.3f} ± {r.ST_conf:5.3f}  "
+                         f"{r.S1:6.3f} ± {r.S1_conf:5.3f}")
+    else:
+        lines.append(f"  {'factor':<{width}}  {'mu*':>14}  {'sigma':>7}")
+        for name, r in df.iterrows():
+            lines.append(f"  {name:<{width}}  {r.mu_star:6.3f} ± {r.mu_star_conf:5.3f}  "
+                         f"{r.sigma:7.3f}")
+    mean = s.outputs[output].mean()
+    lines.append(f"  mean over the design {mean:.3f}; binomial noise share of the variance "
+                 f"{s.noise_share(output):.2f} (at R = {s.settings['replicates']})")
+    return "\n".join(lines)
+
+
+def sensitivity_figure(s: Sensitivity, outputs: Sequence[str] = ("p_stab", "p_holds"),
+                       top: int = 12):
+    """Horizontal bars of the most influential factors per output, with confidence intervals."""
+    from .plots import NEGATIVE, POSITIVE, _figure, _style, text
+
+    label = {"p_holds": "P(holds)", "p_stab": "P(stab in the back)", "p_drift": "P(drift apart)"}
+    outputs = [o for o in outputs if o in s.indices]
+    height = 0.9 + 0.28 * min(top, max(len(s.indices[o]) for o in outputs))
+    fig = _figure(5.4 * len(outputs), height)
+    axes = fig.subplots(1, len(outputs), squeeze=False)[0]
+    for ax, out in zip(axes, outputs):
+        df = s.table(out, top).iloc[::-1]
+        y = np.arange(len(df))
+        if s.method == "sobol":
+            ax.barh(y + 0.2, df.ST, 0.4, xerr=df.ST_conf, color=NEGATIVE, label="total (ST)",
+                    error_kw={"elinewidth": 0.8, "capsize": 2})
+            ax.barh(y - 0.2, df.S1, 0.4, xerr=df.S1_conf, color=POSITIVE, label="first order (S1)",
+                    error_kw={"elinewidth": 0.8, "capsize": 2})
+            ax.set_xlabel("Sobol index (95 % CI)")
+        else:
+            ax.barh(y, df.mu_star, 0.6, xerr=df.mu_star_conf, color=NEGATIVE, label="mu*",
+                    error_kw={"elinewidth": 0.8, "capsize": 2})
+            ax.plot(df.sigma, y, "o", color=POSITIVE, ms=4, label="sigma")
+            ax.set_xlabel("elementary effect per quantile range")
+        ax.set_yticks(y, [text(i) for i in df.index], fontsize=7)
+        ax.set_title(text(f"{label.get(out, out)} — {s.alliance}"), fontsize=10)
+        ax.axvline(0, color="#888888", lw=0.6)
+        _style(ax)
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
+    return fig
+
+
+def write_sensitivity(s: Sensitivity, out: str | Path) -> dict[str, Path]:
+    """Write the design and its outputs (Parquet), the indices (CSV), a figure (PNG), an HTML
+    page and the settings (JSON) to ``out``; returns the paths by kind."""
+    from .report import write_exploration_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    design = pd.DataFrame(s.X, columns=[f.name for f in s.factors])
+    design = pd.concat([design, s.outputs], axis=1)
+    design.index.name = "design_row"
+    paths = {"design": out / "design.parquet"}
+    design.to_parquet(paths["design"])
+    frames = []
+    for o, df in s.indices.items():
+        frames.append(df.reset_index().assign(output=o))
+    paths["indices"] = out / "indices.csv"
+    pd.concat(frames, ignore_index=True).to_csv(paths["indices"], index=False)
+    meta = {"scenario": s.scenario_name, "method": s.method, "alliance": s.alliance,
+            "factors": [f.__dict__ for f in s.factors], "groups": s.groups, **s.settings,
+            "noise_share": {o: s.noise_share(o) for o in s.outputs.columns}}
+    paths["settings"] = out / "sensitivity.json"
+    paths["settings"].write_text(json.dumps(meta, indent=1, default=_json_default))
+    part = sensitivity_part(s)
+    paths["report"] = write_exploration_report(
+        out / "sensitivity.html", f"Sensitivity: {s.scenario_name}",
+        f"{s.method} · alliance {s.alliance} · {s.settings['design_points']:,} design points × "
+        f"{s.settings['replicates']} replicates", [part])
+    paths["figure"] = out / "sensitivity_figures" / "sensitivity.png"
+    return paths
+
+
+def _json_default(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(type(x).__name__)
+
+
+def sensitivity_part(s: Sensitivity):
+    """The report part of a sensitivity run (tables, figure, how it was computed)."""
+    from .report import ExplorationPart, FigureEntry
+
+    what = ("first-order (S1) and total (ST) Sobol indices, Saltelli (2002) and Jansen's "
+            "estimator (Saltelli et al. 2010), 95 % bootstrap intervals"
+            if s.method == "sobol" else
+            "Morris (1991) elementary effects: mu* (Campolongo et al. 2007) with 95 % bootstrap "
+            "intervals, and sigma")
+    unit = "groups" if s.groups else "parameters"
+    n_units = s.settings["groups"] or s.settings["factors"]
+    intro = (f"{n_units} uncertain {unit} varied over their scenario distributions; "
+             f"{s.settings['design_points']:,} design points, each run {s.settings['replicates']} "
+             f"times with common random numbers ({s.settings['replicate_runs']:,} runs, "
+             f"{s.settings['seconds']:.0f} s). Indices: {what}. Binomial noise share of the "
+             f"variance of P(stab in the back): {s.noise_share('p_stab'):.2f}.")
+    tables = [(label, s.table(o, 15)) for o, label in
+              (("p_stab", "P(stab in the back)"), ("p_holds", "P(holds)")) if o in s.indices]
+    fig = FigureEntry("sensitivity", "Most influential uncertainties",
+                      f"{s.method} indices of P(stab in the back) and P(holds)",
+                      "Bars: index estimates; whiskers: 95 % bootstrap intervals.",
+                      lambda: sensitivity_figure(s))
+    return ExplorationPart(f"Sensitivity ({s.method})", intro, tables, [fig])
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario discovery (PRIM)
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Box:
+    """One PRIM box: its statistics on the chosen point of the peeling trajectory and limits."""
+
+    index: int
+    coverage: float
+    density: float
+    mass: float
+    n: int
+    k: int
+    limits: pd.DataFrame  # restricted dimensions: low, high, full_low, full_high, qp
+    trajectory: pd.DataFrame  # coverage, density, mass, res_dim along peeling and pasting
+    chosen: int
+
+
+@dataclass
+class Discovery:
+    """PRIM boxes for one outcome of one alliance."""
+
+    outcome: str
+    alliance: str
+    base_rate: float
+    cases: int
+    n: int
+    boxes: list[Box]
+    dimensions: list[str]
+    settings: dict = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """One row per restricted dimension of every box."""
+        rows = []
+        for b in self.boxes:
+            for dim, r in b.limits.iterrows():
+                rows.append({"box": b.index, "coverage": b.coverage, "density": b.density,
+                             "mass": b.mass, "dimension": dim, "low": r.low, "high": r.high,
+                             "full_low": r.full_low, "full_high": r.full_high, "qp": r.qp})
+        return pd.DataFrame(rows, columns=["box", "coverage", "density", "mass", "dimension", "low",
+                                           "high", "full_low", "full_high", "qp"])
+
+
+def _choose(trajectory: pd.DataFrame, min_coverage: float) -> int:
+    """The densest point of the trajectory whose coverage is at least ``min_coverage`` (fewer
+    restricted dimensions break ties); the first point when none qualifies."""
+    ok = trajectory[trajectory.coverage >= min_coverage - 1e-12]
+    if ok.empty:
+        return 0
+    best = ok.density.max()
+    pick = ok[ok.density >= best - 1e-12]
+    return int(pick.sort_values(["res_dim", "coverage"], ascending=[True, False]).index[0])
+
+
+def prim_boxes(x: pd.DataFrame, y: np.ndarray, *, boxes: int = 1, min_coverage: float = 0.5,
+               max_qp: float | None = 0.05, peel_alpha: float = 0.05, paste_alpha: float = 0.05,
+               mass_min: float = 0.05) -> list[Box]:
+    """Find ``boxes`` PRIM boxes of ``y`` (boolean) in the space of ``x`` (float columns).
+
+    Each box is peeled down to ``mass_min``, pasted back, and read at the densest point of its
+    trajectory with coverage of at least ``min_coverage``; restrictions whose quasi-p value
+    exceeds ``max_qp`` are dropped (a restriction that chance alone would often produce) and the
+    box's coverage, density and mass are restated without them. The next box is sought among
+    the points outside the box PRIM found.
+
+    References
+    ----------
+    Friedman & Fisher (1999); Bryant & Lempert (2010) for coverage, density and quasi-p values.
+    """
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # the workbench warns about its optional parallel backend
+            warnings.filterwarnings("ignore", message="ipyparallel not installed")
+            from ema_workbench.analysis import prim
+    except ImportError:
+        raise AnalysisError(f"scenario discovery {EXPLORE_HINT}") from None
+    x = x.astype(np.float64).reset_index(drop=True)  # PRIM on integer columns breaks on pandas 3
+    y = np.asarray(y, dtype=bool)
+    finder = prim.Prim(x, y, peel_alpha=peel_alpha, paste_alpha=paste_alpha, mass_min=mass_min)
+    full = x.agg(["min", "max"])
+    found = []
+    for b in range(boxes):
+        box = finder.find_box()
+        if box is None:
+            break
+        traj = box.peeling_trajectory[["coverage", "density", "mass", "res_dim", "n", "k"]].copy()
+        traj = traj.astype({"coverage": float, "density": float, "mass": float})
+        i = _choose(traj, min_coverage)
+        box.select(i)
+        lims = box.box_lims[i]
+        dims = [c for c in x.columns if not np.all(lims[c].to_numpy() == full[c].to_numpy())]
+        qp = box.p_values[i] if i < len(box.p_values) else {}
+        rows = []
+        for d in dims:
+            q = [v for v in qp.get(d, []) if v is not None and v >= 0]
+            rows.append({"dimension": d, "low": float(lims[d].iloc[0]), "high": float(lims[d].iloc[1]),
+                         "full_low": float(full[d].iloc[0]), "full_high": float(full[d].iloc[1]),
+                         "qp": float(max(q)) if q else math.nan})
+        limits = pd.DataFrame(rows, columns=["dimension", "low", "high", "full_low", "full_high",
+                                             "qp"]).set_index("dimension")
+        row = traj.loc[i]
+        coverage, density, mass, n, k = (float(row.coverage), float(row.density), float(row.mass),
+                                         int(row.n), int(row.k))
+        if max_qp is not None:
+            # Bryant & Lempert (2010): keep only the restrictions that are unlikely by chance,
+            # and restate the box's statistics without the others
+            limits = limits[limits.qp <= max_qp]
+            remaining = finder.yi_remaining
+            inside = np.ones(len(remaining), dtype=bool)
+            for d, r in limits.iterrows():
+                xd = x[d].to_numpy()[remaining]
+                inside &= (xd >= r.low) & (xd <= r.high)
+            yr = y[remaining]
+            n, k = int(inside.sum()), int(yr[inside].sum())
+            coverage = k / max(int(y.sum()), 1)
+            density = k / max(n, 1)
+            mass = n / len(y)
+        found.append(Box(b + 1, coverage, density, mass, n, k, limits, traj, i))
+        if coverage >= 1.0 or k == 0:
+            break
+    return found
+
+
+def discover(results, outcome: str = "stab_in_the_back", alliance: str | None = None, *,
+             boxes: int = 1, min_coverage: float = 0.5, max_qp: float | None = 0.05,
+             peel_alpha: float = 0.05, mass_min: float = 0.05) -> Discovery:
+    """Scenario discovery on a result set: PRIM boxes of the parameter region where an outcome
+    happens.
+
+    Parameters
+    ----------
+    results
+        A :class:`~sim.results.Results` (or a result directory).
+    outcome
+        ``"stab_in_the_back"``, ``"holds"`` or ``"drift_apart"`` (the alliance's fate), or
+        ``"stab_in_the_back by NAME"`` for a stab in the back by one member.
+    alliance
+        Default: the run's focal alliance.
+    boxes, min_coverage, max_qp, peel_alpha, mass_min
+        See :func:`prim_boxes`.
+
+    References
+    ----------
+    Friedman & Fisher (1999); Bryant & Lempert (2010).
+    """
+    if not hasattr(results, "replicates"):
+        from .results import load_results
+
+        results = load_results(results)
+    alliance = alliance or results.focal
+    if alliance not in results.alliances:
+        raise AnalysisError(f"unknown alliance {alliance!r}; expected one of "
+                            f"{', '.join(results.alliances) or '(none declared)'}")
+    reps = results.replicates
+    fate, _, who = outcome.partition(" by ")
+    if fate not in OUTCOMES:
+        raise AnalysisError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}"
+                            " (or 'stab_in_the_back by NAME')")
+    y = (reps[f"{alliance}.fate"] == fate).to_numpy()
+    if who:
+        y &= (reps[f"{alliance}.defector"] == who).to_numpy()
+    cols = [c for c in reps.columns if c.startswith("param:")]
+    x = reps[cols].astype(np.float64)
+    x = x.loc[:, x.nunique() > 1]
+    x.columns = [c.removeprefix("param:") for c in x.columns]
+    if x.shape[1] == 0:
+        raise AnalysisError("the run sampled no uncertain values: nothing to discover "
+                            "(run without --point, on a scenario with {dist = ...} values)")
+    if not y.any():
+        raise AnalysisError(f"no replicate has the outcome {outcome!r}; nothing to discover")
+    found = prim_boxes(x, y, boxes=boxes, min_coverage=min_coverage, max_qp=max_qp,
+                       peel_alpha=peel_alpha, mass_min=mass_min)
+    return Discovery(outcome, alliance, float(y.mean()), int(y.sum()), len(y), found,
+                     list(x.columns),
+                     {"min_coverage": min_coverage, "max_qp": max_qp, "peel_alpha": peel_alpha,
+                      "mass_min": mass_min, "results": str(getattr(results, "directory", ""))})
+
+
+def format_discovery(d: Discovery, claims: dict | None = None) -> str:
+    """A plain-text table of the boxes: statistics, then each restricted dimension."""
+    lines = [f"PRIM for {d.outcome} of {d.alliance}: {d.cases:,} of {d.n:,} replicates "
+             f"(base rate {d.base_rate:.3f}), {len(d.dimensions)} uncertain parameters"]
+    for b in d.boxes:
+        lines.append(f"box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f} "
+                     f"({b.density / d.base_rate:.2f} x base rate), mass {b.mass:.3f}, "
+                     f"{len(b.limits)} restricted dimensions")
+        if b.limits.empty:
+            lines.append("  (no restriction is significant at the chosen quasi-p level: no region "
+                         "of the parameters stands out)")
+        width = max([len(str(i)) for i in b.limits.index] + [9])
+        for dim, r in b.limits.iterrows():
+            cite = ""
+            if claims and dim in claims:
+                cite = "  [" + ", ".join(c.id + (f" ¶{c.paragraph}" if c.paragraph else "")
+                                         for c in claims[dim]) + "]"
+            lines.append(f"  {dim:<{width}}  {r.low:9.4g} .. {r.high:<9.4g} of "
+                         f"{r.full_low:.4g} .. {r.full_high:.4g}  qp {r.qp:.1e}{cite}")
+    return "\n".join(lines)
+
+
+def discovery_figure(d: Discovery):
+    """The first box: its peeling trajectory (coverage vs density) and its limits, each
+    restricted dimension drawn as the kept share of its sampled range."""
+    from .plots import NEGATIVE, POSITIVE, _empty, _figure, _style, text
+
+    if not d.boxes:
+        return _empty(_figure(6, 2), "PRIM found no box")
+    b = d.boxes[0]
+    fig = _figure(11, 0.9 + max(2.6, 0.32 * len(b.limits)))
+    ax1, ax2 = fig.subplots(1, 2, width_ratios=[1, 1.3])
+    t = b.trajectory
+    sc = ax1.scatter(t.coverage, t.density, c=t.res_dim, cmap="viridis", s=14)
+    ax1.plot(b.coverage, b.density, "o", ms=11, mfc="none", mec=NEGATIVE, mew=1.6)
+    ax1.axhline(d.base_rate, color="#888888", lw=0.8, ls="--")
+    ax1.text(0.02, d.base_rate, " base rate", va="bottom", fontsize=7, color="#555555",
+             transform=ax1.get_yaxis_transform())
+    ax1.set_xlabel("coverage")
+    ax1.set_ylabel("density")
+    ax1.set_title(text(f"peeling trajectory: {d.outcome} ({d.alliance})"), fontsize=10)
+    fig.colorbar(sc, ax=ax1, label="restricted dimensions")
+    _style(ax1)
+    lim = b.limits.iloc[::-1]
+    y = np.arange(len(lim))
+    span = (lim.full_high - lim.full_low).replace(0, 1)
+    lo = (lim.low - lim.full_low) / span
+    hi = (lim.high - lim.full_low) / span
+    ax2.barh(y, np.ones(len(lim)), color="#eeeeee", height=0.6)
+    ax2.barh(y, hi - lo, left=lo, color=POSITIVE, height=0.6)
+    for yy, (_, r) in zip(y, lim.iterrows()):
+        ax2.text(1.02, yy, f"{r.low:.3g} .. {r.high:.3g}", va="center", fontsize=7)
+    ax2.set_yticks(y, [text(i) for i in lim.index], fontsize=7)
+    ax2.set_xlim(0, 1.35)
+    ax2.set_xticks([0, 0.5, 1], ["min", "", "max"])
+    ax2.set_title(text(f"box 1: coverage {b.coverage:.2f}, density {b.density:.2f}"), fontsize=10)
+    ax2.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def discovery_part(d: Discovery, claims: dict | None = None):
+    """The report part of a scenario discovery (table, figure, how it was computed)."""
+    from .report import ExplorationPart, FigureEntry
+
+    intro = (f"PRIM (Friedman & Fisher 1999), as used for scenario discovery by Bryant & Lempert "
+             f"(2010), on {len(d.dimensions)} sampled parameters of {d.n:,} replicates: "
+             f"{d.cases:,} have the outcome '{d.outcome}' for {d.alliance} (base rate "
+             f"{d.base_rate:.3f}). Each box is read at its densest point with coverage ≥ "
+             f"{d.settings.get('min_coverage', 0.5):g}, keeping the restrictions with quasi-p "
+             f"value ≤ {d.settings.get('max_qp')} (qp: one-sided binomial test of each "
+             "restriction, Bryant & Lempert 2010).")
+    tables = []
+    for b in d.boxes:
+        df = b.limits.reset_index()
+        if claims:
+            df["claims"] = [", ".join(c.id + (f" (¶{c.paragraph})" if c.paragraph else "")
+                                      for c in claims.get(dim, [])) for dim in df.dimension]
+        tables.append((f"Box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f}, "
+                       f"mass {b.mass:.3f}", df))
+    fig = FigureEntry("discovery", "Scenario discovery (PRIM)", "PRIM peeling trajectory and box",
+                      "Left: coverage and density along the peeling trajectory (circle: the "
+                      "chosen box). Right: the kept range of each restricted parameter.",
+                      lambda: discovery_figure(d))
+    return ExplorationPart(f"Scenario discovery: {d.outcome}", intro, tables, [fig])
+
+
+def write_discovery(d: Discovery, out: str | Path, claims: dict | None = None) -> dict[str, Path]:
+    """Write the boxes (CSV), the trajectories (CSV) and an HTML page with the figure."""
+    from .report import write_exploration_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    slug = d.outcome.replace(" ", "_")
+    paths = {"boxes": out / f"prim_{slug}.csv"}
+    d.table().to_csv(paths["boxes"], index=False)
+    paths["trajectory"] = out / f"prim_{slug}_trajectory.csv"
+    pd.concat([b.trajectory.assign(box=b.index) for b in d.boxes] or [pd.DataFrame()]).to_csv(
+        paths["trajectory"], index_label="step")
+    paths["report"] = write_exploration_report(
+        out / f"discovery_{slug}.html", f"Scenario discovery: {d.outcome}",
+        f"alliance {d.alliance} · {d.n:,} replicates", [discovery_part(d, claims)])
+    return paths

@@ -1,0 +1,1 @@
+"""Bridges to other toolkits: :mod:`sim.integrations.ema` (the EMA Workbench)."""

@@ -1,0 +1,179 @@
+"""An EMA Workbench model of a scenario, for exploratory modelling from one's own code.
+
+:func:`ema_model` wraps a scenario as an ``ema_workbench.Model``: its uncertainties are the
+scenario's uncertain values (with their own distributions: uniform, triangular, beta, and a
+normal truncated to mean ± 3 sd and the field's bounds) and its outcomes are the focal
+alliance's P(holds), P(stab in the back) and P(drift apart), each estimated from ``replicates``
+runs of the vectorized engine at the experiment's values. Replicate ``r`` uses the same random
+numbers in every experiment (common random numbers, as in :mod:`sim.analysis`), so differences
+between experiments come from the uncertainties alone.
+
+Examples
+--------
+>>> from ema_workbench import perform_experiments  # doctest: +SKIP
+>>> from sim.integrations.ema import ema_model  # doctest: +SKIP
+>>> model = ema_model("scenarios/status_quo.toml", replicates=256)  # doctest: +SKIP
+>>> experiments, outcomes = perform_experiments(model, scenarios=100)  # doctest: +SKIP
+>>> outcomes["p_stab"].mean()  # doctest: +SKIP
+
+Uncertainty names are the parameter paths made into Python identifiers (``mechanisms.pressure``
+becomes ``mechanisms__pressure``); :attr:`ScenarioFunction.paths` maps them back.
+
+References
+----------
+Kwakkel, J. H. (2017). The Exploratory Modeling Workbench: an open source toolkit for exploratory
+    modeling, scenario discovery, and (multi-objective) robust decision making. Environmental
+    Modelling & Software 96, 239-250.
+Bryant, B. P. & Lempert, R. J. (2010). Thinking inside the box: a participatory,
+    computer-assisted approach to scenario discovery. Technological Forecasting and Social
+    Change 77(1), 34-49.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis import (
+    OUTPUTS,
+    AnalysisError,
+    DesignBlock,
+    Factor,
+    evaluate_block,
+    scenario_factors,
+)
+from ..dynamics import FATES
+from ..scenario import Scenario, load_scenario
+
+
+def identifier(path: str) -> str:
+    """A parameter path as a Python identifier: dots become ``__``, anything else ``_``."""
+    name = re.sub(r"\W", "_", path.replace(".", "__"))
+    return name if name.isidentifier() else f"p_{name}"
+
+
+def frozen_distribution(f: Factor):
+    """The scipy.stats frozen distribution of a factor (what EMA samples from)."""
+    from scipy import stats
+
+    width = f.high - f.low
+    if f.dist == "uniform":
+        return stats.uniform(f.low, width)
+    if f.dist == "triangular":
+        return stats.triang((f.mode - f.low) / width, loc=f.low, scale=width)
+    if f.dist == "beta":
+        return stats.beta(f.a, f.b, loc=f.low, scale=width)
+    if f.dist == "normal":
+        return stats.truncnorm((f.low - f.mean) / f.sd, (f.high - f.mean) / f.sd, loc=f.mean,
+                               scale=f.sd)
+    raise AnalysisError(f"unknown distribution {f.dist!r}")  # pragma: no cover
+
+
+class ScenarioFunction:
+    """The model function EMA calls with one experiment's values (picklable, so it runs on EMA's
+    multiprocessing evaluator too).
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    factors
+        Its uncertain values, as :func:`sim.analysis.scenario_factors` gives them.
+    replicates
+        Runs per experiment.
+    seed
+        Seed of the replicates' random numbers (the same for every experiment).
+    alliance
+        The alliance whose fate is counted.
+    """
+
+    def __init__(self, scenario: Scenario, factors: Sequence[Factor], replicates: int, seed: int,
+                 alliance: str, dtype: str = "float32"):
+        self.scenario = scenario
+        self.factors = list(factors)
+        self.paths = {identifier(f.name): f.name for f in self.factors}
+        if len(self.paths) != len(self.factors):
+            raise AnalysisError("two parameter paths map to the same identifier")
+        self.replicates = replicates
+        self.seed = seed
+        self.alliance = alliance
+        self.dtype = dtype
+
+    def __call__(self, **values) -> dict[str, float]:
+        unknown = set(values) - set(self.paths)
+        if unknown:
+            raise AnalysisError(f"not an uncertainty of this model: {', '.join(sorted(unknown))}")
+        row = np.array([[float(values.get(identifier(f.name), _middle(f))) for f in self.factors]])
+        block = DesignBlock(self.scenario, [f.name for f in self.factors], row, 0, self.replicates,
+                            self.seed, self.alliance, self.dtype)
+        _, shares = evaluate_block(block)
+        return {OUTPUTS[k]: float(shares[0, i]) for i, k in enumerate(FATES)}
+
+
+def _middle(f: Factor) -> float:
+    if f.dist == "triangular":
+        return f.mode
+    if f.dist == "normal":
+        return f.mean
+    return float(f.ppf(0.5))
+
+
+def ema_model(scenario: Scenario | str | Path, *, replicates: int = 200, seed: int = 0,
+              alliance: str | None = None, include: Sequence[str] | None = None,
+              steps: int | None = None, name: str = "alliance_sim"):
+    """An ``ema_workbench.Model`` of a scenario.
+
+    Parameters
+    ----------
+    scenario
+        A scenario or the path of a scenario file.
+    replicates
+        Runs per experiment behind each estimated probability.
+    seed
+        Seed of the replicates' random numbers.
+    alliance
+        The alliance whose fate is the outcome (default: the focal alliance).
+    include
+        Glob patterns of the parameter paths exposed as uncertainties (default: all uncertain
+        values); the others are drawn from their distributions, alike in every experiment.
+    steps
+        Override the scenario's horizon.
+    name
+        The model's name (a Python identifier).
+
+    Returns
+    -------
+    ema_workbench.Model
+        Uncertainties: one ``RealParameter`` per uncertain value, with its distribution.
+        Outcomes: ``p_holds``, ``p_stab``, ``p_drift`` (``ScalarOutcome``).
+    """
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # the workbench warns about its optional parallel backend
+            warnings.filterwarnings("ignore", message="ipyparallel not installed")
+            from ema_workbench import Model, RealParameter, ScalarOutcome
+    except ImportError:
+        raise AnalysisError("the EMA Workbench adapter needs the 'explore' extra: "
+                            "pip install 'alliance-sim[explore]'") from None
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    scenario = scenario.with_run(steps=steps)
+    alliance = alliance or scenario.focal_alliance
+    if alliance not in scenario.alliances:
+        raise AnalysisError(f"unknown alliance {alliance!r}; expected one of "
+                            f"{', '.join(scenario.alliances) or '(none declared)'}")
+    if replicates <= 0:
+        raise AnalysisError(f"expected a positive number of replicates, got {replicates}")
+    factors = scenario_factors(scenario, include)
+    if not factors:
+        raise AnalysisError("no uncertain values to expose as uncertainties")
+    function = ScenarioFunction(scenario, factors, replicates, seed, alliance)
+    model = Model(name, function=function)
+    model.uncertainties = [RealParameter.from_dist(identifier(f.name), frozen_distribution(f))
+                           for f in factors]
+    model.outcomes = [ScalarOutcome(OUTPUTS[k]) for k in FATES]
+    return model

@@ -1,0 +1,287 @@
+"""The SolaraViz app (sim/app.py), tested the way Mesa tests its examples: import it, build the
+page and its components, step the model with changed slider values; then once for real, in
+headless Chromium against ``solara run sim/app.py``.
+
+What these protect: the page renders with a scenario picker and one slider per mechanism; the
+Step button advances the model; Reset rebuilds it from the slider values (a switched-off force
+really is off); scenario strings reach the page as text only; the served page works in a browser.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+solara = pytest.importorskip("solara")
+v = pytest.importorskip("ipyvuetify")
+
+from sim import app  # noqa: E402
+from sim.scenario import load_scenario  # noqa: E402
+from tests import test_browser as tb  # noqa: E402
+from tests.conftest import ROOT  # noqa: E402
+
+browser = tb.browser  # the headless-Chromium fixture, shared with the report's browser test
+
+
+def _render(model):
+    """Render the page inside an AppLayout (where SolaraViz puts its sidebar)."""
+
+    @solara.component
+    def Wrapped():  # noqa: N802 - a component
+        with solara.AppLayout():
+            app.make_page(model)
+
+    return solara.render(Wrapped(), handle_error=False)
+
+
+def test_module_exposes_a_page_and_lists_the_scenarios():
+    assert app.page is not None
+    names = app.scenario_names()
+    assert names[0] == "status_quo"
+    assert set(names) == {p.stem for p in (ROOT / "scenarios").glob("*.toml")}
+
+
+def test_page_has_picker_sliders_and_controls():
+    model = app.AllianceExplorer(rng=2)
+    _, rc = _render(model)
+    assert {tuple(b.children) for b in rc.find(v.Btn).widgets} >= {("Reset",), ("Step",)}
+    labels = [s.label for s in rc.find(v.Slider).widgets]
+    for name in app.MECHANISMS:
+        assert app.LABELS[name] in labels
+    assert "pressure on every actor ×" in labels
+    select = rc.find(v.Select).widget
+    assert select.items == app.scenario_names()
+
+
+def test_step_button_advances_the_model_and_the_plots_follow():
+    model = app.AllianceExplorer(scenario_name="stab_in_the_back", rng=3)
+    _, rc = _render(model)
+    step = rc.find(v.Btn, children=["Step"]).widget
+    for _ in range(3):
+        step.click()
+    assert model.state.t == 3
+    assert len(model.datacollector.get_model_vars_dataframe()) == 4
+    rc.find(children=[f"step 3 of {model.horizon}"]).assert_single()
+
+
+def test_reset_rebuilds_the_model_from_changed_sliders():
+    reactive = solara.reactive(app.AllianceExplorer(rng=4))
+    _, rc = _render(reactive)
+    sliders = {s.label: s for s in rc.find(v.Slider).widgets}
+    sliders[app.LABELS["noise"]].v_model = 0.0
+    sliders[app.LABELS["pressure"]].v_model = 2.5
+    rc.find(v.Select).widget.v_model = "back_to_back"
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    model = reactive.value
+    assert model.scenario_name == "back_to_back"
+    assert model.settings["noise"] == 0.0 and model.settings["pressure"] == 2.5
+    base = load_scenario(ROOT / "scenarios" / "back_to_back.toml", point=True)
+    assert np.all(model.params.coef["noise"] == 0.0)
+    assert model.params.coef["pressure"][0] > 0 and model.params.coef["pressure"][0] <= \
+        2.5 * max(base.mechanisms.pressure, 0.15)
+    rc.find(v.Btn, children=["Step"]).widget.click()
+    assert model.state.t == 1
+
+
+def test_switching_a_force_off_changes_the_run():
+    """Same seed, same scenario: with noise off two runs are identical; with noise on they are
+    not, so the slider reaches the dynamics."""
+    quiet = [app.AllianceExplorer(noise=0.0, rng=5), app.AllianceExplorer(noise=0.0, rng=5)]
+    loud = app.AllianceExplorer(noise=3.0, rng=5)
+    for m in (*quiet, loud):
+        m.run_for(12)
+    np.testing.assert_array_equal(quiet[0].ties, quiet[1].ties)
+    assert not np.allclose(quiet[0].ties, loud.ties)
+
+
+def test_configure_scales_coefficients_and_pressure():
+    s = load_scenario(ROOT / "scenarios" / "status_quo.toml", point=True)
+    c = app.configure(s, {"threat": 0.0, "competition": 2.0}, pressure_level=0.5)
+    assert c.mechanisms.threat == 0.0
+    assert c.mechanisms.competition == pytest.approx(2.0 * s.mechanisms.competition)
+    for actor, sched in s.pressure.items():
+        new = c.pressure[actor]
+        if isinstance(sched, list):
+            assert [p.value for p in new] == pytest.approx([0.5 * p.value for p in sched])
+        else:
+            assert new == pytest.approx(0.5 * sched)
+    with pytest.raises(ValueError, match="unknown mechanism"):
+        app.configure(s, {"gravity": 1.0})
+
+
+def test_scenario_strings_are_shown_as_text(monkeypatch, tmp_path):
+    """A title with markup and a mathtext dollar reaches the page as literal text."""
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "status_quo.toml").write_text(
+        'title = "<b>bold</b> $x$"\n'
+        '[actors."<i>A</i>"]\ncapability = 0.5\n[actors.B]\ncapability = 0.5\n'
+        '[alliances."<script>x</script>"]\nmembers = ["<i>A</i>", "B"]\n'
+        '[mechanisms]\nnoise = 0.1\n[run]\nsteps = 5\n')
+    monkeypatch.setattr(app, "SCENARIOS", folder)
+    model = app.AllianceExplorer(rng=1)
+    _, rc = _render(model)
+    rc.find(children=["<b>bold</b> $x$"]).assert_single()
+    rc.find(children=["<script>x</script>: active, cohesion +0.00"]).assert_single()
+    assert rc.find(v.Select).widget.items == ["status_quo"]
+    # matplotlib labels have the dollar escaped (no mathtext) and draw without error
+    fig = app.network_figure(model)
+    assert any(t.get_text() == "<i>A</i>" for t in fig.axes[0].texts)
+    app.cohesion_figure(model).canvas.draw()
+
+
+# --------------------------------------------------------------------------------------------
+# The served app in a real browser
+# --------------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+# The browser-side files the Solara page loads from a CDN (its template names the versions).
+# Here they come from the npm registry through npm itself and are served by Solara's own asset
+# cache, so that the test needs no CDN.
+CDN_PACKAGES = {"@widgetti/solara-vuetify3-app": "5.2.0", "@widgetti/vue-grid-layout": "2.3.13-alpha.2",
+                "requirejs": "2.3.6", "font-awesome": "4.5.0"}
+
+
+@pytest.fixture(scope="session")
+def solara_cdn(tmp_path_factory):
+    """A Solara asset-cache folder holding the page's browser-side packages."""
+    import shutil
+    import tarfile
+
+    here = Path(solara.__file__).parent
+    sources = "".join(p.read_text() for p in [here / "server" / "templates" / "solara.html.j2",
+                                               here / "server" / "settings.py",
+                                               *(here / "widgets" / "vue").glob("gridlayout*.vue")])
+    for name, version in CDN_PACKAGES.items():
+        if f"{name.rpartition('/')[2]}@{version}" not in sources:
+            pytest.skip(f"this Solara does not load {name}@{version}; update CDN_PACKAGES")
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm not installed: it fetches the Solara page's browser-side packages")
+    folder = tmp_path_factory.mktemp("solara-cdn")
+    packs = folder / "packs"
+    packs.mkdir()
+    specs = [f"{name}@{version}" for name, version in CDN_PACKAGES.items()]
+    try:
+        subprocess.run([npm, "pack", *specs, "--silent"], cwd=packs, check=True, timeout=300,
+                       capture_output=True)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        pytest.skip(f"npm could not fetch the Solara page's browser-side packages: {e}")
+    for name, version in CDN_PACKAGES.items():
+        tgz = packs / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
+        target = folder / "cdn" / f"{name}@{version}"
+        target.mkdir(parents=True)
+        with tarfile.open(tgz) as tar:
+            for member in tar.getmembers():
+                member.name = member.name.partition("/")[2]  # drop the leading package/
+            tar.extractall(target, members=[m for m in tar.getmembers() if m.name],
+                           filter="data")
+    return folder / "cdn"
+
+
+@pytest.fixture
+def served_app(tmp_path, solara_cdn):
+    """``solara run sim/app.py`` on 127.0.0.1 and a free port; stopped whatever happens."""
+    port = _free_port()
+    log = open(tmp_path / "solara.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "solara", "run", "sim/app.py", "--host", "127.0.0.1",
+         "--port", str(port), "--no-open", "--production"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "MPLBACKEND": "Agg", "SOLARA_ASSETS_PROXY_CACHE_DIR": str(solara_cdn),
+             "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false"})
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as fh:
+                    if fh.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail("solara did not serve sim/app.py: "
+                            + (tmp_path / "solara.log").read_text(errors="replace")[-2000:])
+            time.sleep(0.5)
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+STEP_TEXT = """(() => {
+  const spans = Array.from(document.querySelectorAll('span'));
+  const s = spans.find(e => /^step \\d+ of \\d+$/.test(e.innerText.trim()));
+  return s ? s.innerText.trim() : '';
+})()"""
+
+CLICK_STEP = """(() => {
+  const b = Array.from(document.querySelectorAll('button'))
+    .find(e => e.textContent.trim() === 'Step');
+  if (!b) return false;
+  b.click();
+  return true;
+})()"""
+
+PAGE_FACTS = """(() => ({
+  sliders: document.querySelectorAll('.v-slider').length,
+  images: Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length,
+  text: document.body.innerText,
+}))()"""
+
+
+def _poll(client, expression, until, timeout=90.0):
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = client.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        value = value["result"].get("value")
+        if until(value):
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out; last value: {value!r}")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(tb.CHROMIUM is None, reason="chromium not installed (Debian: apt-get install "
+                    "chromium); the served-app test needs headless Chromium")
+def test_served_app_renders_and_steps_in_chromium(served_app, browser):
+    browser.call("Runtime.enable")
+    browser.call("Page.enable")
+    browser.call("Page.navigate", url=served_app)
+    browser.wait_for("Page.loadEventFired")
+    first = _poll(browser, STEP_TEXT, lambda s: bool(s))
+    assert first.startswith("step 0 of ")
+    facts = _poll(browser, PAGE_FACTS, lambda f: f and f["images"] >= 2)
+    assert facts["sliders"] >= len(app.MECHANISMS)
+    assert "china_russia: active" in facts["text"]
+    assert _poll(browser, CLICK_STEP, lambda ok: ok is True)
+    _poll(browser, STEP_TEXT, lambda s: s.startswith("step 1 of "))
+    _poll(browser, CLICK_STEP, lambda ok: ok is True)
+    _poll(browser, STEP_TEXT, lambda s: s.startswith("step 2 of "))
