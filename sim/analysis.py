@@ -1016,9 +1016,9 @@ def discover(results, outcome: str = "stab_in_the_back", alliance: str | None = 
     if fate not in OUTCOMES:
         raise AnalysisError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}"
                             " (or 'stab_in_the_back by NAME')")
-    y = (reps[f"{alliance}.fate"] == fate).to_numpy()
+    y = (reps[f"{alliance}.fate"] == fate).to_numpy(dtype=bool, copy=True)
     if who:
-        y &= (reps[f"{alliance}.defector"] == who).to_numpy()
+        y &= (reps[f"{alliance}.defector"] == who).to_numpy(dtype=bool)
     cols = [c for c in reps.columns if c.startswith("param:")]
     x = reps[cols].astype(np.float64)
     x = x.loc[:, x.nunique() > 1]
@@ -1128,7 +1128,9 @@ def write_discovery(d: Discovery, out: str | Path, claims: dict | None = None) -
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    slug = d.outcome.replace(" ", "_")
+    from .results import safe_name
+
+    slug = safe_name(d.outcome.replace(" ", "_"), fallback="outcome")
     paths = {"boxes": out / f"prim_{slug}.csv"}
     d.table().to_csv(paths["boxes"], index=False)
     paths["trajectory"] = out / f"prim_{slug}_trajectory.csv"

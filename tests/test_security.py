@@ -15,7 +15,6 @@ executor connects only where it is told.
 from __future__ import annotations
 
 import ast
-import dataclasses
 import socket
 import subprocess
 import sys
@@ -276,10 +275,6 @@ def test_force_deletes_only_what_a_run_wrote(tmp_path):
     assert (out / "report.html").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="sim/analysis.py:write_discovery builds file names from the "
-                   "outcome, which holds an actor's name ('stab_in_the_back by NAME'); a name with "
-                   "'../' writes outside --out. Remove this mark with the fix (e.g. sim.results."
-                   "safe_name).")
 def test_discovery_files_stay_inside_their_folder(tmp_path, write):
     analysis = pytest.importorskip("sim.analysis")
     pytest.importorskip("ema_workbench", reason="PRIM needs the explore extra")
@@ -299,9 +294,8 @@ def test_discovery_files_stay_inside_their_folder(tmp_path, write):
         theta_trust = -1
     ''', "disc.toml")
     results = run_ensemble(path, out=tmp_path / "run", progress=False)
-    found = analysis.discover(results, "stab_in_the_back")
     # The outcome of a stab by one actor carries the actor's name ("stab_in_the_back by NAME").
-    found = dataclasses.replace(found, outcome="stab_in_the_back by ../../escaped")
+    found = analysis.discover(results, "stab_in_the_back by ../../escaped")
     out = tmp_path / "deep" / "er" / "disc"
     paths = analysis.write_discovery(found, out)
     _inside(out, paths.values())
