@@ -515,40 +515,45 @@ def decide(params: Params, state: State, t: int, u: np.ndarray):
         k = len(m)
         draws_all = u[:, col:col + k]
         col += k
-        act = np.flatnonzero(state.active[:, a_index])
-        if act.size == 0:
-            out.append((act, act))
+        active = state.active[:, a_index]
+        if not active.any():
+            empty = np.empty(0, dtype=np.intp)
+            out.append((empty, empty))
             continue
-        everyone = act.size == params.n
-        take = slice(None) if everyone else act
-        # Each member's mean disposition toward its partners, gathered tie by tie (numpy reduces
-        # tiny trailing axes slowly, and only the active replicates are needed).
-        w_mean = np.zeros((act.size, k), dtype=W.dtype)
+        # Every replicate is computed (strided views, no gathers) and inactive ones are masked:
+        # cheaper than gathering the active rows while most alliances are still active.
+        # Each member's mean disposition toward its partners, summed tie by tie (numpy reduces
+        # tiny trailing axes slowly).
+        w_mean = np.zeros((params.n, k), dtype=W.dtype)
         for a, i in enumerate(m):
             for j in m:
                 if j != i:
-                    w_mean[:, a] += W[take, i, j]
+                    w_mean[:, a] += W[:, i, j]
         w_mean /= k - 1
         if np.any(al.power_shift):
-            change = np.abs(_log_relative_power(state.capability[take], m)
-                            - state.log_power0[a_index][take])
+            change = np.abs(_log_relative_power(state.capability, m) - state.log_power0[a_index])
         else:
             change = 0.0
-        p = defection_probability(w_mean, al.theta_stay[take, None], al.h0[take, None],
-                                  al.beta[take, None], change, al.power_shift[take, None], params.dt)
-        draws = draws_all[take]
-        defects = draws < p
-        hit = np.flatnonzero(defects.any(axis=1))
-        if hit.size == 0:
-            out.append((hit, hit))
+        p = defection_probability(w_mean, al.theta_stay[:, None], al.h0[:, None],
+                                  al.beta[:, None], change, al.power_shift[:, None], params.dt)
+        defects = draws_all < p
+        any_defect = defects[:, 0].copy()
+        for a in range(1, k):
+            any_defect |= defects[:, a]
+        any_defect &= active
+        act = np.flatnonzero(any_defect)
+        if act.size == 0:
+            out.append((act, act))
             continue
+        hit = np.arange(act.size)
+        defects, draws, p = defects[act], draws_all[act], p[act]
         # The first to defect: the most decisive draw relative to its own probability.
-        ratio = np.where(defects[hit], draws[hit] / np.where(p[hit] > 0, p[hit], 1.0), np.inf)
+        ratio = np.where(defects, draws / np.where(p > 0, p, 1.0), np.inf)
         first = np.argmin(ratio, axis=1)
-        sub = W[act[hit][:, None, None], m[None, :, None], m[None, None, :]]  # (h, k, k)
+        sub = W[act[:, None, None], m[None, :, None], m[None, None, :]]  # (h, k, k)
         trust_in = sub.sum(axis=1) / (k - 1)  # partners' mean disposition toward each member
-        trusted = trust_in[np.arange(hit.size), first] >= al.theta_trust[act[hit]]
-        rows = act[hit]
+        trusted = trust_in[hit, first] >= al.theta_trust[act]
+        rows = act
         who = m[first]
         state.fate[rows, a_index] = np.where(trusted, STAB, DRIFT)
         state.end_step[rows, a_index] = t

@@ -464,16 +464,18 @@ def modal_blocs(replicates: pd.DataFrame, actors: Sequence[str]) -> np.ndarray:
 
 
 def balance_index(summary: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Mean share of balanced triads per step, ``balance_sum / n``: (steps + 1,).
+    """Mean share of balanced triads per step, ``balance_sum / balance_n``: (steps + 1,).
 
     A triad is balanced when the product of the signs of its three (symmetrised) ties is
-    positive: "the friend of my friend is my friend".
+    positive: "the friend of my friend is my friend". The ensemble engine averages it over the
+    first replicates of each chunk (``balance_n`` of them; all replicates when absent).
 
     References
     ----------
     Heider (1946); Cartwright & Harary (1956).
     """
-    return np.asarray(summary["balance_sum"], dtype=float) / float(np.asarray(summary["n"]).sum())
+    count = summary.get("balance_n", summary["n"])
+    return np.asarray(summary["balance_sum"], dtype=float) / float(np.asarray(count).sum())
 
 
 def frustration(summary: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -262,3 +262,10 @@ def test_mean_capability_is_nan_where_not_recorded():
     reps = pd.DataFrame({"capability:A": [0.2, 0.4]})
     cap = mean_capability(reps, ["A", "B"])
     assert cap["A"] == pytest.approx(0.3) and np.isnan(cap["B"])
+
+
+def test_balance_index_uses_the_sampled_count_when_given():
+    """The engine sums the balance index over a sample of each chunk: divide by that count."""
+    summary = {"balance_sum": np.array([30.0, 60.0]), "n": np.array([1000]),
+               "balance_n": np.array([100])}
+    np.testing.assert_allclose(balance_index(summary), [0.3, 0.6])
