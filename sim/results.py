@@ -89,6 +89,15 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def parquet_options(schema) -> dict:
+    """How replicate tables are written: snappy, dictionary encoding for the text columns only
+    (fates, defectors: a handful of values), none for the numbers, where it only costs time."""
+    import pyarrow as pa
+
+    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    return {"compression": "snappy", "use_dictionary": text, "write_statistics": False}
+
+
 @dataclass
 class ChunkData:
     """What one chunk of replicates produced."""
@@ -114,7 +123,11 @@ def save_chunk(directory: Path, chunk: ChunkData) -> dict:
     temps = (table_path.with_name(f".{table_path.name}.tmp-{os.getpid()}"),
              summary_path.with_name(f".{summary_path.name}.tmp-{os.getpid()}.npz"))
     try:
-        chunk.table.to_parquet(temps[0], index=False)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(chunk.table, preserve_index=False)
+        pq.write_table(table, temps[0], **parquet_options(table.schema))
         np.savez(temps[1], **arrays)
         os.replace(temps[0], table_path)
         os.replace(temps[1], summary_path)
@@ -159,7 +172,7 @@ def finalize(directory: Path, n_chunks: int, trajectories: bool) -> None:
             table_path, summary_path = chunk_paths(directory, c)
             table = pq.read_table(table_path)
             if writer is None:
-                writer = pq.ParquetWriter(tmp_table, table.schema)
+                writer = pq.ParquetWriter(tmp_table, table.schema, **parquet_options(table.schema))
             writer.write_table(table)
             with np.load(summary_path, allow_pickle=False) as z:
                 part = {k: z[k] for k in z.files}
