@@ -32,6 +32,7 @@ from .results import (
     Results,
     ResultsError,
     chunk_intact,
+    encode_table,
     finalize,
     load_results,
     read_manifest,
@@ -150,7 +151,7 @@ def run_chunk(task: ChunkTask) -> ChunkData:
         columns[f"bloc:{name}"] = labels[:, i].astype(np.int8)
     for i, name in enumerate(params.actors):
         columns[f"capability:{name}"] = state.capability[:, i].astype(np.float64)
-    table = pd.DataFrame(columns)
+    table = encode_table(columns)
     W = state.ties.astype(np.float64)
     summary = {
         "cohesion_hist": hist, "active": active, "balance_sum": balance_sum,

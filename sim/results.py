@@ -100,12 +100,33 @@ def parquet_options(schema) -> dict:
 
 @dataclass
 class ChunkData:
-    """What one chunk of replicates produced."""
+    """What one chunk of replicates produced: its replicate table already encoded as Parquet
+    (in the worker, so the process that collects the chunks only writes bytes)."""
 
     index: int
-    table: pd.DataFrame
+    table_bytes: bytes
     summary: dict[str, np.ndarray]
     trajectories: np.ndarray | None = None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The chunk's replicate table."""
+        import io
+
+        return pd.read_parquet(io.BytesIO(self.table_bytes))
+
+
+def encode_table(columns: dict[str, np.ndarray]) -> bytes:
+    """A replicate table (column name -> array) as Parquet bytes, written as the result files are."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(columns)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, **parquet_options(table.schema))
+    return buffer.getvalue()
 
 
 def chunk_paths(directory: Path, index: int) -> tuple[Path, Path]:
@@ -123,11 +144,8 @@ def save_chunk(directory: Path, chunk: ChunkData) -> dict:
     temps = (table_path.with_name(f".{table_path.name}.tmp-{os.getpid()}"),
              summary_path.with_name(f".{summary_path.name}.tmp-{os.getpid()}.npz"))
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.Table.from_pandas(chunk.table, preserve_index=False)
-        pq.write_table(table, temps[0], **parquet_options(table.schema))
+        with open(temps[0], "wb") as fh:
+            fh.write(chunk.table_bytes)
         np.savez(temps[1], **arrays)
         os.replace(temps[0], table_path)
         os.replace(temps[1], summary_path)
