@@ -174,7 +174,8 @@ class State:
     log_power0: list[np.ndarray]  # per alliance (n, m): log power relative to partners at t=0
     base: np.ndarray | None = None  # dt * (forces set by interests alone), see fixed_force
     similarity: np.ndarray | None = None  # dt * alpha_aff * U, the affinity part of base
-    event_p: list | None = None  # per event: probability of firing in a step (n,), when stochastic
+    event_p: np.ndarray | None = None  # (n, E) probability of each stochastic event in a step
+    growth_factor: np.ndarray | None = None  # (n, A) 1 + growth * dt
     fixed: np.ndarray | None = None  # base plus dt * the pressure force at pressure_used
     pressure_used: np.ndarray | None = None  # (n, A) the pressure folded into fixed
     pressure_cache: np.ndarray | None = None  # the schedule's value while it is flat
@@ -292,7 +293,7 @@ def initial_state(params: Params, dtype=np.float64) -> State:
         ambition=params.ambition.astype(dtype, copy=True),
         dependence=params.dependence.astype(dtype, copy=True),
         pressure_offset=np.zeros((n, A), dtype=dtype),
-        fired=np.zeros((n, len(params.events)), dtype=bool), event_p=[None] * len(params.events),
+        fired=np.zeros((n, len(params.events)), dtype=bool),
         active=np.ones((n, L), dtype=bool), fate=np.zeros((n, L), dtype=np.int8),
         end_step=np.full((n, L), -1, dtype=np.int32), defector=np.full((n, L), -1, dtype=np.int16),
         log_power0=[_log_relative_power(cap, a.members) for a in params.alliances],
@@ -306,14 +307,22 @@ def _log_relative_power(cap, members):
     return np.log(np.maximum(c, 1e-300) / np.maximum(others, 1e-300))
 
 
+def schedule_moves(params: Params, t: int) -> bool:
+    """Whether the pressure schedule at step t may differ from step t - 1 (it is flat between
+    knots, where the left knot stays the same and the weight of the right one is zero)."""
+    t = min(t, params.steps - 1)
+    return t == 0 or not (np.array_equal(params.pressure_index[t], params.pressure_index[t - 1])
+                          and not params.pressure_weight[t].any()
+                          and not params.pressure_weight[t - 1].any())
+
+
 def pressure_at(params: Params, state: State, t: int):
     """Pressure felt by each actor at step t: schedule plus event offsets, floored at zero."""
     t = min(t, params.steps - 1)
     idx = params.pressure_index[t]
     w = params.pressure_weight[t]
     cached = state.pressure_cache
-    if cached is None or t == 0 or not (np.array_equal(idx, params.pressure_index[t - 1])
-                                        and not w.any() and not params.pressure_weight[t - 1].any()):
+    if cached is None or schedule_moves(params, t):
         ar = np.arange(params.A)
         pv = params.pressure_values
         cached = pv[:, ar, idx] * (1.0 - w) + pv[:, ar, idx + 1] * w
@@ -336,14 +345,19 @@ def cohesion(W, members):
 # The step
 # --------------------------------------------------------------------------------------------
 
-def apply_events(params: Params, state: State, t: int, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def apply_events(params: Params, state: State, t: int, u: np.ndarray):
     """Fire the events due at step t.
 
-    Returns the replicates whose positions or saliences changed (their interest similarity must
-    be recomputed) and those whose ambitions or dependences changed (the rest of their fixed
-    force must be rebuilt); pressure changes are picked up by comparing pressures in :func:`step`.
+    Returns three index arrays of replicates: those whose positions or saliences changed (their
+    interest similarity must be recomputed), those whose interests changed in any way (positions,
+    saliences, ambitions or dependences: their fixed force must be rebuilt) and those whose
+    pressure changed.
     """
-    similarity = spheres = None
+    similarity = interests = pressure = None
+    if state.event_p is None:  # probability of each stochastic event in one step, (n, E)
+        hazards = [ev.hazard for ev in params.events if ev.at is None]
+        state.event_p = -np.expm1(-np.stack(hazards, axis=1) * params.dt) if hazards else None
+    fires = u < state.event_p if state.event_p is not None else None
     s = 0
     for e_index, ev in enumerate(params.events):
         if ev.at is not None:
@@ -351,12 +365,12 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray) -> tuple[n
                 continue
             mask = np.ones(params.n, dtype=bool)
         else:
-            if state.event_p[e_index] is None:
-                state.event_p[e_index] = -np.expm1(-ev.hazard * params.dt)
-            mask = u[:, s] < state.event_p[e_index]
+            mask = fires[:, s]
             s += 1
+            if not mask.any():
+                continue
             if not ev.repeat:
-                mask &= ~state.fired[:, e_index]
+                mask = mask & ~state.fired[:, e_index]
         rows = np.flatnonzero(mask)
         if rows.size == 0:
             continue
@@ -366,10 +380,11 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray) -> tuple[n
             if changed == "similarity":
                 similarity = mask if similarity is None else similarity | mask
             if changed in ("similarity", "spheres"):
-                spheres = mask if spheres is None else spheres | mask
+                interests = mask if interests is None else interests | mask
+            if changed == "pressure":
+                pressure = mask if pressure is None else pressure | mask
     empty = np.empty(0, dtype=np.intp)
-    return (empty if similarity is None else np.flatnonzero(similarity),
-            empty if spheres is None else np.flatnonzero(spheres))
+    return tuple(empty if m is None else np.flatnonzero(m) for m in (similarity, interests, pressure))
 
 
 def stochastic_event_count(params: Params) -> int:
@@ -410,6 +425,7 @@ def _apply_effect(state: State, f, rows, params: Params) -> str | None:
         return "pressure"
     if f.kind == "growth":
         _update(state.growth, rows, (i,), f, -0.5, 0.5)
+        state.growth_factor = None
         return None
     raise ValueError(f"unknown effect kind {f.kind!r}")  # pragma: no cover
 
@@ -580,7 +596,9 @@ def apply_defections(params: Params, state: State, decisions):
 def grow(params: Params, state: State):
     """Capabilities grow by ``growth * dt`` and are renormalised to shares."""
     cap = state.capability
-    cap *= 1.0 + state.growth * params.dt
+    if state.growth_factor is None:  # rebuilt when an event changes growth
+        state.growth_factor = 1.0 + state.growth * params.dt
+    cap *= state.growth_factor
     np.maximum(cap, 0.0, out=cap)
     total = cap.sum(axis=1, keepdims=True)
     if (total > 0).all():
@@ -607,19 +625,25 @@ def bargain(params: Params, state: State):
 def step(params: Params, state: State, draws: Draws) -> None:
     """Advance every replicate by one step, in place."""
     t = state.t
-    similarity, interests = apply_events(params, state, t, draws.events)
-    pressure = pressure_at(params, state, t)
+    similarity, interests, pressed = apply_events(params, state, t, draws.events)
     if state.base is None:
+        pressure = pressure_at(params, state, t)
         _ready(params, state, pressure)
-    else:
+    elif schedule_moves(params, t):
+        pressure = pressure_at(params, state, t)
         if interests.size:
             state.base[interests] = fixed_force(params, state, interests,
                                                 similarity=similarity.size > 0)
-        moved = np.flatnonzero((pressure != state.pressure_used).any(axis=1))
-        rows = np.union1d(interests, moved) if interests.size else moved
-        if rows.size == params.n:
-            fold_pressure(params, state, pressure)
-        elif rows.size:
+        fold_pressure(params, state, pressure)
+    else:
+        # Flat schedule: only the replicates whose interests or pressure offsets changed move.
+        pressure = state.pressure_used
+        if interests.size:
+            state.base[interests] = fixed_force(params, state, interests,
+                                                similarity=similarity.size > 0)
+        if interests.size or pressed.size:
+            pressure = pressure_at(params, state, t)
+            rows = np.union1d(interests, pressed)
             fold_pressure(params, state, pressure, rows)
     decisions = decide(params, state, t, draws.defect)
     ws = state.work
