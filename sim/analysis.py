@@ -83,6 +83,15 @@ class AnalysisError(ValueError):
     """An analysis that cannot be set up as asked (bad method, no factors, missing outcome)."""
 
 
+def pick_alliance(alliance: str | None, declared: list[str], focal: str | None) -> str:
+    """``alliance``, or the focal one when omitted; an error naming the declared ones if unknown."""
+    alliance = alliance or focal
+    if alliance not in declared:
+        raise AnalysisError(f"unknown alliance {alliance!r}; expected one of "
+                            f"{', '.join(declared) or '(none declared)'}")
+    return alliance
+
+
 # --------------------------------------------------------------------------------------------
 # Factors: the uncertain values of a scenario
 # --------------------------------------------------------------------------------------------
@@ -585,10 +594,7 @@ def evaluate_design(scenario: Scenario, factors: Sequence[Factor], X: np.ndarray
     DataFrame
         One row per design row, in design order: ``p_holds``, ``p_stab``, ``p_drift``.
     """
-    alliance = alliance or scenario.focal_alliance
-    if alliance not in scenario.alliances:
-        raise AnalysisError(f"unknown alliance {alliance!r}; expected one of "
-                            f"{', '.join(scenario.alliances) or '(none declared)'}")
+    alliance = pick_alliance(alliance, list(scenario.alliances), scenario.focal_alliance)
     if replicates <= 0:
         raise AnalysisError(f"expected a positive number of replicates, got {replicates}")
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
@@ -701,10 +707,7 @@ def run_sensitivity(scenario: Scenario | str | Path, *, method: str = "sobol", s
     if not factors:
         raise AnalysisError("no uncertain values to vary" + (f" match {', '.join(include)}"
                                                              if include else " in the scenario"))
-    alliance = alliance or scenario.focal_alliance
-    if alliance not in scenario.alliances:
-        raise AnalysisError(f"unknown alliance {alliance!r}; expected one of "
-                            f"{', '.join(scenario.alliances) or '(none declared)'}")
+    alliance = pick_alliance(alliance, list(scenario.alliances), scenario.focal_alliance)
     groups = [family(f.name) for f in factors] if grouped and method == "sobol" else None
     if groups is not None and len(set(groups)) < 2:
         raise AnalysisError("grouped Sobol indices need at least two groups")
@@ -1007,10 +1010,7 @@ def discover(results, outcome: str = "stab_in_the_back", alliance: str | None = 
         from .results import load_results
 
         results = load_results(results)
-    alliance = alliance or results.focal
-    if alliance not in results.alliances:
-        raise AnalysisError(f"unknown alliance {alliance!r}; expected one of "
-                            f"{', '.join(results.alliances) or '(none declared)'}")
+    alliance = pick_alliance(alliance, results.alliances, results.focal)
     reps = results.replicates
     fate, _, who = outcome.partition(" by ")
     if fate not in OUTCOMES:

@@ -43,6 +43,7 @@ from ..analysis import (
     DesignBlock,
     Factor,
     evaluate_block,
+    pick_alliance,
     scenario_factors,
 )
 from ..dynamics import FATES
@@ -162,10 +163,7 @@ def ema_model(scenario: Scenario | str | Path, *, replicates: int = 200, seed: i
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     scenario = scenario.with_run(steps=steps)
-    alliance = alliance or scenario.focal_alliance
-    if alliance not in scenario.alliances:
-        raise AnalysisError(f"unknown alliance {alliance!r}; expected one of "
-                            f"{', '.join(scenario.alliances) or '(none declared)'}")
+    alliance = pick_alliance(alliance, list(scenario.alliances), scenario.focal_alliance)
     if replicates <= 0:
         raise AnalysisError(f"expected a positive number of replicates, got {replicates}")
     factors = scenario_factors(scenario, include)
