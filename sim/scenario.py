@@ -123,10 +123,10 @@ def _finite(v: float) -> float:
     return v
 
 
-Finite = Annotated[float, Field(allow_inf_nan=True), ]
-
-
 class _Dist(_Strict):
+    """An uncertain value. Each distribution defines ``support()`` (the interval its draws can
+    fall in, before clipping to the field's bounds) and ``point()`` (its stand-in under ``--point``)."""
+
     claim: str | None = None
 
     @model_validator(mode="after")
@@ -135,12 +135,6 @@ class _Dist(_Strict):
             if isinstance(value, float):
                 _finite(value)
         return self
-
-    def support(self) -> tuple[float, float]:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def point(self) -> float:  # pragma: no cover - overridden
-        raise NotImplementedError
 
 
 class Uniform(_Dist):
