@@ -448,6 +448,17 @@ def scenario_section(r: Results, index: int, figures_html: str) -> str:
 # The report
 # --------------------------------------------------------------------------------------------
 
+def _write_page(path: Path, title: str, body: list[str]) -> Path:
+    """One self-contained page (inline style, no scripts, a CSP that forbids them), atomically."""
+    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>"
+            + "".join(body) + "</main></body></html>\n")
+    atomic_write_bytes(path, page.encode("utf-8"))
+    return path
+
+
 def write_report(results: Sequence[Results], path: str | Path) -> Path:
     """Write the HTML report of one result set, or the comparison report of several.
 
@@ -506,13 +517,7 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
                 "with Greenwood (1926) variance (log-log band). Balance: Heider (1946), Cartwright "
                 "&amp; Harary (1956). Blocs: Axelrod &amp; Bennett (1993). Figures use the "
                 "Okabe–Ito colour-blind-safe palette.</footer>")
-    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>"
-            + "".join(body) + "</main></body></html>\n")
-    atomic_write_bytes(path, page.encode("utf-8"))
-    return path
+    return _write_page(path, title, body)
 
 
 # --------------------------------------------------------------------------------------------
@@ -579,10 +584,4 @@ def write_exploration_report(path: str | Path, title: str, subtitle: str,
                 "SALib (Herman &amp; Usher 2017). Morris screening: Morris (1991), Campolongo et "
                 "al. (2007). PRIM: Friedman &amp; Fisher (1999); scenario discovery: Bryant &amp; "
                 "Lempert (2010), with the EMA Workbench (Kwakkel 2017).</footer>")
-    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>"
-            + "".join(body) + "</main></body></html>\n")
-    atomic_write_bytes(path, page.encode("utf-8"))
-    return path
+    return _write_page(path, title, body)
