@@ -229,6 +229,14 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
         Finish an interrupted run in ``out``, or overwrite another run's results there.
     trajectories
         Keep every replicate's full tie trajectory (small runs only).
+    dtype
+        Precision of the ties: ``"float32"`` (default) or ``"float64"``.
+    progress
+        Show a progress bar over replicates.
+    name
+        Label for the progress bar and the manifest (default: the file's stem).
+    point
+        When ``scenario`` is a path, use the point value of every uncertain value.
     chunk_fn
         The function run on each :class:`ChunkTask` (default :func:`run_chunk`); a picklable
         stand-in lets tests inject faults.
