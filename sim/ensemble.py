@@ -152,7 +152,7 @@ def run_chunk(task: ChunkTask) -> ChunkData:
     for i, name in enumerate(params.actors):
         columns[f"capability:{name}"] = state.capability[:, i].astype(np.float64)
     table = encode_table(columns)
-    W = state.ties.astype(np.float64)
+    W = W64
     summary = {
         "cohesion_hist": hist, "active": active, "balance_sum": balance_sum,
         "ties_sum": W.sum(axis=0), "ties_sq": (W * W).sum(axis=0),
