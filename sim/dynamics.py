@@ -171,7 +171,8 @@ class State:
     fate: np.ndarray  # (n, L) int8
     end_step: np.ndarray  # (n, L) int32, -1 while active
     defector: np.ndarray  # (n, L) int16, -1 while active
-    log_power0: list[np.ndarray]  # per alliance (n, m): log power relative to partners at t=0
+    log_power0: np.ndarray  # (n, M) each seat's relative_power at t = 0
+    seats: Seats  # the alliance members, see :class:`Seats`
     base: np.ndarray | None = None  # dt * (forces set by interests alone), see fixed_force
     similarity: np.ndarray | None = None  # dt * alpha_aff * U, the affinity part of base
     event_p: np.ndarray | None = None  # (n, E) probability of each stochastic event in a step
@@ -233,6 +234,67 @@ def dependence_pairs(params: Params) -> list[tuple[int, int]]:
 
 
 @dataclass
+class Seats:
+    """Every member of every alliance as one "seat", so that all decisions of a step are computed
+    together: seat ``s`` is actor ``actor[s]`` in alliance ``alliance[s]``; alliance ``a`` holds the
+    seats ``span[a]``."""
+
+    actor: np.ndarray  # (M,) the actor in each seat
+    span: list[slice]  # the seats of each alliance
+    pairs: np.ndarray  # (P,) flat index i * A + j of each ordered pair of partners
+    mean: np.ndarray  # (P, M) averages a seat's pairs: its mean disposition toward its partners
+    partners: np.ndarray  # (M, M) 1 where two seats share an alliance (self included)
+    size: np.ndarray  # (M,) members of the seat's alliance
+    theta_stay: np.ndarray  # (n, M), and the other rule parameters of each seat's alliance, in
+    # the dtype of the ties: float32 runs compute the probabilities in float32
+    h0: np.ndarray
+    beta: np.ndarray
+    power_shift: np.ndarray
+    shifting: bool  # some power_shift is not zero
+
+
+def seats(params: Params, dtype) -> Seats:
+    A, M = params.A, member_count(params)
+    actor, span, pairs, owner, size = [], [], [], [], []
+    for al in params.alliances:
+        start = len(actor)
+        k = len(al.members)
+        for i in al.members:
+            for j in al.members:
+                if j != i:
+                    pairs.append(int(i) * A + int(j))
+                    owner.append(len(actor))
+            actor.append(int(i))
+            size.append(k)
+        span.append(slice(start, len(actor)))
+    size = np.array(size, dtype=dtype)
+    mean = np.zeros((len(pairs), M), dtype=dtype)
+    mean[np.arange(len(pairs)), owner] = 1.0 / (size[owner] - 1)
+    partners = np.zeros((M, M), dtype=dtype)
+    for sl in span:
+        partners[sl, sl] = 1.0
+
+    def per_seat(key):
+        columns = [np.repeat(getattr(al, key)[:, None], len(al.members), axis=1)
+                   for al in params.alliances]
+        return (np.concatenate(columns, axis=1) if columns else np.zeros((params.n, 0))).astype(dtype)
+
+    shift = per_seat("power_shift")
+    return Seats(np.array(actor, dtype=np.intp), span, np.array(pairs, dtype=np.intp), mean,
+                 partners, size, per_seat("theta_stay"), per_seat("h0"), per_seat("beta"), shift,
+                 bool(np.any(shift)))
+
+
+def relative_power(cap: np.ndarray, seats: Seats) -> np.ndarray:
+    """Log of each seat's capability over its partners' mean capability: (n, M), in the dtype of
+    ``cap`` (float32 carries it to 1e-7, as close as float32 ties carry dispositions)."""
+    c = cap[:, seats.actor]
+    tiny = np.finfo(c.dtype).tiny
+    others = (c @ seats.partners - c) / (seats.size - 1)
+    return np.log(np.maximum(c, tiny) / np.maximum(others, tiny))
+
+
+@dataclass
 class Draws:
     """The random numbers one step consumes, drawn in this order."""
 
@@ -287,6 +349,7 @@ def initial_state(params: Params, dtype=np.float64) -> State:
     W = params.ties.astype(dtype, copy=True)
     W[:, np.arange(A), np.arange(A)] = 0.0
     cap = params.capability.astype(dtype, copy=True)
+    places = seats(params, dtype)
     return State(
         t=0, ties=W, capability=cap, growth=params.growth.astype(dtype, copy=True),
         position=params.position.astype(dtype, copy=True),
@@ -297,15 +360,8 @@ def initial_state(params: Params, dtype=np.float64) -> State:
         fired=np.zeros((n, len(params.events)), dtype=bool),
         active=np.ones((n, L), dtype=bool), fate=np.zeros((n, L), dtype=np.int8),
         end_step=np.full((n, L), -1, dtype=np.int32), defector=np.full((n, L), -1, dtype=np.int16),
-        log_power0=[_log_relative_power(cap, a.members) for a in params.alliances],
+        log_power0=relative_power(cap, places), seats=places,
     )
-
-
-def _log_relative_power(cap, members):
-    c = cap[:, members].astype(np.float64)
-    m = len(members)
-    others = (c.sum(axis=1, keepdims=True) - c) / (m - 1)
-    return np.log(np.maximum(c, 1e-300) / np.maximum(others, 1e-300))
 
 
 def schedule_moves(params: Params, t: int) -> bool:
@@ -522,50 +578,45 @@ def _ready(params: Params, state: State, pressure) -> None:
 def decide(params: Params, state: State, t: int, u: np.ndarray):
     """Alliance decisions at step t, for the replicates where each alliance is still active.
 
+    Every member of every alliance is a seat (:class:`Seats`); the probabilities of all seats are
+    computed together, for every replicate (inactive alliances are masked afterwards: cheaper
+    than gathering the active rows while most alliances are still active).
     Returns, per alliance, the replicates where it ended this step and the defector in each.
     """
     W = state.ties
+    n = params.n
+    st = state.seats
     out = []
-    col = 0
+    live = state.active.any(axis=0)
+    if not live.any():
+        empty = np.empty(0, dtype=np.intp)
+        return [(empty, empty) for _ in params.alliances]
+    # each seat's mean disposition toward its partners: one gather, one small product
+    w_mean = np.take(W.reshape(n, -1), st.pairs, axis=1) @ st.mean
+    change = np.abs(relative_power(state.capability, st) - state.log_power0) if st.shifting else 0.0
+    p = defection_probability(w_mean, st.theta_stay, st.h0, st.beta, change, st.power_shift,
+                              params.dt)
+    defects = u < p
     for a_index, al in enumerate(params.alliances):
+        sl = st.span[a_index]
         m = al.members
         k = len(m)
-        draws_all = u[:, col:col + k]
-        col += k
-        active = state.active[:, a_index]
-        if not active.any():
+        if not live[a_index]:
             empty = np.empty(0, dtype=np.intp)
             out.append((empty, empty))
             continue
-        # Every replicate is computed (strided views, no gathers) and inactive ones are masked:
-        # cheaper than gathering the active rows while most alliances are still active.
-        # Each member's mean disposition toward its partners, summed tie by tie (numpy reduces
-        # tiny trailing axes slowly).
-        w_mean = np.zeros((params.n, k), dtype=W.dtype)
-        for a, i in enumerate(m):
-            for j in m:
-                if j != i:
-                    w_mean[:, a] += W[:, i, j]
-        w_mean /= k - 1
-        if np.any(al.power_shift):
-            change = np.abs(_log_relative_power(state.capability, m) - state.log_power0[a_index])
-        else:
-            change = 0.0
-        p = defection_probability(w_mean, al.theta_stay[:, None], al.h0[:, None],
-                                  al.beta[:, None], change, al.power_shift[:, None], params.dt)
-        defects = draws_all < p
-        any_defect = defects[:, 0].copy()
-        for a in range(1, k):
+        any_defect = defects[:, sl.start].copy()
+        for a in range(sl.start + 1, sl.stop):
             any_defect |= defects[:, a]
-        any_defect &= active
+        any_defect &= state.active[:, a_index]
         act = np.flatnonzero(any_defect)
         if act.size == 0:
             out.append((act, act))
             continue
         hit = np.arange(act.size)
-        defects, draws, p = defects[act], draws_all[act], p[act]
+        mine, draws, pa = defects[act, sl], u[act, sl], p[act, sl]
         # The first to defect: the most decisive draw relative to its own probability.
-        ratio = np.where(defects, draws / np.where(p > 0, p, 1.0), np.inf)
+        ratio = np.where(mine, draws / np.where(pa > 0, pa, 1.0), np.inf)
         first = np.argmin(ratio, axis=1)
         sub = W[act[:, None, None], m[None, :, None], m[None, None, :]]  # (h, k, k)
         trust_in = sub.sum(axis=1) / (k - 1)  # partners' mean disposition toward each member
