@@ -3,6 +3,7 @@
     ./alliance test --co -q >/dev/null   # (once) make sure .venv exists
     .venv/bin/python benchmarks/bench.py            # everything, about 10 minutes on 2 cores
     .venv/bin/python benchmarks/bench.py --quick    # skip the 1,000,000-replicate run
+    .venv/bin/python benchmarks/bench.py --phases   # only where a step's time goes (seconds)
 
 Every figure is measured in this run, side by side, so ratios hold even on a noisy machine:
 
@@ -15,12 +16,15 @@ Every figure is measured in this run, side by side, so ratios hold even on a noi
 2. wall time and peak resident memory (the run's whole process tree) of a 1,000,000-replicate,
    120-step run through the command line;
 3. how time grows with replicates (10^3..10^6), steps and actors (5..40);
-4. replicate-steps per second by chunk size (how the default was chosen).
+4. replicate-steps per second by chunk size (how the default was chosen);
+5. where one replicate-step's time goes: one 4,096-replicate chunk in this process, each phase
+   of the step timed around its function.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import subprocess
 import sys
@@ -33,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim import AllianceModel, load_scenario  # noqa: E402
+from sim import AllianceModel, dynamics, ensemble, load_scenario  # noqa: E402
 from sim.ensemble import ChunkTask, run_chunk, run_ensemble  # noqa: E402
 from sim.reference import ReferenceModel  # noqa: E402
 from sim.scenario import Scenario  # noqa: E402
@@ -134,12 +138,67 @@ def table(title: str, header: list[str], rows: list[list]) -> None:
         print("  " + "  ".join(f"{x:>{w}}" for x, w in zip(r, widths)))
 
 
+PHASES = [  # (module, function, phase): the step calls these through their module's globals
+    (dynamics, "increments", "forces (products and element-wise passes)"),
+    (dynamics, "draw", "random draws (noise, events, decisions)"),
+    (dynamics, "decide", "alliance decisions"),
+    (dynamics, "apply_events", "events"),
+    (dynamics, "grow", "growth"),
+    (ensemble, "balanced_share", "per-step summaries"),
+    (dynamics, "cohesion", "per-step summaries"),
+    (ensemble, "cohesion_bins", "per-step summaries"),
+    (ensemble, "compile_params", "per-chunk work (parameters, blocs, Parquet)"),
+    (ensemble, "best_partition", "per-chunk work (parameters, blocs, Parquet)"),
+    (ensemble, "encode_table", "per-chunk work (parameters, blocs, Parquet)"),
+]
+
+
+def phase_profile(n: int = 4096, repeat: int = 3) -> tuple[float, dict[str, float]]:
+    """Nanoseconds per replicate-step of one chunk, in total and by phase (best of ``repeat``)."""
+    scenario = load_scenario(STATUS_QUO)
+    steps = scenario.run.steps
+    originals = [(mod, name, getattr(mod, name)) for mod, name, _ in PHASES]
+    spent: collections.Counter = collections.Counter()
+
+    def timed(fn, phase):
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[phase] += time.perf_counter() - t
+        return wrapper
+
+    best_total, best = np.inf, {}
+    try:
+        for (mod, name, phase), (_, _, fn) in zip(PHASES, originals):
+            setattr(mod, name, timed(fn, phase))
+        for _ in range(repeat):
+            spent.clear()
+            t = time.perf_counter()
+            run_chunk(ChunkTask(scenario, 0, 0, n, 1))
+            total = time.perf_counter() - t
+            if total < best_total:
+                best_total, best = total, dict(spent)
+    finally:
+        for mod, name, fn in originals:
+            setattr(mod, name, fn)
+    scale = 1e9 / (n * steps)
+    return best_total * scale, {k: v * scale for k, v in best.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 10^6-replicate runs")
+    parser.add_argument("--phases", action="store_true",
+                        help="only table 5, where one replicate-step's time goes (seconds)")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     steps = 120
+    if args.phases:
+        run_chunk(ChunkTask(load_scenario(STATUS_QUO).with_run(steps=5), 0, 0, 64, 1))
+        phases_table()
+        return
     print(f"alliance-sim benchmarks: {cores} cores, numpy {np.__version__}, python "
           f"{sys.version.split()[0]}")
 
@@ -186,6 +245,18 @@ def main() -> None:
     for cs in (1024, 2048, 4096, 8192, 16384):
         rows.append([cs, f"{ensemble_rate(32768, steps, 1, chunk_size=cs):,.0f}"])
     table("4. chunk size (1 worker, 32,768 replicates)", ["chunk size", "rep-steps/s"], rows)
+
+    phases_table()
+
+
+def phases_table() -> None:
+    total, phases = phase_profile()
+    rows = [[k, f"{v:,.0f}", f"{v / total:.0%}"] for k, v in sorted(phases.items(), key=lambda kv: -kv[1])]
+    rows.append(["the rest (update of the ties, pressure, defections, bookkeeping)",
+                 f"{total - sum(phases.values()):,.0f}", f"{1 - sum(phases.values()) / total:.0%}"])
+    rows.append(["total", f"{total:,.0f}", "100%"])
+    table("5. where one replicate-step's time goes (1 core, one 4,096-replicate chunk, timed "
+          "around each phase)", ["phase", "ns per replicate-step", "share"], rows)
 
 
 if __name__ == "__main__":
