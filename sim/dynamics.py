@@ -236,8 +236,8 @@ def dependence_pairs(params: Params) -> list[tuple[int, int]]:
 @dataclass
 class Seats:
     """Every member of every alliance as one "seat", so that all decisions of a step are computed
-    together: seat ``s`` is actor ``actor[s]`` in alliance ``alliance[s]``; alliance ``a`` holds the
-    seats ``span[a]``."""
+    together: seat ``s`` is actor ``actor[s]``, and alliance ``a`` holds the seats ``span[a]`` (in
+    the order of its members; an actor in two alliances has two seats)."""
 
     actor: np.ndarray  # (M,) the actor in each seat
     span: list[slice]  # the seats of each alliance
@@ -254,6 +254,7 @@ class Seats:
 
 
 def seats(params: Params, dtype) -> Seats:
+    """The seats of the scenario's alliances, with their rule parameters in ``dtype``."""
     A, M = params.A, member_count(params)
     actor, span, pairs, owner, size = [], [], [], [], []
     for al in params.alliances:
@@ -287,7 +288,7 @@ def seats(params: Params, dtype) -> Seats:
 
 def relative_power(cap: np.ndarray, seats: Seats) -> np.ndarray:
     """Log of each seat's capability over its partners' mean capability: (n, M), in the dtype of
-    ``cap`` (float32 carries it to 1e-7, as close as float32 ties carry dispositions)."""
+    ``cap`` (float32 runs carry it to float32 precision, as they carry the ties)."""
     c = cap[:, seats.actor]
     tiny = np.finfo(c.dtype).tiny
     others = (c @ seats.partners - c) / (seats.size - 1)
