@@ -8,7 +8,7 @@
 Every figure is measured in this run, side by side, so ratios hold even on a noisy machine:
 
 1. replicate-steps per second on the 10-actor ``status_quo`` scenario for
-   (a) ``mesa.batch_run`` over :class:`sim.reference.ReferenceModel` (one Mesa model per replicate,
+   (a) ``mesa.batch_run`` over :class:`sim.model.reference.ReferenceModel` (one Mesa model per replicate,
        agents deciding in turn: what a Mesa user would write),
    (b) ``mesa.batch_run`` over :class:`sim.AllianceModel` (one replicate per model, on the kernel),
    (c) :func:`sim.run_ensemble` with 1 worker and with all cores,
@@ -38,9 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sim import AllianceModel, dynamics, ensemble, load_scenario  # noqa: E402
-from sim.ensemble import ChunkTask, run_chunk, run_ensemble  # noqa: E402
-from sim.reference import ReferenceModel  # noqa: E402
-from sim.scenario import Scenario  # noqa: E402
+from sim.model.reference import ReferenceModel  # noqa: E402
+from sim.run.engine import ChunkTask, run_chunk, run_ensemble  # noqa: E402
+from sim.spec.scenario import Scenario  # noqa: E402
 
 STATUS_QUO = ROOT / "scenarios" / "status_quo.toml"
 
@@ -210,7 +210,7 @@ def main() -> None:
     allc = ensemble_rate(131072, steps, cores)
     table("1. replicate-steps per second, status_quo (10 actors, 120 steps)",
           ["engine", "rep-steps/s", "vs (a)", "vs (b)"],
-          [["(a) mesa.batch_run, sim.reference", f"{ref:,.0f}", "1", ""],
+          [["(a) mesa.batch_run, sim.model.reference", f"{ref:,.0f}", "1", ""],
            ["(b) mesa.batch_run, AllianceModel", f"{mesa_kernel:,.0f}", f"{mesa_kernel / ref:,.0f}", "1"],
            ["(c) run_ensemble, 1 worker", f"{one:,.0f}", f"{one / ref:,.0f}", f"{one / mesa_kernel:,.0f}"],
            [f"(c) run_ensemble, {cores} workers", f"{allc:,.0f}", f"{allc / ref:,.0f}",

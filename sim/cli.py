@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from .scenario import ScenarioError
+from sim.spec.scenario import ScenarioError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     except Exception as e:  # noqa: BLE001 - the last line of defence
         # Only modules already loaded can have raised their errors (validate stays light).
-        results, ensemble = sys.modules.get("sim.results"), sys.modules.get("sim.ensemble")
+        results, ensemble = sys.modules.get("sim.run.store"), sys.modules.get("sim.run.engine")
         if results is not None and isinstance(e, results.ResultsError):
             say(f"alliance-sim: error: {e}")
             return EXIT_BAD_INPUT
@@ -244,7 +244,7 @@ def scheduler_address(text: str) -> str:
 
 def _run_one(args, scenario_path: Path, out: Path, force: bool, resume: bool = False,
              trajectories: bool = False):
-    from .ensemble import DEFAULT_CHUNK_SIZE, DEFAULT_DTYPE, run_ensemble
+    from sim.run.engine import DEFAULT_CHUNK_SIZE, DEFAULT_DTYPE, run_ensemble
 
     client, cluster = _executor(args)
     try:
@@ -262,7 +262,7 @@ def _run_one(args, scenario_path: Path, out: Path, force: bool, resume: bool = F
 
 
 def _print_summary(results) -> None:
-    from .outcomes import fate_table, format_fate_table
+    from sim.analysis.outcomes import fate_table, format_fate_table
 
     n = results.n
     print(f"{results.name}: {n} replicates x {results.steps} steps -> {results.directory}")
@@ -274,7 +274,7 @@ def _print_summary(results) -> None:
 
 
 def cmd_run(args) -> int:
-    from .results import safe_name
+    from sim.run.store import safe_name
 
     out = args.out or Path("results") / safe_name(args.scenario.stem)
     if args.resume and args.force:
@@ -283,8 +283,8 @@ def cmd_run(args) -> int:
     _print_summary(results)
     if not args.no_report:
         try:
-            from .report import write_report
-        except ImportError:  # reports arrive with sim.report
+            from sim.present.report import write_report
+        except ImportError:  # reports arrive with sim.present.report
             return EXIT_OK
         path = write_report([results], out / "report.html")
         print(f"report: {path}")
@@ -292,8 +292,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .ensemble import reusable
-    from .results import safe_name
+    from sim.run.engine import reusable
+    from sim.run.store import safe_name
 
     runs = []
     folders: set[str] = set()
@@ -313,7 +313,7 @@ def cmd_compare(args) -> int:
     for r in runs:
         _print_summary(r)
     try:
-        from .report import write_report
+        from sim.present.report import write_report
     except ImportError:
         return EXIT_OK
     path = write_report(runs, args.out / "report.html")
@@ -322,8 +322,8 @@ def cmd_compare(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import write_report
-    from .results import load_results
+    from sim.present.report import write_report
+    from sim.run.store import load_results
 
     runs = [load_results(d) for d in args.results]
     path = write_report(runs, args.out or args.results[0] / "report.html")
@@ -332,7 +332,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .scenario import load_scenario
+    from sim.spec.scenario import load_scenario
 
     bad = 0
     for f in args.files:
@@ -348,14 +348,14 @@ def cmd_validate(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .show import render
+    from sim.present.show import render
 
     print(render(args.file, point=args.point))
     return EXIT_OK
 
 
 def cmd_list(args) -> int:
-    from .scenario import load_scenario
+    from sim.spec.scenario import load_scenario
 
     folder = args.folder or _default_scenarios()
     files = sorted(folder.glob("*.toml"))
@@ -379,9 +379,9 @@ def _default_scenarios() -> Path:
 
 
 def cmd_landscape(args) -> int:
-    from .landscape import minima
-    from .params import compile_params
-    from .scenario import load_scenario
+    from sim.model.landscape import minima
+    from sim.spec.params import compile_params
+    from sim.spec.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, point=True)
     params = compile_params(scenario, 1)
@@ -400,7 +400,8 @@ def cmd_landscape(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
-    from .analysis import AnalysisError, format_indices, run_sensitivity, write_sensitivity
+    from sim.analysis.sensitivity import AnalysisError, format_indices, run_sensitivity
+    from sim.present.exploration import write_sensitivity
 
     try:
         result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
@@ -420,8 +421,10 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_discover(args) -> int:
-    from .analysis import AnalysisError, discover, format_discovery, write_discovery
-    from .results import load_results
+    from sim.analysis.discovery import discover, format_discovery
+    from sim.analysis.sensitivity import AnalysisError
+    from sim.present.exploration import write_discovery
+    from sim.run.store import load_results
 
     if not 0.0 <= args.min_coverage <= 1.0:
         raise UsageError(f"--min-coverage: expected a number in [0, 1], got {args.min_coverage}")
@@ -437,7 +440,7 @@ def cmd_discover(args) -> int:
     path = (results.manifest.get("scenario") or {}).get("claims")
     if path:
         try:
-            from .claims import claims_by_param, load_claims
+            from sim.spec.claims import claims_by_param, load_claims
 
             claims = claims_by_param(load_claims(path))
         except Exception:  # noqa: BLE001 - the boxes stand without their citations

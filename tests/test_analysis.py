@@ -1,7 +1,7 @@
-"""Sensitivity analysis and scenario discovery (sim.analysis).
+"""Sensitivity analysis and scenario discovery (sim.analysis.sensitivity).
 
 What these protect: the SALib path gives the known Sobol indices of the Ishigami function; every
-uncertain value set through :func:`sim.analysis.override` lands where ``compile_params`` puts it;
+uncertain value set through :func:`sim.analysis.sensitivity.override` lands where ``compile_params`` puts it;
 design outputs are matched to design rows by index, whatever order the workers finish in; the
 factors follow the scenario's distributions; PRIM finds a planted box; the CLI commands work.
 """
@@ -19,10 +19,11 @@ import pytest
 
 pytest.importorskip("SALib")
 
-from sim import analysis as an  # noqa: E402
+from sim.analysis import discovery as disc  # noqa: E402
+from sim.analysis import sensitivity as an  # noqa: E402
 from sim.cli import main  # noqa: E402
-from sim.params import compile_params, iter_values  # noqa: E402
-from sim.scenario import BOUNDS, Scenario, load_scenario  # noqa: E402
+from sim.spec.params import compile_params, iter_values  # noqa: E402
+from sim.spec.scenario import BOUNDS, Scenario, load_scenario  # noqa: E402
 from tests.conftest import DATA, ROOT  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def test_common_random_numbers_within_a_stride_and_independent_draws_across():
 def test_design_means_agree_with_the_ensemble_engine():
     """Averaged over design points drawn from the scenario's distributions, the shares match a
     plain ensemble run (same model, different random numbers)."""
-    from sim.ensemble import ChunkTask, run_chunk
+    from sim.run.engine import ChunkTask, run_chunk
 
     scenario = load_scenario(ROOT / "scenarios" / "stab_in_the_back.toml").with_run(steps=60)
     factors = an.scenario_factors(scenario)
@@ -304,7 +305,7 @@ def _planted(n=6000, seed=0):
 
 
 def test_prim_finds_a_planted_box_from_float_and_integer_parameters():
-    d = an.discover(_planted(), "stab_in_the_back", boxes=1, min_coverage=0.6)
+    d = disc.discover(_planted(), "stab_in_the_back", boxes=1, min_coverage=0.6)
     box = d.boxes[0]
     assert set(box.limits.index) == {"a", "b"}
     assert box.limits.loc["a", "low"] == pytest.approx(0.7, abs=0.05)
@@ -313,14 +314,14 @@ def test_prim_finds_a_planted_box_from_float_and_integer_parameters():
     assert "fixed" not in d.dimensions
     table = d.table()
     assert list(table.dimension) == list(box.limits.index)
-    assert "2 restricted dimensions" in an.format_discovery(d)
+    assert "2 restricted dimensions" in disc.format_discovery(d)
 
 
 def test_discover_refuses_unknown_outcomes_and_alliances():
     with pytest.raises(an.AnalysisError, match="outcome"):
-        an.discover(_planted(), "betrayal")
+        disc.discover(_planted(), "betrayal")
     with pytest.raises(an.AnalysisError, match="alliance"):
-        an.discover(_planted(), alliance="nato")
+        disc.discover(_planted(), alliance="nato")
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,7 +353,7 @@ def test_cli_sensitivity_reports_bad_input_in_one_line(capsys):
 
 
 def test_cli_discover_on_a_run(tmp_path, capsys):
-    from sim.ensemble import run_ensemble
+    from sim.run.engine import run_ensemble
 
     run = tmp_path / "run"
     run_ensemble(ROOT / "scenarios" / "stab_in_the_back.toml", replicates=3000, steps=48, out=run,

@@ -24,8 +24,8 @@ import pytest
 solara = pytest.importorskip("solara")
 v = pytest.importorskip("ipyvuetify")
 
-from sim import app  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.present import app  # noqa: E402
+from sim.spec.scenario import load_scenario  # noqa: E402
 from tests import test_browser as tb  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from sim.scenario import MEMORY_BUDGET, Scenario, footprint, load_scenario
+from sim.spec.scenario import MEMORY_BUDGET, Scenario, footprint, load_scenario
 from tests.conftest import DATA, ROOT
 
 BAD = DATA / "bad"

@@ -1,4 +1,4 @@
-"""Unit and property tests of sim.bargaining (BDM expected-utility bargaining).
+"""Unit and property tests of sim.model.bargaining (BDM expected-utility bargaining).
 
 The hand-computed case has three actors on a [0, 1] scale at x = (0, 0.5, 1)
 with capabilities (0.5, 0.3, 0.2) and saliences (1, 0.5, 0.5), so the voting
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sim.bargaining import (
+from sim.model.bargaining import (
     CAPITULATION,
     COMPROMISE,
     CONFRONTATION,

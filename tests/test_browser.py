@@ -164,7 +164,7 @@ def browser(tmp_path):
 def comparison_report(tmp_path_factory):
     """A real comparison report of the two ready scenarios (small runs)."""
     import sim
-    from sim.report import write_report
+    from sim.present.report import write_report
 
     out = tmp_path_factory.mktemp("comparison")
     runs = [sim.run_ensemble(ROOT / "scenarios" / f"{name}.toml", replicates=200, steps=24,

@@ -14,9 +14,9 @@ pytest.importorskip("ema_workbench")
 
 from ema_workbench import perform_experiments  # noqa: E402
 
-from sim import analysis as an  # noqa: E402
+from sim.analysis import sensitivity as an  # noqa: E402
 from sim.integrations.ema import ema_model, frozen_distribution, identifier  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.spec.scenario import load_scenario  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "stab_in_the_back.toml"

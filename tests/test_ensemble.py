@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.ensemble import ChunkTask, EnsembleError, run_chunk, run_ensemble
-from sim.results import ResultsError, load_results, merge_summaries
-from sim.scenario import load_scenario
+from sim.run.engine import ChunkTask, EnsembleError, run_chunk, run_ensemble
+from sim.run.store import ResultsError, load_results, merge_summaries
+from sim.spec.scenario import load_scenario
 from tests.conftest import DATA, ROOT
 
 SCENARIO = DATA / "all_mechanisms.toml"

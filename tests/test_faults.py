@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import ensemble as ensemble_module
 from sim.cli import main
-from sim.ensemble import EnsembleError, run_chunk, run_ensemble
-from sim.results import ResultsError, chunk_paths, sha256_file
+from sim.run import engine as ensemble_module
+from sim.run.engine import EnsembleError, run_chunk, run_ensemble
+from sim.run.store import ResultsError, chunk_paths, sha256_file
 from tests.conftest import DATA, ROOT
 
 SCENARIO = DATA / "all_mechanisms.toml"
@@ -218,7 +218,7 @@ def test_disk_filling_up_during_the_run_keeps_finished_chunks(tmp_path, tmpfs, m
     out = disk / "run"
     monkeypatch.setattr(ensemble_module, "_disk_need", lambda *a: 0)  # let it start
     if not real:
-        monkeypatch.setattr("sim.results.np.savez", FillsUp(3))
+        monkeypatch.setattr("sim.run.store.np.savez", FillsUp(3))
     with pytest.raises(EnsembleError) as info:
         run_ensemble(SCENARIO, out=out, replicates=1000, steps=40, seed=2, chunk_size=50,
                      progress=False, workers=1)
@@ -250,7 +250,7 @@ def test_write_failure_while_merging_keeps_every_chunk(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_savez(path, *args, **kwargs)
 
-    monkeypatch.setattr("sim.results.np.savez", merge_fails)
+    monkeypatch.setattr("sim.run.store.np.savez", merge_fails)
     with pytest.raises(EnsembleError, match="all 6 chunks are kept; free some space and finish"):
         _small(out)
     assert manifest(out)["status"] == "running" and len(manifest(out)["chunks"]["done"]) == 6

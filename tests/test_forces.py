@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import dynamics as d
+from sim.model import dynamics as d
 
 
 def test_interest_similarity_by_hand():
@@ -103,7 +103,7 @@ def test_dependence_conflict_by_hand():
 
 
 def test_balanced_share_by_hand():
-    from sim.ensemble import balanced_share
+    from sim.run.engine import balanced_share
 
     W = np.ones((1, 3, 3)) - np.eye(3)
     assert balanced_share(W)[0] == pytest.approx(1.0)

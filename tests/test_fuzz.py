@@ -26,10 +26,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from sim import dynamics
-from sim.ensemble import ChunkTask, run_chunk
-from sim.params import compile_params
-from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.model import dynamics
+from sim.run.engine import ChunkTask, run_chunk
+from sim.spec.params import compile_params
+from sim.spec.scenario import Scenario, ScenarioError, load_scenario
 
 BASE = {
     "title": "Fuzz",
@@ -361,7 +361,7 @@ def test_nan_guard_checks_every_few_steps():
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")  # NaN bins
 def test_nan_guard_from_the_command_line_is_one_line_naming_file_and_mechanism(
         tmp_path, monkeypatch, capsys):
-    import sim.ensemble as ensemble_module
+    import sim.run.engine as ensemble_module
     from sim.cli import main
 
     real, calls = ensemble_module.compile_params, []

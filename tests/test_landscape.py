@@ -1,4 +1,4 @@
-"""Unit and property tests of sim.landscape (Axelrod-Bennett landscape energy)."""
+"""Unit and property tests of sim.model.landscape (Axelrod-Bennett landscape energy)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sim.landscape import (
+from sim.model.landscape import (
     all_partitions,
     best_partition,
     energies,
@@ -178,7 +178,7 @@ def test_greedy_minima_are_reported_with_start_counts():
 def test_descend_partition_ends_in_local_minima_never_below_the_global_one():
     """Steepest descent (used for the final blocs beyond 14 actors) stops where no single
     switch lowers the energy, and never claims an energy below the exhaustive minimum."""
-    from sim.landscape import descend_partition, switch_gains
+    from sim.model.landscape import descend_partition, switch_gains
 
     rng = np.random.default_rng(3)
     n, A = 300, 8
@@ -195,7 +195,7 @@ def test_descend_partition_ends_in_local_minima_never_below_the_global_one():
 
 def test_descend_partition_finds_planted_factions():
     """A perfectly balanced two-faction pattern is found exactly, whatever its size."""
-    from sim.landscape import descend_partition
+    from sim.model.landscape import descend_partition
 
     rng = np.random.default_rng(4)
     A = 30

@@ -6,7 +6,7 @@ import mesa
 import numpy as np
 import pytest
 
-from sim.model import AllianceModel, Country
+from sim.model.agents import AllianceModel, Country
 from tests.conftest import ROOT
 
 B2B = ROOT / "scenarios" / "back_to_back.toml"
@@ -37,13 +37,13 @@ def test_run_for_steps_and_collects():
 
 
 def test_model_is_the_kernel_with_one_replicate():
-    """AllianceModel drives sim.dynamics: same seed, same trajectory as calling the kernel."""
-    from sim import dynamics
+    """AllianceModel drives sim.model.dynamics: same seed, same trajectory as calling the kernel."""
+    from sim.model import dynamics
 
     model = AllianceModel(B2B, rng=5)
     model.run_for(12)
     rng = np.random.default_rng(5)
-    from sim.params import compile_params
+    from sim.spec.params import compile_params
 
     # Mesa's Model seeds self.rng with default_rng(rng); reproduce that sequence.
     params = compile_params(model.spec, 1, rng)

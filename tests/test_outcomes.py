@@ -1,4 +1,4 @@
-"""Golden and property tests of sim.outcomes: intervals, survival, quantiles, blocs, betrayals."""
+"""Golden and property tests of sim.analysis.outcomes: intervals, survival, quantiles, blocs, betrayals."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.outcomes import (
+from sim.analysis.outcomes import (
     active_share,
     alliance_members,
     alliance_survival,

@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
-from sim import outcomes, plots
+from sim.analysis import outcomes
+from sim.present import plots
 
 ROOT = Path(__file__).resolve().parent.parent
 

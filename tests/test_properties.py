@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import dynamics
-from sim.params import compile_params
-from sim.scenario import Scenario
+from sim.model import dynamics
+from sim.spec.params import compile_params
+from sim.spec.scenario import Scenario
 
 unit = st.floats(0.0, 1.0)
 coef = st.floats(0.0, 5.0)

@@ -1,14 +1,14 @@
-"""The vectorized kernel (sim.dynamics) against the plain Mesa reference (sim.reference)."""
+"""The vectorized kernel (sim.model.dynamics) against the plain Mesa reference (sim.model.reference)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim import dynamics
-from sim.params import compile_params
-from sim.reference import ReferenceModel
-from sim.scenario import load_scenario
+from sim.model import dynamics
+from sim.model.reference import ReferenceModel
+from sim.spec.params import compile_params
+from sim.spec.scenario import load_scenario
 
 STEPS = 60
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import sim
-from sim.outcomes import fate_table
-from sim.report import write_report
+from sim.analysis.outcomes import fate_table
+from sim.present.report import write_report
 
 EVIL = "<script>alert(1)</script>"
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.params import compile_params
-from sim.scenario import ScenarioError, load_scenario
+from sim.spec.params import compile_params
+from sim.spec.scenario import ScenarioError, load_scenario
 
 BASE = """
 title = "base"

@@ -26,10 +26,10 @@ import pytest
 
 from sim import cli
 from sim.cli import main
-from sim.ensemble import run_ensemble
-from sim.report import write_report
-from sim.results import safe_name
-from sim.scenario import load_scenario
+from sim.present.report import write_report
+from sim.run.engine import run_ensemble
+from sim.run.store import safe_name
+from sim.spec.scenario import load_scenario
 from tests.conftest import DATA, ROOT
 
 SIM = ROOT / "sim"
@@ -89,7 +89,7 @@ def test_the_checker_finds_what_it_looks_for(tmp_path):
 
 def test_scenario_files_are_parsed_as_toml_only():
     """The one reader of scenario text is tomllib (no other parser, nothing evaluated)."""
-    tree = ast.parse((SIM / "scenario.py").read_text())
+    tree = ast.parse((SIM / "spec" / "scenario.py").read_text())
     readers = {name for _, name in _calls(tree) if name.split(".")[-1] in ("loads", "load")}
     assert readers == {"tomllib.loads"}
 
@@ -276,7 +276,8 @@ def test_force_deletes_only_what_a_run_wrote(tmp_path):
 
 
 def test_discovery_files_stay_inside_their_folder(tmp_path, write):
-    analysis = pytest.importorskip("sim.analysis")
+    discovery = pytest.importorskip("sim.analysis.discovery")
+    from sim.present.exploration import write_discovery
     pytest.importorskip("ema_workbench", reason="PRIM needs the explore extra")
     path = write('''
         [run]
@@ -295,9 +296,9 @@ def test_discovery_files_stay_inside_their_folder(tmp_path, write):
     ''', "disc.toml")
     results = run_ensemble(path, out=tmp_path / "run", progress=False)
     # The outcome of a stab by one actor carries the actor's name ("stab_in_the_back by NAME").
-    found = analysis.discover(results, "stab_in_the_back by ../../escaped")
+    found = discovery.discover(results, "stab_in_the_back by ../../escaped")
     out = tmp_path / "deep" / "er" / "disc"
-    paths = analysis.write_discovery(found, out)
+    paths = write_discovery(found, out)
     _inside(out, paths.values())
     _inside(out, [p for p in tmp_path.rglob("*") if p.suffix in (".csv", ".html")])
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from sim import cli, load_scenario, run_ensemble
-from sim.claims import (
+from sim.present.show import render
+from sim.spec.claims import (
     ARTICLE_PARAGRAPHS,
     COPY_RUN,
     article_paragraphs,
@@ -25,8 +26,7 @@ from sim.claims import (
     grounding_problems,
     load_claims,
 )
-from sim.params import iter_values
-from sim.show import render
+from sim.spec.params import iter_values
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "seeds" / "baseline.toml"
@@ -70,7 +70,7 @@ def test_baseline_names_the_claims_file():
 
 @pytest.mark.parametrize("path", FILES, ids=_id)
 def test_every_number_is_grounded(path, claims):
-    """Every numeric parameter (sim.params.iter_values) of the baseline and of each scenario has a
+    """Every numeric parameter (sim.spec.params.iter_values) of the baseline and of each scenario has a
     claim with the same value and range: no number enters the model without provenance."""
     scenario = load_scenario(path)
     assert list(iter_values(scenario)), "the check needs parameters to look at"

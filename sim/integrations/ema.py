@@ -5,7 +5,7 @@ scenario's uncertain values (with their own distributions: uniform, triangular, 
 normal truncated to mean ± 3 sd and the field's bounds) and its outcomes are the focal
 alliance's P(holds), P(stab in the back) and P(drift apart), each estimated from ``replicates``
 runs of the vectorized engine at the experiment's values. Replicate ``r`` uses the same random
-numbers in every experiment (common random numbers, as in :mod:`sim.analysis`), so differences
+numbers in every experiment (common random numbers, as in :mod:`sim.analysis.sensitivity`), so differences
 between experiments come from the uncertainties alone.
 
 Examples
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import (
+from sim.analysis.sensitivity import (
     OUTPUTS,
     AnalysisError,
     DesignBlock,
@@ -46,8 +46,8 @@ from ..analysis import (
     pick_alliance,
     scenario_factors,
 )
-from ..dynamics import FATES
-from ..scenario import Scenario, load_scenario
+from sim.model.dynamics import FATES
+from sim.spec.scenario import Scenario, load_scenario
 
 
 def identifier(path: str) -> str:
@@ -82,7 +82,7 @@ class ScenarioFunction:
     scenario
         The scenario.
     factors
-        Its uncertain values, as :func:`sim.analysis.scenario_factors` gives them.
+        Its uncertain values, as :func:`sim.analysis.sensitivity.scenario_factors` gives them.
     replicates
         Runs per experiment.
     seed

@@ -2,8 +2,8 @@
 
 The structural-balance papers all study the same object, a symmetric matrix of
 signed relations driven by ``sum_k W_ik W_kj``. These fixtures build such systems
-through the scenario machinery (so that the tests exercise :mod:`sim.scenario`,
-:mod:`sim.params` and :mod:`sim.dynamics` as a user's run would) and classify
+through the scenario machinery (so that the tests exercise :mod:`sim.spec.scenario`,
+:mod:`sim.spec.params` and :mod:`sim.model.dynamics` as a user's run would) and classify
 the states they end in.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.params import Params, compile_params
-from sim.scenario import Scenario
+from sim.spec.params import Params, compile_params
+from sim.spec.scenario import Scenario
 
 
 def balance_scenario(n_actors: int, *, low: float = -0.5, high: float = 0.5, steps: int = 400,

@@ -38,9 +38,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import dynamics
-from sim.params import compile_params
-from sim.scenario import Scenario
+from sim.model import dynamics
+from sim.spec.params import compile_params
+from sim.spec.scenario import Scenario
 
 REPLICATES = 2000
 DT = 0.1

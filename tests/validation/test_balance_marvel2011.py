@@ -12,7 +12,7 @@ which blows up at ``t* = 1 / lambda_1`` (largest eigenvalue) along ``v_1 v_1^T``
 generic initial conditions the signs at blow-up are ``sign(v_1i v_1j)``: two factions given
 by the signs of the leading eigenvector of ``X(0)`` (one faction if they all agree).
 
-Which variant the model integrates. :func:`sim.dynamics.balance_force` is the pure function
+Which variant the model integrates. :func:`sim.model.dynamics.balance_force` is the pure function
 ``(W @ W) / (A - 2)``; it is ``X^2 / (A - 2)`` for any matrix, diagonal included. The model's
 step (balance force alone, noise 0) is, per ordered pair ``i != j``,
 
@@ -45,8 +45,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import dynamics
-from sim.dynamics import balance_force
+from sim.model import dynamics
+from sim.model.dynamics import balance_force
 
 
 def _random_symmetric(rng, n, A, low=-0.5, high=0.5):
@@ -76,7 +76,7 @@ def _euler_x_squared(X0, tau, steps):
 def test_balance_force_integrates_the_closed_form_solution():
     """Marvel et al. (2011): ``X(t) = V diag(lambda/(1 - lambda t)) V^T`` solves ``dX/dt = X^2``.
 
-    Forward Euler through :func:`sim.dynamics.balance_force` (times ``A - 2``, diagonal kept,
+    Forward Euler through :func:`sim.model.dynamics.balance_force` (times ``A - 2``, diagonal kept,
     no clipping) from 20 random symmetric ``X(0)``, ``A = 8``, up to half the blow-up time
     ``tau = 1/(2 lambda_1)``, where entries have at most doubled along ``v_1``.
 
@@ -114,7 +114,7 @@ def test_model_step_follows_the_closed_form_of_its_own_equation(n_actors, balanc
     For this family the model's zero-diagonal equation is exactly ``dw/dt = alpha w^2`` (each
     of the ``A - 2`` third parties contributes ``w^2 s_i s_j``), so
     ``w(t) = w0 / (1 - alpha w0 t)``: the paper's closed form for a rank-one ``X(0)``, minus the
-    diagonal. The full model step (``sim.dynamics.step``, ``alpha = 1``, ``dt = 0.01``) is
+    diagonal. The full model step (``sim.model.dynamics.step``, ``alpha = 1``, ``dt = 0.01``) is
     compared with it until ``w = 0.5``.
 
     Tolerance: forward Euler lags the convex solution by the leading global error

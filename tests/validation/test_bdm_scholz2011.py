@@ -1,4 +1,4 @@
-"""Validation of sim.bargaining against BDM's emission-standards example.
+"""Validation of sim.model.bargaining against BDM's emission-standards example.
 
 Scholz, J. B., Calbert, G. J., & Smith, G. A. (2011). Unravelling Bueno de
 Mesquita's group decision model. Journal of Theoretical Politics, 23(4),
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.bargaining import bdm_rounds, bdm_step, weighted_mean, weighted_median
+from sim.model.bargaining import bdm_rounds, bdm_step, weighted_mean, weighted_median
 
 #                 capability  position  salience
 EMISSIONS = {

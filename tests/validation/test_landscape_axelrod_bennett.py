@@ -1,4 +1,4 @@
-"""Validation of sim.landscape against Axelrod & Bennett (1993).
+"""Validation of sim.model.landscape against Axelrod & Bennett (1993).
 
 Axelrod, R., & Bennett, D. S. (1993). A landscape theory of aggregation.
 British Journal of Political Science, 23(2), 211-233.
@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sim.landscape import all_partitions, best_partition, energies, frustration, minima
+from sim.model.landscape import all_partitions, best_partition, energies, frustration, minima
 
 
 def test_three_actors_with_one_hostile_pair():

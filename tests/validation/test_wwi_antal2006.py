@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 import sim
-from sim import dynamics
-from sim.params import compile_params
+from sim.model import dynamics
+from sim.spec.params import compile_params
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 ENTENTE = {"Britain", "France", "Russia"}

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import outcomes, plots
-from .results import Results, atomic_write_bytes
+from sim.analysis import outcomes
+from sim.present import plots
+from sim.run.store import Results, atomic_write_bytes
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -314,7 +315,7 @@ def _load_claims(r: Results):
     if not path:
         return {}, {}, "This scenario names no claims file."
     try:
-        from .claims import claims_by_param, load_claims
+        from sim.spec.claims import claims_by_param, load_claims
 
         claims = load_claims(path)
     except Exception as e:  # noqa: BLE001 - a missing or malformed claims file is reported in the page
@@ -325,9 +326,9 @@ def _load_claims(r: Results):
 def _declared_values(r: Results) -> list[tuple[str, str, str | None]] | None:
     """(path, declared value, claim id) of every numeric parameter, from the stored scenario."""
     try:
-        from .params import iter_values
-        from .scenario import Scenario
-        from .show import describe_value
+        from sim.present.show import describe_value
+        from sim.spec.params import iter_values
+        from sim.spec.scenario import Scenario
 
         scenario = Scenario.model_validate(r.manifest["scenario"])
         return [(p, describe_value(v), getattr(v, "claim", None)) for p, v in iter_values(scenario)]
@@ -521,7 +522,7 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------------------------
-# Exploration: sensitivity analysis and scenario discovery (sim.analysis)
+# Exploration: sensitivity analysis and scenario discovery (sim.analysis.sensitivity)
 # --------------------------------------------------------------------------------------------
 
 @dataclass

@@ -1,4 +1,4 @@
-"""From a validated :class:`~sim.scenario.Scenario` to arrays, one slice per replicate.
+"""From a validated :class:`~sim.spec.scenario.Scenario` to arrays, one slice per replicate.
 
 Every uncertain value is drawn once per replicate, in a fixed order (the order the scenario is read
 below), from the generator passed in, so a chunk of replicates is fully determined by its seed.
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .scenario import BOUNDS, Normal, Scenario, point_value
+from sim.spec.scenario import BOUNDS, Normal, Scenario, point_value
 
 EFFECT_KINDS = ("tie", "position", "salience", "ambition", "dependence", "pressure", "growth")
 

@@ -2,12 +2,12 @@
 
 A scenario describes actors, the issues they care about, their initial dispositions toward one
 another, spheres of influence, dependences, pressure schedules, events, declared alliances, the
-mechanism coefficients of :mod:`sim.dynamics` and the run settings. Files are data only: nothing in
+mechanism coefficients of :mod:`sim.model.dynamics` and the run settings. Files are data only: nothing in
 a scenario is evaluated, imported or executed.
 
 Every numeric parameter may be an *uncertain value*: a plain number, or a table such as
 ``{dist = "uniform", low = 0.2, high = 0.4}``. Uncertain values are sampled once per replicate
-(:mod:`sim.params`) and recorded with it.
+(:mod:`sim.spec.params`) and recorded with it.
 
 ``extends = "path.toml"`` inherits from another file (relative to the file that names it). Tables are
 merged key by key (the child wins); arrays of tables (``ties``) are concatenated, the child's entries

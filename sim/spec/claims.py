@@ -14,7 +14,7 @@ A claims file (TOML) holds ``[[claim]]`` tables::
     ]
 
 ``grounds`` may also be written as ``[[claim.grounds]]`` tables. Each names a dotted parameter path
-(as :func:`sim.params.iter_values` yields it and ``alliance-sim show`` prints it), the value the
+(as :func:`sim.spec.params.iter_values` yields it and ``alliance-sim show`` prints it), the value the
 claim supports and its range. A parameter is *grounded* when some claim names it with a matching
 value (:func:`grounding_problems`): a plain number ``v`` needs ``value == v`` and ``low <= v <=
 high``; an uncertain value needs ``value`` equal to its point value (mean, or mode for triangular)
@@ -29,7 +29,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .scenario import ScenarioError
+from sim.spec.scenario import ScenarioError
 
 ARTICLE_PARAGRAPHS = range(1, 18)  # ¶1-¶17 of the source article
 ARTICLE_SOURCE = "source article"
@@ -132,7 +132,7 @@ def grounding_problems(scenario, claims: list[Claim]) -> list[str]:
 
     Returns one line per problem (empty when every number is grounded).
     """
-    from .params import iter_values
+    from sim.spec.params import iter_values
 
     by_path: dict[str, list[tuple[Claim, Grounding]]] = {}
     for c in claims:

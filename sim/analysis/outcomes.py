@@ -1,8 +1,8 @@
 """What an ensemble means: fates, survival, cohesion, blocs, balance and betrayals.
 
 Every function here is pure: arrays or data frames in, arrays or data frames out. They read the
-columns of :attr:`sim.results.Results.replicates` (one row per replicate) and the per-step
-summaries of :attr:`sim.results.Results.summary`, which merge exactly across chunks.
+columns of :attr:`sim.run.store.Results.replicates` (one row per replicate) and the per-step
+summaries of :attr:`sim.run.store.Results.summary`, which merge exactly across chunks.
 
 References
 ----------

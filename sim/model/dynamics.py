@@ -3,7 +3,7 @@
 Every array carries a leading replicate axis: ties ``W`` are ``(n, A, A)`` (row ``i`` is actor i's
 disposition toward column ``j``), capabilities ``(n, A)``, positions and saliences ``(n, A, K)``.
 One step advances all replicates with a handful of batched numpy operations; nothing loops over
-replicates or actors in Python. :mod:`sim.reference` writes the same step with plain loops.
+replicates or actors in Python. :mod:`sim.model.reference` writes the same step with plain loops.
 
 One step ``t`` (synchronous: every force reads the state at the start of the step):
 
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import Params
+from sim.spec.params import Params
 
 HOLDS, STAB, DRIFT = 0, 1, 2
 FATES = ("holds", "stab_in_the_back", "drift_apart")
@@ -667,7 +667,7 @@ def bargain(params: Params, state: State):
     Always computed in float64: the choice among offers is discontinuous, so float32 rounding
     would change which offer an actor takes.
     """
-    from .bargaining import bdm_step
+    from sim.model.bargaining import bdm_step
 
     f64 = np.float64
     state.position = bdm_step(state.capability.astype(f64), state.position.astype(f64),

@@ -1,14 +1,14 @@
 """Global sensitivity analysis (SALib) and scenario discovery (PRIM) of a scenario's uncertainties.
 
 Sensitivity analysis asks which uncertain inputs move the answer. Every uncertain value of a
-scenario (``{dist = ...}``, see :mod:`sim.scenario`) becomes a *factor* with the scenario's own
+scenario (``{dist = ...}``, see :mod:`sim.spec.scenario`) becomes a *factor* with the scenario's own
 distribution: uniform, triangular and beta within their support, a normal truncated to its mean
 ± 3 sd and to the field's bounds. A design is drawn in the unit hypercube (Saltelli's scheme for
 Sobol indices, Morris trajectories for elementary effects), mapped through each factor's inverse
 distribution function, and every design point is run ``R`` times on the vectorized engine; the
 outputs are the focal alliance's P(holds), P(stab in the back) and P(drift apart) at each point.
 
-The whole design runs as one batch per block of design points: one :class:`~sim.params.Params`
+The whole design runs as one batch per block of design points: one :class:`~sim.spec.params.Params`
 holds ``points x R`` replicates, built by overriding the sampled arrays (:func:`override`).
 Random numbers are common within one Saltelli base sample (or one Morris trajectory): replicate
 ``r`` of every design point of base sample ``j`` gets the same draws of the values left out of
@@ -54,7 +54,6 @@ Kwakkel, J. H. (2017). The Exploratory Modeling Workbench: an open source toolki
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 import multiprocessing
 import os
@@ -67,9 +66,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import dynamics
-from .params import Params, compile_params, iter_values
-from .scenario import BOUNDS, Beta, Normal, Scenario, Triangular, Uniform, load_scenario
+from sim.model import dynamics
+from sim.spec.params import Params, compile_params, iter_values
+from sim.spec.scenario import BOUNDS, Beta, Normal, Scenario, Triangular, Uniform, load_scenario
 
 OUTCOMES = ("holds", "stab_in_the_back", "drift_apart")
 OUTPUTS = {"holds": "p_holds", "stab_in_the_back": "p_stab", "drift_apart": "p_drift"}
@@ -97,7 +96,7 @@ def pick_alliance(alliance: str | None, declared: list[str], focal: str | None) 
 # --------------------------------------------------------------------------------------------
 
 def _kind(path: str) -> str:
-    """What a parameter path is (the key of :data:`sim.scenario.BOUNDS`)."""
+    """What a parameter path is (the key of :data:`sim.spec.scenario.BOUNDS`)."""
     head, *rest = path.split(".")
     last = rest[-1] if rest else ""
     if head == "actors":
@@ -125,7 +124,7 @@ class Factor:
     Parameters
     ----------
     name
-        Dotted parameter path, as :func:`sim.params.iter_values` yields it.
+        Dotted parameter path, as :func:`sim.spec.params.iter_values` yields it.
     dist
         ``"uniform"``, ``"triangular"``, ``"normal"`` (truncated to ``[low, high]``) or ``"beta"``.
     low, high
@@ -368,7 +367,7 @@ def _value(params: Params, scenario: Scenario, values: dict, path: str, fixed: f
 def override(params: Params, scenario: Scenario, values: dict[str, np.ndarray]) -> Params:
     """Set the uncertain values ``values`` (path -> one value per replicate) in ``params``.
 
-    The arrays are changed in place exactly as :func:`sim.params.compile_params` would have
+    The arrays are changed in place exactly as :func:`sim.spec.params.compile_params` would have
     filled them had it drawn those values: capabilities are renormalised to shares, ties are
     rebuilt in the scenario's order (later entries win), a flat pressure fills every knot.
 
@@ -760,383 +759,3 @@ def format_indices(s: Sensitivity, output: str = "p_stab", top: int = 12) -> str
     lines.append(f"  mean over the design {mean:.3f}; binomial noise share of the variance "
                  f"{s.noise_share(output):.2f} (at R = {s.settings['replicates']})")
     return "\n".join(lines)
-
-
-def sensitivity_figure(s: Sensitivity, outputs: Sequence[str] = ("p_stab", "p_holds"),
-                       top: int = 12):
-    """Horizontal bars of the most influential factors per output, with confidence intervals."""
-    from .plots import NEGATIVE, POSITIVE, _figure, _style, text
-
-    label = {"p_holds": "P(holds)", "p_stab": "P(stab in the back)", "p_drift": "P(drift apart)"}
-    outputs = [o for o in outputs if o in s.indices]
-    height = 0.9 + 0.28 * min(top, max(len(s.indices[o]) for o in outputs))
-    fig = _figure(5.4 * len(outputs), height)
-    axes = fig.subplots(1, len(outputs), squeeze=False)[0]
-    for ax, out in zip(axes, outputs):
-        df = s.table(out, top).iloc[::-1]
-        y = np.arange(len(df))
-        if s.method == "sobol":
-            ax.barh(y + 0.2, df.ST, 0.4, xerr=df.ST_conf, color=NEGATIVE, label="total (ST)",
-                    error_kw={"elinewidth": 0.8, "capsize": 2})
-            ax.barh(y - 0.2, df.S1, 0.4, xerr=df.S1_conf, color=POSITIVE, label="first order (S1)",
-                    error_kw={"elinewidth": 0.8, "capsize": 2})
-            ax.set_xlabel("Sobol index (95 % CI)")
-        else:
-            ax.barh(y, df.mu_star, 0.6, xerr=df.mu_star_conf, color=NEGATIVE, label="mu*",
-                    error_kw={"elinewidth": 0.8, "capsize": 2})
-            ax.plot(df.sigma, y, "o", color=POSITIVE, ms=4, label="sigma")
-            ax.set_xlabel("elementary effect per quantile range")
-        ax.set_yticks(y, [text(i) for i in df.index], fontsize=7)
-        ax.set_title(text(f"{label.get(out, out)} — {s.alliance}"), fontsize=10)
-        ax.axvline(0, color="#888888", lw=0.6)
-        _style(ax)
-        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
-        ax.legend(fontsize=7, frameon=False, loc="lower right")
-    return fig
-
-
-def write_sensitivity(s: Sensitivity, out: str | Path) -> dict[str, Path]:
-    """Write the design and its outputs (Parquet), the indices (CSV), a figure (PNG), an HTML
-    page and the settings (JSON) to ``out``; returns the paths by kind."""
-    from .report import write_exploration_report
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    design = pd.DataFrame(s.X, columns=[f.name for f in s.factors])
-    design = pd.concat([design, s.outputs], axis=1)
-    design.index.name = "design_row"
-    paths = {"design": out / "design.parquet"}
-    design.to_parquet(paths["design"])
-    frames = []
-    for o, df in s.indices.items():
-        frames.append(df.reset_index().assign(output=o))
-    paths["indices"] = out / "indices.csv"
-    pd.concat(frames, ignore_index=True).to_csv(paths["indices"], index=False)
-    meta = {"scenario": s.scenario_name, "method": s.method, "alliance": s.alliance,
-            "factors": [f.__dict__ for f in s.factors], "groups": s.groups, **s.settings,
-            "noise_share": {o: s.noise_share(o) for o in s.outputs.columns}}
-    paths["settings"] = out / "sensitivity.json"
-    paths["settings"].write_text(json.dumps(meta, indent=1, default=_json_default))
-    part = sensitivity_part(s)
-    paths["report"] = write_exploration_report(
-        out / "sensitivity.html", f"Sensitivity: {s.scenario_name}",
-        f"{s.method} · alliance {s.alliance} · {s.settings['design_points']:,} design points × "
-        f"{s.settings['replicates']} replicates", [part])
-    paths["figure"] = out / "sensitivity_figures" / "sensitivity.png"
-    return paths
-
-
-def _json_default(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(type(x).__name__)
-
-
-def sensitivity_part(s: Sensitivity):
-    """The report part of a sensitivity run (tables, figure, how it was computed)."""
-    from .report import ExplorationPart, FigureEntry
-
-    what = ("first-order (S1) and total (ST) Sobol indices, Saltelli (2002) and Jansen's "
-            "estimator (Saltelli et al. 2010), 95 % bootstrap intervals"
-            if s.method == "sobol" else
-            "Morris (1991) elementary effects: mu* (Campolongo et al. 2007) with 95 % bootstrap "
-            "intervals, and sigma")
-    unit = "groups" if s.groups else "parameters"
-    n_units = s.settings["groups"] or s.settings["factors"]
-    intro = (f"{n_units} uncertain {unit} varied over their scenario distributions; "
-             f"{s.settings['design_points']:,} design points, each run {s.settings['replicates']} "
-             f"times with common random numbers ({s.settings['replicate_runs']:,} runs, "
-             f"{s.settings['seconds']:.0f} s). Indices: {what}. Binomial noise share of the "
-             f"variance of P(stab in the back): {s.noise_share('p_stab'):.2f}.")
-    tables = [(label, s.table(o, 15)) for o, label in
-              (("p_stab", "P(stab in the back)"), ("p_holds", "P(holds)")) if o in s.indices]
-    fig = FigureEntry("sensitivity", "Most influential uncertainties",
-                      f"{s.method} indices of P(stab in the back) and P(holds)",
-                      "Bars: index estimates; whiskers: 95 % bootstrap intervals.",
-                      lambda: sensitivity_figure(s))
-    return ExplorationPart(f"Sensitivity ({s.method})", intro, tables, [fig])
-
-
-# --------------------------------------------------------------------------------------------
-# Scenario discovery (PRIM)
-# --------------------------------------------------------------------------------------------
-
-@dataclass
-class Box:
-    """One PRIM box: its statistics on the chosen point of the peeling trajectory and limits."""
-
-    index: int
-    coverage: float
-    density: float
-    mass: float
-    n: int
-    k: int
-    limits: pd.DataFrame  # restricted dimensions: low, high, full_low, full_high, qp
-    trajectory: pd.DataFrame  # coverage, density, mass, res_dim along peeling and pasting
-    chosen: int
-
-
-@dataclass
-class Discovery:
-    """PRIM boxes for one outcome of one alliance."""
-
-    outcome: str
-    alliance: str
-    base_rate: float
-    cases: int
-    n: int
-    boxes: list[Box]
-    dimensions: list[str]
-    settings: dict = field(default_factory=dict)
-
-    def table(self) -> pd.DataFrame:
-        """One row per restricted dimension of every box."""
-        rows = []
-        for b in self.boxes:
-            for dim, r in b.limits.iterrows():
-                rows.append({"box": b.index, "coverage": b.coverage, "density": b.density,
-                             "mass": b.mass, "dimension": dim, "low": r.low, "high": r.high,
-                             "full_low": r.full_low, "full_high": r.full_high, "qp": r.qp})
-        return pd.DataFrame(rows, columns=["box", "coverage", "density", "mass", "dimension", "low",
-                                           "high", "full_low", "full_high", "qp"])
-
-
-def _choose(trajectory: pd.DataFrame, min_coverage: float) -> int:
-    """The densest point of the trajectory whose coverage is at least ``min_coverage`` (fewer
-    restricted dimensions break ties); the first point when none qualifies."""
-    ok = trajectory[trajectory.coverage >= min_coverage - 1e-12]
-    if ok.empty:
-        return 0
-    best = ok.density.max()
-    pick = ok[ok.density >= best - 1e-12]
-    return int(pick.sort_values(["res_dim", "coverage"], ascending=[True, False]).index[0])
-
-
-def prim_boxes(x: pd.DataFrame, y: np.ndarray, *, boxes: int = 1, min_coverage: float = 0.5,
-               max_qp: float | None = 0.05, peel_alpha: float = 0.05, paste_alpha: float = 0.05,
-               mass_min: float = 0.05) -> list[Box]:
-    """Find ``boxes`` PRIM boxes of ``y`` (boolean) in the space of ``x`` (float columns).
-
-    Each box is peeled down to ``mass_min``, pasted back, and read at the densest point of its
-    trajectory with coverage of at least ``min_coverage``; restrictions whose quasi-p value
-    exceeds ``max_qp`` are dropped (a restriction that chance alone would often produce) and the
-    box's coverage, density and mass are restated without them. The next box is sought among
-    the points outside the box PRIM found.
-
-    References
-    ----------
-    Friedman & Fisher (1999); Bryant & Lempert (2010) for coverage, density and quasi-p values.
-    """
-    import warnings
-
-    try:
-        with warnings.catch_warnings():  # the workbench warns about its optional parallel backend
-            warnings.filterwarnings("ignore", message="ipyparallel not installed")
-            from ema_workbench.analysis import prim
-    except ImportError:
-        raise AnalysisError(f"scenario discovery {EXPLORE_HINT}") from None
-    x = x.astype(np.float64).reset_index(drop=True)  # PRIM on integer columns breaks on pandas 3
-    y = np.asarray(y, dtype=bool)
-    finder = prim.Prim(x, y, peel_alpha=peel_alpha, paste_alpha=paste_alpha, mass_min=mass_min)
-    full = x.agg(["min", "max"])
-    found = []
-    for b in range(boxes):
-        box = finder.find_box()
-        if box is None:
-            break
-        traj = box.peeling_trajectory[["coverage", "density", "mass", "res_dim", "n", "k"]].copy()
-        traj = traj.astype({"coverage": float, "density": float, "mass": float})
-        i = _choose(traj, min_coverage)
-        box.select(i)
-        lims = box.box_lims[i]
-        dims = [c for c in x.columns if not np.all(lims[c].to_numpy() == full[c].to_numpy())]
-        qp = box.p_values[i] if i < len(box.p_values) else {}
-        rows = []
-        for d in dims:
-            q = [v for v in qp.get(d, []) if v is not None and v >= 0]
-            rows.append({"dimension": d, "low": float(lims[d].iloc[0]), "high": float(lims[d].iloc[1]),
-                         "full_low": float(full[d].iloc[0]), "full_high": float(full[d].iloc[1]),
-                         "qp": float(max(q)) if q else math.nan})
-        limits = pd.DataFrame(rows, columns=["dimension", "low", "high", "full_low", "full_high",
-                                             "qp"]).set_index("dimension")
-        row = traj.loc[i]
-        coverage, density, mass, n, k = (float(row.coverage), float(row.density), float(row.mass),
-                                         int(row.n), int(row.k))
-        if max_qp is not None:
-            # Bryant & Lempert (2010): keep only the restrictions that are unlikely by chance,
-            # and restate the box's statistics without the others
-            limits = limits[limits.qp <= max_qp]
-            remaining = finder.yi_remaining
-            inside = np.ones(len(remaining), dtype=bool)
-            for d, r in limits.iterrows():
-                xd = x[d].to_numpy()[remaining]
-                inside &= (xd >= r.low) & (xd <= r.high)
-            yr = y[remaining]
-            n, k = int(inside.sum()), int(yr[inside].sum())
-            coverage = k / max(int(y.sum()), 1)
-            density = k / max(n, 1)
-            mass = n / len(y)
-        found.append(Box(b + 1, coverage, density, mass, n, k, limits, traj, i))
-        if coverage >= 1.0 or k == 0:
-            break
-    return found
-
-
-def discover(results, outcome: str = "stab_in_the_back", alliance: str | None = None, *,
-             boxes: int = 1, min_coverage: float = 0.5, max_qp: float | None = 0.05,
-             peel_alpha: float = 0.05, mass_min: float = 0.05) -> Discovery:
-    """Scenario discovery on a result set: PRIM boxes of the parameter region where an outcome
-    happens.
-
-    Parameters
-    ----------
-    results
-        A :class:`~sim.results.Results` (or a result directory).
-    outcome
-        ``"stab_in_the_back"``, ``"holds"`` or ``"drift_apart"`` (the alliance's fate), or
-        ``"stab_in_the_back by NAME"`` for a stab in the back by one member.
-    alliance
-        Default: the run's focal alliance.
-    boxes, min_coverage, max_qp, peel_alpha, mass_min
-        See :func:`prim_boxes`.
-
-    References
-    ----------
-    Friedman & Fisher (1999); Bryant & Lempert (2010).
-    """
-    if not hasattr(results, "replicates"):
-        from .results import load_results
-
-        results = load_results(results)
-    alliance = pick_alliance(alliance, results.alliances, results.focal)
-    reps = results.replicates
-    fate, _, who = outcome.partition(" by ")
-    if fate not in OUTCOMES:
-        raise AnalysisError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}"
-                            " (or 'stab_in_the_back by NAME')")
-    y = (reps[f"{alliance}.fate"] == fate).to_numpy(dtype=bool, copy=True)
-    if who:
-        y &= (reps[f"{alliance}.defector"] == who).to_numpy(dtype=bool)
-    cols = [c for c in reps.columns if c.startswith("param:")]
-    x = reps[cols].astype(np.float64)
-    x = x.loc[:, x.nunique() > 1]
-    x.columns = [c.removeprefix("param:") for c in x.columns]
-    if x.shape[1] == 0:
-        raise AnalysisError("the run sampled no uncertain values: nothing to discover "
-                            "(run without --point, on a scenario with {dist = ...} values)")
-    if not y.any():
-        raise AnalysisError(f"no replicate has the outcome {outcome!r}; nothing to discover")
-    found = prim_boxes(x, y, boxes=boxes, min_coverage=min_coverage, max_qp=max_qp,
-                       peel_alpha=peel_alpha, mass_min=mass_min)
-    return Discovery(outcome, alliance, float(y.mean()), int(y.sum()), len(y), found,
-                     list(x.columns),
-                     {"min_coverage": min_coverage, "max_qp": max_qp, "peel_alpha": peel_alpha,
-                      "mass_min": mass_min, "results": str(getattr(results, "directory", ""))})
-
-
-def format_discovery(d: Discovery, claims: dict | None = None) -> str:
-    """A plain-text table of the boxes: statistics, then each restricted dimension."""
-    lines = [f"PRIM for {d.outcome} of {d.alliance}: {d.cases:,} of {d.n:,} replicates "
-             f"(base rate {d.base_rate:.3f}), {len(d.dimensions)} uncertain parameters"]
-    for b in d.boxes:
-        lines.append(f"box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f} "
-                     f"({b.density / d.base_rate:.2f} x base rate), mass {b.mass:.3f}, "
-                     f"{len(b.limits)} restricted dimensions")
-        if b.limits.empty:
-            lines.append("  (no restriction is significant at the chosen quasi-p level: no region "
-                         "of the parameters stands out)")
-        width = max([len(str(i)) for i in b.limits.index] + [9])
-        for dim, r in b.limits.iterrows():
-            cite = ""
-            if claims and dim in claims:
-                cite = "  [" + ", ".join(c.id + (f" ¶{c.paragraph}" if c.paragraph else "")
-                                         for c in claims[dim]) + "]"
-            lines.append(f"  {dim:<{width}}  {r.low:9.4g} .. {r.high:<9.4g} of "
-                         f"{r.full_low:.4g} .. {r.full_high:.4g}  qp {r.qp:.1e}{cite}")
-    return "\n".join(lines)
-
-
-def discovery_figure(d: Discovery):
-    """The first box: its peeling trajectory (coverage vs density) and its limits, each
-    restricted dimension drawn as the kept share of its sampled range."""
-    from .plots import NEGATIVE, POSITIVE, _empty, _figure, _style, text
-
-    if not d.boxes:
-        return _empty(_figure(6, 2), "PRIM found no box")
-    b = d.boxes[0]
-    fig = _figure(11, 0.9 + max(2.6, 0.32 * len(b.limits)))
-    ax1, ax2 = fig.subplots(1, 2, width_ratios=[1, 1.3])
-    t = b.trajectory
-    sc = ax1.scatter(t.coverage, t.density, c=t.res_dim, cmap="viridis", s=14)
-    ax1.plot(b.coverage, b.density, "o", ms=11, mfc="none", mec=NEGATIVE, mew=1.6)
-    ax1.axhline(d.base_rate, color="#888888", lw=0.8, ls="--")
-    ax1.text(0.02, d.base_rate, " base rate", va="bottom", fontsize=7, color="#555555",
-             transform=ax1.get_yaxis_transform())
-    ax1.set_xlabel("coverage")
-    ax1.set_ylabel("density")
-    ax1.set_title(text(f"peeling trajectory: {d.outcome} ({d.alliance})"), fontsize=10)
-    fig.colorbar(sc, ax=ax1, label="restricted dimensions")
-    _style(ax1)
-    lim = b.limits.iloc[::-1]
-    y = np.arange(len(lim))
-    span = (lim.full_high - lim.full_low).replace(0, 1)
-    lo = (lim.low - lim.full_low) / span
-    hi = (lim.high - lim.full_low) / span
-    ax2.barh(y, np.ones(len(lim)), color="#eeeeee", height=0.6)
-    ax2.barh(y, hi - lo, left=lo, color=POSITIVE, height=0.6)
-    for yy, (_, r) in zip(y, lim.iterrows()):
-        ax2.text(1.02, yy, f"{r.low:.3g} .. {r.high:.3g}", va="center", fontsize=7)
-    ax2.set_yticks(y, [text(i) for i in lim.index], fontsize=7)
-    ax2.set_xlim(0, 1.35)
-    ax2.set_xticks([0, 0.5, 1], ["min", "", "max"])
-    ax2.set_title(text(f"box 1: coverage {b.coverage:.2f}, density {b.density:.2f}"), fontsize=10)
-    ax2.spines[["top", "right"]].set_visible(False)
-    return fig
-
-
-def discovery_part(d: Discovery, claims: dict | None = None):
-    """The report part of a scenario discovery (table, figure, how it was computed)."""
-    from .report import ExplorationPart, FigureEntry
-
-    intro = (f"PRIM (Friedman & Fisher 1999), as used for scenario discovery by Bryant & Lempert "
-             f"(2010), on {len(d.dimensions)} sampled parameters of {d.n:,} replicates: "
-             f"{d.cases:,} have the outcome '{d.outcome}' for {d.alliance} (base rate "
-             f"{d.base_rate:.3f}). Each box is read at its densest point with coverage ≥ "
-             f"{d.settings.get('min_coverage', 0.5):g}, keeping the restrictions with quasi-p "
-             f"value ≤ {d.settings.get('max_qp')} (qp: one-sided binomial test of each "
-             "restriction, Bryant & Lempert 2010).")
-    tables = []
-    for b in d.boxes:
-        df = b.limits.reset_index()
-        if claims:
-            df["claims"] = [", ".join(c.id + (f" (¶{c.paragraph})" if c.paragraph else "")
-                                      for c in claims.get(dim, [])) for dim in df.dimension]
-        tables.append((f"Box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f}, "
-                       f"mass {b.mass:.3f}", df))
-    fig = FigureEntry("discovery", "Scenario discovery (PRIM)", "PRIM peeling trajectory and box",
-                      "Left: coverage and density along the peeling trajectory (circle: the "
-                      "chosen box). Right: the kept range of each restricted parameter.",
-                      lambda: discovery_figure(d))
-    return ExplorationPart(f"Scenario discovery: {d.outcome}", intro, tables, [fig])
-
-
-def write_discovery(d: Discovery, out: str | Path, claims: dict | None = None) -> dict[str, Path]:
-    """Write the boxes (CSV), the trajectories (CSV) and an HTML page with the figure."""
-    from .report import write_exploration_report
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    from .results import safe_name
-
-    slug = safe_name(d.outcome.replace(" ", "_"), fallback="outcome")
-    paths = {"boxes": out / f"prim_{slug}.csv"}
-    d.table().to_csv(paths["boxes"], index=False)
-    paths["trajectory"] = out / f"prim_{slug}_trajectory.csv"
-    pd.concat([b.trajectory.assign(box=b.index) for b in d.boxes] or [pd.DataFrame()]).to_csv(
-        paths["trajectory"], index_label="step")
-    paths["report"] = write_exploration_report(
-        out / f"discovery_{slug}.html", f"Scenario discovery: {d.outcome}",
-        f"alliance {d.alliance} · {d.n:,} replicates", [discovery_part(d, claims)])
-    return paths

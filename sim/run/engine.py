@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import dynamics
-from .landscape import best_partition, descend_partition
-from .params import compile_params
-from .results import (
+from sim.model import dynamics
+from sim.model.landscape import best_partition, descend_partition
+from sim.run.store import (
     MANIFEST,
     ChunkData,
     Results,
@@ -39,7 +38,8 @@ from .results import (
     save_chunk,
     write_json,
 )
-from .scenario import Scenario, ScenarioError, check_footprint, footprint, load_scenario
+from sim.spec.params import compile_params
+from sim.spec.scenario import Scenario, ScenarioError, check_footprint, footprint, load_scenario
 
 DEFAULT_CHUNK_SIZE = 4096  # measured in benchmarks/bench.py: 2048-4096 are fastest on 2 cores
 # The balance index over time (a per-step summary) is averaged over the first replicates of each
@@ -170,7 +170,7 @@ def versions() -> dict[str, str]:
     import mesa
     import pyarrow
 
-    from . import __version__
+    from sim import __version__
 
     return {"alliance-sim": __version__, "python": platform.python_version(),
             "numpy": np.__version__, "pandas": pd.__version__, "pyarrow": pyarrow.__version__,

@@ -15,9 +15,9 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from .claims import Claim, claims_by_param, load_claims, matches
-from .params import iter_values
-from .scenario import load_scenario, point_value
+from sim.spec.claims import Claim, claims_by_param, load_claims, matches
+from sim.spec.params import iter_values
+from sim.spec.scenario import load_scenario, point_value
 
 SPEAKERS = {
     "article narrative": "article",

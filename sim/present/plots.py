@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from . import outcomes
+from sim.analysis import outcomes
 
 OKABE_ITO = ("#D55E00", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 TOL_MUTED = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
@@ -113,7 +113,7 @@ def _empty(fig: Figure, message: str) -> Figure:
 def fate_chart(results, alliance: str | None = None) -> Figure:
     """Horizontal bars of P(holds), P(stab in the back) and by whom, P(drift apart).
 
-    Error bars are 95 % Wilson intervals (:func:`sim.outcomes.wilson_interval`).
+    Error bars are 95 % Wilson intervals (:func:`sim.analysis.outcomes.wilson_interval`).
     """
     alliance = alliance or results.focal
     fig = _figure(7.5, 3.2)

@@ -1,6 +1,6 @@
 """The Mesa face of the model: :class:`AllianceModel` with one :class:`Country` agent per actor.
 
-``AllianceModel`` runs one replicate by driving :func:`sim.dynamics.step` with a replicate axis of
+``AllianceModel`` runs one replicate by driving :func:`sim.model.dynamics.step` with a replicate axis of
 length one, so it is the same model as the ensemble engine, not a second one. Use it to step a
 scenario by hand, in notebooks, in the SolaraViz app and under ``mesa.batch_run``; use
 :func:`sim.run_ensemble` for thousands of replicates.
@@ -13,9 +13,9 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from . import dynamics
-from .params import Params, compile_params
-from .scenario import Scenario, load_scenario
+from sim.model import dynamics
+from sim.spec.params import Params, compile_params
+from sim.spec.scenario import Scenario, load_scenario
 
 
 class Country(mesa.Agent):
@@ -57,7 +57,7 @@ class AllianceModel(mesa.Model):
     Parameters
     ----------
     scenario
-        A :class:`~sim.scenario.Scenario` or the path of a scenario file.
+        A :class:`~sim.spec.scenario.Scenario` or the path of a scenario file.
     rng
         Seed or ``numpy.random.Generator``; uncertain parameters are drawn from it first, then each
         step's random numbers.

@@ -1,6 +1,6 @@
 """The model written plainly: one Mesa agent per country, each deciding with ordinary loops.
 
-This is the readable specification of :mod:`sim.dynamics` (read it next to the table in DESIGN
+This is the readable specification of :mod:`sim.model.dynamics` (read it next to the table in DESIGN
 section 2), the oracle the vectorized kernel is tested against, and the baseline the benchmarks
 compare with. It is synchronous like the kernel: every agent reads the state at the start of the
 step and the new state is written once all have decided.
@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 import mesa
 import numpy as np
 
-from .dynamics import DRIFT, HOLDS, STAB, Draws, draw, member_count, stochastic_event_count
-from .params import Params, compile_params
-from .scenario import Scenario
+from sim.model.dynamics import DRIFT, HOLDS, STAB, Draws, draw, member_count, stochastic_event_count
+from sim.spec.params import Params, compile_params
+from sim.spec.scenario import Scenario
 
 
 class ReferenceCountry(mesa.Agent):
@@ -127,7 +127,7 @@ class ReferenceModel(mesa.Model):
     params
         Parameters of exactly one replicate; drawn from ``scenario`` when omitted.
     draws
-        An iterator of :class:`~sim.dynamics.Draws` (n = 1) to consume instead of drawing.
+        An iterator of :class:`~sim.model.dynamics.Draws` (n = 1) to consume instead of drawing.
     """
 
     def __init__(self, scenario: Scenario, rng=None, params: Params | None = None,
@@ -287,7 +287,7 @@ class ReferenceModel(mesa.Model):
         self.capability = [c / total for c in cap] if total > 0 else [1.0 / self.A] * self.A
         every = self.params.bargain_every
         if every and (self.t + 1) % every == 0:
-            from .bargaining import bdm_step
+            from sim.model.bargaining import bdm_step
 
             new = bdm_step(np.array([self.capability]), np.array([self.position]),
                            np.array([self.salience]), self.params.low, self.params.high,

@@ -1,0 +1,1 @@
+"""Analysis of results: outcomes, sensitivity and scenario discovery."""

@@ -1,0 +1,225 @@
+"""Scenario discovery: in which region of the uncertain inputs does an outcome concentrate?
+
+:func:`discover` runs PRIM on the sampled parameters of an ensemble's replicates (``param:``
+columns, as floats) against an outcome and reports boxes with their coverage (share of all cases
+of interest inside the box), density (share of the box's cases that are of interest) and the
+restricted dimensions with their ranges.
+
+References
+----------
+Friedman, J. H. & Fisher, N. I. (1999). Bump hunting in high-dimensional data. Statistics and
+    Computing 9(2), 123-143.
+Bryant, B. P. & Lempert, R. J. (2010). Thinking inside the box: a participatory, computer-assisted
+    approach to scenario discovery. Technological Forecasting and Social Change 77(1), 34-49.
+Kwakkel, J. H. (2017). The Exploratory Modeling Workbench: an open source toolkit for exploratory
+    modeling, scenario discovery, and (multi-objective) robust decision making. Environmental
+    Modelling & Software 96, 239-250.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.sensitivity import EXPLORE_HINT, OUTCOMES, AnalysisError, pick_alliance
+
+# --------------------------------------------------------------------------------------------
+# Scenario discovery (PRIM)
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Box:
+    """One PRIM box: its statistics on the chosen point of the peeling trajectory and limits."""
+
+    index: int
+    coverage: float
+    density: float
+    mass: float
+    n: int
+    k: int
+    limits: pd.DataFrame  # restricted dimensions: low, high, full_low, full_high, qp
+    trajectory: pd.DataFrame  # coverage, density, mass, res_dim along peeling and pasting
+    chosen: int
+
+
+@dataclass
+class Discovery:
+    """PRIM boxes for one outcome of one alliance."""
+
+    outcome: str
+    alliance: str
+    base_rate: float
+    cases: int
+    n: int
+    boxes: list[Box]
+    dimensions: list[str]
+    settings: dict = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """One row per restricted dimension of every box."""
+        rows = []
+        for b in self.boxes:
+            for dim, r in b.limits.iterrows():
+                rows.append({"box": b.index, "coverage": b.coverage, "density": b.density,
+                             "mass": b.mass, "dimension": dim, "low": r.low, "high": r.high,
+                             "full_low": r.full_low, "full_high": r.full_high, "qp": r.qp})
+        return pd.DataFrame(rows, columns=["box", "coverage", "density", "mass", "dimension", "low",
+                                           "high", "full_low", "full_high", "qp"])
+
+
+def _choose(trajectory: pd.DataFrame, min_coverage: float) -> int:
+    """The densest point of the trajectory whose coverage is at least ``min_coverage`` (fewer
+    restricted dimensions break ties); the first point when none qualifies."""
+    ok = trajectory[trajectory.coverage >= min_coverage - 1e-12]
+    if ok.empty:
+        return 0
+    best = ok.density.max()
+    pick = ok[ok.density >= best - 1e-12]
+    return int(pick.sort_values(["res_dim", "coverage"], ascending=[True, False]).index[0])
+
+
+def prim_boxes(x: pd.DataFrame, y: np.ndarray, *, boxes: int = 1, min_coverage: float = 0.5,
+               max_qp: float | None = 0.05, peel_alpha: float = 0.05, paste_alpha: float = 0.05,
+               mass_min: float = 0.05) -> list[Box]:
+    """Find ``boxes`` PRIM boxes of ``y`` (boolean) in the space of ``x`` (float columns).
+
+    Each box is peeled down to ``mass_min``, pasted back, and read at the densest point of its
+    trajectory with coverage of at least ``min_coverage``; restrictions whose quasi-p value
+    exceeds ``max_qp`` are dropped (a restriction that chance alone would often produce) and the
+    box's coverage, density and mass are restated without them. The next box is sought among
+    the points outside the box PRIM found.
+
+    References
+    ----------
+    Friedman & Fisher (1999); Bryant & Lempert (2010) for coverage, density and quasi-p values.
+    """
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # the workbench warns about its optional parallel backend
+            warnings.filterwarnings("ignore", message="ipyparallel not installed")
+            from ema_workbench.analysis import prim
+    except ImportError:
+        raise AnalysisError(f"scenario discovery {EXPLORE_HINT}") from None
+    x = x.astype(np.float64).reset_index(drop=True)  # PRIM on integer columns breaks on pandas 3
+    y = np.asarray(y, dtype=bool)
+    finder = prim.Prim(x, y, peel_alpha=peel_alpha, paste_alpha=paste_alpha, mass_min=mass_min)
+    full = x.agg(["min", "max"])
+    found = []
+    for b in range(boxes):
+        box = finder.find_box()
+        if box is None:
+            break
+        traj = box.peeling_trajectory[["coverage", "density", "mass", "res_dim", "n", "k"]].copy()
+        traj = traj.astype({"coverage": float, "density": float, "mass": float})
+        i = _choose(traj, min_coverage)
+        box.select(i)
+        lims = box.box_lims[i]
+        dims = [c for c in x.columns if not np.all(lims[c].to_numpy() == full[c].to_numpy())]
+        qp = box.p_values[i] if i < len(box.p_values) else {}
+        rows = []
+        for d in dims:
+            q = [v for v in qp.get(d, []) if v is not None and v >= 0]
+            rows.append({"dimension": d, "low": float(lims[d].iloc[0]), "high": float(lims[d].iloc[1]),
+                         "full_low": float(full[d].iloc[0]), "full_high": float(full[d].iloc[1]),
+                         "qp": float(max(q)) if q else math.nan})
+        limits = pd.DataFrame(rows, columns=["dimension", "low", "high", "full_low", "full_high",
+                                             "qp"]).set_index("dimension")
+        row = traj.loc[i]
+        coverage, density, mass, n, k = (float(row.coverage), float(row.density), float(row.mass),
+                                         int(row.n), int(row.k))
+        if max_qp is not None:
+            # Bryant & Lempert (2010): keep only the restrictions that are unlikely by chance,
+            # and restate the box's statistics without the others
+            limits = limits[limits.qp <= max_qp]
+            remaining = finder.yi_remaining
+            inside = np.ones(len(remaining), dtype=bool)
+            for d, r in limits.iterrows():
+                xd = x[d].to_numpy()[remaining]
+                inside &= (xd >= r.low) & (xd <= r.high)
+            yr = y[remaining]
+            n, k = int(inside.sum()), int(yr[inside].sum())
+            coverage = k / max(int(y.sum()), 1)
+            density = k / max(n, 1)
+            mass = n / len(y)
+        found.append(Box(b + 1, coverage, density, mass, n, k, limits, traj, i))
+        if coverage >= 1.0 or k == 0:
+            break
+    return found
+
+
+def discover(results, outcome: str = "stab_in_the_back", alliance: str | None = None, *,
+             boxes: int = 1, min_coverage: float = 0.5, max_qp: float | None = 0.05,
+             peel_alpha: float = 0.05, mass_min: float = 0.05) -> Discovery:
+    """Scenario discovery on a result set: PRIM boxes of the parameter region where an outcome
+    happens.
+
+    Parameters
+    ----------
+    results
+        A :class:`~sim.run.store.Results` (or a result directory).
+    outcome
+        ``"stab_in_the_back"``, ``"holds"`` or ``"drift_apart"`` (the alliance's fate), or
+        ``"stab_in_the_back by NAME"`` for a stab in the back by one member.
+    alliance
+        Default: the run's focal alliance.
+    boxes, min_coverage, max_qp, peel_alpha, mass_min
+        See :func:`prim_boxes`.
+
+    References
+    ----------
+    Friedman & Fisher (1999); Bryant & Lempert (2010).
+    """
+    if not hasattr(results, "replicates"):
+        from sim.run.store import load_results
+
+        results = load_results(results)
+    alliance = pick_alliance(alliance, results.alliances, results.focal)
+    reps = results.replicates
+    fate, _, who = outcome.partition(" by ")
+    if fate not in OUTCOMES:
+        raise AnalysisError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}"
+                            " (or 'stab_in_the_back by NAME')")
+    y = (reps[f"{alliance}.fate"] == fate).to_numpy(dtype=bool, copy=True)
+    if who:
+        y &= (reps[f"{alliance}.defector"] == who).to_numpy(dtype=bool)
+    cols = [c for c in reps.columns if c.startswith("param:")]
+    x = reps[cols].astype(np.float64)
+    x = x.loc[:, x.nunique() > 1]
+    x.columns = [c.removeprefix("param:") for c in x.columns]
+    if x.shape[1] == 0:
+        raise AnalysisError("the run sampled no uncertain values: nothing to discover "
+                            "(run without --point, on a scenario with {dist = ...} values)")
+    if not y.any():
+        raise AnalysisError(f"no replicate has the outcome {outcome!r}; nothing to discover")
+    found = prim_boxes(x, y, boxes=boxes, min_coverage=min_coverage, max_qp=max_qp,
+                       peel_alpha=peel_alpha, mass_min=mass_min)
+    return Discovery(outcome, alliance, float(y.mean()), int(y.sum()), len(y), found,
+                     list(x.columns),
+                     {"min_coverage": min_coverage, "max_qp": max_qp, "peel_alpha": peel_alpha,
+                      "mass_min": mass_min, "results": str(getattr(results, "directory", ""))})
+
+
+def format_discovery(d: Discovery, claims: dict | None = None) -> str:
+    """A plain-text table of the boxes: statistics, then each restricted dimension."""
+    lines = [f"PRIM for {d.outcome} of {d.alliance}: {d.cases:,} of {d.n:,} replicates "
+             f"(base rate {d.base_rate:.3f}), {len(d.dimensions)} uncertain parameters"]
+    for b in d.boxes:
+        lines.append(f"box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f} "
+                     f"({b.density / d.base_rate:.2f} x base rate), mass {b.mass:.3f}, "
+                     f"{len(b.limits)} restricted dimensions")
+        if b.limits.empty:
+            lines.append("  (no restriction is significant at the chosen quasi-p level: no region "
+                         "of the parameters stands out)")
+        width = max([len(str(i)) for i in b.limits.index] + [9])
+        for dim, r in b.limits.iterrows():
+            cite = ""
+            if claims and dim in claims:
+                cite = "  [" + ", ".join(c.id + (f" ¶{c.paragraph}" if c.paragraph else "")
+                                         for c in claims[dim]) + "]"
+            lines.append(f"  {dim:<{width}}  {r.low:9.4g} .. {r.high:<9.4g} of "
+                         f"{r.full_low:.4g} .. {r.full_high:.4g}  qp {r.qp:.1e}{cite}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Running experiments: designs, chunks, seeding, executors and the result store."""

@@ -1,0 +1,1 @@
+"""Scenario files: validation, claims and the parameter map (the lowest layer)."""
