@@ -1,0 +1,40 @@
+"""The error family: every error the program reports to a user carries its exit code.
+
+The command line maps errors by type (:func:`sim.cli.main`): an :class:`InputError` is bad input
+(exit 2, one line naming the file, the place and what was expected), a :class:`RunError` a run
+that could not finish (exit 1; finished chunks are kept), and an interrupted run exits with 130.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class AllianceError(Exception):
+    """Base of every error alliance-sim reports to its user; ``exit_code`` is what the CLI returns."""
+
+    exit_code: int = EXIT_INTERNAL
+    #: the prefix the CLI puts before the message ("error: " for bad input)
+    prefix: str = ""
+
+
+class InputError(AllianceError, ValueError):
+    """Bad input: a scenario, a result directory, an option or an analysis asked for wrongly."""
+
+    exit_code = EXIT_BAD_INPUT
+    prefix = "error: "
+
+
+class RunError(AllianceError, RuntimeError):
+    """A run that could not finish; what finished is kept on disk."""
+
+    exit_code = EXIT_INTERNAL
+
+
+class Interrupted(RunError):
+    """A run stopped by the user (Ctrl-C); finished chunks are kept and ``--resume`` finishes it."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -1,0 +1,138 @@
+"""The domain's words, defined once: fates, mechanisms, effect kinds, result columns, citations.
+
+Every module that names a fate, a mechanism, an effect kind or a result column takes it from here,
+so a word has one spelling across the kernel, the result files, the reports and the command line.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class Fate(IntEnum):
+    """How a declared alliance ended (its code in the kernel's arrays is the enum's value).
+
+    - ``HOLDS`` (back to back): still active at the horizon;
+    - ``STAB`` (stab in the back): one member defected while the partners' disposition toward it
+      was still at least ``theta_trust``;
+    - ``DRIFT`` (drift apart): it ended with the partners' disposition below ``theta_trust``.
+    """
+
+    HOLDS = 0
+    STAB = 1
+    DRIFT = 2
+
+    @property
+    def word(self) -> str:
+        """The fate as written in result files (``holds``, ``stab_in_the_back``, ``drift_apart``)."""
+        return FATES[self.value]
+
+    @property
+    def label(self) -> str:
+        """The fate as a reader sees it (``holds``, ``stab in the back``, ``drift apart``)."""
+        return FATE_LABELS[self.value]
+
+
+#: fate words in code order, as stored in ``<alliance>.fate`` columns
+FATES: tuple[str, str, str] = ("holds", "stab_in_the_back", "drift_apart")
+#: the same, as a reader sees them
+FATE_LABELS: tuple[str, str, str] = ("holds", "stab in the back", "drift apart")
+#: the output name of each fate's share in design results (``p_holds`` ...)
+FATE_OUTPUTS: dict[str, str] = {"holds": "p_holds", "stab_in_the_back": "p_stab",
+                                "drift_apart": "p_drift"}
+#: one-sentence definitions, shown where an answer is given
+FATE_DEFINITIONS: dict[str, str] = {
+    "holds": "still active at the horizon (back to back)",
+    "stab_in_the_back": "one member defected while its partners' disposition toward it was still at "
+                        "least the trust threshold",
+    "drift_apart": "it ended with the partners' disposition toward the defector already below the "
+                   "trust threshold",
+}
+
+
+class Mechanism(StrEnum):
+    """The forces on the ties (DESIGN section 2); each has a coefficient under ``[mechanisms]``."""
+
+    AFFINITY = "affinity"
+    BALANCE = "balance"
+    THREAT = "threat"
+    PRESSURE = "pressure"
+    COMPETITION = "competition"
+    DEPENDENCE = "dependence"
+    NOISE = "noise"
+
+
+#: mechanism names in the order the kernel and the result files use
+MECHANISMS: tuple[str, ...] = tuple(m.value for m in Mechanism)
+
+
+class EffectKind(StrEnum):
+    """What an event effect (or a lever) changes."""
+
+    TIE = "tie"
+    POSITION = "position"
+    SALIENCE = "salience"
+    AMBITION = "ambition"
+    DEPENDENCE = "dependence"
+    PRESSURE = "pressure"
+    GROWTH = "growth"
+
+
+EFFECT_KINDS: tuple[str, ...] = tuple(k.value for k in EffectKind)
+
+#: the keys of an alliance's decision rule, in sampling order
+ALLIANCE_KEYS: tuple[str, ...] = ("theta_stay", "theta_trust", "h0", "beta", "power_shift",
+                                  "betrayal_shock", "reputation")
+
+
+# -- result columns -------------------------------------------------------------------------------
+
+PARAM_PREFIX = "param:"
+BLOC_PREFIX = "bloc:"
+CAPABILITY_PREFIX = "capability:"
+WHY_PREFIX = "why:"
+REPLICATE = "replicate"
+BALANCE = "balance"
+
+
+def param_column(path: str) -> str:
+    """Column of a sampled value: ``param:<path>``."""
+    return PARAM_PREFIX + path
+
+
+def fate_column(alliance: str) -> str:
+    """Column of an alliance's fate word: ``<alliance>.fate``."""
+    return f"{alliance}.fate"
+
+
+def end_step_column(alliance: str) -> str:
+    """Column of the step an alliance ended (the horizon if it held): ``<alliance>.end_step``."""
+    return f"{alliance}.end_step"
+
+
+def defector_column(alliance: str) -> str:
+    """Column of the first defector's name (empty if it held): ``<alliance>.defector``."""
+    return f"{alliance}.defector"
+
+
+def cohesion_column(alliance: str) -> str:
+    """Column of the members' final mean mutual disposition: ``<alliance>.cohesion``."""
+    return f"{alliance}.cohesion"
+
+
+def bloc_column(actor: str) -> str:
+    """Column of an actor's final bloc (0 or 1): ``bloc:<actor>``."""
+    return BLOC_PREFIX + actor
+
+
+def capability_column(actor: str) -> str:
+    """Column of an actor's final capability share: ``capability:<actor>``."""
+    return CAPABILITY_PREFIX + actor
+
+
+# -- citations ----------------------------------------------------------------------------------
+
+
+def cite(claim_id: str, paragraph: int | None = None) -> str:
+    """How a claim is cited in tables and terminals: ``id (¶N)``, or ``id`` without a paragraph."""
+    return f"{claim_id} (¶{paragraph})" if paragraph else claim_id
