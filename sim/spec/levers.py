@@ -105,3 +105,67 @@ def apply_levers(params: Params, scenario: Scenario, values: dict[str, np.ndarra
             else:  # pragma: no cover - the scenario model admits no other kinds
                 raise ValueError(k)
     return params
+
+
+MAX_GRID = 1_000_000  # policies a full grid may hold
+
+
+def lever_names(scenario: Scenario, owner: str | None = None) -> list[str]:
+    """The scenario's levers, or only those ``owner`` controls."""
+    return [n for n, lever in scenario.levers.items() if owner is None or lever.owner == owner]
+
+
+def from_unit(lever: Lever, u: np.ndarray) -> np.ndarray:
+    """Map u in [0, 1) onto a lever: evenly over the range (integers: each whole number an equal
+    share), or onto the options in their written order."""
+    if lever.options is not None:
+        values = np.array(list(lever.options.values()))
+        return values[np.minimum((u * len(values)).astype(int), len(values) - 1)]
+    if lever.integer:
+        k = int(lever.high - lever.low) + 1
+        return lever.low + np.minimum(np.floor(u * k), k - 1)
+    return lever.low + (lever.high - lever.low) * u
+
+
+def latin_hypercube(scenario: Scenario, names: list[str], n: int, rng: np.random.Generator
+                    ) -> dict[str, np.ndarray]:
+    """``n`` policies over the levers ``names`` by Latin hypercube sampling (McKay, Beckman &
+    Conover 1979): each lever's range cut into ``n`` equal strata, one value in each, the strata
+    paired at random across levers. Returns lever name -> ``(n,)`` values."""
+    out = {}
+    for name in names:
+        u = (rng.permutation(n) + rng.random(n)) / n
+        out[name] = from_unit(scenario.levers[name], u)
+    return out
+
+
+def grid(scenario: Scenario, names: list[str], k: int) -> dict[str, np.ndarray]:
+    """Every combination of ``k`` evenly spaced values per ranged lever (its bounds included; an
+    integer lever's whole numbers when it has at most ``k``) and of every option of an options
+    lever. Returns lever name -> ``(k1 * k2 * ...,)`` values, the last lever varying fastest."""
+    if k < 2:
+        raise ValueError(f"expected at least 2 values per lever, got {k}")
+    axes = []
+    for name in names:
+        lever = scenario.levers[name]
+        if lever.options is not None:
+            axes.append(np.array(list(lever.options.values())))
+        elif lever.integer:
+            axes.append(np.unique(np.round(np.linspace(lever.low, lever.high, k))))
+        else:
+            axes.append(np.linspace(lever.low, lever.high, k))
+    size = int(np.prod([len(a) for a in axes])) if axes else 0
+    if size > MAX_GRID:
+        raise ValueError(f"expected a grid of at most {MAX_GRID:,} policies, got {size:,}; use fewer "
+                         f"values per lever or a Latin hypercube")
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return {name: m.ravel() for name, m in zip(names, mesh)}
+
+
+def with_status_quo(scenario: Scenario, policies: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The status quo (every lever of the scenario at its status-quo value) as policy 0, then
+    ``policies``, with levers they do not name held at their status quo."""
+    sq = status_quo(scenario)
+    n = len(next(iter(policies.values()))) if policies else 0
+    return {name: np.concatenate([[sq[name]], policies.get(name, np.full(n, sq[name]))])
+            for name in scenario.levers}
