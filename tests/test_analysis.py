@@ -9,8 +9,6 @@ factors follow the scenario's distributions; PRIM finds a planted box; the CLI c
 from __future__ import annotations
 
 import math
-import random
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -22,7 +20,7 @@ pytest.importorskip("SALib")
 from sim.analysis import discovery as disc  # noqa: E402
 from sim.analysis import sensitivity as an  # noqa: E402
 from sim.cli import main  # noqa: E402
-from sim.spec.parammap import slot_map, slots  # noqa: E402
+from sim.spec.parammap import slots  # noqa: E402
 from sim.spec.params import assemble, compile_params  # noqa: E402
 from sim.spec.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
 from tests.conftest import DATA, ROOT  # noqa: E402
