@@ -9,7 +9,7 @@ from scipy import stats
 
 from sim.spec.correlation import correlation_matrix, quantile, sample_values
 from sim.spec.levers import apply_levers, snap, status_quo
-from sim.spec.params import compile_params
+from sim.spec.params import assemble, compile_params, sample
 from sim.spec.scenario import ScenarioError, Triangular, load_scenario
 from tests.conftest import DATA, ROOT
 
@@ -70,12 +70,12 @@ def test_apply_levers_moves_each_target(lever_scenario):
     pressure schedule, an event's hazard, a strategic value set, an ambition shifted."""
     s = lever_scenario
     n = 4
-    base = compile_params(s, n, np.random.default_rng(3))
-    p = compile_params(s, n, np.random.default_rng(3))
+    drawn = sample(s, n, np.random.default_rng(3))
+    base = compile_params(s, n, np.random.default_rng(3))  # levers at their status quo
     values = {"levers.warm": np.array([-0.5, 0.0, 0.5, 0.5]),
               "levers.squeeze": np.array([0.0, 1.0, 2.0, 3.0]),
               "levers.prize": np.array([0.5, 2.0, 2.0, 0.5])}
-    apply_levers(p, s, values)
+    p = assemble(s, n, {**drawn, **values})
     a, b, d = (p.actors.index(x) for x in "ABD")
     np.testing.assert_allclose(p.ties[:, a, b], np.clip(base.ties[:, a, b] + values["levers.warm"], -1, 1))
     np.testing.assert_allclose(p.ties[:, b, a], np.clip(base.ties[:, b, a] + values["levers.warm"], -1, 1))
@@ -86,20 +86,23 @@ def test_apply_levers_moves_each_target(lever_scenario):
     np.testing.assert_allclose(p.events[e2].hazard, 0.05 + 0.01 * values["levers.squeeze"])
     np.testing.assert_allclose(p.strategic_value[:, d], values["levers.prize"])
     np.testing.assert_allclose(p.ambition[:, b, d], np.clip(0.6 + 0.5 * values["levers.prize"], 0, 1))
-    # untouched arrays stay as drawn
+    # untouched arrays stay as drawn; the lever values are recorded with the replicates
     np.testing.assert_array_equal(p.dependence, base.dependence)
+    np.testing.assert_array_equal(p.sampled["levers.squeeze"], values["levers.squeeze"])
 
 
 def test_levers_at_status_quo_leave_shifts_alone(lever_scenario):
     """Without lever values, shift levers with status quo 0 change nothing; a set lever is held at
     its status quo."""
     s = lever_scenario
-    base = compile_params(s, 3, np.random.default_rng(1))
-    p = apply_levers(compile_params(s, 3, np.random.default_rng(1)), s, {})
+    drawn = sample(s, 3, np.random.default_rng(1))
+    p = compile_params(s, 3, np.random.default_rng(1))
+    base = assemble(s.model_copy(update={"levers": {}}), 3, drawn)  # the same without levers
     np.testing.assert_array_equal(p.ties, base.ties)
     np.testing.assert_array_equal(p.pressure_values, base.pressure_values)
-    d = p.actors.index("D")
+    d, b = p.actors.index("D"), p.actors.index("B")
     np.testing.assert_allclose(p.strategic_value[:, d], 0.5)
+    np.testing.assert_allclose(p.ambition[:, b, d], 0.6 + 0.5 * 0.5)
 
 
 def test_snap_makes_values_admissible(lever_scenario):

@@ -41,6 +41,7 @@ from sim.run.store import (
     save_chunk,
     write_json,
 )
+from sim.spec.levers import lever_path
 from sim.spec.parammap import slot_map
 from sim.spec.params import Params, assemble, compile_params, sample
 from sim.spec.scenario import Scenario, ScenarioError, check_footprint, footprint, load_scenario
@@ -443,7 +444,7 @@ def design_tasks(scenario: Scenario, design: Design, collector: Collector, *, se
     if chunk_size <= 0:
         raise InputError(f"expected a positive chunk size, got {chunk_size}")
     get_engine(engine)  # an unknown or missing engine fails here, before any work
-    known = set(slot_map(scenario))
+    known = set(slot_map(scenario)) | {lever_path(name) for name in scenario.levers}
     unknown = sorted(set(design.values) - known)
     if unknown:
         raise InputError(f"not a parameter of the scenario: {', '.join(unknown[:5])}")

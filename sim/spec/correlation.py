@@ -31,7 +31,6 @@ import math
 import numpy as np
 
 from sim.spec.scenario import (
-    BOUNDS,
     Beta,
     Normal,
     Scenario,
@@ -55,9 +54,9 @@ def pair_names(key: str) -> tuple[str, str]:
 
 def uncertain_paths(scenario: Scenario) -> dict[str, _Dist]:
     """Every uncertain value of a scenario by dotted path, in sampling order."""
-    from sim.spec.params import iter_values
+    from sim.spec.parammap import slots
 
-    return {path: v for path, v in iter_values(scenario) if isinstance(v, _Dist)}
+    return {slot.path: slot.value for slot in slots(scenario) if slot.uncertain}
 
 
 def correlation_matrix(scenario: Scenario) -> tuple[list[str], np.ndarray]:
@@ -97,29 +96,12 @@ def correlation_matrix(scenario: Scenario) -> tuple[list[str], np.ndarray]:
 
 
 def _is_path(scenario: Scenario, path: str) -> bool:
-    from sim.spec.params import iter_values
+    from sim.spec.parammap import slots
 
-    return any(p == path for p, _ in iter_values(scenario))
+    return any(slot.path == path for slot in slots(scenario))
 
 
 # -- quantile functions ---------------------------------------------------------------------------
-
-def _kind_bounds(scenario: Scenario, path: str) -> tuple[float, float]:
-    """Field bounds of a path, for clipping normal draws (as the sampler clips them)."""
-    head, *rest = path.split(".")
-    if head == "positions":
-        issue = scenario.issues[rest[-1]]
-        return issue.low, issue.high
-    kind = {"actors": rest[-1] if rest else "", "salience": "salience", "tie_matrix": "tie",
-            "ties": "tie", "spheres": "ambition", "strategic_value": "strategic_value",
-            "dependence": "dependence", "pressure": "pressure", "mechanisms": "coefficient"}.get(head)
-    if head == "events":
-        kind = "hazard" if rest[-1] == "hazard" else "effect"
-    if head == "alliances":
-        kind = {"theta_stay": "threshold", "theta_trust": "threshold", "h0": "hazard",
-                "betrayal_shock": "shock", "reputation": "shock"}.get(rest[-1], "coefficient")
-    return BOUNDS.get(kind or "", (-np.inf, np.inf))
-
 
 def quantile(value: _Dist, u: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)) -> np.ndarray:
     """The inverse distribution function of an uncertain value at probabilities ``u`` in (0, 1)."""
@@ -155,7 +137,9 @@ def sample_values(scenario: Scenario, n: int, rng: np.random.Generator) -> dict[
     """
     from scipy import special
 
-    uncertain = uncertain_paths(scenario)
+    from sim.spec.parammap import clip_bounds, slots
+
+    uncertain = {slot.path: slot for slot in slots(scenario) if slot.uncertain}
     u = rng.random((n, len(uncertain)))
     # keep the quantile functions away from their infinite ends
     np.clip(u, 1e-12, 1.0 - 1e-12, out=u)
@@ -167,4 +151,4 @@ def sample_values(scenario: Scenario, n: int, rng: np.random.Generator) -> dict[
         z = rng.standard_normal((n, len(names))) @ L.T
         cols = [paths.index(p) for p in names]
         u[:, cols] = np.clip(special.ndtr(z), 1e-12, 1.0 - 1e-12)
-    return {p: quantile(uncertain[p], u[:, k], _kind_bounds(scenario, p)) for k, p in enumerate(paths)}
+    return {p: quantile(uncertain[p].value, u[:, k], clip_bounds(uncertain[p])) for k, p in enumerate(paths)}

@@ -137,6 +137,10 @@ def draw_slot(slot: Slot, n: int, rng: np.random.Generator) -> np.ndarray:
 def sample(scenario: Scenario, n: int, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
     """``n`` draws of every uncertain value of ``scenario``, by path, in sampling order."""
     rng = np.random.default_rng(rng)
+    if scenario.correlations:  # a Gaussian copula over the marginals (sim.spec.correlation)
+        from sim.spec.correlation import sample_values
+
+        return sample_values(scenario, n, rng)
     return {slot.path: draw_slot(slot, n, rng) for slot in slots(scenario) if slot.uncertain}
 
 
@@ -163,11 +167,19 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
     a design fixes values at its points. Capabilities are renormalised to shares, ties are set in
     the scenario's order (later entries win), a flat pressure fills every knot.
 
+    Levers (``levers.NAME``, :mod:`sim.spec.levers`) may be given too; they are applied on top
+    of the slots, and those not given stay at their status quo.
+
     Raises
     ------
     ScenarioError
-        When ``values`` names a path that is not a slot of the scenario.
+        When ``values`` names a path that is not a slot or a lever of the scenario.
     """
+    from sim.spec.levers import LEVER_PREFIX, apply_levers
+
+    levers = {k: v for k, v in values.items() if k.startswith(LEVER_PREFIX)
+              and k.removeprefix(LEVER_PREFIX) in scenario.levers}
+    values = {k: v for k, v in values.items() if k not in levers}
     known = slot_map(scenario)
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -282,13 +294,18 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
         members = np.array([ai[m] for m in al.members], dtype=np.intp)
         alliances.append(CompiledAlliance(name, members, *(decision[(a_index, k)] for k in ALLIANCE_KEYS)))
 
-    return Params(
+    params = Params(
         actors=actors, issues=issues, n=n, steps=T, dt=scenario.run.dt,
         bargain_every=scenario.mechanisms.bargain_every, capability=cap, growth=growth,
         position=pos, salience=sal, low=low, high=high, ties=ties, ambition=amb,
         strategic_value=sval, dependence=dep, pressure_values=pvals, pressure_index=pidx,
         pressure_weight=pw, coef=coef, events=events, alliances=alliances, sampled=sampled,
     )
+    if scenario.levers:
+        lever_values = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in levers.items()}
+        apply_levers(params, scenario, lever_values)
+        sampled.update(lever_values)
+    return params
 
 
 def point_params(scenario: Scenario) -> dict[str, float]:
