@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="holds, stab_in_the_back or drift_apart, or 'stab_in_the_back by NAME' "
                    "(default stab_in_the_back)")
     p.add_argument("--alliance", help="default: the run's focal alliance")
+    p.add_argument("--policy", type=int, default=None,
+                   help="for the folder of 'alliance-sim levers': the policy whose failures to "
+                   "explain (default: the most robust)")
     p.add_argument("--boxes", type=_positive_int, default=1, help="how many boxes (default 1)")
     p.add_argument("--min-coverage", type=float, default=0.5,
                    help="read each box at its densest point with at least this coverage (0.5)")
@@ -148,6 +151,54 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop restrictions whose quasi-p value exceeds this (0.05; 1 keeps all)")
     p.add_argument("--out", "-o", type=Path, help="folder for the tables, figure and page "
                    "(default <results>/discovery)")
+    p = sub.add_parser("levers", help="evaluate policies (settings of the scenario's levers) on "
+                       "common sampled worlds: metrics, regret, satisficing")
+    p.add_argument("scenario", type=Path)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--policies", "-N", type=_positive_int, default=None,
+                       help="Latin hypercube of N policies (default 64), plus the status quo")
+    group.add_argument("--grid", "-K", type=_positive_int, default=None,
+                       help="full grid of K values per lever (every option of an options lever)")
+    p.add_argument("--worlds", "-S", type=_positive_int, default=256,
+                   help="sampled worlds (draws of the uncertain values), common to every policy")
+    p.add_argument("--replicates", "-R", type=_positive_int, default=8,
+                   help="replicates per policy and world (default 8)")
+    p.add_argument("--owner", help="vary only this actor's levers and judge by its metrics")
+    p.add_argument("--steps", "-t", type=_positive_int, help="steps per replicate (default: the "
+                   "scenario's)")
+    p.add_argument("--seed", type=_seed, help="seed of worlds, policies and replicates (default: "
+                   "the scenario's)")
+    p.add_argument("--workers", "-j", type=_positive_int, default=None,
+                   help="worker processes (default: all cores)")
+    p.add_argument("--chunk-size", type=_positive_int, default=4096, help="rows per chunk")
+    p.add_argument("--out", "-o", type=Path, help="result folder (default results/<name>-levers)")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted evaluation in --out")
+    p.add_argument("--force", action="store_true", help="replace results already in --out")
+    p.add_argument("--top", type=_positive_int, default=10, help="rows of the printed table")
+    p.add_argument("--no-report", action="store_true", help="do not write the HTML page")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("optimize", help="search the levers for non-dominated policies (NSGA-II), "
+                       "each generation run as one design")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--evaluations", "-e", type=_positive_int, default=5000,
+                   help="policy evaluations in all (default 5000)")
+    p.add_argument("--population", type=_positive_int, default=100,
+                   help="policies per generation (default 100)")
+    p.add_argument("--worlds", "-S", type=_positive_int, default=64,
+                   help="common sampled worlds every policy is evaluated on (default 64)")
+    p.add_argument("--replicates", "-R", type=_positive_int, default=4,
+                   help="replicates per policy and world (default 4)")
+    p.add_argument("--statistic", choices=["mean", "p10"], default="mean",
+                   help="each metric's mean over the worlds, or its worse decile (robust)")
+    p.add_argument("--owner", help="search only this actor's levers, judged by its metrics")
+    p.add_argument("--steps", "-t", type=_positive_int, help="steps per replicate (default: the "
+                   "scenario's)")
+    p.add_argument("--seed", type=_seed, help="seed of worlds, replicates and search")
+    p.add_argument("--workers", "-j", type=_positive_int, default=None,
+                   help="worker processes (default: all cores)")
+    p.add_argument("--out", "-o", type=Path, help="result folder (default results/<name>-optimize)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -419,11 +470,19 @@ def cmd_discover(args) -> int:
         raise UsageError(f"--min-coverage: expected a number in [0, 1], got {args.min_coverage}")
     if not 0.0 <= args.max_qp <= 1.0:
         raise UsageError(f"--max-qp: expected a number in [0, 1], got {args.max_qp}")
-    results = load_results(args.results)
-    found = discover(results, args.outcome, args.alliance, boxes=args.boxes,
-                     min_coverage=args.min_coverage, max_qp=args.max_qp)
+    if _is_levers_folder(args.results):
+        from sim.analysis.policy import load_policy_results, vulnerability
+
+        policy_results = load_policy_results(args.results)
+        found = vulnerability(policy_results, args.policy, boxes=args.boxes,
+                              min_coverage=args.min_coverage, max_qp=args.max_qp)
+        path = policy_results.scenario.claims
+    else:
+        results = load_results(args.results)
+        found = discover(results, args.outcome, args.alliance, boxes=args.boxes,
+                         min_coverage=args.min_coverage, max_qp=args.max_qp)
+        path = (results.manifest.get("scenario") or {}).get("claims")
     claims = None
-    path = (results.manifest.get("scenario") or {}).get("claims")
     if path:
         try:
             from sim.spec.claims import claims_by_param, load_claims
@@ -437,10 +496,82 @@ def cmd_discover(args) -> int:
     return EXIT_OK
 
 
+def _is_levers_folder(path: Path) -> bool:
+    import json
+
+    try:
+        return json.loads((Path(path) / "manifest.json").read_text()).get("kind") == "levers"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def cmd_levers(args) -> int:
+    from sim.analysis.policy import evaluate, format_policies, vulnerability
+    from sim.spec.scenario import load_scenario
+
+    if args.resume and args.force:
+        raise UsageError("--resume and --force exclude each other")
+    scenario = load_scenario(args.scenario)
+    out = args.out or Path("results") / f"{args.scenario.stem}-levers"
+    result = evaluate(scenario, policies=args.policies or 64, grid_values=args.grid,
+                      worlds=args.worlds, replicates=args.replicates, seed=args.seed,
+                      owner=args.owner, steps=args.steps, out=out, chunk_size=args.chunk_size,
+                      workers=args.workers, progress=not args.no_progress, resume=args.resume,
+                      force=args.force)
+    s = result.settings
+    print(f"{s['policies']} policies x {s['worlds']} worlds x {s['replicates']} replicates x "
+          f"{s['steps']} steps = {s['replicate_runs']:,} runs in {s['seconds']:.1f} s")
+    print(format_policies(result, args.top))
+    paths = {k: out / f"{k}.{ext}" for k, ext in (("policies", "parquet"), ("evaluations", "parquet"),
+                                                   ("worlds", "parquet"), ("manifest", "json"))}
+    if not args.no_report:
+        from sim.present.policy import write_policy_report
+
+        found = None
+        if not all(m.threshold is None for m in result.objectives.metrics):
+            try:
+                found = vulnerability(result)
+            except Exception as e:  # noqa: BLE001 - the page stands without the box
+                print(f"(no vulnerability box: {e})")
+        paths["report"] = write_policy_report(result, out / "report.html", found)
+    for k, v in paths.items():
+        print(f"{k}: {v}")
+    return EXIT_OK
+
+
+def cmd_optimize(args) -> int:
+    from sim.analysis.search import optimize
+    from sim.spec.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    out = args.out or Path("results") / f"{args.scenario.stem}-optimize"
+
+    def show(row):
+        if not args.no_progress:
+            print(f"generation {row['generation']:4d}  evaluations {row['evaluations']:6d}  "
+                  f"front {row['front']:4d}  hypervolume {row['hypervolume']:.4f}  "
+                  f"{row['seconds']:.1f} s", file=sys.stderr)
+
+    result = optimize(scenario, evaluations=args.evaluations, population=args.population,
+                      worlds=args.worlds, replicates=args.replicates, seed=args.seed,
+                      owner=args.owner, statistic=args.statistic, steps=args.steps, out=out,
+                      workers=args.workers, progress=False, on_generation=show)
+    s = result.settings
+    print(f"{s['evaluations']:,} evaluations ({s['worlds']} worlds x {s['replicates']} replicates x "
+          f"{s['steps']} steps each) in {s['seconds']:.1f} s; {len(result.pareto)} non-dominated "
+          f"policies; final hypervolume {result.convergence.hypervolume.iloc[-1]:.4f}")
+    with_levers = [c for c in result.pareto.columns if result.pareto[c].nunique() > 1
+                   or c.startswith("metric:")]
+    print(result.pareto[with_levers].head(20).to_string(index=False, float_format="%.3f"))
+    print(f"pareto: {out / 'pareto.parquet'}\nconvergence: {out / 'convergence.csv'}")
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "validate": cmd_validate,
     "show": cmd_show, "list": cmd_list, "landscape": cmd_landscape,
-    "sensitivity": cmd_sensitivity, "discover": cmd_discover,
+    "sensitivity": cmd_sensitivity, "discover": cmd_discover, "levers": cmd_levers,
+    "optimize": cmd_optimize,
 }
 
 

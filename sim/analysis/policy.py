@@ -64,8 +64,16 @@ class Objectives:
         return np.array([np.nan if m.threshold is None else m.threshold for m in self.metrics])
 
 
+def check_owner(scenario: Scenario, owner: str | None) -> None:
+    """An ``owner`` must be an actor of the scenario."""
+    if owner is not None and owner not in scenario.actors:
+        raise PolicyError(f"--owner: unknown actor {owner!r}; expected one of "
+                          + ", ".join(repr(a) for a in scenario.actor_names))
+
+
 def objectives(scenario: Scenario, owner: str | None = None) -> Objectives:
     """The scenario's metrics, or those of ``owner`` and the unowned ones."""
+    check_owner(scenario, owner)
     names = [n for n, m in scenario.metrics.items() if owner is None or m.owner in (None, owner)]
     if not names:
         raise PolicyError("the scenario declares no [metrics]" + (f" for {owner!r}" if owner else "")
@@ -157,9 +165,13 @@ def simulate(scenario: Scenario, obj: Objectives, policies: dict[str, np.ndarray
     K = len(obj.metrics)
     M = np.empty((P, S, K))
     if need_runs:
+        settings = {"points": P * S, "policies": P, "worlds": S, "replicates": replicates,
+                    "steps": scenario.run.steps, "seed": seed, "chunk_size": chunk_size,
+                    "dtype": "float32", "engine": "numpy"}
         payloads = run_design(scenario, design, MetricCollector(alliances, pairs), seed=seed, out=out,
                               chunk_size=chunk_size, workers=workers, executor=executor,
-                              progress=progress, desc=desc, resume=resume, force=force)
+                              progress=progress, desc=desc, resume=resume, force=force,
+                              settings=settings, name=desc)
         table = _chunk_table(payloads)
         point = table["point"].to_numpy()
         count = np.bincount(point, minlength=P * S).astype(float)
@@ -307,8 +319,9 @@ def evaluate(scenario: Scenario | str | Path, *, policies: int | None = 64, grid
 
 def format_policies(result: PolicyResults, top: int = 10) -> str:
     """The most robust policies as a plain-text table (levers, then metrics' means and regrets)."""
-    t = result.table.sort_values("rank").head(top)
-    levers = [c for c in t.columns if c.startswith(LEVER_PREFIX)]
+    full = result.table
+    t = full.sort_values("rank").head(top)
+    levers = [c for c in t.columns if c.startswith(LEVER_PREFIX) and full[c].nunique() > 1]
     names = result.objectives.names
     head = ["rank", "policy", *[c.removeprefix(LEVER_PREFIX) for c in levers], *names, SATISFICING]
     rows = [head]
@@ -365,3 +378,29 @@ def vulnerability(result: PolicyResults, policy: int | None = None, *, boxes: in
     return Discovery(label, "", float(fails.mean()), int(fails.sum()), len(fails), found,
                      list(x.columns), {"policy": policy, "min_coverage": min_coverage,
                                        "max_qp": max_qp})
+
+
+def load_policy_results(directory: str | Path) -> PolicyResults:
+    """A finished ``levers`` result folder read back (:meth:`PolicyResults.write`)."""
+    from sim.run.store import ResultsError
+
+    directory = Path(directory)
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+    except (OSError, ValueError) as e:
+        raise ResultsError(f"{directory}: not a finished result folder ({e})") from None
+    if manifest.get("kind") != "levers":
+        raise PolicyError(f"{directory}: expected the folder of an 'alliance-sim levers' run")
+    scenario = Scenario.model_validate(manifest["scenario"])
+    names = list(manifest["metrics"])
+    obj = Objectives(names, [Metric.model_validate(manifest["metrics"][n]) for n in names])
+    table = pd.read_parquet(directory / "policies.parquet")
+    policies = table[[c for c in table.columns if c.startswith(LEVER_PREFIX)]]
+    worlds = pd.read_parquet(directory / "worlds.parquet")
+    ev = pd.read_parquet(directory / "evaluations.parquet")
+    P, S = len(policies), len(worlds)
+    M = np.stack([ev[METRIC_PREFIX + n].to_numpy().reshape(P, S) for n in names], axis=2)
+    settings = {k: v for k, v in manifest.items() if k not in ("kind", "scenario", "scenario_sha256",
+                                                               "metrics")}
+    return PolicyResults(scenario, obj, policies.reset_index(drop=True), worlds, M,
+                         robustness(M, obj.sign, obj.threshold), settings)
