@@ -205,7 +205,8 @@ def discover(results, outcome: str = "stab_in_the_back", alliance: str | None = 
 
 def format_discovery(d: Discovery, claims: dict | None = None) -> str:
     """A plain-text table of the boxes: statistics, then each restricted dimension."""
-    lines = [f"PRIM for {d.outcome} of {d.alliance}: {d.cases:,} of {d.n:,} replicates "
+    unit = d.settings.get("unit", "replicates")
+    lines = [f"PRIM for {d.outcome} of {d.alliance}: {d.cases:,} of {d.n:,} {unit} "
              f"(base rate {d.base_rate:.3f}), {len(d.dimensions)} uncertain parameters"]
     for b in d.boxes:
         lines.append(f"box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f} "

@@ -91,6 +91,7 @@ def choose_policies(scenario: Scenario, *, policies: int | None = None, grid_val
     """The status quo, then ``policies`` Latin-hypercube policies or a full grid of ``grid_values``
     values per lever, over the levers of ``owner`` (all levers when None); other levers stay at
     their status quo. Returns lever name -> ``(P,)`` for every lever of the scenario."""
+    check_owner(scenario, owner)
     names = lever_names(scenario, owner)
     if not names:
         raise PolicyError("the scenario declares no [levers]" + (f" owned by {owner!r}" if owner else "")
@@ -370,14 +371,16 @@ def vulnerability(result: PolicyResults, policy: int | None = None, *, boxes: in
     x = result.worlds.drop(columns="world").astype(np.float64)
     x = x.loc[:, x.nunique() > 1]
     x.columns = [c.removeprefix("param:") for c in x.columns]
-    label = f"fails its thresholds (policy {policy})"
+    label = "failure to meet its thresholds"
+    who = "the status quo" if policy == 0 else f"policy {policy}"
     if not fails.any():
-        return Discovery(label, "", 0.0, 0, len(fails), [], list(x.columns),
-                         {"policy": policy, "note": "the policy meets every threshold in every world"})
+        return Discovery(label, who, 0.0, 0, len(fails), [], list(x.columns),
+                         {"policy": policy, "unit": "worlds",
+                          "note": "the policy meets every threshold in every world"})
     found = prim_boxes(x, fails, boxes=boxes, min_coverage=min_coverage, max_qp=max_qp)
-    return Discovery(label, "", float(fails.mean()), int(fails.sum()), len(fails), found,
-                     list(x.columns), {"policy": policy, "min_coverage": min_coverage,
-                                       "max_qp": max_qp})
+    return Discovery(label, who, float(fails.mean()), int(fails.sum()), len(fails), found,
+                     list(x.columns), {"policy": policy, "unit": "worlds",
+                                       "min_coverage": min_coverage, "max_qp": max_qp})
 
 
 def load_policy_results(directory: str | Path) -> PolicyResults:
