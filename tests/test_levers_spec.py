@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from sim.spec.correlation import correlation_matrix, quantile, sample_values
-from sim.spec.levers import apply_levers, snap, status_quo
+from sim.spec.levers import snap, status_quo
 from sim.spec.params import assemble, compile_params, sample
 from sim.spec.scenario import ScenarioError, Triangular, load_scenario
 from tests.conftest import DATA, ROOT
