@@ -506,7 +506,7 @@ def _is_levers_folder(path: Path) -> bool:
 
 
 def cmd_levers(args) -> int:
-    from sim.analysis.policy import evaluate, format_policies, vulnerability
+    from sim.analysis.policy import evaluate, format_policies, lever_importance, vulnerability
     from sim.spec.scenario import load_scenario
 
     if args.resume and args.force:
@@ -522,8 +522,16 @@ def cmd_levers(args) -> int:
     print(f"{s['policies']} policies x {s['worlds']} worlds x {s['replicates']} replicates x "
           f"{s['steps']} steps = {s['replicate_runs']:,} runs in {s['seconds']:.1f} s")
     print(format_policies(result, args.top))
+    importance = lever_importance(result)
+    if not importance.empty:
+        print("\nwhich levers matter (standardised regression coefficient of each metric's mean on "
+              "the levers; R^2 of the fit):")
+        for metric, part in importance.groupby("metric", sort=False):
+            shown = ", ".join(f"{r.lever} {r.src:+.2f}" for r in part.itertuples())
+            print(f"  {metric} (R^2 {part.r2.iloc[0]:.2f}): {shown}")
     paths = {k: out / f"{k}.{ext}" for k, ext in (("policies", "parquet"), ("evaluations", "parquet"),
-                                                   ("worlds", "parquet"), ("manifest", "json"))}
+                                                   ("worlds", "parquet"), ("importance", "csv"),
+                                                   ("manifest", "json"))}
     if not args.no_report:
         from sim.present.policy import write_policy_report
 

@@ -151,3 +151,16 @@ def test_levers_command_bad_input_is_one_line(tmp_path, capsys):
                      "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "no [metrics]" in err
+
+
+def test_lever_importance_on_the_planted_grid(planted_grid):
+    """On the planted grid (orthogonal levers, common random numbers) the decoy, which no force
+    reads, has exactly no coefficient on P(holds), and warmth carries it; on the decoy's own cost
+    (|decoy|, symmetric around 0) the linear coefficient vanishes too, which R^2 = 0 flags."""
+    from sim.analysis.policy import lever_importance
+
+    imp = lever_importance(planted_grid).set_index(["metric", "lever"])
+    assert abs(imp.loc[("holds", "decoy"), "src"]) < 1e-12
+    assert imp.loc[("holds", "warmth"), "src"] > 0.9
+    assert imp.loc[("holds", "warmth"), "r2"] > 0.8
+    assert imp.loc[("decoy_cost", "decoy"), "r2"] < 1e-12

@@ -145,8 +145,15 @@ def policy_part(result: PolicyResults, top: int = 15):
                     "90th-percentile regret of the most robust policies (numbers: in the metric's "
                     "units).", lambda: regret_figure(result)),
     ]
-    return ExplorationPart("Policies", intro, [("The most robust policies", table),
-                                                ("Metrics", metrics)], figs)
+    from sim.analysis.policy import lever_importance
+
+    importance = lever_importance(result)
+    tables = [("The most robust policies", table), ("Metrics", metrics)]
+    if not importance.empty:
+        tables.append(("Which levers matter: standardised regression coefficients of each metric's "
+                       "mean on the lever values (Saltelli et al. 2008), with Spearman's rho and "
+                       "the fit's R²", importance))
+    return ExplorationPart("Policies", intro, tables, figs)
 
 
 def write_policy_report(result: PolicyResults, path: str | Path, vulnerability=None,
