@@ -557,7 +557,7 @@ def cmd_optimize(args) -> int:
     def show(row):
         if not args.no_progress:
             print(f"generation {row['generation']:4d}  evaluations {row['evaluations']:6d}  "
-                  f"front {row['front']:4d}  hypervolume {row['hypervolume']:.4f}  "
+                  f"front {row['front']:4d}  hypervolume {row["hypervolume"]:.4g}  "
                   f"{row['seconds']:.1f} s", file=sys.stderr)
 
     result = optimize(scenario, evaluations=args.evaluations, population=args.population,
@@ -567,7 +567,7 @@ def cmd_optimize(args) -> int:
     s = result.settings
     print(f"{s['evaluations']:,} evaluations ({s['worlds']} worlds x {s['replicates']} replicates x "
           f"{s['steps']} steps each) in {s['seconds']:.1f} s; {len(result.pareto)} non-dominated "
-          f"policies; final hypervolume {result.convergence.hypervolume.iloc[-1]:.4f}")
+          f"policies; final hypervolume {result.convergence.hypervolume.iloc[-1]:.4g}")
     with_levers = [c for c in result.pareto.columns if result.pareto[c].nunique() > 1
                    or c.startswith("metric:")]
     print(result.pareto[with_levers].head(20).to_string(index=False, float_format="%.3f"))
