@@ -557,7 +557,7 @@ def cmd_optimize(args) -> int:
     def show(row):
         if not args.no_progress:
             print(f"generation {row['generation']:4d}  evaluations {row['evaluations']:6d}  "
-                  f"front {row['front']:4d}  hypervolume {row["hypervolume"]:.4g}  "
+                  f"front {row['front']:4d}  hypervolume {row['hypervolume']:.4g}  "
                   f"{row['seconds']:.1f} s", file=sys.stderr)
 
     result = optimize(scenario, evaluations=args.evaluations, population=args.population,
