@@ -184,6 +184,17 @@ def optimize(scenario: Scenario | str | Path, *, evaluations: int = 5000, popula
                 job.run()
             return jobs
 
+    own_pool = None
+    if executor is None:
+        # one pool for the whole search: a new process pool per generation would pay its start-up
+        # (interpreters importing numpy) fifty times over
+        import os
+
+        from sim.run.engine import local_executor
+
+        size = (os.cpu_count() or 1) if workers is None else workers
+        if size > 1:
+            executor = own_pool = local_executor(size)
     random.seed(seed)  # Platypus draws from the random module
     algorithm = platypus.NSGAII(problem, population_size=population, evaluator=OneDesign())
     lo, hi = natural_range(scenario, obj)
@@ -201,7 +212,11 @@ def optimize(scenario: Scenario | str | Path, *, evaluations: int = 5000, popula
         if on_generation is not None:
             on_generation(row)
 
-    algorithm.run(evaluations, callback=after)
+    try:
+        algorithm.run(evaluations, callback=after)
+    finally:
+        if own_pool is not None:
+            own_pool.shutdown(wait=True, cancel_futures=True)
     front = platypus.nondominated(algorithm.result)
     us = np.array([[float(v) for v in s.variables] for s in front])
     policies = decode(us)

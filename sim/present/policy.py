@@ -74,7 +74,7 @@ def parallel_figure(result: PolicyResults, top: int = 30):
     for p in order[:top][::-1]:
         r = int(t["rank"].iloc[p])
         ax.plot(x, scaled[p], color=cmap((r - 1) / max(top - 1, 1)), lw=1.2 if r > 1 else 2.4)
-    ax.set_xticks(x, [text(c.replace(LEVER_PREFIX, "").replace(METRIC_PREFIX, ""), 18) for c in cols],
+    ax.set_xticks(x, [text(c.replace(LEVER_PREFIX, "").replace(METRIC_PREFIX, ""), 28) for c in cols],
                   rotation=30, ha="right", fontsize=7)
     for xi, (a, b) in enumerate(zip(lo, hi)):
         ax.text(xi, -0.06, f"{a:.3g}", ha="center", va="top", fontsize=6, color="#555555")
