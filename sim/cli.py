@@ -512,7 +512,9 @@ def cmd_levers(args) -> int:
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
     scenario = load_scenario(args.scenario)
-    out = args.out or Path("results") / f"{args.scenario.stem}-levers"
+    from sim.run.store import safe_name
+
+    out = args.out or Path("results") / f"{safe_name(args.scenario.stem)}-levers"
     result = evaluate(scenario, policies=args.policies or 64, grid_values=args.grid,
                       worlds=args.worlds, replicates=args.replicates, seed=args.seed,
                       owner=args.owner, steps=args.steps, out=out, chunk_size=args.chunk_size,
@@ -552,7 +554,9 @@ def cmd_optimize(args) -> int:
     from sim.spec.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
-    out = args.out or Path("results") / f"{args.scenario.stem}-optimize"
+    from sim.run.store import safe_name
+
+    out = args.out or Path("results") / f"{safe_name(args.scenario.stem)}-optimize"
 
     def show(row):
         if not args.no_progress:

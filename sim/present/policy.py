@@ -70,7 +70,9 @@ def parallel_figure(result: PolicyResults, top: int = 30):
         r = int(t["rank"].iloc[p])
         if r > top:
             ax.plot(x, scaled[p], color="#dddddd", lw=0.6)
-    cmap = __import__("matplotlib").colormaps["viridis"]
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
     for p in order[:top][::-1]:
         r = int(t["rank"].iloc[p])
         ax.plot(x, scaled[p], color=cmap((r - 1) / max(top - 1, 1)), lw=1.2 if r > 1 else 2.4)
