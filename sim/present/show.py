@@ -102,6 +102,18 @@ def render(path: str | Path, point: bool = False, width: int | None = None) -> s
     for name, ev in scenario.events.items():
         when = f"at step {ev.at}" if ev.at is not None else f"hazard {describe_value(ev.hazard)}"
         lines.append(_cut(f"event {name} ({when}): {ev.label}", width))
+    for name, lever in scenario.levers.items():
+        choice = (", ".join(f"{k}={v:g}" for k, v in lever.options.items()) if lever.options is not None
+                  else f"[{lever.low:g}, {lever.high:g}]" + (" whole numbers" if lever.integer else ""))
+        lines.append(_cut(f"lever {name} ({lever.owner}; {choice}; status quo {lever.status_quo_value:g}; "
+                          f"claim {lever.claim}): {lever.label}", width))
+    for name, m in scenario.metrics.items():
+        what = m.alliance or (f"{m.from_} -> {m.to}" if m.kind == "tie" else ", ".join(m.levers or []))
+        bound = "" if m.threshold is None else f", threshold {m.threshold:g}"
+        lines.append(_cut(f"metric {name}: {m.direction} {m.kind} of {what}{bound}"
+                          + (f" ({m.owner})" if m.owner else ""), width))
+    for key, rho in scenario.correlations.items():
+        lines.append(_cut(f"rank correlation {key}: {rho:g}", width))
     lines.append(f"claims: {os.path.relpath(scenario.claims) if scenario.claims else '(none)'}")
     lines.append("")
 
