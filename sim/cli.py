@@ -515,11 +515,21 @@ def cmd_levers(args) -> int:
     from sim.run.store import safe_name
 
     out = args.out or Path("results") / f"{safe_name(args.scenario.stem)}-levers"
+    import shlex
+
+    again = ["alliance-sim", "levers", str(args.scenario)]
+    again += ["--grid", str(args.grid)] if args.grid else ["--policies", str(args.policies or 64)]
+    again += ["--worlds", str(args.worlds), "--replicates", str(args.replicates),
+              "--seed", str(scenario.run.seed if args.seed is None else args.seed),
+              "--chunk-size", str(args.chunk_size)]
+    again += ["--owner", args.owner] if args.owner else []
+    again += ["--steps", str(args.steps)] if args.steps else []
+    hint = shlex.join([*again, "--resume", "--out", str(out)])
     result = evaluate(scenario, policies=args.policies or 64, grid_values=args.grid,
                       worlds=args.worlds, replicates=args.replicates, seed=args.seed,
                       owner=args.owner, steps=args.steps, out=out, chunk_size=args.chunk_size,
                       workers=args.workers, progress=not args.no_progress, resume=args.resume,
-                      force=args.force)
+                      force=args.force, hint=hint)
     s = result.settings
     print(f"{s['policies']} policies x {s['worlds']} worlds x {s['replicates']} replicates x "
           f"{s['steps']} steps = {s['replicate_runs']:,} runs in {s['seconds']:.1f} s")

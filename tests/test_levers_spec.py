@@ -234,3 +234,12 @@ def test_triangular_quantile_inverts_its_distribution():
     u = np.linspace(0.01, 0.99, 50)
     x = quantile(t, u)
     np.testing.assert_allclose(stats.triang(c=0.25, loc=1.0, scale=4.0).cdf(x), u, atol=1e-12)
+
+
+def test_every_run_draws_through_the_copula(write):
+    """A plain compile of a scenario with [correlations] (what `run` and every design use) draws
+    the correlated values through the copula too."""
+    s = load_scenario(write(_with_mechanisms(CORRELATED)))
+    drawn = compile_params(s, 8000, np.random.default_rng(2)).sampled
+    rho = stats.spearmanr(drawn["mechanisms.balance"], drawn["mechanisms.noise"]).statistic
+    assert abs(rho - 0.6) < 0.04

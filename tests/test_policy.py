@@ -153,8 +153,14 @@ def test_levers_command_writes_its_folder(tmp_path, capsys):
     for name in ("policies.parquet", "evaluations.parquet", "worlds.parquet", "manifest.json",
                  "report.html"):
         assert (out / name).is_file(), name
+    first = pd.read_parquet(out / "policies.parquet")
     assert cli.main(["discover", str(out), "--out", str(tmp_path / "d")]) == 0
     assert "failure to meet its thresholds" in capsys.readouterr().out
+    # --resume on a finished folder reuses its runs and gives the same table
+    code = cli.main(["levers", str(PLANTED), "--grid", "3", "--worlds", "16", "-R", "2", "-j", "1",
+                     "--out", str(out), "--no-progress", "--resume", "--no-report"])
+    assert code == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "policies.parquet"), first)
 
 
 def test_levers_command_bad_input_is_one_line(tmp_path, capsys):

@@ -150,7 +150,8 @@ def _chunk_table(payloads) -> pd.DataFrame:
 def simulate(scenario: Scenario, obj: Objectives, policies: dict[str, np.ndarray],
              worlds: dict[str, np.ndarray], *, replicates: int, seed: int, out: Path | None = None,
              chunk_size: int = 4096, workers: int | None = 1, executor=None, progress: bool = True,
-             resume: bool = False, force: bool = False, desc: str | None = None) -> np.ndarray:
+             resume: bool = False, force: bool = False, desc: str | None = None,
+             hint: str | None = None) -> np.ndarray:
     """Run P policies on S worlds x R replicates as one design and return the metrics,
     ``(P, S, K)``: each metric's mean over the replicates of a policy in a world (costs depend on
     the policy only)."""
@@ -172,7 +173,7 @@ def simulate(scenario: Scenario, obj: Objectives, policies: dict[str, np.ndarray
         payloads = run_design(scenario, design, MetricCollector(alliances, pairs), seed=seed, out=out,
                               chunk_size=chunk_size, workers=workers, executor=executor,
                               progress=progress, desc=desc, resume=resume, force=force,
-                              settings=settings, name=desc)
+                              settings=settings, name=desc, hint=hint)
         table = _chunk_table(payloads)
         point = table["point"].to_numpy()
         count = np.bincount(point, minlength=P * S).astype(float)
@@ -262,7 +263,8 @@ def evaluate(scenario: Scenario | str | Path, *, policies: int | None = 64, grid
              worlds: int = 256, replicates: int = 8, seed: int | None = None, owner: str | None = None,
              steps: int | None = None, out: str | Path | None = None, chunk_size: int = 4096,
              workers: int | None = 1, executor=None, progress: bool = True, resume: bool = False,
-             force: bool = False, policy_values: dict[str, np.ndarray] | None = None) -> PolicyResults:
+             force: bool = False, policy_values: dict[str, np.ndarray] | None = None,
+             hint: str | None = None) -> PolicyResults:
     """Evaluate policies of a scenario's levers on common sampled worlds.
 
     Parameters
@@ -285,6 +287,8 @@ def evaluate(scenario: Scenario | str | Path, *, policies: int | None = 64, grid
         ``manifest.json``; the runs are stored (and resumable) under ``out/runs``.
     policy_values
         Explicit policies (lever name -> ``(P,)``), used as given instead of a sample.
+    hint
+        The command that finishes an interrupted evaluation (shown when one is interrupted).
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -302,7 +306,7 @@ def evaluate(scenario: Scenario | str | Path, *, policies: int | None = 64, grid
     M = simulate(scenario, obj, chosen, world_values, replicates=replicates, seed=seed,
                  out=None if out is None else Path(out) / "runs", chunk_size=chunk_size,
                  workers=workers, executor=executor, progress=progress, resume=resume, force=force,
-                 desc="policies")
+                 desc="policies", hint=hint)
     seconds = time.perf_counter() - start
     policies_df = pd.DataFrame({LEVER_PREFIX + k: v for k, v in chosen.items()})
     worlds_df = pd.DataFrame({"param:" + k: v for k, v in world_values.items()})
