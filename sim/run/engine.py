@@ -41,7 +41,7 @@ from sim.run.store import (
     save_chunk,
     write_json,
 )
-from sim.spec.parammap import slot_map
+from sim.spec.parammap import slot_map, uncertain_slots
 from sim.spec.params import Params, assemble, compile_params, sample
 from sim.spec.scenario import Scenario, ScenarioError, check_footprint, footprint, load_scenario
 from sim.vocabulary import (
@@ -370,7 +370,7 @@ def versions() -> dict[str, str]:
     import mesa
     import pyarrow
 
-    from sim import __version__
+    from sim.version import __version__
 
     return {"alliance-sim": __version__, "python": platform.python_version(),
             "numpy": np.__version__, "pandas": pd.__version__, "pyarrow": pyarrow.__version__,
@@ -665,7 +665,8 @@ def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool,
     """Refuse, before anything is written, a run that would not fit in memory."""
     run = scenario.run
     need = footprint(len(scenario.actors), len(scenario.issues), len(scenario.alliances), run.steps,
-                     run.replicates, chunk_size, trajectories, HIST_BINS)
+                     run.replicates, chunk_size, trajectories, HIST_BINS,
+                     sampled=len(uncertain_slots(scenario)))
     too_big = check_footprint(need)
     if too_big is None:
         return

@@ -46,12 +46,14 @@ TRAJECTORY_BUDGET = 4 * 2**30  # the size of a run's trajectories.npy
 
 
 def footprint(actors: int, issues: int, alliances: int, steps: int, replicates: int,
-              chunk_size: int = 4096, trajectories: bool = False, bins: int = 200) -> dict[str, int]:
+              chunk_size: int = 4096, trajectories: bool = False, bins: int = 200,
+              sampled: int = 0) -> dict[str, int]:
     """A conservative estimate of the bytes a run needs, by what needs them.
 
     ``per-step summaries`` (cohesion histograms of ``bins`` bins per alliance and step, pressure
     tables) and ``replicate state`` (the ``(n, A, A)`` arrays of a chunk of ``n`` replicates, and
-    the ``(n, A, A, K)`` distances of interest similarity) are held by each worker at once;
+    the ``(n, A, A, K)`` distances of interest similarity, and the ``sampled`` uncertain values of
+    the parameter map, drawn in float64 and stored in float32) are held by each worker at once;
     ``trajectories`` is one chunk's ``(n, steps + 1, A, A)`` float32 trajectories and
     ``trajectories file`` the merged file.
     """
@@ -60,7 +62,7 @@ def footprint(actors: int, issues: int, alliances: int, steps: int, replicates: 
     return {
         "per-step summaries": (steps + 1) * (max(alliances, 1) * (bins + 1) + 1) * 8
                               + steps * actors * 16,
-        "replicate state": n * actors * actors * (64 + 8 * max(issues, 1)),
+        "replicate state": n * actors * actors * (64 + 8 * max(issues, 1)) + n * sampled * 12,
         "trajectories": n * cells if trajectories else 0,
         "trajectories file": replicates * cells if trajectories else 0,
     }
