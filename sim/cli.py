@@ -19,6 +19,7 @@ from sim.errors import (
     AllianceError,
     InputError,
 )
+from sim.vocabulary import Fate
 
 
 class UsageError(InputError):
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("discover", help="scenario discovery: PRIM boxes of the sampled parameters "
                        "where an outcome happens (needs alliance-sim[explore])")
     p.add_argument("results", type=Path, help="a result directory (alliance-sim run --out)")
-    p.add_argument("--outcome", default="stab_in_the_back",
+    p.add_argument("--outcome", default=Fate.STAB.word,
                    help="holds, stab_in_the_back or drift_apart, or 'stab_in_the_back by NAME' "
                    "(default stab_in_the_back)")
     p.add_argument("--alliance", help="default: the run's focal alliance")
