@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.spec.parammap import Slot, clip_bounds, slot_map, slots
-from sim.spec.scenario import Scenario, ScenarioError, point_value
+from sim.spec.scenario import Beta, Normal, Scenario, ScenarioError, Triangular, Uniform, point_value
 from sim.vocabulary import ALLIANCE_KEYS, MECHANISMS
 
 
@@ -117,19 +117,19 @@ COEFFICIENTS = MECHANISMS  # the coefficient of each mechanism, in this order
 def draw_slot(slot: Slot, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` draws of one uncertain slot, clipped to the slot's bounds (:func:`clip_bounds`)."""
     value = slot.value
-    if value.dist == "uniform":
+    if isinstance(value, Uniform):
         x = value.low + (value.high - value.low) * rng.random(n)
-    elif value.dist == "triangular":
+    elif isinstance(value, Triangular):
         if value.low == value.high:
             x = np.full(n, value.low)
         else:
             x = rng.triangular(value.low, value.mode, value.high, n)
-    elif value.dist == "normal":
+    elif isinstance(value, Normal):
         x = value.mean + value.sd * rng.standard_normal(n)
-    elif value.dist == "beta":
+    elif isinstance(value, Beta):
         x = value.low + (value.high - value.low) * rng.beta(value.a, value.b, n)
-    else:  # pragma: no cover - the scenario model admits no other
-        raise ValueError(value.dist)
+    else:  # pragma: no cover - plain numbers are not drawn
+        raise TypeError(f"{slot.path} is not uncertain")
     lo, hi = clip_bounds(slot)
     return np.clip(x, lo, hi)
 

@@ -267,15 +267,15 @@ class _Bounded:
             lambda v: _check_bounds(v, self.lo, self.hi), schema)
 
 
-def Bounded(lo: float, hi: float):  # noqa: N802 - reads as a type
-    """An uncertain value whose every draw lies in [lo, hi]."""
-    return Annotated[Value, _Bounded(lo, hi)]
-
-
-UnitValue = Bounded(0.0, 1.0)
-TieValue = Bounded(-1.0, 1.0)
-NonNegative = Bounded(0.0, 1e6)
-AnyValue = Bounded(-1e9, 1e9)
+# Uncertain values whose every draw lies in [lo, hi] (the bounds the parameter map reads back).
+UnitValue = Annotated[Value, _Bounded(0.0, 1.0)]
+TieValue = Annotated[Value, _Bounded(-1.0, 1.0)]
+NonNegative = Annotated[Value, _Bounded(0.0, 1e6)]
+AnyValue = Annotated[Value, _Bounded(-1e9, 1e9)]
+GrowthValue = Annotated[Value, _Bounded(-0.5, 0.5)]
+RateValue = Annotated[Value, _Bounded(0.0, 1e3)]  # an event's hazard per unit time
+Coefficient = Annotated[Value, _Bounded(0.0, 100.0)]  # a decision rule's sensitivity
+ShockValue = Annotated[Value, _Bounded(0.0, 2.0)]  # a drop of a tie in [-1, 1]
 
 # Bounds used when a normal draw is clipped: keyed by what the value is.
 BOUNDS = {
@@ -299,8 +299,8 @@ class Actor(_Strict):
     """A state or alliance: its share of power and how fast that grows (per unit time)."""
 
     label: str = ""
-    capability: Bounded(0.0, 1e6)
-    growth: Bounded(-0.5, 0.5) = 0.0
+    capability: NonNegative
+    growth: GrowthValue = 0.0
 
 
 class Issue(_Strict):
@@ -337,7 +337,7 @@ class Tie(_Strict):
         return self
 
 
-PressureValue = Bounded(0.0, 1e6)
+PressureValue = NonNegative
 
 
 class PressurePoint(_Strict):
@@ -401,7 +401,7 @@ class Event(_Strict):
 
     label: str = ""
     at: Annotated[int, Field(ge=0)] | None = None
-    hazard: Bounded(0.0, 1e3) | None = None
+    hazard: RateValue | None = None
     repeat: bool = False
     effects: Annotated[list[Effect], Field(min_length=1)]
 
@@ -426,11 +426,11 @@ class Alliance(_Strict):
     members: Annotated[list[Name], Field(min_length=2, max_length=MAX_ACTORS)]
     theta_stay: TieValue = 0.0
     theta_trust: TieValue = 0.3
-    h0: Bounded(0.0, 1.0) = 0.002
-    beta: Bounded(0.0, 100.0) = 4.0
-    power_shift: Bounded(0.0, 100.0) = 0.0
-    betrayal_shock: Bounded(0.0, 2.0) = 0.5
-    reputation: Bounded(0.0, 2.0) = 0.1
+    h0: UnitValue = 0.002
+    beta: Coefficient = 4.0
+    power_shift: Coefficient = 0.0
+    betrayal_shock: ShockValue = 0.5
+    reputation: ShockValue = 0.1
 
     @field_validator("members")
     @classmethod
