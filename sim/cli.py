@@ -71,6 +71,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
     parser = _Parser(prog="alliance-sim", description="Scenario simulator for the stability of "
                      "alignments between states.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -272,6 +274,7 @@ def _print_summary(results) -> None:
 
 
 def cmd_run(args) -> int:
+    """`run`: one scenario's ensemble, its summary and report."""
     from sim.run.store import safe_name
 
     out = args.out or Path("results") / safe_name(args.scenario.stem)
@@ -288,6 +291,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    """`compare`: several scenarios (finished results reused) and one comparison report."""
     from sim.run.engine import reusable
     from sim.run.store import safe_name
 
@@ -316,6 +320,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_report(args) -> int:
+    """`report`: an HTML report of finished result directories."""
     from sim.present.report import write_report
     from sim.run.store import load_results
 
@@ -326,6 +331,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """`validate`: check scenario files, one line per file."""
     from sim.spec.scenario import load_scenario
 
     bad = 0
@@ -342,6 +348,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_show(args) -> int:
+    """`show`: every parameter of a scenario with its range and claim."""
     from sim.present.show import render
 
     print(render(args.file, point=args.point))
@@ -349,6 +356,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_list(args) -> int:
+    """`list`: the ready scenarios with their titles."""
     from sim.spec.scenario import load_scenario
 
     folder = args.folder or _default_scenarios()
@@ -373,6 +381,7 @@ def _default_scenarios() -> Path:
 
 
 def cmd_landscape(args) -> int:
+    """`landscape`: Axelrod-Bennett configurations of a scenario's initial ties."""
     from sim.model.landscape import minima
     from sim.spec.params import compile_params
     from sim.spec.scenario import load_scenario
@@ -394,6 +403,7 @@ def cmd_landscape(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
+    """`sensitivity`: Sobol or Morris indices of the focal alliance's fate."""
     from sim.analysis.sensitivity import format_indices, run_sensitivity
     from sim.present.exploration import write_sensitivity
 
@@ -412,6 +422,7 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_discover(args) -> int:
+    """`discover`: PRIM boxes of the sampled parameters where an outcome happens."""
     from sim.analysis.discovery import discover, format_discovery
     from sim.present.exploration import write_discovery
     from sim.run.store import load_results

@@ -106,6 +106,7 @@ class AllianceModel(mesa.Model):
 
     @property
     def horizon(self) -> int:
+        """Steps in a full run (the scenario's horizon)."""
         return self.params.steps
 
     def alliance_status(self) -> dict[str, dict]:
@@ -124,6 +125,7 @@ class AllianceModel(mesa.Model):
         return out
 
     def step(self) -> None:
+        """Advance the replicate by one step and collect its data."""
         d = dynamics.draw(self.rng, 1, self.params.A, self._n_events, self._n_members)
         dynamics.step(self.params, self.state, d)
         self.datacollector.collect(self)

@@ -367,6 +367,7 @@ class ReplicateCollector(Collector):
 # --------------------------------------------------------------------------------------------
 
 def versions() -> dict[str, str]:
+    """Versions of the package, Python and the libraries a result depends on."""
     import mesa
     import pyarrow
 
@@ -402,6 +403,7 @@ class InlineExecutor(cf.Executor):
     """Runs each task in the calling process when it is submitted (one worker)."""
 
     def submit(self, fn, /, *args, **kwargs):
+        """Run fn now and return a finished future."""
         future: cf.Future = cf.Future()
         try:
             future.set_result(fn(*args, **kwargs))

@@ -38,6 +38,7 @@ COPY_RUN = 8  # a paraphrase may not share this many consecutive words with the 
 
 @dataclass(frozen=True)
 class Grounding:
+    """One number a claim grounds: the parameter path, the value and its range."""
     param: str
     value: float
     low: float
@@ -46,6 +47,7 @@ class Grounding:
 
 @dataclass(frozen=True)
 class Claim:
+    """A statement from the article, a public figure or the literature, and the numbers it grounds."""
     id: str
     speaker: str
     paraphrase: str

@@ -31,6 +31,7 @@ class CompiledEffect:
 
 @dataclass
 class CompiledEvent:
+    """An event with its timing (step or hazard per replicate) and compiled effects."""
     name: str
     at: int | None
     hazard: np.ndarray | None  # (n,) per unit time
@@ -40,6 +41,7 @@ class CompiledEvent:
 
 @dataclass
 class CompiledAlliance:
+    """A declared alliance's members and decision-rule parameters, one value per replicate."""
     name: str
     members: np.ndarray  # (m,) actor indices
     theta_stay: np.ndarray  # (n,)
@@ -81,10 +83,12 @@ class Params:
 
     @property
     def A(self) -> int:  # noqa: N802 - the model's symbol
+        """Number of actors."""
         return len(self.actors)
 
     @property
     def K(self) -> int:  # noqa: N802
+        """Number of issues."""
         return len(self.issues)
 
     def take(self, rows) -> Params:

@@ -101,6 +101,7 @@ class ScenarioError(InputError):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
+        """The error as the one line users see (file:line: path: message)."""
         where = self.file or "<scenario>"
         if self.line is not None:
             where += f":{self.line}"
@@ -155,9 +156,11 @@ class Uniform(_Dist):
         return self
 
     def support(self):
+        """The interval every draw lies in."""
         return self.low, self.high
 
     def point(self):
+        """The point value (mean, or mode for triangular)."""
         return 0.5 * (self.low + self.high)
 
 
@@ -177,9 +180,11 @@ class Triangular(_Dist):
         return self
 
     def support(self):
+        """The interval every draw lies in."""
         return self.low, self.high
 
     def point(self):
+        """The point value (mean, or mode for triangular)."""
         return self.mode
 
 
@@ -203,9 +208,11 @@ class Normal(_Dist):
         return self
 
     def support(self):
+        """The interval every draw lies in."""
         return self.mean, self.mean  # clipped into the field's bounds; the mean must lie inside
 
     def point(self):
+        """The point value (mean, or mode for triangular)."""
         return self.mean
 
 
@@ -227,9 +234,11 @@ class Beta(_Dist):
         return self
 
     def support(self):
+        """The interval every draw lies in."""
         return self.low, self.high
 
     def point(self):
+        """The point value (mean, or mode for triangular)."""
         return self.low + (self.high - self.low) * self.a / (self.a + self.b)
 
 
@@ -570,10 +579,12 @@ class Scenario(_Strict):
     # -- conveniences ----------------------------------------------------------------------
     @property
     def actor_names(self) -> list[str]:
+        """Actor names in the file's order (the arrays' order)."""
         return list(self.actors)
 
     @property
     def issue_names(self) -> list[str]:
+        """Issue names in the file's order."""
         return list(self.issues)
 
     @property
