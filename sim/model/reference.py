@@ -12,7 +12,7 @@ produces the same trajectory (see ``tests/test_reference.py``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import mesa
 import numpy as np
@@ -309,9 +309,3 @@ class ReferenceModel(mesa.Model):
         self.datacollector.collect(self)
         if self.t >= self.params.steps:
             self.running = False
-
-
-def draw_stream(rng: np.random.Generator, params: Params, dtype=np.float64) -> Callable[[], Draws]:
-    """A function returning successive :class:`Draws` for ``params`` (shared by tests)."""
-    E, M = stochastic_event_count(params), member_count(params)
-    return lambda: draw(rng, params.n, params.A, E, M, dtype)

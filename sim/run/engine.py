@@ -29,6 +29,7 @@ from sim.model import dynamics
 from sim.model.engines import get_engine
 from sim.model.landscape import best_partition, descend_partition
 from sim.run.store import (
+    FORMAT,
     MANIFEST,
     ChunkData,
     Results,
@@ -76,11 +77,6 @@ RESULT_ENTRIES = frozenset({"manifest.json", "replicates.parquet", "summary.npz"
 
 
 EnsembleError = RunError  # a run that could not finish; what finished is kept on disk
-
-
-def chunk_seed(seed: int, index: int) -> np.random.SeedSequence:
-    """The seed of chunk ``index``: the ``index``-th child of ``SeedSequence(seed)``."""
-    return np.random.SeedSequence(seed, spawn_key=(index,))
 
 
 def balanced_share(W: np.ndarray) -> np.ndarray:
@@ -747,7 +743,7 @@ def _prepare(out: Path, scenario: Scenario, digest: str, settings: dict, n_chunk
                            "or use --force")
     out.mkdir(parents=True, exist_ok=True)
     manifest = {
-        "format": 1, "name": name or "", "status": "running", "scenario_hash": digest,
+        "format": FORMAT, "name": name or "", "status": "running", "scenario_hash": digest,
         "scenario": scenario.to_data(), "focal": scenario.focal_alliance, "settings": settings,
         "actors": scenario.actor_names, "issues": scenario.issue_names,
         "alliances": list(scenario.alliances),

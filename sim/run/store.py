@@ -34,7 +34,7 @@ import pandas as pd
 from sim.errors import InputError
 from sim.vocabulary import PARAM_PREFIX
 
-FORMAT = 1
+FORMAT = 1  # the layout of a result directory, recorded in its manifest
 MANIFEST = "manifest.json"
 REPLICATES = "replicates.parquet"
 SUMMARY = "summary.npz"

@@ -14,7 +14,7 @@ import numpy as np
 
 from sim.spec.parammap import Slot, clip_bounds, slot_map, slots
 from sim.spec.scenario import Beta, Normal, Scenario, ScenarioError, Triangular, Uniform, point_value
-from sim.vocabulary import ALLIANCE_KEYS, MECHANISMS
+from sim.vocabulary import ALLIANCE_KEYS
 
 
 @dataclass
@@ -115,7 +115,6 @@ class Params:
         )
 
 
-COEFFICIENTS = MECHANISMS  # the coefficient of each mechanism, in this order
 
 
 def draw_slot(slot: Slot, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -293,8 +292,3 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
         strategic_value=sval, dependence=dep, pressure_values=pvals, pressure_index=pidx,
         pressure_weight=pw, coef=coef, events=events, alliances=alliances, sampled=sampled,
     )
-
-
-def point_params(scenario: Scenario) -> dict[str, float]:
-    """Point values of every uncertain parameter, keyed like :attr:`Params.sampled`."""
-    return {slot.path: point_value(slot.value) for slot in slots(scenario) if slot.uncertain}

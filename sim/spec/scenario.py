@@ -286,13 +286,6 @@ RateValue = Annotated[Value, _Bounded(0.0, 1e3)]  # an event's hazard per unit t
 Coefficient = Annotated[Value, _Bounded(0.0, 100.0)]  # a decision rule's sensitivity
 ShockValue = Annotated[Value, _Bounded(0.0, 2.0)]  # a drop of a tie in [-1, 1]
 
-# Bounds used when a normal draw is clipped: keyed by what the value is.
-BOUNDS = {
-    "capability": (0.0, 1e6), "growth": (-0.5, 0.5), "tie": (-1.0, 1.0), "salience": (0.0, 1.0),
-    "ambition": (0.0, 1.0), "strategic_value": (0.0, 1e6), "dependence": (0.0, 1e6),
-    "pressure": (0.0, 1e6), "coefficient": (0.0, 1e6), "hazard": (0.0, 1.0),
-    "threshold": (-1.0, 1.0), "shock": (0.0, 2.0), "effect": (-1e9, 1e9),
-}
 
 
 # --------------------------------------------------------------------------------------------
