@@ -97,3 +97,14 @@ def test_repository_fingerprint_is_complete():
     hashes = [h for v in raw["shingles"].values() for h in v]
     assert len(hashes) > 17 * 5 and all(len(h) == art.HASH_HEX for h in hashes)
     assert all(v == sorted(v) for v in raw["shingles"].values())
+
+
+def test_copied_runs_between_two_texts():
+    """sim.spec.claims.copied_runs compares two texts held in full, normalised the same way."""
+    from sim.spec.claims import copied_runs
+
+    source = art.article_paragraphs(TEXT)[2]
+    found = copied_runs("As they said, WE'LL keep the toll low, as long as the lorries stay put.", source)
+    assert found[0] == "said well keep the toll low as long"
+    assert len(found) == 5  # twelve shared words ("said" ... "stay") hold five runs of eight
+    assert copied_runs("keep the toll low as long as", source) == []

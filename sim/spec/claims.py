@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.spec.article import COPY_RUN as COPY_RUN  # re-exported: the copy rule's run length
-from sim.spec.article import load_fingerprint
+from sim.spec.article import load_fingerprint, normalise, shingles
 from sim.spec.scenario import ScenarioError
 
 ARTICLE_SOURCE = "source article"
@@ -182,3 +182,18 @@ def claim_problems(claims: list[Claim], paragraphs: Collection[int] | None = Non
                                 f"[{g.low:g}, {g.high:g}]")
     return problems
 
+
+def words(text: str) -> list[str]:
+    """The words of a text as the copy checks compare them (:func:`sim.spec.article.normalise`)."""
+    return normalise(text).split()
+
+
+def copied_runs(text: str, source: str, n: int = COPY_RUN) -> list[str]:
+    """Runs of ``n`` consecutive words that ``text`` shares with another text ``source``, both
+    normalised as the article fingerprint is (:func:`sim.spec.article.normalise`).
+
+    For the source article, whose text the repository does not hold, use
+    :meth:`sim.spec.article.Fingerprint.copied_runs` instead.
+    """
+    grams = set(shingles(source, n))
+    return [s for s in shingles(text, n) if s in grams]
