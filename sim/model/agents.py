@@ -16,6 +16,7 @@ import numpy as np
 from sim.model import dynamics
 from sim.spec.params import Params, compile_params
 from sim.spec.scenario import Scenario, load_scenario
+from sim.vocabulary import FATES
 
 
 class Country(mesa.Agent):
@@ -91,7 +92,7 @@ class AllianceModel(mesa.Model):
                 lambda m, members=al.members: float(dynamics.cohesion(m.state.ties, members)[0]))
             reporters[f"status:{al.name}"] = (
                 lambda m, a=a_index: "active" if m.state.active[0, a] else
-                dynamics.FATES[m.state.fate[0, a]])
+                FATES[m.state.fate[0, a]])
         self.datacollector = mesa.DataCollector(
             model_reporters=reporters,
             agent_reporters={"capability": "capability"},
@@ -115,7 +116,7 @@ class AllianceModel(mesa.Model):
             who = int(self.state.defector[0, a])
             out[al.name] = {
                 "status": "active" if active else "ended",
-                "fate": dynamics.FATES[int(self.state.fate[0, a])],
+                "fate": FATES[int(self.state.fate[0, a])],
                 "end_step": None if active else int(self.state.end_step[0, a]),
                 "defector": None if active else self.params.actors[who],
                 "cohesion": float(dynamics.cohesion(self.state.ties, al.members)[0]),

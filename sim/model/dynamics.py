@@ -37,9 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.spec.params import Params
+from sim.vocabulary import Fate
 
-HOLDS, STAB, DRIFT = 0, 1, 2
-FATES = ("holds", "stab_in_the_back", "drift_apart")
+HOLDS, STAB, DRIFT = Fate.HOLDS.value, Fate.STAB.value, Fate.DRIFT.value  # codes in the fate arrays
 CHECK_EVERY = 8  # steps between checks that ties and capabilities are still finite
 
 

@@ -31,6 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.errors import InputError
+from sim.vocabulary import PARAM_PREFIX
+
 FORMAT = 1
 MANIFEST = "manifest.json"
 REPLICATES = "replicates.parquet"
@@ -39,7 +42,7 @@ TRAJECTORIES = "trajectories.npy"
 CHUNKS = "chunks"
 
 
-class ResultsError(RuntimeError):
+class ResultsError(InputError):
     """A result directory that cannot be used as asked (one line for the user)."""
 
 
@@ -279,10 +282,10 @@ class Results:
         balance, final capabilities and blocs."""
         if self._outcomes is None:
             if self._replicates is not None:
-                cols = [c for c in self._replicates.columns if not c.startswith("param:")]
+                cols = [c for c in self._replicates.columns if not c.startswith(PARAM_PREFIX)]
                 self._outcomes = self._replicates[cols]
             else:
-                self._outcomes = self.read([c for c in self.columns if not c.startswith("param:")])
+                self._outcomes = self.read([c for c in self.columns if not c.startswith(PARAM_PREFIX)])
         return self._outcomes
 
     @property
