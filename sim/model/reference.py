@@ -19,9 +19,9 @@ import mesa
 import numpy as np
 
 from sim.model.dynamics import DRIFT, HOLDS, STAB, Draws, draw, member_count, stochastic_event_count
-from sim.spec.params import Params
+from sim.spec.params import Params, compile_params
 from sim.spec.scenario import Scenario
-from sim.vocabulary import ALLIANCE_KEYS, compile_params
+from sim.vocabulary import ALLIANCE_KEYS
 
 
 class ReferenceCountry(mesa.Agent):
