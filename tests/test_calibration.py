@@ -1,0 +1,222 @@
+"""Conditioning on observations (sim/analysis/calibration.py): what the collector records, the
+refusal naming the binding observation, the posterior as a scenario that every command accepts,
+scores and Bayes factors between scenarios, and the view from today continued from the accepted
+replicates' own states."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import cli, load_scenario, run_ensemble
+from sim.analysis import calibration as cal_mod
+from sim.analysis.calibration import (
+    CalibrationError,
+    calibrate,
+    project,
+    score_scenarios,
+    simulate,
+)
+from sim.model import dynamics
+from sim.spec.observations import load_record
+from sim.spec.params import compile_params
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "tests" / "data" / "history_small.toml"
+
+HEAD = 'start = 2022-02-04\nunit = "month"\n'
+SOURCE = textwrap.dedent('''\
+    [observations.source]
+    outlet = "Example"
+    published = {date}
+    url = "https://example.org/{id}"
+    paraphrase = "a report on how the two partners stood toward each other at that time"
+    ''')
+
+
+def entry(id, date, body):
+    return (f'[[observations]]\nid = "{id}"\ndate = {date}\n{body}basis = "test reading"\n'
+            + SOURCE.format(date=date, id=id))
+
+
+def record_file(tmp_path, *entries, name="obs.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(HEAD + "\n".join(entries), encoding="utf-8")
+    return path
+
+
+TIE_LOW = 'kind = "tie_range"\nfrom = "A"\nto = "B"\nlow = -0.25\nhigh = -0.12\nwidth = 0.03\n'
+ACTIVE = 'kind = "alliance_active"\nalliance = "ab"\n'
+
+
+@pytest.fixture
+def small_record(tmp_path):
+    return record_file(tmp_path, entry("early", "2022-08-10", TIE_LOW.replace("-0.25", "-0.2")
+                                       .replace("-0.12\n", "0.4\n")),
+                       entry("late", "2024-01-05", TIE_LOW), entry("still", "2024-01-05", ACTIVE))
+
+
+def test_the_collector_reads_each_observation_at_its_step(small_record):
+    """Tie values recorded at steps 6 and 23 are the kernel's own ties at those steps."""
+    scenario = load_scenario(SMALL)
+    record = load_record(small_record, scenario)
+    assert record.steps == (6, 23, 23)
+    ens = simulate(scenario, record, replicates=64, seed=5, chunk_size=64, keep_states=False)
+    params_seed, dyn_seed = cal_mod.chunk_seeds(5, 0)
+    params = compile_params(scenario, 64, np.random.default_rng(params_seed))
+    seen = {}
+    dynamics.run(params, np.random.default_rng(dyn_seed), steps=23, dtype=np.float32,
+                 record=lambda s: seen.setdefault(s.t, (s.ties.copy(), s.active.copy())))
+    assert np.allclose(ens.values[:, 0], seen[6][0][:, 0, 1])
+    assert np.allclose(ens.values[:, 1], seen[23][0][:, 0, 1])
+    assert np.array_equal(ens.values[:, 2], seen[23][1][:, 0])
+    assert np.allclose(ens.sampled["mechanisms.affinity"], params.sampled["mechanisms.affinity"])
+
+
+def test_calibration_narrows_towards_the_record_and_writes_a_posterior(small_record, tmp_path):
+    """A record of a tie that sank to about -0.18 by step 23 moves the affinity up (a faster pull
+    toward the interests' -0.2); posterior.toml extends the scenario, and `run` accepts it."""
+    project_dir = tmp_path / "proj"
+    (project_dir / "seeds").mkdir(parents=True)
+    shutil.copy(SMALL, project_dir / "seeds" / "small.toml")
+    out = project_dir / "results" / "cal"
+    cal = calibrate(project_dir / "seeds" / "small.toml", small_record, replicates=4000, seed=3,
+                    out=out, min_accepted=50)
+    assert 0 < cal.acceptance < 1 and len(cal.accepted) >= 50
+    assert cal.ess > len(cal.accepted)  # the weights use every replicate
+    moved = {m.path: m for m in cal.moved}
+    assert "mechanisms.affinity" in moved
+    assert moved["mechanisms.affinity"].post_mean > moved["mechanisms.affinity"].prior_mean
+    assert "late" in moved["mechanisms.affinity"].cited
+    text = (out / "posterior.toml").read_text()
+    assert 'extends = "../../seeds/small.toml"' in text
+    post = load_scenario(out / "posterior.toml")
+    aff = post.mechanisms.affinity
+    assert aff.dist == "beta" and (aff.low, aff.high) == (0.02, 0.2) and "late" in aff.claim
+    table = pd.read_parquet(out / "posterior.parquet")
+    assert len(table) == len(cal.accepted)
+    assert table["param:mechanisms.affinity"].mean() == pytest.approx(
+        moved["mechanisms.affinity"].post_mean)
+    results = run_ensemble(out / "posterior.toml", replicates=32, out=tmp_path / "run", progress=False)
+    assert len(results.replicates) == 32
+    # the posterior draws the affinity higher than the prior did
+    assert results.replicates["param:mechanisms.affinity"].mean() > 0.11
+    # the prior and posterior predictive tables: the record's observations more often happen
+    prior = cal.prior_predictive.set_index("id")
+    posterior = cal.posterior_predictive.set_index("id")
+    assert posterior.loc["late", "p_happened"] > prior.loc["late", "p_happened"]
+    assert (prior["low"] <= prior["p_happened"]).all() and (prior["p_happened"] <= prior["high"]).all()
+
+
+def test_a_posterior_outside_the_project_is_written_whole(small_record, tmp_path):
+    """extends may not leave the project: a calibration written elsewhere carries the whole
+    resolved scenario instead of a path out of its folder."""
+    cal = calibrate(SMALL, small_record, replicates=2000, seed=3, out=tmp_path / "cal",
+                    min_accepted=20)
+    text = (tmp_path / "cal" / "posterior.toml").read_text()
+    assert "extends" not in text.replace("# ", "") or "written out whole" in text
+    assert not any(line.startswith("extends") for line in text.splitlines())
+    post = load_scenario(tmp_path / "cal" / "posterior.toml")
+    assert post.actor_names == ["A", "B", "C"] and len(cal.accepted) >= 20
+
+
+def test_an_improbable_record_is_refused_naming_the_binding_observation(tmp_path):
+    impossible = 'kind = "tie_range"\nfrom = "A"\nto = "B"\nlow = 0.95\nhigh = 1.0\nwidth = 0.0\n'
+    path = record_file(tmp_path, entry("fine", "2022-08-10", ACTIVE),
+                       entry("absurd", "2023-02-10", impossible))
+    with pytest.raises(CalibrationError, match=r"the binding observation is absurd \(A->B in "
+                       r"\[0.95, 1\] on 2023-02-10\), which happened in 0.0% of the replicates"):
+        calibrate(SMALL, path, replicates=500, seed=1, out=tmp_path / "cal")
+    assert not (tmp_path / "cal").exists()
+    code = cli.main(["calibrate", str(SMALL), "--observations", str(path), "-n", "300",
+                     "--out", str(tmp_path / "cal2"), "--no-progress"])
+    assert code == 2
+
+
+def test_scores_rank_the_scenario_that_anticipated_the_record_first(small_record, tmp_path):
+    """A copy of the case whose tie cannot sink (no affinity, the tie held high) gives the record
+    a far lower probability: ranked second, with a negative log Bayes factor beyond its error."""
+    stiff = tmp_path / "stiff.toml"
+    stiff.write_text(SMALL.read_text().replace(
+        'affinity = {dist = "uniform", low = 0.02, high = 0.2}', "affinity = 0.0").replace(
+        'value = {dist = "uniform", low = -0.2, high = 0.8}', "value = 0.7"))
+    table = score_scenarios([stiff, SMALL], small_record, replicates=3000, seed=2)
+    assert list(table["scenario"]) == ["history_small", "stiff"]
+    worst = table.iloc[1]
+    assert worst["log_bf_vs_best"] < -3 * worst["log_bf_se"]
+    assert np.isfinite(table["log_se"]).all()
+
+
+def test_restored_state_continues_exactly_like_an_uninterrupted_run():
+    """restore_state + run(state=...) from step 10 gives the same ties at step 24 as one run of
+    24 steps with the same stream of random numbers (float64)."""
+    scenario = load_scenario(ROOT / "tests" / "data" / "all_mechanisms.toml")
+    params = compile_params(scenario, 16, np.random.default_rng(0))
+    full = dynamics.run(params, np.random.default_rng(9), steps=24)
+    rng = np.random.default_rng(9)
+    half = dynamics.run(params, rng, steps=10)
+    arrays = {k: getattr(half, k) for k in dynamics.STATE_ARRAYS}
+    again = dynamics.run(params, rng, steps=14, state=dynamics.restore_state(params, 10, arrays))
+    assert again.t == 24
+    assert np.allclose(again.ties, full.ties, atol=1e-9)
+    assert np.array_equal(again.fate, full.fate) and np.array_equal(again.active, full.active)
+
+
+def test_the_view_from_today_continues_the_accepted_states(small_record, tmp_path, monkeypatch):
+    """The projection starts at the last observation's step from the stored states of the
+    accepted replicates (not from the scenario's start), and the same seed gives the same bytes."""
+    out = tmp_path / "cal"
+    cal = calibrate(SMALL, small_record, replicates=3000, seed=4, out=out, min_accepted=20)
+    with np.load(out / "states.npz", allow_pickle=False) as z:
+        stored = {k: z[k] for k in z.files}
+    assert len(stored["ties"]) == len(cal.accepted)
+    starts = []
+    real_run = dynamics.run
+
+    def spy(params, rng, **kw):
+        starts.append((kw["state"].t, kw["state"].ties.copy(), params.ties.copy()))
+        return real_run(params, rng, **kw)
+
+    monkeypatch.setattr(cal_mod.dynamics, "run", spy)
+    proj = project(out / "posterior.toml", steps=12, out=tmp_path / "p1")
+    monkeypatch.setattr(cal_mod.dynamics, "run", real_run)
+    t0s = {t for t, _, _ in starts}
+    assert t0s == {23}
+    ties = np.concatenate([w for _, w, _ in starts])
+    assert np.allclose(ties, stored["ties"])
+    initial = np.concatenate([p for _, _, p in starts])
+    assert not np.allclose(ties[:, 0, 1], initial[:, 0, 1])  # not February's ties
+    assert proj.start_step == 23 and proj.end_step == 35 and len(proj.fates) == len(cal.accepted)
+    assert proj.sentence().startswith("From January 2024 (the last sourced observation)")
+    project(out / "posterior.toml", steps=12, out=tmp_path / "p2")
+    one = (tmp_path / "p1" / "projection.parquet").read_bytes()
+    assert one == (tmp_path / "p2" / "projection.parquet").read_bytes()
+    project(out / "posterior.toml", steps=12, seed=99, out=tmp_path / "p3")
+    assert one != (tmp_path / "p3" / "projection.parquet").read_bytes()
+
+
+def test_same_seed_same_calibration_bytes(small_record, tmp_path):
+    for name in ("a", "b"):
+        calibrate(SMALL, small_record, replicates=1000, seed=8, out=tmp_path / name, min_accepted=10)
+    for f in ("states.npz", "posterior.parquet", "posterior.toml"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_cli_calibrate_then_run_from_observations(small_record, tmp_path, capsys):
+    out = tmp_path / "cal"
+    assert cli.main(["calibrate", str(SMALL), "--observations", str(small_record), "-n", "2000",
+                     "--seed", "5", "--min-accepted", "20", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "acceptance rate" in text and "effective sample size" in text and "binding observation" in text
+    assert cli.main(["run", str(out / "posterior.toml"), "--from-observations", "--until",
+                     "2026-01-04", "--out", str(tmp_path / "p")]) == 0
+    text = capsys.readouterr().out
+    assert "From January 2024 (the last sourced observation)" in text
+    assert "P(ab holds to January 2026)" in text
+    assert cli.main(["calibrate", str(SMALL), "--observations", str(small_record), "-n", "2000",
+                     "--out", str(out), "--no-progress"]) == 2  # no silent overwrite
