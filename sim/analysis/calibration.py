@@ -307,6 +307,7 @@ class Calibration:
     moved: list[Moved]
     prior_predictive: pd.DataFrame
     posterior_predictive: pd.DataFrame
+    shifts: list[Moved] = field(default_factory=list)  # every uncertain value, most moved first
     out: Path | None = None
 
     def summary(self) -> str:
@@ -328,6 +329,13 @@ class Calibration:
                              f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}")
         else:
             lines.append("no parameter moved beyond Monte Carlo noise")
+        significant = {m.path for m in self.moved}
+        rest = [m for m in self.shifts if m.path not in significant][: max(0, 3 - len(self.moved))]
+        if rest:
+            lines.append("next largest shifts (within Monte Carlo noise at level 0.001):")
+            for m in rest:
+                lines.append(f"  {m.path:<44} {m.ks:.2f}  {m.prior_mean:.3g}+-{m.prior_sd:.2g} -> "
+                             f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}")
         return "\n".join(lines)
 
 
@@ -347,7 +355,7 @@ def moved_parameters(scenario: Scenario, ens: Ensemble, lik: np.ndarray, accepte
     n, m = ens.n, len(accepted)
     if m < 2:
         return []
-    cut = history.ks_threshold(n, m, alpha)
+    cut = history.ks_threshold(n, m, alpha) if alpha > 0 else -1.0
     out = []
     log_l = np.log(np.maximum(lik, history.TINY))
     centred_l = log_l - log_l.mean(axis=0)
@@ -423,6 +431,7 @@ def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates
         scenario=scenario, source=source, record=record, ensemble=ens, likelihood=lik,
         accepted=accepted, acceptance=acceptance, ess=history.ess(w), binding=binding,
         moved=moved_parameters(scenario, ens, lik, accepted, record),
+        shifts=moved_parameters(scenario, ens, lik, accepted, record, alpha=0.0),
         prior_predictive=predictive_table(record, ens.values),
         posterior_predictive=predictive_table(record, ens.values[accepted]), out=out)
     if out is not None:
