@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", type=Path, help="folder (default results/<name>-calibrated)")
     p.add_argument("--force", action="store_true", help="replace a calibration already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html (with the "
+                   "projection to the scenario's horizon)")
 
     p = sub.add_parser("score", help="rank scenarios by the probability each gave the observed "
                        "record (log scores, Bayes factors)")
@@ -520,6 +522,13 @@ def cmd_calibrate(args) -> int:
                     progress=not args.no_progress, force=args.force)
     print(cal.summary())
     print(f"posterior: {out / 'posterior.toml'} (samples in posterior.parquet, states in states.npz)")
+    if not args.no_report:
+        from sim.analysis.calibration import project
+        from sim.present.history import write_history_report
+
+        proj = project(out)
+        print(proj.sentence())
+        print(f"report: {write_history_report(cal, out / 'report.html', projection=proj)}")
     return EXIT_OK
 
 

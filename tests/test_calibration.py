@@ -213,6 +213,11 @@ def test_cli_calibrate_then_run_from_observations(small_record, tmp_path, capsys
                      "--seed", "5", "--min-accepted", "20", "--out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "acceptance rate" in text and "effective sample size" in text and "binding observation" in text
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in page.lower() and "The view from today" in page
+    assert "What the record moved" in page and "Predictive checks" in page
+    assert "A-&gt;B in [-0.25, -0.12]" in page  # observations are escaped
+    assert (out / "report_figures" / "moved.png").is_file()
     assert cli.main(["run", str(out / "posterior.toml"), "--from-observations", "--until",
                      "2026-01-04", "--out", str(tmp_path / "p")]) == 0
     text = capsys.readouterr().out

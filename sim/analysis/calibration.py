@@ -441,7 +441,7 @@ def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates
 
 def _check_out(out: Path, force: bool) -> None:
     ours = {POSTERIOR_TOML, POSTERIOR_TABLE, STATES, MANIFEST, "prior_predictive.csv",
-            "posterior_predictive.csv"}
+            "posterior_predictive.csv", "report.html", "report_figures"}
     if out.exists() and any(out.iterdir()) and not force:
         if not set(p.name for p in out.iterdir()) <= ours:
             raise InputError(f"{out}: is not empty and holds no calibration; choose another --out")
