@@ -225,3 +225,26 @@ def test_cli_calibrate_then_run_from_observations(small_record, tmp_path, capsys
     assert "P(ab holds to January 2026)" in text
     assert cli.main(["calibrate", str(SMALL), "--observations", str(small_record), "-n", "2000",
                      "--out", str(out), "--no-progress"]) == 2  # no silent overwrite
+
+
+def test_every_command_takes_the_posterior_scenario(small_record, tmp_path, capsys):
+    """posterior.toml is a scenario like any other: `validate`, `show`, `compare` (against the
+    scenario it came from) and `sensitivity` accept it."""
+    project_dir = tmp_path / "proj"
+    (project_dir / "seeds").mkdir(parents=True)
+    shutil.copy(SMALL, project_dir / "seeds" / "small.toml")
+    out = project_dir / "results" / "cal"
+    calibrate(project_dir / "seeds" / "small.toml", small_record, replicates=3000, seed=3, out=out,
+              min_accepted=50)
+    post = str(out / "posterior.toml")
+    assert cli.main(["validate", post]) == 0
+    assert cli.main(["show", post]) == 0
+    shown = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("mechanisms.affinity")]
+    assert shown and "B(" in shown[0]  # the fitted beta
+    assert cli.main(["compare", str(project_dir / "seeds" / "small.toml"), post, "-n", "64",
+                     "--out", str(tmp_path / "cmp"), "--no-progress", "-j", "1"]) == 0
+    assert (tmp_path / "cmp" / "report.html").is_file()
+    pytest.importorskip("SALib")
+    assert cli.main(["sensitivity", post, "--method", "morris", "-N", "4", "-R", "2", "-j", "1",
+                     "--out", str(tmp_path / "sens"), "--no-progress"]) == 0
