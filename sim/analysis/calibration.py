@@ -47,9 +47,10 @@ from sim.errors import InputError
 from sim.model import dynamics
 from sim.model.landscape import best_partition
 from sim.spec.observations import TIE_KINDS, Record, add_units, load_record
-from sim.spec.params import compile_params, iter_values
+from sim.spec.parammap import slots
+from sim.spec.params import assemble, compile_params
 from sim.spec.scenario import Scenario, _root_for, load_scenario
-from sim.vocabulary import FATES, Fate, param_column
+from sim.vocabulary import FATES, PARAM_PREFIX, Fate, param_column
 
 DEFAULT_REPLICATES = 50_000
 DEFAULT_CHUNK = 4096
@@ -102,11 +103,13 @@ class ObservationCollector:
         self.keep_states = keep_states
 
     def begin(self, block, params) -> None:
+        """Start a chunk: an empty ``(n, K)`` table of readings."""
         self.values = np.full((params.n, len(self.observations)), np.nan)
         self.states: dict[str, np.ndarray] = {}
         self.accepted = np.zeros(params.n, dtype=bool)
 
     def record(self, state) -> None:
+        """Read the observations due at ``state.t``; at the last one, decide acceptance."""
         t = state.t
         due = np.flatnonzero(self.steps == t)
         if due.size:
@@ -143,6 +146,7 @@ class ObservationCollector:
                 self.states = {k: np.array(getattr(state, k)[rows]) for k in dynamics.STATE_ARRAYS}
 
     def end(self, block, params, state) -> dict:
+        """The chunk's readings, sampled values, acceptance and accepted states."""
         return {"values": self.values, "sampled": {k: v.astype(np.float64)
                                                    for k, v in params.sampled.items()},
                 "accepted": self.accepted, "states": self.states}
@@ -174,6 +178,7 @@ class Ensemble:
 
     @property
     def n(self) -> int:
+        """Number of prior replicates."""
         return len(self.values)
 
 
@@ -295,6 +300,7 @@ class Moved:
 
 @dataclass
 class Calibration:
+    """A finished calibration: the ensemble, its likelihoods, what was accepted and what moved."""
     scenario: Scenario
     source: Path
     record: Record
@@ -311,6 +317,7 @@ class Calibration:
     out: Path | None = None
 
     def summary(self) -> str:
+        """The lines `alliance-sim calibrate` prints."""
         r = self.record
         o = r.observations[self.binding.index]
         lines = [
@@ -351,7 +358,7 @@ def moved_parameters(scenario: Scenario, ens: Ensemble, lik: np.ndarray, accepte
     """Uncertain values whose accepted draws differ from their prior draws (two-sample KS at
     level ``alpha``), most moved first, each with the observations that moved it: those whose
     likelihood correlates with the value beyond ``3 / sqrt(n)`` (at most three, strongest first)."""
-    values = dict(iter_values(scenario))
+    values = {slot.path: slot.value for slot in slots(scenario)}
     n, m = ens.n, len(accepted)
     if m < 2:
         return []
@@ -659,12 +666,14 @@ class Projection:
     table: pd.DataFrame
 
     def p(self, fate: str) -> tuple[float, float, float]:
+        """Share of continued replicates ending in ``fate``, with its 95 % Wilson interval."""
         code = FATES.index(fate)
         k = int((self.fates == code).sum())
         lo, hi = history.wilson(k, len(self.fates))
         return k / len(self.fates), lo, hi
 
     def sentence(self) -> str:
+        """The answer as the report and the command line give it."""
         p, lo, hi = self.p("holds")
         return (f"From {self.start_date:%B %Y} (the last sourced observation), under these "
                 f"assumptions and what has been observed, P({self.alliance} holds to "
@@ -682,6 +691,7 @@ def calibration_dir(path: Path) -> Path:
 
 
 def load_states(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a ``states.npz`` (read without pickles)."""
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
 
@@ -692,9 +702,10 @@ def project(calibrated: str | Path, *, steps: int | None = None, until: _dt.date
     """Continue the accepted replicates of a calibration from their states at the last observed
     step for ``steps`` more steps (or up to the date ``until``).
 
-    Each accepted replicate keeps the parameter values it was drawn with (rebuilt from its chunk's
-    seed) and its state at the last observation; the dynamics draw from a stream of their own
-    (``seed``, default the calibration's), so the same seed gives the same bytes.
+    Each accepted replicate keeps the parameter values it was drawn with (``posterior.parquet``,
+    assembled with :func:`sim.spec.params.assemble`) and its state at the last observation
+    (``states.npz``); the dynamics draw from a stream of their own (``seed``, default the
+    calibration's), so the same seed gives the same bytes.
     """
     folder = calibration_dir(Path(calibrated))
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
@@ -717,22 +728,21 @@ def project(calibrated: str | Path, *, steps: int | None = None, until: _dt.date
     a_index = list(scenario.alliances).index(alliance)
     seed = manifest["seed"] if seed is None else seed
     states = load_states(folder / STATES)
-    long = scenario.with_run(steps=t0 + steps)
-    chunk_size = int(manifest["chunk_size"])
-    total = int(manifest["replicates"])
-    fates, ends, reps = [], [], []
-    for c in np.unique(states["chunk"]):
-        sel = np.flatnonzero(states["chunk"] == c)
-        size = min(chunk_size, total - int(c) * chunk_size)
-        params_seed, _ = chunk_seeds(manifest["seed"], int(c))
-        params = compile_params(long, size, np.random.default_rng(params_seed)).take(states["row"][sel])
-        state = dynamics.restore_state(params, t0, {k: states[k][sel] for k in dynamics.STATE_ARRAYS},
-                                       np.dtype(dtype))
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(c), CONTINUE_STREAM)))
-        state = dynamics.run(params, rng, steps=steps, dtype=np.dtype(dtype), state=state)
-        fates.append(np.where(state.active[:, a_index], Fate.HOLDS.value, state.fate[:, a_index]))
-        ends.append(np.where(state.active[:, a_index], t0 + steps, state.end_step[:, a_index]))
-        reps.append(states["replicate"][sel])
+    table = pd.read_parquet(folder / POSTERIOR_TABLE)
+    if not np.array_equal(table["replicate"].to_numpy(), states["replicate"]):
+        raise InputError(f"{folder}: {POSTERIOR_TABLE} and {STATES} hold different replicates")
+    m = len(table)
+    # each accepted replicate keeps the values it was drawn with (assemble), and its state
+    values = {c[len(PARAM_PREFIX):]: table[c].to_numpy(dtype=np.float64)
+              for c in table.columns if c.startswith(PARAM_PREFIX)}
+    params = assemble(scenario.with_run(steps=t0 + steps), m, values)
+    state = dynamics.restore_state(params, t0, {k: states[k] for k in dynamics.STATE_ARRAYS},
+                                   np.dtype(dtype))
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(CONTINUE_STREAM,)))
+    state = dynamics.run(params, rng, steps=steps, dtype=np.dtype(dtype), state=state)
+    fates = [np.where(state.active[:, a_index], Fate.HOLDS.value, state.fate[:, a_index])]
+    ends = [np.where(state.active[:, a_index], t0 + steps, state.end_step[:, a_index])]
+    reps = [states["replicate"]]
     fates_all = np.concatenate(fates).astype(np.int8)
     table = pd.DataFrame({"replicate": np.concatenate(reps),
                           f"{alliance}.fate": np.array(FATES, dtype=object)[fates_all],

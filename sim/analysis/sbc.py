@@ -50,6 +50,7 @@ def binned(y: np.ndarray, bin_width: float) -> list[tuple[float, float]]:
 
 @dataclass
 class SBCResult:
+    """Coverage, posterior spread and truth ranks of a simulation-based calibration."""
     coverage: dict[str, float]  # share of repetitions whose truth lies in the central 90 % interval
     posterior_sd: dict[str, float]  # mean posterior sd over repetitions
     prior_sd: dict[str, float]

@@ -59,7 +59,6 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from sim.errors import InputError
 from sim.spec.scenario import (
     Name,
     Scenario,
@@ -77,7 +76,7 @@ UNITS = ("month", "year")
 MAX_OBSERVATIONS = 10_000
 
 
-class ObservationError(ScenarioError, InputError):
+class ObservationError(ScenarioError):
     """An observations file that cannot be used: ``file:line: observations.N.field: expected ...``."""
 
 
@@ -168,10 +167,12 @@ class Observation(_Strict):
 
     @property
     def tie_width(self) -> float:
+        """The reading error of a tie observation (``width``, default 0.1)."""
         return DEFAULT_WIDTH if self.width is None else self.width
 
     @property
     def misrecord(self) -> float:
+        """The probability a discrete observation is misrecorded (``error``, default 0.02)."""
         return DEFAULT_ERROR if self.error is None else self.error
 
     def describe(self) -> str:
@@ -195,6 +196,7 @@ DEFAULT_ERROR = 0.02  # a discrete fact (a summit held, an alliance in force) is
 
 
 class ObservationFile(_Strict):
+    """A whole observations file: the clock (``start``, ``unit``) and its observations."""
     start: _dt.date
     unit: Literal["month", "year"] = "month"
     observations: Annotated[list[Observation], Field(min_length=1, max_length=MAX_OBSERVATIONS)]
@@ -227,10 +229,12 @@ class Record:
 
     @property
     def last_step(self) -> int:
+        """The step of the latest observation."""
         return max(self.steps)
 
     @property
     def last_date(self) -> _dt.date:
+        """The date of the latest observation."""
         return max(o.date for o in self.observations)
 
     def date_of(self, step: int, dt: float = 1.0) -> _dt.date:
