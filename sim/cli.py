@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
     p.add_argument("--min-accepted", type=_positive_int, default=None,
                    help="refuse below this many accepted replicates (default 200)")
+    p.add_argument("--workers", "-j", type=_positive_int, default=1,
+                   help="local worker processes (default 1)")
     p.add_argument("--out", "-o", type=Path, help="folder (default results/<name>-calibrated)")
     p.add_argument("--force", action="store_true", help="replace a calibration already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -124,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replicates", "-n", type=_positive_int, default=20_000,
                    help="prior replicates per scenario (default 20000)")
     p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--workers", "-j", type=_positive_int, default=1,
+                   help="local worker processes (default 1)")
     p.add_argument("--out", "-o", type=Path, help="CSV file for the table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -518,7 +522,7 @@ def cmd_calibrate(args) -> int:
     out = args.out or Path("results") / f"{safe_name(args.scenario.stem)}-calibrated"
     cal = calibrate(args.scenario, args.observations, replicates=args.replicates or DEFAULT_REPLICATES,
                     seed=args.seed, out=out, min_accepted=args.min_accepted or MIN_ACCEPTED,
-                    progress=not args.no_progress, force=args.force)
+                    progress=not args.no_progress, force=args.force, workers=args.workers)
     print(cal.summary())
     print(f"posterior: {out / 'posterior.toml'} (samples in posterior.parquet, states in states.npz)")
     if not args.no_report:
@@ -536,7 +540,7 @@ def cmd_score(args) -> int:
     from sim.analysis.calibration import score_scenarios
 
     table = score_scenarios(args.scenarios, args.observations, replicates=args.replicates,
-                            seed=args.seed, progress=not args.no_progress)
+                            seed=args.seed, progress=not args.no_progress, workers=args.workers)
     print(f"{'rank':>4}  {'scenario':<22} {'P(record)':>10} {'log score':>10} {'+-':>6} "
           f"{'log BF vs best':>15} {'+-':>6}  binding")
     for r in table.itertuples():

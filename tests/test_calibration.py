@@ -23,6 +23,7 @@ from sim.analysis.calibration import (
     simulate,
 )
 from sim.model import dynamics
+from sim.run.engine import stream_seeds
 from sim.spec.observations import load_record
 from sim.spec.params import compile_params
 
@@ -67,7 +68,7 @@ def test_the_collector_reads_each_observation_at_its_step(small_record):
     record = load_record(small_record, scenario)
     assert record.steps == (6, 23, 23)
     ens = simulate(scenario, record, replicates=64, seed=5, chunk_size=64, keep_states=False)
-    params_seed, dyn_seed = cal_mod.chunk_seeds(5, 0)
+    params_seed, dyn_seed = stream_seeds(5, 0, 0)
     params = compile_params(scenario, 64, np.random.default_rng(params_seed))
     seen = {}
     dynamics.run(params, np.random.default_rng(dyn_seed), steps=23, dtype=np.float32,
@@ -248,3 +249,19 @@ def test_every_command_takes_the_posterior_scenario(small_record, tmp_path, caps
     pytest.importorskip("SALib")
     assert cli.main(["sensitivity", post, "--method", "morris", "-N", "4", "-R", "2", "-j", "1",
                      "--out", str(tmp_path / "sens"), "--no-progress"]) == 0
+
+
+def test_prior_replicates_are_the_replicates_of_run_with_the_same_seed(small_record, tmp_path):
+    """Replicate r of a calibration draws what replicate r of `run` draws (same seed and chunk
+    size), whatever the number of workers."""
+    scenario = load_scenario(SMALL)
+    record = load_record(small_record, scenario)
+    ens = simulate(scenario, record, replicates=96, seed=11, chunk_size=32, keep_states=False)
+    two = simulate(scenario, record, replicates=96, seed=11, chunk_size=32, keep_states=False,
+                   workers=2)
+    assert np.array_equal(ens.values, two.values) and np.array_equal(ens.accepted, two.accepted)
+    results = run_ensemble(SMALL, replicates=96, seed=11, chunk_size=32, out=tmp_path / "run",
+                           progress=False)
+    table = results.replicates.sort_values("replicate")
+    assert np.array_equal(ens.replicate, np.arange(96))
+    assert np.allclose(table["param:mechanisms.affinity"], ens.sampled["mechanisms.affinity"])

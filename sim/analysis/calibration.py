@@ -46,9 +46,10 @@ from sim.analysis import history
 from sim.errors import InputError
 from sim.model import dynamics
 from sim.model.landscape import best_partition
+from sim.run.engine import Collector, Design, run_design
 from sim.spec.observations import TIE_KINDS, Record, add_units, load_record
 from sim.spec.parammap import slots
-from sim.spec.params import assemble, compile_params
+from sim.spec.params import assemble
 from sim.spec.scenario import Scenario, _root_for, load_scenario
 from sim.vocabulary import FATES, PARAM_PREFIX, Fate, param_column
 
@@ -71,15 +72,16 @@ class CalibrationError(InputError):
 # Recording what the observations need
 # --------------------------------------------------------------------------------------------
 
-class ObservationCollector:
+class ObservationCollector(Collector):
     """Records, at each observation's step, what it reads in every replicate; at the last step it
-    decides acceptance and keeps the accepted replicates' states.
+    decides acceptance (with uniforms of its own stream, from ``seed`` and the chunk's number) and
+    keeps the accepted replicates' states.
 
-    Follows the engine's collector protocol: ``begin(block, params)``, ``record(state)`` at t = 0
-    and after every step, ``end(block, params, state)`` returning the chunk's payload (a dict).
+    An engine :class:`~sim.run.engine.Collector`: ``begin(block, params)``, ``record(state)`` at
+    t = 0 and after every step, ``end(block, params, state)`` returning the chunk's payload (a dict).
     """
 
-    def __init__(self, scenario: Scenario, record: Record, *, accept_u: np.ndarray | None = None,
+    def __init__(self, scenario: Scenario, record: Record, *, seed: int | None = None,
                  keep_states: bool = True):
         self.observations = record.observations
         self.steps = np.array(record.steps)
@@ -99,7 +101,7 @@ class ObservationCollector:
                 self._read.append(("active", alliances[o.alliance], None, None))
             else:
                 self._read.append(("ended", alliances[o.alliance], o.fate, None))
-        self.accept_u = accept_u
+        self.seed = seed
         self.keep_states = keep_states
 
     def begin(self, block, params) -> None:
@@ -107,6 +109,11 @@ class ObservationCollector:
         self.values = np.full((params.n, len(self.observations)), np.nan)
         self.states: dict[str, np.ndarray] = {}
         self.accepted = np.zeros(params.n, dtype=bool)
+        index = 0 if block is None else block.index
+        self.replicate = (np.arange(params.n, dtype=np.int64) if block is None
+                          else block.replicate_of_row().astype(np.int64))
+        self.accept_u = None if self.seed is None else np.random.default_rng(
+            np.random.SeedSequence(self.seed, spawn_key=(index, ACCEPT_STREAM))).random(params.n)
 
     def record(self, state) -> None:
         """Read the observations due at ``state.t``; at the last one, decide acceptance."""
@@ -149,19 +156,12 @@ class ObservationCollector:
         """The chunk's readings, sampled values, acceptance and accepted states."""
         return {"values": self.values, "sampled": {k: v.astype(np.float64)
                                                    for k, v in params.sampled.items()},
-                "accepted": self.accepted, "states": self.states}
+                "accepted": self.accepted, "states": self.states, "replicate": self.replicate}
 
 
 # --------------------------------------------------------------------------------------------
 # Running the prior ensemble up to the last observation
 # --------------------------------------------------------------------------------------------
-
-def chunk_seeds(seed: int, chunk: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
-    """(parameter draws, dynamics draws) of chunk ``chunk``: the streams ``alliance-sim run`` uses,
-    so replicate r of a calibration is replicate r of a run with the same seed and chunk size."""
-    params_seed, dyn_seed = np.random.SeedSequence(seed, spawn_key=(chunk,)).spawn(2)
-    return params_seed, dyn_seed
-
 
 @dataclass
 class Ensemble:
@@ -171,8 +171,7 @@ class Ensemble:
     sampled: dict[str, np.ndarray]  # path -> (n,)
     accepted: np.ndarray  # (n,) bool
     states: dict[str, np.ndarray]  # accepted replicates' state arrays at the last step
-    chunk: np.ndarray  # (n,) chunk of each replicate
-    row: np.ndarray  # (n,) row within its chunk
+    replicate: np.ndarray  # (n,) replicate number (as in `run` with the same seed and chunk size)
     seed: int
     chunk_size: int
 
@@ -184,44 +183,22 @@ class Ensemble:
 
 def simulate(scenario: Scenario, record: Record, *, replicates: int, seed: int,
              chunk_size: int = DEFAULT_CHUNK, keep_states: bool = True, dtype: str = "float32",
-             progress: bool = False) -> Ensemble:
-    """Run ``replicates`` prior draws of ``scenario`` up to the record's last step, chunk by chunk
-    (chunk c seeded as in :func:`chunk_seeds`), and read the observations."""
-    n_chunks = -(-replicates // chunk_size)
-    parts = []
-    bar = None
-    if progress:
-        import sys
-
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=replicates, unit="replicate", desc="prior", file=sys.stderr)
-    for c in range(n_chunks):
-        size = min(chunk_size, replicates - c * chunk_size)
-        params_seed, dyn_seed = chunk_seeds(seed, c)
-        params = compile_params(scenario, size, np.random.default_rng(params_seed))
-        u = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(c, ACCEPT_STREAM))).random(size)
-        collector = ObservationCollector(scenario, record, accept_u=u, keep_states=keep_states)
-        collector.begin(None, params)
-        try:
-            state = dynamics.run(params, np.random.default_rng(dyn_seed), steps=record.last_step,
-                                 dtype=np.dtype(dtype), record=collector.record)
-        except dynamics.NumericalError as e:
-            raise InputError(f"{record.path}: the scenario's run stopped: {e}") from None
-        parts.append(collector.end(None, params, state))
-        if bar is not None:
-            bar.update(size)
-    if bar is not None:
-        bar.close()
-    sizes = [len(p["values"]) for p in parts]
+             progress: bool = False, workers: int | None = 1, executor=None) -> Ensemble:
+    """Run ``replicates`` prior draws of ``scenario`` up to the record's last step (a one-point
+    design of :func:`sim.run.engine.run_design`: the same draws as ``run`` with the same seed and
+    chunk size) and read the observations with an :class:`ObservationCollector`."""
+    short = scenario.with_run(steps=max(record.last_step, 1))
+    collector = ObservationCollector(scenario, record, seed=seed, keep_states=keep_states)
+    parts = run_design(short, Design.single(replicates), collector, seed=seed, chunk_size=chunk_size,
+                       workers=workers, executor=executor, progress=progress, desc="prior",
+                       dtype=dtype)
     return Ensemble(
         values=np.concatenate([p["values"] for p in parts]),
         sampled={k: np.concatenate([p["sampled"][k] for p in parts]) for k in parts[0]["sampled"]},
         accepted=np.concatenate([p["accepted"] for p in parts]),
         states={k: np.concatenate([p["states"][k] for p in parts]) for k in parts[0]["states"]}
         if keep_states else {},
-        chunk=np.concatenate([np.full(s, c, dtype=np.int64) for c, s in enumerate(sizes)]),
-        row=np.concatenate([np.arange(s, dtype=np.int64) for s in sizes]),
+        replicate=np.concatenate([p["replicate"] for p in parts]),
         seed=seed, chunk_size=chunk_size)
 
 
@@ -255,7 +232,8 @@ def predictive_table(record: Record, values: np.ndarray, weights: np.ndarray | N
 
 
 def score_scenarios(paths: list[Path], observations: Path, *, replicates: int, seed: int,
-                    chunk_size: int = DEFAULT_CHUNK, progress: bool = False) -> pd.DataFrame:
+                    chunk_size: int = DEFAULT_CHUNK, progress: bool = False,
+                    workers: int | None = 1) -> pd.DataFrame:
     """Rank scenarios by the probability each gave the record (its marginal likelihood under the
     error model), with log scores, Monte Carlo errors and log Bayes factors against the best."""
     rows = []
@@ -263,7 +241,7 @@ def score_scenarios(paths: list[Path], observations: Path, *, replicates: int, s
         scenario = load_scenario(path)
         record = load_record(observations, scenario)
         ens = simulate(scenario, record, replicates=replicates, seed=seed, chunk_size=chunk_size,
-                       keep_states=False, progress=progress)
+                       keep_states=False, progress=progress, workers=workers)
         lik = history.likelihoods(record.observations, ens.values)
         s = history.log_score_from_log(history.log_likelihood(lik))
         bind = history.binding_observation(lik)
@@ -388,7 +366,7 @@ def moved_parameters(scenario: Scenario, ens: Ensemble, lik: np.ndarray, accepte
 def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates: int =
               DEFAULT_REPLICATES, seed: int | None = None, out: str | Path | None = None,
               chunk_size: int = DEFAULT_CHUNK, min_accepted: int = MIN_ACCEPTED,
-              progress: bool = False, force: bool = False) -> Calibration:
+              progress: bool = False, force: bool = False, workers: int | None = 1) -> Calibration:
     """Condition a scenario's ensemble on an observations file (ABC rejection; see the module).
 
     Parameters
@@ -405,6 +383,8 @@ def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates
     min_accepted
         Refuse (:class:`CalibrationError`, naming the binding observation) below this many
         accepted replicates.
+    workers
+        Local processes of the engine (the result does not depend on them).
 
     Returns
     -------
@@ -418,7 +398,7 @@ def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates
         out = Path(out)
         _check_out(out, force)
     ens = simulate(scenario, record, replicates=replicates, seed=seed, chunk_size=chunk_size,
-                   progress=progress)
+                   progress=progress, workers=workers)
     lik = history.likelihoods(record.observations, ens.values)
     log_l = history.log_likelihood(lik)
     w = history.normalised(log_l)
@@ -460,13 +440,13 @@ def write_calibration(cal: Calibration, out: Path) -> None:
     tables and a manifest into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     ens, acc = cal.ensemble, cal.accepted
-    table = {"replicate": acc.astype(np.int64), "chunk": ens.chunk[acc], "row": ens.row[acc],
+    table = {"replicate": ens.replicate[acc],
              "log_likelihood": history.log_likelihood(cal.likelihood[acc])}
     for path, x in ens.sampled.items():
         table[param_column(path)] = x[acc]
     pd.DataFrame(table).to_parquet(out / POSTERIOR_TABLE, index=False)
     arrays = {k: v for k, v in ens.states.items()}
-    arrays.update(replicate=acc.astype(np.int64), chunk=ens.chunk[acc], row=ens.row[acc])
+    arrays.update(replicate=ens.replicate[acc])
     _save_npz(out / STATES, arrays)
     cal.prior_predictive.to_csv(out / "prior_predictive.csv", index=False)
     cal.posterior_predictive.to_csv(out / "posterior_predictive.csv", index=False)
