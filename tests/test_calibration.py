@@ -94,6 +94,11 @@ def test_calibration_narrows_towards_the_record_and_writes_a_posterior(small_rec
     assert "mechanisms.affinity" in moved
     assert moved["mechanisms.affinity"].post_mean > moved["mechanisms.affinity"].prior_mean
     assert "late" in moved["mechanisms.affinity"].cited
+    assert "events.quarrel.hazard" not in moved  # nothing observed depends on it
+    # a high starting tie needs a fast pull to reach -0.18: the record ties the two together
+    pairs = {(a, b): rho for a, b, rho in cal.correlations}
+    rho = pairs.get(("ties.0.A.B", "mechanisms.affinity"), pairs.get(("mechanisms.affinity", "ties.0.A.B")))
+    assert rho is not None and rho > 0.2
     text = (out / "posterior.toml").read_text()
     assert 'extends = "../../seeds/small.toml"' in text
     post = load_scenario(out / "posterior.toml")
@@ -265,3 +270,62 @@ def test_prior_replicates_are_the_replicates_of_run_with_the_same_seed(small_rec
     table = results.replicates.sort_values("replicate")
     assert np.array_equal(ens.replicate, np.arange(96))
     assert np.allclose(table["param:mechanisms.affinity"], ens.sampled["mechanisms.affinity"])
+
+
+def test_posterior_toml_writes_every_kind_of_value(tmp_path):
+    """Each kind of parameter path (actor, position, salience, tie, sphere, strategic value,
+    dependence, a knot of a pressure schedule, mechanism, event hazard and effect, alliance rule)
+    is written as a beta on its prior range with the accepted draws' mean, and the file loads."""
+    from types import SimpleNamespace
+
+    from sim.analysis.calibration import Moved, write_posterior_toml
+    from sim.spec.parammap import slot_map
+    from sim.spec.scenario import point_value
+
+    project_dir = tmp_path / "proj"
+    shutil.copytree(ROOT / "seeds", project_dir / "seeds")
+    (project_dir / "scenarios").mkdir()
+    shutil.copy(ROOT / "scenarios" / "back_to_back.toml", project_dir / "scenarios")
+    source = project_dir / "scenarios" / "back_to_back.toml"
+    scenario = load_scenario(source)
+    paths = ["actors.China.capability", "positions.China.nato_expansion", "salience.Russia.taiwan",
+             "ties.0.China.Russia", "spheres.Russia.Kazakhstan", "strategic_value.Uzbekistan",
+             "dependence.China.Ukraine", "pressure.China.24", "mechanisms.affinity",
+             "events.csto_in_kazakhstan.hazard", "events.csto_in_kazakhstan.effects.0.shift",
+             "alliances.china_russia.theta_stay"]
+    known = slot_map(scenario)
+    rng = np.random.default_rng(0)
+    sampled, moved = {}, []
+    for path in paths:
+        slot = known[path]
+        lo, hi = slot.value.support()
+        x = lo + (hi - lo) * rng.beta(2.0, 6.0, 400)  # the low quarter of the range
+        sampled[path] = x
+        moved.append(Moved(path, 0.5, point_value(slot.value), 0.1, float(x.mean()), float(x.std()),
+                           lo, hi, ["obs-a"]))
+    import datetime as dt
+
+    record = SimpleNamespace(path=Path("obs.toml"), observations=(1, 2), start=dt.date(2022, 2, 4),
+                             last_date=dt.date(2026, 3, 6))
+    cal = SimpleNamespace(scenario=scenario, source=source, record=record, moved=moved,
+                          accepted=np.arange(400), acceptance=0.01, ess=400.0,
+                          ensemble=SimpleNamespace(sampled=sampled, n=40_000, seed=1))
+    out = project_dir / "results" / "cal" / "posterior.toml"
+    out.parent.mkdir(parents=True)
+    write_posterior_toml(cal, out)
+    assert 'extends = "../../scenarios/back_to_back.toml"' in out.read_text()
+    post = slot_map(load_scenario(out))
+    ties = [p for p in post if p.startswith("ties.") and p.endswith(".China.Russia")]
+    assert len(ties) == 2  # the narrowed tie is appended and wins
+    for path in paths:
+        target = ties[-1] if path.startswith("ties.") else path
+        value = post[target].value
+        assert value.dist == "beta", path
+        lo, hi = known[path].value.support()
+        assert (value.low, value.high) == pytest.approx((lo, hi)), path
+        mean = value.low + (value.high - value.low) * value.a / (value.a + value.b)
+        assert mean == pytest.approx(sampled[path].mean(), rel=1e-4), path
+        assert value.claim == "posterior given obs-a"
+    # what was not moved keeps its prior; the other knot of the schedule too
+    assert post["pressure.China.0"].value == known["pressure.China.0"].value
+    assert post["actors.Russia.capability"].value == known["actors.Russia.capability"].value

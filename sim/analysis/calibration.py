@@ -292,6 +292,7 @@ class Calibration:
     prior_predictive: pd.DataFrame
     posterior_predictive: pd.DataFrame
     shifts: list[Moved] = field(default_factory=list)  # every uncertain value, most moved first
+    correlations: list[tuple[str, str, float]] = field(default_factory=list)  # among the moved
     out: Path | None = None
 
     def summary(self) -> str:
@@ -321,6 +322,8 @@ class Calibration:
             for m in rest:
                 lines.append(f"  {m.path:<44} {m.ks:.2f}  {m.prior_mean:.3g}+-{m.prior_sd:.2g} -> "
                              f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}")
+        for a, b, rho in self.correlations[:5]:
+            lines.append(f"  rank correlation {a} ~ {b}: {rho:+.2f} (independent in the prior)")
         return "\n".join(lines)
 
 
@@ -361,6 +364,31 @@ def moved_parameters(scenario: Scenario, ens: Ensemble, lik: np.ndarray, accepte
                          float(post.std()), lo, hi, cited))
     out.sort(key=lambda mv: -mv.ks)
     return out
+
+
+def rank_correlations(ens: Ensemble, accepted: np.ndarray, moved: list[str],
+                      alpha: float = 0.001) -> list[tuple[str, str, float]]:
+    """Spearman rank correlations between a moved value and any other uncertain value among the
+    accepted draws, kept when significant at level ``alpha`` after a Bonferroni correction over
+    the pairs tried (the prior draws every value independently, so such a correlation is the
+    record's doing), largest first. ``posterior.toml`` cannot carry them (a scenario draws its
+    values independently); the accepted replicates, and the view from today, keep them exactly."""
+    from scipy.stats import norm
+
+    m = len(accepted)
+    others = [p for p, x in ens.sampled.items() if np.ptp(x) > 0]
+    pairs = [(a, b) for i, a in enumerate(moved) for b in others if b != a
+             and not (b in moved and moved.index(b) < i)]
+    if m < 4 or not pairs:
+        return []
+    names = sorted({p for pair in pairs for p in pair}, key=others.index)
+    ranks = np.column_stack([np.argsort(np.argsort(ens.sampled[p][accepted], kind="stable"),
+                                        kind="stable") for p in names]).astype(float)
+    rho = np.corrcoef(ranks, rowvar=False)
+    at = {p: i for i, p in enumerate(names)}
+    cut = norm.isf(alpha / (2 * len(pairs))) / math.sqrt(m - 1)
+    out = [(a, b, float(rho[at[a], at[b]])) for a, b in pairs if abs(rho[at[a], at[b]]) > cut]
+    return sorted(out, key=lambda c: -abs(c[2]))
 
 
 def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates: int =
@@ -414,11 +442,13 @@ def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates
             f"observation is {o.id} ({o.describe()} on {o.date.isoformat()}), which happened in "
             f"{p:.1%} of the replicates; without it acceptance would be "
             f"{binding.acceptance_without:.3%}; run more replicates (--replicates) or review it")
+    moved = moved_parameters(scenario, ens, lik, accepted, record)
     cal = Calibration(
         scenario=scenario, source=source, record=record, ensemble=ens, likelihood=lik,
         accepted=accepted, acceptance=acceptance, ess=history.ess(w), binding=binding,
-        moved=moved_parameters(scenario, ens, lik, accepted, record),
+        moved=moved,
         shifts=moved_parameters(scenario, ens, lik, accepted, record, alpha=0.0),
+        correlations=rank_correlations(ens, accepted, [m.path for m in moved]),
         prior_predictive=predictive_table(record, ens.values),
         posterior_predictive=predictive_table(record, ens.values[accepted]), out=out)
     if out is not None:
@@ -459,6 +489,7 @@ def write_calibration(cal: Calibration, out: Path) -> None:
         "accepted": int(len(acc)), "acceptance": cal.acceptance, "ess": cal.ess,
         "binding": cal.record.observations[cal.binding.index].id,
         "moved": [m.__dict__ for m in cal.moved],
+        "rank_correlations": [{"a": a, "b": b, "spearman": rho} for a, b, rho in cal.correlations],
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     write_posterior_toml(cal, out / POSTERIOR_TOML)
@@ -577,7 +608,7 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
     tables, ties, skipped = posterior_overrides(cal.scenario, cal.moved, samples)
     r = cal.record
     lines = [
-        f"# Posterior of {cal.source.name} given {r.path.name}: {len(r)} observations from "
+        f"# Posterior of {cal.source.name} given {r.path.name}: {len(r.observations)} observations from "
         f"{r.start.isoformat()} to {r.last_date.isoformat()}.",
         f"# ABC rejection: {len(cal.accepted)} of {cal.ensemble.n} prior replicates accepted "
         f"(acceptance {cal.acceptance:.2%}, ESS {cal.ess:.0f}), seed {cal.ensemble.seed}.",
@@ -600,8 +631,9 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
 
     body = merge(base, tables)
     body["title"] = f"{cal.scenario.title} | conditioned on {r.path.name} to {r.last_date.isoformat()}"
-    body["description"] = (f"{cal.scenario.description.strip()}\n\nConditioned on {len(r)} observations "
-                           f"({r.path.name}) by ABC rejection; see the claims on the narrowed values.")
+    body["description"] = (f"{cal.scenario.description.strip()}\n\nConditioned on "
+                           f"{len(r.observations)} observations ({r.path.name}) by ABC rejection; "
+                           "see the claims on the narrowed values.")
     scalars = {k: v for k, v in body.items() if not isinstance(v, dict)}
     for k, v in scalars.items():
         lines.append(f"{_key(k)} = {_toml(v)}")

@@ -125,6 +125,12 @@ def write_history_report(cal: Calibration, path: str | Path, *, scores: pd.DataF
                 "record reads them.</p>" + table_html(claim_reading(cal))
                 + f"<div class='figs'>{_figure_html(entry, png, f'{fig_dir.name}/moved.png')}</div>"
                 + "</section>")
+    if cal.correlations:
+        corr = pd.DataFrame(cal.correlations, columns=["value", "with", "Spearman rank correlation"])
+        body.append("<section><h2>Values the record ties together</h2><p>Rank correlations between "
+                    "the accepted draws (the prior draws every value independently). The posterior "
+                    "scenario file carries marginals only; the accepted replicates, and the view "
+                    "from today, keep these correlations.</p>" + table_html(corr) + "</section>")
     body.append("<section><h2>Predictive checks</h2><p>Share of replicates in which each "
                 "observation happened, before and after conditioning (95 % Wilson intervals; "
                 "the posterior's use the accepted replicates).</p>"
