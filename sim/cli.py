@@ -128,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--workers", "-j", type=_positive_int, default=1,
                    help="local worker processes (default 1)")
-    p.add_argument("--out", "-o", type=Path, help="CSV file for the table")
+    p.add_argument("--out", "-o", type=Path, help="folder for scores.csv, predictive.csv (each "
+                   "observation's probability under each scenario) and report.html")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("compare", help="run several scenarios and write a comparison report")
@@ -539,17 +540,25 @@ def cmd_score(args) -> int:
     """`score`: rank scenarios by the probability each gave the record."""
     from sim.analysis.calibration import score_scenarios
 
+    predictive: dict = {}
     table = score_scenarios(args.scenarios, args.observations, replicates=args.replicates,
-                            seed=args.seed, progress=not args.no_progress, workers=args.workers)
+                            seed=args.seed, progress=not args.no_progress, workers=args.workers,
+                            predictive=predictive)
     print(f"{'rank':>4}  {'scenario':<22} {'P(record)':>10} {'log score':>10} {'+-':>6} "
           f"{'log BF vs best':>15} {'+-':>6}  binding")
     for r in table.itertuples():
         print(f"{r.rank:>4}  {r.scenario:<22} {r.p_record:>10.3g} {r.log_score:>10.2f} "
               f"{r.log_se:>6.2f} {r.log_bf_vs_best:>15.2f} {r.log_bf_se:>6.2f}  {r.binding}")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out, index=False)
-        print(f"table: {args.out}")
+        from sim.present.history import predictive_by_scenario, write_scores_report
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out / "scores.csv", index=False)
+        predictive_by_scenario(predictive).to_csv(args.out / "predictive.csv", index=False)
+        page = write_scores_report(table, predictive, args.out / "report.html",
+                                   f"{args.observations.name}, {args.replicates:,} replicates per "
+                                   f"scenario, seed {args.seed}")
+        print(f"tables: {args.out / 'scores.csv'}, {args.out / 'predictive.csv'}\nreport: {page}")
     return EXIT_OK
 
 

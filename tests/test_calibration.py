@@ -151,7 +151,11 @@ def test_scores_rank_the_scenario_that_anticipated_the_record_first(small_record
     stiff.write_text(SMALL.read_text().replace(
         'affinity = {dist = "uniform", low = 0.02, high = 0.2}', "affinity = 0.0").replace(
         'value = {dist = "uniform", low = -0.2, high = 0.8}', "value = 0.7"))
-    table = score_scenarios([stiff, SMALL], small_record, replicates=3000, seed=2)
+    predictive: dict = {}
+    table = score_scenarios([stiff, SMALL], small_record, replicates=3000, seed=2,
+                            predictive=predictive)
+    assert set(predictive) == {"stiff", "history_small"}
+    assert predictive["stiff"].set_index("id").loc["late", "p_happened"] < 0.01
     assert list(table["scenario"]) == ["history_small", "stiff"]
     worst = table.iloc[1]
     assert worst["log_bf_vs_best"] < -3 * worst["log_bf_se"]
@@ -329,3 +333,15 @@ def test_posterior_toml_writes_every_kind_of_value(tmp_path):
     # what was not moved keeps its prior; the other knot of the schedule too
     assert post["pressure.China.0"].value == known["pressure.China.0"].value
     assert post["actors.Russia.capability"].value == known["actors.Russia.capability"].value
+
+
+def test_cli_score_writes_the_ranking_and_the_predictive_check(small_record, tmp_path, capsys):
+    out = tmp_path / "scores"
+    assert cli.main(["score", str(SMALL), str(SMALL), "--observations", str(small_record), "-n", "500",
+                     "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "log BF vs best" in text and "history_small" in text
+    table = pd.read_csv(out / "predictive.csv")
+    assert list(table["id"]) == ["early", "late", "still"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Prior predictive check" in page and "<script" not in page.lower()

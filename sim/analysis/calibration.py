@@ -233,9 +233,14 @@ def predictive_table(record: Record, values: np.ndarray, weights: np.ndarray | N
 
 def score_scenarios(paths: list[Path], observations: Path, *, replicates: int, seed: int,
                     chunk_size: int = DEFAULT_CHUNK, progress: bool = False,
-                    workers: int | None = 1) -> pd.DataFrame:
+                    workers: int | None = 1, predictive: dict | None = None) -> pd.DataFrame:
     """Rank scenarios by the probability each gave the record (its marginal likelihood under the
-    error model), with log scores, Monte Carlo errors and log Bayes factors against the best."""
+    error model), with log scores, Monte Carlo errors and log Bayes factors against the best.
+
+    The standard error of a log Bayes factor treats the two ensembles as independent; scenarios
+    run with one seed share random streams, so it is conservative. With ``predictive`` (a dict),
+    each scenario's prior predictive table (:func:`predictive_table`) is stored in it by name.
+    """
     rows = []
     for path in paths:
         scenario = load_scenario(path)
@@ -245,6 +250,8 @@ def score_scenarios(paths: list[Path], observations: Path, *, replicates: int, s
         lik = history.likelihoods(record.observations, ens.values)
         s = history.log_score_from_log(history.log_likelihood(lik))
         bind = history.binding_observation(lik)
+        if predictive is not None:
+            predictive[Path(path).stem] = predictive_table(record, ens.values)
         rows.append({"scenario": Path(path).stem, "p_record": s.evidence, "log_score": s.log_score,
                      "log_se": s.log_se, "replicates": s.n,
                      "binding": record.observations[bind.index].id})

@@ -143,3 +143,37 @@ def write_history_report(cal: Calibration, path: str | Path, *, scores: pd.DataF
                 "Beaumont et al. (2002), Wilkinson (2013). Bayes factors: Kass &amp; Raftery (1995). "
                 "Wilson (1927) intervals.</footer>")
     return _write_page(path, title, body)
+
+
+def predictive_by_scenario(predictive: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per observation, one column per scenario: the share of its replicates in which the
+    observation happened."""
+    names = list(predictive)
+    first = predictive[names[0]]
+    out = first[["id", "date", "observed"]].copy()
+    for name in names:
+        out[name] = predictive[name]["p_happened"].to_numpy()
+    return out
+
+
+def write_scores_report(scores: pd.DataFrame, predictive: dict[str, pd.DataFrame], path: str | Path,
+                        subtitle: str) -> Path:
+    """The page of `alliance-sim score`: the ranking with log Bayes factors, and each observation's
+    prior predictive probability under each scenario."""
+    from sim.present.report import _write_page, esc, table_html
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    title = "Which scenario anticipated the record best?"
+    body = [f"<header><h1>{esc(title)}</h1><p class='sub'>{esc(subtitle)}</p></header>",
+            "<section><h2>Ranking</h2><p>Probability each scenario gave the whole record under the "
+            "error model (the mean of the record's likelihood over its prior replicates), its log, "
+            "and the log Bayes factor against the best, with Monte Carlo standard errors (|log BF| "
+            "below 1 is barely worth a mention on Kass &amp; Raftery's scale).</p>"
+            + table_html(scores) + "</section>",
+            "<section><h2>Prior predictive check</h2><p>Share of each scenario's replicates in which "
+            "each observation happened (no reading error).</p>"
+            + table_html(predictive_by_scenario(predictive)) + "</section>",
+            "<footer>Bayes factors: Kass &amp; Raftery (1995). ABC with the error model as kernel: "
+            "Wilkinson (2013).</footer>"]
+    return _write_page(path, title, body)
