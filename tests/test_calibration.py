@@ -22,6 +22,7 @@ from sim.analysis.calibration import (
     score_scenarios,
     simulate,
 )
+from sim.errors import InputError
 from sim.model import dynamics
 from sim.run.engine import stream_seeds
 from sim.spec.observations import load_record
@@ -345,3 +346,21 @@ def test_cli_score_writes_the_ranking_and_the_predictive_check(small_record, tmp
     assert list(table["id"]) == ["early", "late", "still"]
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "Prior predictive check" in page and "<script" not in page.lower()
+
+
+def test_from_observations_refuses_states_that_do_not_fit(small_record, tmp_path):
+    out = tmp_path / "cal"
+    calibrate(SMALL, small_record, replicates=1000, seed=8, out=out, min_accepted=10)
+    with np.load(out / "states.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["ties"] = arrays["ties"][:, :2, :2]
+    np.savez(out / "states.npz", **arrays)
+    with pytest.raises(InputError, match="states.npz: expected the states of the accepted replicates"):
+        project(out / "posterior.toml", steps=3)
+    with pytest.raises(InputError, match="needs states.npz and calibration.json beside it"):
+        project(tmp_path, steps=3)
+    with pytest.raises(InputError, match="--until: expected a date after the last observation"):
+        import datetime as dt
+
+        calibrate(SMALL, small_record, replicates=1000, seed=8, out=tmp_path / "c2", min_accepted=10)
+        project(tmp_path / "c2", until=dt.date(2023, 1, 1))

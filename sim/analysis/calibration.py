@@ -754,9 +754,13 @@ def project(calibrated: str | Path, *, steps: int | None = None, until: _dt.date
     # each accepted replicate keeps the values it was drawn with (assemble), and its state
     values = {c[len(PARAM_PREFIX):]: table[c].to_numpy(dtype=np.float64)
               for c in table.columns if c.startswith(PARAM_PREFIX)}
-    params = assemble(scenario.with_run(steps=t0 + steps), m, values)
-    state = dynamics.restore_state(params, t0, {k: states[k] for k in dynamics.STATE_ARRAYS},
-                                   np.dtype(dtype))
+    try:
+        params = assemble(scenario.with_run(steps=t0 + steps), m, values)
+        state = dynamics.restore_state(params, t0, {k: states[k] for k in dynamics.STATE_ARRAYS},
+                                       np.dtype(dtype))
+    except (KeyError, ValueError) as e:
+        raise InputError(f"{folder / STATES}: expected the states of the accepted replicates of "
+                         f"this calibration, got arrays that do not fit ({e})") from None
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(CONTINUE_STREAM,)))
     state = dynamics.run(params, rng, steps=steps, dtype=np.dtype(dtype), state=state)
     fates = [np.where(state.active[:, a_index], Fate.HOLDS.value, state.fate[:, a_index])]
