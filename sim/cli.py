@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse below this many accepted replicates (default 200)")
     p.add_argument("--workers", "-j", type=_positive_int, default=1,
                    help="local worker processes (default 1)")
+    p.add_argument("--exclude", action="append", metavar="ID", default=None,
+                   help="leave out an observation (repeatable), to see what it does")
     p.add_argument("--out", "-o", type=Path, help="folder (default results/<name>-calibrated)")
     p.add_argument("--force", action="store_true", help="replace a calibration already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -523,7 +525,8 @@ def cmd_calibrate(args) -> int:
     out = args.out or Path("results") / f"{safe_name(args.scenario.stem)}-calibrated"
     cal = calibrate(args.scenario, args.observations, replicates=args.replicates or DEFAULT_REPLICATES,
                     seed=args.seed, out=out, min_accepted=args.min_accepted or MIN_ACCEPTED,
-                    progress=not args.no_progress, force=args.force, workers=args.workers)
+                    progress=not args.no_progress, force=args.force, workers=args.workers,
+                    exclude=args.exclude)
     print(cal.summary())
     print(f"posterior: {out / 'posterior.toml'} (samples in posterior.parquet, states in states.npz)")
     if not args.no_report:

@@ -364,3 +364,17 @@ def test_from_observations_refuses_states_that_do_not_fit(small_record, tmp_path
 
         calibrate(SMALL, small_record, replicates=1000, seed=8, out=tmp_path / "c2", min_accepted=10)
         project(tmp_path / "c2", until=dt.date(2023, 1, 1))
+
+
+def test_excluding_the_binding_observation(tmp_path):
+    """--exclude leaves an observation out: without the impossible one the record is accepted;
+    an unknown id is a one-line error naming the option."""
+    impossible = 'kind = "tie_range"\nfrom = "A"\nto = "B"\nlow = 0.95\nhigh = 1.0\nwidth = 0.0\n'
+    path = record_file(tmp_path, entry("fine", "2022-08-10", ACTIVE),
+                       entry("absurd", "2023-02-10", impossible))
+    cal = calibrate(SMALL, path, replicates=500, seed=1, exclude=["absurd"], min_accepted=50)
+    assert [o.id for o in cal.record.observations] == ["fine"] and cal.acceptance > 0.5
+    with pytest.raises(InputError, match=r"--exclude: unknown observation 'nope'"):
+        calibrate(SMALL, path, replicates=500, seed=1, exclude=["nope"])
+    with pytest.raises(InputError, match="expected at least one observation left"):
+        calibrate(SMALL, path, replicates=500, seed=1, exclude=["fine", "absurd"])

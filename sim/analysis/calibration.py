@@ -401,7 +401,8 @@ def rank_correlations(ens: Ensemble, accepted: np.ndarray, moved: list[str],
 def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates: int =
               DEFAULT_REPLICATES, seed: int | None = None, out: str | Path | None = None,
               chunk_size: int = DEFAULT_CHUNK, min_accepted: int = MIN_ACCEPTED,
-              progress: bool = False, force: bool = False, workers: int | None = 1) -> Calibration:
+              progress: bool = False, force: bool = False, workers: int | None = 1,
+              exclude: list[str] | None = None) -> Calibration:
     """Condition a scenario's ensemble on an observations file (ABC rejection; see the module).
 
     Parameters
@@ -420,6 +421,8 @@ def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates
         accepted replicates.
     workers
         Local processes of the engine (the result does not depend on them).
+    exclude
+        Observation ids left out (to see what one observation does to the posterior).
 
     Returns
     -------
@@ -428,6 +431,8 @@ def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates
     source = Path(scenario_path)
     scenario = load_scenario(source)
     record = load_record(observations, scenario)
+    if exclude:
+        record = record.without(exclude)
     seed = scenario.run.seed if seed is None else seed
     if out is not None:
         out = Path(out)
@@ -495,6 +500,7 @@ def write_calibration(cal: Calibration, out: Path) -> None:
         "seed": ens.seed, "chunk_size": ens.chunk_size, "replicates": ens.n,
         "accepted": int(len(acc)), "acceptance": cal.acceptance, "ess": cal.ess,
         "binding": cal.record.observations[cal.binding.index].id,
+        "observation_ids": [o.id for o in cal.record.observations],
         "moved": [m.__dict__ for m in cal.moved],
         "rank_correlations": [{"a": a, "b": b, "spearman": rho} for a, b, rho in cal.correlations],
     }

@@ -237,6 +237,28 @@ class Record:
         """The date of the latest observation."""
         return max(o.date for o in self.observations)
 
+    def without(self, ids) -> Record:
+        """The record without the observations ``ids`` (to see what one observation does).
+
+        Raises
+        ------
+        ObservationError
+            For an id the record does not hold, or when nothing would be left.
+        """
+        ids = list(ids)
+        known = {o.id for o in self.observations}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise ObservationError(self.path, f"unknown observation {unknown[0]!r}; expected one of "
+                                   + ", ".join(repr(i) for i in sorted(known)[:8]) + ", ...",
+                                   path="--exclude")
+        keep = [k for k, o in enumerate(self.observations) if o.id not in ids]
+        if not keep:
+            raise ObservationError(self.path, "expected at least one observation left, got none",
+                                   path="--exclude")
+        return Record(self.path, self.start, self.unit, tuple(self.observations[k] for k in keep),
+                      tuple(self.steps[k] for k in keep))
+
     def date_of(self, step: int, dt: float = 1.0) -> _dt.date:
         """The date a step of the clock stands for."""
         return add_units(self.start, step * dt, self.unit)
