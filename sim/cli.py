@@ -325,6 +325,12 @@ def cmd_run(args) -> int:
     from sim.run.store import safe_name
 
     if args.from_observations:
+        clash = [flag for flag, on in (("--resume", args.resume), ("--force", args.force),
+                                       ("--trajectories", args.trajectories), ("--point", args.point),
+                                       ("--replicates", args.replicates is not None)) if on]
+        if clash:
+            raise UsageError(f"{clash[0]} does not apply with --from-observations (it continues the "
+                             "accepted replicates of the calibration as they are)")
         return cmd_project(args)
     if args.until is not None:
         raise UsageError("--until applies with --from-observations only")

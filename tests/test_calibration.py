@@ -378,3 +378,10 @@ def test_excluding_the_binding_observation(tmp_path):
         calibrate(SMALL, path, replicates=500, seed=1, exclude=["nope"])
     with pytest.raises(InputError, match="expected at least one observation left"):
         calibrate(SMALL, path, replicates=500, seed=1, exclude=["fine", "absurd"])
+
+
+def test_run_options_that_do_not_apply_to_the_view_from_today(tmp_path, capsys):
+    code = cli.main(["run", str(SMALL), "--from-observations", "--point"])
+    assert code == 2
+    assert "--point does not apply with --from-observations" in capsys.readouterr().err
+    assert cli.main(["run", str(SMALL), "--until", "2030-01-01"]) == 2
