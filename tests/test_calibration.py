@@ -253,6 +253,7 @@ def test_every_command_takes_the_posterior_scenario(small_record, tmp_path, caps
     shown = [line for line in capsys.readouterr().out.splitlines()
              if line.startswith("mechanisms.affinity")]
     assert shown and "B(" in shown[0]  # the fitted beta
+    assert "posterior given" in shown[0] and "(none)" not in shown[0]
     assert cli.main(["compare", str(project_dir / "seeds" / "small.toml"), post, "-n", "64",
                      "--out", str(tmp_path / "cmp"), "--no-progress", "-j", "1"]) == 0
     assert (tmp_path / "cmp" / "report.html").is_file()
