@@ -33,6 +33,15 @@ def test_truth_inside_the_central_90_percent_interval_about_90_percent_of_the_ti
         assert 0.80 <= r.coverage[path] <= 0.97, (path, r.coverage)
 
 
+def test_coverage_with_a_discrete_observation_in_the_record():
+    """A mixed record, a tie at step 3 and the alliance reported active or ended at step 23
+    (misreported with probability 0.05), covers at the nominal rate too."""
+    r = run_sbc(SMALL, [("A", "B", 3)], alliances=(("ab", 23),), repetitions=100, reference=50_000,
+                seed=0)
+    for path in ("mechanisms.affinity", "ties.0.A.B", "events.quarrel.hazard"):
+        assert 0.80 <= r.coverage[path] <= 0.97, (path, r.coverage)
+
+
 def test_ranks_of_the_truth_are_uniform(results):
     """Talts et al.'s rank statistic: the truth's rank among posterior draws is uniform, so its
     mean is near 1/2 and no decile is empty or holds a third of the repetitions."""

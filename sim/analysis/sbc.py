@@ -41,6 +41,14 @@ def tie_record(pairs: list[tuple[str, str, int]], bins: list[tuple[float, float]
     return Record(Path("synthetic"), _dt.date(2000, 1, 1), "month", obs, tuple(s for _, _, s in pairs))
 
 
+def alliance_observation(k: int, alliance: str, active: bool, error: float) -> Observation:
+    """A synthetic discrete observation: ``alliance`` reported active (or ended, any fate)."""
+    kind = {"kind": "alliance_active"} if active else {"kind": "alliance_ended", "fate": "any"}
+    return Observation.model_validate({
+        "id": f"alliance{k}", "date": _dt.date(2000, 1, 1), **kind, "alliance": alliance,
+        "error": error, "basis": "synthetic", "source": _SOURCE})
+
+
 def binned(y: np.ndarray, bin_width: float) -> list[tuple[float, float]]:
     """The bin of width ``bin_width`` on [-1, 1] holding each reading (the outer bins are open)."""
     edges = np.round(np.arange(-1.0, 1.0 + bin_width / 2, bin_width), 12)
@@ -62,7 +70,8 @@ class SBCResult:
 def run_sbc(scenario: Scenario | str | Path, pairs: list[tuple[str, str, int]], *,
             repetitions: int = 100, reference: int = 20_000, width: float = 0.05,
             bin_width: float = 0.1, level: float = 0.9, seed: int = 0,
-            assumed_width: float | None = None) -> SBCResult:
+            assumed_width: float | None = None, alliances: tuple[tuple[str, int], ...] = (),
+            error: float = 0.05) -> SBCResult:
     """Simulation-based calibration of ABC rejection on tie observations of ``scenario``.
 
     Parameters
@@ -82,11 +91,18 @@ def run_sbc(scenario: Scenario | str | Path, pairs: list[tuple[str, str, int]], 
     assumed_width
         The reading error the likelihood assumes (default ``width``; another value shows how a
         wrong error model fails the check).
+    alliances, error
+        Discrete observations too: ``(alliance, step)`` reported active or ended, misreported with
+        probability ``error`` (the error model of discrete observations).
     """
     assumed = width if assumed_width is None else assumed_width
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    template = tie_record(pairs, width=width)
+    ties = tie_record(pairs, width=width)
+    template = Record(ties.path, ties.start, ties.unit, ties.observations + tuple(
+        alliance_observation(k, a, True, error) for k, (a, _) in enumerate(alliances)),
+        ties.steps + tuple(step for _, step in alliances))
+    T = len(pairs)
     ref = simulate(scenario, template, replicates=reference, seed=seed, keep_states=False)
     truth = simulate(scenario, template, replicates=repetitions, seed=seed + 1, keep_states=False)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
@@ -97,9 +113,15 @@ def run_sbc(scenario: Scenario | str | Path, pairs: list[tuple[str, str, int]], 
     accepted = []
     tail = (1 - level) / 2
     for i in range(repetitions):
-        y = truth.values[i] + width * rng.standard_normal(len(pairs))
-        record = tie_record(pairs, binned(y, bin_width), assumed)
-        lik = history.likelihoods(record.observations, ref.values).prod(axis=1)
+        y = truth.values[i, :T] + width * rng.standard_normal(T)
+        obs = list(tie_record(pairs, binned(y, bin_width), assumed).observations)
+        values = ref.values.copy()
+        for k, (a, _) in enumerate(alliances):
+            reported = bool(truth.values[i, T + k] > 0.5) != bool(rng.random() < error)
+            obs.append(alliance_observation(k, a, reported, error))
+            if not reported:  # an "ended" observation reads the opposite of the active flag
+                values[:, T + k] = 1.0 - values[:, T + k]
+        lik = history.likelihoods(obs, values).prod(axis=1)
         keep = history.accept(lik, rng.random(ref.n))
         accepted.append(int(keep.sum()))
         for p in paths:
