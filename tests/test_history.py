@@ -117,3 +117,34 @@ def test_weighted_quantile_and_ks_distance():
     assert history.ks_distance(x, x + 1000) == 1.0
     assert history.ks_threshold(10_000, 100) == pytest.approx(1.949 * math.sqrt(1 / 10_000 + 1 / 100),
                                                               rel=1e-3)
+
+
+def test_likelihood_properties():
+    """For any tie range and width: values in [0, 1]; largest inside the range; a positive sign's
+    likelihood rises with the tie; a narrow width approaches the range's indicator."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.floats(-1, 1), st.floats(-1, 1), st.floats(0.001, 0.5))
+    def check(a, b, width):
+        lo, hi = min(a, b), max(a, b)
+        if hi - lo < 1e-3:
+            return
+        o = obs(kind="tie_range", **{"from": "A", "to": "B"}, low=lo, high=hi, width=width)
+        w = np.linspace(-1, 1, 201)
+        lik = history.likelihoods([o], w[:, None])[:, 0]
+        assert ((lik >= 0) & (lik <= 1)).all()
+        inside = (w >= lo) & (w <= hi)
+        if inside.any():
+            assert lik[inside].max() == pytest.approx(lik.max())
+        sign = obs(kind="tie_sign", **{"from": "A", "to": "B"}, sign="positive", width=width)
+        rising = history.likelihoods([sign], w[:, None])[:, 0]
+        assert (np.diff(rising) >= -1e-15).all()
+        sharp = obs(kind="tie_range", **{"from": "A", "to": "B"}, low=lo, high=hi, width=1e-6)
+        far = np.abs(w - np.clip(w, lo, hi)) > 1e-4
+        near_edge = (np.abs(w - lo) < 1e-4) | (np.abs(w - hi) < 1e-4)
+        got = history.likelihoods([sharp], w[:, None])[:, 0]
+        assert np.allclose(got[far], 0.0) and np.allclose(got[inside & ~near_edge], 1.0)
+
+    check()
