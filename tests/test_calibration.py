@@ -32,18 +32,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "tests" / "data" / "history_small.toml"
 
 HEAD = 'start = 2022-02-04\nunit = "month"\n'
-SOURCE = textwrap.dedent('''\
+SOURCE = textwrap.dedent("""\
     [observations.source]
     outlet = "Example"
     published = {date}
     url = "https://example.org/{id}"
     paraphrase = "a report on how the two partners stood toward each other at that time"
-    ''')
+    """)
 
 
 def entry(id, date, body):
-    return (f'[[observations]]\nid = "{id}"\ndate = {date}\n{body}basis = "test reading"\n'
-            + SOURCE.format(date=date, id=id))
+    return f'[[observations]]\nid = "{id}"\ndate = {date}\n{body}basis = "test reading"\n' + SOURCE.format(
+        date=date, id=id
+    )
 
 
 def record_file(tmp_path, *entries, name="obs.toml") -> Path:
@@ -58,9 +59,12 @@ ACTIVE = 'kind = "alliance_active"\nalliance = "ab"\n'
 
 @pytest.fixture
 def small_record(tmp_path):
-    return record_file(tmp_path, entry("early", "2022-08-10", TIE_LOW.replace("-0.25", "-0.2")
-                                       .replace("-0.12\n", "0.4\n")),
-                       entry("late", "2024-01-05", TIE_LOW), entry("still", "2024-01-05", ACTIVE))
+    return record_file(
+        tmp_path,
+        entry("early", "2022-08-10", TIE_LOW.replace("-0.25", "-0.2").replace("-0.12\n", "0.4\n")),
+        entry("late", "2024-01-05", TIE_LOW),
+        entry("still", "2024-01-05", ACTIVE),
+    )
 
 
 def test_the_collector_reads_each_observation_at_its_step(small_record):
@@ -72,8 +76,13 @@ def test_the_collector_reads_each_observation_at_its_step(small_record):
     params_seed, dyn_seed = stream_seeds(5, 0, 0)
     params = compile_params(scenario, 64, np.random.default_rng(params_seed))
     seen = {}
-    dynamics.run(params, np.random.default_rng(dyn_seed), steps=23, dtype=np.float32,
-                 record=lambda s: seen.setdefault(s.t, (s.ties.copy(), s.active.copy())))
+    dynamics.run(
+        params,
+        np.random.default_rng(dyn_seed),
+        steps=23,
+        dtype=np.float32,
+        record=lambda s: seen.setdefault(s.t, (s.ties.copy(), s.active.copy())),
+    )
     assert np.allclose(ens.values[:, 0], seen[6][0][:, 0, 1])
     assert np.allclose(ens.values[:, 1], seen[23][0][:, 0, 1])
     assert np.array_equal(ens.values[:, 2], seen[23][1][:, 0])
@@ -87,8 +96,9 @@ def test_calibration_narrows_towards_the_record_and_writes_a_posterior(small_rec
     (project_dir / "seeds").mkdir(parents=True)
     shutil.copy(SMALL, project_dir / "seeds" / "small.toml")
     out = project_dir / "results" / "cal"
-    cal = calibrate(project_dir / "seeds" / "small.toml", small_record, replicates=4000, seed=3,
-                    out=out, min_accepted=50)
+    cal = calibrate(
+        project_dir / "seeds" / "small.toml", small_record, replicates=4000, seed=3, out=out, min_accepted=50
+    )
     assert 0 < cal.acceptance < 1 and len(cal.accepted) >= 50
     assert cal.ess > len(cal.accepted)  # the weights use every replicate
     moved = {m.path: m for m in cal.moved}
@@ -107,8 +117,7 @@ def test_calibration_narrows_towards_the_record_and_writes_a_posterior(small_rec
     assert aff.dist == "beta" and (aff.low, aff.high) == (0.02, 0.2) and "late" in aff.claim
     table = pd.read_parquet(out / "posterior.parquet")
     assert len(table) == len(cal.accepted)
-    assert table["param:mechanisms.affinity"].mean() == pytest.approx(
-        moved["mechanisms.affinity"].post_mean)
+    assert table["param:mechanisms.affinity"].mean() == pytest.approx(moved["mechanisms.affinity"].post_mean)
     results = run_ensemble(out / "posterior.toml", replicates=32, out=tmp_path / "run", progress=False)
     assert len(results.replicates) == 32
     # the posterior draws the affinity higher than the prior did
@@ -123,8 +132,7 @@ def test_calibration_narrows_towards_the_record_and_writes_a_posterior(small_rec
 def test_a_posterior_outside_the_project_is_written_whole(small_record, tmp_path):
     """extends may not leave the project: a calibration written elsewhere carries the whole
     resolved scenario instead of a path out of its folder."""
-    cal = calibrate(SMALL, small_record, replicates=2000, seed=3, out=tmp_path / "cal",
-                    min_accepted=20)
+    cal = calibrate(SMALL, small_record, replicates=2000, seed=3, out=tmp_path / "cal", min_accepted=20)
     text = (tmp_path / "cal" / "posterior.toml").read_text()
     assert "extends" not in text.replace("# ", "") or "written out whole" in text
     assert not any(line.startswith("extends") for line in text.splitlines())
@@ -134,14 +142,29 @@ def test_a_posterior_outside_the_project_is_written_whole(small_record, tmp_path
 
 def test_an_improbable_record_is_refused_naming_the_binding_observation(tmp_path):
     impossible = 'kind = "tie_range"\nfrom = "A"\nto = "B"\nlow = 0.95\nhigh = 1.0\nwidth = 0.0\n'
-    path = record_file(tmp_path, entry("fine", "2022-08-10", ACTIVE),
-                       entry("absurd", "2023-02-10", impossible))
-    with pytest.raises(CalibrationError, match=r"the binding observation is absurd \(A->B in "
-                       r"\[0.95, 1\] on 2023-02-10\), which happened in 0.0% of the replicates"):
+    path = record_file(
+        tmp_path, entry("fine", "2022-08-10", ACTIVE), entry("absurd", "2023-02-10", impossible)
+    )
+    with pytest.raises(
+        CalibrationError,
+        match=r"the binding observation is absurd \(A->B in "
+        r"\[0.95, 1\] on 2023-02-10\), which happened in 0.0% of the replicates",
+    ):
         calibrate(SMALL, path, replicates=500, seed=1, out=tmp_path / "cal")
     assert not (tmp_path / "cal").exists()
-    code = cli.main(["calibrate", str(SMALL), "--observations", str(path), "-n", "300",
-                     "--out", str(tmp_path / "cal2"), "--no-progress"])
+    code = cli.main(
+        [
+            "calibrate",
+            str(SMALL),
+            "--observations",
+            str(path),
+            "-n",
+            "300",
+            "--out",
+            str(tmp_path / "cal2"),
+            "--no-progress",
+        ]
+    )
     assert code == 2
 
 
@@ -149,12 +172,13 @@ def test_scores_rank_the_scenario_that_anticipated_the_record_first(small_record
     """A copy of the case whose tie cannot sink (no affinity, the tie held high) gives the record
     a far lower probability: ranked second, with a negative log Bayes factor beyond its error."""
     stiff = tmp_path / "stiff.toml"
-    stiff.write_text(SMALL.read_text().replace(
-        'affinity = {dist = "uniform", low = 0.02, high = 0.2}', "affinity = 0.0").replace(
-        'value = {dist = "uniform", low = -0.2, high = 0.8}', "value = 0.7"))
+    stiff.write_text(
+        SMALL.read_text()
+        .replace('affinity = {dist = "uniform", low = 0.02, high = 0.2}', "affinity = 0.0")
+        .replace('value = {dist = "uniform", low = -0.2, high = 0.8}', "value = 0.7")
+    )
     predictive: dict = {}
-    table = score_scenarios([stiff, SMALL], small_record, replicates=3000, seed=2,
-                            predictive=predictive)
+    table = score_scenarios([stiff, SMALL], small_record, replicates=3000, seed=2, predictive=predictive)
     assert set(predictive) == {"stiff", "history_small"}
     assert predictive["stiff"].set_index("id").loc["late", "p_happened"] < 0.01
     assert list(table["scenario"]) == ["history_small", "stiff"]
@@ -220,8 +244,26 @@ def test_same_seed_same_calibration_bytes(small_record, tmp_path):
 
 def test_cli_calibrate_then_run_from_observations(small_record, tmp_path, capsys):
     out = tmp_path / "cal"
-    assert cli.main(["calibrate", str(SMALL), "--observations", str(small_record), "-n", "2000",
-                     "--seed", "5", "--min-accepted", "20", "--out", str(out), "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "calibrate",
+                str(SMALL),
+                "--observations",
+                str(small_record),
+                "-n",
+                "2000",
+                "--seed",
+                "5",
+                "--min-accepted",
+                "20",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "acceptance rate" in text and "effective sample size" in text and "binding observation" in text
     page = (out / "report.html").read_text(encoding="utf-8")
@@ -229,13 +271,39 @@ def test_cli_calibrate_then_run_from_observations(small_record, tmp_path, capsys
     assert "What the record moved" in page and "Predictive checks" in page
     assert "A-&gt;B in [-0.25, -0.12]" in page  # observations are escaped
     assert (out / "report_figures" / "moved.png").is_file()
-    assert cli.main(["run", str(out / "posterior.toml"), "--from-observations", "--until",
-                     "2026-01-04", "--out", str(tmp_path / "p")]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                str(out / "posterior.toml"),
+                "--from-observations",
+                "--until",
+                "2026-01-04",
+                "--out",
+                str(tmp_path / "p"),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "From January 2024 (the last sourced observation)" in text
     assert "P(ab holds to January 2026)" in text
-    assert cli.main(["calibrate", str(SMALL), "--observations", str(small_record), "-n", "2000",
-                     "--out", str(out), "--no-progress"]) == 2  # no silent overwrite
+    assert (
+        cli.main(
+            [
+                "calibrate",
+                str(SMALL),
+                "--observations",
+                str(small_record),
+                "-n",
+                "2000",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 2
+    )  # no silent overwrite
 
 
 def test_every_command_takes_the_posterior_scenario(small_record, tmp_path, capsys):
@@ -245,21 +313,54 @@ def test_every_command_takes_the_posterior_scenario(small_record, tmp_path, caps
     (project_dir / "seeds").mkdir(parents=True)
     shutil.copy(SMALL, project_dir / "seeds" / "small.toml")
     out = project_dir / "results" / "cal"
-    calibrate(project_dir / "seeds" / "small.toml", small_record, replicates=3000, seed=3, out=out,
-              min_accepted=50)
+    calibrate(
+        project_dir / "seeds" / "small.toml", small_record, replicates=3000, seed=3, out=out, min_accepted=50
+    )
     post = str(out / "posterior.toml")
     assert cli.main(["validate", post]) == 0
     assert cli.main(["show", post]) == 0
-    shown = [line for line in capsys.readouterr().out.splitlines()
-             if line.startswith("mechanisms.affinity")]
+    shown = [line for line in capsys.readouterr().out.splitlines() if line.startswith("mechanisms.affinity")]
     assert shown and "B(" in shown[0]  # the fitted beta
     assert "posterior given" in shown[0] and "(none)" not in shown[0]
-    assert cli.main(["compare", str(project_dir / "seeds" / "small.toml"), post, "-n", "64",
-                     "--out", str(tmp_path / "cmp"), "--no-progress", "-j", "1"]) == 0
+    assert (
+        cli.main(
+            [
+                "compare",
+                str(project_dir / "seeds" / "small.toml"),
+                post,
+                "-n",
+                "64",
+                "--out",
+                str(tmp_path / "cmp"),
+                "--no-progress",
+                "-j",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "cmp" / "report.html").is_file()
     pytest.importorskip("SALib")
-    assert cli.main(["sensitivity", post, "--method", "morris", "-N", "4", "-R", "2", "-j", "1",
-                     "--out", str(tmp_path / "sens"), "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "sensitivity",
+                post,
+                "--method",
+                "morris",
+                "-N",
+                "4",
+                "-R",
+                "2",
+                "-j",
+                "1",
+                "--out",
+                str(tmp_path / "sens"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
 
 
 def test_prior_replicates_are_the_replicates_of_run_with_the_same_seed(small_record, tmp_path):
@@ -268,11 +369,9 @@ def test_prior_replicates_are_the_replicates_of_run_with_the_same_seed(small_rec
     scenario = load_scenario(SMALL)
     record = load_record(small_record, scenario)
     ens = simulate(scenario, record, replicates=96, seed=11, chunk_size=32, keep_states=False)
-    two = simulate(scenario, record, replicates=96, seed=11, chunk_size=32, keep_states=False,
-                   workers=2)
+    two = simulate(scenario, record, replicates=96, seed=11, chunk_size=32, keep_states=False, workers=2)
     assert np.array_equal(ens.values, two.values) and np.array_equal(ens.accepted, two.accepted)
-    results = run_ensemble(SMALL, replicates=96, seed=11, chunk_size=32, out=tmp_path / "run",
-                           progress=False)
+    results = run_ensemble(SMALL, replicates=96, seed=11, chunk_size=32, out=tmp_path / "run", progress=False)
     table = results.replicates.sort_values("replicate")
     assert np.array_equal(ens.replicate, np.arange(96))
     assert np.allclose(table["param:mechanisms.affinity"], ens.sampled["mechanisms.affinity"])
@@ -294,11 +393,20 @@ def test_posterior_toml_writes_every_kind_of_value(tmp_path):
     shutil.copy(ROOT / "scenarios" / "back_to_back.toml", project_dir / "scenarios")
     source = project_dir / "scenarios" / "back_to_back.toml"
     scenario = load_scenario(source)
-    paths = ["actors.China.capability", "positions.China.nato_expansion", "salience.Russia.taiwan",
-             "ties.0.China.Russia", "spheres.Russia.Kazakhstan", "strategic_value.Uzbekistan",
-             "dependence.China.Ukraine", "pressure.China.24", "mechanisms.affinity",
-             "events.csto_in_kazakhstan.hazard", "events.csto_in_kazakhstan.effects.0.shift",
-             "alliances.china_russia.theta_stay"]
+    paths = [
+        "actors.China.capability",
+        "positions.China.nato_expansion",
+        "salience.Russia.taiwan",
+        "ties.0.China.Russia",
+        "spheres.Russia.Kazakhstan",
+        "strategic_value.Uzbekistan",
+        "dependence.China.Ukraine",
+        "pressure.China.24",
+        "mechanisms.affinity",
+        "events.csto_in_kazakhstan.hazard",
+        "events.csto_in_kazakhstan.effects.0.shift",
+        "alliances.china_russia.theta_stay",
+    ]
     known = slot_map(scenario)
     rng = np.random.default_rng(0)
     sampled, moved = {}, []
@@ -307,15 +415,24 @@ def test_posterior_toml_writes_every_kind_of_value(tmp_path):
         lo, hi = slot.value.support()
         x = lo + (hi - lo) * rng.beta(2.0, 6.0, 400)  # the low quarter of the range
         sampled[path] = x
-        moved.append(Moved(path, 0.5, point_value(slot.value), 0.1, float(x.mean()), float(x.std()),
-                           lo, hi, ["obs-a"]))
+        moved.append(
+            Moved(path, 0.5, point_value(slot.value), 0.1, float(x.mean()), float(x.std()), lo, hi, ["obs-a"])
+        )
     import datetime as dt
 
-    record = SimpleNamespace(path=Path("obs.toml"), observations=(1, 2), start=dt.date(2022, 2, 4),
-                             last_date=dt.date(2026, 3, 6))
-    cal = SimpleNamespace(scenario=scenario, source=source, record=record, moved=moved,
-                          accepted=np.arange(400), acceptance=0.01, ess=400.0,
-                          ensemble=SimpleNamespace(sampled=sampled, n=40_000, seed=1))
+    record = SimpleNamespace(
+        path=Path("obs.toml"), observations=(1, 2), start=dt.date(2022, 2, 4), last_date=dt.date(2026, 3, 6)
+    )
+    cal = SimpleNamespace(
+        scenario=scenario,
+        source=source,
+        record=record,
+        moved=moved,
+        accepted=np.arange(400),
+        acceptance=0.01,
+        ess=400.0,
+        ensemble=SimpleNamespace(sampled=sampled, n=40_000, seed=1),
+    )
     out = project_dir / "results" / "cal" / "posterior.toml"
     out.parent.mkdir(parents=True)
     write_posterior_toml(cal, out)
@@ -339,8 +456,23 @@ def test_posterior_toml_writes_every_kind_of_value(tmp_path):
 
 def test_cli_score_writes_the_ranking_and_the_predictive_check(small_record, tmp_path, capsys):
     out = tmp_path / "scores"
-    assert cli.main(["score", str(SMALL), str(SMALL), "--observations", str(small_record), "-n", "500",
-                     "--out", str(out), "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "score",
+                str(SMALL),
+                str(SMALL),
+                "--observations",
+                str(small_record),
+                "-n",
+                "500",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "log BF vs best" in text and "history_small" in text
     table = pd.read_csv(out / "predictive.csv")
@@ -371,8 +503,9 @@ def test_excluding_the_binding_observation(tmp_path):
     """--exclude leaves an observation out: without the impossible one the record is accepted;
     an unknown id is a one-line error naming the option."""
     impossible = 'kind = "tie_range"\nfrom = "A"\nto = "B"\nlow = 0.95\nhigh = 1.0\nwidth = 0.0\n'
-    path = record_file(tmp_path, entry("fine", "2022-08-10", ACTIVE),
-                       entry("absurd", "2023-02-10", impossible))
+    path = record_file(
+        tmp_path, entry("fine", "2022-08-10", ACTIVE), entry("absurd", "2023-02-10", impossible)
+    )
     cal = calibrate(SMALL, path, replicates=500, seed=1, exclude=["absurd"], min_accepted=50)
     assert [o.id for o in cal.record.observations] == ["fine"] and cal.acceptance > 0.5
     with pytest.raises(InputError, match=r"--exclude: unknown observation 'nope'"):

@@ -13,8 +13,12 @@ from scipy.stats import norm
 from sim.analysis import history
 from sim.spec.observations import Observation
 
-SOURCE = {"outlet": "Example", "published": dt.date(2023, 1, 2), "url": "https://example.org/a",
-          "paraphrase": "the two leaders met and praised their relations"}
+SOURCE = {
+    "outlet": "Example",
+    "published": dt.date(2023, 1, 2),
+    "url": "https://example.org/a",
+    "paraphrase": "the two leaders met and praised their relations",
+}
 
 
 def obs(**kw) -> Observation:
@@ -63,7 +67,7 @@ def test_acceptance_rate_estimates_the_probability_of_the_record():
     accepted draws are the L-weighted ones (their mean matches the weighted mean)."""
     rng = np.random.default_rng(3)
     x = rng.random(200_000)
-    L = x ** 2  # a record more likely for large x
+    L = x**2  # a record more likely for large x
     kept = history.accept(L, rng.random(x.size))
     se = math.sqrt(np.var(L) / x.size) + math.sqrt(1 / 3 * 2 / 3 / x.size)
     assert abs(kept.mean() - 1 / 3) < 4 * se
@@ -115,8 +119,9 @@ def test_weighted_quantile_and_ks_distance():
     assert history.weighted_quantile(x, w, 0.5) == pytest.approx(75.0, abs=1.0)
     assert history.ks_distance(x, x) == 0.0
     assert history.ks_distance(x, x + 1000) == 1.0
-    assert history.ks_threshold(10_000, 100) == pytest.approx(1.949 * math.sqrt(1 / 10_000 + 1 / 100),
-                                                              rel=1e-3)
+    assert history.ks_threshold(10_000, 100) == pytest.approx(
+        1.949 * math.sqrt(1 / 10_000 + 1 / 100), rel=1e-3
+    )
 
 
 def test_likelihood_properties():

@@ -34,8 +34,11 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
 def _notes() -> Path:
     given = os.environ.get("ALLIANCE_OBSERVATIONS")
     candidates = [Path(given)] if given else []
-    candidates += [ROOT.parent / "shared" / "observations.md", ROOT / "shared" / "observations.md",
-                   ROOT.parent.parent / "shared" / "observations.md"]
+    candidates += [
+        ROOT.parent / "shared" / "observations.md",
+        ROOT / "shared" / "observations.md",
+        ROOT.parent.parent / "shared" / "observations.md",
+    ]
     for c in candidates:
         if c.is_file():
             return c
@@ -94,11 +97,13 @@ def test_paraphrases_do_not_copy_the_headlines():
     """No paraphrase shares a run of eight words with its own source's headline (the check runs
     everywhere: the headlines are in the file)."""
     data = read_observations(OBSERVATIONS)
-    copied = {o.id: runs for o in data.observations
-              if (runs := copied_runs(o.source.paraphrase, o.source.headline))}
+    copied = {
+        o.id: runs for o in data.observations if (runs := copied_runs(o.source.paraphrase, o.source.headline))
+    }
     assert copied == {}
-    assert copied_runs("they said: " + data.observations[0].source.headline,
-                       data.observations[0].source.headline)  # the check can fail
+    assert copied_runs(
+        "they said: " + data.observations[0].source.headline, data.observations[0].source.headline
+    )  # the check can fail
 
 
 def test_paraphrases_do_not_copy_the_notes():
@@ -106,8 +111,11 @@ def test_paraphrases_do_not_copy_the_notes():
     (where the notes are at hand: they live outside the repository)."""
     notes = _notes().read_text(encoding="utf-8")
     data = read_observations(OBSERVATIONS)
-    copied = {o.id: runs for o in data.observations
-              if (runs := copied_runs(f"{o.source.paraphrase}\n{o.basis}", notes))}
+    copied = {
+        o.id: runs
+        for o in data.observations
+        if (runs := copied_runs(f"{o.source.paraphrase}\n{o.basis}", notes))
+    }
     assert copied == {}
 
 

@@ -20,8 +20,10 @@ THREE = [("A", "B", 3), ("A", "B", 10), ("A", "B", 23)]
 
 @pytest.fixture(scope="module")
 def results():
-    return {n: run_sbc(SMALL, pairs, repetitions=100, reference=50_000, seed=0)
-            for n, pairs in ((1, ONE), (3, THREE))}
+    return {
+        n: run_sbc(SMALL, pairs, repetitions=100, reference=50_000, seed=0)
+        for n, pairs in ((1, ONE), (3, THREE))
+    }
 
 
 @pytest.mark.parametrize("n", [1, 3])
@@ -36,8 +38,7 @@ def test_truth_inside_the_central_90_percent_interval_about_90_percent_of_the_ti
 def test_coverage_with_a_discrete_observation_in_the_record():
     """A mixed record, a tie at step 3 and the alliance reported active or ended at step 23
     (misreported with probability 0.05), covers at the nominal rate too."""
-    r = run_sbc(SMALL, [("A", "B", 3)], alliances=(("ab", 23),), repetitions=100, reference=50_000,
-                seed=0)
+    r = run_sbc(SMALL, [("A", "B", 3)], alliances=(("ab", 23),), repetitions=100, reference=50_000, seed=0)
     for path in ("mechanisms.affinity", "ties.0.A.B", "events.quarrel.hazard"):
         assert 0.80 <= r.coverage[path] <= 0.97, (path, r.coverage)
 
@@ -66,13 +67,18 @@ def test_the_posterior_narrows_with_more_observations(results):
 def test_a_check_with_a_wrong_error_model_fails():
     """The coverage check can fail: readings with six times the error the likelihood assumes make
     the posterior too narrow, and the truth falls outside its 90 % interval far more often."""
-    r = run_sbc(SMALL, THREE, repetitions=100, reference=50_000, seed=0, width=0.15,
-                assumed_width=0.025)
+    r = run_sbc(SMALL, THREE, repetitions=100, reference=50_000, seed=0, width=0.15, assumed_width=0.025)
     assert min(r.coverage["ties.0.A.B"], r.coverage["mechanisms.affinity"]) < 0.75, r.coverage
 
 
 def test_bins_cover_the_scale_and_open_at_its_ends():
     assert binned(np.array([-1.3, -0.95, 0.0, 0.04, 0.99, 1.2]), 0.1) == [
-        (-1.0, -0.9), (-1.0, -0.9), (0.0, 0.1), (0.0, 0.1), (0.9, 1.0), (0.9, 1.0)]
+        (-1.0, -0.9),
+        (-1.0, -0.9),
+        (0.0, 0.1),
+        (0.0, 0.1),
+        (0.9, 1.0),
+        (0.9, 1.0),
+    ]
     rec = tie_record(ONE, [(0.9, 1.0)])
     assert rec.observations[0].bounds == (0.9, float("inf"))

@@ -72,6 +72,7 @@ class CalibrationError(InputError):
 # Recording what the observations need
 # --------------------------------------------------------------------------------------------
 
+
 class ObservationCollector(Collector):
     """Records, at each observation's step, what it reads in every replicate; at the last step it
     decides acceptance (with uniforms of its own stream, from ``seed`` and the chunk's number) and
@@ -81,26 +82,30 @@ class ObservationCollector(Collector):
     t = 0 and after every step, ``end(block, params, state)`` returning the chunk's payload (a dict).
     """
 
-    def __init__(self, scenario: Scenario, record: Record, *, seed: int | None = None,
-                 keep_states: bool = True):
+    def __init__(
+        self, scenario: Scenario, record: Record, *, seed: int | None = None, keep_states: bool = True
+    ):
         self.observations = record.observations
         self.steps = np.array(record.steps)
         self.last = int(self.steps.max())
         actors = {a: i for i, a in enumerate(scenario.actor_names)}
         alliances = {a: i for i, a in enumerate(scenario.alliances)}
         events = {e: i for i, e in enumerate(scenario.events)}
-        self._read = []
+        # what each observation reads: (what, index, second index or flag, flag); the record was
+        # checked against the scenario (load_record), so every name is known
+        self._read: list[tuple] = []
         for o in self.observations:
             if o.kind in TIE_KINDS:
-                self._read.append(("tie", actors[o.from_], actors[o.to], o.mutual))
+                self._read.append(("tie", actors[str(o.from_)], actors[str(o.to)], o.mutual))
             elif o.kind == "same_bloc":
-                self._read.append(("bloc", actors[o.actors[0]], actors[o.actors[1]], o.same))
+                pair = o.actors or []
+                self._read.append(("bloc", actors[pair[0]], actors[pair[1]], o.same))
             elif o.kind == "event_fired":
-                self._read.append(("event", events[o.event], o.fired, None))
+                self._read.append(("event", events[str(o.event)], o.fired, None))
             elif o.kind == "alliance_active":
-                self._read.append(("active", alliances[o.alliance], None, None))
+                self._read.append(("active", alliances[str(o.alliance)], None, None))
             else:
-                self._read.append(("ended", alliances[o.alliance], o.fate, None))
+                self._read.append(("ended", alliances[str(o.alliance)], o.fate, None))
         self.seed = seed
         self.keep_states = keep_states
 
@@ -110,10 +115,18 @@ class ObservationCollector(Collector):
         self.states: dict[str, np.ndarray] = {}
         self.accepted = np.zeros(params.n, dtype=bool)
         index = 0 if block is None else block.index
-        self.replicate = (np.arange(params.n, dtype=np.int64) if block is None
-                          else block.replicate_of_row().astype(np.int64))
-        self.accept_u = None if self.seed is None else np.random.default_rng(
-            np.random.SeedSequence(self.seed, spawn_key=(index, ACCEPT_STREAM))).random(params.n)
+        self.replicate = (
+            np.arange(params.n, dtype=np.int64)
+            if block is None
+            else block.replicate_of_row().astype(np.int64)
+        )
+        self.accept_u = (
+            None
+            if self.seed is None
+            else np.random.default_rng(
+                np.random.SeedSequence(self.seed, spawn_key=(index, ACCEPT_STREAM))
+            ).random(params.n)
+        )
 
     def record(self, state) -> None:
         """Read the observations due at ``state.t``; at the last one, decide acceptance."""
@@ -131,8 +144,9 @@ class ObservationCollector(Collector):
                 elif what == "bloc":
                     if blocs is None:
                         W = state.ties.astype(np.float64)
-                        blocs, _ = best_partition(state.capability.astype(np.float64),
-                                                  0.5 * (W + np.swapaxes(W, 1, 2)))
+                        blocs, _ = best_partition(
+                            state.capability.astype(np.float64), 0.5 * (W + np.swapaxes(W, 1, 2))
+                        )
                     same = blocs[:, a] == blocs[:, b]
                     self.values[:, k] = same == c
                 elif what == "event":
@@ -142,8 +156,8 @@ class ObservationCollector(Collector):
                 else:
                     ended = ~state.active[:, a]
                     if b != "any":
-                        ended &= state.fate[:, a] == Fate[{"stab_in_the_back": "STAB",
-                                                           "drift_apart": "DRIFT"}[b]].value
+                        code = Fate.STAB if b == "stab_in_the_back" else Fate.DRIFT
+                        ended &= state.fate[:, a] == code.value
                     self.values[:, k] = ended
         if t == self.last and self.accept_u is not None:
             lik = history.likelihoods(self.observations, self.values).prod(axis=1)
@@ -154,14 +168,19 @@ class ObservationCollector(Collector):
 
     def end(self, block, params, state) -> dict:
         """The chunk's readings, sampled values, acceptance and accepted states."""
-        return {"values": self.values, "sampled": {k: v.astype(np.float64)
-                                                   for k, v in params.sampled.items()},
-                "accepted": self.accepted, "states": self.states, "replicate": self.replicate}
+        return {
+            "values": self.values,
+            "sampled": {k: v.astype(np.float64) for k, v in params.sampled.items()},
+            "accepted": self.accepted,
+            "states": self.states,
+            "replicate": self.replicate,
+        }
 
 
 # --------------------------------------------------------------------------------------------
 # Running the prior ensemble up to the last observation
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Ensemble:
@@ -181,33 +200,55 @@ class Ensemble:
         return len(self.values)
 
 
-def simulate(scenario: Scenario, record: Record, *, replicates: int, seed: int,
-             chunk_size: int = DEFAULT_CHUNK, keep_states: bool = True, dtype: str = "float32",
-             progress: bool = False, workers: int | None = 1, executor=None) -> Ensemble:
+def simulate(
+    scenario: Scenario,
+    record: Record,
+    *,
+    replicates: int,
+    seed: int,
+    chunk_size: int = DEFAULT_CHUNK,
+    keep_states: bool = True,
+    dtype: str = "float32",
+    progress: bool = False,
+    workers: int | None = 1,
+    executor=None,
+) -> Ensemble:
     """Run ``replicates`` prior draws of ``scenario`` up to the record's last step (a one-point
     design of :func:`sim.run.engine.run_design`: the same draws as ``run`` with the same seed and
     chunk size) and read the observations with an :class:`ObservationCollector`."""
     short = scenario.with_run(steps=max(record.last_step, 1))
     collector = ObservationCollector(scenario, record, seed=seed, keep_states=keep_states)
-    parts = run_design(short, Design.single(replicates), collector, seed=seed, chunk_size=chunk_size,
-                       workers=workers, executor=executor, progress=progress, desc="prior",
-                       dtype=dtype)
+    parts = run_design(
+        short,
+        Design.single(replicates),
+        collector,
+        seed=seed,
+        chunk_size=chunk_size,
+        workers=workers,
+        executor=executor,
+        progress=progress,
+        desc="prior",
+        dtype=dtype,
+    )
     return Ensemble(
         values=np.concatenate([p["values"] for p in parts]),
         sampled={k: np.concatenate([p["sampled"][k] for p in parts]) for k in parts[0]["sampled"]},
         accepted=np.concatenate([p["accepted"] for p in parts]),
         states={k: np.concatenate([p["states"][k] for p in parts]) for k in parts[0]["states"]}
-        if keep_states else {},
+        if keep_states
+        else {},
         replicate=np.concatenate([p["replicate"] for p in parts]),
-        seed=seed, chunk_size=chunk_size)
+        seed=seed,
+        chunk_size=chunk_size,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Prior predictive check and scores
 # --------------------------------------------------------------------------------------------
 
-def predictive_table(record: Record, values: np.ndarray, weights: np.ndarray | None = None
-                     ) -> pd.DataFrame:
+
+def predictive_table(record: Record, values: np.ndarray, weights: np.ndarray | None = None) -> pd.DataFrame:
     """For each observation: its step, what it says, the share of replicates in which it happened
     (without reading error) with a 95 % Wilson interval, and its mean likelihood under the error
     model. With ``weights`` (posterior), shares are weighted and the interval uses the effective
@@ -225,15 +266,32 @@ def predictive_table(record: Record, values: np.ndarray, weights: np.ndarray | N
     for k, o in enumerate(record.observations):
         p = float(weights @ hit[:, k])
         lo, hi = history.wilson(p * size, size)
-        rows.append({"id": o.id, "date": o.date.isoformat(), "step": record.steps[k],
-                     "observed": o.describe(), "p_happened": p, "low": lo, "high": hi,
-                     "likelihood": float(weights @ lik[:, k])})
+        rows.append(
+            {
+                "id": o.id,
+                "date": o.date.isoformat(),
+                "step": record.steps[k],
+                "observed": o.describe(),
+                "p_happened": p,
+                "low": lo,
+                "high": hi,
+                "likelihood": float(weights @ lik[:, k]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def score_scenarios(paths: list[Path], observations: Path, *, replicates: int, seed: int,
-                    chunk_size: int = DEFAULT_CHUNK, progress: bool = False,
-                    workers: int | None = 1, predictive: dict | None = None) -> pd.DataFrame:
+def score_scenarios(
+    paths: list[Path],
+    observations: Path,
+    *,
+    replicates: int,
+    seed: int,
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: bool = False,
+    workers: int | None = 1,
+    predictive: dict | None = None,
+) -> pd.DataFrame:
     """Rank scenarios by the probability each gave the record (its marginal likelihood under the
     error model), with log scores, Monte Carlo errors and log Bayes factors against the best.
 
@@ -245,16 +303,31 @@ def score_scenarios(paths: list[Path], observations: Path, *, replicates: int, s
     for path in paths:
         scenario = load_scenario(path)
         record = load_record(observations, scenario)
-        ens = simulate(scenario, record, replicates=replicates, seed=seed, chunk_size=chunk_size,
-                       keep_states=False, progress=progress, workers=workers)
+        ens = simulate(
+            scenario,
+            record,
+            replicates=replicates,
+            seed=seed,
+            chunk_size=chunk_size,
+            keep_states=False,
+            progress=progress,
+            workers=workers,
+        )
         lik = history.likelihoods(record.observations, ens.values)
         s = history.log_score_from_log(history.log_likelihood(lik))
         bind = history.binding_observation(lik)
         if predictive is not None:
             predictive[Path(path).stem] = predictive_table(record, ens.values)
-        rows.append({"scenario": Path(path).stem, "p_record": s.evidence, "log_score": s.log_score,
-                     "log_se": s.log_se, "replicates": s.n,
-                     "binding": record.observations[bind.index].id})
+        rows.append(
+            {
+                "scenario": Path(path).stem,
+                "p_record": s.evidence,
+                "log_score": s.log_score,
+                "log_se": s.log_se,
+                "replicates": s.n,
+                "binding": record.observations[bind.index].id,
+            }
+        )
     table = pd.DataFrame(rows).sort_values("log_score", ascending=False, kind="stable")
     best = table.iloc[0]
     table["log_bf_vs_best"] = table["log_score"] - best["log_score"]
@@ -267,6 +340,7 @@ def score_scenarios(paths: list[Path], observations: Path, *, replicates: int, s
 # --------------------------------------------------------------------------------------------
 # Calibration
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Moved:
@@ -286,6 +360,7 @@ class Moved:
 @dataclass
 class Calibration:
     """A finished calibration: the ensemble, its likelihoods, what was accepted and what moved."""
+
     scenario: Scenario
     source: Path
     record: Record
@@ -315,11 +390,15 @@ class Calibration:
             f"acceptance would be {self.binding.acceptance_without:.2%}",
         ]
         if self.moved:
-            lines.append("parameters the record moved most (KS distance; prior -> posterior mean "
-                         "+- sd; cited observations):")
+            lines.append(
+                "parameters the record moved most (KS distance; prior -> posterior mean "
+                "+- sd; cited observations):"
+            )
             for m in self.moved[:10]:
-                lines.append(f"  {m.path:<44} {m.ks:.2f}  {m.prior_mean:.3g}+-{m.prior_sd:.2g} -> "
-                             f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}")
+                lines.append(
+                    f"  {m.path:<44} {m.ks:.2f}  {m.prior_mean:.3g}+-{m.prior_sd:.2g} -> "
+                    f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}"
+                )
         else:
             lines.append("no parameter moved beyond Monte Carlo noise")
         significant = {m.path for m in self.moved}
@@ -327,8 +406,10 @@ class Calibration:
         if rest:
             lines.append("next largest shifts (within Monte Carlo noise at level 0.001):")
             for m in rest:
-                lines.append(f"  {m.path:<44} {m.ks:.2f}  {m.prior_mean:.3g}+-{m.prior_sd:.2g} -> "
-                             f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}")
+                lines.append(
+                    f"  {m.path:<44} {m.ks:.2f}  {m.prior_mean:.3g}+-{m.prior_sd:.2g} -> "
+                    f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}"
+                )
         for a, b, rho in self.correlations[:5]:
             lines.append(f"  rank correlation {a} ~ {b}: {rho:+.2f} (independent in the prior)")
         return "\n".join(lines)
@@ -341,8 +422,14 @@ def _prior_range(value) -> tuple[float, float]:
     return lo, hi
 
 
-def moved_parameters(scenario: Scenario, ens: Ensemble, lik: np.ndarray, accepted: np.ndarray,
-                     record: Record, alpha: float = 0.001) -> list[Moved]:
+def moved_parameters(
+    scenario: Scenario,
+    ens: Ensemble,
+    lik: np.ndarray,
+    accepted: np.ndarray,
+    record: Record,
+    alpha: float = 0.001,
+) -> list[Moved]:
     """Uncertain values whose accepted draws differ from their prior draws (two-sample KS at
     level ``alpha``), most moved first, each with the observations that moved it: those whose
     likelihood correlates with the value beyond ``3 / sqrt(n)`` (at most three, strongest first)."""
@@ -367,14 +454,18 @@ def moved_parameters(scenario: Scenario, ens: Ensemble, lik: np.ndarray, accepte
         order = np.argsort(-np.abs(corr))
         cited = [record.observations[k].id for k in order[:3] if abs(corr[k]) > 3 / math.sqrt(n)]
         lo, hi = _prior_range(values[path])
-        out.append(Moved(path, d, float(x.mean()), float(x.std()), float(post.mean()),
-                         float(post.std()), lo, hi, cited))
+        out.append(
+            Moved(
+                path, d, float(x.mean()), float(x.std()), float(post.mean()), float(post.std()), lo, hi, cited
+            )
+        )
     out.sort(key=lambda mv: -mv.ks)
     return out
 
 
-def rank_correlations(ens: Ensemble, accepted: np.ndarray, moved: list[str],
-                      alpha: float = 0.001) -> list[tuple[str, str, float]]:
+def rank_correlations(
+    ens: Ensemble, accepted: np.ndarray, moved: list[str], alpha: float = 0.001
+) -> list[tuple[str, str, float]]:
     """Spearman rank correlations between a moved value and any other uncertain value among the
     accepted draws, kept when significant at level ``alpha`` after a Bonferroni correction over
     the pairs tried (the prior draws every value independently, so such a correlation is the
@@ -384,13 +475,18 @@ def rank_correlations(ens: Ensemble, accepted: np.ndarray, moved: list[str],
 
     m = len(accepted)
     others = [p for p, x in ens.sampled.items() if np.ptp(x) > 0]
-    pairs = [(a, b) for i, a in enumerate(moved) for b in others if b != a
-             and not (b in moved and moved.index(b) < i)]
+    pairs = [
+        (a, b)
+        for i, a in enumerate(moved)
+        for b in others
+        if b != a and not (b in moved and moved.index(b) < i)
+    ]
     if m < 4 or not pairs:
         return []
     names = sorted({p for pair in pairs for p in pair}, key=others.index)
-    ranks = np.column_stack([np.argsort(np.argsort(ens.sampled[p][accepted], kind="stable"),
-                                        kind="stable") for p in names]).astype(float)
+    ranks = np.column_stack(
+        [np.argsort(np.argsort(ens.sampled[p][accepted], kind="stable"), kind="stable") for p in names]
+    ).astype(float)
     rho = np.corrcoef(ranks, rowvar=False)
     at = {p: i for i, p in enumerate(names)}
     cut = norm.isf(alpha / (2 * len(pairs))) / math.sqrt(m - 1)
@@ -398,11 +494,20 @@ def rank_correlations(ens: Ensemble, accepted: np.ndarray, moved: list[str],
     return sorted(out, key=lambda c: -abs(c[2]))
 
 
-def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates: int =
-              DEFAULT_REPLICATES, seed: int | None = None, out: str | Path | None = None,
-              chunk_size: int = DEFAULT_CHUNK, min_accepted: int = MIN_ACCEPTED,
-              progress: bool = False, force: bool = False, workers: int | None = 1,
-              exclude: list[str] | None = None) -> Calibration:
+def calibrate(
+    scenario_path: str | Path,
+    observations: str | Path,
+    *,
+    replicates: int = DEFAULT_REPLICATES,
+    seed: int | None = None,
+    out: str | Path | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    min_accepted: int = MIN_ACCEPTED,
+    progress: bool = False,
+    force: bool = False,
+    workers: int | None = 1,
+    exclude: list[str] | None = None,
+) -> Calibration:
     """Condition a scenario's ensemble on an observations file (ABC rejection; see the module).
 
     Parameters
@@ -437,8 +542,15 @@ def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates
     if out is not None:
         out = Path(out)
         _check_out(out, force)
-    ens = simulate(scenario, record, replicates=replicates, seed=seed, chunk_size=chunk_size,
-                   progress=progress, workers=workers)
+    ens = simulate(
+        scenario,
+        record,
+        replicates=replicates,
+        seed=seed,
+        chunk_size=chunk_size,
+        progress=progress,
+        workers=workers,
+    )
     lik = history.likelihoods(record.observations, ens.values)
     log_l = history.log_likelihood(lik)
     w = history.normalised(log_l)
@@ -453,24 +565,42 @@ def calibrate(scenario_path: str | Path, observations: str | Path, *, replicates
             f"the record (acceptance {acceptance:.3%}; at least {min_accepted} needed); the binding "
             f"observation is {o.id} ({o.describe()} on {o.date.isoformat()}), which happened in "
             f"{p:.1%} of the replicates; without it acceptance would be "
-            f"{binding.acceptance_without:.3%}; run more replicates (--replicates) or review it")
+            f"{binding.acceptance_without:.3%}; run more replicates (--replicates) or review it"
+        )
     moved = moved_parameters(scenario, ens, lik, accepted, record)
     cal = Calibration(
-        scenario=scenario, source=source, record=record, ensemble=ens, likelihood=lik,
-        accepted=accepted, acceptance=acceptance, ess=history.ess(w), binding=binding,
+        scenario=scenario,
+        source=source,
+        record=record,
+        ensemble=ens,
+        likelihood=lik,
+        accepted=accepted,
+        acceptance=acceptance,
+        ess=history.ess(w),
+        binding=binding,
         moved=moved,
         shifts=moved_parameters(scenario, ens, lik, accepted, record, alpha=0.0),
         correlations=rank_correlations(ens, accepted, [m.path for m in moved]),
         prior_predictive=predictive_table(record, ens.values),
-        posterior_predictive=predictive_table(record, ens.values[accepted]), out=out)
+        posterior_predictive=predictive_table(record, ens.values[accepted]),
+        out=out,
+    )
     if out is not None:
         write_calibration(cal, out)
     return cal
 
 
 def _check_out(out: Path, force: bool) -> None:
-    ours = {POSTERIOR_TOML, POSTERIOR_TABLE, STATES, MANIFEST, "prior_predictive.csv",
-            "posterior_predictive.csv", "report.html", "report_figures"}
+    ours = {
+        POSTERIOR_TOML,
+        POSTERIOR_TABLE,
+        STATES,
+        MANIFEST,
+        "prior_predictive.csv",
+        "posterior_predictive.csv",
+        "report.html",
+        "report_figures",
+    }
     if out.exists() and any(out.iterdir()) and not force:
         if not set(p.name for p in out.iterdir()) <= ours:
             raise InputError(f"{out}: is not empty and holds no calibration; choose another --out")
@@ -482,8 +612,7 @@ def write_calibration(cal: Calibration, out: Path) -> None:
     tables and a manifest into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     ens, acc = cal.ensemble, cal.accepted
-    table = {"replicate": ens.replicate[acc],
-             "log_likelihood": history.log_likelihood(cal.likelihood[acc])}
+    table = {"replicate": ens.replicate[acc], "log_likelihood": history.log_likelihood(cal.likelihood[acc])}
     for path, x in ens.sampled.items():
         table[param_column(path)] = x[acc]
     pd.DataFrame(table).to_parquet(out / POSTERIOR_TABLE, index=False)
@@ -493,12 +622,21 @@ def write_calibration(cal: Calibration, out: Path) -> None:
     cal.prior_predictive.to_csv(out / "prior_predictive.csv", index=False)
     cal.posterior_predictive.to_csv(out / "posterior_predictive.csv", index=False)
     manifest = {
-        "format": 1, "scenario": cal.scenario.to_data(), "scenario_hash": cal.scenario.digest(),
-        "source": str(cal.source), "observations": str(cal.record.path),
-        "start": cal.record.start.isoformat(), "unit": cal.record.unit,
-        "last_step": cal.record.last_step, "last_date": cal.record.last_date.isoformat(),
-        "seed": ens.seed, "chunk_size": ens.chunk_size, "replicates": ens.n,
-        "accepted": int(len(acc)), "acceptance": cal.acceptance, "ess": cal.ess,
+        "format": 1,
+        "scenario": cal.scenario.to_data(),
+        "scenario_hash": cal.scenario.digest(),
+        "source": str(cal.source),
+        "observations": str(cal.record.path),
+        "start": cal.record.start.isoformat(),
+        "unit": cal.record.unit,
+        "last_step": cal.record.last_step,
+        "last_date": cal.record.last_date.isoformat(),
+        "seed": ens.seed,
+        "chunk_size": ens.chunk_size,
+        "replicates": ens.n,
+        "accepted": int(len(acc)),
+        "acceptance": cal.acceptance,
+        "ess": cal.ess,
         "binding": cal.record.observations[cal.binding.index].id,
         "observation_ids": [o.id for o in cal.record.observations],
         "moved": [m.__dict__ for m in cal.moved],
@@ -525,6 +663,7 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 # The posterior as a scenario file
 # --------------------------------------------------------------------------------------------
 
+
 def fitted(m: Moved, x: np.ndarray) -> dict:
     """A distribution for a moved parameter's accepted draws ``x``: a beta on the prior's range by
     the method of moments (the posterior cannot leave the prior's support), or a normal when the
@@ -537,8 +676,13 @@ def fitted(m: Moved, x: np.ndarray) -> dict:
     mu = min(max(mu, 1e-6), 1 - 1e-6)
     common = mu * (1 - mu) / var - 1 if var > 0 else 1e6
     common = max(common, 1e-3)
-    return {"dist": "beta", "a": round(mu * common, 6), "b": round((1 - mu) * common, 6),
-            "low": lo, "high": hi}
+    return {
+        "dist": "beta",
+        "a": round(mu * common, 6),
+        "b": round((1 - mu) * common, 6),
+        "low": lo,
+        "high": hi,
+    }
 
 
 def _toml(value) -> str:
@@ -563,8 +707,9 @@ def _key(k: str) -> str:
     return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k, ensure_ascii=False)
 
 
-def posterior_overrides(scenario: Scenario, moved: list[Moved], samples: dict[str, np.ndarray]
-                        ) -> tuple[dict, list[dict], list[str]]:
+def posterior_overrides(
+    scenario: Scenario, moved: list[Moved], samples: dict[str, np.ndarray]
+) -> tuple[dict, list[dict], list[str]]:
     """Tables to merge over the scenario (and ``[[ties]]`` to append) that replace each moved
     value by its fitted posterior; also the paths that could not be written (a tie matrix)."""
     data = scenario.to_data()
@@ -580,12 +725,13 @@ def posterior_overrides(scenario: Scenario, moved: list[Moved], samples: dict[st
 
     for m in moved:
         dist = fitted(m, samples[m.path])
-        dist["claim"] = ("posterior given " + ", ".join(m.cited) if m.cited
-                         else "posterior given the record")
+        dist["claim"] = "posterior given " + ", ".join(m.cited) if m.cited else "posterior given the record"
         parts = m.path.split(".")
         head = parts[0]
-        if head in ("actors", "positions", "salience", "spheres", "dependence", "alliances") \
-                and len(parts) == 3:
+        if (
+            head in ("actors", "positions", "salience", "spheres", "dependence", "alliances")
+            and len(parts) == 3
+        ):
             put(parts, dist)
         elif head in ("strategic_value", "mechanisms") and len(parts) == 2:
             put(parts, dist)
@@ -600,8 +746,9 @@ def posterior_overrides(scenario: Scenario, moved: list[Moved], samples: dict[st
         elif head == "events" and parts[2] == "hazard":
             put(parts, dist)
         elif head == "events" and parts[2] == "effects":
-            effects = tables.get("events", {}).get(parts[1], {}).get("effects") or \
-                [dict(f) for f in data["events"][parts[1]]["effects"]]
+            effects = tables.get("events", {}).get(parts[1], {}).get("effects") or [
+                dict(f) for f in data["events"][parts[1]]["effects"]
+            ]
             effects[int(parts[3])][parts[4]] = dist
             put(["events", parts[1], "effects"], effects)
         elif head == "ties":
@@ -644,9 +791,11 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
 
     body = merge(base, tables)
     body["title"] = f"{cal.scenario.title} | conditioned on {r.path.name} to {r.last_date.isoformat()}"
-    body["description"] = (f"{cal.scenario.description.strip()}\n\nConditioned on "
-                           f"{len(r.observations)} observations ({r.path.name}) by ABC rejection; "
-                           "see the claims on the narrowed values.")
+    body["description"] = (
+        f"{cal.scenario.description.strip()}\n\nConditioned on "
+        f"{len(r.observations)} observations ({r.path.name}) by ABC rejection; "
+        "see the claims on the narrowed values."
+    )
     scalars = {k: v for k, v in body.items() if not isinstance(v, dict)}
     for k, v in scalars.items():
         lines.append(f"{_key(k)} = {_toml(v)}")
@@ -678,6 +827,7 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
 # The view from today
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Projection:
     """Accepted replicates continued from the last observation's step."""
@@ -700,18 +850,22 @@ class Projection:
     def sentence(self) -> str:
         """The answer as the report and the command line give it."""
         p, lo, hi = self.p("holds")
-        return (f"From {self.start_date:%B %Y} (the last sourced observation), under these "
-                f"assumptions and what has been observed, P({self.alliance} holds to "
-                f"{self.end_date:%B %Y}) = {p:.2f} (95 % interval {lo:.2f}-{hi:.2f}; "
-                f"{len(self.fates)} accepted replicates)")
+        return (
+            f"From {self.start_date:%B %Y} (the last sourced observation), under these "
+            f"assumptions and what has been observed, P({self.alliance} holds to "
+            f"{self.end_date:%B %Y}) = {p:.2f} (95 % interval {lo:.2f}-{hi:.2f}; "
+            f"{len(self.fates)} accepted replicates)"
+        )
 
 
 def calibration_dir(path: Path) -> Path:
     """The calibration folder of ``posterior.toml`` (or the folder itself)."""
     folder = path if path.is_dir() else path.parent
     if not (folder / STATES).is_file() or not (folder / MANIFEST).is_file():
-        raise InputError(f"{path}: --from-observations needs {STATES} and {MANIFEST} beside it "
-                         "(written by alliance-sim calibrate)")
+        raise InputError(
+            f"{path}: --from-observations needs {STATES} and {MANIFEST} beside it "
+            "(written by alliance-sim calibrate)"
+        )
     return folder
 
 
@@ -721,9 +875,16 @@ def load_states(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def project(calibrated: str | Path, *, steps: int | None = None, until: _dt.date | None = None,
-            seed: int | None = None, alliance: str | None = None, out: str | Path | None = None,
-            dtype: str = "float32") -> Projection:
+def project(
+    calibrated: str | Path,
+    *,
+    steps: int | None = None,
+    until: _dt.date | None = None,
+    seed: int | None = None,
+    alliance: str | None = None,
+    out: str | Path | None = None,
+    dtype: str = "float32",
+) -> Projection:
     """Continue the accepted replicates of a calibration from their states at the last observed
     step for ``steps`` more steps (or up to the date ``until``).
 
@@ -744,8 +905,10 @@ def project(calibrated: str | Path, *, steps: int | None = None, until: _dt.date
 
         steps = step_of(start, until, unit, dt) - t0
         if steps <= 0:
-            raise InputError(f"--until: expected a date after the last observation "
-                             f"({manifest['last_date']}), got {until.isoformat()}")
+            raise InputError(
+                f"--until: expected a date after the last observation "
+                f"({manifest['last_date']}), got {until.isoformat()}"
+            )
     steps = steps if steps is not None else max(scenario.run.steps - t0, 1)
     alliance = alliance or scenario.focal_alliance
     if alliance not in scenario.alliances:
@@ -758,33 +921,57 @@ def project(calibrated: str | Path, *, steps: int | None = None, until: _dt.date
         raise InputError(f"{folder}: {POSTERIOR_TABLE} and {STATES} hold different replicates")
     m = len(table)
     # each accepted replicate keeps the values it was drawn with (assemble), and its state
-    values = {c[len(PARAM_PREFIX):]: table[c].to_numpy(dtype=np.float64)
-              for c in table.columns if c.startswith(PARAM_PREFIX)}
+    values = {
+        c[len(PARAM_PREFIX) :]: table[c].to_numpy(dtype=np.float64)
+        for c in table.columns
+        if c.startswith(PARAM_PREFIX)
+    }
     try:
         params = assemble(scenario.with_run(steps=t0 + steps), m, values)
-        state = dynamics.restore_state(params, t0, {k: states[k] for k in dynamics.STATE_ARRAYS},
-                                       np.dtype(dtype))
+        state = dynamics.restore_state(
+            params, t0, {k: states[k] for k in dynamics.STATE_ARRAYS}, np.dtype(dtype)
+        )
     except (KeyError, ValueError) as e:
-        raise InputError(f"{folder / STATES}: expected the states of the accepted replicates of "
-                         f"this calibration, got arrays that do not fit ({e})") from None
+        raise InputError(
+            f"{folder / STATES}: expected the states of the accepted replicates of "
+            f"this calibration, got arrays that do not fit ({e})"
+        ) from None
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(CONTINUE_STREAM,)))
     state = dynamics.run(params, rng, steps=steps, dtype=np.dtype(dtype), state=state)
     fates = [np.where(state.active[:, a_index], Fate.HOLDS.value, state.fate[:, a_index])]
     ends = [np.where(state.active[:, a_index], t0 + steps, state.end_step[:, a_index])]
     reps = [states["replicate"]]
     fates_all = np.concatenate(fates).astype(np.int8)
-    table = pd.DataFrame({"replicate": np.concatenate(reps),
-                          f"{alliance}.fate": np.array(FATES, dtype=object)[fates_all],
-                          f"{alliance}.end_step": np.concatenate(ends).astype(np.int32)})
-    proj = Projection(alliance, t0, t0 + steps, add_units(start, t0 * dt, unit),
-                      add_units(start, (t0 + steps) * dt, unit), fates_all, table)
+    table = pd.DataFrame(
+        {
+            "replicate": np.concatenate(reps),
+            f"{alliance}.fate": np.array(FATES, dtype=object)[fates_all],
+            f"{alliance}.end_step": np.concatenate(ends).astype(np.int32),
+        }
+    )
+    proj = Projection(
+        alliance,
+        t0,
+        t0 + steps,
+        add_units(start, t0 * dt, unit),
+        add_units(start, (t0 + steps) * dt, unit),
+        fates_all,
+        table,
+    )
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         table.to_parquet(out / "projection.parquet", index=False)
-        summary = {"alliance": alliance, "from_step": t0, "to_step": t0 + steps,
-                   "from": proj.start_date.isoformat(), "to": proj.end_date.isoformat(),
-                   "seed": seed, "replicates": int(len(fates_all)),
-                   **{f"p_{f}": proj.p(f)[0] for f in FATES}, "answer": proj.sentence()}
+        summary = {
+            "alliance": alliance,
+            "from_step": t0,
+            "to_step": t0 + steps,
+            "from": proj.start_date.isoformat(),
+            "to": proj.end_date.isoformat(),
+            "seed": seed,
+            "replicates": int(len(fates_all)),
+            **{f"p_{f}": proj.p(f)[0] for f in FATES},
+            "answer": proj.sentence(),
+        }
         (out / "projection.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     return proj

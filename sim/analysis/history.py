@@ -41,8 +41,7 @@ from sim.spec.observations import TIE_KINDS, Observation
 TINY = 1e-300  # the floor of a likelihood before its logarithm is taken
 
 
-def likelihoods(observations: list[Observation] | tuple[Observation, ...], values: np.ndarray
-                ) -> np.ndarray:
+def likelihoods(observations: list[Observation] | tuple[Observation, ...], values: np.ndarray) -> np.ndarray:
     """The likelihood of each observation in each replicate, ``(n, K)`` in [0, 1].
 
     A tie observation with range ``[low, high]`` (a sign is ``[0, 1]`` or ``[-1, 0]``; a bound at

@@ -26,27 +26,53 @@ from sim.analysis.calibration import simulate
 from sim.spec.observations import Observation, Record
 from sim.spec.scenario import Scenario, load_scenario
 
-_SOURCE = {"outlet": "synthetic", "published": _dt.date(2000, 1, 1), "url": "https://example.org/sbc",
-           "paraphrase": "a value simulated from known parameters for the calibration check"}
+_SOURCE = {
+    "outlet": "synthetic",
+    "published": _dt.date(2000, 1, 1),
+    "url": "https://example.org/sbc",
+    "paraphrase": "a value simulated from known parameters for the calibration check",
+}
 
 
-def tie_record(pairs: list[tuple[str, str, int]], bins: list[tuple[float, float]] | None = None,
-               width: float = 0.05) -> Record:
+def tie_record(
+    pairs: list[tuple[str, str, int]], bins: list[tuple[float, float]] | None = None, width: float = 0.05
+) -> Record:
     """A record of tie observations ``(from, to, step)``, each in its bin (default [-1, 1])."""
     bins = bins or [(-1.0, 1.0)] * len(pairs)
-    obs = tuple(Observation.model_validate({
-        "id": f"tie{k}", "date": _dt.date(2000, 1, 1), "kind": "tie_range", "from": a, "to": b,
-        "low": lo, "high": hi, "width": width, "basis": "synthetic", "source": _SOURCE})
-        for k, ((a, b, _), (lo, hi)) in enumerate(zip(pairs, bins)))
+    obs = tuple(
+        Observation.model_validate(
+            {
+                "id": f"tie{k}",
+                "date": _dt.date(2000, 1, 1),
+                "kind": "tie_range",
+                "from": a,
+                "to": b,
+                "low": lo,
+                "high": hi,
+                "width": width,
+                "basis": "synthetic",
+                "source": _SOURCE,
+            }
+        )
+        for k, ((a, b, _), (lo, hi)) in enumerate(zip(pairs, bins))
+    )
     return Record(Path("synthetic"), _dt.date(2000, 1, 1), "month", obs, tuple(s for _, _, s in pairs))
 
 
 def alliance_observation(k: int, alliance: str, active: bool, error: float) -> Observation:
     """A synthetic discrete observation: ``alliance`` reported active (or ended, any fate)."""
     kind = {"kind": "alliance_active"} if active else {"kind": "alliance_ended", "fate": "any"}
-    return Observation.model_validate({
-        "id": f"alliance{k}", "date": _dt.date(2000, 1, 1), **kind, "alliance": alliance,
-        "error": error, "basis": "synthetic", "source": _SOURCE})
+    return Observation.model_validate(
+        {
+            "id": f"alliance{k}",
+            "date": _dt.date(2000, 1, 1),
+            **kind,
+            "alliance": alliance,
+            "error": error,
+            "basis": "synthetic",
+            "source": _SOURCE,
+        }
+    )
 
 
 def binned(y: np.ndarray, bin_width: float) -> list[tuple[float, float]]:
@@ -59,6 +85,7 @@ def binned(y: np.ndarray, bin_width: float) -> list[tuple[float, float]]:
 @dataclass
 class SBCResult:
     """Coverage, posterior spread and truth ranks of a simulation-based calibration."""
+
     coverage: dict[str, float]  # share of repetitions whose truth lies in the central 90 % interval
     posterior_sd: dict[str, float]  # mean posterior sd over repetitions
     prior_sd: dict[str, float]
@@ -67,11 +94,20 @@ class SBCResult:
     repetitions: int
 
 
-def run_sbc(scenario: Scenario | str | Path, pairs: list[tuple[str, str, int]], *,
-            repetitions: int = 100, reference: int = 20_000, width: float = 0.05,
-            bin_width: float = 0.1, level: float = 0.9, seed: int = 0,
-            assumed_width: float | None = None, alliances: tuple[tuple[str, int], ...] = (),
-            error: float = 0.05) -> SBCResult:
+def run_sbc(
+    scenario: Scenario | str | Path,
+    pairs: list[tuple[str, str, int]],
+    *,
+    repetitions: int = 100,
+    reference: int = 20_000,
+    width: float = 0.05,
+    bin_width: float = 0.1,
+    level: float = 0.9,
+    seed: int = 0,
+    assumed_width: float | None = None,
+    alliances: tuple[tuple[str, int], ...] = (),
+    error: float = 0.05,
+) -> SBCResult:
     """Simulation-based calibration of ABC rejection on tie observations of ``scenario``.
 
     Parameters
@@ -99,18 +135,23 @@ def run_sbc(scenario: Scenario | str | Path, pairs: list[tuple[str, str, int]], 
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     ties = tie_record(pairs, width=width)
-    template = Record(ties.path, ties.start, ties.unit, ties.observations + tuple(
-        alliance_observation(k, a, True, error) for k, (a, _) in enumerate(alliances)),
-        ties.steps + tuple(step for _, step in alliances))
+    template = Record(
+        ties.path,
+        ties.start,
+        ties.unit,
+        ties.observations
+        + tuple(alliance_observation(k, a, True, error) for k, (a, _) in enumerate(alliances)),
+        ties.steps + tuple(step for _, step in alliances),
+    )
     T = len(pairs)
     ref = simulate(scenario, template, replicates=reference, seed=seed, keep_states=False)
     truth = simulate(scenario, template, replicates=repetitions, seed=seed + 1, keep_states=False)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
     paths = [p for p, x in ref.sampled.items() if np.ptp(x) > 0]
     inside = {p: 0 for p in paths}
-    sds = {p: [] for p in paths}
-    ranks = {p: [] for p in paths}
-    accepted = []
+    sds: dict[str, list[float]] = {p: [] for p in paths}
+    ranks: dict[str, list[float]] = {p: [] for p in paths}
+    accepted: list[int] = []
     tail = (1 - level) / 2
     for i in range(repetitions):
         y = truth.values[i, :T] + width * rng.standard_normal(T)
@@ -137,5 +178,7 @@ def run_sbc(scenario: Scenario | str | Path, pairs: list[tuple[str, str, int]], 
         coverage={p: inside[p] / repetitions for p in paths},
         posterior_sd={p: float(np.mean(sds[p])) for p in paths},
         prior_sd={p: float(ref.sampled[p].std()) for p in paths},
-        ranks={p: np.array(ranks[p]) for p in paths}, accepted=np.array(accepted),
-        repetitions=repetitions)
+        ranks={p: np.array(ranks[p]) for p in paths},
+        accepted=np.array(accepted),
+        repetitions=repetitions,
+    )

@@ -383,7 +383,14 @@ def restore_state(params: Params, t: int, arrays: dict[str, np.ndarray], dtype=n
     if values["ties"].shape != (params.n, params.A, params.A):
         raise ValueError(f"expected ties of shape {(params.n, params.A, params.A)}, got "
                          f"{values['ties'].shape}")
-    return State(t=int(t), seats=seats(params, dtype), **values)
+    v = values
+    return State(
+        t=int(t), ties=v["ties"], capability=v["capability"], growth=v["growth"],
+        position=v["position"], salience=v["salience"], ambition=v["ambition"],
+        dependence=v["dependence"], pressure_offset=v["pressure_offset"], fired=v["fired"],
+        active=v["active"], fate=v["fate"], end_step=v["end_step"], defector=v["defector"],
+        log_power0=v["log_power0"], seats=seats(params, dtype),
+    )
 
 
 def schedule_moves(params: Params, t: int) -> bool:

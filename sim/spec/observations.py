@@ -104,8 +104,7 @@ class Observation(_Strict):
 
     id: Name
     date: _dt.date
-    kind: Literal["alliance_active", "alliance_ended", "tie_sign", "tie_range", "same_bloc",
-                  "event_fired"]
+    kind: Literal["alliance_active", "alliance_ended", "tie_sign", "tie_range", "same_bloc", "event_fired"]
     alliance: Name | None = None
     fate: Literal["stab_in_the_back", "drift_apart", "any"] | None = None
     from_: Name | None = Field(default=None, alias="from")
@@ -126,14 +125,31 @@ class Observation(_Strict):
     @model_validator(mode="after")
     def _shape(self):
         needs = {
-            "alliance_active": ("alliance",), "alliance_ended": ("alliance", "fate"),
-            "tie_sign": ("from_", "to", "sign"), "tie_range": ("from_", "to", "low", "high"),
-            "same_bloc": ("actors", "same"), "event_fired": ("event", "fired"),
+            "alliance_active": ("alliance",),
+            "alliance_ended": ("alliance", "fate"),
+            "tie_sign": ("from_", "to", "sign"),
+            "tie_range": ("from_", "to", "low", "high"),
+            "same_bloc": ("actors", "same"),
+            "event_fired": ("event", "fired"),
         }[self.kind]
         optional = {"tie_sign": ("mutual", "width"), "tie_range": ("mutual", "width")}.get(
-            self.kind, ("error",))
-        for f in ("alliance", "fate", "from_", "to", "sign", "low", "high", "actors", "same",
-                  "event", "fired", "width", "error"):
+            self.kind, ("error",)
+        )
+        for f in (
+            "alliance",
+            "fate",
+            "from_",
+            "to",
+            "sign",
+            "low",
+            "high",
+            "actors",
+            "same",
+            "event",
+            "fired",
+            "width",
+            "error",
+        ):
             key = "from" if f == "from_" else f
             if f in needs and getattr(self, f) is None:
                 raise ValueError(f"a {self.kind!r} observation needs {key!r}")
@@ -145,8 +161,10 @@ class Observation(_Strict):
         if self.kind == "tie_range":
             for key, bound in (("low", self.low), ("high", self.high)):
                 if not (math.isfinite(bound) and -1.0 <= bound <= 1.0):
-                    raise _AtError((key,), f"expected a tie range inside [-1, 1], got low="
-                                   f"{self.low:g}, high={self.high:g}")
+                    raise _AtError(
+                        (key,),
+                        f"expected a tie range inside [-1, 1], got low={self.low:g}, high={self.high:g}",
+                    )
             if not self.low < self.high:
                 raise ValueError(f"expected low < high, got low={self.low:g}, high={self.high:g}")
         if self.kind in TIE_KINDS and self.from_ == self.to:
@@ -159,9 +177,8 @@ class Observation(_Strict):
     @property
     def bounds(self) -> tuple[float, float]:
         """The observed range of a tie, with a bound at -1 or 1 opened to infinity."""
-        if self.kind == "tie_sign":
-            lo, hi = (0.0, 1.0) if self.sign == "positive" else (-1.0, 0.0)
-        else:
+        lo, hi = (0.0, 1.0) if self.sign == "positive" else (-1.0, 0.0)
+        if self.kind == "tie_range" and self.low is not None and self.high is not None:
             lo, hi = self.low, self.high
         return (-math.inf if lo <= -1.0 else lo), (math.inf if hi >= 1.0 else hi)
 
@@ -187,7 +204,7 @@ class Observation(_Strict):
         if self.kind == "tie_range":
             return f"{self.from_}{arrow}{self.to} in [{self.low:g}, {self.high:g}]"
         if self.kind == "same_bloc":
-            return f"{' and '.join(self.actors)} {'in one bloc' if self.same else 'in opposite blocs'}"
+            return f"{' and '.join(self.actors or [])} {'in one bloc' if self.same else 'in opposite blocs'}"
         return f"{self.event} {'fired' if self.fired else 'not fired'}"
 
 
@@ -197,20 +214,24 @@ DEFAULT_ERROR = 0.02  # a discrete fact (a summit held, an alliance in force) is
 
 class ObservationFile(_Strict):
     """A whole observations file: the clock (``start``, ``unit``) and its observations."""
+
     start: _dt.date
     unit: Literal["month", "year"] = "month"
     observations: Annotated[list[Observation], Field(min_length=1, max_length=MAX_OBSERVATIONS)]
 
     @model_validator(mode="after")
-    def _unique(self):
+    def _unique(self) -> ObservationFile:
         seen: set[str] = set()
         for n, o in enumerate(self.observations):
             if o.id in seen:
                 raise _AtError(("observations", n, "id"), f"expected a unique id, got {o.id!r} again")
             seen.add(o.id)
             if o.date < self.start:
-                raise _AtError(("observations", n, "date"), f"expected a date on or after the start "
-                          f"{self.start.isoformat()}, got {o.date.isoformat()}")
+                raise _AtError(
+                    ("observations", n, "date"),
+                    f"expected a date on or after the start "
+                    f"{self.start.isoformat()}, got {o.date.isoformat()}",
+                )
         return self
 
 
@@ -249,15 +270,25 @@ class Record:
         known = {o.id for o in self.observations}
         unknown = [i for i in ids if i not in known]
         if unknown:
-            raise ObservationError(self.path, f"unknown observation {unknown[0]!r}; expected one of "
-                                   + ", ".join(repr(i) for i in sorted(known)[:8]) + ", ...",
-                                   path="--exclude")
+            raise ObservationError(
+                self.path,
+                f"unknown observation {unknown[0]!r}; expected one of "
+                + ", ".join(repr(i) for i in sorted(known)[:8])
+                + ", ...",
+                path="--exclude",
+            )
         keep = [k for k, o in enumerate(self.observations) if o.id not in ids]
         if not keep:
-            raise ObservationError(self.path, "expected at least one observation left, got none",
-                                   path="--exclude")
-        return Record(self.path, self.start, self.unit, tuple(self.observations[k] for k in keep),
-                      tuple(self.steps[k] for k in keep))
+            raise ObservationError(
+                self.path, "expected at least one observation left, got none", path="--exclude"
+            )
+        return Record(
+            self.path,
+            self.start,
+            self.unit,
+            tuple(self.observations[k] for k in keep),
+            tuple(self.steps[k] for k in keep),
+        )
 
     def date_of(self, step: int, dt: float = 1.0) -> _dt.date:
         """The date a step of the clock stands for."""
@@ -297,8 +328,9 @@ def read_observations(path: str | Path) -> ObservationFile:
     try:
         layer = _read_layer(path)
     except ScenarioError as e:
-        raise ObservationError(e.file, e.message.replace("a scenario", "observations"),
-                               line=e.line, path=e.path) from None
+        raise ObservationError(
+            e.file, e.message.replace("a scenario", "observations"), line=e.line, path=e.path
+        ) from None
     try:
         return ObservationFile.model_validate(layer.data)
     except ValidationError as e:
@@ -338,8 +370,13 @@ def _message(err) -> str:
     if kind == "string_pattern_mismatch" and err["loc"][-1] == "url":
         return f"expected an http(s) address, got {_shown(value)}"
     if kind in ("string_type", "bool_type", "list_type", "model_type", "dict_type"):
-        what = {"string_type": "a string", "bool_type": "true or false", "list_type": "an array",
-                "model_type": "a table", "dict_type": "a table"}[kind]
+        what = {
+            "string_type": "a string",
+            "bool_type": "true or false",
+            "list_type": "an array",
+            "model_type": "a table",
+            "dict_type": "a table",
+        }[kind]
         return f"expected {what}, got {_shown(value)}"
     if kind in ("too_short", "string_too_short"):
         return f"expected a non-empty value, got {_shown(value)}"
@@ -423,13 +460,17 @@ def load_record(path: str | Path, scenario: Scenario) -> Record:
     for n, o in enumerate(data.observations):
         step = step_of(data.start, o.date, data.unit, run.dt)
         if step > run.steps:
-            fail(n, "date", f"expected a date before the horizon {horizon.isoformat()} (step "
-                 f"{run.steps}), got {o.date.isoformat()} (step {step})")
+            fail(
+                n,
+                "date",
+                f"expected a date before the horizon {horizon.isoformat()} (step "
+                f"{run.steps}), got {o.date.isoformat()} (step {step})",
+            )
         if o.kind in TIE_KINDS:
             known(o.from_, n, "from", actors, "actor")
             known(o.to, n, "to", actors, "actor")
         elif o.kind == "same_bloc":
-            for a in o.actors:
+            for a in o.actors or []:
                 known(a, n, "actors", actors, "actor")
         elif o.kind == "event_fired":
             known(o.event, n, "event", scenario.events, "event")
@@ -443,6 +484,7 @@ def load_record(path: str | Path, scenario: Scenario) -> Record:
 # Provenance checks (the observation counterpart of sim.spec.claims.claim_problems)
 # --------------------------------------------------------------------------------------------
 
+
 def source_problems(observations) -> list[str]:
     """Observations whose source cannot stand: an empty outlet, a paraphrase of fewer than six
     words, a source published more than a month before the fact it reports or more than about a
@@ -455,8 +497,9 @@ def source_problems(observations) -> list[str]:
         if len(s.paraphrase.split()) < 6:
             problems.append(f"{o.id}: paraphrase too short to say what was reported")
         if (s.published - o.date).days < -31:
-            problems.append(f"{o.id}: source published {s.published}, before the fact it is "
-                            f"cited for ({o.date})")
+            problems.append(
+                f"{o.id}: source published {s.published}, before the fact it is cited for ({o.date})"
+            )
         if (s.published - o.date).days > 400:
             problems.append(f"{o.id}: source published {s.published}, over a year after {o.date}")
         if not o.basis.strip():
