@@ -28,5 +28,16 @@ from sim.analysis.policy import (
 from sim.analysis.robustness import Robustness, regret, robustness, satisfied
 from sim.analysis.search import SearchResults, optimize
 
-__all__ = ["PolicyResults", "Robustness", "SearchResults", "evaluate", "format_policies",
-           "load_policy_results", "optimize", "regret", "robustness", "satisfied", "vulnerability"]
+__all__ = [
+    "PolicyResults",
+    "Robustness",
+    "SearchResults",
+    "evaluate",
+    "format_policies",
+    "load_policy_results",
+    "optimize",
+    "regret",
+    "robustness",
+    "satisfied",
+    "vulnerability",
+]

@@ -72,16 +72,19 @@ def test_apply_levers_moves_each_target(lever_scenario):
     n = 4
     drawn = sample(s, n, np.random.default_rng(3))
     base = compile_params(s, n, np.random.default_rng(3))  # levers at their status quo
-    values = {"levers.warm": np.array([-0.5, 0.0, 0.5, 0.5]),
-              "levers.squeeze": np.array([0.0, 1.0, 2.0, 3.0]),
-              "levers.prize": np.array([0.5, 2.0, 2.0, 0.5])}
+    values = {
+        "levers.warm": np.array([-0.5, 0.0, 0.5, 0.5]),
+        "levers.squeeze": np.array([0.0, 1.0, 2.0, 3.0]),
+        "levers.prize": np.array([0.5, 2.0, 2.0, 0.5]),
+    }
     p = assemble(s, n, {**drawn, **values})
     a, b, d = (p.actors.index(x) for x in "ABD")
     np.testing.assert_allclose(p.ties[:, a, b], np.clip(base.ties[:, a, b] + values["levers.warm"], -1, 1))
     np.testing.assert_allclose(p.ties[:, b, a], np.clip(base.ties[:, b, a] + values["levers.warm"], -1, 1))
     assert p.ties[2, a, b] == 0.9  # 0.4 + 0.5
-    np.testing.assert_allclose(p.pressure_values[:, a, :],
-                               base.pressure_values[:, a, :] + 0.1 * values["levers.squeeze"][:, None])
+    np.testing.assert_allclose(
+        p.pressure_values[:, a, :], base.pressure_values[:, a, :] + 0.1 * values["levers.squeeze"][:, None]
+    )
     e2 = [e.name for e in p.events].index("e2")
     np.testing.assert_allclose(p.events[e2].hazard, 0.05 + 0.01 * values["levers.squeeze"])
     np.testing.assert_allclose(p.strategic_value[:, d], values["levers.prize"])
@@ -135,16 +138,21 @@ def test_a_lever_may_shift_an_uncertain_value_but_not_set_it(write):
     """Shifting an uncertain value is allowed (the lever moves every world alike); setting it is a
     collision with the uncertainty and refused; so is a second lever setting the same target."""
     head = (DATA / "all_mechanisms.toml").read_text()
-    ok = write(head + """
+    ok = write(
+        head
+        + """
 [levers.l]
 owner = "A"
 claim = "x"
 low = 0
 high = 1
 effects = [{kind = "pressure", actor = "B", op = "set"}]
-""")
+"""
+    )
     assert "l" in load_scenario(ok).levers
-    twice = write(head + """
+    twice = write(
+        head
+        + """
 [levers.l]
 owner = "A"
 claim = "x"
@@ -157,17 +165,23 @@ claim = "x"
 low = 0
 high = 1
 effects = [{kind = "pressure", actor = "B", op = "set"}]
-""", "twice.toml")
+""",
+        "twice.toml",
+    )
     with pytest.raises(ScenarioError, match="expected one lever to set the pressure of B"):
         load_scenario(twice)
-    scheduled = write(head + """
+    scheduled = write(
+        head
+        + """
 [levers.l]
 owner = "A"
 claim = "x"
 low = 0
 high = 1
 effects = [{kind = "hazard", event = "e1"}]
-""", "scheduled.toml")
+""",
+        "scheduled.toml",
+    )
     with pytest.raises(ScenarioError, match="expected a stochastic event"):
         load_scenario(scheduled)
 
@@ -203,10 +217,12 @@ def test_copula_recovers_rank_correlations_and_keeps_marginals(write):
     s = load_scenario(write(_with_mechanisms(CORRELATED)))
     n = 20_000
     draws = sample_values(s, n, np.random.default_rng(5))
-    want = {("mechanisms.balance", "mechanisms.noise"): 0.6,
-            ("mechanisms.noise", "mechanisms.affinity"): -0.4,
-            ("mechanisms.balance", "mechanisms.threat"): 0.3,
-            ("mechanisms.affinity", "mechanisms.threat"): None}
+    want = {
+        ("mechanisms.balance", "mechanisms.noise"): 0.6,
+        ("mechanisms.noise", "mechanisms.affinity"): -0.4,
+        ("mechanisms.balance", "mechanisms.threat"): 0.3,
+        ("mechanisms.affinity", "mechanisms.threat"): None,
+    }
     for (a, b), rho in want.items():
         got = stats.spearmanr(draws[a], draws[b]).statistic
         if rho is not None:

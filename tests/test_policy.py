@@ -49,10 +49,12 @@ def test_identical_policies_give_identical_metrics_bit_for_bit():
     """Two identical policies (in different chunks and at different rows) give the same metrics
     to the last bit; a different policy gives different ones (noise, events and ties all on)."""
     s = load_scenario(POLICY)
-    given = {"sanctions_russia": [0.2, 0.1, 0.2], "belt_and_road": [-0.1, 0.3, -0.1],
-             "nato_stance": [0.2, 0.2, 0.2]}
-    r = evaluate(s, policy_values=given, worlds=3, replicates=2, steps=12, chunk_size=8,
-                 progress=False)
+    given = {
+        "sanctions_russia": [0.2, 0.1, 0.2],
+        "belt_and_road": [-0.1, 0.3, -0.1],
+        "nato_stance": [0.2, 0.2, 0.2],
+    }
+    r = evaluate(s, policy_values=given, worlds=3, replicates=2, steps=12, chunk_size=8, progress=False)
     M = r.metrics
     assert M.shape == (3, 3, len(s.metrics))
     tie = r.objectives.names.index("west_nato_russia")
@@ -80,8 +82,16 @@ def test_write_and_read_back(planted_grid, tmp_path):
     back to the same metrics and robustness."""
     planted_grid.write(tmp_path)
     t = pd.read_parquet(tmp_path / "policies.parquet")
-    for col in ("lever:warmth", "lever:decoy", "metric:holds", "regret:holds", "metric:decoy_cost",
-                "regret:decoy_cost", "satisficing", "rank"):
+    for col in (
+        "lever:warmth",
+        "lever:decoy",
+        "metric:holds",
+        "regret:holds",
+        "metric:decoy_cost",
+        "regret:decoy_cost",
+        "satisficing",
+        "rank",
+    ):
         assert col in t.columns
     back = load_policy_results(tmp_path)
     np.testing.assert_array_equal(back.metrics, planted_grid.metrics)
@@ -93,8 +103,9 @@ def test_vulnerability_finds_where_the_best_policy_fails():
     fails where its members drift apart in interests (A's position low, B's high: affinity pulls
     the tie toward a lower similarity), where it is held to a stricter stay threshold, or where
     the tie starts low; every restriction the box makes must point that way."""
-    r = evaluate(PLANTED, policy_values={"warmth": [0.4], "decoy": [0.0]}, worlds=300, replicates=4,
-                 progress=False)
+    r = evaluate(
+        PLANTED, policy_values={"warmth": [0.4], "decoy": [0.0]}, worlds=300, replicates=4, progress=False
+    )
     d = vulnerability(r, 0)
     assert 0 < d.cases < d.n
     box = d.boxes[0]
@@ -116,8 +127,7 @@ def test_optimize_finds_the_planted_policy():
     pytest.importorskip("platypus")
     from sim.analysis.search import optimize
 
-    r = optimize(PLANTED, evaluations=600, population=20, worlds=16, replicates=2, seed=3,
-                 progress=False)
+    r = optimize(PLANTED, evaluations=600, population=20, worlds=16, replicates=2, seed=3, progress=False)
     best = r.pareto.sort_values("metric:holds", ascending=False).iloc[0]
     assert best["lever:warmth"] > 0.36
     assert abs(best["lever:decoy"]) < 0.05
@@ -145,32 +155,63 @@ def test_levers_command_writes_its_folder(tmp_path, capsys):
     """`alliance-sim levers` prints the table and writes the parquet files, the manifest and the
     page; `discover` on that folder explains where the top policy fails."""
     out = tmp_path / "lv"
-    code = cli.main(["levers", str(PLANTED), "--grid", "3", "--worlds", "16", "-R", "2", "-j", "1",
-                     "--out", str(out), "--no-progress"])
+    code = cli.main(
+        [
+            "levers",
+            str(PLANTED),
+            "--grid",
+            "3",
+            "--worlds",
+            "16",
+            "-R",
+            "2",
+            "-j",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 0
     assert "rank" in text and "satisficing" in text
-    for name in ("policies.parquet", "evaluations.parquet", "worlds.parquet", "manifest.json",
-                 "report.html"):
+    for name in ("policies.parquet", "evaluations.parquet", "worlds.parquet", "manifest.json", "report.html"):
         assert (out / name).is_file(), name
     first = pd.read_parquet(out / "policies.parquet")
     assert cli.main(["discover", str(out), "--out", str(tmp_path / "d")]) == 0
     assert "failure to meet its thresholds" in capsys.readouterr().out
     # --resume on a finished folder reuses its runs and gives the same table
-    code = cli.main(["levers", str(PLANTED), "--grid", "3", "--worlds", "16", "-R", "2", "-j", "1",
-                     "--out", str(out), "--no-progress", "--resume", "--no-report"])
+    code = cli.main(
+        [
+            "levers",
+            str(PLANTED),
+            "--grid",
+            "3",
+            "--worlds",
+            "16",
+            "-R",
+            "2",
+            "-j",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--resume",
+            "--no-report",
+        ]
+    )
     assert code == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out / "policies.parquet"), first)
 
 
 def test_levers_command_bad_input_is_one_line(tmp_path, capsys):
     """An unknown owner and a scenario without levers are one-line errors with exit code 2."""
-    code = cli.main(["levers", str(PLANTED), "--owner", "Z", "--out", str(tmp_path / "a"),
-                     "--no-progress"])
+    code = cli.main(["levers", str(PLANTED), "--owner", "Z", "--out", str(tmp_path / "a"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "unknown actor 'Z'" in err
-    code = cli.main(["levers", str(DATA / "all_mechanisms.toml"), "--out", str(tmp_path / "b"),
-                     "--no-progress"])
+    code = cli.main(
+        ["levers", str(DATA / "all_mechanisms.toml"), "--out", str(tmp_path / "b"), "--no-progress"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "no [metrics]" in err
 

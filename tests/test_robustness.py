@@ -9,12 +9,14 @@ from sim.analysis.robustness import percentiles, regret, robustness, satisfied
 
 # Three policies, four worlds, two metrics: metric 0 is maximised (say P(stab)), metric 1 is
 # minimised (a cost).
-M = np.array([
-    # world:  0          1          2          3
-    [[0.50, 1.0], [0.20, 1.0], [0.40, 1.0], [0.10, 1.0]],   # policy A: good on 0, costly
-    [[0.30, 0.0], [0.30, 0.0], [0.30, 0.0], [0.30, 0.0]],   # policy B: steady, free
-    [[0.60, 0.5], [0.00, 0.5], [0.10, 0.5], [0.20, 0.5]],   # policy C: volatile
-])
+M = np.array(
+    [
+        # world:  0          1          2          3
+        [[0.50, 1.0], [0.20, 1.0], [0.40, 1.0], [0.10, 1.0]],  # policy A: good on 0, costly
+        [[0.30, 0.0], [0.30, 0.0], [0.30, 0.0], [0.30, 0.0]],  # policy B: steady, free
+        [[0.60, 0.5], [0.00, 0.5], [0.10, 0.5], [0.20, 0.5]],  # policy C: volatile
+    ]
+)
 SIGN = np.array([1.0, -1.0])
 
 
@@ -23,8 +25,9 @@ def test_regret_is_the_gap_to_the_best_policy_in_each_world():
     A: 0.1, 0.1, 0.0, 0.2; B: 0.3, 0.0, 0.1, 0.0; C: 0.0, 0.3, 0.3, 0.1.
     Metric 1 (minimised), best is B's 0 everywhere: A regrets 1.0, C 0.5, B 0."""
     r = regret(M, SIGN)
-    np.testing.assert_allclose(r[:, :, 0], [[0.1, 0.1, 0.0, 0.2], [0.3, 0.0, 0.1, 0.0],
-                                            [0.0, 0.3, 0.3, 0.1]], atol=1e-12)
+    np.testing.assert_allclose(
+        r[:, :, 0], [[0.1, 0.1, 0.0, 0.2], [0.3, 0.0, 0.1, 0.0], [0.0, 0.3, 0.3, 0.1]], atol=1e-12
+    )
     np.testing.assert_allclose(r[:, :, 1], [[1.0] * 4, [0.0] * 4, [0.5] * 4])
     assert (r >= 0).all()
 

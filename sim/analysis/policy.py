@@ -57,18 +57,22 @@ class Objectives:
 
     @property
     def sign(self) -> np.ndarray:
+        """``(K,)`` +1 for a maximised metric, -1 for a minimised one."""
         return np.array([m.sign for m in self.metrics])
 
     @property
     def threshold(self) -> np.ndarray:
+        """``(K,)`` each metric's satisficing threshold (NaN for none)."""
         return np.array([np.nan if m.threshold is None else m.threshold for m in self.metrics])
 
 
 def check_owner(scenario: Scenario, owner: str | None) -> None:
     """An ``owner`` must be an actor of the scenario."""
     if owner is not None and owner not in scenario.actors:
-        raise PolicyError(f"--owner: unknown actor {owner!r}; expected one of "
-                          + ", ".join(repr(a) for a in scenario.actor_names))
+        raise PolicyError(
+            f"--owner: unknown actor {owner!r}; expected one of "
+            + ", ".join(repr(a) for a in scenario.actor_names)
+        )
 
 
 def objectives(scenario: Scenario, owner: str | None = None) -> Objectives:
@@ -76,8 +80,11 @@ def objectives(scenario: Scenario, owner: str | None = None) -> Objectives:
     check_owner(scenario, owner)
     names = [n for n, m in scenario.metrics.items() if owner is None or m.owner in (None, owner)]
     if not names:
-        raise PolicyError("the scenario declares no [metrics]" + (f" for {owner!r}" if owner else "")
-                          + "; expected at least one (kind, direction)")
+        raise PolicyError(
+            "the scenario declares no [metrics]"
+            + (f" for {owner!r}" if owner else "")
+            + "; expected at least one (kind, direction)"
+        )
     return Objectives(names, [scenario.metrics[n] for n in names])
 
 
@@ -86,28 +93,37 @@ def sample_worlds(scenario: Scenario, worlds: int, seed: int) -> dict[str, np.nd
     return sample_values(scenario, worlds, np.random.default_rng([seed, WORLDS_TAG]))
 
 
-def choose_policies(scenario: Scenario, *, policies: int | None = None, grid_values: int | None = None,
-                    owner: str | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+def choose_policies(
+    scenario: Scenario,
+    *,
+    policies: int | None = None,
+    grid_values: int | None = None,
+    owner: str | None = None,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
     """The status quo, then ``policies`` Latin-hypercube policies or a full grid of ``grid_values``
     values per lever, over the levers of ``owner`` (all levers when None); other levers stay at
     their status quo. Returns lever name -> ``(P,)`` for every lever of the scenario."""
     check_owner(scenario, owner)
     names = lever_names(scenario, owner)
     if not names:
-        raise PolicyError("the scenario declares no [levers]" + (f" owned by {owner!r}" if owner else "")
-                          + "; expected at least one")
+        raise PolicyError(
+            "the scenario declares no [levers]"
+            + (f" owned by {owner!r}" if owner else "")
+            + "; expected at least one"
+        )
     if grid_values is not None:
         try:
             chosen = grid(scenario, names, grid_values)
         except ValueError as e:
             raise PolicyError(str(e)) from None
     else:
-        chosen = latin_hypercube(scenario, names, policies or 64,
-                                 np.random.default_rng([seed, POLICIES_TAG]))
+        chosen = latin_hypercube(scenario, names, policies or 64, np.random.default_rng([seed, POLICIES_TAG]))
     return with_status_quo(scenario, chosen)
 
 
 # -- running ------------------------------------------------------------------------------------
+
 
 class MetricCollector(Collector):
     """Per replicate row: its design point, each alliance's fate and the final ties the metrics
@@ -118,14 +134,19 @@ class MetricCollector(Collector):
         self.pairs = pairs
 
     def begin(self, block, params) -> None:
+        """Nothing to prepare: only the final state is read."""
         return None
 
     def record(self, state) -> None:
+        """Nothing per step."""
         return None
 
     def end(self, block, params, state) -> ChunkData:
-        columns = {"point": block.point_of_row().astype(np.int64),
-                   "replicate": block.replicate_of_row().astype(np.int64)}
+        """The chunk's rows: design point, replicate, fates and the final ties the metrics read."""
+        columns = {
+            "point": block.point_of_row().astype(np.int64),
+            "replicate": block.replicate_of_row().astype(np.int64),
+        }
         for a in self.alliances:
             columns[f"fate:{a}"] = state.fate[:, a].astype(np.int8)
         for i, j in self.pairs:
@@ -136,8 +157,14 @@ class MetricCollector(Collector):
 def _needs(scenario: Scenario, obj: Objectives) -> tuple[list[int], list[tuple[int, int]]]:
     alliances = list(scenario.alliances)
     actors = scenario.actor_names
-    used_alliances = sorted({alliances.index(m.alliance) for m in obj.metrics if m.alliance})
-    pairs = sorted({(actors.index(m.from_), actors.index(m.to)) for m in obj.metrics if m.kind == "tie"})
+    used_alliances = sorted({alliances.index(m.alliance) for m in obj.metrics if m.alliance is not None})
+    pairs = sorted(
+        {
+            (actors.index(m.from_), actors.index(m.to))
+            for m in obj.metrics
+            if m.from_ is not None and m.to is not None
+        }
+    )
     return used_alliances, pairs
 
 
@@ -147,11 +174,24 @@ def _chunk_table(payloads) -> pd.DataFrame:
     return pd.concat([p.table for p in payloads], ignore_index=True)
 
 
-def simulate(scenario: Scenario, obj: Objectives, policies: dict[str, np.ndarray],
-             worlds: dict[str, np.ndarray], *, replicates: int, seed: int, out: Path | None = None,
-             chunk_size: int = 4096, workers: int | None = 1, executor=None, progress: bool = True,
-             resume: bool = False, force: bool = False, desc: str | None = None,
-             hint: str | None = None) -> np.ndarray:
+def simulate(
+    scenario: Scenario,
+    obj: Objectives,
+    policies: dict[str, np.ndarray],
+    worlds: dict[str, np.ndarray],
+    *,
+    replicates: int,
+    seed: int,
+    out: Path | None = None,
+    chunk_size: int = 4096,
+    workers: int | None = 1,
+    executor=None,
+    progress: bool = True,
+    resume: bool = False,
+    force: bool = False,
+    desc: str | None = None,
+    hint: str | None = None,
+) -> np.ndarray:
     """Run P policies on S worlds x R replicates as one design and return the metrics,
     ``(P, S, K)``: each metric's mean over the replicates of a policy in a world (costs depend on
     the policy only)."""
@@ -167,13 +207,34 @@ def simulate(scenario: Scenario, obj: Objectives, policies: dict[str, np.ndarray
     K = len(obj.metrics)
     M = np.empty((P, S, K))
     if need_runs:
-        settings = {"points": P * S, "policies": P, "worlds": S, "replicates": replicates,
-                    "steps": scenario.run.steps, "seed": seed, "chunk_size": chunk_size,
-                    "dtype": "float32", "engine": "numpy"}
-        payloads = run_design(scenario, design, MetricCollector(alliances, pairs), seed=seed, out=out,
-                              chunk_size=chunk_size, workers=workers, executor=executor,
-                              progress=progress, desc=desc, resume=resume, force=force,
-                              settings=settings, name=desc, hint=hint)
+        settings = {
+            "points": P * S,
+            "policies": P,
+            "worlds": S,
+            "replicates": replicates,
+            "steps": scenario.run.steps,
+            "seed": seed,
+            "chunk_size": chunk_size,
+            "dtype": "float32",
+            "engine": "numpy",
+        }
+        payloads = run_design(
+            scenario,
+            design,
+            MetricCollector(alliances, pairs),
+            seed=seed,
+            out=out,
+            chunk_size=chunk_size,
+            workers=workers,
+            executor=executor,
+            progress=progress,
+            desc=desc,
+            resume=resume,
+            force=force,
+            settings=settings,
+            name=desc,
+            hint=hint,
+        )
         table = _chunk_table(payloads)
         point = table["point"].to_numpy()
         count = np.bincount(point, minlength=P * S).astype(float)
@@ -182,14 +243,16 @@ def simulate(scenario: Scenario, obj: Objectives, policies: dict[str, np.ndarray
     actors = scenario.actor_names
     alliance_names = list(scenario.alliances)
     for k, m in enumerate(obj.metrics):
-        if m.kind == "cost":
-            cost = sum(np.abs(np.asarray(policies[n], dtype=float) - scenario.levers[n].status_quo_value)
-                       for n in m.levers)
-            M[:, :, k] = np.asarray(cost)[:, None]
+        if m.levers is not None:  # a cost
+            cost = np.zeros(P)
+            for n in m.levers:
+                cost += np.abs(np.asarray(policies[n], dtype=float) - scenario.levers[n].status_quo_value)
+            M[:, :, k] = cost[:, None]
             continue
-        if m.kind == "tie":
+        if m.from_ is not None and m.to is not None:  # a tie
             col = table[f"tie:{actors.index(m.from_)}:{actors.index(m.to)}"].to_numpy()
         else:
+            assert m.alliance is not None  # a fate share
             fate = table[f"fate:{alliance_names.index(m.alliance)}"].to_numpy()
             col = (fate == int(FATE_OF[m.kind])).astype(float)
         M[:, :, k] = (np.bincount(point, weights=col, minlength=P * S) / count).reshape(P, S)
@@ -197,6 +260,7 @@ def simulate(scenario: Scenario, obj: Objectives, policies: dict[str, np.ndarray
 
 
 # -- evaluating policies ------------------------------------------------------------------------
+
 
 @dataclass
 class PolicyResults:
@@ -241,9 +305,13 @@ class PolicyResults:
         """``policies.parquet``, ``evaluations.parquet``, ``worlds.parquet`` and ``manifest.json``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {"policies": out / "policies.parquet", "evaluations": out / "evaluations.parquet",
-                 "worlds": out / "worlds.parquet", "importance": out / "importance.csv",
-                 "manifest": out / "manifest.json"}
+        paths = {
+            "policies": out / "policies.parquet",
+            "evaluations": out / "evaluations.parquet",
+            "worlds": out / "worlds.parquet",
+            "importance": out / "importance.csv",
+            "manifest": out / "manifest.json",
+        }
         self.table.to_parquet(paths["policies"], index=False)
         lever_importance(self).to_csv(paths["importance"], index=False)
         self.evaluations().to_parquet(paths["evaluations"], index=False)
@@ -252,19 +320,39 @@ class PolicyResults:
         return paths
 
     def manifest(self) -> dict:
-        return {"kind": "levers", "scenario": self.scenario.to_data(),
-                "scenario_sha256": self.scenario.digest(),
-                "metrics": {n: m.model_dump(mode="json", by_alias=True, exclude_none=True)
-                            for n, m in zip(self.objectives.names, self.objectives.metrics)},
-                **self.settings}
+        """What ``manifest.json`` holds: the resolved scenario, its hash, the metrics, the settings."""
+        return {
+            "kind": "levers",
+            "scenario": self.scenario.to_data(),
+            "scenario_sha256": self.scenario.digest(),
+            "metrics": {
+                n: m.model_dump(mode="json", by_alias=True, exclude_none=True)
+                for n, m in zip(self.objectives.names, self.objectives.metrics)
+            },
+            **self.settings,
+        }
 
 
-def evaluate(scenario: Scenario | str | Path, *, policies: int | None = 64, grid_values: int | None = None,
-             worlds: int = 256, replicates: int = 8, seed: int | None = None, owner: str | None = None,
-             steps: int | None = None, out: str | Path | None = None, chunk_size: int = 4096,
-             workers: int | None = 1, executor=None, progress: bool = True, resume: bool = False,
-             force: bool = False, policy_values: dict[str, np.ndarray] | None = None,
-             hint: str | None = None) -> PolicyResults:
+def evaluate(
+    scenario: Scenario | str | Path,
+    *,
+    policies: int | None = 64,
+    grid_values: int | None = None,
+    worlds: int = 256,
+    replicates: int = 8,
+    seed: int | None = None,
+    owner: str | None = None,
+    steps: int | None = None,
+    out: str | Path | None = None,
+    chunk_size: int = 4096,
+    workers: int | None = 1,
+    executor=None,
+    progress: bool = True,
+    resume: bool = False,
+    force: bool = False,
+    policy_values: dict[str, np.ndarray] | None = None,
+    hint: str | None = None,
+) -> PolicyResults:
     """Evaluate policies of a scenario's levers on common sampled worlds.
 
     Parameters
@@ -296,29 +384,54 @@ def evaluate(scenario: Scenario | str | Path, *, policies: int | None = 64, grid
     seed = scenario.run.seed if seed is None else seed
     obj = objectives(scenario, owner)
     if policy_values is None:
-        chosen = choose_policies(scenario, policies=policies, grid_values=grid_values, owner=owner,
-                                 seed=seed)
+        chosen = choose_policies(scenario, policies=policies, grid_values=grid_values, owner=owner, seed=seed)
     else:
         chosen = with_status_quo(scenario, {k: np.asarray(v, float) for k, v in policy_values.items()})
         chosen = {k: v[1:] for k, v in chosen.items()}  # as given, without an added status quo
     world_values = sample_worlds(scenario, worlds, seed)
     start = time.perf_counter()
-    M = simulate(scenario, obj, chosen, world_values, replicates=replicates, seed=seed,
-                 out=None if out is None else Path(out) / "runs", chunk_size=chunk_size,
-                 workers=workers, executor=executor, progress=progress, resume=resume, force=force,
-                 desc="policies", hint=hint)
+    M = simulate(
+        scenario,
+        obj,
+        chosen,
+        world_values,
+        replicates=replicates,
+        seed=seed,
+        out=None if out is None else Path(out) / "runs",
+        chunk_size=chunk_size,
+        workers=workers,
+        executor=executor,
+        progress=progress,
+        resume=resume,
+        force=force,
+        desc="policies",
+        hint=hint,
+    )
     seconds = time.perf_counter() - start
     policies_df = pd.DataFrame({LEVER_PREFIX + k: v for k, v in chosen.items()})
     worlds_df = pd.DataFrame({"param:" + k: v for k, v in world_values.items()})
     worlds_df.insert(0, "world", np.arange(worlds))
     P = len(policies_df)
-    result = PolicyResults(scenario, obj, policies_df, worlds_df, M,
-                           robustness(M, obj.sign, obj.threshold),
-                           {"seed": seed, "policies": P, "worlds": worlds, "replicates": replicates,
-                            "steps": scenario.run.steps, "owner": owner,
-                            "design": "grid" if grid_values else ("given" if policy_values else "lhs"),
-                            "grid_values": grid_values, "replicate_runs": P * worlds * replicates,
-                            "seconds": round(seconds, 3)})
+    result = PolicyResults(
+        scenario,
+        obj,
+        policies_df,
+        worlds_df,
+        M,
+        robustness(M, obj.sign, obj.threshold),
+        {
+            "seed": seed,
+            "policies": P,
+            "worlds": worlds,
+            "replicates": replicates,
+            "steps": scenario.run.steps,
+            "owner": owner,
+            "design": "grid" if grid_values else ("given" if policy_values else "lhs"),
+            "grid_values": grid_values,
+            "replicate_runs": P * worlds * replicates,
+            "seconds": round(seconds, 3),
+        },
+    )
     if out is not None:
         result.write(Path(out))
     return result
@@ -333,10 +446,15 @@ def format_policies(result: PolicyResults, top: int = 10) -> str:
     head = ["rank", "policy", *[c.removeprefix(LEVER_PREFIX) for c in levers], *names, SATISFICING]
     rows = [head]
     for _, r in t.iterrows():
-        rows.append([str(int(r["rank"])), "status quo" if r.policy == 0 else str(int(r.policy)),
-                     *[f"{r[c]:.3g}" for c in levers],
-                     *[f"{r[METRIC_PREFIX + n]:.3f} (regret {r[REGRET_PREFIX + n]:.3f})" for n in names],
-                     f"{r[SATISFICING]:.2f}"])
+        rows.append(
+            [
+                str(int(r["rank"])),
+                "status quo" if r.policy == 0 else str(int(r.policy)),
+                *[f"{r[c]:.3g}" for c in levers],
+                *[f"{r[METRIC_PREFIX + n]:.3f} (regret {r[REGRET_PREFIX + n]:.3f})" for n in names],
+                f"{r[SATISFICING]:.2f}",
+            ]
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows)
 
@@ -349,6 +467,7 @@ def read_policies(directory: str | Path) -> tuple[pd.DataFrame, dict]:
 
 
 # -- which levers matter -----------------------------------------------------------------------
+
 
 def lever_importance(result: PolicyResults) -> pd.DataFrame:
     """How much each lever moves each metric across the evaluated policies: standardised
@@ -382,13 +501,20 @@ def lever_importance(result: PolicyResults) -> pd.DataFrame:
         coef, *_ = np.linalg.lstsq(A, (y - y.mean()) / sd, rcond=None)
         fitted = A @ coef
         ys = (y - y.mean()) / sd
-        r2 = 1.0 - float(((ys - fitted) ** 2).sum() / (ys ** 2).sum())
+        r2 = 1.0 - float(((ys - fitted) ** 2).sum() / (ys**2).sum())
         ranks_y = pd.Series(y).rank().to_numpy()
         for k, lever in enumerate(levers):
             ranks_x = pd.Series(X[:, k]).rank().to_numpy()
             rho = float(np.corrcoef(ranks_x, ranks_y)[0, 1])
-            rows.append({"lever": lever.removeprefix(LEVER_PREFIX), "metric": name,
-                         "src": float(coef[k + 1]), "spearman": rho, "r2": r2})
+            rows.append(
+                {
+                    "lever": lever.removeprefix(LEVER_PREFIX),
+                    "metric": name,
+                    "src": float(coef[k + 1]),
+                    "spearman": rho,
+                    "r2": r2,
+                }
+            )
     out = pd.DataFrame(rows)
     order = out.assign(size=out.src.abs()).sort_values(["metric", "size"], ascending=[True, False])
     return order.drop(columns="size").reset_index(drop=True)
@@ -396,8 +522,15 @@ def lever_importance(result: PolicyResults) -> pd.DataFrame:
 
 # -- vulnerability ------------------------------------------------------------------------------
 
-def vulnerability(result: PolicyResults, policy: int | None = None, *, boxes: int = 1,
-                  min_coverage: float = 0.5, max_qp: float | None = 0.05):
+
+def vulnerability(
+    result: PolicyResults,
+    policy: int | None = None,
+    *,
+    boxes: int = 1,
+    min_coverage: float = 0.5,
+    max_qp: float | None = 0.05,
+):
     """Where a policy fails: PRIM (:func:`sim.analysis.discovery.prim_boxes`) on the worlds in
     which it misses at least one of its thresholds, over the worlds' uncertain values. This closes
     the loop of robust decision making: the boxes are the scenarios to watch or to hedge against
@@ -411,14 +544,16 @@ def vulnerability(result: PolicyResults, policy: int | None = None, *, boxes: in
 
     obj = result.objectives
     if np.isnan(obj.threshold).all():
-        raise PolicyError("no metric has a threshold, so no world is a failure; give a metric a "
-                          "'threshold' to find where a policy fails")
+        raise PolicyError(
+            "no metric has a threshold, so no world is a failure; give a metric a "
+            "'threshold' to find where a policy fails"
+        )
     P = result.metrics.shape[0]
     if policy is None:
         policy = int(result.robustness.rank()[0])
     if not 0 <= policy < P:
         raise PolicyError(f"expected a policy in 0..{P - 1}, got {policy}")
-    ok = satisfied(result.metrics[policy:policy + 1], obj.sign, obj.threshold)[0]
+    ok = satisfied(result.metrics[policy : policy + 1], obj.sign, obj.threshold)[0]
     fails = ~ok
     x = result.worlds.drop(columns="world").astype(np.float64)
     x = x.loc[:, x.nunique() > 1]
@@ -426,13 +561,27 @@ def vulnerability(result: PolicyResults, policy: int | None = None, *, boxes: in
     label = "failure to meet its thresholds"
     who = "the status quo" if policy == 0 else f"policy {policy}"
     if not fails.any():
-        return Discovery(label, who, 0.0, 0, len(fails), [], list(x.columns),
-                         {"policy": policy, "unit": "worlds",
-                          "note": "the policy meets every threshold in every world"})
+        return Discovery(
+            label,
+            who,
+            0.0,
+            0,
+            len(fails),
+            [],
+            list(x.columns),
+            {"policy": policy, "unit": "worlds", "note": "the policy meets every threshold in every world"},
+        )
     found = prim_boxes(x, fails, boxes=boxes, min_coverage=min_coverage, max_qp=max_qp)
-    return Discovery(label, who, float(fails.mean()), int(fails.sum()), len(fails), found,
-                     list(x.columns), {"policy": policy, "unit": "worlds",
-                                       "min_coverage": min_coverage, "max_qp": max_qp})
+    return Discovery(
+        label,
+        who,
+        float(fails.mean()),
+        int(fails.sum()),
+        len(fails),
+        found,
+        list(x.columns),
+        {"policy": policy, "unit": "worlds", "min_coverage": min_coverage, "max_qp": max_qp},
+    )
 
 
 def load_policy_results(directory: str | Path) -> PolicyResults:
@@ -455,7 +604,15 @@ def load_policy_results(directory: str | Path) -> PolicyResults:
     ev = pd.read_parquet(directory / "evaluations.parquet")
     P, S = len(policies), len(worlds)
     M = np.stack([ev[METRIC_PREFIX + n].to_numpy().reshape(P, S) for n in names], axis=2)
-    settings = {k: v for k, v in manifest.items() if k not in ("kind", "scenario", "scenario_sha256",
-                                                               "metrics")}
-    return PolicyResults(scenario, obj, policies.reset_index(drop=True), worlds, M,
-                         robustness(M, obj.sign, obj.threshold), settings)
+    settings = {
+        k: v for k, v in manifest.items() if k not in ("kind", "scenario", "scenario_sha256", "metrics")
+    }
+    return PolicyResults(
+        scenario,
+        obj,
+        policies.reset_index(drop=True),
+        worlds,
+        M,
+        robustness(M, obj.sign, obj.threshold),
+        settings,
+    )

@@ -43,8 +43,9 @@ def _check(M: np.ndarray, sign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     M = np.asarray(M, dtype=float)
     sign = np.asarray(sign, dtype=float)
     if M.ndim != 3 or sign.shape != (M.shape[2],):
-        raise ValueError(f"expected M of shape (P, S, K) and sign of shape (K,), got {M.shape} and "
-                         f"{sign.shape}")
+        raise ValueError(
+            f"expected M of shape (P, S, K) and sign of shape (K,), got {M.shape} and {sign.shape}"
+        )
     if not np.all(np.isin(sign, (-1.0, 1.0))):
         raise ValueError("expected signs of +1 (maximise) or -1 (minimise)")
     return M, sign
@@ -53,8 +54,11 @@ def _check(M: np.ndarray, sign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def percentiles(M: np.ndarray) -> dict[str, np.ndarray]:
     """Mean, 10th and 90th percentile of each metric over the worlds: each ``(P, K)``."""
     M = np.asarray(M, dtype=float)
-    return {"mean": M.mean(axis=1), "p10": np.percentile(M, LOW_PERCENTILE, axis=1),
-            "p90": np.percentile(M, HIGH_PERCENTILE, axis=1)}
+    return {
+        "mean": M.mean(axis=1),
+        "p10": np.percentile(M, LOW_PERCENTILE, axis=1),
+        "p90": np.percentile(M, HIGH_PERCENTILE, axis=1),
+    }
 
 
 def regret(M: np.ndarray, sign: np.ndarray) -> np.ndarray:
@@ -93,8 +97,7 @@ class Robustness:
         largest 90th-percentile regret over the policies, so metrics in different units weigh
         alike; a minimax over metrics), then the policy's index (stable)."""
         scale = self.regret_p90.max(axis=0)
-        normalised = np.divide(self.regret_p90, scale, out=np.zeros_like(self.regret_p90),
-                               where=scale > 0)
+        normalised = np.divide(self.regret_p90, scale, out=np.zeros_like(self.regret_p90), where=scale > 0)
         worst = normalised.max(axis=1) if normalised.shape[1] else np.zeros(len(normalised))
         return np.lexsort((np.arange(len(worst)), worst, -self.satisficing))
 
@@ -106,6 +109,11 @@ def robustness(M: np.ndarray, sign: np.ndarray, threshold: np.ndarray | None = N
         threshold = np.full(M.shape[2], np.nan)
     r = regret(M, sign)
     q = percentiles(M)
-    return Robustness(mean=q["mean"], p10=q["p10"], p90=q["p90"], regret_max=r.max(axis=1),
-                      regret_p90=np.percentile(r, HIGH_PERCENTILE, axis=1),
-                      satisficing=satisfied(M, sign, threshold).mean(axis=1))
+    return Robustness(
+        mean=q["mean"],
+        p10=q["p10"],
+        p90=q["p90"],
+        regret_max=r.max(axis=1),
+        regret_p90=np.percentile(r, HIGH_PERCENTILE, axis=1),
+        satisficing=satisfied(M, sign, threshold).mean(axis=1),
+    )

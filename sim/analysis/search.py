@@ -58,10 +58,17 @@ def natural_range(scenario: Scenario, obj: Objectives) -> tuple[np.ndarray, np.n
         if m.kind == "tie":
             lo.append(-1.0)
             hi.append(1.0)
-        elif m.kind == "cost":
+        elif m.levers is not None:  # a cost
             lo.append(0.0)
-            hi.append(sum(max(abs(b - scenario.levers[n].status_quo_value)
-                              for b in scenario.levers[n].bounds) for n in m.levers) or 1.0)
+            hi.append(
+                float(
+                    sum(
+                        max(abs(b - scenario.levers[n].status_quo_value) for b in scenario.levers[n].bounds)
+                        for n in m.levers
+                    )
+                )
+                or 1.0
+            )
         else:
             lo.append(0.0)
             hi.append(1.0)
@@ -138,26 +145,50 @@ class SearchResults:
     settings: dict = field(default_factory=dict)
 
     def write(self, out: Path) -> dict[str, Path]:
+        """``pareto.parquet``, ``convergence.csv`` and ``manifest.json`` in ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {"pareto": out / "pareto.parquet", "convergence": out / "convergence.csv",
-                 "manifest": out / "manifest.json"}
+        paths = {
+            "pareto": out / "pareto.parquet",
+            "convergence": out / "convergence.csv",
+            "manifest": out / "manifest.json",
+        }
         self.pareto.to_parquet(paths["pareto"], index=False)
         self.convergence.to_csv(paths["convergence"], index=False)
-        write_json(paths["manifest"], {
-            "kind": "optimize", "scenario": self.scenario.to_data(),
-            "scenario_sha256": self.scenario.digest(),
-            "metrics": {n: m.model_dump(mode="json", by_alias=True, exclude_none=True)
-                        for n, m in zip(self.objectives.names, self.objectives.metrics)},
-            **self.settings})
+        write_json(
+            paths["manifest"],
+            {
+                "kind": "optimize",
+                "scenario": self.scenario.to_data(),
+                "scenario_sha256": self.scenario.digest(),
+                "metrics": {
+                    n: m.model_dump(mode="json", by_alias=True, exclude_none=True)
+                    for n, m in zip(self.objectives.names, self.objectives.metrics)
+                },
+                **self.settings,
+            },
+        )
         return paths
 
 
-def optimize(scenario: Scenario | str | Path, *, evaluations: int = 5000, population: int = 100,
-             worlds: int = 64, replicates: int = 4, seed: int | None = None, owner: str | None = None,
-             statistic: str = "mean", steps: int | None = None, out: str | Path | None = None,
-             chunk_size: int = 4096, workers: int | None = 1, executor=None,
-             progress: bool = True, on_generation=None) -> SearchResults:
+def optimize(
+    scenario: Scenario | str | Path,
+    *,
+    evaluations: int = 5000,
+    population: int = 100,
+    worlds: int = 64,
+    replicates: int = 4,
+    seed: int | None = None,
+    owner: str | None = None,
+    statistic: str = "mean",
+    steps: int | None = None,
+    out: str | Path | None = None,
+    chunk_size: int = 4096,
+    workers: int | None = 1,
+    executor=None,
+    progress: bool = True,
+    on_generation=None,
+) -> SearchResults:
     """Search the levers for non-dominated policies with NSGA-II (module docstring).
 
     Parameters
@@ -209,8 +240,9 @@ def optimize(scenario: Scenario | str | Path, *, evaluations: int = 5000, popula
         def __init__(self):
             super().__init__(len(names), len(obj.names))
             self.types[:] = platypus.Real(0.0, 1.0)
-            self.directions[:] = [platypus.Direction.MAXIMIZE if s > 0 else platypus.Direction.MINIMIZE
-                                  for s in sign]
+            self.directions[:] = [
+                platypus.Direction.MAXIMIZE if s > 0 else platypus.Direction.MINIMIZE for s in sign
+            ]
             self.pending: dict[int, list[float]] = {}
 
         def evaluate(self, solution):
@@ -225,9 +257,19 @@ def optimize(scenario: Scenario | str | Path, *, evaluations: int = 5000, popula
             if not jobs:
                 return jobs
             us = np.array([[float(v) for v in job.solution.variables] for job in jobs])
-            M = simulate(scenario, obj, decode(us), world_values, replicates=replicates,
-                         seed=seed, chunk_size=chunk_size, workers=workers, executor=executor,
-                         progress=progress, desc=f"generation {generation[0]}")
+            M = simulate(
+                scenario,
+                obj,
+                decode(us),
+                world_values,
+                replicates=replicates,
+                seed=seed,
+                chunk_size=chunk_size,
+                workers=workers,
+                executor=executor,
+                progress=progress,
+                desc=f"generation {generation[0]}",
+            )
             values = summarise(M, sign, statistic)
             for job, v in zip(jobs, values):
                 problem.pending[id(job.solution)] = [float(x) for x in v]
@@ -258,9 +300,13 @@ def optimize(scenario: Scenario | str | Path, *, evaluations: int = 5000, popula
         generation[0] += 1
         front = platypus.nondominated(alg.result)
         fronts.append([list(x.objectives) for x in front])
-        row = {"generation": generation[0], "evaluations": alg.nfe, "front": len(front),
-               "hypervolume": float(hv.calculate(front)) if front else 0.0,
-               "seconds": round(time.perf_counter() - start, 3)}
+        row = {
+            "generation": generation[0],
+            "evaluations": alg.nfe,
+            "front": len(front),
+            "hypervolume": float(hv.calculate(front)) if front else 0.0,
+            "seconds": round(time.perf_counter() - start, 3),
+        }
         rows.append(row)
         if on_generation is not None:
             on_generation(row)
@@ -279,10 +325,24 @@ def optimize(scenario: Scenario | str | Path, *, evaluations: int = 5000, popula
     for k, n in enumerate(obj.names):
         pareto[METRIC_PREFIX + n] = [float(s.objectives[k]) for s in front]
     pareto = pareto.drop_duplicates().reset_index(drop=True)
-    result = SearchResults(scenario, obj, pareto, convergence, {
-        "seed": seed, "evaluations": algorithm.nfe, "population": population, "worlds": worlds,
-        "replicates": replicates, "steps": scenario.run.steps, "owner": owner,
-        "statistic": statistic, "levers": names, "seconds": round(time.perf_counter() - start, 3)})
+    result = SearchResults(
+        scenario,
+        obj,
+        pareto,
+        convergence,
+        {
+            "seed": seed,
+            "evaluations": algorithm.nfe,
+            "population": population,
+            "worlds": worlds,
+            "replicates": replicates,
+            "steps": scenario.run.steps,
+            "owner": owner,
+            "statistic": statistic,
+            "levers": names,
+            "seconds": round(time.perf_counter() - start, 3),
+        },
+    )
     if out is not None:
         result.write(Path(out))
     return result

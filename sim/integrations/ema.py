@@ -109,6 +109,8 @@ class ScenarioFunction:
         self.dtype = dtype
 
     def __call__(self, **values) -> dict[str, float]:
+        """The fate shares at one point (keyword per uncertainty or lever; the rest at their middles
+        and status quo)."""
         unknown = set(values) - set(self.paths) - set(self.levers)
         if unknown:
             raise AnalysisError(f"not an uncertainty or a lever of this model: "
@@ -197,7 +199,8 @@ def ema_levers(scenario: Scenario) -> list:
         if lever.options is not None:
             out.append(CategoricalParameter(key, sorted(set(lever.options.values()))))
         elif lever.integer:
-            out.append(IntegerParameter(key, int(lever.low), int(lever.high)))
+            low, high = lever.bounds
+            out.append(IntegerParameter(key, int(low), int(high)))
         else:
-            out.append(RealParameter(key, lever.low, lever.high))
+            out.append(RealParameter(key, *lever.bounds))
     return out

@@ -39,10 +39,17 @@ def tradeoff_figure(result: PolicyResults):
     labels = _labels(result)
     for ax, (a, b) in zip(axes, pairs):
         ax.scatter(means[:, a], means[:, b], s=12, color="#bbbbbb", label="policy")
-        sc = ax.scatter(means[front, a], means[front, b], s=26, c=result.robustness.satisficing[front],
-                        cmap="viridis", vmin=0, vmax=1, label="non-dominated")
-        ax.plot(means[0, a], means[0, b], "s", ms=9, mfc="none", mec=NEGATIVE, mew=1.6,
-                label="status quo")
+        sc = ax.scatter(
+            means[front, a],
+            means[front, b],
+            s=26,
+            c=result.robustness.satisficing[front],
+            cmap="viridis",
+            vmin=0,
+            vmax=1,
+            label="non-dominated",
+        )
+        ax.plot(means[0, a], means[0, b], "s", ms=9, mfc="none", mec=NEGATIVE, mew=1.6, label="status quo")
         ax.set_xlabel(text(labels[a], 40), fontsize=8)
         ax.set_ylabel(text(labels[b], 40), fontsize=8)
         _style(ax)
@@ -76,15 +83,22 @@ def parallel_figure(result: PolicyResults, top: int = 30):
     for p in order[:top][::-1]:
         r = int(t["rank"].iloc[p])
         ax.plot(x, scaled[p], color=cmap((r - 1) / max(top - 1, 1)), lw=1.2 if r > 1 else 2.4)
-    ax.set_xticks(x, [text(c.replace(LEVER_PREFIX, "").replace(METRIC_PREFIX, ""), 28) for c in cols],
-                  rotation=30, ha="right", fontsize=7)
+    ax.set_xticks(
+        x,
+        [text(c.replace(LEVER_PREFIX, "").replace(METRIC_PREFIX, ""), 28) for c in cols],
+        rotation=30,
+        ha="right",
+        fontsize=7,
+    )
     for xi, (a, b) in enumerate(zip(lo, hi)):
         ax.text(xi, -0.06, f"{a:.3g}", ha="center", va="top", fontsize=6, color="#555555")
         ax.text(xi, 1.04, f"{b:.3g}", ha="center", va="bottom", fontsize=6, color="#555555")
     ax.set_ylim(-0.15, 1.12)
     ax.set_yticks([])
-    ax.set_title(text(f"levers and metrics; the {top} most robust policies coloured by rank "
-                      "(thick: rank 1)"), fontsize=9)
+    ax.set_title(
+        text(f"levers and metrics; the {top} most robust policies coloured by rank (thick: rank 1)"),
+        fontsize=9,
+    )
     _style(ax)
     return fig
 
@@ -102,14 +116,23 @@ def regret_figure(result: PolicyResults, top: int = 25):
     fig = _figure(1.6 + 1.2 * len(names), 1.0 + 0.22 * len(t))
     ax = fig.subplots()
     im = ax.imshow(shown, cmap="magma_r", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(np.arange(len(names)), [text(n, 18) for n in names], rotation=30, ha="right",
-                  fontsize=7)
-    ax.set_yticks(np.arange(len(t)), [("status quo" if p == 0 else f"policy {p}") + f" (#{r})"
-                                      for p, r in zip(t.policy, t["rank"])], fontsize=7)
+    ax.set_xticks(np.arange(len(names)), [text(n, 18) for n in names], rotation=30, ha="right", fontsize=7)
+    ax.set_yticks(
+        np.arange(len(t)),
+        [("status quo" if p == 0 else f"policy {p}") + f" (#{r})" for p, r in zip(t.policy, t["rank"])],
+        fontsize=7,
+    )
     for i in range(shown.shape[0]):
         for j in range(shown.shape[1]):
-            ax.text(j, i, f"{reg[i, j]:.2g}", ha="center", va="center", fontsize=6,
-                    color="white" if shown[i, j] > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{reg[i, j]:.2g}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if shown[i, j] > 0.6 else "black",
+            )
     fig.colorbar(im, ax=ax, label="90th-percentile regret / largest")
     return fig
 
@@ -119,47 +142,78 @@ def policy_part(result: PolicyResults, top: int = 15):
     from sim.present.report import ExplorationPart, FigureEntry
 
     s = result.settings
-    intro = (f"{s.get('policies')} policies ({s.get('design')}, policy 0 the status quo"
-             + (f", levers of {s.get('owner')}" if s.get("owner") else "")
-             + f") each run on the same {s.get('worlds')} sampled worlds x {s.get('replicates')} "
-             f"replicates x {s.get('steps')} steps with common random numbers. Per policy: each "
-             "metric's mean over the worlds; regret, the gap to the best policy in each world, "
-             "as its 90th percentile (Savage 1951; Herman et al. 2015; McPhail et al. 2018); the "
-             "satisficing share, worlds in which every threshold holds (Starr's domain criterion). "
-             "Rank: satisficing share first, then the worst normalised regret.")
+    intro = (
+        f"{s.get('policies')} policies ({s.get('design')}, policy 0 the status quo"
+        + (f", levers of {s.get('owner')}" if s.get("owner") else "")
+        + f") each run on the same {s.get('worlds')} sampled worlds x {s.get('replicates')} "
+        f"replicates x {s.get('steps')} steps with common random numbers. Per policy: each "
+        "metric's mean over the worlds; regret, the gap to the best policy in each world, "
+        "as its 90th percentile (Savage 1951; Herman et al. 2015; McPhail et al. 2018); the "
+        "satisficing share, worlds in which every threshold holds (Starr's domain criterion). "
+        "Rank: satisficing share first, then the worst normalised regret."
+    )
     t = result.table.sort_values("rank").head(top)
-    keep = ["rank", "policy"] + [c for c in t.columns if c.startswith(LEVER_PREFIX)
-                                 and result.table[c].nunique() > 1]
+    keep = ["rank", "policy"] + [
+        c for c in t.columns if c.startswith(LEVER_PREFIX) and result.table[c].nunique() > 1
+    ]
     keep += [c for n in result.objectives.names for c in (METRIC_PREFIX + n, REGRET_PREFIX + n)]
     keep.append(SATISFICING)
     table = t[keep].rename(columns=lambda c: c.replace(LEVER_PREFIX, "").replace(METRIC_PREFIX, ""))
-    metrics = pd.DataFrame([{"metric": n, "label": m.label, "kind": m.kind, "direction": m.direction,
-                             "threshold": np.nan if m.threshold is None else m.threshold}
-                            for n, m in zip(result.objectives.names, result.objectives.metrics)])
+    metrics = pd.DataFrame(
+        [
+            {
+                "metric": n,
+                "label": m.label,
+                "kind": m.kind,
+                "direction": m.direction,
+                "threshold": np.nan if m.threshold is None else m.threshold,
+            }
+            for n, m in zip(result.objectives.names, result.objectives.metrics)
+        ]
+    )
     figs = [
-        FigureEntry("tradeoffs", "Trade-offs", "metric means of every policy, non-dominated ones "
-                    "coloured", "Grey: every policy; coloured: the non-dominated ones (by satisficing "
-                    "share); square: the status quo.", lambda: tradeoff_figure(result)),
-        FigureEntry("parallel", "Parallel coordinates", "levers and metrics of the policies",
-                    "Each line a policy; axes scaled to their range over the policies.",
-                    lambda: parallel_figure(result)),
-        FigureEntry("regret", "Regret", "heat map of regret by policy and metric",
-                    "90th-percentile regret of the most robust policies (numbers: in the metric's "
-                    "units).", lambda: regret_figure(result)),
+        FigureEntry(
+            "tradeoffs",
+            "Trade-offs",
+            "metric means of every policy, non-dominated ones coloured",
+            "Grey: every policy; coloured: the non-dominated ones (by satisficing "
+            "share); square: the status quo.",
+            lambda: tradeoff_figure(result),
+        ),
+        FigureEntry(
+            "parallel",
+            "Parallel coordinates",
+            "levers and metrics of the policies",
+            "Each line a policy; axes scaled to their range over the policies.",
+            lambda: parallel_figure(result),
+        ),
+        FigureEntry(
+            "regret",
+            "Regret",
+            "heat map of regret by policy and metric",
+            "90th-percentile regret of the most robust policies (numbers: in the metric's units).",
+            lambda: regret_figure(result),
+        ),
     ]
     from sim.analysis.policy import lever_importance
 
     importance = lever_importance(result)
     tables = [("The most robust policies", table), ("Metrics", metrics)]
     if not importance.empty:
-        tables.append(("Which levers matter: standardised regression coefficients of each metric's "
-                       "mean on the lever values (Saltelli et al. 2008), with Spearman's rho and "
-                       "the fit's R²", importance))
+        tables.append(
+            (
+                "Which levers matter: standardised regression coefficients of each metric's "
+                "mean on the lever values (Saltelli et al. 2008), with Spearman's rho and "
+                "the fit's R²",
+                importance,
+            )
+        )
     return ExplorationPart("Policies", intro, tables, figs)
 
 
-def write_policy_report(result: PolicyResults, path: str | Path, vulnerability=None,
-                        claims: dict | None = None) -> Path:
+def write_policy_report(
+    result: PolicyResults, path: str | Path, vulnerability=None, claims: dict | None = None
+) -> Path:
     """A self-contained HTML page: the policy part, and the vulnerability box when given."""
     from sim.present.exploration import discovery_part
     from sim.present.report import write_exploration_report
@@ -175,5 +229,4 @@ def write_policy_report(result: PolicyResults, path: str | Path, vulnerability=N
     if vulnerability is not None and vulnerability.boxes:
         parts.append(discovery_part(vulnerability, claims))
     title = f"Policy levers: {result.scenario.title or 'scenario'}"
-    return write_exploration_report(Path(path), title, "robust decision making over common worlds",
-                                    parts)
+    return write_exploration_report(Path(path), title, "robust decision making over common worlds", parts)

@@ -56,7 +56,7 @@ def uncertain_paths(scenario: Scenario) -> dict[str, _Dist]:
     """Every uncertain value of a scenario by dotted path, in sampling order."""
     from sim.spec.parammap import slots
 
-    return {slot.path: slot.value for slot in slots(scenario) if slot.uncertain}
+    return {slot.path: slot.value for slot in slots(scenario) if isinstance(slot.value, _Dist)}
 
 
 def correlation_matrix(scenario: Scenario) -> tuple[list[str], np.ndarray]:
@@ -73,10 +73,12 @@ def correlation_matrix(scenario: Scenario) -> tuple[list[str], np.ndarray]:
         a, b = pair_names(key)
         for p in (a, b):
             if p not in uncertain:
-                raise _LocError(("correlations", key),
-                                f"expected two uncertain values (paths as 'alliance-sim show' prints "
-                                f"them), got {p!r}, which is "
-                                + ("a plain number" if _is_path(scenario, p) else "not a parameter"))
+                raise _LocError(
+                    ("correlations", key),
+                    f"expected two uncertain values (paths as 'alliance-sim show' prints "
+                    f"them), got {p!r}, which is "
+                    + ("a plain number" if _is_path(scenario, p) else "not a parameter"),
+                )
             if p not in names:
                 names.append(p)
         if a == b:
@@ -90,8 +92,11 @@ def correlation_matrix(scenario: Scenario) -> tuple[list[str], np.ndarray]:
         R[i, j] = R[j, i] = 2.0 * math.sin(math.pi * rho / 6.0)
     smallest = float(np.linalg.eigvalsh(R).min())
     if smallest < -PSD_TOLERANCE:
-        raise _LocError(("correlations",), f"expected rank correlations that can hold together (a "
-                        f"positive semi-definite matrix), got one with eigenvalue {smallest:.3g}")
+        raise _LocError(
+            ("correlations",),
+            f"expected rank correlations that can hold together (a "
+            f"positive semi-definite matrix), got one with eigenvalue {smallest:.3g}",
+        )
     return names, R
 
 
@@ -102,6 +107,7 @@ def _is_path(scenario: Scenario, path: str) -> bool:
 
 
 # -- quantile functions ---------------------------------------------------------------------------
+
 
 def quantile(value: _Dist, u: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)) -> np.ndarray:
     """The inverse distribution function of an uncertain value at probabilities ``u`` in (0, 1)."""
@@ -151,4 +157,9 @@ def sample_values(scenario: Scenario, n: int, rng: np.random.Generator) -> dict[
         z = rng.standard_normal((n, len(names))) @ L.T
         cols = [paths.index(p) for p in names]
         u[:, cols] = np.clip(special.ndtr(z), 1e-12, 1.0 - 1e-12)
-    return {p: quantile(uncertain[p].value, u[:, k], clip_bounds(uncertain[p])) for k, p in enumerate(paths)}
+    out = {}
+    for k, p in enumerate(paths):
+        value = uncertain[p].value
+        assert isinstance(value, _Dist)
+        out[p] = quantile(value, u[:, k], clip_bounds(uncertain[p]))
+    return out

@@ -43,7 +43,7 @@ def snap(lever: Lever, x: np.ndarray) -> np.ndarray:
         values = np.array(sorted(set(lever.options.values())))
         index = np.abs(x[..., None] - values).argmin(axis=-1)
         return values[index]
-    x = np.clip(x, lever.low, lever.high)
+    x = np.clip(x, *lever.bounds)
     return np.round(x) if lever.integer else x
 
 
@@ -62,9 +62,18 @@ def apply_levers(params: Params, scenario: Scenario, values: dict[str, np.ndarra
     """
     if not scenario.levers:
         return params
-    actors = {a: i for i, a in enumerate(params.actors)}
-    issues = {k: i for i, k in enumerate(params.issues)}
-    events = {e.name: i for i, e in enumerate(params.events)}
+    actor_index = {a: i for i, a in enumerate(params.actors)}
+    issue_index = {k: i for i, k in enumerate(params.issues)}
+    event_index = {e.name: i for i, e in enumerate(params.events)}
+
+    def actors(name: str | None) -> int:
+        assert name is not None  # the scenario model requires it for the effect's kind
+        return actor_index[name]
+
+    def issues(name: str | None) -> int:
+        assert name is not None
+        return issue_index[name]
+
     n = params.n
     for name, lever in scenario.levers.items():
         v = values.get(lever_path(name))
@@ -81,25 +90,27 @@ def apply_levers(params: Params, scenario: Scenario, values: dict[str, np.ndarra
                 lo, hi = (-1.0, 1.0) if k == "tie" else (0.0, 1e6)
                 pairs = [(f.from_, f.to)] + ([(f.to, f.from_)] if f.symmetric else [])
                 for a, b in pairs:
-                    _apply(arr, (actors[a], actors[b]), f.op, x, lo, hi)
+                    _apply(arr, (actors(a), actors(b)), f.op, x, lo, hi)
             elif k == "position":
-                j = issues[f.issue]
-                _apply(params.position, (actors[f.actor], j), f.op, x, params.low[j], params.high[j])
+                j = issues(f.issue)
+                _apply(params.position, (actors(f.actor), j), f.op, x, params.low[j], params.high[j])
             elif k == "salience":
-                _apply(params.salience, (actors[f.actor], issues[f.issue]), f.op, x, 0.0, 1.0)
+                _apply(params.salience, (actors(f.actor), issues(f.issue)), f.op, x, 0.0, 1.0)
             elif k == "ambition":
-                _apply(params.ambition, (actors[f.actor], actors[f.target]), f.op, x, 0.0, 1.0)
+                _apply(params.ambition, (actors(f.actor), actors(f.target)), f.op, x, 0.0, 1.0)
             elif k == "strategic_value":
-                _apply(params.strategic_value, (actors[f.actor],), f.op, x, 0.0, 1e6)
+                _apply(params.strategic_value, (actors(f.actor),), f.op, x, 0.0, 1e6)
             elif k == "growth":
-                _apply(params.growth, (actors[f.actor],), f.op, x, -0.5, 0.5)
+                _apply(params.growth, (actors(f.actor),), f.op, x, -0.5, 0.5)
             elif k == "pressure":
-                a = actors[f.actor]
+                i = actors(f.actor)
                 pv = params.pressure_values
-                new = pv[:, a, :] + x[:, None] if f.op == "shift" else np.repeat(x[:, None], pv.shape[2], 1)
-                pv[:, a, :] = np.clip(new, 0.0, 1e6)
+                new = pv[:, i, :] + x[:, None] if f.op == "shift" else np.repeat(x[:, None], pv.shape[2], 1)
+                pv[:, i, :] = np.clip(new, 0.0, 1e6)
             elif k == "hazard":
-                ev = params.events[events[f.event]]
+                assert f.event is not None
+                ev = params.events[event_index[f.event]]
+                assert ev.hazard is not None  # a lever may move stochastic events only
                 new = ev.hazard + x if f.op == "shift" else x
                 ev.hazard = np.clip(new, 0.0, 1e3)
             else:  # pragma: no cover - the scenario model admits no other kinds
@@ -121,14 +132,16 @@ def from_unit(lever: Lever, u: np.ndarray) -> np.ndarray:
     if lever.options is not None:
         values = np.array(list(lever.options.values()))
         return values[np.minimum((u * len(values)).astype(int), len(values) - 1)]
+    low, high = lever.bounds
     if lever.integer:
-        k = int(lever.high - lever.low) + 1
-        return lever.low + np.minimum(np.floor(u * k), k - 1)
-    return lever.low + (lever.high - lever.low) * u
+        k = int(high - low) + 1
+        return low + np.minimum(np.floor(u * k), k - 1)
+    return low + (high - low) * u
 
 
-def latin_hypercube(scenario: Scenario, names: list[str], n: int, rng: np.random.Generator
-                    ) -> dict[str, np.ndarray]:
+def latin_hypercube(
+    scenario: Scenario, names: list[str], n: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """``n`` policies over the levers ``names`` by Latin hypercube sampling (McKay, Beckman &
     Conover 1979): each lever's range cut into ``n`` equal strata, one value in each, the strata
     paired at random across levers. Returns lever name -> ``(n,)`` values."""
@@ -151,13 +164,15 @@ def grid(scenario: Scenario, names: list[str], k: int) -> dict[str, np.ndarray]:
         if lever.options is not None:
             axes.append(np.array(list(lever.options.values())))
         elif lever.integer:
-            axes.append(np.unique(np.round(np.linspace(lever.low, lever.high, k))))
+            axes.append(np.unique(np.round(np.linspace(*lever.bounds, k))))
         else:
-            axes.append(np.linspace(lever.low, lever.high, k))
+            axes.append(np.linspace(*lever.bounds, k))
     size = int(np.prod([len(a) for a in axes])) if axes else 0
     if size > MAX_GRID:
-        raise ValueError(f"expected a grid of at most {MAX_GRID:,} policies, got {size:,}; use fewer "
-                         f"values per lever or a Latin hypercube")
+        raise ValueError(
+            f"expected a grid of at most {MAX_GRID:,} policies, got {size:,}; use fewer "
+            f"values per lever or a Latin hypercube"
+        )
     mesh = np.meshgrid(*axes, indexing="ij")
     return {name: m.ravel() for name, m in zip(names, mesh)}
 
@@ -167,5 +182,7 @@ def with_status_quo(scenario: Scenario, policies: dict[str, np.ndarray]) -> dict
     ``policies``, with levers they do not name held at their status quo."""
     sq = status_quo(scenario)
     n = len(next(iter(policies.values()))) if policies else 0
-    return {name: np.concatenate([[sq[name]], policies.get(name, np.full(n, sq[name]))])
-            for name in scenario.levers}
+    return {
+        name: np.concatenate([[sq[name]], policies.get(name, np.full(n, sq[name]))])
+        for name in scenario.levers
+    }
