@@ -227,3 +227,48 @@ def test_lever_importance_on_the_planted_grid(planted_grid):
     assert imp.loc[("holds", "warmth"), "src"] > 0.9
     assert imp.loc[("holds", "warmth"), "r2"] > 0.8
     assert imp.loc[("decoy_cost", "decoy"), "r2"] < 1e-12
+
+
+def test_optimize_command_writes_the_front(tmp_path, capsys):
+    """`alliance-sim optimize` (robust statistic: each metric's worse decile) prints the
+    non-dominated policies and writes pareto.parquet, convergence.csv and the manifest."""
+    pytest.importorskip("platypus")
+    out = tmp_path / "opt"
+    code = cli.main(
+        [
+            "optimize",
+            str(PLANTED),
+            "--evaluations",
+            "60",
+            "--population",
+            "12",
+            "--worlds",
+            "8",
+            "-R",
+            "2",
+            "-j",
+            "1",
+            "--statistic",
+            "p10",
+            "--out",
+            str(out),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "non-dominated policies" in captured.out and "generation" in captured.err
+    pareto = pd.read_parquet(out / "pareto.parquet")
+    assert {"lever:warmth", "lever:decoy", "metric:holds", "metric:decoy_cost"} <= set(pareto.columns)
+    convergence = pd.read_csv(out / "convergence.csv")
+    assert list(convergence.evaluations) == sorted(convergence.evaluations)
+    assert (out / "manifest.json").is_file()
+
+
+def test_python_api_is_the_analysis_layer():
+    """`sim.levers` (reached from `import sim`) is the same functions the commands use."""
+    import sim
+    from sim.analysis import policy, search
+
+    assert sim.levers.evaluate is policy.evaluate
+    assert sim.levers.optimize is search.optimize
+    assert sim.levers.vulnerability is policy.vulnerability
