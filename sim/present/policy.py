@@ -116,7 +116,7 @@ def regret_figure(result: PolicyResults, top: int = 25):
     fig = _figure(1.6 + 1.2 * len(names), 1.0 + 0.22 * len(t))
     ax = fig.subplots()
     im = ax.imshow(shown, cmap="magma_r", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(np.arange(len(names)), [text(n, 18) for n in names], rotation=30, ha="right", fontsize=7)
+    ax.set_xticks(np.arange(len(names)), [text(n, 28) for n in names], rotation=30, ha="right", fontsize=7)
     ax.set_yticks(
         np.arange(len(t)),
         [("status quo" if p == 0 else f"policy {p}") + f" (#{r})" for p, r in zip(t.policy, t["rank"])],
