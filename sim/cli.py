@@ -247,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", "-j", type=_positive_int, default=None,
                    help="worker processes (default: all cores)")
     p.add_argument("--out", "-o", type=Path, help="result folder (default results/<name>-optimize)")
+    p.add_argument("--no-report", action="store_true", help="do not write the HTML page")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -657,6 +658,10 @@ def cmd_optimize(args) -> int:
                    or c.startswith("metric:")]
     print(result.pareto[with_levers].head(20).to_string(index=False, float_format="%.3f"))
     print(f"pareto: {out / 'pareto.parquet'}\nconvergence: {out / 'convergence.csv'}")
+    if not args.no_report:
+        from sim.present.policy import write_search_report
+
+        print(f"report: {write_search_report(result, out / 'report.html')}")
     return EXIT_OK
 
 

@@ -261,7 +261,7 @@ def test_optimize_command_writes_the_front(tmp_path, capsys):
     assert {"lever:warmth", "lever:decoy", "metric:holds", "metric:decoy_cost"} <= set(pareto.columns)
     convergence = pd.read_csv(out / "convergence.csv")
     assert list(convergence.evaluations) == sorted(convergence.evaluations)
-    assert (out / "manifest.json").is_file()
+    assert (out / "manifest.json").is_file() and (out / "report.html").is_file()
 
 
 def test_python_api_is_the_analysis_layer():

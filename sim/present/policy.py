@@ -230,3 +230,90 @@ def write_policy_report(
         parts.append(discovery_part(vulnerability, claims))
     title = f"Policy levers: {result.scenario.title or 'scenario'}"
     return write_exploration_report(Path(path), title, "robust decision making over common worlds", parts)
+
+
+def convergence_figure(convergence: pd.DataFrame):
+    """Hypervolume of the non-dominated set after each generation, on the run's own ranges and on
+    the metrics' natural ranges."""
+    from sim.present.plots import NEGATIVE, POSITIVE, _figure, _style
+
+    fig = _figure(6.0, 3.2)
+    ax = fig.subplots()
+    ax.plot(
+        convergence.evaluations,
+        convergence.hypervolume_run,
+        "-o",
+        ms=3,
+        color=POSITIVE,
+        label="on the run's own ranges",
+    )
+    ax.set_xlabel("policy evaluations")
+    ax.set_ylabel("hypervolume")
+    ax2 = ax.twinx()
+    ax2.plot(
+        convergence.evaluations,
+        convergence.hypervolume,
+        "--",
+        color=NEGATIVE,
+        label="on natural ranges (right axis)",
+    )
+    ax2.tick_params(labelsize=7)
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [str(line.get_label()) for line in lines], fontsize=7, frameon=False, loc="lower right")
+    _style(ax)
+    return fig
+
+
+def pareto_figure(pareto: pd.DataFrame, names: list[str], labels: list[str]):
+    """The non-dominated policies found by the search, each pair of the first three metrics."""
+    from sim.present.plots import POSITIVE, _figure, _style, text
+
+    K = len(names)
+    pairs = [(a, b) for a in range(min(K, 3)) for b in range(a + 1, min(K, 3))] or [(0, 0)]
+    fig = _figure(4.2 * len(pairs), 3.6)
+    axes = fig.subplots(1, len(pairs), squeeze=False)[0]
+    for ax, (a, b) in zip(axes, pairs):
+        ax.scatter(pareto[METRIC_PREFIX + names[a]], pareto[METRIC_PREFIX + names[b]], s=14, color=POSITIVE)
+        ax.set_xlabel(text(labels[a], 40), fontsize=8)
+        ax.set_ylabel(text(labels[b], 40), fontsize=8)
+        _style(ax)
+    return fig
+
+
+def write_search_report(result, path: str | Path) -> Path:
+    """A self-contained HTML page of an ``optimize`` run: convergence and the non-dominated set."""
+    from sim.present.report import ExplorationPart, FigureEntry, write_exploration_report
+
+    s = result.settings
+    names = result.objectives.names
+    labels = [m.label or n for n, m in zip(names, result.objectives.metrics)]
+    intro = (
+        f"NSGA-II (Deb et al. 2002, with Platypus) over {len(s['levers'])} levers"
+        + (f" of {s['owner']}" if s.get("owner") else "")
+        + f": {s['evaluations']:,} policy evaluations in generations of {s['population']}, each "
+        f"generation run as one design on the same {s['worlds']} worlds x {s['replicates']} "
+        f"replicates x {s['steps']} steps; objectives: each metric's "
+        + ("mean over the worlds" if s["statistic"] == "mean" else "worse decile over the worlds")
+        + f". {len(result.pareto)} non-dominated policies; {s['seconds']:.0f} s."
+    )
+    table = result.pareto.rename(columns=lambda c: c.replace(LEVER_PREFIX, "").replace(METRIC_PREFIX, ""))
+    table = table.loc[:, table.nunique() > 1] if len(table) > 1 else table
+    figs = [
+        FigureEntry(
+            "convergence",
+            "Convergence",
+            "hypervolume by policy evaluations",
+            "Hypervolume of the non-dominated set after each generation.",
+            lambda: convergence_figure(result.convergence),
+        ),
+        FigureEntry(
+            "pareto",
+            "Non-dominated policies",
+            "metrics of the non-dominated policies",
+            "Each point a non-dominated policy found by the search.",
+            lambda: pareto_figure(result.pareto, names, labels),
+        ),
+    ]
+    part = ExplorationPart("Search", intro, [("Non-dominated policies", table)], figs)
+    title = f"Policy search: {result.scenario.title or 'scenario'}"
+    return write_exploration_report(Path(path), title, "multi-objective search over the levers", [part])
