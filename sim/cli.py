@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", type=int, default=None,
                    help="for the folder of 'alliance-sim levers': the policy whose failures to "
                    "explain (default: the most robust)")
+    p.add_argument("--include", action="append", metavar="PATTERN",
+                   help="for the folder of 'alliance-sim levers': only the uncertain values whose "
+                   "path matches this glob (repeatable)")
     p.add_argument("--boxes", type=_positive_int, default=1, help="how many boxes (default 1)")
     p.add_argument("--min-coverage", type=float, default=0.5,
                    help="read each box at its densest point with at least this coverage (0.5)")
@@ -545,7 +548,7 @@ def cmd_discover(args) -> int:
 
         policy_results = load_policy_results(args.results)
         found = vulnerability(policy_results, args.policy, boxes=args.boxes,
-                              min_coverage=args.min_coverage, max_qp=args.max_qp)
+                              min_coverage=args.min_coverage, max_qp=args.max_qp, include=args.include)
         path = policy_results.scenario.claims
     else:
         results = load_results(args.results)

@@ -272,3 +272,15 @@ def test_python_api_is_the_analysis_layer():
     assert sim.levers.evaluate is policy.evaluate
     assert sim.levers.optimize is search.optimize
     assert sim.levers.vulnerability is policy.vulnerability
+
+
+def test_vulnerability_can_be_limited_to_some_values():
+    """``include`` keeps PRIM to the uncertain values whose paths match; a pattern matching
+    nothing is an error."""
+    r = evaluate(
+        PLANTED, policy_values={"warmth": [0.4], "decoy": [0.0]}, worlds=200, replicates=4, progress=False
+    )
+    d = vulnerability(r, 0, include=["alliances.*"])
+    assert d.dimensions == ["alliances.ab.theta_stay"]
+    with pytest.raises(PolicyError, match="no uncertain value matches"):
+        vulnerability(r, 0, include=["nothing.*"])
