@@ -486,6 +486,7 @@ def run_common(params: Params, replicates: int, rngs: Sequence[np.random.Generat
     point_stream = np.zeros(P, dtype=np.intp) if point_stream is None else np.asarray(point_stream)
     members = [point_stream == g for g in range(len(rngs))]
     state = dynamics.initial_state(params, dtype)
+    stepper = dynamics.Stepper(params, dtype)
     E, M = dynamics.stochastic_event_count(params), dynamics.member_count(params)
     noise = np.empty((P, R, A, A), dtype=dtype)
     events = np.empty((P, R, E))
@@ -499,7 +500,7 @@ def run_common(params: Params, replicates: int, rngs: Sequence[np.random.Generat
                 noise[rows], events[rows], defect[rows] = d.noise, d.events, d.defect
         draws = dynamics.Draws(noise.reshape(params.n, A, A), events.reshape(params.n, E),
                                defect.reshape(params.n, M))
-        dynamics.step(params, state, draws)
+        stepper.step(state, draws)
     return state
 
 
