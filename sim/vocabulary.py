@@ -130,6 +130,38 @@ def capability_column(actor: str) -> str:
     return CAPABILITY_PREFIX + actor
 
 
+WHY_WINDOW_SUFFIX = "@window"
+EVENT_FORCE_PREFIX = "event:"
+
+
+def event_force(event: str) -> str:
+    """The force name of an event's direct shift of a tie in the attribution: ``event:<name>``."""
+    return EVENT_FORCE_PREFIX + event
+
+
+def why_column(alliance: str, force: str, window: bool = False) -> str:
+    """Column of a force's part in the change of an alliance's tracked tie: ``why:<alliance>.<force>``
+    over the whole run, ``why:<alliance>.<force>@window`` over the window before the end."""
+    return f"{WHY_PREFIX}{alliance}.{force}" + (WHY_WINDOW_SUFFIX if window else "")
+
+
+def parse_why_column(column: str, alliances) -> tuple[str, str, bool] | None:
+    """``(alliance, force, window)`` of a ``why:`` column of one of ``alliances``, or None.
+
+    Names may contain dots, so the alliance is the longest of the given names the column starts with.
+    """
+    if not column.startswith(WHY_PREFIX):
+        return None
+    rest = column[len(WHY_PREFIX):]
+    window = rest.endswith(WHY_WINDOW_SUFFIX)
+    if window:
+        rest = rest[: -len(WHY_WINDOW_SUFFIX)]
+    for name in sorted(alliances, key=len, reverse=True):
+        if rest.startswith(name + "."):
+            return name, rest[len(name) + 1:], window
+    return None
+
+
 # -- citations ----------------------------------------------------------------------------------
 
 

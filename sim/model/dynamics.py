@@ -443,6 +443,7 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray, stepper: S
                 similarity = mask if similarity is None else similarity | mask
             if changed in ("similarity", "spheres"):
                 interests = mask if interests is None else interests | mask
+
             if changed == "pressure":
                 pressure = mask if pressure is None else pressure | mask
         if before is not None:
@@ -532,6 +533,8 @@ def increments(params: Params, state: State, stepper: Stepper) -> np.ndarray:
         np.multiply(W, ws.balance, out=M)
         M.reshape(params.n, -1)[:, ws.diagonal] = ws.affinity
         np.matmul(W, M, out=tmp)
+        if stepper.why is not None:
+            stepper.why.fused("balance", tmp, params, state)
     else:
         np.multiply(W, ws.affinity[:, :, None], out=tmp)
     np.add(stepper.fixed, tmp, out=F)
@@ -546,6 +549,8 @@ def increments(params: Params, state: State, stepper: Stepper) -> np.ndarray:
         ws.tau *= (state.capability * ws.threat)[:, :, None]
         np.copyto(ws.tau_t, np.swapaxes(ws.tau, 1, 2))
         np.matmul(ws.tau_t, ws.tau, out=tmp)
+        if stepper.why is not None:
+            stepper.why.fused("threat", tmp, params, state)
         F += tmp
     return F
 
@@ -569,6 +574,7 @@ def forces(params: Params, state: State, pressure) -> np.ndarray:
     """The sum of the deterministic forces on every tie at the current state: (n, A, A)."""
     stepper = Stepper(params, state.ties.dtype)
     stepper.ready(state, pressure)
+    stepper.why = None
     return increments(params, state, stepper) / params.dt
 
 
@@ -626,6 +632,8 @@ class Stepper:
         if why is not None:
             why.begin(t)
         similarity, interests, pressed = apply_events(params, state, t, draws.events, self)
+        if why is not None:
+            why.interests_changed(interests)
         if self.base is None:
             pressure = pressure_at(params, state, t, self)
             self.ready(state, pressure)
@@ -649,7 +657,7 @@ class Stepper:
         ws = self.work
         F = increments(params, state, self)
         if why is not None:
-            why.forces(params, state, self, draws.noise)
+            why.mechanisms(params, state, self, draws.noise)
         W = state.ties
         W += F
         if ws.noise is not None:
