@@ -11,12 +11,17 @@ import re
 import sys
 from pathlib import Path
 
-from sim.spec.scenario import ScenarioError
+from sim.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    AllianceError,
+    InputError,
+)
 
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-
-class UsageError(ValueError):
+class UsageError(InputError):
     """Bad command-line input, shown as one line (exit 2)."""
 
 
@@ -62,6 +67,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=["float32", "float64"], default=None,
                    help="precision of the ties (default float32: within 1e-5 of float64)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--why", action=argparse.BooleanOptionalAction, default=None,
+                   help="book each force's part in the alliances' ties (why: columns; default: on "
+                   "up to 10,000 replicates)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return COMMANDS[args.command](args)
-    except (ScenarioError, UsageError) as e:
-        say(f"alliance-sim: error: {e}")
-        return EXIT_BAD_INPUT
+    except AllianceError as e:  # the error family carries its exit code
+        say(f"alliance-sim: {e.prefix}{e}")
+        return e.exit_code
     except KeyboardInterrupt:
         say("alliance-sim: interrupted")
         return EXIT_INTERRUPTED
@@ -170,14 +178,6 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as e:  # noqa: BLE001 - the last line of defence
-        # Only modules already loaded can have raised their errors (validate stays light).
-        results, ensemble = sys.modules.get("sim.run.store"), sys.modules.get("sim.run.engine")
-        if results is not None and isinstance(e, results.ResultsError):
-            say(f"alliance-sim: error: {e}")
-            return EXIT_BAD_INPUT
-        if ensemble is not None and isinstance(e, ensemble.EnsembleError):
-            say(f"alliance-sim: {e}")
-            return EXIT_INTERRUPTED if str(e).startswith("interrupted") else EXIT_INTERNAL
         if isinstance(e, OSError) and e.filename:
             say(f"alliance-sim: error: {e.filename}: {e.strerror}")
             return EXIT_BAD_INPUT
@@ -253,7 +253,7 @@ def _run_one(args, scenario_path: Path, out: Path, force: bool, resume: bool = F
             chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE, workers=args.workers,
             executor=client.get_executor() if client is not None else None, resume=resume,
             force=force, trajectories=trajectories, progress=not args.no_progress,
-            point=args.point, dtype=args.dtype or DEFAULT_DTYPE)
+            point=args.point, dtype=args.dtype or DEFAULT_DTYPE, why=getattr(args, "why", None))
     finally:
         if client is not None:
             client.close()
@@ -282,10 +282,8 @@ def cmd_run(args) -> int:
     results = _run_one(args, args.scenario, out, args.force, args.resume, args.trajectories)
     _print_summary(results)
     if not args.no_report:
-        try:
-            from sim.present.report import write_report
-        except ImportError:  # reports arrive with sim.present.report
-            return EXIT_OK
+        from sim.present.report import write_report
+
         path = write_report([results], out / "report.html")
         print(f"report: {path}")
     return EXIT_OK
@@ -312,10 +310,8 @@ def cmd_compare(args) -> int:
             runs.append(_run_one(args, path, out, force=True))
     for r in runs:
         _print_summary(r)
-    try:
-        from sim.present.report import write_report
-    except ImportError:
-        return EXIT_OK
+    from sim.present.report import write_report
+
     path = write_report(runs, args.out / "report.html")
     print(f"report: {path}")
     return EXIT_OK
@@ -338,7 +334,7 @@ def cmd_validate(args) -> int:
     for f in args.files:
         try:
             s = load_scenario(f)
-        except ScenarioError as e:
+        except InputError as e:
             print(f"alliance-sim: error: {e}", file=sys.stderr)
             bad += 1
             continue
@@ -365,7 +361,7 @@ def cmd_list(args) -> int:
     for f in files:
         try:
             title = load_scenario(f).title or "(untitled)"
-        except ScenarioError as e:
+        except InputError as e:
             title = f"INVALID: {e}"
         print(f"{f.stem:<{width}}  {title}")
     return EXIT_OK
@@ -400,16 +396,13 @@ def cmd_landscape(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
-    from sim.analysis.sensitivity import AnalysisError, format_indices, run_sensitivity
+    from sim.analysis.sensitivity import format_indices, run_sensitivity
     from sim.present.exploration import write_sensitivity
 
-    try:
-        result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
-                                 replicates=args.replicates, seed=args.seed, alliance=args.alliance,
-                                 include=args.include, grouped=args.groups, steps=args.steps,
-                                 workers=args.workers, progress=not args.no_progress)
-    except AnalysisError as e:
-        raise UsageError(str(e)) from None
+    result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
+                             replicates=args.replicates, seed=args.seed, alliance=args.alliance,
+                             include=args.include, grouped=args.groups, steps=args.steps,
+                             workers=args.workers, progress=not args.no_progress)
     out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
     paths = write_sensitivity(result, out)
     for output in ("p_stab", "p_holds"):
@@ -422,7 +415,6 @@ def cmd_sensitivity(args) -> int:
 
 def cmd_discover(args) -> int:
     from sim.analysis.discovery import discover, format_discovery
-    from sim.analysis.sensitivity import AnalysisError
     from sim.present.exploration import write_discovery
     from sim.run.store import load_results
 
@@ -431,11 +423,8 @@ def cmd_discover(args) -> int:
     if not 0.0 <= args.max_qp <= 1.0:
         raise UsageError(f"--max-qp: expected a number in [0, 1], got {args.max_qp}")
     results = load_results(args.results)
-    try:
-        found = discover(results, args.outcome, args.alliance, boxes=args.boxes,
-                         min_coverage=args.min_coverage, max_qp=args.max_qp)
-    except AnalysisError as e:
-        raise UsageError(str(e)) from None
+    found = discover(results, args.outcome, args.alliance, boxes=args.boxes,
+                     min_coverage=args.min_coverage, max_qp=args.max_qp)
     claims = None
     path = (results.manifest.get("scenario") or {}).get("claims")
     if path:

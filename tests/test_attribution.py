@@ -108,3 +108,18 @@ def test_columns_name_every_force_per_alliance():
             assert parse_why_column(why_column(name, force), names) == (name, force, False)
             assert parse_why_column(why_column(name, force, window=True), names) == (name, force, True)
             assert cols[why_column(name, force)].shape == (20,)
+
+
+def test_engine_adds_why_columns_and_nothing_else_changes(tmp_path):
+    from sim.run.engine import run_ensemble
+
+    kw = dict(replicates=64, steps=30, seed=3, progress=False, chunk_size=32)
+    on = run_ensemble(SCENARIOS[1], out=tmp_path / "on", why=True, **kw).replicates
+    off = run_ensemble(SCENARIOS[1], out=tmp_path / "off", why=False, **kw).replicates
+    extra = [c for c in on.columns if c not in off.columns]
+    assert extra and all(c.startswith("why:") for c in extra)
+    assert on[list(off.columns)].equals(off)
+    names = ["china_russia", "csto"]
+    parts = [c for c in extra if parse_why_column(c, names) == ("china_russia", parse_why_column(
+        c, names)[1], False)]
+    assert len(parts) >= len(MECHANISMS) + 2

@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 from sim.spec.claims import Claim, claims_by_param, load_claims, matches
-from sim.spec.params import iter_values
+from sim.spec.parammap import slots
 from sim.spec.scenario import load_scenario, point_value
 
 SPEAKERS = {
@@ -107,7 +107,8 @@ def render(path: str | Path, point: bool = False, width: int | None = None) -> s
 
     rows = []
     cited: list[Claim] = []
-    for p, v in iter_values(scenario):
+    for slot in slots(scenario):
+        p, v = slot.path, slot.value
         found = by_param.get(p, [])
         if not found:
             prov = "(none)"

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.errors import InputError
+
 FORMAT = 1
 MANIFEST = "manifest.json"
 REPLICATES = "replicates.parquet"
@@ -39,7 +41,7 @@ TRAJECTORIES = "trajectories.npy"
 CHUNKS = "chunks"
 
 
-class ResultsError(RuntimeError):
+class ResultsError(InputError):
     """A result directory that cannot be used as asked (one line for the user)."""
 
 

@@ -34,6 +34,8 @@ from pydantic import (
     model_validator,
 )
 
+from sim.errors import InputError
+
 MAX_ACTORS = 200
 MAX_ISSUES = 100
 MAX_STEPS = 1_000_000
@@ -82,7 +84,7 @@ def check_footprint(need: dict[str, int]) -> str | None:
     return None
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario file that cannot be used, with where and why.
 
     ``str(error)`` is the one line shown to users: ``file:line: field.path: what was expected``.
