@@ -64,6 +64,16 @@ class Mechanism(StrEnum):
 
 #: mechanism names in the order the kernel and the result files use
 MECHANISMS: tuple[str, ...] = tuple(m.value for m in Mechanism)
+#: each mechanism as a reader sees it in "what broke it" (DESIGN section 2)
+MECHANISM_LABELS: dict[str, str] = {
+    "affinity": "interest affinity",
+    "balance": "structural balance (friends of friends)",
+    "threat": "shared threats",
+    "pressure": "external pressure",
+    "competition": "competition over spheres of influence",
+    "dependence": "dependence",
+    "noise": "unmodelled shocks (noise)",
+}
 
 
 class EffectKind(StrEnum):
@@ -137,6 +147,15 @@ EVENT_FORCE_PREFIX = "event:"
 def event_force(event: str) -> str:
     """The force name of an event's direct shift of a tie in the attribution: ``event:<name>``."""
     return EVENT_FORCE_PREFIX + event
+
+
+def force_label(force: str) -> str:
+    """A booked force (a mechanism, ``event:<name>``, ``defections`` or ``clipping``) in words."""
+    if force in MECHANISM_LABELS:
+        return MECHANISM_LABELS[force]
+    if force.startswith(EVENT_FORCE_PREFIX):
+        return "the event " + force[len(EVENT_FORCE_PREFIX):].replace("_", " ")
+    return {"defections": "shocks from defections", "clipping": "the bounds of the ties"}.get(force, force)
 
 
 def why_column(alliance: str, force: str, window: bool = False) -> str:
