@@ -115,9 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=_positive_int, default=5, help="how many minima to print")
 
     p = sub.add_parser("sensitivity", help="Sobol or Morris sensitivity of the focal alliance's "
-                       "fate to the scenario's uncertain values (needs alliance-sim[explore])")
-    p.add_argument("scenario", type=Path)
-    p.add_argument("--method", choices=["sobol", "morris"], default="sobol")
+                       "fate to the scenario's uncertain values (needs alliance-sim[explore]); or, "
+                       "given a result directory, delta or PAWN indices from its replicates")
+    p.add_argument("scenario", type=Path, help="a scenario file (new runs) or a result directory "
+                   "(no new runs: --method delta or pawn)")
+    p.add_argument("--method", choices=["sobol", "morris", "delta", "pawn"], default=None,
+                   help="sobol or morris for a scenario (default sobol); delta or pawn for a result "
+                   "directory (default delta)")
     p.add_argument("--samples", "-N", type=_positive_int, default=1024,
                    help="Sobol base samples (a power of two) or Morris trajectories (default 1024)")
     p.add_argument("--replicates", "-R", type=_positive_int, default=16,
@@ -395,10 +399,40 @@ def cmd_landscape(args) -> int:
     return EXIT_OK
 
 
+def cmd_sensitivity_given(args) -> int:
+    """Delta or PAWN indices from a finished result directory (no new simulations)."""
+    from sim.analysis.given_data import format_given_data, given_data
+    from sim.present.given_data import write_given_data
+    from sim.present.plots import time_unit
+    from sim.run.store import load_results
+
+    method = args.method or "delta"
+    if method not in ("delta", "pawn"):
+        raise UsageError(f"--method {method} runs new simulations of a scenario file; for a result "
+                         "directory expected --method delta or pawn")
+    results = load_results(args.scenario)
+    result = given_data(results, method, args.alliance, seed=args.seed)
+    unit, dt = time_unit(results)
+    paths = write_given_data(result, args.out or args.scenario / f"sensitivity-{method}", dt, unit)
+    for output in ("stab", "holds", "fate"):
+        print(format_given_data(result, output, args.top))
+        print()
+    print(f"{result.settings['replicates']:,} replicates, {result.settings['parameters']} parameters "
+          f"in {result.settings['seconds']:.1f} s (no new runs)")
+    print(f"indices: {paths['indices']}\nover time: {paths['over_time']}\nfigure: {paths['figure']}")
+    return EXIT_OK
+
+
 def cmd_sensitivity(args) -> int:
     from sim.analysis.sensitivity import format_indices, run_sensitivity
     from sim.present.exploration import write_sensitivity
 
+    if args.scenario.is_dir():
+        return cmd_sensitivity_given(args)
+    if args.method in ("delta", "pawn"):
+        raise UsageError(f"--method {args.method} reads a finished run: expected a result directory, "
+                         f"got {args.scenario}")
+    args.method = args.method or "sobol"
     result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
                              replicates=args.replicates, seed=args.seed, alliance=args.alliance,
                              include=args.include, grouped=args.groups, steps=args.steps,
