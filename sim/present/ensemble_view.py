@@ -289,7 +289,7 @@ def EnsembleView(replicates: int = 1000, seed: int = 1, out_dir: Path | None = N
             return {"message": "the two settings share no declared alliance", "seconds": 0.0}
         figs = [fates_figure(ens, alliance), survival_figure(ens, alliance), why_figure(ens, alliance)]
         return {"figures": figs, "seconds": time.perf_counter() - started, "alliance": alliance,
-                "n": n.value}
+                "n": n.value, "labels": [e.setting.label() for e in ens]}
 
     result = solara.use_thread(compute, dependencies=[a.value, b.value, n.value],
                                intrusive_cancel=False)
@@ -315,6 +315,7 @@ def EnsembleView(replicates: int = 1000, seed: int = 1, out_dir: Path | None = N
         if result.state == solara.ResultState.RUNNING:
             solara.Text("updating …")
         if value and "figures" in value:
+            solara.Text(f"A = {value['labels'][0]}; B = {value['labels'][1]}")
             solara.Text(f"{value['n']:,} replicates per setting, {value['alliance']}: "
                         f"updated in {value['seconds']:.2f} s", classes=["ensemble-status"])
             with solara.Row(style={"flex-wrap": "wrap"}):
