@@ -19,6 +19,7 @@ from sim.errors import (
     AllianceError,
     InputError,
 )
+from sim.vocabulary import Fate
 
 
 class UsageError(InputError):
@@ -43,6 +44,15 @@ def _seed(text: str) -> int:
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer below 2^63, got {value}")
     return value
+
+
+def _date(text: str):
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,6 +83,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
     parser = _Parser(prog="alliance-sim", description="Scenario simulator for the stability of "
                      "alignments between states.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -87,6 +98,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trajectories", action="store_true", help="keep full tie trajectories "
                    "(small runs)")
     p.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+    p.add_argument("--from-observations", action="store_true", help="continue the accepted "
+                   "replicates of the calibration beside SCENARIO (posterior.toml) from their states "
+                   "at the last observation; -t sets how many steps, --until the date to reach")
+    p.add_argument("--until", type=_date, help="with --from-observations: the date to run to "
+                   "(YYYY-MM-DD)")
+
+    p = sub.add_parser("calibrate", help="condition a scenario's ensemble on dated observations "
+                       "(ABC rejection) and write the posterior as a scenario")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--observations", type=Path, required=True, help="observations file "
+                   "(e.g. seeds/observations.toml)")
+    p.add_argument("--replicates", "-n", type=_positive_int, default=None,
+                   help="prior replicates (default 50000)")
+    p.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
+    p.add_argument("--min-accepted", type=_positive_int, default=None,
+                   help="refuse below this many accepted replicates (default 200)")
+    p.add_argument("--workers", "-j", type=_positive_int, default=1,
+                   help="local worker processes (default 1)")
+    p.add_argument("--exclude", action="append", metavar="ID", default=None,
+                   help="leave out an observation (repeatable), to see what it does")
+    p.add_argument("--out", "-o", type=Path, help="folder (default results/<name>-calibrated)")
+    p.add_argument("--force", action="store_true", help="replace a calibration already in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html (with the "
+                   "projection to the scenario's horizon)")
+
+    p = sub.add_parser("score", help="rank scenarios by the probability each gave the observed "
+                       "record (log scores, Bayes factors)")
+    p.add_argument("scenarios", type=Path, nargs="+")
+    p.add_argument("--observations", type=Path, required=True)
+    p.add_argument("--replicates", "-n", type=_positive_int, default=20_000,
+                   help="prior replicates per scenario (default 20000)")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--workers", "-j", type=_positive_int, default=1,
+                   help="local worker processes (default 1)")
+    p.add_argument("--out", "-o", type=Path, help="folder for scores.csv, predictive.csv (each "
+                   "observation's probability under each scenario) and report.html")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("compare", help="run several scenarios and write a comparison report")
     p.add_argument("scenarios", type=Path, nargs="+")
@@ -144,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("discover", help="scenario discovery: PRIM boxes of the sampled parameters "
                        "where an outcome happens (needs alliance-sim[explore])")
     p.add_argument("results", type=Path, help="a result directory (alliance-sim run --out)")
-    p.add_argument("--outcome", default="stab_in_the_back",
+    p.add_argument("--outcome", default=Fate.STAB.word,
                    help="holds, stab_in_the_back or drift_apart, or 'stab_in_the_back by NAME' "
                    "(default stab_in_the_back)")
     p.add_argument("--alliance", help="default: the run's focal alliance")
@@ -159,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -278,8 +328,19 @@ def _print_summary(results) -> None:
 
 
 def cmd_run(args) -> int:
+    """`run`: one scenario's ensemble, its summary and report."""
     from sim.run.store import safe_name
 
+    if args.from_observations:
+        clash = [flag for flag, on in (("--resume", args.resume), ("--force", args.force),
+                                       ("--trajectories", args.trajectories), ("--point", args.point),
+                                       ("--replicates", args.replicates is not None)) if on]
+        if clash:
+            raise UsageError(f"{clash[0]} does not apply with --from-observations (it continues the "
+                             "accepted replicates of the calibration as they are)")
+        return cmd_project(args)
+    if args.until is not None:
+        raise UsageError("--until applies with --from-observations only")
     out = args.out or Path("results") / safe_name(args.scenario.stem)
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
@@ -294,6 +355,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    """`compare`: several scenarios (finished results reused) and one comparison report."""
     from sim.run.engine import reusable
     from sim.run.store import safe_name
 
@@ -322,6 +384,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_report(args) -> int:
+    """`report`: an HTML report of finished result directories."""
     from sim.present.report import write_report
     from sim.run.store import load_results
 
@@ -332,6 +395,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """`validate`: check scenario files, one line per file."""
     from sim.spec.scenario import load_scenario
 
     bad = 0
@@ -348,6 +412,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_show(args) -> int:
+    """`show`: every parameter of a scenario with its range and claim."""
     from sim.present.show import render
 
     print(render(args.file, point=args.point))
@@ -355,6 +420,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_list(args) -> int:
+    """`list`: the ready scenarios with their titles."""
     from sim.spec.scenario import load_scenario
 
     folder = args.folder or _default_scenarios()
@@ -379,6 +445,7 @@ def _default_scenarios() -> Path:
 
 
 def cmd_landscape(args) -> int:
+    """`landscape`: Axelrod-Bennett configurations of a scenario's initial ties."""
     from sim.model.landscape import minima
     from sim.spec.params import compile_params
     from sim.spec.scenario import load_scenario
@@ -424,6 +491,7 @@ def cmd_sensitivity_given(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
+    """`sensitivity`: Sobol or Morris indices of the focal alliance's fate."""
     from sim.analysis.sensitivity import format_indices, run_sensitivity
     from sim.present.exploration import write_sensitivity
 
@@ -448,6 +516,7 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_discover(args) -> int:
+    """`discover`: PRIM boxes of the sampled parameters where an outcome happens."""
     from sim.analysis.discovery import discover, format_discovery
     from sim.present.exploration import write_discovery
     from sim.run.store import load_results
@@ -474,7 +543,73 @@ def cmd_discover(args) -> int:
     return EXIT_OK
 
 
+def cmd_project(args) -> int:
+    """`run --from-observations`: continue a calibration's accepted replicates."""
+    from sim.analysis.calibration import project
+    from sim.run.store import safe_name
+
+    folder = args.scenario if args.scenario.is_dir() else args.scenario.parent
+    out = args.out or Path("results") / f"{safe_name(folder.name)}-from-observations"
+    proj = project(args.scenario, steps=args.steps, until=args.until, seed=args.seed, out=out,
+                   dtype=args.dtype or "float32")
+    print(proj.sentence())
+    for fate in ("stab_in_the_back", "drift_apart"):
+        p, lo, hi = proj.p(fate)
+        print(f"  P({fate.replace('_', ' ')}) = {p:.2f} ({lo:.2f}-{hi:.2f})")
+    print(f"projection: {out}")
+    return EXIT_OK
+
+
+def cmd_calibrate(args) -> int:
+    """`calibrate`: condition a scenario on observations and write the posterior."""
+    from sim.analysis.calibration import DEFAULT_REPLICATES, MIN_ACCEPTED, calibrate
+    from sim.run.store import safe_name
+
+    out = args.out or Path("results") / f"{safe_name(args.scenario.stem)}-calibrated"
+    cal = calibrate(args.scenario, args.observations, replicates=args.replicates or DEFAULT_REPLICATES,
+                    seed=args.seed, out=out, min_accepted=args.min_accepted or MIN_ACCEPTED,
+                    progress=not args.no_progress, force=args.force, workers=args.workers,
+                    exclude=args.exclude)
+    print(cal.summary())
+    print(f"posterior: {out / 'posterior.toml'} (samples in posterior.parquet, states in states.npz)")
+    if not args.no_report:
+        from sim.analysis.calibration import project
+        from sim.present.history import write_history_report
+
+        proj = project(out)
+        print(proj.sentence())
+        print(f"report: {write_history_report(cal, out / 'report.html', projection=proj)}")
+    return EXIT_OK
+
+
+def cmd_score(args) -> int:
+    """`score`: rank scenarios by the probability each gave the record."""
+    from sim.analysis.calibration import score_scenarios
+
+    predictive: dict = {}
+    table = score_scenarios(args.scenarios, args.observations, replicates=args.replicates,
+                            seed=args.seed, progress=not args.no_progress, workers=args.workers,
+                            predictive=predictive)
+    print(f"{'rank':>4}  {'scenario':<22} {'P(record)':>10} {'log score':>10} {'+-':>6} "
+          f"{'log BF vs best':>15} {'+-':>6}  binding")
+    for r in table.itertuples():
+        print(f"{r.rank:>4}  {r.scenario:<22} {r.p_record:>10.3g} {r.log_score:>10.2f} "
+              f"{r.log_se:>6.2f} {r.log_bf_vs_best:>15.2f} {r.log_bf_se:>6.2f}  {r.binding}")
+    if args.out:
+        from sim.present.history import predictive_by_scenario, write_scores_report
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out / "scores.csv", index=False)
+        predictive_by_scenario(predictive).to_csv(args.out / "predictive.csv", index=False)
+        page = write_scores_report(table, predictive, args.out / "report.html",
+                                   f"{args.observations.name}, {args.replicates:,} replicates per "
+                                   f"scenario, seed {args.seed}")
+        print(f"tables: {args.out / 'scores.csv'}, {args.out / 'predictive.csv'}\nreport: {page}")
+    return EXIT_OK
+
+
 COMMANDS = {
+    "calibrate": cmd_calibrate, "score": cmd_score,
     "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "validate": cmd_validate,
     "show": cmd_show, "list": cmd_list, "landscape": cmd_landscape,
     "sensitivity": cmd_sensitivity, "discover": cmd_discover,

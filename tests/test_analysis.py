@@ -23,7 +23,7 @@ from sim.cli import main  # noqa: E402
 from sim.spec.parammap import slots  # noqa: E402
 from sim.spec.params import assemble, compile_params  # noqa: E402
 from sim.spec.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
-from tests.conftest import DATA, ROOT  # noqa: E402
+from tests.conftest import DATA, ROOT, set_path  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # Ishigami: known indices through the same design/analysis code the model uses
@@ -118,24 +118,6 @@ def test_include_selects_factors_by_glob():
 # override() puts each value where compile_params would
 # --------------------------------------------------------------------------------------------
 
-def _set(data: dict, path: str, value, actors: list[str]) -> None:
-    """Set the value at a parameter path in a scenario's data (the layout of iter_values)."""
-    p = path.split(".")
-    if p[0] == "ties":
-        data["ties"][int(p[1])]["value"] = value
-    elif p[0] == "tie_matrix":
-        data["tie_matrix"][actors.index(p[1])][actors.index(p[2])] = value
-    elif p[0] == "pressure" and len(p) == 3:
-        next(k for k in data["pressure"][p[1]] if k["at"] == int(p[2]))["value"] = value
-    elif p[0] == "events" and p[2] == "effects":
-        data["events"][p[1]]["effects"][int(p[3])][p[4]] = value
-    else:
-        node = data
-        for key in p[:-1]:
-            node = node.setdefault(key, {})
-        node[p[-1]] = value
-
-
 DISTS = ("uniform", "triangular", "normal", "beta")
 
 
@@ -155,7 +137,7 @@ def _all_uncertain(scenario: Scenario) -> Scenario:
                 "triangular": {"dist": "triangular", "low": a, "mode": v, "high": b},
                 "normal": {"dist": "normal", "mean": v, "sd": d},
                 "beta": {"dist": "beta", "a": 2.0, "b": 3.0, "low": a, "high": b}}[kind]
-        _set(data, path, spec, actors)
+        set_path(data, path, spec, actors)
     return Scenario.model_validate(data)
 
 
@@ -195,7 +177,7 @@ def test_assemble_puts_every_design_value_where_compile_params_would(source):
     x = {f.name: float(f.ppf(rng.random())) for f in factors}
     data = scenario.model_dump(by_alias=True, exclude_none=True)
     for name, value in x.items():
-        _set(data, name, value, scenario.actor_names)
+        set_path(data, name, value, scenario.actor_names)
     expected = compile_params(Scenario.model_validate(data), 2)
     drawn = compile_params(scenario, 2, np.random.default_rng(9)).sampled
     got = assemble(scenario, 2, {**drawn, **{k: np.full(2, v) for k, v in x.items()}})

@@ -124,6 +124,7 @@ class Factor:
 
     @classmethod
     def uniform(cls, name: str, low: float, high: float) -> Factor:
+        """A factor uniform on [low, high]."""
         return cls(name, "uniform", float(low), float(high))
 
     def ppf(self, u) -> np.ndarray:

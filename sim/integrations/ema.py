@@ -103,6 +103,7 @@ class ScenarioFunction:
         self.dtype = dtype
 
     def __call__(self, **values) -> dict[str, float]:
+        """The fate shares at one point (keyword per uncertainty; the rest at their middles)."""
         unknown = set(values) - set(self.paths)
         if unknown:
             raise AnalysisError(f"not an uncertainty of this model: {', '.join(sorted(unknown))}")

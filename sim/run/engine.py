@@ -29,6 +29,7 @@ from sim.model import dynamics
 from sim.model.engines import get_engine
 from sim.model.landscape import best_partition, descend_partition
 from sim.run.store import (
+    FORMAT,
     MANIFEST,
     ChunkData,
     Results,
@@ -41,7 +42,7 @@ from sim.run.store import (
     save_chunk,
     write_json,
 )
-from sim.spec.parammap import slot_map
+from sim.spec.parammap import slot_map, uncertain_slots
 from sim.spec.params import Params, assemble, compile_params, sample
 from sim.spec.scenario import Scenario, ScenarioError, check_footprint, footprint, load_scenario
 from sim.vocabulary import (
@@ -77,11 +78,6 @@ RESULT_ENTRIES = frozenset({"manifest.json", "replicates.parquet", "summary.npz"
 
 
 EnsembleError = RunError  # a run that could not finish; what finished is kept on disk
-
-
-def chunk_seed(seed: int, index: int) -> np.random.SeedSequence:
-    """The seed of chunk ``index``: the ``index``-th child of ``SeedSequence(seed)``."""
-    return np.random.SeedSequence(seed, spawn_key=(index,))
 
 
 def balanced_share(W: np.ndarray) -> np.ndarray:
@@ -386,10 +382,11 @@ class ReplicateCollector(Collector):
 # --------------------------------------------------------------------------------------------
 
 def versions() -> dict[str, str]:
+    """Versions of the package, Python and the libraries a result depends on."""
     import mesa
     import pyarrow
 
-    from sim import __version__
+    from sim.version import __version__
 
     return {"alliance-sim": __version__, "python": platform.python_version(),
             "numpy": np.__version__, "pandas": pd.__version__, "pyarrow": pyarrow.__version__,
@@ -438,6 +435,7 @@ class InlineExecutor(cf.Executor):
     """Runs each task in the calling process when it is submitted (one worker)."""
 
     def submit(self, fn, /, *args, **kwargs):
+        """Run fn now and return a finished future."""
         future: cf.Future = cf.Future()
         try:
             future.set_result(fn(*args, **kwargs))
@@ -708,7 +706,8 @@ def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool,
     """Refuse, before anything is written, a run that would not fit in memory."""
     run = scenario.run
     need = footprint(len(scenario.actors), len(scenario.issues), len(scenario.alliances), run.steps,
-                     run.replicates, chunk_size, trajectories, HIST_BINS)
+                     run.replicates, chunk_size, trajectories, HIST_BINS,
+                     sampled=len(uncertain_slots(scenario)))
     too_big = check_footprint(need)
     if too_big is None:
         return
@@ -787,7 +786,7 @@ def _prepare(out: Path, scenario: Scenario, digest: str, settings: dict, n_chunk
                            "or use --force")
     out.mkdir(parents=True, exist_ok=True)
     manifest = {
-        "format": 1, "name": name or "", "status": "running", "scenario_hash": digest,
+        "format": FORMAT, "name": name or "", "status": "running", "scenario_hash": digest,
         "scenario": scenario.to_data(), "focal": scenario.focal_alliance, "settings": settings,
         "actors": scenario.actor_names, "issues": scenario.issue_names,
         "alliances": list(scenario.alliances),

@@ -31,6 +31,7 @@ from sim.spec.scenario import (
     Effect,
     Event,
     Mechanisms,
+    Normal,
     PressurePoint,
     Scenario,
     Tie,
@@ -160,8 +161,8 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
         if ev.hazard is not None:
             yield Slot(f"events.{name}.hazard", ev.hazard, "hazard", hazard_b, ("event_hazard", e))
         for f_index, f in enumerate(ev.effects):
-            op = "shift" if f.shift is not None else "set"
-            yield Slot(f"events.{name}.effects.{f_index}.{op}", f.shift if f.shift is not None else f.set,
+            op, amount = ("shift", f.shift) if f.shift is not None else ("set", f.set)
+            yield Slot(f"events.{name}.effects.{f_index}.{op}", typing.cast(Value, amount),
                        "effect", field_bounds(Effect, op), ("effect", e, f_index))
     kinds = {"theta_stay": "threshold", "theta_trust": "threshold", "h0": "hazard",
              "beta": "coefficient", "power_shift": "coefficient", "betrayal_shock": "shock",
@@ -187,7 +188,7 @@ def clip_bounds(slot: Slot) -> tuple[float, float]:
     ``low``/``high`` when it gives them."""
     lo, hi = slot.bounds
     v = slot.value
-    if getattr(v, "dist", None) == "normal":
+    if isinstance(v, Normal):
         lo = lo if v.low is None else max(lo, v.low)
         hi = hi if v.high is None else min(hi, v.high)
     return lo, hi

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.spec.parammap import Slot, clip_bounds, slot_map, slots
-from sim.spec.scenario import Scenario, ScenarioError, point_value
-from sim.vocabulary import ALLIANCE_KEYS, MECHANISMS
+from sim.spec.scenario import Beta, Normal, Scenario, ScenarioError, Triangular, Uniform, point_value
+from sim.vocabulary import ALLIANCE_KEYS
 
 
 @dataclass
@@ -31,6 +31,7 @@ class CompiledEffect:
 
 @dataclass
 class CompiledEvent:
+    """An event with its timing (step or hazard per replicate) and compiled effects."""
     name: str
     at: int | None
     hazard: np.ndarray | None  # (n,) per unit time
@@ -40,6 +41,7 @@ class CompiledEvent:
 
 @dataclass
 class CompiledAlliance:
+    """A declared alliance's members and decision-rule parameters, one value per replicate."""
     name: str
     members: np.ndarray  # (m,) actor indices
     theta_stay: np.ndarray  # (n,)
@@ -81,10 +83,12 @@ class Params:
 
     @property
     def A(self) -> int:  # noqa: N802 - the model's symbol
+        """Number of actors."""
         return len(self.actors)
 
     @property
     def K(self) -> int:  # noqa: N802
+        """Number of issues."""
         return len(self.issues)
 
     def take(self, rows) -> Params:
@@ -111,25 +115,24 @@ class Params:
         )
 
 
-COEFFICIENTS = MECHANISMS  # the coefficient of each mechanism, in this order
 
 
 def draw_slot(slot: Slot, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` draws of one uncertain slot, clipped to the slot's bounds (:func:`clip_bounds`)."""
     value = slot.value
-    if value.dist == "uniform":
+    if isinstance(value, Uniform):
         x = value.low + (value.high - value.low) * rng.random(n)
-    elif value.dist == "triangular":
+    elif isinstance(value, Triangular):
         if value.low == value.high:
             x = np.full(n, value.low)
         else:
             x = rng.triangular(value.low, value.mode, value.high, n)
-    elif value.dist == "normal":
+    elif isinstance(value, Normal):
         x = value.mean + value.sd * rng.standard_normal(n)
-    elif value.dist == "beta":
+    elif isinstance(value, Beta):
         x = value.low + (value.high - value.low) * rng.beta(value.a, value.b, n)
-    else:  # pragma: no cover - the scenario model admits no other
-        raise ValueError(value.dist)
+    else:  # pragma: no cover - plain numbers are not drawn
+        raise TypeError(f"{slot.path} is not uncertain")
     lo, hi = clip_bounds(slot)
     return np.clip(x, lo, hi)
 
@@ -289,8 +292,3 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
         strategic_value=sval, dependence=dep, pressure_values=pvals, pressure_index=pidx,
         pressure_weight=pw, coef=coef, events=events, alliances=alliances, sampled=sampled,
     )
-
-
-def point_params(scenario: Scenario) -> dict[str, float]:
-    """Point values of every uncertain parameter, keyed like :attr:`Params.sampled`."""
-    return {slot.path: point_value(slot.value) for slot in slots(scenario) if slot.uncertain}
