@@ -695,11 +695,11 @@ class Stepper:
             unclipped = why.ties(state)
         np.clip(W, -1.0, 1.0, out=W)
         if why is not None:
-            why.clipped(unclipped, why.ties(state))
             before = why.ties(state)
+            why.clipped(unclipped, before)
         W.reshape(params.n, -1)[:, ws.diagonal] = 0.0
         apply_defections(params, state, decisions)
-        if why is not None:
+        if why is not None and any(rows.size for rows, _ in decisions):
             why.shocked(before, why.ties(state))
         grow(params, state, self)
         if params.bargain_every and (t + 1) % params.bargain_every == 0:
