@@ -41,14 +41,23 @@ def main() -> None:
                     why.finish(state)
                 kernel[on].append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                run_ensemble(scenario, replicates=2 * args.replicates, seed=1, out=f"{tmp}/{k}{on}",
-                             progress=False, workers=1, why=on)
+                run_ensemble(
+                    scenario,
+                    replicates=2 * args.replicates,
+                    seed=1,
+                    out=f"{tmp}/{k}{on}",
+                    progress=False,
+                    workers=1,
+                    why=on,
+                )
                 whole[on].append(time.perf_counter() - t0)
     for name, times in (("kernel (dynamics.run)", kernel), ("whole run (run_ensemble)", whole)):
         off, on = min(times[False]), min(times[True])
         print(f"{name:26s} off {off:6.2f} s  on {on:6.2f} s  cost {100 * (on / off - 1):5.1f} %")
-    print(f"{args.scenario}: kernel {args.replicates} replicates x {params.steps} steps, float32; "
-          f"whole run {2 * args.replicates} replicates in chunks of 4096, one worker")
+    print(
+        f"{args.scenario}: kernel {args.replicates} replicates x {params.steps} steps, float32; "
+        f"whole run {2 * args.replicates} replicates in chunks of 4096, one worker"
+    )
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def test_columns_name_every_force_per_alliance():
     params, why, _ = _run(SCENARIOS[1], n=20)
     cols = why.columns()
     names = [al.name for al in params.alliances]
-    assert why.forces[:len(MECHANISMS)] == MECHANISMS
+    assert why.forces[: len(MECHANISMS)] == MECHANISMS
     assert why.forces[-2:] == (DEFECTIONS, CLIPPING)
     assert any(f.startswith("event:") for f in why.forces)
     assert len(cols) == 2 * len(names) * len(why.forces)
@@ -120,6 +120,9 @@ def test_engine_adds_why_columns_and_nothing_else_changes(tmp_path):
     assert extra and all(c.startswith("why:") for c in extra)
     assert on[list(off.columns)].equals(off)
     names = ["china_russia", "csto"]
-    parts = [c for c in extra if parse_why_column(c, names) == ("china_russia", parse_why_column(
-        c, names)[1], False)]
+    parts = [
+        c
+        for c in extra
+        if parse_why_column(c, names) == ("china_russia", parse_why_column(c, names)[1], False)
+    ]
     assert len(parts) >= len(MECHANISMS) + 2

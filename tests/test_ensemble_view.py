@@ -41,8 +41,25 @@ def test_written_scenario_is_accepted_by_run(capsys):
         built = ev.build(setting)
         assert loaded.mechanisms.model_dump() == built.mechanisms.model_dump()
         assert loaded.model_dump()["pressure"] == built.model_dump()["pressure"]
-        assert main(["run", str(path), "-n", "20", "-t", "5", "--no-report", "--no-progress",
-                     "--out", str(folder / "run"), "-j", "1"]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    str(path),
+                    "-n",
+                    "20",
+                    "-t",
+                    "5",
+                    "--no-report",
+                    "--no-progress",
+                    "--out",
+                    str(folder / "run"),
+                    "-j",
+                    "1",
+                ]
+            )
+            == 0
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -64,8 +81,11 @@ def test_slider_change_updates_the_figures():
     _, rc = solara.render(ev.EnsembleView(replicates=100, debounce=0.0), handle_error=False)
 
     def status():
-        return [str(w.children[0]) for w in rc.find(v.Html).widgets
-                if w.children and "updated in" in str(w.children[0])]
+        return [
+            str(w.children[0])
+            for w in rc.find(v.Html).widgets
+            if w.children and "updated in" in str(w.children[0])
+        ]
 
     def figures():
         return [w.value for w in rc.find(ipywidgets.Image).widgets]
@@ -122,8 +142,11 @@ FOCUS_SLIDER = """(() => {
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(tb.CHROMIUM is None, reason="chromium not installed (Debian: apt-get install "
-                    "chromium); the served-app test needs headless Chromium")
+@pytest.mark.skipif(
+    tb.CHROMIUM is None,
+    reason="chromium not installed (Debian: apt-get install "
+    "chromium); the served-app test needs headless Chromium",
+)
 def test_slider_change_updates_the_ensemble_figures_in_chromium(served_app, browser, tmp_path):
     import base64
     import os
@@ -138,19 +161,31 @@ def test_slider_change_updates_the_ensemble_figures_in_chromium(served_app, brow
     assert _poll(browser, FOCUS_SLIDER, lambda ok: ok is True)
     for _ in range(5):  # competition x 1.0 -> 0.5 in setting B
         for kind in ("rawKeyDown", "keyUp"):
-            browser.call("Input.dispatchKeyEvent", type=kind, key="ArrowLeft", code="ArrowLeft",
-                         windowsVirtualKeyCode=37, nativeVirtualKeyCode=37)
-    after = _poll(browser, ENSEMBLE_FACTS,
-                  lambda f: f and f["status"] and "competition ×0.5" in f["labels"]
-                  and len(set(f["images"]) - before) >= 3, timeout=120)
+            browser.call(
+                "Input.dispatchKeyEvent",
+                type=kind,
+                key="ArrowLeft",
+                code="ArrowLeft",
+                windowsVirtualKeyCode=37,
+                nativeVirtualKeyCode=37,
+            )
+    after = _poll(
+        browser,
+        ENSEMBLE_FACTS,
+        lambda f: (
+            f and f["status"] and "competition ×0.5" in f["labels"] and len(set(f["images"]) - before) >= 3
+        ),
+        timeout=120,
+    )
     moved = ev.Setting().with_multiplier("pressure", 0.5).with_multiplier("competition", 0.5)
     assert f"B = {moved.label()}" in after["labels"]
     assert "1,000 replicates per setting" in after["status"]
     assert after["competition"] == ["1", "0.5"]  # A untouched, B moved
     shots = os.environ.get("ALLIANCE_SCREENSHOTS")
     if shots:
-        browser.call("Emulation.setDeviceMetricsOverride", width=1280, height=3400, deviceScaleFactor=1,
-                     mobile=False)
+        browser.call(
+            "Emulation.setDeviceMetricsOverride", width=1280, height=3400, deviceScaleFactor=1, mobile=False
+        )
         time.sleep(2)
         png = browser.call("Page.captureScreenshot", captureBeyondViewport=True)["data"]
         (Path(shots) / "app-ensemble-view.png").write_bytes(base64.b64decode(png))

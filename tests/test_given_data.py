@@ -35,8 +35,15 @@ def test_pawn_from_counts_equals_salib():
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("gd") / "run"
-    run_ensemble("scenarios/stab_in_the_back.toml", replicates=600, steps=40, seed=2, out=out,
-                 progress=False, why=False)
+    run_ensemble(
+        "scenarios/stab_in_the_back.toml",
+        replicates=600,
+        steps=40,
+        seed=2,
+        out=out,
+        progress=False,
+        why=False,
+    )
     return out
 
 

@@ -14,8 +14,16 @@ from sim.vocabulary import FATES, defector_column, end_step_column, fate_column
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("why") / "run"
-    return run_ensemble("scenarios/stab_in_the_back.toml", replicates=300, steps=60, seed=5, out=out,
-                        chunk_size=128, progress=False, why=True)
+    return run_ensemble(
+        "scenarios/stab_in_the_back.toml",
+        replicates=300,
+        steps=60,
+        seed=5,
+        out=out,
+        chunk_size=128,
+        progress=False,
+        why=True,
+    )
 
 
 def test_groups_cover_every_replicate_and_their_parts_add_up(results):
@@ -31,8 +39,9 @@ def test_groups_cover_every_replicate_and_their_parts_add_up(results):
             assert sum(shares.values()) == pytest.approx(1.0)
             assert g.fate in FATES
             if g.fate == FATES[1]:
-                assert (table.set_index("replicate").loc[g.replicates, defector_column(al)]
-                        == g.defector).all()
+                assert (
+                    table.set_index("replicate").loc[g.replicates, defector_column(al)] == g.defector
+                ).all()
         frame = why_frame(groups)
         assert set(frame["force"]) == set(groups[0].forces)
 

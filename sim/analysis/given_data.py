@@ -65,8 +65,9 @@ def default_classes(n: int) -> int:
     return int(min(50, max(2, round(np.sqrt(n) / 2))))
 
 
-def delta_discrete(X: np.ndarray, y: np.ndarray, classes: int | None = None,
-                   parts: np.ndarray | None = None) -> np.ndarray:
+def delta_discrete(
+    X: np.ndarray, y: np.ndarray, classes: int | None = None, parts: np.ndarray | None = None
+) -> np.ndarray:
     """Borgonovo's delta of each column of ``X`` for an output ``y`` with finitely many values.
 
     ``delta_i = 1/2 sum_m (n_m / n) sum_y |P(y | X_i in m) - P(y)|`` over equiprobable classes
@@ -151,8 +152,15 @@ class GivenDataResult:
         return list(s.index[:top])
 
 
-def given_data(results, method: str = "delta", alliance: str | None = None, *, times: int = 12,
-               seed: int = 0, slices: int = 10) -> GivenDataResult:
+def given_data(
+    results,
+    method: str = "delta",
+    alliance: str | None = None,
+    *,
+    times: int = 12,
+    seed: int = 0,
+    slices: int = 10,
+) -> GivenDataResult:
     """Delta or PAWN indices of a finished run's sampled parameters (no new simulations).
 
     Parameters
@@ -170,21 +178,25 @@ def given_data(results, method: str = "delta", alliance: str | None = None, *, t
         PAWN's conditioning slices.
     """
     if method not in METHODS:
-        raise InputError(f"--method: expected one of {', '.join(METHODS)} for a result directory, "
-                         f"got {method!r}")
-    alliance = alliance or results.focal or (results.alliances[0] if results.alliances else None)
-    if alliance not in results.alliances:
-        raise InputError(f"--alliance: expected one of {', '.join(results.alliances) or '(none)'}, "
-                         f"got {alliance!r}")
+        raise InputError(
+            f"--method: expected one of {', '.join(METHODS)} for a result directory, got {method!r}"
+        )
+    alliance = alliance or results.focal or (results.alliances[0] if results.alliances else "")
+    if not alliance or alliance not in results.alliances:
+        raise InputError(
+            f"--alliance: expected one of {', '.join(results.alliances) or '(none)'}, got {alliance!r}"
+        )
     started = time.perf_counter()
     cols = [c for c in results.columns if c.startswith(PARAM_PREFIX)]
     table = results.read(cols + [fate_column(alliance), end_step_column(alliance)])
     X = table[cols].to_numpy(np.float64)
     keep = X.std(axis=0) > 0
     if not keep.any():
-        raise InputError(f"{results.directory}: no sampled parameter varies across the replicates; "
-                         "expected a run of a scenario with uncertain values (not --point)")
-    names = [c[len(PARAM_PREFIX):] for c, k in zip(cols, keep) if k] + [DUMMY]
+        raise InputError(
+            f"{results.directory}: no sampled parameter varies across the replicates; "
+            "expected a run of a scenario with uncertain values (not --point)"
+        )
+    names = [c[len(PARAM_PREFIX) :] for c, k in zip(cols, keep) if k] + [DUMMY]
     rng = np.random.default_rng(seed)
     X = np.column_stack([X[:, keep], rng.permutation(X[:, keep][:, 0])])
     fate = table[fate_column(alliance)].to_numpy()
@@ -195,8 +207,11 @@ def given_data(results, method: str = "delta", alliance: str | None = None, *, t
     outputs = {"fate": fate, "stab": fate == FATES[1], "holds": held, "end": end_class}
 
     classes = default_classes(len(X))
-    parts = np.column_stack([partition(X[:, i], classes) for i in range(X.shape[1])]) \
-        if method == "delta" else None
+    parts = (
+        np.column_stack([partition(X[:, i], classes) for i in range(X.shape[1])])
+        if method == "delta"
+        else None
+    )
 
     def index(y) -> np.ndarray:
         if method == "delta":
@@ -211,18 +226,33 @@ def given_data(results, method: str = "delta", alliance: str | None = None, *, t
         rows[int(t)] = index(active) if 0 < active.mean() < 1 else np.zeros(len(names))
     over_time = pd.DataFrame(rows, index=names).T
     over_time.index.name = "step"
-    return GivenDataResult(method, alliance, names, indices, over_time, {
-        "replicates": len(table), "parameters": len(names) - 1, "seconds": time.perf_counter() - started,
-        "directory": str(results.directory), "times": [int(t) for t in grid], "seed": seed,
-        "slices": slices if method == "pawn" else None, "classes": classes if method == "delta" else None})
+    return GivenDataResult(
+        method,
+        alliance,
+        names,
+        indices,
+        over_time,
+        {
+            "replicates": len(table),
+            "parameters": len(names) - 1,
+            "seconds": time.perf_counter() - started,
+            "directory": str(results.directory),
+            "times": [int(t) for t in grid],
+            "seed": seed,
+            "slices": slices if method == "pawn" else None,
+            "classes": classes if method == "delta" else None,
+        },
+    )
 
 
 def format_given_data(result: GivenDataResult, output: str = "fate", top: int = 12) -> str:
     """A text table of the top parameters for one output, with the dummy's level."""
     s = result.indices[output].sort_values(ascending=False)
     noise = float(result.indices.loc[DUMMY, output])
-    lines = [f"{result.method} indices of {result.alliance} ({output}), {result.settings['replicates']:,} "
-             f"replicates; dummy (noise level) {noise:.4f}"]
+    lines = [
+        f"{result.method} indices of {result.alliance} ({output}), {result.settings['replicates']:,} "
+        f"replicates; dummy (noise level) {noise:.4f}"
+    ]
     for k, (name, v) in enumerate(s.drop(DUMMY).head(top).items(), 1):
         lines.append(f"  {k:2d}. {v:.4f}  {name}")
     return "\n".join(lines)

@@ -45,6 +45,7 @@ class WhyGroup:
 
     @property
     def n(self) -> int:
+        """Replicates in the group."""
         return len(self.replicates)
 
     @property
@@ -73,8 +74,9 @@ class WhyGroup:
         return [int(self.replicates[i]) for i in np.argsort(d, kind="stable")[:k]]
 
 
-def why_forces(columns: Sequence[str], alliance: str, alliances: Sequence[str],
-               window: bool = False) -> list[str]:
+def why_forces(
+    columns: Sequence[str], alliance: str, alliances: Sequence[str], window: bool = False
+) -> list[str]:
     """The forces booked for ``alliance`` in a table's columns, in booking order."""
     out = []
     for c in columns:
@@ -89,8 +91,9 @@ def has_why(columns: Sequence[str], alliance: str, alliances: Sequence[str]) -> 
     return bool(why_forces(columns, alliance, alliances))
 
 
-def why_groups(table: pd.DataFrame, alliance: str, alliances: Sequence[str], *,
-               window: bool = False, min_count: int = 1) -> list[WhyGroup]:
+def why_groups(
+    table: pd.DataFrame, alliance: str, alliances: Sequence[str], *, window: bool = False, min_count: int = 1
+) -> list[WhyGroup]:
     """The fate groups of ``alliance`` (stab in the back by each defector, drift apart, held), each
     with its mean parts and their 95 % intervals (mean +- 1.96 standard errors).
 
@@ -114,7 +117,7 @@ def why_groups(table: pd.DataFrame, alliance: str, alliances: Sequence[str], *,
     fate = table[fate_column(alliance)].to_numpy()
     who = table[defector_column(alliance)].to_numpy()
     ids = table[REPLICATE].to_numpy() if REPLICATE in table else np.arange(len(table))
-    masks = []
+    masks: list[tuple[str, str | None, np.ndarray]] = []
     stab = fate == FATES[1]
     for name in sorted({str(x) for x in who[stab]}):
         masks.append((FATES[1], name, stab & (who == name)))
@@ -128,8 +131,9 @@ def why_groups(table: pd.DataFrame, alliance: str, alliances: Sequence[str], *,
         x = parts[mask]
         mean = x.mean(axis=0)
         half = Z95 * x.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(len(forces), np.nan)
-        groups.append(WhyGroup(alliance, word, defector, ids[mask], forces, mean, mean - half,
-                               mean + half, x, window))
+        groups.append(
+            WhyGroup(alliance, word, defector, ids[mask], forces, mean, mean - half, mean + half, x, window)
+        )
     return groups
 
 
@@ -145,21 +149,30 @@ def why_sentence(group: WhyGroup, top: int = 4, threshold: float = 0.05) -> str:
     noun = "fall" if change < 0 else "rise"
     shares = sorted(group.shares().items(), key=lambda kv: -kv[1])
     main = [(f, s) for f, s in shares if s >= threshold][:top]
-    words = ", ".join(f"{100 * s:.0f} % {'of the ' + noun + ' came ' if k == 0 else ''}from "
-                      f"{force_label(f)}" for k, (f, s) in enumerate(main))
+    words = ", ".join(
+        f"{100 * s:.0f} % {'of the ' + noun + ' came ' if k == 0 else ''}from {force_label(f)}"
+        for k, (f, s) in enumerate(main)
+    )
     rest = sum(s for f, s in shares if (f, s) not in main)
     if rest >= 0.005:
         words += f", {100 * rest:.0f} % from the rest"
-    against = [(f, m) for f, m in zip(group.forces, group.mean) if np.sign(m) == -np.sign(change)
-               and abs(m) >= threshold * abs(change)]
+    against = [
+        (f, m)
+        for f, m in zip(group.forces, group.mean)
+        if np.sign(m) == -np.sign(change) and abs(m) >= threshold * abs(change)
+    ]
     against.sort(key=lambda fm: -abs(fm[1]))
-    other = "; pushing the other way: " + ", ".join(
-        f"{force_label(f)} ({m:+.2f})" for f, m in against[:3]) if against else ""
+    other = (
+        "; pushing the other way: " + ", ".join(f"{force_label(f)} ({m:+.2f})" for f, m in against[:3])
+        if against
+        else ""
+    )
     scope = "in the last steps before the end" if group.window else "over the run"
-    who = "the defector's mean tie toward its partners" if group.fate != FATES[0] else \
-        "the members' mean tie"
-    return (f"{group.label} ({group.n:,} replicate{'s' if group.n != 1 else ''}): {who} {verb} by "
-            f"{abs(change):.2f} on average {scope}; {words}{other}.")
+    who = "the defector's mean tie toward its partners" if group.fate != FATES[0] else "the members' mean tie"
+    return (
+        f"{group.label} ({group.n:,} replicate{'s' if group.n != 1 else ''}): {who} {verb} by "
+        f"{abs(change):.2f} on average {scope}; {words}{other}."
+    )
 
 
 def why_frame(groups: Sequence[WhyGroup]) -> pd.DataFrame:
@@ -168,6 +181,15 @@ def why_frame(groups: Sequence[WhyGroup]) -> pd.DataFrame:
     for g in groups:
         shares = g.shares()
         for k, f in enumerate(g.forces):
-            rows.append({"group": g.label, "n": g.n, "force": f, "mean": g.mean[k], "low": g.low[k],
-                         "high": g.high[k], "share": shares[f]})
+            rows.append(
+                {
+                    "group": g.label,
+                    "n": g.n,
+                    "force": f,
+                    "mean": g.mean[k],
+                    "low": g.low[k],
+                    "high": g.high[k],
+                    "share": shares[f],
+                }
+            )
     return pd.DataFrame(rows)

@@ -99,7 +99,8 @@ class Attribution:
         F = len(names)
         self.column = {name: f for f, name in enumerate(names)}
         self.pair_from, self.pair_to = self.pairs // A, self.pairs % A
-        self._competition, self._stale = None, np.empty(0, dtype=np.intp)
+        self._competition: np.ndarray | None = None
+        self._stale = np.empty(0, dtype=np.intp)
         self.ring = np.zeros((self.window, F, n, M))  # each recent step's parts, per seat
         self.older = np.zeros((F, n, M))  # the parts of the steps before those
         self.slot = self.ring[0]
@@ -185,16 +186,17 @@ class Attribution:
             p = stepper.pressure_used[:, U].astype(np.float64)
             self.book("pressure", (dt * c["pressure"]) * among(p[:, :, None] * p[:, None, :]))
         if np.any(c["competition"]):  # -dt a_cmp sum_m a_im a_jm v_m, changes with ambitions only
-            rows = slice(None) if self._competition is None else self._stale
-            if self._competition is None or rows.size:
+
+            def competition(rows):
                 amb = state.ambition[rows][:, U, :].astype(np.float64)
                 value = params.strategic_value[rows][:, None, :]
-                part = (-dt * c["competition"][rows]) * (
-                    (amb * value) @ np.swapaxes(amb, 1, 2)).reshape(amb.shape[0], -1)[:, local]
-                if self._competition is None:
-                    self._competition = part
-                else:
-                    self._competition[rows] = part
+                product = ((amb * value) @ np.swapaxes(amb, 1, 2)).reshape(amb.shape[0], -1)
+                return (-dt * c["competition"][rows]) * product[:, local]
+
+            if self._competition is None:
+                self._competition = competition(slice(None))
+            elif self._stale.size:
+                self._competition[self._stale] = competition(self._stale)
             self.book("competition", self._competition)
         if ws.dependence is not None:  # dt a_dep (d_ij + sum_k d_ik min(0, W_jk))
             part = state.dependence.reshape(n, -1)[:, pairs].astype(np.float64)
@@ -202,7 +204,8 @@ class Attribution:
                 mine = self.pair_from == i
                 if mine.any():
                     part[:, mine] += state.dependence[:, i, k, None] * np.minimum(
-                        W[:, self.pair_to[mine], k], 0.0)
+                        W[:, self.pair_to[mine], k], 0.0
+                    )
             self.book("dependence", (dt * c["dependence"]) * part)
         if ws.noise is not None:
             self.book("noise", noise.reshape(n, -1)[:, pairs] * ws.noise.reshape(n, 1))

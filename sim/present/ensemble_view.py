@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -73,8 +73,7 @@ def build(setting: Setting, folder: Path = SCENARIOS) -> Scenario:
     """The scenario a setting stands for."""
     from sim.present.app import configure
 
-    return configure(_base(setting.scenario, str(folder)), dict(setting.multipliers),
-                     setting.pressure_level)
+    return configure(_base(setting.scenario, str(folder)), dict(setting.multipliers), setting.pressure_level)
 
 
 @dataclass
@@ -94,8 +93,14 @@ class Ensemble:
     extra: dict = field(default_factory=dict)
 
 
-def simulate(setting: Setting, replicates: int = 1000, seed: int = 1, steps: int | None = None,
-             folder: Path = SCENARIOS, dtype=np.float32) -> Ensemble:
+def simulate(
+    setting: Setting,
+    replicates: int = 1000,
+    seed: int = 1,
+    steps: int | None = None,
+    folder: Path = SCENARIOS,
+    dtype=np.float32,
+) -> Ensemble:
     """Run ``replicates`` replicates of a setting with the force attribution, in this process.
 
     Settings run with the same ``seed`` share their random numbers (uncertain values drawn from one
@@ -120,14 +125,23 @@ def simulate(setting: Setting, replicates: int = 1000, seed: int = 1, steps: int
         columns[defector_column(al.name)] = names[np.where(ended, state.defector[:, a], -1)]
     columns.update(why.columns())
     unit = scenario.run.unit
-    return Ensemble(setting, pd.DataFrame(columns), list(params.actors),
-                    [al.name for al in params.alliances], scenario.focal_alliance, T, params.dt,
-                    unit if unit.endswith("s") else unit + "s", time.perf_counter() - started)
+    return Ensemble(
+        setting,
+        pd.DataFrame(columns),
+        list(params.actors),
+        [al.name for al in params.alliances],
+        scenario.focal_alliance,
+        T,
+        params.dt,
+        unit if unit.endswith("s") else unit + "s",
+        time.perf_counter() - started,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Figures
 # --------------------------------------------------------------------------------------------
+
 
 def fates_figure(ensembles: list[Ensemble], alliance: str) -> Figure:
     """Grouped bars: P(holds), P(stab in the back) by each defector, P(drift apart) of each setting,
@@ -142,16 +156,26 @@ def fates_figure(ensembles: list[Ensemble], alliance: str) -> Figure:
     for k, (e, t) in enumerate(zip(ensembles, tables)):
         t = t.set_index("outcome").reindex(outcomes_).fillna(0.0)
         x = np.arange(len(outcomes_)) + (k - (len(ensembles) - 1) / 2) * width
-        ax.bar(x, t["p"], width, color=colors[k], label=plots.text(f"{'AB'[k] if k < 2 else k}: "
-                                                                   f"{e.setting.label()}", 60))
-        ax.errorbar(x, t["p"], yerr=[t["p"] - t["low"], t["high"] - t["p"]], fmt="none",
-                    ecolor="black", capsize=2, lw=0.8)
-    ax.set_xticks(range(len(outcomes_)), [plots.text(plots.fate_label(o), 16) for o in outcomes_],
-                  fontsize=8)
+        ax.bar(
+            x,
+            t["p"],
+            width,
+            color=colors[k],
+            label=plots.text(f"{'AB'[k] if k < 2 else k}: {e.setting.label()}", 60),
+        )
+        ax.errorbar(
+            x,
+            t["p"],
+            yerr=[t["p"] - t["low"], t["high"] - t["p"]],
+            fmt="none",
+            ecolor="black",
+            capsize=2,
+            lw=0.8,
+        )
+    ax.set_xticks(range(len(outcomes_)), [plots.text(plots.fate_label(o), 16) for o in outcomes_], fontsize=8)
     ax.set_ylabel("share of replicates")
     ax.set_ylim(0, 1)
-    ax.set_title(plots.text(f"Fate of {alliance} ({len(ensembles[0].table):,} replicates each)"),
-                 fontsize=10)
+    ax.set_title(plots.text(f"Fate of {alliance} ({len(ensembles[0].table):,} replicates each)"), fontsize=10)
     plots._style(ax)
     ax.legend(fontsize=7, frameon=False, loc="upper right")
     return fig
@@ -180,8 +204,13 @@ def survival_figure(ensembles: list[Ensemble], alliance: str) -> Figure:
 
 def why_figure(ensembles: list[Ensemble], alliance: str) -> Figure:
     """What broke it, per setting: each fate's mean force parts (diverging stacked bars)."""
-    panels = [(f"{'AB'[k] if k < 2 else k}: {e.setting.label()}",
-               why_groups(e.table, alliance, e.alliances, min_count=5)) for k, e in enumerate(ensembles)]
+    panels = [
+        (
+            f"{'AB'[k] if k < 2 else k}: {e.setting.label()}",
+            why_groups(e.table, alliance, e.alliances, min_count=5),
+        )
+        for k, e in enumerate(ensembles)
+    ]
     return why_figures.why_chart(panels)
 
 
@@ -223,14 +252,18 @@ def scenario_text(setting: Setting, target: Path, folder: Path = SCENARIOS) -> s
     source = (folder / f"{setting.scenario}.toml").resolve()
     rel = os.path.relpath(source, target.resolve().parent)
     mech = scenario.model_dump(by_alias=True, exclude_none=True)["mechanisms"]
-    lines = [f"extends = {toml_value(rel.replace(os.sep, '/'))}",
-             f"title = {toml_value((base.title or setting.scenario) + ' (' + setting.label() + ')')}",
-             "", "[mechanisms]"]
+    lines = [
+        f"extends = {toml_value(rel.replace(os.sep, '/'))}",
+        f"title = {toml_value((base.title or setting.scenario) + ' (' + setting.label() + ')')}",
+        "",
+        "[mechanisms]",
+    ]
     lines += [f"{m} = {toml_value(mech[m])}" for m in MECHANISM_KEYS if m in mech]
     if setting.pressure_level != 1.0:
         lines += ["", "[pressure]"]
-        lines += [f"{_key(a)} = {toml_value(v)}"
-                  for a, v in _scale_pressure(base, setting.pressure_level).items()]
+        lines += [
+            f"{_key(a)} = {toml_value(v)}" for a, v in _scale_pressure(base, setting.pressure_level).items()
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -247,28 +280,52 @@ def write_scenario(setting: Setting, target: str | Path, folder: Path = SCENARIO
 # Components
 # --------------------------------------------------------------------------------------------
 
+
+def _set_multiplier(setting: solara.Reactive, name: str, value: float) -> None:
+    setting.set(setting.value.with_multiplier(name, value))
+
+
 @solara.component
 def SettingControls(label: str, setting: solara.Reactive, names: list[str]):  # noqa: N802
     """A scenario picker and one slider per multiplier, editing ``setting``."""
     s = setting.value
     with solara.Column(style={"min-width": "260px"}) as column:
         solara.Text(label)
-        solara.Select("scenario", value=s.scenario, values=names,
-                      on_value=lambda v: setting.set(Setting(v, setting.value.multipliers,
-                                                             setting.value.pressure_level)))
+        solara.Select(
+            "scenario",
+            value=s.scenario,
+            values=names,
+            on_value=lambda v: setting.set(
+                Setting(v, setting.value.multipliers, setting.value.pressure_level)
+            ),
+        )
         for name, value in s.multipliers:
-            solara.SliderFloat(f"{name} ×", value=value, min=0.0, max=3.0, step=0.1,
-                               on_value=lambda v, name=name: setting.set(
-                                   setting.value.with_multiplier(name, v)))
-        solara.SliderFloat("pressure level ×", value=s.pressure_level, min=0.0, max=3.0, step=0.1,
-                           on_value=lambda v: setting.set(Setting(setting.value.scenario,
-                                                                  setting.value.multipliers, v)))
+            solara.SliderFloat(
+                f"{name} ×",
+                value=value,
+                min=0.0,
+                max=3.0,
+                step=0.1,
+                on_value=partial(_set_multiplier, setting, name),
+            )
+        solara.SliderFloat(
+            "pressure level ×",
+            value=s.pressure_level,
+            min=0.0,
+            max=3.0,
+            step=0.1,
+            on_value=lambda v: setting.set(Setting(setting.value.scenario, setting.value.multipliers, v)),
+        )
     return column
 
 
 @solara.component
-def EnsembleView(replicates: int = 1000, seed: int = 1, out_dir: Path | None = None,  # noqa: N802
-                 debounce: float = DEBOUNCE):
+def EnsembleView(  # noqa: N802 - a component
+    replicates: int = 1000,
+    seed: int = 1,
+    out_dir: Path | None = None,
+    debounce: float = DEBOUNCE,
+):
     """Two settings side by side on common random numbers, re-run as their sliders move."""
     names = solara.use_memo(lambda: sorted(p.stem for p in SCENARIOS.glob("*.toml")), [])
     a = solara.use_reactive(Setting())
@@ -288,11 +345,15 @@ def EnsembleView(replicates: int = 1000, seed: int = 1, out_dir: Path | None = N
         if alliance is None or alliance not in ens[1].alliances:
             return {"message": "the two settings share no declared alliance", "seconds": 0.0}
         figs = [fates_figure(ens, alliance), survival_figure(ens, alliance), why_figure(ens, alliance)]
-        return {"figures": figs, "seconds": time.perf_counter() - started, "alliance": alliance,
-                "n": n.value, "labels": [e.setting.label() for e in ens]}
+        return {
+            "figures": figs,
+            "seconds": time.perf_counter() - started,
+            "alliance": alliance,
+            "n": n.value,
+            "labels": [e.setting.label() for e in ens],
+        }
 
-    result = solara.use_thread(compute, dependencies=[a.value, b.value, n.value],
-                               intrusive_cancel=False)
+    result = solara.use_thread(compute, dependencies=[a.value, b.value, n.value], intrusive_cancel=False)
 
     def save():
         folder = out_dir or (SCENARIOS.parent / "results" / "app-scenarios")
@@ -316,8 +377,11 @@ def EnsembleView(replicates: int = 1000, seed: int = 1, out_dir: Path | None = N
             solara.Text("updating …")
         if value and "figures" in value:
             solara.Text(f"A = {value['labels'][0]}; B = {value['labels'][1]}")
-            solara.Text(f"{value['n']:,} replicates per setting, {value['alliance']}: "
-                        f"updated in {value['seconds']:.2f} s", classes=["ensemble-status"])
+            solara.Text(
+                f"{value['n']:,} replicates per setting, {value['alliance']}: "
+                f"updated in {value['seconds']:.2f} s",
+                classes=["ensemble-status"],
+            )
             with solara.Row(style={"flex-wrap": "wrap"}):
                 for fig in value["figures"]:
                     solara.FigureMatplotlib(fig, format="png")

@@ -24,22 +24,27 @@ def over_time_chart(result: GivenDataResult, top: int = 6, dt: float = 1.0, unit
     colors = plots.OKABE_ITO + plots.TOL_MUTED
     t = np.asarray(df.index, dtype=float) * dt
     for k, name in enumerate(order):
-        ax.plot(t, df[name], marker="o", ms=3, lw=1.4, color=colors[k % len(colors)],
-                label=plots.text(name))
+        ax.plot(t, df[name], marker="o", ms=3, lw=1.4, color=colors[k % len(colors)], label=plots.text(name))
     ax.plot(t, df[DUMMY], ls="--", lw=1, color="#999999", label="dummy (noise level)")
     ax.set_xlabel(unit)
     ax.set_ylabel(METHOD_NAMES.get(result.method, result.method))
-    ax.set_title(plots.text(f"Which assumptions decide whether {result.alliance} is still active at t "
-                            f"({result.settings.get('replicates', 0):,} replicates, no new runs)", 80),
-                 fontsize=10)
+    ax.set_title(
+        plots.text(
+            f"Which assumptions decide whether {result.alliance} is still active at t "
+            f"({result.settings.get('replicates', 0):,} replicates, no new runs)",
+            80,
+        ),
+        fontsize=10,
+    )
     ax.set_ylim(bottom=0)
     plots._style(ax)
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 
-def write_given_data(result: GivenDataResult, out: str | Path, dt: float = 1.0,
-                     unit: str = "steps") -> dict[str, Path]:
+def write_given_data(
+    result: GivenDataResult, out: str | Path, dt: float = 1.0, unit: str = "steps"
+) -> dict[str, Path]:
     """Write ``indices.csv`` (parameter x output), ``over_time.csv`` (step x parameter),
     ``settings.json`` and ``over_time.png`` into ``out``."""
     from sim.present.report import figure_png
@@ -47,11 +52,16 @@ def write_given_data(result: GivenDataResult, out: str | Path, dt: float = 1.0,
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"indices": out / "indices.csv", "over_time": out / "over_time.csv",
-             "settings": out / "settings.json", "figure": out / "over_time.png"}
+    paths = {
+        "indices": out / "indices.csv",
+        "over_time": out / "over_time.csv",
+        "settings": out / "settings.json",
+        "figure": out / "over_time.png",
+    }
     result.indices.rename_axis("parameter").to_csv(paths["indices"])
     result.over_time.to_csv(paths["over_time"])
-    paths["settings"].write_text(json.dumps({"method": result.method, "alliance": result.alliance,
-                                             **result.settings}, indent=1))
+    paths["settings"].write_text(
+        json.dumps({"method": result.method, "alliance": result.alliance, **result.settings}, indent=1)
+    )
     atomic_write_bytes(paths["figure"], figure_png(over_time_chart(result, dt=dt, unit=unit)))
     return paths

@@ -16,8 +16,9 @@ from sim.present import plots
 from sim.vocabulary import FATES, MECHANISMS, force_label
 
 # one colour per mechanism (Okabe-Ito), events in greys, defections and clipping in dark tones
-MECHANISM_COLORS = dict(zip(MECHANISMS, ("#009E73", "#56B4E9", "#0072B2", "#CC79A7", "#D55E00",
-                                         "#E69F00", "#999999")))
+MECHANISM_COLORS = dict(
+    zip(MECHANISMS, ("#009E73", "#56B4E9", "#0072B2", "#CC79A7", "#D55E00", "#E69F00", "#999999"))
+)
 EVENT_COLORS = ("#F0E442", "#DDCC77", "#999933", "#AA4499", "#882255", "#44AA99")
 
 
@@ -64,8 +65,7 @@ def why_chart(panels: Sequence[tuple[str, Sequence[WhyGroup]]], title: str = "")
                     ax.barh(y, m, left=left, color=colors[f], height=0.62, edgecolor="white", linewidth=0.4)
                     left += m
                 else:
-                    ax.barh(y, m, left=right, color=colors[f], height=0.62, edgecolor="white",
-                            linewidth=0.4)
+                    ax.barh(y, m, left=right, color=colors[f], height=0.62, edgecolor="white", linewidth=0.4)
                     right += m
             net = g.parts.sum(axis=1)
             half = Z95 * net.std(ddof=1) / np.sqrt(g.n) if g.n > 1 else 0.0
@@ -112,21 +112,46 @@ def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: d
             if ended:
                 d = int(play.defector[a_index])
                 others = [j for j in members if j != d]
-                ax.plot(t, W[:, d, others].mean(axis=1), color=plots.NEGATIVE, lw=1.3,
-                        label=f"{actors[d]} toward partners")
-                ax.plot(t, W[:, others, d].mean(axis=1), color=plots.POSITIVE, lw=1.0, ls="--",
-                        label=f"partners toward {actors[d]}")
+                ax.plot(
+                    t,
+                    W[:, d, others].mean(axis=1),
+                    color=plots.NEGATIVE,
+                    lw=1.3,
+                    label=f"{actors[d]} toward partners",
+                )
+                ax.plot(
+                    t,
+                    W[:, others, d].mean(axis=1),
+                    color=plots.POSITIVE,
+                    lw=1.0,
+                    ls="--",
+                    label=f"partners toward {actors[d]}",
+                )
                 end = int(play.end_step[a_index]) * dt
                 ax.axvline(end, color="black", lw=0.8, ls=":")
                 ax.plot([end], [W[int(play.end_step[a_index]), d, others].mean()], "x", color="black")
             else:
                 pairs = [(i, j) for i in members for j in members if i != j]
-                ax.plot(t, np.mean([W[:, i, j] for i, j in pairs], axis=0), color=plots.FATE_COLORS["holds"],
-                        lw=1.3, label="members' mean tie")
+                ax.plot(
+                    t,
+                    np.mean([W[:, i, j] for i, j in pairs], axis=0),
+                    color=plots.FATE_COLORS["holds"],
+                    lw=1.3,
+                    label="members' mean tie",
+                )
             for step, name in play.first_firings():
                 ax.axvline(step * dt, color="#999999", lw=0.5, alpha=0.6)
-                ax.text(step * dt, 1.02, plots.text(name.replace("_", " ")[:14]), rotation=90, fontsize=5,
-                        va="bottom", ha="center", color="#555555", transform=ax.get_xaxis_transform())
+                ax.text(
+                    step * dt,
+                    1.02,
+                    plots.text(name.replace("_", " ")[:14]),
+                    rotation=90,
+                    fontsize=5,
+                    va="bottom",
+                    ha="center",
+                    color="#555555",
+                    transform=ax.get_xaxis_transform(),
+                )
             ax.set_ylim(-1.05, 1.05)
             ax.set_title(plots.text(f"{g.label}: replicate {rep}", 40), fontsize=8, pad=28)
             ax.spines[["top", "right"]].set_visible(False)

@@ -26,6 +26,7 @@ import pandas as pd
 
 from sim.errors import AllianceError, InputError, Interrupted, RunError
 from sim.model import dynamics
+from sim.model.attribution import Attribution
 from sim.model.engines import get_engine
 from sim.model.landscape import best_partition, descend_partition
 from sim.run.store import (
@@ -209,7 +210,7 @@ class Collector:
 
     #: an :class:`~sim.model.attribution.Attribution` the engine books the forces in while it
     #: steps (set it in :meth:`begin`; None: no attribution)
-    why = None
+    why: Attribution | None = None
 
     def begin(self, block: Block, params: Params) -> None:
         """Prepare for a chunk (allocate per-step summaries)."""
@@ -298,7 +299,7 @@ def run_chunk(task: ChunkTask):
     engine = get_engine(task.engine)
     state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype),
                             record=collector.record if collector.records else None,
-                            **({"why": collector.why} if collector.why is not None else {}))
+                            why=collector.why)
     return collector.end(task.block, params, state)
 
 
@@ -324,8 +325,6 @@ class ReplicateCollector(Collector):
         self.sample = min(n, BALANCE_SAMPLE)
         self.traj = np.empty((n, T + 1, A, A), dtype=np.float32) if self.trajectories else None
         if self.why_window:
-            from sim.model.attribution import Attribution
-
             self.why = Attribution(params, window=self.why_window)
 
     def record(self, state: dynamics.State) -> None:

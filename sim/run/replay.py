@@ -63,8 +63,14 @@ class RowRecorder(Collector):
     def end(self, block: Block, params: Params, state):
         """Trajectories, firings and the final fates of the chosen rows."""
         r = self.rows
-        return (self.ties, self.fired, state.fate[r].copy(), state.end_step[r].copy(),
-                state.defector[r].copy(), [ev.name for ev in params.events])
+        return (
+            self.ties,
+            self.fired,
+            state.fate[r].copy(),
+            state.end_step[r].copy(),
+            state.defector[r].copy(),
+            [ev.name for ev in params.events],
+        )
 
 
 def replay(results: Results, replicates: Sequence[int]) -> dict[int, Replay]:
@@ -82,10 +88,13 @@ def replay(results: Results, replicates: Sequence[int]) -> dict[int, Replay]:
     m = results.manifest
     settings = m["settings"]
     scenario = Scenario.model_validate(m["scenario"]).with_run(
-        replicates=settings["replicates"], steps=settings["steps"], seed=settings["seed"])
+        replicates=settings["replicates"], steps=settings["steps"], seed=settings["seed"]
+    )
     if scenario.digest() != m.get("scenario_hash"):
-        raise RunError(f"{results.directory}: the stored scenario does not match the run's hash; "
-                            "cannot replay its replicates")
+        raise RunError(
+            f"{results.directory}: the stored scenario does not match the run's hash; "
+            "cannot replay its replicates"
+        )
     size, total = int(settings["chunk_size"]), int(settings["replicates"])
     by_chunk: dict[int, list[int]] = {}
     for r in sorted({int(x) for x in replicates}):
@@ -95,9 +104,15 @@ def replay(results: Results, replicates: Sequence[int]) -> dict[int, Replay]:
     out = {}
     for c, reps in by_chunk.items():
         start = c * size
-        task = replicate_task(scenario, c, start, min(size, total - start), int(settings["seed"]),
-                              dtype=settings.get("dtype", DEFAULT_DTYPE),
-                              engine=settings.get("engine", "numpy"))
+        task = replicate_task(
+            scenario,
+            c,
+            start,
+            min(size, total - start),
+            int(settings["seed"]),
+            dtype=settings.get("dtype", DEFAULT_DTYPE),
+            engine=settings.get("engine", "numpy"),
+        )
         task = dataclasses.replace(task, collector=RowRecorder([r - start for r in reps]))
         ties, fired, fate, end_step, defector, events = run_chunk(task)
         for k, r in enumerate(reps):
