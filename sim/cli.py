@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replicates", "-R", type=_positive_int, default=16,
                    help="replicates per design point (default 16)")
     p.add_argument("--alliance", help="the alliance whose fate is analysed (default: the focal)")
+    p.add_argument("--over-time", action="store_true", help="Sobol indices of P(alliance active "
+                   "after step t) at 12 steps over the run, instead of the end-of-run fate")
     p.add_argument("--include", action="append", metavar="PATTERN",
                    help="vary only parameters matching this glob (repeatable), e.g. 'mechanisms.*'")
     p.add_argument("--groups", action="store_true", help="Sobol indices of parameter groups "
@@ -490,6 +492,30 @@ def cmd_sensitivity_given(args) -> int:
     return EXIT_OK
 
 
+def cmd_sensitivity_over_time(args) -> int:
+    """Sobol indices of P(active after step t) from a new Saltelli design."""
+    from sim.analysis.over_time import sobol_over_time
+    from sim.present.given_data import write_sobol_over_time
+    from sim.spec.scenario import load_scenario
+
+    if args.method != "sobol":
+        raise UsageError("--over-time: expected --method sobol")
+    scenario = load_scenario(args.scenario)
+    result = sobol_over_time(scenario, samples=args.samples, replicates=args.replicates, seed=args.seed,
+                             alliance=args.alliance, include=args.include, workers=args.workers,
+                             progress=not args.no_progress, steps=args.steps)
+    unit = scenario.run.unit if scenario.run.unit.endswith("s") else scenario.run.unit + "s"
+    out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
+    paths = write_sobol_over_time(result, out, scenario.run.dt, unit)
+    top = result.ST.mean().sort_values(ascending=False).head(args.top)
+    print(f"Sobol ST of P({result.alliance} active after step t), mean over {len(result.steps)} steps:")
+    for k, (name, value) in enumerate(top.items(), 1):
+        print(f"  {k:2d}. {value:.3f}  {name}")
+    print(f"{result.settings['replicate_runs']:,} runs in {result.settings['seconds']:.1f} s")
+    print(f"indices: {paths['ST']}\nfigure: {paths['figure']}")
+    return EXIT_OK
+
+
 def cmd_sensitivity(args) -> int:
     """`sensitivity`: Sobol or Morris indices of the focal alliance's fate."""
     from sim.analysis.sensitivity import format_indices, run_sensitivity
@@ -501,6 +527,8 @@ def cmd_sensitivity(args) -> int:
         raise UsageError(f"--method {args.method} reads a finished run: expected a result directory, "
                          f"got {args.scenario}")
     args.method = args.method or "sobol"
+    if args.over_time:
+        return cmd_sensitivity_over_time(args)
     result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
                              replicates=args.replicates, seed=args.seed, alliance=args.alliance,
                              include=args.include, grouped=args.groups, steps=args.steps,

@@ -66,3 +66,53 @@ def test_cli_reads_a_result_directory(finished, tmp_path, capsys):
     assert (tmp_path / "s" / "over_time.png").stat().st_size > 1000
     assert main(["sensitivity", str(finished), "--method", "sobol"]) == 2
     assert main(["sensitivity", "scenarios/status_quo.toml", "--method", "delta"]) == 2
+
+
+def test_sobol_over_time_counts_active_replicates(tmp_path):
+    """The time-resolved design counts exactly the replicates still active after each step, and
+    its indices are finite for every step of the grid."""
+    pytest.importorskip("SALib")
+    from sim.analysis.over_time import sobol_over_time, time_grid
+
+    r = sobol_over_time(
+        "scenarios/stab_in_the_back.toml",
+        samples=8,
+        replicates=4,
+        steps=30,
+        include=["mechanisms.*"],
+        workers=1,
+        progress=False,
+        resamples=20,
+    )
+    assert list(r.steps) == list(time_grid(30))
+    assert r.shares.shape == (8 * (7 + 2), len(r.steps))
+    assert np.all(np.diff(r.shares, axis=1) <= 0)  # P(active after t) never rises
+    assert ((r.shares >= 0) & (r.shares <= 1)).all() and np.isfinite(r.ST.to_numpy()).all()
+    assert set(r.ST.columns) == {
+        f"mechanisms.{m}"
+        for m in ("affinity", "balance", "threat", "pressure", "competition", "dependence", "noise")
+    }
+    assert (
+        main(
+            [
+                "sensitivity",
+                "scenarios/stab_in_the_back.toml",
+                "--over-time",
+                "--samples",
+                "8",
+                "-R",
+                "2",
+                "-t",
+                "20",
+                "--include",
+                "mechanisms.*",
+                "-j",
+                "1",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "t"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "t" / "sobol_over_time.png").exists()
