@@ -143,23 +143,23 @@ def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: d
                 ax.axvline(step * dt, color="#999999", lw=0.5, alpha=0.6)
                 ax.text(
                     step * dt,
-                    1.02,
-                    plots.text(name.replace("_", " ")[:14]),
+                    0.03,
+                    plots.text(name.replace("_", " ")[:18]),
                     rotation=90,
                     fontsize=5,
                     va="bottom",
-                    ha="center",
+                    ha="right",
                     color="#555555",
                     transform=ax.get_xaxis_transform(),
                 )
             ax.set_ylim(-1.05, 1.05)
-            ax.set_title(plots.text(f"{g.label}: replicate {rep}", 40), fontsize=8, pad=28)
+            ax.set_title(plots.text(f"{g.label}: replicate {rep}", 40), fontsize=8)
             ax.spines[["top", "right"]].set_visible(False)
             ax.tick_params(labelsize=7)
         row[0].set_ylabel("tie", fontsize=8)
         handles, labels = row[0].get_legend_handles_labels()
         if handles:
-            row[0].legend(fontsize=6, loc="lower left", frameon=False)
+            row[0].legend(fontsize=6, loc="upper right", frameon=False)
     for ax in axes[-1]:
         ax.set_xlabel(unit, fontsize=8)
     return fig

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 
 from sim.analysis.why import has_why, why_frame, why_groups, why_sentence
+from sim.errors import AllianceError
 from sim.present import why_figures
 from sim.run.replay import replay
 from sim.run.store import Results
@@ -68,7 +69,7 @@ def why_section(
     wanted = {rep for a in alliances for g in groups[a][0] for rep in g.typical(typical)}
     try:
         replays = replay(r, sorted(wanted))
-    except Exception as e:  # noqa: BLE001 - the section stays useful without the examples
+    except (AllianceError, OSError) as e:  # the section stays useful without the examples
         replays, failed = {}, f"<p class='small'>(typical replicates not re-run: {_esc(e)})</p>"
     else:
         failed = ""
