@@ -77,6 +77,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=["float32", "float64"], default=None,
                    help="precision of the ties (default float32: within 1e-5 of float64)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--why", action=argparse.BooleanOptionalAction, default=None,
+                   help="book each force's part in the alliances' ties (why: columns; default: on "
+                   "up to 10,000 replicates)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,14 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=_positive_int, default=5, help="how many minima to print")
 
     p = sub.add_parser("sensitivity", help="Sobol or Morris sensitivity of the focal alliance's "
-                       "fate to the scenario's uncertain values (needs alliance-sim[explore])")
-    p.add_argument("scenario", type=Path)
-    p.add_argument("--method", choices=["sobol", "morris"], default="sobol")
+                       "fate to the scenario's uncertain values (needs alliance-sim[explore]); or, "
+                       "given a result directory, delta or PAWN indices from its replicates")
+    p.add_argument("scenario", type=Path, help="a scenario file (new runs) or a result directory "
+                   "(no new runs: --method delta or pawn)")
+    p.add_argument("--method", choices=["sobol", "morris", "delta", "pawn"], default=None,
+                   help="sobol or morris for a scenario (default sobol); delta or pawn for a result "
+                   "directory (default delta)")
     p.add_argument("--samples", "-N", type=_positive_int, default=1024,
                    help="Sobol base samples (a power of two) or Morris trajectories (default 1024)")
     p.add_argument("--replicates", "-R", type=_positive_int, default=16,
                    help="replicates per design point (default 16)")
     p.add_argument("--alliance", help="the alliance whose fate is analysed (default: the focal)")
+    p.add_argument("--over-time", action="store_true", help="Sobol indices of P(alliance active "
+                   "after step t) at 12 steps over the run, instead of the end-of-run fate")
     p.add_argument("--include", action="append", metavar="PATTERN",
                    help="vary only parameters matching this glob (repeatable), e.g. 'mechanisms.*'")
     p.add_argument("--groups", action="store_true", help="Sobol indices of parameter groups "
@@ -355,7 +364,7 @@ def _run_one(args, scenario_path: Path, out: Path, force: bool, resume: bool = F
             chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE, workers=args.workers,
             executor=client.get_executor() if client is not None else None, resume=resume,
             force=force, trajectories=trajectories, progress=not args.no_progress,
-            point=args.point, dtype=args.dtype or DEFAULT_DTYPE)
+            point=args.point, dtype=args.dtype or DEFAULT_DTYPE, why=getattr(args, "why", None))
     finally:
         if client is not None:
             client.close()
@@ -514,11 +523,67 @@ def cmd_landscape(args) -> int:
     return EXIT_OK
 
 
+def cmd_sensitivity_given(args) -> int:
+    """Delta or PAWN indices from a finished result directory (no new simulations)."""
+    from sim.analysis.given_data import format_given_data, given_data
+    from sim.present.given_data import write_given_data
+    from sim.present.plots import time_unit
+    from sim.run.store import load_results
+
+    method = args.method or "delta"
+    if method not in ("delta", "pawn"):
+        raise UsageError(f"--method {method} runs new simulations of a scenario file; for a result "
+                         "directory expected --method delta or pawn")
+    results = load_results(args.scenario)
+    result = given_data(results, method, args.alliance, seed=args.seed)
+    unit, dt = time_unit(results)
+    paths = write_given_data(result, args.out or args.scenario / f"sensitivity-{method}", dt, unit)
+    for output in ("stab", "holds", "fate"):
+        print(format_given_data(result, output, args.top))
+        print()
+    print(f"{result.settings['replicates']:,} replicates, {result.settings['parameters']} parameters "
+          f"in {result.settings['seconds']:.1f} s (no new runs)")
+    print(f"indices: {paths['indices']}\nover time: {paths['over_time']}\nfigure: {paths['figure']}")
+    return EXIT_OK
+
+
+def cmd_sensitivity_over_time(args) -> int:
+    """Sobol indices of P(active after step t) from a new Saltelli design."""
+    from sim.analysis.over_time import sobol_over_time
+    from sim.present.given_data import write_sobol_over_time
+    from sim.spec.scenario import load_scenario
+
+    if args.method != "sobol":
+        raise UsageError("--over-time: expected --method sobol")
+    scenario = load_scenario(args.scenario)
+    result = sobol_over_time(scenario, samples=args.samples, replicates=args.replicates, seed=args.seed,
+                             alliance=args.alliance, include=args.include, workers=args.workers,
+                             progress=not args.no_progress, steps=args.steps)
+    unit = scenario.run.unit if scenario.run.unit.endswith("s") else scenario.run.unit + "s"
+    out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
+    paths = write_sobol_over_time(result, out, scenario.run.dt, unit)
+    top = result.ST.mean().sort_values(ascending=False).head(args.top)
+    print(f"Sobol ST of P({result.alliance} active after step t), mean over {len(result.steps)} steps:")
+    for k, (name, value) in enumerate(top.items(), 1):
+        print(f"  {k:2d}. {value:.3f}  {name}")
+    print(f"{result.settings['replicate_runs']:,} runs in {result.settings['seconds']:.1f} s")
+    print(f"indices: {paths['ST']}\nfigure: {paths['figure']}")
+    return EXIT_OK
+
+
 def cmd_sensitivity(args) -> int:
     """`sensitivity`: Sobol or Morris indices of the focal alliance's fate."""
     from sim.analysis.sensitivity import format_indices, run_sensitivity
     from sim.present.exploration import write_sensitivity
 
+    if args.scenario.is_dir():
+        return cmd_sensitivity_given(args)
+    if args.method in ("delta", "pawn"):
+        raise UsageError(f"--method {args.method} reads a finished run: expected a result directory, "
+                         f"got {args.scenario}")
+    args.method = args.method or "sobol"
+    if args.over_time:
+        return cmd_sensitivity_over_time(args)
     result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
                              replicates=args.replicates, seed=args.seed, alliance=args.alliance,
                              include=args.include, grouped=args.groups, steps=args.steps,

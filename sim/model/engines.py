@@ -30,11 +30,12 @@ class Engine(Protocol):
 
     def simulate(self, params: Params, rngs: Sequence[np.random.Generator], layout: Layout | None = None,
                  *, dtype=np.float32, record: Callable[[dynamics.State], None] | None = None,
-                 steps: int | None = None) -> dynamics.State:
+                 steps: int | None = None, why=None) -> dynamics.State:
         """Run every row of ``params`` from its initial state and return the final state.
 
         ``layout`` None means one group whose replicates are the rows; ``record(state)`` is called
-        at the start and after every step.
+        at the start and after every step; ``why`` (a :class:`sim.model.attribution.Attribution`,
+        optional) books each force's part in the alliances' ties while stepping.
         """
         ...
 
@@ -46,18 +47,18 @@ class NumpyEngine:
 
     def simulate(self, params: Params, rngs: Sequence[np.random.Generator], layout: Layout | None = None,
                  *, dtype=np.float32, record: Callable[[dynamics.State], None] | None = None,
-                 steps: int | None = None) -> dynamics.State:
+                 steps: int | None = None, why=None) -> dynamics.State:
         """Run the rows of ``params`` (see :meth:`Engine.simulate`)."""
         if layout is None:
             if len(rngs) != 1:
                 raise ValueError("several generators need a layout")
-            return dynamics.run(params, rngs[0], steps=steps, dtype=dtype, record=record)
-        return run_common(params, rngs, layout, dtype=dtype, record=record, steps=steps)
+            return dynamics.run(params, rngs[0], steps=steps, dtype=dtype, record=record, why=why)
+        return run_common(params, rngs, layout, dtype=dtype, record=record, steps=steps, why=why)
 
 
 def run_common(params: Params, rngs: Sequence[np.random.Generator], layout: Layout, *, dtype=np.float32,
                record: Callable[[dynamics.State], None] | None = None,
-               steps: int | None = None) -> dynamics.State:
+               steps: int | None = None, why=None) -> dynamics.State:
     """Step every row with common random numbers: row ``i`` gets, at every step, the noise, event
     and decision draws of replicate ``replicate_of_row[i]`` of generator ``group_of_row[i]``.
 
@@ -72,6 +73,9 @@ def run_common(params: Params, rngs: Sequence[np.random.Generator], layout: Layo
     members = [np.flatnonzero(group == g) for g in range(len(rngs))]
     sizes = [int(rep[rows].max()) + 1 if rows.size else 0 for rows in members]
     state = dynamics.initial_state(params, dtype)
+    stepper = dynamics.Stepper(params, dtype, why=why)
+    if why is not None:
+        why.start(state)
     steps = params.steps if steps is None else steps
     noise = np.empty((n, A, A), dtype=dtype)
     events = np.empty((n, E))
@@ -83,7 +87,7 @@ def run_common(params: Params, rngs: Sequence[np.random.Generator], layout: Layo
             d = dynamics.draw(rng, size, A, E, M, dtype)
             index = rep[rows]
             noise[rows], events[rows], defect[rows] = d.noise[index], d.events[index], d.defect[index]
-        dynamics.step(params, state, dynamics.Draws(noise, events, defect))
+        stepper.step(state, dynamics.Draws(noise, events, defect))
         if (k + 1) % dynamics.CHECK_EVERY == 0 or k + 1 == steps:
             dynamics.check_finite(params, state)
         if record is not None:

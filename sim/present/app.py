@@ -290,6 +290,13 @@ def Page(model=None):  # noqa: N802 - the name `solara run` looks for
     reactive = model if isinstance(model, solara.Reactive) else own
     SolaraViz(reactive, components=[], model_params=model_params(), name=TITLE)
     View(reactive.value)
+    ensembles, set_ensembles = solara.use_state(False)
+    solara.Checkbox(label="ensemble view: many replicates, two settings side by side",
+                    value=ensembles, on_value=set_ensembles)
+    if ensembles:
+        from sim.present.ensemble_view import EnsembleView
+
+        EnsembleView()
 
 
 def make_page(model=None):

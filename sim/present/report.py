@@ -25,6 +25,7 @@ import numpy as np
 
 from sim.analysis import outcomes
 from sim.present import plots
+from sim.present.why_report import why_section
 from sim.run.store import Results, atomic_write_bytes
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -514,6 +515,7 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
     prefixes = [f"{k + 1:02d}-{_slug(r.name or 'scenario')}" for k, r in enumerate(runs)]
     for k, (r, prefix) in enumerate(zip(runs, prefixes, strict=True)):
         body.append(scenario_section(r, k + 1, render(scenario_figures(r, prefix))))
+        body.append(why_section(r, k + 1, prefix, render))
     body.append("<footer>Fates: Wilson (1927) score intervals. Survival: Kaplan &amp; Meier (1958) "
                 "with Greenwood (1926) variance (log-log band). Balance: Heider (1946), Cartwright "
                 "&amp; Harary (1956). Blocs: Axelrod &amp; Bennett (1993). Figures use the "

@@ -26,6 +26,7 @@ import pandas as pd
 
 from sim.errors import AllianceError, InputError, Interrupted, RunError
 from sim.model import dynamics
+from sim.model.attribution import Attribution
 from sim.model.engines import get_engine
 from sim.model.landscape import best_partition, descend_partition
 from sim.run.store import (
@@ -64,6 +65,7 @@ DEFAULT_CHUNK_SIZE = 4096  # measured in benchmarks/bench.py: 2048-4096 are fast
 # chunk, up to this many: an unbiased estimate of the ensemble mean (replicates are independent)
 # at a quarter of the cost; each replicate's final balance is computed for all of them.
 BALANCE_SAMPLE = 1024
+WHY_AUTO_MAX = 10_000  # runs up to this many replicates book the forces by default (why_window)
 DEFAULT_DTYPE = "float32"  # held within 1e-5 of the float64 reference over 60 steps (tests)
 HIST_BINS = 200  # cohesion histogram bins over [-1, 1]
 MAX_ATTEMPTS = 2
@@ -207,6 +209,10 @@ class Collector:
     step, and returns what :meth:`end` returns as the chunk's payload.
     """
 
+    #: an :class:`~sim.model.attribution.Attribution` the engine books the forces in while it
+    #: steps (set it in :meth:`begin`; None: no attribution)
+    why: Attribution | None = None
+
     def begin(self, block: Block, params: Params) -> None:
         """Prepare for a chunk (allocate per-step summaries)."""
 
@@ -250,11 +256,12 @@ class ChunkTask:
 
 def replicate_task(scenario: Scenario, index: int, start: int, size: int, seed: int, *,
                    trajectories: bool = False, dtype: str = DEFAULT_DTYPE,
-                   engine: str = "numpy") -> ChunkTask:
-    """The task of chunk ``index`` of a plain run: replicates ``start .. start + size``."""
+                   engine: str = "numpy", why: int = 0) -> ChunkTask:
+    """The task of chunk ``index`` of a plain run: replicates ``start .. start + size`` (``why``:
+    the attribution window, 0 for none)."""
     block = Block(index, np.zeros(1, dtype=np.intp), start, size)
     return ChunkTask(scenario, block, {}, np.zeros(1, dtype=np.int64), index, seed,
-                     ReplicateCollector(trajectories), dtype, engine)
+                     ReplicateCollector(trajectories, why), dtype, engine)
 
 
 def chunk_params(task: ChunkTask) -> tuple[Params, list[np.random.Generator], object]:
@@ -294,16 +301,22 @@ def run_chunk(task: ChunkTask):
     collector.begin(task.block, params)
     engine = get_engine(task.engine)
     state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype),
-                            record=collector.record if collector.records else None)
+                            record=collector.record if collector.records else None,
+                            why=collector.why)
     return collector.end(task.block, params, state)
 
 
 class ReplicateCollector(Collector):
     """A plain run's chunk: the replicate table, the per-step summaries and, optionally, the
-    trajectories (:class:`~sim.run.store.ChunkData`)."""
+    trajectories (:class:`~sim.run.store.ChunkData`).
 
-    def __init__(self, trajectories: bool = False):
+    ``why``: the length of the attribution window in steps (0: no attribution); with it the table
+    gets each force's part in every alliance's tracked tie (:mod:`sim.model.attribution`).
+    """
+
+    def __init__(self, trajectories: bool = False, why: int = 0):
         self.trajectories = trajectories
+        self.why_window = int(why)
 
     def begin(self, block: Block, params: Params) -> None:
         """Allocate the per-step summaries of the chunk."""
@@ -314,6 +327,8 @@ class ReplicateCollector(Collector):
         self.balance_sum = np.zeros(T + 1)
         self.sample = min(n, BALANCE_SAMPLE)
         self.traj = np.empty((n, T + 1, A, A), dtype=np.float32) if self.trajectories else None
+        if self.why_window:
+            self.why = Attribution(params, window=self.why_window)
 
     def record(self, state: dynamics.State) -> None:
         """Cohesion histograms, active counts, balance share (and ties) at step ``state.t``."""
@@ -351,6 +366,9 @@ class ReplicateCollector(Collector):
             columns[bloc_column(name)] = labels[:, i].astype(np.int8)
         for i, name in enumerate(params.actors):
             columns[capability_column(name)] = state.capability[:, i].astype(np.float64)
+        if self.why is not None:
+            self.why.finish(state)
+            columns.update({k: v.astype(np.float32) for k, v in self.why.columns().items()})
         table = encode_table(columns)
         summary = {
             "cohesion_hist": self.hist, "active": self.active, "balance_sum": self.balance_sum,
@@ -378,10 +396,27 @@ def versions() -> dict[str, str]:
 
 
 def _settings(scenario: Scenario, chunk_size: int, trajectories: bool, dtype: str,
-              engine: str = "numpy") -> dict:
+              engine: str = "numpy", why: int = 0) -> dict:
     run = scenario.run
     return {"replicates": run.replicates, "steps": run.steps, "seed": run.seed, "dt": run.dt,
-            "chunk_size": chunk_size, "trajectories": trajectories, "dtype": dtype, "engine": engine}
+            "chunk_size": chunk_size, "trajectories": trajectories, "dtype": dtype, "engine": engine,
+            "why": why}
+
+
+def why_window(why: bool | int | None, replicates: int) -> int:
+    """The attribution window of a run (0: off). ``None`` chooses: on (the default window) up to
+    :data:`WHY_AUTO_MAX` replicates, off beyond; ``True``/``False`` force it; an int is the window.
+
+    Booking the forces costs 50-80 % more time per step (measured in README, "Why it broke"), more
+    than the 15 % a big run should pay by default.
+    """
+    from sim.model.attribution import DEFAULT_WINDOW
+
+    if why is None:
+        return DEFAULT_WINDOW if replicates <= WHY_AUTO_MAX else 0
+    if why is True:
+        return DEFAULT_WINDOW
+    return int(why)
 
 
 def _ignore_sigint() -> None:
@@ -582,7 +617,7 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
                  executor: cf.Executor | None = None, resume: bool = False, force: bool = False,
                  trajectories: bool = False, dtype: str = DEFAULT_DTYPE, progress: bool = True,
                  name: str | None = None, point: bool = False, chunk_fn=None,
-                 engine: str = "numpy") -> Results:
+                 engine: str = "numpy", why: bool | int | None = None) -> Results:
     """Run the replicates of a scenario and return (and, with ``out``, store) the results.
 
     The one-point :class:`Design` of :func:`run_design`, collected by :class:`ReplicateCollector`.
@@ -619,6 +654,9 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
         stand-in lets tests inject faults.
     engine
         The engine that steps the ties (``numpy``; see :mod:`sim.model.engines`).
+    why
+        Book each force's part in the alliances' ties (``why:`` columns): None (default) for runs
+        of up to :data:`WHY_AUTO_MAX` replicates, True/False to force, an int for the window.
     """
     source = None
     if not isinstance(scenario, Scenario):
@@ -635,9 +673,11 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
         out = Path(tempfile.mkdtemp(prefix="alliance-sim-"))
         force = True
     out = Path(out)
-    settings = _settings(scenario, chunk_size, trajectories, dtype, engine)
+    window = why_window(why, scenario.run.replicates)
+    settings = _settings(scenario, chunk_size, trajectories, dtype, engine, window)
     _check_writable(out, _disk_need(scenario, chunk_size, trajectories))
-    return run_design(scenario, Design.single(scenario.run.replicates), ReplicateCollector(trajectories),
+    return run_design(scenario, Design.single(scenario.run.replicates),
+                      ReplicateCollector(trajectories, window),
                       seed=scenario.run.seed, out=out, chunk_size=chunk_size, workers=workers,
                       executor=executor, progress=progress, desc=name or "run", dtype=dtype,
                       engine=engine, resume=resume, force=force, name=name, chunk_fn=chunk_fn,
@@ -658,6 +698,8 @@ def resume_command(source: Path | None, out: Path, settings: dict, point: bool =
         parts.append("--point")
     if settings.get("dtype") != DEFAULT_DTYPE:
         parts += ["--dtype", str(settings["dtype"])]
+    if settings.get("why") != why_window(None, settings["replicates"]):
+        parts.append("--why" if settings.get("why") else "--no-why")
     return " ".join(parts)
 
 
@@ -836,7 +878,8 @@ def reusable(path: Path, out: Path, args) -> Results | None:
         replicates=args.replicates, steps=args.steps, seed=args.seed)
     settings = _settings(scenario, args.chunk_size or DEFAULT_CHUNK_SIZE, False,
                          getattr(args, "dtype", None) or DEFAULT_DTYPE,
-                         getattr(args, "engine", None) or "numpy")
+                         getattr(args, "engine", None) or "numpy",
+                         why_window(getattr(args, "why", None), scenario.run.replicates))
     if manifest.get("scenario_hash") != scenario.digest() or manifest.get("settings") != settings:
         return None
     return load_results(out)
