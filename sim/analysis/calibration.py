@@ -50,7 +50,7 @@ from sim.run.engine import Collector, Design, run_design
 from sim.spec.observations import TIE_KINDS, Record, add_units, load_record
 from sim.spec.parammap import slots
 from sim.spec.params import assemble
-from sim.spec.scenario import Scenario, _root_for, load_scenario
+from sim.spec.scenario import Scenario, _root_for, load_scenario, stored_scenario
 from sim.vocabulary import FATES, PARAM_PREFIX, Fate, param_column
 
 DEFAULT_REPLICATES = 50_000
@@ -895,7 +895,7 @@ def project(
     """
     folder = calibration_dir(Path(calibrated))
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    scenario = Scenario.model_validate(manifest["scenario"])
+    scenario = stored_scenario(manifest["scenario"])
     t0 = int(manifest["last_step"])
     start = _dt.date.fromisoformat(manifest["start"])
     unit = manifest["unit"]

@@ -32,7 +32,7 @@ from sim.run.engine import Collector, Design, run_design
 from sim.run.store import ChunkData, encode_table, write_json
 from sim.spec.correlation import sample_values
 from sim.spec.levers import grid, latin_hypercube, lever_names, lever_path, with_status_quo
-from sim.spec.scenario import Metric, Scenario, load_scenario
+from sim.spec.scenario import Metric, Scenario, load_scenario, stored_scenario
 from sim.vocabulary import Fate
 
 WORLDS_TAG = 0x574F524C  # "WORL": the worlds' seed is SeedSequence([seed, WORLDS_TAG])
@@ -604,7 +604,7 @@ def load_policy_results(directory: str | Path) -> PolicyResults:
         raise ResultsError(f"{directory}: not a finished result folder ({e})") from None
     if manifest.get("kind") != "levers":
         raise PolicyError(f"{directory}: expected the folder of an 'alliance-sim levers' run")
-    scenario = Scenario.model_validate(manifest["scenario"])
+    scenario = stored_scenario(manifest["scenario"])
     names = list(manifest["metrics"])
     obj = Objectives(names, [Metric.model_validate(manifest["metrics"][n]) for n in names])
     table = pd.read_parquet(directory / "policies.parquet")

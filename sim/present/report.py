@@ -329,9 +329,9 @@ def _declared_values(r: Results) -> list[tuple[str, str, str | None]] | None:
     try:
         from sim.present.show import describe_value
         from sim.spec.parammap import slots
-        from sim.spec.scenario import Scenario
+        from sim.spec.scenario import stored_scenario
 
-        scenario = Scenario.model_validate(r.manifest["scenario"])
+        scenario = stored_scenario(r.manifest["scenario"])
         return [(s.path, describe_value(s.value), getattr(s.value, "claim", None)) for s in slots(scenario)]
     except Exception:  # noqa: BLE001 - fall back to the sampled columns
         return None

@@ -83,11 +83,11 @@ def replay(results: Results, replicates: Sequence[int]) -> dict[int, Replay]:
     InputError
         For a replicate the run does not have.
     """
-    from sim.spec.scenario import Scenario
+    from sim.spec.scenario import stored_scenario
 
     m = results.manifest
     settings = m["settings"]
-    scenario = Scenario.model_validate(m["scenario"]).with_run(
+    scenario = stored_scenario(m["scenario"]).with_run(
         replicates=settings["replicates"], steps=settings["steps"], seed=settings["seed"]
     )
     if scenario.digest() != m.get("scenario_hash"):

@@ -30,6 +30,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -670,7 +671,7 @@ class Scenario(_Strict):
 
     # -- cross-references ------------------------------------------------------------------
     @model_validator(mode="after")
-    def _references(self):
+    def _references(self, info: ValidationInfo):
         actors, issues = self.actors, self.issues
 
         def actor(name, *loc):
@@ -720,8 +721,11 @@ class Scenario(_Strict):
                 ats = [p.at for p in sched]
                 if any(b <= x for x, b in zip(ats, ats[1:])):
                     raise _LocError(("pressure", a), f"expected strictly increasing steps, got {ats}")
+        # A stored run's scenario may have had its horizon shortened (``-t``): events after it
+        # simply never fire there; in a file, an event past the horizon is a mistake.
+        stored = bool(info.context and info.context.get("stored"))
         for e, ev in self.events.items():
-            if ev.at is not None and ev.at >= self.run.steps:
+            if ev.at is not None and ev.at >= self.run.steps and not stored:
                 raise _LocError(("events", e, "at"),
                                 f"expected a step before the horizon ({self.run.steps}), got {ev.at}")
             for n, f in enumerate(ev.effects):
@@ -874,6 +878,14 @@ class Scenario(_Strict):
         changes = {k: v for k, v in changes.items() if v is not None}
         run = Run.model_validate({**self.run.model_dump(), **changes})
         return self.model_copy(update={"run": run})
+
+
+def stored_scenario(data: dict) -> Scenario:
+    """The scenario a result directory's manifest stores (resolved, with the run's own settings).
+
+    Validated like a file, except that events after a horizon shortened for the run are kept.
+    """
+    return Scenario.model_validate(data, context={"stored": True})
 
 
 def _names(d) -> str:
