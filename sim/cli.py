@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print a resolved scenario with the provenance of its values")
     p.add_argument("file", type=Path)
     p.add_argument("--point", action="store_true", help="show point values")
+    p.add_argument("--wide", "-w", action="store_true", help="never cut rows to the terminal's width")
+    p.add_argument("--replicates", "-n", type=_positive_int, help="as for run: the hash printed is "
+                   "then the one a run with this setting records")
+    p.add_argument("--steps", "-t", type=_positive_int, help="as for run (changes the hash)")
+    p.add_argument("--seed", type=_seed, help="as for run (changes the hash)")
 
     p = sub.add_parser("list", help="list ready scenarios with their titles")
     p.add_argument("folder", type=Path, nargs="?", default=None)
@@ -276,6 +281,7 @@ def _print_summary(results) -> None:
 def cmd_run(args) -> int:
     from sim.run.store import safe_name
 
+    args.scenario = _scenario_path(args.scenario)
     out = args.out or Path("results") / safe_name(args.scenario.stem)
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
@@ -297,6 +303,7 @@ def cmd_compare(args) -> int:
 
     runs = []
     folders: set[str] = set()
+    args.scenarios = [_scenario_path(p) for p in args.scenarios]
     for path in args.scenarios:
         folder = base = safe_name(path.stem)  # one folder per scenario, inside --out
         n = 2
@@ -350,7 +357,8 @@ def cmd_validate(args) -> int:
 def cmd_show(args) -> int:
     from sim.present.show import render
 
-    print(render(args.file, point=args.point))
+    print(render(_scenario_path(args.file), point=args.point, wide=args.wide,
+                 replicates=args.replicates, steps=args.steps, seed=args.seed))
     return EXIT_OK
 
 
@@ -371,6 +379,32 @@ def cmd_list(args) -> int:
     return EXIT_OK
 
 
+def _scenario_path(path: Path) -> Path:
+    """A scenario argument: a file, or the name of a ready scenario (``back_to_back``, as ``list``
+    prints it), which means ``<scenarios folder>/back_to_back.toml``."""
+    if path.exists() or path.parent != Path("."):
+        if not path.exists() and path.suffix == ".toml":
+            shipped = _default_scenarios() / path.name
+            if shipped.is_file():
+                raise UsageError(f"{path}: no such file; did you mean {shipped}? (alliance-sim list "
+                                 "shows the ready scenarios, which run by name too)")
+        return path
+    name = path.name[:-5] if path.name.endswith(".toml") else path.name
+    folder = _default_scenarios()
+    candidate = folder / f"{name}.toml"
+    if candidate.is_file():
+        return candidate
+    if path.suffix == ".toml":
+        return path  # a missing file: load_scenario says so
+    import difflib
+
+    names = sorted(f.stem for f in folder.glob("*.toml"))
+    close = difflib.get_close_matches(name, names, n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise UsageError(f"{path}: no such file and no ready scenario of that name; {hint}ready "
+                     f"scenarios (alliance-sim list): {', '.join(names)}")
+
+
 def _default_scenarios() -> Path:
     here = Path("scenarios")
     if here.is_dir():
@@ -383,6 +417,7 @@ def cmd_landscape(args) -> int:
     from sim.spec.params import compile_params
     from sim.spec.scenario import load_scenario
 
+    args.scenario = _scenario_path(args.scenario)
     scenario = load_scenario(args.scenario, point=True)
     params = compile_params(scenario, 1)
     W = params.ties[0]
@@ -403,6 +438,7 @@ def cmd_sensitivity(args) -> int:
     from sim.analysis.sensitivity import AnalysisError, format_indices, run_sensitivity
     from sim.present.exploration import write_sensitivity
 
+    args.scenario = _scenario_path(args.scenario)
     try:
         result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
                                  replicates=args.replicates, seed=args.seed, alliance=args.alliance,

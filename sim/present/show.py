@@ -1,10 +1,14 @@
 """Text rendering of a resolved scenario, each value with the claims that ground it.
 
-One row per parameter: its dotted path, its value (a number or a distribution), the point value
-and its provenance, i.e. the grounding claims, each as ``id ¶N speaker`` for the source article or
-``id publisher`` for a public figure or the literature. Rows are grouped by section (actors,
-positions, ties, ...) and cut to the terminal's width; the claims cited follow in full below the
-table. A row whose claims give another value is marked ``≠``, a row no claim grounds ``(none)``.
+One row per parameter: its dotted path, whether this file changes it from the file it extends
+(``+`` new, ``*`` changed), its value (a number or a distribution), the point value, its basis
+(article claim, public figure or modelling assumption: :attr:`sim.spec.claims.Claim.kind`) and its
+provenance, i.e. the grounding claims, each as ``id ¶N speaker`` for the source article or ``id
+publisher`` for a public figure or the literature. Rows are grouped by section (actors, positions,
+ties, ...) and cut to the terminal's width unless ``wide``; the claims cited follow in full below
+the table. A row whose claims give another value is marked ``≠``, a row no claim grounds
+``(none)``. The header gives the scenario hash a run of it records, each event's effects with
+their targets, and which of two ``[[ties]]`` entries for the same direction wins (the later one).
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from sim.spec.claims import Claim, claims_by_param, load_claims, matches
+from sim.spec.claims import Claim, basis_of, claims_by_param, load_claims, matches
 from sim.spec.params import iter_values
-from sim.spec.scenario import load_scenario, point_value
+from sim.spec.scenario import ScenarioError, load_scenario, point_value, scenario_chain
+from sim.vocabulary import BASIS_SHORT
 
 SPEAKERS = {
     "article narrative": "article",
@@ -79,18 +84,103 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def render(path: str | Path, point: bool = False, width: int | None = None) -> str:
-    """The scenario at ``path`` as text: header, one row per parameter, then the claims cited."""
-    width = width or _width()
+def effect_target(effect) -> str:
+    """What an event effect acts on, in words: ``tie China → Russia (both ways)``,
+    ``position of China on taiwan``, ``ambition of Russia over Kazakhstan``, ``pressure on China``."""
+    kind = effect.kind
+    if kind in ("tie", "dependence"):
+        arrow = "↔" if effect.symmetric else "→"
+        both = " (both ways)" if effect.symmetric else ""
+        return f"{kind} {effect.from_} {arrow} {effect.to}{both}"
+    if kind in ("position", "salience"):
+        return f"{kind} of {effect.actor} on {effect.issue}"
+    if kind == "ambition":
+        return f"ambition of {effect.actor} over {effect.target}"
+    if kind == "pressure":
+        return f"pressure on {effect.actor}"
+    return f"growth of {effect.actor}"
+
+
+def effect_text(effect) -> str:
+    """An effect in words: ``shift tie China → Russia by U(-0.15, -0.05)``."""
+    if effect.shift is not None:
+        return f"shift {effect_target(effect)} by {short_value(effect.shift)}"
+    return f"set {effect_target(effect)} to {short_value(effect.set)}"
+
+
+def tie_overrides(scenario) -> dict[int, str]:
+    """For each ``[[ties]]`` entry that shares a direction with another, which one wins.
+
+    Entries are applied in order (a file's own after those of the file it extends), so a later
+    entry for the same direction replaces an earlier one (a ``symmetric`` entry sets both
+    directions). Returns ``{index: note}`` for every entry involved.
+    """
+    def directions(t) -> list[tuple[str, str]]:
+        return [(t.from_, t.to)] + ([(t.to, t.from_)] if t.symmetric else [])
+
+    last: dict[tuple[str, str], int] = {}
+    for n, t in enumerate(scenario.ties):
+        for d in directions(t):
+            last[d] = n
+    notes: dict[int, str] = {}
+    for n, t in enumerate(scenario.ties):
+        lost = [(d, last[d]) for d in directions(t) if last[d] != n]
+        won = {d for d in directions(t) if last[d] == n}
+        beaten = [m for m, u in enumerate(scenario.ties[:n]) if won & set(directions(u))]
+        if lost:
+            notes[n] = "; ".join(f"{a}→{b} replaced by ties.{m}" for (a, b), m in lost)
+        elif beaten:
+            notes[n] = "wins over " + ", ".join(f"ties.{m}" for m in beaten)
+    return notes
+
+
+def parent_values(path: str | Path, point: bool = False) -> tuple[Path | None, dict]:
+    """The file ``path`` extends and its values by parameter path (``(None, {})`` for a base)."""
+    chain = scenario_chain(path)
+    if len(chain) < 2:
+        return None, {}
+    try:
+        parent = load_scenario(chain[-2], point=point)
+    except ScenarioError:  # a parent that is not a whole scenario on its own
+        return chain[-2], {}
+    return chain[-2], dict(iter_values(parent))
+
+
+def render(path: str | Path, point: bool = False, width: int | None = None, wide: bool = False,
+           replicates: int | None = None, steps: int | None = None, seed: int | None = None) -> str:
+    """The scenario at ``path`` as text: header, one row per parameter, then the claims cited.
+
+    Parameters
+    ----------
+    path
+        The scenario file.
+    point
+        Show point values (as ``run --point`` uses them).
+    width
+        Cut rows to this many characters (default: the terminal's width), unless ``wide``.
+    wide
+        Never cut: every label and provenance is shown whole.
+    replicates, steps, seed
+        Run settings as ``run`` would override them: the printed scenario hash is then the one the
+        run's manifest and report record.
+    """
+    width = 10**6 if wide else (width or _width())
     scenario = load_scenario(path, point=point)
+    scenario = scenario.with_run(replicates=replicates, steps=steps, seed=seed)
     claims = load_claims(scenario.claims) if scenario.claims else []
     by_param = claims_by_param(claims)
+    parent, before = parent_values(path, point)
     lines = [f"# {scenario.title or Path(path).stem}"]
     if scenario.description:
         lines += textwrap.wrap(" ".join(scenario.description.split()), width)
     run = scenario.run
     lines.append(f"run: {run.steps} steps of {run.dt:g} {run.unit}, {run.replicates} replicates, "
                  f"seed {run.seed}; bargaining every {scenario.mechanisms.bargain_every or '-'} steps")
+    lines.append(f"scenario hash: {scenario.digest()}  (what a run with these settings records; "
+                 "-n/-t/--seed/--point change it as they change the run)")
+    if parent is not None:
+        lines.append(f"extends: {os.path.relpath(parent.resolve())}  (+ marks a value this file "
+                     "adds, * one it changes)")
     lines += textwrap.wrap(f"actors ({len(scenario.actors)}): {', '.join(scenario.actors)}", width,
                            subsequent_indent="    ")
     lines += textwrap.wrap(f"issues ({len(scenario.issues)}): " + ", ".join(
@@ -99,12 +189,27 @@ def render(path: str | Path, point: bool = False, width: int | None = None) -> s
     for name, al in scenario.alliances.items():
         lines.append(f"alliance {name}: {' + '.join(al.members)}"
                      + ("  (focal)" if name == scenario.focal_alliance else ""))
+    cut = False
+
+    def fit(text: str, room: int) -> str:
+        nonlocal cut
+        if len(text) > room:
+            cut = True
+        return _cut(text, room)
+
     for name, ev in scenario.events.items():
         when = f"at step {ev.at}" if ev.at is not None else f"hazard {describe_value(ev.hazard)}"
-        lines.append(_cut(f"event {name} ({when}): {ev.label}", width))
+        if ev.repeat:
+            when += ", repeats"
+        lines.append(fit(f"event {name} ({when}): {ev.label}", width))
+        for n, f in enumerate(ev.effects):
+            lines.append(fit(f"    effect {n}: {effect_text(f)}", width))
     lines.append(f"claims: {os.path.relpath(scenario.claims) if scenario.claims else '(none)'}")
+    lines.append("basis: article = a claim of the source article (¶N); figure = a public figure; "
+                 "assumption = a modelling assumption (a coefficient, a range or a storyline)")
     lines.append("")
 
+    overrides = tie_overrides(scenario)
     rows = []
     cited: list[Claim] = []
     for p, v in iter_values(scenario):
@@ -119,20 +224,39 @@ def render(path: str | Path, point: bool = False, width: int | None = None) -> s
             for c in found:
                 if c not in cited:
                     cited.append(c)
-        rows.append((p, short_value(v), point_value(v), prov))
+        if p.startswith("ties."):
+            note = overrides.get(int(p.split(".")[1]))
+            if note:
+                prov = f"[{note}] {prov}"
+        if p.startswith("events.") and ".effects." in p:
+            _, ev_name, _, e_index, _ = p.split(".", 4)
+            prov = f"[{effect_target(scenario.events[ev_name].effects[int(e_index)])}] {prov}"
+        mark = ""
+        if parent is not None:
+            if p not in before:
+                mark = "+"
+            elif short_value(before[p]) != short_value(v):
+                mark = "*"
+        basis = BASIS_SHORT[basis_of(found)]
+        rows.append((p, mark, short_value(v), point_value(v), basis, prov))
     pw = max((len(r[0]) for r in rows), default=10)
-    vw = max((len(r[1]) for r in rows), default=5)
-    head = f"{'parameter':<{pw}}  {'value':<{vw}}  {'point':>8}  "
+    vw = max((len(r[2]) for r in rows), default=5)
+    bw = max(len(b) for b in BASIS_SHORT.values())
+    head = f"{'parameter':<{pw}}    {'value':<{vw}}  {'point':>8}  {'basis':<{bw}}  "
     lines.append(head + "provenance (claim ¶ speaker)")
     room = max(width - len(head), 20)
     section = None
-    for p, text, pt, prov in rows:
+    for p, mark, text, pt, basis, prov in rows:
         top = p.split(".", 1)[0]
         if top != section:
             if section is not None:
                 lines.append("")
             section = top
-        lines.append(f"{p:<{pw}}  {text:<{vw}}  {pt:>8.3g}  {_cut(prov, room)}")
+        lines.append(f"{p:<{pw}}  {mark:1} {text:<{vw}}  {pt:>8.3g}  {basis:<{bw}}  {fit(prov, room)}")
+    if parent is not None and before:
+        gone = [p for p in before if p not in dict(iter_values(scenario))]
+        if gone:
+            lines += ["", "values of the parent this file removes: " + ", ".join(gone)]
 
     if cited:
         lines += ["", "claims cited"]
@@ -140,6 +264,9 @@ def render(path: str | Path, point: bool = False, width: int | None = None) -> s
         for c in sorted(cited, key=lambda c: order.get(c.id, 0)):
             where = f"¶{c.paragraph}, {c.speaker}" if c.paragraph is not None else \
                 f"{c.speaker}: {c.source}"
-            lines += textwrap.wrap(f"{c.id} ({where}) {' '.join(c.paraphrase.split())}", width,
+            lines += textwrap.wrap(f"{c.id} [{BASIS_SHORT[c.kind]}] ({where}) "
+                                   f"{' '.join(c.paraphrase.split())}", width,
                                    subsequent_indent="    ")
+    if cut:
+        lines += ["", "(… marks text cut to the terminal's width: --wide shows every row whole)"]
     return printable("\n".join(lines))

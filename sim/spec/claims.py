@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.spec.scenario import ScenarioError
+from sim.vocabulary import BASES, BASIS_ARTICLE, BASIS_ASSUMPTION, BASIS_FIGURE, BASIS_NONE
 
 ARTICLE_PARAGRAPHS = range(1, 18)  # ¶1-¶17 of the source article
 ARTICLE_SOURCE = "source article"
@@ -53,6 +54,22 @@ class Claim:
     paragraph: int | None = None
     grounds: tuple[Grounding, ...] = field(default_factory=tuple)
     basis: str = ""
+
+    @property
+    def kind(self) -> str:
+        """What the claim's numbers rest on: :data:`~sim.vocabulary.BASIS_ASSUMPTION` when its
+        ``basis`` opens by calling them an assumption ("Assumption ...", "Scenario assumption
+        ..."), else :data:`~sim.vocabulary.BASIS_ARTICLE` for a paragraph of the source article,
+        else :data:`~sim.vocabulary.BASIS_FIGURE` (a published statistic)."""
+        opening = " ".join(self.basis.split()).lower()
+        if opening.startswith(("assumption", "scenario assumption")):
+            return BASIS_ASSUMPTION
+        return BASIS_ARTICLE if self.paragraph is not None else BASIS_FIGURE
+
+    @property
+    def partly_assumed(self) -> bool:
+        """Whether an article claim or public figure names part of its numbers an assumption."""
+        return self.kind != BASIS_ASSUMPTION and "assum" in self.basis.lower()
 
     @property
     def cite(self) -> str:
@@ -96,6 +113,26 @@ def claims_by_param(claims: list[Claim]) -> dict[str, list[Claim]]:
             if c not in lst:
                 lst.append(c)
     return out
+
+
+def basis_of(claims: list[Claim]) -> str:
+    """The basis of a value grounded by ``claims``: the least grounded of their kinds (a value one
+    claim takes from the article and another sets by assumption is an assumption), or
+    :data:`~sim.vocabulary.BASIS_NONE` without claims."""
+    if not claims:
+        return BASIS_NONE
+    return max((c.kind for c in claims), key=BASES.index)
+
+
+def claims_for(by_param: dict[str, list[Claim]], path: str) -> list[Claim]:
+    """The claims grounding ``path``, or else those of its nearest parent path (``pressure.China``
+    for ``pressure.China.0.value``)."""
+    found = list(by_param.get(path, []))
+    parent = path
+    while "." in parent and not found:
+        parent = parent.rsplit(".", 1)[0]
+        found = list(by_param.get(parent, []))
+    return found
 
 
 # --------------------------------------------------------------------------------------------
