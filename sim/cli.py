@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", "-t", type=_positive_int, help="as for run (changes the hash)")
     p.add_argument("--seed", type=_seed, help="as for run (changes the hash)")
 
+    p = sub.add_parser("diff", help="print the parameters that differ between two scenarios, with "
+                       "their values and claims on each side")
+    p.add_argument("a", type=Path)
+    p.add_argument("b", type=Path)
+    p.add_argument("--wide", "-w", action="store_true", help="never cut rows to the terminal's width")
+
     p = sub.add_parser("list", help="list ready scenarios with their titles")
     p.add_argument("folder", type=Path, nargs="?", default=None)
 
@@ -362,6 +368,13 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
+def cmd_diff(args) -> int:
+    from sim.present.show import render_diff
+
+    print(render_diff(_scenario_path(args.a), _scenario_path(args.b), wide=args.wide))
+    return EXIT_OK
+
+
 def cmd_list(args) -> int:
     from sim.spec.scenario import load_scenario
 
@@ -489,7 +502,7 @@ def cmd_discover(args) -> int:
 
 COMMANDS = {
     "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "validate": cmd_validate,
-    "show": cmd_show, "list": cmd_list, "landscape": cmd_landscape,
+    "show": cmd_show, "diff": cmd_diff, "list": cmd_list, "landscape": cmd_landscape,
     "sensitivity": cmd_sensitivity, "discover": cmd_discover,
 }
 

@@ -214,10 +214,10 @@ def render(path: str | Path, point: bool = False, width: int | None = None, wide
     cited: list[Claim] = []
     for p, v in iter_values(scenario):
         found = by_param.get(p, [])
+        good = [c for c in found if any(g.param == p and matches(g, v) for g in c.grounds)]
         if not found:
             prov = "(none)"
         else:
-            good = [c for c in found if any(g.param == p and matches(g, v) for g in c.grounds)]
             prov = "; ".join(cite(c) for c in (good or found))
             if not good:
                 prov = "≠ " + prov
@@ -237,7 +237,7 @@ def render(path: str | Path, point: bool = False, width: int | None = None, wide
                 mark = "+"
             elif short_value(before[p]) != short_value(v):
                 mark = "*"
-        basis = BASIS_SHORT[basis_of(found)]
+        basis = BASIS_SHORT[basis_of(good or found)]
         rows.append((p, mark, short_value(v), point_value(v), basis, prov))
     pw = max((len(r[0]) for r in rows), default=10)
     vw = max((len(r[2]) for r in rows), default=5)
@@ -269,4 +269,53 @@ def render(path: str | Path, point: bool = False, width: int | None = None, wide
                                    subsequent_indent="    ")
     if cut:
         lines += ["", "(… marks text cut to the terminal's width: --wide shows every row whole)"]
+    return printable("\n".join(lines))
+
+
+def _provenance(claims_by: dict, path: str, value) -> str:
+    """``basis: id, id`` for a value (``-`` where the scenario lacks it)."""
+    from sim.spec.claims import grounding_claims
+
+    if value is None:
+        return "-"
+    found = grounding_claims(claims_by, path, value)
+    ids = ", ".join(c.id for c in found) or "no claim"
+    return f"{BASIS_SHORT[basis_of(found)]}: {ids}"
+
+
+def render_diff(path_a: str | Path, path_b: str | Path, width: int | None = None,
+                wide: bool = False) -> str:
+    """The parameters that differ between two scenarios, each with its value, basis and claims on
+    both sides, then the differences of structure (actors, events, alliances, run settings)."""
+    from sim.spec.diff import parameter_differences, structure_differences
+
+    width = 10**6 if wide else (width or _width())
+    a, b = load_scenario(path_a), load_scenario(path_b)
+    ca = claims_by_param(load_claims(a.claims)) if a.claims else {}
+    cb = claims_by_param(load_claims(b.claims)) if b.claims else {}
+    diffs = parameter_differences(a, b)
+    lines = [f"A: {path_a}  ({a.title})", f"B: {path_b}  ({b.title})", ""]
+    if not diffs:
+        lines.append("no parameter differs")
+    rows = [(d.path, "-" if d.a is None else short_value(d.a), _provenance(ca, d.path, d.a),
+             "-" if d.b is None else short_value(d.b), _provenance(cb, d.path, d.b)) for d in diffs]
+    if rows:
+        heads = ("parameter", "A", "A basis: claims", "B", "B basis: claims")
+        widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(heads)]
+        cut = False
+
+        def line(cells) -> str:
+            nonlocal cut
+            text = "  ".join(f"{c:<{w}}" for c, w in zip(cells, widths, strict=True)).rstrip()
+            cut |= len(text) > width
+            return _cut(text, width)
+
+        lines.append(line(heads))
+        lines += [line(r) for r in rows]
+        lines.append(f"{len(rows)} parameters differ")
+        if cut:
+            lines.append("(… marks text cut to the terminal's width: --wide shows every row whole)")
+    notes = structure_differences(a, b)
+    if notes:
+        lines += ["", "structure:"] + [f"  {n}" for n in notes]
     return printable("\n".join(lines))

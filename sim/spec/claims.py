@@ -135,6 +135,14 @@ def claims_for(by_param: dict[str, list[Claim]], path: str) -> list[Claim]:
     return found
 
 
+def grounding_claims(by_param: dict[str, list[Claim]], path: str, value) -> list[Claim]:
+    """The claims that ground ``path`` with a value matching ``value`` (:func:`matches`), or all
+    of :func:`claims_for` when none matches."""
+    found = claims_for(by_param, path)
+    good = [c for c in found if any(g.param == path and matches(g, value) for g in c.grounds)]
+    return good or found
+
+
 # --------------------------------------------------------------------------------------------
 # Checks
 # --------------------------------------------------------------------------------------------
