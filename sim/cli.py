@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", type=Path)
     p.add_argument("--wide", "-w", action="store_true", help="never cut rows to the terminal's width")
 
+    p = sub.add_parser("new", help="write a commented starter scenario that extends the shipped "
+                       "baseline")
+    p.add_argument("name", type=Path, help="file to write (.toml is added)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+
     p = sub.add_parser("list", help="list ready scenarios with their titles")
     p.add_argument("folder", type=Path, nargs="?", default=None)
 
@@ -375,6 +380,17 @@ def cmd_diff(args) -> int:
     return EXIT_OK
 
 
+def cmd_new(args) -> int:
+    from sim.spec.starter import write_starter
+
+    try:
+        path = write_starter(args.name, force=args.force)
+    except FileExistsError as e:
+        raise UsageError(f"{e}: exists already; choose another name or pass --force") from None
+    print(f"wrote {path}; next: alliance-sim show {path}, then alliance-sim run {path}")
+    return EXIT_OK
+
+
 def cmd_list(args) -> int:
     from sim.spec.scenario import load_scenario
 
@@ -502,7 +518,7 @@ def cmd_discover(args) -> int:
 
 COMMANDS = {
     "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "validate": cmd_validate,
-    "show": cmd_show, "diff": cmd_diff, "list": cmd_list, "landscape": cmd_landscape,
+    "show": cmd_show, "diff": cmd_diff, "new": cmd_new, "list": cmd_list, "landscape": cmd_landscape,
     "sensitivity": cmd_sensitivity, "discover": cmd_discover,
 }
 
