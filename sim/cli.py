@@ -11,12 +11,18 @@ import re
 import sys
 from pathlib import Path
 
-from sim.spec.scenario import ScenarioError
+from sim.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    AllianceError,
+    InputError,
+)
+from sim.vocabulary import Fate
 
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-
-class UsageError(ValueError):
+class UsageError(InputError):
     """Bad command-line input, shown as one line (exit 2)."""
 
 
@@ -65,6 +71,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
     parser = _Parser(prog="alliance-sim", description="Scenario simulator for the stability of "
                      "alignments between states.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -148,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("discover", help="scenario discovery: PRIM boxes of the sampled parameters "
                        "where an outcome happens (needs alliance-sim[explore])")
     p.add_argument("results", type=Path, help="a result directory (alliance-sim run --out)")
-    p.add_argument("--outcome", default="stab_in_the_back",
+    p.add_argument("--outcome", default=Fate.STAB.word,
                    help="holds, stab_in_the_back or drift_apart, or 'stab_in_the_back by NAME' "
                    "(default stab_in_the_back)")
     p.add_argument("--alliance", help="default: the run's focal alliance")
@@ -163,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -174,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return COMMANDS[args.command](args)
-    except (ScenarioError, UsageError) as e:
-        say(f"alliance-sim: error: {e}")
-        return EXIT_BAD_INPUT
+    except AllianceError as e:  # the error family carries its exit code
+        say(f"alliance-sim: {e.prefix}{e}")
+        return e.exit_code
     except KeyboardInterrupt:
         say("alliance-sim: interrupted")
         return EXIT_INTERRUPTED
@@ -186,14 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as e:  # noqa: BLE001 - the last line of defence
-        # Only modules already loaded can have raised their errors (validate stays light).
-        results, ensemble = sys.modules.get("sim.run.store"), sys.modules.get("sim.run.engine")
-        if results is not None and isinstance(e, results.ResultsError):
-            say(f"alliance-sim: error: {e}")
-            return EXIT_BAD_INPUT
-        if ensemble is not None and isinstance(e, ensemble.EnsembleError):
-            say(f"alliance-sim: {e}")
-            return EXIT_INTERRUPTED if str(e).startswith("interrupted") else EXIT_INTERNAL
         if isinstance(e, OSError) and e.filename:
             say(f"alliance-sim: error: {e.filename}: {e.strerror}")
             return EXIT_BAD_INPUT
@@ -290,6 +290,7 @@ def _print_summary(results) -> None:
 
 
 def cmd_run(args) -> int:
+    """`run`: one scenario's ensemble, its summary and report."""
     from sim.run.store import safe_name
 
     args.scenario = _scenario_path(args.scenario)
@@ -299,16 +300,15 @@ def cmd_run(args) -> int:
     results = _run_one(args, args.scenario, out, args.force, args.resume, args.trajectories)
     _print_summary(results)
     if not args.no_report:
-        try:
-            from sim.present.report import write_report
-        except ImportError:  # reports arrive with sim.present.report
-            return EXIT_OK
+        from sim.present.report import write_report
+
         path = write_report([results], out / "report.html")
         print(f"report: {path}")
     return EXIT_OK
 
 
 def cmd_compare(args) -> int:
+    """`compare`: several scenarios (finished results reused) and one comparison report."""
     from sim.run.engine import reusable
     from sim.run.store import safe_name
 
@@ -330,16 +330,15 @@ def cmd_compare(args) -> int:
             runs.append(_run_one(args, path, out, force=True))
     for r in runs:
         _print_summary(r)
-    try:
-        from sim.present.report import write_report
-    except ImportError:
-        return EXIT_OK
+    from sim.present.report import write_report
+
     path = write_report(runs, args.out / "report.html")
     print(f"report: {path}")
     return EXIT_OK
 
 
 def cmd_report(args) -> int:
+    """`report`: an HTML report of finished result directories."""
     from sim.present.report import write_report
     from sim.run.store import load_results
 
@@ -350,13 +349,14 @@ def cmd_report(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """`validate`: check scenario files, one line per file."""
     from sim.spec.scenario import load_scenario
 
     bad = 0
     for f in args.files:
         try:
             s = load_scenario(f)
-        except ScenarioError as e:
+        except InputError as e:
             print(f"alliance-sim: error: {e}", file=sys.stderr)
             bad += 1
             continue
@@ -366,6 +366,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_show(args) -> int:
+    """`show`: every parameter of a scenario with its range and claim."""
     from sim.present.show import render
 
     print(render(_scenario_path(args.file), point=args.point, wide=args.wide,
@@ -374,6 +375,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_diff(args) -> int:
+    """`diff`: the parameters that differ between two scenarios."""
     from sim.present.show import render_diff
 
     print(render_diff(_scenario_path(args.a), _scenario_path(args.b), wide=args.wide))
@@ -381,6 +383,7 @@ def cmd_diff(args) -> int:
 
 
 def cmd_new(args) -> int:
+    """`new`: write a commented starter scenario."""
     from sim.spec.starter import write_starter
 
     try:
@@ -392,6 +395,7 @@ def cmd_new(args) -> int:
 
 
 def cmd_list(args) -> int:
+    """`list`: the ready scenarios with their titles."""
     from sim.spec.scenario import load_scenario
 
     folder = args.folder or _default_scenarios()
@@ -402,7 +406,7 @@ def cmd_list(args) -> int:
     for f in files:
         try:
             title = load_scenario(f).title or "(untitled)"
-        except ScenarioError as e:
+        except InputError as e:
             title = f"INVALID: {e}"
         print(f"{f.stem:<{width}}  {title}")
     return EXIT_OK
@@ -442,6 +446,7 @@ def _default_scenarios() -> Path:
 
 
 def cmd_landscape(args) -> int:
+    """`landscape`: Axelrod-Bennett configurations of a scenario's initial ties."""
     from sim.model.landscape import minima
     from sim.spec.params import compile_params
     from sim.spec.scenario import load_scenario
@@ -464,17 +469,15 @@ def cmd_landscape(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
-    from sim.analysis.sensitivity import AnalysisError, format_indices, run_sensitivity
+    """`sensitivity`: Sobol or Morris indices of the focal alliance's fate."""
+    from sim.analysis.sensitivity import format_indices, run_sensitivity
     from sim.present.exploration import write_sensitivity
 
     args.scenario = _scenario_path(args.scenario)
-    try:
-        result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
-                                 replicates=args.replicates, seed=args.seed, alliance=args.alliance,
-                                 include=args.include, grouped=args.groups, steps=args.steps,
-                                 workers=args.workers, progress=not args.no_progress)
-    except AnalysisError as e:
-        raise UsageError(str(e)) from None
+    result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
+                             replicates=args.replicates, seed=args.seed, alliance=args.alliance,
+                             include=args.include, grouped=args.groups, steps=args.steps,
+                             workers=args.workers, progress=not args.no_progress)
     out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
     paths = write_sensitivity(result, out)
     for output in ("p_stab", "p_holds"):
@@ -486,8 +489,8 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_discover(args) -> int:
+    """`discover`: PRIM boxes of the sampled parameters where an outcome happens."""
     from sim.analysis.discovery import discover, format_discovery
-    from sim.analysis.sensitivity import AnalysisError
     from sim.present.exploration import write_discovery
     from sim.run.store import load_results
 
@@ -496,11 +499,8 @@ def cmd_discover(args) -> int:
     if not 0.0 <= args.max_qp <= 1.0:
         raise UsageError(f"--max-qp: expected a number in [0, 1], got {args.max_qp}")
     results = load_results(args.results)
-    try:
-        found = discover(results, args.outcome, args.alliance, boxes=args.boxes,
-                         min_coverage=args.min_coverage, max_qp=args.max_qp)
-    except AnalysisError as e:
-        raise UsageError(str(e)) from None
+    found = discover(results, args.outcome, args.alliance, boxes=args.boxes,
+                     min_coverage=args.min_coverage, max_qp=args.max_qp)
     claims = None
     path = (results.manifest.get("scenario") or {}).get("claims")
     if path:

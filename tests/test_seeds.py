@@ -26,7 +26,7 @@ from sim.spec.claims import (
     grounding_problems,
     load_claims,
 )
-from sim.spec.params import iter_values
+from sim.spec.parammap import slots
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "seeds" / "baseline.toml"
@@ -70,10 +70,10 @@ def test_baseline_names_the_claims_file():
 
 @pytest.mark.parametrize("path", FILES, ids=_id)
 def test_every_number_is_grounded(path, claims):
-    """Every numeric parameter (sim.spec.params.iter_values) of the baseline and of each scenario has a
+    """Every numeric parameter (sim.spec.parammap.slots) of the baseline and of each scenario has a
     claim with the same value and range: no number enters the model without provenance."""
     scenario = load_scenario(path)
-    assert list(iter_values(scenario)), "the check needs parameters to look at"
+    assert list(slots(scenario)), "the check needs parameters to look at"
     assert grounding_problems(scenario, claims) == []
 
 
@@ -129,8 +129,8 @@ def test_ranges_are_carried_as_uncertain_values(claims):
     for c in claims:
         for g in c.grounds:
             ranges.setdefault(g.param, []).append((g.low, g.high))
-    plain_with_range = [p for p, v in iter_values(load_scenario(BASELINE))
-                        if isinstance(v, (int, float)) and all(lo < hi for lo, hi in ranges[p])]
+    plain_with_range = [s.path for s in slots(load_scenario(BASELINE))
+                        if not s.uncertain and all(lo < hi for lo, hi in ranges[s.path])]
     assert plain_with_range == []
 
 
@@ -205,7 +205,7 @@ def test_show_prints_provenance_for_every_row(claims):
     """`alliance-sim show` gives every parameter row of the baseline a claim id and its ¶ or
     public source; no row is unclaimed or mismatched, and the rows fit the width asked for."""
     text = render(BASELINE, width=140)
-    params = [p for p, _ in iter_values(load_scenario(BASELINE))]
+    params = [s.path for s in slots(load_scenario(BASELINE))]
     rows = {line.split()[0]: line for line in text.splitlines()
             if line and line.split()[0] in set(params)}
     assert set(rows) == set(params)

@@ -37,9 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.spec.params import Params
+from sim.vocabulary import Fate
 
-HOLDS, STAB, DRIFT = 0, 1, 2
-FATES = ("holds", "stab_in_the_back", "drift_apart")
+HOLDS, STAB, DRIFT = Fate.HOLDS.value, Fate.STAB.value, Fate.DRIFT.value  # codes in the fate arrays
 CHECK_EVERY = 8  # steps between checks that ties and capabilities are still finite
 
 
@@ -202,6 +202,7 @@ class Workspace:
 
 
 def workspace(params: Params, dtype) -> Workspace:
+    """Buffers and per-chunk constants of the step, in the ties' precision."""
     n, A, dt = params.n, params.A, params.dt
     c = params.coef
 
@@ -341,10 +342,12 @@ def draw(rng: np.random.Generator, n: int, A: int, n_events: int, n_members: int
 
 
 def member_count(params: Params) -> int:
+    """Total members over all alliances (decision draws per replicate and step)."""
     return int(sum(len(a.members) for a in params.alliances))
 
 
 def initial_state(params: Params, dtype=np.float64) -> State:
+    """Every replicate at step 0: the initial ties, capabilities, positions and alliances."""
     n, A = params.n, params.A
     L = len(params.alliances)
     W = params.ties.astype(dtype, copy=True)
@@ -446,6 +449,7 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray):
 
 
 def stochastic_event_count(params: Params) -> int:
+    """Number of stochastic (hazard) events."""
     return sum(1 for e in params.events if e.at is None)
 
 

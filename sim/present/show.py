@@ -20,7 +20,7 @@ import textwrap
 from pathlib import Path
 
 from sim.spec.claims import Claim, basis_of, claims_by_param, load_claims, matches
-from sim.spec.params import iter_values
+from sim.spec.parammap import slots
 from sim.spec.scenario import ScenarioError, load_scenario, point_value, scenario_chain
 from sim.vocabulary import BASIS_SHORT
 
@@ -143,7 +143,7 @@ def parent_values(path: str | Path, point: bool = False) -> tuple[Path | None, d
         parent = load_scenario(chain[-2], point=point)
     except ScenarioError:  # a parent that is not a whole scenario on its own
         return chain[-2], {}
-    return chain[-2], dict(iter_values(parent))
+    return chain[-2], {sl.path: sl.value for sl in slots(parent)}
 
 
 def render(path: str | Path, point: bool = False, width: int | None = None, wide: bool = False,
@@ -212,7 +212,8 @@ def render(path: str | Path, point: bool = False, width: int | None = None, wide
     overrides = tie_overrides(scenario)
     rows = []
     cited: list[Claim] = []
-    for p, v in iter_values(scenario):
+    for slot in slots(scenario):
+        p, v = slot.path, slot.value
         found = by_param.get(p, [])
         good = [c for c in found if any(g.param == p and matches(g, v) for g in c.grounds)]
         if not found:
@@ -254,7 +255,7 @@ def render(path: str | Path, point: bool = False, width: int | None = None, wide
             section = top
         lines.append(f"{p:<{pw}}  {mark:1} {text:<{vw}}  {pt:>8.3g}  {basis:<{bw}}  {fit(prov, room)}")
     if parent is not None and before:
-        gone = [p for p in before if p not in dict(iter_values(scenario))]
+        gone = [p for p in before if p not in {sl.path: sl.value for sl in slots(scenario)}]
         if gone:
             lines += ["", "values of the parent this file removes: " + ", ".join(gone)]
 

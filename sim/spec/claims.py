@@ -14,7 +14,7 @@ A claims file (TOML) holds ``[[claim]]`` tables::
     ]
 
 ``grounds`` may also be written as ``[[claim.grounds]]`` tables. Each names a dotted parameter path
-(as :func:`sim.spec.params.iter_values` yields it and ``alliance-sim show`` prints it), the value the
+(as :func:`sim.spec.parammap.slots` yields it and ``alliance-sim show`` prints it), the value the
 claim supports and its range. A parameter is *grounded* when some claim names it with a matching
 value (:func:`grounding_problems`): a plain number ``v`` needs ``value == v`` and ``low <= v <=
 high``; an uncertain value needs ``value`` equal to its point value (mean, or mode for triangular)
@@ -39,6 +39,7 @@ COPY_RUN = 8  # a paraphrase may not share this many consecutive words with the 
 
 @dataclass(frozen=True)
 class Grounding:
+    """One number a claim grounds: the parameter path, the value and its range."""
     param: str
     value: float
     low: float
@@ -47,6 +48,7 @@ class Grounding:
 
 @dataclass(frozen=True)
 class Claim:
+    """A statement from the article, a public figure or the literature, and the numbers it grounds."""
     id: str
     speaker: str
     paraphrase: str
@@ -177,14 +179,15 @@ def grounding_problems(scenario, claims: list[Claim]) -> list[str]:
 
     Returns one line per problem (empty when every number is grounded).
     """
-    from sim.spec.params import iter_values
+    from sim.spec.parammap import slots
 
     by_path: dict[str, list[tuple[Claim, Grounding]]] = {}
     for c in claims:
         for g in c.grounds:
             by_path.setdefault(g.param, []).append((c, g))
     problems = []
-    for path, v in iter_values(scenario):
+    for slot in slots(scenario):
+        path, v = slot.path, slot.value
         found = by_path.get(path, [])
         if not found:
             problems.append(f"{path}: no claim grounds it")

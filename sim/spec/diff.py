@@ -1,6 +1,6 @@
 """What differs between two scenarios: every parameter whose value differs, and the structure.
 
-Parameters are compared by their path in the parameter map (:func:`sim.spec.params.iter_values`):
+Parameters are compared by their path in the parameter map (:func:`sim.spec.parammap.slots`):
 a value present in one scenario only, or given differently (another number, another distribution),
 is a difference. Structure compared alongside: actors, issues, events (and their timing), alliance
 members, the focal alliance and the run settings.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.spec.params import iter_values
+from sim.spec.parammap import slots
 from sim.spec.scenario import Scenario
 
 
@@ -34,7 +34,8 @@ def _same(x, y) -> bool:
 def parameter_differences(a: Scenario, b: Scenario) -> list[ParameterDifference]:
     """Every parameter path whose value differs between ``a`` and ``b``, in ``a``'s order then the
     paths only ``b`` has."""
-    va, vb = dict(iter_values(a)), dict(iter_values(b))
+    va = {s.path: s.value for s in slots(a)}
+    vb = {s.path: s.value for s in slots(b)}
     out = [ParameterDifference(p, v, vb.get(p)) for p, v in va.items()
            if p not in vb or not _same(v, vb[p])]
     out += [ParameterDifference(p, None, v) for p, v in vb.items() if p not in va]
