@@ -46,6 +46,13 @@ def _seed(text: str) -> int:
     return value
 
 
+def _number_list(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
@@ -109,6 +116,28 @@ def build_parser() -> argparse.ArgumentParser:
                    "then the one a run with this setting records")
     p.add_argument("--steps", "-t", type=_positive_int, help="as for run (changes the hash)")
     p.add_argument("--seed", type=_seed, help="as for run (changes the hash)")
+
+    p = sub.add_parser("sweep", help="run one parameter across values on common random numbers and "
+                       "plot the fates against it")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("path", help="the parameter, as alliance-sim show lists it (e.g. "
+                   "mechanisms.pressure)")
+    p.add_argument("--values", type=_number_list, help="comma-separated values, e.g. 0,0.05,0.1")
+    p.add_argument("--range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                   help="evenly spaced values from LOW to HIGH (with --points)")
+    p.add_argument("--points", type=_positive_int, default=7, help="values in --range (default 7)")
+    p.add_argument("--replicates", "-n", type=_positive_int, default=500,
+                   help="runs per value (default 500)")
+    p.add_argument("--steps", "-t", type=_positive_int, help="steps per run (default: the "
+                   "scenario's)")
+    p.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
+    p.add_argument("--alliance", help="whose fates (default: the focal alliance)")
+    p.add_argument("--workers", "-j", type=_positive_int, default=None,
+                   help="worker processes (default: all cores)")
+    p.add_argument("--out", "-o", type=Path, help="folder for the table, figure and page "
+                   "(default results/<scenario>-sweep-<path>)")
+    p.add_argument("--force", action="store_true", help="replace a sweep already in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("diff", help="print the parameters that differ between two scenarios, with "
                        "their values and claims on each side")
@@ -374,6 +403,30 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args) -> int:
+    """`sweep`: one parameter across values, the fates against it."""
+    from sim.analysis.sweep import format_sweep, run_sweep, sweep_values
+    from sim.present.exploration import write_sweep
+    from sim.run.store import safe_name
+    from sim.spec.scenario import load_scenario
+
+    args.scenario = _scenario_path(args.scenario)
+    if args.values is not None and args.range is not None:
+        raise UsageError("--values and --range exclude each other")
+    values = sweep_values(args.values, *(args.range or (None, None)), args.points)
+    out = args.out or Path("results") / safe_name(f"{args.scenario.stem}-sweep-{args.path}")
+    if (out / "sweep.csv").exists() and not args.force:
+        raise UsageError(f"{out} holds a sweep already; pass --force to replace it or choose "
+                         "another --out")
+    scenario = load_scenario(args.scenario).with_run(steps=args.steps)
+    sw = run_sweep(scenario, args.path, values, replicates=args.replicates, alliance=args.alliance,
+                   seed=args.seed, workers=args.workers, progress=not args.no_progress)
+    print(format_sweep(sw))
+    paths = write_sweep(sw, out)
+    print(f"table: {paths['table']}\nreport: {paths['report']}")
+    return EXIT_OK
+
+
 def cmd_diff(args) -> int:
     """`diff`: the parameters that differ between two scenarios."""
     from sim.present.show import render_diff
@@ -518,7 +571,8 @@ def cmd_discover(args) -> int:
 
 COMMANDS = {
     "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "validate": cmd_validate,
-    "show": cmd_show, "diff": cmd_diff, "new": cmd_new, "list": cmd_list, "landscape": cmd_landscape,
+    "show": cmd_show, "diff": cmd_diff, "new": cmd_new, "sweep": cmd_sweep, "list": cmd_list,
+    "landscape": cmd_landscape,
     "sensitivity": cmd_sensitivity, "discover": cmd_discover,
 }
 

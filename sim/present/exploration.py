@@ -1,4 +1,4 @@
-"""Figures, pages and files of the exploration analyses (sensitivity and scenario discovery)."""
+"""Figures, pages and files of the exploration analyses (sensitivity, scenario discovery, sweeps)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from sim.analysis.discovery import Discovery
 from sim.analysis.sensitivity import Sensitivity
+from sim.present import plots
+from sim.vocabulary import FATE_LABELS, FATES
 
 
 def sensitivity_figure(s: Sensitivity, outputs: Sequence[str] = ("p_stab", "p_holds"),
@@ -186,4 +189,58 @@ def write_discovery(d: Discovery, out: str | Path, claims: dict | None = None) -
     paths["report"] = write_exploration_report(
         out / f"discovery_{slug}.html", f"Scenario discovery: {d.outcome}",
         f"alliance {d.alliance} · {d.n:,} replicates", [discovery_part(d, claims)])
+    return paths
+
+
+def sweep_figure(sw) -> Figure:
+    """P(holds), P(stab in the back) and P(drift apart) against the swept value, with 95 % Wilson
+    bands (:class:`sim.analysis.sweep.Sweep`)."""
+    fig = Figure(figsize=(7.5, 4.0), dpi=plots.DPI, layout="constrained")
+    ax = fig.add_subplot()
+    for word in FATES:
+        t = sw.table[sw.table["fate"] == word]
+        color = plots.FATE_COLORS[word]
+        ax.fill_between(t["value"], t["low"], t["high"], color=color, alpha=0.2, linewidth=0)
+        ax.plot(t["value"], t["p"], color=color, marker="o", markersize=4, linewidth=2,
+                label=FATE_LABELS[FATES.index(word)])
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(plots.text(sw.path))
+    ax.set_ylabel(f"P(fate of {plots.text(sw.alliance)})")
+    ax.set_title(plots.text(f"{sw.alliance} as {sw.path} varies ({sw.replicates} runs per value, "
+                            "common random numbers; 95 % bands)", 80), fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(color="#dddddd", linewidth=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def write_sweep(sw, out: str | Path) -> dict[str, Path]:
+    """Write a sweep's table (CSV), paired differences (CSV), figure (PNG) and page (HTML) to
+    ``out``; returns the paths by kind."""
+    from sim.present.report import ExplorationPart, FigureEntry, write_exploration_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"table": out / "sweep.csv", "paired": out / "sweep_paired.csv"}
+    sw.table.to_csv(paths["table"], index=False)
+    sw.paired.to_csv(paths["paired"], index=False)
+    wide = sw.table.pivot(index="value", columns="fate", values="p")[list(FATES)].reset_index()
+    diffs = sw.paired[sw.paired["fate"] == "holds"][["value", "diff", "low", "high"]].rename(
+        columns={"diff": "P(holds) − P(holds) at the first value", "low": "paired 95 % low",
+                 "high": "paired 95 % high"})
+    intro = (f"The slot {sw.path} of '{sw.scenario_title}' takes each value in turn; every other "
+             f"uncertain value is drawn as in the scenario. Replicate r of every value shares its "
+             f"draws (common random numbers, seed {sw.seed}), so the curve is smooth and the "
+             "difference from the first value is paired. Under these assumptions; not a forecast.")
+    part = ExplorationPart(f"Sweep of {sw.path}", intro,
+                           [("Share of each fate at each value", wide),
+                            ("Change in P(holds) from the first value, paired by replicate", diffs)],
+                           [FigureEntry("sweep", f"Fates against {sw.path}",
+                                        f"Line chart of the fates of {sw.alliance} against {sw.path}",
+                                        "Lines: share of runs; bands: 95 % Wilson intervals.",
+                                        lambda: sweep_figure(sw))])
+    paths["report"] = write_exploration_report(
+        out / "sweep.html", f"Sweep: {sw.path}", f"{sw.scenario_title} · alliance {sw.alliance} · "
+        f"{len(sw.values)} values × {sw.replicates} replicates", [part])
+    paths["figure"] = out / "sweep_figures" / "sweep.png"
     return paths
