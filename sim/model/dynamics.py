@@ -181,6 +181,8 @@ class State:
     pressure_used: np.ndarray | None = None  # (n, A) the pressure folded into fixed
     pressure_cache: np.ndarray | None = None  # the schedule's value while it is flat
     work: Workspace | None = None  # buffers reused by every step
+    first_fired: np.ndarray | None = None  # (n, E) int32: step an event first fired, -1 if never
+    fire_count: np.ndarray | None = None  # (n, E) int32: how many times it fired
 
 
 @dataclass
@@ -365,6 +367,8 @@ def initial_state(params: Params, dtype=np.float64) -> State:
         active=np.ones((n, L), dtype=bool), fate=np.zeros((n, L), dtype=np.int8),
         end_step=np.full((n, L), -1, dtype=np.int32), defector=np.full((n, L), -1, dtype=np.int16),
         log_power0=relative_power(cap, places), seats=places,
+        first_fired=np.full((n, len(params.events)), -1, dtype=np.int32),
+        fire_count=np.zeros((n, len(params.events)), dtype=np.int32),
     )
 
 
@@ -412,7 +416,8 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray):
     Returns three index arrays of replicates: those whose positions or saliences changed (their
     interest similarity must be recomputed), those whose interests changed in any way (positions,
     saliences, ambitions or dependences: their fixed force must be rebuilt) and those whose
-    pressure changed.
+    pressure changed. Records in ``state.first_fired`` the step at which each event first fired in
+    each replicate and counts its firings in ``state.fire_count``.
     """
     similarity = interests = pressure = None
     if state.event_p is None:  # probability of each stochastic event in one step, (n, E)
@@ -436,6 +441,10 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray):
         if rows.size == 0:
             continue
         state.fired[rows, e_index] = True
+        if state.first_fired is not None:  # when it fired, for the results (event columns)
+            first = state.first_fired[rows, e_index]
+            state.first_fired[rows, e_index] = np.where(first < 0, t, first)
+            state.fire_count[rows, e_index] += 1
         for f in ev.effects:
             changed = _apply_effect(state, f, rows, params)
             if changed == "similarity":

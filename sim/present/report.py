@@ -555,6 +555,55 @@ def variance_section(r: Results) -> str:
             + "".join(parts))
 
 
+def events_section(r: Results) -> str:
+    """The focal alliance's fates in the runs where each stochastic event fired and where it did
+    not (:func:`sim.analysis.events.fates_given_events`)."""
+    from sim.analysis.events import fates_given_events, recorded_events
+
+    alliance = r.focal
+    names = recorded_events(r.columns)
+    if alliance is None or not names or fate_column(alliance) not in r.columns:
+        return ""
+    from sim.vocabulary import end_step_column, event_first_step_column
+
+    frame = r.read([fate_column(alliance), end_step_column(alliance),
+                    *(event_first_step_column(n) for n in names)])
+    table = fates_given_events(frame, alliance)
+    labels = {n: ((r.manifest.get("scenario", {}).get("events") or {}).get(n) or {}).get("label", "")
+              for n in names}
+
+    def cell(row, key):
+        p = getattr(row, f"p_{key}")
+        if not np.isfinite(p):
+            return "<td class='num'>–</td>"
+        return (f"<td class='num'>{_pct(p)}<span class='ci'>"
+                f"{_ci(getattr(row, f'low_{key}'), getattr(row, f'high_{key}'))}</span></td>")
+
+    rows = []
+    for name in names:
+        t = table[table["event"] == name].set_index("fate")
+        fired = int(t["fired"].iloc[0])
+        stab = t.loc["stab_in_the_back"]
+        after = stab["after_event"]
+        cells = "".join(cell(row, key) for fate in FATES
+                        for row in [next(t.loc[[fate]].itertuples())] for key in ("fired", "not"))
+        rows.append(f"<tr><td><code>{esc(name)}</code><div class='small'>{esc(labels[name])}</div>"
+                    f"</td><td class='num'>{_pct(fired / max(r.n, 1))}</td>{cells}"
+                    f"<td class='num'>{'–' if not np.isfinite(after) else _pct(after)}</td></tr>")
+    head = "".join(f"<th>{esc(FATE_LABELS[k])}: fired</th><th>not fired</th>"
+                   for k in range(len(FATES)))
+    return ("<h3>Fates and events</h3><p class='small'>The fate of <code>"
+            f"{esc(alliance)}</code> in the runs where each stochastic event fired (at any time "
+            "before the horizon) and in those where it did not, with 95 % Wilson intervals; the "
+            "last column is the share of stabs in the back that came at or after the event's first "
+            "firing. These are associations across runs, not effects: runs with an event also "
+            "differ in the hazard drawn for it. The per-run columns are "
+            "<code>event:&lt;name&gt;.first_step</code> (−1: never) and "
+            "<code>event:&lt;name&gt;.count</code>.</p><table class='small'><thead><tr>"
+            f"<th>event</th><th>runs where it fired</th>{head}<th>stabs after it</th></tr>"
+            f"</thead><tbody>{''.join(rows)}</tbody></table>")
+
+
 def reproduce_section(r: Results) -> str:
     """Run settings, seed, versions and scenario hash, and the command that reruns the scenario."""
     m = r.manifest
@@ -593,7 +642,8 @@ def scenario_section(r: Results, index: int, figures_html: str) -> str:
             + (f"<p class='desc'>{esc(desc.strip())}</p>" if desc else "")
             + _alliances_table(r) + reading_note(r)
             + (f"<h3>Figures</h3><div class='figs'>{figures_html}</div>" if figures_html else "")
-            + variance_section(r) + parameters_section(r, f"s{index}") + reproduce_section(r)
+            + events_section(r) + variance_section(r) + parameters_section(r, f"s{index}")
+            + reproduce_section(r)
             + "</section>")
 
 
