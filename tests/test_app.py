@@ -62,6 +62,56 @@ def test_page_has_picker_sliders_and_controls():
     assert select.items == app.scenario_names()
 
 
+def test_choosing_a_scenario_takes_effect_at_once():
+    reactive = solara.reactive(app.AllianceExplorer(rng=4))
+    _, rc = _render(reactive)
+    rc.find(v.Select).widget.v_model = "back_to_back"
+    assert reactive.value.scenario_name == "back_to_back"  # no Reset needed
+    rc.find(children=[f"step 0 of {reactive.value.horizon}"]).assert_single()
+    rc.find(children=[load_scenario(ROOT / "scenarios" / "back_to_back.toml").title]).assert_single()
+
+
+def test_sliders_show_their_values_and_only_meaningful_controls_are_shown():
+    _, rc = _render(app.AllianceExplorer(rng=2))
+    sliders = rc.find(v.Slider).widgets
+    assert sliders and all(s.thumb_label == "always" for s in sliders)
+    texts = " ".join(str(w.label) for w in rc.find(v.Slider).widgets + rc.find(v.Checkbox).widgets)
+    assert "Use Threads" not in texts and "Render Interval" not in texts
+
+
+def test_a_scenario_file_of_ones_own_can_be_loaded(tmp_path):
+    mine = tmp_path / "mine.toml"
+    mine.write_text('extends = "alliance-sim:scenarios/back_to_back.toml"\ntitle = "my own case"\n')
+    reactive = solara.reactive(app.AllianceExplorer(rng=4))
+    _, rc = _render(reactive)
+    field = rc.find(v.TextField).widget
+    field.v_model = str(mine)
+    field.fire_event("keyup.enter", {})
+    assert reactive.value.scenario_file == str(mine)
+    rc.find(children=["my own case"]).assert_single()
+    # a broken file is reported on the page in one line; the model stays as it was
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[mechanisms]\nnoise = -1\n")
+    field.v_model = str(bad)
+    field.fire_event("keyup.enter", {})
+    assert reactive.value.scenario_file == str(mine)
+    errors = [w for w in rc.find(v.Alert).widgets if "bad.toml" in str(w.children)]
+    assert errors
+
+
+def test_network_draws_the_strongest_ties_and_says_how_many():
+    model = app.AllianceExplorer(scenario_name="back_to_back", rng=3)
+    model.run_for(100)  # ties grow strong: most pass the threshold
+    drawn, passed = app.strongest_ties(np.asarray(model.ties, dtype=float))
+    assert len(drawn) == min(app.TOP_TIES, passed) and passed > app.TOP_TIES
+    sizes = [abs(w) for _, _, w in drawn]
+    assert sizes == sorted(sizes, reverse=True)
+    fig = app.network_figure(model)
+    ax = fig.axes[0]
+    assert len(ax.get_lines()) == len(drawn)
+    assert f"the {len(drawn)} strongest of {passed} mutual ties" in ax.get_title()
+
+
 def test_step_button_advances_the_model_and_the_plots_follow():
     model = app.AllianceExplorer(scenario_name="stab_in_the_back", rng=3)
     _, rc = _render(model)
