@@ -139,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace a sweep already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("app", help="prepare the interactive page's browser packages (npm, once) "
+                       "and serve it (needs alliance-sim[app])")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    p.add_argument("--port", type=_positive_int, default=8765, help="port (default 8765)")
+    p.add_argument("--no-open", action="store_true", help="do not open a browser")
+    p.add_argument("--assets", type=Path, help="folder of the page's browser packages (default: "
+                   "Solara's asset cache, SOLARA_ASSETS_PROXY_CACHE_DIR)")
+    p.add_argument("--prepare-only", action="store_true", help="prepare the packages, do not serve")
+
     p = sub.add_parser("diff", help="print the parameters that differ between two scenarios, with "
                        "their values and claims on each side")
     p.add_argument("a", type=Path)
@@ -427,6 +436,22 @@ def cmd_sweep(args) -> int:
     return EXIT_OK
 
 
+def cmd_app(args) -> int:
+    """`app`: prepare the page's browser packages from the npm registry, then serve the page."""
+    try:
+        import solara  # noqa: F401
+    except ImportError:
+        raise UsageError("the app needs Solara: pip install 'alliance-sim[app]'") from None
+    from sim.integrations import solara_assets
+
+    folder = solara_assets.prepare(args.assets, log=lambda m: print(m, file=sys.stderr))
+    print(f"browser packages ready in {folder}", file=sys.stderr)
+    if args.prepare_only:
+        return EXIT_OK
+    print(f"serving the page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
+    return solara_assets.serve(folder, args.host, args.port, open_browser=not args.no_open)
+
+
 def cmd_diff(args) -> int:
     """`diff`: the parameters that differ between two scenarios."""
     from sim.present.show import render_diff
@@ -571,7 +596,8 @@ def cmd_discover(args) -> int:
 
 COMMANDS = {
     "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "validate": cmd_validate,
-    "show": cmd_show, "diff": cmd_diff, "new": cmd_new, "sweep": cmd_sweep, "list": cmd_list,
+    "show": cmd_show, "diff": cmd_diff, "new": cmd_new, "sweep": cmd_sweep, "app": cmd_app,
+    "list": cmd_list,
     "landscape": cmd_landscape,
     "sensitivity": cmd_sensitivity, "discover": cmd_discover,
 }

@@ -296,6 +296,14 @@ def _initial_params(model: AllianceModel) -> dict:
     return params
 
 
+PRESSURE_LABEL = "pressure on every actor ×"
+
+
+def slider_label(label: str, value: float) -> str:
+    """A slider's label with its current value: ``noise σ × 1.0``."""
+    return f"{label} {value:.1f}"
+
+
 def _one_line(e: Exception) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
@@ -345,14 +353,15 @@ def Inputs(model: solara.Reactive, params: solara.Reactive):  # noqa: N802 - a c
     def setter(name):
         return lambda v: params.set({**params.value, name: v})
 
-    for name in MECHANISMS:
-        solara.SliderFloat(LABELS[name], value=current[name], min=0.0, max=3.0, step=0.1,
-                           thumb_label="always", on_value=setter(name))
-    solara.SliderFloat("pressure on every actor ×", value=current["pressure_level"], min=0.0,
-                       max=3.0, step=0.1, thumb_label="always", on_value=setter("pressure_level"))
+    for name in MECHANISMS:  # the value is part of the label, so it shows without dragging
+        solara.SliderFloat(slider_label(LABELS[name], current[name]), value=current[name], min=0.0,
+                           max=3.0, step=0.1, on_value=setter(name))
+    solara.SliderFloat(slider_label(PRESSURE_LABEL, current["pressure_level"]),
+                       value=current["pressure_level"], min=0.0, max=3.0, step=0.1,
+                       on_value=setter("pressure_level"))
     solara.Checkbox(label="point values (no sampling)", value=current["point"],
                     on_value=setter("point"))
-    solara.SliderInt("seed", value=current["rng"], min=0, max=999, step=1, thumb_label="always",
+    solara.SliderInt(f"seed {current['rng']}", value=current["rng"], min=0, max=999, step=1,
                      on_value=setter("rng"))
 
 
