@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import mesa
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from sim.model.dynamics import DRIFT, HOLDS, STAB, Draws, draw, member_count, stochastic_event_count
 from sim.spec.params import Params, compile_params
 from sim.spec.scenario import Scenario
+from sim.vocabulary import ALLIANCE_KEYS
 
 
 class ReferenceCountry(mesa.Agent):
@@ -159,12 +161,10 @@ class ReferenceModel(mesa.Model):
         self.strategic_value = params.strategic_value[0].tolist()
         self.pressure_offset = [0.0] * self.A
         self.fired = [False] * len(params.events)
-        self.alliances = []
+        self.alliances: list[dict[str, Any]] = []
         for al in params.alliances:
             members = [int(x) for x in al.members]
-            entry = {k: float(getattr(al, k)[0]) for k in ("theta_stay", "theta_trust", "h0", "beta",
-                                                            "power_shift", "betrayal_shock",
-                                                            "reputation")}
+            entry: dict[str, Any] = {k: float(getattr(al, k)[0]) for k in ALLIANCE_KEYS}
             entry.update(name=al.name, members=members, active=True, fate=HOLDS, end_step=-1,
                          defector=-1)
             entry["log_power0"] = {i: self.log_relative_power(i, members) for i in members}
@@ -218,6 +218,7 @@ class ReferenceModel(mesa.Model):
             if ev.at is not None:
                 fires = ev.at == self.t
             else:
+                assert ev.hazard is not None  # an event has a step or a hazard
                 prob = 1.0 - math.exp(-float(ev.hazard[0]) * self.dt)
                 fires = u[s] < prob and (ev.repeat or not self.fired[e_index])
                 s += 1

@@ -153,7 +153,7 @@ def save_chunk(directory: Path, chunk: ChunkData) -> dict:
     try:
         with open(temps[0], "wb") as fh:
             fh.write(chunk.table_bytes)
-        np.savez(temps[1], **arrays)
+        np.savez(temps[1], allow_pickle=False, **arrays)
         os.replace(temps[0], table_path)
         os.replace(temps[1], summary_path)
     finally:

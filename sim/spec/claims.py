@@ -24,17 +24,17 @@ and ``(low, high)`` equal to its support.
 from __future__ import annotations
 
 import math
-import re
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.spec.article import COPY_RUN as COPY_RUN  # re-exported: the copy rule's run length
+from sim.spec.article import load_fingerprint, normalise, shingles
 from sim.spec.scenario import ScenarioError
 from sim.vocabulary import BASES, BASIS_ARTICLE, BASIS_ASSUMPTION, BASIS_FIGURE, BASIS_NONE
 
-ARTICLE_PARAGRAPHS = range(1, 18)  # ¶1-¶17 of the source article
 ARTICLE_SOURCE = "source article"
-COPY_RUN = 8  # a paraphrase may not share this many consecutive words with the article
 
 
 @dataclass(frozen=True)
@@ -199,9 +199,16 @@ def grounding_problems(scenario, claims: list[Claim]) -> list[str]:
     return problems
 
 
-def claim_problems(claims: list[Claim]) -> list[str]:
-    """Claims that cannot stand: duplicate ids, a paragraph outside ¶1-¶17, no paragraph and no
-    public source, an empty paraphrase, a ground whose value lies outside its own range."""
+def claim_problems(claims: list[Claim], paragraphs: Collection[int] | None = None) -> list[str]:
+    """Claims that cannot stand: duplicate ids, a paragraph the article does not have, no paragraph
+    and no public source, an empty paraphrase, a ground whose value lies outside its own range.
+
+    ``paragraphs`` are the article's paragraph numbers; by default those of the repository's
+    article fingerprint (:func:`sim.spec.article.load_fingerprint`), ¶1-¶17.
+    """
+    if paragraphs is None:
+        paragraphs = load_fingerprint().paragraph_numbers
+    first, last = min(paragraphs), max(paragraphs)
     problems = []
     seen: set[str] = set()
     for c in claims:
@@ -209,9 +216,8 @@ def claim_problems(claims: list[Claim]) -> list[str]:
             problems.append(f"{c.id}: id used more than once")
         seen.add(c.id)
         if c.paragraph is not None:
-            if c.paragraph not in ARTICLE_PARAGRAPHS:
-                problems.append(f"{c.id}: cites ¶{c.paragraph}, but the article has "
-                                f"¶{ARTICLE_PARAGRAPHS[0]}-¶{ARTICLE_PARAGRAPHS[-1]}")
+            if c.paragraph not in paragraphs:
+                problems.append(f"{c.id}: cites ¶{c.paragraph}, but the article has ¶{first}-¶{last}")
         elif not c.source.strip() or c.source.strip() == ARTICLE_SOURCE:
             problems.append(f"{c.id}: neither an article paragraph nor a public source")
         if not c.paraphrase.strip():
@@ -226,23 +232,16 @@ def claim_problems(claims: list[Claim]) -> list[str]:
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words of a text, punctuation and typographic quotes dropped."""
-    text = text.replace("\u2019", "'").replace("\u2018", "'")
-    return re.findall(r"[a-z0-9]+(?:['-][a-z0-9]+)*", text.lower())
+    """The words of a text as the copy checks compare them (:func:`sim.spec.article.normalise`)."""
+    return normalise(text).split()
 
 
 def copied_runs(text: str, source: str, n: int = COPY_RUN) -> list[str]:
-    """Runs of ``n`` or more consecutive words that ``text`` shares with ``source`` (each reported
-    by its first ``n`` words)."""
-    src = words(source)
-    grams = {tuple(src[i:i + n]) for i in range(len(src) - n + 1)}
-    w = words(text)
-    return [" ".join(w[i:i + n]) for i in range(len(w) - n + 1) if tuple(w[i:i + n]) in grams]
+    """Runs of ``n`` consecutive words that ``text`` shares with another text ``source``, both
+    normalised as the article fingerprint is (:func:`sim.spec.article.normalise`).
 
-
-def article_paragraphs(text: str) -> dict[int, str]:
-    """The source article's paragraphs by number, from lines that start with ``¶N.``."""
-    out = {}
-    for m in re.finditer(r"^¶(\d+)\.\s*(.*)$", text, flags=re.MULTILINE):
-        out[int(m.group(1))] = m.group(2)
-    return out
+    For the source article, whose text the repository does not hold, use
+    :meth:`sim.spec.article.Fingerprint.copied_runs` instead.
+    """
+    grams = set(shingles(source, n))
+    return [s for s in shingles(text, n) if s in grams]
