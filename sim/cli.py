@@ -422,7 +422,8 @@ def cmd_sweep(args) -> int:
     args.scenario = _scenario_path(args.scenario)
     if args.values is not None and args.range is not None:
         raise UsageError("--values and --range exclude each other")
-    values = sweep_values(args.values, *(args.range or (None, None)), args.points)
+    low, high = args.range or (None, None)
+    values = sweep_values(args.values, low, high, args.points)
     out = args.out or Path("results") / safe_name(f"{args.scenario.stem}-sweep-{args.path}")
     if (out / "sweep.csv").exists() and not args.force:
         raise UsageError(f"{out} holds a sweep already; pass --force to replace it or choose "

@@ -28,8 +28,9 @@ def pair(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cmp")
     variant = tmp / "weaker.toml"
     variant.write_text(VARIANT)
-    a = sim.run_ensemble(ROOT / "scenarios" / "stab_in_the_back.toml", replicates=400, steps=60,
-                         out=tmp / "a", progress=False)
+    a = sim.run_ensemble(
+        ROOT / "scenarios" / "stab_in_the_back.toml", replicates=400, steps=60, out=tmp / "a", progress=False
+    )
     b = sim.run_ensemble(variant, replicates=400, steps=60, out=tmp / "b", progress=False)
     return a, b, variant
 
@@ -62,8 +63,7 @@ def test_paired_difference_is_narrower_on_common_random_numbers(pair):
 
 def test_runs_with_other_seeds_are_compared_unpaired(pair, tmp_path):
     a, _, variant = pair
-    c = sim.run_ensemble(variant, replicates=400, steps=60, seed=99, out=tmp_path / "c",
-                         progress=False)
+    c = sim.run_ensemble(variant, replicates=400, steps=60, seed=99, out=tmp_path / "c", progress=False)
     table = fate_differences(a, c)
     assert table["paired_low"].isna().all() and table["unpaired_low"].notna().all()
 
@@ -82,11 +82,16 @@ def test_parameter_differences_name_exactly_the_changed_values(pair):
 def test_comparison_report_gives_the_difference_the_parameters_and_folds_details(pair, tmp_path):
     a, b, _ = pair
     page = write_report([a, b], tmp_path / "cmp.html").read_text(encoding="utf-8")
-    assert page.index("id='answer'") < page.index("id='difference'") < page.index(
-        "id='parameter-differences'") < page.index("id='comparison'") < page.index("id='details-1'")
-    diff = page[page.index("id='difference'"):page.index("id='parameter-differences'")]
+    assert (
+        page.index("id='answer'")
+        < page.index("id='difference'")
+        < page.index("id='parameter-differences'")
+        < page.index("id='comparison'")
+        < page.index("id='details-1'")
+    )
+    diff = page[page.index("id='difference'") : page.index("id='parameter-differences'")]
     assert "95 % CI, paired" in diff and "95 % CI, unpaired" in diff and "Paired by replicate" in diff
-    params = page[page.index("id='parameter-differences'"):page.index("id='comparison'")]
+    params = page[page.index("id='parameter-differences'") : page.index("id='comparison'")]
     assert "1 parameters differ" in params and "<code>dependence.China.Ukraine</code>" in params
     assert "s-sib-dependence" in params
     assert page.count("<details class='scenario-fold'") == 2

@@ -80,5 +80,5 @@ def test_fates_given_an_event_that_breaks_the_tie(run):
 
 def test_report_shows_fates_conditional_on_events(run, tmp_path):
     page = write_report([run], tmp_path / "r.html").read_text(encoding="utf-8")
-    section = page[page.index("Fates and events"):]
+    section = page[page.index("Fates and events") :]
     assert "<code>sometimes</code>" in section and "<code>scheduled</code>" not in section

@@ -13,8 +13,9 @@ from tests.conftest import ROOT
 
 def test_a_scenario_anywhere_extends_a_shipped_file_by_name(tmp_path):
     mine = tmp_path / "mine.toml"
-    mine.write_text('extends = "alliance-sim:seeds/baseline.toml"\ntitle = "mine"\n'
-                    '[mechanisms]\ncompetition = 0.0\n')
+    mine.write_text(
+        'extends = "alliance-sim:seeds/baseline.toml"\ntitle = "mine"\n[mechanisms]\ncompetition = 0.0\n'
+    )
     scenario = load_scenario(mine)
     base = load_scenario(ROOT / "seeds" / "baseline.toml")
     assert scenario.title == "mine" and scenario.mechanisms.competition == 0.0
@@ -23,10 +24,12 @@ def test_a_scenario_anywhere_extends_a_shipped_file_by_name(tmp_path):
     assert scenario.claims and scenario.claims.endswith("claims.toml")
 
 
-@pytest.mark.parametrize("extends", ["alliance-sim:../../etc/hosts", "alliance-sim:/etc/hosts",
-                                     "../../../../etc/hosts"])
+@pytest.mark.parametrize(
+    "extends", ["alliance-sim:../../etc/hosts", "alliance-sim:/etc/hosts", "../../../../etc/hosts"]
+)
 def test_extends_still_refuses_paths_that_leave_their_tree_and_says_how_to_name_shipped_files(
-        tmp_path, extends):
+    tmp_path, extends
+):
     mine = tmp_path / "sub" / "mine.toml"
     mine.parent.mkdir()
     mine.write_text(f'extends = "{extends}"\n')
@@ -37,8 +40,23 @@ def test_extends_still_refuses_paths_that_leave_their_tree_and_says_how_to_name_
 
 def test_run_accepts_the_name_of_a_ready_scenario(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "back_to_back", "-n", "20", "-t", "5", "--no-progress", "--no-report",
-                 "--out", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "back_to_back",
+                "-n",
+                "20",
+                "-t",
+                "5",
+                "--no-progress",
+                "--no-report",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     assert sim.load_results(tmp_path / "r").name == "back_to_back"
     capsys.readouterr()
     assert main(["run", "elsewhere/back_to_back.toml", "-n", "5"]) == 2  # no such file here
@@ -46,8 +64,7 @@ def test_run_accepts_the_name_of_a_ready_scenario(tmp_path, monkeypatch, capsys)
     assert "did you mean" in err and "scenarios/back_to_back.toml" in err
 
 
-def test_new_writes_a_valid_commented_starter_and_refuses_to_overwrite(tmp_path, monkeypatch,
-                                                                       capsys):
+def test_new_writes_a_valid_commented_starter_and_refuses_to_overwrite(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["new", "my_case"]) == 0
     path = tmp_path / "my_case.toml"
@@ -59,5 +76,20 @@ def test_new_writes_a_valid_commented_starter_and_refuses_to_overwrite(tmp_path,
     assert scenario.title == "my_case"
     assert main(["new", "my_case"]) == 2
     assert "--force" in capsys.readouterr().err
-    assert main(["run", str(path), "-n", "10", "-t", "5", "--no-progress", "--no-report",
-                 "--out", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(path),
+                "-n",
+                "10",
+                "-t",
+                "5",
+                "--no-progress",
+                "--no-report",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )

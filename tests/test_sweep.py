@@ -20,8 +20,7 @@ def scenario():
 def test_points_share_their_random_numbers(scenario):
     """Two points with the same value see the same draws: identical fates, a paired difference of
     exactly zero. A third value differs."""
-    sw = run_sweep(scenario, "mechanisms.pressure", np.array([0.1, 0.1, 0.3]), replicates=300,
-                   progress=False)
+    sw = run_sweep(scenario, "mechanisms.pressure", np.array([0.1, 0.1, 0.3]), replicates=300, progress=False)
     assert sw.table.iloc[:3]["count"].tolist() == sw.table.iloc[3:6]["count"].tolist()
     second = sw.paired.iloc[3:6]
     assert (second["diff"] == 0).all() and (second["high"] - second["low"] == 0).all()
@@ -34,8 +33,7 @@ def test_unknown_paths_and_values_out_of_bounds_are_refused(scenario):
     with pytest.raises(InputError, match="did you mean mechanisms.pressure"):
         run_sweep(scenario, "mechanisms.presure", np.array([0.1, 0.2]), replicates=10, progress=False)
     with pytest.raises(InputError, match="expected values in"):
-        run_sweep(scenario, "mechanisms.pressure", np.array([-1.0, 0.2]), replicates=10,
-                  progress=False)
+        run_sweep(scenario, "mechanisms.pressure", np.array([-1.0, 0.2]), replicates=10, progress=False)
     with pytest.raises(InputError, match="at least two"):
         sweep_values([0.1])
     np.testing.assert_allclose(sweep_values(low=0, high=1, points=5), [0, 0.25, 0.5, 0.75, 1])
@@ -43,8 +41,25 @@ def test_unknown_paths_and_values_out_of_bounds_are_refused(scenario):
 
 def test_sweep_command_writes_table_figure_page_and_refuses_to_overwrite(tmp_path, capsys):
     out = tmp_path / "sw"
-    args = ["sweep", "stab_in_the_back", "mechanisms.pressure", "--range", "0", "0.2", "--points",
-            "3", "-n", "50", "-t", "12", "--out", str(out), "--no-progress", "-j", "1"]
+    args = [
+        "sweep",
+        "stab_in_the_back",
+        "mechanisms.pressure",
+        "--range",
+        "0",
+        "0.2",
+        "--points",
+        "3",
+        "-n",
+        "50",
+        "-t",
+        "12",
+        "--out",
+        str(out),
+        "--no-progress",
+        "-j",
+        "1",
+    ]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "common random numbers" in text and "holds" in text

@@ -87,8 +87,18 @@ def fate_differences(a, b, alliance: str | None = None) -> pd.DataFrame:
             _, lo_p, hi_p = paired_interval(x, y)
         else:
             lo_p = hi_p = float("nan")
-        rows.append({"fate": fate, "p_a": x.mean(), "p_b": y.mean(), "diff": y.mean() - x.mean(),
-                     "paired_low": lo_p, "paired_high": hi_p, "unpaired_low": lo_u,
-                     "unpaired_high": hi_u, "paired_width": hi_p - lo_p,
-                     "unpaired_width": hi_u - lo_u})
+        rows.append(
+            {
+                "fate": fate,
+                "p_a": x.mean(),
+                "p_b": y.mean(),
+                "diff": y.mean() - x.mean(),
+                "paired_low": lo_p,
+                "paired_high": hi_p,
+                "unpaired_low": lo_u,
+                "unpaired_high": hi_u,
+                "paired_width": hi_p - lo_p,
+                "unpaired_width": hi_u - lo_u,
+            }
+        )
     return pd.DataFrame(rows)

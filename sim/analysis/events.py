@@ -27,8 +27,11 @@ from sim.vocabulary import (
 def recorded_events(columns) -> list[str]:
     """Names of the events a result table records (from its ``event:<name>.first_step`` columns)."""
     suffix = ".first_step"
-    return [c[len(EVENT_PREFIX):-len(suffix)] for c in columns
-            if c.startswith(EVENT_PREFIX) and c.endswith(suffix)]
+    return [
+        c[len(EVENT_PREFIX) : -len(suffix)]
+        for c in columns
+        if c.startswith(EVENT_PREFIX) and c.endswith(suffix)
+    ]
 
 
 def fates_given_events(replicates: pd.DataFrame, alliance: str) -> pd.DataFrame:
@@ -62,12 +65,12 @@ def fates_given_events(replicates: pd.DataFrame, alliance: str) -> pd.DataFrame:
                 n = int(group.sum())
                 if n:
                     lo, hi = wilson_interval(int(hit[group].sum()), n)
-                    row |= {f"p_{key}": hit[group].mean(), f"low_{key}": float(lo),
-                            f"high_{key}": float(hi)}
+                    row |= {f"p_{key}": hit[group].mean(), f"low_{key}": float(lo), f"high_{key}": float(hi)}
                 else:
                     row |= {f"p_{key}": np.nan, f"low_{key}": np.nan, f"high_{key}": np.nan}
             ended = hit & (word != "holds")
-            row["after_event"] = (float(np.mean(fired[ended] & (first[ended] <= end[ended])))
-                                  if ended.any() else np.nan)
+            row["after_event"] = (
+                float(np.mean(fired[ended] & (first[ended] <= end[ended]))) if ended.any() else np.nan
+            )
             rows.append(row)
     return pd.DataFrame(rows)

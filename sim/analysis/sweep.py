@@ -37,8 +37,11 @@ class FateCollector(Collector):
 
     def end(self, block: Block, params, state) -> dict[str, np.ndarray]:
         """``point``, ``replicate`` and ``fate`` ((rows, L) fate codes) of the chunk."""
-        return {"point": block.point_of_row(), REPLICATE: block.replicate_of_row(),
-                "fate": np.asarray(state.fate, dtype=np.int8).copy()}
+        return {
+            "point": block.point_of_row(),
+            REPLICATE: block.replicate_of_row(),
+            "fate": np.asarray(state.fate, dtype=np.int8).copy(),
+        }
 
 
 @dataclass
@@ -55,8 +58,12 @@ class Sweep:
     seed: int
 
 
-def sweep_values(values: Sequence[float] | None = None, low: float | None = None,
-                 high: float | None = None, points: int | None = None) -> np.ndarray:
+def sweep_values(
+    values: Sequence[float] | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    points: int | None = None,
+) -> np.ndarray:
     """The values of a sweep: an explicit list, or ``points`` evenly spaced from ``low`` to ``high``."""
     if values is not None:
         out = np.asarray(list(values), dtype=np.float64)
@@ -75,8 +82,11 @@ def check_slot(scenario: Scenario, path: str, values: np.ndarray) -> None:
     known = slot_map(scenario)
     if path not in known:
         close = difflib.get_close_matches(path, list(known), n=4, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else \
-            "; alliance-sim show SCENARIO lists every parameter path"
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else "; alliance-sim show SCENARIO lists every parameter path"
+        )
         raise InputError(f"{path}: not a parameter of the scenario{hint}")
     lo, hi = clip_bounds(known[path])
     bad = [v for v in values if not lo <= v <= hi]
@@ -85,9 +95,18 @@ def check_slot(scenario: Scenario, path: str, values: np.ndarray) -> None:
         raise InputError(f"{path}: expected values in [{lo:g}, {hi:g}], got {shown}")
 
 
-def run_sweep(scenario: Scenario, path: str, values: np.ndarray, *, replicates: int,
-              alliance: str | None = None, seed: int | None = None, workers: int | None = 1,
-              chunk_size: int = 4096, progress: bool = True) -> Sweep:
+def run_sweep(
+    scenario: Scenario,
+    path: str,
+    values: np.ndarray,
+    *,
+    replicates: int,
+    alliance: str | None = None,
+    seed: int | None = None,
+    workers: int | None = 1,
+    chunk_size: int = 4096,
+    progress: bool = True,
+) -> Sweep:
     """Run one slot across ``values`` on common random numbers and tabulate the fates.
 
     Parameters
@@ -114,8 +133,16 @@ def run_sweep(scenario: Scenario, path: str, values: np.ndarray, *, replicates: 
     a = names.index(alliance)
     design = Design({path: values}, int(replicates))
     seed = scenario.run.seed if seed is None else int(seed)
-    payloads = run_design(scenario, design, FateCollector(), seed=seed, workers=workers,
-                          chunk_size=chunk_size, progress=progress, desc=f"sweep {path}")
+    payloads = run_design(
+        scenario,
+        design,
+        FateCollector(),
+        seed=seed,
+        workers=workers,
+        chunk_size=chunk_size,
+        progress=progress,
+        desc=f"sweep {path}",
+    )
     point = np.concatenate([p["point"] for p in payloads])
     rep = np.concatenate([p[REPLICATE] for p in payloads])
     fate = np.concatenate([p["fate"][:, a] for p in payloads])
@@ -128,20 +155,45 @@ def run_sweep(scenario: Scenario, path: str, values: np.ndarray, *, replicates: 
         for k, word in enumerate(FATES):
             hit = mine == k
             lo, hi = wilson_interval(hit.sum(), len(hit))
-            rows.append({"value": v, "fate": word, "p": hit.mean(), "low": float(lo),
-                         "high": float(hi), "count": int(hit.sum())})
+            rows.append(
+                {
+                    "value": v,
+                    "fate": word,
+                    "p": hit.mean(),
+                    "low": float(lo),
+                    "high": float(hi),
+                    "count": int(hit.sum()),
+                }
+            )
             d = hit.astype(float) - base[k]
             se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan
-            paired.append({"value": v, "fate": word, "diff": d.mean(), "low": d.mean() - 1.96 * se,
-                           "high": d.mean() + 1.96 * se})
-    return Sweep(path, values, alliance, int(replicates), pd.DataFrame(rows), pd.DataFrame(paired),
-                 scenario.title, seed)
+            paired.append(
+                {
+                    "value": v,
+                    "fate": word,
+                    "diff": d.mean(),
+                    "low": d.mean() - 1.96 * se,
+                    "high": d.mean() + 1.96 * se,
+                }
+            )
+    return Sweep(
+        path,
+        values,
+        alliance,
+        int(replicates),
+        pd.DataFrame(rows),
+        pd.DataFrame(paired),
+        scenario.title,
+        seed,
+    )
 
 
 def format_sweep(sweep: Sweep) -> str:
     """The sweep as an aligned terminal table: one row per value, each fate with its interval."""
-    lines = [f"{sweep.alliance}: fates as {sweep.path} varies ({sweep.replicates} replicates per "
-             "value, common random numbers; 95 % Wilson intervals)"]
+    lines = [
+        f"{sweep.alliance}: fates as {sweep.path} varies ({sweep.replicates} replicates per "
+        "value, common random numbers; 95 % Wilson intervals)"
+    ]
     head = f"  {'value':>10}" + "".join(f"  {w:<24}" for w in FATES)
     lines.append(head)
     for v, group in sweep.table.groupby("value", sort=False):

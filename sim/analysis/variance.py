@@ -26,6 +26,7 @@ Saltelli, A. et al. (2008). Global Sensitivity Analysis: The Primer. Wiley (ch. 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,9 +77,13 @@ def first_order_given_data(x: np.ndarray, y: np.ndarray, bins: int | None = None
     return _index(order, y, bins or bins_for(len(y)))
 
 
-def variance_by_basis(replicates: pd.DataFrame, outcome: np.ndarray,
-                      basis_of: Callable[[str], str], permutations: int = 20,
-                      seed: int = 0) -> pd.DataFrame:
+def variance_by_basis(
+    replicates: pd.DataFrame,
+    outcome: np.ndarray,
+    basis_of: Callable[[str], str],
+    permutations: int = 20,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Share of an outcome's variance explained, first order, by the inputs of each basis.
 
     Parameters
@@ -117,21 +122,33 @@ def variance_by_basis(replicates: pd.DataFrame, outcome: np.ndarray,
         s = _index(order, y, m)
         if not np.isfinite(s):
             continue
-        basis = basis_of(c[len(PARAM_PREFIX):])
-        found.setdefault(basis, []).append((c[len(PARAM_PREFIX):], s))
+        basis = basis_of(c[len(PARAM_PREFIX) :])
+        found.setdefault(basis, []).append((c[len(PARAM_PREFIX) :], s))
         null[basis] = null.get(basis, np.zeros(permutations)) + [_index(order, z, m) for z in shuffles]
-    out = []
+    out: list[dict[str, Any]] = []
     for basis in BASES:
         rows = sorted(found.get(basis, []), key=lambda r: -r[1])
         if not rows:
             continue
-        out.append({"basis": basis, "inputs": len(rows), "share": sum(s for _, s in rows),
-                    "noise": 2 * float(np.std(null[basis])),
-                    "top": ", ".join(f"{p} ({s:.2f})" for p, s in rows[:3])})
-    explained = sum(r["share"] for r in out)
-    out.append({"basis": "interactions and chance", "inputs": 0, "share": 1.0 - explained,
-                "noise": float(np.sqrt(sum(r["noise"] ** 2 for r in out))),
-                "top": "interactions between inputs; noise, stochastic events and decisions"})
+        out.append(
+            {
+                "basis": basis,
+                "inputs": len(rows),
+                "share": sum(s for _, s in rows),
+                "noise": 2 * float(np.std(null[basis])),
+                "top": ", ".join(f"{p} ({s:.2f})" for p, s in rows[:3]),
+            }
+        )
+    explained = sum(float(r["share"]) for r in out)
+    out.append(
+        {
+            "basis": "interactions and chance",
+            "inputs": 0,
+            "share": 1.0 - explained,
+            "noise": float(np.sqrt(sum(float(r["noise"]) ** 2 for r in out))),
+            "top": "interactions between inputs; noise, stochastic events and decisions",
+        }
+    )
     return pd.DataFrame(out)
 
 
@@ -139,25 +156,35 @@ def describe(table: pd.DataFrame, outcome_label: str) -> str:
     """One sentence saying what :func:`variance_by_basis` found."""
     share = dict(zip(table["basis"], table["share"], strict=True))
     noise = dict(zip(table["basis"], table["noise"], strict=True))
-    parts = [f"{100 * share[b]:.0f} ± {100 * noise[b]:.0f} % by {b}s ({int(n)} values)"
-             for b, n in zip(table["basis"], table["inputs"], strict=True) if b in BASES]
+    parts = [
+        f"{100 * share[b]:.0f} ± {100 * noise[b]:.0f} % by {b}s ({int(n)} values)"
+        for b, n in zip(table["basis"], table["inputs"], strict=True)
+        if b in BASES
+    ]
     inputs = sum(share[b] for b in share if b in BASES)
     rest = share.get("interactions and chance", 1 - inputs)
-    text = (f"Of the variance of whether the alliance {outcome_label}, the sampled values explain on "
-            f"their own {', '.join(parts)}; the remaining {100 * rest:.0f} % is interactions "
-            "between them and the model's own chance (noise, stochastic events, the members' "
-            "decisions); ± is the estimate's noise (two standard deviations of the same sum on "
-            "shuffled outcomes).")
+    text = (
+        f"Of the variance of whether the alliance {outcome_label}, the sampled values explain on "
+        f"their own {', '.join(parts)}; the remaining {100 * rest:.0f} % is interactions "
+        "between them and the model's own chance (noise, stochastic events, the members' "
+        "decisions); ± is the estimate's noise (two standard deviations of the same sum on "
+        "shuffled outcomes)."
+    )
     a = {k: share.get(k, 0.0) for k in BASES}
     noise_inputs = float(np.sqrt(sum(noise[b] ** 2 for b in share if b in BASES)))
     if inputs > max(0.02, noise_inputs):
         grounded = a[BASIS_ARTICLE] + a[BASIS_FIGURE]
         assumed = a[BASIS_ASSUMPTION]
-        lead = ("modelling assumptions" if assumed > grounded else
-                "values grounded in the article or public figures")
-        text += (f" Of what the inputs explain, {100 * assumed / inputs:.0f} % comes from modelling "
-                 f"assumptions: the answer rests more on {lead}, so it is only as good as "
-                 + ("those assumptions." if assumed > grounded else "those sources."))
+        lead = (
+            "modelling assumptions"
+            if assumed > grounded
+            else "values grounded in the article or public figures"
+        )
+        text += (
+            f" Of what the inputs explain, {100 * assumed / inputs:.0f} % comes from modelling "
+            f"assumptions: the answer rests more on {lead}, so it is only as good as "
+            + ("those assumptions." if assumed > grounded else "those sources.")
+        )
     else:
         text += " The inputs explain no more than the estimate's noise."
     return text

@@ -25,11 +25,13 @@ from pathlib import Path
 from sim.errors import InputError
 
 #: the npm packages behind the page's asset URLs, as ``(pattern in Solara's sources, file)``
-_SOURCES = (("solara-vuetify3-app", "server/templates/solara.html.j2"),
-            ("solara-vuetify-app", "server/templates/solara.html.j2"),
-            ("requirejs", "server/templates/solara.html.j2"),
-            ("font-awesome", "server/settings.py"),
-            ("vue-grid-layout", "widgets/vue/gridlayout_v3.vue"))
+_SOURCES = (
+    ("solara-vuetify3-app", "server/templates/solara.html.j2"),
+    ("solara-vuetify-app", "server/templates/solara.html.j2"),
+    ("requirejs", "server/templates/solara.html.j2"),
+    ("font-awesome", "server/settings.py"),
+    ("vue-grid-layout", "widgets/vue/gridlayout_v3.vue"),
+)
 _SPEC = r"((?:@[\w.-]+/)?{name})@(\d[\w.+-]*)/"
 
 
@@ -60,8 +62,10 @@ def needed_packages() -> dict[str, str]:
         if m:
             found[m.group(1)] = m.group(2)
     if not any("vuetify" in n for n in found):
-        raise InputError(f"{here}: cannot find which Vuetify bundle this Solara loads; expected "
-                         "'solara-vuetify3-app@<version>' in its page template")
+        raise InputError(
+            f"{here}: cannot find which Vuetify bundle this Solara loads; expected "
+            "'solara-vuetify3-app@<version>' in its page template"
+        )
     return found
 
 
@@ -113,20 +117,30 @@ def prepare(folder: Path | None = None, npm: str | None = None, log=print) -> Pa
     specs = [f"{n}@{v}" for n, v in todo.items()]
     npm = npm or shutil.which("npm")
     if npm is None:
-        raise InputError(f"{folder}: the page's browser packages ({', '.join(specs)}) are missing "
-                         "and npm is not installed to fetch them; install npm (Debian: apt-get "
-                         "install npm) and run alliance-sim app once with access to the npm "
-                         "registry, or copy that folder from a machine where it ran")
+        raise InputError(
+            f"{folder}: the page's browser packages ({', '.join(specs)}) are missing "
+            "and npm is not installed to fetch them; install npm (Debian: apt-get "
+            "install npm) and run alliance-sim app once with access to the npm "
+            "registry, or copy that folder from a machine where it ran"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     log(f"alliance-sim app: fetching {', '.join(specs)} with npm into {folder}")
     with tempfile.TemporaryDirectory(prefix="alliance-npm-") as tmp:
         try:
-            subprocess.run([npm, "pack", *specs, "--silent"], cwd=tmp, check=True, timeout=600,
-                           capture_output=True, text=True)
+            subprocess.run(
+                [npm, "pack", *specs, "--silent"],
+                cwd=tmp,
+                check=True,
+                timeout=600,
+                capture_output=True,
+                text=True,
+            )
         except subprocess.CalledProcessError as e:
             last = (e.stderr or e.stdout or "").strip().splitlines()[-1:] or ["no output"]
-            raise InputError(f"npm could not fetch {', '.join(specs)} ({last[0]}); the app needs "
-                             "them once, from the npm registry") from None
+            raise InputError(
+                f"npm could not fetch {', '.join(specs)} ({last[0]}); the app needs "
+                "them once, from the npm registry"
+            ) from None
         except subprocess.TimeoutExpired:
             raise InputError(f"npm took over 10 minutes to fetch {', '.join(specs)}") from None
         for name, version in todo.items():
@@ -160,10 +174,24 @@ def app_file() -> Path:
 def serve(folder: Path, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True) -> int:
     """Run ``solara run sim/app.py`` with the prepared asset folder and telemetry off; returns its
     exit code (Ctrl-C stops it)."""
-    env = {**os.environ, "SOLARA_ASSETS_PROXY_CACHE_DIR": str(folder),
-           "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false", "MPLBACKEND": "Agg"}
-    cmd = [sys.executable, "-m", "solara", "run", str(app_file()), "--host", host, "--port",
-           str(port), "--production"]
+    env = {
+        **os.environ,
+        "SOLARA_ASSETS_PROXY_CACHE_DIR": str(folder),
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",
+        "MPLBACKEND": "Agg",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        str(app_file()),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--production",
+    ]
     if not open_browser:
         cmd.append("--no-open")
     proc = subprocess.Popen(cmd, env=env)

@@ -441,10 +441,11 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray):
         if rows.size == 0:
             continue
         state.fired[rows, e_index] = True
-        if state.first_fired is not None:  # when it fired, for the results (event columns)
-            first = state.first_fired[rows, e_index]
-            state.first_fired[rows, e_index] = np.where(first < 0, t, first)
-            state.fire_count[rows, e_index] += 1
+        first_fired, fire_count = state.first_fired, state.fire_count
+        if first_fired is not None and fire_count is not None:  # for the results' event columns
+            first = first_fired[rows, e_index]
+            first_fired[rows, e_index] = np.where(first < 0, t, first)
+            fire_count[rows, e_index] += 1
         for f in ev.effects:
             changed = _apply_effect(state, f, rows, params)
             if changed == "similarity":

@@ -343,11 +343,12 @@ class ReplicateCollector(Collector):
             columns[cohesion_column(al.name)] = dynamics.cohesion(state.ties, al.members).astype(np.float64)
         columns[BALANCE] = balanced_share(state.ties)
         first = getattr(state, "first_fired", None)
-        if first is not None:  # stochastic events: when each first fired (-1: never), how often
+        count = getattr(state, "fire_count", None)
+        if first is not None and count is not None:  # stochastic events: first step, how often
             for e, ev in enumerate(params.events):
                 if ev.at is None:
                     columns[event_first_step_column(ev.name)] = first[:, e].astype(np.int32)
-                    columns[event_count_column(ev.name)] = state.fire_count[:, e].astype(np.int32)
+                    columns[event_count_column(ev.name)] = count[:, e].astype(np.int32)
         W = state.ties.astype(np.float64)
         propensity = 0.5 * (W + np.swapaxes(W, 1, 2))
         find = best_partition if A <= BLOC_EXHAUSTIVE_MAX else descend_partition

@@ -36,8 +36,7 @@ def parameter_differences(a: Scenario, b: Scenario) -> list[ParameterDifference]
     paths only ``b`` has."""
     va = {s.path: s.value for s in slots(a)}
     vb = {s.path: s.value for s in slots(b)}
-    out = [ParameterDifference(p, v, vb.get(p)) for p, v in va.items()
-           if p not in vb or not _same(v, vb[p])]
+    out = [ParameterDifference(p, v, vb.get(p)) for p, v in va.items() if p not in vb or not _same(v, vb[p])]
     out += [ParameterDifference(p, None, v) for p, v in vb.items() if p not in va]
     return out
 
@@ -60,16 +59,21 @@ def structure_differences(a: Scenario, b: Scenario) -> list[str]:
     for name in a.events.keys() & b.events.keys():
         ea, eb = a.events[name], b.events[name]
         if (ea.at, ea.repeat) != (eb.at, eb.repeat) or (ea.hazard is None) != (eb.hazard is None):
-            notes.append(f"event {name}: timing differs (A: at {ea.at}, repeat {ea.repeat}; "
-                         f"B: at {eb.at}, repeat {eb.repeat})")
+            notes.append(
+                f"event {name}: timing differs (A: at {ea.at}, repeat {ea.repeat}; "
+                f"B: at {eb.at}, repeat {eb.repeat})"
+            )
         if len(ea.effects) != len(eb.effects) or any(
-                fa.model_dump(exclude={"shift", "set"}) != fb.model_dump(exclude={"shift", "set"})
-                for fa, fb in zip(ea.effects, eb.effects, strict=False)):
+            fa.model_dump(exclude={"shift", "set"}) != fb.model_dump(exclude={"shift", "set"})
+            for fa, fb in zip(ea.effects, eb.effects, strict=False)
+        ):
             notes.append(f"event {name}: effects act on different targets")
     for name in a.alliances.keys() & b.alliances.keys():
         if a.alliances[name].members != b.alliances[name].members:
-            notes.append(f"alliance {name}: members {', '.join(a.alliances[name].members)} in A, "
-                         f"{', '.join(b.alliances[name].members)} in B")
+            notes.append(
+                f"alliance {name}: members {', '.join(a.alliances[name].members)} in A, "
+                f"{', '.join(b.alliances[name].members)} in B"
+            )
     if a.focal_alliance != b.focal_alliance:
         notes.append(f"focal alliance: {a.focal_alliance} in A, {b.focal_alliance} in B")
     ra, rb = a.run.model_dump(), b.run.model_dump()
