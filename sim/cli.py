@@ -163,8 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", type=Path, nargs="?", default=None)
 
     p = sub.add_parser("landscape", help="Axelrod-Bennett configurations for a scenario's "
-                       "initial ties and capabilities")
-    p.add_argument("scenario", type=Path)
+                       "initial ties and capabilities, or a result directory's final mean ties")
+    p.add_argument("scenario", type=Path, help="a scenario (initial ties) or a result directory "
+                   "(final ties averaged over its replicates)")
     p.add_argument("--top", type=_positive_int, default=5, help="how many minima to print")
 
     p = sub.add_parser("sensitivity", help="Sobol or Morris sensitivity of the focal alliance's "
@@ -172,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", type=Path)
     p.add_argument("--method", choices=["sobol", "morris"], default="sobol")
     p.add_argument("--samples", "-N", type=_positive_int, default=1024,
-                   help="Sobol base samples (a power of two) or Morris trajectories (default 1024)")
+                   help="Sobol base samples (rounded up to a power of two) or Morris trajectories "
+                   "(default 1024)")
     p.add_argument("--replicates", "-R", type=_positive_int, default=16,
                    help="replicates per design point (default 16)")
     p.add_argument("--alliance", help="the alliance whose fate is analysed (default: the focal)")
@@ -188,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=_positive_int, default=12, help="rows of the printed tables")
     p.add_argument("--out", "-o", type=Path, help="folder for the tables, figure and page "
                    "(default results/<scenario>-sensitivity)")
+    p.add_argument("--force", action="store_true", help="replace an analysis already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("discover", help="scenario discovery: PRIM boxes of the sampled parameters "
@@ -525,20 +528,39 @@ def _default_scenarios() -> Path:
 
 
 def cmd_landscape(args) -> int:
-    """`landscape`: Axelrod-Bennett configurations of a scenario's initial ties."""
-    from sim.model.landscape import minima
-    from sim.spec.params import compile_params
-    from sim.spec.scenario import load_scenario
+    """`landscape`: Axelrod-Bennett configurations of a scenario's initial ties, or of the final
+    mean ties of a result directory."""
+    import numpy as np
 
-    args.scenario = _scenario_path(args.scenario)
-    scenario = load_scenario(args.scenario, point=True)
-    params = compile_params(scenario, 1)
-    W = params.ties[0]
+    from sim.model.landscape import minima
+
+    source = args.scenario
+    if source.is_dir():
+        from sim.analysis.outcomes import mean_capability, mean_ties
+        from sim.run.store import load_results
+
+        results = load_results(source)
+        names = results.actors
+        W = mean_ties(results.summary, names).to_numpy()
+        capability = np.nan_to_num(mean_capability(results.outcomes, names).to_numpy(), nan=0.0)
+        what = f"final ties averaged over the {results.n:,} replicates of {source}"
+    else:
+        from sim.spec.params import compile_params
+        from sim.spec.scenario import load_scenario
+
+        source = _scenario_path(source)
+        params = compile_params(load_scenario(source, point=True), 1)
+        names, W, capability = params.actors, params.ties[0], params.capability[0]
+        what = f"initial ties of {source} (point values; pass a result directory for final ties)"
     propensity = (W + W.T) / 2
-    found = minima(params.capability[0], propensity)
-    names = params.actors
-    print(f"{args.scenario}: {len(found)} local minima of the Axelrod-Bennett energy "
-          f"({len(names)} actors, initial ties, point values)")
+    found = minima(capability, propensity)
+    print(f"Axelrod-Bennett landscape of the {what}: {len(found)} local minima, {len(names)} actors")
+    print("energy: the capability-weighted sum of the ties that cross between the two blocs "
+          "(friendly ties split apart raise it, hostile ones lower it): the lower, the less the "
+          "split frustrates its members")
+    print(f"basin: of the {2 ** (len(names) - 1):,} possible splits, how many end in this minimum "
+          "when actors switch sides one at a time, each time the switch that lowers the "
+          "energy most")
     for rank, m in enumerate(found[: args.top], 1):
         blocs = [[names[i] for i in range(len(names)) if m.blocs[i] == b] for b in (0, 1)]
         print(f"{rank}. energy {m.energy:+.4f}  basin {m.basin}")
@@ -547,20 +569,42 @@ def cmd_landscape(args) -> int:
     return EXIT_OK
 
 
+def _claims_of(path) -> dict | None:
+    """Claims by parameter path from a claims file, or None when there is none or it is unreadable."""
+    if not path:
+        return None
+    try:
+        from sim.spec.claims import claims_by_param, load_claims
+
+        return claims_by_param(load_claims(path))
+    except Exception:  # noqa: BLE001 - tables stand without their citations
+        return None
+
+
 def cmd_sensitivity(args) -> int:
     """`sensitivity`: Sobol or Morris indices of the focal alliance's fate."""
-    from sim.analysis.sensitivity import format_indices, run_sensitivity
+    from sim.analysis.sensitivity import format_indices, next_power_of_two, run_sensitivity
     from sim.present.exploration import write_sensitivity
+    from sim.present.show import readable_label
+    from sim.spec.scenario import load_scenario
 
     args.scenario = _scenario_path(args.scenario)
+    out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
+    if (out / "sensitivity.json").exists() and not args.force:
+        raise UsageError(f"{out} holds a sensitivity analysis already; pass --force to replace it "
+                         "or choose another --out")
+    if args.method == "sobol" and next_power_of_two(args.samples) != args.samples:
+        print(f"--samples {args.samples}: using {next_power_of_two(args.samples)}, the next power "
+              "of two (the Sobol' sequence is balanced at powers of two)", file=sys.stderr)
+    claims = _claims_of(load_scenario(args.scenario).claims)
     result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
                              replicates=args.replicates, seed=args.seed, alliance=args.alliance,
                              include=args.include, grouped=args.groups, steps=args.steps,
                              workers=args.workers, progress=not args.no_progress)
-    out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
-    paths = write_sensitivity(result, out)
+    paths = write_sensitivity(result, out, claims)
     for output in ("p_stab", "p_holds"):
-        print(format_indices(result, output, args.top))
+        print(format_indices(result, output, args.top,
+                             names=lambda p: readable_label(p, claims)))
         print()
     print(f"{result.settings['replicate_runs']:,} runs in {result.settings['seconds']:.1f} s")
     print(f"indices: {paths['indices']}\ndesign: {paths['design']}\nreport: {paths['report']}")
@@ -580,16 +624,15 @@ def cmd_discover(args) -> int:
     results = load_results(args.results)
     found = discover(results, args.outcome, args.alliance, boxes=args.boxes,
                      min_coverage=args.min_coverage, max_qp=args.max_qp)
-    claims = None
-    path = (results.manifest.get("scenario") or {}).get("claims")
-    if path:
-        try:
-            from sim.spec.claims import claims_by_param, load_claims
+    from sim.present.show import describe_path
 
-            claims = claims_by_param(load_claims(path))
-        except Exception:  # noqa: BLE001 - the boxes stand without their citations
-            claims = None
-    print(format_discovery(found, claims))
+    claims = _claims_of((results.manifest.get("scenario") or {}).get("claims"))
+
+    def name(path: str) -> str:
+        words = describe_path(path)
+        return path if words == path else f"{path} ({words})"
+
+    print(format_discovery(found, claims, names=name))
     paths = write_discovery(found, args.out or args.results / "discovery", claims)
     print(f"boxes: {paths['boxes']}\nreport: {paths['report']}")
     return EXIT_OK

@@ -49,7 +49,7 @@ def sensitivity_figure(s: Sensitivity, outputs: Sequence[str] = ("p_stab", "p_ho
         ax.legend(fontsize=7, frameon=False, loc="lower right")
     return fig
 
-def write_sensitivity(s: Sensitivity, out: str | Path) -> dict[str, Path]:
+def write_sensitivity(s: Sensitivity, out: str | Path, claims: dict | None = None) -> dict[str, Path]:
     """Write the design and its outputs (Parquet), the indices (CSV), a figure (PNG), an HTML
     page and the settings (JSON) to ``out``; returns the paths by kind."""
     from sim.present.report import write_exploration_report
@@ -71,7 +71,7 @@ def write_sensitivity(s: Sensitivity, out: str | Path) -> dict[str, Path]:
             "noise_share": {o: s.noise_share(o) for o in s.outputs.columns}}
     paths["settings"] = out / "sensitivity.json"
     paths["settings"].write_text(json.dumps(meta, indent=1, default=_json_default))
-    part = sensitivity_part(s)
+    part = sensitivity_part(s, claims)
     paths["report"] = write_exploration_report(
         out / "sensitivity.html", f"Sensitivity: {s.scenario_name}",
         f"{s.method} · alliance {s.alliance} · {s.settings['design_points']:,} design points × "
@@ -86,9 +86,13 @@ def _json_default(x):
         return x.item()
     raise TypeError(type(x).__name__)
 
-def sensitivity_part(s: Sensitivity):
-    """The report part of a sensitivity run (tables, figure, how it was computed)."""
+def sensitivity_part(s: Sensitivity, claims: dict | None = None):
+    """The report part of a sensitivity run (tables, figure, how it was computed); each factor
+    with its meaning in words and, given ``claims`` (by parameter path), the claims behind it."""
+    from sim.analysis.sensitivity import noise_warning
     from sim.present.report import ExplorationPart, FigureEntry
+    from sim.present.show import describe_path
+    from sim.spec.claims import claims_for
 
     what = ("first-order (S1) and total (ST) Sobol indices, Saltelli (2002) and Jansen's "
             "estimator (Saltelli et al. 2010), 95 % bootstrap intervals"
@@ -102,7 +106,24 @@ def sensitivity_part(s: Sensitivity):
              f"times with common random numbers ({s.settings['replicate_runs']:,} runs, "
              f"{s.settings['seconds']:.0f} s). Indices: {what}. Binomial noise share of the "
              f"variance of P(stab in the back): {s.noise_share('p_stab'):.2f}.")
-    tables = [(label, s.table(o, 15)) for o, label in
+    if s.settings.get("samples_requested") not in (None, s.settings.get("samples")):
+        intro += (f" {s.settings['samples_requested']} samples were asked for; the design uses "
+                  f"{s.settings['samples']}, the next power of two, where the Sobol' sequence is "
+                  "balanced.")
+    for o in ("p_stab", "p_holds"):
+        warning = noise_warning(s, o) if o in s.outputs else None
+        if warning:
+            intro += " " + warning[0].upper() + warning[1:] + "."
+
+    def readable(df):
+        df = df.copy()
+        names = [str(i) for i in df.index]
+        df.insert(0, "what", [describe_path(n) for n in names])
+        if claims:
+            df.insert(1, "claims", [", ".join(c.id for c in claims_for(claims, n)) for n in names])
+        return df
+
+    tables = [(label, readable(s.table(o, 15))) for o, label in
               (("p_stab", "P(stab in the back)"), ("p_holds", "P(holds)")) if o in s.indices]
     fig = FigureEntry("sensitivity", "Most influential uncertainties",
                       f"{s.method} indices of P(stab in the back) and P(holds)",
@@ -158,9 +179,16 @@ def discovery_part(d: Discovery, claims: dict | None = None):
              f"{d.settings.get('min_coverage', 0.5):g}, keeping the restrictions with quasi-p "
              f"value ≤ {d.settings.get('max_qp')} (qp: one-sided binomial test of each "
              "restriction, Bryant & Lempert 2010).")
+    from sim.analysis.discovery import no_region_text
+    from sim.present.show import describe_path
+
     tables = []
     for b in d.boxes:
+        if b.limits.empty:  # no table without rows: say why instead
+            intro += f" Box {b.index}: {no_region_text(d, b)}."
+            continue
         df = b.limits.reset_index()
+        df.insert(1, "what", [describe_path(dim) for dim in df.dimension])
         if claims:
             df["claims"] = [", ".join(c.id + (f" (¶{c.paragraph})" if c.paragraph else "")
                                       for c in claims.get(dim, [])) for dim in df.dimension]

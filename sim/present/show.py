@@ -320,3 +320,66 @@ def render_diff(path_a: str | Path, path_b: str | Path, width: int | None = None
     if notes:
         lines += ["", "structure:"] + [f"  {n}" for n in notes]
     return printable("\n".join(lines))
+
+
+_MECHANISM_WORDS = {
+    "affinity": "interest affinity coefficient", "balance": "structural balance coefficient",
+    "threat": "balance-of-threat coefficient", "pressure": "external pressure coefficient",
+    "competition": "sphere competition coefficient", "dependence": "dependence coefficient",
+    "noise": "noise of the ties",
+}
+_ALLIANCE_WORDS = {
+    "theta_stay": "disposition below which members lean to defect (θ_stay)",
+    "theta_trust": "trust threshold (θ_trust)", "h0": "base defection hazard (h0)",
+    "beta": "sensitivity of defection to disposition (β)",
+    "power_shift": "effect of power shifts on defection", "betrayal_shock": "betrayal shock",
+    "reputation": "reputation cost of defecting",
+}
+
+
+def describe_path(path: str) -> str:
+    """A parameter path in words: ``positions.China.taiwan`` -> ``China's position on taiwan``,
+    ``mechanisms.threat`` -> ``balance-of-threat coefficient``; the path itself when unknown."""
+    p = path.split(".")
+    head = p[0]
+    try:
+        if head == "mechanisms":
+            return _MECHANISM_WORDS.get(p[1], p[1])
+        if head == "actors":
+            return f"{p[1]}'s {'capability share' if p[2] == 'capability' else 'monthly growth'}"
+        if head in ("positions", "salience"):
+            what = "position on" if head == "positions" else "salience of"
+            return f"{p[1]}'s {what} {p[2]}"
+        if head in ("ties", "tie_matrix"):
+            a, b = (p[2], p[3]) if head == "ties" else (p[1], p[2])
+            return f"initial tie {a} → {b}"
+        if head == "spheres":
+            return f"{p[1]}'s ambition over {p[2]}"
+        if head == "dependence":
+            return f"{p[1]}'s dependence on {p[2]}"
+        if head == "strategic_value":
+            return f"strategic value of {p[1]}"
+        if head == "pressure":
+            return f"pressure on {p[1]}" + (f" at step {p[2]}" if len(p) > 2 else "")
+        if head == "events":
+            if p[2] == "hazard":
+                return f"event {p[1]}: monthly hazard"
+            return f"event {p[1]}: size of effect {p[3]}"
+        if head == "alliances":
+            return f"{p[1]}: {_ALLIANCE_WORDS.get(p[2], p[2])}"
+    except IndexError:
+        pass
+    return path
+
+
+def readable_label(path: str, claims_by: dict | None = None) -> str:
+    """``path (in words) [claim ids]``: how tables name a parameter for a reader."""
+    text = describe_path(path)
+    label = path if text == path else f"{path} ({text})"
+    if claims_by:
+        from sim.spec.claims import claims_for
+
+        ids = [c.id for c in claims_for(claims_by, path)]
+        if ids:
+            label += f" [{', '.join(ids)}]"
+    return label
