@@ -93,3 +93,17 @@ def test_new_writes_a_valid_commented_starter_and_refuses_to_overwrite(tmp_path,
         )
         == 0
     )
+
+
+def test_the_readme_event_example_is_a_valid_scenario(tmp_path):
+    """The README's event-effect example, every kind in it, loads on top of the baseline."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+                 if "[events.pipeline_deal]" in b)
+    mine = tmp_path / "deal.toml"
+    mine.write_text('extends = "alliance-sim:seeds/baseline.toml"\n' + block)
+    scenario = load_scenario(mine)
+    kinds = {e.kind for e in scenario.events["pipeline_deal"].effects}
+    assert kinds == {"tie", "dependence", "salience", "ambition", "pressure"}

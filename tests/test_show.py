@@ -3,6 +3,8 @@ targets, which of two tie entries wins, rows never cut without a way to see them
 
 from __future__ import annotations
 
+import pytest
+
 from sim.cli import main
 from sim.present.show import render, tie_overrides
 from sim.spec.claims import load_claims
@@ -135,3 +137,28 @@ def test_show_and_run_accept_a_ready_scenario_by_name(tmp_path, monkeypatch, cap
     assert main(["show", "back_to_bak"]) == 2
     err = capsys.readouterr().err
     assert "did you mean back_to_back" in err and "alliance-sim list" in err
+
+
+def test_a_number_an_article_claim_marks_assumed_is_an_assumption(write):
+    from sim.spec.claims import basis_of, claims_by_param, claims_for
+    from sim.spec.scenario import ScenarioError
+
+    claims = claims_by_param(load_claims(ROOT / "seeds" / "claims.toml"))
+    # a12 is the article's (¶12), but the hazard of a further intervention is its assumption
+    assert (
+        basis_of(claims_for(claims, "events.csto_in_kazakhstan.hazard"), "events.csto_in_kazakhstan.hazard")
+        == BASIS_ASSUMPTION
+    )
+    assert (
+        basis_of(claims_for(claims, "spheres.Russia.Kazakhstan"), "spheres.Russia.Kazakhstan")
+        == BASIS_ARTICLE
+    )
+    text = render(ROOT / "seeds" / "baseline.toml", wide=True)
+    assert "assumption" in _row(text, "events.csto_in_kazakhstan.hazard")
+    bad = write(
+        '[[claim]]\nid = "x"\nparagraph = 1\nspeaker = "s"\nparaphrase = "p"\n'
+        'grounds = [{param = "a", value = 1, low = 0, high = 2, assumed = "yes"}]\n',
+        "bad_claims.toml",
+    )
+    with pytest.raises(ScenarioError, match="assumed must be true or false"):
+        load_claims(bad)

@@ -383,7 +383,7 @@ def reading_note(r: Results) -> str:
                 "<b>fate</b> comes from the members' own decisions (the first defection ends the "
                 "alliance), the <b>blocs</b> from the final ties among all actors, split in two "
                 "where frustration is least (Axelrod &amp; Bennett 1993). Former partners that "
-                "both stand against a third power stay in one bloc after their alliance ends.")
+                "both stand against a third power can stay in one bloc after their alliance ends.")
     if cohesion_column(alliance) in frame:
         c = frame[cohesion_column(alliance)].to_numpy(dtype=float)
         at_top = float(np.mean(c >= 0.995))
@@ -494,7 +494,7 @@ def parameters_section(r: Results, prefix: str = "s1") -> str:
             rng = f"{np.quantile(v, 0.05):.4g} – {np.quantile(v, 0.95):.4g}"
         else:
             rng = "fixed"
-        basis = basis_of(found)
+        basis = basis_of(found, path)
         return (f"<tr><td><code>{esc(path)}</code></td><td class='mono'>{esc(text)}</td>"
                 f"<td class='num mono'>{esc(rng)}</td><td>{basis_badge(basis)}</td>"
                 f"<td class='small'>{_claim_html(found, prefix)}</td></tr>")
@@ -535,7 +535,7 @@ def variance_section(r: Results) -> str:
         y = (frame[fate_column(alliance)] == fate).to_numpy()
         if y.all() or not y.any():
             continue
-        table = variance_by_basis(frame, y, lambda p: basis_of(claims_for(by_param, p)))
+        table = variance_by_basis(frame, y, lambda p: basis_of(claims_for(by_param, p), p))
         rows = "".join(
             f"<tr><td>{esc(b)}</td><td class='num'>{int(n) or ''}</td>"
             f"<td class='num'>{100 * sh:.0f} %</td><td class='num'>± {100 * no:.0f} %</td>"
@@ -743,7 +743,7 @@ def parameter_diff_section(runs: Sequence[Results]) -> str:
             found = grounding_claims(claims, path, value)
             ids = ", ".join(esc(c.id) for c in found) or "no claim"
             return (f"<td class='mono'>{esc(short_value(value))}</td>"
-                    f"<td>{basis_badge(basis_of(found))} <span class='small'>{ids}</span></td>")
+                    f"<td>{basis_badge(basis_of(found, path))} <span class='small'>{ids}</span></td>")
 
         diffs = parameter_differences(sa, sb)
         rows = "".join(f"<tr><td><code>{esc(d.path)}</code></td>{side(ca, d.path, d.a)}"

@@ -238,7 +238,7 @@ def render(path: str | Path, point: bool = False, width: int | None = None, wide
                 mark = "+"
             elif short_value(before[p]) != short_value(v):
                 mark = "*"
-        basis = BASIS_SHORT[basis_of(good or found)]
+        basis = BASIS_SHORT[basis_of(good or found, p)]
         rows.append((p, mark, short_value(v), point_value(v), basis, prov))
     pw = max((len(r[0]) for r in rows), default=10)
     vw = max((len(r[2]) for r in rows), default=5)
@@ -281,7 +281,7 @@ def _provenance(claims_by: dict, path: str, value) -> str:
         return "-"
     found = grounding_claims(claims_by, path, value)
     ids = ", ".join(c.id for c in found) or "no claim"
-    return f"{BASIS_SHORT[basis_of(found)]}: {ids}"
+    return f"{BASIS_SHORT[basis_of(found, path)]}: {ids}"
 
 
 def render_diff(path_a: str | Path, path_b: str | Path, width: int | None = None,

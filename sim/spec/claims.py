@@ -39,11 +39,13 @@ ARTICLE_SOURCE = "source article"
 
 @dataclass(frozen=True)
 class Grounding:
-    """One number a claim grounds: the parameter path, the value and its range."""
+    """One number a claim grounds: the parameter path, the value and its range; ``assumed`` when
+    the claim's basis calls this number an assumption (``assumed = true`` in the claims file)."""
     param: str
     value: float
     low: float
     high: float
+    assumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,8 @@ def load_claims(path: str | Path) -> list[Claim]:
         where = f"claim.{n}"
         try:
             grounds = tuple(Grounding(g["param"], float(g["value"]), float(g["low"]),
-                                      float(g["high"])) for g in raw.get("grounds", []))
+                                      float(g["high"]), _flag(g.get("assumed", False)))
+                            for g in raw.get("grounds", []))
             paragraph = raw.get("paragraph")
             if paragraph is not None and (isinstance(paragraph, bool) or not isinstance(paragraph, int)):
                 raise ValueError(f"paragraph must be an integer, got {paragraph!r}")
@@ -104,6 +107,12 @@ def load_claims(path: str | Path) -> list[Claim]:
             raise ScenarioError(path, f"malformed claim ({e}); expected id, speaker, paraphrase "
                                 "and grounds with param, value, low, high", path=where) from None
     return claims
+
+
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"assumed must be true or false, got {value!r}")
+    return value
 
 
 def claims_by_param(claims: list[Claim]) -> dict[str, list[Claim]]:
@@ -117,13 +126,21 @@ def claims_by_param(claims: list[Claim]) -> dict[str, list[Claim]]:
     return out
 
 
-def basis_of(claims: list[Claim]) -> str:
-    """The basis of a value grounded by ``claims``: the least grounded of their kinds (a value one
-    claim takes from the article and another sets by assumption is an assumption), or
-    :data:`~sim.vocabulary.BASIS_NONE` without claims."""
+def kind_for(claim: Claim, path: str | None = None) -> str:
+    """The basis of the number ``path`` that ``claim`` grounds: the claim's kind, or
+    :data:`~sim.vocabulary.BASIS_ASSUMPTION` where its ground for ``path`` is marked assumed."""
+    if path is not None and any(g.param == path and g.assumed for g in claim.grounds):
+        return BASIS_ASSUMPTION
+    return claim.kind
+
+
+def basis_of(claims: list[Claim], path: str | None = None) -> str:
+    """The basis of a value grounded by ``claims``: the least grounded of their kinds for ``path``
+    (a value one claim takes from the article and another sets by assumption is an assumption),
+    or :data:`~sim.vocabulary.BASIS_NONE` without claims."""
     if not claims:
         return BASIS_NONE
-    return max((c.kind for c in claims), key=BASES.index)
+    return max((kind_for(c, path) for c in claims), key=BASES.index)
 
 
 def claims_for(by_param: dict[str, list[Claim]], path: str) -> list[Claim]:
