@@ -102,6 +102,18 @@ def test_a_scenario_file_of_ones_own_can_be_loaded(tmp_path):
     assert errors
 
 
+def test_the_page_says_what_the_values_rest_on():
+    model = app.AllianceExplorer(scenario_name="stab_in_the_back", rng=3)
+    bases = app.value_bases(model.spec)
+    mechanisms = [b for b, paths in bases.items() for p in paths if p.startswith("mechanisms.")]
+    assert mechanisms and set(mechanisms) == {"modelling assumption"}
+    _, rc = _render(model)
+    line = app.basis_line(model.spec)
+    assert "article claims" in line and "public figures" in line and "modelling assumptions" in line
+    assert rc.find(v.Html, children=[f"One run of the model under the scenario's assumptions, "
+                                     f"not a forecast. {line}"]).widgets
+
+
 def test_network_draws_the_strongest_ties_and_says_how_many():
     model = app.AllianceExplorer(scenario_name="back_to_back", rng=3)
     model.run_for(100)  # ties grow strong: most pass the threshold

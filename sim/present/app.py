@@ -248,6 +248,34 @@ def TieNetwork(model: AllianceModel):  # noqa: N802 - a component
     return solara.FigureMatplotlib(network_figure(model), format="png")
 
 
+def value_bases(scenario: Scenario) -> dict[str, list[str]]:
+    """The scenario's values by basis (article claim, public figure, modelling assumption,
+    ungrounded), as parameter paths, from its claims file (:func:`sim.spec.claims.basis_of`)."""
+    from sim.spec.claims import basis_of, claims_by_param, claims_for, load_claims
+    from sim.spec.parammap import slots
+
+    try:
+        claims = claims_by_param(load_claims(scenario.claims)) if scenario.claims else {}
+    except Exception:  # noqa: BLE001 - an unreadable claims file: every value shows as ungrounded
+        claims = {}
+    out: dict[str, list[str]] = {}
+    for slot in slots(scenario):
+        out.setdefault(basis_of(claims_for(claims, slot.path), slot.path), []).append(slot.path)
+    return out
+
+
+def basis_line(scenario: Scenario) -> str:
+    """``Values: 60 article claims, 26 public figures, 107 modelling assumptions ...``"""
+    from sim.vocabulary import BASES
+
+    bases = value_bases(scenario)
+    parts = [f"{len(bases[b])} {b}s" for b in BASES if bases.get(b)]
+    mech = sorted({basis for basis, paths in bases.items() for p in paths
+                   if p.startswith("mechanisms.")})
+    return (f"Its values: {', '.join(parts)}; the mechanism coefficients the sliders scale are "
+            f"{' and '.join(m + 's' for m in mech) or 'not grounded'}.")
+
+
 def AllianceStatus(model: AllianceModel):  # noqa: N802 - a component
     """The scenario's title, the step and each alliance's status and fate, as plain text."""
     with solara.Column(gap="2px", style={"padding": "4px 8px", "background": "#f5f7f9",
@@ -264,8 +292,10 @@ def AllianceStatus(model: AllianceModel):  # noqa: N802 - a component
                     line += f" by {s['defector']}"
                 color = FATE_COLORS.get(s["fate"], color)
             solara.Text(line, style={"color": color})
-        solara.Text("One run of the model under the scenario's assumptions, not a forecast.",
-                    style={"font-size": "0.85em", "color": "#5b6670"})
+        if getattr(model, "basis_text", None) is None:  # once per model, not once per step
+            model.basis_text = basis_line(model.spec)
+        solara.Text("One run of the model under the scenario's assumptions, not a forecast. "
+                    + model.basis_text, style={"font-size": "0.85em", "color": "#5b6670"})
     return column
 
 
