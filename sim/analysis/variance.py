@@ -152,12 +152,17 @@ def variance_by_basis(
     return pd.DataFrame(out)
 
 
+def percent(x: float) -> str:
+    """A share as a whole percentage, without a "-0" for small negative estimates."""
+    return str(int(round(100 * x)) + 0)
+
+
 def describe(table: pd.DataFrame, outcome_label: str) -> str:
     """One sentence saying what :func:`variance_by_basis` found."""
     share = dict(zip(table["basis"], table["share"], strict=True))
     noise = dict(zip(table["basis"], table["noise"], strict=True))
     parts = [
-        f"{100 * share[b]:.0f} ± {100 * noise[b]:.0f} % by {b}s ({int(n)} values)"
+        f"{percent(share[b])} ± {percent(noise[b])} % by {b}s ({int(n)} values)"
         for b, n in zip(table["basis"], table["inputs"], strict=True)
         if b in BASES
     ]
@@ -165,7 +170,7 @@ def describe(table: pd.DataFrame, outcome_label: str) -> str:
     rest = share.get("interactions and chance", 1 - inputs)
     text = (
         f"Of the variance of whether the alliance {outcome_label}, the sampled values explain on "
-        f"their own {', '.join(parts)}; the remaining {100 * rest:.0f} % is interactions "
+        f"their own {', '.join(parts)}; the remaining {percent(rest)} % is interactions "
         "between them and the model's own chance (noise, stochastic events, the members' "
         "decisions); ± is the estimate's noise (two standard deviations of the same sum on "
         "shuffled outcomes)."

@@ -521,7 +521,7 @@ def parameters_section(r: Results, prefix: str = "s1") -> str:
 def variance_section(r: Results) -> str:
     """How much of the focal alliance's fate the article's claims, public figures and modelling
     assumptions each explain (:func:`sim.analysis.variance.variance_by_basis`)."""
-    from sim.analysis.variance import describe, variance_by_basis
+    from sim.analysis.variance import describe, percent, variance_by_basis
     from sim.spec.claims import basis_of, claims_for
 
     alliance = r.focal
@@ -538,7 +538,7 @@ def variance_section(r: Results) -> str:
         table = variance_by_basis(frame, y, lambda p: basis_of(claims_for(by_param, p), p))
         rows = "".join(
             f"<tr><td>{esc(b)}</td><td class='num'>{int(n) or ''}</td>"
-            f"<td class='num'>{100 * sh:.0f} %</td><td class='num'>± {100 * no:.0f} %</td>"
+            f"<td class='num'>{percent(sh)} %</td><td class='num'>± {percent(no)} %</td>"
             f"<td class='small'>{esc(top)}</td></tr>"
             for b, n, sh, no, top in table[["basis", "inputs", "share", "noise", "top"]].itertuples(
                 index=False))
