@@ -336,13 +336,14 @@ def test_served_app_renders_and_steps_in_chromium(served_app, browser):
     assert "Use Threads" not in facts["text"] and "Render Interval" not in facts["text"]
     assert 0 < facts["statusBottom"] <= facts["viewport"]  # visible without scrolling
     assert facts["statusBottom"] <= facts["imageTop"]  # and above the figures
-    shot = browser.call("Page.captureScreenshot", format="png")
-    if os.environ.get("ALLIANCE_APP_SCREENSHOT"):
-        Path(os.environ["ALLIANCE_APP_SCREENSHOT"]).write_bytes(base64.b64decode(shot["data"]))
     assert _poll(browser, CLICK_STEP, lambda ok: ok is True)
     _poll(browser, STEP_TEXT, lambda s: s.startswith("step 1 of "))
     _poll(browser, CLICK_STEP, lambda ok: ok is True)
     _poll(browser, STEP_TEXT, lambda s: s.startswith("step 2 of "))
+    if os.environ.get("ALLIANCE_APP_SCREENSHOT"):  # once the page has settled
+        time.sleep(3)
+        shot = browser.call("Page.captureScreenshot", format="png")
+        Path(os.environ["ALLIANCE_APP_SCREENSHOT"]).write_bytes(base64.b64decode(shot["data"]))
     local = served_app.rstrip("/")
     ws = local.replace("http://", "ws://")
     urls = [m["params"]["request"]["url"] for m in browser.events
