@@ -53,6 +53,15 @@ def _number_list(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def _date(text: str):
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
@@ -93,6 +102,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trajectories", action="store_true", help="keep full tie trajectories "
                    "(small runs)")
     p.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+    p.add_argument("--from-observations", action="store_true", help="continue the accepted "
+                   "replicates of the calibration beside SCENARIO (posterior.toml) from their states "
+                   "at the last observation; -t sets how many steps, --until the date to reach")
+    p.add_argument("--until", type=_date, help="with --from-observations: the date to run to "
+                   "(YYYY-MM-DD)")
+
+    p = sub.add_parser("calibrate", help="condition a scenario's ensemble on dated observations "
+                       "(ABC rejection) and write the posterior as a scenario")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--observations", type=Path, required=True, help="observations file "
+                   "(e.g. seeds/observations.toml)")
+    p.add_argument("--replicates", "-n", type=_positive_int, default=None,
+                   help="prior replicates (default 50000)")
+    p.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
+    p.add_argument("--min-accepted", type=_positive_int, default=None,
+                   help="refuse below this many accepted replicates (default 200)")
+    p.add_argument("--workers", "-j", type=_positive_int, default=1,
+                   help="local worker processes (default 1)")
+    p.add_argument("--exclude", action="append", metavar="ID", default=None,
+                   help="leave out an observation (repeatable), to see what it does")
+    p.add_argument("--out", "-o", type=Path, help="folder (default results/<name>-calibrated)")
+    p.add_argument("--force", action="store_true", help="replace a calibration already in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html (with the "
+                   "projection to the scenario's horizon)")
+
+    p = sub.add_parser("score", help="rank scenarios by the probability each gave the observed "
+                       "record (log scores, Bayes factors)")
+    p.add_argument("scenarios", type=Path, nargs="+")
+    p.add_argument("--observations", type=Path, required=True)
+    p.add_argument("--replicates", "-n", type=_positive_int, default=20_000,
+                   help="prior replicates per scenario (default 20000)")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--workers", "-j", type=_positive_int, default=1,
+                   help="local worker processes (default 1)")
+    p.add_argument("--out", "-o", type=Path, help="folder for scores.csv, predictive.csv (each "
+                   "observation's probability under each scenario) and report.html")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("compare", help="run several scenarios and write a comparison report")
     p.add_argument("scenarios", type=Path, nargs="+")
@@ -334,6 +381,16 @@ def cmd_run(args) -> int:
     """`run`: one scenario's ensemble, its summary and report."""
     from sim.run.store import safe_name
 
+    if args.from_observations:
+        clash = [flag for flag, on in (("--resume", args.resume), ("--force", args.force),
+                                       ("--trajectories", args.trajectories), ("--point", args.point),
+                                       ("--replicates", args.replicates is not None)) if on]
+        if clash:
+            raise UsageError(f"{clash[0]} does not apply with --from-observations (it continues the "
+                             "accepted replicates of the calibration as they are)")
+        return cmd_project(args)
+    if args.until is not None:
+        raise UsageError("--until applies with --from-observations only")
     args.scenario = _scenario_path(args.scenario)
     out = args.out or Path("results") / safe_name(args.scenario.stem)
     if args.resume and args.force:
@@ -638,7 +695,73 @@ def cmd_discover(args) -> int:
     return EXIT_OK
 
 
+def cmd_project(args) -> int:
+    """`run --from-observations`: continue a calibration's accepted replicates."""
+    from sim.analysis.calibration import project
+    from sim.run.store import safe_name
+
+    folder = args.scenario if args.scenario.is_dir() else args.scenario.parent
+    out = args.out or Path("results") / f"{safe_name(folder.name)}-from-observations"
+    proj = project(args.scenario, steps=args.steps, until=args.until, seed=args.seed, out=out,
+                   dtype=args.dtype or "float32")
+    print(proj.sentence())
+    for fate in ("stab_in_the_back", "drift_apart"):
+        p, lo, hi = proj.p(fate)
+        print(f"  P({fate.replace('_', ' ')}) = {p:.2f} ({lo:.2f}-{hi:.2f})")
+    print(f"projection: {out}")
+    return EXIT_OK
+
+
+def cmd_calibrate(args) -> int:
+    """`calibrate`: condition a scenario on observations and write the posterior."""
+    from sim.analysis.calibration import DEFAULT_REPLICATES, MIN_ACCEPTED, calibrate
+    from sim.run.store import safe_name
+
+    out = args.out or Path("results") / f"{safe_name(args.scenario.stem)}-calibrated"
+    cal = calibrate(args.scenario, args.observations, replicates=args.replicates or DEFAULT_REPLICATES,
+                    seed=args.seed, out=out, min_accepted=args.min_accepted or MIN_ACCEPTED,
+                    progress=not args.no_progress, force=args.force, workers=args.workers,
+                    exclude=args.exclude)
+    print(cal.summary())
+    print(f"posterior: {out / 'posterior.toml'} (samples in posterior.parquet, states in states.npz)")
+    if not args.no_report:
+        from sim.analysis.calibration import project
+        from sim.present.history import write_history_report
+
+        proj = project(out)
+        print(proj.sentence())
+        print(f"report: {write_history_report(cal, out / 'report.html', projection=proj)}")
+    return EXIT_OK
+
+
+def cmd_score(args) -> int:
+    """`score`: rank scenarios by the probability each gave the record."""
+    from sim.analysis.calibration import score_scenarios
+
+    predictive: dict = {}
+    table = score_scenarios(args.scenarios, args.observations, replicates=args.replicates,
+                            seed=args.seed, progress=not args.no_progress, workers=args.workers,
+                            predictive=predictive)
+    print(f"{'rank':>4}  {'scenario':<22} {'P(record)':>10} {'log score':>10} {'+-':>6} "
+          f"{'log BF vs best':>15} {'+-':>6}  binding")
+    for r in table.itertuples():
+        print(f"{r.rank:>4}  {r.scenario:<22} {r.p_record:>10.3g} {r.log_score:>10.2f} "
+              f"{r.log_se:>6.2f} {r.log_bf_vs_best:>15.2f} {r.log_bf_se:>6.2f}  {r.binding}")
+    if args.out:
+        from sim.present.history import predictive_by_scenario, write_scores_report
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out / "scores.csv", index=False)
+        predictive_by_scenario(predictive).to_csv(args.out / "predictive.csv", index=False)
+        page = write_scores_report(table, predictive, args.out / "report.html",
+                                   f"{args.observations.name}, {args.replicates:,} replicates per "
+                                   f"scenario, seed {args.seed}")
+        print(f"tables: {args.out / 'scores.csv'}, {args.out / 'predictive.csv'}\nreport: {page}")
+    return EXIT_OK
+
+
 COMMANDS = {
+    "calibrate": cmd_calibrate, "score": cmd_score,
     "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "validate": cmd_validate,
     "show": cmd_show, "diff": cmd_diff, "new": cmd_new, "sweep": cmd_sweep, "app": cmd_app,
     "list": cmd_list,

@@ -7,7 +7,8 @@ provenance, i.e. the grounding claims, each as ``id ¶N speaker`` for the source
 publisher`` for a public figure or the literature. Rows are grouped by section (actors, positions,
 ties, ...) and cut to the terminal's width unless ``wide``; the claims cited follow in full below
 the table. A row whose claims give another value is marked ``≠``, a row no claim grounds
-``(none)``. The header gives the scenario hash a run of it records, each event's effects with
+``(none)``; a value a calibration narrowed shows the observations that moved it, then its prior's
+claims. The header gives the scenario hash a run of it records, each event's effects with
 their targets, and which of two ``[[ties]]`` entries for the same direction wins (the later one).
 """
 
@@ -216,11 +217,15 @@ def render(path: str | Path, point: bool = False, width: int | None = None, wide
         p, v = slot.path, slot.value
         found = by_param.get(p, [])
         good = [c for c in found if any(g.param == p and matches(g, v) for g in c.grounds)]
+        posterior = getattr(v, "claim", None) or ""
         if not found:
-            prov = "(none)"
+            prov = posterior if posterior.startswith("posterior given") else "(none)"
         else:
             prov = "; ".join(cite(c) for c in (good or found))
-            if not good:
+            if not good and posterior.startswith("posterior given"):
+                # a calibration narrowed it (alliance-sim calibrate): the claims give the prior
+                prov = f"{posterior}; prior: {prov}"
+            elif not good:
                 prov = "≠ " + prov
             for c in found:
                 if c not in cited:
