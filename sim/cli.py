@@ -377,6 +377,25 @@ def _print_summary(results) -> None:
                                 title=f"alliance {al}"))
 
 
+def _print_differences(runs) -> None:
+    """Each fate's B − A against the first run, with the paired and the unpaired interval."""
+    from sim.analysis.compare import fate_differences, pairing
+
+    base = runs[0]
+    for other in runs[1:]:
+        alliance = base.focal
+        if alliance is None or alliance not in other.alliances:
+            continue
+        why = pairing(base, other)
+        print(f"{other.name} − {base.name}, alliance {alliance} (percentage points; 95 % intervals, "
+              + ("paired by replicate and unpaired)" if why is None else f"unpaired only: {why})"))
+        for t in fate_differences(base, other, alliance).itertuples(index=False):
+            paired = (f"paired [{100 * t.paired_low:+.1f}, {100 * t.paired_high:+.1f}]  "
+                      if why is None else "")
+            print(f"  {t.fate:<18}{100 * t.diff:+7.1f}   {paired}unpaired "
+                  f"[{100 * t.unpaired_low:+.1f}, {100 * t.unpaired_high:+.1f}]")
+
+
 def cmd_run(args) -> int:
     """`run`: one scenario's ensemble, its summary and report."""
     from sim.run.store import safe_name
@@ -428,6 +447,7 @@ def cmd_compare(args) -> int:
             runs.append(_run_one(args, path, out, force=True))
     for r in runs:
         _print_summary(r)
+    _print_differences(runs)
     from sim.present.report import write_report
 
     path = write_report(runs, args.out / "report.html")

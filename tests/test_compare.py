@@ -102,3 +102,29 @@ def test_diff_command_prints_the_parameter_difference(capsys):
     out = capsys.readouterr().out
     assert "dependence.China.Ukraine" in out and "s-sib-dependence" in out
     assert "10 parameters differ" in out and "events only in B: belt_and_road_push" in out
+
+
+def test_compare_command_prints_the_difference(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "compare",
+                "back_to_back",
+                "stab_in_the_back",
+                "-n",
+                "200",
+                "-t",
+                "24",
+                "--out",
+                str(tmp_path / "cmp"),
+                "--no-progress",
+                "-j",
+                "1",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "stab_in_the_back − back_to_back, alliance china_russia" in out
+    assert "paired [" in out and "unpaired [" in out
+    assert (tmp_path / "cmp" / "report.html").exists()
