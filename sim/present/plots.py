@@ -371,7 +371,7 @@ def bloc_network(results, threshold: float = BLOC_EDGE_THRESHOLD) -> Figure:
     import networkx as nx
 
     actors = results.actors
-    fig = _figure(9.0, 5.6)
+    fig = _figure(9.0, 6.2)
     W = outcomes.mean_ties(results.summary, actors).to_numpy()
     S = (W + W.T) / 2
     blocs_known = outcomes.bloc_columns(results.outcomes, actors) is not None
@@ -441,13 +441,14 @@ def bloc_network(results, threshold: float = BLOC_EDGE_THRESHOLD) -> Figure:
             label=f"hostile (mean tie ≤ −{threshold:g})")
     ax.plot([], [], color="none", label=f"not drawn: {hidden} pairs with |mean tie| < {threshold:g}"
             "; width grows with |tie|")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.06), ncol=3, frameon=False, fontsize=8)
+    # legend and note inside the axes, below the blocs, so that no layout can cut them off
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 0.06), ncol=3, frameon=False, fontsize=8)
     if blocs_known:
-        ax.text(0.5, -0.085, "node area: mean final capability; % under a name: share of replicates "
-                "with the actor in that bloc", transform=ax.transAxes, ha="center", va="top",
+        ax.text(0.5, 0.02, "node area: mean final capability; % under a name: share of replicates "
+                "with the actor in that bloc", transform=ax.transAxes, ha="center", va="bottom",
                 fontsize=8, color="#444444")
     ax.set_xlim(-2.8, 2.8)
-    ax.set_ylim(-1.6, 1.6)
+    ax.set_ylim(-2.0, 1.6)
     ax.set_aspect("equal")
     fig.suptitle(text(f"Final blocs: {results.title}", 100), fontsize=10)
     return fig
