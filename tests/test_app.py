@@ -234,6 +234,14 @@ def asset_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("solara-assets")
     if solara_assets.missing(folder) and shutil.which("npm") is None:
         pytest.skip("npm not installed: alliance-sim app fetches the page's browser packages with it")
+    # the user's first step, on its own: where the npm registry cannot be reached, skip (the
+    # command then says so in one line) rather than fail on the network
+    done = subprocess.run([str(ROOT / "alliance"), "app", "--prepare-only", "--assets", str(folder)],
+                          capture_output=True, text=True, timeout=900)
+    if done.returncode == 2 and "npm" in done.stderr:
+        pytest.skip(f"the npm registry could not be reached: {done.stderr.strip()[-300:]}")
+    assert done.returncode == 0, done.stderr
+    assert not solara_assets.missing(folder)
     return folder
 
 
@@ -350,3 +358,20 @@ def test_served_app_renders_and_steps_in_chromium(served_app, browser):
             if m.get("method") == "Network.requestWillBeSent"]
     assert urls and all(u.startswith((local, ws, "data:", "blob:")) for u in urls), \
         [u for u in urls if not u.startswith((local, ws, "data:", "blob:"))]
+
+
+def test_the_app_knows_the_browser_packages_solara_names_and_says_what_to_do_without_npm(
+        tmp_path, monkeypatch):
+    from sim.errors import InputError
+    from sim.integrations import solara_assets
+
+    needed = solara_assets.needed_packages()
+    template = (Path(solara.__file__).parent / "server" / "templates" / "solara.html.j2").read_text()
+    assert any("vuetify" in name for name in needed) and "requirejs" in needed
+    for name, version in needed.items():
+        if name != "font-awesome" and "grid-layout" not in name:
+            assert f"{name}@{version}/" in template
+    assert solara_assets.missing(tmp_path) == needed
+    monkeypatch.setattr(solara_assets.shutil, "which", lambda _: None)
+    with pytest.raises(InputError, match="npm is not installed"):
+        solara_assets.prepare(tmp_path)
