@@ -100,8 +100,9 @@ def test_the_readme_event_example_is_a_valid_scenario(tmp_path):
     import re
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = next(b for b in re.findall(r"```toml\n(.*?)```", text, flags=re.S)
-                 if "[events.pipeline_deal]" in b)
+    block = next(
+        b for b in re.findall(r"```toml\n(.*?)```", text, flags=re.S) if "[events.pipeline_deal]" in b
+    )
     mine = tmp_path / "deal.toml"
     mine.write_text('extends = "alliance-sim:seeds/baseline.toml"\n' + block)
     scenario = load_scenario(mine)
