@@ -46,6 +46,13 @@ def _seed(text: str) -> int:
     return value
 
 
+def _number_list(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 def _date(text: str):
     import datetime
 
@@ -154,13 +161,61 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print a resolved scenario with the provenance of its values")
     p.add_argument("file", type=Path)
     p.add_argument("--point", action="store_true", help="show point values")
+    p.add_argument("--wide", "-w", action="store_true", help="never cut rows to the terminal's width")
+    p.add_argument("--replicates", "-n", type=_positive_int, help="as for run: the hash printed is "
+                   "then the one a run with this setting records")
+    p.add_argument("--steps", "-t", type=_positive_int, help="as for run (changes the hash)")
+    p.add_argument("--seed", type=_seed, help="as for run (changes the hash)")
+
+    p = sub.add_parser("sweep", help="run one parameter across values on common random numbers and "
+                       "plot the fates against it")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("path", help="the parameter, as alliance-sim show lists it (e.g. "
+                   "mechanisms.pressure)")
+    p.add_argument("--values", type=_number_list, help="comma-separated values, e.g. 0,0.05,0.1")
+    p.add_argument("--range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                   help="evenly spaced values from LOW to HIGH (with --points)")
+    p.add_argument("--points", type=_positive_int, default=7, help="values in --range (default 7)")
+    p.add_argument("--replicates", "-n", type=_positive_int, default=500,
+                   help="runs per value (default 500)")
+    p.add_argument("--steps", "-t", type=_positive_int, help="steps per run (default: the "
+                   "scenario's)")
+    p.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
+    p.add_argument("--alliance", help="whose fates (default: the focal alliance)")
+    p.add_argument("--workers", "-j", type=_positive_int, default=None,
+                   help="worker processes (default: all cores)")
+    p.add_argument("--out", "-o", type=Path, help="folder for the table, figure and page "
+                   "(default results/<scenario>-sweep-<path>)")
+    p.add_argument("--force", action="store_true", help="replace a sweep already in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("app", help="prepare the interactive page's browser packages (npm, once) "
+                       "and serve it (needs alliance-sim[app])")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    p.add_argument("--port", type=_positive_int, default=8765, help="port (default 8765)")
+    p.add_argument("--no-open", action="store_true", help="do not open a browser")
+    p.add_argument("--assets", type=Path, help="folder of the page's browser packages (default: "
+                   "Solara's asset cache, SOLARA_ASSETS_PROXY_CACHE_DIR)")
+    p.add_argument("--prepare-only", action="store_true", help="prepare the packages, do not serve")
+
+    p = sub.add_parser("diff", help="print the parameters that differ between two scenarios, with "
+                       "their values and claims on each side")
+    p.add_argument("a", type=Path)
+    p.add_argument("b", type=Path)
+    p.add_argument("--wide", "-w", action="store_true", help="never cut rows to the terminal's width")
+
+    p = sub.add_parser("new", help="write a commented starter scenario that extends the shipped "
+                       "baseline")
+    p.add_argument("name", type=Path, help="file to write (.toml is added)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
 
     p = sub.add_parser("list", help="list ready scenarios with their titles")
     p.add_argument("folder", type=Path, nargs="?", default=None)
 
     p = sub.add_parser("landscape", help="Axelrod-Bennett configurations for a scenario's "
-                       "initial ties and capabilities")
-    p.add_argument("scenario", type=Path)
+                       "initial ties and capabilities, or a result directory's final mean ties")
+    p.add_argument("scenario", type=Path, help="a scenario (initial ties) or a result directory "
+                   "(final ties averaged over its replicates)")
     p.add_argument("--top", type=_positive_int, default=5, help="how many minima to print")
 
     p = sub.add_parser("sensitivity", help="Sobol or Morris sensitivity of the focal alliance's "
@@ -172,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sobol or morris for a scenario (default sobol); delta or pawn for a result "
                    "directory (default delta)")
     p.add_argument("--samples", "-N", type=_positive_int, default=1024,
-                   help="Sobol base samples (a power of two) or Morris trajectories (default 1024)")
+                   help="Sobol base samples (rounded up to a power of two) or Morris trajectories "
+                   "(default 1024)")
     p.add_argument("--replicates", "-R", type=_positive_int, default=16,
                    help="replicates per design point (default 16)")
     p.add_argument("--alliance", help="the alliance whose fate is analysed (default: the focal)")
@@ -190,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=_positive_int, default=12, help="rows of the printed tables")
     p.add_argument("--out", "-o", type=Path, help="folder for the tables, figure and page "
                    "(default results/<scenario>-sensitivity)")
+    p.add_argument("--force", action="store_true", help="replace an analysis already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("discover", help="scenario discovery: PRIM boxes of the sampled parameters "
@@ -384,6 +441,25 @@ def _print_summary(results) -> None:
                                 title=f"alliance {al}"))
 
 
+def _print_differences(runs) -> None:
+    """Each fate's B − A against the first run, with the paired and the unpaired interval."""
+    from sim.analysis.compare import fate_differences, pairing
+
+    base = runs[0]
+    for other in runs[1:]:
+        alliance = base.focal
+        if alliance is None or alliance not in other.alliances:
+            continue
+        why = pairing(base, other)
+        print(f"{other.name} − {base.name}, alliance {alliance} (percentage points; 95 % intervals, "
+              + ("paired by replicate and unpaired)" if why is None else f"unpaired only: {why})"))
+        for t in fate_differences(base, other, alliance).itertuples(index=False):
+            paired = (f"paired [{100 * t.paired_low:+.1f}, {100 * t.paired_high:+.1f}]  "
+                      if why is None else "")
+            print(f"  {t.fate:<18}{100 * t.diff:+7.1f}   {paired}unpaired "
+                  f"[{100 * t.unpaired_low:+.1f}, {100 * t.unpaired_high:+.1f}]")
+
+
 def cmd_run(args) -> int:
     """`run`: one scenario's ensemble, its summary and report."""
     from sim.run.store import safe_name
@@ -398,6 +474,7 @@ def cmd_run(args) -> int:
         return cmd_project(args)
     if args.until is not None:
         raise UsageError("--until applies with --from-observations only")
+    args.scenario = _scenario_path(args.scenario)
     out = args.out or Path("results") / safe_name(args.scenario.stem)
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
@@ -418,6 +495,7 @@ def cmd_compare(args) -> int:
 
     runs = []
     folders: set[str] = set()
+    args.scenarios = [_scenario_path(p) for p in args.scenarios]
     for path in args.scenarios:
         folder = base = safe_name(path.stem)  # one folder per scenario, inside --out
         n = 2
@@ -433,6 +511,7 @@ def cmd_compare(args) -> int:
             runs.append(_run_one(args, path, out, force=True))
     for r in runs:
         _print_summary(r)
+    _print_differences(runs)
     from sim.present.report import write_report
 
     path = write_report(runs, args.out / "report.html")
@@ -472,7 +551,69 @@ def cmd_show(args) -> int:
     """`show`: every parameter of a scenario with its range and claim."""
     from sim.present.show import render
 
-    print(render(args.file, point=args.point))
+    print(render(_scenario_path(args.file), point=args.point, wide=args.wide,
+                 replicates=args.replicates, steps=args.steps, seed=args.seed))
+    return EXIT_OK
+
+
+def cmd_sweep(args) -> int:
+    """`sweep`: one parameter across values, the fates against it."""
+    from sim.analysis.sweep import format_sweep, run_sweep, sweep_values
+    from sim.present.exploration import write_sweep
+    from sim.run.store import safe_name
+    from sim.spec.scenario import load_scenario
+
+    args.scenario = _scenario_path(args.scenario)
+    if args.values is not None and args.range is not None:
+        raise UsageError("--values and --range exclude each other")
+    low, high = args.range or (None, None)
+    values = sweep_values(args.values, low, high, args.points)
+    out = args.out or Path("results") / safe_name(f"{args.scenario.stem}-sweep-{args.path}")
+    if (out / "sweep.csv").exists() and not args.force:
+        raise UsageError(f"{out} holds a sweep already; pass --force to replace it or choose "
+                         "another --out")
+    scenario = load_scenario(args.scenario).with_run(steps=args.steps)
+    sw = run_sweep(scenario, args.path, values, replicates=args.replicates, alliance=args.alliance,
+                   seed=args.seed, workers=args.workers, progress=not args.no_progress)
+    print(format_sweep(sw))
+    paths = write_sweep(sw, out)
+    print(f"table: {paths['table']}\nreport: {paths['report']}")
+    return EXIT_OK
+
+
+def cmd_app(args) -> int:
+    """`app`: prepare the page's browser packages from the npm registry, then serve the page."""
+    try:
+        import solara  # noqa: F401
+    except ImportError:
+        raise UsageError("the app needs Solara: pip install 'alliance-sim[app]'") from None
+    from sim.integrations import solara_assets
+
+    folder = solara_assets.prepare(args.assets, log=lambda m: print(m, file=sys.stderr))
+    print(f"browser packages ready in {folder}", file=sys.stderr)
+    if args.prepare_only:
+        return EXIT_OK
+    print(f"serving the page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
+    return solara_assets.serve(folder, args.host, args.port, open_browser=not args.no_open)
+
+
+def cmd_diff(args) -> int:
+    """`diff`: the parameters that differ between two scenarios."""
+    from sim.present.show import render_diff
+
+    print(render_diff(_scenario_path(args.a), _scenario_path(args.b), wide=args.wide))
+    return EXIT_OK
+
+
+def cmd_new(args) -> int:
+    """`new`: write a commented starter scenario."""
+    from sim.spec.starter import write_starter
+
+    try:
+        path = write_starter(args.name, force=args.force)
+    except FileExistsError as e:
+        raise UsageError(f"{e}: exists already; choose another name or pass --force") from None
+    print(f"wrote {path}; next: alliance-sim show {path}, then alliance-sim run {path}")
     return EXIT_OK
 
 
@@ -494,6 +635,32 @@ def cmd_list(args) -> int:
     return EXIT_OK
 
 
+def _scenario_path(path: Path) -> Path:
+    """A scenario argument: a file, or the name of a ready scenario (``back_to_back``, as ``list``
+    prints it), which means ``<scenarios folder>/back_to_back.toml``."""
+    if path.exists() or path.parent != Path("."):
+        if not path.exists() and path.suffix == ".toml":
+            shipped = _default_scenarios() / path.name
+            if shipped.is_file():
+                raise UsageError(f"{path}: no such file; did you mean {shipped}? (alliance-sim list "
+                                 "shows the ready scenarios, which run by name too)")
+        return path
+    name = path.name[:-5] if path.name.endswith(".toml") else path.name
+    folder = _default_scenarios()
+    candidate = folder / f"{name}.toml"
+    if candidate.is_file():
+        return candidate
+    if path.suffix == ".toml":
+        return path  # a missing file: load_scenario says so
+    import difflib
+
+    names = sorted(f.stem for f in folder.glob("*.toml"))
+    close = difflib.get_close_matches(name, names, n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise UsageError(f"{path}: no such file and no ready scenario of that name; {hint}ready "
+                     f"scenarios (alliance-sim list): {', '.join(names)}")
+
+
 def _default_scenarios() -> Path:
     here = Path("scenarios")
     if here.is_dir():
@@ -502,19 +669,39 @@ def _default_scenarios() -> Path:
 
 
 def cmd_landscape(args) -> int:
-    """`landscape`: Axelrod-Bennett configurations of a scenario's initial ties."""
-    from sim.model.landscape import minima
-    from sim.spec.params import compile_params
-    from sim.spec.scenario import load_scenario
+    """`landscape`: Axelrod-Bennett configurations of a scenario's initial ties, or of the final
+    mean ties of a result directory."""
+    import numpy as np
 
-    scenario = load_scenario(args.scenario, point=True)
-    params = compile_params(scenario, 1)
-    W = params.ties[0]
+    from sim.model.landscape import minima
+
+    source = args.scenario
+    if source.is_dir():
+        from sim.analysis.outcomes import mean_capability, mean_ties
+        from sim.run.store import load_results
+
+        results = load_results(source)
+        names = results.actors
+        W = mean_ties(results.summary, names).to_numpy()
+        capability = np.nan_to_num(mean_capability(results.outcomes, names).to_numpy(), nan=0.0)
+        what = f"final ties averaged over the {results.n:,} replicates of {source}"
+    else:
+        from sim.spec.params import compile_params
+        from sim.spec.scenario import load_scenario
+
+        source = _scenario_path(source)
+        params = compile_params(load_scenario(source, point=True), 1)
+        names, W, capability = params.actors, params.ties[0], params.capability[0]
+        what = f"initial ties of {source} (point values; pass a result directory for final ties)"
     propensity = (W + W.T) / 2
-    found = minima(params.capability[0], propensity)
-    names = params.actors
-    print(f"{args.scenario}: {len(found)} local minima of the Axelrod-Bennett energy "
-          f"({len(names)} actors, initial ties, point values)")
+    found = minima(capability, propensity)
+    print(f"Axelrod-Bennett landscape of the {what}: {len(found)} local minima, {len(names)} actors")
+    print("energy: the capability-weighted sum of the ties that cross between the two blocs "
+          "(friendly ties split apart raise it, hostile ones lower it): the lower, the less the "
+          "split frustrates its members")
+    print(f"basin: of the {2 ** (len(names) - 1):,} possible splits, how many end in this minimum "
+          "when actors switch sides one at a time, each time the switch that lowers the "
+          "energy most")
     for rank, m in enumerate(found[: args.top], 1):
         blocs = [[names[i] for i in range(len(names)) if m.blocs[i] == b] for b in (0, 1)]
         print(f"{rank}. energy {m.energy:+.4f}  basin {m.basin}")
@@ -571,10 +758,24 @@ def cmd_sensitivity_over_time(args) -> int:
     return EXIT_OK
 
 
+def _claims_of(path) -> dict | None:
+    """Claims by parameter path from a claims file, or None when there is none or it is unreadable."""
+    if not path:
+        return None
+    try:
+        from sim.spec.claims import claims_by_param, load_claims
+
+        return claims_by_param(load_claims(path))
+    except Exception:  # noqa: BLE001 - tables stand without their citations
+        return None
+
+
 def cmd_sensitivity(args) -> int:
     """`sensitivity`: Sobol or Morris indices of the focal alliance's fate."""
-    from sim.analysis.sensitivity import format_indices, run_sensitivity
+    from sim.analysis.sensitivity import format_indices, next_power_of_two, run_sensitivity
     from sim.present.exploration import write_sensitivity
+    from sim.present.show import readable_label
+    from sim.spec.scenario import load_scenario
 
     if args.scenario.is_dir():
         return cmd_sensitivity_given(args)
@@ -584,14 +785,23 @@ def cmd_sensitivity(args) -> int:
     args.method = args.method or "sobol"
     if args.over_time:
         return cmd_sensitivity_over_time(args)
+    args.scenario = _scenario_path(args.scenario)
+    out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
+    if (out / "sensitivity.json").exists() and not args.force:
+        raise UsageError(f"{out} holds a sensitivity analysis already; pass --force to replace it "
+                         "or choose another --out")
+    if args.method == "sobol" and next_power_of_two(args.samples) != args.samples:
+        print(f"--samples {args.samples}: using {next_power_of_two(args.samples)}, the next power "
+              "of two (the Sobol' sequence is balanced at powers of two)", file=sys.stderr)
+    claims = _claims_of(load_scenario(args.scenario).claims)
     result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
                              replicates=args.replicates, seed=args.seed, alliance=args.alliance,
                              include=args.include, grouped=args.groups, steps=args.steps,
                              workers=args.workers, progress=not args.no_progress)
-    out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
-    paths = write_sensitivity(result, out)
+    paths = write_sensitivity(result, out, claims)
     for output in ("p_stab", "p_holds"):
-        print(format_indices(result, output, args.top))
+        print(format_indices(result, output, args.top,
+                             names=lambda p: readable_label(p, claims)))
         print()
     print(f"{result.settings['replicate_runs']:,} runs in {result.settings['seconds']:.1f} s")
     print(f"indices: {paths['indices']}\ndesign: {paths['design']}\nreport: {paths['report']}")
@@ -608,27 +818,26 @@ def cmd_discover(args) -> int:
         raise UsageError(f"--min-coverage: expected a number in [0, 1], got {args.min_coverage}")
     if not 0.0 <= args.max_qp <= 1.0:
         raise UsageError(f"--max-qp: expected a number in [0, 1], got {args.max_qp}")
+    from sim.present.show import describe_path
+
     if _is_levers_folder(args.results):
         from sim.analysis.policy import load_policy_results, vulnerability
 
         policy_results = load_policy_results(args.results)
         found = vulnerability(policy_results, args.policy, boxes=args.boxes,
                               min_coverage=args.min_coverage, max_qp=args.max_qp, include=args.include)
-        path = policy_results.scenario.claims
+        claims = _claims_of(policy_results.scenario.claims)
     else:
         results = load_results(args.results)
         found = discover(results, args.outcome, args.alliance, boxes=args.boxes,
                          min_coverage=args.min_coverage, max_qp=args.max_qp)
-        path = (results.manifest.get("scenario") or {}).get("claims")
-    claims = None
-    if path:
-        try:
-            from sim.spec.claims import claims_by_param, load_claims
+        claims = _claims_of((results.manifest.get("scenario") or {}).get("claims"))
 
-            claims = claims_by_param(load_claims(path))
-        except Exception:  # noqa: BLE001 - the boxes stand without their citations
-            claims = None
-    print(format_discovery(found, claims))
+    def name(path: str) -> str:
+        words = describe_path(path)
+        return path if words == path else f"{path} ({words})"
+
+    print(format_discovery(found, claims, names=name))
     paths = write_discovery(found, args.out or args.results / "discovery", claims)
     print(f"boxes: {paths['boxes']}\nreport: {paths['report']}")
     return EXIT_OK
@@ -801,7 +1010,8 @@ def cmd_score(args) -> int:
 COMMANDS = {
     "calibrate": cmd_calibrate, "score": cmd_score,
     "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "validate": cmd_validate,
-    "show": cmd_show, "list": cmd_list, "landscape": cmd_landscape,
+    "show": cmd_show, "diff": cmd_diff, "new": cmd_new, "sweep": cmd_sweep, "app": cmd_app,
+    "list": cmd_list, "landscape": cmd_landscape,
     "sensitivity": cmd_sensitivity, "discover": cmd_discover, "levers": cmd_levers,
     "optimize": cmd_optimize,
 }

@@ -95,12 +95,34 @@ ALLIANCE_KEYS: tuple[str, ...] = ("theta_stay", "theta_trust", "h0", "beta", "po
                                   "betrayal_shock", "reputation")
 
 
+# -- the basis of a number (what a claim in seeds/claims.toml rests on) ---------------------------
+
+#: a number taken from a paragraph of the source article
+BASIS_ARTICLE = "article claim"
+#: a number from a published statistic (SIPRI, World Bank, IMF ...)
+BASIS_FIGURE = "public figure"
+#: a number the modeller chose (a coefficient, a range, a scenario's storyline), with the literature
+BASIS_ASSUMPTION = "modelling assumption"
+#: a number no claim grounds
+BASIS_NONE = "ungrounded"
+#: the bases in the order tables list them, from the most to the least grounded
+BASES: tuple[str, ...] = (BASIS_ARTICLE, BASIS_FIGURE, BASIS_ASSUMPTION, BASIS_NONE)
+#: the short form used in terminal tables
+BASIS_SHORT: dict[str, str] = {BASIS_ARTICLE: "article", BASIS_FIGURE: "figure",
+                               BASIS_ASSUMPTION: "assumption", BASIS_NONE: "none"}
+#: the sentence every answer carries: what the numbers are and are not
+NOT_A_FORECAST = ("This is not a forecast: it is what the model does under these assumptions (the "
+                  "article's claims as claims, public figures, and modelling assumptions, each "
+                  "uncertain one drawn from a range).")
+
+
 # -- result columns -------------------------------------------------------------------------------
 
 PARAM_PREFIX = "param:"
 BLOC_PREFIX = "bloc:"
 CAPABILITY_PREFIX = "capability:"
 WHY_PREFIX = "why:"
+EVENT_PREFIX = "event:"
 REPLICATE = "replicate"
 BALANCE = "balance"
 
@@ -128,6 +150,17 @@ def defector_column(alliance: str) -> str:
 def cohesion_column(alliance: str) -> str:
     """Column of the members' final mean mutual disposition: ``<alliance>.cohesion``."""
     return f"{alliance}.cohesion"
+
+
+def event_first_step_column(event: str) -> str:
+    """Column of the first step at which an event fired in a replicate (-1 if it never fired):
+    ``event:<name>.first_step``."""
+    return f"{EVENT_PREFIX}{event}.first_step"
+
+
+def event_count_column(event: str) -> str:
+    """Column of how many times an event fired in a replicate: ``event:<name>.count``."""
+    return f"{EVENT_PREFIX}{event}.count"
 
 
 def bloc_column(actor: str) -> str:

@@ -172,6 +172,8 @@ class State:
     end_step: np.ndarray  # (n, L) int32, -1 while active
     defector: np.ndarray  # (n, L) int16, -1 while active
     log_power0: np.ndarray  # (n, M) each seat's relative_power at t = 0 (seats: :class:`Seats`)
+    first_fired: np.ndarray  # (n, E) int32: step each event first fired, -1 if never
+    fire_count: np.ndarray  # (n, E) int32: how many times it fired
 
 
 @dataclass
@@ -356,12 +358,15 @@ def initial_state(params: Params, dtype=np.float64) -> State:
         active=np.ones((n, L), dtype=bool), fate=np.zeros((n, L), dtype=np.int8),
         end_step=np.full((n, L), -1, dtype=np.int32), defector=np.full((n, L), -1, dtype=np.int16),
         log_power0=relative_power(cap, places),
+        first_fired=np.full((n, len(params.events)), -1, dtype=np.int32),
+        fire_count=np.zeros((n, len(params.events)), dtype=np.int32),
     )
 
 
 #: the arrays that make up a State at a step (the rest is rebuilt from the parameters)
 STATE_ARRAYS = ("ties", "capability", "growth", "position", "salience", "ambition", "dependence",
-                "pressure_offset", "fired", "active", "fate", "end_step", "defector", "log_power0")
+                "pressure_offset", "fired", "active", "fate", "end_step", "defector", "log_power0",
+                "first_fired", "fire_count")
 
 
 def restore_state(params: Params, t: int, arrays: dict[str, np.ndarray], dtype=np.float64) -> State:
@@ -369,7 +374,7 @@ def restore_state(params: Params, t: int, arrays: dict[str, np.ndarray], dtype=n
     of ``params``), to continue a run from there; caches are rebuilt on the first step."""
     dtype = np.dtype(dtype)
     kinds = {"fired": bool, "active": bool, "fate": np.int8, "end_step": np.int32,
-             "defector": np.int16}
+             "defector": np.int16, "first_fired": np.int32, "fire_count": np.int32}
     values = {k: np.array(arrays[k], dtype=kinds.get(k, dtype), copy=True) for k in STATE_ARRAYS}
     if values["ties"].shape != (params.n, params.A, params.A):
         raise ValueError(f"expected ties of shape {(params.n, params.A, params.A)}, got "
@@ -380,7 +385,7 @@ def restore_state(params: Params, t: int, arrays: dict[str, np.ndarray], dtype=n
         position=v["position"], salience=v["salience"], ambition=v["ambition"],
         dependence=v["dependence"], pressure_offset=v["pressure_offset"], fired=v["fired"],
         active=v["active"], fate=v["fate"], end_step=v["end_step"], defector=v["defector"],
-        log_power0=v["log_power0"],
+        log_power0=v["log_power0"], first_fired=v["first_fired"], fire_count=v["fire_count"],
     )
 
 
@@ -438,7 +443,9 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray, stepper: S
     Returns three index arrays of replicates: those whose positions or saliences changed (their
     interest similarity must be recomputed), those whose interests changed in any way (positions,
     saliences, ambitions or dependences: their fixed force must be rebuilt) and those whose
-    pressure changed. An event that changes growth drops ``stepper.growth_factor``.
+    pressure changed. An event that changes growth drops ``stepper.growth_factor``. Records in
+    ``state.first_fired`` the step at which each event first fired in each replicate and counts its
+    firings in ``state.fire_count``.
     """
     similarity = interests = pressure = None
     event_p = stepper.event_p
@@ -461,6 +468,9 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray, stepper: S
         if rows.size == 0:
             continue
         state.fired[rows, e_index] = True
+        first = state.first_fired[rows, e_index]
+        state.first_fired[rows, e_index] = np.where(first < 0, t, first)
+        state.fire_count[rows, e_index] += 1
         before = why.ties(state, rows) if why is not None and why.moved_by(e_index) else None
         for f in ev.effects:
             changed = _apply_effect(state, f, rows, params)

@@ -56,6 +56,8 @@ from sim.vocabulary import (
     cohesion_column,
     defector_column,
     end_step_column,
+    event_count_column,
+    event_first_step_column,
     fate_column,
     param_column,
 )
@@ -358,6 +360,10 @@ class ReplicateCollector(Collector):
             columns[defector_column(al.name)] = names[np.where(ended, state.defector[:, a], -1)]
             columns[cohesion_column(al.name)] = dynamics.cohesion(state.ties, al.members).astype(np.float64)
         columns[BALANCE] = balanced_share(state.ties)
+        for e, ev in enumerate(params.events):  # stochastic events: first step, how often
+            if ev.at is None:
+                columns[event_first_step_column(ev.name)] = state.first_fired[:, e].astype(np.int32)
+                columns[event_count_column(ev.name)] = state.fire_count[:, e].astype(np.int32)
         W = state.ties.astype(np.float64)
         propensity = 0.5 * (W + np.swapaxes(W, 1, 2))
         find = best_partition if A <= BLOC_EXHAUSTIVE_MAX else descend_partition

@@ -9,7 +9,9 @@ Every numeric parameter may be an *uncertain value*: a plain number, or a table 
 ``{dist = "uniform", low = 0.2, high = 0.4}``. Uncertain values are sampled once per replicate
 (:mod:`sim.spec.params`) and recorded with it.
 
-``extends = "path.toml"`` inherits from another file (relative to the file that names it). Tables are
+``extends = "path.toml"`` inherits from another file (relative to the file that names it, and inside
+the same project: see :func:`_root_for`), or ``extends = "alliance-sim:seeds/baseline.toml"`` from a
+file shipped with alliance-sim, from anywhere (:data:`SHIPPED_PREFIX`). Tables are
 merged key by key (the child wins); arrays of tables (``ties``) are concatenated, the child's entries
 applied after the parent's; any other value is replaced.
 """
@@ -978,6 +980,12 @@ def _read_layer(path: Path) -> _Layer:
     return _Layer(path, text, data)
 
 
+#: ``extends = "alliance-sim:<path>"`` names a file shipped with the package (seeds/, scenarios/)
+SHIPPED_PREFIX = "alliance-sim:"
+#: the folder of the shipped seeds and scenarios (the project's root)
+SHIPPED_ROOT = Path(__file__).resolve().parents[2]
+
+
 def _root_for(path: Path) -> Path:
     """The folder that ``extends`` may not leave: the nearest ancestor holding ``seeds/``."""
     for parent in path.resolve().parents:
@@ -987,8 +995,13 @@ def _root_for(path: Path) -> Path:
 
 
 def _chain(path: Path) -> list[_Layer]:
-    """The inheritance chain, base first."""
-    root = _root_for(path)
+    """The inheritance chain, base first.
+
+    Each ``extends`` is confined to the folder tree of the file that names it (the nearest ancestor
+    holding ``seeds/`` or ``pyproject.toml``), so that no scenario can read files from elsewhere
+    by ``..`` or an absolute path; ``alliance-sim:<path>`` names a shipped file instead and is
+    confined to the shipped tree.
+    """
     layers: list[_Layer] = []
     seen: list[Path] = []
     current: Path | None = path
@@ -1017,9 +1030,17 @@ def _chain(path: Path) -> list[_Layer]:
         if not isinstance(parent, str) or not parent:
             raise ScenarioError(current, "expected a relative path string", path="extends",
                                 line=_line_of_key(layer.text, "extends"))
-        target = (current.parent / parent)
+        if parent.startswith(SHIPPED_PREFIX):
+            root = SHIPPED_ROOT
+            target = SHIPPED_ROOT / parent[len(SHIPPED_PREFIX):]
+        else:
+            root = _root_for(current)
+            target = current.parent / parent
         if not target.resolve().is_relative_to(root):
-            raise ScenarioError(current, f"expected a path inside {root}, got {parent!r}",
+            raise ScenarioError(current, f"expected a path inside {root}, got {parent!r}; to "
+                                f"extend a shipped file name it as "
+                                f"'{SHIPPED_PREFIX}seeds/baseline.toml' (paths that leave the "
+                                "folder are refused so that a scenario cannot read other files)",
                                 path="extends", line=_line_of_key(layer.text, "extends"))
         if not target.exists():
             raise ScenarioError(current, f"no such file {parent!r} (looked in {current.parent})",
@@ -1030,6 +1051,11 @@ def _chain(path: Path) -> list[_Layer]:
         current = target
     layers.reverse()
     return layers
+
+
+def scenario_chain(path: str | Path) -> list[Path]:
+    """The files of a scenario's ``extends`` chain, base first, the file itself last."""
+    return [layer.path for layer in _chain(Path(path))]
 
 
 def merge(base: dict, child: dict) -> dict:
@@ -1048,11 +1074,12 @@ def merge(base: dict, child: dict) -> dict:
 
 def _resolve_claims(layers: list[_Layer]) -> Path | None:
     """The claims file, which like ``extends`` must lie inside the project (see :func:`_root_for`):
-    a scenario cannot make a report read files from elsewhere."""
-    root = _root_for(layers[-1].path)
+    a scenario cannot make a report read files from elsewhere. Each layer's claims path is confined
+    to that layer's own tree (a shipped parent's claims to the shipped tree)."""
     for layer in reversed(layers):
         claims = layer.data.get("claims")
         if isinstance(claims, str):
+            root = _root_for(layer.path)
             target = (layer.path.parent / claims).resolve()
             if not target.is_relative_to(root):
                 raise ScenarioError(layer.path, f"expected a path inside {root}, got {claims!r}",
