@@ -8,6 +8,7 @@ scenario by hand, in notebooks, in the SolaraViz app and under ``mesa.batch_run`
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import mesa
@@ -87,7 +88,7 @@ class AllianceModel(mesa.Model):
         self.countries = [Country(self, i, name) for i, name in enumerate(self.params.actors)]
         self._n_events = dynamics.stochastic_event_count(self.params)
         self._n_members = dynamics.member_count(self.params)
-        reporters = {}
+        reporters: dict[str, typing.Callable] = {}
         for a_index, al in enumerate(self.params.alliances):
             reporters[f"cohesion:{al.name}"] = (
                 lambda m, members=al.members: float(dynamics.cohesion(m.state.ties, members)[0]))

@@ -202,9 +202,12 @@ def workspace(params: Params, dtype) -> Workspace:
     def column(x, shape):
         return None if not np.any(x) else np.ascontiguousarray(x.reshape(shape), dtype=dtype)
 
-    buf = [np.zeros((n, A, A), dtype=dtype) for _ in range(4)]
+    def buffer() -> np.ndarray:
+        return np.zeros((n, A, A), dtype=dtype)
+
     return Workspace(
-        *buf, affinity=(-dt * c["affinity"]).reshape(n, 1).astype(dtype),
+        F=buffer(), tmp=buffer(), tau=buffer(), tau_t=buffer(),
+        affinity=(-dt * c["affinity"]).reshape(n, 1).astype(dtype),
         balance=column(dt * c["balance"] / max(A - 2, 1), (n, 1, 1)),
         threat=column(np.sqrt(dt * c["threat"]), (n, 1)),
         pressure=column(np.sqrt(dt * c["pressure"]), (n, 1)),
@@ -250,7 +253,11 @@ class Seats:
 def seats(params: Params, dtype) -> Seats:
     """The seats of the scenario's alliances, with their rule parameters in ``dtype``."""
     A, M = params.A, member_count(params)
-    actor, span, pairs, owner, size = [], [], [], [], []
+    actor: list[int] = []
+    span: list[slice] = []
+    pairs: list[int] = []
+    owner: list[int] = []
+    sizes: list[int] = []
     for al in params.alliances:
         start = len(actor)
         k = len(al.members)
@@ -260,9 +267,9 @@ def seats(params: Params, dtype) -> Seats:
                     pairs.append(int(i) * A + int(j))
                     owner.append(len(actor))
             actor.append(int(i))
-            size.append(k)
+            sizes.append(k)
         span.append(slice(start, len(actor)))
-    size = np.array(size, dtype=dtype)
+    size = np.array(sizes, dtype=dtype)
     mean = np.zeros((len(pairs), M), dtype=dtype)
     mean[np.arange(len(pairs)), owner] = 1.0 / (size[owner] - 1)
     partners = np.zeros((M, M), dtype=dtype)
@@ -433,7 +440,7 @@ def cohesion(W, members):
 
 def event_probabilities(params: Params) -> np.ndarray | None:
     """Probability of each stochastic event in one step, ``1 - exp(-hazard dt)``: (n, E)."""
-    hazards = [ev.hazard for ev in params.events if ev.at is None]
+    hazards = [ev.hazard for ev in params.events if ev.hazard is not None]
     return -np.expm1(-np.stack(hazards, axis=1) * params.dt) if hazards else None
 
 
@@ -458,6 +465,7 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray, stepper: S
                 continue
             mask = np.ones(params.n, dtype=bool)
         else:
+            assert fires is not None  # a stochastic event has its probability
             mask = fires[:, s]
             s += 1
             if not mask.any():
@@ -575,6 +583,7 @@ def increments(params: Params, state: State, stepper: Stepper) -> np.ndarray:
             stepper.why.fused("balance", tmp, params, state)
     else:
         np.multiply(W, ws.affinity[:, :, None], out=tmp)
+    assert stepper.fixed is not None  # built before the first step
     np.add(stepper.fixed, tmp, out=F)
     if ws.dependence is not None:
         # dependence is sparse (a few (i, k) pairs): F[i, j] += dt a_dep d_ik min(0, W_jk)
@@ -598,6 +607,7 @@ def fold_pressure(params: Params, stepper: Stepper, pressure, rows=None) -> None
     default all): pressure moves only on its schedule's ramps and when events shift it, so most
     steps need not recompute it."""
     ws = stepper.work
+    assert stepper.base is not None and stepper.fixed is not None and stepper.pressure_used is not None
     if rows is None:
         rows = slice(None)
     fixed = stepper.base[rows].copy()

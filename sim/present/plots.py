@@ -138,7 +138,7 @@ def fate_chart(results, alliance: str | None = None) -> Figure:
     err = np.clip(np.vstack([table["p"] - table["low"], table["high"] - table["p"]]), 0, None)
     ax.errorbar(table["p"], y, xerr=err, fmt="none", ecolor="#333333", capsize=3, linewidth=1)
     for yi, r in zip(y, table.itertuples(), strict=True):
-        ax.text(min(r.high + 0.01, 0.99), yi, f"{100 * r.p:.1f} %", va="center", ha="left",
+        ax.text(min(r.high + 0.01, 0.99), float(yi), f"{100 * r.p:.1f} %", va="center", ha="left",
                 fontsize=9)
     ax.set_yticks(y, [text(fate_label(o)) for o in table["outcome"]])
     ax.set_xlim(0, 1.08)

@@ -27,7 +27,7 @@ import pandas as pd
 from sim.errors import AllianceError, InputError, Interrupted, RunError
 from sim.model import dynamics
 from sim.model.attribution import Attribution
-from sim.model.engines import get_engine
+from sim.model.engines import Layout, get_engine
 from sim.model.landscape import best_partition, descend_partition
 from sim.run.store import (
     FORMAT,
@@ -185,7 +185,7 @@ def blocks(design: Design, chunk_size: int) -> list[Block]:
     R, P = design.replicates, design.points
     rep_chunk = min(R, chunk_size)
     per = max(1, chunk_size // rep_chunk)
-    out = []
+    out: list[Block] = []
     for p0 in range(0, P, per):
         points = np.arange(p0, min(P, p0 + per))
         for r0 in range(0, R, rep_chunk):
@@ -266,7 +266,7 @@ def replicate_task(scenario: Scenario, index: int, start: int, size: int, seed: 
                      ReplicateCollector(trajectories, why), dtype, engine)
 
 
-def chunk_params(task: ChunkTask) -> tuple[Params, list[np.random.Generator], object]:
+def chunk_params(task: ChunkTask) -> tuple[Params, list[np.random.Generator], Layout | None]:
     """The arrays, dynamics generators and row layout of a chunk.
 
     A chunk of one point with no design values is compiled directly from its group's parameter

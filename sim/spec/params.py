@@ -243,7 +243,8 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
             if a not in seen_pressure:
                 knots[a] = []
                 seen_pressure.add(a)
-            at = 0 if j is None else scenario.pressure[actors[a]][j].at
+            schedule = scenario.pressure[actors[a]]
+            at = schedule[j].at if isinstance(schedule, list) and j is not None else 0
             knots[a].append((at, x))
         elif head == "coef":
             coef[index[0]] = x
@@ -281,14 +282,15 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
         compiled = []
         for f_index, f in enumerate(ev.effects):
             op = "shift" if f.shift is not None else "set"
+            # the scenario's validation guarantees the names each kind needs
             if f.kind in ("tie", "dependence"):
-                i, j = ai[f.from_], ai[f.to]
+                i, j = ai[str(f.from_)], ai[str(f.to)]
             elif f.kind in ("position", "salience"):
-                i, j = ai[f.actor], ki[f.issue]
+                i, j = ai[str(f.actor)], ki[str(f.issue)]
             elif f.kind == "ambition":
-                i, j = ai[f.actor], ai[f.target]
+                i, j = ai[str(f.actor)], ai[str(f.target)]
             else:
-                i, j = ai[f.actor], -1
+                i, j = ai[str(f.actor)], -1
             compiled.append(CompiledEffect(f.kind, i, j, op, effects[(e, f_index)], f.symmetric))
         events.append(CompiledEvent(name, ev.at, hazards.get(e), ev.repeat, compiled))
 

@@ -23,6 +23,7 @@ import json
 import math
 import re
 import tomllib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -726,17 +727,17 @@ class Scenario(_Strict):
         # A stored run's scenario may have had its horizon shortened (``-t``): events after it
         # simply never fire there; in a file, an event past the horizon is a mistake.
         stored = bool(info.context and info.context.get("stored"))
-        for e, ev in self.events.items():
+        for event, ev in self.events.items():
             if ev.at is not None and ev.at >= self.run.steps and not stored:
-                raise _LocError(("events", e, "at"),
+                raise _LocError(("events", event, "at"),
                                 f"expected a step before the horizon ({self.run.steps}), got {ev.at}")
             for n, f in enumerate(ev.effects):
                 for key, attr in (("from", "from_"), ("to", "to"), ("actor", "actor"),
                                   ("target", "target")):
                     if getattr(f, attr) is not None:
-                        actor(getattr(f, attr), "events", e, "effects", n, key)
+                        actor(getattr(f, attr), "events", event, "effects", n, key)
                 if f.issue is not None:
-                    issue(f.issue, "events", e, "effects", n, "issue")
+                    issue(f.issue, "events", event, "effects", n, "issue")
         for name, al in self.alliances.items():
             for n, m in enumerate(al.members):
                 actor(m, "alliances", name, "members", n)
@@ -956,9 +957,8 @@ def _read_layer(path: Path) -> _Layer:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
         raise ScenarioError(path, f"expected UTF-8 text, got byte 0x{raw[e.start]:02x}",
-                            line=line) from None
+                            line=raw[: e.start].count(b"\n") + 1) from None
     text = text.removeprefix("\ufeff")  # a byte-order mark, as some editors write
     if not text.strip():
         raise ScenarioError(path, "expected a scenario, got an empty file", line=1)
@@ -1258,7 +1258,8 @@ def _suggest(loc, layers) -> str:
         model = Metric
     if model is None:
         return ""
-    names = [f.alias or n for n, f in model.model_fields.items()] + (["extends"] if model is Scenario else [])
+    fields = typing.cast(type[BaseModel], model).model_fields
+    names = [f.alias or n for n, f in fields.items()] + (["extends"] if model is Scenario else [])
     close = difflib.get_close_matches(str(loc[-1]), names, n=1)
     if close:
         return f"; did you mean {close[0]!r}?"
