@@ -950,7 +950,8 @@ def cmd_project(args) -> int:
     folder = args.scenario if args.scenario.is_dir() else args.scenario.parent
     out = args.out or Path("results") / f"{safe_name(folder.name)}-from-observations"
     proj = project(args.scenario, steps=args.steps, until=args.until, seed=args.seed, out=out,
-                   dtype=args.dtype or "float32")
+                   dtype=args.dtype or "float32", workers=args.workers,
+                   progress=not args.no_progress)
     print(proj.sentence())
     for fate in ("stab_in_the_back", "drift_apart"):
         p, lo, hi = proj.p(fate)

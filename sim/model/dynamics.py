@@ -383,9 +383,11 @@ def restore_state(params: Params, t: int, arrays: dict[str, np.ndarray], dtype=n
     kinds = {"fired": bool, "active": bool, "fate": np.int8, "end_step": np.int32,
              "defector": np.int16, "first_fired": np.int32, "fire_count": np.int32}
     values = {k: np.array(arrays[k], dtype=kinds.get(k, dtype), copy=True) for k in STATE_ARRAYS}
-    if values["ties"].shape != (params.n, params.A, params.A):
-        raise ValueError(f"expected ties of shape {(params.n, params.A, params.A)}, got "
-                         f"{values['ties'].shape}")
+    fresh = initial_state(params, dtype)  # the shapes every array must have
+    for k in STATE_ARRAYS:
+        want = getattr(fresh, k).shape
+        if values[k].shape != want:
+            raise ValueError(f"expected {k} of shape {want}, got {values[k].shape}")
     v = values
     return State(
         t=int(t), ties=v["ties"], capability=v["capability"], growth=v["growth"],

@@ -30,12 +30,15 @@ class Engine(Protocol):
 
     def simulate(self, params: Params, rngs: Sequence[np.random.Generator], layout: Layout | None = None,
                  *, dtype=np.float32, record: Callable[[dynamics.State], None] | None = None,
-                 steps: int | None = None, why=None) -> dynamics.State:
-        """Run every row of ``params`` from its initial state and return the final state.
+                 steps: int | None = None, why=None,
+                 state: dynamics.State | None = None) -> dynamics.State:
+        """Run every row of ``params`` from its initial state (or from ``state``, a state at step
+        ``state.t``, advanced in place) and return the final state.
 
         ``layout`` None means one group whose replicates are the rows; ``record(state)`` is called
         at the start and after every step; ``why`` (a :class:`sim.model.attribution.Attribution`,
-        optional) books each force's part in the alliances' ties while stepping.
+        optional) books each force's part in the alliances' ties while stepping; ``steps``
+        defaults to what is left of the horizon.
         """
         ...
 
@@ -47,18 +50,22 @@ class NumpyEngine:
 
     def simulate(self, params: Params, rngs: Sequence[np.random.Generator], layout: Layout | None = None,
                  *, dtype=np.float32, record: Callable[[dynamics.State], None] | None = None,
-                 steps: int | None = None, why=None) -> dynamics.State:
+                 steps: int | None = None, why=None,
+                 state: dynamics.State | None = None) -> dynamics.State:
         """Run the rows of ``params`` (see :meth:`Engine.simulate`)."""
         if layout is None:
             if len(rngs) != 1:
                 raise ValueError("several generators need a layout")
-            return dynamics.run(params, rngs[0], steps=steps, dtype=dtype, record=record, why=why)
-        return run_common(params, rngs, layout, dtype=dtype, record=record, steps=steps, why=why)
+            return dynamics.run(params, rngs[0], steps=steps, dtype=dtype, record=record, why=why,
+                                state=state)
+        return run_common(params, rngs, layout, dtype=dtype, record=record, steps=steps, why=why,
+                          state=state)
 
 
 def run_common(params: Params, rngs: Sequence[np.random.Generator], layout: Layout, *, dtype=np.float32,
                record: Callable[[dynamics.State], None] | None = None,
-               steps: int | None = None, why=None) -> dynamics.State:
+               steps: int | None = None, why=None,
+               state: dynamics.State | None = None) -> dynamics.State:
     """Step every row with common random numbers: row ``i`` gets, at every step, the noise, event
     and decision draws of replicate ``replicate_of_row[i]`` of generator ``group_of_row[i]``.
 
@@ -72,11 +79,11 @@ def run_common(params: Params, rngs: Sequence[np.random.Generator], layout: Layo
     E, M = dynamics.stochastic_event_count(params), dynamics.member_count(params)
     members = [np.flatnonzero(group == g) for g in range(len(rngs))]
     sizes = [int(rep[rows].max()) + 1 if rows.size else 0 for rows in members]
-    state = dynamics.initial_state(params, dtype)
+    state = dynamics.initial_state(params, dtype) if state is None else state
     stepper = dynamics.Stepper(params, dtype, why=why)
     if why is not None:
         why.start(state)
-    steps = params.steps if steps is None else steps
+    steps = params.steps - state.t if steps is None else steps
     noise = np.empty((n, A, A), dtype=dtype)
     events = np.empty((n, E))
     defect = np.empty((n, M))

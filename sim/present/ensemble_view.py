@@ -28,12 +28,11 @@ from matplotlib.figure import Figure
 
 from sim.analysis.outcomes import fate_table
 from sim.analysis.why import why_groups
-from sim.model import dynamics
-from sim.model.attribution import Attribution
+from sim.model.attribution import DEFAULT_WINDOW
 from sim.present import plots, why_figures
-from sim.spec.params import compile_params
+from sim.run.engine import Design, OutcomeCollector, run_design
 from sim.spec.scenario import Scenario, load_scenario
-from sim.vocabulary import FATES, REPLICATE, defector_column, end_step_column, fate_column
+from sim.vocabulary import FATES, REPLICATE, end_step_column, fate_column
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 DEFAULT_SCENARIO = "status_quo"
@@ -108,31 +107,24 @@ def simulate(
     """
     started = time.perf_counter()
     scenario = build(setting, folder)
-    params_seed, dyn_seed = np.random.SeedSequence(seed).spawn(2)
-    params = compile_params(scenario, replicates, np.random.default_rng(params_seed))
     if steps is not None:
-        params.steps = min(int(steps), params.steps)
-    why = Attribution(params)
-    state = dynamics.run(params, np.random.default_rng(dyn_seed), dtype=dtype, why=why)
-    why.finish(state)
-    T = params.steps
-    names = np.array(params.actors + [""], dtype=object)
+        scenario = scenario.with_run(steps=min(int(steps), scenario.run.steps))
+    parts = run_design(scenario, Design.single(replicates), OutcomeCollector(why=DEFAULT_WINDOW),
+                       seed=seed, workers=1,
+                       progress=False, dtype=np.dtype(dtype).name)
     columns: dict[str, np.ndarray] = {REPLICATE: np.arange(replicates)}
-    for a, al in enumerate(params.alliances):
-        ended = ~state.active[:, a]
-        columns[fate_column(al.name)] = np.array(FATES)[state.fate[:, a]]
-        columns[end_step_column(al.name)] = np.where(ended, state.end_step[:, a], T)
-        columns[defector_column(al.name)] = names[np.where(ended, state.defector[:, a], -1)]
-    columns.update(why.columns())
+    for name in parts[0][1]:
+        columns[name] = np.concatenate([part[name] for _, part in parts])
+    T = scenario.run.steps
     unit = scenario.run.unit
     return Ensemble(
         setting,
         pd.DataFrame(columns),
-        list(params.actors),
-        [al.name for al in params.alliances],
+        scenario.actor_names,
+        list(scenario.alliances),
         scenario.focal_alliance,
         T,
-        params.dt,
+        scenario.run.dt,
         unit if unit.endswith("s") else unit + "s",
         time.perf_counter() - started,
     )

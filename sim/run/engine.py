@@ -113,25 +113,38 @@ def cohesion_bins(values: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class Start:
+    """Saved states to continue from: step ``t`` and, for each array of
+    :data:`sim.model.dynamics.STATE_ARRAYS`, one row per replicate (leading axis ``R``)."""
+
+    t: int
+    arrays: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
 class Design:
     """``P`` points x ``R`` replicates with common random numbers.
 
     Parameters
     ----------
     values
-        Parameter-map path -> ``(P,)`` value of that slot at each point (``{}``: one point, the
-        scenario as it is).
+        Parameter-map path -> ``(P,)`` value of that slot at each point, or ``(P, R)`` values of
+        each replicate of each point (``{}``: one point, the scenario as it is).
     replicates
         ``R``, the replicates of every point.
     streams
         ``(P,)`` common-random-number group of each point (default: all in group 0). Replicate ``r``
         of every point of a group sees the same draws of the values not in the design and the same
         noise, event and decision draws, so comparisons between points are paired.
+    start
+        Start every point's replicate ``r`` from a saved state instead of the scenario's initial
+        one (:class:`Start`): the view forward from a calibration's last observation.
     """
 
     values: dict[str, np.ndarray] = field(default_factory=dict)
     replicates: int = 1
     streams: np.ndarray | None = None
+    start: Start | None = None
 
     @classmethod
     def single(cls, replicates: int) -> Design:
@@ -244,6 +257,7 @@ class ChunkTask:
     collector: Collector
     dtype: str = DEFAULT_DTYPE
     engine: str = "numpy"
+    start: Start | None = None  # the block's replicates' saved states, if it continues from them
 
     @property
     def size(self) -> int:
@@ -290,8 +304,11 @@ def chunk_params(task: ChunkTask) -> tuple[Params, list[np.random.Generator], La
         for path, x in drawn.items():
             values.setdefault(path, np.empty(rows))[mine] = np.tile(x, int(mine.sum()) // size)
     for path, x in task.values.items():
-        values[path] = np.repeat(np.asarray(x, dtype=np.float64), size)
+        x = np.asarray(x, dtype=np.float64)
+        values[path] = x.reshape(-1) if x.ndim == 2 else np.repeat(x, size)
     params = assemble(task.scenario, rows, values)
+    if len(block.points) == 1:  # one point: its rows are its replicates, drawn as in a plain run
+        return params, rngs, None
     layout = (np.repeat(point_group, size), np.tile(np.arange(size), len(block.points)))
     return params, rngs, layout
 
@@ -302,10 +319,47 @@ def run_chunk(task: ChunkTask):
     collector = copy.deepcopy(task.collector)
     collector.begin(task.block, params)
     engine = get_engine(task.engine)
+    state = None
+    if task.start is not None:  # every point's replicate r continues from saved state r
+        points = len(task.block.points)
+        arrays = {k: np.concatenate([np.asarray(v)] * points) for k, v in task.start.arrays.items()}
+        state = dynamics.restore_state(params, task.start.t, arrays, np.dtype(task.dtype))
     state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype),
                             record=collector.record if collector.records else None,
-                            why=collector.why)
+                            why=collector.why, state=state)
     return collector.end(task.block, params, state)
+
+
+class OutcomeCollector(Collector):
+    """Each row's fate, end step and first defector for every alliance, and optionally each
+    force's part in its tracked tie (``why`` = the attribution window in steps): a light payload
+    for in-memory designs (no blocs, no per-step summaries).
+
+    The payload is ``(block, columns)``: the chunk's block and a dict of column name -> ``(rows,)``
+    array, rows ordered as the chunk's (point-major, replicate fastest).
+    """
+
+    def __init__(self, why: int = 0):
+        self.why_window = int(why)
+
+    def begin(self, block: Block, params: Params) -> None:
+        """Book the forces if asked to."""
+        self.why = Attribution(params, window=self.why_window) if self.why_window else None
+
+    def end(self, block: Block, params: Params, state: dynamics.State):
+        """The chunk's outcome columns."""
+        names = np.array(params.actors + [""], dtype=object)
+        columns: dict[str, np.ndarray] = {}
+        for a, al in enumerate(params.alliances):
+            ended = ~state.active[:, a]
+            columns[fate_column(al.name)] = np.array(FATES, dtype=object)[state.fate[:, a]]
+            columns[end_step_column(al.name)] = np.where(ended, state.end_step[:, a],
+                                                         params.steps).astype(np.int32)
+            columns[defector_column(al.name)] = names[np.where(ended, state.defector[:, a], -1)]
+        if self.why is not None:
+            self.why.finish(state)
+            columns.update(self.why.columns())
+        return block, columns
 
 
 class ReplicateCollector(Collector):
@@ -489,10 +543,36 @@ def design_tasks(scenario: Scenario, design: Design, collector: Collector, *, se
     unknown = sorted(set(design.values) - known)
     if unknown:
         raise InputError(f"not a parameter of the scenario: {', '.join(unknown[:5])}")
+    for k, v in design.values.items():
+        if np.ndim(v) == 2 and np.shape(v)[1] != design.replicates:
+            raise InputError(f"{k}: expected per-replicate values of shape (points, {design.replicates}), "
+                             f"got {np.shape(v)}")
+    if design.start is not None:
+        lengths = {len(v) for v in design.start.arrays.values()}
+        if lengths != {design.replicates}:
+            raise InputError(f"expected one saved state per replicate ({design.replicates}), got "
+                             f"{sorted(lengths)}")
+        try:  # the first replicate's state must fit the scenario's arrays
+            first = {k: np.asarray(v)[:1] for k, v in design.start.arrays.items()}
+            dynamics.restore_state(compile_params(scenario, 1), design.start.t, first)
+        except (KeyError, ValueError) as e:
+            raise InputError(f"saved states that do not fit the scenario ({e})") from None
     streams = design.stream_of()
     rep_chunk = min(design.replicates, chunk_size)
-    return {b.index: ChunkTask(scenario, b, {k: np.asarray(v)[b.points] for k, v in design.values.items()},
-                               streams[b.points], b.rep_start // rep_chunk, seed, collector, dtype, engine)
+
+    def values_of(b: Block) -> dict[str, np.ndarray]:
+        reps = slice(b.rep_start, b.rep_start + b.size)
+        return {k: (np.asarray(v)[b.points][:, reps] if np.ndim(v) == 2 else np.asarray(v)[b.points])
+                for k, v in design.values.items()}
+
+    def start_of(b: Block) -> Start | None:
+        if design.start is None:
+            return None
+        reps = slice(b.rep_start, b.rep_start + b.size)
+        return Start(design.start.t, {k: np.asarray(v)[reps] for k, v in design.start.arrays.items()})
+
+    return {b.index: ChunkTask(scenario, b, values_of(b), streams[b.points], b.rep_start // rep_chunk, seed,
+                               collector, dtype, engine, start_of(b))
             for b in blocks(design, chunk_size)}
 
 
