@@ -22,7 +22,8 @@ steps are cut into stretches or on the number of workers; they are not the numpy
 Alliance decisions. A member defects when ``u < p`` with ``p = 1 - exp(-h dt)``. Evaluating two
 exponentials and a logarithm per member and step would cost more than the rest of the step, so
 each member is first screened with an upper bound of ``p`` that needs none
-(``log q <= q - 1``, ``log q >= 1 - 1/q`` for the power shift; ``exp x <= 2^ceil(x log2 e)``);
+(``|log z| <= max(z - 1, 1/z - 1)`` for the power shift, with ``z`` the power ratio over its
+value at the start, ``exp x <= (1 - x/64)^-64``);
 only members whose draw falls under the bound (a few in a thousand) get the exact probability of
 :func:`sim.model.dynamics.defection_probability`. The screen never changes a decision.
 """
@@ -42,8 +43,6 @@ from sim.vocabulary import EFFECT_KINDS, Fate
 
 LANES = 64  # replicates per tile: 64 float32 ties per (i, j), a tile's ties fit in L1
 EXTRA = "pip install 'alliance-sim[fast]'"
-_POW2_OFFSET = 1500  # pow2[k + offset] = 2.0 ** k for k in [-1500, 100]
-_LOG2E = 1.4426950408889634
 _U32 = 2.0 ** -32
 _STAB, _DRIFT = int(Fate.STAB), int(Fate.DRIFT)
 _KIND = {k: n for n, k in enumerate(EFFECT_KINDS)}  # tie 0, position 1, salience 2, ambition 3,
@@ -105,60 +104,86 @@ def _fixed_lanes(l0, l1, fixed, pos, sal, amb, dep, sval, coef, low, high, tot, 
                 fixed[i, j, lane] = f - coef[1, lane] * c
 
 
-def _apply_effect(f, lane, kind, i, j, shift, sym, value, W, pos, sal, amb, dep, poff, growth,
-                  low, high):
-    """One event effect on one lane (:func:`sim.model.dynamics._apply_effect`); True when it
-    changed interests (the fixed force must be rebuilt)."""
-    v = value[f, lane]
-    if kind == 0 or kind == 4:
-        arr = W if kind == 0 else dep
-        for rep in range(2 if sym else 1):
-            a, b = (i, j) if rep == 0 else (j, i)
-            x = arr[a, b, lane] + v if shift else v
-            if kind == 0:
-                arr[a, b, lane] = _clip(x, -1.0, 1.0)
-            else:
-                arr[a, b, lane] = x if x > 0.0 or x != x else 0.0
-        return kind == 4
-    if kind == 1:
-        x = pos[i, j, lane] + v if shift else v
-        pos[i, j, lane] = _clip(x, low[j], high[j])
-        return True
-    if kind == 2:
-        x = sal[i, j, lane] + v if shift else v
-        sal[i, j, lane] = _clip(x, 0.0, 1.0)
-        return True
-    if kind == 3:
-        x = amb[i, j, lane] + v if shift else v
-        amb[i, j, lane] = _clip(x, 0.0, 1.0)
-        return True
-    if kind == 5:
-        poff[i, lane] = poff[i, lane] + v if shift else v
-        return False
-    x = growth[i, lane] + v if shift else v
-    growth[i, lane] = _clip(x, -0.5, 0.5)
-    return False
+def _fixed_one(lane, fixed, pos, sal, amb, dep, sval, coef, low, high):
+    """:func:`_fixed_lanes` for one lane (after an event changed its interests)."""
+    A = fixed.shape[0]
+    K = pos.shape[1]
+    for i in range(A):
+        t = 0.0
+        for k in range(K):
+            t += sal[i, k, lane]
+        for j in range(A):
+            u = 0.0
+            for k in range(K):
+                shat = sal[i, k, lane] / t if t > 0 else 0.0
+                u += shat * abs(pos[i, k, lane] - pos[j, k, lane]) / (high[k] - low[k])
+            sim_ = 1.0 - 2.0 * u if t > 0 else 0.0
+            f = coef[0, lane] * sim_ + coef[2, lane] * dep[i, j, lane]
+            c = 0.0
+            for m in range(A):
+                c += amb[i, m, lane] * amb[j, m, lane] * sval[m, lane]
+            fixed[i, j, lane] = f - coef[1, lane] * c
+
+
+def _apply_effects(e, fire, dirty, ev_first, ef_kind, ef_i, ef_j, ef_shift, ef_sym, value, W, pos,
+                   sal, amb, dep, poff, growth, low, high):
+    """The effects of event ``e`` on the lanes where it fires (``fire``), in order, each bounded
+    like :func:`sim.model.dynamics._apply_effect`; marks in ``dirty`` the lanes whose interests
+    changed (their fixed force must be rebuilt). Every lane is computed and the old value kept
+    where the event does not fire: a loop without branches."""
+    B = LANES
+    for f in range(ev_first[e], ev_first[e + 1]):
+        kind, i, j = ef_kind[f], ef_i[f], ef_j[f]
+        shift = ef_shift[f] != 0
+        s = 1.0 if shift else 0.0
+        if kind == 0 or kind == 4:
+            arr = W if kind == 0 else dep
+            lo, hi = (-1.0, 1.0) if kind == 0 else (0.0, np.inf)
+            for rep in range(2 if ef_sym[f] != 0 else 1):
+                a, b = (i, j) if rep == 0 else (j, i)
+                for lane in range(B):
+                    old = arr[a, b, lane]
+                    x = _clip(old * s + value[f, lane], lo, hi)
+                    arr[a, b, lane] = x if fire[lane] else old
+        elif kind == 1 or kind == 2 or kind == 3:
+            arr = pos if kind == 1 else (sal if kind == 2 else amb)
+            lo, hi = (low[j], high[j]) if kind == 1 else (0.0, 1.0)
+            for lane in range(B):
+                old = arr[i, j, lane]
+                x = _clip(old * s + value[f, lane], lo, hi)
+                arr[i, j, lane] = x if fire[lane] else old
+        elif kind == 5:
+            for lane in range(B):
+                old = poff[i, lane]
+                poff[i, lane] = old * s + value[f, lane] if fire[lane] else old
+        else:
+            for lane in range(B):
+                old = growth[i, lane]
+                x = _clip(old * s + value[f, lane], -0.5, 0.5)
+                growth[i, lane] = x if fire[lane] else old
+        if kind >= 1 and kind <= 4:
+            for lane in range(B):
+                dirty[lane] |= fire[lane]
 
 
 def _summarize(t, nb, W, active, al_start, seat_actor, hist, act, bsum, sample, traj, orig_row,
-               do_traj, sgn, bins):
+               do_traj, sgn, bins, cbuf, tr):
     """The per-step summaries of one tile at step t (what run_chunk's record computes): the
     cohesion histogram and active count of each alliance, the balanced-triad share summed over the
     sampled lanes, and the trajectories when asked for."""
     A = W.shape[0]
     L = active.shape[0]
-    B = W.shape[2]
-    cbuf = np.zeros(B)
+    B = LANES
     for a in range(L):
         s0, s1 = al_start[a], al_start[a + 1]
         m = s1 - s0
-        for lane in range(nb):
+        for lane in range(B):
             cbuf[lane] = 0.0
         for x in range(s0, s1):
             for y in range(s0, s1):
                 if x != y:
                     i, j = seat_actor[x], seat_actor[y]
-                    for lane in range(nb):
+                    for lane in range(B):
                         cbuf[lane] += W[i, j, lane]
         for lane in range(nb):
             b = (cbuf[lane] / (m * (m - 1)) + 1.0) * (bins / 2.0)
@@ -173,16 +198,17 @@ def _summarize(t, nb, W, active, al_start, seat_actor, hist, act, bsum, sample, 
         if A < 3:
             bsum[t] += n_sample
         else:
-            tr = np.zeros(B, np.int64)
+            for lane in range(B):
+                tr[lane] = 0
             for i in range(A):
                 for j in range(i + 1, A):
-                    for lane in range(nb):
+                    for lane in range(B):
                         s = W[i, j, lane] + W[j, i, lane]
                         sgn[i, j, lane] = (s > 0) - (s < 0)
             for i in range(A):
                 for j in range(i + 1, A):
                     for k in range(j + 1, A):
-                        for lane in range(nb):
+                        for lane in range(B):
                             tr[lane] += sgn[i, j, lane] * sgn[j, k, lane] * sgn[i, k, lane]
             triads = A * (A - 1) * (A - 2) / 6.0
             for lane in range(nb):
@@ -196,16 +222,78 @@ def _summarize(t, nb, W, active, al_start, seat_actor, hist, act, bsum, sample, 
                     traj[r, t, i, j] = W[i, j, lane]
 
 
+def _move(W, Wn, F, Mb, tau, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, table, noise_on, one):
+    """The new ties ``Wn`` of one tile: ``clip(W + dt * forces + noise)`` (the deterministic
+    forces of :func:`sim.model.dynamics.increments` term by term, then the table noise). A
+    function of its own: its loops get the registers to themselves."""
+    A = W.shape[0]
+    B = LANES
+    zero = one - one
+    kaff = kcoef[0]
+    kbal = kcoef[1]
+    kthr = kcoef[2]
+    knoise = kcoef[4]
+    kdep = kcoef[5]
+    for h in range(A):
+        for i in range(A):
+            for lane in range(B):
+                w = W[h, i, lane]
+                tau[h, i, lane] = kthr[lane] * cap[h, lane] * (w if w < zero else zero)
+                Mb[h, i, lane] = kbal[lane] * w
+    for i in range(A):
+        for j in range(A):
+            for lane in range(B):
+                F[i, j, lane] = fixed[i, j, lane] + q[i, lane] * q[j, lane] + kaff[lane] * W[i, j, lane]
+        # balance (W Mb) and threat (tau^T tau), third parties k only (W's diagonal is zero)
+        for k in range(A):
+            if k == i:
+                continue
+            for j in range(A):
+                if j == i or j == k:
+                    continue
+                for lane in range(B):
+                    F[i, j, lane] += W[i, k, lane] * Mb[k, j, lane] + tau[k, i, lane] * tau[k, j, lane]
+    for pp in range(dp_i.shape[0]):
+        i = dp_i[pp]
+        k = dp_k[pp]
+        for j in range(A):
+            for lane in range(B):
+                w = W[j, k, lane]
+                F[i, j, lane] += kdep[lane] * dep[i, k, lane] * (w if w < zero else zero)
+    for i in range(A):
+        for j in range(A):
+            if i == j:
+                for lane in range(B):
+                    Wn[i, i, lane] = zero
+                continue
+            pair = i * (A - 1) + j - (1 if j > i else 0)
+            if noise_on:
+                for lane in range(B):
+                    x = W[i, j, lane] + F[i, j, lane]
+                    x = x + knoise[lane] * table[noise[pair, lane]]
+                    x = -one if x < -one else x
+                    Wn[i, j, lane] = one if x > one else x
+            else:
+                for lane in range(B):
+                    x = W[i, j, lane] + F[i, j, lane]
+                    x = -one if x < -one else x
+                    Wn[i, j, lane] = one if x > one else x
+
+
 def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
               W_all, cap_all, growth_all, pos_all, sal_all, amb_all, dep_all, poff_all, fired_all,
-              active_all, fate_all, end_all, defector_all, lp0_all, fixed_all,
+              active_all, fate_all, end_all, defector_all, lp0_all, elp0_all, fixed_all,
               sval_all, pv_all, pidx, pw, coef_all, kcoef_all, low, high,
               ev_at, ev_slot, ev_repeat, ev_first, evp_all, ef_kind, ef_i, ef_j, ef_shift, ef_sym,
               efv_all, seat_actor, al_start, member, seat_par_all, al_par_all, shifting,
-              dp_i, dp_k, noise16, unif, table, pow2, noise_on,
-              hist, act, bsum, sample_all, traj, orig_all, do_traj, bins, one):
+              dp_i, dp_k, noise16, unif, table, noise_on,
+              hist, act, bsum, sample_all, traj, orig_all, do_traj, bins, one, dt_f):
     """Run steps ``t0:t1`` of one tile; returns the first step after which a tie or capability
-    was not finite (-1 if none)."""
+    was not finite (-1 if none).
+
+    Vector loops run over all LANES lanes (a partial tile's spare lanes hold copies of its first
+    row and are never read back); counts and summaries use the ``nb`` lanes in use.
+    """
     W = W_all[tile]
     cap = cap_all[tile]
     growth = growth_all[tile]
@@ -220,6 +308,7 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
     end_step = end_all[tile]
     defector = defector_all[tile]
     lp0 = lp0_all[tile]
+    elp0 = elp0_all[tile]
     fixed = fixed_all[tile]
     sval = sval_all[tile]
     pv = pv_all[tile]
@@ -233,12 +322,11 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
     orig_row = orig_all[tile]
 
     A = W.shape[0]
-    B = W.shape[2]
+    B = LANES
     L = active.shape[0]
     E = ev_at.shape[0]
     Es = evp.shape[0]
     M = seat_actor.shape[0]
-    dtype_one = one
     zero = one - one
 
     Wn = np.empty((A, A, B), W.dtype)
@@ -255,106 +343,111 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
     cand_any = np.zeros(B, np.uint8)
     who_end = np.full((max(L, 1), B), -1, np.int64)
     wmean = np.empty((max(M, 1), B))
+    obuf = np.empty(B)
     total = np.empty(B)
-
-    kaff = kcoef[0]
-    kbal = kcoef[1]
-    kthr = kcoef[2]
+    check = np.empty(B)
+    cbuf = np.empty(B)
+    trb = np.empty(B, np.int64)
     kprs = kcoef[3]
-    knoise = kcoef[4]
-    kdep = kcoef[5]
 
     if rebuild:
-        _fixed_lanes(0, nb, fixed, pos, sal, amb, dep, sval, coef, low, high, tot, ubuf)
+        _fixed_lanes(0, B, fixed, pos, sal, amb, dep, sval, coef, low, high, tot, ubuf)
     if summarize_start:
         _summarize(t0, nb, W, active, al_start, seat_actor, hist, act, bsum, sample,
-                   traj, orig_row, do_traj, sgn, bins)
+                   traj, orig_row, do_traj, sgn, bins, cbuf, trb)
     bad = -1
     for t in range(t0, t1):
         s = t - t0
         # 1. events due at t
         any_dirty = False
-        for lane in range(nb):
-            dirty[lane] = 0
         for e in range(E):
             if ev_at[e] >= 0:
                 if ev_at[e] != t:
                     continue
-                for lane in range(nb):
+                for lane in range(B):
                     fire[lane] = 1
             else:
                 slot = ev_slot[e]
+                again = ev_repeat[e]
                 n_fire = 0
-                for lane in range(nb):
+                for lane in range(B):
                     u = (unif[s, slot, lane] + 0.5) * _U32
-                    f = u < evp[slot, lane] and (ev_repeat[e] != 0 or fired[e, lane] == 0)
+                    f = (u < evp[slot, lane]) & ((again | (fired[e, lane] ^ 1)) != 0)
                     fire[lane] = f
                     n_fire += f
                 if n_fire == 0:
                     continue
-            for lane in range(nb):
-                if fire[lane]:
-                    fired[e, lane] = 1
-                    for f in range(ev_first[e], ev_first[e + 1]):
-                        if _apply_effect(f, lane, ef_kind[f], ef_i[f], ef_j[f], ef_shift[f] != 0,
-                                         ef_sym[f] != 0, efv, W, pos, sal, amb, dep, poff, growth,
-                                         low, high):
-                            dirty[lane] = 1
-                            any_dirty = True
+            for lane in range(B):
+                fired[e, lane] |= fire[lane]
+            _apply_effects(e, fire, dirty, ev_first, ef_kind, ef_i, ef_j, ef_shift, ef_sym, efv, W, pos,
+                           sal, amb, dep, poff, growth, low, high)
+            any_dirty = True
         if any_dirty:
-            for lane in range(nb):
+            for lane in range(B):
                 if dirty[lane]:
-                    _fixed_lanes(lane, lane + 1, fixed, pos, sal, amb, dep, sval, coef, low, high,
-                                 tot, ubuf)
+                    dirty[lane] = 0
+                    _fixed_one(lane, fixed, pos, sal, amb, dep, sval, coef, low, high)
 
         # 2. pressure at t (schedule plus event offsets, floored at zero), times sqrt(dt alpha_prs)
         tt = min(t, steps - 1)
         for a in range(A):
             left = pidx[tt, a]
             w = pw[tt, a]
-            for lane in range(nb):
+            for lane in range(B):
                 p = pv[a, left, lane] * (1.0 - w) + pv[a, left + 1, lane] * w + poff[a, lane]
-                q[a, lane] = max(p, 0.0) * kprs[lane]
+                p = p if p > 0.0 else 0.0
+                q[a, lane] = p * kprs[lane]
 
-        # 3. alliance decisions on the ties after the events (screen, then exact where needed)
+        # 3. alliance decisions on the ties after the events: a screen with an upper bound of
+        # each member's probability, the exact probability only where the draw falls under it
         for a in range(L):
             s0, s1 = al_start[a], al_start[a + 1]
             k = s1 - s0
-            for lane in range(nb):
+            inv = 1.0 / (k - 1)
+            for lane in range(B):
                 cand_any[lane] = 0
             for x in range(s0, s1):
                 i = seat_actor[x]
-                for lane in range(nb):
+                for lane in range(B):
                     wmean[x, lane] = 0.0
+                    obuf[lane] = 0.0
                 for y in range(s0, s1):
                     if y != x:
                         j = seat_actor[y]
-                        for lane in range(nb):
+                        for lane in range(B):
                             wmean[x, lane] += W[i, j, lane]
-                for lane in range(nb):
-                    wm = wmean[x, lane] / (k - 1)
+                            obuf[lane] += cap[j, lane]
+                for lane in range(B):
+                    wm = wmean[x, lane] * inv
                     wmean[x, lane] = wm
                     xb = seat_par[2, x, lane] * (seat_par[0, x, lane] - wm)
                     if shifting:
-                        o = 0.0
-                        for y in range(s0, s1):
-                            if y != x:
-                                o += cap[seat_actor[y], lane]
-                        o = max(o / (k - 1), 1e-300)
-                        qr = max(cap[i, lane], 1e-300) / o
-                        r0 = lp0[x, lane]
-                        d = max(qr - 1.0 - r0, r0 - 1.0 + 1.0 / qr)
+                        o = obuf[lane] * inv
+                        o = o if o > 1e-300 else 1e-300
+                        c = cap[i, lane]
+                        c = c if c > 1e-300 else 1e-300
+                        # |log q - r0| = |log z| <= max(z - 1, 1/z - 1), z = q exp(-r0) near 1
+                        z = c / o * elp0[x, lane]
+                        d = max(z - 1.0, 1.0 / z - 1.0)
                         xb += seat_par[3, x, lane] * d
-                    xb = min(max(xb, -1000.0), 50.0)
-                    e2 = int(math.ceil(xb * _LOG2E))
-                    ub = seat_par[1, x, lane] * dt * pow2[e2 + _POW2_OFFSET] * (1.0 + 1e-9)
+                    # exp(x) <= (1 - x / 64)^-64 for x < 64 (as exp(y) >= 1 + y): six squarings
+                    xb = min(xb, 50.0)
+                    g = 1.0 / (1.0 - xb * (1.0 / 64.0))
+                    g = g * g
+                    g = g * g
+                    g = g * g
+                    g = g * g
+                    g = g * g
+                    g = g * g
+                    ub = seat_par[1, x, lane] * dt * g * (1.0 + 1e-9)
                     u = (unif[s, Es + x, lane] + 0.5) * _U32
-                    c = u < ub
-                    cand[x, lane] = c
-                    cand_any[lane] |= c
-            for lane in range(nb):
+                    c2 = (u < ub) & (active[a, lane] != 0)
+                    cand[x, lane] = c2
+                    cand_any[lane] |= c2
+            for lane in range(B):
                 who_end[a, lane] = -1
-                if cand_any[lane] == 0 or active[a, lane] == 0:
+            for lane in range(B):
+                if cand_any[lane] == 0:
                     continue
                 first = -1
                 best = np.inf
@@ -368,7 +461,7 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
                         for y in range(s0, s1):
                             if y != x:
                                 o += cap[seat_actor[y], lane]
-                        o = o / (k - 1)
+                        o = o * inv
                         r = math.log(max(cap[i, lane], 1e-300) / max(o, 1e-300))
                         change = abs(r - lp0[x, lane])
                     expo = min(seat_par[2, x, lane] * (seat_par[0, x, lane] - wmean[x, lane])
@@ -388,7 +481,7 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
                 for y in range(s0, s1):
                     if y != first:
                         trust += W[seat_actor[y], who, lane]
-                trust = trust / (k - 1)
+                trust = trust * inv
                 fate[a, lane] = _STAB if trust >= al_par[0, a, lane] else _DRIFT
                 end_step[a, lane] = t
                 defector[a, lane] = who
@@ -396,52 +489,12 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
                 who_end[a, lane] = who
 
         # 4. the ties move: forces at the state after the events, noise, clipping
-        for h in range(A):
-            for i in range(A):
-                for lane in range(nb):
-                    w = W[h, i, lane]
-                    tau[h, i, lane] = kthr[lane] * cap[h, lane] * (w if w < zero else zero)
-                    Mb[h, i, lane] = kbal[lane] * w
-        for i in range(A):
-            for j in range(A):
-                if i == j:
-                    continue
-                for lane in range(nb):
-                    F[i, j, lane] = fixed[i, j, lane] + q[i, lane] * q[j, lane] + kaff[lane] * W[i, j, lane]
-                for k in range(A):
-                    if k == i or k == j:
-                        continue
-                    for lane in range(nb):
-                        F[i, j, lane] += W[i, k, lane] * Mb[k, j, lane] + tau[k, i, lane] * tau[k, j, lane]
-        for pp in range(dp_i.shape[0]):
-            i = dp_i[pp]
-            k = dp_k[pp]
-            for j in range(A):
-                if j == i:
-                    continue
-                for lane in range(nb):
-                    w = W[j, k, lane]
-                    F[i, j, lane] += kdep[lane] * dep[i, k, lane] * (w if w < zero else zero)
-        for i in range(A):
-            for j in range(A):
-                if i == j:
-                    for lane in range(nb):
-                        Wn[i, i, lane] = zero
-                    continue
-                pair = i * (A - 1) + j - (1 if j > i else 0)
-                if noise_on:
-                    for lane in range(nb):
-                        x = W[i, j, lane] + F[i, j, lane]
-                        x = x + knoise[lane] * table[noise16[s, pair, lane]]
-                        Wn[i, j, lane] = min(max(x, -dtype_one), dtype_one) if x == x else x
-                else:
-                    for lane in range(nb):
-                        x = W[i, j, lane] + F[i, j, lane]
-                        Wn[i, j, lane] = min(max(x, -dtype_one), dtype_one) if x == x else x
+        _move(W, Wn, F, Mb, tau, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise16[s], table,
+              noise_on, one)
 
         # 5. betrayal shock and reputation loss toward this step's defectors
         for a in range(L):
-            for lane in range(nb):
+            for lane in range(B):
                 who = who_end[a, lane]
                 if who < 0:
                     continue
@@ -450,44 +503,48 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
                         continue
                     loss = al_par[1, a, lane] if member[a, k] else al_par[2, a, lane]
                     Wn[k, who, lane] = _clip(Wn[k, who, lane] - loss, -1.0, 1.0)
+        for lane in range(B):
+            check[lane] = 0.0
         for i in range(A):
             for j in range(A):
-                for lane in range(nb):
-                    W[i, j, lane] = Wn[i, j, lane]
+                for lane in range(B):
+                    w = Wn[i, j, lane]
+                    W[i, j, lane] = w
+                    check[lane] += w
 
         # 6. capabilities grow and are renormalised to shares
-        for lane in range(nb):
+        for lane in range(B):
             total[lane] = 0.0
         for a in range(A):
-            for lane in range(nb):
-                c = cap[a, lane] * (dtype_one + growth[a, lane] * dt)
-                c = c if c > zero or c != c else zero
+            for lane in range(B):
+                c = cap[a, lane] * (one + growth[a, lane] * dt_f)
+                c = zero if c < zero else c
                 cap[a, lane] = c
                 total[lane] += c
         for a in range(A):
-            for lane in range(nb):
+            for lane in range(B):
                 tl = total[lane]
                 cap[a, lane] = cap[a, lane] / tl if tl > 0 else 1.0 / A
+        for lane in range(B):
+            check[lane] += total[lane]
 
         # 7. finite-value guard and the summaries at t + 1
         if bad < 0:
-            acc = 0.0
-            for i in range(A):
-                for j in range(A):
-                    for lane in range(nb):
-                        acc += W[i, j, lane]
-            for a in range(A):
-                for lane in range(nb):
-                    acc += cap[a, lane]
-            if not math.isfinite(acc):
-                bad = t + 1
+            for lane in range(nb):
+                if not math.isfinite(check[lane]):
+                    bad = t + 1
         _summarize(t + 1, nb, W, active, al_start, seat_actor, hist, act, bsum, sample,
-                   traj, orig_row, do_traj, sgn, bins)
+                   traj, orig_row, do_traj, sgn, bins, cbuf, trb)
     return bad
 
 
 _COMPILED: dict[str, object] = {}
-_HELPERS = ("_clip", "_fixed_lanes", "_apply_effect", "_summarize")
+# fused multiply-add only: no reassociation (sums keep their order) and NaN stays NaN
+_FASTMATH = {"contract"}
+# helpers inlined into the kernel (a call passes every array with reference counting, which costs
+# more than a rare event's effect itself); the rebuild of the fixed forces stays a call
+_HELPERS = {"_clip": "always", "_fixed_lanes": "never", "_move": "never", "_fixed_one": "always",
+            "_apply_effects": "always", "_summarize": "always"}
 
 
 def _compiled():
@@ -497,10 +554,11 @@ def _compiled():
         import numba
 
         g = globals()
-        for name in _HELPERS:
+        for name, inline in _HELPERS.items():
             if not hasattr(g[name], "py_func"):
-                g[name] = numba.njit(cache=True, error_model="numpy")(g[name])
-        _COMPILED["run_tile"] = numba.njit(cache=True, error_model="numpy")(_run_tile)
+                g[name] = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH,
+                                     inline=inline)(g[name])
+        _COMPILED["run_tile"] = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH)(_run_tile)
     return _COMPILED["run_tile"]
 
 
@@ -633,10 +691,6 @@ def replay_draws(params: Params, rngs, layout=None, *, steps: int | None = None,
                     out[t0 + s].events[rows] = u[:, :E]
                     out[t0 + s].defect[rows] = u[:, E:]
     return out
-
-
-def _pow2() -> np.ndarray:
-    return np.array([math.ldexp(1.0, k - _POW2_OFFSET) for k in range(_POW2_OFFSET + 101)])
 
 
 # --------------------------------------------------------------------------------------------
@@ -773,7 +827,6 @@ class _Run:
         self.dp_i = np.array([p[0] for p in pairs], dtype=np.int64)
         self.dp_k = np.array([p[1] for p in pairs], dtype=np.int64)
         self.table = dynamics.normal_table(dtype)
-        self.pow2 = _pow2()
         self.Pn = A * (A - 1)
         self.Pu = self.Es + self.M
         T = params.steps
@@ -815,6 +868,7 @@ class _Run:
         self.end = pack(state.end_step)
         self.defector = pack(state.defector)
         self.lp0 = pack(state.log_power0, np.float64)
+        self.elp0 = np.exp(-self.lp0)
         self.fixed = np.zeros_like(self.W)
 
     def state(self, state: dynamics.State, t: int) -> dynamics.State:
@@ -865,14 +919,15 @@ class _Run:
                 bad = kernel(
                     int(tile), nb, t0, t1, self.params.steps, self.params.dt, rebuild, summarize_start,
                     self.W, self.cap, self.growth, self.pos, self.sal, self.amb, self.dep, self.poff,
-                    self.fired, self.active, self.fate, self.end, self.defector, self.lp0, self.fixed,
+                    self.fired, self.active, self.fate, self.end, self.defector, self.lp0, self.elp0,
+                    self.fixed,
                     self.sval, self.pv, self.pidx, self.pw, self.coef, self.kcoef, self.low, self.high,
                     self.ev_at, self.ev_slot, self.ev_repeat, self.ev_first, self.evp, self.ef_kind,
                     self.ef_i, self.ef_j, self.ef_shift, self.ef_sym, self.efv, self.seat_actor,
                     self.al_start, self.member, self.seat_par, self.al_par, self.shifting,
-                    self.dp_i, self.dp_k, nz, un, self.table, self.pow2, self.noise_on,
+                    self.dp_i, self.dp_k, nz, un, self.table, self.noise_on,
                     self.hist, self.act, self.bsum, self.sample, self.traj, self.orig, self.do_traj,
-                    self.bins, one)
+                    self.bins, one, self.dtype.type(self.params.dt))
                 if bad >= 0 and (self.bad < 0 or bad < self.bad):
                     self.bad = bad
 
