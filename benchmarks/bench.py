@@ -37,8 +37,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim import AllianceModel, dynamics, ensemble, load_scenario  # noqa: E402
+from sim import AllianceModel, load_scenario  # noqa: E402
+from sim.model import dynamics  # noqa: E402
 from sim.model.reference import ReferenceModel  # noqa: E402
+from sim.run import engine as ensemble  # noqa: E402
 from sim.run.engine import ChunkTask, run_chunk, run_ensemble  # noqa: E402
 from sim.spec.scenario import Scenario  # noqa: E402
 

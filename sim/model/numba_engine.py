@@ -222,7 +222,7 @@ def _summarize(t, nb, W, active, al_start, seat_actor, hist, act, bsum, sample, 
                     traj[r, t, i, j] = W[i, j, lane]
 
 
-def _move(W, Wn, F, Mb, tau, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, table, noise_on, one):
+def _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, table, noise_on, one):
     """The new ties ``Wn`` of one tile: ``clip(W + dt * forces + noise)`` (the deterministic
     forces of :func:`sim.model.dynamics.increments` term by term, then the table noise). A
     function of its own: its loops get the registers to themselves."""
@@ -244,7 +244,7 @@ def _move(W, Wn, F, Mb, tau, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, table
         for j in range(A):
             for lane in range(B):
                 F[i, j, lane] = fixed[i, j, lane] + q[i, lane] * q[j, lane] + kaff[lane] * W[i, j, lane]
-        # balance (W Mb) and threat (tau^T tau), third parties k only (W's diagonal is zero)
+        # balance: sum over third parties k of W_ik (b W_kj) (W's diagonal is zero)
         for k in range(A):
             if k == i:
                 continue
@@ -252,7 +252,20 @@ def _move(W, Wn, F, Mb, tau, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, table
                 if j == i or j == k:
                     continue
                 for lane in range(B):
-                    F[i, j, lane] += W[i, k, lane] * Mb[k, j, lane] + tau[k, i, lane] * tau[k, j, lane]
+                    F[i, j, lane] += W[i, k, lane] * Mb[k, j, lane]
+    # threat: sum over third parties h of tau_hi tau_hj, symmetric in (i, j): computed once per pair
+    for i in range(A):
+        for j in range(i + 1, A):
+            for lane in range(B):
+                T[lane] = zero
+            for h in range(A):
+                if h == i or h == j:
+                    continue
+                for lane in range(B):
+                    T[lane] += tau[h, i, lane] * tau[h, j, lane]
+            for lane in range(B):
+                F[i, j, lane] += T[lane]
+                F[j, i, lane] += T[lane]
     for pp in range(dp_i.shape[0]):
         i = dp_i[pp]
         k = dp_k[pp]
@@ -268,9 +281,12 @@ def _move(W, Wn, F, Mb, tau, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, table
                 continue
             pair = i * (A - 1) + j - (1 if j > i else 0)
             if noise_on:
+                # the table look-ups first (scalar loads), then one vector loop
+                for lane in range(B):
+                    T[lane] = table[noise[pair, lane]]
                 for lane in range(B):
                     x = W[i, j, lane] + F[i, j, lane]
-                    x = x + knoise[lane] * table[noise[pair, lane]]
+                    x = x + knoise[lane] * T[lane]
                     x = -one if x < -one else x
                     Wn[i, j, lane] = one if x > one else x
             else:
@@ -333,6 +349,7 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
     F = np.empty((A, A, B), W.dtype)
     Mb = np.empty((A, A, B), W.dtype)
     tau = np.empty((A, A, B), W.dtype)
+    T = np.empty(B, W.dtype)
     q = np.empty((A, B), W.dtype)
     tot = np.empty((A, B))
     ubuf = np.empty(B)
@@ -489,7 +506,7 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
                 who_end[a, lane] = who
 
         # 4. the ties move: forces at the state after the events, noise, clipping
-        _move(W, Wn, F, Mb, tau, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise16[s], table,
+        _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise16[s], table,
               noise_on, one)
 
         # 5. betrayal shock and reputation loss toward this step's defectors
