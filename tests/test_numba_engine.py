@@ -72,7 +72,7 @@ def test_one_stretch_equals_step_by_step(full_scenario):
     """The final state does not depend on where the compiled loop stops (a callback every step
     against one stretch between bargaining rounds)."""
     scenario = load_scenario(full_scenario)
-    params = compile_params(scenario, 70, np.random.default_rng(1))
+    params = compile_params(scenario, numba_engine.LANES + 5, np.random.default_rng(1))
     engine = numba_engine.NumbaEngine()
     a = engine.simulate(params, [np.random.default_rng(2)], dtype=np.float64)
     b = engine.simulate(params, [np.random.default_rng(2)], dtype=np.float64, record=lambda s: None)
@@ -93,7 +93,7 @@ def test_rows_draw_as_their_replicate(full_scenario):
     """Under a layout, a row draws what replicate r of its group draws: shuffled rows reproduce
     the plain run's rows, two groups draw differently, and copies of a replicate agree."""
     scenario = load_scenario(full_scenario)
-    n = 70  # two tiles, the second partial
+    n = numba_engine.LANES + 12  # two tiles, the second partial
     params = compile_params(scenario, n, np.random.default_rng(5))
     engine = numba_engine.NumbaEngine()
     plain = engine.simulate(params, [np.random.default_rng(6)], dtype=np.float64)
