@@ -41,7 +41,7 @@ from sim import AllianceModel, load_scenario  # noqa: E402
 from sim.model import dynamics  # noqa: E402
 from sim.model.reference import ReferenceModel  # noqa: E402
 from sim.run import engine as ensemble  # noqa: E402
-from sim.run.engine import ChunkTask, run_chunk, run_ensemble  # noqa: E402
+from sim.run.engine import replicate_task, run_chunk, run_ensemble  # noqa: E402
 from sim.spec.scenario import Scenario  # noqa: E402
 
 STATUS_QUO = ROOT / "scenarios" / "status_quo.toml"
@@ -178,7 +178,7 @@ def phase_profile(n: int = 4096, repeat: int = 3) -> tuple[float, dict[str, floa
         for _ in range(repeat):
             spent.clear()
             t = time.perf_counter()
-            run_chunk(ChunkTask(scenario, 0, 0, n, 1))
+            run_chunk(replicate_task(scenario, 0, 0, n, 1))
             total = time.perf_counter() - t
             if total < best_total:
                 best_total, best = total, dict(spent)
@@ -198,14 +198,14 @@ def main() -> None:
     cores = os.cpu_count() or 1
     steps = 120
     if args.phases:
-        run_chunk(ChunkTask(load_scenario(STATUS_QUO).with_run(steps=5), 0, 0, 64, 1))
+        run_chunk(replicate_task(load_scenario(STATUS_QUO).with_run(steps=5), 0, 0, 64, 1))
         phases_table()
         return
     print(f"alliance-sim benchmarks: {cores} cores, numpy {np.__version__}, python "
           f"{sys.version.split()[0]}")
 
     # warm-up (imports, the normal table)
-    run_chunk(ChunkTask(load_scenario(STATUS_QUO).with_run(steps=5), 0, 0, 64, 1))
+    run_chunk(replicate_task(load_scenario(STATUS_QUO).with_run(steps=5), 0, 0, 64, 1))
     ref = batch_run_rate(ReferenceModel, 3, steps)
     mesa_kernel = batch_run_rate(AllianceModel, 20, steps)
     one = ensemble_rate(65536, steps, 1)

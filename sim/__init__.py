@@ -1,8 +1,7 @@
 """alliance-sim: an agent-based model of how alignments between states hold or break."""
 
 from sim.spec.scenario import Scenario, ScenarioError, load_scenario
-
-__version__ = "0.1.0"
+from sim.version import __version__
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "__version__"]
 

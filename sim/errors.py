@@ -34,7 +34,7 @@ class RunError(AllianceError, RuntimeError):
     exit_code = EXIT_INTERNAL
 
 
-class Interrupted(RunError):
+class Interrupted(RunError):  # noqa: N818 - reads as what happened
     """A run stopped by the user (Ctrl-C); finished chunks are kept and ``--resume`` finishes it."""
 
     exit_code = EXIT_INTERRUPTED

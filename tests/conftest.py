@@ -31,3 +31,21 @@ def write(tmp_path):
 def full_scenario() -> Path:
     """A four-actor scenario with every mechanism, event kind and alliance feature switched on."""
     return DATA / "all_mechanisms.toml"
+
+
+def set_path(data: dict, path: str, value, actors: list[str]) -> None:
+    """Set the value at a parameter path in a scenario's data (the layout of sim.spec.parammap.slots)."""
+    p = path.split(".")
+    if p[0] == "ties":
+        data["ties"][int(p[1])]["value"] = value
+    elif p[0] == "tie_matrix":
+        data["tie_matrix"][actors.index(p[1])][actors.index(p[2])] = value
+    elif p[0] == "pressure" and len(p) == 3:
+        next(k for k in data["pressure"][p[1]] if k["at"] == int(p[2]))["value"] = value
+    elif p[0] == "events" and p[2] == "effects":
+        data["events"][p[1]]["effects"][int(p[3])][p[4]] = value
+    else:
+        node = data
+        for key in p[:-1]:
+            node = node.setdefault(key, {})
+        node[p[-1]] = value

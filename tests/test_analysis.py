@@ -9,8 +9,6 @@ factors follow the scenario's distributions; PRIM finds a planted box; the CLI c
 from __future__ import annotations
 
 import math
-import random
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -22,9 +20,10 @@ pytest.importorskip("SALib")
 from sim.analysis import discovery as disc  # noqa: E402
 from sim.analysis import sensitivity as an  # noqa: E402
 from sim.cli import main  # noqa: E402
-from sim.spec.params import compile_params, iter_values  # noqa: E402
-from sim.spec.scenario import BOUNDS, Scenario, load_scenario  # noqa: E402
-from tests.conftest import DATA, ROOT  # noqa: E402
+from sim.spec.parammap import slots  # noqa: E402
+from sim.spec.params import assemble, compile_params  # noqa: E402
+from sim.spec.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+from tests.conftest import DATA, ROOT, set_path  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # Ishigami: known indices through the same design/analysis code the model uses
@@ -119,24 +118,6 @@ def test_include_selects_factors_by_glob():
 # override() puts each value where compile_params would
 # --------------------------------------------------------------------------------------------
 
-def _set(data: dict, path: str, value, actors: list[str]) -> None:
-    """Set the value at a parameter path in a scenario's data (the layout of iter_values)."""
-    p = path.split(".")
-    if p[0] == "ties":
-        data["ties"][int(p[1])]["value"] = value
-    elif p[0] == "tie_matrix":
-        data["tie_matrix"][actors.index(p[1])][actors.index(p[2])] = value
-    elif p[0] == "pressure" and len(p) == 3:
-        next(k for k in data["pressure"][p[1]] if k["at"] == int(p[2]))["value"] = value
-    elif p[0] == "events" and p[2] == "effects":
-        data["events"][p[1]]["effects"][int(p[3])][p[4]] = value
-    else:
-        node = data
-        for key in p[:-1]:
-            node = node.setdefault(key, {})
-        node[p[-1]] = value
-
-
 DISTS = ("uniform", "triangular", "normal", "beta")
 
 
@@ -144,9 +125,10 @@ def _all_uncertain(scenario: Scenario) -> Scenario:
     """The scenario with every numeric value made uncertain (cycling through the four kinds)."""
     data = scenario.model_dump(by_alias=True, exclude_none=True)
     actors = scenario.actor_names
-    for n, (path, v) in enumerate(iter_values(scenario)):
+    for n, slot in enumerate(slots(scenario)):
+        path, v = slot.path, slot.value
         v = float(v) if isinstance(v, (int, float)) else v.point()
-        lo, hi = an._bounds(scenario, path) if an._kind(path) != "effect" else (-1e9, 1e9)
+        lo, hi = slot.bounds
         lo, hi = max(lo, -1e9), min(hi, 1e9)
         d = 0.1 * max(abs(v), 0.1)
         a, b = max(lo, v - d), min(hi, v + d)
@@ -155,7 +137,7 @@ def _all_uncertain(scenario: Scenario) -> Scenario:
                 "triangular": {"dist": "triangular", "low": a, "mode": v, "high": b},
                 "normal": {"dist": "normal", "mean": v, "sd": d},
                 "beta": {"dist": "beta", "a": 2.0, "b": 3.0, "low": a, "high": b}}[kind]
-        _set(data, path, spec, actors)
+        set_path(data, path, spec, actors)
     return Scenario.model_validate(data)
 
 
@@ -177,7 +159,7 @@ def _arrays(p):
 
 
 @pytest.mark.parametrize("source", ["all_mechanisms", "baseline"])
-def test_override_puts_every_value_where_compile_params_would(source):
+def test_assemble_puts_every_design_value_where_compile_params_would(source):
     path = DATA / "all_mechanisms.toml" if source == "all_mechanisms" else ROOT / "seeds" / "baseline.toml"
     scenario = load_scenario(path)
     if source == "all_mechanisms":
@@ -195,10 +177,10 @@ def test_override_puts_every_value_where_compile_params_would(source):
     x = {f.name: float(f.ppf(rng.random())) for f in factors}
     data = scenario.model_dump(by_alias=True, exclude_none=True)
     for name, value in x.items():
-        _set(data, name, value, scenario.actor_names)
+        set_path(data, name, value, scenario.actor_names)
     expected = compile_params(Scenario.model_validate(data), 2)
-    got = an.override(compile_params(scenario, 2, np.random.default_rng(9)), scenario,
-                      {k: np.full(2, v) for k, v in x.items()})
+    drawn = compile_params(scenario, 2, np.random.default_rng(9)).sampled
+    got = assemble(scenario, 2, {**drawn, **{k: np.full(2, v) for k, v in x.items()}})
     want, have = _arrays(expected), _arrays(got)
     assert want.keys() == have.keys()
     for key in want:
@@ -207,40 +189,25 @@ def test_override_puts_every_value_where_compile_params_would(source):
         assert got.sampled[name] == pytest.approx([value, value])
 
 
-def test_override_rejects_unknown_paths():
+def test_assemble_rejects_unknown_paths():
     scenario = load_scenario(DATA / "all_mechanisms.toml")
-    with pytest.raises(an.AnalysisError, match="mechanisms.nosuch"):
-        an.override(compile_params(scenario, 1), scenario, {"mechanisms.nosuch": np.ones(1)})
+    with pytest.raises(ScenarioError, match="mechanisms.nosuch"):
+        assemble(scenario, 1, {"mechanisms.nosuch": np.ones(1)})
+
+
+def test_assemble_of_the_drawn_values_is_compile_params():
+    """Compiling is drawing every uncertain slot and assembling: the two paths give the same arrays."""
+    scenario = _all_uncertain(load_scenario(DATA / "all_mechanisms.toml"))
+    direct = compile_params(scenario, 5, np.random.default_rng(3))
+    again = assemble(scenario, 5, direct.sampled)
+    want, have = _arrays(direct), _arrays(again)
+    for key in want:
+        np.testing.assert_array_equal(have[key], want[key], err_msg=key)
 
 
 # --------------------------------------------------------------------------------------------
 # Running a design: by index, not by completion order
 # --------------------------------------------------------------------------------------------
-
-def slow_marker(block):
-    """A stand-in for evaluate_block: returns the design values themselves, after a random
-    pause, so blocks finish out of order on a pool."""
-    time.sleep(random.uniform(0.0, 0.15))
-    X = np.asarray(block.X)
-    return block.start, np.column_stack([X[:, 0], X[:, 1], -X[:, 0]])
-
-
-def test_outputs_are_matched_to_design_rows_by_index_not_completion_order():
-    scenario = load_scenario(DATA / "all_mechanisms.toml")
-    factors = [an.Factor.uniform("mechanisms.noise", 0, 1), an.Factor.uniform("mechanisms.balance", 0, 1)]
-    X = np.random.default_rng(2).random((60, 2))
-    out = an.evaluate_design(scenario, factors, X, replicates=1, alliance="ab", workers=2,
-                             progress=False, block_rows=3, block_fn=slow_marker)
-    np.testing.assert_array_equal(out.p_holds.to_numpy(), X[:, 0])
-    np.testing.assert_array_equal(out.p_stab.to_numpy(), X[:, 1])
-
-
-def test_place_assembles_blocks_in_any_order_and_refuses_gaps():
-    parts = [(0, np.zeros((2, 3))), (4, np.full((1, 3), 2.0)), (2, np.ones((2, 3)))]
-    np.testing.assert_array_equal(an.place(reversed(parts), 5, 3)[:, 0], [0, 0, 1, 1, 2])
-    with pytest.raises(an.AnalysisError, match="no result"):
-        an.place(parts[:2], 5, 3)
-
 
 def test_design_outputs_do_not_depend_on_blocks_or_workers():
     scenario = load_scenario(DATA / "all_mechanisms.toml")
@@ -275,14 +242,14 @@ def test_common_random_numbers_within_a_stride_and_independent_draws_across():
 def test_design_means_agree_with_the_ensemble_engine():
     """Averaged over design points drawn from the scenario's distributions, the shares match a
     plain ensemble run (same model, different random numbers)."""
-    from sim.run.engine import ChunkTask, run_chunk
+    from sim.run.engine import run_ensemble
 
     scenario = load_scenario(ROOT / "scenarios" / "stab_in_the_back.toml").with_run(steps=60)
     factors = an.scenario_factors(scenario)
     X = an.to_scale(factors, np.random.default_rng(4).random((64, len(factors))))
     out = an.evaluate_design(scenario, factors, X, replicates=64, workers=1, progress=False,
                              crn_stride=1)
-    table = run_chunk(ChunkTask(scenario, 0, 0, 4096, 11)).table
+    table = run_ensemble(scenario, replicates=4096, seed=11, progress=False).replicates
     fate = table[f"{scenario.focal_alliance}.fate"]
     for k, col in an.OUTPUTS.items():
         assert out[col].mean() == pytest.approx((fate == k).mean(), abs=0.05), k
@@ -369,6 +336,7 @@ def test_cli_discover_on_a_run(tmp_path, capsys):
     assert main(["discover", str(run), "--outcome", "nonsense"]) == 2
 
 
-def test_bounds_of_every_kind_are_known():
-    kinds = {an._kind(p) for p, _ in iter_values(load_scenario(DATA / "all_mechanisms.toml"))}
-    assert kinds <= set(BOUNDS) | {"position", "effect"}
+def test_every_slot_has_finite_ordered_bounds():
+    for slot in slots(load_scenario(DATA / "all_mechanisms.toml")):
+        lo, hi = slot.bounds
+        assert np.isfinite(lo) and np.isfinite(hi) and lo < hi, slot.path

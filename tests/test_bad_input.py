@@ -296,3 +296,47 @@ def test_python_api_rejects_the_same_wrong_types():
     with pytest.raises(ValidationError):
         Scenario.model_validate({**base, "run": {"steps": 10.5}})
     assert Scenario.model_validate({**base, "run": {"dt": 1}}).run.dt == 1.0  # int for float: fine
+
+
+# --------------------------------------------------------------------------------------------
+# Bad observations (tests/data/bad/observations/), through `calibrate` against the baseline
+# --------------------------------------------------------------------------------------------
+
+BAD_OBSERVATIONS = sorted((BAD / "observations").glob("*.toml"))
+
+# file stem -> (line, field path, start of the message)
+EXPECTED_OBSERVATIONS = {
+    "date_as_string": (7, "observations.0.date", "expected a date such as 2022-02-04 (unquoted)"),
+    "date_before_start": (7, "observations.0.date", "expected a date on or after the start 2022-02-04"),
+    "date_past_horizon": (7, "observations.0.date", "expected a date before the horizon 2032-02-04"),
+    "duplicate_id": (20, "observations.1.id", "expected a unique id, got 'visit' again"),
+    "missing_source": (4, "observations.0.source", "required but missing"),
+    "sign_missing": (4, "observations.0", "a 'tie_sign' observation needs 'sign'"),
+    "source_bad_url": (16, "observations.0.source.url", "expected an http(s) address"),
+    "tie_range_outside": (12, "observations.0.high", "expected a tie range inside [-1, 1]"),
+    "unknown_actor": (10, "observations.0.to", "unknown actor 'Atlantis'; expected one of"),
+    "unknown_alliance": (9, "observations.0.alliance", "unknown alliance 'warsaw_pact'"),
+    "unknown_kind": (8, "observations.0.kind", "expected one of 'alliance_active'"),
+    "width_negative": (12, "observations.0.width", "expected a number >= 0.0, got -0.1"),
+}
+
+
+def test_the_observation_corpus_is_complete():
+    assert {p.stem for p in BAD_OBSERVATIONS} == set(EXPECTED_OBSERVATIONS)
+    for path in BAD_OBSERVATIONS:
+        assert path.read_text().startswith("# bad: "), path.name
+
+
+@pytest.mark.parametrize("path", BAD_OBSERVATIONS, ids=[p.stem for p in BAD_OBSERVATIONS])
+def test_bad_observations_exit_2_one_line(tmp_path, path):
+    """`calibrate` refuses each bad observations file with one line naming the file, the line,
+    the field and what was expected, and writes nothing."""
+    out = tmp_path / "cal"
+    line = _one_line_exit_2(cli("calibrate", ROOT / "seeds" / "baseline.toml", "--observations",
+                                path, "-n", "16", "--out", out, "--no-progress"))
+    m = LINE.match(line)
+    assert m and m["file"] == str(path), line
+    number, field, message = EXPECTED_OBSERVATIONS[path.stem]
+    assert int(m["line"]) == number, line
+    assert m["rest"].startswith(f"{field}: {message}"), line
+    assert not out.exists()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.run.engine import ChunkTask, EnsembleError, run_chunk, run_ensemble
+from sim.run.engine import EnsembleError, replicate_task, run_chunk, run_ensemble
 from sim.run.store import ResultsError, load_results, merge_summaries
 from sim.spec.scenario import load_scenario
 from tests.conftest import DATA, ROOT
@@ -54,13 +54,13 @@ def test_chunks_are_seeded_independently_of_their_neighbours(tmp_path):
     """Chunk c's replicates are the same whether or not the other chunks run."""
     scenario = load_scenario(SCENARIO).with_run(steps=20)
     whole = _run(tmp_path / "all").replicates
-    alone = run_chunk(ChunkTask(scenario, 2, 128, 64, 11)).table
+    alone = run_chunk(replicate_task(scenario, 2, 128, 64, 11)).table
     pd.testing.assert_frame_equal(whole.iloc[128:192].reset_index(drop=True), alone)
 
 
 def test_summaries_merge_exactly_across_chunks(tmp_path):
     scenario = load_scenario(SCENARIO).with_run(steps=20)
-    parts = [run_chunk(ChunkTask(scenario, c, 64 * c, 64, 11)).summary for c in range(3)]
+    parts = [run_chunk(replicate_task(scenario, c, 64 * c, 64, 11)).summary for c in range(3)]
     merged = merge_summaries(parts)
     results = _run(tmp_path / "r", replicates=192)
     for key, value in merged.items():

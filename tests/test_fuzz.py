@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sim.model import dynamics
-from sim.run.engine import ChunkTask, run_chunk
+from sim.run.engine import replicate_task, run_chunk
 from sim.spec.params import compile_params
 from sim.spec.scenario import Scenario, ScenarioError, load_scenario
 
@@ -206,7 +206,7 @@ def _write(text: str | bytes) -> Path:
 def check_runs(scenario: Scenario) -> None:
     """A small run of an accepted scenario: finite, bounded, fates whose shares sum to one."""
     scenario = scenario.with_run(steps=min(scenario.run.steps, 10))
-    chunk = run_chunk(ChunkTask(scenario, 0, 0, 3, 5, dtype="float64"))
+    chunk = run_chunk(replicate_task(scenario, 0, 0, 3, 5, dtype="float64"))
     table = chunk.table
     for name in scenario.alliances:
         fates = table[f"{name}.fate"]

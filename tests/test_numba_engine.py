@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sim.model import dynamics
-from sim.model.engines import NumpyEngine, Summaries, get_engine
+from sim.model.engines import NumpyEngine, get_engine
 from sim.model.reference import ReferenceModel
 from sim.spec.params import compile_params
 from sim.spec.scenario import load_scenario
@@ -30,13 +30,15 @@ def _run_both(path, n=6, steps=STEPS, dtype=np.float64, seed=3, record=False):
     def keep(state):
         kernel.append(state.ties.astype(np.float64))
 
-    state = engine.simulate(params, [np.random.default_rng(seed + 1)], dtype=dtype, steps=steps,
-                            record=keep if record else None)
+    state = engine.simulate(
+        params, [np.random.default_rng(seed + 1)], dtype=dtype, steps=steps, record=keep if record else None
+    )
     draws = numba_engine.replay_draws(params, [np.random.default_rng(seed + 1)], steps=steps)
     refs = []
     for r in range(n):
-        stream = iter([dynamics.Draws(d.noise[r:r + 1], d.events[r:r + 1], d.defect[r:r + 1])
-                       for d in draws])
+        stream = iter(
+            [dynamics.Draws(d.noise[r : r + 1], d.events[r : r + 1], d.defect[r : r + 1]) for d in draws]
+        )
         model = ReferenceModel(scenario, rng=0, params=params.take(np.array([r])), draws=stream)
         traj = [np.array(model.W)]
         for _ in range(steps):
@@ -98,40 +100,52 @@ def test_rows_draw_as_their_replicate(full_scenario):
     engine = numba_engine.NumbaEngine()
     plain = engine.simulate(params, [np.random.default_rng(6)], dtype=np.float64)
     perm = np.random.default_rng(0).permutation(n)
-    shuffled = engine.simulate(params.take(perm), [np.random.default_rng(6)],
-                               (np.zeros(n, dtype=int), perm), dtype=np.float64)
+    shuffled = engine.simulate(
+        params.take(perm), [np.random.default_rng(6)], (np.zeros(n, dtype=int), perm), dtype=np.float64
+    )
     np.testing.assert_array_equal(shuffled.ties, plain.ties[perm])
     np.testing.assert_array_equal(shuffled.fate, plain.fate[perm])
     # two points of one group (the same parameters twice): identical rows
     both = params.take(np.concatenate([np.arange(n), np.arange(n)]))
     rep = np.concatenate([np.arange(n), np.arange(n)])
-    twice = engine.simulate(both, [np.random.default_rng(6)], (np.zeros(2 * n, dtype=int), rep),
-                            dtype=np.float64)
+    twice = engine.simulate(
+        both, [np.random.default_rng(6)], (np.zeros(2 * n, dtype=int), rep), dtype=np.float64
+    )
     np.testing.assert_array_equal(twice.ties[:n], plain.ties)
     np.testing.assert_array_equal(twice.ties[n:], plain.ties)
     # the same two points in two groups: the second group has its own draws
-    groups = engine.simulate(both, [np.random.default_rng(6), np.random.default_rng(7)],
-                             (np.repeat([0, 1], n), rep), dtype=np.float64)
+    groups = engine.simulate(
+        both,
+        [np.random.default_rng(6), np.random.default_rng(7)],
+        (np.repeat([0, 1], n), rep),
+        dtype=np.float64,
+    )
     np.testing.assert_array_equal(groups.ties[:n], plain.ties)
     assert np.abs(groups.ties[n:] - plain.ties).max() > 0.1
 
 
 def test_fused_summaries_equal_the_recorded_ones(full_scenario):
-    """The summaries filled inside the compiled loop equal those a per-step callback computes
-    from the same run's states (histograms, active counts, balance share, trajectories)."""
+    """The summaries filled inside the compiled loop equal those the plain run's collector records
+    through its per-step callback from the same run's states (histograms, active counts, balance
+    share, trajectories), and a plain run's chunk takes the fused path."""
+    from sim.run.engine import Block, ReplicateCollector
+
     scenario = load_scenario(full_scenario)
-    params = compile_params(scenario, 100, np.random.default_rng(8))
+    n = 150
+    params = compile_params(scenario, n, np.random.default_rng(8))
+    block = Block(0, np.zeros(1, dtype=np.intp), 0, n)
     engine = numba_engine.NumbaEngine()
-    fused = Summaries.empty(params, params.steps, 200, 70, trajectories=True)
-    engine.simulate(params, [np.random.default_rng(9)], dtype=np.float32, summaries=fused)
-    slow = Summaries.empty(params, params.steps, 200, 70, trajectories=True)
-    engine.simulate(params, [np.random.default_rng(9)], dtype=np.float32,
-                    record=lambda s: slow.record(params, s))
+    fused, slow = ReplicateCollector(trajectories=True), ReplicateCollector(trajectories=True)
+    for c in (fused, slow):
+        c.begin(block, params)
+    engine.simulate(params, [np.random.default_rng(9)], dtype=np.float32, summaries=fused.summaries())
+    engine.simulate(params, [np.random.default_rng(9)], dtype=np.float32, record=slow.record)
     np.testing.assert_array_equal(fused.hist, slow.hist)
     np.testing.assert_array_equal(fused.active, slow.active)
     np.testing.assert_allclose(fused.balance_sum, slow.balance_sum, rtol=1e-12)
-    np.testing.assert_array_equal(fused.trajectories, slow.trajectories)
+    np.testing.assert_array_equal(fused.traj, slow.traj)
     assert fused.active[-1].sum() < fused.active[0].sum()
+    assert fused.hist.sum() == (params.steps + 1) * n * len(params.alliances)
 
 
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml")) + [ROOT / "seeds" / "baseline.toml"]
@@ -165,3 +179,45 @@ def test_missing_numba_is_one_line_naming_the_extra(monkeypatch):
     assert "alliance-sim[fast]" in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(InputError):
         get_engine("fortran")
+
+
+def test_same_seed_same_bytes_for_one_and_two_workers(full_scenario, tmp_path):
+    """`run --engine numba` writes the same replicate table and summaries with 1 and 2 workers
+    (three chunks), records the engine in the manifest, and differs from the numpy engine's run."""
+    from sim.cli import main
+
+    def run(name, *extra):
+        out = tmp_path / name
+        assert (
+            main(
+                [
+                    "run",
+                    str(full_scenario),
+                    "-n",
+                    "300",
+                    "-t",
+                    "20",
+                    "--seed",
+                    "5",
+                    "--chunk-size",
+                    "128",
+                    "--out",
+                    str(out),
+                    "--no-progress",
+                    "--no-report",
+                    *extra,
+                ]
+            )
+            == 0
+        )
+        return out
+
+    one = run("one", "--engine", "numba", "-j", "1")
+    two = run("two", "--engine", "numba", "-j", "2")
+    numpy = run("numpy", "-j", "1")
+    for f in ("replicates.parquet", "summary.npz"):
+        assert (one / f).read_bytes() == (two / f).read_bytes()
+        assert (one / f).read_bytes() != (numpy / f).read_bytes()
+    from sim.run.store import load_results
+
+    assert load_results(one).manifest["settings"]["engine"] == "numba"

@@ -3,7 +3,10 @@
 Every number of ``seeds/baseline.toml`` and of ``scenarios/*.toml`` must be grounded by a claim in
 ``seeds/claims.toml`` that cites a real paragraph of the source article (¶1-¶17) or a public
 source, with the same value and range; paraphrases must not copy the article; the library must
-validate, list and run.
+validate, list and run. The article itself is not in the repository: the checks use its
+fingerprint (``seeds/article_fingerprint.json``, :mod:`sim.spec.article`), and one test compares
+that fingerprint with the text when the text is at hand (``ALLIANCE_ARTICLE`` or
+``../shared/source-article.md``).
 """
 
 from __future__ import annotations
@@ -17,16 +20,9 @@ import pytest
 
 from sim import cli, load_scenario, run_ensemble
 from sim.present.show import render
-from sim.spec.claims import (
-    ARTICLE_PARAGRAPHS,
-    COPY_RUN,
-    article_paragraphs,
-    claim_problems,
-    copied_runs,
-    grounding_problems,
-    load_claims,
-)
-from sim.spec.params import iter_values
+from sim.spec.article import COPY_RUN, fingerprint, load_fingerprint
+from sim.spec.claims import claim_problems, grounding_problems, load_claims
+from sim.spec.parammap import slots
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "seeds" / "baseline.toml"
@@ -37,13 +33,15 @@ LIBRARY = {"back_to_back", "stab_in_the_back", "kazakhstan_crisis", "mongolia_ex
            "sanctions_escalation", "ukraine_invasion", "status_quo"}
 
 
-def _article_path() -> Path:
-    candidates = [Path(os.environ["ALLIANCE_ARTICLE"])] if os.environ.get("ALLIANCE_ARTICLE") else []
-    candidates += [ROOT.parent / "shared" / "source-article.md", ROOT / "shared" / "source-article.md"]
-    for c in candidates:
-        if c.is_file():
-            return c
-    pytest.fail("source article not found (looked in ../shared/source-article.md; set ALLIANCE_ARTICLE)")
+ARTICLE_PARAGRAPHS = range(1, 18)  # the seeds cite ¶1-¶17 (seeds/README.md)
+
+
+def _article_path() -> Path | None:
+    """The article's full text, if this machine has it: $ALLIANCE_ARTICLE, else ../shared/."""
+    if os.environ.get("ALLIANCE_ARTICLE"):
+        return Path(os.environ["ALLIANCE_ARTICLE"])
+    shared = ROOT.parent / "shared" / "source-article.md"
+    return shared if shared.is_file() else None
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +50,9 @@ def claims():
 
 
 @pytest.fixture(scope="module")
-def article() -> str:
-    paragraphs = article_paragraphs(_article_path().read_text(encoding="utf-8"))
-    return "\n".join(paragraphs[k] for k in sorted(paragraphs))
+def article():
+    """The repository's fingerprint of the source article (never its text)."""
+    return load_fingerprint()
 
 
 def _id(path: Path) -> str:
@@ -70,10 +68,10 @@ def test_baseline_names_the_claims_file():
 
 @pytest.mark.parametrize("path", FILES, ids=_id)
 def test_every_number_is_grounded(path, claims):
-    """Every numeric parameter (sim.spec.params.iter_values) of the baseline and of each scenario has a
+    """Every numeric parameter (sim.spec.parammap.slots) of the baseline and of each scenario has a
     claim with the same value and range: no number enters the model without provenance."""
     scenario = load_scenario(path)
-    assert list(iter_values(scenario)), "the check needs parameters to look at"
+    assert list(slots(scenario)), "the check needs parameters to look at"
     assert grounding_problems(scenario, claims) == []
 
 
@@ -84,11 +82,29 @@ def test_claims_are_well_formed(claims):
     assert claim_problems(claims) == []
 
 
-def test_article_paragraph_range_matches_the_article():
-    """The paragraphs the checker accepts are exactly those of the article (¶1-¶17), so a claim
-    citing ¶18 cannot slip through if the article is ever renumbered."""
-    paragraphs = article_paragraphs(_article_path().read_text(encoding="utf-8"))
-    assert sorted(paragraphs) == list(ARTICLE_PARAGRAPHS)
+def test_paragraph_range_comes_from_the_fingerprint(article):
+    """The paragraphs the checker accepts are exactly those the fingerprint records (¶1-¶17), so a
+    claim citing ¶18 cannot slip through; with a shorter article, ¶17 would be refused too."""
+    assert article.paragraph_numbers == ARTICLE_PARAGRAPHS
+    assert all(article.shingles[k] for k in ARTICLE_PARAGRAPHS), "a paragraph without hashes"
+    cites_17 = [c for c in load_claims(CLAIMS) if c.paragraph == 17]
+    assert cites_17 and claim_problems(cites_17) == []
+    assert any("¶17" in p for p in claim_problems(cites_17, paragraphs=range(1, 17)))
+
+
+def test_fingerprint_matches_the_article_text(article):
+    """The stored fingerprint is that of the article's text (paragraph count and every hash), so
+    the checks above test against the real article. Needs the text, which the repository does
+    not hold: set ALLIANCE_ARTICLE or keep it at ../shared/source-article.md."""
+    path = _article_path()
+    if path is None:
+        pytest.skip("the article's text is not here (set ALLIANCE_ARTICLE=/path/to/source-article.md "
+                    "or place it at ../shared/source-article.md); the fingerprint is used unchecked")
+    fresh = fingerprint(path.read_text(encoding="utf-8"))
+    assert fresh.paragraphs == article.paragraphs
+    differing = [k for k in article.paragraph_numbers if fresh.shingles[k] != article.shingles[k]]
+    assert differing == [], "regenerate with: python -m sim.spec.article " + str(path)
+    assert fresh.same_text(article)
 
 
 def test_checker_reports_a_lost_claim_or_a_bad_citation(claims):
@@ -129,8 +145,8 @@ def test_ranges_are_carried_as_uncertain_values(claims):
     for c in claims:
         for g in c.grounds:
             ranges.setdefault(g.param, []).append((g.low, g.high))
-    plain_with_range = [p for p, v in iter_values(load_scenario(BASELINE))
-                        if isinstance(v, (int, float)) and all(lo < hi for lo, hi in ranges[p])]
+    plain_with_range = [s.path for s in slots(load_scenario(BASELINE))
+                        if not s.uncertain and all(lo < hi for lo, hi in ranges[s.path])]
     assert plain_with_range == []
 
 
@@ -138,21 +154,29 @@ def test_ranges_are_carried_as_uncertain_values(claims):
 
 def test_no_paraphrase_copies_the_article(claims, article):
     """No claim (paraphrase or basis) and no scenario description shares a run of 8 or more
-    consecutive words with the article: the project paraphrases and cites, it does not copy."""
+    consecutive words with the article (checked against the fingerprint's hashes): the project
+    paraphrases and cites, it does not copy."""
+    assert article.run == COPY_RUN == 8
     texts = {f"claim {c.id}": f"{c.paraphrase}\n{c.basis}" for c in claims}
     texts.update({f"scenario {p.stem}": load_scenario(p).description for p in FILES})
-    copied = {k: runs for k, t in texts.items() if (runs := copied_runs(t, article, COPY_RUN))}
+    copied = {k: runs for k, t in texts.items() if (runs := article.copied_runs(t))}
     assert copied == {}
 
 
-def test_copy_check_catches_a_copied_sentence(article):
-    """The copy check is not vacuous: a sentence lifted from ¶4 inside a paraphrase is found,
-    whatever its case and punctuation, while a seven-word run is allowed."""
-    sentence = article.split("\n")[3].split(":", 1)[1]
-    found = copied_runs(f"As he put it, {sentence.upper()} and more.", article)
-    assert found and len(found[0].split()) == COPY_RUN
-    seven = " ".join(sentence.replace("“", "").split()[:7])
-    assert copied_runs(f"We read it as {seven} today.", article) == []
+def test_copy_check_catches_a_copied_sentence():
+    """The copy check is not vacuous: a sentence lifted from a (made-up) article's ¶2 inside a
+    paraphrase is found through the fingerprint alone, whatever its case, quotes and punctuation,
+    while a seven-word run is allowed."""
+    text = ("¶1. A harbour town voted on Sunday to rebuild its old stone pier before winter.\n"
+            "¶2. The mayor said: “Nobody here wants the ferry to stop calling at our little quay, "
+            "so we will pay for it ourselves.”\n")
+    fp = fingerprint(text)
+    found = fp.copied_runs("As she put it, NOBODY HERE WANTS THE FERRY TO STOP — calling at our "
+                           "little quay, and more.")
+    assert found and all(k == 2 for _, k in found)
+    assert found[0][0] == "nobody here wants the ferry to stop calling"
+    assert len(found) == 5  # twelve copied words hold five runs of eight
+    assert fp.copied_runs("We read it as nobody here wants the ferry to stop, then.") == []
 
 
 # ------------------------------------------------------------------ the scenario library
@@ -166,9 +190,9 @@ def test_library_is_complete():
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=_id)
-def test_scenario_tells_its_story_with_claims(path, claims):
+def test_scenario_tells_its_story_with_claims(path, claims, article):
     """Each scenario has a title and a description that names the claims it leans on (ids that
-    exist) and the article's paragraphs (¶N within ¶1-¶17)."""
+    exist) and the article's paragraphs (¶N among those the fingerprint records, ¶1-¶17)."""
     scenario = load_scenario(path)
     assert scenario.title and scenario.title != load_scenario(BASELINE).title
     text = scenario.description
@@ -178,7 +202,7 @@ def test_scenario_tells_its_story_with_claims(path, claims):
     assert cited, "the description names no claim"
     assert cited <= ids, sorted(cited - ids)
     paragraphs = [int(n) for n in re.findall(r"¶(\d+)", text)]
-    assert paragraphs and all(n in ARTICLE_PARAGRAPHS for n in paragraphs)
+    assert paragraphs and all(n in article.paragraph_numbers for n in paragraphs)
 
 
 def test_validate_passes_for_every_file(capsys):
@@ -205,7 +229,7 @@ def test_show_prints_provenance_for_every_row(claims):
     """`alliance-sim show` gives every parameter row of the baseline a claim id and its ¶ or
     public source; no row is unclaimed or mismatched, and the rows fit the width asked for."""
     text = render(BASELINE, width=140)
-    params = [p for p, _ in iter_values(load_scenario(BASELINE))]
+    params = [s.path for s in slots(load_scenario(BASELINE))]
     rows = {line.split()[0]: line for line in text.splitlines()
             if line and line.split()[0] in set(params)}
     assert set(rows) == set(params)

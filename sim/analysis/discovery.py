@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.sensitivity import EXPLORE_HINT, OUTCOMES, AnalysisError, pick_alliance
+from sim.vocabulary import PARAM_PREFIX, Fate, defector_column, fate_column
 
 # --------------------------------------------------------------------------------------------
 # Scenario discovery (PRIM)
@@ -151,7 +152,7 @@ def prim_boxes(x: pd.DataFrame, y: np.ndarray, *, boxes: int = 1, min_coverage: 
     return found
 
 
-def discover(results, outcome: str = "stab_in_the_back", alliance: str | None = None, *,
+def discover(results, outcome: str = Fate.STAB.word, alliance: str | None = None, *,
              boxes: int = 1, min_coverage: float = 0.5, max_qp: float | None = 0.05,
              peel_alpha: float = 0.05, mass_min: float = 0.05) -> Discovery:
     """Scenario discovery on a result set: PRIM boxes of the parameter region where an outcome
@@ -183,13 +184,13 @@ def discover(results, outcome: str = "stab_in_the_back", alliance: str | None = 
     if fate not in OUTCOMES:
         raise AnalysisError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}"
                             " (or 'stab_in_the_back by NAME')")
-    y = (reps[f"{alliance}.fate"] == fate).to_numpy(dtype=bool, copy=True)
+    y = (reps[fate_column(alliance)] == fate).to_numpy(dtype=bool, copy=True)
     if who:
-        y &= (reps[f"{alliance}.defector"] == who).to_numpy(dtype=bool)
-    cols = [c for c in reps.columns if c.startswith("param:")]
+        y &= (reps[defector_column(alliance)] == who).to_numpy(dtype=bool)
+    cols = [c for c in reps.columns if c.startswith(PARAM_PREFIX)]
     x = reps[cols].astype(np.float64)
     x = x.loc[:, x.nunique() > 1]
-    x.columns = [c.removeprefix("param:") for c in x.columns]
+    x.columns = [c.removeprefix(PARAM_PREFIX) for c in x.columns]
     if x.shape[1] == 0:
         raise AnalysisError("the run sampled no uncertain values: nothing to discover "
                             "(run without --point, on a scenario with {dist = ...} values)")

@@ -30,10 +30,19 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from sim.vocabulary import FATE_LABELS as LABELS
+from sim.vocabulary import (
+    FATES,
+    Fate,
+    bloc_column,
+    capability_column,
+    defector_column,
+    end_step_column,
+    fate_column,
+)
+
 Z95 = 1.959963984540054
-FATES = ("holds", "stab_in_the_back", "drift_apart")
-FATE_LABELS = {"holds": "holds", "stab_in_the_back": "stab in the back",
-               "drift_apart": "drift apart"}
+FATE_LABELS = dict(zip(FATES, LABELS, strict=True))
 COHESION_RANGE = (-1.0, 1.0)
 
 
@@ -92,8 +101,8 @@ def fate_table(replicates: pd.DataFrame, alliance: str, actors: list[str] | None
     ----------
     Wilson (1927).
     """
-    fate = replicates[f"{alliance}.fate"]
-    defector = replicates[f"{alliance}.defector"]
+    fate = replicates[fate_column(alliance)]
+    defector = replicates[defector_column(alliance)]
     n = len(fate)
     rows = []
 
@@ -102,13 +111,13 @@ def fate_table(replicates: pd.DataFrame, alliance: str, actors: list[str] | None
         rows.append({"outcome": label, "count": int(count), "p": count / n, "low": float(low),
                      "high": float(high)})
 
-    add("holds", int((fate == "holds").sum()))
-    stab = fate == "stab_in_the_back"
-    add("stab_in_the_back", int(stab.sum()))
+    add(Fate.HOLDS.word, int((fate == Fate.HOLDS.word).sum()))
+    stab = fate == Fate.STAB.word
+    add(Fate.STAB.word, int(stab.sum()))
     who = sorted(set(defector[stab])) if actors is None else [a for a in actors if a in set(defector[stab])]
     for a in who:
         add(f"stab_in_the_back by {a}", int((stab & (defector == a)).sum()))
-    add("drift_apart", int((fate == "drift_apart").sum()))
+    add(Fate.DRIFT.word, int((fate == Fate.DRIFT.word).sum()))
     return pd.DataFrame(rows)
 
 
@@ -157,10 +166,10 @@ def who_stabs_whom(replicates: pd.DataFrame, members: Mapping[str, Sequence[str]
     pos = {a: i for i, a in enumerate(actors)}
     out = np.zeros((len(actors), len(actors)))
     for name, group in members.items():
-        fate_col, def_col = f"{name}.fate", f"{name}.defector"
+        fate_col, def_col = fate_column(name), defector_column(name)
         if fate_col not in replicates or def_col not in replicates:
             continue
-        stab = replicates[fate_col].to_numpy() == "stab_in_the_back"
+        stab = replicates[fate_col].to_numpy() == Fate.STAB.word
         counts = pd.Series(replicates[def_col].to_numpy()[stab]).value_counts()
         for d, c in counts.items():
             if d not in pos:
@@ -332,10 +341,10 @@ def alliance_survival(replicates: pd.DataFrame, alliance: str, horizon: int,
     ----------
     Kaplan & Meier (1958); Greenwood (1926).
     """
-    fates = replicates[f"{alliance}.fate"].to_numpy()
-    ended = fates != "holds" if fate is None else fates == fate
-    t = replicates[f"{alliance}.end_step"].to_numpy(dtype=float)
-    t = np.where(fates == "holds", float(horizon), t)
+    fates = replicates[fate_column(alliance)].to_numpy()
+    ended = fates != Fate.HOLDS.word if fate is None else fates == fate
+    t = replicates[end_step_column(alliance)].to_numpy(dtype=float)
+    t = np.where(fates == Fate.HOLDS.word, float(horizon), t)
     return kaplan_meier(t, ended, horizon=horizon, **kwargs)
 
 
@@ -420,7 +429,7 @@ def active_share(summary: Mapping[str, np.ndarray]) -> np.ndarray:
 
 def bloc_columns(replicates: pd.DataFrame, actors: Sequence[str]) -> list[str] | None:
     """The ``bloc:<actor>`` columns in actor order, or None when the result set has none."""
-    cols = [f"bloc:{a}" for a in actors]
+    cols = [bloc_column(a) for a in actors]
     return cols if all(c in replicates for c in cols) else None
 
 
@@ -444,7 +453,7 @@ def same_bloc_probability(replicates: pd.DataFrame, actors: Sequence[str]) -> pd
     ----------
     Axelrod & Bennett (1993).
     """
-    cols = [f"bloc:{a}" for a in actors]
+    cols = [bloc_column(a) for a in actors]
     missing = [c for c in cols if c not in replicates]
     if missing:
         raise KeyError(f"no bloc columns for {', '.join(missing)}")
@@ -507,5 +516,5 @@ def tie_sd(summary: Mapping[str, np.ndarray], actors: Sequence[str] | None = Non
 
 def mean_capability(replicates: pd.DataFrame, actors: Sequence[str]) -> pd.Series:
     """Mean final capability (share of power) of each actor (NaN where not recorded)."""
-    return pd.Series({a: float(replicates[f"capability:{a}"].mean())
-                      if f"capability:{a}" in replicates else float("nan") for a in actors})
+    return pd.Series({a: float(replicates[capability_column(a)].mean())
+                      if capability_column(a) in replicates else float("nan") for a in actors})

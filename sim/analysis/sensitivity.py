@@ -55,30 +55,30 @@ from __future__ import annotations
 
 import fnmatch
 import math
-import multiprocessing
-import os
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim.model import dynamics
-from sim.spec.params import Params, compile_params, iter_values
-from sim.spec.scenario import BOUNDS, Beta, Normal, Scenario, Triangular, Uniform, load_scenario
+from sim.errors import InputError
+from sim.run.engine import Block, Collector, Design, run_design
+from sim.spec.parammap import Slot, slots
+from sim.spec.params import Params
+from sim.spec.scenario import Beta, Normal, Scenario, Triangular, Uniform, load_scenario
+from sim.vocabulary import FATE_OUTPUTS, FATES
 
-OUTCOMES = ("holds", "stab_in_the_back", "drift_apart")
-OUTPUTS = {"holds": "p_holds", "stab_in_the_back": "p_stab", "drift_apart": "p_drift"}
+OUTCOMES = FATES
+OUTPUTS = FATE_OUTPUTS
 BLOCK_ROWS = 4096  # replicates (design points x R) per block: the engine's fastest chunk size
 NORMAL_SDS = 3.0  # a normal factor varies within mean +- 3 sd (and the field's bounds)
 
 EXPLORE_HINT = "needs the 'explore' extra: pip install 'alliance-sim[explore]'"
 
 
-class AnalysisError(ValueError):
+class AnalysisError(InputError):
     """An analysis that cannot be set up as asked (bad method, no factors, missing outcome)."""
 
 
@@ -94,28 +94,6 @@ def pick_alliance(alliance: str | None, declared: list[str], focal: str | None) 
 # --------------------------------------------------------------------------------------------
 # Factors: the uncertain values of a scenario
 # --------------------------------------------------------------------------------------------
-
-def _kind(path: str) -> str:
-    """What a parameter path is (the key of :data:`sim.spec.scenario.BOUNDS`)."""
-    head, *rest = path.split(".")
-    last = rest[-1] if rest else ""
-    if head == "actors":
-        return last  # capability or growth
-    if head in ("ties", "tie_matrix"):
-        return "tie"
-    if head == "positions":
-        return "position"
-    if head == "spheres":
-        return "ambition"
-    if head == "mechanisms":
-        return "coefficient"
-    if head == "events":
-        return "hazard" if last == "hazard" else "effect"
-    if head == "alliances":
-        return {"theta_stay": "threshold", "theta_trust": "threshold", "h0": "hazard",
-                "betrayal_shock": "shock", "reputation": "shock"}.get(last, "coefficient")
-    return head  # salience, strategic_value, dependence, pressure
-
 
 @dataclass(frozen=True)
 class Factor:
@@ -146,6 +124,7 @@ class Factor:
 
     @classmethod
     def uniform(cls, name: str, low: float, high: float) -> Factor:
+        """A factor uniform on [low, high]."""
         return cls(name, "uniform", float(low), float(high))
 
     def ppf(self, u) -> np.ndarray:
@@ -175,17 +154,10 @@ class Factor:
         return np.clip(x, lo, hi)
 
 
-def _bounds(scenario: Scenario, path: str) -> tuple[float, float]:
-    kind = _kind(path)
-    if kind == "position":
-        issue = scenario.issues[path.split(".")[2]]
-        return float(issue.low), float(issue.high)
-    return BOUNDS.get(kind, (-math.inf, math.inf))
-
-
-def factor_of(scenario: Scenario, path: str, value) -> Factor | None:
-    """The factor of one uncertain value, or None for a plain number or a degenerate range."""
-    lo, hi = _bounds(scenario, path)
+def factor_of(slot: Slot) -> Factor | None:
+    """The factor of one slot of the parameter map, or None for a plain number or a degenerate range."""
+    path, value = slot.path, slot.value
+    lo, hi = slot.bounds
     if isinstance(value, Uniform):
         f = Factor(path, "uniform", value.low, value.high)
     elif isinstance(value, Triangular):
@@ -216,10 +188,10 @@ def scenario_factors(scenario: Scenario, include: Sequence[str] | None = None) -
         all uncertain values when omitted.
     """
     out = []
-    for path, value in iter_values(scenario):
-        if include and not any(fnmatch.fnmatchcase(path, p) for p in include):
+    for slot in slots(scenario):
+        if include and not any(fnmatch.fnmatchcase(slot.path, p) for p in include):
             continue
-        f = factor_of(scenario, path, value)
+        f = factor_of(slot)
         if f is not None:
             out.append(f)
     return out
@@ -355,212 +327,41 @@ def morris_indices(factors: Sequence[Factor], U: np.ndarray, Y: np.ndarray, *, l
 # Running a design on the engine
 # --------------------------------------------------------------------------------------------
 
-def _value(params: Params, scenario: Scenario, values: dict, path: str, fixed: float) -> np.ndarray:
-    """The values of ``path``: overridden, else as drawn, else the scenario's plain number."""
-    if path in values:
-        return values[path]
-    if path in params.sampled:
-        return params.sampled[path]
-    return np.full(params.n, float(fixed))
+class FateCounts(Collector):
+    """Per design point of a chunk, how many of its replicates end in each fate of one alliance."""
+
+    def __init__(self, alliance: str):
+        self.alliance = alliance
+
+    def end(self, block: Block, params: Params, state) -> tuple[np.ndarray, np.ndarray]:
+        """``(points, counts)``: the chunk's design points and their ``(points, 3)`` fate counts."""
+        a = [al.name for al in params.alliances].index(self.alliance)
+        fate = state.fate[:, a].reshape(len(block.points), block.size)
+        counts = np.stack([(fate == k).sum(axis=1) for k in range(len(FATES))], axis=1)
+        return np.asarray(block.points), counts
 
 
-def override(params: Params, scenario: Scenario, values: dict[str, np.ndarray]) -> Params:
-    """Set the uncertain values ``values`` (path -> one value per replicate) in ``params``.
-
-    The arrays are changed in place exactly as :func:`sim.spec.params.compile_params` would have
-    filled them had it drawn those values: capabilities are renormalised to shares, ties are
-    rebuilt in the scenario's order (later entries win), a flat pressure fills every knot.
-
-    Returns
-    -------
-    Params
-        ``params``, with ``params.sampled`` updated.
-    """
-    if not values:
-        return params
-    values = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
-    actors, issues = params.actors, params.issues
-    ai = {a: i for i, a in enumerate(actors)}
-    ki = {k: i for i, k in enumerate(issues)}
-    events = {e.name: e for e in params.events}
-    alliances = {a.name: a for a in params.alliances}
-    known = dict(iter_values(scenario))
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise AnalysisError(f"not a parameter of the scenario: {', '.join(unknown[:5])}")
-
-    if any(p.startswith("actors.") and p.endswith(".capability") for p in values):
-        raw = np.column_stack([_value(params, scenario, values, f"actors.{a}.capability",
-                                      _point(scenario.actors[a].capability)) for a in actors])
-        total = raw.sum(axis=1, keepdims=True)
-        params.capability = np.divide(raw, total, out=np.full_like(raw, 1.0 / len(actors)),
-                                      where=total > 0)
-    if any(p.startswith(("ties.", "tie_matrix.")) for p in values):
-        ties = np.zeros_like(params.ties)
-        if scenario.tie_matrix is not None:
-            for i, row in enumerate(scenario.tie_matrix):
-                for j, v in enumerate(row):
-                    if i != j:
-                        ties[:, i, j] = _value(params, scenario, values,
-                                               f"tie_matrix.{actors[i]}.{actors[j]}", _point(v))
-        for n, t in enumerate(scenario.ties):
-            x = _value(params, scenario, values, f"ties.{n}.{t.from_}.{t.to}", _point(t.value))
-            ties[:, ai[t.from_], ai[t.to]] = x
-            if t.symmetric:
-                ties[:, ai[t.to], ai[t.from_]] = x
-        params.ties = ties
-
-    for path, x in values.items():
-        parts = path.split(".")
-        head = parts[0]
-        if head == "actors" and parts[2] == "growth":
-            params.growth[:, ai[parts[1]]] = x
-        elif head == "positions":
-            params.position[:, ai[parts[1]], ki[parts[2]]] = x
-        elif head == "salience":
-            params.salience[:, ai[parts[1]], ki[parts[2]]] = x
-        elif head == "spheres":
-            params.ambition[:, ai[parts[1]], ai[parts[2]]] = x
-        elif head == "strategic_value":
-            params.strategic_value[:, ai[parts[1]]] = x
-        elif head == "dependence":
-            params.dependence[:, ai[parts[1]], ai[parts[2]]] = x
-        elif head == "pressure":
-            a = ai[parts[1]]
-            sched = scenario.pressure[parts[1]]
-            if len(parts) == 2:
-                params.pressure_values[:, a, :] = x[:, None]
-            else:
-                j = [p.at for p in sched].index(int(parts[2]))
-                params.pressure_values[:, a, j] = x
-                if j == len(sched) - 1:
-                    params.pressure_values[:, a, j:] = x[:, None]
-        elif head == "mechanisms":
-            params.coef[parts[1]] = x
-        elif head == "events":
-            ev = events[parts[1]]
-            if parts[2] == "hazard":
-                ev.hazard = x
-            else:
-                ev.effects[int(parts[3])].value = x
-        elif head == "alliances":
-            setattr(alliances[parts[1]], parts[2], x)
-        params.sampled[path] = x
-    return params
-
-
-def _point(v) -> float:
-    return float(v) if isinstance(v, (int, float)) else v.point()
-
-
-@dataclass
-class DesignBlock:
-    """Design rows ``start .. start + len(X)`` of a sensitivity run (picklable)."""
-
-    scenario: Scenario
-    names: list[str]
-    X: np.ndarray  # (points, factors) on the factors' scales
-    start: int
-    replicates: int
-    seed: int
-    alliance: str
-    dtype: str = "float32"
-    streams: np.ndarray | None = None  # (points,) stream set of each point (default: all 0)
-
-
-def stream_seed(seed: int, stream: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
-    """Seeds of stream set ``stream``: one for the draws of the values not in the design, one
-    for the dynamics (noise, events, decisions)."""
-    return tuple(np.random.SeedSequence(seed, spawn_key=(int(stream),)).spawn(2))
-
-
-def run_common(params: Params, replicates: int, rngs: Sequence[np.random.Generator],
-               point_stream: np.ndarray | None = None, dtype="float32") -> dynamics.State:
-    """Run ``params`` (``points x replicates`` rows, replicate fastest) with common random
-    numbers: replicate ``r`` of every design point in stream set ``g`` gets the noise, event and
-    decision draws of ``rngs[g]`` (``point_stream[p]`` is the set of point ``p``; default 0)."""
-    R = replicates
-    P = params.n // R
-    A = params.A
-    dtype = np.dtype(dtype)
-    point_stream = np.zeros(P, dtype=np.intp) if point_stream is None else np.asarray(point_stream)
-    members = [point_stream == g for g in range(len(rngs))]
-    state = dynamics.initial_state(params, dtype)
-    E, M = dynamics.stochastic_event_count(params), dynamics.member_count(params)
-    noise = np.empty((P, R, A, A), dtype=dtype)
-    events = np.empty((P, R, E))
-    defect = np.empty((P, R, M))
-    for _ in range(params.steps):
-        for rng, rows in zip(rngs, members):
-            d = dynamics.draw(rng, R, A, E, M, dtype)
-            if len(rngs) == 1:
-                noise[:], events[:], defect[:] = d.noise, d.events, d.defect
-            else:
-                noise[rows], events[rows], defect[rows] = d.noise, d.events, d.defect
-        draws = dynamics.Draws(noise.reshape(params.n, A, A), events.reshape(params.n, E),
-                               defect.reshape(params.n, M))
-        dynamics.step(params, state, draws)
-    return state
-
-
-def evaluate_block(block: DesignBlock) -> tuple[int, np.ndarray]:
-    """Run one block and return ``(start, shares)``: for each design row the share of its
-    replicates in which the alliance holds, ends in a stab in the back, or drifts apart.
-
-    Replicate ``r`` of a design point draws the values not in the design, and then its
-    dynamics, from its stream set: points of the same set differ in the design values only.
-    """
-    R, P = block.replicates, len(block.X)
-    streams = np.zeros(P, dtype=np.int64) if block.streams is None else np.asarray(block.streams)
-    ids, point_stream = np.unique(streams, return_inverse=True)
-    params = compile_params(block.scenario, 1, np.random.default_rng(0)).take(np.zeros(P * R, int))
-    values: dict[str, np.ndarray] = {}
-    rngs = []
-    for g, sid in enumerate(ids):
-        params_seed, dyn_seed = stream_seed(block.seed, sid)
-        drawn = compile_params(block.scenario, R, np.random.default_rng(params_seed)).sampled
-        rows = np.repeat(point_stream == g, R)
-        for path, x in drawn.items():
-            values.setdefault(path, np.empty(P * R))[rows] = np.tile(x, int(rows.sum()) // R)
-        rngs.append(np.random.default_rng(dyn_seed))
-    X = np.repeat(np.asarray(block.X, dtype=np.float64), R, axis=0)
-    values.update({n: X[:, j] for j, n in enumerate(block.names)})
-    override(params, block.scenario, values)
-    state = run_common(params, R, rngs, point_stream, block.dtype)
-    a = [al.name for al in params.alliances].index(block.alliance)
-    fate = state.fate[:, a].reshape(P, R)
-    shares = np.stack([(fate == k).mean(axis=1) for k in range(len(dynamics.FATES))], axis=1)
-    return block.start, shares
-
-
-def _blocks(scenario: Scenario, names: list[str], X: np.ndarray, replicates: int, seed: int,
-            alliance: str, block_rows: int, dtype: str, streams: np.ndarray) -> list[DesignBlock]:
-    per = max(1, block_rows // replicates)
-    return [DesignBlock(scenario, names, X[s:s + per], s, replicates, seed, alliance, dtype,
-                        streams[s:s + per]) for s in range(0, len(X), per)]
-
-
-def place(results, rows: int, width: int) -> np.ndarray:
-    """Assemble ``(start, values)`` pairs, in any order, into one array by design row."""
-    out = np.full((rows, width), np.nan)
-    seen = np.zeros(rows, dtype=bool)
-    for start, values in results:
-        stop = start + len(values)
-        if seen[start:stop].any():
-            raise AnalysisError(f"design rows {start}..{stop - 1} returned twice")
-        out[start:stop] = values
-        seen[start:stop] = True
-    if not seen.all():
-        raise AnalysisError(f"{int((~seen).sum())} design rows have no result")
-    return out
+def fate_shares(scenario: Scenario, values: dict[str, np.ndarray], *, replicates: int,
+                alliance: str, seed: int = 0, streams: np.ndarray | None = None,
+                workers: int | None = 1, progress: bool = False, chunk_size: int = BLOCK_ROWS,
+                dtype: str = "float32", engine: str = "numpy", executor=None) -> np.ndarray:
+    """``(P, 3)`` share of each design point's replicates that hold, end in a stab in the back, or
+    drift apart, run through the experiment engine (:func:`sim.run.engine.run_design`)."""
+    design = Design({k: np.asarray(v, dtype=np.float64) for k, v in values.items()}, replicates, streams)
+    parts = run_design(scenario, design, FateCounts(alliance), seed=seed, chunk_size=chunk_size,
+                       workers=workers, executor=executor, progress=progress, desc="design",
+                       dtype=dtype, engine=engine)
+    counts = np.zeros((design.points, len(FATES)), dtype=np.int64)
+    for points, c in parts:
+        counts[points] += c
+    return counts / replicates
 
 
 def evaluate_design(scenario: Scenario, factors: Sequence[Factor], X: np.ndarray, *,
                     replicates: int, seed: int = 0, alliance: str | None = None,
                     workers: int | None = None, progress: bool = True,
                     block_rows: int = BLOCK_ROWS, dtype: str = "float32",
-                    block_fn: Callable[[DesignBlock], tuple[int, np.ndarray]] | None = None,
-                    crn_stride: int | None = None) -> pd.DataFrame:
+                    crn_stride: int | None = None, engine: str = "numpy") -> pd.DataFrame:
     """Run every design point ``replicates`` times and return the fate shares per point.
 
     Parameters
@@ -578,15 +379,15 @@ def evaluate_design(scenario: Scenario, factors: Sequence[Factor], X: np.ndarray
     workers
         Processes (``None``: all cores; 1: in this process).
     block_rows
-        Replicates per block of work (design points per block = ``block_rows // replicates``).
-    block_fn
-        The function run on each :class:`DesignBlock` (default :func:`evaluate_block`).
+        Rows (design points x replicates) per chunk of work.
     crn_stride
         Design rows ``k`` and ``l`` share their random numbers (common random numbers) when
         ``k // crn_stride == l // crn_stride``: pass the rows of one Saltelli base sample
         (``D + 2``) or one Morris trajectory (``D + 1``), so that the differences the estimators
         take come from the factors alone while the base samples see independent draws. Default:
         every row shares one set of streams.
+    engine
+        The engine that steps the replicates.
 
     Returns
     -------
@@ -597,37 +398,15 @@ def evaluate_design(scenario: Scenario, factors: Sequence[Factor], X: np.ndarray
     if replicates <= 0:
         raise AnalysisError(f"expected a positive number of replicates, got {replicates}")
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-    names = [f.name for f in factors]
     streams = (np.zeros(len(X), dtype=np.int64) if not crn_stride
                else np.arange(len(X), dtype=np.int64) // crn_stride)
-    blocks = _blocks(scenario, names, X, replicates, seed, alliance, block_rows, dtype, streams)
-    fn = block_fn or evaluate_block
-    workers = (os.cpu_count() or 1) if workers is None else workers
-    workers = max(1, min(workers, len(blocks)))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(X), unit="point", desc="design", dynamic_ncols=True,
-                   file=sys.stderr, smoothing=0.05)
-
-    def tick(results):
-        for start, values in results:
-            if bar is not None:
-                bar.update(len(values))
-            yield start, values
-
-    try:
-        if workers == 1:
-            shares = place(tick(fn(b) for b in blocks), len(X), len(dynamics.FATES))
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(workers) as pool:
-                shares = place(tick(pool.imap_unordered(fn, blocks)), len(X), len(dynamics.FATES))
-    finally:
-        if bar is not None:
-            bar.close()
-    return pd.DataFrame(shares, columns=[OUTPUTS[k] for k in dynamics.FATES])
+    values = {f.name: X[:, j] for j, f in enumerate(factors)}
+    if not values:
+        raise AnalysisError("expected at least one factor in the design")
+    shares = fate_shares(scenario, values, replicates=replicates, alliance=alliance, seed=seed,
+                         streams=streams, workers=workers, progress=progress, chunk_size=block_rows,
+                         dtype=dtype, engine=engine)
+    return pd.DataFrame(shares, columns=[OUTPUTS[k] for k in FATES])
 
 
 # --------------------------------------------------------------------------------------------
@@ -668,7 +447,7 @@ def run_sensitivity(scenario: Scenario | str | Path, *, method: str = "sobol", s
                     include: Sequence[str] | None = None, grouped: bool = False,
                     levels: int = 4, workers: int | None = None, progress: bool = True,
                     steps: int | None = None, name: str | None = None,
-                    block_fn=None) -> Sensitivity:
+                    engine: str = "numpy") -> Sensitivity:
     """Vary a scenario's uncertain values, run each design point ``replicates`` times, and
     estimate Sobol indices (``method="sobol"``) or Morris screening measures (``"morris"``) of
     P(holds), P(stab in the back) and P(drift apart) of the focal alliance.
@@ -691,6 +470,8 @@ def run_sensitivity(scenario: Scenario | str | Path, *, method: str = "sobol", s
         Sobol indices of groups of parameters (:func:`family`) instead of single parameters.
     steps
         Override the scenario's horizon.
+    engine
+        The engine that steps the replicates.
 
     References
     ----------
@@ -720,7 +501,7 @@ def run_sensitivity(scenario: Scenario | str | Path, *, method: str = "sobol", s
     stride = units + 2 if method == "sobol" else len(factors) + 1
     outputs = evaluate_design(scenario, factors, X, replicates=replicates, seed=seed,
                               alliance=alliance, workers=workers, progress=progress,
-                              block_fn=block_fn, crn_stride=stride)
+                              crn_stride=stride, engine=engine)
     elapsed = time.perf_counter() - t0
     indices = {}
     for out in outputs.columns:

@@ -40,14 +40,13 @@ import numpy as np
 from sim.analysis.sensitivity import (
     OUTPUTS,
     AnalysisError,
-    DesignBlock,
     Factor,
-    evaluate_block,
+    fate_shares,
     pick_alliance,
     scenario_factors,
 )
-from sim.model.dynamics import FATES
 from sim.spec.scenario import Scenario, load_scenario
+from sim.vocabulary import FATES
 
 
 def identifier(path: str) -> str:
@@ -104,13 +103,14 @@ class ScenarioFunction:
         self.dtype = dtype
 
     def __call__(self, **values) -> dict[str, float]:
+        """The fate shares at one point (keyword per uncertainty; the rest at their middles)."""
         unknown = set(values) - set(self.paths)
         if unknown:
             raise AnalysisError(f"not an uncertainty of this model: {', '.join(sorted(unknown))}")
-        row = np.array([[float(values.get(identifier(f.name), _middle(f))) for f in self.factors]])
-        block = DesignBlock(self.scenario, [f.name for f in self.factors], row, 0, self.replicates,
-                            self.seed, self.alliance, self.dtype)
-        _, shares = evaluate_block(block)
+        point = {f.name: np.array([float(values.get(identifier(f.name), _middle(f)))])
+                 for f in self.factors}
+        shares = fate_shares(self.scenario, point, replicates=self.replicates, alliance=self.alliance,
+                             seed=self.seed, dtype=self.dtype)
         return {OUTPUTS[k]: float(shares[0, i]) for i, k in enumerate(FATES)}
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from sim.model import dynamics
 from sim.spec.params import Params, compile_params
 from sim.spec.scenario import Scenario, load_scenario
+from sim.vocabulary import FATES
 
 
 class Country(mesa.Agent):
@@ -91,7 +92,7 @@ class AllianceModel(mesa.Model):
                 lambda m, members=al.members: float(dynamics.cohesion(m.state.ties, members)[0]))
             reporters[f"status:{al.name}"] = (
                 lambda m, a=a_index: "active" if m.state.active[0, a] else
-                dynamics.FATES[m.state.fate[0, a]])
+                FATES[m.state.fate[0, a]])
         self.datacollector = mesa.DataCollector(
             model_reporters=reporters,
             agent_reporters={"capability": "capability"},
@@ -105,6 +106,7 @@ class AllianceModel(mesa.Model):
 
     @property
     def horizon(self) -> int:
+        """Steps in a full run (the scenario's horizon)."""
         return self.params.steps
 
     def alliance_status(self) -> dict[str, dict]:
@@ -115,7 +117,7 @@ class AllianceModel(mesa.Model):
             who = int(self.state.defector[0, a])
             out[al.name] = {
                 "status": "active" if active else "ended",
-                "fate": dynamics.FATES[int(self.state.fate[0, a])],
+                "fate": FATES[int(self.state.fate[0, a])],
                 "end_step": None if active else int(self.state.end_step[0, a]),
                 "defector": None if active else self.params.actors[who],
                 "cohesion": float(dynamics.cohesion(self.state.ties, al.members)[0]),
@@ -123,6 +125,7 @@ class AllianceModel(mesa.Model):
         return out
 
     def step(self) -> None:
+        """Advance the replicate by one step and collect its data."""
         d = dynamics.draw(self.rng, 1, self.params.A, self._n_events, self._n_members)
         dynamics.step(self.params, self.state, d)
         self.datacollector.collect(self)

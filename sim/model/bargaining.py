@@ -637,7 +637,8 @@ def bdm_step(
         sender_view = eu_own
     else:
         raise ValueError(f"perspective must be 'receiver' or 'own', got {perspective!r}")
-    new_pos = resolve_offers(pos, sender_view, receiver_view)
+    new_pos = resolve_offers(pos, sender_view, receiver_view, return_kind=False)
+    assert isinstance(new_pos, np.ndarray)  # without the offer kinds, one array
     return np.moveaxis(new_pos, -2, -1).astype(dtype, copy=False)
 
 

@@ -37,9 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.spec.params import Params
+from sim.vocabulary import Fate
 
-HOLDS, STAB, DRIFT = 0, 1, 2
-FATES = ("holds", "stab_in_the_back", "drift_apart")
+HOLDS, STAB, DRIFT = Fate.HOLDS.value, Fate.STAB.value, Fate.DRIFT.value  # codes in the fate arrays
 CHECK_EVERY = 8  # steps between checks that ties and capabilities are still finite
 
 
@@ -202,6 +202,7 @@ class Workspace:
 
 
 def workspace(params: Params, dtype) -> Workspace:
+    """Buffers and per-chunk constants of the step, in the ties' precision."""
     n, A, dt = params.n, params.A, params.dt
     c = params.coef
 
@@ -341,10 +342,12 @@ def draw(rng: np.random.Generator, n: int, A: int, n_events: int, n_members: int
 
 
 def member_count(params: Params) -> int:
+    """Total members over all alliances (decision draws per replicate and step)."""
     return int(sum(len(a.members) for a in params.alliances))
 
 
 def initial_state(params: Params, dtype=np.float64) -> State:
+    """Every replicate at step 0: the initial ties, capabilities, positions and alliances."""
     n, A = params.n, params.A
     L = len(params.alliances)
     W = params.ties.astype(dtype, copy=True)
@@ -362,6 +365,31 @@ def initial_state(params: Params, dtype=np.float64) -> State:
         active=np.ones((n, L), dtype=bool), fate=np.zeros((n, L), dtype=np.int8),
         end_step=np.full((n, L), -1, dtype=np.int32), defector=np.full((n, L), -1, dtype=np.int16),
         log_power0=relative_power(cap, places), seats=places,
+    )
+
+
+#: the arrays that make up a State at a step (the rest is rebuilt from the parameters)
+STATE_ARRAYS = ("ties", "capability", "growth", "position", "salience", "ambition", "dependence",
+                "pressure_offset", "fired", "active", "fate", "end_step", "defector", "log_power0")
+
+
+def restore_state(params: Params, t: int, arrays: dict[str, np.ndarray], dtype=np.float64) -> State:
+    """A :class:`State` at step ``t`` from saved arrays (:data:`STATE_ARRAYS`, one row per replicate
+    of ``params``), to continue a run from there; caches are rebuilt on the first step."""
+    dtype = np.dtype(dtype)
+    kinds = {"fired": bool, "active": bool, "fate": np.int8, "end_step": np.int32,
+             "defector": np.int16}
+    values = {k: np.array(arrays[k], dtype=kinds.get(k, dtype), copy=True) for k in STATE_ARRAYS}
+    if values["ties"].shape != (params.n, params.A, params.A):
+        raise ValueError(f"expected ties of shape {(params.n, params.A, params.A)}, got "
+                         f"{values['ties'].shape}")
+    v = values
+    return State(
+        t=int(t), ties=v["ties"], capability=v["capability"], growth=v["growth"],
+        position=v["position"], salience=v["salience"], ambition=v["ambition"],
+        dependence=v["dependence"], pressure_offset=v["pressure_offset"], fired=v["fired"],
+        active=v["active"], fate=v["fate"], end_step=v["end_step"], defector=v["defector"],
+        log_power0=v["log_power0"], seats=seats(params, dtype),
     )
 
 
@@ -446,6 +474,7 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray):
 
 
 def stochastic_event_count(params: Params) -> int:
+    """Number of stochastic (hazard) events."""
     return sum(1 for e in params.events if e.at is None)
 
 
@@ -718,13 +747,15 @@ def step(params: Params, state: State, draws: Draws) -> None:
 
 
 def run(params: Params, rng: np.random.Generator, *, steps: int | None = None, dtype=np.float64,
-        record=None) -> State:
-    """Run ``steps`` (default: the scenario's) steps from the initial state.
+        record=None, state: State | None = None) -> State:
+    """Run ``steps`` steps from the initial state, or from ``state`` (a state at step ``state.t``,
+    e.g. from :func:`restore_state`; it is advanced in place).
 
-    ``record(state)``, if given, is called at the start and after every step.
+    ``steps`` defaults to what is left of the scenario's horizon. ``record(state)``, if given, is
+    called at the start and after every step.
     """
-    state = initial_state(params, dtype)
-    steps = params.steps if steps is None else steps
+    state = initial_state(params, dtype) if state is None else state
+    steps = params.steps - state.t if steps is None else steps
     E, M = stochastic_event_count(params), member_count(params)
     noise = np.empty((params.n, params.A, params.A), dtype=dtype)
     if record is not None:

@@ -1,15 +1,17 @@
-"""Engines: what runs the steps of a chunk of rows. ``numpy`` (the vectorized kernel of
-:mod:`sim.model.dynamics`, the default) and ``numba`` (the compiled kernel of
-:mod:`sim.model.numba_engine`, extra ``alliance-sim[fast]``).
+"""Engines: the interchangeable implementations of "run this chunk of replicates".
 
-The experiment engine (:mod:`sim.run.engine`) asks an engine to simulate the rows of a chunk and
-reads the final :class:`~sim.model.dynamics.State`; per-step summaries come either from a
-``record`` callback (any engine, a Python call per step) or, faster, from a :class:`Summaries`
-the engine fills itself.
+The experiment engine (:mod:`sim.run.engine`) hands an engine the arrays of a chunk
+(:class:`~sim.spec.params.Params`), one random generator per common-random-number group and the
+layout of the rows, and gets back the final :class:`~sim.model.dynamics.State`. The numpy engine
+(the default, and the readable statement of the dynamics) steps :mod:`sim.model.dynamics`; the
+``numba`` engine (:mod:`sim.model.numba_engine`, extra ``alliance-sim[fast]``) compiles the whole
+step into one loop nest and, being asked for :class:`Summaries`, computes the per-step summaries
+inside it instead of through a Python callback every step.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,44 +21,31 @@ from sim.errors import InputError
 from sim.model import dynamics
 from sim.spec.params import Params
 
-ENGINES = ("numpy", "numba")
-DEFAULT_ENGINE = "numpy"
-
-
-class Engine(Protocol):
-    """Runs the steps of a chunk of rows."""
-
-    name: str
-
-    def simulate(self, params: Params, rngs: list[np.random.Generator], layout=None, *, dtype,
-                 record=None, steps: int | None = None,
-                 summaries: Summaries | None = None) -> dynamics.State:
-        """Run the rows of ``params`` for ``steps`` steps (default: the scenario's).
-
-        ``rngs`` holds one generator per common-random-number group; ``layout`` is ``None`` (one
-        group, row r is replicate r) or ``(group_of_row, replicate_of_row)``: row draws are those
-        of replicate r of its group, so rows of one group and replicate see the same noise,
-        events and decisions. ``record(state)`` is called at the start and after every step;
-        ``summaries`` is filled with the per-step summaries.
-        """
-        ...  # pragma: no cover - a protocol
+#: ``(group_of_row, replicate_of_row)``: row ``i`` takes the draws of replicate
+#: ``replicate_of_row[i]`` of common-random-number group ``group_of_row[i]``
+Layout = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass
 class Summaries:
-    """The per-step summaries of a chunk, as :func:`sim.run.engine.run_chunk` stores them.
+    """Per-step summaries an engine that fuses them (``fuses_summaries``) fills while it steps.
+
+    The arrays are added to, so they start at zero; they are what a plain run's collector records
+    at ``t = 0`` and after every step.
 
     Attributes
     ----------
     hist : (T + 1, L, bins) int64
-        Cohesion histogram of each alliance at each step, ``bins`` equal bins on [-1, 1].
+        Rows whose alliance cohesion (mean tie over its ordered member pairs) falls in each of
+        ``bins`` equal bins on [-1, 1] (1 in the last).
     active : (T + 1, L) int64
         Rows in which each alliance is still active.
-    balance_sum : (T + 1,)
-        Sum of the balanced-triad share (:func:`balanced_share`) over the first
-        ``balance_rows`` rows.
+    balance_sum : (T + 1,) float64
+        Sum over the first ``balance_rows`` rows of the share of balanced triads (Heider 1946).
     balance_rows : int
-    trajectories : (n, T + 1, A, A) float32 or None
+        How many rows (from the first) the balance share is summed over.
+    trajectories : (n, T + 1, A, A) float32, optional
+        Every row's ties at every step.
     """
 
     hist: np.ndarray
@@ -65,96 +54,73 @@ class Summaries:
     balance_rows: int
     trajectories: np.ndarray | None = None
 
-    @classmethod
-    def empty(cls, params: Params, steps: int, bins: int, balance_rows: int,
-              trajectories: bool = False) -> Summaries:
-        """Zeroed summaries for ``steps`` steps of ``params``'s rows."""
-        L = len(params.alliances)
-        traj = (np.zeros((params.n, steps + 1, params.A, params.A), dtype=np.float32)
-                if trajectories else None)
-        return cls(np.zeros((steps + 1, L, bins), dtype=np.int64),
-                   np.zeros((steps + 1, L), dtype=np.int64), np.zeros(steps + 1),
-                   min(balance_rows, params.n), traj)
 
-    def record(self, params: Params, state: dynamics.State) -> None:
-        """Add the summaries of ``state`` at step ``state.t`` (the numpy engine's way)."""
-        t = state.t
-        bins = self.hist.shape[-1]
-        for a, al in enumerate(params.alliances):
-            c = dynamics.cohesion(state.ties, al.members)
-            self.hist[t, a] += np.bincount(cohesion_bins(c, bins), minlength=bins)
-        self.active[t] += state.active.sum(axis=0)
-        self.balance_sum[t] += balanced_share(state.ties[:self.balance_rows]).sum()
-        if self.trajectories is not None:
-            self.trajectories[:, t] = state.ties
+class Engine(Protocol):
+    """What the experiment engine needs of an engine."""
 
+    name: str
+    #: whether :meth:`simulate` takes ``summaries`` (:class:`Summaries`) and fills them itself
+    fuses_summaries: bool
 
-def balanced_share(W: np.ndarray) -> np.ndarray:
-    """Share of balanced triads (Heider 1946): triads whose product of mean-tie signs is positive.
+    def simulate(self, params: Params, rngs: Sequence[np.random.Generator], layout: Layout | None = None,
+                 *, dtype=np.float32, record: Callable[[dynamics.State], None] | None = None,
+                 steps: int | None = None, summaries: Summaries | None = None) -> dynamics.State:
+        """Run every row of ``params`` from its initial state and return the final state.
 
-    Uses ``trace(S^3) = 6 sum_{i<j<k} s_ij s_jk s_ki`` for the symmetric sign matrix ``S``.
-    """
-    A = W.shape[-1]
-    if A < 3:
-        return np.ones(W.shape[0])
-    S = W + np.swapaxes(W, -1, -2)
-    # sign(S) as (S > 0) - (S < 0): much faster than np.sign for float32
-    np.subtract((S > 0).view(np.int8), (S < 0).view(np.int8), out=S, casting="unsafe")
-    triads = A * (A - 1) * (A - 2) / 6
-    SS = S @ S
-    SS *= S  # S is symmetric, so trace(S^3) = sum_ij (S S)_ij S_ij
-    tr = SS.reshape(len(S), -1).sum(axis=1, dtype=np.float64)
-    return 0.5 * (1.0 + tr / (6.0 * triads))
-
-
-def cohesion_bins(values: np.ndarray, bins: int) -> np.ndarray:
-    """Bin index of each cohesion value among ``bins`` equal bins on [-1, 1] (1 in the last)."""
-    index = ((np.asarray(values, dtype=np.float64) + 1.0) * (bins / 2.0)).astype(np.intp)
-    return np.clip(index, 0, bins - 1)
+        ``layout`` None means one group whose replicates are the rows; ``record(state)`` is called
+        at the start and after every step; ``summaries`` (only where ``fuses_summaries``) is
+        filled with the per-step summaries instead.
+        """
+        ...
 
 
 class NumpyEngine:
-    """The vectorized numpy kernel (:func:`sim.model.dynamics.run`)."""
+    """The vectorized numpy kernel (:mod:`sim.model.dynamics`), replicate axis leading."""
 
     name = "numpy"
+    fuses_summaries = False
 
-    def simulate(self, params: Params, rngs, layout=None, *, dtype=np.float32, record=None,
+    def simulate(self, params: Params, rngs: Sequence[np.random.Generator], layout: Layout | None = None,
+                 *, dtype=np.float32, record: Callable[[dynamics.State], None] | None = None,
                  steps: int | None = None, summaries: Summaries | None = None) -> dynamics.State:
-        """See :meth:`Engine.simulate`."""
-        if isinstance(rngs, np.random.Generator):
-            rngs = [rngs]
-        callback = record
+        """Run the rows of ``params`` (see :meth:`Engine.simulate`)."""
         if summaries is not None:
-            def callback(state):
-                summaries.record(params, state)
-                if record is not None:
-                    record(state)
-        if layout is None and len(rngs) == 1:
-            return dynamics.run(params, rngs[0], steps=steps, dtype=dtype, record=callback)
-        return _run_grouped(params, rngs, layout, steps=steps, dtype=dtype, record=callback)
+            raise ValueError("the numpy engine records summaries through `record`")
+        if layout is None:
+            if len(rngs) != 1:
+                raise ValueError("several generators need a layout")
+            return dynamics.run(params, rngs[0], steps=steps, dtype=dtype, record=record)
+        return run_common(params, rngs, layout, dtype=dtype, record=record, steps=steps)
 
 
-def _run_grouped(params: Params, rngs, layout, *, steps=None, dtype=np.float64, record=None):
-    """:func:`sim.model.dynamics.run` where row draws are those of replicate r of its group."""
-    n = params.n
-    group, rep = (np.zeros(n, dtype=np.intp), np.arange(n)) if layout is None else \
-        (np.asarray(layout[0]), np.asarray(layout[1]))
-    parts = []
-    for g in np.unique(group):
-        rows = np.flatnonzero(group == g)
-        base = rep[rows].min()
-        parts.append((int(g), rows, rep[rows] - base, int(rep[rows].max() - base) + 1))
+def run_common(params: Params, rngs: Sequence[np.random.Generator], layout: Layout, *, dtype=np.float32,
+               record: Callable[[dynamics.State], None] | None = None,
+               steps: int | None = None) -> dynamics.State:
+    """Step every row with common random numbers: row ``i`` gets, at every step, the noise, event
+    and decision draws of replicate ``replicate_of_row[i]`` of generator ``group_of_row[i]``.
+
+    Each generator draws, per step, exactly what a plain run of its group's replicates would draw
+    (:func:`sim.model.dynamics.draw`), so rows that share a group and a replicate see the same
+    random numbers whatever else differs between them.
+    """
+    group, rep = (np.asarray(x, dtype=np.intp) for x in layout)
+    dtype = np.dtype(dtype)
+    n, A = params.n, params.A
+    E, M = dynamics.stochastic_event_count(params), dynamics.member_count(params)
+    members = [np.flatnonzero(group == g) for g in range(len(rngs))]
+    sizes = [int(rep[rows].max()) + 1 if rows.size else 0 for rows in members]
     state = dynamics.initial_state(params, dtype)
     steps = params.steps if steps is None else steps
-    E, M = dynamics.stochastic_event_count(params), dynamics.member_count(params)
-    noise = np.empty((n, params.A, params.A), dtype=dtype)
-    events, defect = np.empty((n, E)), np.empty((n, M))
+    noise = np.empty((n, A, A), dtype=dtype)
+    events = np.empty((n, E))
+    defect = np.empty((n, M))
     if record is not None:
         record(state)
     for k in range(steps):
-        for g, rows, r, size in parts:
-            d = dynamics.draw(rngs[g], size, params.A, E, M, dtype)
-            noise[rows], events[rows], defect[rows] = d.noise[r], d.events[r], d.defect[r]
+        for rng, rows, size in zip(rngs, members, sizes):
+            d = dynamics.draw(rng, size, A, E, M, dtype)
+            index = rep[rows]
+            noise[rows], events[rows], defect[rows] = d.noise[index], d.events[index], d.defect[index]
         dynamics.step(params, state, dynamics.Draws(noise, events, defect))
         if (k + 1) % dynamics.CHECK_EVERY == 0 or k + 1 == steps:
             dynamics.check_finite(params, state)
@@ -163,14 +129,21 @@ def _run_grouped(params: Params, rngs, layout, *, steps=None, dtype=np.float64, 
     return state
 
 
-def get_engine(name: str) -> Engine:
-    """The engine called ``name`` (``numpy`` or ``numba``); a one-line InputError otherwise, or
-    when numba is asked for and not installed."""
-    if name == "numpy":
-        return NumpyEngine()
-    if name == "numba":
-        from sim.model import numba_engine
+def _numba_engine() -> Engine:
+    from sim.model import numba_engine
 
-        numba_engine.require()
-        return numba_engine.NumbaEngine()
-    raise InputError(f"--engine: expected one of {', '.join(ENGINES)}, got {name!r}")
+    numba_engine.require()  # a one-line InputError naming the extra when numba is missing
+    return numba_engine.NumbaEngine()
+
+
+ENGINES: dict[str, Callable[[], Engine]] = {"numpy": NumpyEngine, "numba": _numba_engine}
+
+
+def get_engine(name: str) -> Engine:
+    """The engine called ``name``; an :class:`~sim.errors.InputError` naming the choices otherwise,
+    or naming the extra to install when the engine needs a package that is missing."""
+    try:
+        factory = ENGINES[name]
+    except KeyError:
+        raise InputError(f"--engine: expected one of {', '.join(sorted(ENGINES))}, got {name!r}") from None
+    return factory()

@@ -43,7 +43,7 @@ from sim.vocabulary import EFFECT_KINDS, Fate
 
 LANES = 128  # replicates per tile (measured: 128 beats 64 by ~15 % and 256 by ~5 % on 10 actors)
 EXTRA = "pip install 'alliance-sim[fast]'"
-_U32 = 2.0 ** -32
+_U32 = 2.0**-32
 _STAB, _DRIFT = int(Fate.STAB), int(Fate.DRIFT)
 _KIND = {k: n for n, k in enumerate(EFFECT_KINDS)}  # tie 0, position 1, salience 2, ambition 3,
 # dependence 4, pressure 5, growth 6
@@ -57,13 +57,15 @@ def available() -> bool:
 def require() -> None:
     """Raise a one-line :class:`~sim.errors.InputError` naming the extra when numba is missing."""
     if not available():
-        raise InputError(f"--engine numba: expected the numba package, which is not installed; "
-                         f"install it with: {EXTRA}")
+        raise InputError(
+            f"--engine numba: expected the numba package, which is not installed; install it with: {EXTRA}"
+        )
 
 
 # --------------------------------------------------------------------------------------------
 # The kernel (plain Python here; compiled by _compiled() on first use)
 # --------------------------------------------------------------------------------------------
+
 
 def _clip(x, lo, hi):
     # min(max(x, lo), hi) like np.clip; a NaN stays NaN (the finite-value guard finds it)
@@ -125,8 +127,27 @@ def _fixed_one(lane, fixed, pos, sal, amb, dep, sval, coef, low, high):
             fixed[i, j, lane] = f - coef[1, lane] * c
 
 
-def _apply_effects(e, fire, dirty, ev_first, ef_kind, ef_i, ef_j, ef_shift, ef_sym, value, W, pos,
-                   sal, amb, dep, poff, growth, low, high):
+def _apply_effects(
+    e,
+    fire,
+    dirty,
+    ev_first,
+    ef_kind,
+    ef_i,
+    ef_j,
+    ef_shift,
+    ef_sym,
+    value,
+    W,
+    pos,
+    sal,
+    amb,
+    dep,
+    poff,
+    growth,
+    low,
+    high,
+):
     """The effects of event ``e`` on the lanes where it fires (``fire``), in order, each bounded
     like :func:`sim.model.dynamics._apply_effect`; marks in ``dirty`` the lanes whose interests
     changed (their fixed force must be rebuilt). Every lane is computed and the old value kept
@@ -166,8 +187,25 @@ def _apply_effects(e, fire, dirty, ev_first, ef_kind, ef_i, ef_j, ef_shift, ef_s
                 dirty[lane] |= fire[lane]
 
 
-def _summarize(t, nb, W, active, al_start, seat_actor, hist, act, bsum, sample, traj, orig_row,
-               do_traj, sgn, bins, cbuf, tr):
+def _summarize(
+    t,
+    nb,
+    W,
+    active,
+    al_start,
+    seat_actor,
+    hist,
+    act,
+    bsum,
+    sample,
+    traj,
+    orig_row,
+    do_traj,
+    sgn,
+    bins,
+    cbuf,
+    tr,
+):
     """The per-step summaries of one tile at step t (what run_chunk's record computes): the
     cohesion histogram and active count of each alliance, the balanced-triad share summed over the
     sampled lanes, and the trajectories when asked for."""
@@ -296,14 +334,73 @@ def _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, ta
                     Wn[i, j, lane] = one if x > one else x
 
 
-def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
-              W_all, cap_all, growth_all, pos_all, sal_all, amb_all, dep_all, poff_all, fired_all,
-              active_all, fate_all, end_all, defector_all, lp0_all, elp0_all, fixed_all,
-              sval_all, pv_all, pidx, pw, coef_all, kcoef_all, low, high,
-              ev_at, ev_slot, ev_repeat, ev_first, evp_all, ef_kind, ef_i, ef_j, ef_shift, ef_sym,
-              efv_all, seat_actor, al_start, member, seat_par_all, al_par_all, shifting,
-              dp_i, dp_k, noise16, unif, table, noise_on,
-              hist, act, bsum, sample_all, traj, orig_all, do_traj, bins, one, dt_f):
+def _run_tile(
+    tile,
+    nb,
+    t0,
+    t1,
+    steps,
+    dt,
+    rebuild,
+    summarize_start,
+    W_all,
+    cap_all,
+    growth_all,
+    pos_all,
+    sal_all,
+    amb_all,
+    dep_all,
+    poff_all,
+    fired_all,
+    active_all,
+    fate_all,
+    end_all,
+    defector_all,
+    lp0_all,
+    elp0_all,
+    fixed_all,
+    sval_all,
+    pv_all,
+    pidx,
+    pw,
+    coef_all,
+    kcoef_all,
+    low,
+    high,
+    ev_at,
+    ev_slot,
+    ev_repeat,
+    ev_first,
+    evp_all,
+    ef_kind,
+    ef_i,
+    ef_j,
+    ef_shift,
+    ef_sym,
+    efv_all,
+    seat_actor,
+    al_start,
+    member,
+    seat_par_all,
+    al_par_all,
+    shifting,
+    dp_i,
+    dp_k,
+    noise16,
+    unif,
+    table,
+    noise_on,
+    hist,
+    act,
+    bsum,
+    sample_all,
+    traj,
+    orig_all,
+    do_traj,
+    bins,
+    one,
+    dt_f,
+):
     """Run steps ``t0:t1`` of one tile; returns the first step after which a tie or capability
     was not finite (-1 if none).
 
@@ -370,8 +467,25 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
     if rebuild:
         _fixed_lanes(0, B, fixed, pos, sal, amb, dep, sval, coef, low, high, tot, ubuf)
     if summarize_start:
-        _summarize(t0, nb, W, active, al_start, seat_actor, hist, act, bsum, sample,
-                   traj, orig_row, do_traj, sgn, bins, cbuf, trb)
+        _summarize(
+            t0,
+            nb,
+            W,
+            active,
+            al_start,
+            seat_actor,
+            hist,
+            act,
+            bsum,
+            sample,
+            traj,
+            orig_row,
+            do_traj,
+            sgn,
+            bins,
+            cbuf,
+            trb,
+        )
     bad = -1
     for t in range(t0, t1):
         s = t - t0
@@ -396,8 +510,27 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
                     continue
             for lane in range(B):
                 fired[e, lane] |= fire[lane]
-            _apply_effects(e, fire, dirty, ev_first, ef_kind, ef_i, ef_j, ef_shift, ef_sym, efv, W, pos,
-                           sal, amb, dep, poff, growth, low, high)
+            _apply_effects(
+                e,
+                fire,
+                dirty,
+                ev_first,
+                ef_kind,
+                ef_i,
+                ef_j,
+                ef_shift,
+                ef_sym,
+                efv,
+                W,
+                pos,
+                sal,
+                amb,
+                dep,
+                poff,
+                growth,
+                low,
+                high,
+            )
             any_dirty = True
         if any_dirty:
             for lane in range(B):
@@ -481,8 +614,11 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
                         o = o * inv
                         r = math.log(max(cap[i, lane], 1e-300) / max(o, 1e-300))
                         change = abs(r - lp0[x, lane])
-                    expo = min(seat_par[2, x, lane] * (seat_par[0, x, lane] - wmean[x, lane])
-                               + seat_par[3, x, lane] * change, 50.0)
+                    expo = min(
+                        seat_par[2, x, lane] * (seat_par[0, x, lane] - wmean[x, lane])
+                        + seat_par[3, x, lane] * change,
+                        50.0,
+                    )
                     hazard = seat_par[1, x, lane] * math.exp(expo)
                     p = -math.expm1(-hazard * dt)
                     u = (unif[s, Es + x, lane] + 0.5) * _U32
@@ -506,8 +642,7 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
                 who_end[a, lane] = who
 
         # 4. the ties move: forces at the state after the events, noise, clipping
-        _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise16[s], table,
-              noise_on, one)
+        _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise16[s], table, noise_on, one)
 
         # 5. betrayal shock and reputation loss toward this step's defectors
         for a in range(L):
@@ -550,8 +685,25 @@ def _run_tile(tile, nb, t0, t1, steps, dt, rebuild, summarize_start,
             for lane in range(nb):
                 if not math.isfinite(check[lane]):
                     bad = t + 1
-        _summarize(t + 1, nb, W, active, al_start, seat_actor, hist, act, bsum, sample,
-                   traj, orig_row, do_traj, sgn, bins, cbuf, trb)
+        _summarize(
+            t + 1,
+            nb,
+            W,
+            active,
+            al_start,
+            seat_actor,
+            hist,
+            act,
+            bsum,
+            sample,
+            traj,
+            orig_row,
+            do_traj,
+            sgn,
+            bins,
+            cbuf,
+            trb,
+        )
     return bad
 
 
@@ -560,8 +712,14 @@ _COMPILED: dict[str, object] = {}
 _FASTMATH = {"contract"}
 # helpers inlined into the kernel (a call passes every array with reference counting, which costs
 # more than a rare event's effect itself); the rebuild of the fixed forces stays a call
-_HELPERS = {"_clip": "always", "_fixed_lanes": "never", "_move": "never", "_fixed_one": "always",
-            "_apply_effects": "always", "_summarize": "always"}
+_HELPERS = {
+    "_clip": "always",
+    "_fixed_lanes": "never",
+    "_move": "never",
+    "_fixed_one": "always",
+    "_apply_effects": "always",
+    "_summarize": "always",
+}
 
 
 def _compiled():
@@ -573,8 +731,9 @@ def _compiled():
         g = globals()
         for name, inline in _HELPERS.items():
             if not hasattr(g[name], "py_func"):
-                g[name] = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH,
-                                     inline=inline)(g[name])
+                g[name] = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline=inline)(
+                    g[name]
+                )
         _COMPILED["run_tile"] = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH)(_run_tile)
     return _COMPILED["run_tile"]
 
@@ -582,6 +741,7 @@ def _compiled():
 # --------------------------------------------------------------------------------------------
 # Layout: tiles of lanes, draw blocks
 # --------------------------------------------------------------------------------------------
+
 
 class Layout:
     """Where each row of the chunk lives in the tiles, and whose draws it uses.
@@ -627,18 +787,21 @@ class Layout:
         # the row stored at each internal position (padding repeats the tile's first row)
         self.source = np.empty(self.tiles * LANES, dtype=np.int64)
         for t in range(self.tiles):
-            self.source[t * LANES:(t + 1) * LANES] = order[starts[t]]
+            self.source[t * LANES : (t + 1) * LANES] = order[starts[t]]
         self.source[self.position] = rows
         self.lanes = np.zeros((self.tiles, LANES), dtype=np.int64)  # draw lane of each slot
         self.lanes[tile_of, slot] = lane[order]
-        self.identity = [bool(np.array_equal(self.lanes[t, :self.count[t]], np.arange(self.count[t])))
-                         for t in range(self.tiles)]
+        self.identity = [
+            bool(np.array_equal(self.lanes[t, : self.count[t]], np.arange(self.count[t])))
+            for t in range(self.tiles)
+        ]
         tile_group, tile_block = g2[starts], b2[starts]
         self.blocks = sorted(set(zip(tile_group.tolist(), tile_block.tolist())))
-        self.block_of = np.array([self.blocks.index((g, b)) for g, b in
-                                  zip(tile_group.tolist(), tile_block.tolist())], dtype=np.int64)
-        self.group_blocks = {g: 1 + max(b for gg, b in self.blocks if gg == g)
-                             for g, _ in self.blocks}
+        self.block_of = np.array(
+            [self.blocks.index((g, b)) for g, b in zip(tile_group.tolist(), tile_block.tolist())],
+            dtype=np.int64,
+        )
+        self.group_blocks = {g: 1 + max(b for gg, b in self.blocks if gg == g) for g, _ in self.blocks}
 
     def pack(self, x: np.ndarray, dtype=None) -> np.ndarray:
         """``(n, ...)`` row-major values as ``(tiles, ..., LANES)``."""
@@ -677,8 +840,9 @@ def _draw_block(gens, S: int, pn: int, pu: int):
     return noise, unif
 
 
-def replay_draws(params: Params, rngs, layout=None, *, steps: int | None = None,
-                 each_step: bool = False) -> list[dynamics.Draws]:
+def replay_draws(
+    params: Params, rngs, layout=None, *, steps: int | None = None, each_step: bool = False
+) -> list[dynamics.Draws]:
     """The draws :meth:`NumbaEngine.simulate` gives each row at each step, as
     :class:`~sim.model.dynamics.Draws` in float64 (for checking the engine against
     :mod:`sim.model.reference`, which consumes them one replicate at a time)."""
@@ -690,15 +854,17 @@ def replay_draws(params: Params, rngs, layout=None, *, steps: int | None = None,
     gens = _block_generators(lay, rngs)
     table = dynamics.normal_table(np.float64)
     off = ~np.eye(A, dtype=bool)
-    out = [dynamics.Draws(np.zeros((params.n, A, A)), np.empty((params.n, E)), np.empty((params.n, M)))
-           for _ in range(steps)]
+    out = [
+        dynamics.Draws(np.zeros((params.n, A, A)), np.empty((params.n, E)), np.empty((params.n, M)))
+        for _ in range(steps)
+    ]
     bounds = _stretches(steps, params.bargain_every, each_step)
     for t0, t1 in zip(bounds[:-1], bounds[1:]):
         for d, gen in enumerate(gens):
             noise, unif = _draw_block(gen, t1 - t0, A * (A - 1), E + M)
             for tile in np.flatnonzero(lay.block_of == d):
                 nb = int(lay.count[tile])
-                rows = lay.source[tile * LANES:tile * LANES + nb]
+                rows = lay.source[tile * LANES : tile * LANES + nb]
                 lanes = lay.lanes[tile, :nb]
                 for s in range(t1 - t0):
                     u = (unif[s][:, lanes].T + 0.5) * _U32
@@ -714,13 +880,24 @@ def replay_draws(params: Params, rngs, layout=None, *, steps: int | None = None,
 # The engine
 # --------------------------------------------------------------------------------------------
 
+
 class NumbaEngine:
     """The compiled engine (``--engine numba``); see the module docstring."""
 
     name = "numba"
+    fuses_summaries = True
 
-    def simulate(self, params: Params, rngs, layout=None, *, dtype=np.float32, record=None,
-                 steps: int | None = None, summaries=None) -> dynamics.State:
+    def simulate(
+        self,
+        params: Params,
+        rngs,
+        layout=None,
+        *,
+        dtype=np.float32,
+        record=None,
+        steps: int | None = None,
+        summaries=None,
+    ) -> dynamics.State:
         """Run ``steps`` (default: the scenario's) steps of every row of ``params``.
 
         Parameters
@@ -789,11 +966,23 @@ class _Run:
         self.pv = pack(params.pressure_values, np.float64)
         self.pidx = np.ascontiguousarray(params.pressure_index, dtype=np.int64)
         self.pw = np.ascontiguousarray(params.pressure_weight, dtype=np.float64)
-        self.coef = pack(np.stack([dt * c["affinity"], dt * c["competition"], dt * c["dependence"]],
-                                  axis=1), np.float64)
-        self.kcoef = pack(np.stack([-dt * c["affinity"], dt * c["balance"] / max(A - 2, 1),
-                                    np.sqrt(dt * c["threat"]), np.sqrt(dt * c["pressure"]),
-                                    c["noise"] * np.sqrt(dt), dt * c["dependence"]], axis=1), dtype)
+        self.coef = pack(
+            np.stack([dt * c["affinity"], dt * c["competition"], dt * c["dependence"]], axis=1), np.float64
+        )
+        self.kcoef = pack(
+            np.stack(
+                [
+                    -dt * c["affinity"],
+                    dt * c["balance"] / max(A - 2, 1),
+                    np.sqrt(dt * c["threat"]),
+                    np.sqrt(dt * c["pressure"]),
+                    c["noise"] * np.sqrt(dt),
+                    dt * c["dependence"],
+                ],
+                axis=1,
+            ),
+            dtype,
+        )
         self.noise_on = bool(np.any(c["noise"]))
         self.low = np.ascontiguousarray(params.low, dtype=np.float64)
         self.high = np.ascontiguousarray(params.high, dtype=np.float64)
@@ -806,9 +995,10 @@ class _Run:
         self.ev_slot = np.array(slots, dtype=np.int64)
         self.Es = s
         self.ev_repeat = np.array([e.repeat for e in events], dtype=np.uint8)
-        hazards = [e.hazard for e in events if e.at is None]
-        self.evp = pack(-np.expm1(-np.stack(hazards, axis=1) * dt) if hazards else np.zeros((n, 0)),
-                        np.float64)
+        hazards = [e.hazard for e in events if e.hazard is not None and e.at is None]
+        self.evp = pack(
+            -np.expm1(-np.stack(hazards, axis=1) * dt) if hazards else np.zeros((n, 0)), np.float64
+        )
         effects = [f for e in events for f in e.effects]
         self.ev_first = np.cumsum([0] + [len(e.effects) for e in events]).astype(np.int64)
         self.ef_kind = np.array([_KIND[f.kind] for f in effects], dtype=np.int64)
@@ -816,8 +1006,9 @@ class _Run:
         self.ef_j = np.array([f.j for f in effects], dtype=np.int64)
         self.ef_shift = np.array([f.op == "shift" for f in effects], dtype=np.uint8)
         self.ef_sym = np.array([f.symmetric for f in effects], dtype=np.uint8)
-        self.efv = pack(np.stack([f.value for f in effects], axis=1) if effects else np.zeros((n, 0)),
-                        np.float64)
+        self.efv = pack(
+            np.stack([f.value for f in effects], axis=1) if effects else np.zeros((n, 0)), np.float64
+        )
         seat_actor, al_start = [], [0]
         member = np.zeros((max(len(params.alliances), 1), A), dtype=np.uint8)
         for a, al in enumerate(params.alliances):
@@ -833,13 +1024,22 @@ class _Run:
             cols = [np.repeat(getattr(al, key)[:, None], len(al.members), axis=1) for al in params.alliances]
             return np.concatenate(cols, axis=1) if cols else np.zeros((n, 0))
 
-        self.seat_par = pack(np.stack([per_seat(k) for k in ("theta_stay", "h0", "beta", "power_shift")],
-                                      axis=1), np.float64)
+        self.seat_par = pack(
+            np.stack([per_seat(k) for k in ("theta_stay", "h0", "beta", "power_shift")], axis=1), np.float64
+        )
         self.shifting = bool(self.M and np.any(self.seat_par[:, 3]))
-        self.al_par = pack(np.stack([np.stack([getattr(al, k) for al in params.alliances], axis=1)
-                                     if params.alliances else np.zeros((n, 0))
-                                     for k in ("theta_trust", "betrayal_shock", "reputation")], axis=1),
-                           np.float64)
+        self.al_par = pack(
+            np.stack(
+                [
+                    np.stack([getattr(al, k) for al in params.alliances], axis=1)
+                    if params.alliances
+                    else np.zeros((n, 0))
+                    for k in ("theta_trust", "betrayal_shock", "reputation")
+                ],
+                axis=1,
+            ),
+            np.float64,
+        )
         pairs = dynamics.dependence_pairs(params)
         self.dp_i = np.array([p[0] for p in pairs], dtype=np.int64)
         self.dp_k = np.array([p[1] for p in pairs], dtype=np.int64)
@@ -852,7 +1052,7 @@ class _Run:
         if summaries is not None:
             self.hist, self.act, self.bsum = summaries.hist, summaries.active, summaries.balance_sum
             sample = np.zeros(n, dtype=np.uint8)
-            sample[:summaries.balance_rows] = 1
+            sample[: summaries.balance_rows] = 1
             self.traj = summaries.trajectories
             self.bins = summaries.hist.shape[-1]
         else:
@@ -914,8 +1114,14 @@ class _Run:
         un = self.lay.unpack
         p = self.params
         f64 = np.float64
-        new = bdm_step(un(self.cap).astype(f64), un(self.pos).astype(f64), un(self.sal).astype(f64),
-                       p.low, p.high, salience_scale=1.0)
+        new = bdm_step(
+            un(self.cap).astype(f64),
+            un(self.pos).astype(f64),
+            un(self.sal).astype(f64),
+            p.low,
+            p.high,
+            salience_scale=1.0,
+        )
         self.pos = self.lay.pack(new.astype(self.dtype))
 
     def stretch(self, kernel, block_gen, t0: int, t1: int, rebuild: bool, summarize_start: bool) -> None:
@@ -934,17 +1140,72 @@ class _Run:
                     nz = np.ascontiguousarray(noise[:, :, lanes])
                     un = np.ascontiguousarray(unif[:, :, lanes])
                 bad = kernel(
-                    int(tile), nb, t0, t1, self.params.steps, self.params.dt, rebuild, summarize_start,
-                    self.W, self.cap, self.growth, self.pos, self.sal, self.amb, self.dep, self.poff,
-                    self.fired, self.active, self.fate, self.end, self.defector, self.lp0, self.elp0,
+                    int(tile),
+                    nb,
+                    t0,
+                    t1,
+                    self.params.steps,
+                    self.params.dt,
+                    rebuild,
+                    summarize_start,
+                    self.W,
+                    self.cap,
+                    self.growth,
+                    self.pos,
+                    self.sal,
+                    self.amb,
+                    self.dep,
+                    self.poff,
+                    self.fired,
+                    self.active,
+                    self.fate,
+                    self.end,
+                    self.defector,
+                    self.lp0,
+                    self.elp0,
                     self.fixed,
-                    self.sval, self.pv, self.pidx, self.pw, self.coef, self.kcoef, self.low, self.high,
-                    self.ev_at, self.ev_slot, self.ev_repeat, self.ev_first, self.evp, self.ef_kind,
-                    self.ef_i, self.ef_j, self.ef_shift, self.ef_sym, self.efv, self.seat_actor,
-                    self.al_start, self.member, self.seat_par, self.al_par, self.shifting,
-                    self.dp_i, self.dp_k, nz, un, self.table, self.noise_on,
-                    self.hist, self.act, self.bsum, self.sample, self.traj, self.orig, self.do_traj,
-                    self.bins, one, self.dtype.type(self.params.dt))
+                    self.sval,
+                    self.pv,
+                    self.pidx,
+                    self.pw,
+                    self.coef,
+                    self.kcoef,
+                    self.low,
+                    self.high,
+                    self.ev_at,
+                    self.ev_slot,
+                    self.ev_repeat,
+                    self.ev_first,
+                    self.evp,
+                    self.ef_kind,
+                    self.ef_i,
+                    self.ef_j,
+                    self.ef_shift,
+                    self.ef_sym,
+                    self.efv,
+                    self.seat_actor,
+                    self.al_start,
+                    self.member,
+                    self.seat_par,
+                    self.al_par,
+                    self.shifting,
+                    self.dp_i,
+                    self.dp_k,
+                    nz,
+                    un,
+                    self.table,
+                    self.noise_on,
+                    self.hist,
+                    self.act,
+                    self.bsum,
+                    self.sample,
+                    self.traj,
+                    self.orig,
+                    self.do_traj,
+                    self.bins,
+                    one,
+                    self.dtype.type(self.params.dt),
+                )
                 if bad >= 0 and (self.bad < 0 or bad < self.bad):
                     self.bad = bad
 
@@ -956,9 +1217,14 @@ def compile_seconds() -> float:
     from sim.spec.params import compile_params
     from sim.spec.scenario import Scenario
 
-    tiny = Scenario.model_validate({
-        "actors": {"a": {"capability": 0.5}, "b": {"capability": 0.3}, "c": {"capability": 0.2}},
-        "issues": {"x": {}}, "alliances": {"ab": {"members": ["a", "b"]}}, "run": {"steps": 2}})
+    tiny = Scenario.model_validate(
+        {
+            "actors": {"a": {"capability": 0.5}, "b": {"capability": 0.3}, "c": {"capability": 0.2}},
+            "issues": {"x": {}},
+            "alliances": {"ab": {"members": ["a", "b"]}},
+            "run": {"steps": 2},
+        }
+    )
     params = compile_params(tiny, 2, np.random.default_rng(0))
     for dtype in (np.float32, np.float64):
         NumbaEngine().simulate(params, [np.random.default_rng(0)], dtype=dtype)

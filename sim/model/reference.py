@@ -12,7 +12,8 @@ produces the same trajectory (see ``tests/test_reference.py``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import mesa
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from sim.model.dynamics import DRIFT, HOLDS, STAB, Draws, draw, member_count, stochastic_event_count
 from sim.spec.params import Params, compile_params
 from sim.spec.scenario import Scenario
+from sim.vocabulary import ALLIANCE_KEYS
 
 
 class ReferenceCountry(mesa.Agent):
@@ -32,6 +34,7 @@ class ReferenceCountry(mesa.Agent):
 
     # -- the forces of DESIGN section 2, term by term --------------------------------------
     def interest_similarity(self, j: int) -> float:
+        """U_ij: one minus twice the salience-weighted distance of positions, on each issue's scale."""
         m = self.model
         i = self.index
         total = sum(m.salience[i])
@@ -44,6 +47,7 @@ class ReferenceCountry(mesa.Agent):
         return u
 
     def balance(self, j: int) -> float:
+        """The structural-balance pull on W_ij: mean over third parties k of W_ik W_kj."""
         m = self.model
         i = self.index
         s = 0.0
@@ -53,6 +57,7 @@ class ReferenceCountry(mesa.Agent):
         return s / max(m.A - 2, 1)
 
     def threat(self, j: int) -> float:
+        """The balance-of-threat pull on W_ij: sum over third parties h of tau_hi tau_hj."""
         m = self.model
         i = self.index
         s = 0.0
@@ -64,6 +69,7 @@ class ReferenceCountry(mesa.Agent):
         return s
 
     def competition(self, j: int) -> float:
+        """The sphere-competition push on W_ij: sum over clients m of a_im a_jm v_m."""
         m = self.model
         i = self.index
         s = 0.0
@@ -155,12 +161,10 @@ class ReferenceModel(mesa.Model):
         self.strategic_value = params.strategic_value[0].tolist()
         self.pressure_offset = [0.0] * self.A
         self.fired = [False] * len(params.events)
-        self.alliances = []
+        self.alliances: list[dict[str, Any]] = []
         for al in params.alliances:
             members = [int(x) for x in al.members]
-            entry = {k: float(getattr(al, k)[0]) for k in ("theta_stay", "theta_trust", "h0", "beta",
-                                                            "power_shift", "betrayal_shock",
-                                                            "reputation")}
+            entry: dict[str, Any] = {k: float(getattr(al, k)[0]) for k in ALLIANCE_KEYS}
             entry.update(name=al.name, members=members, active=True, fate=HOLDS, end_step=-1,
                          defector=-1)
             entry["log_power0"] = {i: self.log_relative_power(i, members) for i in members}
@@ -176,15 +180,18 @@ class ReferenceModel(mesa.Model):
 
     # -- derived quantities ---------------------------------------------------------------
     def log_relative_power(self, i: int, members: list[int]) -> float:
+        """Log of actor i's capability over its partners' total."""
         others = [self.capability[j] for j in members if j != i]
         mean_other = sum(others) / len(others)
         return math.log(max(self.capability[i], 1e-300)) - math.log(max(mean_other, 1e-300))
 
     def cohesion(self, members: list[int]) -> float:
+        """Mean disposition of the members toward one another."""
         s = sum(self.W[i][j] for i in members for j in members if i != j)
         return s / (len(members) * (len(members) - 1))
 
     def pressure(self) -> list[float]:
+        """Each actor's pressure at this step (schedule plus event offsets)."""
         p = self.params
         t = min(self.t, p.steps - 1)
         out = []
@@ -197,17 +204,21 @@ class ReferenceModel(mesa.Model):
 
     # -- one step ---------------------------------------------------------------------------
     def next_draws(self) -> Draws:
+        """This step's random numbers, drawn in the kernel's order."""
         if self._draws is not None:
             return next(self._draws)
         return draw(self.rng, 1, self.A, stochastic_event_count(self.params),
                     member_count(self.params))
 
     def fire_events(self, u: list[float]) -> None:
+        """Fire this step's scheduled events and the stochastic ones whose draw falls under their
+        probability."""
         s = 0
         for e_index, ev in enumerate(self.params.events):
             if ev.at is not None:
                 fires = ev.at == self.t
             else:
+                assert ev.hazard is not None  # an event has a step or a hazard
                 prob = 1.0 - math.exp(-float(ev.hazard[0]) * self.dt)
                 fires = u[s] < prob and (ev.repeat or not self.fired[e_index])
                 s += 1
@@ -218,6 +229,7 @@ class ReferenceModel(mesa.Model):
                 self.apply_effect(f)
 
     def apply_effect(self, f) -> None:
+        """Apply one compiled event effect to this replicate."""
         v = float(f.value[0])
 
         def upd(cur):
@@ -269,6 +281,7 @@ class ReferenceModel(mesa.Model):
         return ended
 
     def step(self) -> None:
+        """One step: events, forces and noise on every tie, decisions, defections, growth, bargaining."""
         d = self.next_draws()
         self.fire_events(d.events[0].tolist())
         pressure = self.pressure()
@@ -297,9 +310,3 @@ class ReferenceModel(mesa.Model):
         self.datacollector.collect(self)
         if self.t >= self.params.steps:
             self.running = False
-
-
-def draw_stream(rng: np.random.Generator, params: Params, dtype=np.float64) -> Callable[[], Draws]:
-    """A function returning successive :class:`Draws` for ``params`` (shared by tests)."""
-    E, M = stochastic_event_count(params), member_count(params)
-    return lambda: draw(rng, params.n, params.A, E, M, dtype)

@@ -327,11 +327,11 @@ def _declared_values(r: Results) -> list[tuple[str, str, str | None]] | None:
     """(path, declared value, claim id) of every numeric parameter, from the stored scenario."""
     try:
         from sim.present.show import describe_value
-        from sim.spec.params import iter_values
+        from sim.spec.parammap import slots
         from sim.spec.scenario import Scenario
 
         scenario = Scenario.model_validate(r.manifest["scenario"])
-        return [(p, describe_value(v), getattr(v, "claim", None)) for p, v in iter_values(scenario)]
+        return [(s.path, describe_value(s.value), getattr(s.value, "claim", None)) for s in slots(scenario)]
     except Exception:  # noqa: BLE001 - fall back to the sampled columns
         return None
 

@@ -4,7 +4,8 @@ One row per parameter: its dotted path, its value (a number or a distribution), 
 and its provenance, i.e. the grounding claims, each as ``id ¶N speaker`` for the source article or
 ``id publisher`` for a public figure or the literature. Rows are grouped by section (actors,
 positions, ties, ...) and cut to the terminal's width; the claims cited follow in full below the
-table. A row whose claims give another value is marked ``≠``, a row no claim grounds ``(none)``.
+table. A row whose claims give another value is marked ``≠``, a row no claim grounds ``(none)``;
+a value a calibration narrowed shows the observations that moved it, then its prior's claims.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 from sim.spec.claims import Claim, claims_by_param, load_claims, matches
-from sim.spec.params import iter_values
+from sim.spec.parammap import slots
 from sim.spec.scenario import load_scenario, point_value
 
 SPEAKERS = {
@@ -107,14 +108,19 @@ def render(path: str | Path, point: bool = False, width: int | None = None) -> s
 
     rows = []
     cited: list[Claim] = []
-    for p, v in iter_values(scenario):
+    for slot in slots(scenario):
+        p, v = slot.path, slot.value
         found = by_param.get(p, [])
+        posterior = getattr(v, "claim", None) or ""
         if not found:
-            prov = "(none)"
+            prov = posterior if posterior.startswith("posterior given") else "(none)"
         else:
             good = [c for c in found if any(g.param == p and matches(g, v) for g in c.grounds)]
             prov = "; ".join(cite(c) for c in (good or found))
-            if not good:
+            if not good and posterior.startswith("posterior given"):
+                # a calibration narrowed it (alliance-sim calibrate): the claims give the prior
+                prov = f"{posterior}; prior: {prov}"
+            elif not good:
                 prov = "≠ " + prov
             for c in found:
                 if c not in cited:

@@ -12,20 +12,24 @@ executor passed in, such as a Dask client's ``get_executor()``.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import copy
 import multiprocessing
 import os
 import platform
 import sys
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from sim.errors import AllianceError, InputError, Interrupted, RunError
 from sim.model import dynamics
+from sim.model.engines import Layout, Summaries, get_engine
 from sim.model.landscape import best_partition, descend_partition
 from sim.run.store import (
+    FORMAT,
     MANIFEST,
     ChunkData,
     Results,
@@ -38,8 +42,21 @@ from sim.run.store import (
     save_chunk,
     write_json,
 )
-from sim.spec.params import compile_params
+from sim.spec.parammap import slot_map, uncertain_slots
+from sim.spec.params import Params, assemble, compile_params, sample
 from sim.spec.scenario import Scenario, ScenarioError, check_footprint, footprint, load_scenario
+from sim.vocabulary import (
+    BALANCE,
+    FATES,
+    REPLICATE,
+    bloc_column,
+    capability_column,
+    cohesion_column,
+    defector_column,
+    end_step_column,
+    fate_column,
+    param_column,
+)
 
 DEFAULT_CHUNK_SIZE = 4096  # measured in benchmarks/bench.py: 2048-4096 are fastest on 2 cores
 # The balance index over time (a per-step summary) is averaged over the first replicates of each
@@ -59,13 +76,7 @@ RESULT_ENTRIES = frozenset({"manifest.json", "replicates.parquet", "summary.npz"
                             "chunks", "report.html", "report_figures"})
 
 
-class EnsembleError(RuntimeError):
-    """A run that could not finish; what finished is kept on disk."""
-
-
-def chunk_seed(seed: int, index: int) -> np.random.SeedSequence:
-    """The seed of chunk ``index``: the ``index``-th child of ``SeedSequence(seed)``."""
-    return np.random.SeedSequence(seed, spawn_key=(index,))
+EnsembleError = RunError  # a run that could not finish; what finished is kept on disk
 
 
 def balanced_share(W: np.ndarray) -> np.ndarray:
@@ -92,74 +103,275 @@ def cohesion_bins(values: np.ndarray) -> np.ndarray:
     return np.clip(index, 0, HIST_BINS - 1)
 
 
+# --------------------------------------------------------------------------------------------
+# Designs, blocks and collectors
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Design:
+    """``P`` points x ``R`` replicates with common random numbers.
+
+    Parameters
+    ----------
+    values
+        Parameter-map path -> ``(P,)`` value of that slot at each point (``{}``: one point, the
+        scenario as it is).
+    replicates
+        ``R``, the replicates of every point.
+    streams
+        ``(P,)`` common-random-number group of each point (default: all in group 0). Replicate ``r``
+        of every point of a group sees the same draws of the values not in the design and the same
+        noise, event and decision draws, so comparisons between points are paired.
+    """
+
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    replicates: int = 1
+    streams: np.ndarray | None = None
+
+    @classmethod
+    def single(cls, replicates: int) -> Design:
+        """A plain run: one point of ``replicates`` replicates."""
+        return cls({}, int(replicates))
+
+    @property
+    def points(self) -> int:
+        """``P``, the number of design points."""
+        for v in self.values.values():
+            return len(v)
+        return 1 if self.streams is None else len(self.streams)
+
+    def stream_of(self) -> np.ndarray:
+        """``(P,)`` group of every point."""
+        if self.streams is None:
+            return np.zeros(self.points, dtype=np.int64)
+        return np.asarray(self.streams, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Block:
+    """The part of a design that one chunk runs: some points x a range of replicates.
+
+    The chunk's rows are ``len(points) * size``, replicate fastest: ``row = p_local * size + r_local``.
+    """
+
+    index: int
+    points: np.ndarray
+    rep_start: int
+    size: int
+
+    @property
+    def rows(self) -> int:
+        """Rows of the chunk's arrays."""
+        return len(self.points) * self.size
+
+    def point_of_row(self) -> np.ndarray:
+        """``(rows,)`` design point of each row."""
+        return np.repeat(np.asarray(self.points), self.size)
+
+    def replicate_of_row(self) -> np.ndarray:
+        """``(rows,)`` replicate (0-based, over the whole design) of each row."""
+        return np.tile(np.arange(self.rep_start, self.rep_start + self.size), len(self.points))
+
+
+def blocks(design: Design, chunk_size: int) -> list[Block]:
+    """Split a design into chunks of at most ``chunk_size`` rows (at least one point's replicates
+    chunk per chunk): replicates are cut into chunks of ``min(R, chunk_size)``, points grouped so
+    that a chunk holds about ``chunk_size`` rows."""
+    R, P = design.replicates, design.points
+    rep_chunk = min(R, chunk_size)
+    per = max(1, chunk_size // rep_chunk)
+    out = []
+    for p0 in range(0, P, per):
+        points = np.arange(p0, min(P, p0 + per))
+        for r0 in range(0, R, rep_chunk):
+            out.append(Block(len(out), points, r0, min(rep_chunk, R - r0)))
+    return out
+
+
+def stream_seeds(seed: int, rep_chunk: int, group: int) -> tuple[np.random.SeedSequence, ...]:
+    """Seeds of replicate chunk ``rep_chunk`` of common-random-number group ``group``: one for the
+    draws of the uncertain values, one for the dynamics (noise, events, decisions).
+
+    Group 0 uses ``SeedSequence(seed, spawn_key=(rep_chunk,))``, so a plain run's chunk ``c`` draws
+    from the ``c``-th child of ``SeedSequence(seed)``; other groups add the group to the key.
+    """
+    key = (int(rep_chunk),) if group == 0 else (int(rep_chunk), int(group))
+    return tuple(np.random.SeedSequence(seed, spawn_key=key).spawn(2))
+
+
+class Collector:
+    """What a chunk gives back. Subclass it: it must be picklable, and each chunk gets a fresh copy.
+
+    The engine calls :meth:`begin` before stepping, :meth:`record` at ``t = 0`` and after every
+    step, and returns what :meth:`end` returns as the chunk's payload.
+    """
+
+    def begin(self, block: Block, params: Params) -> None:
+        """Prepare for a chunk (allocate per-step summaries)."""
+
+    def record(self, state: dynamics.State) -> None:
+        """Look at the state at step ``state.t``."""
+
+    def end(self, block: Block, params: Params, state: dynamics.State):
+        """The chunk's payload."""
+        raise NotImplementedError
+
+    @property
+    def records(self) -> bool:
+        """Whether :meth:`record` does anything (the engine skips the call otherwise)."""
+        return type(self).record is not Collector.record
+
+    def summaries(self) -> Summaries | None:
+        """The arrays an engine that fuses the per-step summaries may fill instead of calling
+        :meth:`record` (after :meth:`begin`); ``None``: this collector records through the callback."""
+        return None
+
+
 @dataclass
 class ChunkTask:
     """Everything a worker needs to run one chunk (picklable)."""
 
     scenario: Scenario
-    index: int
-    start: int
-    size: int
+    block: Block
+    values: dict[str, np.ndarray]  # path -> (len(block.points),) design values of the block's points
+    streams: np.ndarray  # (len(block.points),) group of each of the block's points
+    rep_chunk: int  # index of the block's replicate chunk
     seed: int
-    trajectories: bool = False
+    collector: Collector
     dtype: str = DEFAULT_DTYPE
+    engine: str = "numpy"
+
+    @property
+    def size(self) -> int:
+        """Rows of the chunk (what the progress bar counts)."""
+        return self.block.rows
+
+    @property
+    def index(self) -> int:
+        """The chunk's number."""
+        return self.block.index
 
 
-def run_chunk(task: ChunkTask) -> ChunkData:
-    """Run one chunk of replicates and summarise it."""
-    scenario = task.scenario
-    params_seed, dyn_seed = chunk_seed(task.seed, task.index).spawn(2)
-    params = compile_params(scenario, task.size, np.random.default_rng(params_seed))
-    rng = np.random.default_rng(dyn_seed)
-    dtype = np.dtype(task.dtype)
-    T, L, A = params.steps, len(params.alliances), params.A
-    hist = np.zeros((T + 1, L, HIST_BINS), dtype=np.int64)
-    active = np.zeros((T + 1, L), dtype=np.int64)
-    balance_sum = np.zeros(T + 1)
-    sample = min(task.size, BALANCE_SAMPLE)
-    traj = np.empty((task.size, T + 1, A, A), dtype=np.float32) if task.trajectories else None
+def replicate_task(scenario: Scenario, index: int, start: int, size: int, seed: int, *,
+                   trajectories: bool = False, dtype: str = DEFAULT_DTYPE,
+                   engine: str = "numpy") -> ChunkTask:
+    """The task of chunk ``index`` of a plain run: replicates ``start .. start + size``."""
+    block = Block(index, np.zeros(1, dtype=np.intp), start, size)
+    return ChunkTask(scenario, block, {}, np.zeros(1, dtype=np.int64), index, seed,
+                     ReplicateCollector(trajectories), dtype, engine)
 
-    def record(state):
+
+def chunk_params(task: ChunkTask) -> tuple[Params, list[np.random.Generator], Layout | None]:
+    """The arrays, dynamics generators and row layout of a chunk.
+
+    A chunk of one point with no design values is compiled directly from its group's parameter
+    seed (a plain run's chunk); otherwise each group's uncertain values are drawn once for its
+    ``size`` replicates and shared by the group's points, and the design values are set on top.
+    """
+    block, size = task.block, task.block.size
+    groups, point_group = np.unique(task.streams, return_inverse=True)
+    seeds = [stream_seeds(task.seed, task.rep_chunk, int(g)) for g in groups]
+    rngs = [np.random.default_rng(dyn) for _, dyn in seeds]
+    if not task.values and len(block.points) == 1:
+        params = compile_params(task.scenario, size, np.random.default_rng(seeds[0][0]))
+        return params, rngs, None
+    rows = block.rows
+    values: dict[str, np.ndarray] = {}
+    for g, (params_seed, _) in enumerate(seeds):
+        drawn = sample(task.scenario, size, np.random.default_rng(params_seed))
+        mine = np.repeat(point_group == g, size)
+        for path, x in drawn.items():
+            values.setdefault(path, np.empty(rows))[mine] = np.tile(x, int(mine.sum()) // size)
+    for path, x in task.values.items():
+        values[path] = np.repeat(np.asarray(x, dtype=np.float64), size)
+    params = assemble(task.scenario, rows, values)
+    layout = (np.repeat(point_group, size), np.tile(np.arange(size), len(block.points)))
+    return params, rngs, layout
+
+
+def run_chunk(task: ChunkTask):
+    """Run one chunk of a design and return its collector's payload."""
+    params, rngs, layout = chunk_params(task)
+    collector = copy.deepcopy(task.collector)
+    collector.begin(task.block, params)
+    engine = get_engine(task.engine)
+    fused = collector.summaries() if engine.fuses_summaries else None
+    if fused is not None:
+        state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype), summaries=fused)
+    else:
+        state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype),
+                                record=collector.record if collector.records else None)
+    return collector.end(task.block, params, state)
+
+
+class ReplicateCollector(Collector):
+    """A plain run's chunk: the replicate table, the per-step summaries and, optionally, the
+    trajectories (:class:`~sim.run.store.ChunkData`)."""
+
+    def __init__(self, trajectories: bool = False):
+        self.trajectories = trajectories
+
+    def begin(self, block: Block, params: Params) -> None:
+        """Allocate the per-step summaries of the chunk."""
+        T, L, A, n = params.steps, len(params.alliances), params.A, params.n
+        self.params = params
+        self.hist = np.zeros((T + 1, L, HIST_BINS), dtype=np.int64)
+        self.active = np.zeros((T + 1, L), dtype=np.int64)
+        self.balance_sum = np.zeros(T + 1)
+        self.sample = min(n, BALANCE_SAMPLE)
+        self.traj = np.empty((n, T + 1, A, A), dtype=np.float32) if self.trajectories else None
+
+    def summaries(self) -> Summaries | None:
+        """The per-step summary arrays, for an engine that fills them itself (not for a subclass
+        that records more: it gets its callback)."""
+        if type(self).record is not ReplicateCollector.record:
+            return None
+        return Summaries(self.hist, self.active, self.balance_sum, self.sample, self.traj)
+
+    def record(self, state: dynamics.State) -> None:
+        """Cohesion histograms, active counts, balance share (and ties) at step ``state.t``."""
         t = state.t
-        for a, al in enumerate(params.alliances):
+        for a, al in enumerate(self.params.alliances):
             c = dynamics.cohesion(state.ties, al.members)
-            hist[t, a] = np.bincount(cohesion_bins(c), minlength=HIST_BINS)
-        active[t] = state.active.sum(axis=0)
-        balance_sum[t] = balanced_share(state.ties[:sample]).sum()
-        if traj is not None:
-            traj[:, t] = state.ties
+            self.hist[t, a] = np.bincount(cohesion_bins(c), minlength=HIST_BINS)
+        self.active[t] = state.active.sum(axis=0)
+        self.balance_sum[t] = balanced_share(state.ties[:self.sample]).sum()
+        if self.traj is not None:
+            self.traj[:, t] = state.ties
 
-    state = dynamics.run(params, rng, dtype=dtype, record=record)
-    columns: dict[str, np.ndarray] = {
-        "replicate": np.arange(task.start, task.start + task.size, dtype=np.int64)}
-    for path, values in params.sampled.items():
-        columns[f"param:{path}"] = values.astype(np.float32)  # 7 significant digits
-    fates = np.array(dynamics.FATES)
-    names = np.array(params.actors + [""], dtype=object)
-    for a, al in enumerate(params.alliances):
-        ended = ~state.active[:, a]
-        columns[f"{al.name}.fate"] = fates[state.fate[:, a]]
-        columns[f"{al.name}.end_step"] = np.where(ended, state.end_step[:, a], T).astype(np.int32)
-        columns[f"{al.name}.defector"] = names[np.where(ended, state.defector[:, a], -1)]
-        columns[f"{al.name}.cohesion"] = dynamics.cohesion(state.ties, al.members).astype(np.float64)
-    columns["balance"] = balanced_share(state.ties)
-    W64 = state.ties.astype(np.float64)
-    propensity = 0.5 * (W64 + np.swapaxes(W64, 1, 2))
-    find = best_partition if A <= BLOC_EXHAUSTIVE_MAX else descend_partition
-    labels, _ = find(state.capability.astype(np.float64), propensity)
-    for i, name in enumerate(params.actors):
-        columns[f"bloc:{name}"] = labels[:, i].astype(np.int8)
-    for i, name in enumerate(params.actors):
-        columns[f"capability:{name}"] = state.capability[:, i].astype(np.float64)
-    table = encode_table(columns)
-    W = W64
-    summary = {
-        "cohesion_hist": hist, "active": active, "balance_sum": balance_sum,
-        "ties_sum": W.sum(axis=0), "ties_sq": (W * W).sum(axis=0),
-        "n": np.array([task.size], dtype=np.int64),
-        "balance_n": np.array([sample], dtype=np.int64),
-    }
-    return ChunkData(task.index, table, summary, traj)
+    def end(self, block: Block, params: Params, state: dynamics.State) -> ChunkData:
+        """The chunk's replicate table and summaries."""
+        T, A = params.steps, params.A
+        start = block.rep_start
+        columns: dict[str, np.ndarray] = {
+            REPLICATE: np.arange(start, start + params.n, dtype=np.int64)}
+        for path, values in params.sampled.items():
+            columns[param_column(path)] = values.astype(np.float32)  # 7 significant digits
+        fates = np.array(FATES)
+        names = np.array(params.actors + [""], dtype=object)
+        for a, al in enumerate(params.alliances):
+            ended = ~state.active[:, a]
+            columns[fate_column(al.name)] = fates[state.fate[:, a]]
+            columns[end_step_column(al.name)] = np.where(ended, state.end_step[:, a], T).astype(np.int32)
+            columns[defector_column(al.name)] = names[np.where(ended, state.defector[:, a], -1)]
+            columns[cohesion_column(al.name)] = dynamics.cohesion(state.ties, al.members).astype(np.float64)
+        columns[BALANCE] = balanced_share(state.ties)
+        W = state.ties.astype(np.float64)
+        propensity = 0.5 * (W + np.swapaxes(W, 1, 2))
+        find = best_partition if A <= BLOC_EXHAUSTIVE_MAX else descend_partition
+        labels, _ = find(state.capability.astype(np.float64), propensity)
+        for i, name in enumerate(params.actors):
+            columns[bloc_column(name)] = labels[:, i].astype(np.int8)
+        for i, name in enumerate(params.actors):
+            columns[capability_column(name)] = state.capability[:, i].astype(np.float64)
+        table = encode_table(columns)
+        summary = {
+            "cohesion_hist": self.hist, "active": self.active, "balance_sum": self.balance_sum,
+            "ties_sum": W.sum(axis=0), "ties_sq": (W * W).sum(axis=0),
+            "n": np.array([params.n], dtype=np.int64),
+            "balance_n": np.array([self.sample], dtype=np.int64),
+        }
+        return ChunkData(block.index, table, summary, self.traj)
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,31 +379,43 @@ def run_chunk(task: ChunkTask) -> ChunkData:
 # --------------------------------------------------------------------------------------------
 
 def versions() -> dict[str, str]:
+    """Versions of the package, Python and the libraries a result depends on."""
     import mesa
     import pyarrow
 
-    from sim import __version__
+    from sim.version import __version__
 
     return {"alliance-sim": __version__, "python": platform.python_version(),
             "numpy": np.__version__, "pandas": pd.__version__, "pyarrow": pyarrow.__version__,
             "mesa": mesa.__version__}
 
 
-def _settings(scenario: Scenario, chunk_size: int, trajectories: bool, dtype: str) -> dict:
+def _settings(scenario: Scenario, chunk_size: int, trajectories: bool, dtype: str,
+              engine: str = "numpy") -> dict:
     run = scenario.run
     return {"replicates": run.replicates, "steps": run.steps, "seed": run.seed, "dt": run.dt,
-            "chunk_size": chunk_size, "trajectories": trajectories, "dtype": dtype}
+            "chunk_size": chunk_size, "trajectories": trajectories, "dtype": dtype, "engine": engine}
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the process that drives them, which stops the pool and keeps the
+    finished chunks."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def local_executor(workers: int) -> cf.Executor:
     """A process pool with an explicit spawn context (never the global start method)."""
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_ignore_sigint)
 
 
 class InlineExecutor(cf.Executor):
     """Runs each task in the calling process when it is submitted (one worker)."""
 
     def submit(self, fn, /, *args, **kwargs):
+        """Run fn now and return a finished future."""
         future: cf.Future = cf.Future()
         try:
             future.set_result(fn(*args, **kwargs))
@@ -202,13 +426,179 @@ class InlineExecutor(cf.Executor):
         return future
 
 
+def _pool(workers: int | None, executor: cf.Executor | None, n_tasks: int):
+    """``(pool, renew, own)``: the executor to use in ``pool[0]``, how to replace a broken local
+    pool (None for a given executor) and whether this call owns (and shuts down) it."""
+    if executor is not None:
+        return [executor], None, False
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    size = max(1, min(workers, n_tasks))
+
+    def make_executor():
+        return InlineExecutor() if size <= 1 else local_executor(size)
+
+    return [make_executor()], make_executor, True
+
+
+def _progress(progress: bool, total: int, initial: int, unit: str, desc: str):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True,
+                smoothing=0.1, file=sys.stderr)
+
+
+def design_tasks(scenario: Scenario, design: Design, collector: Collector, *, seed: int,
+                 chunk_size: int, dtype: str, engine: str) -> dict[int, ChunkTask]:
+    """The chunks of a design, by chunk number."""
+    if design.replicates <= 0:
+        raise InputError(f"expected a positive number of replicates, got {design.replicates}")
+    if chunk_size <= 0:
+        raise InputError(f"expected a positive chunk size, got {chunk_size}")
+    get_engine(engine)  # an unknown or missing engine fails here, before any work
+    known = set(slot_map(scenario))
+    unknown = sorted(set(design.values) - known)
+    if unknown:
+        raise InputError(f"not a parameter of the scenario: {', '.join(unknown[:5])}")
+    streams = design.stream_of()
+    rep_chunk = min(design.replicates, chunk_size)
+    return {b.index: ChunkTask(scenario, b, {k: np.asarray(v)[b.points] for k, v in design.values.items()},
+                               streams[b.points], b.rep_start // rep_chunk, seed, collector, dtype, engine)
+            for b in blocks(design, chunk_size)}
+
+
+def run_design(scenario: Scenario, design: Design, collector: Collector, *, seed: int | None = None,
+               out: str | Path | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
+               workers: int | None = 1, executor: cf.Executor | None = None, progress: bool = True,
+               desc: str | None = None, dtype: str = DEFAULT_DTYPE, engine: str = "numpy",
+               resume: bool = False, force: bool = False, name: str | None = None,
+               chunk_fn=None, source: Path | None = None, hint: str | None = None,
+               settings: dict | None = None):
+    """Run a design (points x replicates with common random numbers) and collect its chunks.
+
+    Every simulation of the program runs through here: a plain run is the one-point design
+    (:func:`run_ensemble`); sensitivity, sweeps, lever evaluation and calibration are designs.
+
+    Parameters
+    ----------
+    scenario
+        The validated scenario.
+    design
+        Points x replicates (:class:`Design`).
+    collector
+        What each chunk returns (:class:`Collector`; a fresh copy per chunk).
+    seed
+        Seed of every draw (default: the scenario's ``run.seed``).
+    out
+        Without it the chunks' payloads are returned in chunk order; with it they must be
+        :class:`~sim.run.store.ChunkData`, are stored atomically as they finish, and the
+        :class:`~sim.run.store.Results` are returned (``resume`` finishes an interrupted design,
+        ``force`` replaces another one).
+    chunk_size
+        Rows per chunk (the unit of work, of seeding and of memory).
+    workers, executor
+        Local processes (``None``: all cores; 1: in this process) or any
+        ``concurrent.futures.Executor`` (a Dask client's ``get_executor()``).
+    progress, desc
+        A progress bar over rows, and its label.
+    dtype, engine
+        Precision of the ties and the engine that steps them (:func:`sim.model.engines.get_engine`).
+    chunk_fn
+        The function run on each :class:`ChunkTask` (default :func:`run_chunk`); a picklable
+        stand-in lets tests inject faults.
+    source, hint, settings, name
+        For stored designs: the scenario file, the command that resumes, the settings recorded
+        in the manifest, and the run's label.
+    """
+    seed = scenario.run.seed if seed is None else int(seed)
+    tasks = design_tasks(scenario, design, collector, seed=seed, chunk_size=chunk_size, dtype=dtype,
+                         engine=engine)
+    n_chunks = len(tasks)
+    total = design.points * design.replicates
+    fn = chunk_fn or run_chunk
+    if out is None:
+        payloads: dict[int, object] = {}
+
+        def keep(c: int, payload) -> None:
+            payloads[c] = payload
+
+        _execute(tasks, keep, workers=workers, executor=executor, fn=fn,
+                 bar=_progress(progress, total, 0, "run", desc or "design"),
+                 hint=hint or "run it again")
+        return [payloads[c] for c in sorted(payloads)]
+
+    out = Path(out)
+    settings = settings or {"points": design.points, "replicates": design.replicates, "seed": seed,
+                            "chunk_size": chunk_size, "dtype": dtype, "engine": engine}
+    manifest = _prepare(out, scenario, scenario.digest(), settings, n_chunks, resume, force, name)
+    done = manifest["chunks"]["done"]
+    pending = [c for c in range(n_chunks) if not chunk_intact(out, c, done.get(str(c)))]
+    for key in [k for k in done if int(k) in pending]:
+        del done[key]
+    tasks = {c: tasks[c] for c in pending}
+    hint = hint or f"the same call with resume=True and out={out}"
+
+    def save(c: int, chunk: ChunkData) -> None:
+        try:
+            done[str(c)] = save_chunk(out, chunk)
+            write_json(out / MANIFEST, manifest)
+        except OSError as e:
+            done.pop(str(c), None)
+            raise RunError(
+                f"cannot write chunk {c} to {out} ({e.strerror}); {len(done)} finished chunks are "
+                f"kept; free some space and finish with: {hint}") from None
+
+    bar = _progress(progress, total, total - sum(t.size for t in tasks.values()),
+                    "replicate" if design.points == 1 else "run", desc or name or "run")
+    try:
+        _execute(tasks, save, workers=workers, executor=executor, fn=fn, bar=bar, hint=hint,
+                 kept=lambda: len(done), where=out, source=source)
+    except Interrupted as e:
+        raise Interrupted(f"interrupted; {len(done)} of {n_chunks} chunks are kept in {out}; "
+                          f"finish with: {hint}") from e
+    try:
+        finalize(out, n_chunks, bool(settings.get("trajectories")))
+    except OSError as e:
+        raise RunError(
+            f"cannot write the results to {out} ({e.strerror}); all {n_chunks} chunks are kept; "
+            f"free some space and finish with: {hint}") from None
+    manifest["status"] = "complete"
+    manifest["chunks"]["done"] = {}
+    write_json(out / MANIFEST, manifest)
+    return load_results(out)
+
+
+def _execute(tasks: dict[int, ChunkTask], sink, *, workers, executor, fn, bar, hint: str,
+             kept=None, where: Path | None = None, source: Path | None = None) -> None:
+    """Run ``tasks`` on a pool, handing each finished chunk to ``sink(c, payload)``; failed chunks
+    are retried once, a broken local pool is replaced, an interrupt stops the pool at once."""
+    pool, renew, own = _pool(workers, executor, len(tasks))
+    interrupted = False
+    try:
+        _drive(pool, renew, tasks, sink, bar, fn, kept or (lambda: 0), where)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise Interrupted("interrupted") from None
+    except dynamics.NumericalError as e:
+        raise ScenarioError(source, str(e), path=f"mechanisms.{e.mechanism}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+        if own:
+            pool[0].shutdown(wait=not interrupted, cancel_futures=True)
+
+
 def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = None,
                  steps: int | None = None, seed: int | None = None, out: str | Path | None = None,
                  chunk_size: int = DEFAULT_CHUNK_SIZE, workers: int | None = 1,
                  executor: cf.Executor | None = None, resume: bool = False, force: bool = False,
                  trajectories: bool = False, dtype: str = DEFAULT_DTYPE, progress: bool = True,
-                 name: str | None = None, point: bool = False, chunk_fn=None) -> Results:
+                 name: str | None = None, point: bool = False, chunk_fn=None,
+                 engine: str = "numpy") -> Results:
     """Run the replicates of a scenario and return (and, with ``out``, store) the results.
+
+    The one-point :class:`Design` of :func:`run_design`, collected by :class:`ReplicateCollector`.
 
     Parameters
     ----------
@@ -240,6 +630,8 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
     chunk_fn
         The function run on each :class:`ChunkTask` (default :func:`run_chunk`); a picklable
         stand-in lets tests inject faults.
+    engine
+        The engine that steps the ties (``numpy``; see :mod:`sim.model.engines`).
     """
     source = None
     if not isinstance(scenario, Scenario):
@@ -248,7 +640,7 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
         name = name or path.stem
     scenario = scenario.with_run(replicates=replicates, steps=steps, seed=seed)
     if chunk_size <= 0:
-        raise ValueError(f"expected a positive chunk size, got {chunk_size}")
+        raise InputError(f"expected a positive chunk size, got {chunk_size}")
     _check_footprint(scenario, chunk_size, trajectories, source)
     if out is None:
         import tempfile
@@ -256,67 +648,13 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
         out = Path(tempfile.mkdtemp(prefix="alliance-sim-"))
         force = True
     out = Path(out)
-    total = scenario.run.replicates
-    n_chunks = -(-total // chunk_size)
-    settings = _settings(scenario, chunk_size, trajectories, dtype)
-    digest = scenario.digest()
+    settings = _settings(scenario, chunk_size, trajectories, dtype, engine)
     _check_writable(out, _disk_need(scenario, chunk_size, trajectories))
-    manifest = _prepare(out, scenario, digest, settings, n_chunks, resume, force, name)
-
-    done = manifest["chunks"]["done"]
-    pending = [c for c in range(n_chunks) if not chunk_intact(out, c, done.get(str(c)))]
-    for key in [k for k in done if int(k) in pending]:
-        del done[key]
-
-    tasks = {c: ChunkTask(scenario, c, c * chunk_size, min(chunk_size, total - c * chunk_size),
-                          scenario.run.seed, trajectories, dtype) for c in pending}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, initial=total - sum(t.size for t in tasks.values()),
-                   unit="replicate", desc=name or "run", dynamic_ncols=True, smoothing=0.1,
-                   file=sys.stderr)
-    own = executor is None
-    if own:
-        workers = (os.cpu_count() or 1) if workers is None else workers
-        size = max(1, min(workers, len(tasks)))
-
-        def make_executor():
-            return InlineExecutor() if size <= 1 else local_executor(size)
-    else:
-        given = executor
-
-        def make_executor():
-            return given
-    pool = [make_executor()]  # the executor in use (a broken local pool is replaced)
-    interrupted = False
-    try:
-        _drive(pool, make_executor if own else None, tasks, out, manifest, bar,
-               chunk_fn or run_chunk, hint=resume_command(source, out, settings, point))
-    except KeyboardInterrupt:
-        interrupted = True
-        raise EnsembleError(
-            f"interrupted; {len(manifest['chunks']['done'])} of {n_chunks} chunks are kept in "
-            f"{out}; finish with: {resume_command(source, out, settings, point)}") from None
-    except dynamics.NumericalError as e:
-        raise ScenarioError(source, str(e), path=f"mechanisms.{e.mechanism}") from None
-    finally:
-        if bar is not None:
-            bar.close()
-        if own:
-            pool[0].shutdown(wait=not interrupted, cancel_futures=True)
-    try:
-        finalize(out, n_chunks, trajectories)
-    except OSError as e:
-        raise EnsembleError(
-            f"cannot write the results to {out} ({e.strerror}); all {n_chunks} chunks are kept; "
-            f"free some space and finish with: {resume_command(source, out, settings, point)}"
-        ) from None
-    manifest["status"] = "complete"
-    manifest["chunks"]["done"] = {}
-    write_json(out / MANIFEST, manifest)
-    return load_results(out)
+    return run_design(scenario, Design.single(scenario.run.replicates), ReplicateCollector(trajectories),
+                      seed=scenario.run.seed, out=out, chunk_size=chunk_size, workers=workers,
+                      executor=executor, progress=progress, desc=name or "run", dtype=dtype,
+                      engine=engine, resume=resume, force=force, name=name, chunk_fn=chunk_fn,
+                      source=source, hint=resume_command(source, out, settings, point), settings=settings)
 
 
 def resume_command(source: Path | None, out: Path, settings: dict, point: bool = False) -> str:
@@ -333,6 +671,8 @@ def resume_command(source: Path | None, out: Path, settings: dict, point: bool =
         parts.append("--point")
     if settings.get("dtype") != DEFAULT_DTYPE:
         parts += ["--dtype", str(settings["dtype"])]
+    if settings.get("engine", "numpy") != "numpy":
+        parts += ["--engine", str(settings["engine"])]
     return " ".join(parts)
 
 
@@ -341,7 +681,8 @@ def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool,
     """Refuse, before anything is written, a run that would not fit in memory."""
     run = scenario.run
     need = footprint(len(scenario.actors), len(scenario.issues), len(scenario.alliances), run.steps,
-                     run.replicates, chunk_size, trajectories, HIST_BINS)
+                     run.replicates, chunk_size, trajectories, HIST_BINS,
+                     sampled=len(uncertain_slots(scenario)))
     too_big = check_footprint(need)
     if too_big is None:
         return
@@ -420,7 +761,7 @@ def _prepare(out: Path, scenario: Scenario, digest: str, settings: dict, n_chunk
                            "or use --force")
     out.mkdir(parents=True, exist_ok=True)
     manifest = {
-        "format": 1, "name": name or "", "status": "running", "scenario_hash": digest,
+        "format": FORMAT, "name": name or "", "status": "running", "scenario_hash": digest,
         "scenario": scenario.to_data(), "focal": scenario.focal_alliance, "settings": settings,
         "actors": scenario.actor_names, "issues": scenario.issue_names,
         "alliances": list(scenario.alliances),
@@ -431,15 +772,15 @@ def _prepare(out: Path, scenario: Scenario, digest: str, settings: dict, n_chunk
     return manifest
 
 
-def _drive(pool: list[cf.Executor], renew, tasks: dict[int, ChunkTask], out: Path,
-           manifest: dict, bar, fn=run_chunk, hint: str = "alliance-sim run --resume ...") -> None:
+def _drive(pool: list[cf.Executor], renew, tasks: dict[int, ChunkTask], sink, bar, fn, kept,
+           where: Path | None) -> None:
     """Run the tasks on ``pool[0]``, retrying each failed chunk once; a broken local pool is
     replaced (in ``pool[0]``) through ``renew``."""
     attempts = {c: 0 for c in tasks}
     queue = sorted(tasks)
     while queue:
         executor = pool[0]
-        # A few chunks in flight at a time: each finished chunk is saved before the next is
+        # A few chunks in flight at a time: each finished chunk is handed on before the next is
         # submitted, so memory stays bounded and an interrupt loses at most the chunks in flight.
         window = _window(executor)
         waiting, queue = queue, []
@@ -460,8 +801,7 @@ def _drive(pool: list[cf.Executor], renew, tasks: dict[int, ChunkTask], out: Pat
             done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
             for future in sorted(done, key=futures.__getitem__):
                 c = futures.pop(future)
-                broken |= _save_or_retry(future, c, tasks, attempts, queue, out, manifest, bar,
-                                         hint)
+                broken |= _hand_on_or_retry(future, c, tasks, attempts, queue, sink, bar, kept, where)
         queue.extend(waiting)
         if queue and broken and renew is not None:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -477,33 +817,26 @@ def _window(executor: cf.Executor) -> int:
     return 2 * workers if workers else 1 << 30
 
 
-def _save_or_retry(future: cf.Future, c: int, tasks, attempts, queue, out: Path, manifest: dict,
-                   bar, hint: str) -> bool:
-    """Save a finished chunk, or queue a failed one for its retry; says if the pool broke."""
+def _hand_on_or_retry(future: cf.Future, c: int, tasks, attempts, queue, sink, bar, kept,
+                      where: Path | None) -> bool:
+    """Hand a finished chunk to ``sink``, or queue a failed one for its retry; says if the pool
+    broke."""
     broken = False
     try:
-        chunk = future.result()
-    except dynamics.NumericalError:
+        payload = future.result()
+    except (dynamics.NumericalError, AllianceError):
         raise  # deterministic: a retry would fail the same way
     except Exception as e:  # noqa: BLE001 - a failed chunk is retried once
         attempts[c] += 1
         broken |= isinstance(e, BrokenProcessPool)
         if attempts[c] >= MAX_ATTEMPTS:
-            raise EnsembleError(
+            kept_where = f" in {where}" if where is not None else ""
+            raise RunError(
                 f"chunk {c} failed {attempts[c]} times ({type(e).__name__}: {e}); "
-                f"{len(manifest['chunks']['done'])} finished chunks are kept in {out}"
-            ) from e
+                f"{kept()} finished chunks are kept{kept_where}") from e
         queue.append(c)
         return broken
-    try:
-        manifest["chunks"]["done"][str(c)] = save_chunk(out, chunk)
-        write_json(out / MANIFEST, manifest)
-    except OSError as e:
-        manifest["chunks"]["done"].pop(str(c), None)
-        raise EnsembleError(
-            f"cannot write chunk {c} to {out} ({e.strerror}); "
-            f"{len(manifest['chunks']['done'])} finished chunks are kept; free some space "
-            f"and finish with: {hint}") from None
+    sink(c, payload)
     if bar is not None:
         bar.update(tasks[c].size)
     return broken
@@ -517,7 +850,8 @@ def reusable(path: Path, out: Path, args) -> Results | None:
     scenario = load_scenario(path, point=getattr(args, "point", False)).with_run(
         replicates=args.replicates, steps=args.steps, seed=args.seed)
     settings = _settings(scenario, args.chunk_size or DEFAULT_CHUNK_SIZE, False,
-                         getattr(args, "dtype", None) or DEFAULT_DTYPE)
+                         getattr(args, "dtype", None) or DEFAULT_DTYPE,
+                         getattr(args, "engine", None) or "numpy")
     if manifest.get("scenario_hash") != scenario.digest() or manifest.get("settings") != settings:
         return None
     return load_results(out)

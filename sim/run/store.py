@@ -31,7 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-FORMAT = 1
+from sim.errors import InputError
+from sim.vocabulary import PARAM_PREFIX
+
+FORMAT = 1  # the layout of a result directory, recorded in its manifest
 MANIFEST = "manifest.json"
 REPLICATES = "replicates.parquet"
 SUMMARY = "summary.npz"
@@ -39,7 +42,7 @@ TRAJECTORIES = "trajectories.npy"
 CHUNKS = "chunks"
 
 
-class ResultsError(RuntimeError):
+class ResultsError(InputError):
     """A result directory that cannot be used as asked (one line for the user)."""
 
 
@@ -68,10 +71,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_json(path: Path, data) -> None:
+    """Write data as JSON, atomically."""
     atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def read_manifest(directory: Path) -> dict | None:
+    """The manifest of a result directory, or None when there is none or it cannot be read."""
     path = Path(directory) / MANIFEST
     if not path.exists():
         return None
@@ -82,6 +87,7 @@ def read_manifest(directory: Path) -> dict | None:
 
 
 def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -130,6 +136,7 @@ def encode_table(columns: dict[str, np.ndarray]) -> bytes:
 
 
 def chunk_paths(directory: Path, index: int) -> tuple[Path, Path]:
+    """The replicate-table and summary files of chunk index."""
     base = Path(directory) / CHUNKS / f"chunk-{index:06d}"
     return base.with_suffix(".parquet"), base.with_suffix(".npz")
 
@@ -146,7 +153,7 @@ def save_chunk(directory: Path, chunk: ChunkData) -> dict:
     try:
         with open(temps[0], "wb") as fh:
             fh.write(chunk.table_bytes)
-        np.savez(temps[1], **arrays)
+        np.savez(temps[1], allow_pickle=False, **arrays)
         os.replace(temps[0], table_path)
         os.replace(temps[1], summary_path)
     finally:
@@ -279,37 +286,44 @@ class Results:
         balance, final capabilities and blocs."""
         if self._outcomes is None:
             if self._replicates is not None:
-                cols = [c for c in self._replicates.columns if not c.startswith("param:")]
+                cols = [c for c in self._replicates.columns if not c.startswith(PARAM_PREFIX)]
                 self._outcomes = self._replicates[cols]
             else:
-                self._outcomes = self.read([c for c in self.columns if not c.startswith("param:")])
+                self._outcomes = self.read([c for c in self.columns if not c.startswith(PARAM_PREFIX)])
         return self._outcomes
 
     @property
     def actors(self) -> list[str]:
+        """Actor names, in the scenario's order."""
         return list(self.manifest["actors"])
 
     @property
     def alliances(self) -> list[str]:
+        """Declared alliance names."""
         return list(self.manifest["alliances"])
 
     @property
     def focal(self) -> str | None:
+        """The alliance a report leads with."""
         return self.manifest.get("focal")
 
     @property
     def steps(self) -> int:
+        """Steps per replicate."""
         return int(self.manifest["steps"])
 
     @property
     def title(self) -> str:
+        """The scenario's title."""
         return self.manifest["scenario"].get("title") or self.manifest.get("name", "")
 
     @property
     def name(self) -> str:
+        """The run's label (the scenario file's stem)."""
         return self.manifest.get("name", self.directory.name)
 
     def trajectories(self) -> np.ndarray | None:
+        """Every replicate's tie trajectory, when the run kept them."""
         path = self.directory / TRAJECTORIES
         return np.load(path, mmap_mode="r", allow_pickle=False) if path.exists() else None
 

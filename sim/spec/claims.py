@@ -14,7 +14,7 @@ A claims file (TOML) holds ``[[claim]]`` tables::
     ]
 
 ``grounds`` may also be written as ``[[claim.grounds]]`` tables. Each names a dotted parameter path
-(as :func:`sim.spec.params.iter_values` yields it and ``alliance-sim show`` prints it), the value the
+(as :func:`sim.spec.parammap.slots` yields it and ``alliance-sim show`` prints it), the value the
 claim supports and its range. A parameter is *grounded* when some claim names it with a matching
 value (:func:`grounding_problems`): a plain number ``v`` needs ``value == v`` and ``low <= v <=
 high``; an uncertain value needs ``value`` equal to its point value (mean, or mode for triangular)
@@ -24,20 +24,21 @@ and ``(low, high)`` equal to its support.
 from __future__ import annotations
 
 import math
-import re
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.spec.article import COPY_RUN as COPY_RUN  # re-exported: the copy rule's run length
+from sim.spec.article import load_fingerprint, normalise, shingles
 from sim.spec.scenario import ScenarioError
 
-ARTICLE_PARAGRAPHS = range(1, 18)  # ¶1-¶17 of the source article
 ARTICLE_SOURCE = "source article"
-COPY_RUN = 8  # a paraphrase may not share this many consecutive words with the article
 
 
 @dataclass(frozen=True)
 class Grounding:
+    """One number a claim grounds: the parameter path, the value and its range."""
     param: str
     value: float
     low: float
@@ -46,6 +47,7 @@ class Grounding:
 
 @dataclass(frozen=True)
 class Claim:
+    """A statement from the article, a public figure or the literature, and the numbers it grounds."""
     id: str
     speaker: str
     paraphrase: str
@@ -132,14 +134,15 @@ def grounding_problems(scenario, claims: list[Claim]) -> list[str]:
 
     Returns one line per problem (empty when every number is grounded).
     """
-    from sim.spec.params import iter_values
+    from sim.spec.parammap import slots
 
     by_path: dict[str, list[tuple[Claim, Grounding]]] = {}
     for c in claims:
         for g in c.grounds:
             by_path.setdefault(g.param, []).append((c, g))
     problems = []
-    for path, v in iter_values(scenario):
+    for slot in slots(scenario):
+        path, v = slot.path, slot.value
         found = by_path.get(path, [])
         if not found:
             problems.append(f"{path}: no claim grounds it")
@@ -151,9 +154,16 @@ def grounding_problems(scenario, claims: list[Claim]) -> list[str]:
     return problems
 
 
-def claim_problems(claims: list[Claim]) -> list[str]:
-    """Claims that cannot stand: duplicate ids, a paragraph outside ¶1-¶17, no paragraph and no
-    public source, an empty paraphrase, a ground whose value lies outside its own range."""
+def claim_problems(claims: list[Claim], paragraphs: Collection[int] | None = None) -> list[str]:
+    """Claims that cannot stand: duplicate ids, a paragraph the article does not have, no paragraph
+    and no public source, an empty paraphrase, a ground whose value lies outside its own range.
+
+    ``paragraphs`` are the article's paragraph numbers; by default those of the repository's
+    article fingerprint (:func:`sim.spec.article.load_fingerprint`), ¶1-¶17.
+    """
+    if paragraphs is None:
+        paragraphs = load_fingerprint().paragraph_numbers
+    first, last = min(paragraphs), max(paragraphs)
     problems = []
     seen: set[str] = set()
     for c in claims:
@@ -161,9 +171,8 @@ def claim_problems(claims: list[Claim]) -> list[str]:
             problems.append(f"{c.id}: id used more than once")
         seen.add(c.id)
         if c.paragraph is not None:
-            if c.paragraph not in ARTICLE_PARAGRAPHS:
-                problems.append(f"{c.id}: cites ¶{c.paragraph}, but the article has "
-                                f"¶{ARTICLE_PARAGRAPHS[0]}-¶{ARTICLE_PARAGRAPHS[-1]}")
+            if c.paragraph not in paragraphs:
+                problems.append(f"{c.id}: cites ¶{c.paragraph}, but the article has ¶{first}-¶{last}")
         elif not c.source.strip() or c.source.strip() == ARTICLE_SOURCE:
             problems.append(f"{c.id}: neither an article paragraph nor a public source")
         if not c.paraphrase.strip():
@@ -178,23 +187,16 @@ def claim_problems(claims: list[Claim]) -> list[str]:
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words of a text, punctuation and typographic quotes dropped."""
-    text = text.replace("\u2019", "'").replace("\u2018", "'")
-    return re.findall(r"[a-z0-9]+(?:['-][a-z0-9]+)*", text.lower())
+    """The words of a text as the copy checks compare them (:func:`sim.spec.article.normalise`)."""
+    return normalise(text).split()
 
 
 def copied_runs(text: str, source: str, n: int = COPY_RUN) -> list[str]:
-    """Runs of ``n`` or more consecutive words that ``text`` shares with ``source`` (each reported
-    by its first ``n`` words)."""
-    src = words(source)
-    grams = {tuple(src[i:i + n]) for i in range(len(src) - n + 1)}
-    w = words(text)
-    return [" ".join(w[i:i + n]) for i in range(len(w) - n + 1) if tuple(w[i:i + n]) in grams]
+    """Runs of ``n`` consecutive words that ``text`` shares with another text ``source``, both
+    normalised as the article fingerprint is (:func:`sim.spec.article.normalise`).
 
-
-def article_paragraphs(text: str) -> dict[int, str]:
-    """The source article's paragraphs by number, from lines that start with ``¶N.``."""
-    out = {}
-    for m in re.finditer(r"^¶(\d+)\.\s*(.*)$", text, flags=re.MULTILINE):
-        out[int(m.group(1))] = m.group(2)
-    return out
+    For the source article, whose text the repository does not hold, use
+    :meth:`sim.spec.article.Fingerprint.copied_runs` instead.
+    """
+    grams = set(shingles(source, n))
+    return [s for s in shingles(text, n) if s in grams]

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.spec.scenario import BOUNDS, Normal, Scenario, point_value
-
-EFFECT_KINDS = ("tie", "position", "salience", "ambition", "dependence", "pressure", "growth")
+from sim.spec.parammap import Slot, clip_bounds, slot_map, slots
+from sim.spec.scenario import Beta, Normal, Scenario, ScenarioError, Triangular, Uniform, point_value
+from sim.vocabulary import ALLIANCE_KEYS
 
 
 @dataclass
@@ -31,6 +31,7 @@ class CompiledEffect:
 
 @dataclass
 class CompiledEvent:
+    """An event with its timing (step or hazard per replicate) and compiled effects."""
     name: str
     at: int | None
     hazard: np.ndarray | None  # (n,) per unit time
@@ -40,6 +41,7 @@ class CompiledEvent:
 
 @dataclass
 class CompiledAlliance:
+    """A declared alliance's members and decision-rule parameters, one value per replicate."""
     name: str
     members: np.ndarray  # (m,) actor indices
     theta_stay: np.ndarray  # (n,)
@@ -81,10 +83,12 @@ class Params:
 
     @property
     def A(self) -> int:  # noqa: N802 - the model's symbol
+        """Number of actors."""
         return len(self.actors)
 
     @property
     def K(self) -> int:  # noqa: N802
+        """Number of issues."""
         return len(self.issues)
 
     def take(self, rows) -> Params:
@@ -111,42 +115,32 @@ class Params:
         )
 
 
-ALLIANCE_KEYS = ("theta_stay", "theta_trust", "h0", "beta", "power_shift", "betrayal_shock",
-                 "reputation")
-COEFFICIENTS = ("affinity", "balance", "threat", "pressure", "competition", "dependence", "noise")
 
 
-class _Sampler:
-    def __init__(self, n: int, rng: np.random.Generator):
-        self.n = n
-        self.rng = rng
-        self.sampled: dict[str, np.ndarray] = {}
+def draw_slot(slot: Slot, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws of one uncertain slot, clipped to the slot's bounds (:func:`clip_bounds`)."""
+    value = slot.value
+    if isinstance(value, Uniform):
+        x = value.low + (value.high - value.low) * rng.random(n)
+    elif isinstance(value, Triangular):
+        if value.low == value.high:
+            x = np.full(n, value.low)
+        else:
+            x = rng.triangular(value.low, value.mode, value.high, n)
+    elif isinstance(value, Normal):
+        x = value.mean + value.sd * rng.standard_normal(n)
+    elif isinstance(value, Beta):
+        x = value.low + (value.high - value.low) * rng.beta(value.a, value.b, n)
+    else:  # pragma: no cover - plain numbers are not drawn
+        raise TypeError(f"{slot.path} is not uncertain")
+    lo, hi = clip_bounds(slot)
+    return np.clip(x, lo, hi)
 
-    def __call__(self, path: str, value, kind: str, bounds: tuple[float, float] | None = None
-                 ) -> np.ndarray:
-        if isinstance(value, (int, float)):
-            return np.full(self.n, float(value))
-        n, rng = self.n, self.rng
-        if value.dist == "uniform":
-            x = value.low + (value.high - value.low) * rng.random(n)
-        elif value.dist == "triangular":
-            if value.low == value.high:
-                x = np.full(n, value.low)
-            else:
-                x = rng.triangular(value.low, value.mode, value.high, n)
-        elif value.dist == "normal":
-            x = value.mean + value.sd * rng.standard_normal(n)
-        elif value.dist == "beta":
-            x = value.low + (value.high - value.low) * rng.beta(value.a, value.b, n)
-        else:  # pragma: no cover - the scenario model admits no other
-            raise ValueError(value.dist)
-        lo, hi = bounds or BOUNDS.get(kind, (-np.inf, np.inf))
-        if isinstance(value, Normal):
-            lo = lo if value.low is None else max(lo, value.low)
-            hi = hi if value.high is None else min(hi, value.high)
-        x = np.clip(x, lo, hi)
-        self.sampled[path] = x
-        return x
+
+def sample(scenario: Scenario, n: int, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+    """``n`` draws of every uncertain value of ``scenario``, by path, in sampling order."""
+    rng = np.random.default_rng(rng)
+    return {slot.path: draw_slot(slot, n, rng) for slot in slots(scenario) if slot.uncertain}
 
 
 def compile_params(scenario: Scenario, n: int, rng: np.random.Generator | None = None) -> Params:
@@ -161,65 +155,96 @@ def compile_params(scenario: Scenario, n: int, rng: np.random.Generator | None =
     rng
         Source of the draws of uncertain values (unused when every value is a plain number).
     """
-    rng = np.random.default_rng(rng)
-    draw = _Sampler(n, rng)
+    return assemble(scenario, n, sample(scenario, n, rng))
+
+
+def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Params:
+    """The arrays of ``n`` replicates whose slots take ``values`` (path -> ``(n,)`` array).
+
+    Slots missing from ``values`` take their point value (the scenario's number, or the point of
+    its distribution). Every path of the parameter map may be given, uncertain or not: this is how
+    a design fixes values at its points. Capabilities are renormalised to shares, ties are set in
+    the scenario's order (later entries win), a flat pressure fills every knot.
+
+    Raises
+    ------
+    ScenarioError
+        When ``values`` names a path that is not a slot of the scenario.
+    """
+    known = slot_map(scenario)
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ScenarioError(None, f"not a parameter of the scenario: {', '.join(unknown[:5])}")
     actors, issues = scenario.actor_names, scenario.issue_names
-    ai = {a: i for i, a in enumerate(actors)}
-    ki = {k: i for i, k in enumerate(issues)}
     A, K, T = len(actors), len(issues), scenario.run.steps
+    sampled = {}
+
+    def value(slot: Slot) -> np.ndarray:
+        if slot.path in values:
+            x = np.asarray(values[slot.path], dtype=np.float64)
+            if x.shape != (n,):
+                x = np.broadcast_to(x, (n,)).copy()
+            sampled[slot.path] = x
+            return x
+        return np.full(n, point_value(slot.value))
 
     cap = np.empty((n, A))
     growth = np.empty((n, A))
-    for a, spec in scenario.actors.items():
-        cap[:, ai[a]] = draw(f"actors.{a}.capability", spec.capability, "capability")
-        growth[:, ai[a]] = draw(f"actors.{a}.growth", spec.growth, "growth")
-    total = cap.sum(axis=1, keepdims=True)
-    cap = np.divide(cap, total, out=np.full_like(cap, 1.0 / A), where=total > 0)
-
     low = np.array([scenario.issues[k].low for k in issues], dtype=float)
     high = np.array([scenario.issues[k].high for k in issues], dtype=float)
     pos = np.broadcast_to(0.5 * (low + high), (n, A, K)).copy()
     sal = np.zeros((n, A, K))
-    for a, per in scenario.positions.items():
-        for k, v in per.items():
-            pos[:, ai[a], ki[k]] = draw(f"positions.{a}.{k}", v, "position",
-                                        (low[ki[k]], high[ki[k]]))  # on the issue's scale
-    for a, per in scenario.salience.items():
-        for k, v in per.items():
-            sal[:, ai[a], ki[k]] = draw(f"salience.{a}.{k}", v, "salience")
-
     ties = np.zeros((n, A, A))
-    if scenario.tie_matrix is not None:
-        for i, row in enumerate(scenario.tie_matrix):
-            for j, v in enumerate(row):
-                if i != j:
-                    ties[:, i, j] = draw(f"tie_matrix.{actors[i]}.{actors[j]}", v, "tie")
-    for t_index, t in enumerate(scenario.ties):
-        x = draw(f"ties.{t_index}.{t.from_}.{t.to}", t.value, "tie")
-        ties[:, ai[t.from_], ai[t.to]] = x
-        if t.symmetric:
-            ties[:, ai[t.to], ai[t.from_]] = x
-
     amb = np.zeros((n, A, A))
-    for a, per in scenario.spheres.items():
-        for m, v in per.items():
-            amb[:, ai[a], ai[m]] = draw(f"spheres.{a}.{m}", v, "ambition")
     sval = np.ones((n, A))
-    for m, v in scenario.strategic_value.items():
-        sval[:, ai[m]] = draw(f"strategic_value.{m}", v, "strategic_value")
     dep = np.zeros((n, A, A))
-    for a, per in scenario.dependence.items():
-        for m, v in per.items():
-            dep[:, ai[a], ai[m]] = draw(f"dependence.{a}.{m}", v, "dependence")
+    knots: list[list[tuple[int, np.ndarray]]] = [[(0, np.zeros(n))] for _ in actors]
+    coef: dict[str, np.ndarray] = {}
+    hazards: dict[int, np.ndarray] = {}
+    effects: dict[tuple[int, int], np.ndarray] = {}
+    decision: dict[tuple[int, str], np.ndarray] = {}
+    seen_pressure: set[int] = set()
+    for slot in known.values():
+        x = value(slot)
+        head, *index = slot.target
+        if head == "capability":
+            cap[:, index[0]] = x
+        elif head == "growth":
+            growth[:, index[0]] = x
+        elif head == "position":
+            pos[:, index[0], index[1]] = x
+        elif head == "salience":
+            sal[:, index[0], index[1]] = x
+        elif head == "tie":
+            i, j, symmetric = index
+            ties[:, i, j] = x
+            if symmetric:
+                ties[:, j, i] = x
+        elif head == "ambition":
+            amb[:, index[0], index[1]] = x
+        elif head == "strategic_value":
+            sval[:, index[0]] = x
+        elif head == "dependence":
+            dep[:, index[0], index[1]] = x
+        elif head == "pressure":
+            a, j = index
+            if a not in seen_pressure:
+                knots[a] = []
+                seen_pressure.add(a)
+            at = 0 if j is None else scenario.pressure[actors[a]][j].at
+            knots[a].append((at, x))
+        elif head == "coef":
+            coef[index[0]] = x
+        elif head == "event_hazard":
+            hazards[index[0]] = x
+        elif head == "effect":
+            effects[(index[0], index[1])] = x
+        elif head == "alliance":
+            decision[(index[0], index[1])] = x
+    total = cap.sum(axis=1, keepdims=True)
+    cap = np.divide(cap, total, out=np.full_like(cap, 1.0 / A), where=total > 0)
 
     # Pressure: piecewise linear between knots, flat outside them.
-    knots: list[list[tuple[int, np.ndarray]]] = []
-    for a in actors:
-        sched = scenario.pressure.get(a, 0.0)
-        if isinstance(sched, list):
-            knots.append([(p.at, draw(f"pressure.{a}.{p.at}", p.value, "pressure")) for p in sched])
-        else:
-            knots.append([(0, draw(f"pressure.{a}", sched, "pressure"))])
     J = max(len(k) for k in knots) + 1
     pvals = np.zeros((n, A, J))
     pidx = np.zeros((T, A), dtype=np.intp)
@@ -237,18 +262,13 @@ def compile_params(scenario: Scenario, n: int, rng: np.random.Generator | None =
         pidx[:, a] = left
         pw[:, a] = np.clip(w, 0.0, 1.0)
 
-    coef = {c: draw(f"mechanisms.{c}", getattr(scenario.mechanisms, c), "coefficient")
-            for c in COEFFICIENTS}
-
+    ai = {a: i for i, a in enumerate(actors)}
+    ki = {k: i for i, k in enumerate(issues)}
     events = []
-    for name, ev in scenario.events.items():
-        hazard = None if ev.hazard is None else draw(f"events.{name}.hazard", ev.hazard, "hazard")
-        effects = []
-        for e_index, f in enumerate(ev.effects):
+    for e, (name, ev) in enumerate(scenario.events.items()):
+        compiled = []
+        for f_index, f in enumerate(ev.effects):
             op = "shift" if f.shift is not None else "set"
-            value = f.shift if f.shift is not None else f.set
-            path = f"events.{name}.effects.{e_index}.{op}"
-            x = draw(path, value, "effect")
             if f.kind in ("tie", "dependence"):
                 i, j = ai[f.from_], ai[f.to]
             elif f.kind in ("position", "salience"):
@@ -257,79 +277,18 @@ def compile_params(scenario: Scenario, n: int, rng: np.random.Generator | None =
                 i, j = ai[f.actor], ai[f.target]
             else:
                 i, j = ai[f.actor], -1
-            effects.append(CompiledEffect(f.kind, i, j, op, x, f.symmetric))
-        events.append(CompiledEvent(name, ev.at, hazard, ev.repeat, effects))
+            compiled.append(CompiledEffect(f.kind, i, j, op, effects[(e, f_index)], f.symmetric))
+        events.append(CompiledEvent(name, ev.at, hazards.get(e), ev.repeat, compiled))
 
     alliances = []
-    for name, al in scenario.alliances.items():
+    for a_index, (name, al) in enumerate(scenario.alliances.items()):
         members = np.array([ai[m] for m in al.members], dtype=np.intp)
-        kinds = {"theta_stay": "threshold", "theta_trust": "threshold", "h0": "hazard",
-                 "beta": "coefficient", "power_shift": "coefficient", "betrayal_shock": "shock",
-                 "reputation": "shock"}
-        values = [draw(f"alliances.{name}.{k}", getattr(al, k), kinds[k]) for k in ALLIANCE_KEYS]
-        alliances.append(CompiledAlliance(name, members, *values))
+        alliances.append(CompiledAlliance(name, members, *(decision[(a_index, k)] for k in ALLIANCE_KEYS)))
 
     return Params(
         actors=actors, issues=issues, n=n, steps=T, dt=scenario.run.dt,
         bargain_every=scenario.mechanisms.bargain_every, capability=cap, growth=growth,
         position=pos, salience=sal, low=low, high=high, ties=ties, ambition=amb,
         strategic_value=sval, dependence=dep, pressure_values=pvals, pressure_index=pidx,
-        pressure_weight=pw, coef=coef, events=events, alliances=alliances, sampled=draw.sampled,
+        pressure_weight=pw, coef=coef, events=events, alliances=alliances, sampled=sampled,
     )
-
-
-def point_params(scenario: Scenario) -> dict[str, float]:
-    """Point values of every uncertain parameter, keyed like :attr:`Params.sampled`."""
-    out = {}
-    for path, value in iter_values(scenario):
-        out[path] = point_value(value)
-    return out
-
-
-def iter_values(scenario: Scenario):
-    """Every numeric parameter of a scenario as (dotted path, value), in sampling order."""
-    for a, spec in scenario.actors.items():
-        yield f"actors.{a}.capability", spec.capability
-        yield f"actors.{a}.growth", spec.growth
-    for a, per in scenario.positions.items():
-        for k, v in per.items():
-            yield f"positions.{a}.{k}", v
-    for a, per in scenario.salience.items():
-        for k, v in per.items():
-            yield f"salience.{a}.{k}", v
-    if scenario.tie_matrix is not None:
-        actors = scenario.actor_names
-        for i, row in enumerate(scenario.tie_matrix):
-            for j, v in enumerate(row):
-                if i != j:
-                    yield f"tie_matrix.{actors[i]}.{actors[j]}", v
-    for n, t in enumerate(scenario.ties):
-        yield f"ties.{n}.{t.from_}.{t.to}", t.value
-    for a, per in scenario.spheres.items():
-        for m, v in per.items():
-            yield f"spheres.{a}.{m}", v
-    for m, v in scenario.strategic_value.items():
-        yield f"strategic_value.{m}", v
-    for a, per in scenario.dependence.items():
-        for m, v in per.items():
-            yield f"dependence.{a}.{m}", v
-    for a in scenario.actor_names:
-        sched = scenario.pressure.get(a)
-        if sched is None:
-            continue
-        if isinstance(sched, list):
-            for p in sched:
-                yield f"pressure.{a}.{p.at}", p.value
-        else:
-            yield f"pressure.{a}", sched
-    for c in COEFFICIENTS:
-        yield f"mechanisms.{c}", getattr(scenario.mechanisms, c)
-    for name, ev in scenario.events.items():
-        if ev.hazard is not None:
-            yield f"events.{name}.hazard", ev.hazard
-        for e_index, f in enumerate(ev.effects):
-            op = "shift" if f.shift is not None else "set"
-            yield f"events.{name}.effects.{e_index}.{op}", f.shift if f.shift is not None else f.set
-    for name, al in scenario.alliances.items():
-        for k in ALLIANCE_KEYS:
-            yield f"alliances.{name}.{k}", getattr(al, k)

@@ -34,6 +34,8 @@ from pydantic import (
     model_validator,
 )
 
+from sim.errors import InputError
+
 MAX_ACTORS = 200
 MAX_ISSUES = 100
 MAX_STEPS = 1_000_000
@@ -44,12 +46,14 @@ TRAJECTORY_BUDGET = 4 * 2**30  # the size of a run's trajectories.npy
 
 
 def footprint(actors: int, issues: int, alliances: int, steps: int, replicates: int,
-              chunk_size: int = 4096, trajectories: bool = False, bins: int = 200) -> dict[str, int]:
+              chunk_size: int = 4096, trajectories: bool = False, bins: int = 200,
+              sampled: int = 0) -> dict[str, int]:
     """A conservative estimate of the bytes a run needs, by what needs them.
 
     ``per-step summaries`` (cohesion histograms of ``bins`` bins per alliance and step, pressure
     tables) and ``replicate state`` (the ``(n, A, A)`` arrays of a chunk of ``n`` replicates, and
-    the ``(n, A, A, K)`` distances of interest similarity) are held by each worker at once;
+    the ``(n, A, A, K)`` distances of interest similarity, and the ``sampled`` uncertain values of
+    the parameter map, drawn in float64 and stored in float32) are held by each worker at once;
     ``trajectories`` is one chunk's ``(n, steps + 1, A, A)`` float32 trajectories and
     ``trajectories file`` the merged file.
     """
@@ -58,7 +62,7 @@ def footprint(actors: int, issues: int, alliances: int, steps: int, replicates: 
     return {
         "per-step summaries": (steps + 1) * (max(alliances, 1) * (bins + 1) + 1) * 8
                               + steps * actors * 16,
-        "replicate state": n * actors * actors * (64 + 8 * max(issues, 1)),
+        "replicate state": n * actors * actors * (64 + 8 * max(issues, 1)) + n * sampled * 12,
         "trajectories": n * cells if trajectories else 0,
         "trajectories file": replicates * cells if trajectories else 0,
     }
@@ -82,7 +86,7 @@ def check_footprint(need: dict[str, int]) -> str | None:
     return None
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario file that cannot be used, with where and why.
 
     ``str(error)`` is the one line shown to users: ``file:line: field.path: what was expected``.
@@ -97,6 +101,7 @@ class ScenarioError(ValueError):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
+        """The error as the one line users see (file:line: path: message)."""
         where = self.file or "<scenario>"
         if self.line is not None:
             where += f":{self.line}"
@@ -151,9 +156,11 @@ class Uniform(_Dist):
         return self
 
     def support(self):
+        """The interval every draw lies in."""
         return self.low, self.high
 
     def point(self):
+        """The point value (mean, or mode for triangular)."""
         return 0.5 * (self.low + self.high)
 
 
@@ -173,9 +180,11 @@ class Triangular(_Dist):
         return self
 
     def support(self):
+        """The interval every draw lies in."""
         return self.low, self.high
 
     def point(self):
+        """The point value (mean, or mode for triangular)."""
         return self.mode
 
 
@@ -199,9 +208,11 @@ class Normal(_Dist):
         return self
 
     def support(self):
+        """The interval every draw lies in."""
         return self.mean, self.mean  # clipped into the field's bounds; the mean must lie inside
 
     def point(self):
+        """The point value (mean, or mode for triangular)."""
         return self.mean
 
 
@@ -223,9 +234,11 @@ class Beta(_Dist):
         return self
 
     def support(self):
+        """The interval every draw lies in."""
         return self.low, self.high
 
     def point(self):
+        """The point value (mean, or mode for triangular)."""
         return self.low + (self.high - self.low) * self.a / (self.a + self.b)
 
 
@@ -263,23 +276,16 @@ class _Bounded:
             lambda v: _check_bounds(v, self.lo, self.hi), schema)
 
 
-def Bounded(lo: float, hi: float):  # noqa: N802 - reads as a type
-    """An uncertain value whose every draw lies in [lo, hi]."""
-    return Annotated[Value, _Bounded(lo, hi)]
+# Uncertain values whose every draw lies in [lo, hi] (the bounds the parameter map reads back).
+UnitValue = Annotated[Value, _Bounded(0.0, 1.0)]
+TieValue = Annotated[Value, _Bounded(-1.0, 1.0)]
+NonNegative = Annotated[Value, _Bounded(0.0, 1e6)]
+AnyValue = Annotated[Value, _Bounded(-1e9, 1e9)]
+GrowthValue = Annotated[Value, _Bounded(-0.5, 0.5)]
+RateValue = Annotated[Value, _Bounded(0.0, 1e3)]  # an event's hazard per unit time
+Coefficient = Annotated[Value, _Bounded(0.0, 100.0)]  # a decision rule's sensitivity
+ShockValue = Annotated[Value, _Bounded(0.0, 2.0)]  # a drop of a tie in [-1, 1]
 
-
-UnitValue = Bounded(0.0, 1.0)
-TieValue = Bounded(-1.0, 1.0)
-NonNegative = Bounded(0.0, 1e6)
-AnyValue = Bounded(-1e9, 1e9)
-
-# Bounds used when a normal draw is clipped: keyed by what the value is.
-BOUNDS = {
-    "capability": (0.0, 1e6), "growth": (-0.5, 0.5), "tie": (-1.0, 1.0), "salience": (0.0, 1.0),
-    "ambition": (0.0, 1.0), "strategic_value": (0.0, 1e6), "dependence": (0.0, 1e6),
-    "pressure": (0.0, 1e6), "coefficient": (0.0, 1e6), "hazard": (0.0, 1.0),
-    "threshold": (-1.0, 1.0), "shock": (0.0, 2.0), "effect": (-1e9, 1e9),
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,8 +301,8 @@ class Actor(_Strict):
     """A state or alliance: its share of power and how fast that grows (per unit time)."""
 
     label: str = ""
-    capability: Bounded(0.0, 1e6)
-    growth: Bounded(-0.5, 0.5) = 0.0
+    capability: NonNegative
+    growth: GrowthValue = 0.0
 
 
 class Issue(_Strict):
@@ -333,7 +339,7 @@ class Tie(_Strict):
         return self
 
 
-PressureValue = Bounded(0.0, 1e6)
+PressureValue = NonNegative
 
 
 class PressurePoint(_Strict):
@@ -397,7 +403,7 @@ class Event(_Strict):
 
     label: str = ""
     at: Annotated[int, Field(ge=0)] | None = None
-    hazard: Bounded(0.0, 1e3) | None = None
+    hazard: RateValue | None = None
     repeat: bool = False
     effects: Annotated[list[Effect], Field(min_length=1)]
 
@@ -422,11 +428,11 @@ class Alliance(_Strict):
     members: Annotated[list[Name], Field(min_length=2, max_length=MAX_ACTORS)]
     theta_stay: TieValue = 0.0
     theta_trust: TieValue = 0.3
-    h0: Bounded(0.0, 1.0) = 0.002
-    beta: Bounded(0.0, 100.0) = 4.0
-    power_shift: Bounded(0.0, 100.0) = 0.0
-    betrayal_shock: Bounded(0.0, 2.0) = 0.5
-    reputation: Bounded(0.0, 2.0) = 0.1
+    h0: UnitValue = 0.002
+    beta: Coefficient = 4.0
+    power_shift: Coefficient = 0.0
+    betrayal_shock: ShockValue = 0.5
+    reputation: ShockValue = 0.1
 
     @field_validator("members")
     @classmethod
@@ -566,10 +572,12 @@ class Scenario(_Strict):
     # -- conveniences ----------------------------------------------------------------------
     @property
     def actor_names(self) -> list[str]:
+        """Actor names in the file's order (the arrays' order)."""
         return list(self.actors)
 
     @property
     def issue_names(self) -> list[str]:
+        """Issue names in the file's order."""
         return list(self.issues)
 
     @property
