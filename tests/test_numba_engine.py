@@ -124,6 +124,21 @@ def test_rows_draw_as_their_replicate(full_scenario):
     assert np.abs(groups.ties[n:] - plain.ties).max() > 0.1
 
 
+def test_design_points_share_tiles(full_scenario):
+    """A design's chunk (20 points x 16 replicates of one group) fills whole tiles, and every
+    point's replicate r draws what replicate r of a plain run draws."""
+    scenario = load_scenario(full_scenario)
+    params = compile_params(scenario, 16, np.random.default_rng(3))
+    engine = numba_engine.NumbaEngine()
+    plain = engine.simulate(params, [np.random.default_rng(4)], dtype=np.float64)
+    rep = np.tile(np.arange(16), 20)
+    layout = (np.zeros(rep.size, dtype=int), rep)
+    assert numba_engine.Layout(rep.size, layout).tiles == -(-rep.size // numba_engine.LANES)
+    design = engine.simulate(params.take(rep), [np.random.default_rng(4)], layout, dtype=np.float64)
+    np.testing.assert_array_equal(design.ties, plain.ties[rep])
+    np.testing.assert_array_equal(design.fate, plain.fate[rep])
+
+
 def test_fused_summaries_equal_the_recorded_ones(full_scenario):
     """The summaries filled inside the compiled loop equal those the plain run's collector records
     through its per-step callback from the same run's states (histograms, active counts, balance

@@ -746,9 +746,11 @@ def _compiled():
 class Layout:
     """Where each row of the chunk lives in the tiles, and whose draws it uses.
 
-    Rows are cut into draw blocks (group ``g``, replicates ``b * LANES ...``, counted from the
-    group's first replicate); the rows of one block that are the same copy of its replicates
-    (design points of one group share them) form a tile, one lane per replicate.
+    Rows are cut into draw blocks (group ``g``, replicates ``b * LANES ...`` counted from the
+    group's first replicate); a block draws for ``width`` replicates (``LANES``, or fewer in a
+    group's last block). The rows of one block, copy after copy of its replicates (design points
+    of one group share them), fill tiles of ``LANES`` rows; a row's lane in the block's draws is
+    its replicate.
     """
 
     def __init__(self, n: int, layout=None):
@@ -760,9 +762,11 @@ class Layout:
             rep = np.asarray(layout[1], dtype=np.int64)
         rows = np.arange(n)
         rel = rep.copy()
+        count = {}
         for g in np.unique(group):
             sel = group == g
             rel[sel] -= rep[sel].min()
+            count[int(g)] = int(rel[sel].max()) + 1
         # copy: how many earlier rows have the same (group, replicate)
         order = np.lexsort((rows, rel, group))
         key_g, key_r = group[order], rel[order]
@@ -773,9 +777,12 @@ class Layout:
         copy[order] = np.arange(n) - start
         block, lane = rel // LANES, rel % LANES
         order = np.lexsort((lane, copy, block, group))
-        g2, b2, c2 = group[order], block[order], copy[order]
-        first = np.ones(n, dtype=bool)
-        first[1:] = (g2[1:] != g2[:-1]) | (b2[1:] != b2[:-1]) | (c2[1:] != c2[:-1])
+        g2, b2 = group[order], block[order]
+        # a tile: up to LANES consecutive rows (in this order) of one draw block
+        first_of_block = np.ones(n, dtype=bool)
+        first_of_block[1:] = (g2[1:] != g2[:-1]) | (b2[1:] != b2[:-1])
+        block_start = np.maximum.accumulate(np.where(first_of_block, np.arange(n), 0))
+        first = first_of_block | ((np.arange(n) - block_start) % LANES == 0)
         tile_of = np.cumsum(first) - 1
         starts = np.flatnonzero(first)
         slot = np.arange(n) - starts[tile_of]
@@ -785,22 +792,21 @@ class Layout:
         self.position[order] = tile_of * LANES + slot
         self.count = np.diff(np.append(starts, n))  # lanes used in each tile
         # the row stored at each internal position (padding repeats the tile's first row)
-        self.source = np.empty(self.tiles * LANES, dtype=np.int64)
-        for t in range(self.tiles):
-            self.source[t * LANES : (t + 1) * LANES] = order[starts[t]]
+        self.source = np.repeat(order[starts], LANES)
         self.source[self.position] = rows
         self.lanes = np.zeros((self.tiles, LANES), dtype=np.int64)  # draw lane of each slot
         self.lanes[tile_of, slot] = lane[order]
-        self.identity = [
-            bool(np.array_equal(self.lanes[t, : self.count[t]], np.arange(self.count[t])))
-            for t in range(self.tiles)
-        ]
         tile_group, tile_block = g2[starts], b2[starts]
         self.blocks = sorted(set(zip(tile_group.tolist(), tile_block.tolist())))
+        self.width = [min(LANES, count[g] - b * LANES) for g, b in self.blocks]
+        index = {key: d for d, key in enumerate(self.blocks)}
         self.block_of = np.array(
-            [self.blocks.index((g, b)) for g, b in zip(tile_group.tolist(), tile_block.tolist())],
-            dtype=np.int64,
+            [index[(g, b)] for g, b in zip(tile_group.tolist(), tile_block.tolist())], dtype=np.int64
         )
+        self.identity = [
+            bool(self.width[self.block_of[t]] == LANES and np.array_equal(self.lanes[t], np.arange(LANES)))
+            for t in range(self.tiles)
+        ]
         self.group_blocks = {g: 1 + max(b for gg, b in self.blocks if gg == g) for g, _ in self.blocks}
 
     def pack(self, x: np.ndarray, dtype=None) -> np.ndarray:
@@ -832,11 +838,16 @@ def _block_generators(lay: Layout, rngs) -> list[tuple[np.random.Generator, np.r
     return [tuple(children[g][b].spawn(2)) for g, b in lay.blocks]
 
 
-def _draw_block(gens, S: int, pn: int, pu: int):
-    """``S`` steps of one draw block: noise indices ``(S, pn, LANES)`` uint16 and uniforms
-    ``(S, pu, LANES)`` as raw uint32 words."""
-    noise = gens[0].bit_generator.random_raw(S * pn * LANES // 4).view(np.uint16).reshape(S, pn, LANES)
-    unif = gens[1].bit_generator.random_raw(S * pu * LANES // 2).view(np.uint32).reshape(S, pu, LANES)
+def _draw_block(gens, S: int, pn: int, pu: int, width: int):
+    """``S`` steps of one draw block of ``width`` replicates: noise indices ``(S, pn, width)``
+    uint16 and uniforms ``(S, pu, width)`` as raw uint32 words. Each step takes whole 64-bit words
+    (unused bits are dropped), so a step's draws do not depend on the stretch it falls in."""
+    wn = -(-pn * width // 4)
+    wu = -(-pu * width // 2)
+    raw = gens[0].bit_generator.random_raw(S * wn).reshape(S, wn)
+    noise = raw.view(np.uint16)[:, : pn * width].reshape(S, pn, width)
+    raw = gens[1].bit_generator.random_raw(S * wu).reshape(S, wu)
+    unif = raw.view(np.uint32)[:, : pu * width].reshape(S, pu, width)
     return noise, unif
 
 
@@ -861,7 +872,7 @@ def replay_draws(
     bounds = _stretches(steps, params.bargain_every, each_step)
     for t0, t1 in zip(bounds[:-1], bounds[1:]):
         for d, gen in enumerate(gens):
-            noise, unif = _draw_block(gen, t1 - t0, A * (A - 1), E + M)
+            noise, unif = _draw_block(gen, t1 - t0, A * (A - 1), E + M, lay.width[d])
             for tile in np.flatnonzero(lay.block_of == d):
                 nb = int(lay.count[tile])
                 rows = lay.source[tile * LANES : tile * LANES + nb]
@@ -1130,7 +1141,7 @@ class _Run:
         S = t1 - t0
         one = self.dtype.type(1.0)
         for d, gen in enumerate(block_gen):
-            noise, unif = _draw_block(gen, S, self.Pn, self.Pu)
+            noise, unif = _draw_block(gen, S, self.Pn, self.Pu, lay.width[d])
             for tile in np.flatnonzero(lay.block_of == d):
                 nb = int(lay.count[tile])
                 if lay.identity[tile]:
