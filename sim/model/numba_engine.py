@@ -808,17 +808,22 @@ class Layout:
             for t in range(self.tiles)
         ]
         self.group_blocks = {g: 1 + max(b for gg, b in self.blocks if gg == g) for g, _ in self.blocks}
+        # rows already in tile order, whole tiles: packing is a transpose, no gather
+        self.plain = n == self.tiles * LANES and bool(np.array_equal(self.source, rows))
 
     def pack(self, x: np.ndarray, dtype=None) -> np.ndarray:
         """``(n, ...)`` row-major values as ``(tiles, ..., LANES)``."""
         x = np.asarray(x)
-        full = x[self.source].reshape((self.tiles, LANES) + x.shape[1:])
+        full = x if self.plain else x[self.source]
+        full = full.reshape((self.tiles, LANES) + x.shape[1:])
         return np.ascontiguousarray(np.moveaxis(full, 1, -1), dtype=dtype or x.dtype)
 
     def unpack(self, x: np.ndarray) -> np.ndarray:
         """The inverse of :meth:`pack`: ``(n, ...)`` in the original row order."""
-        full = np.moveaxis(x, -1, 1).reshape((self.tiles * LANES,) + x.shape[1:-1])
-        return np.ascontiguousarray(full[self.position])
+        full = np.moveaxis(x, -1, 1)
+        if self.plain:
+            return np.ascontiguousarray(full).reshape((self.n,) + x.shape[1:-1])
+        return full.reshape((self.tiles * LANES,) + x.shape[1:-1])[self.position]
 
 
 def _stretches(steps: int, every: int, each_step: bool) -> list[int]:
