@@ -236,3 +236,50 @@ def test_same_seed_same_bytes_for_one_and_two_workers(full_scenario, tmp_path):
     from sim.run.store import load_results
 
     assert load_results(one).manifest["settings"]["engine"] == "numba"
+
+
+KERNEL_AS_PYTHON = """
+import sys
+import numpy as np
+from sim.model import numba_engine
+from sim.run.engine import Block, ReplicateCollector
+from sim.spec.params import compile_params
+from sim.spec.scenario import load_scenario
+
+# 26 steps: two bargaining rounds, then two more steps
+params = compile_params(load_scenario(sys.argv[1]).with_run(steps=26), 3, np.random.default_rng(1))
+collector = ReplicateCollector(trajectories=True)
+collector.begin(Block(0, np.zeros(1, dtype=np.intp), 0, 3), params)
+state = numba_engine.NumbaEngine().simulate(params, [np.random.default_rng(2)], dtype=np.float64,
+                                            summaries=collector.summaries())
+np.savez(sys.argv[2], ties=state.ties, fate=state.fate, hist=collector.hist, traj=collector.traj)
+"""
+
+
+def test_kernel_source_runs_as_python(full_scenario, tmp_path):
+    """The kernel's Python source (NUMBA_DISABLE_JIT=1, which also lets coverage see its lines)
+    computes what the compiled kernel computes (to rounding: the compiled one fuses multiply-adds)."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "kernel.py"
+    script.write_text(KERNEL_AS_PYTHON)
+    out = tmp_path / "python.npz"
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    subprocess.run(
+        [sys.executable, str(script), str(full_scenario), str(out)],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    compiled = tmp_path / "compiled.npz"
+    subprocess.run(
+        [sys.executable, str(script), str(full_scenario), str(compiled)], check=True, cwd=ROOT, timeout=600
+    )
+    a, b = np.load(out), np.load(compiled)
+    np.testing.assert_allclose(a["ties"], b["ties"], atol=1e-12)
+    np.testing.assert_array_equal(a["fate"], b["fate"])
+    np.testing.assert_array_equal(a["hist"], b["hist"])
+    np.testing.assert_allclose(a["traj"], b["traj"], atol=1e-6)
