@@ -16,6 +16,10 @@ def __getattr__(name):
         from sim.run.engine import run_ensemble
 
         return run_ensemble
+    if name == "levers":
+        import importlib
+
+        return importlib.import_module("sim.levers")
     if name == "load_results":
         from sim.run.store import load_results
 

@@ -64,6 +64,16 @@ class Mechanism(StrEnum):
 
 #: mechanism names in the order the kernel and the result files use
 MECHANISMS: tuple[str, ...] = tuple(m.value for m in Mechanism)
+#: each mechanism as a reader sees it in "what broke it" (DESIGN section 2)
+MECHANISM_LABELS: dict[str, str] = {
+    "affinity": "interest affinity",
+    "balance": "structural balance (friends of friends)",
+    "threat": "shared threats",
+    "pressure": "external pressure",
+    "competition": "competition over spheres of influence",
+    "dependence": "dependence",
+    "noise": "unmodelled shocks (noise)",
+}
 
 
 class EffectKind(StrEnum):
@@ -85,12 +95,34 @@ ALLIANCE_KEYS: tuple[str, ...] = ("theta_stay", "theta_trust", "h0", "beta", "po
                                   "betrayal_shock", "reputation")
 
 
+# -- the basis of a number (what a claim in seeds/claims.toml rests on) ---------------------------
+
+#: a number taken from a paragraph of the source article
+BASIS_ARTICLE = "article claim"
+#: a number from a published statistic (SIPRI, World Bank, IMF ...)
+BASIS_FIGURE = "public figure"
+#: a number the modeller chose (a coefficient, a range, a scenario's storyline), with the literature
+BASIS_ASSUMPTION = "modelling assumption"
+#: a number no claim grounds
+BASIS_NONE = "ungrounded"
+#: the bases in the order tables list them, from the most to the least grounded
+BASES: tuple[str, ...] = (BASIS_ARTICLE, BASIS_FIGURE, BASIS_ASSUMPTION, BASIS_NONE)
+#: the short form used in terminal tables
+BASIS_SHORT: dict[str, str] = {BASIS_ARTICLE: "article", BASIS_FIGURE: "figure",
+                               BASIS_ASSUMPTION: "assumption", BASIS_NONE: "none"}
+#: the sentence every answer carries: what the numbers are and are not
+NOT_A_FORECAST = ("This is not a forecast: it is what the model does under these assumptions (the "
+                  "article's claims as claims, public figures, and modelling assumptions, each "
+                  "uncertain one drawn from a range).")
+
+
 # -- result columns -------------------------------------------------------------------------------
 
 PARAM_PREFIX = "param:"
 BLOC_PREFIX = "bloc:"
 CAPABILITY_PREFIX = "capability:"
 WHY_PREFIX = "why:"
+EVENT_PREFIX = "event:"
 REPLICATE = "replicate"
 BALANCE = "balance"
 
@@ -120,6 +152,17 @@ def cohesion_column(alliance: str) -> str:
     return f"{alliance}.cohesion"
 
 
+def event_first_step_column(event: str) -> str:
+    """Column of the first step at which an event fired in a replicate (-1 if it never fired):
+    ``event:<name>.first_step``."""
+    return f"{EVENT_PREFIX}{event}.first_step"
+
+
+def event_count_column(event: str) -> str:
+    """Column of how many times an event fired in a replicate: ``event:<name>.count``."""
+    return f"{EVENT_PREFIX}{event}.count"
+
+
 def bloc_column(actor: str) -> str:
     """Column of an actor's final bloc (0 or 1): ``bloc:<actor>``."""
     return BLOC_PREFIX + actor
@@ -128,6 +171,47 @@ def bloc_column(actor: str) -> str:
 def capability_column(actor: str) -> str:
     """Column of an actor's final capability share: ``capability:<actor>``."""
     return CAPABILITY_PREFIX + actor
+
+
+WHY_WINDOW_SUFFIX = "@window"
+EVENT_FORCE_PREFIX = "event:"
+
+
+def event_force(event: str) -> str:
+    """The force name of an event's direct shift of a tie in the attribution: ``event:<name>``."""
+    return EVENT_FORCE_PREFIX + event
+
+
+def force_label(force: str) -> str:
+    """A booked force (a mechanism, ``event:<name>``, ``defections`` or ``clipping``) in words."""
+    if force in MECHANISM_LABELS:
+        return MECHANISM_LABELS[force]
+    if force.startswith(EVENT_FORCE_PREFIX):
+        return "the event " + force[len(EVENT_FORCE_PREFIX):].replace("_", " ")
+    return {"defections": "shocks from defections", "clipping": "the bounds of the ties"}.get(force, force)
+
+
+def why_column(alliance: str, force: str, window: bool = False) -> str:
+    """Column of a force's part in the change of an alliance's tracked tie: ``why:<alliance>.<force>``
+    over the whole run, ``why:<alliance>.<force>@window`` over the window before the end."""
+    return f"{WHY_PREFIX}{alliance}.{force}" + (WHY_WINDOW_SUFFIX if window else "")
+
+
+def parse_why_column(column: str, alliances) -> tuple[str, str, bool] | None:
+    """``(alliance, force, window)`` of a ``why:`` column of one of ``alliances``, or None.
+
+    Names may contain dots, so the alliance is the longest of the given names the column starts with.
+    """
+    if not column.startswith(WHY_PREFIX):
+        return None
+    rest = column[len(WHY_PREFIX):]
+    window = rest.endswith(WHY_WINDOW_SUFFIX)
+    if window:
+        rest = rest[: -len(WHY_WINDOW_SUFFIX)]
+    for name in sorted(alliances, key=len, reverse=True):
+        if rest.startswith(name + "."):
+            return name, rest[len(name) + 1:], window
+    return None
 
 
 # -- citations ----------------------------------------------------------------------------------

@@ -188,6 +188,8 @@ CHECKS = """(() => {
     answerTop: document.querySelector('#answer') ?
       document.querySelector('#answer').getBoundingClientRect().top : -1,
     scripts: document.scripts.length,
+    difference: document.querySelector('#difference') ? document.querySelector('#difference').innerText : '',
+    closedFolds: Array.from(document.querySelectorAll('details.scenario-fold')).filter(d => !d.open).length,
     height: document.documentElement.scrollHeight,
   };
 })()"""
@@ -227,7 +229,11 @@ def test_comparison_report_renders_in_chromium(browser, comparison_report, tmp_p
     assert checks["tableRows"] == 2
     assert "back_to_back" in checks["tableText"] and "stab_in_the_back" in checks["tableText"]
     assert "%" in checks["tableText"]
-    assert checks["firstHeading"] == "The answer"
+    assert checks["firstHeading"] == "The answer, under these assumptions"
+    # the difference is on the page, and the per-scenario details are folded away
+    assert "B − A" in checks["difference"] and "paired" in checks["difference"]
+    assert checks["closedFolds"] == 2
+    assert checks["height"] < 6000
     assert 0 <= checks["answerTop"] < 400
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 10_000

@@ -77,3 +77,18 @@ def test_ema_model_refuses_bad_settings():
         ema_model(SCENARIO, alliance="nato")
     with pytest.raises(an.AnalysisError, match="no uncertain"):
         ema_model(SCENARIO, include=["nothing.*"])
+
+
+def test_levers_are_exposed_and_move_the_outcomes():
+    """The planted scenario's levers become EMA levers (a RealParameter per ranged lever), and a
+    policy that warms the A-B tie makes the alliance hold more often than one that cools it."""
+    from ema_workbench import Sample
+
+    model = ema_model(ROOT / "tests" / "data" / "planted.toml", replicates=64)
+    assert [lv.name for lv in model.levers] == ["levers__warmth", "levers__decoy"]
+    assert (model.levers[0].lower_bound, model.levers[0].upper_bound) == (-0.4, 0.4)
+    policies = [Sample("cool", levers__warmth=-0.4), Sample("warm", levers__warmth=0.4)]
+    experiments, outcomes = perform_experiments(model, scenarios=4, policies=policies)
+    warm = outcomes["p_holds"][experiments["policy"].to_numpy() == "warm"]
+    cool = outcomes["p_holds"][experiments["policy"].to_numpy() == "cool"]
+    assert warm.mean() > cool.mean() + 0.2

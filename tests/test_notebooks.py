@@ -1,4 +1,5 @@
-"""Every notebook under ``notebooks/`` runs top to bottom without an error.
+"""Every notebook under ``notebooks/`` runs top to bottom without an error, and is committed with
+its outputs (figures included) so that a repository page shows them.
 
 Notebooks execute with the ``python3`` kernel of the interpreter running the tests (the
 project's ``.venv``), in the repository root as working directory, within 300 s each.
@@ -36,6 +37,22 @@ def test_python3_kernel_is_this_interpreter():
     # jupyter_client substitutes sys.executable for a bare "python" in the native spec
     assert launcher in ("python", "python3", sys.executable) or Path(launcher).resolve() == \
         Path(sys.executable).resolve()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_committed_with_its_outputs_and_figures(path):
+    """A reader on a repository page sees the results: every code cell was run in order, and the
+    figures are stored as images (``%matplotlib inline`` renders them where Agg is the backend).
+    Refresh them with ``./alliance notebooks``."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), \
+        f"{path.name}: run it top to bottom and commit it with its outputs"
+    images = [o for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images, f"{path.name}: no figure stored"
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])

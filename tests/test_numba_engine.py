@@ -283,3 +283,31 @@ def test_kernel_source_runs_as_python(full_scenario, tmp_path):
     np.testing.assert_array_equal(a["fate"], b["fate"])
     np.testing.assert_array_equal(a["hist"], b["hist"])
     np.testing.assert_allclose(a["traj"], b["traj"], atol=1e-6)
+
+
+def test_why_needs_the_numpy_engine(full_scenario, tmp_path, capsys):
+    """A small run books the forces by default on numpy, not on numba (which does not book them);
+    asking numba for them is a one-line error naming what to do."""
+    from sim.cli import main
+
+    out = tmp_path / "r"
+    args = [
+        "run",
+        str(full_scenario),
+        "-n",
+        "20",
+        "-t",
+        "5",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-report",
+    ]
+    assert main([*args, "--engine", "numba"]) == 0
+    from sim.run.store import load_results
+
+    assert load_results(out).manifest["settings"]["why"] == 0
+    capsys.readouterr()
+    assert main([*args, "--engine", "numba", "--why", "--force"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--engine numpy" in err and "\n" not in err

@@ -101,6 +101,38 @@ def test_cohesion_fan_has_a_panel_per_alliance_with_median_and_two_bands(run):
     renders(fig)
 
 
+def test_cohesion_fan_draws_an_uncertain_trust_threshold_as_its_range_and_median(run):
+    """Every shipped scenario draws theta_trust per replicate: the caption's dashed line is there."""
+    column = f"param:alliances.{run.focal}.theta_trust"
+    assert column in run.columns
+    v = run.read([column])[column].to_numpy()
+    fig = plots.cohesion_fan(run)
+    ax = fig.axes[0]
+    dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert len(dashed) == 1
+    np.testing.assert_allclose(dashed[0].get_ydata()[0], np.median(v), rtol=1e-6)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("trust threshold 5-95 %") for t in labels)
+    renders(fig)
+
+
+def test_bloc_network_draws_every_tie_above_its_stated_threshold(run):
+    """No edge is dropped silently: every pair at or above the threshold is drawn and the legend
+    counts the pairs under it."""
+    W = outcomes.mean_ties(run.summary, run.actors).to_numpy()
+    S = (W + W.T) / 2
+    A = len(run.actors)
+    for threshold in (plots.BLOC_EDGE_THRESHOLD, 0.5):
+        fig = plots.bloc_network(run, threshold=threshold)
+        ax = fig.axes[0]
+        edges = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 2]
+        strong = sum(abs(S[i, j]) >= threshold for i in range(A) for j in range(i + 1, A))
+        assert len(edges) == strong
+        legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+        assert f"{A * (A - 1) // 2 - strong} pairs with |mean tie| < {threshold:g}" in legend
+        renders(fig)
+
+
 def test_ties_heatmap_shows_the_mean_ties_with_actor_labels(run):
     fig = plots.ties_heatmap(run)
     ax = fig.axes[0]
@@ -162,11 +194,22 @@ def test_comparison_panels_show_each_scenario(run, other):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["holds", "stab in the back", "drift apart"]
     renders(fig)
     fig = plots.compare_survival([run, other])
-    assert len(fig.axes[0].get_lines()) == 2
+    curves = [ln for ln in fig.axes[0].get_lines() if not ln.get_label().startswith("_")]
+    assert len(curves) == 2
+    # each band is outlined (dotted) in its scenario's colour, so overlaid bands stay apart
+    edges = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == ":"]
+    assert len(edges) == 4
+    assert {ln.get_color() for ln in edges} == {ln.get_color() for ln in curves}
     assert fig.axes[0].get_xlabel() == "time (months)"
     renders(fig)
     fig = plots.compare_cohesion([run, other])
-    assert len(fig.axes[0].get_lines()) == 2
+    medians = [ln for ln in fig.axes[0].get_lines() if ln.get_label().endswith("median")]
+    assert len(medians) == 2
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == [f"{run.name}: 5-95 %", f"{run.name}: median", f"{other.name}: 5-95 %",
+                      f"{other.name}: median"]
+    hatches = [c.get_hatch() for c in fig.axes[0].collections if c.get_hatch()]
+    assert len(set(hatches)) == 2  # the two bands are told apart by their hatching
     renders(fig)
 
 

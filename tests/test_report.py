@@ -11,7 +11,8 @@ import pytest
 
 import sim
 from sim.analysis.outcomes import fate_table
-from sim.present.report import write_report
+from sim.present.report import esc, write_report
+from sim.vocabulary import FATE_DEFINITIONS
 
 EVIL = "<script>alert(1)</script>"
 
@@ -136,6 +137,37 @@ def test_report_gives_what_is_needed_to_reproduce_the_run_with_its_claims(write,
     row = row[: row.index("</tr>")]
     assert "uniform(0.01, 0.05)" in row and "T01" in row and "¶4" in row and "Su Ziyun" in row
     assert "<code>ties.0.Alpha.Beta</code>" in page
+
+
+def test_report_frames_the_answer_defines_the_fates_and_shows_each_basis(write, tmp_path):
+    r = make_run(write, tmp_path, "trio", replicates=200)
+    page = write_report([r], tmp_path / "report.html").read_text(encoding="utf-8")
+    answer = page[page.index("id='answer'"):page.index("</section>")]
+    assert "not a forecast" in answer and "under these assumptions" in answer
+    assert "simulated futures" not in page
+    for word, definition in FATE_DEFINITIONS.items():
+        assert esc(definition) in answer, word
+    # the only claim (T01, ¶4, no "Assumption" basis) is an article claim; the rest are ungrounded
+    row = page[page.index("<code>mechanisms.balance</code>"):]
+    assert "title='article claim'" in row[: row.index("</tr>")]
+    row = page[page.index("<code>ties.0.Alpha.Beta</code>"):]
+    assert "title='ungrounded'" in row[: row.index("</tr>")]
+    # the variance split by basis, with the sentence saying what it means
+    assert "What the answer rests on" in page and "interactions and chance" in page
+    assert "Of the variance of whether the alliance holds" in page
+    # blocs vs fates, and saturation, said in numbers
+    assert "Reading these figures" in page and "bounded at ±1" in page
+
+
+def test_reproduce_names_a_command_that_prints_the_recorded_hash(write, tmp_path, capsys):
+    from sim.cli import main
+
+    r = make_run(write, tmp_path, "trio")
+    page = write_report([r], tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "alliance-sim show trio.toml --replicates 60 --steps 12 --seed 7" in page
+    assert main(["show", str(tmp_path / "trio" / "trio.toml"), "--replicates", "60", "--steps",
+                 "12", "--seed", "7"]) == 0
+    assert f"scenario hash: {r.manifest['scenario_hash']}" in capsys.readouterr().out
 
 
 def test_report_says_when_the_claims_file_is_missing(write, tmp_path):

@@ -46,18 +46,16 @@ from sim.analysis import history
 from sim.errors import InputError
 from sim.model import dynamics
 from sim.model.landscape import best_partition
-from sim.run.engine import Collector, Design, run_design
+from sim.run.engine import Collector, Design, OutcomeCollector, Start, run_design
 from sim.spec.observations import TIE_KINDS, Record, add_units, load_record
 from sim.spec.parammap import slots
-from sim.spec.params import assemble
-from sim.spec.scenario import Scenario, _root_for, load_scenario
-from sim.vocabulary import FATES, PARAM_PREFIX, Fate, param_column
+from sim.spec.scenario import Scenario, _root_for, load_scenario, stored_scenario
+from sim.vocabulary import FATES, PARAM_PREFIX, Fate, end_step_column, fate_column, param_column
 
 DEFAULT_REPLICATES = 50_000
 DEFAULT_CHUNK = 4096
 MIN_ACCEPTED = 200  # fewer accepted replicates than this and the posterior is not trusted
 ACCEPT_STREAM = 1_000_003  # spawn key of the acceptance uniforms, apart from the engine's streams
-CONTINUE_STREAM = 1_000_033  # spawn key of the continued replicates' dynamics
 STATES = "states.npz"
 POSTERIOR_TOML = "posterior.toml"
 POSTERIOR_TABLE = "posterior.parquet"
@@ -884,18 +882,21 @@ def project(
     alliance: str | None = None,
     out: str | Path | None = None,
     dtype: str = "float32",
+    workers: int | None = 1,
+    progress: bool = False,
 ) -> Projection:
     """Continue the accepted replicates of a calibration from their states at the last observed
     step for ``steps`` more steps (or up to the date ``until``).
 
-    Each accepted replicate keeps the parameter values it was drawn with (``posterior.parquet``,
-    assembled with :func:`sim.spec.params.assemble`) and its state at the last observation
-    (``states.npz``); the dynamics draw from a stream of their own (``seed``, default the
-    calibration's), so the same seed gives the same bytes.
+    Each accepted replicate keeps the parameter values it was drawn with (``posterior.parquet``)
+    and its state at the last observation (``states.npz``): a one-point design of the experiment
+    engine with per-replicate values and saved starts (:class:`sim.run.engine.Start`), seeded by
+    ``seed`` (default the calibration's), so the same seed gives the same bytes on any number of
+    ``workers``.
     """
     folder = calibration_dir(Path(calibrated))
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    scenario = Scenario.model_validate(manifest["scenario"])
+    scenario = stored_scenario(manifest["scenario"])
     t0 = int(manifest["last_step"])
     start = _dt.date.fromisoformat(manifest["start"])
     unit = manifest["unit"]
@@ -913,35 +914,33 @@ def project(
     alliance = alliance or scenario.focal_alliance
     if alliance not in scenario.alliances:
         raise InputError(f"{folder}: unknown alliance {alliance!r}")
-    a_index = list(scenario.alliances).index(alliance)
     seed = manifest["seed"] if seed is None else seed
     states = load_states(folder / STATES)
     table = pd.read_parquet(folder / POSTERIOR_TABLE)
     if not np.array_equal(table["replicate"].to_numpy(), states["replicate"]):
         raise InputError(f"{folder}: {POSTERIOR_TABLE} and {STATES} hold different replicates")
     m = len(table)
-    # each accepted replicate keeps the values it was drawn with (assemble), and its state
+    # each accepted replicate keeps the values it was drawn with and continues from its own state:
+    # a one-point design of m replicates with per-replicate values and saved starts
     values = {
-        c[len(PARAM_PREFIX) :]: table[c].to_numpy(dtype=np.float64)
+        c[len(PARAM_PREFIX) :]: table[c].to_numpy(dtype=np.float64)[None, :]
         for c in table.columns
         if c.startswith(PARAM_PREFIX)
     }
+    continued = scenario.with_run(steps=t0 + steps, replicates=m)
+    saved = Start(t0, {k: states[k] for k in dynamics.STATE_ARRAYS})
     try:
-        params = assemble(scenario.with_run(steps=t0 + steps), m, values)
-        state = dynamics.restore_state(
-            params, t0, {k: states[k] for k in dynamics.STATE_ARRAYS}, np.dtype(dtype)
-        )
+        parts = run_design(continued, Design(values, m, start=saved), OutcomeCollector(), seed=seed,
+                           workers=workers, progress=progress, desc="from today", dtype=dtype)
     except (KeyError, ValueError) as e:
         raise InputError(
             f"{folder / STATES}: expected the states of the accepted replicates of "
             f"this calibration, got arrays that do not fit ({e})"
         ) from None
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(CONTINUE_STREAM,)))
-    state = dynamics.run(params, rng, steps=steps, dtype=np.dtype(dtype), state=state)
-    fates = [np.where(state.active[:, a_index], Fate.HOLDS.value, state.fate[:, a_index])]
-    ends = [np.where(state.active[:, a_index], t0 + steps, state.end_step[:, a_index])]
+    fate_words = np.concatenate([cols[fate_column(alliance)] for _, cols in parts])
+    fates_all = np.array([FATES.index(w) for w in fate_words], dtype=np.int8)
+    ends = [np.concatenate([cols[end_step_column(alliance)] for _, cols in parts])]
     reps = [states["replicate"]]
-    fates_all = np.concatenate(fates).astype(np.int8)
     table = pd.DataFrame(
         {
             "replicate": np.concatenate(reps),

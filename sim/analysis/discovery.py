@@ -107,11 +107,15 @@ def prim_boxes(x: pd.DataFrame, y: np.ndarray, *, boxes: int = 1, min_coverage: 
         raise AnalysisError(f"scenario discovery {EXPLORE_HINT}") from None
     x = x.astype(np.float64).reset_index(drop=True)  # PRIM on integer columns breaks on pandas 3
     y = np.asarray(y, dtype=bool)
-    finder = prim.Prim(x, y, peel_alpha=peel_alpha, paste_alpha=paste_alpha, mass_min=mass_min)
+    with warnings.catch_warnings():  # the workbench's own pandas deprecations are not the user's
+        warnings.filterwarnings("ignore", message="The inplace keyword")
+        finder = prim.Prim(x, y, peel_alpha=peel_alpha, paste_alpha=paste_alpha, mass_min=mass_min)
     full = x.agg(["min", "max"])
     found = []
     for b in range(boxes):
-        box = finder.find_box()
+        with warnings.catch_warnings():  # the workbench's own pandas deprecations are not the user's
+            warnings.filterwarnings("ignore", message="The inplace keyword")
+            box = finder.find_box()
         if box is None:
             break
         traj = box.peeling_trajectory[["coverage", "density", "mass", "res_dim", "n", "k"]].copy()
@@ -147,8 +151,8 @@ def prim_boxes(x: pd.DataFrame, y: np.ndarray, *, boxes: int = 1, min_coverage: 
             density = k / max(n, 1)
             mass = n / len(y)
         found.append(Box(b + 1, coverage, density, mass, n, k, limits, traj, i))
-        if coverage >= 1.0 or k == 0:
-            break
+        if coverage >= 1.0 or k == 0 or limits.empty:  # an unrestricted box is the whole space:
+            break  # the next box would be sought among nothing
     return found
 
 
@@ -186,6 +190,10 @@ def discover(results, outcome: str = Fate.STAB.word, alliance: str | None = None
                             " (or 'stab_in_the_back by NAME')")
     y = (reps[fate_column(alliance)] == fate).to_numpy(dtype=bool, copy=True)
     if who:
+        members = _members(results, alliance)
+        if members and who not in members:
+            raise AnalysisError(f"unknown actor {who!r} in --outcome; the members of {alliance} "
+                                f"are {', '.join(members)}")
         y &= (reps[defector_column(alliance)] == who).to_numpy(dtype=bool)
     cols = [c for c in reps.columns if c.startswith(PARAM_PREFIX)]
     x = reps[cols].astype(np.float64)
@@ -204,23 +212,68 @@ def discover(results, outcome: str = Fate.STAB.word, alliance: str | None = None
                       "mass_min": mass_min, "results": str(getattr(results, "directory", ""))})
 
 
-def format_discovery(d: Discovery, claims: dict | None = None) -> str:
+def _members(results, alliance: str) -> list[str]:
+    manifest = getattr(results, "manifest", None) or {}
+    spec = ((manifest.get("scenario") or {}).get("alliances") or {}).get(alliance) or {}
+    return list(spec.get("members") or [])
+
+
+def replicates_needed(d: Discovery, box: Box, max_qp: float | None = None) -> int | None:
+    """About how many replicates would make the box PRIM found (before dropping restrictions)
+    significant at ``max_qp``, were its density and mass the same: the one-sided normal test of
+    the box's density against the base rate, ``z = (density - p) / sqrt(p (1 - p) / (N mass))``,
+    solved for ``N``. None when the box is no denser than the base rate (more replicates would not
+    make it stand out)."""
+    from statistics import NormalDist
+
+    level = max_qp if max_qp is not None else d.settings.get("max_qp") or 0.05
+    row = box.trajectory.loc[box.chosen]
+    density, mass, p = float(row.density), float(row.mass), d.base_rate
+    if density <= p or mass <= 0 or not 0 < p < 1:
+        return None
+    z = NormalDist().inv_cdf(1 - level)
+    return int(math.ceil(z * z * p * (1 - p) / (mass * (density - p) ** 2)))
+
+
+def format_discovery(d: Discovery, claims: dict | None = None,
+                     names=None) -> str:
     """A plain-text table of the boxes: statistics, then each restricted dimension."""
-    lines = [f"PRIM for {d.outcome} of {d.alliance}: {d.cases:,} of {d.n:,} replicates "
+    unit = d.settings.get("unit", "replicates")
+    lines = [f"PRIM for {d.outcome} of {d.alliance}: {d.cases:,} of {d.n:,} {unit} "
              f"(base rate {d.base_rate:.3f}), {len(d.dimensions)} uncertain parameters"]
     for b in d.boxes:
         lines.append(f"box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f} "
                      f"({b.density / d.base_rate:.2f} x base rate), mass {b.mass:.3f}, "
                      f"{len(b.limits)} restricted dimensions")
         if b.limits.empty:
-            lines.append("  (no restriction is significant at the chosen quasi-p level: no region "
-                         "of the parameters stands out)")
-        width = max([len(str(i)) for i in b.limits.index] + [9])
+            lines.append("  " + no_region_text(d, b))
+        labels = {dim: (names(dim) if names else dim) for dim in b.limits.index}
+        width = max([len(v) for v in labels.values()] + [9])
         for dim, r in b.limits.iterrows():
             cite = ""
             if claims and dim in claims:
                 cite = "  [" + ", ".join(c.id + (f" ¶{c.paragraph}" if c.paragraph else "")
                                          for c in claims[dim]) + "]"
-            lines.append(f"  {dim:<{width}}  {r.low:9.4g} .. {r.high:<9.4g} of "
+            lines.append(f"  {labels[dim]:<{width}}  {r.low:9.4g} .. {r.high:<9.4g} of "
                          f"{r.full_low:.4g} .. {r.full_high:.4g}  qp {r.qp:.1e}{cite}")
     return "\n".join(lines)
+
+
+def no_region_text(d: Discovery, box: Box) -> str:
+    """What to say when no restriction of a box is significant: how many replicates a box like
+    the one PRIM found would need."""
+    need = replicates_needed(d, box)
+    level = d.settings.get("max_qp")
+    if need is None:
+        return (f"no restriction is significant at quasi-p {level}: no region of the parameters "
+                "is denser in this outcome than the runs as a whole, and more replicates would "
+                "not change that")
+    row = box.trajectory.loc[box.chosen]
+    if need <= d.n:
+        return (f"no restriction is significant at quasi-p {level}, although the box PRIM found "
+                f"(density {float(row.density):.3f}, mass {float(row.mass):.3f}) would be at "
+                f"{need:,} replicates: its restrictions are individually weak")
+    return (f"no restriction is significant at quasi-p {level}: the box PRIM found (density "
+            f"{float(row.density):.3f} against a base rate of {d.base_rate:.3f}, mass "
+            f"{float(row.mass):.3f}) would need about {need:,} replicates to stand out (this run has "
+            f"{d.n:,}); run more with alliance-sim run -n {need}")

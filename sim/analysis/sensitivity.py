@@ -56,7 +56,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,11 +229,32 @@ def to_scale(factors: Sequence[Factor], U: np.ndarray) -> np.ndarray:
 # Designs and indices (SALib): arrays in, arrays out
 # --------------------------------------------------------------------------------------------
 
+#: above this share of binomial noise in an output's variance, the indices are mostly noise
+NOISE_TARGET = 0.3
+
+
 def _salib():
     try:
         import SALib  # noqa: F401
     except ImportError:
         raise AnalysisError(f"sensitivity analysis {EXPLORE_HINT}") from None
+
+
+def next_power_of_two(n: int) -> int:
+    """The smallest power of two at least ``n`` (Sobol' designs are balanced only at those)."""
+    return 1 << max(int(n) - 1, 0).bit_length()
+
+
+def replicates_for_noise(share: float, replicates: int, target: float = NOISE_TARGET) -> int | None:
+    """Replicates per design point that would bring a binomial noise share ``share`` (measured
+    with ``replicates``) down to ``target``: the noise variance falls as ``1 / R`` while the
+    inputs' part stays, so ``R' = R * share / (1 - share) * (1 - target) / target``. None when the
+    inputs explain nothing (``share >= 1``): more replicates only confirm that."""
+    if not np.isfinite(share) or share >= 1.0:
+        return None
+    if share <= target:
+        return int(replicates)
+    return int(math.ceil(replicates * share / (1.0 - share) * (1.0 - target) / target))
 
 
 def sobol_design(factors: Sequence[Factor], samples: int, *, groups: Sequence[str] | None = None,
@@ -491,7 +512,9 @@ def run_sensitivity(scenario: Scenario | str | Path, *, method: str = "sobol", s
     groups = [family(f.name) for f in factors] if grouped and method == "sobol" else None
     if groups is not None and len(set(groups)) < 2:
         raise AnalysisError("grouped Sobol indices need at least two groups")
+    requested = samples
     if method == "sobol":
+        samples = next_power_of_two(samples)  # the Sobol' sequence is balanced at powers of two
         U = sobol_design(factors, samples, groups=groups, seed=seed)
     else:
         U = morris_design(factors, samples, levels=levels, seed=seed)
@@ -510,7 +533,8 @@ def run_sensitivity(scenario: Scenario | str | Path, *, method: str = "sobol", s
             indices[out] = sobol_indices(factors, Y, groups=groups, seed=seed)
         else:
             indices[out] = morris_indices(factors, U, Y, levels=levels, seed=seed)
-    settings = {"samples": samples, "replicates": replicates, "seed": seed, "steps": scenario.run.steps,
+    settings = {"samples": samples, "samples_requested": requested, "replicates": replicates,
+                "seed": seed, "steps": scenario.run.steps,
                 "design_points": len(X), "factors": len(factors),
                 "groups": None if groups is None else len(set(groups)), "include": list(include or []),
                 "levels": levels if method == "morris" else None, "seconds": round(elapsed, 2),
@@ -519,9 +543,31 @@ def run_sensitivity(scenario: Scenario | str | Path, *, method: str = "sobol", s
                        U, X, outputs, indices, settings)
 
 
-def format_indices(s: Sensitivity, output: str = "p_stab", top: int = 12) -> str:
-    """A plain-text table of the most influential factors of one output."""
+def noise_warning(s: Sensitivity, output: str) -> str | None:
+    """A sentence when binomial noise is more than :data:`NOISE_TARGET` of an output's variance,
+    saying how many replicates per design point would bring it down; None otherwise."""
+    share = s.noise_share(output)
+    R = int(s.settings.get("replicates", 1))
+    if not np.isfinite(share) or share <= NOISE_TARGET:
+        return None
+    need = replicates_for_noise(share, R)
+    if need is None:
+        return (f"warning: binomial noise is {share:.2f} of the variance of {output} at R = {R}: "
+                "the inputs move it less than chance does; these indices are mostly noise")
+    return (f"warning: binomial noise is {share:.2f} of the variance of {output} at R = {R} (above "
+            f"{NOISE_TARGET}); about --replicates {need} would bring it to {NOISE_TARGET}")
+
+
+def format_indices(s: Sensitivity, output: str = "p_stab", top: int = 12,
+                   names: Callable[[str], str] | None = None) -> str:
+    """A plain-text table of the most influential factors of one output.
+
+    ``names`` turns a parameter path into the label printed (e.g. the path with a readable
+    description and the claims grounding it); default: the path.
+    """
     df = s.table(output, top)
+    if names is not None:
+        df = df.rename(index=lambda i: names(str(i)))
     label = {"p_holds": "P(holds)", "p_stab": "P(stab in the back)", "p_drift": "P(drift apart)"}
     lines = [f"{label.get(output, output)} of {s.alliance}: {s.method} indices "
              f"({s.settings['design_points']:,} design points x {s.settings['replicates']} replicates)"]
@@ -539,4 +585,7 @@ def format_indices(s: Sensitivity, output: str = "p_stab", top: int = 12) -> str
     mean = s.outputs[output].mean()
     lines.append(f"  mean over the design {mean:.3f}; binomial noise share of the variance "
                  f"{s.noise_share(output):.2f} (at R = {s.settings['replicates']})")
+    warning = noise_warning(s, output)
+    if warning:
+        lines.append("  " + warning)
     return "\n".join(lines)

@@ -17,7 +17,12 @@ Examples
 >>> outcomes["p_stab"].mean()  # doctest: +SKIP
 
 Uncertainty names are the parameter paths made into Python identifiers (``mechanisms.pressure``
-becomes ``mechanisms__pressure``); :attr:`ScenarioFunction.paths` maps them back.
+becomes ``mechanisms__pressure``); :attr:`ScenarioFunction.paths` maps them back. A scenario's
+levers (``[levers]``) become the model's levers, named ``levers__NAME``: a ``RealParameter`` over a
+range, an ``IntegerParameter`` for an integer lever, a ``CategoricalParameter`` of the option
+values for an options lever; a lever an experiment leaves out stays at its status quo. EMA's
+policies and its optimiser (``perform_experiments(model, scenarios, policies)``,
+``MultiprocessingEvaluator.optimize``) then work on them.
 
 References
 ----------
@@ -95,6 +100,7 @@ class ScenarioFunction:
         self.scenario = scenario
         self.factors = list(factors)
         self.paths = {identifier(f.name): f.name for f in self.factors}
+        self.levers = {identifier(f"levers.{n}"): f"levers.{n}" for n in scenario.levers}
         if len(self.paths) != len(self.factors):
             raise AnalysisError("two parameter paths map to the same identifier")
         self.replicates = replicates
@@ -103,12 +109,17 @@ class ScenarioFunction:
         self.dtype = dtype
 
     def __call__(self, **values) -> dict[str, float]:
-        """The fate shares at one point (keyword per uncertainty; the rest at their middles)."""
-        unknown = set(values) - set(self.paths)
+        """The fate shares at one point (keyword per uncertainty or lever; the rest at their middles
+        and status quo)."""
+        unknown = set(values) - set(self.paths) - set(self.levers)
         if unknown:
-            raise AnalysisError(f"not an uncertainty of this model: {', '.join(sorted(unknown))}")
+            raise AnalysisError(f"not an uncertainty or a lever of this model: "
+                                f"{', '.join(sorted(unknown))}")
         point = {f.name: np.array([float(values.get(identifier(f.name), _middle(f)))])
                  for f in self.factors}
+        for key, path in self.levers.items():
+            if key in values:
+                point[path] = np.array([float(values[key])])
         shares = fate_shares(self.scenario, point, replicates=self.replicates, alliance=self.alliance,
                              seed=self.seed, dtype=self.dtype)
         return {OUTPUTS[k]: float(shares[0, i]) for i, k in enumerate(FATES)}
@@ -174,4 +185,22 @@ def ema_model(scenario: Scenario | str | Path, *, replicates: int = 200, seed: i
     model.uncertainties = [RealParameter.from_dist(identifier(f.name), frozen_distribution(f))
                            for f in factors]
     model.outcomes = [ScalarOutcome(OUTPUTS[k]) for k in FATES]
+    model.levers = ema_levers(scenario)
     return model
+
+
+def ema_levers(scenario: Scenario) -> list:
+    """The scenario's levers as EMA Workbench parameters (module docstring)."""
+    from ema_workbench import CategoricalParameter, IntegerParameter, RealParameter
+
+    out = []
+    for name, lever in scenario.levers.items():
+        key = identifier(f"levers.{name}")
+        if lever.options is not None:
+            out.append(CategoricalParameter(key, sorted(set(lever.options.values()))))
+        elif lever.integer:
+            low, high = lever.bounds
+            out.append(IntegerParameter(key, int(low), int(high)))
+        else:
+            out.append(RealParameter(key, *lever.bounds))
+    return out

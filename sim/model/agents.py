@@ -8,6 +8,7 @@ scenario by hand, in notebooks, in the SolaraViz app and under ``mesa.batch_run`
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import mesa
@@ -82,11 +83,12 @@ class AllianceModel(mesa.Model):
         self.spec = scenario
         self.params = params if params is not None else compile_params(scenario, 1, self.rng)
         self.state = dynamics.initial_state(self.params)
+        self.stepper = dynamics.Stepper(self.params)
         self.issue_names = list(self.params.issues)
         self.countries = [Country(self, i, name) for i, name in enumerate(self.params.actors)]
         self._n_events = dynamics.stochastic_event_count(self.params)
         self._n_members = dynamics.member_count(self.params)
-        reporters = {}
+        reporters: dict[str, typing.Callable] = {}
         for a_index, al in enumerate(self.params.alliances):
             reporters[f"cohesion:{al.name}"] = (
                 lambda m, members=al.members: float(dynamics.cohesion(m.state.ties, members)[0]))
@@ -127,7 +129,7 @@ class AllianceModel(mesa.Model):
     def step(self) -> None:
         """Advance the replicate by one step and collect its data."""
         d = dynamics.draw(self.rng, 1, self.params.A, self._n_events, self._n_members)
-        dynamics.step(self.params, self.state, d)
+        self.stepper.step(self.state, d)
         self.datacollector.collect(self)
         if self.state.t >= self.params.steps:
             self.running = False

@@ -171,16 +171,9 @@ class State:
     fate: np.ndarray  # (n, L) int8
     end_step: np.ndarray  # (n, L) int32, -1 while active
     defector: np.ndarray  # (n, L) int16, -1 while active
-    log_power0: np.ndarray  # (n, M) each seat's relative_power at t = 0
-    seats: Seats  # the alliance members, see :class:`Seats`
-    base: np.ndarray | None = None  # dt * (forces set by interests alone), see fixed_force
-    similarity: np.ndarray | None = None  # dt * alpha_aff * U, the affinity part of base
-    event_p: np.ndarray | None = None  # (n, E) probability of each stochastic event in a step
-    growth_factor: np.ndarray | None = None  # (n, A) 1 + growth * dt
-    fixed: np.ndarray | None = None  # base plus dt * the pressure force at pressure_used
-    pressure_used: np.ndarray | None = None  # (n, A) the pressure folded into fixed
-    pressure_cache: np.ndarray | None = None  # the schedule's value while it is flat
-    work: Workspace | None = None  # buffers reused by every step
+    log_power0: np.ndarray  # (n, M) each seat's relative_power at t = 0 (seats: :class:`Seats`)
+    first_fired: np.ndarray  # (n, E) int32: step each event first fired, -1 if never
+    fire_count: np.ndarray  # (n, E) int32: how many times it fired
 
 
 @dataclass
@@ -209,9 +202,12 @@ def workspace(params: Params, dtype) -> Workspace:
     def column(x, shape):
         return None if not np.any(x) else np.ascontiguousarray(x.reshape(shape), dtype=dtype)
 
-    buf = [np.zeros((n, A, A), dtype=dtype) for _ in range(4)]
+    def buffer() -> np.ndarray:
+        return np.zeros((n, A, A), dtype=dtype)
+
     return Workspace(
-        *buf, affinity=(-dt * c["affinity"]).reshape(n, 1).astype(dtype),
+        F=buffer(), tmp=buffer(), tau=buffer(), tau_t=buffer(),
+        affinity=(-dt * c["affinity"]).reshape(n, 1).astype(dtype),
         balance=column(dt * c["balance"] / max(A - 2, 1), (n, 1, 1)),
         threat=column(np.sqrt(dt * c["threat"]), (n, 1)),
         pressure=column(np.sqrt(dt * c["pressure"]), (n, 1)),
@@ -257,7 +253,11 @@ class Seats:
 def seats(params: Params, dtype) -> Seats:
     """The seats of the scenario's alliances, with their rule parameters in ``dtype``."""
     A, M = params.A, member_count(params)
-    actor, span, pairs, owner, size = [], [], [], [], []
+    actor: list[int] = []
+    span: list[slice] = []
+    pairs: list[int] = []
+    owner: list[int] = []
+    sizes: list[int] = []
     for al in params.alliances:
         start = len(actor)
         k = len(al.members)
@@ -267,9 +267,9 @@ def seats(params: Params, dtype) -> Seats:
                     pairs.append(int(i) * A + int(j))
                     owner.append(len(actor))
             actor.append(int(i))
-            size.append(k)
+            sizes.append(k)
         span.append(slice(start, len(actor)))
-    size = np.array(size, dtype=dtype)
+    size = np.array(sizes, dtype=dtype)
     mean = np.zeros((len(pairs), M), dtype=dtype)
     mean[np.arange(len(pairs)), owner] = 1.0 / (size[owner] - 1)
     partners = np.zeros((M, M), dtype=dtype)
@@ -364,13 +364,16 @@ def initial_state(params: Params, dtype=np.float64) -> State:
         fired=np.zeros((n, len(params.events)), dtype=bool),
         active=np.ones((n, L), dtype=bool), fate=np.zeros((n, L), dtype=np.int8),
         end_step=np.full((n, L), -1, dtype=np.int32), defector=np.full((n, L), -1, dtype=np.int16),
-        log_power0=relative_power(cap, places), seats=places,
+        log_power0=relative_power(cap, places),
+        first_fired=np.full((n, len(params.events)), -1, dtype=np.int32),
+        fire_count=np.zeros((n, len(params.events)), dtype=np.int32),
     )
 
 
 #: the arrays that make up a State at a step (the rest is rebuilt from the parameters)
 STATE_ARRAYS = ("ties", "capability", "growth", "position", "salience", "ambition", "dependence",
-                "pressure_offset", "fired", "active", "fate", "end_step", "defector", "log_power0")
+                "pressure_offset", "fired", "active", "fate", "end_step", "defector", "log_power0",
+                "first_fired", "fire_count")
 
 
 def restore_state(params: Params, t: int, arrays: dict[str, np.ndarray], dtype=np.float64) -> State:
@@ -378,18 +381,20 @@ def restore_state(params: Params, t: int, arrays: dict[str, np.ndarray], dtype=n
     of ``params``), to continue a run from there; caches are rebuilt on the first step."""
     dtype = np.dtype(dtype)
     kinds = {"fired": bool, "active": bool, "fate": np.int8, "end_step": np.int32,
-             "defector": np.int16}
+             "defector": np.int16, "first_fired": np.int32, "fire_count": np.int32}
     values = {k: np.array(arrays[k], dtype=kinds.get(k, dtype), copy=True) for k in STATE_ARRAYS}
-    if values["ties"].shape != (params.n, params.A, params.A):
-        raise ValueError(f"expected ties of shape {(params.n, params.A, params.A)}, got "
-                         f"{values['ties'].shape}")
+    fresh = initial_state(params, dtype)  # the shapes every array must have
+    for k in STATE_ARRAYS:
+        want = getattr(fresh, k).shape
+        if values[k].shape != want:
+            raise ValueError(f"expected {k} of shape {want}, got {values[k].shape}")
     v = values
     return State(
         t=int(t), ties=v["ties"], capability=v["capability"], growth=v["growth"],
         position=v["position"], salience=v["salience"], ambition=v["ambition"],
         dependence=v["dependence"], pressure_offset=v["pressure_offset"], fired=v["fired"],
         active=v["active"], fate=v["fate"], end_step=v["end_step"], defector=v["defector"],
-        log_power0=v["log_power0"], seats=seats(params, dtype),
+        log_power0=v["log_power0"], first_fired=v["first_fired"], fire_count=v["fire_count"],
     )
 
 
@@ -402,17 +407,21 @@ def schedule_moves(params: Params, t: int) -> bool:
                           and not params.pressure_weight[t - 1].any())
 
 
-def pressure_at(params: Params, state: State, t: int):
-    """Pressure felt by each actor at step t: schedule plus event offsets, floored at zero."""
+def pressure_at(params: Params, state: State, t: int, stepper: Stepper | None = None):
+    """Pressure felt by each actor at step t: schedule plus event offsets, floored at zero.
+
+    The schedule's value is kept in ``stepper.pressure_cache`` while the schedule is flat.
+    """
     t = min(t, params.steps - 1)
     idx = params.pressure_index[t]
     w = params.pressure_weight[t]
-    cached = state.pressure_cache
+    cached = None if stepper is None else stepper.pressure_cache
     if cached is None or schedule_moves(params, t):
         ar = np.arange(params.A)
         pv = params.pressure_values
         cached = pv[:, ar, idx] * (1.0 - w) + pv[:, ar, idx + 1] * w
-        state.pressure_cache = cached
+        if stepper is not None:
+            stepper.pressure_cache = cached
     return np.maximum(cached + state.pressure_offset, 0.0).astype(state.ties.dtype, copy=False)
 
 
@@ -431,19 +440,26 @@ def cohesion(W, members):
 # The step
 # --------------------------------------------------------------------------------------------
 
-def apply_events(params: Params, state: State, t: int, u: np.ndarray):
+def event_probabilities(params: Params) -> np.ndarray | None:
+    """Probability of each stochastic event in one step, ``1 - exp(-hazard dt)``: (n, E)."""
+    hazards = [ev.hazard for ev in params.events if ev.hazard is not None]
+    return -np.expm1(-np.stack(hazards, axis=1) * params.dt) if hazards else None
+
+
+def apply_events(params: Params, state: State, t: int, u: np.ndarray, stepper: Stepper):
     """Fire the events due at step t.
 
     Returns three index arrays of replicates: those whose positions or saliences changed (their
     interest similarity must be recomputed), those whose interests changed in any way (positions,
     saliences, ambitions or dependences: their fixed force must be rebuilt) and those whose
-    pressure changed.
+    pressure changed. An event that changes growth drops ``stepper.growth_factor``. Records in
+    ``state.first_fired`` the step at which each event first fired in each replicate and counts its
+    firings in ``state.fire_count``.
     """
     similarity = interests = pressure = None
-    if state.event_p is None:  # probability of each stochastic event in one step, (n, E)
-        hazards = [ev.hazard for ev in params.events if ev.at is None]
-        state.event_p = -np.expm1(-np.stack(hazards, axis=1) * params.dt) if hazards else None
-    fires = u < state.event_p if state.event_p is not None else None
+    event_p = stepper.event_p
+    fires = u < event_p if event_p is not None else None
+    why = stepper.why
     s = 0
     for e_index, ev in enumerate(params.events):
         if ev.at is not None:
@@ -451,6 +467,7 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray):
                 continue
             mask = np.ones(params.n, dtype=bool)
         else:
+            assert fires is not None  # a stochastic event has its probability
             mask = fires[:, s]
             s += 1
             if not mask.any():
@@ -461,14 +478,23 @@ def apply_events(params: Params, state: State, t: int, u: np.ndarray):
         if rows.size == 0:
             continue
         state.fired[rows, e_index] = True
+        first = state.first_fired[rows, e_index]
+        state.first_fired[rows, e_index] = np.where(first < 0, t, first)
+        state.fire_count[rows, e_index] += 1
+        before = why.ties(state, rows) if why is not None and why.moved_by(e_index) else None
         for f in ev.effects:
             changed = _apply_effect(state, f, rows, params)
+            if changed == "growth":
+                stepper.growth_factor = None
             if changed == "similarity":
                 similarity = mask if similarity is None else similarity | mask
             if changed in ("similarity", "spheres"):
                 interests = mask if interests is None else interests | mask
+
             if changed == "pressure":
                 pressure = mask if pressure is None else pressure | mask
+        if before is not None:
+            why.event(e_index, rows, before, why.ties(state, rows))
     empty = np.empty(0, dtype=np.intp)
     return tuple(empty if m is None else np.flatnonzero(m) for m in (similarity, interests, pressure))
 
@@ -512,28 +538,28 @@ def _apply_effect(state: State, f, rows, params: Params) -> str | None:
         return "pressure"
     if f.kind == "growth":
         _update(state.growth, rows, (i,), f, -0.5, 0.5)
-        state.growth_factor = None
-        return None
+        return "growth"
     raise ValueError(f"unknown effect kind {f.kind!r}")  # pragma: no cover
 
 
-def fixed_force(params: Params, state: State, rows=slice(None), similarity: bool = True) -> np.ndarray:
+def fixed_force(params: Params, state: State, stepper: Stepper, rows=slice(None),
+                similarity: bool = True) -> np.ndarray:
     """``dt * (alpha_aff U - alpha_cmp C + alpha_dep D)`` for the replicates ``rows``: the part of
     the forces that only changes when events or bargaining change interests (the ``-alpha_aff W``
     part of the affinity force moves with W and is applied in :func:`increments`).
 
-    ``dt alpha_aff U`` is kept in ``state.similarity`` and recomputed only when ``similarity``
+    ``dt alpha_aff U`` is kept in ``stepper.similarity`` and recomputed only when ``similarity``
     (positions or saliences changed).
     """
     c = {k: v[rows][:, None, None] for k, v in params.coef.items()}
-    if similarity or state.similarity is None:
+    if similarity or stepper.similarity is None:
         U = interest_similarity(state.position[rows], state.salience[rows], params.low, params.high)
         term = (params.dt * c["affinity"] * U).astype(state.ties.dtype)
-        if state.similarity is None:
-            state.similarity = term
+        if stepper.similarity is None:
+            stepper.similarity = term
         else:
-            state.similarity[rows] = term
-    f = state.similarity[rows].astype(np.float64)
+            stepper.similarity[rows] = term
+    f = stepper.similarity[rows].astype(np.float64)
     if np.any(c["competition"]):
         f += (params.dt * c["competition"]) * competition_force(state.ambition[rows],
                                                                 params.strategic_value[rows])
@@ -542,12 +568,12 @@ def fixed_force(params: Params, state: State, rows=slice(None), similarity: bool
     return f.astype(state.ties.dtype, copy=False)
 
 
-def increments(params: Params, state: State, pressure) -> np.ndarray:
+def increments(params: Params, state: State, stepper: Stepper) -> np.ndarray:
     """``dt`` times the sum of the deterministic forces at the current state, computed into the
     workspace without allocating: the fixed part (interests and pressure, see
     :func:`fold_pressure`), affinity's ``-alpha_aff W``, balance, dependence conflict and threat.
     """
-    ws = state.work
+    ws = stepper.work
     W = state.ties
     F, tmp, M = ws.F, ws.tmp, ws.tau_t
     if ws.balance is not None:
@@ -555,9 +581,12 @@ def increments(params: Params, state: State, pressure) -> np.ndarray:
         np.multiply(W, ws.balance, out=M)
         M.reshape(params.n, -1)[:, ws.diagonal] = ws.affinity
         np.matmul(W, M, out=tmp)
+        if stepper.why is not None:
+            stepper.why.fused("balance", tmp, params, state)
     else:
         np.multiply(W, ws.affinity[:, :, None], out=tmp)
-    np.add(state.fixed, tmp, out=F)
+    assert stepper.fixed is not None  # built before the first step
+    np.add(stepper.fixed, tmp, out=F)
     if ws.dependence is not None:
         # dependence is sparse (a few (i, k) pairs): F[i, j] += dt a_dep d_ik min(0, W_jk)
         for i, k in ws.dependence_pairs:
@@ -569,53 +598,151 @@ def increments(params: Params, state: State, pressure) -> np.ndarray:
         ws.tau *= (state.capability * ws.threat)[:, :, None]
         np.copyto(ws.tau_t, np.swapaxes(ws.tau, 1, 2))
         np.matmul(ws.tau_t, ws.tau, out=tmp)
+        if stepper.why is not None:
+            stepper.why.fused("threat", tmp, params, state)
         F += tmp
     return F
 
 
-def fold_pressure(params: Params, state: State, pressure, rows=None) -> None:
+def fold_pressure(params: Params, stepper: Stepper, pressure, rows=None) -> None:
     """Fold ``dt alpha_prs p_i p_j`` for the current pressure into the fixed force (of ``rows``,
     default all): pressure moves only on its schedule's ramps and when events shift it, so most
     steps need not recompute it."""
-    ws = state.work
+    ws = stepper.work
+    assert stepper.base is not None and stepper.fixed is not None and stepper.pressure_used is not None
     if rows is None:
         rows = slice(None)
-    fixed = state.base[rows].copy()
+    fixed = stepper.base[rows].copy()
     if ws.pressure is not None:
         q = pressure[rows] * ws.pressure[rows]
         fixed += q[:, :, None] * q[:, None, :]
-    state.fixed[rows] = fixed
-    state.pressure_used[rows] = pressure[rows]
+    stepper.fixed[rows] = fixed
+    stepper.pressure_used[rows] = pressure[rows]
 
 
 def forces(params: Params, state: State, pressure) -> np.ndarray:
     """The sum of the deterministic forces on every tie at the current state: (n, A, A)."""
-    _ready(params, state, pressure)
-    fold_pressure(params, state, pressure)
-    return increments(params, state, pressure) / params.dt
+    stepper = Stepper(params, state.ties.dtype)
+    stepper.ready(state, pressure)
+    stepper.why = None
+    return increments(params, state, stepper) / params.dt
 
 
-def _ready(params: Params, state: State, pressure) -> None:
-    if state.work is None:
-        state.work = workspace(params, state.ties.dtype)
-    if state.base is None:
-        state.base = fixed_force(params, state)
-        state.fixed = np.empty_like(state.base)
-        state.pressure_used = np.empty_like(pressure)
-        fold_pressure(params, state, pressure)
+class Stepper:
+    """Advances a :class:`State` step by step and keeps what the step derives from the parameters
+    and from the slowly changing parts of the state, so that a step need not rebuild it.
+
+    Derived from the parameters (never stale): the alliance seats, the workspace buffers and
+    coefficients, the per-step event probabilities. Derived from the state, each rebuilt when what
+    it reads changes:
+
+    - ``similarity`` (``dt alpha_aff U``) when positions or saliences change (events, bargaining);
+    - ``base`` (the fixed force) when interests change (events on positions, saliences,
+      ambitions or dependences; bargaining);
+    - ``fixed`` and ``pressure_used`` (``base`` plus the pressure force) when the pressure
+      schedule moves or an event shifts pressure;
+    - ``pressure_cache`` (the schedule's value) while the schedule is flat;
+    - ``growth_factor`` when an event changes growth.
+
+    :meth:`invalidate` drops every state-derived cache: call it after changing a state from
+    outside the step (or use a fresh stepper). ``why`` is an optional
+    :class:`sim.model.attribution.Attribution` that books each force's part in the ties it tracks.
+    """
+
+    def __init__(self, params: Params, dtype=np.float64, why=None):
+        self.params = params
+        self.dtype = np.dtype(dtype)
+        self.seats = seats(params, self.dtype)
+        self.work = workspace(params, self.dtype)
+        self.event_p = event_probabilities(params)
+        self.why = why
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Drop every cache derived from the state; the next step rebuilds them."""
+        self.base: np.ndarray | None = None  # dt * (forces set by interests alone), see fixed_force
+        self.similarity: np.ndarray | None = None  # dt * alpha_aff * U, the affinity part of base
+        self.fixed: np.ndarray | None = None  # base plus dt * the pressure force at pressure_used
+        self.pressure_used: np.ndarray | None = None  # (n, A) the pressure folded into fixed
+        self.pressure_cache: np.ndarray | None = None  # the schedule's value while it is flat
+        self.growth_factor: np.ndarray | None = None  # (n, A) 1 + growth * dt
+
+    def ready(self, state: State, pressure) -> None:
+        """Build the fixed force for ``state`` if it is not built."""
+        if self.base is None:
+            self.base = fixed_force(self.params, state, self)
+            self.fixed = np.empty_like(self.base)
+            self.pressure_used = np.empty_like(pressure)
+            fold_pressure(self.params, self, pressure)
+
+    def step(self, state: State, draws: Draws) -> None:
+        """Advance every replicate of ``state`` by one step, in place (see the module docstring)."""
+        params, why = self.params, self.why
+        t = state.t
+        if why is not None:
+            why.begin(t)
+        similarity, interests, pressed = apply_events(params, state, t, draws.events, self)
+        if why is not None:
+            why.interests_changed(interests)
+        if self.base is None:
+            pressure = pressure_at(params, state, t, self)
+            self.ready(state, pressure)
+        elif schedule_moves(params, t):
+            pressure = pressure_at(params, state, t, self)
+            if interests.size:
+                self.base[interests] = fixed_force(params, state, self, interests,
+                                                   similarity=similarity.size > 0)
+            fold_pressure(params, self, pressure)
+        else:
+            # Flat schedule: only the replicates whose interests or pressure offsets changed move.
+            pressure = self.pressure_used
+            if interests.size:
+                self.base[interests] = fixed_force(params, state, self, interests,
+                                                   similarity=similarity.size > 0)
+            if interests.size or pressed.size:
+                pressure = pressure_at(params, state, t, self)
+                rows = np.union1d(interests, pressed)
+                fold_pressure(params, self, pressure, rows)
+        decisions = decide(params, state, t, draws.defect, self.seats, why)
+        ws = self.work
+        F = increments(params, state, self)
+        if why is not None:
+            why.mechanisms(params, state, self, draws.noise)
+        W = state.ties
+        W += F
+        if ws.noise is not None:
+            np.multiply(draws.noise, ws.noise, out=ws.tmp)
+            W += ws.tmp
+        if why is not None:
+            unclipped = why.ties(state)
+        np.clip(W, -1.0, 1.0, out=W)
+        if why is not None:
+            before = why.ties(state)
+            why.clipped(unclipped, before)
+        W.reshape(params.n, -1)[:, ws.diagonal] = 0.0
+        apply_defections(params, state, decisions)
+        if why is not None and any(rows.size for rows, _ in decisions):
+            why.shocked(before, why.ties(state))
+        grow(params, state, self)
+        if params.bargain_every and (t + 1) % params.bargain_every == 0:
+            bargain(params, state)
+            self.base = fixed_force(params, state, self)
+            fold_pressure(params, self, self.pressure_used)
+        state.t = t + 1
 
 
-def decide(params: Params, state: State, t: int, u: np.ndarray):
+def decide(params: Params, state: State, t: int, u: np.ndarray, seats: Seats, why=None):
     """Alliance decisions at step t, for the replicates where each alliance is still active.
 
     Every member of every alliance is a seat (:class:`Seats`); the probabilities of all seats are
     computed together, for every replicate (inactive alliances are masked afterwards: cheaper
     than gathering the active rows while most alliances are still active).
-    Returns, per alliance, the replicates where it ended this step and the defector in each.
+    Returns, per alliance, the replicates where it ended this step and the defector in each;
+    ``why`` (an :class:`sim.model.attribution.Attribution`) closes the books of each ending.
     """
     W = state.ties
     n = params.n
-    st = state.seats
+    st = seats
     out = []
     live = state.active.any(axis=0)
     if not live.any():
@@ -657,6 +784,8 @@ def decide(params: Params, state: State, t: int, u: np.ndarray):
         state.end_step[rows, a_index] = t
         state.defector[rows, a_index] = who
         state.active[rows, a_index] = False
+        if why is not None:
+            why.ended(a_index, rows, first, t, state)
         out.append((rows, who))
     return out
 
@@ -675,12 +804,18 @@ def apply_defections(params: Params, state: State, decisions):
         W[rows, :, who] = np.clip(W[rows, :, who] - loss, -1.0, 1.0)
 
 
-def grow(params: Params, state: State):
-    """Capabilities grow by ``growth * dt`` and are renormalised to shares."""
+def grow(params: Params, state: State, stepper: Stepper | None = None):
+    """Capabilities grow by ``growth * dt`` and are renormalised to shares.
+
+    ``stepper.growth_factor`` keeps ``1 + growth dt`` between the events that change growth.
+    """
     cap = state.capability
-    if state.growth_factor is None:  # rebuilt when an event changes growth
-        state.growth_factor = 1.0 + state.growth * params.dt
-    cap *= state.growth_factor
+    factor = None if stepper is None else stepper.growth_factor
+    if factor is None:
+        factor = 1.0 + state.growth * params.dt
+        if stepper is not None:
+            stepper.growth_factor = factor
+    cap *= factor
     np.maximum(cap, 0.0, out=cap)
     total = cap.sum(axis=1, keepdims=True)
     if (total > 0).all():
@@ -704,64 +839,36 @@ def bargain(params: Params, state: State):
                               salience_scale=1.0).astype(state.ties.dtype, copy=False)
 
 
-def step(params: Params, state: State, draws: Draws) -> None:
-    """Advance every replicate by one step, in place."""
-    t = state.t
-    similarity, interests, pressed = apply_events(params, state, t, draws.events)
-    if state.base is None:
-        pressure = pressure_at(params, state, t)
-        _ready(params, state, pressure)
-    elif schedule_moves(params, t):
-        pressure = pressure_at(params, state, t)
-        if interests.size:
-            state.base[interests] = fixed_force(params, state, interests,
-                                                similarity=similarity.size > 0)
-        fold_pressure(params, state, pressure)
-    else:
-        # Flat schedule: only the replicates whose interests or pressure offsets changed move.
-        pressure = state.pressure_used
-        if interests.size:
-            state.base[interests] = fixed_force(params, state, interests,
-                                                similarity=similarity.size > 0)
-        if interests.size or pressed.size:
-            pressure = pressure_at(params, state, t)
-            rows = np.union1d(interests, pressed)
-            fold_pressure(params, state, pressure, rows)
-    decisions = decide(params, state, t, draws.defect)
-    ws = state.work
-    F = increments(params, state, pressure)
-    W = state.ties
-    W += F
-    if ws.noise is not None:
-        np.multiply(draws.noise, ws.noise, out=ws.tmp)
-        W += ws.tmp
-    np.clip(W, -1.0, 1.0, out=W)
-    W.reshape(params.n, -1)[:, ws.diagonal] = 0.0
-    apply_defections(params, state, decisions)
-    grow(params, state)
-    if params.bargain_every and (t + 1) % params.bargain_every == 0:
-        bargain(params, state)
-        state.base = fixed_force(params, state)
-        fold_pressure(params, state, state.pressure_used)
-    state.t = t + 1
+def step(params: Params, state: State, draws: Draws, stepper: Stepper | None = None) -> None:
+    """Advance every replicate by one step, in place.
+
+    Pass the same ``stepper`` to every step of a run: without one, a fresh :class:`Stepper`
+    rebuilds every cache (same result, slower).
+    """
+    (stepper or Stepper(params, state.ties.dtype)).step(state, draws)
 
 
 def run(params: Params, rng: np.random.Generator, *, steps: int | None = None, dtype=np.float64,
-        record=None, state: State | None = None) -> State:
+        record=None, state: State | None = None, why=None) -> State:
     """Run ``steps`` steps from the initial state, or from ``state`` (a state at step ``state.t``,
     e.g. from :func:`restore_state`; it is advanced in place).
 
     ``steps`` defaults to what is left of the scenario's horizon. ``record(state)``, if given, is
-    called at the start and after every step.
+    called at the start and after every step. ``why``, an
+    :class:`sim.model.attribution.Attribution`, books each force's part in the tracked ties from
+    the state the run starts at (call its ``finish(state)`` afterwards).
     """
     state = initial_state(params, dtype) if state is None else state
+    stepper = Stepper(params, dtype, why=why)
+    if why is not None:
+        why.start(state)
     steps = params.steps - state.t if steps is None else steps
     E, M = stochastic_event_count(params), member_count(params)
     noise = np.empty((params.n, params.A, params.A), dtype=dtype)
     if record is not None:
         record(state)
     for k in range(steps):
-        step(params, state, draw(rng, params.n, params.A, E, M, dtype, out=noise))
+        stepper.step(state, draw(rng, params.n, params.A, E, M, dtype, out=noise))
         if (k + 1) % CHECK_EVERY == 0 or k + 1 == steps:
             check_finite(params, state)
         if record is not None:

@@ -61,15 +61,21 @@ class Engine(Protocol):
     name: str
     #: whether :meth:`simulate` takes ``summaries`` (:class:`Summaries`) and fills them itself
     fuses_summaries: bool
+    #: whether :meth:`simulate` takes ``why`` and ``state`` (attribution, saved starts)
+    books_forces: bool
 
     def simulate(self, params: Params, rngs: Sequence[np.random.Generator], layout: Layout | None = None,
                  *, dtype=np.float32, record: Callable[[dynamics.State], None] | None = None,
-                 steps: int | None = None, summaries: Summaries | None = None) -> dynamics.State:
-        """Run every row of ``params`` from its initial state and return the final state.
+                 steps: int | None = None, why=None, state: dynamics.State | None = None,
+                 summaries: Summaries | None = None) -> dynamics.State:
+        """Run every row of ``params`` from its initial state (or from ``state``, a state at step
+        ``state.t``, advanced in place) and return the final state.
 
         ``layout`` None means one group whose replicates are the rows; ``record(state)`` is called
-        at the start and after every step; ``summaries`` (only where ``fuses_summaries``) is
-        filled with the per-step summaries instead.
+        at the start and after every step; ``why`` (a :class:`sim.model.attribution.Attribution`,
+        optional, where ``books_forces``) books each force's part in the alliances' ties while
+        stepping; ``steps`` defaults to what is left of the horizon; ``summaries`` (only where
+        ``fuses_summaries``) is filled with the per-step summaries instead of calling ``record``.
         """
         ...
 
@@ -79,23 +85,28 @@ class NumpyEngine:
 
     name = "numpy"
     fuses_summaries = False
+    books_forces = True
 
     def simulate(self, params: Params, rngs: Sequence[np.random.Generator], layout: Layout | None = None,
                  *, dtype=np.float32, record: Callable[[dynamics.State], None] | None = None,
-                 steps: int | None = None, summaries: Summaries | None = None) -> dynamics.State:
+                 steps: int | None = None, why=None, state: dynamics.State | None = None,
+                 summaries: Summaries | None = None) -> dynamics.State:
         """Run the rows of ``params`` (see :meth:`Engine.simulate`)."""
         if summaries is not None:
             raise ValueError("the numpy engine records summaries through `record`")
         if layout is None:
             if len(rngs) != 1:
                 raise ValueError("several generators need a layout")
-            return dynamics.run(params, rngs[0], steps=steps, dtype=dtype, record=record)
-        return run_common(params, rngs, layout, dtype=dtype, record=record, steps=steps)
+            return dynamics.run(params, rngs[0], steps=steps, dtype=dtype, record=record, why=why,
+                                state=state)
+        return run_common(params, rngs, layout, dtype=dtype, record=record, steps=steps, why=why,
+                          state=state)
 
 
 def run_common(params: Params, rngs: Sequence[np.random.Generator], layout: Layout, *, dtype=np.float32,
                record: Callable[[dynamics.State], None] | None = None,
-               steps: int | None = None) -> dynamics.State:
+               steps: int | None = None, why=None,
+               state: dynamics.State | None = None) -> dynamics.State:
     """Step every row with common random numbers: row ``i`` gets, at every step, the noise, event
     and decision draws of replicate ``replicate_of_row[i]`` of generator ``group_of_row[i]``.
 
@@ -109,8 +120,11 @@ def run_common(params: Params, rngs: Sequence[np.random.Generator], layout: Layo
     E, M = dynamics.stochastic_event_count(params), dynamics.member_count(params)
     members = [np.flatnonzero(group == g) for g in range(len(rngs))]
     sizes = [int(rep[rows].max()) + 1 if rows.size else 0 for rows in members]
-    state = dynamics.initial_state(params, dtype)
-    steps = params.steps if steps is None else steps
+    state = dynamics.initial_state(params, dtype) if state is None else state
+    stepper = dynamics.Stepper(params, dtype, why=why)
+    if why is not None:
+        why.start(state)
+    steps = params.steps - state.t if steps is None else steps
     noise = np.empty((n, A, A), dtype=dtype)
     events = np.empty((n, E))
     defect = np.empty((n, M))
@@ -121,7 +135,7 @@ def run_common(params: Params, rngs: Sequence[np.random.Generator], layout: Layo
             d = dynamics.draw(rng, size, A, E, M, dtype)
             index = rep[rows]
             noise[rows], events[rows], defect[rows] = d.noise[index], d.events[index], d.defect[index]
-        dynamics.step(params, state, dynamics.Draws(noise, events, defect))
+        stepper.step(state, dynamics.Draws(noise, events, defect))
         if (k + 1) % dynamics.CHECK_EVERY == 0 or k + 1 == steps:
             dynamics.check_finite(params, state)
         if record is not None:
@@ -137,6 +151,8 @@ def _numba_engine() -> Engine:
 
 
 ENGINES: dict[str, Callable[[], Engine]] = {"numpy": NumpyEngine, "numba": _numba_engine}
+#: the engines that book each force's part (``why``) and continue saved states
+BOOKS_FORCES = frozenset({"numpy"})
 
 
 def get_engine(name: str) -> Engine:

@@ -902,6 +902,7 @@ class NumbaEngine:
 
     name = "numba"
     fuses_summaries = True
+    books_forces = False
 
     def simulate(
         self,
@@ -912,6 +913,8 @@ class NumbaEngine:
         dtype=np.float32,
         record=None,
         steps: int | None = None,
+        why=None,
+        state: dynamics.State | None = None,
         summaries=None,
     ) -> dynamics.State:
         """Run ``steps`` (default: the scenario's) steps of every row of ``params``.
@@ -939,6 +942,11 @@ class NumbaEngine:
         State
             The final state, rows in the order of ``params``.
         """
+        if why is not None or state is not None:
+            raise InputError(
+                "--engine numba: expected a run from the scenario's start without the forces' parts "
+                "(why: columns); use --no-why, or --engine numpy to book them or to continue saved states"
+            )
         kernel = _compiled()
         dtype = np.dtype(dtype)
         steps = params.steps if steps is None else steps

@@ -5,12 +5,18 @@ Run it in a browser with ``solara run sim/app.py``, or show it in a notebook cel
     from sim.present.app import page
     page
 
-Pick a scenario (the files in ``scenarios/``), scale each mechanism coefficient, the exogenous
-pressure and the noise, press *Reset* to rebuild the model with those settings, then *Step* or
-play it. The page shows the cohesion of each declared alliance as it evolves, the tie network
-(arrows coloured by the sign of each disposition, widths by its strength, nodes sized by
-capability) and each alliance's status. Every string that comes from a scenario is shown as plain
-text (``solara.Text`` and escaped matplotlib labels), never as markup.
+Pick a scenario (the files in ``scenarios/``: the choice takes effect at once) or load a scenario
+file of your own (dropped on the page or named by its path), scale each mechanism coefficient, the
+exogenous pressure and the noise, press *Reset* to rebuild the model with those settings, then
+*Step* or play it. The page shows each alliance's status and fate first, then the cohesion of each
+declared alliance as it evolves and the tie network (the strongest mutual ties only, stated in the
+figure, coloured by sign, widths by strength, nodes sized by capability). Every string that comes
+from a scenario is shown as plain text (``solara.Text`` and escaped matplotlib labels), never as
+markup.
+
+The controls are Mesa's (``ModelController``: Step, Play, Pause, Reset) without the settings that
+mean nothing here (threads, render interval); ``alliance-sim app`` serves the page with its
+browser assets prepared locally, so that it needs no network.
 
 The sliders multiply the scenario's own coefficients (1 keeps the scenario, 0 switches the force
 off), so they mean the same for every scenario.
@@ -18,12 +24,13 @@ off), so they mean the same for every scenario.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import solara
 from matplotlib.figure import Figure
-from mesa.visualization import Slider, SolaraViz
+from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
 
 # absolute imports: `solara run sim/app.py` executes this file outside the package
@@ -43,7 +50,8 @@ LABELS = {
     "dependence": "dependence α_dep ×",
     "noise": "noise σ ×",
 }
-TIE_THRESHOLD = 0.1  # ties weaker than this are not drawn
+TIE_THRESHOLD = 0.1  # mutual ties weaker than this are not drawn
+TOP_TIES = 15  # at most this many ties are drawn (the strongest), so the picture stays legible
 
 
 def scenario_names(folder: Path | None = None) -> list[str]:
@@ -116,6 +124,8 @@ class AllianceExplorer(AllianceModel):
         Multiplier of every actor's exogenous pressure.
     point
         Use point values instead of drawing the uncertain ones.
+    scenario_file
+        A scenario file of the user's own; when given it replaces ``scenario_name``.
     rng
         Seed.
     """
@@ -123,33 +133,23 @@ class AllianceExplorer(AllianceModel):
     def __init__(self, scenario_name: str = DEFAULT_SCENARIO, affinity: float = 1.0,
                  balance: float = 1.0, threat: float = 1.0, pressure: float = 1.0,
                  competition: float = 1.0, dependence: float = 1.0, noise: float = 1.0,
-                 pressure_level: float = 1.0, point: bool = False, rng=None):
-        if scenario_name not in scenario_names():
+                 pressure_level: float = 1.0, point: bool = False, scenario_file: str = "",
+                 rng=None):
+        if scenario_file:
+            base = load_scenario(Path(scenario_file), point=point)
+            scenario_name = Path(scenario_file).stem
+        elif scenario_name not in scenario_names():
             raise ValueError(f"unknown scenario {scenario_name!r}; expected one of "
                              f"{', '.join(scenario_names())}")
-        base = load_scenario(SCENARIOS / f"{scenario_name}.toml", point=point)
+        else:
+            base = load_scenario(SCENARIOS / f"{scenario_name}.toml", point=point)
         multipliers = {"affinity": affinity, "balance": balance, "threat": threat,
                        "pressure": pressure, "competition": competition,
                        "dependence": dependence, "noise": noise}
         super().__init__(configure(base, multipliers, pressure_level), rng=rng)
         self.scenario_name = scenario_name
+        self.scenario_file = scenario_file
         self.settings = {**multipliers, "pressure_level": pressure_level, "point": point}
-
-
-def model_params() -> dict:
-    """The page's inputs: scenario picker, one slider per mechanism, pressure, point, seed."""
-    params: dict = {
-        "scenario_name": {"type": "Select", "value": DEFAULT_SCENARIO, "values": scenario_names(),
-                          "label": "Scenario"},
-    }
-    for name in MECHANISMS:
-        params[name] = Slider(LABELS[name], value=1.0, min=0.0, max=3.0, step=0.1)
-    params["pressure_level"] = Slider("pressure on every actor ×", value=1.0, min=0.0, max=3.0,
-                                      step=0.1)
-    params["point"] = {"type": "Checkbox", "value": False, "label": "point values (no sampling)"}
-    params["rng"] = {"type": "SliderInt", "value": 1, "min": 0, "max": 999, "step": 1,
-                     "label": "seed"}
-    return params
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,10 +189,25 @@ def network_layout(n: int) -> np.ndarray:
     return np.column_stack([np.cos(angle), np.sin(angle)])
 
 
-def network_figure(model: AllianceModel, threshold: float = TIE_THRESHOLD) -> Figure:
-    """The tie network now: an arrow i -> j for each disposition with ``|W_ij| >= threshold``,
-    blue when positive and vermilion when negative, its width the strength; node area is the
-    actor's capability share."""
+def strongest_ties(W: np.ndarray, threshold: float = TIE_THRESHOLD,
+                   top: int = TOP_TIES) -> tuple[list[tuple[int, int, float]], int]:
+    """The pairs to draw: mutual ties ``(W_ij + W_ji) / 2`` at least ``threshold`` in size, the
+    ``top`` strongest of them; and how many pairs passed the threshold."""
+    S = (W + W.T) / 2
+    n = len(S)
+    pairs = [(i, j, float(S[i, j])) for i in range(n) for j in range(i + 1, n)
+             if abs(S[i, j]) >= threshold]
+    pairs.sort(key=lambda p: -abs(p[2]))
+    return pairs[:top], len(pairs)
+
+
+def network_figure(model: AllianceModel, threshold: float = TIE_THRESHOLD,
+                   top: int = TOP_TIES) -> Figure:
+    """The tie network now: a line for each of the ``top`` strongest mutual ties (mean of both
+    directions) with size at least ``threshold``, blue when positive and vermilion (dashed) when
+    negative, its width the strength; node area is the actor's capability share. The title states
+    how many ties are drawn of how many pass the threshold, so that the picture stays legible
+    after many steps, when most ties have grown strong."""
     W = np.asarray(model.ties, dtype=float)
     names = [c.name for c in model.countries]
     cap = np.array([c.capability for c in model.countries])
@@ -201,26 +216,20 @@ def network_figure(model: AllianceModel, threshold: float = TIE_THRESHOLD) -> Fi
     ax = fig.add_subplot()
     ax.set_aspect("equal")
     ax.set_axis_off()
-    for i in range(len(names)):
-        for j in range(len(names)):
-            w = W[i, j]
-            if i == j or abs(w) < threshold:
-                continue
-            # offset each direction sideways so that i->j and j->i do not overlap
-            d = xy[j] - xy[i]
-            normal = np.array([-d[1], d[0]]) / (np.hypot(*d) or 1.0) * 0.025
-            ax.annotate("", xy=xy[j] + normal, xytext=xy[i] + normal,
-                        arrowprops={"arrowstyle": "-|>", "color": POSITIVE if w > 0 else NEGATIVE,
-                                    "lw": 0.4 + 2.6 * abs(w), "alpha": 0.75,
-                                    "shrinkA": 12, "shrinkB": 12})
+    drawn, passed = strongest_ties(W, threshold, top)
+    for i, j, w in drawn:
+        ax.plot([xy[i, 0], xy[j, 0]], [xy[i, 1], xy[j, 1]], color=POSITIVE if w > 0 else NEGATIVE,
+                linestyle="-" if w > 0 else "--", linewidth=0.5 + 3.0 * abs(w), alpha=0.8,
+                zorder=1)
     colors = actor_colors(names)
     ax.scatter(xy[:, 0], xy[:, 1], s=120 + 2400 * np.sqrt(cap), c=[colors[a] for a in names],
                edgecolors="white", linewidths=1.5, zorder=3)
-    for (x, y), name in zip(xy, names):
+    for (x, y), name in zip(xy, names, strict=True):
         ax.text(1.2 * x, 1.2 * y, text(name), ha="center", va="center", fontsize=8)
     ax.set_xlim(-1.45, 1.45)
     ax.set_ylim(-1.35, 1.35)
-    ax.set_title(f"Ties at step {model.state.t} (|W| ≥ {threshold:g}; blue +, vermilion −)",
+    ax.set_title(f"Ties at step {model.state.t}: the {len(drawn)} strongest of {passed} mutual ties "
+                 f"with |W| ≥ {threshold:g}\n(blue solid +, vermilion dashed −; width: strength)",
                  fontsize=9)
     return fig
 
@@ -239,18 +248,54 @@ def TieNetwork(model: AllianceModel):  # noqa: N802 - a component
     return solara.FigureMatplotlib(network_figure(model), format="png")
 
 
+def value_bases(scenario: Scenario) -> dict[str, list[str]]:
+    """The scenario's values by basis (article claim, public figure, modelling assumption,
+    ungrounded), as parameter paths, from its claims file (:func:`sim.spec.claims.basis_of`)."""
+    from sim.spec.claims import basis_of, claims_by_param, claims_for, load_claims
+    from sim.spec.parammap import slots
+
+    try:
+        claims = claims_by_param(load_claims(scenario.claims)) if scenario.claims else {}
+    except Exception:  # noqa: BLE001 - an unreadable claims file: every value shows as ungrounded
+        claims = {}
+    out: dict[str, list[str]] = {}
+    for slot in slots(scenario):
+        out.setdefault(basis_of(claims_for(claims, slot.path), slot.path), []).append(slot.path)
+    return out
+
+
+def basis_line(scenario: Scenario) -> str:
+    """``Values: 60 article claims, 26 public figures, 107 modelling assumptions ...``"""
+    from sim.vocabulary import BASES
+
+    bases = value_bases(scenario)
+    parts = [f"{len(bases[b])} {b}s" for b in BASES if bases.get(b)]
+    mech = sorted({basis for basis, paths in bases.items() for p in paths
+                   if p.startswith("mechanisms.")})
+    return (f"Its values: {', '.join(parts)}; the mechanism coefficients the sliders scale are "
+            f"{' and '.join(m + 's' for m in mech) or 'not grounded'}.")
+
+
 def AllianceStatus(model: AllianceModel):  # noqa: N802 - a component
-    """The scenario's title and each alliance's status, as plain text."""
-    with solara.Column() as column:
-        solara.Text(model.spec.title or getattr(model, "scenario_name", "scenario"))
+    """The scenario's title, the step and each alliance's status and fate, as plain text."""
+    with solara.Column(gap="2px", style={"padding": "4px 8px", "background": "#f5f7f9",
+                                         "border-radius": "8px"}) as column:
+        solara.Text(model.spec.title or getattr(model, "scenario_name", "scenario"),
+                    style={"font-weight": "600"})
         solara.Text(f"step {model.state.t} of {model.horizon}")
         for name, s in model.alliance_status().items():
             line = f"{name}: {s['status']}, cohesion {s['cohesion']:+.2f}"
+            color = "#1d2327"
             if s["status"] != "active":
                 line += f" — {s['fate'].replace('_', ' ')} at step {s['end_step']}"
                 if s["fate"] == "stab_in_the_back":
                     line += f" by {s['defector']}"
-            solara.Text(line)
+                color = FATE_COLORS.get(s["fate"], color)
+            solara.Text(line, style={"color": color})
+        if getattr(model, "basis_text", None) is None:  # once per model, not once per step
+            model.basis_text = basis_line(model.spec)
+        solara.Text("One run of the model under the scenario's assumptions, not a forecast. "
+                    + model.basis_text, style={"font-size": "0.85em", "color": "#5b6670"})
     return column
 
 
@@ -263,33 +308,134 @@ def View(model: AllianceModel):  # noqa: N802 - a component
     """The main area: the figures and the status, redrawn after every step and every reset."""
     update_counter.get()
     with solara.Column() as column:
+        AllianceStatus(model)  # first, so the status and the fate show without scrolling
         with solara.Row(style={"flex-wrap": "wrap"}):
             CohesionPlot(model)
             TieNetwork(model)
-        AllianceStatus(model)
     return column
+
+
+def _initial_params(model: AllianceModel) -> dict:
+    """The inputs' values that rebuild ``model`` (its scenario and slider settings)."""
+    settings = getattr(model, "settings", {}) or {}
+    params = {"scenario_name": getattr(model, "scenario_name", DEFAULT_SCENARIO),
+              "scenario_file": getattr(model, "scenario_file", ""), "rng": 1}
+    params.update({name: settings.get(name, 1.0) for name in MECHANISMS})
+    params["pressure_level"] = settings.get("pressure_level", 1.0)
+    params["point"] = settings.get("point", False)
+    return params
+
+
+PRESSURE_LABEL = "pressure on every actor ×"
+
+
+def slider_label(label: str, value: float) -> str:
+    """A slider's label with its current value: ``noise σ × 1.0``."""
+    return f"{label} {value:.1f}"
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+@solara.component
+def Inputs(model: solara.Reactive, params: solara.Reactive):  # noqa: N802 - a component
+    """The scenario (a ready one, chosen with immediate effect, or a file of the user's own) and
+    the sliders (applied by *Reset*), each showing its value."""
+    error = solara.use_reactive("")
+    upload_dir = solara.use_memo(lambda: Path(tempfile.mkdtemp(prefix="alliance-app-")), [])
+
+    def rebuild(changes: dict) -> None:
+        new = {**params.value, **changes}
+        try:
+            built = AllianceExplorer(**new)
+        except Exception as e:  # noqa: BLE001 - a bad scenario is reported on the page, in one line
+            error.set(_one_line(e))
+            return
+        error.set("")
+        params.set(new)
+        model.set(built)
+
+    def on_file(info) -> None:
+        name = Path(str(info.get("name") or "uploaded.toml")).name
+        target = upload_dir / (name if name.endswith(".toml") else name + ".toml")
+        data = info.get("data")
+        if data is None and info.get("file_obj") is not None:
+            data = info["file_obj"].read()
+        target.write_bytes(data or b"")
+        rebuild({"scenario_file": str(target)})
+
+    current = params.value
+    solara.Select("Scenario", values=scenario_names(),
+                  value=None if current.get("scenario_file") else current["scenario_name"],
+                  on_value=lambda v: rebuild({"scenario_name": v, "scenario_file": ""}))
+    solara.FileDrop(label="…or drop a scenario file of your own (.toml) here", on_file=on_file,
+                    lazy=False)
+    solara.InputText("…or type its path and press Enter", value=current.get("scenario_file", ""),
+                     on_value=lambda v: rebuild({"scenario_file": (v or "").strip()}))
+    if current.get("scenario_file"):
+        solara.Text(f"scenario file: {current['scenario_file']}", style={"font-size": "0.85em"})
+    if error.value:
+        solara.Error(error.value)
+    solara.Text("A scenario applies at once; the sliders below apply when you press Reset.",
+                style={"font-size": "0.85em", "color": "#5b6670"})
+
+    def setter(name):
+        return lambda v: params.set({**params.value, name: v})
+
+    for name in MECHANISMS:  # the value is part of the label, so it shows without dragging
+        solara.SliderFloat(slider_label(LABELS[name], current[name]), value=current[name], min=0.0,
+                           max=3.0, step=0.1, on_value=setter(name))
+    solara.SliderFloat(slider_label(PRESSURE_LABEL, current["pressure_level"]),
+                       value=current["pressure_level"], min=0.0, max=3.0, step=0.1,
+                       on_value=setter("pressure_level"))
+    solara.Checkbox(label="point values (no sampling)", value=current["point"],
+                    on_value=setter("point"))
+    solara.SliderInt(f"seed {current['rng']}", value=current["rng"], min=0, max=999, step=1,
+                     on_value=setter("rng"))
 
 
 @solara.component
 def Page(model=None):  # noqa: N802 - the name `solara run` looks for
-    """The page: Mesa's SolaraViz (controls, sliders, scenario picker) around :func:`View`.
+    """The page: Mesa's controls (Step, Play, Pause, Reset), the scenario and sliders, and
+    :func:`View` (status and fate first, then the figures).
 
     The figures sit in a plain column rather than in SolaraViz's draggable grid, whose
     browser-side grid package does not load under Solara's Vue 3 page (it needs Vue 2's
     ``Vue.use``); in a notebook and in a browser alike the page then shows everything.
+    SolaraViz's thread and render-interval settings are left out: one replicate steps in
+    milliseconds, so they change nothing a reader can see.
 
     Parameters
     ----------
     model
-        An :class:`AllianceExplorer`, or a ``solara.Reactive`` holding one (Reset replaces its
-        value); default: the status-quo scenario, seed 1.
+        An :class:`AllianceExplorer`, or a ``solara.Reactive`` holding one (Reset and a new
+        scenario replace its value); default: the status-quo scenario, seed 1.
     """
     initial = solara.use_memo(
         lambda: model if isinstance(model, AllianceModel) else AllianceExplorer(rng=1), [])
     own = solara.use_reactive(initial)
     reactive = model if isinstance(model, solara.Reactive) else own
-    SolaraViz(reactive, components=[], model_params=model_params(), name=TITLE)
+    params = solara.use_reactive(solara.use_memo(lambda: _initial_params(reactive.value), []))
+    play_interval = solara.use_reactive(150)
+    render_interval = solara.use_reactive(1)
+    use_threads = solara.use_reactive(False)
+    with solara.AppBar():
+        solara.AppBarTitle(TITLE)
+    with solara.Sidebar(), solara.Column():
+        with solara.Card("Controls"):
+            ModelController(reactive, model_parameters=params, play_interval=play_interval,
+                            render_interval=render_interval, use_threads=use_threads)
+        with solara.Card("Scenario and settings"):
+            Inputs(reactive, params)
     View(reactive.value)
+    ensembles, set_ensembles = solara.use_state(False)
+    solara.Checkbox(label="ensemble view: many replicates, two settings side by side",
+                    value=ensembles, on_value=set_ensembles)
+    if ensembles:
+        from sim.present.ensemble_view import EnsembleView
+
+        EnsembleView()
 
 
 def make_page(model=None):

@@ -1,4 +1,4 @@
-"""Figures, pages and files of the exploration analyses (sensitivity and scenario discovery)."""
+"""Figures, pages and files of the exploration analyses (sensitivity, scenario discovery, sweeps)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from sim.analysis.discovery import Discovery
 from sim.analysis.sensitivity import Sensitivity
+from sim.present import plots
+from sim.vocabulary import FATE_LABELS, FATES
 
 
 def sensitivity_figure(s: Sensitivity, outputs: Sequence[str] = ("p_stab", "p_holds"),
@@ -46,7 +49,7 @@ def sensitivity_figure(s: Sensitivity, outputs: Sequence[str] = ("p_stab", "p_ho
         ax.legend(fontsize=7, frameon=False, loc="lower right")
     return fig
 
-def write_sensitivity(s: Sensitivity, out: str | Path) -> dict[str, Path]:
+def write_sensitivity(s: Sensitivity, out: str | Path, claims: dict | None = None) -> dict[str, Path]:
     """Write the design and its outputs (Parquet), the indices (CSV), a figure (PNG), an HTML
     page and the settings (JSON) to ``out``; returns the paths by kind."""
     from sim.present.report import write_exploration_report
@@ -68,7 +71,7 @@ def write_sensitivity(s: Sensitivity, out: str | Path) -> dict[str, Path]:
             "noise_share": {o: s.noise_share(o) for o in s.outputs.columns}}
     paths["settings"] = out / "sensitivity.json"
     paths["settings"].write_text(json.dumps(meta, indent=1, default=_json_default))
-    part = sensitivity_part(s)
+    part = sensitivity_part(s, claims)
     paths["report"] = write_exploration_report(
         out / "sensitivity.html", f"Sensitivity: {s.scenario_name}",
         f"{s.method} · alliance {s.alliance} · {s.settings['design_points']:,} design points × "
@@ -83,9 +86,13 @@ def _json_default(x):
         return x.item()
     raise TypeError(type(x).__name__)
 
-def sensitivity_part(s: Sensitivity):
-    """The report part of a sensitivity run (tables, figure, how it was computed)."""
+def sensitivity_part(s: Sensitivity, claims: dict | None = None):
+    """The report part of a sensitivity run (tables, figure, how it was computed); each factor
+    with its meaning in words and, given ``claims`` (by parameter path), the claims behind it."""
+    from sim.analysis.sensitivity import noise_warning
     from sim.present.report import ExplorationPart, FigureEntry
+    from sim.present.show import describe_path
+    from sim.spec.claims import claims_for
 
     what = ("first-order (S1) and total (ST) Sobol indices, Saltelli (2002) and Jansen's "
             "estimator (Saltelli et al. 2010), 95 % bootstrap intervals"
@@ -99,7 +106,24 @@ def sensitivity_part(s: Sensitivity):
              f"times with common random numbers ({s.settings['replicate_runs']:,} runs, "
              f"{s.settings['seconds']:.0f} s). Indices: {what}. Binomial noise share of the "
              f"variance of P(stab in the back): {s.noise_share('p_stab'):.2f}.")
-    tables = [(label, s.table(o, 15)) for o, label in
+    if s.settings.get("samples_requested") not in (None, s.settings.get("samples")):
+        intro += (f" {s.settings['samples_requested']} samples were asked for; the design uses "
+                  f"{s.settings['samples']}, the next power of two, where the Sobol' sequence is "
+                  "balanced.")
+    for o in ("p_stab", "p_holds"):
+        warning = noise_warning(s, o) if o in s.outputs else None
+        if warning:
+            intro += " " + warning[0].upper() + warning[1:] + "."
+
+    def readable(df):
+        df = df.copy()
+        names = [str(i) for i in df.index]
+        df.insert(0, "what", [describe_path(n) for n in names])
+        if claims:
+            df.insert(1, "claims", [", ".join(c.id for c in claims_for(claims, n)) for n in names])
+        return df
+
+    tables = [(label, readable(s.table(o, 15))) for o, label in
               (("p_stab", "P(stab in the back)"), ("p_holds", "P(holds)")) if o in s.indices]
     fig = FigureEntry("sensitivity", "Most influential uncertainties",
                       f"{s.method} indices of P(stab in the back) and P(holds)",
@@ -155,9 +179,16 @@ def discovery_part(d: Discovery, claims: dict | None = None):
              f"{d.settings.get('min_coverage', 0.5):g}, keeping the restrictions with quasi-p "
              f"value ≤ {d.settings.get('max_qp')} (qp: one-sided binomial test of each "
              "restriction, Bryant & Lempert 2010).")
+    from sim.analysis.discovery import no_region_text
+    from sim.present.show import describe_path
+
     tables = []
     for b in d.boxes:
+        if b.limits.empty:  # no table without rows: say why instead
+            intro += f" Box {b.index}: {no_region_text(d, b)}."
+            continue
         df = b.limits.reset_index()
+        df.insert(1, "what", [describe_path(dim) for dim in df.dimension])
         if claims:
             df["claims"] = [", ".join(c.id + (f" (¶{c.paragraph})" if c.paragraph else "")
                                       for c in claims.get(dim, [])) for dim in df.dimension]
@@ -186,4 +217,58 @@ def write_discovery(d: Discovery, out: str | Path, claims: dict | None = None) -
     paths["report"] = write_exploration_report(
         out / f"discovery_{slug}.html", f"Scenario discovery: {d.outcome}",
         f"alliance {d.alliance} · {d.n:,} replicates", [discovery_part(d, claims)])
+    return paths
+
+
+def sweep_figure(sw) -> Figure:
+    """P(holds), P(stab in the back) and P(drift apart) against the swept value, with 95 % Wilson
+    bands (:class:`sim.analysis.sweep.Sweep`)."""
+    fig = Figure(figsize=(7.5, 4.0), dpi=plots.DPI, layout="constrained")
+    ax = fig.add_subplot()
+    for word in FATES:
+        t = sw.table[sw.table["fate"] == word]
+        color = plots.FATE_COLORS[word]
+        ax.fill_between(t["value"], t["low"], t["high"], color=color, alpha=0.2, linewidth=0)
+        ax.plot(t["value"], t["p"], color=color, marker="o", markersize=4, linewidth=2,
+                label=FATE_LABELS[FATES.index(word)])
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(plots.text(sw.path))
+    ax.set_ylabel(f"P(fate of {plots.text(sw.alliance)})")
+    ax.set_title(plots.text(f"{sw.alliance} as {sw.path} varies ({sw.replicates} runs per value, "
+                            "common random numbers; 95 % bands)", 80), fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(color="#dddddd", linewidth=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def write_sweep(sw, out: str | Path) -> dict[str, Path]:
+    """Write a sweep's table (CSV), paired differences (CSV), figure (PNG) and page (HTML) to
+    ``out``; returns the paths by kind."""
+    from sim.present.report import ExplorationPart, FigureEntry, write_exploration_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"table": out / "sweep.csv", "paired": out / "sweep_paired.csv"}
+    sw.table.to_csv(paths["table"], index=False)
+    sw.paired.to_csv(paths["paired"], index=False)
+    wide = sw.table.pivot(index="value", columns="fate", values="p")[list(FATES)].reset_index()
+    diffs = sw.paired[sw.paired["fate"] == "holds"][["value", "diff", "low", "high"]].rename(
+        columns={"diff": "P(holds) − P(holds) at the first value", "low": "paired 95 % low",
+                 "high": "paired 95 % high"})
+    intro = (f"The slot {sw.path} of '{sw.scenario_title}' takes each value in turn; every other "
+             f"uncertain value is drawn as in the scenario. Replicate r of every value shares its "
+             f"draws (common random numbers, seed {sw.seed}), so the curve is smooth and the "
+             "difference from the first value is paired. Under these assumptions; not a forecast.")
+    part = ExplorationPart(f"Sweep of {sw.path}", intro,
+                           [("Share of each fate at each value", wide),
+                            ("Change in P(holds) from the first value, paired by replicate", diffs)],
+                           [FigureEntry("sweep", f"Fates against {sw.path}",
+                                        f"Line chart of the fates of {sw.alliance} against {sw.path}",
+                                        "Lines: share of runs; bands: 95 % Wilson intervals.",
+                                        lambda: sweep_figure(sw))])
+    paths["report"] = write_exploration_report(
+        out / "sweep.html", f"Sweep: {sw.path}", f"{sw.scenario_title} · alliance {sw.alliance} · "
+        f"{len(sw.values)} values × {sw.replicates} replicates", [part])
+    paths["figure"] = out / "sweep_figures" / "sweep.png"
     return paths

@@ -29,6 +29,7 @@ TOL_MUTED = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "
 SCENARIO_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 FATE_COLORS = {"holds": "#009E73", "stab_in_the_back": "#D55E00", "drift_apart": "#999999"}
 POSITIVE, NEGATIVE = "#0072B2", "#D55E00"
+HATCHES = ("////", "\\\\", "..", "xx", "--")  # one per compared scenario, so overlaid bands stay apart
 DPI = 120
 
 
@@ -137,7 +138,7 @@ def fate_chart(results, alliance: str | None = None) -> Figure:
     err = np.clip(np.vstack([table["p"] - table["low"], table["high"] - table["p"]]), 0, None)
     ax.errorbar(table["p"], y, xerr=err, fmt="none", ecolor="#333333", capsize=3, linewidth=1)
     for yi, r in zip(y, table.itertuples(), strict=True):
-        ax.text(min(r.high + 0.01, 0.99), yi, f"{100 * r.p:.1f} %", va="center", ha="left",
+        ax.text(min(r.high + 0.01, 0.99), float(yi), f"{100 * r.p:.1f} %", va="center", ha="left",
                 fontsize=9)
     ax.set_yticks(y, [text(fate_label(o)) for o in table["outcome"]])
     ax.set_xlim(0, 1.08)
@@ -184,15 +185,17 @@ def _survival_floor(curves: Sequence[outcomes.SurvivalCurve]) -> float:
 
 
 def _draw_survival(ax, curve: outcomes.SurvivalCurve, dt: float, steps: int, color: str,
-                   label: str, band: bool = True) -> None:
+                   label: str, band: bool = True, edges: bool = False) -> None:
     grid = np.arange(steps + 1)
     frame = curve.steps(grid)
     x = grid * dt
     ax.step(x, frame["survival"], where="post", color=color, linewidth=2,
             label=text(f"{label} (S = {curve.final:.2f} at end)"))
     if band:
-        ax.fill_between(x, frame["low"], frame["high"], step="post", color=color, alpha=0.2,
+        ax.fill_between(x, frame["low"], frame["high"], step="post", color=color, alpha=0.15,
                         linewidth=0)
+        for edge in ("low", "high") if edges else ():
+            ax.step(x, frame[edge], where="post", color=color, linewidth=0.8, linestyle=":")
 
 
 def cohesion_fan(results, alliances: Sequence[str] | None = None) -> Figure:
@@ -216,10 +219,14 @@ def cohesion_fan(results, alliances: Sequence[str] | None = None) -> Figure:
         ax.fill_between(x, b["q25"], b["q75"], color=color, alpha=0.35, linewidth=0,
                         label="25-75 %")
         ax.plot(x, b["q50"], color=color, linewidth=2, label="median")
-        trust = _alliance_spec(results, name).get("theta_trust")
-        if isinstance(trust, (int, float)):
-            ax.axhline(trust, color="#555555", linestyle="--", linewidth=1,
-                       label=f"trust threshold ({trust:g})")
+        trust = trust_threshold(results, name)
+        if trust is not None:
+            low, mid, high = trust
+            if high > low:
+                ax.axhspan(low, high, color="#555555", alpha=0.12, linewidth=0,
+                           label=f"trust threshold 5-95 % ({low:.2f}-{high:.2f})")
+            ax.axhline(mid, color="#555555", linestyle="--", linewidth=1,
+                       label=f"trust threshold ({'median ' if high > low else ''}{mid:.2f})")
         ax.axhline(0, color="#999999", linewidth=0.6)
         ax.set_ylim(-1, 1)
         ax.set_ylabel("cohesion")
@@ -229,6 +236,22 @@ def cohesion_fan(results, alliances: Sequence[str] | None = None) -> Figure:
     axes[-1].set_xlabel(f"time ({unit})")
     axes[-1].set_xlim(0, results.steps * dt)
     return fig
+
+
+def trust_threshold(results, alliance: str) -> tuple[float, float, float] | None:
+    """(5 %, median, 95 %) of an alliance's trust threshold over the run's replicates: the sampled
+    values where it was uncertain, the fixed value three times otherwise; None if unknown."""
+    from sim.vocabulary import param_column
+
+    column = param_column(f"alliances.{alliance}.theta_trust")
+    if column in results.columns:
+        v = results.read([column])[column].to_numpy(dtype=float)
+        lo, mid, hi = np.quantile(v, [0.05, 0.5, 0.95])
+        return float(lo), float(mid), float(hi)
+    trust = _alliance_spec(results, alliance).get("theta_trust")
+    if isinstance(trust, (int, float)):
+        return float(trust), float(trust), float(trust)
+    return None
 
 
 def balance_chart(results) -> Figure:
@@ -330,18 +353,25 @@ def stab_matrix(results, normalize: bool = True) -> Figure:
     return fig
 
 
-def bloc_network(results, threshold: float = 0.5) -> Figure:
+#: the bloc network leaves out pairs whose mean symmetrised final tie is smaller than this in size
+BLOC_EDGE_THRESHOLD = 0.1
+
+
+def bloc_network(results, threshold: float = BLOC_EDGE_THRESHOLD) -> Figure:
     """Network of the final blocs: node size = mean final capability, edge colour = sign.
 
     Actors are placed with their typical Axelrod-Bennett bloc (the one they share with the first
     actor in most replicates, or the other); an edge joins two actors whose mean symmetrised final
-    tie exceeds ``threshold`` in size, solid blue when friendly and dashed vermillion when
-    hostile; under each name, the share of replicates in which the actor was in that bloc.
+    tie is at least ``threshold`` in size, solid blue when friendly and dashed vermillion when
+    hostile, its width growing with the tie's size; the legend states the threshold and how many
+    pairs fall under it. Under each name, the share of replicates in which the actor was in that
+    bloc. A bloc weighs every tie by both actors' capabilities (Axelrod & Bennett 1993), so an
+    actor may sit opposite another it is friendly with.
     """
     import networkx as nx
 
     actors = results.actors
-    fig = _figure(9.0, 5.6)
+    fig = _figure(9.0, 6.2)
     W = outcomes.mean_ties(results.summary, actors).to_numpy()
     S = (W + W.T) / 2
     blocs_known = outcomes.bloc_columns(results.outcomes, actors) is not None
@@ -404,17 +434,23 @@ def bloc_network(results, threshold: float = 0.5) -> Figure:
                 ha="center", va="top", fontsize=8, zorder=4,
                 bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
                       "alpha": 0.8})
-    ax.plot([], [], color=POSITIVE, linewidth=2, label="friendly (mean tie > 0)")
-    ax.plot([], [], color=NEGATIVE, linewidth=2, linestyle="--", label="hostile (mean tie < 0)")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False, fontsize=8)
+    hidden = sum(1 for i in range(len(actors)) for j in range(i + 1, len(actors))
+                 if abs(S[i, j]) < threshold)
+    ax.plot([], [], color=POSITIVE, linewidth=2, label=f"friendly (mean tie ≥ +{threshold:g})")
+    ax.plot([], [], color=NEGATIVE, linewidth=2, linestyle="--",
+            label=f"hostile (mean tie ≤ −{threshold:g})")
+    ax.plot([], [], color="none", label=f"not drawn: {hidden} pairs with |mean tie| < {threshold:g}"
+            "; width grows with |tie|")
+    # legend and note inside the axes, below the blocs, so that no layout can cut them off
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 0.06), ncol=3, frameon=False, fontsize=8)
     if blocs_known:
-        ax.text(0.5, -0.085, "node area: mean final capability; % under a name: share of replicates "
-                "with the actor in that bloc", transform=ax.transAxes, ha="center", va="top",
+        ax.text(0.5, 0.02, "node area: mean final capability; % under a name: share of replicates "
+                "with the actor in that bloc", transform=ax.transAxes, ha="center", va="bottom",
                 fontsize=8, color="#444444")
     ax.set_xlim(-2.8, 2.8)
-    ax.set_ylim(-1.6, 1.6)
+    ax.set_ylim(-2.0, 1.6)
     ax.set_aspect("equal")
-    ax.set_title(text(f"Final blocs: {results.title}", 90), fontsize=10)
+    fig.suptitle(text(f"Final blocs: {results.title}", 100), fontsize=10)
     return fig
 
 
@@ -467,7 +503,7 @@ def compare_survival(runs: Sequence, alliance: str | None = None) -> Figure:
             continue
         unit, dt = time_unit(r)
         curve = outcomes.alliance_survival(r.outcomes, name, r.steps)
-        _draw_survival(ax, curve, dt, r.steps, color, _label(r))
+        _draw_survival(ax, curve, dt, r.steps, color, _label(r), edges=True)
         curves.append(curve)
         xmax = max(xmax, r.steps * dt)
     ax.set_ylim(_survival_floor(curves), 1.005)
@@ -486,20 +522,26 @@ def compare_cohesion(runs: Sequence, alliance: str | None = None) -> Figure:
     fig = _figure(7.5, 3.6)
     ax = fig.add_subplot()
     unit = "months"
-    for r, color in zip(runs, scenario_colors(len(runs)), strict=True):
+    for k, (r, color) in enumerate(zip(runs, scenario_colors(len(runs)), strict=True)):
         name = alliance or r.focal
         if name is None or name not in r.alliances:
             continue
         unit, dt = time_unit(r)
         b = outcomes.cohesion_bands(r.summary, r.alliances, q=(0.05, 0.5, 0.95))[name]
         x = b["step"] * dt
-        ax.fill_between(x, b["q05"], b["q95"], color=color, alpha=0.15, linewidth=0)
-        ax.plot(x, b["q50"], color=color, linewidth=2, label=text(f"{_label(r)} (median)"))
-    ax.set_ylim(-1, 1)
+        hatch = HATCHES[k % len(HATCHES)]
+        ax.fill_between(x, b["q05"], b["q95"], facecolor=color, alpha=0.10, linewidth=0)
+        ax.fill_between(x, b["q05"], b["q95"], facecolor="none", edgecolor=color, alpha=0.35,
+                        hatch=hatch, linewidth=0, label=text(f"{_label(r)}: 5-95 %"))
+        for q in ("q05", "q95"):
+            ax.plot(x, b[q], color=color, linewidth=0.9, linestyle=":")
+        ax.plot(x, b["q50"], color=color, linewidth=2.2, label=text(f"{_label(r)}: median"))
+    ax.set_ylim(-1, 1.02)
     ax.set_xlabel(f"time ({unit})")
     ax.set_ylabel("cohesion (mean tie)")
     focal = alliance or (runs[0].focal if runs else "")
     ax.set_title(text(f"Cohesion of {focal}, by scenario (median, 5-95 % band)"))
-    ax.legend(loc="lower left", frameon=False)
+    ax.axhline(1.0, color="#999999", linewidth=0.6, linestyle="-")
+    ax.legend(loc="lower left", frameon=False, fontsize=8, ncol=2)
     _style(ax)
     return fig

@@ -25,7 +25,17 @@ import numpy as np
 
 from sim.analysis import outcomes
 from sim.present import plots
+from sim.present.why_report import why_section
 from sim.run.store import Results, atomic_write_bytes
+from sim.vocabulary import (
+    BASIS_SHORT,
+    FATE_DEFINITIONS,
+    FATE_LABELS,
+    FATES,
+    NOT_A_FORECAST,
+    PARAM_PREFIX,
+    fate_column,
+)
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -64,10 +74,21 @@ figure img { width:100%; height:auto; display:block; }
 figcaption { color:var(--muted); font-size:0.88em; margin-top:6px; }
 .small { font-size:0.88em; }
 details { margin:10px 0; }
+details.scenario-fold { border:1px solid var(--line); border-radius:8px; padding:8px 14px; }
+details.scenario-fold > summary { font-size:1.1em; }
 summary { cursor:pointer; font-weight:600; }
 code, .mono { font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; font-size:0.9em; }
 pre { background:var(--panel); padding:10px 12px; border-radius:6px; overflow-x:auto; }
 .desc { white-space:pre-line; }
+.frame { border-left:4px solid var(--stab); background:#fff7f0; padding:8px 14px; margin:12px 0;
+  border-radius:4px; }
+dl.fates { display:grid; grid-template-columns:max-content 1fr; gap:2px 14px; margin:10px 0 4px; }
+dl.fates dt { font-weight:600; } dl.fates dd { margin:0; }
+.basis { display:inline-block; padding:0 6px; border-radius:8px; font-size:0.82em; white-space:nowrap; }
+.basis.article { background:#e3f2ec; } .basis.figure { background:#e6eef8; }
+.basis.assumption { background:#fbeadf; } .basis.none { background:#eee; }
+.note { color:var(--muted); font-size:0.9em; }
+td.pos { color:#00754f; } td.neg { color:#b34a00; }
 footer { margin-top:40px; color:var(--muted); font-size:0.85em; }
 """
 
@@ -127,14 +148,21 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
             FigureEntry(f"{prefix}-cohesion", "Cohesion over time",
                         f"Fan charts of the cohesion of each alliance over {unit} ({r.title})",
                         "Median, 25–75 % and 5–95 % of the mean tie among the members; dashed: the "
-                        "trust threshold below which a defection counts as drifting apart.",
+                        "trust threshold below which a defection counts as drifting apart (its "
+                        "median over the runs, with its 5–95 % range shaded where it is uncertain). "
+                        "Ties are bounded at ±1: a band pressed against +1 means the ties are "
+                        "saturated (as friendly as the model allows), not still growing.",
                         lambda: plots.cohesion_fan(r)),
         ]
     entries += [
         FigureEntry(f"{prefix}-blocs", "Final blocs",
                     f"Network of the actors in their final blocs ({r.title})",
-                    "Axelrod–Bennett two-bloc partition of the final ties; node area: capability; "
-                    "solid blue: friendly mean tie, dashed vermillion: hostile.",
+                    "Axelrod–Bennett two-bloc partition of the final ties over all actors, each "
+                    "tie weighted by both actors' capabilities, so a small state may sit opposite "
+                    "a partner it is friendly with when its ties to the larger powers outweigh "
+                    f"that; node area: capability; solid blue: friendly mean tie, dashed "
+                    f"vermillion: hostile; pairs with |mean tie| < {plots.BLOC_EDGE_THRESHOLD:g} "
+                    "are not drawn (the legend counts them).",
                     lambda: plots.bloc_network(r)),
         FigureEntry(f"{prefix}-ties", "Mean final ties",
                     f"Heat map of the mean final ties between the actors ({r.title})",
@@ -153,7 +181,8 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
                                    f"Heat map of the probability that two actors end in the same "
                                    f"bloc ({r.title})",
                                    "Share of replicates in which the two actors are in the same "
-                                   "Axelrod–Bennett bloc at the horizon.",
+                                   "Axelrod–Bennett bloc at the horizon (from the final ties "
+                                   "over everyone, not from the alliance's fate).",
                                    lambda: plots.same_bloc_heatmap(r)))
     entries.append(FigureEntry(f"{prefix}-balance", "Structural balance",
                                f"Line chart of the structural balance index and frustration over "
@@ -216,11 +245,39 @@ def _headline(r: Results, alliance: str, cells: dict) -> str:
     who = ""
     if cells["by"]:
         who = " (" + ", ".join(f"by {esc(w)} {_pct(row['p'])}" for w, row in cells["by"]) + ")"
-    return (f"<p class='headline'><b>{esc(r.name)}</b>: the alliance <b>{esc(alliance)}</b> holds "
-            f"for {r.steps * dt:g} {esc(unit)} in <b>{_pct(h['p'])}</b> of "
-            f"{r.n:,} simulated futures ({_ci(h['low'], h['high'])}); it ends with a "
+    return (f"<p class='headline'><b>{esc(r.name)}</b>: under these assumptions, the alliance "
+            f"<b>{esc(alliance)}</b> holds for {r.steps * dt:g} {esc(unit)} in <b>{_pct(h['p'])}</b> "
+            f"of {r.n:,} model runs ({_ci(h['low'], h['high'])}); it ends with a "
             f"stab in the back in <b>{_pct(s['p'])}</b>{who} and drifts apart in "
             f"<b>{_pct(d['p'])}</b>.</p>")
+
+
+def _trust_text(r: Results, alliance: str) -> str:
+    """The trust threshold of an alliance in words (a number, or the range it is drawn from)."""
+    v = ((r.manifest.get("scenario", {}).get("alliances") or {}).get(alliance) or {}).get("theta_trust")
+    if isinstance(v, (int, float)):
+        return f"{v:g}"
+    if isinstance(v, dict):
+        lo, hi = v.get("low"), v.get("high")
+        if lo is not None and hi is not None:
+            return f"drawn per run from {lo:g} to {hi:g}"
+        if "mean" in v:
+            return f"drawn per run around {v['mean']:g}"
+    return "the alliance's θ_trust"
+
+
+def framing_html(runs: Sequence[Results]) -> str:
+    """What the numbers are and are not, and what each fate means, where the answer is given."""
+    alliance = next((r.focal for r in runs if r.focal), None)
+    trust = _trust_text(runs[0], alliance) if alliance else "θ_trust"
+    defs = "".join(f"<dt>{esc(FATE_LABELS[k])}</dt><dd>{esc(FATE_DEFINITIONS[f])}</dd>"
+                   for k, f in enumerate(FATES))
+    return (f"<p class='frame'>{esc(NOT_A_FORECAST)} Each percentage is a "
+            "share of model runs, not a probability that the world will do this.</p>"
+            f"<dl class='fates' id='fate-definitions'>{defs}</dl>"
+            f"<p class='note'>Disposition: a member's tie toward another in [−1, 1]. Trust "
+            f"threshold: {esc(trust)}. The fate comes from the members' own decisions to stay or "
+            "defect; it is decided at the first defection.</p>")
 
 
 def answer_section(runs: Sequence[Results]) -> str:
@@ -258,7 +315,8 @@ def answer_section(runs: Sequence[Results]) -> str:
            "<i style='background:#D55E00'></i>stab in the back"
            "<i style='background:#999999'></i>drift apart. Intervals: Wilson score, 95 %.</div>")
     return (
-        "<section class='answer' id='answer'><h2>The answer</h2>" + "".join(heads)
+        "<section class='answer' id='answer'><h2>The answer, under these assumptions</h2>"
+        + "".join(heads) + framing_html(runs)
         + "<table id='fate-table'><thead><tr><th>scenario</th><th>P(holds)</th>"
         "<th>P(stab in the back)</th><th>who stabs whom</th><th>P(drift apart)</th>"
         "<th>replicates, horizon</th></tr></thead><tbody>" + "".join(rows)
@@ -299,6 +357,47 @@ def _alliances_table(r: Results) -> str:
             "<tbody>" + "".join(rows) + "</tbody></table>")
 
 
+def reading_note(r: Results) -> str:
+    """Why the blocs and the fates can disagree, and what saturated ties mean, with this run's
+    figures: how often the focal alliance ended while its members still ended in one bloc, and
+    how often its final cohesion sits at the +1 bound."""
+    alliance = r.focal
+    if alliance is None or fate_column(alliance) not in r.columns:
+        return ""
+    members = _members(r, alliance)
+    from sim.vocabulary import bloc_column, cohesion_column
+
+    blocs = [bloc_column(m) for m in members]
+    have_blocs = all(b in r.columns for b in blocs)
+    cols = [fate_column(alliance), cohesion_column(alliance)] + (blocs if have_blocs else [])
+    cols = [c for c in cols if c in r.columns]
+    frame = r.read(cols)
+    ended = (frame[fate_column(alliance)] != "holds").to_numpy()
+    parts = []
+    if have_blocs and len(members) >= 2:
+        together = (frame[blocs].nunique(axis=1) == 1).to_numpy()
+        if ended.any():
+            parts.append(
+                f"In this run {esc(alliance)} ended in {_pct(ended.mean())} of the runs, yet its "
+                f"members ended in the same bloc in {_pct(together[ended].mean())} of those and in "
+                f"{_pct(together.mean())} of all runs. The two answer different questions: the "
+                "<b>fate</b> comes from the members' own decisions (the first defection ends the "
+                "alliance), the <b>blocs</b> from the final ties among all actors, split in two "
+                "where frustration is least (Axelrod &amp; Bennett 1993). Former partners that "
+                "both stand against a third power can stay in one bloc after their alliance ends.")
+    if cohesion_column(alliance) in frame:
+        c = frame[cohesion_column(alliance)].to_numpy(dtype=float)
+        at_top = float(np.mean(c >= 0.995))
+        parts.append(
+            "Ties are bounded at ±1 (each step's change is clipped there). "
+            f"At the horizon the members' mean tie sits at the +1 bound in {_pct(at_top)} of the "
+            "runs: there the forces would push the ties higher still, the bound stops them, and a "
+            "flat median at +1.00 says the ties are saturated, not that nothing acts on them.")
+    if not parts:
+        return ""
+    return "<h3>Reading these figures</h3>" + "".join(f"<p class='small'>{p}</p>" for p in parts)
+
+
 def _median_text(r: Results, alliance: str) -> str:
     unit, dt = plots.time_unit(r)
     curve = outcomes.alliance_survival(r.outcomes, alliance, r.steps)
@@ -328,12 +427,18 @@ def _declared_values(r: Results) -> list[tuple[str, str, str | None]] | None:
     try:
         from sim.present.show import describe_value
         from sim.spec.parammap import slots
-        from sim.spec.scenario import Scenario
+        from sim.spec.scenario import stored_scenario
 
-        scenario = Scenario.model_validate(r.manifest["scenario"])
+        scenario = stored_scenario(r.manifest["scenario"])
         return [(s.path, describe_value(s.value), getattr(s.value, "claim", None)) for s in slots(scenario)]
     except Exception:  # noqa: BLE001 - fall back to the sampled columns
         return None
+
+
+def basis_badge(basis: str) -> str:
+    """A value's basis as a small labelled badge (article, figure, assumption, none)."""
+    short = BASIS_SHORT.get(basis, basis)
+    return f"<span class='basis {esc(short)}' title='{esc(basis)}'>{esc(short)}</span>"
 
 
 def _claim_html(claims, prefix: str) -> str:
@@ -353,9 +458,10 @@ def _claims_list(claims, prefix: str) -> str:
     rows = []
     for c in claims:
         where = f"¶{c.paragraph} of the source article" if c.paragraph is not None else c.source
-        rows.append(f"<tr id='{prefix}-claim-{esc(_slug(c.id))}'><td><b>{esc(c.id)}</b></td>"
-                    f"<td>{esc(where)}</td><td>{esc(c.speaker)}</td>"
-                    f"<td class='small'>{esc(c.paraphrase)}</td></tr>")
+        rows.append(f"<tr id='{prefix}-claim-{esc(_slug(c.id))}'><td><b>{esc(c.id)}</b> "
+                    f"{basis_badge(c.kind)}</td><td>{esc(where)}</td><td>{esc(c.speaker)}</td>"
+                    f"<td class='small'>{esc(c.paraphrase)}<div class='note'><i>How it becomes "
+                    f"numbers:</i> {esc(' '.join(c.basis.split()))}</div></td></tr>")
     return (f"<details><summary>{len(claims)} claims cited</summary><table class='small'><thead>"
             "<tr><th>claim</th><th>where</th><th>speaker</th><th>what it says</th></tr></thead>"
             "<tbody>" + "".join(rows) + "</tbody></table></details>")
@@ -369,12 +475,11 @@ def parameters_section(r: Results, prefix: str = "s1") -> str:
     if declared is None:
         declared = [(p, "sampled", None) for p in sampled]
 
+    from sim.spec.claims import basis_of
+    from sim.spec.claims import claims_for as nearest_claims
+
     def claims_for(path: str, claim_id: str | None):
-        found = list(by_param.get(path, []))
-        parent = path
-        while "." in parent and not found:
-            parent = parent.rsplit(".", 1)[0]
-            found = list(by_param.get(parent, []))
+        found = nearest_claims(by_param, path)
         if claim_id and claim_id in by_id and by_id[claim_id] not in found:
             found.append(by_id[claim_id])
         return found
@@ -390,15 +495,20 @@ def parameters_section(r: Results, prefix: str = "s1") -> str:
             rng = f"{np.quantile(v, 0.05):.4g} – {np.quantile(v, 0.95):.4g}"
         else:
             rng = "fixed"
+        basis = basis_of(found, path)
         return (f"<tr><td><code>{esc(path)}</code></td><td class='mono'>{esc(text)}</td>"
-                f"<td class='num mono'>{esc(rng)}</td><td class='small'>{_claim_html(found, prefix)}"
-                "</td></tr>")
+                f"<td class='num mono'>{esc(rng)}</td><td>{basis_badge(basis)}</td>"
+                f"<td class='small'>{_claim_html(found, prefix)}</td></tr>")
 
     head = ("<table><thead><tr><th>parameter</th><th>declared</th><th>sampled 5–95 %</th>"
-            "<th>grounded in (claim, ¶ of the source article, speaker)</th></tr></thead><tbody>")
+            "<th>basis</th><th>grounded in (claim, ¶ of the source article, speaker)</th></tr>"
+            "</thead><tbody>")
     uncertain = [d for d in declared if d[0] in sampled]
     fixed = [d for d in declared if d[0] not in sampled]
-    out = [f"<h3>Parameters</h3><p class='small'>{esc(note)}</p>",
+    out = [f"<h3>Parameters</h3><p class='small'>{esc(note)} Basis: <i>article</i> = a claim of "
+           "the source article (¶N), <i>figure</i> = a public figure, <i>assumption</i> = a "
+           "modelling assumption (a coefficient, a range or a scenario's storyline), the weakest "
+           "of its claims where several ground a value.</p>",
            f"<details{' open' if len(uncertain) <= 25 else ''}><summary>{len(uncertain)} uncertain "
            "parameters (sampled per replicate)"
            "</summary>", head, *(row(*d) for d in uncertain), "</tbody></table></details>"]
@@ -407,6 +517,92 @@ def parameters_section(r: Results, prefix: str = "s1") -> str:
                 *(row(*d) for d in fixed), "</tbody></table></details>"]
     out.append(_claims_list(list(cited.values()), prefix))
     return "".join(out)
+
+
+def variance_section(r: Results) -> str:
+    """How much of the focal alliance's fate the article's claims, public figures and modelling
+    assumptions each explain (:func:`sim.analysis.variance.variance_by_basis`)."""
+    from sim.analysis.variance import describe, percent, variance_by_basis
+    from sim.spec.claims import basis_of, claims_for
+
+    alliance = r.focal
+    sampled = [c for c in r.columns if c.startswith(PARAM_PREFIX)]
+    if alliance is None or fate_column(alliance) not in r.columns or len(sampled) == 0 or r.n < 100:
+        return ""
+    by_param, _, _ = _load_claims(r)
+    frame = r.read([fate_column(alliance), *sampled])
+    parts = []
+    for fate, label in (("holds", "holds"), ("stab_in_the_back", "ends with a stab in the back")):
+        y = (frame[fate_column(alliance)] == fate).to_numpy()
+        if y.all() or not y.any():
+            continue
+        table = variance_by_basis(frame, y, lambda p: basis_of(claims_for(by_param, p), p))
+        rows = "".join(
+            f"<tr><td>{esc(b)}</td><td class='num'>{int(n) or ''}</td>"
+            f"<td class='num'>{percent(sh)} %</td><td class='num'>± {percent(no)} %</td>"
+            f"<td class='small'>{esc(top)}</td></tr>"
+            for b, n, sh, no, top in table[["basis", "inputs", "share", "noise", "top"]].itertuples(
+                index=False))
+        parts.append(f"<h4>Whether {esc(alliance)} {esc(label)}</h4><p>{esc(describe(table, label))}</p>"
+                     "<table class='small'><thead><tr><th>basis</th><th>sampled values</th>"
+                     "<th>share of variance (first order)</th><th>noise</th><th>largest</th></tr>"
+                     f"</thead><tbody>{rows}</tbody></table>")
+    if not parts:
+        return ""
+    return ("<h3>What the answer rests on</h3><p class='small'>Given-data first-order sensitivity "
+            "indices (Plischke, Borgonovo &amp; Smith 2013) from this run's own replicates, with "
+            "Kelley's bias correction, summed by the basis of each sampled value. A share is the "
+            "part of the outcome's variance that the values of that basis explain on their own.</p>"
+            + "".join(parts))
+
+
+def events_section(r: Results) -> str:
+    """The focal alliance's fates in the runs where each stochastic event fired and where it did
+    not (:func:`sim.analysis.events.fates_given_events`)."""
+    from sim.analysis.events import fates_given_events, recorded_events
+
+    alliance = r.focal
+    names = recorded_events(r.columns)
+    if alliance is None or not names or fate_column(alliance) not in r.columns:
+        return ""
+    from sim.vocabulary import end_step_column, event_first_step_column
+
+    frame = r.read([fate_column(alliance), end_step_column(alliance),
+                    *(event_first_step_column(n) for n in names)])
+    table = fates_given_events(frame, alliance)
+    labels = {n: ((r.manifest.get("scenario", {}).get("events") or {}).get(n) or {}).get("label", "")
+              for n in names}
+
+    def cell(row, key):
+        p = getattr(row, f"p_{key}")
+        if not np.isfinite(p):
+            return "<td class='num'>–</td>"
+        return (f"<td class='num'>{_pct(p)}<span class='ci'>"
+                f"{_ci(getattr(row, f'low_{key}'), getattr(row, f'high_{key}'))}</span></td>")
+
+    rows = []
+    for name in names:
+        t = table[table["event"] == name].set_index("fate")
+        fired = int(t["fired"].iloc[0])
+        stab = t.loc["stab_in_the_back"]
+        after = stab["after_event"]
+        cells = "".join(cell(row, key) for fate in FATES
+                        for row in [next(t.loc[[fate]].itertuples())] for key in ("fired", "not"))
+        rows.append(f"<tr><td><code>{esc(name)}</code><div class='small'>{esc(labels[name])}</div>"
+                    f"</td><td class='num'>{_pct(fired / max(r.n, 1))}</td>{cells}"
+                    f"<td class='num'>{'–' if not np.isfinite(after) else _pct(after)}</td></tr>")
+    head = "".join(f"<th>{esc(FATE_LABELS[k])}: fired</th><th>not fired</th>"
+                   for k in range(len(FATES)))
+    return ("<h3>Fates and events</h3><p class='small'>The fate of <code>"
+            f"{esc(alliance)}</code> in the runs where each stochastic event fired (at any time "
+            "before the horizon) and in those where it did not, with 95 % Wilson intervals; the "
+            "last column is the share of stabs in the back that came at or after the event's first "
+            "firing. These are associations across runs, not effects: runs with an event also "
+            "differ in the hazard drawn for it. The per-run columns are "
+            "<code>event:&lt;name&gt;.first_step</code> (−1: never) and "
+            "<code>event:&lt;name&gt;.count</code>.</p><table class='small'><thead><tr>"
+            f"<th>event</th><th>runs where it fired</th>{head}<th>stabs after it</th></tr>"
+            f"</thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 def reproduce_section(r: Results) -> str:
@@ -424,12 +620,17 @@ def reproduce_section(r: Results) -> str:
             ("result directory", str(r.directory))]
     rows += [(f"version of {k}", v) for k, v in (m.get("versions") or {}).items()]
     body = "".join(f"<tr><th>{esc(k)}</th><td class='mono'>{esc(v)}</td></tr>" for k, v in rows)
-    cmd = (f"alliance-sim run {r.name or 'SCENARIO'}.toml --replicates "
-           f"{settings.get('replicates', r.n)} --steps {settings.get('steps', r.steps)} "
-           f"--seed {settings.get('seed', '')} --chunk-size {settings.get('chunk_size', '')}")
+    opts = (f"--replicates {settings.get('replicates', r.n)} --steps "
+            f"{settings.get('steps', r.steps)} --seed {settings.get('seed', '')}"
+            + (" --point" if settings.get("point") else ""))
+    name = f"{r.name or 'SCENARIO'}.toml"
+    cmd = (f"alliance-sim show {name} {opts} | grep hash    # must print the hash above\n"
+           f"alliance-sim run {name} {opts} --chunk-size {settings.get('chunk_size', '')} "
+           f"--dtype {settings.get('dtype') or 'float32'}")
     return ("<h3>Reproduce</h3><table class='small'><tbody>" + body + "</tbody></table>"
-            "<p class='small'>Rerun with the scenario file whose resolved form has the hash above "
-            "(<code>alliance-sim show</code> prints it):</p>"
+            "<p class='small'>Check that a scenario file is the one this run used (the first "
+            "command prints the hash of its resolved form with these run settings), then rerun "
+            "it: the same hash, seed and chunk size give the same bytes.</p>"
             f"<pre>{esc(cmd)}</pre>")
 
 
@@ -440,9 +641,129 @@ def scenario_section(r: Results, index: int, figures_html: str) -> str:
     return (f"<section class='scenario' id='scenario-{index}'><h2>{esc(r.title)}</h2>"
             f"<p class='sub'>scenario <code>{esc(r.name)}</code> · actors: {actors}</p>"
             + (f"<p class='desc'>{esc(desc.strip())}</p>" if desc else "")
-            + _alliances_table(r)
+            + _alliances_table(r) + reading_note(r)
             + (f"<h3>Figures</h3><div class='figs'>{figures_html}</div>" if figures_html else "")
-            + parameters_section(r, f"s{index}") + reproduce_section(r) + "</section>")
+            + events_section(r) + variance_section(r) + parameters_section(r, f"s{index}")
+            + reproduce_section(r)
+            + "</section>")
+
+
+def _signed(x: float) -> str:
+    return f"{100 * x:+.1f}".replace("-", "−") + " pp"
+
+
+def _interval(low: float, high: float) -> str:
+    if not np.isfinite(low):
+        return "–"
+    return f"{100 * low:+.1f} to {100 * high:+.1f} pp".replace("-", "−")
+
+
+def difference_section(runs: Sequence[Results]) -> str:
+    """Each fate's B − A against the first scenario, with the paired and the unpaired interval."""
+    from sim.analysis.compare import fate_differences, pairing
+
+    base = runs[0]
+    alliance = base.focal
+    if alliance is None:
+        return ""
+    parts = []
+    for other in runs[1:]:
+        if fate_column(alliance) not in other.columns or fate_column(alliance) not in base.columns:
+            continue
+        table = fate_differences(base, other, alliance)
+        why = pairing(base, other)
+        rows = []
+        for t in table.itertuples(index=False):
+            cls = "pos" if t.diff > 0 else "neg" if t.diff < 0 else ""
+            rows.append(f"<tr><td>{esc(FATE_LABELS[FATES.index(t.fate)])}</td>"
+                        f"<td class='num'>{_pct(t.p_a)}</td><td class='num'>{_pct(t.p_b)}</td>"
+                        f"<td class='num {cls}'><b>{_signed(t.diff)}</b></td>"
+                        f"<td class='num'>{_interval(t.paired_low, t.paired_high)}</td>"
+                        f"<td class='num'>{_interval(t.unpaired_low, t.unpaired_high)}</td></tr>")
+        holds = table.set_index("fate").loc["holds"]
+        if why is None:
+            seed = (base.manifest.get("settings") or {}).get("seed")
+            note = (f"Paired by replicate: both runs used seed {esc(seed)} with the same chunk size, "
+                    "so replicate r of each drew from the same random stream (common random "
+                    "numbers) and the paired interval is that of the mean difference over the "
+                    f"{base.n:,} pairs. For P(holds) it is {100 * holds.paired_width:.1f} pp wide "
+                    f"against {100 * holds.unpaired_width:.1f} pp unpaired (Newcombe's interval for "
+                    "independent runs).")
+            if holds.paired_width > 0.8 * holds.unpaired_width:
+                note += (" Pairing narrows it little here: the two scenarios draw different "
+                         "numbers of random values (other uncertain values or events), so their "
+                         "random streams part after the first draws and replicate r of one no "
+                         "longer shares its chance with replicate r of the other. Scenarios that "
+                         "differ only in values (or a sweep) pair tightly.")
+        else:
+            note = (f"These runs cannot be paired ({esc(why)}): only the unpaired interval "
+                    "(Newcombe 1998) is given. Run both with the same --seed, --chunk-size and "
+                    "--replicates to pair them.")
+        parts.append(
+            f"<h3>{esc(other.name)} − {esc(base.name)}</h3>"
+            "<table class='diff'><thead><tr><th>fate of "
+            f"<code>{esc(alliance)}</code></th><th>A: {esc(base.name)}</th><th>B: {esc(other.name)}"
+            "</th><th>B − A</th><th>95 % CI, paired</th><th>95 % CI, unpaired</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table><p class='small'>{note} pp: percentage points."
+            "</p>")
+    if not parts:
+        return ""
+    return ("<section id='difference'><h2>The difference, under these assumptions</h2>"
+            + "".join(parts) + "</section>")
+
+
+def parameter_diff_section(runs: Sequence[Results]) -> str:
+    """Which parameters differ between the first scenario and each other one: value, basis and
+    claims on each side; then the differences of structure."""
+    from sim.present.show import short_value
+    from sim.spec.claims import basis_of, grounding_claims
+    from sim.spec.diff import parameter_differences, structure_differences
+    from sim.spec.scenario import Scenario
+
+    def scenario(r):
+        try:
+            return Scenario.model_validate(r.manifest["scenario"])
+        except Exception:  # noqa: BLE001 - an old or foreign manifest: no table
+            return None
+
+    base = runs[0]
+    sa = scenario(base)
+    if sa is None:
+        return ""
+    ca, _, _ = _load_claims(base)
+    parts = []
+    for other in runs[1:]:
+        sb = scenario(other)
+        if sb is None:
+            continue
+        cb, _, _ = _load_claims(other)
+
+        def side(claims, path, value):
+            if value is None:
+                return "<td class='mono'>–</td><td></td>"
+            found = grounding_claims(claims, path, value)
+            ids = ", ".join(esc(c.id) for c in found) or "no claim"
+            return (f"<td class='mono'>{esc(short_value(value))}</td>"
+                    f"<td>{basis_badge(basis_of(found, path))} <span class='small'>{ids}</span></td>")
+
+        diffs = parameter_differences(sa, sb)
+        rows = "".join(f"<tr><td><code>{esc(d.path)}</code></td>{side(ca, d.path, d.a)}"
+                       f"{side(cb, d.path, d.b)}</tr>" for d in diffs)
+        notes = structure_differences(sa, sb)
+        parts.append(
+            f"<h3>{esc(base.name)} (A) and {esc(other.name)} (B): {len(diffs)} parameters differ</h3>"
+            + ("<table class='small'><thead><tr><th>parameter</th><th>A</th><th>A basis, claims</th>"
+               "<th>B</th><th>B basis, claims</th></tr></thead><tbody>" + rows + "</tbody></table>"
+               if diffs else "<p>No parameter differs.</p>")
+            + ("<ul class='small'>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"
+               if notes else ""))
+    if not parts:
+        return ""
+    return ("<section id='parameter-differences'><h2>What differs between the scenarios</h2>"
+            "<p class='small'>Every value that differs (– where a scenario lacks it), with its "
+            "basis and the claims grounding it on each side; "
+            "<code>alliance-sim diff A.toml B.toml</code> prints the same in a terminal.</p>"
+            + "".join(parts) + "</section>")
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,11 +830,21 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
 
     body = [f"<header><h1>{esc(title)}</h1><p class='sub'>{sub}</p></header>", answer_section(runs)]
     if comparison:
+        body.append(difference_section(runs))
+        body.append(parameter_diff_section(runs))
         body.append("<section id='comparison'><h2>Side by side</h2><div class='figs'>"
                     + render(comparison_figures(runs)) + "</div></section>")
+        body.append("<h2>Each scenario in detail</h2><p class='small'>Open a scenario for its "
+                    "figures, the variance split by basis, its parameters and how to reproduce "
+                    "it.</p>")
     prefixes = [f"{k + 1:02d}-{_slug(r.name or 'scenario')}" for k, r in enumerate(runs)]
     for k, (r, prefix) in enumerate(zip(runs, prefixes, strict=True)):
-        body.append(scenario_section(r, k + 1, render(scenario_figures(r, prefix))))
+        section = (scenario_section(r, k + 1, render(scenario_figures(r, prefix)))
+                   + why_section(r, k + 1, prefix, render))
+        if comparison:
+            section = (f"<details class='scenario-fold' id='details-{k + 1}'><summary>"
+                       f"{esc(r.name)}: {esc(r.title)}</summary>{section}</details>")
+        body.append(section)
     body.append("<footer>Fates: Wilson (1927) score intervals. Survival: Kaplan &amp; Meier (1958) "
                 "with Greenwood (1926) variance (log-log band). Balance: Heider (1946), Cartwright "
                 "&amp; Harary (1956). Blocs: Axelrod &amp; Bennett (1993). Figures use the "

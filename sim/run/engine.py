@@ -26,7 +26,8 @@ import pandas as pd
 
 from sim.errors import AllianceError, InputError, Interrupted, RunError
 from sim.model import dynamics
-from sim.model.engines import Layout, Summaries, get_engine
+from sim.model.attribution import Attribution
+from sim.model.engines import BOOKS_FORCES, Layout, Summaries, get_engine
 from sim.model.landscape import best_partition, descend_partition
 from sim.run.store import (
     FORMAT,
@@ -42,6 +43,7 @@ from sim.run.store import (
     save_chunk,
     write_json,
 )
+from sim.spec.levers import lever_path
 from sim.spec.parammap import slot_map, uncertain_slots
 from sim.spec.params import Params, assemble, compile_params, sample
 from sim.spec.scenario import Scenario, ScenarioError, check_footprint, footprint, load_scenario
@@ -54,6 +56,8 @@ from sim.vocabulary import (
     cohesion_column,
     defector_column,
     end_step_column,
+    event_count_column,
+    event_first_step_column,
     fate_column,
     param_column,
 )
@@ -63,6 +67,7 @@ DEFAULT_CHUNK_SIZE = 4096  # measured in benchmarks/bench.py: 2048-4096 are fast
 # chunk, up to this many: an unbiased estimate of the ensemble mean (replicates are independent)
 # at a quarter of the cost; each replicate's final balance is computed for all of them.
 BALANCE_SAMPLE = 1024
+WHY_AUTO_MAX = 10_000  # runs up to this many replicates book the forces by default (why_window)
 DEFAULT_DTYPE = "float32"  # held within 1e-5 of the float64 reference over 60 steps (tests)
 HIST_BINS = 200  # cohesion histogram bins over [-1, 1]
 MAX_ATTEMPTS = 2
@@ -108,25 +113,38 @@ def cohesion_bins(values: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class Start:
+    """Saved states to continue from: step ``t`` and, for each array of
+    :data:`sim.model.dynamics.STATE_ARRAYS`, one row per replicate (leading axis ``R``)."""
+
+    t: int
+    arrays: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
 class Design:
     """``P`` points x ``R`` replicates with common random numbers.
 
     Parameters
     ----------
     values
-        Parameter-map path -> ``(P,)`` value of that slot at each point (``{}``: one point, the
-        scenario as it is).
+        Parameter-map path -> ``(P,)`` value of that slot at each point, or ``(P, R)`` values of
+        each replicate of each point (``{}``: one point, the scenario as it is).
     replicates
         ``R``, the replicates of every point.
     streams
         ``(P,)`` common-random-number group of each point (default: all in group 0). Replicate ``r``
         of every point of a group sees the same draws of the values not in the design and the same
         noise, event and decision draws, so comparisons between points are paired.
+    start
+        Start every point's replicate ``r`` from a saved state instead of the scenario's initial
+        one (:class:`Start`): the view forward from a calibration's last observation.
     """
 
     values: dict[str, np.ndarray] = field(default_factory=dict)
     replicates: int = 1
     streams: np.ndarray | None = None
+    start: Start | None = None
 
     @classmethod
     def single(cls, replicates: int) -> Design:
@@ -180,7 +198,7 @@ def blocks(design: Design, chunk_size: int) -> list[Block]:
     R, P = design.replicates, design.points
     rep_chunk = min(R, chunk_size)
     per = max(1, chunk_size // rep_chunk)
-    out = []
+    out: list[Block] = []
     for p0 in range(0, P, per):
         points = np.arange(p0, min(P, p0 + per))
         for r0 in range(0, R, rep_chunk):
@@ -205,6 +223,10 @@ class Collector:
     The engine calls :meth:`begin` before stepping, :meth:`record` at ``t = 0`` and after every
     step, and returns what :meth:`end` returns as the chunk's payload.
     """
+
+    #: an :class:`~sim.model.attribution.Attribution` the engine books the forces in while it
+    #: steps (set it in :meth:`begin`; None: no attribution)
+    why: Attribution | None = None
 
     def begin(self, block: Block, params: Params) -> None:
         """Prepare for a chunk (allocate per-step summaries)."""
@@ -240,6 +262,7 @@ class ChunkTask:
     collector: Collector
     dtype: str = DEFAULT_DTYPE
     engine: str = "numpy"
+    start: Start | None = None  # the block's replicates' saved states, if it continues from them
 
     @property
     def size(self) -> int:
@@ -254,11 +277,12 @@ class ChunkTask:
 
 def replicate_task(scenario: Scenario, index: int, start: int, size: int, seed: int, *,
                    trajectories: bool = False, dtype: str = DEFAULT_DTYPE,
-                   engine: str = "numpy") -> ChunkTask:
-    """The task of chunk ``index`` of a plain run: replicates ``start .. start + size``."""
+                   engine: str = "numpy", why: int = 0) -> ChunkTask:
+    """The task of chunk ``index`` of a plain run: replicates ``start .. start + size`` (``why``:
+    the attribution window, 0 for none)."""
     block = Block(index, np.zeros(1, dtype=np.intp), start, size)
     return ChunkTask(scenario, block, {}, np.zeros(1, dtype=np.int64), index, seed,
-                     ReplicateCollector(trajectories), dtype, engine)
+                     ReplicateCollector(trajectories, why), dtype, engine)
 
 
 def chunk_params(task: ChunkTask) -> tuple[Params, list[np.random.Generator], Layout | None]:
@@ -277,14 +301,19 @@ def chunk_params(task: ChunkTask) -> tuple[Params, list[np.random.Generator], La
         return params, rngs, None
     rows = block.rows
     values: dict[str, np.ndarray] = {}
-    for g, (params_seed, _) in enumerate(seeds):
+    # A design that fixes every uncertain value (lever evaluation on sampled worlds) needs no draws.
+    covered = all(slot.path in task.values for slot in uncertain_slots(task.scenario))
+    for g, (params_seed, _) in enumerate(() if covered else seeds):
         drawn = sample(task.scenario, size, np.random.default_rng(params_seed))
         mine = np.repeat(point_group == g, size)
         for path, x in drawn.items():
             values.setdefault(path, np.empty(rows))[mine] = np.tile(x, int(mine.sum()) // size)
     for path, x in task.values.items():
-        values[path] = np.repeat(np.asarray(x, dtype=np.float64), size)
+        x = np.asarray(x, dtype=np.float64)
+        values[path] = x.reshape(-1) if x.ndim == 2 else np.repeat(x, size)
     params = assemble(task.scenario, rows, values)
+    if len(block.points) == 1:  # one point: its rows are its replicates, drawn as in a plain run
+        return params, rngs, None
     layout = (np.repeat(point_group, size), np.tile(np.arange(size), len(block.points)))
     return params, rngs, layout
 
@@ -295,21 +324,64 @@ def run_chunk(task: ChunkTask):
     collector = copy.deepcopy(task.collector)
     collector.begin(task.block, params)
     engine = get_engine(task.engine)
+    state = None
+    if task.start is not None:  # every point's replicate r continues from saved state r
+        points = len(task.block.points)
+        arrays = {k: np.concatenate([np.asarray(v)] * points) for k, v in task.start.arrays.items()}
+        state = dynamics.restore_state(params, task.start.t, arrays, np.dtype(task.dtype))
     fused = collector.summaries() if engine.fuses_summaries else None
-    if fused is not None:
+    if fused is not None and state is None and collector.why is None:
         state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype), summaries=fused)
     else:
         state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype),
-                                record=collector.record if collector.records else None)
+                                record=collector.record if collector.records else None,
+                                why=collector.why, state=state)
     return collector.end(task.block, params, state)
+
+
+class OutcomeCollector(Collector):
+    """Each row's fate, end step and first defector for every alliance, and optionally each
+    force's part in its tracked tie (``why`` = the attribution window in steps): a light payload
+    for in-memory designs (no blocs, no per-step summaries).
+
+    The payload is ``(block, columns)``: the chunk's block and a dict of column name -> ``(rows,)``
+    array, rows ordered as the chunk's (point-major, replicate fastest).
+    """
+
+    def __init__(self, why: int = 0):
+        self.why_window = int(why)
+
+    def begin(self, block: Block, params: Params) -> None:
+        """Book the forces if asked to."""
+        self.why = Attribution(params, window=self.why_window) if self.why_window else None
+
+    def end(self, block: Block, params: Params, state: dynamics.State):
+        """The chunk's outcome columns."""
+        names = np.array(params.actors + [""], dtype=object)
+        columns: dict[str, np.ndarray] = {}
+        for a, al in enumerate(params.alliances):
+            ended = ~state.active[:, a]
+            columns[fate_column(al.name)] = np.array(FATES, dtype=object)[state.fate[:, a]]
+            columns[end_step_column(al.name)] = np.where(ended, state.end_step[:, a],
+                                                         params.steps).astype(np.int32)
+            columns[defector_column(al.name)] = names[np.where(ended, state.defector[:, a], -1)]
+        if self.why is not None:
+            self.why.finish(state)
+            columns.update(self.why.columns())
+        return block, columns
 
 
 class ReplicateCollector(Collector):
     """A plain run's chunk: the replicate table, the per-step summaries and, optionally, the
-    trajectories (:class:`~sim.run.store.ChunkData`)."""
+    trajectories (:class:`~sim.run.store.ChunkData`).
 
-    def __init__(self, trajectories: bool = False):
+    ``why``: the length of the attribution window in steps (0: no attribution); with it the table
+    gets each force's part in every alliance's tracked tie (:mod:`sim.model.attribution`).
+    """
+
+    def __init__(self, trajectories: bool = False, why: int = 0):
         self.trajectories = trajectories
+        self.why_window = int(why)
 
     def begin(self, block: Block, params: Params) -> None:
         """Allocate the per-step summaries of the chunk."""
@@ -320,6 +392,8 @@ class ReplicateCollector(Collector):
         self.balance_sum = np.zeros(T + 1)
         self.sample = min(n, BALANCE_SAMPLE)
         self.traj = np.empty((n, T + 1, A, A), dtype=np.float32) if self.trajectories else None
+        if self.why_window:
+            self.why = Attribution(params, window=self.why_window)
 
     def summaries(self) -> Summaries | None:
         """The per-step summary arrays, for an engine that fills them itself (not for a subclass
@@ -356,6 +430,10 @@ class ReplicateCollector(Collector):
             columns[defector_column(al.name)] = names[np.where(ended, state.defector[:, a], -1)]
             columns[cohesion_column(al.name)] = dynamics.cohesion(state.ties, al.members).astype(np.float64)
         columns[BALANCE] = balanced_share(state.ties)
+        for e, ev in enumerate(params.events):  # stochastic events: first step, how often
+            if ev.at is None:
+                columns[event_first_step_column(ev.name)] = state.first_fired[:, e].astype(np.int32)
+                columns[event_count_column(ev.name)] = state.fire_count[:, e].astype(np.int32)
         W = state.ties.astype(np.float64)
         propensity = 0.5 * (W + np.swapaxes(W, 1, 2))
         find = best_partition if A <= BLOC_EXHAUSTIVE_MAX else descend_partition
@@ -364,6 +442,9 @@ class ReplicateCollector(Collector):
             columns[bloc_column(name)] = labels[:, i].astype(np.int8)
         for i, name in enumerate(params.actors):
             columns[capability_column(name)] = state.capability[:, i].astype(np.float64)
+        if self.why is not None:
+            self.why.finish(state)
+            columns.update({k: v.astype(np.float32) for k, v in self.why.columns().items()})
         table = encode_table(columns)
         summary = {
             "cohesion_hist": self.hist, "active": self.active, "balance_sum": self.balance_sum,
@@ -391,10 +472,28 @@ def versions() -> dict[str, str]:
 
 
 def _settings(scenario: Scenario, chunk_size: int, trajectories: bool, dtype: str,
-              engine: str = "numpy") -> dict:
+              engine: str = "numpy", why: int = 0) -> dict:
     run = scenario.run
     return {"replicates": run.replicates, "steps": run.steps, "seed": run.seed, "dt": run.dt,
-            "chunk_size": chunk_size, "trajectories": trajectories, "dtype": dtype, "engine": engine}
+            "chunk_size": chunk_size, "trajectories": trajectories, "dtype": dtype, "engine": engine,
+            "why": why}
+
+
+def why_window(why: bool | int | None, replicates: int, engine: str = "numpy") -> int:
+    """The attribution window of a run (0: off). ``None`` chooses: on (the default window) up to
+    :data:`WHY_AUTO_MAX` replicates, off beyond and on an engine that does not book the forces
+    (:data:`sim.model.engines.BOOKS_FORCES`); ``True``/``False`` force it; an int is the window.
+
+    Booking the forces costs 50-80 % more time per step (measured in README, "Why it broke"), more
+    than the 15 % a big run should pay by default.
+    """
+    from sim.model.attribution import DEFAULT_WINDOW
+
+    if why is None:
+        return DEFAULT_WINDOW if replicates <= WHY_AUTO_MAX and engine in BOOKS_FORCES else 0
+    if why is True:
+        return DEFAULT_WINDOW
+    return int(why)
 
 
 def _ignore_sigint() -> None:
@@ -457,14 +556,40 @@ def design_tasks(scenario: Scenario, design: Design, collector: Collector, *, se
     if chunk_size <= 0:
         raise InputError(f"expected a positive chunk size, got {chunk_size}")
     get_engine(engine)  # an unknown or missing engine fails here, before any work
-    known = set(slot_map(scenario))
+    known = set(slot_map(scenario)) | {lever_path(name) for name in scenario.levers}
     unknown = sorted(set(design.values) - known)
     if unknown:
         raise InputError(f"not a parameter of the scenario: {', '.join(unknown[:5])}")
+    for k, v in design.values.items():
+        if np.ndim(v) == 2 and np.shape(v)[1] != design.replicates:
+            raise InputError(f"{k}: expected per-replicate values of shape (points, {design.replicates}), "
+                             f"got {np.shape(v)}")
+    if design.start is not None:
+        lengths = {len(v) for v in design.start.arrays.values()}
+        if lengths != {design.replicates}:
+            raise InputError(f"expected one saved state per replicate ({design.replicates}), got "
+                             f"{sorted(lengths)}")
+        try:  # the first replicate's state must fit the scenario's arrays
+            first = {k: np.asarray(v)[:1] for k, v in design.start.arrays.items()}
+            dynamics.restore_state(compile_params(scenario, 1), design.start.t, first)
+        except (KeyError, ValueError) as e:
+            raise InputError(f"saved states that do not fit the scenario ({e})") from None
     streams = design.stream_of()
     rep_chunk = min(design.replicates, chunk_size)
-    return {b.index: ChunkTask(scenario, b, {k: np.asarray(v)[b.points] for k, v in design.values.items()},
-                               streams[b.points], b.rep_start // rep_chunk, seed, collector, dtype, engine)
+
+    def values_of(b: Block) -> dict[str, np.ndarray]:
+        reps = slice(b.rep_start, b.rep_start + b.size)
+        return {k: (np.asarray(v)[b.points][:, reps] if np.ndim(v) == 2 else np.asarray(v)[b.points])
+                for k, v in design.values.items()}
+
+    def start_of(b: Block) -> Start | None:
+        if design.start is None:
+            return None
+        reps = slice(b.rep_start, b.rep_start + b.size)
+        return Start(design.start.t, {k: np.asarray(v)[reps] for k, v in design.start.arrays.items()})
+
+    return {b.index: ChunkTask(scenario, b, values_of(b), streams[b.points], b.rep_start // rep_chunk, seed,
+                               collector, dtype, engine, start_of(b))
             for b in blocks(design, chunk_size)}
 
 
@@ -595,7 +720,7 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
                  executor: cf.Executor | None = None, resume: bool = False, force: bool = False,
                  trajectories: bool = False, dtype: str = DEFAULT_DTYPE, progress: bool = True,
                  name: str | None = None, point: bool = False, chunk_fn=None,
-                 engine: str = "numpy") -> Results:
+                 engine: str = "numpy", why: bool | int | None = None) -> Results:
     """Run the replicates of a scenario and return (and, with ``out``, store) the results.
 
     The one-point :class:`Design` of :func:`run_design`, collected by :class:`ReplicateCollector`.
@@ -632,6 +757,9 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
         stand-in lets tests inject faults.
     engine
         The engine that steps the ties (``numpy``; see :mod:`sim.model.engines`).
+    why
+        Book each force's part in the alliances' ties (``why:`` columns): None (default) for runs
+        of up to :data:`WHY_AUTO_MAX` replicates, True/False to force, an int for the window.
     """
     source = None
     if not isinstance(scenario, Scenario):
@@ -648,9 +776,14 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
         out = Path(tempfile.mkdtemp(prefix="alliance-sim-"))
         force = True
     out = Path(out)
-    settings = _settings(scenario, chunk_size, trajectories, dtype, engine)
+    window = why_window(why, scenario.run.replicates, engine)
+    if window and engine not in BOOKS_FORCES:
+        raise InputError(f"--why: expected an engine that books the forces' parts (numpy), got --engine "
+                         f"{engine}; drop --why or use --engine numpy")
+    settings = _settings(scenario, chunk_size, trajectories, dtype, engine, window)
     _check_writable(out, _disk_need(scenario, chunk_size, trajectories))
-    return run_design(scenario, Design.single(scenario.run.replicates), ReplicateCollector(trajectories),
+    return run_design(scenario, Design.single(scenario.run.replicates),
+                      ReplicateCollector(trajectories, window),
                       seed=scenario.run.seed, out=out, chunk_size=chunk_size, workers=workers,
                       executor=executor, progress=progress, desc=name or "run", dtype=dtype,
                       engine=engine, resume=resume, force=force, name=name, chunk_fn=chunk_fn,
@@ -673,6 +806,8 @@ def resume_command(source: Path | None, out: Path, settings: dict, point: bool =
         parts += ["--dtype", str(settings["dtype"])]
     if settings.get("engine", "numpy") != "numpy":
         parts += ["--engine", str(settings["engine"])]
+    if settings.get("why") != why_window(None, settings["replicates"], settings.get("engine", "numpy")):
+        parts.append("--why" if settings.get("why") else "--no-why")
     return " ".join(parts)
 
 
@@ -851,7 +986,9 @@ def reusable(path: Path, out: Path, args) -> Results | None:
         replicates=args.replicates, steps=args.steps, seed=args.seed)
     settings = _settings(scenario, args.chunk_size or DEFAULT_CHUNK_SIZE, False,
                          getattr(args, "dtype", None) or DEFAULT_DTYPE,
-                         getattr(args, "engine", None) or "numpy")
+                         getattr(args, "engine", None) or "numpy",
+                         why_window(getattr(args, "why", None), scenario.run.replicates,
+                                    getattr(args, "engine", None) or "numpy"))
     if manifest.get("scenario_hash") != scenario.digest() or manifest.get("settings") != settings:
         return None
     return load_results(out)

@@ -235,10 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note")
     args = ap.parse_args(argv)
     old = read_fingerprint(args.out) if args.out.is_file() else None
-    meta = {k: getattr(args, k) if getattr(args, k) is not None else (getattr(old, k) if old else "")
-            for k in ("title", "outlet", "date", "note")}
+    meta: dict[str, str] = {
+        k: getattr(args, k) if getattr(args, k) is not None else (getattr(old, k) if old else "")
+        for k in ("title", "outlet", "date", "note")}
     try:
-        fp = fingerprint(args.article.read_text(encoding="utf-8"), **meta)
+        fp = fingerprint(args.article.read_text(encoding="utf-8"), title=meta["title"],
+                         outlet=meta["outlet"], date=meta["date"], note=meta["note"])
     except OSError as e:
         print(f"error: {args.article}: {e.strerror}", file=sys.stderr)
         return 2

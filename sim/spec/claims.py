@@ -32,17 +32,20 @@ from pathlib import Path
 from sim.spec.article import COPY_RUN as COPY_RUN  # re-exported: the copy rule's run length
 from sim.spec.article import load_fingerprint, normalise, shingles
 from sim.spec.scenario import ScenarioError
+from sim.vocabulary import BASES, BASIS_ARTICLE, BASIS_ASSUMPTION, BASIS_FIGURE, BASIS_NONE
 
 ARTICLE_SOURCE = "source article"
 
 
 @dataclass(frozen=True)
 class Grounding:
-    """One number a claim grounds: the parameter path, the value and its range."""
+    """One number a claim grounds: the parameter path, the value and its range; ``assumed`` when
+    the claim's basis calls this number an assumption (``assumed = true`` in the claims file)."""
     param: str
     value: float
     low: float
     high: float
+    assumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,22 @@ class Claim:
     paragraph: int | None = None
     grounds: tuple[Grounding, ...] = field(default_factory=tuple)
     basis: str = ""
+
+    @property
+    def kind(self) -> str:
+        """What the claim's numbers rest on: :data:`~sim.vocabulary.BASIS_ASSUMPTION` when its
+        ``basis`` opens by calling them an assumption ("Assumption ...", "Scenario assumption
+        ..."), else :data:`~sim.vocabulary.BASIS_ARTICLE` for a paragraph of the source article,
+        else :data:`~sim.vocabulary.BASIS_FIGURE` (a published statistic)."""
+        opening = " ".join(self.basis.split()).lower()
+        if opening.startswith(("assumption", "scenario assumption")):
+            return BASIS_ASSUMPTION
+        return BASIS_ARTICLE if self.paragraph is not None else BASIS_FIGURE
+
+    @property
+    def partly_assumed(self) -> bool:
+        """Whether an article claim or public figure names part of its numbers an assumption."""
+        return self.kind != BASIS_ASSUMPTION and "assum" in self.basis.lower()
 
     @property
     def cite(self) -> str:
@@ -76,7 +95,8 @@ def load_claims(path: str | Path) -> list[Claim]:
         where = f"claim.{n}"
         try:
             grounds = tuple(Grounding(g["param"], float(g["value"]), float(g["low"]),
-                                      float(g["high"])) for g in raw.get("grounds", []))
+                                      float(g["high"]), _flag(g.get("assumed", False)))
+                            for g in raw.get("grounds", []))
             paragraph = raw.get("paragraph")
             if paragraph is not None and (isinstance(paragraph, bool) or not isinstance(paragraph, int)):
                 raise ValueError(f"paragraph must be an integer, got {paragraph!r}")
@@ -89,6 +109,12 @@ def load_claims(path: str | Path) -> list[Claim]:
     return claims
 
 
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"assumed must be true or false, got {value!r}")
+    return value
+
+
 def claims_by_param(claims: list[Claim]) -> dict[str, list[Claim]]:
     """Claims keyed by the parameter paths they ground (a claim appears once per path)."""
     out: dict[str, list[Claim]] = {}
@@ -98,6 +124,42 @@ def claims_by_param(claims: list[Claim]) -> dict[str, list[Claim]]:
             if c not in lst:
                 lst.append(c)
     return out
+
+
+def kind_for(claim: Claim, path: str | None = None) -> str:
+    """The basis of the number ``path`` that ``claim`` grounds: the claim's kind, or
+    :data:`~sim.vocabulary.BASIS_ASSUMPTION` where its ground for ``path`` is marked assumed."""
+    if path is not None and any(g.param == path and g.assumed for g in claim.grounds):
+        return BASIS_ASSUMPTION
+    return claim.kind
+
+
+def basis_of(claims: list[Claim], path: str | None = None) -> str:
+    """The basis of a value grounded by ``claims``: the least grounded of their kinds for ``path``
+    (a value one claim takes from the article and another sets by assumption is an assumption),
+    or :data:`~sim.vocabulary.BASIS_NONE` without claims."""
+    if not claims:
+        return BASIS_NONE
+    return max((kind_for(c, path) for c in claims), key=BASES.index)
+
+
+def claims_for(by_param: dict[str, list[Claim]], path: str) -> list[Claim]:
+    """The claims grounding ``path``, or else those of its nearest parent path (``pressure.China``
+    for ``pressure.China.0.value``)."""
+    found = list(by_param.get(path, []))
+    parent = path
+    while "." in parent and not found:
+        parent = parent.rsplit(".", 1)[0]
+        found = list(by_param.get(parent, []))
+    return found
+
+
+def grounding_claims(by_param: dict[str, list[Claim]], path: str, value) -> list[Claim]:
+    """The claims that ground ``path`` with a value matching ``value`` (:func:`matches`), or all
+    of :func:`claims_for` when none matches."""
+    found = claims_for(by_param, path)
+    good = [c for c in found if any(g.param == path and matches(g, value) for g in c.grounds)]
+    return good or found
 
 
 # --------------------------------------------------------------------------------------------

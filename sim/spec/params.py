@@ -140,6 +140,10 @@ def draw_slot(slot: Slot, n: int, rng: np.random.Generator) -> np.ndarray:
 def sample(scenario: Scenario, n: int, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
     """``n`` draws of every uncertain value of ``scenario``, by path, in sampling order."""
     rng = np.random.default_rng(rng)
+    if scenario.correlations:  # a Gaussian copula over the marginals (sim.spec.correlation)
+        from sim.spec.correlation import sample_values
+
+        return sample_values(scenario, n, rng)
     return {slot.path: draw_slot(slot, n, rng) for slot in slots(scenario) if slot.uncertain}
 
 
@@ -166,11 +170,19 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
     a design fixes values at its points. Capabilities are renormalised to shares, ties are set in
     the scenario's order (later entries win), a flat pressure fills every knot.
 
+    Levers (``levers.NAME``, :mod:`sim.spec.levers`) may be given too; they are applied on top
+    of the slots, and those not given stay at their status quo.
+
     Raises
     ------
     ScenarioError
-        When ``values`` names a path that is not a slot of the scenario.
+        When ``values`` names a path that is not a slot or a lever of the scenario.
     """
+    from sim.spec.levers import LEVER_PREFIX, apply_levers
+
+    levers = {k: v for k, v in values.items() if k.startswith(LEVER_PREFIX)
+              and k.removeprefix(LEVER_PREFIX) in scenario.levers}
+    values = {k: v for k, v in values.items() if k not in levers}
     known = slot_map(scenario)
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -231,7 +243,8 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
             if a not in seen_pressure:
                 knots[a] = []
                 seen_pressure.add(a)
-            at = 0 if j is None else scenario.pressure[actors[a]][j].at
+            schedule = scenario.pressure[actors[a]]
+            at = schedule[j].at if isinstance(schedule, list) and j is not None else 0
             knots[a].append((at, x))
         elif head == "coef":
             coef[index[0]] = x
@@ -269,14 +282,15 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
         compiled = []
         for f_index, f in enumerate(ev.effects):
             op = "shift" if f.shift is not None else "set"
+            # the scenario's validation guarantees the names each kind needs
             if f.kind in ("tie", "dependence"):
-                i, j = ai[f.from_], ai[f.to]
+                i, j = ai[str(f.from_)], ai[str(f.to)]
             elif f.kind in ("position", "salience"):
-                i, j = ai[f.actor], ki[f.issue]
+                i, j = ai[str(f.actor)], ki[str(f.issue)]
             elif f.kind == "ambition":
-                i, j = ai[f.actor], ai[f.target]
+                i, j = ai[str(f.actor)], ai[str(f.target)]
             else:
-                i, j = ai[f.actor], -1
+                i, j = ai[str(f.actor)], -1
             compiled.append(CompiledEffect(f.kind, i, j, op, effects[(e, f_index)], f.symmetric))
         events.append(CompiledEvent(name, ev.at, hazards.get(e), ev.repeat, compiled))
 
@@ -285,10 +299,15 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
         members = np.array([ai[m] for m in al.members], dtype=np.intp)
         alliances.append(CompiledAlliance(name, members, *(decision[(a_index, k)] for k in ALLIANCE_KEYS)))
 
-    return Params(
+    params = Params(
         actors=actors, issues=issues, n=n, steps=T, dt=scenario.run.dt,
         bargain_every=scenario.mechanisms.bargain_every, capability=cap, growth=growth,
         position=pos, salience=sal, low=low, high=high, ties=ties, ambition=amb,
         strategic_value=sval, dependence=dep, pressure_values=pvals, pressure_index=pidx,
         pressure_weight=pw, coef=coef, events=events, alliances=alliances, sampled=sampled,
     )
+    if scenario.levers:
+        lever_values = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in levers.items()}
+        apply_levers(params, scenario, lever_values)
+        sampled.update(lever_values)
+    return params

@@ -9,7 +9,9 @@ Every numeric parameter may be an *uncertain value*: a plain number, or a table 
 ``{dist = "uniform", low = 0.2, high = 0.4}``. Uncertain values are sampled once per replicate
 (:mod:`sim.spec.params`) and recorded with it.
 
-``extends = "path.toml"`` inherits from another file (relative to the file that names it). Tables are
+``extends = "path.toml"`` inherits from another file (relative to the file that names it, and inside
+the same project: see :func:`_root_for`), or ``extends = "alliance-sim:seeds/baseline.toml"`` from a
+file shipped with alliance-sim, from anywhere (:data:`SHIPPED_PREFIX`). Tables are
 merged key by key (the child wins); arrays of tables (``ties``) are concatenated, the child's entries
 applied after the parent's; any other value is replaced.
 """
@@ -21,6 +23,7 @@ import json
 import math
 import re
 import tomllib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,6 +33,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -443,6 +447,178 @@ class Alliance(_Strict):
         return v
 
 
+LeverEffectKind = Literal["tie", "position", "salience", "ambition", "dependence", "pressure", "growth",
+                          "strategic_value", "hazard"]
+
+# What each kind of lever effect names (as for event effects, plus a client's strategic value and
+# an event's hazard).
+_LEVER_NEEDS = {
+    "tie": ("from_", "to"), "dependence": ("from_", "to"), "position": ("actor", "issue"),
+    "salience": ("actor", "issue"), "ambition": ("actor", "target"), "pressure": ("actor",),
+    "growth": ("actor",), "strategic_value": ("actor",), "hazard": ("event",),
+}
+
+
+class LeverEffect(_Strict):
+    """What a lever changes: the effect kinds of events, plus ``strategic_value`` (of the client
+    ``actor``) and ``hazard`` (of the stochastic ``event``).
+
+    The lever's chosen value ``v`` times ``scale`` is added to the target (``op = "shift"``, the
+    default) or replaces it (``op = "set"``), once, before the first step. A pressure shift moves the
+    actor's whole schedule; a pressure set makes it flat.
+    """
+
+    kind: LeverEffectKind
+    from_: Name | None = Field(default=None, alias="from")
+    to: Name | None = None
+    actor: Name | None = None
+    issue: Name | None = None
+    target: Name | None = None
+    event: Name | None = None
+    symmetric: bool = False
+    op: Literal["shift", "set"] = "shift"
+    scale: Annotated[float, Field(ge=-1e6, le=1e6)] = 1.0
+
+    @model_validator(mode="after")
+    def _shape(self):
+        _finite(self.scale)
+        needs = _LEVER_NEEDS[self.kind]
+        for f in ("from_", "to", "actor", "issue", "target", "event"):
+            key = "from" if f == "from_" else f
+            if f in needs and getattr(self, f) is None:
+                raise ValueError(f"a {self.kind!r} lever effect needs {key!r}")
+            if f not in needs and getattr(self, f) is not None:
+                raise ValueError(f"a {self.kind!r} lever effect takes no {key!r} (it takes "
+                                 + ", ".join(repr('from' if n == 'from_' else n) for n in needs) + ")")
+        if self.symmetric and self.kind not in ("tie", "dependence"):
+            raise ValueError(f"'symmetric' applies to tie and dependence effects, not {self.kind!r}")
+        if self.kind in ("tie", "dependence") and self.from_ == self.to:
+            raise ValueError(f"expected two different actors, got {self.from_!r} twice")
+        if self.kind == "ambition" and self.actor == self.target:
+            raise ValueError(f"an actor cannot hold itself as a client ({self.actor!r})")
+        return self
+
+
+class Lever(_Strict):
+    """A choice an actor (its ``owner``) controls: chosen by the analyst, never sampled.
+
+    Either a range (``low`` < ``high``; whole numbers when ``integer``) or named ``options``
+    (name = value). ``status_quo`` is the value (or option name) that leaves the scenario as
+    written; it defaults to 0, which for shift effects means no change. The XLRM framing
+    (uncertainties, levers, relationships, metrics) is Lempert, Popper & Bankes (2003).
+    """
+
+    owner: Name
+    label: str = ""
+    claim: str
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+    options: Annotated[dict[Name, float], Field(min_length=2)] | None = None
+    status_quo: float | str = 0.0
+    effects: Annotated[list[LeverEffect], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _choice(self):
+        ranged = self.low is not None or self.high is not None
+        if ranged == (self.options is not None):
+            raise ValueError("expected either a range ('low' and 'high') or 'options', not "
+                             + ("both" if ranged else "neither"))
+        if ranged:
+            if self.low is None or self.high is None:
+                raise ValueError("expected both 'low' and 'high'")
+            for v in (self.low, self.high):
+                _finite(v)
+            if not self.low < self.high:
+                raise ValueError(f"expected low < high (a lever needs a range to choose from), got "
+                                 f"low={self.low:g}, high={self.high:g}")
+            if self.integer and not (self.low.is_integer() and self.high.is_integer()):
+                raise ValueError(f"expected whole-number bounds for an integer lever, got "
+                                 f"low={self.low:g}, high={self.high:g}")
+            if isinstance(self.status_quo, str):
+                raise ValueError(f"expected a number for the status quo of a ranged lever, got "
+                                 f"{self.status_quo!r}")
+            _finite(self.status_quo)
+            if not self.low <= self.status_quo <= self.high:
+                raise ValueError(f"expected status_quo inside [{self.low:g}, {self.high:g}], got "
+                                 f"{self.status_quo:g}")
+            if self.integer and not float(self.status_quo).is_integer():
+                raise ValueError(f"expected a whole-number status_quo, got {self.status_quo:g}")
+        else:
+            if self.integer:
+                raise ValueError("'integer' applies to ranged levers only")
+            for v in self.options.values():
+                _finite(v)
+            sq = self.status_quo
+            if isinstance(sq, str):
+                if sq not in self.options:
+                    raise ValueError(f"expected status_quo to name an option ({_names(self.options)}), "
+                                     f"got {sq!r}")
+            elif sq not in self.options.values():
+                raise ValueError(f"expected status_quo to name an option ({_names(self.options)}), "
+                                 f"got {sq:g}")
+        return self
+
+    @property
+    def status_quo_value(self) -> float:
+        """The lever's value that leaves the scenario as written."""
+        if isinstance(self.status_quo, str):
+            assert self.options is not None  # validated: a named status quo names an option
+            return float(self.options[self.status_quo])
+        return float(self.status_quo)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The smallest and largest value the lever can take."""
+        if self.options is not None:
+            return min(self.options.values()), max(self.options.values())
+        assert self.low is not None and self.high is not None  # validated: a range or options
+        return float(self.low), float(self.high)
+
+
+MetricKind = Literal["p_holds", "p_stab", "p_drift", "tie", "cost"]
+
+
+class Metric(_Strict):
+    """What a policy is judged by, per world (averaged over its replicates).
+
+    ``p_holds``/``p_stab``/``p_drift``: the share of replicates in which ``alliance`` holds, ends
+    in a stab in the back, or drifts apart; ``tie``: the mean disposition of ``from`` toward ``to``
+    at the horizon; ``cost``: the summed departure ``abs(value - status_quo)`` of ``levers`` from
+    their status quo. ``threshold`` (optional) defines satisficing: the metric is at least it when
+    maximised, at most it when minimised. ``owner`` (optional) is the actor whose objective it is:
+    evaluating one owner's policies judges them by that owner's metrics and the unowned ones.
+    """
+
+    kind: MetricKind
+    direction: Literal["maximize", "minimize"]
+    label: str = ""
+    owner: Name | None = None
+    alliance: Name | None = None
+    from_: Name | None = Field(default=None, alias="from")
+    to: Name | None = None
+    levers: Annotated[list[Name], Field(min_length=1)] | None = None
+    threshold: float | None = None
+
+    @model_validator(mode="after")
+    def _shape(self):
+        needs = {"tie": ("from_", "to"), "cost": ("levers",)}.get(self.kind, ("alliance",))
+        for f in ("alliance", "from_", "to", "levers"):
+            key = "from" if f == "from_" else f
+            if f in needs and getattr(self, f) is None:
+                raise ValueError(f"a {self.kind!r} metric needs {key!r}")
+            if f not in needs and getattr(self, f) is not None:
+                raise ValueError(f"a {self.kind!r} metric takes no {key!r}")
+        if self.threshold is not None:
+            _finite(self.threshold)
+        return self
+
+    @property
+    def sign(self) -> float:
+        """+1 when larger is better, -1 when smaller is."""
+        return 1.0 if self.direction == "maximize" else -1.0
+
+
 class Mechanisms(_Strict):
     """Coefficients of the forces on the ties (DESIGN section 2); 0 switches a force off."""
 
@@ -490,12 +666,15 @@ class Scenario(_Strict):
     pressure: dict[Name, PressureValue | list[PressurePoint]] = {}
     events: dict[Name, Event] = {}
     alliances: dict[Name, Alliance] = {}
+    levers: dict[Name, Lever] = {}
+    correlations: dict[str, Annotated[float, Field(ge=-1.0, le=1.0)]] = {}
+    metrics: dict[Name, Metric] = {}
     mechanisms: Mechanisms = Mechanisms()
     run: Run = Run()
 
     # -- cross-references ------------------------------------------------------------------
     @model_validator(mode="after")
-    def _references(self):
+    def _references(self, info: ValidationInfo):
         actors, issues = self.actors, self.issues
 
         def actor(name, *loc):
@@ -545,20 +724,26 @@ class Scenario(_Strict):
                 ats = [p.at for p in sched]
                 if any(b <= x for x, b in zip(ats, ats[1:])):
                     raise _LocError(("pressure", a), f"expected strictly increasing steps, got {ats}")
-        for e, ev in self.events.items():
-            if ev.at is not None and ev.at >= self.run.steps:
-                raise _LocError(("events", e, "at"),
+        # A stored run's scenario may have had its horizon shortened (``-t``): events after it
+        # simply never fire there; in a file, an event past the horizon is a mistake.
+        stored = bool(info.context and info.context.get("stored"))
+        for event, ev in self.events.items():
+            if ev.at is not None and ev.at >= self.run.steps and not stored:
+                raise _LocError(("events", event, "at"),
                                 f"expected a step before the horizon ({self.run.steps}), got {ev.at}")
             for n, f in enumerate(ev.effects):
                 for key, attr in (("from", "from_"), ("to", "to"), ("actor", "actor"),
                                   ("target", "target")):
                     if getattr(f, attr) is not None:
-                        actor(getattr(f, attr), "events", e, "effects", n, key)
+                        actor(getattr(f, attr), "events", event, "effects", n, key)
                 if f.issue is not None:
-                    issue(f.issue, "events", e, "effects", n, "issue")
+                    issue(f.issue, "events", event, "effects", n, "issue")
         for name, al in self.alliances.items():
             for n, m in enumerate(al.members):
                 actor(m, "alliances", name, "members", n)
+        self._check_levers(actor, issue)
+        self._check_metrics(actor)
+        self._check_correlations()
         if self.focal is not None and self.focal not in self.alliances:
             raise _LocError(("focal",), f"unknown alliance {self.focal!r}; expected one of "
                             f"{_names(self.alliances)}")
@@ -568,6 +753,97 @@ class Scenario(_Strict):
         if too_big:
             raise _LocError(("run", "steps"), too_big + "; use fewer steps")
         return self
+
+    def _check_levers(self, actor, issue):
+        set_by: dict[tuple, str] = {}
+        for name, lever in self.levers.items():
+            actor(lever.owner, "levers", name, "owner")
+            for n, f in enumerate(lever.effects):
+                loc = ("levers", name, "effects", n)
+                for key, attr in (("from", "from_"), ("to", "to"), ("actor", "actor"),
+                                  ("target", "target")):
+                    if getattr(f, attr) is not None:
+                        actor(getattr(f, attr), *loc, key)
+                if f.issue is not None:
+                    issue(f.issue, *loc, "issue")
+                if f.kind == "hazard":
+                    ev = self.events.get(f.event)
+                    if ev is None:
+                        raise _LocError((*loc, "event"), f"unknown event {f.event!r}; expected one of "
+                                        f"{_names(self.events)}")
+                    if ev.hazard is None:
+                        raise _LocError((*loc, "event"), f"expected a stochastic event (with 'hazard'), "
+                                        f"got {f.event!r}, scheduled at step {ev.at}")
+                if f.op != "set":
+                    continue
+                for target in lever_targets(f):
+                    if target in set_by:
+                        raise _LocError(loc, f"expected one lever to set {_target_name(target)}, got "
+                                        f"{set_by[target]!r} and {name!r}")
+                    set_by[target] = name
+                    path, value = self._value_at(target)
+                    if value is not None and _uncertain(value):
+                        raise _LocError(loc, f"expected a lever that sets a certain value, got one that "
+                                        f"sets {path}, which is uncertain (shift it instead, or make it "
+                                        f"a number)")
+
+    def _value_at(self, target: tuple) -> tuple[str, Any]:
+        """The dotted path and the scenario's value (number, distribution, a list of schedule
+        points, or None when not written) of a lever target."""
+        kind, *key = target
+        if kind == "tie":
+            a, b = key
+            found = None
+            for n, t in enumerate(self.ties):
+                if (t.from_, t.to) == (a, b) or (t.symmetric and (t.to, t.from_) == (a, b)):
+                    found = (f"ties.{n}.{t.from_}.{t.to}", t.value)
+            if found is None and self.tie_matrix is not None:
+                names = self.actor_names
+                found = (f"tie_matrix.{a}.{b}", self.tie_matrix[names.index(a)][names.index(b)])
+            return found or (f"tie {a} -> {b}", None)
+        if kind in ("position", "salience"):
+            a, k = key
+            table = self.positions if kind == "position" else self.salience
+            return f"{kind}s.{a}.{k}" if kind == "position" else f"salience.{a}.{k}", \
+                table.get(a, {}).get(k)
+        if kind in ("ambition", "dependence"):
+            a, m = key
+            table = self.spheres if kind == "ambition" else self.dependence
+            return f"{'spheres' if kind == 'ambition' else 'dependence'}.{a}.{m}", table.get(a, {}).get(m)
+        if kind == "strategic_value":
+            return f"strategic_value.{key[0]}", self.strategic_value.get(key[0])
+        if kind == "pressure":
+            return f"pressure.{key[0]}", self.pressure.get(key[0])
+        if kind == "growth":
+            return f"actors.{key[0]}.growth", self.actors[key[0]].growth
+        return f"events.{key[0]}.hazard", self.events[key[0]].hazard  # hazard
+
+    def _check_metrics(self, actor):
+        for name, m in self.metrics.items():
+            if m.alliance is not None and m.alliance not in self.alliances:
+                raise _LocError(("metrics", name, "alliance"), f"unknown alliance {m.alliance!r}; "
+                                f"expected one of {_names(self.alliances)}")
+            for key, attr in (("from", "from_"), ("to", "to"), ("owner", "owner")):
+                if getattr(m, attr) is not None:
+                    actor(getattr(m, attr), "metrics", name, key)
+            if m.from_ is not None and m.from_ == m.to:
+                raise _LocError(("metrics", name), f"expected two different actors, got {m.to!r} twice")
+            for n, lever in enumerate(m.levers or []):
+                if lever not in self.levers:
+                    raise _LocError(("metrics", name, "levers", n), f"unknown lever {lever!r}; expected "
+                                    f"one of {_names(self.levers)}")
+
+    def _check_correlations(self):
+        if not self.correlations:
+            return
+        from sim.spec.correlation import correlation_matrix  # same layer; needs the value paths
+
+        try:
+            correlation_matrix(self)
+        except _LocError:
+            raise
+        except ValueError as e:  # pragma: no cover - correlation_matrix raises _LocError
+            raise _LocError(("correlations",), str(e)) from None
 
     # -- conveniences ----------------------------------------------------------------------
     @property
@@ -607,10 +883,43 @@ class Scenario(_Strict):
         return self.model_copy(update={"run": run})
 
 
+def stored_scenario(data: dict) -> Scenario:
+    """The scenario a result directory's manifest stores (resolved, with the run's own settings).
+
+    Validated like a file, except that events after a horizon shortened for the run are kept.
+    """
+    return Scenario.model_validate(data, context={"stored": True})
+
+
 def _names(d) -> str:
     names = list(d)
     shown = ", ".join(repr(n) for n in names[:12])
     return shown + (", ..." if len(names) > 12 else "")
+
+
+def lever_targets(f: LeverEffect) -> list[tuple]:
+    """What one lever effect changes, as ``(kind, key...)`` tuples (both directions if symmetric)."""
+    if f.kind in ("tie", "dependence"):
+        pairs = [(f.from_, f.to)] + ([(f.to, f.from_)] if f.symmetric else [])
+        return [(f.kind, a, b) for a, b in pairs]
+    if f.kind in ("position", "salience"):
+        return [(f.kind, f.actor, f.issue)]
+    if f.kind == "ambition":
+        return [(f.kind, f.actor, f.target)]
+    if f.kind == "hazard":
+        return [(f.kind, f.event)]
+    return [(f.kind, f.actor)]
+
+
+def _target_name(target: tuple) -> str:
+    kind, *key = target
+    return f"the {kind.replace('_', ' ')} of {' -> '.join(key)}"
+
+
+def _uncertain(value) -> bool:
+    if isinstance(value, list):
+        return any(_uncertain(p.value) for p in value)
+    return isinstance(value, _Dist)
 
 
 class _LocError(ValueError):
@@ -648,9 +957,8 @@ def _read_layer(path: Path) -> _Layer:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
         raise ScenarioError(path, f"expected UTF-8 text, got byte 0x{raw[e.start]:02x}",
-                            line=line) from None
+                            line=raw[: e.start].count(b"\n") + 1) from None
     text = text.removeprefix("\ufeff")  # a byte-order mark, as some editors write
     if not text.strip():
         raise ScenarioError(path, "expected a scenario, got an empty file", line=1)
@@ -672,6 +980,12 @@ def _read_layer(path: Path) -> _Layer:
     return _Layer(path, text, data)
 
 
+#: ``extends = "alliance-sim:<path>"`` names a file shipped with the package (seeds/, scenarios/)
+SHIPPED_PREFIX = "alliance-sim:"
+#: the folder of the shipped seeds and scenarios (the project's root)
+SHIPPED_ROOT = Path(__file__).resolve().parents[2]
+
+
 def _root_for(path: Path) -> Path:
     """The folder that ``extends`` may not leave: the nearest ancestor holding ``seeds/``."""
     for parent in path.resolve().parents:
@@ -681,8 +995,13 @@ def _root_for(path: Path) -> Path:
 
 
 def _chain(path: Path) -> list[_Layer]:
-    """The inheritance chain, base first."""
-    root = _root_for(path)
+    """The inheritance chain, base first.
+
+    Each ``extends`` is confined to the folder tree of the file that names it (the nearest ancestor
+    holding ``seeds/`` or ``pyproject.toml``), so that no scenario can read files from elsewhere
+    by ``..`` or an absolute path; ``alliance-sim:<path>`` names a shipped file instead and is
+    confined to the shipped tree.
+    """
     layers: list[_Layer] = []
     seen: list[Path] = []
     current: Path | None = path
@@ -711,9 +1030,17 @@ def _chain(path: Path) -> list[_Layer]:
         if not isinstance(parent, str) or not parent:
             raise ScenarioError(current, "expected a relative path string", path="extends",
                                 line=_line_of_key(layer.text, "extends"))
-        target = (current.parent / parent)
+        if parent.startswith(SHIPPED_PREFIX):
+            root = SHIPPED_ROOT
+            target = SHIPPED_ROOT / parent[len(SHIPPED_PREFIX):]
+        else:
+            root = _root_for(current)
+            target = current.parent / parent
         if not target.resolve().is_relative_to(root):
-            raise ScenarioError(current, f"expected a path inside {root}, got {parent!r}",
+            raise ScenarioError(current, f"expected a path inside {root}, got {parent!r}; to "
+                                f"extend a shipped file name it as "
+                                f"'{SHIPPED_PREFIX}seeds/baseline.toml' (paths that leave the "
+                                "folder are refused so that a scenario cannot read other files)",
                                 path="extends", line=_line_of_key(layer.text, "extends"))
         if not target.exists():
             raise ScenarioError(current, f"no such file {parent!r} (looked in {current.parent})",
@@ -724,6 +1051,11 @@ def _chain(path: Path) -> list[_Layer]:
         current = target
     layers.reverse()
     return layers
+
+
+def scenario_chain(path: str | Path) -> list[Path]:
+    """The files of a scenario's ``extends`` chain, base first, the file itself last."""
+    return [layer.path for layer in _chain(Path(path))]
 
 
 def merge(base: dict, child: dict) -> dict:
@@ -742,11 +1074,12 @@ def merge(base: dict, child: dict) -> dict:
 
 def _resolve_claims(layers: list[_Layer]) -> Path | None:
     """The claims file, which like ``extends`` must lie inside the project (see :func:`_root_for`):
-    a scenario cannot make a report read files from elsewhere."""
-    root = _root_for(layers[-1].path)
+    a scenario cannot make a report read files from elsewhere. Each layer's claims path is confined
+    to that layer's own tree (a shipped parent's claims to the shipped tree)."""
     for layer in reversed(layers):
         claims = layer.data.get("claims")
         if isinstance(claims, str):
+            root = _root_for(layer.path)
             target = (layer.path.parent / claims).resolve()
             if not target.is_relative_to(root):
                 raise ScenarioError(layer.path, f"expected a path inside {root}, got {claims!r}",
@@ -917,9 +1250,16 @@ def _suggest(loc, layers) -> str:
         model = Tie
     if model is None and parent and parent[0] == "pressure" and len(parent) == 3:
         model = PressurePoint
+    if model is None and parent and parent[0] == "levers" and len(parent) == 2:
+        model = Lever
+    if model is None and parent and parent[0] == "levers" and len(parent) == 4:
+        model = LeverEffect
+    if model is None and parent and parent[0] == "metrics" and len(parent) == 2:
+        model = Metric
     if model is None:
         return ""
-    names = [f.alias or n for n, f in model.model_fields.items()] + (["extends"] if model is Scenario else [])
+    fields = typing.cast(type[BaseModel], model).model_fields
+    names = [f.alias or n for n, f in fields.items()] + (["extends"] if model is Scenario else [])
     close = difflib.get_close_matches(str(loc[-1]), names, n=1)
     if close:
         return f"; did you mean {close[0]!r}?"

@@ -1,0 +1,165 @@
+"""Figures of "what broke it": each force's mean part in a fate, and the most typical replicates.
+
+Matplotlib object API only (no pyplot), like :mod:`sim.present.plots`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from sim.analysis.why import Z95, WhyGroup
+from sim.present import plots
+from sim.vocabulary import FATES, MECHANISMS, force_label
+
+# one colour per mechanism (Okabe-Ito), events in greys, defections and clipping in dark tones
+MECHANISM_COLORS = dict(
+    zip(MECHANISMS, ("#009E73", "#56B4E9", "#0072B2", "#CC79A7", "#D55E00", "#E69F00", "#999999"))
+)
+EVENT_COLORS = ("#F0E442", "#DDCC77", "#999933", "#AA4499", "#882255", "#44AA99")
+
+
+def force_colors(forces: Sequence[str]) -> dict[str, str]:
+    """The colour of each booked force (the same force keeps its colour in every figure)."""
+    out, k = {}, 0
+    for f in forces:
+        if f in MECHANISM_COLORS:
+            out[f] = MECHANISM_COLORS[f]
+        elif f == "defections":
+            out[f] = "#000000"
+        elif f == "clipping":
+            out[f] = "#cccccc"
+        else:
+            out[f] = EVENT_COLORS[k % len(EVENT_COLORS)]
+            k += 1
+    return out
+
+
+def why_chart(panels: Sequence[tuple[str, Sequence[WhyGroup]]], title: str = "") -> Figure:
+    """Diverging stacked bars: for each fate group, the forces that lowered the tracked tie stacked
+    left of zero and those that raised it stacked right; a dot and whisker mark the mean net change
+    and its 95 % interval.
+
+    Parameters
+    ----------
+    panels : sequence of (heading, groups)
+        One panel per heading (e.g. the whole run and the window before the end).
+    """
+    groups_all = [g for _, gs in panels for g in gs]
+    if not groups_all:
+        return plots._empty(plots._figure(6, 2), "no attribution in these results (run with --why)")
+    forces = list(dict.fromkeys(f for g in groups_all for f in g.forces))
+    colors = force_colors(forces)
+    rows = max(len(gs) for _, gs in panels)
+    fig = plots._figure(5.2 * len(panels), 0.9 + 0.48 * rows + 0.35 * ((len(forces) + 3) // 4))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (heading, groups) in zip(axes, panels):
+        labels = []
+        for y, g in enumerate(groups):
+            left = right = 0.0
+            for f, m in zip(g.forces, g.mean):
+                if m < 0:
+                    ax.barh(y, m, left=left, color=colors[f], height=0.62, edgecolor="white", linewidth=0.4)
+                    left += m
+                else:
+                    ax.barh(y, m, left=right, color=colors[f], height=0.62, edgecolor="white", linewidth=0.4)
+                    right += m
+            net = g.parts.sum(axis=1)
+            half = Z95 * net.std(ddof=1) / np.sqrt(g.n) if g.n > 1 else 0.0
+            ax.errorbar(net.mean(), y, xerr=half, fmt="o", color="black", ms=4, capsize=3, lw=1)
+            labels.append(plots.text(f"{g.label} (n={g.n:,})"))
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(groups)), labels)
+        ax.invert_yaxis()
+        ax.set_title(plots.text(heading, 60), fontsize=10)
+        ax.set_xlabel("mean part in the change of the tracked tie")
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+    handles = [Patch(color=colors[f], label=plots.text(force_label(f), 34)) for f in forces]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(plots.text(title, 90), fontsize=11)
+    return fig
+
+
+def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: dict, k: int = 3) -> Figure:
+    """The ``k`` most typical replicates of each fate group: the tracked tie over time (the
+    defector's mean disposition toward its partners, solid; theirs toward it, dashed; for a held
+    alliance the members' mean), the defection (cross) and the first firing of each event (ticks)."""
+    groups = [g for g in groups if any(r in replays for r in g.typical(k))]
+    if not groups:
+        return plots._empty(plots._figure(6, 2), "no replicates to show")
+    unit, dt = plots.time_unit(results)
+    actors = results.actors
+    members = [actors.index(m) for m in (plots._alliance_spec(results, alliance).get("members") or [])]
+    a_index = results.alliances.index(alliance)
+    fig = plots._figure(3.3 * k, 1.9 * len(groups) + 0.5)
+    axes = fig.subplots(len(groups), k, squeeze=False, sharex=True, sharey=True)
+    for row, g in zip(axes, groups):
+        for ax, rep in zip(row, g.typical(k)):
+            ax.axhline(0, color="#bbbbbb", lw=0.6)
+            play = replays.get(rep)
+            if play is None:
+                ax.set_axis_off()
+                continue
+            W = play.ties.astype(np.float64)
+            t = np.arange(W.shape[0]) * dt
+            ended = g.fate != FATES[0]
+            if ended:
+                d = int(play.defector[a_index])
+                others = [j for j in members if j != d]
+                ax.plot(
+                    t,
+                    W[:, d, others].mean(axis=1),
+                    color=plots.NEGATIVE,
+                    lw=1.3,
+                    label=f"{actors[d]} toward partners",
+                )
+                ax.plot(
+                    t,
+                    W[:, others, d].mean(axis=1),
+                    color=plots.POSITIVE,
+                    lw=1.0,
+                    ls="--",
+                    label=f"partners toward {actors[d]}",
+                )
+                end = int(play.end_step[a_index]) * dt
+                ax.axvline(end, color="black", lw=0.8, ls=":")
+                ax.plot([end], [W[int(play.end_step[a_index]), d, others].mean()], "x", color="black")
+            else:
+                pairs = [(i, j) for i in members for j in members if i != j]
+                ax.plot(
+                    t,
+                    np.mean([W[:, i, j] for i, j in pairs], axis=0),
+                    color=plots.FATE_COLORS["holds"],
+                    lw=1.3,
+                    label="members' mean tie",
+                )
+            for step, name in play.first_firings():
+                ax.axvline(step * dt, color="#999999", lw=0.5, alpha=0.6)
+                ax.text(
+                    step * dt,
+                    0.03,
+                    plots.text(name.replace("_", " ")[:18]),
+                    rotation=90,
+                    fontsize=5,
+                    va="bottom",
+                    ha="right",
+                    color="#555555",
+                    transform=ax.get_xaxis_transform(),
+                )
+            ax.set_ylim(-1.05, 1.05)
+            ax.set_title(plots.text(f"{g.label}: replicate {rep}", 40), fontsize=8)
+            ax.spines[["top", "right"]].set_visible(False)
+            ax.tick_params(labelsize=7)
+        row[0].set_ylabel("tie", fontsize=8)
+        handles, labels = row[0].get_legend_handles_labels()
+        if handles:
+            row[0].legend(fontsize=6, loc="upper right", frameon=False)
+    for ax in axes[-1]:
+        ax.set_xlabel(unit, fontsize=8)
+    return fig

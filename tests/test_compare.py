@@ -1,0 +1,130 @@
+"""Comparisons that compare: B − A per fate with paired and unpaired intervals, the parameters
+that differ, per-scenario details folded away, and ``alliance-sim diff``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+from sim.analysis.compare import fate_differences, newcombe_interval, paired_interval
+from sim.cli import main
+from sim.present.report import write_report
+from sim.spec.diff import parameter_differences, structure_differences
+from sim.spec.scenario import load_scenario
+from tests.conftest import ROOT
+
+VARIANT = """
+extends = "alliance-sim:scenarios/stab_in_the_back.toml"
+title = "weaker dependence"
+[dependence.China]
+Ukraine = {dist = "uniform", low = 0.1, high = 0.4}
+"""
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """stab_in_the_back and a variant that changes one value: same draws, same seed."""
+    tmp = tmp_path_factory.mktemp("cmp")
+    variant = tmp / "weaker.toml"
+    variant.write_text(VARIANT)
+    a = sim.run_ensemble(
+        ROOT / "scenarios" / "stab_in_the_back.toml", replicates=400, steps=60, out=tmp / "a", progress=False
+    )
+    b = sim.run_ensemble(variant, replicates=400, steps=60, out=tmp / "b", progress=False)
+    return a, b, variant
+
+
+def test_newcombe_interval_matches_the_published_example():
+    # Newcombe (1998), table II, example (a): 56/70 vs 48/80 -> difference 0.2, 95 % CI 0.0524 to 0.3339
+    low, high = newcombe_interval(48, 80, 56, 70)
+    assert low == pytest.approx(0.0524, abs=5e-4) and high == pytest.approx(0.3339, abs=5e-4)
+
+
+def test_paired_interval_is_the_interval_of_the_mean_difference():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, 1000)
+    y = x.copy()
+    y[:50] = 1 - y[:50]
+    mean, low, high = paired_interval(x, y)
+    d = y - x
+    assert mean == pytest.approx(d.mean())
+    assert high - low == pytest.approx(2 * 1.959964 * d.std(ddof=1) / np.sqrt(1000), rel=1e-6)
+
+
+def test_paired_difference_is_narrower_on_common_random_numbers(pair):
+    a, b, _ = pair
+    table = fate_differences(a, b).set_index("fate")
+    holds = table.loc["holds"]
+    assert holds["diff"] == pytest.approx(holds["p_b"] - holds["p_a"])
+    assert holds["paired_low"] <= holds["diff"] <= holds["paired_high"]
+    assert holds["paired_width"] < 0.6 * holds["unpaired_width"]
+
+
+def test_runs_with_other_seeds_are_compared_unpaired(pair, tmp_path):
+    a, _, variant = pair
+    c = sim.run_ensemble(variant, replicates=400, steps=60, seed=99, out=tmp_path / "c", progress=False)
+    table = fate_differences(a, c)
+    assert table["paired_low"].isna().all() and table["unpaired_low"].notna().all()
+
+
+def test_parameter_differences_name_exactly_the_changed_values(pair):
+    _, _, variant = pair
+    a = load_scenario(ROOT / "scenarios" / "stab_in_the_back.toml")
+    b = load_scenario(variant)
+    diffs = parameter_differences(a, b)
+    assert [d.path for d in diffs] == ["dependence.China.Ukraine"]
+    assert structure_differences(a, b) == []
+    other = load_scenario(ROOT / "scenarios" / "back_to_back.toml")
+    assert "events only in B: belt_and_road_push" in structure_differences(other, a)
+
+
+def test_comparison_report_gives_the_difference_the_parameters_and_folds_details(pair, tmp_path):
+    a, b, _ = pair
+    page = write_report([a, b], tmp_path / "cmp.html").read_text(encoding="utf-8")
+    assert (
+        page.index("id='answer'")
+        < page.index("id='difference'")
+        < page.index("id='parameter-differences'")
+        < page.index("id='comparison'")
+        < page.index("id='details-1'")
+    )
+    diff = page[page.index("id='difference'") : page.index("id='parameter-differences'")]
+    assert "95 % CI, paired" in diff and "95 % CI, unpaired" in diff and "Paired by replicate" in diff
+    params = page[page.index("id='parameter-differences'") : page.index("id='comparison'")]
+    assert "1 parameters differ" in params and "<code>dependence.China.Ukraine</code>" in params
+    assert "s-sib-dependence" in params
+    assert page.count("<details class='scenario-fold'") == 2
+
+
+def test_diff_command_prints_the_parameter_difference(capsys):
+    assert main(["diff", "back_to_back", "stab_in_the_back", "--wide"]) == 0
+    out = capsys.readouterr().out
+    assert "dependence.China.Ukraine" in out and "s-sib-dependence" in out
+    assert "10 parameters differ" in out and "events only in B: belt_and_road_push" in out
+
+
+def test_compare_command_prints_the_difference(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "compare",
+                "back_to_back",
+                "stab_in_the_back",
+                "-n",
+                "200",
+                "-t",
+                "24",
+                "--out",
+                str(tmp_path / "cmp"),
+                "--no-progress",
+                "-j",
+                "1",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "stab_in_the_back − back_to_back, alliance china_russia" in out
+    assert "paired [" in out and "unpaired [" in out
+    assert (tmp_path / "cmp" / "report.html").exists()

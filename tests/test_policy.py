@@ -1,0 +1,286 @@
+"""Policies on common worlds: the planted problem, common random numbers, search, vulnerability
+and the commands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import cli
+from sim.analysis.policy import (
+    PolicyError,
+    choose_policies,
+    evaluate,
+    load_policy_results,
+    vulnerability,
+)
+from sim.spec.scenario import load_scenario
+from tests.conftest import DATA, ROOT
+
+PLANTED = DATA / "planted.toml"
+POLICY = ROOT / "scenarios" / "policy.toml"
+
+
+@pytest.fixture(scope="module")
+def planted_grid():
+    return evaluate(PLANTED, grid_values=3, worlds=24, replicates=4, progress=False)
+
+
+def test_levers_ranks_the_planted_policy_first(planted_grid):
+    """On the planted problem (tests/data/planted.toml: P(holds) rises with 'warmth' under common
+    random numbers, 'decoy' only costs), the grid's policy (warmth 0.4, decoy 0) has zero regret in
+    every world on both metrics and ranks first; P(holds) never falls as warmth rises."""
+    t = planted_grid.table
+    best = t.sort_values("rank").iloc[0]
+    assert (best["lever:warmth"], best["lever:decoy"]) == (0.4, 0.0)
+    assert best["regret:holds:max"] == 0.0 and best["regret:decoy_cost:max"] == 0.0
+    assert best["satisficing"] == t["satisficing"].max()
+    M = planted_grid.metrics
+    warmth = t["lever:warmth"].to_numpy()
+    decoy0 = t["lever:decoy"].to_numpy() == 0
+    order = np.argsort(warmth[decoy0], kind="stable")
+    holds = M[decoy0][order, :, 0]  # (policies by warmth, worlds)
+    assert (np.diff(holds, axis=0) >= 0).all()
+    assert holds[-1].mean() > holds[0].mean() + 0.3  # the lever matters
+
+
+def test_identical_policies_give_identical_metrics_bit_for_bit():
+    """Two identical policies (in different chunks and at different rows) give the same metrics
+    to the last bit; a different policy gives different ones (noise, events and ties all on)."""
+    s = load_scenario(POLICY)
+    given = {
+        "sanctions_russia": [0.2, 0.1, 0.2],
+        "belt_and_road": [-0.1, 0.3, -0.1],
+        "nato_stance": [0.2, 0.2, 0.2],
+    }
+    r = evaluate(s, policy_values=given, worlds=3, replicates=2, steps=12, chunk_size=8, progress=False)
+    M = r.metrics
+    assert M.shape == (3, 3, len(s.metrics))
+    tie = r.objectives.names.index("west_nato_russia")
+    assert np.array_equal(M[0], M[2])
+    assert not np.array_equal(M[0, :, tie], M[1, :, tie])
+
+
+def test_status_quo_is_policy_zero_and_owner_restricts_levers():
+    """Policy 0 is every lever at its status quo; with an owner only its levers vary and its
+    metrics (with the unowned ones) judge."""
+    s = load_scenario(POLICY)
+    p = choose_policies(s, policies=5, owner="China", seed=1)
+    assert all(v[0] == s.levers[k].status_quo_value for k, v in p.items())
+    varied = {k for k, v in p.items() if np.unique(v).size > 1}
+    assert varied == {"belt_and_road", "ukraine_technology"}
+    with pytest.raises(PolicyError, match="unknown actor 'Atlantis'"):
+        choose_policies(s, policies=5, owner="Atlantis")
+    # the options lever takes only its options
+    q = choose_policies(s, policies=9, owner="NATO", seed=2)
+    assert set(q["nato_stance"]) <= {-0.2, 0.0, 0.2}
+
+
+def test_write_and_read_back(planted_grid, tmp_path):
+    """policies.parquet has lever:, metric:, regret: and satisficing columns; the folder reads
+    back to the same metrics and robustness."""
+    planted_grid.write(tmp_path)
+    t = pd.read_parquet(tmp_path / "policies.parquet")
+    for col in (
+        "lever:warmth",
+        "lever:decoy",
+        "metric:holds",
+        "regret:holds",
+        "metric:decoy_cost",
+        "regret:decoy_cost",
+        "satisficing",
+        "rank",
+    ):
+        assert col in t.columns
+    back = load_policy_results(tmp_path)
+    np.testing.assert_array_equal(back.metrics, planted_grid.metrics)
+    np.testing.assert_array_equal(back.robustness.rank(), planted_grid.robustness.rank())
+
+
+def test_vulnerability_finds_where_the_best_policy_fails():
+    """PRIM on the worlds where the planted best policy misses P(holds) >= 0.6. The alliance
+    fails where its members drift apart in interests (A's position low, B's high: affinity pulls
+    the tie toward a lower similarity), where it is held to a stricter stay threshold, or where
+    the tie starts low; every restriction the box makes must point that way."""
+    r = evaluate(
+        PLANTED, policy_values={"warmth": [0.4], "decoy": [0.0]}, worlds=300, replicates=4, progress=False
+    )
+    d = vulnerability(r, 0)
+    assert 0 < d.cases < d.n
+    box = d.boxes[0]
+    assert len(box.limits) >= 1 and box.density > d.base_rate
+    cuts_top = {"positions.A.x", "ties.0.A.B"}  # failures at low values
+    cuts_bottom = {"positions.B.x", "alliances.ab.theta_stay"}  # failures at high values
+    for dim, lim in box.limits.iterrows():
+        assert dim in cuts_top | cuts_bottom, dim
+        if dim in cuts_top:
+            assert lim.high < lim.full_high and lim.low == lim.full_low, dim
+        else:
+            assert lim.low > lim.full_low and lim.high == lim.full_high, dim
+
+
+def test_optimize_finds_the_planted_policy():
+    """NSGA-II over the planted problem ends with a non-dominated set led by (warmth near 0.4,
+    decoy near 0), and its hypervolume (on natural ranges and on the run's own ranges) ends at
+    least where the first generation started."""
+    pytest.importorskip("platypus")
+    from sim.analysis.search import optimize
+
+    r = optimize(PLANTED, evaluations=600, population=20, worlds=16, replicates=2, seed=3, progress=False)
+    best = r.pareto.sort_values("metric:holds", ascending=False).iloc[0]
+    assert best["lever:warmth"] > 0.36
+    assert abs(best["lever:decoy"]) < 0.05
+    assert len(r.convergence) >= 20
+    for column in ("hypervolume", "hypervolume_run"):
+        hv = r.convergence[column].to_numpy()
+        assert hv[-1] >= hv[0] and hv[-1] >= 0.99 * hv.max(), column
+
+
+def test_run_hypervolume_by_hand():
+    """Scaled to the box the fronts span together ([0.5, 1] on each axis here, both maximised):
+    front {(1, 0.5), (0.5, 1)} lies on the box's lower edges and covers nothing, adding (0.75,
+    0.75) covers a quarter of it, {(1, 1)} all of it; a minimised objective is turned around."""
+    from sim.analysis.search import run_hypervolume
+
+    fronts = [[[1.0, 0.5], [0.5, 1.0]], [[1.0, 1.0]]]
+    np.testing.assert_allclose(run_hypervolume(fronts, np.array([1.0, 1.0])), [0.0, 1.0])
+    fronts = [[[1.0, 0.5], [0.75, 0.75], [0.5, 1.0]], [[1.0, 1.0]]]
+    np.testing.assert_allclose(run_hypervolume(fronts, np.array([1.0, 1.0])), [0.25, 1.0])
+    flipped = [[[a, -b] for a, b in f] for f in fronts]
+    np.testing.assert_allclose(run_hypervolume(flipped, np.array([1.0, -1.0])), [0.25, 1.0])
+
+
+def test_levers_command_writes_its_folder(tmp_path, capsys):
+    """`alliance-sim levers` prints the table and writes the parquet files, the manifest and the
+    page; `discover` on that folder explains where the top policy fails."""
+    out = tmp_path / "lv"
+    code = cli.main(
+        [
+            "levers",
+            str(PLANTED),
+            "--grid",
+            "3",
+            "--worlds",
+            "16",
+            "-R",
+            "2",
+            "-j",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "rank" in text and "satisficing" in text
+    for name in ("policies.parquet", "evaluations.parquet", "worlds.parquet", "manifest.json", "report.html"):
+        assert (out / name).is_file(), name
+    first = pd.read_parquet(out / "policies.parquet")
+    assert cli.main(["discover", str(out), "--out", str(tmp_path / "d")]) == 0
+    assert "failure to meet its thresholds" in capsys.readouterr().out
+    # --resume on a finished folder reuses its runs and gives the same table
+    code = cli.main(
+        [
+            "levers",
+            str(PLANTED),
+            "--grid",
+            "3",
+            "--worlds",
+            "16",
+            "-R",
+            "2",
+            "-j",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--resume",
+            "--no-report",
+        ]
+    )
+    assert code == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "policies.parquet"), first)
+
+
+def test_levers_command_bad_input_is_one_line(tmp_path, capsys):
+    """An unknown owner and a scenario without levers are one-line errors with exit code 2."""
+    code = cli.main(["levers", str(PLANTED), "--owner", "Z", "--out", str(tmp_path / "a"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "unknown actor 'Z'" in err
+    code = cli.main(
+        ["levers", str(DATA / "all_mechanisms.toml"), "--out", str(tmp_path / "b"), "--no-progress"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "no [metrics]" in err
+
+
+def test_lever_importance_on_the_planted_grid(planted_grid):
+    """On the planted grid (orthogonal levers, common random numbers) the decoy, which no force
+    reads, has exactly no coefficient on P(holds), and warmth carries it; on the decoy's own cost
+    (|decoy|, symmetric around 0) the linear coefficient vanishes too, which R^2 = 0 flags."""
+    from sim.analysis.policy import lever_importance
+
+    imp = lever_importance(planted_grid).set_index(["metric", "lever"])
+    assert abs(imp.loc[("holds", "decoy"), "src"]) < 1e-12
+    assert imp.loc[("holds", "warmth"), "src"] > 0.9
+    assert imp.loc[("holds", "warmth"), "r2"] > 0.8
+    assert imp.loc[("decoy_cost", "decoy"), "r2"] < 1e-12
+
+
+def test_optimize_command_writes_the_front(tmp_path, capsys):
+    """`alliance-sim optimize` (robust statistic: each metric's worse decile) prints the
+    non-dominated policies and writes pareto.parquet, convergence.csv and the manifest."""
+    pytest.importorskip("platypus")
+    out = tmp_path / "opt"
+    code = cli.main(
+        [
+            "optimize",
+            str(PLANTED),
+            "--evaluations",
+            "60",
+            "--population",
+            "12",
+            "--worlds",
+            "8",
+            "-R",
+            "2",
+            "-j",
+            "1",
+            "--statistic",
+            "p10",
+            "--out",
+            str(out),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "non-dominated policies" in captured.out and "generation" in captured.err
+    pareto = pd.read_parquet(out / "pareto.parquet")
+    assert {"lever:warmth", "lever:decoy", "metric:holds", "metric:decoy_cost"} <= set(pareto.columns)
+    convergence = pd.read_csv(out / "convergence.csv")
+    assert list(convergence.evaluations) == sorted(convergence.evaluations)
+    assert (out / "manifest.json").is_file() and (out / "report.html").is_file()
+
+
+def test_python_api_is_the_analysis_layer():
+    """`sim.levers` (reached from `import sim`) is the same functions the commands use."""
+    import sim
+    from sim.analysis import policy, search
+
+    assert sim.levers.evaluate is policy.evaluate
+    assert sim.levers.optimize is search.optimize
+    assert sim.levers.vulnerability is policy.vulnerability
+
+
+def test_vulnerability_can_be_limited_to_some_values():
+    """``include`` keeps PRIM to the uncertain values whose paths match; a pattern matching
+    nothing is an error."""
+    r = evaluate(
+        PLANTED, policy_values={"warmth": [0.4], "decoy": [0.0]}, worlds=200, replicates=4, progress=False
+    )
+    d = vulnerability(r, 0, include=["alliances.*"])
+    assert d.dimensions == ["alliances.ab.theta_stay"]
+    with pytest.raises(PolicyError, match="no uncertain value matches"):
+        vulnerability(r, 0, include=["nothing.*"])
