@@ -5,20 +5,26 @@
     .venv/bin/python benchmarks/bench.py --quick    # skip the 1,000,000-replicate run
     .venv/bin/python benchmarks/bench.py --phases   # only where a step's time goes (seconds)
 
-Every figure is measured in this run, side by side, so ratios hold even on a noisy machine:
+Every figure is measured in this run, side by side, so ratios hold even on a noisy machine. The
+numba engine's figures appear beside the numpy engine's when numba is installed
+(``alliance-sim[fast]``). The benchmark unsets ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` (some
+machines set them; they slow numpy's small matrix products by 15-20 %) and says so; it prints the
+load average beside the tables, since other work on the machine slows every figure.
 
+0. the numba engine's one-off compile time (empty cache) and its load time from the cache;
 1. replicate-steps per second on the 10-actor ``status_quo`` scenario for
    (a) ``mesa.batch_run`` over :class:`sim.model.reference.ReferenceModel` (one Mesa model per replicate,
        agents deciding in turn: what a Mesa user would write),
    (b) ``mesa.batch_run`` over :class:`sim.AllianceModel` (one replicate per model, on the kernel),
-   (c) :func:`sim.run_ensemble` with 1 worker and with all cores,
-   and the ratios (c)/(a), (c)/(b);
+   (c) :func:`sim.run_ensemble` with 1 worker and with all cores, numpy engine then numba engine,
+   and the ratios (c)/(a), (c)/(b) and numba/numpy;
 2. wall time and peak resident memory (the run's whole process tree) of a 1,000,000-replicate,
-   120-step run through the command line;
+   120-step run through the command line, with each engine;
 3. how time grows with replicates (10^3..10^6), steps and actors (5..40);
 4. replicate-steps per second by chunk size (how the default was chosen);
 5. where one replicate-step's time goes: one 4,096-replicate chunk in this process, each phase
-   of the step timed around its function.
+   of the step timed around its function (numpy engine), and the same chunk on the numba engine
+   (draws, the compiled steps, per-chunk work).
 """
 
 from __future__ import annotations
@@ -62,18 +68,101 @@ def batch_run_rate(model_cls, runs: int, steps: int) -> float:
 
     scenario = load_scenario(STATUS_QUO).with_run(steps=steps)
     # a Scenario is iterable (pydantic), so it goes in a one-element list
-    return rate(lambda: mesa.batch_run(model_cls, parameters={"scenario": [scenario]},
-                                       rng=list(range(runs)), max_steps=steps,
-                                       number_processes=1, display_progress=False), runs * steps)
+    return rate(
+        lambda: mesa.batch_run(
+            model_cls,
+            parameters={"scenario": [scenario]},
+            rng=list(range(runs)),
+            max_steps=steps,
+            number_processes=1,
+            display_progress=False,
+        ),
+        runs * steps,
+    )
 
 
-def ensemble_rate(n: int, steps: int, workers: int, scenario=STATUS_QUO, chunk_size=4096) -> float:
+def ensemble_rate(
+    n: int,
+    steps: int,
+    workers: int,
+    scenario=STATUS_QUO,
+    chunk_size=4096,
+    engine: str = "numpy",
+    repeat: int = 1,
+) -> float:
     def go():
         with tempfile.TemporaryDirectory() as out:
-            run_ensemble(scenario, replicates=n, steps=steps, workers=workers, out=Path(out) / "r",
-                         progress=False, chunk_size=chunk_size)
+            run_ensemble(
+                scenario,
+                replicates=n,
+                steps=steps,
+                workers=workers,
+                out=Path(out) / "r",
+                progress=False,
+                chunk_size=chunk_size,
+                engine=engine,
+            )
 
-    return rate(go, n * steps)
+    return rate(go, n * steps, repeat)
+
+
+OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+UNSET_MARK = "ALLIANCE_BENCH_UNSET"
+
+
+def unset_openblas() -> None:
+    """Re-run this script without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE if they are set (they
+    tune OpenBLAS for another core and slow numpy's small matrix products here)."""
+    present = [v for v in OPENBLAS_VARS if v in os.environ]
+    if present and UNSET_MARK not in os.environ:
+        env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS}
+        env[UNSET_MARK] = ",".join(present)
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def environment_note() -> str:
+    """What the benchmark changed in its environment, and the load it ran under."""
+    unset = os.environ.get(UNSET_MARK)
+    note = (
+        f"ran with {' and '.join(unset.split(','))} unset (as on an ordinary machine)"
+        if unset
+        else "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE not set"
+    )
+    return f"{note}; load average {load()}"
+
+
+def load() -> str:
+    """The 1-minute load average (other processes slow every figure)."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def numba_ready() -> bool:
+    """Whether the numba engine can run here (alliance-sim[fast] installed)."""
+    from sim.model import numba_engine
+
+    return numba_engine.available()
+
+
+def compile_times() -> tuple[float, float]:
+    """Seconds to compile the numba kernel into an empty cache, then to load it from that cache,
+    each in a fresh process."""
+    code = "from sim.model.numba_engine import compile_seconds; print(compile_seconds())"
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        out = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", code],
+                    cwd=ROOT,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout.split()[-1]
+            )
+            for _ in range(2)
+        ]
+    return out[0], out[1]
 
 
 def tree_rss_kib(pid: int) -> int:
@@ -93,11 +182,26 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
-def big_run(n: int, steps: int) -> tuple[float, float]:
+def big_run(n: int, steps: int, engine: str = "numpy") -> tuple[float, float]:
     """Wall seconds and peak tree RSS (MiB) of ``alliance-sim run`` with n replicates."""
     with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-m", "sim.cli", "run", str(STATUS_QUO), "-n", str(n), "-t", str(steps),
-               "--out", str(Path(out) / "r"), "--no-progress", "--no-report"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "run",
+            str(STATUS_QUO),
+            "-n",
+            str(n),
+            "-t",
+            str(steps),
+            "--out",
+            str(Path(out) / "r"),
+            "--no-progress",
+            "--no-report",
+            "--engine",
+            engine,
+        ]
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
         peak = 0
@@ -116,20 +220,29 @@ def synthetic(actors: int, steps: int) -> Scenario:
     names = [f"s{i}" for i in range(actors)]
     issues = {f"k{k}": {} for k in range(5)}
     W = rng.uniform(-0.5, 0.5, (actors, actors))
-    return Scenario.model_validate({
-        "actors": {n: {"capability": float(rng.uniform(0.1, 1)), "growth": 0.002} for n in names},
-        "issues": issues,
-        "positions": {n: {k: float(rng.uniform(0, 10)) for k in issues} for n in names},
-        "salience": {n: {k: float(rng.uniform(0.1, 1)) for k in issues} for n in names},
-        "tie_matrix": [[0.0 if i == j else float(W[i, j]) for j in range(actors)] for i in range(actors)],
-        "spheres": {names[0]: {names[2]: 0.8}, names[1]: {names[2]: 0.6}},
-        "dependence": {names[0]: {names[3]: 0.3}},
-        "pressure": {names[0]: 0.5, names[1]: 0.6},
-        "mechanisms": {"affinity": 0.05, "balance": 0.03, "threat": 0.1, "pressure": 0.1,
-                       "competition": 0.04, "dependence": 0.04, "noise": 0.03},
-        "alliances": {"pair": {"members": names[:2]}},
-        "run": {"steps": steps},
-    })
+    return Scenario.model_validate(
+        {
+            "actors": {n: {"capability": float(rng.uniform(0.1, 1)), "growth": 0.002} for n in names},
+            "issues": issues,
+            "positions": {n: {k: float(rng.uniform(0, 10)) for k in issues} for n in names},
+            "salience": {n: {k: float(rng.uniform(0.1, 1)) for k in issues} for n in names},
+            "tie_matrix": [[0.0 if i == j else float(W[i, j]) for j in range(actors)] for i in range(actors)],
+            "spheres": {names[0]: {names[2]: 0.8}, names[1]: {names[2]: 0.6}},
+            "dependence": {names[0]: {names[3]: 0.3}},
+            "pressure": {names[0]: 0.5, names[1]: 0.6},
+            "mechanisms": {
+                "affinity": 0.05,
+                "balance": 0.03,
+                "threat": 0.1,
+                "pressure": 0.1,
+                "competition": 0.04,
+                "dependence": 0.04,
+                "noise": 0.03,
+            },
+            "alliances": {"pair": {"members": names[:2]}},
+            "run": {"steps": steps},
+        }
+    )
 
 
 def table(title: str, header: list[str], rows: list[list]) -> None:
@@ -169,6 +282,7 @@ def phase_profile(n: int = 4096, repeat: int = 3) -> tuple[float, dict[str, floa
                 return fn(*args, **kwargs)
             finally:
                 spent[phase] += time.perf_counter() - t
+
         return wrapper
 
     best_total, best = np.inf, {}
@@ -190,47 +304,85 @@ def phase_profile(n: int = 4096, repeat: int = 3) -> tuple[float, dict[str, floa
 
 
 def main() -> None:
+    unset_openblas()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 10^6-replicate runs")
-    parser.add_argument("--phases", action="store_true",
-                        help="only table 5, where one replicate-step's time goes (seconds)")
+    parser.add_argument(
+        "--phases", action="store_true", help="only table 5, where one replicate-step's time goes (seconds)"
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     steps = 120
+    fast = numba_ready()
+    print(
+        f"alliance-sim benchmarks: {cores} cores, numpy {np.__version__}, python "
+        f"{sys.version.split()[0]}; {environment_note()}"
+    )
+    if not fast:
+        print("numba is not installed: numpy engine only (pip install 'alliance-sim[fast]')")
     if args.phases:
         run_chunk(replicate_task(load_scenario(STATUS_QUO).with_run(steps=5), 0, 0, 64, 1))
-        phases_table()
+        phases_table(fast)
         return
-    print(f"alliance-sim benchmarks: {cores} cores, numpy {np.__version__}, python "
-          f"{sys.version.split()[0]}")
 
-    # warm-up (imports, the normal table)
-    run_chunk(replicate_task(load_scenario(STATUS_QUO).with_run(steps=5), 0, 0, 64, 1))
+    if fast:
+        cold, warm = compile_times()
+        table(
+            "0. numba engine: one-off compilation of the kernel (both precisions, fresh process)",
+            ["empty cache s", "from the cache s"],
+            [[f"{cold:.1f}", f"{warm:.1f}"]],
+        )
+    # warm-up (imports, the normal table, the compiled kernel)
+    for engine in ("numpy", "numba") if fast else ("numpy",):
+        run_chunk(replicate_task(load_scenario(STATUS_QUO).with_run(steps=5), 0, 0, 64, 1, engine=engine))
     ref = batch_run_rate(ReferenceModel, 3, steps)
     mesa_kernel = batch_run_rate(AllianceModel, 20, steps)
-    one = ensemble_rate(65536, steps, 1)
-    allc = ensemble_rate(131072, steps, cores)
-    table("1. replicate-steps per second, status_quo (10 actors, 120 steps)",
-          ["engine", "rep-steps/s", "vs (a)", "vs (b)"],
-          [["(a) mesa.batch_run, sim.model.reference", f"{ref:,.0f}", "1", ""],
-           ["(b) mesa.batch_run, AllianceModel", f"{mesa_kernel:,.0f}", f"{mesa_kernel / ref:,.0f}", "1"],
-           ["(c) run_ensemble, 1 worker", f"{one:,.0f}", f"{one / ref:,.0f}", f"{one / mesa_kernel:,.0f}"],
-           [f"(c) run_ensemble, {cores} workers", f"{allc:,.0f}", f"{allc / ref:,.0f}",
-            f"{allc / mesa_kernel:,.0f}"]])
+    rates = {}
+    for workers, n in ((1, 65536), (cores, 131072)):
+        for engine in ("numpy", "numba") if fast else ("numpy",):
+            rates[engine, workers] = ensemble_rate(n, steps, workers, engine=engine, repeat=2)
+    rows = [
+        ["(a) mesa.batch_run, sim.model.reference", f"{ref:,.0f}", "1", "", ""],
+        ["(b) mesa.batch_run, AllianceModel", f"{mesa_kernel:,.0f}", f"{mesa_kernel / ref:,.0f}", "1", ""],
+    ]
+    for (engine, workers), r in rates.items():
+        ratio = f"{r / rates['numpy', workers]:.2f}" if engine != "numpy" else "1"
+        rows.append(
+            [
+                f"(c) run_ensemble, {engine} engine, {workers} worker{'s' * (workers > 1)}",
+                f"{r:,.0f}",
+                f"{r / ref:,.0f}",
+                f"{r / mesa_kernel:,.0f}",
+                ratio,
+            ]
+        )
+    table(
+        f"1. replicate-steps per second, status_quo (10 actors, 120 steps; load {load()})",
+        ["engine", "rep-steps/s", "vs (a)", "vs (b)", "vs numpy engine"],
+        rows,
+    )
 
     if not args.quick:
-        wall, peak = big_run(1_000_000, steps)
-        table("2. 1,000,000 replicates x 120 steps through `alliance-sim run` (all cores)",
-              ["wall s", "rep-steps/s", "peak RSS of the process tree (MiB)"],
-              [[f"{wall:.1f}", f"{1_000_000 * steps / wall:,.0f}", f"{peak:,.0f}"]])
+        rows = []
+        for engine in ("numpy", "numba") if fast else ("numpy",):
+            wall, peak = big_run(1_000_000, steps, engine)
+            rows.append([engine, f"{wall:.1f}", f"{1_000_000 * steps / wall:,.0f}", f"{peak:,.0f}", load()])
+        table(
+            "2. 1,000,000 replicates x 120 steps through `alliance-sim run` (all cores)",
+            ["engine", "wall s", "rep-steps/s", "peak RSS of the process tree (MiB)", "load"],
+            rows,
+        )
 
     sizes = [1_000, 10_000, 100_000] + ([] if args.quick else [1_000_000])
     rows = []
     for n in sizes:
         t = n * steps / ensemble_rate(n, steps, cores)
         rows.append([f"{n:,}", f"{t:.2f}", f"{t / n * 1e6:.2f}"])
-    table(f"3a. time by replicates ({steps} steps, {cores} workers)",
-          ["replicates", "seconds", "us per replicate"], rows)
+    table(
+        f"3a. time by replicates ({steps} steps, {cores} workers)",
+        ["replicates", "seconds", "us per replicate"],
+        rows,
+    )
     rows = []
     for s in (30, 60, 120, 240):
         t = 16384 * s / ensemble_rate(16384, s, cores)
@@ -241,24 +393,112 @@ def main() -> None:
         sc = synthetic(a, steps)
         r = ensemble_rate(8192, steps, cores, scenario=sc)
         rows.append([a, f"{r:,.0f}", f"{1e9 / r / (a * a):.1f}"])
-    table("3c. speed by actors (8,192 replicates, 120 steps, every force on)",
-          ["actors", "rep-steps/s", "ns per tie-step"], rows)
+    table(
+        "3c. speed by actors (8,192 replicates, 120 steps, every force on)",
+        ["actors", "rep-steps/s", "ns per tie-step"],
+        rows,
+    )
     rows = []
     for cs in (1024, 2048, 4096, 8192, 16384):
         rows.append([cs, f"{ensemble_rate(32768, steps, 1, chunk_size=cs):,.0f}"])
     table("4. chunk size (1 worker, 32,768 replicates)", ["chunk size", "rep-steps/s"], rows)
 
-    phases_table()
+    phases_table(fast)
 
 
-def phases_table() -> None:
+NUMBA_PHASES = [  # (module, function, phase) of the numba engine's chunk
+    ("sim.model.numba_engine", "_draw_block", "random draws (numpy generators, raw words)"),
+    ("sim.run.engine", "compile_params", "per-chunk work (parameters, blocs, Parquet)"),
+    ("sim.run.engine", "best_partition", "per-chunk work (parameters, blocs, Parquet)"),
+    ("sim.run.engine", "encode_table", "per-chunk work (parameters, blocs, Parquet)"),
+]
+
+
+def numba_phase_profile(n: int = 4096, repeat: int = 3) -> tuple[float, dict[str, float]]:
+    """The numba engine's chunk: nanoseconds per replicate-step in total, in the random draws, in
+    the compiled steps (everything of the step, summaries included) and in per-chunk work."""
+    import importlib
+
+    from sim.model import numba_engine
+
+    scenario = load_scenario(STATUS_QUO)
+    steps = scenario.run.steps
+    spent: collections.Counter = collections.Counter()
+    originals = [(importlib.import_module(m), name) for m, name, _ in NUMBA_PHASES]
+    saved = [getattr(mod, name) for mod, name in originals]
+    stretch = numba_engine._Run.stretch
+
+    def timed(fn, phase):
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[phase] += time.perf_counter() - t
+
+        return wrapper
+
+    best_total, best = np.inf, {}
+    try:
+        for (mod, name), (_, _, phase), fn in zip(originals, NUMBA_PHASES, saved):
+            setattr(mod, name, timed(fn, phase))
+        numba_engine._Run.stretch = timed(stretch, "stretch")
+        for _ in range(repeat):
+            spent.clear()
+            t = time.perf_counter()
+            run_chunk(replicate_task(scenario, 0, 0, n, 1, engine="numba"))
+            total = time.perf_counter() - t
+            if total < best_total:
+                best_total, best = total, dict(spent)
+    finally:
+        for (mod, name), fn in zip(originals, saved):
+            setattr(mod, name, fn)
+        numba_engine._Run.stretch = stretch
+    draws = best.get(NUMBA_PHASES[0][2], 0.0)
+    best["compiled steps (events, decisions, forces, noise, growth, summaries)"] = best.pop("stretch") - draws
+    scale = 1e9 / (n * steps)
+    return best_total * scale, {k: v * scale for k, v in best.items()}
+
+
+def phases_table(fast: bool = False) -> None:
     total, phases = phase_profile()
     rows = [[k, f"{v:,.0f}", f"{v / total:.0%}"] for k, v in sorted(phases.items(), key=lambda kv: -kv[1])]
-    rows.append(["the rest (update of the ties, pressure, defections, bookkeeping)",
-                 f"{total - sum(phases.values()):,.0f}", f"{1 - sum(phases.values()) / total:.0%}"])
+    rows.append(
+        [
+            "the rest (update of the ties, pressure, defections, bookkeeping)",
+            f"{total - sum(phases.values()):,.0f}",
+            f"{1 - sum(phases.values()) / total:.0%}",
+        ]
+    )
     rows.append(["total", f"{total:,.0f}", "100%"])
-    table("5. where one replicate-step's time goes (1 core, one 4,096-replicate chunk, timed "
-          "around each phase)", ["phase", "ns per replicate-step", "share"], rows)
+    table(
+        f"5a. where one replicate-step's time goes, numpy engine (1 core, one 4,096-replicate "
+        f"chunk, timed around each phase; load {load()})",
+        ["phase", "ns per replicate-step", "share"],
+        rows,
+    )
+    if not fast:
+        return
+    run_chunk(replicate_task(load_scenario(STATUS_QUO).with_run(steps=5), 0, 0, 64, 1, engine="numba"))
+    ntotal, nphases = numba_phase_profile()
+    rows = [[k, f"{v:,.0f}", f"{v / ntotal:.0%}"] for k, v in sorted(nphases.items(), key=lambda kv: -kv[1])]
+    rows.append(
+        [
+            "the rest (packing the state into tiles and back, bookkeeping)",
+            f"{ntotal - sum(nphases.values()):,.0f}",
+            f"{1 - sum(nphases.values()) / ntotal:.0%}",
+        ]
+    )
+    rows.append(["total", f"{ntotal:,.0f}", "100%"])
+    table(
+        f"5b. the same chunk on the numba engine (load {load()})",
+        ["phase", "ns per replicate-step", "share"],
+        rows,
+    )
+    print(
+        f"\n  numba engine / numpy engine on this chunk: {total / ntotal:.2f} x the replicate-steps per "
+        "second"
+    )
 
 
 if __name__ == "__main__":

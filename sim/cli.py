@@ -83,10 +83,17 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    "parameter instead of sampling")
     p.add_argument("--dtype", choices=["float32", "float64"], default=None,
                    help="precision of the ties (default float32: within 1e-5 of float64)")
+    _add_engine_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--why", action=argparse.BooleanOptionalAction, default=None,
                    help="book each force's part in the alliances' ties (why: columns; default: on "
                    "up to 10,000 replicates)")
+
+
+def _add_engine_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["numpy", "numba"], default="numpy",
+                   help="what steps the replicates: numpy (default) or numba, a compiled engine "
+                   "about three times faster (needs alliance-sim[fast])")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0, help="seed of the design and the replicates")
     p.add_argument("--workers", "-j", type=_positive_int, default=None,
                    help="worker processes (default: all cores)")
+    _add_engine_option(p)
     p.add_argument("--top", type=_positive_int, default=12, help="rows of the printed tables")
     p.add_argument("--out", "-o", type=Path, help="folder for the tables, figure and page "
                    "(default results/<scenario>-sensitivity)")
@@ -421,7 +429,8 @@ def _run_one(args, scenario_path: Path, out: Path, force: bool, resume: bool = F
             chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE, workers=args.workers,
             executor=client.get_executor() if client is not None else None, resume=resume,
             force=force, trajectories=trajectories, progress=not args.no_progress,
-            point=args.point, dtype=args.dtype or DEFAULT_DTYPE, why=getattr(args, "why", None))
+            point=args.point, dtype=args.dtype or DEFAULT_DTYPE, why=getattr(args, "why", None),
+            engine=args.engine)
     finally:
         if client is not None:
             client.close()
@@ -797,7 +806,7 @@ def cmd_sensitivity(args) -> int:
     result = run_sensitivity(args.scenario, method=args.method, samples=args.samples,
                              replicates=args.replicates, seed=args.seed, alliance=args.alliance,
                              include=args.include, grouped=args.groups, steps=args.steps,
-                             workers=args.workers, progress=not args.no_progress)
+                             workers=args.workers, progress=not args.no_progress, engine=args.engine)
     paths = write_sensitivity(result, out, claims)
     for output in ("p_stab", "p_holds"):
         print(format_indices(result, output, args.top,

@@ -3,13 +3,16 @@
 The experiment engine (:mod:`sim.run.engine`) hands an engine the arrays of a chunk
 (:class:`~sim.spec.params.Params`), one random generator per common-random-number group and the
 layout of the rows, and gets back the final :class:`~sim.model.dynamics.State`. The numpy engine
-(the default, and the readable statement of the dynamics) steps :mod:`sim.model.dynamics`; a
-compiled engine may sit beside it under another name.
+(the default, and the readable statement of the dynamics) steps :mod:`sim.model.dynamics`; the
+``numba`` engine (:mod:`sim.model.numba_engine`, extra ``alliance-sim[fast]``) compiles the whole
+step into one loop nest and, being asked for :class:`Summaries`, computes the per-step summaries
+inside it instead of through a Python callback every step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -23,22 +26,56 @@ from sim.spec.params import Params
 Layout = tuple[np.ndarray, np.ndarray]
 
 
+@dataclass
+class Summaries:
+    """Per-step summaries an engine that fuses them (``fuses_summaries``) fills while it steps.
+
+    The arrays are added to, so they start at zero; they are what a plain run's collector records
+    at ``t = 0`` and after every step.
+
+    Attributes
+    ----------
+    hist : (T + 1, L, bins) int64
+        Rows whose alliance cohesion (mean tie over its ordered member pairs) falls in each of
+        ``bins`` equal bins on [-1, 1] (1 in the last).
+    active : (T + 1, L) int64
+        Rows in which each alliance is still active.
+    balance_sum : (T + 1,) float64
+        Sum over the first ``balance_rows`` rows of the share of balanced triads (Heider 1946).
+    balance_rows : int
+        How many rows (from the first) the balance share is summed over.
+    trajectories : (n, T + 1, A, A) float32, optional
+        Every row's ties at every step.
+    """
+
+    hist: np.ndarray
+    active: np.ndarray
+    balance_sum: np.ndarray
+    balance_rows: int
+    trajectories: np.ndarray | None = None
+
+
 class Engine(Protocol):
     """What the experiment engine needs of an engine."""
 
     name: str
+    #: whether :meth:`simulate` takes ``summaries`` (:class:`Summaries`) and fills them itself
+    fuses_summaries: bool
+    #: whether :meth:`simulate` takes ``why`` and ``state`` (attribution, saved starts)
+    books_forces: bool
 
     def simulate(self, params: Params, rngs: Sequence[np.random.Generator], layout: Layout | None = None,
                  *, dtype=np.float32, record: Callable[[dynamics.State], None] | None = None,
-                 steps: int | None = None, why=None,
-                 state: dynamics.State | None = None) -> dynamics.State:
+                 steps: int | None = None, why=None, state: dynamics.State | None = None,
+                 summaries: Summaries | None = None) -> dynamics.State:
         """Run every row of ``params`` from its initial state (or from ``state``, a state at step
         ``state.t``, advanced in place) and return the final state.
 
         ``layout`` None means one group whose replicates are the rows; ``record(state)`` is called
         at the start and after every step; ``why`` (a :class:`sim.model.attribution.Attribution`,
-        optional) books each force's part in the alliances' ties while stepping; ``steps``
-        defaults to what is left of the horizon.
+        optional, where ``books_forces``) books each force's part in the alliances' ties while
+        stepping; ``steps`` defaults to what is left of the horizon; ``summaries`` (only where
+        ``fuses_summaries``) is filled with the per-step summaries instead of calling ``record``.
         """
         ...
 
@@ -47,12 +84,16 @@ class NumpyEngine:
     """The vectorized numpy kernel (:mod:`sim.model.dynamics`), replicate axis leading."""
 
     name = "numpy"
+    fuses_summaries = False
+    books_forces = True
 
     def simulate(self, params: Params, rngs: Sequence[np.random.Generator], layout: Layout | None = None,
                  *, dtype=np.float32, record: Callable[[dynamics.State], None] | None = None,
-                 steps: int | None = None, why=None,
-                 state: dynamics.State | None = None) -> dynamics.State:
+                 steps: int | None = None, why=None, state: dynamics.State | None = None,
+                 summaries: Summaries | None = None) -> dynamics.State:
         """Run the rows of ``params`` (see :meth:`Engine.simulate`)."""
+        if summaries is not None:
+            raise ValueError("the numpy engine records summaries through `record`")
         if layout is None:
             if len(rngs) != 1:
                 raise ValueError("several generators need a layout")
@@ -102,11 +143,21 @@ def run_common(params: Params, rngs: Sequence[np.random.Generator], layout: Layo
     return state
 
 
-ENGINES: dict[str, Callable[[], Engine]] = {"numpy": NumpyEngine}
+def _numba_engine() -> Engine:
+    from sim.model import numba_engine
+
+    numba_engine.require()  # a one-line InputError naming the extra when numba is missing
+    return numba_engine.NumbaEngine()
+
+
+ENGINES: dict[str, Callable[[], Engine]] = {"numpy": NumpyEngine, "numba": _numba_engine}
+#: the engines that book each force's part (``why``) and continue saved states
+BOOKS_FORCES = frozenset({"numpy"})
 
 
 def get_engine(name: str) -> Engine:
-    """The engine called ``name``; an :class:`~sim.errors.InputError` naming the choices otherwise."""
+    """The engine called ``name``; an :class:`~sim.errors.InputError` naming the choices otherwise,
+    or naming the extra to install when the engine needs a package that is missing."""
     try:
         factory = ENGINES[name]
     except KeyError:

@@ -27,7 +27,7 @@ import pandas as pd
 from sim.errors import AllianceError, InputError, Interrupted, RunError
 from sim.model import dynamics
 from sim.model.attribution import Attribution
-from sim.model.engines import Layout, get_engine
+from sim.model.engines import BOOKS_FORCES, Layout, Summaries, get_engine
 from sim.model.landscape import best_partition, descend_partition
 from sim.run.store import (
     FORMAT,
@@ -243,6 +243,11 @@ class Collector:
         """Whether :meth:`record` does anything (the engine skips the call otherwise)."""
         return type(self).record is not Collector.record
 
+    def summaries(self) -> Summaries | None:
+        """The arrays an engine that fuses the per-step summaries may fill instead of calling
+        :meth:`record` (after :meth:`begin`); ``None``: this collector records through the callback."""
+        return None
+
 
 @dataclass
 class ChunkTask:
@@ -324,9 +329,13 @@ def run_chunk(task: ChunkTask):
         points = len(task.block.points)
         arrays = {k: np.concatenate([np.asarray(v)] * points) for k, v in task.start.arrays.items()}
         state = dynamics.restore_state(params, task.start.t, arrays, np.dtype(task.dtype))
-    state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype),
-                            record=collector.record if collector.records else None,
-                            why=collector.why, state=state)
+    fused = collector.summaries() if engine.fuses_summaries else None
+    if fused is not None and state is None and collector.why is None:
+        state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype), summaries=fused)
+    else:
+        state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype),
+                                record=collector.record if collector.records else None,
+                                why=collector.why, state=state)
     return collector.end(task.block, params, state)
 
 
@@ -385,6 +394,13 @@ class ReplicateCollector(Collector):
         self.traj = np.empty((n, T + 1, A, A), dtype=np.float32) if self.trajectories else None
         if self.why_window:
             self.why = Attribution(params, window=self.why_window)
+
+    def summaries(self) -> Summaries | None:
+        """The per-step summary arrays, for an engine that fills them itself (not for a subclass
+        that records more: it gets its callback)."""
+        if type(self).record is not ReplicateCollector.record:
+            return None
+        return Summaries(self.hist, self.active, self.balance_sum, self.sample, self.traj)
 
     def record(self, state: dynamics.State) -> None:
         """Cohesion histograms, active counts, balance share (and ties) at step ``state.t``."""
@@ -463,9 +479,10 @@ def _settings(scenario: Scenario, chunk_size: int, trajectories: bool, dtype: st
             "why": why}
 
 
-def why_window(why: bool | int | None, replicates: int) -> int:
+def why_window(why: bool | int | None, replicates: int, engine: str = "numpy") -> int:
     """The attribution window of a run (0: off). ``None`` chooses: on (the default window) up to
-    :data:`WHY_AUTO_MAX` replicates, off beyond; ``True``/``False`` force it; an int is the window.
+    :data:`WHY_AUTO_MAX` replicates, off beyond and on an engine that does not book the forces
+    (:data:`sim.model.engines.BOOKS_FORCES`); ``True``/``False`` force it; an int is the window.
 
     Booking the forces costs 50-80 % more time per step (measured in README, "Why it broke"), more
     than the 15 % a big run should pay by default.
@@ -473,7 +490,7 @@ def why_window(why: bool | int | None, replicates: int) -> int:
     from sim.model.attribution import DEFAULT_WINDOW
 
     if why is None:
-        return DEFAULT_WINDOW if replicates <= WHY_AUTO_MAX else 0
+        return DEFAULT_WINDOW if replicates <= WHY_AUTO_MAX and engine in BOOKS_FORCES else 0
     if why is True:
         return DEFAULT_WINDOW
     return int(why)
@@ -759,7 +776,10 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
         out = Path(tempfile.mkdtemp(prefix="alliance-sim-"))
         force = True
     out = Path(out)
-    window = why_window(why, scenario.run.replicates)
+    window = why_window(why, scenario.run.replicates, engine)
+    if window and engine not in BOOKS_FORCES:
+        raise InputError(f"--why: expected an engine that books the forces' parts (numpy), got --engine "
+                         f"{engine}; drop --why or use --engine numpy")
     settings = _settings(scenario, chunk_size, trajectories, dtype, engine, window)
     _check_writable(out, _disk_need(scenario, chunk_size, trajectories))
     return run_design(scenario, Design.single(scenario.run.replicates),
@@ -784,7 +804,9 @@ def resume_command(source: Path | None, out: Path, settings: dict, point: bool =
         parts.append("--point")
     if settings.get("dtype") != DEFAULT_DTYPE:
         parts += ["--dtype", str(settings["dtype"])]
-    if settings.get("why") != why_window(None, settings["replicates"]):
+    if settings.get("engine", "numpy") != "numpy":
+        parts += ["--engine", str(settings["engine"])]
+    if settings.get("why") != why_window(None, settings["replicates"], settings.get("engine", "numpy")):
         parts.append("--why" if settings.get("why") else "--no-why")
     return " ".join(parts)
 
@@ -965,7 +987,8 @@ def reusable(path: Path, out: Path, args) -> Results | None:
     settings = _settings(scenario, args.chunk_size or DEFAULT_CHUNK_SIZE, False,
                          getattr(args, "dtype", None) or DEFAULT_DTYPE,
                          getattr(args, "engine", None) or "numpy",
-                         why_window(getattr(args, "why", None), scenario.run.replicates))
+                         why_window(getattr(args, "why", None), scenario.run.replicates,
+                                    getattr(args, "engine", None) or "numpy"))
     if manifest.get("scenario_hash") != scenario.digest() or manifest.get("settings") != settings:
         return None
     return load_results(out)

@@ -1,0 +1,313 @@
+"""The compiled engine (sim.model.numba_engine) against the plain reference (sim.model.reference),
+the numpy engine, and itself under other layouts and worker counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.model import dynamics
+from sim.model.engines import NumpyEngine, get_engine
+from sim.model.reference import ReferenceModel
+from sim.spec.params import compile_params
+from sim.spec.scenario import load_scenario
+from tests.conftest import ROOT
+from tests.test_reference import FLOAT32_TOLERANCE
+
+pytest.importorskip("numba")
+from sim.model import numba_engine  # noqa: E402
+
+STEPS = 60
+
+
+def _run_both(path, n=6, steps=STEPS, dtype=np.float64, seed=3, record=False):
+    """The compiled engine and the reference, on the same parameters and the same draws."""
+    scenario = load_scenario(path)
+    params = compile_params(scenario, n, np.random.default_rng(seed))
+    engine = numba_engine.NumbaEngine()
+    kernel = []
+
+    def keep(state):
+        kernel.append(state.ties.astype(np.float64))
+
+    state = engine.simulate(
+        params, [np.random.default_rng(seed + 1)], dtype=dtype, steps=steps, record=keep if record else None
+    )
+    draws = numba_engine.replay_draws(params, [np.random.default_rng(seed + 1)], steps=steps)
+    refs = []
+    for r in range(n):
+        stream = iter(
+            [dynamics.Draws(d.noise[r : r + 1], d.events[r : r + 1], d.defect[r : r + 1]) for d in draws]
+        )
+        model = ReferenceModel(scenario, rng=0, params=params.take(np.array([r])), draws=stream)
+        traj = [np.array(model.W)]
+        for _ in range(steps):
+            model.step()
+            traj.append(np.array(model.W))
+        refs.append((model, np.stack(traj)))
+    return params, state, (np.stack(kernel, axis=1) if record else None), refs
+
+
+def test_compiled_engine_matches_reference_to_1e9(full_scenario):
+    """Every mechanism and event kind on, float64, 60 steps: every step's ties, the fates, end
+    steps, defectors, capabilities and bargained positions agree with the reference."""
+    params, state, kernel, refs = _run_both(full_scenario, record=True)
+    worst = max(np.abs(kernel[r] - traj).max() for r, (_, traj) in enumerate(refs))
+    assert worst < 1e-9
+    for r, (model, traj) in enumerate(refs):
+        np.testing.assert_allclose(state.ties[r], traj[-1], atol=1e-9)
+        for a, al in enumerate(model.alliances):
+            assert al["fate"] == state.fate[r, a]
+            assert al["end_step"] == state.end_step[r, a]
+            assert al["defector"] == state.defector[r, a]
+        np.testing.assert_allclose(model.capability, state.capability[r], atol=1e-12)
+        np.testing.assert_allclose(model.position, state.position[r], atol=1e-9)
+    # not trivial: alliances ended by both fates, ties moved, stochastic events fired
+    assert (state.end_step >= 0).any()
+    assert {1, 2} <= set(np.unique(state.fate).tolist())
+    assert np.abs(kernel[:, -1] - kernel[:, 0]).max() > 0.1
+    stochastic = [e for e, ev in enumerate(params.events) if ev.at is None]
+    assert state.fired[:, stochastic].any()
+
+
+def test_one_stretch_equals_step_by_step(full_scenario):
+    """The final state does not depend on where the compiled loop stops (a callback every step
+    against one stretch between bargaining rounds)."""
+    scenario = load_scenario(full_scenario)
+    params = compile_params(scenario, numba_engine.LANES + 5, np.random.default_rng(1))
+    engine = numba_engine.NumbaEngine()
+    a = engine.simulate(params, [np.random.default_rng(2)], dtype=np.float64)
+    b = engine.simulate(params, [np.random.default_rng(2)], dtype=np.float64, record=lambda s: None)
+    for key in ("ties", "capability", "position", "fate", "end_step", "defector", "fired"):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+
+
+@pytest.mark.parametrize("path", ["full", "baseline"])
+def test_float32_engine_stays_close_to_reference(full_scenario, path):
+    """float32 tracks the float64 reference within the numpy engine's tolerance over 60 steps."""
+    scenario = full_scenario if path == "full" else ROOT / "seeds" / "baseline.toml"
+    _, _, kernel, refs = _run_both(scenario, dtype=np.float32, record=True)
+    worst = max(np.abs(kernel[r] - traj).max() for r, (_, traj) in enumerate(refs))
+    assert worst < FLOAT32_TOLERANCE
+
+
+def test_rows_draw_as_their_replicate(full_scenario):
+    """Under a layout, a row draws what replicate r of its group draws: shuffled rows reproduce
+    the plain run's rows, two groups draw differently, and copies of a replicate agree."""
+    scenario = load_scenario(full_scenario)
+    n = numba_engine.LANES + 12  # two tiles, the second partial
+    params = compile_params(scenario, n, np.random.default_rng(5))
+    engine = numba_engine.NumbaEngine()
+    plain = engine.simulate(params, [np.random.default_rng(6)], dtype=np.float64)
+    perm = np.random.default_rng(0).permutation(n)
+    shuffled = engine.simulate(
+        params.take(perm), [np.random.default_rng(6)], (np.zeros(n, dtype=int), perm), dtype=np.float64
+    )
+    np.testing.assert_array_equal(shuffled.ties, plain.ties[perm])
+    np.testing.assert_array_equal(shuffled.fate, plain.fate[perm])
+    # two points of one group (the same parameters twice): identical rows
+    both = params.take(np.concatenate([np.arange(n), np.arange(n)]))
+    rep = np.concatenate([np.arange(n), np.arange(n)])
+    twice = engine.simulate(
+        both, [np.random.default_rng(6)], (np.zeros(2 * n, dtype=int), rep), dtype=np.float64
+    )
+    np.testing.assert_array_equal(twice.ties[:n], plain.ties)
+    np.testing.assert_array_equal(twice.ties[n:], plain.ties)
+    # the same two points in two groups: the second group has its own draws
+    groups = engine.simulate(
+        both,
+        [np.random.default_rng(6), np.random.default_rng(7)],
+        (np.repeat([0, 1], n), rep),
+        dtype=np.float64,
+    )
+    np.testing.assert_array_equal(groups.ties[:n], plain.ties)
+    assert np.abs(groups.ties[n:] - plain.ties).max() > 0.1
+
+
+def test_design_points_share_tiles(full_scenario):
+    """A design's chunk (20 points x 16 replicates of one group) fills whole tiles, and every
+    point's replicate r draws what replicate r of a plain run draws."""
+    scenario = load_scenario(full_scenario)
+    params = compile_params(scenario, 16, np.random.default_rng(3))
+    engine = numba_engine.NumbaEngine()
+    plain = engine.simulate(params, [np.random.default_rng(4)], dtype=np.float64)
+    rep = np.tile(np.arange(16), 20)
+    layout = (np.zeros(rep.size, dtype=int), rep)
+    assert numba_engine.Layout(rep.size, layout).tiles == -(-rep.size // numba_engine.LANES)
+    design = engine.simulate(params.take(rep), [np.random.default_rng(4)], layout, dtype=np.float64)
+    np.testing.assert_array_equal(design.ties, plain.ties[rep])
+    np.testing.assert_array_equal(design.fate, plain.fate[rep])
+
+
+def test_fused_summaries_equal_the_recorded_ones(full_scenario):
+    """The summaries filled inside the compiled loop equal those the plain run's collector records
+    through its per-step callback from the same run's states (histograms, active counts, balance
+    share, trajectories), and a plain run's chunk takes the fused path."""
+    from sim.run.engine import Block, ReplicateCollector
+
+    scenario = load_scenario(full_scenario)
+    n = 150
+    params = compile_params(scenario, n, np.random.default_rng(8))
+    block = Block(0, np.zeros(1, dtype=np.intp), 0, n)
+    engine = numba_engine.NumbaEngine()
+    fused, slow = ReplicateCollector(trajectories=True), ReplicateCollector(trajectories=True)
+    for c in (fused, slow):
+        c.begin(block, params)
+    engine.simulate(params, [np.random.default_rng(9)], dtype=np.float32, summaries=fused.summaries())
+    engine.simulate(params, [np.random.default_rng(9)], dtype=np.float32, record=slow.record)
+    np.testing.assert_array_equal(fused.hist, slow.hist)
+    np.testing.assert_array_equal(fused.active, slow.active)
+    np.testing.assert_allclose(fused.balance_sum, slow.balance_sum, rtol=1e-12)
+    np.testing.assert_array_equal(fused.traj, slow.traj)
+    assert fused.active[-1].sum() < fused.active[0].sum()
+    assert fused.hist.sum() == (params.steps + 1) * n * len(params.alliances)
+
+
+SHIPPED = sorted((ROOT / "scenarios").glob("*.toml")) + [ROOT / "seeds" / "baseline.toml"]
+FATE_N = 2000
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_engines_agree_on_fate_probabilities(path):
+    """Both engines, 2,000 replicates each with their own draws: every alliance's probability of
+    each fate agrees within |p1 - p2| < 4 sqrt(p (1 - p) 2 / n), four standard errors of the
+    difference of two independent estimates (a false alarm about once in 16,000 comparisons)."""
+    scenario = load_scenario(path)
+    params = compile_params(scenario, FATE_N, np.random.default_rng(11))
+    a = NumpyEngine().simulate(params, [np.random.default_rng(12)], dtype=np.float32)
+    b = numba_engine.NumbaEngine().simulate(params, [np.random.default_rng(12)], dtype=np.float32)
+    for al in range(len(params.alliances)):
+        for fate in (0, 1, 2):
+            p1, p2 = (a.fate[:, al] == fate).mean(), (b.fate[:, al] == fate).mean()
+            p = 0.5 * (p1 + p2)
+            tolerance = 4 * np.sqrt(max(p * (1 - p), 1.0 / FATE_N) * 2 / FATE_N)
+            assert abs(p1 - p2) < tolerance, (params.alliances[al].name, fate, p1, p2)
+
+
+def test_missing_numba_is_one_line_naming_the_extra(monkeypatch):
+    """Without numba, asking for the engine is a one-line InputError naming the extra."""
+    from sim.errors import InputError
+
+    monkeypatch.setattr(numba_engine, "available", lambda: False)
+    with pytest.raises(InputError) as e:
+        get_engine("numba")
+    assert "alliance-sim[fast]" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(InputError):
+        get_engine("fortran")
+
+
+def test_same_seed_same_bytes_for_one_and_two_workers(full_scenario, tmp_path):
+    """`run --engine numba` writes the same replicate table and summaries with 1 and 2 workers
+    (three chunks), records the engine in the manifest, and differs from the numpy engine's run."""
+    from sim.cli import main
+
+    def run(name, *extra):
+        out = tmp_path / name
+        assert (
+            main(
+                [
+                    "run",
+                    str(full_scenario),
+                    "-n",
+                    "300",
+                    "-t",
+                    "20",
+                    "--seed",
+                    "5",
+                    "--chunk-size",
+                    "128",
+                    "--out",
+                    str(out),
+                    "--no-progress",
+                    "--no-report",
+                    *extra,
+                ]
+            )
+            == 0
+        )
+        return out
+
+    one = run("one", "--engine", "numba", "-j", "1")
+    two = run("two", "--engine", "numba", "-j", "2")
+    numpy = run("numpy", "-j", "1")
+    for f in ("replicates.parquet", "summary.npz"):
+        assert (one / f).read_bytes() == (two / f).read_bytes()
+        assert (one / f).read_bytes() != (numpy / f).read_bytes()
+    from sim.run.store import load_results
+
+    assert load_results(one).manifest["settings"]["engine"] == "numba"
+
+
+KERNEL_AS_PYTHON = """
+import sys
+import numpy as np
+from sim.model import numba_engine
+from sim.run.engine import Block, ReplicateCollector
+from sim.spec.params import compile_params
+from sim.spec.scenario import load_scenario
+
+# 26 steps: two bargaining rounds, then two more steps
+params = compile_params(load_scenario(sys.argv[1]).with_run(steps=26), 3, np.random.default_rng(1))
+collector = ReplicateCollector(trajectories=True)
+collector.begin(Block(0, np.zeros(1, dtype=np.intp), 0, 3), params)
+state = numba_engine.NumbaEngine().simulate(params, [np.random.default_rng(2)], dtype=np.float64,
+                                            summaries=collector.summaries())
+np.savez(sys.argv[2], ties=state.ties, fate=state.fate, hist=collector.hist, traj=collector.traj)
+"""
+
+
+def test_kernel_source_runs_as_python(full_scenario, tmp_path):
+    """The kernel's Python source (NUMBA_DISABLE_JIT=1, which also lets coverage see its lines)
+    computes what the compiled kernel computes (to rounding: the compiled one fuses multiply-adds)."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "kernel.py"
+    script.write_text(KERNEL_AS_PYTHON)
+    out = tmp_path / "python.npz"
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    subprocess.run(
+        [sys.executable, str(script), str(full_scenario), str(out)],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    compiled = tmp_path / "compiled.npz"
+    subprocess.run(
+        [sys.executable, str(script), str(full_scenario), str(compiled)], check=True, cwd=ROOT, timeout=600
+    )
+    a, b = np.load(out), np.load(compiled)
+    np.testing.assert_allclose(a["ties"], b["ties"], atol=1e-12)
+    np.testing.assert_array_equal(a["fate"], b["fate"])
+    np.testing.assert_array_equal(a["hist"], b["hist"])
+    np.testing.assert_allclose(a["traj"], b["traj"], atol=1e-6)
+
+
+def test_why_needs_the_numpy_engine(full_scenario, tmp_path, capsys):
+    """A small run books the forces by default on numpy, not on numba (which does not book them);
+    asking numba for them is a one-line error naming what to do."""
+    from sim.cli import main
+
+    out = tmp_path / "r"
+    args = [
+        "run",
+        str(full_scenario),
+        "-n",
+        "20",
+        "-t",
+        "5",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-report",
+    ]
+    assert main([*args, "--engine", "numba"]) == 0
+    from sim.run.store import load_results
+
+    assert load_results(out).manifest["settings"]["why"] == 0
+    capsys.readouterr()
+    assert main([*args, "--engine", "numba", "--why", "--force"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--engine numpy" in err and "\n" not in err
