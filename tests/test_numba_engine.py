@@ -182,6 +182,15 @@ def test_engines_agree_on_fate_probabilities(path):
             p = 0.5 * (p1 + p2)
             tolerance = 4 * np.sqrt(max(p * (1 - p), 1.0 / FATE_N) * 2 / FATE_N)
             assert abs(p1 - p2) < tolerance, (params.alliances[al].name, fate, p1, p2)
+    # the stochastic events' bookkeeping (the results' event columns): the share of replicates in
+    # which each fired agrees within the same tolerance, and first steps are consistent with counts
+    for e, ev in enumerate(params.events):
+        for x in (a, b):
+            assert ((x.first_fired[:, e] >= 0) == (x.fire_count[:, e] > 0)).all()
+        p1, p2 = (a.fire_count[:, e] > 0).mean(), (b.fire_count[:, e] > 0).mean()
+        p = 0.5 * (p1 + p2)
+        tolerance = 4 * np.sqrt(max(p * (1 - p), 1.0 / FATE_N) * 2 / FATE_N)
+        assert abs(p1 - p2) < tolerance, (ev.name, p1, p2)
 
 
 def test_missing_numba_is_one_line_naming_the_extra(monkeypatch):

@@ -352,6 +352,8 @@ def _run_tile(
     dep_all,
     poff_all,
     fired_all,
+    first_all,
+    count_all,
     active_all,
     fate_all,
     end_all,
@@ -416,6 +418,8 @@ def _run_tile(
     dep = dep_all[tile]
     poff = poff_all[tile]
     fired = fired_all[tile]
+    first_fired = first_all[tile]
+    fire_count = count_all[tile]
     active = active_all[tile]
     fate = fate_all[tile]
     end_step = end_all[tile]
@@ -510,6 +514,10 @@ def _run_tile(
                     continue
             for lane in range(B):
                 fired[e, lane] |= fire[lane]
+                if fire[lane]:  # for the results' event columns: first step, how often
+                    fire_count[e, lane] += 1
+                    if first_fired[e, lane] < 0:
+                        first_fired[e, lane] = t
             _apply_effects(
                 e,
                 fire,
@@ -1104,6 +1112,8 @@ class _Run:
         self.dep = pack(state.dependence, dt)
         self.poff = pack(state.pressure_offset, dt)
         self.fired = pack(state.fired.astype(np.uint8))
+        self.first_fired = pack(state.first_fired.astype(np.int32))
+        self.fire_count = pack(state.fire_count.astype(np.int32))
         self.active = pack(state.active.astype(np.uint8))
         self.fate = pack(state.fate)
         self.end = pack(state.end_step)
@@ -1125,6 +1135,8 @@ class _Run:
         state.dependence = un(self.dep)
         state.pressure_offset = un(self.poff)
         state.fired = un(self.fired).astype(bool)
+        state.first_fired = un(self.first_fired)
+        state.fire_count = un(self.fire_count)
         state.active = un(self.active).astype(bool)
         state.fate = un(self.fate)
         state.end_step = un(self.end)
@@ -1181,6 +1193,8 @@ class _Run:
                     self.dep,
                     self.poff,
                     self.fired,
+                    self.first_fired,
+                    self.fire_count,
                     self.active,
                     self.fate,
                     self.end,
