@@ -38,15 +38,14 @@ FATES: tuple[str, str, str] = ("holds", "stab_in_the_back", "drift_apart")
 #: the same, as a reader sees them
 FATE_LABELS: tuple[str, str, str] = ("holds", "stab in the back", "drift apart")
 #: the output name of each fate's share in design results (``p_holds`` ...)
-FATE_OUTPUTS: dict[str, str] = {"holds": "p_holds", "stab_in_the_back": "p_stab",
-                                "drift_apart": "p_drift"}
+FATE_OUTPUTS: dict[str, str] = {"holds": "p_holds", "stab_in_the_back": "p_stab", "drift_apart": "p_drift"}
 #: one-sentence definitions, shown where an answer is given
 FATE_DEFINITIONS: dict[str, str] = {
     "holds": "still active at the horizon (back to back)",
     "stab_in_the_back": "one member defected while its partners' disposition toward it was still at "
-                        "least the trust threshold",
+    "least the trust threshold",
     "drift_apart": "it ended with the partners' disposition toward the defector already below the "
-                   "trust threshold",
+    "trust threshold",
 }
 
 
@@ -91,8 +90,15 @@ class EffectKind(StrEnum):
 EFFECT_KINDS: tuple[str, ...] = tuple(k.value for k in EffectKind)
 
 #: the keys of an alliance's decision rule, in sampling order
-ALLIANCE_KEYS: tuple[str, ...] = ("theta_stay", "theta_trust", "h0", "beta", "power_shift",
-                                  "betrayal_shock", "reputation")
+ALLIANCE_KEYS: tuple[str, ...] = (
+    "theta_stay",
+    "theta_trust",
+    "h0",
+    "beta",
+    "power_shift",
+    "betrayal_shock",
+    "reputation",
+)
 
 
 # -- the basis of a number (what a claim in seeds/claims.toml rests on) ---------------------------
@@ -108,12 +114,18 @@ BASIS_NONE = "ungrounded"
 #: the bases in the order tables list them, from the most to the least grounded
 BASES: tuple[str, ...] = (BASIS_ARTICLE, BASIS_FIGURE, BASIS_ASSUMPTION, BASIS_NONE)
 #: the short form used in terminal tables
-BASIS_SHORT: dict[str, str] = {BASIS_ARTICLE: "article", BASIS_FIGURE: "figure",
-                               BASIS_ASSUMPTION: "assumption", BASIS_NONE: "none"}
+BASIS_SHORT: dict[str, str] = {
+    BASIS_ARTICLE: "article",
+    BASIS_FIGURE: "figure",
+    BASIS_ASSUMPTION: "assumption",
+    BASIS_NONE: "none",
+}
 #: the sentence every answer carries: what the numbers are and are not
-NOT_A_FORECAST = ("This is not a forecast: it is what the model does under these assumptions (the "
-                  "article's claims as claims, public figures, and modelling assumptions, each "
-                  "uncertain one drawn from a range).")
+NOT_A_FORECAST = (
+    "This is not a forecast: it is what the model does under these assumptions (the "
+    "article's claims as claims, public figures, and modelling assumptions, each "
+    "uncertain one drawn from a range)."
+)
 
 
 # -- result columns -------------------------------------------------------------------------------
@@ -187,7 +199,7 @@ def force_label(force: str) -> str:
     if force in MECHANISM_LABELS:
         return MECHANISM_LABELS[force]
     if force.startswith(EVENT_FORCE_PREFIX):
-        return "the event " + force[len(EVENT_FORCE_PREFIX):].replace("_", " ")
+        return "the event " + force[len(EVENT_FORCE_PREFIX) :].replace("_", " ")
     return {"defections": "shocks from defections", "clipping": "the bounds of the ties"}.get(force, force)
 
 
@@ -204,13 +216,13 @@ def parse_why_column(column: str, alliances) -> tuple[str, str, bool] | None:
     """
     if not column.startswith(WHY_PREFIX):
         return None
-    rest = column[len(WHY_PREFIX):]
+    rest = column[len(WHY_PREFIX) :]
     window = rest.endswith(WHY_WINDOW_SUFFIX)
     if window:
         rest = rest[: -len(WHY_WINDOW_SUFFIX)]
     for name in sorted(alliances, key=len, reverse=True):
         if rest.startswith(name + "."):
-            return name, rest[len(name) + 1:], window
+            return name, rest[len(name) + 1 :], window
     return None
 
 

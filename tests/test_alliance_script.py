@@ -33,8 +33,14 @@ def box(tmp_path):
 
 
 def _alliance(repo: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([shutil.which("bash"), str(repo / "alliance"), *args], env=env, cwd=repo,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [shutil.which("bash"), str(repo / "alliance"), *args],
+        env=env,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _python_at(path: Path, works: bool = True) -> Path:
@@ -88,8 +94,12 @@ def test_finds_python_with_the_system_path_and_real_pyenv_root():
     r = _alliance(ROOT, env, "--which-python")
     assert r.returncode == 0, r.stderr
     py = r.stdout.strip()
-    version = subprocess.run([py, "-c", "import sys; print(sys.version_info >= (3, 12))"],
-                             capture_output=True, text=True, timeout=60).stdout.strip()
+    version = subprocess.run(
+        [py, "-c", "import sys; print(sys.version_info >= (3, 12))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
     assert version == "True", py
 
 
@@ -100,8 +110,12 @@ def test_no_python_says_what_to_install_and_exits_2(box):
     r = _alliance(repo, env | {"PYENV_ROOT": str(tmp / "pyenv")}, "--which-python")
     assert r.returncode == 2
     assert r.stdout == ""
-    for hint in ("apt-get install python3.12 python3.12-venv", "uv python install 3.12",
-                 "pyenv install 3.12", "ALLIANCE_PYTHON="):
+    for hint in (
+        "apt-get install python3.12 python3.12-venv",
+        "uv python install 3.12",
+        "pyenv install 3.12",
+        "ALLIANCE_PYTHON=",
+    ):
         assert hint in r.stderr
     bad = _alliance(repo, env | {"ALLIANCE_PYTHON": str(tmp / "nowhere/python3")}, "--which-python")
     assert bad.returncode == 2 and "ALLIANCE_PYTHON=" in bad.stderr
@@ -119,7 +133,8 @@ def test_changed_constraints_reinstall_with_them(box):
     # the venv's python: pip calls are logged, everything else runs the real interpreter
     (venv / "bin/python").write_text(
         f'#!/bin/sh\nif [ "$1 $2" = "-m pip" ]; then echo "$@" >> {log}; exit 0; fi\n'
-        f'exec {REAL_PYTHON} "$@"\n')
+        f'exec {REAL_PYTHON} "$@"\n'
+    )
     (venv / "bin/alliance-sim").write_text('#!/bin/sh\necho "alliance-sim $@"\n')
     for f in ("python", "alliance-sim"):
         (venv / "bin" / f).chmod(0o755)
@@ -128,8 +143,9 @@ def test_changed_constraints_reinstall_with_them(box):
         return hashlib.sha256((repo / name).read_bytes()).hexdigest()
 
     stamp = venv / ".installed"
-    stamp.write_text(f"pyproject={digest('pyproject.toml')} constraints={digest('constraints.txt')} "
-                     "extras=test\n")
+    stamp.write_text(
+        f"pyproject={digest('pyproject.toml')} constraints={digest('constraints.txt')} extras=test\n"
+    )
     r = _alliance(repo, env, "list")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "alliance-sim list"

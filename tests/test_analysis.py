@@ -34,15 +34,15 @@ ISHIGAMI_A, ISHIGAMI_B = 7.0, 0.1
 
 def ishigami(X):
     x1, x2, x3 = X[:, 0], X[:, 1], X[:, 2]
-    return np.sin(x1) + ISHIGAMI_A * np.sin(x2) ** 2 + ISHIGAMI_B * x3 ** 4 * np.sin(x1)
+    return np.sin(x1) + ISHIGAMI_A * np.sin(x2) ** 2 + ISHIGAMI_B * x3**4 * np.sin(x1)
 
 
 def ishigami_indices():
     """Analytic first-order and total indices (Ishigami & Homma 1990; Sobol' & Levitan 1999)."""
     a, b, pi = ISHIGAMI_A, ISHIGAMI_B, math.pi
-    v1 = 0.5 * (1 + b * pi ** 4 / 5) ** 2
-    v2 = a ** 2 / 8
-    v13 = b ** 2 * pi ** 8 * (1 / 18 - 1 / 50)
+    v1 = 0.5 * (1 + b * pi**4 / 5) ** 2
+    v2 = a**2 / 8
+    v13 = b**2 * pi**8 * (1 / 18 - 1 / 50)
     v = v1 + v2 + v13
     return np.array([v1, v2, 0.0]) / v, np.array([v1 + v13, v2, v13]) / v
 
@@ -73,6 +73,7 @@ def test_morris_ranks_the_ishigami_factors():
 # Factors follow the scenario's distributions
 # --------------------------------------------------------------------------------------------
 
+
 def test_factor_ppf_follows_each_distribution():
     from scipy import stats
 
@@ -84,8 +85,9 @@ def test_factor_ppf_follows_each_distribution():
     norm = an.Factor("n", "normal", 0.0, 1.0, mean=0.4, sd=0.2)
     x = norm.ppf(u)
     assert x.min() >= 0.0 and x.max() <= 1.0 and np.all(np.diff(x) > 0)
-    assert norm.ppf(0.5) == pytest.approx(0.4 + 0.2 * stats.norm.ppf(
-        0.5 * (stats.norm.cdf(-2) + stats.norm.cdf(3))), abs=1e-9)
+    assert norm.ppf(0.5) == pytest.approx(
+        0.4 + 0.2 * stats.norm.ppf(0.5 * (stats.norm.cdf(-2) + stats.norm.cdf(3))), abs=1e-9
+    )
 
 
 def test_normal_factor_is_cut_at_three_sd_and_the_bounds(write):
@@ -109,9 +111,10 @@ def test_normal_factor_is_cut_at_three_sd_and_the_bounds(write):
 def test_include_selects_factors_by_glob():
     s = load_scenario(ROOT / "seeds" / "baseline.toml")
     names = [f.name for f in an.scenario_factors(s, ["mechanisms.*", "alliances.china_russia.h0"])]
-    assert names == [f"mechanisms.{c}" for c in ("affinity", "balance", "threat", "pressure",
-                                                 "competition", "dependence", "noise")] + \
-        ["alliances.china_russia.h0"]
+    assert names == [
+        f"mechanisms.{c}"
+        for c in ("affinity", "balance", "threat", "pressure", "competition", "dependence", "noise")
+    ] + ["alliances.china_russia.h0"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,18 +136,31 @@ def _all_uncertain(scenario: Scenario) -> Scenario:
         d = 0.1 * max(abs(v), 0.1)
         a, b = max(lo, v - d), min(hi, v + d)
         kind = DISTS[n % 4]
-        spec = {"uniform": {"dist": "uniform", "low": a, "high": b},
-                "triangular": {"dist": "triangular", "low": a, "mode": v, "high": b},
-                "normal": {"dist": "normal", "mean": v, "sd": d},
-                "beta": {"dist": "beta", "a": 2.0, "b": 3.0, "low": a, "high": b}}[kind]
+        spec = {
+            "uniform": {"dist": "uniform", "low": a, "high": b},
+            "triangular": {"dist": "triangular", "low": a, "mode": v, "high": b},
+            "normal": {"dist": "normal", "mean": v, "sd": d},
+            "beta": {"dist": "beta", "a": 2.0, "b": 3.0, "low": a, "high": b},
+        }[kind]
         set_path(data, path, spec, actors)
     return Scenario.model_validate(data)
 
 
 def _arrays(p):
-    out = {k: getattr(p, k) for k in ("capability", "growth", "position", "salience", "ties",
-                                       "ambition", "strategic_value", "dependence",
-                                       "pressure_values")}
+    out = {
+        k: getattr(p, k)
+        for k in (
+            "capability",
+            "growth",
+            "position",
+            "salience",
+            "ties",
+            "ambition",
+            "strategic_value",
+            "dependence",
+            "pressure_values",
+        )
+    }
     out.update({f"coef.{k}": v for k, v in p.coef.items()})
     for e in p.events:
         if e.hazard is not None:
@@ -152,8 +168,7 @@ def _arrays(p):
         for i, f in enumerate(e.effects):
             out[f"event.{e.name}.{i}"] = f.value
     for a in p.alliances:
-        for k in ("theta_stay", "theta_trust", "h0", "beta", "power_shift", "betrayal_shock",
-                  "reputation"):
+        for k in ("theta_stay", "theta_trust", "h0", "beta", "power_shift", "betrayal_shock", "reputation"):
             out[f"alliance.{a.name}.{k}"] = getattr(a, k)
     return out
 
@@ -167,8 +182,18 @@ def test_assemble_puts_every_design_value_where_compile_params_would(source):
     factors = an.scenario_factors(scenario)
     heads = {f.name.split(".")[0] for f in factors}
     if source == "all_mechanisms":  # every kind of parameter, every distribution
-        assert heads == {"actors", "positions", "salience", "ties", "spheres", "dependence",
-                         "pressure", "mechanisms", "events", "alliances"}
+        assert heads == {
+            "actors",
+            "positions",
+            "salience",
+            "ties",
+            "spheres",
+            "dependence",
+            "pressure",
+            "mechanisms",
+            "events",
+            "alliances",
+        }
         assert {f.dist for f in factors} == set(DISTS)
         assert any(f.name.startswith("pressure.A.") for f in factors)  # a schedule's knots
     else:
@@ -209,15 +234,18 @@ def test_assemble_of_the_drawn_values_is_compile_params():
 # Running a design: by index, not by completion order
 # --------------------------------------------------------------------------------------------
 
+
 def test_design_outputs_do_not_depend_on_blocks_or_workers():
     scenario = load_scenario(DATA / "all_mechanisms.toml")
     factors = an.scenario_factors(_all_uncertain(scenario), ["mechanisms.*"])
     scenario = _all_uncertain(scenario)
     X = an.to_scale(factors, np.random.default_rng(0).random((12, len(factors))))
-    a = an.evaluate_design(scenario, factors, X, replicates=8, workers=1, progress=False,
-                           block_rows=32, crn_stride=3)
-    b = an.evaluate_design(scenario, factors, X, replicates=8, workers=2, progress=False,
-                           block_rows=16, crn_stride=3)
+    a = an.evaluate_design(
+        scenario, factors, X, replicates=8, workers=1, progress=False, block_rows=32, crn_stride=3
+    )
+    b = an.evaluate_design(
+        scenario, factors, X, replicates=8, workers=2, progress=False, block_rows=16, crn_stride=3
+    )
     pd.testing.assert_frame_equal(a, b)
     np.testing.assert_allclose(a.sum(axis=1), 1.0)
     assert a.p_stab.nunique() > 1  # the design moves the outcome
@@ -231,11 +259,9 @@ def test_common_random_numbers_within_a_stride_and_independent_draws_across():
     factors = an.scenario_factors(scenario, ["mechanisms.*"])
     row = an.to_scale(factors, np.full((1, len(factors)), 0.5))
     X = np.repeat(row, 8, axis=0)
-    shared = an.evaluate_design(scenario, factors, X, replicates=64, workers=1, progress=False,
-                                crn_stride=8)
+    shared = an.evaluate_design(scenario, factors, X, replicates=64, workers=1, progress=False, crn_stride=8)
     assert shared.p_holds.nunique() == 1
-    apart = an.evaluate_design(scenario, factors, X, replicates=64, workers=1, progress=False,
-                               crn_stride=1)
+    apart = an.evaluate_design(scenario, factors, X, replicates=64, workers=1, progress=False, crn_stride=1)
     assert apart.p_holds.nunique() > 1
 
 
@@ -247,8 +273,7 @@ def test_design_means_agree_with_the_ensemble_engine():
     scenario = load_scenario(ROOT / "scenarios" / "stab_in_the_back.toml").with_run(steps=60)
     factors = an.scenario_factors(scenario)
     X = an.to_scale(factors, np.random.default_rng(4).random((64, len(factors))))
-    out = an.evaluate_design(scenario, factors, X, replicates=64, workers=1, progress=False,
-                             crn_stride=1)
+    out = an.evaluate_design(scenario, factors, X, replicates=64, workers=1, progress=False, crn_stride=1)
     table = run_ensemble(scenario, replicates=4096, seed=11, progress=False).replicates
     fate = table[f"{scenario.focal_alliance}.fate"]
     for k, col in an.OUTPUTS.items():
@@ -259,11 +284,18 @@ def test_design_means_agree_with_the_ensemble_engine():
 # Scenario discovery
 # --------------------------------------------------------------------------------------------
 
+
 def _planted(n=6000, seed=0):
     rng = np.random.default_rng(seed)
-    reps = pd.DataFrame({"param:a": rng.random(n), "param:b": rng.random(n),
-                         "param:c": rng.random(n), "param:k": rng.integers(0, 5, n),
-                         "param:fixed": np.ones(n)})
+    reps = pd.DataFrame(
+        {
+            "param:a": rng.random(n),
+            "param:b": rng.random(n),
+            "param:c": rng.random(n),
+            "param:k": rng.integers(0, 5, n),
+            "param:fixed": np.ones(n),
+        }
+    )
     inside = (reps["param:a"] > 0.7) & (reps["param:b"] < 0.3)
     hit = np.where(inside, rng.random(n) < 0.8, rng.random(n) < 0.03)
     reps["al.fate"] = np.where(hit, "stab_in_the_back", "holds")
@@ -295,11 +327,32 @@ def test_discover_refuses_unknown_outcomes_and_alliances():
 # Command line
 # --------------------------------------------------------------------------------------------
 
+
 def test_cli_sensitivity_writes_tables_figure_and_page(tmp_path, capsys):
     out = tmp_path / "sens"
-    code = main(["sensitivity", str(DATA / "all_mechanisms.toml"), "--samples", "8", "-R", "4",
-                 "--include", "alliances.*", "--include", "actors.*", "--alliance", "ab",
-                 "-j", "1", "--steps", "20", "--no-progress", "--out", str(out)])
+    code = main(
+        [
+            "sensitivity",
+            str(DATA / "all_mechanisms.toml"),
+            "--samples",
+            "8",
+            "-R",
+            "4",
+            "--include",
+            "alliances.*",
+            "--include",
+            "actors.*",
+            "--alliance",
+            "ab",
+            "-j",
+            "1",
+            "--steps",
+            "20",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "P(stab in the back) of ab" in text and "actors.B.capability" in text
@@ -312,8 +365,7 @@ def test_cli_sensitivity_writes_tables_figure_and_page(tmp_path, capsys):
 
 
 def test_cli_sensitivity_reports_bad_input_in_one_line(capsys):
-    code = main(["sensitivity", str(DATA / "all_mechanisms.toml"), "--include", "nothing.*",
-                 "--no-progress"])
+    code = main(["sensitivity", str(DATA / "all_mechanisms.toml"), "--include", "nothing.*", "--no-progress"])
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert "nothing.*" in err and len(err.splitlines()) == 1
@@ -323,8 +375,14 @@ def test_cli_discover_on_a_run(tmp_path, capsys):
     from sim.run.engine import run_ensemble
 
     run = tmp_path / "run"
-    run_ensemble(ROOT / "scenarios" / "stab_in_the_back.toml", replicates=3000, steps=48, out=run,
-                 progress=False, workers=1)
+    run_ensemble(
+        ROOT / "scenarios" / "stab_in_the_back.toml",
+        replicates=3000,
+        steps=48,
+        out=run,
+        progress=False,
+        workers=1,
+    )
     code = main(["discover", str(run), "--outcome", "stab_in_the_back"])
     assert code == 0
     text = capsys.readouterr().out

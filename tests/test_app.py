@@ -110,8 +110,9 @@ def test_the_page_says_what_the_values_rest_on():
     _, rc = _render(model)
     line = app.basis_line(model.spec)
     assert "article claims" in line and "public figures" in line and "modelling assumptions" in line
-    assert rc.find(v.Html, children=[f"One run of the model under the scenario's assumptions, "
-                                     f"not a forecast. {line}"]).widgets
+    assert rc.find(
+        v.Html, children=[f"One run of the model under the scenario's assumptions, not a forecast. {line}"]
+    ).widgets
 
 
 def test_network_draws_the_strongest_ties_and_says_how_many():
@@ -151,8 +152,9 @@ def test_reset_rebuilds_the_model_from_changed_sliders():
     assert model.settings["noise"] == 0.0 and model.settings["pressure"] == 2.5
     base = load_scenario(ROOT / "scenarios" / "back_to_back.toml", point=True)
     assert np.all(model.params.coef["noise"] == 0.0)
-    assert model.params.coef["pressure"][0] > 0 and model.params.coef["pressure"][0] <= \
-        2.5 * max(base.mechanisms.pressure, 0.15)
+    assert model.params.coef["pressure"][0] > 0 and model.params.coef["pressure"][0] <= 2.5 * max(
+        base.mechanisms.pressure, 0.15
+    )
     rc.find(v.Btn, children=["Step"]).widget.click()
     assert model.state.t == 1
 
@@ -191,7 +193,8 @@ def test_scenario_strings_are_shown_as_text(monkeypatch, tmp_path):
         'title = "<b>bold</b> $x$"\n'
         '[actors."<i>A</i>"]\ncapability = 0.5\n[actors.B]\ncapability = 0.5\n'
         '[alliances."<script>x</script>"]\nmembers = ["<i>A</i>", "B"]\n'
-        '[mechanisms]\nnoise = 0.1\n[run]\nsteps = 5\n')
+        "[mechanisms]\nnoise = 0.1\n[run]\nsteps = 5\n"
+    )
     monkeypatch.setattr(app, "SCENARIOS", folder)
     model = app.AllianceExplorer(rng=1)
     _, rc = _render(model)
@@ -207,6 +210,7 @@ def test_scenario_strings_are_shown_as_text(monkeypatch, tmp_path):
 # --------------------------------------------------------------------------------------------
 # The served app in a real browser
 # --------------------------------------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -236,8 +240,12 @@ def asset_folder(tmp_path_factory):
         pytest.skip("npm not installed: alliance-sim app fetches the page's browser packages with it")
     # the user's first step, on its own: where the npm registry cannot be reached, skip (the
     # command then says so in one line) rather than fail on the network
-    done = subprocess.run([str(ROOT / "alliance"), "app", "--prepare-only", "--assets", str(folder)],
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [str(ROOT / "alliance"), "app", "--prepare-only", "--assets", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if done.returncode == 2 and "npm" in done.stderr:
         pytest.skip(f"the npm registry could not be reached: {done.stderr.strip()[-300:]}")
     assert done.returncode == 0, done.stderr
@@ -254,10 +262,13 @@ def served_app(tmp_path, asset_folder):
     log = open(tmp_path / "app.log", "wb")  # noqa: SIM115 - closed below
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOLARA_")}
     proc = subprocess.Popen(
-        [str(ROOT / "alliance"), "app", "--port", str(port), "--no-open", "--assets",
-         str(asset_folder)],
-        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**env, "SOLARA_ASSETS_CDN": f"http://127.0.0.1:{_free_port()}/npm/"})
+        [str(ROOT / "alliance"), "app", "--port", str(port), "--no-open", "--assets", str(asset_folder)],
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**env, "SOLARA_ASSETS_CDN": f"http://127.0.0.1:{_free_port()}/npm/"},
+    )
     try:
         url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 240
@@ -270,8 +281,10 @@ def served_app(tmp_path, asset_folder):
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                pytest.fail("./alliance app did not serve the page: "
-                            + (tmp_path / "app.log").read_text(errors="replace")[-2000:])
+                pytest.fail(
+                    "./alliance app did not serve the page: "
+                    + (tmp_path / "app.log").read_text(errors="replace")[-2000:]
+                )
             time.sleep(0.5)
         yield url
     finally:
@@ -321,8 +334,11 @@ def _poll(client, expression, until, timeout=90.0):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(tb.CHROMIUM is None, reason="chromium not installed (Debian: apt-get install "
-                    "chromium); the served-app test needs headless Chromium")
+@pytest.mark.skipif(
+    tb.CHROMIUM is None,
+    reason="chromium not installed (Debian: apt-get install "
+    "chromium); the served-app test needs headless Chromium",
+)
 def test_served_app_renders_and_steps_in_chromium(served_app, browser):
     """``./alliance app`` with no CDN reachable: the page renders, every request stays on the
     local server, the status and fate show without scrolling, sliders show their values and
@@ -330,8 +346,9 @@ def test_served_app_renders_and_steps_in_chromium(served_app, browser):
     browser.call("Runtime.enable")
     browser.call("Page.enable")
     browser.call("Network.enable")
-    browser.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1,
-                 mobile=False)
+    browser.call(
+        "Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False
+    )
     browser.call("Page.navigate", url=served_app)
     browser.wait_for("Page.loadEventFired")
     first = _poll(browser, STEP_TEXT, lambda s: bool(s))
@@ -354,14 +371,19 @@ def test_served_app_renders_and_steps_in_chromium(served_app, browser):
         Path(os.environ["ALLIANCE_APP_SCREENSHOT"]).write_bytes(base64.b64decode(shot["data"]))
     local = served_app.rstrip("/")
     ws = local.replace("http://", "ws://")
-    urls = [m["params"]["request"]["url"] for m in browser.events
-            if m.get("method") == "Network.requestWillBeSent"]
-    assert urls and all(u.startswith((local, ws, "data:", "blob:")) for u in urls), \
-        [u for u in urls if not u.startswith((local, ws, "data:", "blob:"))]
+    urls = [
+        m["params"]["request"]["url"]
+        for m in browser.events
+        if m.get("method") == "Network.requestWillBeSent"
+    ]
+    assert urls and all(u.startswith((local, ws, "data:", "blob:")) for u in urls), [
+        u for u in urls if not u.startswith((local, ws, "data:", "blob:"))
+    ]
 
 
 def test_the_app_knows_the_browser_packages_solara_names_and_says_what_to_do_without_npm(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     from sim.errors import InputError
     from sim.integrations import solara_assets
 

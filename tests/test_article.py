@@ -11,10 +11,12 @@ import pytest
 from sim.errors import InputError
 from sim.spec import article as art
 
-TEXT = ("Heading line that is not a paragraph.\n\n"
-        "¶1. Two river towns agreed on Monday to share one bridge and split the cost of its upkeep.\n\n"
-        "¶2. Their councils said: “We’ll keep the toll low, as long as the lorries stay off the "
-        "old road at night.”\n")
+TEXT = (
+    "Heading line that is not a paragraph.\n\n"
+    "¶1. Two river towns agreed on Monday to share one bridge and split the cost of its upkeep.\n\n"
+    "¶2. Their councils said: “We’ll keep the toll low, as long as the lorries stay off the "
+    "old road at night.”\n"
+)
 
 
 def test_normalise_folds_case_width_quotes_and_punctuation():
@@ -29,7 +31,7 @@ def test_normalise_folds_case_width_quotes_and_punctuation():
 def test_shingles_are_every_run_of_n_words():
     w = [f"w{i}" for i in range(10)]
     runs = art.shingles(" ".join(w), 8)
-    assert runs == [" ".join(w[i:i + 8]) for i in range(3)]
+    assert runs == [" ".join(w[i : i + 8]) for i in range(3)]
     assert art.shingles("only seven words in this short line", 8) == []
 
 

@@ -24,8 +24,11 @@ CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.whic
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install "
-                       "chromium); the browser test needs headless Chromium"),
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="chromium not installed (Debian: apt-get install "
+        "chromium); the browser test needs headless Chromium",
+    ),
 ]
 
 
@@ -34,13 +37,15 @@ class DevTools:
 
     def __init__(self, url: str, timeout: float = 60.0):
         assert url.startswith("ws://")
-        hostport, _, path = url[len("ws://"):].partition("/")
+        hostport, _, path = url[len("ws://") :].partition("/")
         host, _, port = hostport.partition(":")
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
-        request = (f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\n"
-                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n")
+        request = (
+            f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        )
         self.sock.sendall(request.encode())
         response = b""
         while b"\r\n\r\n" not in response:
@@ -129,12 +134,26 @@ def browser(tmp_path):
     profile = tmp_path / "profile"
     profile.mkdir()
     proc = subprocess.Popen(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--no-default-browser-check", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-extensions",
-         "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--remote-debugging-port=0",
-         "--window-size=1280,2000", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "--window-size=1280,2000",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     client = None
     try:
         port_file = profile / "DevToolsActivePort"
@@ -167,9 +186,12 @@ def comparison_report(tmp_path_factory):
     from sim.present.report import write_report
 
     out = tmp_path_factory.mktemp("comparison")
-    runs = [sim.run_ensemble(ROOT / "scenarios" / f"{name}.toml", replicates=200, steps=24,
-                             out=out / name, progress=False)
-            for name in ("back_to_back", "stab_in_the_back")]
+    runs = [
+        sim.run_ensemble(
+            ROOT / "scenarios" / f"{name}.toml", replicates=200, steps=24, out=out / name, progress=False
+        )
+        for name in ("back_to_back", "stab_in_the_back")
+    ]
     return write_report(runs, out / "report.html")
 
 
@@ -200,8 +222,9 @@ def test_comparison_report_renders_in_chromium(browser, comparison_report, tmp_p
     browser.call("Runtime.enable")
     browser.call("Log.enable")
     browser.call("Page.enable")
-    browser.call("Emulation.setDeviceMetricsOverride", width=1280, height=2000,
-                 deviceScaleFactor=1, mobile=False)
+    browser.call(
+        "Emulation.setDeviceMetricsOverride", width=1280, height=2000, deviceScaleFactor=1, mobile=False
+    )
     browser.call("Page.navigate", url=comparison_report.resolve().as_uri())
     browser.wait_for("Page.loadEventFired")
     result = browser.call("Runtime.evaluate", expression=CHECKS, returnByValue=True)

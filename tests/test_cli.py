@@ -13,14 +13,29 @@ from tests.conftest import DATA, ROOT
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "sim.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd or ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "sim.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd or ROOT
+    )
 
 
 def test_run_writes_parquet_and_summary(tmp_path, capsys):
     out = tmp_path / "res"
-    code = main(["run", str(DATA / "all_mechanisms.toml"), "-n", "50", "-t", "20", "--seed", "7",
-                 "--out", str(out), "--no-progress", "--no-report"])
+    code = main(
+        [
+            "run",
+            str(DATA / "all_mechanisms.toml"),
+            "-n",
+            "50",
+            "-t",
+            "20",
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--no-report",
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "alliance ab" in text and "holds" in text and "95% interval" in text
@@ -39,21 +54,62 @@ def test_same_seed_same_bytes(tmp_path):
     outs = []
     for name in ("a", "b"):
         out = tmp_path / name
-        assert main(["run", str(DATA / "all_mechanisms.toml"), "-n", "40", "-t", "15", "--seed", "3",
-                     "--out", str(out), "--no-progress", "--no-report"]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    str(DATA / "all_mechanisms.toml"),
+                    "-n",
+                    "40",
+                    "-t",
+                    "15",
+                    "--seed",
+                    "3",
+                    "--out",
+                    str(out),
+                    "--no-progress",
+                    "--no-report",
+                ]
+            )
+            == 0
+        )
         outs.append(out)
     for f in ("replicates.parquet", "summary.npz", "manifest.json"):
         assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
     other = tmp_path / "c"
-    main(["run", str(DATA / "all_mechanisms.toml"), "-n", "40", "-t", "15", "--seed", "4",
-          "--out", str(other), "--no-progress", "--no-report"])
+    main(
+        [
+            "run",
+            str(DATA / "all_mechanisms.toml"),
+            "-n",
+            "40",
+            "-t",
+            "15",
+            "--seed",
+            "4",
+            "--out",
+            str(other),
+            "--no-progress",
+            "--no-report",
+        ]
+    )
     assert (other / "replicates.parquet").read_bytes() != (outs[0] / "replicates.parquet").read_bytes()
 
 
 def test_refuses_to_overwrite_other_results(tmp_path, capsys):
     out = tmp_path / "res"
-    args = ["run", str(DATA / "all_mechanisms.toml"), "-n", "10", "-t", "5", "--out", str(out),
-            "--no-progress", "--no-report"]
+    args = [
+        "run",
+        str(DATA / "all_mechanisms.toml"),
+        "-n",
+        "10",
+        "-t",
+        "5",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-report",
+    ]
     assert main(args) == 0
     capsys.readouterr()
     assert main(args) == 2
@@ -62,14 +118,23 @@ def test_refuses_to_overwrite_other_results(tmp_path, capsys):
     assert main([*args, "--force"]) == 0
 
 
-@pytest.mark.parametrize("content,expected", [
-    ("[actors.A\n", "invalid TOML"),
-    ('[actors.A]\ncapability = 1\n[actors.B]\ncapability = 1\n[[ties]]\nfrom = "A"\nto = "Q"\nvalue = 0.1\n',
-     "unknown actor 'Q'"),
-    ("[actors.A]\ncapability = nan\n[actors.B]\ncapability = 1\n", "finite"),
-    ("[actors.A]\ncapability = 1\n[actors.B]\ncapability = 1\n[run]\nsteps = -3\n", "expected a number > 0"),
-    ("[actors.A]\ncapability = 1\ncolour = 2\n[actors.B]\ncapability = 1\n", "unknown key 'colour'"),
-])
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ("[actors.A\n", "invalid TOML"),
+        (
+            "[actors.A]\ncapability = 1\n[actors.B]\ncapability = 1\n"
+            '[[ties]]\nfrom = "A"\nto = "Q"\nvalue = 0.1\n',
+            "unknown actor 'Q'",
+        ),
+        ("[actors.A]\ncapability = nan\n[actors.B]\ncapability = 1\n", "finite"),
+        (
+            "[actors.A]\ncapability = 1\n[actors.B]\ncapability = 1\n[run]\nsteps = -3\n",
+            "expected a number > 0",
+        ),
+        ("[actors.A]\ncapability = 1\ncolour = 2\n[actors.B]\ncapability = 1\n", "unknown key 'colour'"),
+    ],
+)
 def test_bad_input_exit_2_one_line_no_traceback(tmp_path, content, expected):
     bad = tmp_path / "bad.toml"
     bad.write_text(content)

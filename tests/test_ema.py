@@ -45,8 +45,7 @@ def test_frozen_distribution_of_a_truncated_normal():
 
 
 def test_perform_experiments_on_a_small_design():
-    model = ema_model(SCENARIO, replicates=32, steps=36,
-                      include=["mechanisms.*", "alliances.china_russia.*"])
+    model = ema_model(SCENARIO, replicates=32, steps=36, include=["mechanisms.*", "alliances.china_russia.*"])
     experiments, outcomes = perform_experiments(model, scenarios=8)
     assert len(experiments) == 8
     assert "mechanisms__pressure" in experiments.columns

@@ -53,14 +53,21 @@ def test_per_replicate_values_equal_the_same_values_per_point():
     scenario = load_scenario(SCENARIO).with_run(steps=24)
     noise = np.array([0.0, 0.05])
     alliance = scenario.focal_alliance
-    by_point = run_design(scenario, Design({"mechanisms.noise": noise}, 40), OutcomeCollector(),
-                          seed=3, progress=False)
-    by_replicate = run_design(scenario, Design({"mechanisms.noise": np.repeat(noise[:, None], 40, 1)}, 40),
-                              OutcomeCollector(), seed=3, progress=False)
+    by_point = run_design(
+        scenario, Design({"mechanisms.noise": noise}, 40), OutcomeCollector(), seed=3, progress=False
+    )
+    by_replicate = run_design(
+        scenario,
+        Design({"mechanisms.noise": np.repeat(noise[:, None], 40, 1)}, 40),
+        OutcomeCollector(),
+        seed=3,
+        progress=False,
+    )
     np.testing.assert_array_equal(_fates(by_point, alliance), _fates(by_replicate, alliance))
     with pytest.raises(InputError, match="per-replicate values"):
-        run_design(scenario, Design({"mechanisms.noise": np.zeros((2, 5))}, 40), OutcomeCollector(),
-                   progress=False)
+        run_design(
+            scenario, Design({"mechanisms.noise": np.zeros((2, 5))}, 40), OutcomeCollector(), progress=False
+        )
 
 
 def test_a_design_started_from_saved_states_continues_them():
@@ -71,8 +78,16 @@ def test_a_design_started_from_saved_states_continues_them():
     half = dynamics.run(params, np.random.default_rng(2), steps=12)
     saved = {k: getattr(half, k).copy() for k in dynamics.STATE_ARRAYS}
     values = {path: x[None, :] for path, x in params.sampled.items()}
-    parts = run_design(scenario, Design(values, 50, start=Start(12, saved)), OutcomeCollector(),
-                       seed=5, chunk_size=20, workers=1, progress=False, dtype="float64")
+    parts = run_design(
+        scenario,
+        Design(values, 50, start=Start(12, saved)),
+        OutcomeCollector(),
+        seed=5,
+        chunk_size=20,
+        workers=1,
+        progress=False,
+        dtype="float64",
+    )
     # the same continuation through the kernel, chunk by chunk with the engine's seeds
     for (block, cols), start in zip(parts, (0, 20, 40), strict=True):
         assert block.rep_start == start

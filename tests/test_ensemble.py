@@ -43,9 +43,12 @@ def test_one_and_two_workers_give_identical_bytes(tmp_path):
 def test_dask_local_cluster_gives_identical_bytes(tmp_path):
     distributed = pytest.importorskip("distributed")
     _run(tmp_path / "one", workers=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         _run(tmp_path / "dask", executor=client.get_executor())
     _same_bytes(tmp_path / "one", tmp_path / "dask", FILES)
 
@@ -132,12 +135,33 @@ def test_chunk_failing_twice_fails_the_run_and_keeps_the_rest(tmp_path):
 
 def test_sigkill_then_resume_gives_identical_bytes(tmp_path):
     """Kill the whole run (and its workers) mid-way, resume, compare with an uninterrupted run."""
-    args = [sys.executable, "-m", "sim.cli", "run", str(ROOT / "scenarios" / "back_to_back.toml"),
-            "-n", "6000", "-t", "60", "--chunk-size", "200", "--seed", "5", "--workers", "2",
-            "--no-progress", "--no-report"]
+    args = [
+        sys.executable,
+        "-m",
+        "sim.cli",
+        "run",
+        str(ROOT / "scenarios" / "back_to_back.toml"),
+        "-n",
+        "6000",
+        "-t",
+        "60",
+        "--chunk-size",
+        "200",
+        "--seed",
+        "5",
+        "--workers",
+        "2",
+        "--no-progress",
+        "--no-report",
+    ]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([*args, "--out", str(killed)], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*args, "--out", str(killed)],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     done = 0
     while time.time() < deadline and proc.poll() is None:
@@ -153,8 +177,7 @@ def test_sigkill_then_resume_gives_identical_bytes(tmp_path):
     proc.wait()
     manifest = json.loads((killed / "manifest.json").read_text())
     assert manifest["status"] == "running" and 0 < len(manifest["chunks"]["done"]) < 30
-    subprocess.run([*args, "--out", str(killed), "--resume"], cwd=ROOT, check=True,
-                   capture_output=True)
+    subprocess.run([*args, "--out", str(killed), "--resume"], cwd=ROOT, check=True, capture_output=True)
     clean = tmp_path / "clean"
     subprocess.run([*args, "--out", str(clean)], cwd=ROOT, check=True, capture_output=True)
     _same_bytes(killed, clean, FILES)

@@ -35,8 +35,7 @@ from tests.conftest import DATA, ROOT
 SCENARIO = DATA / "all_mechanisms.toml"
 FILES = ("replicates.parquet", "summary.npz", "manifest.json")
 Usage = namedtuple("Usage", "total used free")
-RUN = ["-n", "4000", "-t", "60", "--chunk-size", "100", "--seed", "3", "--no-progress",
-       "--no-report"]
+RUN = ["-n", "4000", "-t", "60", "--chunk-size", "100", "--seed", "3", "--no-progress", "--no-report"]
 
 
 def alliance_sim() -> list[str]:
@@ -62,8 +61,9 @@ def no_temporary_files(out: Path) -> None:
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("clean") / "run"
-    subprocess.run([*alliance_sim(), "run", SCENARIO, *RUN, "--out", out], check=True,
-                   capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [*alliance_sim(), "run", SCENARIO, *RUN, "--out", out], check=True, capture_output=True, cwd=ROOT
+    )
     return out
 
 
@@ -71,13 +71,18 @@ def clean_run(tmp_path_factory) -> Path:
 # SIGINT
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("workers", [1, 2])
-def test_sigint_keeps_finished_chunks_and_the_printed_resume_finishes_the_run(
-        tmp_path, clean_run, workers):
+def test_sigint_keeps_finished_chunks_and_the_printed_resume_finishes_the_run(tmp_path, clean_run, workers):
     out = tmp_path / "run"
-    proc = subprocess.Popen([*alliance_sim(), "run", str(SCENARIO), *RUN, "--workers", str(workers),
-                             "--out", str(out)], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*alliance_sim(), "run", str(SCENARIO), *RUN, "--workers", str(workers), "--out", str(out)],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         with contextlib.suppress(OSError, ValueError, KeyError):
@@ -101,8 +106,12 @@ def test_sigint_keeps_finished_chunks_and_the_printed_resume_finishes_the_run(
 
     command = shlex.split(lines[0].split("finish with: ", 1)[1])
     assert command[:2] == ["alliance-sim", "run"] and "--resume" in command
-    resumed = subprocess.run([*alliance_sim(), *command[1:], "--no-progress", "--no-report"],
-                             cwd=ROOT, capture_output=True, text=True)
+    resumed = subprocess.run(
+        [*alliance_sim(), *command[1:], "--no-progress", "--no-report"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert resumed.returncode == 0, resumed.stderr
     same_bytes(out, clean_run)
 
@@ -110,6 +119,7 @@ def test_sigint_keeps_finished_chunks_and_the_printed_resume_finishes_the_run(
 # --------------------------------------------------------------------------------------------
 # Damaged chunk files
 # --------------------------------------------------------------------------------------------
+
 
 class Interrupt:
     """A chunk function that runs chunks normally, remembers which, and can stop at one."""
@@ -126,8 +136,9 @@ class Interrupt:
 
 def _small(out, **kw):
     kw.setdefault("chunk_fn", Interrupt())
-    return run_ensemble(SCENARIO, out=out, replicates=300, steps=20, seed=11, chunk_size=50,
-                        workers=1, progress=False, **kw)
+    return run_ensemble(
+        SCENARIO, out=out, replicates=300, steps=20, seed=11, chunk_size=50, workers=1, progress=False, **kw
+    )
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete", "swap"])
@@ -158,13 +169,13 @@ def test_damaged_chunk_is_detected_by_checksum_and_recomputed(tmp_path, damage):
 # Full disks and read-only folders
 # --------------------------------------------------------------------------------------------
 
+
 def _mount(where: Path, options: str) -> bool:
     """Mount a tmpfs at ``where`` (root only); says whether it worked."""
     where.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0 or os.environ.get("ALLIANCE_TEST_NO_MOUNT"):  # the latter tries fallbacks
         return False
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
-                          capture_output=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
     return proc.returncode == 0
 
 
@@ -191,8 +202,15 @@ def test_full_disk_is_refused_before_any_work(tmpfs, monkeypatch, capsys):
         monkeypatch.setattr("shutil.disk_usage", lambda p: Usage(64 * 1024, 32 * 1024, 32 * 1024))
     calls = Interrupt()
     with pytest.raises(ResultsError, match="expected at least .* MB free for the results, got"):
-        run_ensemble(SCENARIO, out=disk / "run", replicates=2000, steps=60, chunk_size=100,
-                     progress=False, chunk_fn=calls)
+        run_ensemble(
+            SCENARIO,
+            out=disk / "run",
+            replicates=2000,
+            steps=60,
+            chunk_size=100,
+            progress=False,
+            chunk_fn=calls,
+        )
     assert calls.ran == []
     code = main(["run", str(SCENARIO), *RUN, "--out", str(disk / "cli")])
     err = capsys.readouterr().err
@@ -220,8 +238,9 @@ def test_disk_filling_up_during_the_run_keeps_finished_chunks(tmp_path, tmpfs, m
     if not real:
         monkeypatch.setattr("sim.run.store.np.savez", FillsUp(3))
     with pytest.raises(EnsembleError) as info:
-        run_ensemble(SCENARIO, out=out, replicates=1000, steps=40, seed=2, chunk_size=50,
-                     progress=False, workers=1)
+        run_ensemble(
+            SCENARIO, out=out, replicates=1000, steps=40, seed=2, chunk_size=50, progress=False, workers=1
+        )
     message = str(info.value)
     assert "No space left on device" in message and "finished chunks are kept" in message
     assert "\n" not in message and "--resume" in message
@@ -234,10 +253,27 @@ def test_disk_filling_up_during_the_run_keeps_finished_chunks(tmp_path, tmpfs, m
     monkeypatch.undo()
     if real:
         subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
-    run_ensemble(SCENARIO, out=out, replicates=1000, steps=40, seed=2, chunk_size=50,
-                 progress=False, workers=1, resume=True)
-    run_ensemble(SCENARIO, out=tmp_path / "clean", replicates=1000, steps=40, seed=2,
-                 chunk_size=50, progress=False, workers=1)
+    run_ensemble(
+        SCENARIO,
+        out=out,
+        replicates=1000,
+        steps=40,
+        seed=2,
+        chunk_size=50,
+        progress=False,
+        workers=1,
+        resume=True,
+    )
+    run_ensemble(
+        SCENARIO,
+        out=tmp_path / "clean",
+        replicates=1000,
+        steps=40,
+        seed=2,
+        chunk_size=50,
+        progress=False,
+        workers=1,
+    )
     same_bytes(out, tmp_path / "clean")
 
 
@@ -272,8 +308,7 @@ def test_read_only_output_folder_is_one_line_before_any_work(tmpfs, capsys):
         folder.chmod(0o555)
     calls = Interrupt()
     with pytest.raises(ResultsError, match="cannot write results there"):
-        run_ensemble(SCENARIO, out=folder / "run", replicates=100, steps=5, progress=False,
-                     chunk_fn=calls)
+        run_ensemble(SCENARIO, out=folder / "run", replicates=100, steps=5, progress=False, chunk_fn=calls)
     assert calls.ran == []
     code = main(["run", str(SCENARIO), *RUN, "--out", str(folder / "run")])
     err = capsys.readouterr().err

@@ -84,8 +84,9 @@ def test_defection_probability_by_hand():
     h = 0.01 * np.exp(4.0 * (0.1 - 0.2) + 2.0 * 0.5)
     assert p == pytest.approx(1 - np.exp(-h * 2.0))
     # lower disposition, higher hazard
-    assert d.defection_probability(np.array(-0.5), 0.1, 0.01, 4.0, np.array(0.0), 0.0, 1.0) > \
-        d.defection_probability(np.array(0.5), 0.1, 0.01, 4.0, np.array(0.0), 0.0, 1.0)
+    assert d.defection_probability(
+        np.array(-0.5), 0.1, 0.01, 4.0, np.array(0.0), 0.0, 1.0
+    ) > d.defection_probability(np.array(0.5), 0.1, 0.01, 4.0, np.array(0.0), 0.0, 1.0)
 
 
 def test_dependence_conflict_by_hand():

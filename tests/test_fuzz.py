@@ -35,34 +35,56 @@ BASE = {
     "title": "Fuzz",
     "focal": "ab",
     "run": {"steps": 8, "replicates": 3, "seed": 1, "dt": 1.0},
-    "mechanisms": {"affinity": 0.1, "balance": 0.2, "threat": 0.1, "pressure": 0.05,
-                   "competition": 0.1, "dependence": 0.05, "noise": 0.05, "bargain_every": 4},
-    "actors": {"A": {"capability": 0.5, "growth": 0.01},
-               "B": {"capability": {"dist": "uniform", "low": 0.1, "high": 0.3}},
-               "C": {"capability": 0.2, "label": "Third"}},
+    "mechanisms": {
+        "affinity": 0.1,
+        "balance": 0.2,
+        "threat": 0.1,
+        "pressure": 0.05,
+        "competition": 0.1,
+        "dependence": 0.05,
+        "noise": 0.05,
+        "bargain_every": 4,
+    },
+    "actors": {
+        "A": {"capability": 0.5, "growth": 0.01},
+        "B": {"capability": {"dist": "uniform", "low": 0.1, "high": 0.3}},
+        "C": {"capability": 0.2, "label": "Third"},
+    },
     "issues": {"x": {"low": 0, "high": 10}, "y": {"low": -1.0, "high": 1.0}},
     "positions": {"A": {"x": 3, "y": 0.5}, "B": {"x": {"dist": "normal", "mean": 7, "sd": 1}}},
     "salience": {"A": {"x": 0.5, "y": 0.2}, "B": {"x": {"dist": "beta", "a": 2, "b": 3}}},
-    "ties": [{"from": "A", "to": "B", "value": 0.4, "symmetric": True},
-             {"from": "C", "to": "A",
-              "value": {"dist": "triangular", "low": -0.8, "mode": -0.5, "high": -0.2}}],
+    "ties": [
+        {"from": "A", "to": "B", "value": 0.4, "symmetric": True},
+        {"from": "C", "to": "A", "value": {"dist": "triangular", "low": -0.8, "mode": -0.5, "high": -0.2}},
+    ],
     "spheres": {"A": {"C": 0.6}, "B": {"C": 0.4}},
     "strategic_value": {"C": 2.0},
     "dependence": {"A": {"C": 0.3}},
     "pressure": {"A": [{"at": 0, "value": 0.5}, {"at": 5, "value": 0.9}], "B": 0.3},
     "events": {
-        "e1": {"at": 3, "effects": [
-            {"kind": "tie", "from": "A", "to": "B", "shift": -0.2, "symmetric": True},
-            {"kind": "position", "actor": "B", "issue": "x", "set": 2}]},
-        "e2": {"hazard": 0.1, "repeat": True, "effects": [
-            {"kind": "pressure", "actor": "A", "shift": 0.2},
-            {"kind": "ambition", "actor": "A", "target": "C", "shift": 0.1},
-            {"kind": "dependence", "from": "B", "to": "C", "set": 0.2},
-            {"kind": "salience", "actor": "A", "issue": "y", "shift": 0.3},
-            {"kind": "growth", "actor": "C", "set": 0.02}]},
+        "e1": {
+            "at": 3,
+            "effects": [
+                {"kind": "tie", "from": "A", "to": "B", "shift": -0.2, "symmetric": True},
+                {"kind": "position", "actor": "B", "issue": "x", "set": 2},
+            ],
+        },
+        "e2": {
+            "hazard": 0.1,
+            "repeat": True,
+            "effects": [
+                {"kind": "pressure", "actor": "A", "shift": 0.2},
+                {"kind": "ambition", "actor": "A", "target": "C", "shift": 0.1},
+                {"kind": "dependence", "from": "B", "to": "C", "set": 0.2},
+                {"kind": "salience", "actor": "A", "issue": "y", "shift": 0.3},
+                {"kind": "growth", "actor": "C", "set": 0.02},
+            ],
+        },
     },
-    "alliances": {"ab": {"members": ["A", "B"], "h0": 0.05, "beta": 3, "theta_trust": 0.2},
-                  "abc": {"members": ["A", "B", "C"], "power_shift": 2}},
+    "alliances": {
+        "ab": {"members": ["A", "B"], "h0": 0.05, "beta": 3, "theta_trust": 0.2},
+        "abc": {"members": ["A", "B", "C"], "power_shift": 2},
+    },
 }
 
 EXAMPLES = {"valid": 0, "mutated": 0, "text": 0, "accepted": 0, "rejected": 0}
@@ -71,6 +93,7 @@ EXAMPLES = {"valid": 0, "mutated": 0, "text": 0, "accepted": 0, "rejected": 0}
 # --------------------------------------------------------------------------------------------
 # TOML text from data (tomllib only reads)
 # --------------------------------------------------------------------------------------------
+
 
 def _key(k: str) -> str:
     return k if k and all(c.isascii() and (c.isalnum() or c in "_-") for c in k) else json.dumps(k)
@@ -124,6 +147,7 @@ def test_to_toml_round_trips():
 # Mutations
 # --------------------------------------------------------------------------------------------
 
+
 def _paths(node, prefix=()):
     """Every (path, value) in nested dicts and lists."""
     yield prefix, node
@@ -137,16 +161,25 @@ def _paths(node, prefix=()):
 
 NAMES = st.sampled_from(["A", "B", "C", "Z", "x", "y", "ab", "", "a" * 201, "A\x1b[2J", "../x"])
 JUNK = st.one_of(
-    st.booleans(), NAMES, st.text(max_size=8),
-    st.integers(-(2**70), 2**70), st.integers(-3, 12),
-    st.floats(allow_nan=True, allow_infinity=True), st.floats(-2.0, 2.0),
+    st.booleans(),
+    NAMES,
+    st.text(max_size=8),
+    st.integers(-(2**70), 2**70),
+    st.integers(-3, 12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-2.0, 2.0),
     st.sampled_from([0.0, -0.0, 1e-320, 1e6, 1e6 + 1, -1e9, 1e300, 2**63, -1]),
-    st.lists(st.integers(-2, 3), max_size=3), st.just({}), st.just([]),
-    st.fixed_dictionaries({"dist": st.sampled_from(["uniform", "normal", "beta", "triangular",
-                                                    "gamma", ""]),
-                           "low": st.floats(-2, 2), "high": st.floats(-2, 2)}),
-    st.fixed_dictionaries({"dist": st.just("normal"), "mean": st.floats(-2, 2),
-                           "sd": st.floats(-1, 3)}),
+    st.lists(st.integers(-2, 3), max_size=3),
+    st.just({}),
+    st.just([]),
+    st.fixed_dictionaries(
+        {
+            "dist": st.sampled_from(["uniform", "normal", "beta", "triangular", "gamma", ""]),
+            "low": st.floats(-2, 2),
+            "high": st.floats(-2, 2),
+        }
+    ),
+    st.fixed_dictionaries({"dist": st.just("normal"), "mean": st.floats(-2, 2), "sd": st.floats(-1, 3)}),
 )
 
 
@@ -238,8 +271,12 @@ def read_or_reject(text: str | bytes, key: str) -> None:
 
 # A fixed set of examples in the suite; ALLIANCE_FUZZ_EXAMPLES=5000 hunts with fresh ones.
 HUNT = int(os.environ.get("ALLIANCE_FUZZ_EXAMPLES", "0"))
-FUZZ = settings(max_examples=HUNT or 150, deadline=None, derandomize=not HUNT,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=HUNT or 150,
+    deadline=None,
+    derandomize=not HUNT,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @FUZZ
@@ -265,14 +302,15 @@ def test_edited_toml_text_runs_or_is_rejected_in_one_line(data):
     for _ in range(data.draw(st.integers(1, 4))):
         at = data.draw(st.integers(0, len(text)))
         edit = data.draw(st.sampled_from(["insert", "delete", "replace"]))
-        char = data.draw(st.sampled_from(list("[]{}=\"'.,#\n 0123456789-+eEnaitfx_\x00\t\\")
-                                         + ["\udc80", "é", "\ufeff"]))
+        char = data.draw(
+            st.sampled_from(list("[]{}=\"'.,#\n 0123456789-+eEnaitfx_\x00\t\\") + ["\udc80", "é", "\ufeff"])
+        )
         if edit == "insert":
             text = text[:at] + char + text[at:]
         elif edit == "delete":
-            text = text[:at] + text[at + 1:]
+            text = text[:at] + text[at + 1 :]
         else:
-            text = text[:at] + char + text[at + 1:]
+            text = text[:at] + char + text[at + 1 :]
     read_or_reject(text, "text")
 
 
@@ -291,8 +329,13 @@ def extreme_scenarios(draw):
     coef = st.one_of(st.sampled_from([0.0, 1e-12, 1.0, COEF_MAX]), st.floats(0, COEF_MAX))
     big = st.one_of(st.sampled_from([0.0, 1e6]), st.floats(0, 1e6))
     data = {
-        "actors": {n: {"capability": draw(st.sampled_from([0.0, 1e-9, 1.0, 1e6])),
-                       "growth": draw(st.sampled_from([-0.5, 0.0, 0.5]))} for n in names},
+        "actors": {
+            n: {
+                "capability": draw(st.sampled_from([0.0, 1e-9, 1.0, 1e6])),
+                "growth": draw(st.sampled_from([-0.5, 0.0, 0.5])),
+            }
+            for n in names
+        },
         "issues": {"k": {"low": low, "high": 1e9}},
         "positions": {n: {"k": draw(st.sampled_from([low, 0.0, 1e9]))} for n in names},
         "salience": {n: {"k": draw(st.sampled_from([1e-9, 0.5, 1.0]))} for n in names},
@@ -301,24 +344,35 @@ def extreme_scenarios(draw):
         "strategic_value": {names[-1]: draw(big)},
         "dependence": {names[0]: {names[1]: draw(big)}},
         "pressure": {n: draw(big) for n in names},
-        "mechanisms": {c: draw(coef) for c in ("affinity", "balance", "threat", "pressure",
-                                                "competition", "dependence", "noise")},
-        "events": {"surge": {"hazard": 1000.0, "repeat": True, "effects": [
-            {"kind": "pressure", "actor": names[0], "shift": 1e9},
-            {"kind": "dependence", "from": names[1], "to": names[0], "shift": 1e9},
-            {"kind": "tie", "from": names[0], "to": names[1], "shift": -1e9}]}},
-        "alliances": {"pair": {"members": names[:2], "h0": 1.0, "beta": 100.0,
-                               "power_shift": 100.0}},
-        "run": {"steps": draw(st.integers(1, 40)),
-                "dt": draw(st.sampled_from([1e-300, 1e-9, 0.01, 1.0, 100.0]))},
+        "mechanisms": {
+            c: draw(coef)
+            for c in ("affinity", "balance", "threat", "pressure", "competition", "dependence", "noise")
+        },
+        "events": {
+            "surge": {
+                "hazard": 1000.0,
+                "repeat": True,
+                "effects": [
+                    {"kind": "pressure", "actor": names[0], "shift": 1e9},
+                    {"kind": "dependence", "from": names[1], "to": names[0], "shift": 1e9},
+                    {"kind": "tie", "from": names[0], "to": names[1], "shift": -1e9},
+                ],
+            }
+        },
+        "alliances": {"pair": {"members": names[:2], "h0": 1.0, "beta": 100.0, "power_shift": 100.0}},
+        "run": {
+            "steps": draw(st.integers(1, 40)),
+            "dt": draw(st.sampled_from([1e-300, 1e-9, 0.01, 1.0, 100.0])),
+        },
     }
     if draw(st.booleans()):
         data["mechanisms"]["bargain_every"] = 1
     return Scenario.model_validate(data)
 
 
-@settings(max_examples=HUNT or 60, deadline=None, derandomize=not HUNT,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=HUNT or 60, deadline=None, derandomize=not HUNT, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(extreme_scenarios(), st.sampled_from(["float32", "float64"]))
 def test_validated_extremes_stay_finite(scenario, dtype):
     """Coefficients, pressures, dependences and event shifts at their validated maxima, with the
@@ -359,8 +413,7 @@ def test_nan_guard_checks_every_few_steps():
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")  # NaN bins
-def test_nan_guard_from_the_command_line_is_one_line_naming_file_and_mechanism(
-        tmp_path, monkeypatch, capsys):
+def test_nan_guard_from_the_command_line_is_one_line_naming_file_and_mechanism(tmp_path, monkeypatch, capsys):
     import sim.run.engine as ensemble_module
     from sim.cli import main
 
@@ -374,8 +427,22 @@ def test_nan_guard_from_the_command_line_is_one_line_naming_file_and_mechanism(
 
     monkeypatch.setattr(ensemble_module, "compile_params", poisoned)
     scenario = Path(__file__).parent / "data" / "all_mechanisms.toml"
-    code = main(["run", str(scenario), "-n", "20", "-t", "20", "--workers", "1", "--out",
-                 str(tmp_path / "o"), "--no-progress", "--no-report"])
+    code = main(
+        [
+            "run",
+            str(scenario),
+            "-n",
+            "20",
+            "-t",
+            "20",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+            "--no-report",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"alliance-sim: error: {scenario}: mechanisms.affinity: expected finite")

@@ -14,8 +14,21 @@ import pytest
 
 SIM = Path(__file__).resolve().parents[1] / "sim"
 
-RANK = {"vocabulary": 0, "errors": 0, "version": 0, "spec": 1, "model": 2, "run": 3, "analysis": 4,
-        "present": 5, "app": 6, "cli": 6, "integrations": 6, "levers": 6, "__init__": 7}
+RANK = {
+    "vocabulary": 0,
+    "errors": 0,
+    "version": 0,
+    "spec": 1,
+    "model": 2,
+    "run": 3,
+    "analysis": 4,
+    "present": 5,
+    "app": 6,
+    "cli": 6,
+    "integrations": 6,
+    "levers": 6,
+    "__init__": 7,
+}
 
 
 def layer_of(module: str) -> str:
@@ -77,7 +90,8 @@ def test_the_check_catches_an_upward_import(tmp_path, monkeypatch):
     assert violations() == ["sim/spec/bad.py:2: spec imports sim.present (present)"]
 
 
-@pytest.mark.parametrize("module, layer", [("sim.model.dynamics", "model"), ("sim", "__init__"),
-                                           ("sim.vocabulary", "vocabulary")])
+@pytest.mark.parametrize(
+    "module, layer", [("sim.model.dynamics", "model"), ("sim", "__init__"), ("sim.vocabulary", "vocabulary")]
+)
 def test_layer_of(module, layer):
     assert layer_of(module) == layer

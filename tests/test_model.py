@@ -55,8 +55,14 @@ def test_model_is_the_kernel_with_one_replicate():
 
 
 def test_stops_at_horizon_under_batch_run():
-    results = mesa.batch_run(AllianceModel, parameters={"scenario": str(B2B)}, rng=[1, 2],
-                             max_steps=500, number_processes=1, display_progress=False)
+    results = mesa.batch_run(
+        AllianceModel,
+        parameters={"scenario": str(B2B)},
+        rng=[1, 2],
+        max_steps=500,
+        number_processes=1,
+        display_progress=False,
+    )
     assert {row["RunId"] for row in results} == {0, 1}
     assert len(results) == 2 * 10  # one row per country (agent reporter) and run
     horizon = AllianceModel(B2B, rng=0).horizon

@@ -35,8 +35,10 @@ def test_python3_kernel_is_this_interpreter():
     spec = KernelSpecManager().get_kernel_spec("python3")
     launcher = spec.argv[0]
     # jupyter_client substitutes sys.executable for a bare "python" in the native spec
-    assert launcher in ("python", "python3", sys.executable) or Path(launcher).resolve() == \
-        Path(sys.executable).resolve()
+    assert (
+        launcher in ("python", "python3", sys.executable)
+        or Path(launcher).resolve() == Path(sys.executable).resolve()
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -47,8 +49,9 @@ def test_notebook_is_committed_with_its_outputs_and_figures(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code
-    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), \
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), (
         f"{path.name}: run it top to bottom and commit it with its outputs"
+    )
     images = [o for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert images, f"{path.name}: no figure stored"
     errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -59,8 +62,9 @@ def test_notebook_is_committed_with_its_outputs_and_figures(path):
 def test_notebook_runs(path):
     """Execute ``path`` cell by cell; any error, or more than 300 s in all, fails the test."""
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
-                                     resources={"metadata": {"path": str(ROOT)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    )
     deadline = time.monotonic() + TIMEOUT
     with client.setup_kernel():
         for index, cell in enumerate(nb.cells):

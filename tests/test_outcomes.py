@@ -35,15 +35,18 @@ from sim.analysis.outcomes import (
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("k", "n", "low", "high"), [
-    # Newcombe, R. G. (1998). Two-sided confidence intervals for the single proportion:
-    # comparison of seven methods. Statistics in Medicine 17, 857-872, Table I, method 3
-    # (Wilson score interval without continuity correction).
-    (81, 263, 0.2553, 0.3662),
-    (15, 148, 0.0624, 0.1605),
-    (0, 20, 0.0000, 0.1611),
-    (1, 29, 0.0061, 0.1718),
-])
+@pytest.mark.parametrize(
+    ("k", "n", "low", "high"),
+    [
+        # Newcombe, R. G. (1998). Two-sided confidence intervals for the single proportion:
+        # comparison of seven methods. Statistics in Medicine 17, 857-872, Table I, method 3
+        # (Wilson score interval without continuity correction).
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0000, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+    ],
+)
 def test_wilson_interval_matches_newcombe_1998_table_1(k, n, low, high):
     lo, hi = wilson_interval(k, n)
     assert lo == pytest.approx(low, abs=5e-5)
@@ -59,13 +62,20 @@ def test_wilson_interval_is_inside_unit_interval_and_covers_the_estimate(kn):
 
 
 def test_fate_table_splits_stabs_by_defector_and_adds_up():
-    reps = pd.DataFrame({
-        "x.fate": ["holds"] * 6 + ["stab_in_the_back"] * 3 + ["drift_apart"],
-        "x.defector": [""] * 6 + ["B", "A", "B"] + ["A"],
-    })
+    reps = pd.DataFrame(
+        {
+            "x.fate": ["holds"] * 6 + ["stab_in_the_back"] * 3 + ["drift_apart"],
+            "x.defector": [""] * 6 + ["B", "A", "B"] + ["A"],
+        }
+    )
     t = fate_table(reps, "x", ["A", "B"]).set_index("outcome")
-    assert list(t.index) == ["holds", "stab_in_the_back", "stab_in_the_back by A",
-                             "stab_in_the_back by B", "drift_apart"]
+    assert list(t.index) == [
+        "holds",
+        "stab_in_the_back",
+        "stab_in_the_back by A",
+        "stab_in_the_back by B",
+        "drift_apart",
+    ]
     assert t.loc["holds", "count"] == 6 and t.loc["stab_in_the_back by B", "count"] == 2
     assert t.loc[["holds", "stab_in_the_back", "drift_apart"], "p"].sum() == pytest.approx(1.0)
     assert "stab_in_the_back by A" in format_fate_table(t.reset_index(), "alliance x")
@@ -115,8 +125,7 @@ def test_kaplan_meier_plain_greenwood_interval_matches_the_hand_worked_example()
 
 def test_survival_curve_is_a_right_continuous_step_function():
     c = kaplan_meier(DURATIONS, OBSERVED)
-    np.testing.assert_allclose(c.at([0, 0.99, 1, 1.5, 2, 5.5, 6]),
-                               [1, 1, 0.875, 0.875, 0.75, 0.225, 0.225])
+    np.testing.assert_allclose(c.at([0, 0.99, 1, 1.5, 2, 5.5, 6]), [1, 1, 0.875, 0.875, 0.75, 0.225, 0.225])
     assert np.isnan(c.at(7))
     grid = c.steps(np.arange(7))
     np.testing.assert_allclose(grid["survival"], [1, 0.875, 0.75, 0.6, 0.45, 0.225, 0.225])
@@ -134,10 +143,12 @@ def test_kaplan_meier_without_censoring_is_the_empirical_survival_function(times
 
 
 def test_alliance_survival_censors_holding_alliances_at_the_horizon():
-    reps = pd.DataFrame({
-        "x.fate": ["holds", "holds", "stab_in_the_back", "drift_apart", "stab_in_the_back"],
-        "x.end_step": [10, 10, 3, 5, 7],
-    })
+    reps = pd.DataFrame(
+        {
+            "x.fate": ["holds", "holds", "stab_in_the_back", "drift_apart", "stab_in_the_back"],
+            "x.end_step": [10, 10, 3, 5, 7],
+        }
+    )
     all_ends = alliance_survival(reps, "x", 10)
     np.testing.assert_array_equal(all_ends.time, [3, 5, 7])
     np.testing.assert_allclose(all_ends.survival, [0.8, 0.6, 0.4])
@@ -182,8 +193,12 @@ def test_cohesion_quantiles_follow_each_step_and_alliance():
     rng = np.random.default_rng(5)
     T, L = 4, 2
     samples = rng.uniform(-1, 1, size=(T, L, 800)) ** 3
-    hist = np.stack([[np.histogram(samples[t, a], bins=np.linspace(-1, 1, BINS + 1))[0]
-                      for a in range(L)] for t in range(T)])
+    hist = np.stack(
+        [
+            [np.histogram(samples[t, a], bins=np.linspace(-1, 1, BINS + 1))[0] for a in range(L)]
+            for t in range(T)
+        ]
+    )
     summary = {"cohesion_hist": hist}
     got = cohesion_quantiles(summary, (0.05, 0.5, 0.95))
     assert got.shape == (T, L, 3)
@@ -207,6 +222,7 @@ def test_histogram_quantiles_of_an_empty_histogram_are_nan_and_of_a_spike_its_bi
 # Blocs, balance, ties, betrayals
 # --------------------------------------------------------------------------------------------
 
+
 def test_same_bloc_probability_from_bloc_columns():
     reps = pd.DataFrame({"bloc:A": [0, 0, 0, 0], "bloc:B": [0, 0, 1, 1], "bloc:C": [1, 1, 1, 0]})
     P = same_bloc_probability(reps, ["A", "B", "C"])
@@ -220,12 +236,14 @@ def test_same_bloc_probability_from_bloc_columns():
 
 
 def test_who_stabs_whom_counts_every_betrayed_member():
-    reps = pd.DataFrame({
-        "ab.fate": ["stab_in_the_back", "stab_in_the_back", "holds", "drift_apart"],
-        "ab.defector": ["A", "B", "", "A"],
-        "abc.fate": ["holds", "stab_in_the_back", "stab_in_the_back", "holds"],
-        "abc.defector": ["", "C", "C", ""],
-    })
+    reps = pd.DataFrame(
+        {
+            "ab.fate": ["stab_in_the_back", "stab_in_the_back", "holds", "drift_apart"],
+            "ab.defector": ["A", "B", "", "A"],
+            "abc.fate": ["holds", "stab_in_the_back", "stab_in_the_back", "holds"],
+            "abc.defector": ["", "C", "C", ""],
+        }
+    )
     members = {"ab": ["A", "B"], "abc": ["A", "B", "C"], "missing": ["A", "C"]}
     M = who_stabs_whom(reps, members, ["A", "B", "C"])
     np.testing.assert_array_equal(M.to_numpy(), [[0, 1, 0], [1, 0, 0], [2, 2, 0]])
@@ -266,6 +284,5 @@ def test_mean_capability_is_nan_where_not_recorded():
 
 def test_balance_index_uses_the_sampled_count_when_given():
     """The engine sums the balance index over a sample of each chunk: divide by that count."""
-    summary = {"balance_sum": np.array([30.0, 60.0]), "n": np.array([1000]),
-               "balance_n": np.array([100])}
+    summary = {"balance_sum": np.array([30.0, 60.0]), "n": np.array([1000]), "balance_n": np.array([100])}
     np.testing.assert_allclose(balance_index(summary), [0.3, 0.6])

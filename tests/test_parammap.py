@@ -37,6 +37,7 @@ def test_sampling_bounds_are_the_validation_bounds(slot_path):
     scenario = load_scenario(DATA / "all_mechanisms.toml")
     slot = {s.path: s for s in slots(scenario)}[slot_path]
     lo, hi = slot.bounds
+
     def with_value(v):
         d = scenario.model_dump(by_alias=True, exclude_none=True)
         set_path(d, slot_path, v, scenario.actor_names)
@@ -47,8 +48,10 @@ def test_sampling_bounds_are_the_validation_bounds(slot_path):
     assert drawn.min() >= lo and drawn.max() <= hi
     assert drawn.max() - drawn.min() > 0.5 * (hi - lo)  # the whole range is sampled, not clipped away
     width = max(hi - lo, 1.0)
-    for bad in ({"dist": "uniform", "low": lo - 0.1 * width, "high": hi},
-                {"dist": "uniform", "low": lo, "high": hi + 0.1 * width}):
+    for bad in (
+        {"dist": "uniform", "low": lo - 0.1 * width, "high": hi},
+        {"dist": "uniform", "low": lo, "high": hi + 0.1 * width},
+    ):
         with pytest.raises(Exception, match="expected"):
             with_value(bad)
 
@@ -56,12 +59,15 @@ def test_sampling_bounds_are_the_validation_bounds(slot_path):
 def test_a_sampled_hazard_above_one_runs_with_its_own_values(write):
     """An event hazard may be up to 1e3 per unit time: a sampled one in [4, 5] is drawn in [4, 5]
     (not clipped to 1) and recorded as such."""
-    path = write(BASE + """
+    path = write(
+        BASE
+        + """
 [events.shock]
 hazard = {dist = "uniform", low = 4, high = 5}
 repeat = true
 effects = [{kind = "tie", from = "A", to = "B", shift = -0.01}]
-""")
+"""
+    )
     results = run_ensemble(path, progress=False)
     drawn = results.replicates["param:events.shock.hazard"]
     assert drawn.min() >= 4.0 and drawn.max() <= 5.0

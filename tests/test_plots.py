@@ -23,8 +23,9 @@ def run(tmp_path_factory):
     import sim
 
     out = tmp_path_factory.mktemp("plots") / "b2b"
-    return sim.run_ensemble(ROOT / "scenarios" / "back_to_back.toml", replicates=150, steps=18,
-                            out=out, progress=False)
+    return sim.run_ensemble(
+        ROOT / "scenarios" / "back_to_back.toml", replicates=150, steps=18, out=out, progress=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,9 @@ def other(tmp_path_factory):
     import sim
 
     out = tmp_path_factory.mktemp("plots") / "sitb"
-    return sim.run_ensemble(ROOT / "scenarios" / "stab_in_the_back.toml", replicates=150, steps=18,
-                            out=out, progress=False)
+    return sim.run_ensemble(
+        ROOT / "scenarios" / "stab_in_the_back.toml", replicates=150, steps=18, out=out, progress=False
+    )
 
 
 def renders(fig: Figure) -> bytes:
@@ -88,8 +90,7 @@ def test_survival_chart_has_one_curve_and_band_per_alliance_in_months(run):
 def test_cohesion_fan_has_a_panel_per_alliance_with_median_and_two_bands(run):
     fig = plots.cohesion_fan(run)
     assert len(fig.axes) == len(run.alliances)
-    for ax, name in zip(fig.axes, [run.focal] + [a for a in run.alliances if a != run.focal],
-                        strict=True):
+    for ax, name in zip(fig.axes, [run.focal] + [a for a in run.alliances if a != run.focal], strict=True):
         assert name in ax.get_title(loc="left")
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
         assert labels[:3] == ["5-95 %", "25-75 %", "median"]
@@ -206,8 +207,12 @@ def test_comparison_panels_show_each_scenario(run, other):
     medians = [ln for ln in fig.axes[0].get_lines() if ln.get_label().endswith("median")]
     assert len(medians) == 2
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == [f"{run.name}: 5-95 %", f"{run.name}: median", f"{other.name}: 5-95 %",
-                      f"{other.name}: median"]
+    assert labels == [
+        f"{run.name}: 5-95 %",
+        f"{run.name}: median",
+        f"{other.name}: 5-95 %",
+        f"{other.name}: median",
+    ]
     hatches = [c.get_hatch() for c in fig.axes[0].collections if c.get_hatch()]
     assert len(set(hatches)) == 2  # the two bands are told apart by their hatching
     renders(fig)

@@ -22,8 +22,9 @@ def scenarios(draw):
     names = [f"a{i}" for i in range(A)]
     issues = {f"k{k}": {"low": 0.0, "high": 10.0} for k in range(K)}
     data = {
-        "actors": {n: {"capability": draw(st.floats(0.0, 10.0)), "growth": draw(st.floats(-0.5, 0.5))}
-                   for n in names},
+        "actors": {
+            n: {"capability": draw(st.floats(0.0, 10.0)), "growth": draw(st.floats(-0.5, 0.5))} for n in names
+        },
         "issues": issues,
         "positions": {n: {k: draw(st.floats(0.0, 10.0)) for k in issues} for n in names},
         "salience": {n: {k: draw(st.floats(0.01, 1.0)) for k in issues} for n in names},
@@ -31,13 +32,27 @@ def scenarios(draw):
         "spheres": {names[0]: {names[-1]: draw(unit)}},
         "dependence": {names[-1]: {names[0]: draw(st.floats(0.0, 10.0))}},
         "pressure": {n: draw(st.floats(0.0, 10.0)) for n in names},
-        "mechanisms": {c: draw(coef) for c in ("affinity", "balance", "threat", "pressure",
-                                                "competition", "dependence", "noise")},
-        "alliances": {"x": {"members": names[:2], "h0": draw(unit), "beta": draw(st.floats(0, 20)),
-                            "power_shift": draw(st.floats(0, 20))}},
-        "events": {"e": {"hazard": draw(st.floats(0.0, 5.0)), "repeat": True,
-                         "effects": [{"kind": "tie", "from": names[0], "to": names[1],
-                                      "shift": draw(st.floats(-3.0, 3.0))}]}},
+        "mechanisms": {
+            c: draw(coef)
+            for c in ("affinity", "balance", "threat", "pressure", "competition", "dependence", "noise")
+        },
+        "alliances": {
+            "x": {
+                "members": names[:2],
+                "h0": draw(unit),
+                "beta": draw(st.floats(0, 20)),
+                "power_shift": draw(st.floats(0, 20)),
+            }
+        },
+        "events": {
+            "e": {
+                "hazard": draw(st.floats(0.0, 5.0)),
+                "repeat": True,
+                "effects": [
+                    {"kind": "tie", "from": names[0], "to": names[1], "shift": draw(st.floats(-3.0, 3.0))}
+                ],
+            }
+        },
         "run": {"steps": draw(st.integers(1, 30)), "dt": draw(st.floats(0.01, 10.0))},
     }
     return Scenario.model_validate(data)

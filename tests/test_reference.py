@@ -27,8 +27,9 @@ def _run_both(path, n=6, steps=STEPS, dtype=np.float64, seed=3):
         kernel.append(state.ties.astype(np.float64))
     refs = []
     for r in range(n):
-        stream = iter([dynamics.Draws(d.noise[r:r + 1], d.events[r:r + 1], d.defect[r:r + 1])
-                       for d in draws])
+        stream = iter(
+            [dynamics.Draws(d.noise[r : r + 1], d.events[r : r + 1], d.defect[r : r + 1]) for d in draws]
+        )
         model = ReferenceModel(scenario, rng=0, params=params.take(np.array([r])), draws=stream)
         traj = [np.array(model.W)]
         for _ in range(steps):
@@ -42,8 +43,10 @@ def test_every_mechanism_switched_on(full_scenario):
     """The scenario used below really exercises every force, event kind and alliance feature."""
     s = load_scenario(full_scenario)
     m = s.mechanisms
-    assert all(getattr(m, c) > 0 for c in ("affinity", "balance", "threat", "pressure",
-                                           "competition", "dependence", "noise"))
+    assert all(
+        getattr(m, c) > 0
+        for c in ("affinity", "balance", "threat", "pressure", "competition", "dependence", "noise")
+    )
     assert m.bargain_every > 0
     kinds = {f.kind for e in s.events.values() for f in e.effects}
     assert kinds == {"tie", "position", "salience", "ambition", "dependence", "pressure", "growth"}
@@ -87,8 +90,9 @@ def test_float32_kernel_stays_close_to_reference(full_scenario, path):
     assert worst < FLOAT32_TOLERANCE
 
 
-@pytest.mark.parametrize("coef", ["affinity", "balance", "threat", "pressure", "competition",
-                                  "dependence", "noise"])
+@pytest.mark.parametrize(
+    "coef", ["affinity", "balance", "threat", "pressure", "competition", "dependence", "noise"]
+)
 def test_each_force_moves_the_ties(full_scenario, coef, tmp_path):
     """Switching a coefficient off changes the trajectory: no force is silently ignored."""
     text = full_scenario.read_text()

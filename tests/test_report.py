@@ -68,8 +68,9 @@ high = 0.05
 """
 
 
-def make_run(write, tmp_path: Path, name: str, beta: str = "Beta", title: str = "",
-             claims: bool = True, **overrides) -> sim.load_results:
+def make_run(
+    write, tmp_path: Path, name: str, beta: str = "Beta", title: str = "", claims: bool = True, **overrides
+) -> sim.load_results:
     beta_key = '"' + beta.replace('"', '\\"') + '"'
     text = SCENARIO.format(title=title.replace('"', '\\"'), beta=beta_key, beta_str=beta_key)
     path = write(text, f"{name}/{name}.toml")
@@ -133,7 +134,7 @@ def test_report_gives_what_is_needed_to_reproduce_the_run_with_its_claims(write,
     assert "--seed 7" in page and "--replicates 60" in page and "--steps 12" in page
     assert sim.__version__ in page
     # the uncertain parameter with its claim: id, paragraph and speaker
-    row = page[page.index("<code>mechanisms.balance</code>"):]
+    row = page[page.index("<code>mechanisms.balance</code>") :]
     row = row[: row.index("</tr>")]
     assert "uniform(0.01, 0.05)" in row and "T01" in row and "¶4" in row and "Su Ziyun" in row
     assert "<code>ties.0.Alpha.Beta</code>" in page
@@ -142,15 +143,15 @@ def test_report_gives_what_is_needed_to_reproduce_the_run_with_its_claims(write,
 def test_report_frames_the_answer_defines_the_fates_and_shows_each_basis(write, tmp_path):
     r = make_run(write, tmp_path, "trio", replicates=200)
     page = write_report([r], tmp_path / "report.html").read_text(encoding="utf-8")
-    answer = page[page.index("id='answer'"):page.index("</section>")]
+    answer = page[page.index("id='answer'") : page.index("</section>")]
     assert "not a forecast" in answer and "under these assumptions" in answer
     assert "simulated futures" not in page
     for word, definition in FATE_DEFINITIONS.items():
         assert esc(definition) in answer, word
     # the only claim (T01, ¶4, no "Assumption" basis) is an article claim; the rest are ungrounded
-    row = page[page.index("<code>mechanisms.balance</code>"):]
+    row = page[page.index("<code>mechanisms.balance</code>") :]
     assert "title='article claim'" in row[: row.index("</tr>")]
-    row = page[page.index("<code>ties.0.Alpha.Beta</code>"):]
+    row = page[page.index("<code>ties.0.Alpha.Beta</code>") :]
     assert "title='ungrounded'" in row[: row.index("</tr>")]
     # the variance split by basis, with the sentence saying what it means
     assert "What the answer rests on" in page and "interactions and chance" in page
@@ -165,8 +166,21 @@ def test_reproduce_names_a_command_that_prints_the_recorded_hash(write, tmp_path
     r = make_run(write, tmp_path, "trio")
     page = write_report([r], tmp_path / "report.html").read_text(encoding="utf-8")
     assert "alliance-sim show trio.toml --replicates 60 --steps 12 --seed 7" in page
-    assert main(["show", str(tmp_path / "trio" / "trio.toml"), "--replicates", "60", "--steps",
-                 "12", "--seed", "7"]) == 0
+    assert (
+        main(
+            [
+                "show",
+                str(tmp_path / "trio" / "trio.toml"),
+                "--replicates",
+                "60",
+                "--steps",
+                "12",
+                "--seed",
+                "7",
+            ]
+        )
+        == 0
+    )
     assert f"scenario hash: {r.manifest['scenario_hash']}" in capsys.readouterr().out
 
 
@@ -179,7 +193,7 @@ def test_report_says_when_the_claims_file_is_missing(write, tmp_path):
 
 def test_hostile_names_and_titles_are_shown_as_text(write, tmp_path):
     """An actor name and a title holding markup appear escaped: as text, never as a tag."""
-    title = f"{EVIL} it's \"quoted\" & <b>bold</b>"
+    title = f'{EVIL} it\'s "quoted" & <b>bold</b>'
     r = make_run(write, tmp_path, "evil", beta=EVIL, title=title)
     assert EVIL in r.actors and EVIL in r.title
     page = write_report([r], tmp_path / "report.html").read_text(encoding="utf-8")
@@ -202,7 +216,7 @@ def test_comparison_report_puts_both_scenarios_side_by_side(write, tmp_path):
     b = make_run(write, tmp_path, "second", seed=8)
     page = write_report([a, b], tmp_path / "cmp.html").read_text(encoding="utf-8")
     assert page.index("id='answer'") < page.index("id='comparison'") < page.index("id='scenario-1'")
-    body = page[page.index("id='fate-table'"):]
+    body = page[page.index("id='fate-table'") :]
     body = body[: body.index("</table>")]
     assert body.count("<tr>") == 3  # the header and one row per scenario
     assert "first" in body and "second" in body

@@ -37,7 +37,8 @@ replicates = 4
 def test_extends_deep_merges(write):
     """Tables merge key by key, ties concatenate (child applied last), the child wins."""
     write(BASE, "base.toml")
-    child = write("""
+    child = write(
+        """
         extends = "base.toml"
         title = "child"
         [actors.B]
@@ -46,7 +47,9 @@ def test_extends_deep_merges(write):
         from = "B"
         to = "A"
         value = -0.2
-        """, "child.toml")
+        """,
+        "child.toml",
+    )
     s = load_scenario(child)
     assert s.title == "child"
     assert s.actors["B"].growth == 0.01
@@ -69,7 +72,7 @@ def test_uncertain_values_are_sampled_once_per_replicate(write):
 
 def test_distributions_respect_field_bounds(write):
     """A normal draw is clipped to the field's bounds (a tie never leaves [-1, 1])."""
-    s = load_scenario(write(BASE.replace('value = 0.5', 'value = {dist = "normal", mean = 0.9, sd = 0.5}')))
+    s = load_scenario(write(BASE.replace("value = 0.5", 'value = {dist = "normal", mean = 0.9, sd = 0.5}')))
     p = compile_params(s, 2000, np.random.default_rng(2))
     v = p.sampled["ties.0.A.B"]
     assert v.max() <= 1.0 and v.max() == 1.0
@@ -145,6 +148,6 @@ def test_event_after_horizon_and_self_tie(write):
 
 
 def test_infinity_is_rejected_everywhere(write):
-    text = BASE.replace("[run]", '[mechanisms]\nbalance = inf\n[run]')
+    text = BASE.replace("[run]", "[mechanisms]\nbalance = inf\n[run]")
     assert "finite" in str(pytest.raises(ScenarioError, load_scenario, write(text)).value)
     assert not math.isfinite(float("inf"))

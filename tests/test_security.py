@@ -37,7 +37,7 @@ SOURCES = sorted(SIM.rglob("*.py"))
 
 CODE = "__import__('os').system('touch PWNED')"
 EVIL_ACTOR = "<script>alert(1)</script>"
-EVIL_ALLIANCE = "\"><img src=x onerror=alert(2)>"
+EVIL_ALLIANCE = '"><img src=x onerror=alert(2)>'
 EVIL_TITLE = "</title><svg onload=alert(3)>{{7*7}} ${HOME} $(touch PWNED2) %s {0.__class__}"
 
 
@@ -51,10 +51,28 @@ def _calls(tree):
 # Data only
 # --------------------------------------------------------------------------------------------
 
-FORBIDDEN = {"eval", "exec", "compile", "__import__", "pickle.load", "pickle.loads", "marshal.load",
-             "marshal.loads", "shelve.open", "yaml.load", "yaml.unsafe_load", "pd.read_pickle",
-             "pandas.read_pickle", "dill.load", "dill.loads", "cloudpickle.loads", "os.system",
-             "os.popen", "runpy.run_path", "runpy.run_module"}
+FORBIDDEN = {
+    "eval",
+    "exec",
+    "compile",
+    "__import__",
+    "pickle.load",
+    "pickle.loads",
+    "marshal.load",
+    "marshal.loads",
+    "shelve.open",
+    "yaml.load",
+    "yaml.unsafe_load",
+    "pd.read_pickle",
+    "pandas.read_pickle",
+    "dill.load",
+    "dill.loads",
+    "cloudpickle.loads",
+    "os.system",
+    "os.popen",
+    "runpy.run_path",
+    "runpy.run_module",
+}
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(SIM)) for p in SOURCES])
@@ -65,23 +83,31 @@ def test_source_has_no_code_execution_path(source):
         assert name not in FORBIDDEN, where
         if name in ("np.load", "numpy.load"):
             flags = {k.arg: k.value for k in call.keywords}
-            assert "allow_pickle" in flags and isinstance(flags["allow_pickle"], ast.Constant) \
-                and flags["allow_pickle"].value is False, f"{where} without allow_pickle=False"
+            assert (
+                "allow_pickle" in flags
+                and isinstance(flags["allow_pickle"], ast.Constant)
+                and flags["allow_pickle"].value is False
+            ), f"{where} without allow_pickle=False"
         if name in ("importlib.import_module", "import_module"):
-            assert all(isinstance(a, ast.Constant) for a in call.args), \
-                f"{where} imports a computed name"
+            assert all(isinstance(a, ast.Constant) for a in call.args), f"{where} imports a computed name"
         if name.startswith("subprocess.") or name in ("Popen", "run"):
             shell = [k for k in call.keywords if k.arg == "shell"]
-            assert not shell or (isinstance(shell[0].value, ast.Constant)
-                                 and shell[0].value.value is False), f"{where} uses a shell"
+            assert not shell or (
+                isinstance(shell[0].value, ast.Constant) and shell[0].value.value is False
+            ), f"{where} uses a shell"
 
 
 def test_the_checker_finds_what_it_looks_for(tmp_path):
     """The syntax-tree check above is not vacuous: it flags each kind of offence."""
     bad = tmp_path / "bad.py"
-    for text in ("eval(x)", "import pickle\npickle.loads(b)", "np.load(p)",
-                 "np.load(p, allow_pickle=True)", "importlib.import_module(name)",
-                 "subprocess.run(cmd, shell=True)"):
+    for text in (
+        "eval(x)",
+        "import pickle\npickle.loads(b)",
+        "np.load(p)",
+        "np.load(p, allow_pickle=True)",
+        "importlib.import_module(name)",
+        "subprocess.run(cmd, shell=True)",
+    ):
         bad.write_text(text + "\n")
         with pytest.raises(AssertionError):
             test_source_has_no_code_execution_path(bad)
@@ -96,7 +122,8 @@ def test_scenario_files_are_parsed_as_toml_only():
 
 def test_code_like_strings_stay_strings(write, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    path = write(f'''
+    path = write(
+        f'''
         title = "{CODE}"
         description = "{EVIL_TITLE}"
         [run]
@@ -112,7 +139,9 @@ def test_code_like_strings_stay_strings(write, tmp_path, monkeypatch):
         members = ["{CODE}", "B"]
         label = "{CODE}"
         h0 = 0.2
-    ''', "code.toml")
+    ''',
+        "code.toml",
+    )
     scenario = load_scenario(path)
     assert scenario.title == CODE and scenario.actor_names[0] == CODE
     results = run_ensemble(path, out=tmp_path / "run", progress=False)
@@ -121,13 +150,19 @@ def test_code_like_strings_stay_strings(write, tmp_path, monkeypatch):
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "PWNED2").exists()
     assert not (ROOT / "PWNED").exists()
     with pytest.raises(Exception, match="unknown distribution"):
-        load_scenario(write('[actors.A]\ncapability = {dist = "__import__(\'os\')", low = 0, '
-                            'high = 1}\n[actors.B]\ncapability = 1\n', "dist.toml"))
+        load_scenario(
+            write(
+                "[actors.A]\ncapability = {dist = \"__import__('os')\", low = 0, "
+                "high = 1}\n[actors.B]\ncapability = 1\n",
+                "dist.toml",
+            )
+        )
 
 
 # --------------------------------------------------------------------------------------------
 # Escaping: HTML, figures, the app
 # --------------------------------------------------------------------------------------------
+
 
 class Elements(HTMLParser):
     def __init__(self):
@@ -141,7 +176,8 @@ class Elements(HTMLParser):
 
 @pytest.fixture
 def evil_run(write, tmp_path):
-    path = write(f'''
+    path = write(
+        f'''
         title = "{EVIL_TITLE}"
         focal = '{EVIL_ALLIANCE}'
         [run]
@@ -163,7 +199,9 @@ def evil_run(write, tmp_path):
         [alliances.'{EVIL_ALLIANCE}']
         members = ["{EVIL_ACTOR}", "B", "../../../etc"]
         h0 = 0.2
-    ''', "evil<name>.toml")
+    ''',
+        "evil<name>.toml",
+    )
     out = tmp_path / "out"
     results = run_ensemble(path, out=out / "run", progress=False, name="../../" + "x" * 300)
     return results, out
@@ -189,19 +227,28 @@ def test_app_shows_scenario_strings_as_text_only():
     if not app.exists():
         pytest.skip("sim/app.py is not there yet")
     tree = ast.parse(app.read_text())
-    markup = {"solara.Markdown", "solara.HTML", "Markdown", "HTML", "widgets.HTML",
-              "ipywidgets.HTML", "v.Html", "solara.display"}
+    markup = {
+        "solara.Markdown",
+        "solara.HTML",
+        "Markdown",
+        "HTML",
+        "widgets.HTML",
+        "ipywidgets.HTML",
+        "v.Html",
+        "solara.display",
+    }
     for call, name in _calls(tree):
         if name in markup:
             assert all(isinstance(a, ast.Constant) for a in call.args) and all(
-                isinstance(k.value, ast.Constant) for k in call.keywords), \
-                f"app.py:{call.lineno}: {name} with a computed string"
+                isinstance(k.value, ast.Constant) for k in call.keywords
+            ), f"app.py:{call.lineno}: {name} with a computed string"
     assert "unsafe_innerHTML" not in app.read_text()
 
 
 # --------------------------------------------------------------------------------------------
 # Output paths
 # --------------------------------------------------------------------------------------------
+
 
 def _inside(root: Path, paths) -> None:
     root = root.resolve()
@@ -220,12 +267,24 @@ def test_report_and_chunk_files_stay_inside_the_output_directory(evil_run, tmp_p
         assert len(figure.name) < 120 and "/" not in figure.name and "\0" not in figure.name
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("..", "scenario"), (".", "scenario"), ("...", "scenario"), ("", "scenario"),
-    ("../../etc/passwd", "etc_passwd"), ("/abs/path", "abs_path"), ("a\x00b", "a_b"),
-    ("x" * 500, "x" * 80), (".hidden", "hidden"), ("ok-name_1.v2", "ok-name_1.v2"),
-    ("a..b", "a.b"), ("C:\\win", "C_win"), ("中文", "scenario"),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("..", "scenario"),
+        (".", "scenario"),
+        ("...", "scenario"),
+        ("", "scenario"),
+        ("../../etc/passwd", "etc_passwd"),
+        ("/abs/path", "abs_path"),
+        ("a\x00b", "a_b"),
+        ("x" * 500, "x" * 80),
+        (".hidden", "hidden"),
+        ("ok-name_1.v2", "ok-name_1.v2"),
+        ("a..b", "a.b"),
+        ("C:\\win", "C_win"),
+        ("中文", "scenario"),
+    ],
+)
 def test_safe_name(name, expected):
     assert safe_name(name) == expected
 
@@ -241,8 +300,24 @@ def test_compare_folders_stay_inside_out_and_do_not_collide(tmp_path, monkeypatc
         files.append(f)
     (tmp_path / "keep.txt").write_text("a file of the user's")
     out = tmp_path / "cmp"
-    assert main(["compare", *map(str, files), "-n", "20", "-t", "4", "--out", str(out),
-                 "--no-progress", "--workers", "1"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                *map(str, files),
+                "-n",
+                "20",
+                "-t",
+                "4",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     folders = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name != "report_figures")
     assert folders == ["d_id", "scenario", "x", "x-2"]  # '...' -> scenario; two x.toml kept apart
     for folder in folders:
@@ -256,8 +331,24 @@ def test_run_default_folder_of_a_dotted_file_name_stays_under_results(tmp_path, 
     monkeypatch.chdir(tmp_path)
     scenario = tmp_path / "...toml"
     scenario.write_text((DATA / "all_mechanisms.toml").read_text())
-    assert main(["run", str(scenario), "-n", "10", "-t", "3", "--no-progress", "--no-report",
-                 "--force", "--workers", "1"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(scenario),
+                "-n",
+                "10",
+                "-t",
+                "3",
+                "--no-progress",
+                "--no-report",
+                "--force",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "results" / "scenario" / "manifest.json").exists()
     assert not (tmp_path / "manifest.json").exists()
     assert not (tmp_path / "results" / "manifest.json").exists()
@@ -265,8 +356,19 @@ def test_run_default_folder_of_a_dotted_file_name_stays_under_results(tmp_path, 
 
 def test_force_deletes_only_what_a_run_wrote(tmp_path):
     out = tmp_path / "res"
-    args = ["run", str(DATA / "all_mechanisms.toml"), "-n", "10", "-t", "3", "--out", str(out),
-            "--no-progress", "--workers", "1"]
+    args = [
+        "run",
+        str(DATA / "all_mechanisms.toml"),
+        "-n",
+        "10",
+        "-t",
+        "3",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--workers",
+        "1",
+    ]
     assert main(args) == 0
     (out / "notes.txt").write_text("mine")
     (out / "analysis").mkdir()
@@ -278,8 +380,10 @@ def test_force_deletes_only_what_a_run_wrote(tmp_path):
 def test_discovery_files_stay_inside_their_folder(tmp_path, write):
     discovery = pytest.importorskip("sim.analysis.discovery")
     from sim.present.exploration import write_discovery
+
     pytest.importorskip("ema_workbench", reason="PRIM needs the explore extra")
-    path = write('''
+    path = write(
+        """
         [run]
         steps = 30
         replicates = 400
@@ -293,7 +397,9 @@ def test_discovery_files_stay_inside_their_folder(tmp_path, write):
         members = ["../../escaped", "B"]
         h0 = {dist = "uniform", low = 0.0, high = 0.2}
         theta_trust = -1
-    ''', "disc.toml")
+    """,
+        "disc.toml",
+    )
     results = run_ensemble(path, out=tmp_path / "run", progress=False)
     # The outcome of a stab by one actor carries the actor's name ("stab_in_the_back by NAME").
     found = discovery.discover(results, "stab_in_the_back by ../../escaped")
@@ -307,17 +413,31 @@ def test_discovery_files_stay_inside_their_folder(tmp_path, write):
 # --scheduler
 # --------------------------------------------------------------------------------------------
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("address", [
-    "", "localhost", "tcp://", "127.0.0.1:99999", "127.0.0.1:0", "http://127.0.0.1:8786",
-    "tcp://127.0.0.1:8786/x", "127.0.0.1:8786; rm -rf /", "$(id):8786", "file:///etc/passwd",
-    "inproc://x", "tcp://[::1:8786", "-h:1",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "",
+        "localhost",
+        "tcp://",
+        "127.0.0.1:99999",
+        "127.0.0.1:0",
+        "http://127.0.0.1:8786",
+        "tcp://127.0.0.1:8786/x",
+        "127.0.0.1:8786; rm -rf /",
+        "$(id):8786",
+        "file:///etc/passwd",
+        "inproc://x",
+        "tcp://[::1:8786",
+        "-h:1",
+    ],
+)
 def test_scheduler_address_form_is_checked_before_any_connection(address, monkeypatch):
     def connect(*args, **kwargs):
         raise AssertionError("connected to a malformed address")
@@ -340,10 +460,28 @@ def test_dead_scheduler_fails_fast_in_one_line_without_fallback(tmp_path):
     pytest.importorskip("distributed")
     port = _free_port()  # nothing listens there
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(DATA / "all_mechanisms.toml"),
-                           "-n", "10", "-t", "3", "--scheduler", f"tcp://127.0.0.1:{port}", "--out",
-                           str(tmp_path / "o"), "--no-progress"], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "run",
+            str(DATA / "all_mechanisms.toml"),
+            "-n",
+            "10",
+            "-t",
+            "3",
+            "--scheduler",
+            f"tcp://127.0.0.1:{port}",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     elapsed = time.monotonic() - start
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()

@@ -29,8 +29,15 @@ BASELINE = ROOT / "seeds" / "baseline.toml"
 CLAIMS = ROOT / "seeds" / "claims.toml"
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
 FILES = [BASELINE, *SCENARIOS]
-LIBRARY = {"back_to_back", "stab_in_the_back", "kazakhstan_crisis", "mongolia_exercises",
-           "sanctions_escalation", "ukraine_invasion", "status_quo"}
+LIBRARY = {
+    "back_to_back",
+    "stab_in_the_back",
+    "kazakhstan_crisis",
+    "mongolia_exercises",
+    "sanctions_escalation",
+    "ukraine_invasion",
+    "status_quo",
+}
 
 
 ARTICLE_PARAGRAPHS = range(1, 18)  # the seeds cite ¶1-¶17 (seeds/README.md)
@@ -60,6 +67,7 @@ def _id(path: Path) -> str:
 
 
 # ------------------------------------------------------------------ grounding
+
 
 def test_baseline_names_the_claims_file():
     """The baseline points at seeds/claims.toml, so `show` and the checks below find its claims."""
@@ -98,8 +106,10 @@ def test_fingerprint_matches_the_article_text(article):
     not hold: set ALLIANCE_ARTICLE or keep it at ../shared/source-article.md."""
     path = _article_path()
     if path is None:
-        pytest.skip("the article's text is not here (set ALLIANCE_ARTICLE=/path/to/source-article.md "
-                    "or place it at ../shared/source-article.md); the fingerprint is used unchecked")
+        pytest.skip(
+            "the article's text is not here (set ALLIANCE_ARTICLE=/path/to/source-article.md "
+            "or place it at ../shared/source-article.md); the fingerprint is used unchecked"
+        )
     fresh = fingerprint(path.read_text(encoding="utf-8"))
     assert fresh.paragraphs == article.paragraphs
     differing = [k for k in article.paragraph_numbers if fresh.shingles[k] != article.shingles[k]]
@@ -115,18 +125,31 @@ def test_checker_reports_a_lost_claim_or_a_bad_citation(claims):
     target = "actors.China.capability"
     owners = [c for c in claims if any(g.param == target for g in c.grounds)]
     assert len(owners) == 1
-    mutated = [dataclasses.replace(c, grounds=tuple(g for g in c.grounds if g.param != target))
-               if c is owners[0] else c for c in claims]
+    mutated = [
+        dataclasses.replace(c, grounds=tuple(g for g in c.grounds if g.param != target))
+        if c is owners[0]
+        else c
+        for c in claims
+    ]
     problems = grounding_problems(scenario, mutated)
     assert problems and all(p.startswith(target) for p in problems)
     assert "no claim grounds it" in problems[0]
 
     # The same ground with another value no longer matches.
-    shifted = [dataclasses.replace(c, grounds=tuple(dataclasses.replace(g, value=g.value + 0.01)
-                                                    if g.param == target else g for g in c.grounds))
-               if c is owners[0] else c for c in claims]
-    assert any(p.startswith(target) and "matches no claim" in p
-               for p in grounding_problems(scenario, shifted))
+    shifted = [
+        dataclasses.replace(
+            c,
+            grounds=tuple(
+                dataclasses.replace(g, value=g.value + 0.01) if g.param == target else g for g in c.grounds
+            ),
+        )
+        if c is owners[0]
+        else c
+        for c in claims
+    ]
+    assert any(
+        p.startswith(target) and "matches no claim" in p for p in grounding_problems(scenario, shifted)
+    )
 
     first = claims[0]
     for bad in (18, 0):
@@ -145,12 +168,16 @@ def test_ranges_are_carried_as_uncertain_values(claims):
     for c in claims:
         for g in c.grounds:
             ranges.setdefault(g.param, []).append((g.low, g.high))
-    plain_with_range = [s.path for s in slots(load_scenario(BASELINE))
-                        if not s.uncertain and all(lo < hi for lo, hi in ranges[s.path])]
+    plain_with_range = [
+        s.path
+        for s in slots(load_scenario(BASELINE))
+        if not s.uncertain and all(lo < hi for lo, hi in ranges[s.path])
+    ]
     assert plain_with_range == []
 
 
 # ------------------------------------------------------------------ paraphrases
+
 
 def test_no_paraphrase_copies_the_article(claims, article):
     """No claim (paraphrase or basis) and no scenario description shares a run of 8 or more
@@ -167,12 +194,15 @@ def test_copy_check_catches_a_copied_sentence():
     """The copy check is not vacuous: a sentence lifted from a (made-up) article's ¶2 inside a
     paraphrase is found through the fingerprint alone, whatever its case, quotes and punctuation,
     while a seven-word run is allowed."""
-    text = ("¶1. A harbour town voted on Sunday to rebuild its old stone pier before winter.\n"
-            "¶2. The mayor said: “Nobody here wants the ferry to stop calling at our little quay, "
-            "so we will pay for it ourselves.”\n")
+    text = (
+        "¶1. A harbour town voted on Sunday to rebuild its old stone pier before winter.\n"
+        "¶2. The mayor said: “Nobody here wants the ferry to stop calling at our little quay, "
+        "so we will pay for it ourselves.”\n"
+    )
     fp = fingerprint(text)
-    found = fp.copied_runs("As she put it, NOBODY HERE WANTS THE FERRY TO STOP — calling at our "
-                           "little quay, and more.")
+    found = fp.copied_runs(
+        "As she put it, NOBODY HERE WANTS THE FERRY TO STOP — calling at our little quay, and more."
+    )
     assert found and all(k == 2 for _, k in found)
     assert found[0][0] == "nobody here wants the ferry to stop calling"
     assert len(found) == 5  # twelve copied words hold five runs of eight
@@ -180,6 +210,7 @@ def test_copy_check_catches_a_copied_sentence():
 
 
 # ------------------------------------------------------------------ the scenario library
+
 
 def test_library_is_complete():
     """The seven scenarios of the library exist, each extending the baseline seed."""
@@ -230,8 +261,7 @@ def test_show_prints_provenance_for_every_row(claims):
     public source; no row is unclaimed or mismatched, and the rows fit the width asked for."""
     text = render(BASELINE, width=140)
     params = [s.path for s in slots(load_scenario(BASELINE))]
-    rows = {line.split()[0]: line for line in text.splitlines()
-            if line and line.split()[0] in set(params)}
+    rows = {line.split()[0]: line for line in text.splitlines() if line and line.split()[0] in set(params)}
     assert set(rows) == set(params)
     ids = {c.id for c in claims}
     for line in rows.values():

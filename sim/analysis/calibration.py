@@ -930,8 +930,16 @@ def project(
     continued = scenario.with_run(steps=t0 + steps, replicates=m)
     saved = Start(t0, {k: states[k] for k in dynamics.STATE_ARRAYS})
     try:
-        parts = run_design(continued, Design(values, m, start=saved), OutcomeCollector(), seed=seed,
-                           workers=workers, progress=progress, desc="from today", dtype=dtype)
+        parts = run_design(
+            continued,
+            Design(values, m, start=saved),
+            OutcomeCollector(),
+            seed=seed,
+            workers=workers,
+            progress=progress,
+            desc="from today",
+            dtype=dtype,
+        )
     except (KeyError, ValueError) as e:
         raise InputError(
             f"{folder / STATES}: expected the states of the accepted replicates of "

@@ -31,6 +31,7 @@ from sim.vocabulary import PARAM_PREFIX, Fate, defector_column, fate_column
 # Scenario discovery (PRIM)
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Box:
     """One PRIM box: its statistics on the chosen point of the peeling trajectory and limits."""
@@ -64,11 +65,35 @@ class Discovery:
         rows = []
         for b in self.boxes:
             for dim, r in b.limits.iterrows():
-                rows.append({"box": b.index, "coverage": b.coverage, "density": b.density,
-                             "mass": b.mass, "dimension": dim, "low": r.low, "high": r.high,
-                             "full_low": r.full_low, "full_high": r.full_high, "qp": r.qp})
-        return pd.DataFrame(rows, columns=["box", "coverage", "density", "mass", "dimension", "low",
-                                           "high", "full_low", "full_high", "qp"])
+                rows.append(
+                    {
+                        "box": b.index,
+                        "coverage": b.coverage,
+                        "density": b.density,
+                        "mass": b.mass,
+                        "dimension": dim,
+                        "low": r.low,
+                        "high": r.high,
+                        "full_low": r.full_low,
+                        "full_high": r.full_high,
+                        "qp": r.qp,
+                    }
+                )
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "box",
+                "coverage",
+                "density",
+                "mass",
+                "dimension",
+                "low",
+                "high",
+                "full_low",
+                "full_high",
+                "qp",
+            ],
+        )
 
 
 def _choose(trajectory: pd.DataFrame, min_coverage: float) -> int:
@@ -82,9 +107,17 @@ def _choose(trajectory: pd.DataFrame, min_coverage: float) -> int:
     return int(pick.sort_values(["res_dim", "coverage"], ascending=[True, False]).index[0])
 
 
-def prim_boxes(x: pd.DataFrame, y: np.ndarray, *, boxes: int = 1, min_coverage: float = 0.5,
-               max_qp: float | None = 0.05, peel_alpha: float = 0.05, paste_alpha: float = 0.05,
-               mass_min: float = 0.05) -> list[Box]:
+def prim_boxes(
+    x: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    boxes: int = 1,
+    min_coverage: float = 0.5,
+    max_qp: float | None = 0.05,
+    peel_alpha: float = 0.05,
+    paste_alpha: float = 0.05,
+    mass_min: float = 0.05,
+) -> list[Box]:
     """Find ``boxes`` PRIM boxes of ``y`` (boolean) in the space of ``x`` (float columns).
 
     Each box is peeled down to ``mass_min``, pasted back, and read at the densest point of its
@@ -128,14 +161,27 @@ def prim_boxes(x: pd.DataFrame, y: np.ndarray, *, boxes: int = 1, min_coverage: 
         rows = []
         for d in dims:
             q = [v for v in qp.get(d, []) if v is not None and v >= 0]
-            rows.append({"dimension": d, "low": float(lims[d].iloc[0]), "high": float(lims[d].iloc[1]),
-                         "full_low": float(full[d].iloc[0]), "full_high": float(full[d].iloc[1]),
-                         "qp": float(max(q)) if q else math.nan})
-        limits = pd.DataFrame(rows, columns=["dimension", "low", "high", "full_low", "full_high",
-                                             "qp"]).set_index("dimension")
+            rows.append(
+                {
+                    "dimension": d,
+                    "low": float(lims[d].iloc[0]),
+                    "high": float(lims[d].iloc[1]),
+                    "full_low": float(full[d].iloc[0]),
+                    "full_high": float(full[d].iloc[1]),
+                    "qp": float(max(q)) if q else math.nan,
+                }
+            )
+        limits = pd.DataFrame(
+            rows, columns=["dimension", "low", "high", "full_low", "full_high", "qp"]
+        ).set_index("dimension")
         row = traj.loc[i]
-        coverage, density, mass, n, k = (float(row.coverage), float(row.density), float(row.mass),
-                                         int(row.n), int(row.k))
+        coverage, density, mass, n, k = (
+            float(row.coverage),
+            float(row.density),
+            float(row.mass),
+            int(row.n),
+            int(row.k),
+        )
         if max_qp is not None:
             # Bryant & Lempert (2010): keep only the restrictions that are unlikely by chance,
             # and restate the box's statistics without the others
@@ -156,9 +202,17 @@ def prim_boxes(x: pd.DataFrame, y: np.ndarray, *, boxes: int = 1, min_coverage: 
     return found
 
 
-def discover(results, outcome: str = Fate.STAB.word, alliance: str | None = None, *,
-             boxes: int = 1, min_coverage: float = 0.5, max_qp: float | None = 0.05,
-             peel_alpha: float = 0.05, mass_min: float = 0.05) -> Discovery:
+def discover(
+    results,
+    outcome: str = Fate.STAB.word,
+    alliance: str | None = None,
+    *,
+    boxes: int = 1,
+    min_coverage: float = 0.5,
+    max_qp: float | None = 0.05,
+    peel_alpha: float = 0.05,
+    mass_min: float = 0.05,
+) -> Discovery:
     """Scenario discovery on a result set: PRIM boxes of the parameter region where an outcome
     happens.
 
@@ -186,30 +240,48 @@ def discover(results, outcome: str = Fate.STAB.word, alliance: str | None = None
     reps = results.replicates
     fate, _, who = outcome.partition(" by ")
     if fate not in OUTCOMES:
-        raise AnalysisError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}"
-                            " (or 'stab_in_the_back by NAME')")
+        raise AnalysisError(
+            f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}"
+            " (or 'stab_in_the_back by NAME')"
+        )
     y = (reps[fate_column(alliance)] == fate).to_numpy(dtype=bool, copy=True)
     if who:
         members = _members(results, alliance)
         if members and who not in members:
-            raise AnalysisError(f"unknown actor {who!r} in --outcome; the members of {alliance} "
-                                f"are {', '.join(members)}")
+            raise AnalysisError(
+                f"unknown actor {who!r} in --outcome; the members of {alliance} are {', '.join(members)}"
+            )
         y &= (reps[defector_column(alliance)] == who).to_numpy(dtype=bool)
     cols = [c for c in reps.columns if c.startswith(PARAM_PREFIX)]
     x = reps[cols].astype(np.float64)
     x = x.loc[:, x.nunique() > 1]
     x.columns = [c.removeprefix(PARAM_PREFIX) for c in x.columns]
     if x.shape[1] == 0:
-        raise AnalysisError("the run sampled no uncertain values: nothing to discover "
-                            "(run without --point, on a scenario with {dist = ...} values)")
+        raise AnalysisError(
+            "the run sampled no uncertain values: nothing to discover "
+            "(run without --point, on a scenario with {dist = ...} values)"
+        )
     if not y.any():
         raise AnalysisError(f"no replicate has the outcome {outcome!r}; nothing to discover")
-    found = prim_boxes(x, y, boxes=boxes, min_coverage=min_coverage, max_qp=max_qp,
-                       peel_alpha=peel_alpha, mass_min=mass_min)
-    return Discovery(outcome, alliance, float(y.mean()), int(y.sum()), len(y), found,
-                     list(x.columns),
-                     {"min_coverage": min_coverage, "max_qp": max_qp, "peel_alpha": peel_alpha,
-                      "mass_min": mass_min, "results": str(getattr(results, "directory", ""))})
+    found = prim_boxes(
+        x, y, boxes=boxes, min_coverage=min_coverage, max_qp=max_qp, peel_alpha=peel_alpha, mass_min=mass_min
+    )
+    return Discovery(
+        outcome,
+        alliance,
+        float(y.mean()),
+        int(y.sum()),
+        len(y),
+        found,
+        list(x.columns),
+        {
+            "min_coverage": min_coverage,
+            "max_qp": max_qp,
+            "peel_alpha": peel_alpha,
+            "mass_min": mass_min,
+            "results": str(getattr(results, "directory", "")),
+        },
+    )
 
 
 def _members(results, alliance: str) -> list[str]:
@@ -235,16 +307,19 @@ def replicates_needed(d: Discovery, box: Box, max_qp: float | None = None) -> in
     return int(math.ceil(z * z * p * (1 - p) / (mass * (density - p) ** 2)))
 
 
-def format_discovery(d: Discovery, claims: dict | None = None,
-                     names=None) -> str:
+def format_discovery(d: Discovery, claims: dict | None = None, names=None) -> str:
     """A plain-text table of the boxes: statistics, then each restricted dimension."""
     unit = d.settings.get("unit", "replicates")
-    lines = [f"PRIM for {d.outcome} of {d.alliance}: {d.cases:,} of {d.n:,} {unit} "
-             f"(base rate {d.base_rate:.3f}), {len(d.dimensions)} uncertain parameters"]
+    lines = [
+        f"PRIM for {d.outcome} of {d.alliance}: {d.cases:,} of {d.n:,} {unit} "
+        f"(base rate {d.base_rate:.3f}), {len(d.dimensions)} uncertain parameters"
+    ]
     for b in d.boxes:
-        lines.append(f"box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f} "
-                     f"({b.density / d.base_rate:.2f} x base rate), mass {b.mass:.3f}, "
-                     f"{len(b.limits)} restricted dimensions")
+        lines.append(
+            f"box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f} "
+            f"({b.density / d.base_rate:.2f} x base rate), mass {b.mass:.3f}, "
+            f"{len(b.limits)} restricted dimensions"
+        )
         if b.limits.empty:
             lines.append("  " + no_region_text(d, b))
         labels = {dim: (names(dim) if names else dim) for dim in b.limits.index}
@@ -252,10 +327,15 @@ def format_discovery(d: Discovery, claims: dict | None = None,
         for dim, r in b.limits.iterrows():
             cite = ""
             if claims and dim in claims:
-                cite = "  [" + ", ".join(c.id + (f" ¶{c.paragraph}" if c.paragraph else "")
-                                         for c in claims[dim]) + "]"
-            lines.append(f"  {labels[dim]:<{width}}  {r.low:9.4g} .. {r.high:<9.4g} of "
-                         f"{r.full_low:.4g} .. {r.full_high:.4g}  qp {r.qp:.1e}{cite}")
+                cite = (
+                    "  ["
+                    + ", ".join(c.id + (f" ¶{c.paragraph}" if c.paragraph else "") for c in claims[dim])
+                    + "]"
+                )
+            lines.append(
+                f"  {labels[dim]:<{width}}  {r.low:9.4g} .. {r.high:<9.4g} of "
+                f"{r.full_low:.4g} .. {r.full_high:.4g}  qp {r.qp:.1e}{cite}"
+            )
     return "\n".join(lines)
 
 
@@ -265,15 +345,21 @@ def no_region_text(d: Discovery, box: Box) -> str:
     need = replicates_needed(d, box)
     level = d.settings.get("max_qp")
     if need is None:
-        return (f"no restriction is significant at quasi-p {level}: no region of the parameters "
-                "is denser in this outcome than the runs as a whole, and more replicates would "
-                "not change that")
+        return (
+            f"no restriction is significant at quasi-p {level}: no region of the parameters "
+            "is denser in this outcome than the runs as a whole, and more replicates would "
+            "not change that"
+        )
     row = box.trajectory.loc[box.chosen]
     if need <= d.n:
-        return (f"no restriction is significant at quasi-p {level}, although the box PRIM found "
-                f"(density {float(row.density):.3f}, mass {float(row.mass):.3f}) would be at "
-                f"{need:,} replicates: its restrictions are individually weak")
-    return (f"no restriction is significant at quasi-p {level}: the box PRIM found (density "
-            f"{float(row.density):.3f} against a base rate of {d.base_rate:.3f}, mass "
-            f"{float(row.mass):.3f}) would need about {need:,} replicates to stand out (this run has "
-            f"{d.n:,}); run more with alliance-sim run -n {need}")
+        return (
+            f"no restriction is significant at quasi-p {level}, although the box PRIM found "
+            f"(density {float(row.density):.3f}, mass {float(row.mass):.3f}) would be at "
+            f"{need:,} replicates: its restrictions are individually weak"
+        )
+    return (
+        f"no restriction is significant at quasi-p {level}: the box PRIM found (density "
+        f"{float(row.density):.3f} against a base rate of {d.base_rate:.3f}, mass "
+        f"{float(row.mass):.3f}) would need about {need:,} replicates to stand out (this run has "
+        f"{d.n:,}); run more with alliance-sim run -n {need}"
+    )

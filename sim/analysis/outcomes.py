@@ -50,6 +50,7 @@ COHESION_RANGE = (-1.0, 1.0)
 # Fates
 # --------------------------------------------------------------------------------------------
 
+
 def wilson_interval(successes, n, z: float = Z95):
     """Wilson score interval for a binomial proportion.
 
@@ -108,8 +109,9 @@ def fate_table(replicates: pd.DataFrame, alliance: str, actors: list[str] | None
 
     def add(label, count):
         low, high = wilson_interval(count, n)
-        rows.append({"outcome": label, "count": int(count), "p": count / n, "low": float(low),
-                     "high": float(high)})
+        rows.append(
+            {"outcome": label, "count": int(count), "p": count / n, "low": float(low), "high": float(high)}
+        )
 
     add(Fate.HOLDS.word, int((fate == Fate.HOLDS.word).sum()))
     stab = fate == Fate.STAB.word
@@ -133,12 +135,15 @@ def format_fate_table(table: pd.DataFrame, title: str = "") -> str:
 
 def alliance_members(scenario: Mapping) -> dict[str, list[str]]:
     """The members of each declared alliance, from a manifest's resolved ``scenario`` data."""
-    return {name: list(spec.get("members", []))
-            for name, spec in (scenario.get("alliances") or {}).items()}
+    return {name: list(spec.get("members", [])) for name, spec in (scenario.get("alliances") or {}).items()}
 
 
-def who_stabs_whom(replicates: pd.DataFrame, members: Mapping[str, Sequence[str]],
-                   actors: Sequence[str], normalize: bool = False) -> pd.DataFrame:
+def who_stabs_whom(
+    replicates: pd.DataFrame,
+    members: Mapping[str, Sequence[str]],
+    actors: Sequence[str],
+    normalize: bool = False,
+) -> pd.DataFrame:
     """Count betrayals: defector (rows) by betrayed partner (columns), over all alliances.
 
     A replicate in which alliance ``a`` ended as a stab in the back by ``d`` adds one to
@@ -179,14 +184,16 @@ def who_stabs_whom(replicates: pd.DataFrame, members: Mapping[str, Sequence[str]
                     out[pos[d], pos[m]] += c
     if normalize:
         out = out / max(len(replicates), 1)
-    frame = pd.DataFrame(out, index=pd.Index(actors, name="defector"),
-                         columns=pd.Index(actors, name="betrayed"))
+    frame = pd.DataFrame(
+        out, index=pd.Index(actors, name="defector"), columns=pd.Index(actors, name="betrayed")
+    )
     return frame if normalize else frame.astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------
 # Survival (time to the end of an alliance)
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SurvivalCurve:
@@ -230,9 +237,14 @@ class SurvivalCurve:
         grid = np.asarray(grid, dtype=float)
         idx = np.searchsorted(self.time, grid, side="right")
         pad = np.concatenate
-        return pd.DataFrame({"time": grid, "survival": pad([[1.0], self.survival])[idx],
-                             "low": pad([[1.0], self.low])[idx],
-                             "high": pad([[1.0], self.high])[idx]})
+        return pd.DataFrame(
+            {
+                "time": grid,
+                "survival": pad([[1.0], self.survival])[idx],
+                "low": pad([[1.0], self.low])[idx],
+                "high": pad([[1.0], self.high])[idx],
+            }
+        )
 
     @property
     def final(self) -> float:
@@ -245,8 +257,13 @@ class SurvivalCurve:
         return float(self.time[below[0]]) if len(below) else float("nan")
 
 
-def kaplan_meier(durations, observed, horizon: float | None = None, z: float = Z95,
-                 conf_type: Literal["log-log", "plain"] = "log-log") -> SurvivalCurve:
+def kaplan_meier(
+    durations,
+    observed,
+    horizon: float | None = None,
+    z: float = Z95,
+    conf_type: Literal["log-log", "plain"] = "log-log",
+) -> SurvivalCurve:
     """Kaplan-Meier product-limit estimate of survival, with Greenwood 95 % intervals.
 
     ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)``, with ``d_i`` events at ``t_i`` and ``n_i`` at
@@ -320,8 +337,9 @@ def _count_at(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.searchsorted(s, grid, side="right") - np.searchsorted(s, grid, side="left")
 
 
-def alliance_survival(replicates: pd.DataFrame, alliance: str, horizon: int,
-                      fate: str | None = None, **kwargs) -> SurvivalCurve:
+def alliance_survival(
+    replicates: pd.DataFrame, alliance: str, horizon: int, fate: str | None = None, **kwargs
+) -> SurvivalCurve:
     """Time until an alliance ends, censored at the horizon where it holds.
 
     Parameters
@@ -352,8 +370,10 @@ def alliance_survival(replicates: pd.DataFrame, alliance: str, horizon: int,
 # Cohesion over time (from the histograms)
 # --------------------------------------------------------------------------------------------
 
-def histogram_quantiles(counts, q, low: float = COHESION_RANGE[0],
-                        high: float = COHESION_RANGE[1]) -> np.ndarray:
+
+def histogram_quantiles(
+    counts, q, low: float = COHESION_RANGE[0], high: float = COHESION_RANGE[1]
+) -> np.ndarray:
     """Quantiles of a sample known only through its histogram on equal bins.
 
     The mass of each bin is spread uniformly over it, and the quantile is read from the
@@ -405,8 +425,9 @@ def cohesion_quantiles(summary: Mapping[str, np.ndarray], q=(0.05, 0.5, 0.95)) -
     return histogram_quantiles(summary["cohesion_hist"], q, *COHESION_RANGE)
 
 
-def cohesion_bands(summary: Mapping[str, np.ndarray], alliances: Sequence[str],
-                   q=(0.05, 0.25, 0.5, 0.75, 0.95)) -> dict[str, pd.DataFrame]:
+def cohesion_bands(
+    summary: Mapping[str, np.ndarray], alliances: Sequence[str], q=(0.05, 0.25, 0.5, 0.75, 0.95)
+) -> dict[str, pd.DataFrame]:
     """Per alliance, a frame with ``step`` and one column per quantile (``q05``, ``q50``...)."""
     values = cohesion_quantiles(summary, q)
     names = [f"q{round(100 * p):02d}" for p in q]
@@ -426,6 +447,7 @@ def active_share(summary: Mapping[str, np.ndarray]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Blocs, balance and ties
 # --------------------------------------------------------------------------------------------
+
 
 def bloc_columns(replicates: pd.DataFrame, actors: Sequence[str]) -> list[str] | None:
     """The ``bloc:<actor>`` columns in actor order, or None when the result set has none."""
@@ -516,5 +538,11 @@ def tie_sd(summary: Mapping[str, np.ndarray], actors: Sequence[str] | None = Non
 
 def mean_capability(replicates: pd.DataFrame, actors: Sequence[str]) -> pd.Series:
     """Mean final capability (share of power) of each actor (NaN where not recorded)."""
-    return pd.Series({a: float(replicates[capability_column(a)].mean())
-                      if capability_column(a) in replicates else float("nan") for a in actors})
+    return pd.Series(
+        {
+            a: float(replicates[capability_column(a)].mean())
+            if capability_column(a) in replicates
+            else float("nan")
+            for a in actors
+        }
+    )

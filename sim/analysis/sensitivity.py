@@ -86,14 +86,16 @@ def pick_alliance(alliance: str | None, declared: list[str], focal: str | None) 
     """``alliance``, or the focal one when omitted; an error naming the declared ones if unknown."""
     alliance = alliance or focal
     if alliance not in declared:
-        raise AnalysisError(f"unknown alliance {alliance!r}; expected one of "
-                            f"{', '.join(declared) or '(none declared)'}")
+        raise AnalysisError(
+            f"unknown alliance {alliance!r}; expected one of {', '.join(declared) or '(none declared)'}"
+        )
     return alliance
 
 
 # --------------------------------------------------------------------------------------------
 # Factors: the uncertain values of a scenario
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Factor:
@@ -169,8 +171,14 @@ def factor_of(slot: Slot) -> Factor | None:
             return None
         lo = lo if value.low is None else max(lo, value.low)
         hi = hi if value.high is None else min(hi, value.high)
-        f = Factor(path, "normal", max(lo, value.mean - NORMAL_SDS * value.sd),
-                   min(hi, value.mean + NORMAL_SDS * value.sd), mean=value.mean, sd=value.sd)
+        f = Factor(
+            path,
+            "normal",
+            max(lo, value.mean - NORMAL_SDS * value.sd),
+            min(hi, value.mean + NORMAL_SDS * value.sd),
+            mean=value.mean,
+            sd=value.sd,
+        )
     else:
         return None
     return f if f.high > f.low else None
@@ -212,8 +220,7 @@ def family(path: str) -> str:
 
 def problem(factors: Sequence[Factor], groups: Sequence[str] | None = None) -> dict:
     """The SALib problem of a design in the unit hypercube (one dimension per factor)."""
-    p = {"num_vars": len(factors), "names": [f.name for f in factors],
-         "bounds": [[0.0, 1.0]] * len(factors)}
+    p = {"num_vars": len(factors), "names": [f.name for f in factors], "bounds": [[0.0, 1.0]] * len(factors)}
     if groups is not None:
         p["groups"] = list(groups)
     return p
@@ -257,8 +264,9 @@ def replicates_for_noise(share: float, replicates: int, target: float = NOISE_TA
     return int(math.ceil(replicates * share / (1.0 - share) * (1.0 - target) / target))
 
 
-def sobol_design(factors: Sequence[Factor], samples: int, *, groups: Sequence[str] | None = None,
-                 seed: int = 0) -> np.ndarray:
+def sobol_design(
+    factors: Sequence[Factor], samples: int, *, groups: Sequence[str] | None = None, seed: int = 0
+) -> np.ndarray:
     """Saltelli's design for first-order and total Sobol indices, in the unit hypercube.
 
     ``samples * (D + 2)`` rows, ``D`` the number of factors (or of groups); a scrambled Sobol'
@@ -271,12 +279,20 @@ def sobol_design(factors: Sequence[Factor], samples: int, *, groups: Sequence[st
     _salib()
     from SALib.sample import sobol as sobol_sample
 
-    return sobol_sample.sample(problem(factors, groups), samples, calc_second_order=False,
-                               scramble=True, seed=seed)
+    return sobol_sample.sample(
+        problem(factors, groups), samples, calc_second_order=False, scramble=True, seed=seed
+    )
 
 
-def sobol_indices(factors: Sequence[Factor], Y: np.ndarray, *, groups: Sequence[str] | None = None,
-                  conf_level: float = 0.95, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+def sobol_indices(
+    factors: Sequence[Factor],
+    Y: np.ndarray,
+    *,
+    groups: Sequence[str] | None = None,
+    conf_level: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """First-order (S1) and total (ST) Sobol indices with bootstrap confidence half-widths.
 
     Returns
@@ -296,18 +312,29 @@ def sobol_indices(factors: Sequence[Factor], Y: np.ndarray, *, groups: Sequence[
     if np.ptp(Y) == 0:
         names = list(dict.fromkeys(groups)) if groups is not None else p["names"]
         zero = np.zeros(len(names))
-        return pd.DataFrame({"S1": zero, "S1_conf": zero, "ST": zero, "ST_conf": zero},
-                            index=pd.Index(names, name="factor"))
-    res = sobol.analyze(p, Y, calc_second_order=False, num_resamples=resamples,
-                        conf_level=conf_level, print_to_console=False, seed=seed)
+        return pd.DataFrame(
+            {"S1": zero, "S1_conf": zero, "ST": zero, "ST_conf": zero}, index=pd.Index(names, name="factor")
+        )
+    res = sobol.analyze(
+        p,
+        Y,
+        calc_second_order=False,
+        num_resamples=resamples,
+        conf_level=conf_level,
+        print_to_console=False,
+        seed=seed,
+    )
     names = list(dict.fromkeys(groups)) if groups is not None else p["names"]
-    df = pd.DataFrame({k: np.asarray(res[k], dtype=float) for k in ("S1", "S1_conf", "ST", "ST_conf")},
-                      index=pd.Index(names, name="factor"))
+    df = pd.DataFrame(
+        {k: np.asarray(res[k], dtype=float) for k in ("S1", "S1_conf", "ST", "ST_conf")},
+        index=pd.Index(names, name="factor"),
+    )
     return df.sort_values("ST", ascending=False)
 
 
-def morris_design(factors: Sequence[Factor], trajectories: int, *, levels: int = 4,
-                  seed: int = 0) -> np.ndarray:
+def morris_design(
+    factors: Sequence[Factor], trajectories: int, *, levels: int = 4, seed: int = 0
+) -> np.ndarray:
     """Morris trajectories (``trajectories * (D + 1)`` rows) in the unit hypercube.
 
     References
@@ -320,8 +347,16 @@ def morris_design(factors: Sequence[Factor], trajectories: int, *, levels: int =
     return morris_sample.sample(problem(factors), trajectories, num_levels=levels, seed=seed)
 
 
-def morris_indices(factors: Sequence[Factor], U: np.ndarray, Y: np.ndarray, *, levels: int = 4,
-                   conf_level: float = 0.95, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+def morris_indices(
+    factors: Sequence[Factor],
+    U: np.ndarray,
+    Y: np.ndarray,
+    *,
+    levels: int = 4,
+    conf_level: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Morris elementary effects: ``mu_star`` (mean absolute effect, with its bootstrap
     confidence half-width), ``mu`` and ``sigma``, per unit of each factor's quantile scale.
 
@@ -332,21 +367,32 @@ def morris_indices(factors: Sequence[Factor], U: np.ndarray, Y: np.ndarray, *, l
     _salib()
     from SALib.analyze import morris
 
-    res = morris.analyze(problem(factors), np.asarray(U, dtype=np.float64),
-                         np.asarray(Y, dtype=np.float64), num_resamples=resamples,
-                         conf_level=conf_level, num_levels=levels, print_to_console=False,
-                         seed=seed)
-    df = pd.DataFrame({"mu_star": np.asarray(res["mu_star"], dtype=float),
-                       "mu_star_conf": np.asarray(res["mu_star_conf"], dtype=float),
-                       "mu": np.asarray(res["mu"], dtype=float),
-                       "sigma": np.asarray(res["sigma"], dtype=float)},
-                      index=pd.Index([f.name for f in factors], name="factor"))
+    res = morris.analyze(
+        problem(factors),
+        np.asarray(U, dtype=np.float64),
+        np.asarray(Y, dtype=np.float64),
+        num_resamples=resamples,
+        conf_level=conf_level,
+        num_levels=levels,
+        print_to_console=False,
+        seed=seed,
+    )
+    df = pd.DataFrame(
+        {
+            "mu_star": np.asarray(res["mu_star"], dtype=float),
+            "mu_star_conf": np.asarray(res["mu_star_conf"], dtype=float),
+            "mu": np.asarray(res["mu"], dtype=float),
+            "sigma": np.asarray(res["sigma"], dtype=float),
+        },
+        index=pd.Index([f.name for f in factors], name="factor"),
+    )
     return df.sort_values("mu_star", ascending=False)
 
 
 # --------------------------------------------------------------------------------------------
 # Running a design on the engine
 # --------------------------------------------------------------------------------------------
+
 
 class FateCounts(Collector):
     """Per design point of a chunk, how many of its replicates end in each fate of one alliance."""
@@ -362,27 +408,58 @@ class FateCounts(Collector):
         return np.asarray(block.points), counts
 
 
-def fate_shares(scenario: Scenario, values: dict[str, np.ndarray], *, replicates: int,
-                alliance: str, seed: int = 0, streams: np.ndarray | None = None,
-                workers: int | None = 1, progress: bool = False, chunk_size: int = BLOCK_ROWS,
-                dtype: str = "float32", engine: str = "numpy", executor=None) -> np.ndarray:
+def fate_shares(
+    scenario: Scenario,
+    values: dict[str, np.ndarray],
+    *,
+    replicates: int,
+    alliance: str,
+    seed: int = 0,
+    streams: np.ndarray | None = None,
+    workers: int | None = 1,
+    progress: bool = False,
+    chunk_size: int = BLOCK_ROWS,
+    dtype: str = "float32",
+    engine: str = "numpy",
+    executor=None,
+) -> np.ndarray:
     """``(P, 3)`` share of each design point's replicates that hold, end in a stab in the back, or
     drift apart, run through the experiment engine (:func:`sim.run.engine.run_design`)."""
     design = Design({k: np.asarray(v, dtype=np.float64) for k, v in values.items()}, replicates, streams)
-    parts = run_design(scenario, design, FateCounts(alliance), seed=seed, chunk_size=chunk_size,
-                       workers=workers, executor=executor, progress=progress, desc="design",
-                       dtype=dtype, engine=engine)
+    parts = run_design(
+        scenario,
+        design,
+        FateCounts(alliance),
+        seed=seed,
+        chunk_size=chunk_size,
+        workers=workers,
+        executor=executor,
+        progress=progress,
+        desc="design",
+        dtype=dtype,
+        engine=engine,
+    )
     counts = np.zeros((design.points, len(FATES)), dtype=np.int64)
     for points, c in parts:
         counts[points] += c
     return counts / replicates
 
 
-def evaluate_design(scenario: Scenario, factors: Sequence[Factor], X: np.ndarray, *,
-                    replicates: int, seed: int = 0, alliance: str | None = None,
-                    workers: int | None = None, progress: bool = True,
-                    block_rows: int = BLOCK_ROWS, dtype: str = "float32",
-                    crn_stride: int | None = None, engine: str = "numpy") -> pd.DataFrame:
+def evaluate_design(
+    scenario: Scenario,
+    factors: Sequence[Factor],
+    X: np.ndarray,
+    *,
+    replicates: int,
+    seed: int = 0,
+    alliance: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    block_rows: int = BLOCK_ROWS,
+    dtype: str = "float32",
+    crn_stride: int | None = None,
+    engine: str = "numpy",
+) -> pd.DataFrame:
     """Run every design point ``replicates`` times and return the fate shares per point.
 
     Parameters
@@ -419,20 +496,34 @@ def evaluate_design(scenario: Scenario, factors: Sequence[Factor], X: np.ndarray
     if replicates <= 0:
         raise AnalysisError(f"expected a positive number of replicates, got {replicates}")
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-    streams = (np.zeros(len(X), dtype=np.int64) if not crn_stride
-               else np.arange(len(X), dtype=np.int64) // crn_stride)
+    streams = (
+        np.zeros(len(X), dtype=np.int64)
+        if not crn_stride
+        else np.arange(len(X), dtype=np.int64) // crn_stride
+    )
     values = {f.name: X[:, j] for j, f in enumerate(factors)}
     if not values:
         raise AnalysisError("expected at least one factor in the design")
-    shares = fate_shares(scenario, values, replicates=replicates, alliance=alliance, seed=seed,
-                         streams=streams, workers=workers, progress=progress, chunk_size=block_rows,
-                         dtype=dtype, engine=engine)
+    shares = fate_shares(
+        scenario,
+        values,
+        replicates=replicates,
+        alliance=alliance,
+        seed=seed,
+        streams=streams,
+        workers=workers,
+        progress=progress,
+        chunk_size=block_rows,
+        dtype=dtype,
+        engine=engine,
+    )
     return pd.DataFrame(shares, columns=[OUTPUTS[k] for k in FATES])
 
 
 # --------------------------------------------------------------------------------------------
 # A sensitivity run
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Sensitivity:
@@ -463,12 +554,23 @@ class Sensitivity:
         return df if top is None else df.head(top)
 
 
-def run_sensitivity(scenario: Scenario | str | Path, *, method: str = "sobol", samples: int = 1024,
-                    replicates: int = 16, seed: int = 0, alliance: str | None = None,
-                    include: Sequence[str] | None = None, grouped: bool = False,
-                    levels: int = 4, workers: int | None = None, progress: bool = True,
-                    steps: int | None = None, name: str | None = None,
-                    engine: str = "numpy") -> Sensitivity:
+def run_sensitivity(
+    scenario: Scenario | str | Path,
+    *,
+    method: str = "sobol",
+    samples: int = 1024,
+    replicates: int = 16,
+    seed: int = 0,
+    alliance: str | None = None,
+    include: Sequence[str] | None = None,
+    grouped: bool = False,
+    levels: int = 4,
+    workers: int | None = None,
+    progress: bool = True,
+    steps: int | None = None,
+    name: str | None = None,
+    engine: str = "numpy",
+) -> Sensitivity:
     """Vary a scenario's uncertain values, run each design point ``replicates`` times, and
     estimate Sobol indices (``method="sobol"``) or Morris screening measures (``"morris"``) of
     P(holds), P(stab in the back) and P(drift apart) of the focal alliance.
@@ -506,8 +608,10 @@ def run_sensitivity(scenario: Scenario | str | Path, *, method: str = "sobol", s
         raise AnalysisError(f"expected method 'sobol' or 'morris', got {method!r}")
     factors = scenario_factors(scenario, include)
     if not factors:
-        raise AnalysisError("no uncertain values to vary" + (f" match {', '.join(include)}"
-                                                             if include else " in the scenario"))
+        raise AnalysisError(
+            "no uncertain values to vary"
+            + (f" match {', '.join(include)}" if include else " in the scenario")
+        )
     alliance = pick_alliance(alliance, list(scenario.alliances), scenario.focal_alliance)
     groups = [family(f.name) for f in factors] if grouped and method == "sobol" else None
     if groups is not None and len(set(groups)) < 2:
@@ -522,9 +626,18 @@ def run_sensitivity(scenario: Scenario | str | Path, *, method: str = "sobol", s
     t0 = time.perf_counter()
     units = len(set(groups)) if groups is not None else len(factors)
     stride = units + 2 if method == "sobol" else len(factors) + 1
-    outputs = evaluate_design(scenario, factors, X, replicates=replicates, seed=seed,
-                              alliance=alliance, workers=workers, progress=progress,
-                              crn_stride=stride, engine=engine)
+    outputs = evaluate_design(
+        scenario,
+        factors,
+        X,
+        replicates=replicates,
+        seed=seed,
+        alliance=alliance,
+        workers=workers,
+        progress=progress,
+        crn_stride=stride,
+        engine=engine,
+    )
     elapsed = time.perf_counter() - t0
     indices = {}
     for out in outputs.columns:
@@ -533,14 +646,33 @@ def run_sensitivity(scenario: Scenario | str | Path, *, method: str = "sobol", s
             indices[out] = sobol_indices(factors, Y, groups=groups, seed=seed)
         else:
             indices[out] = morris_indices(factors, U, Y, levels=levels, seed=seed)
-    settings = {"samples": samples, "samples_requested": requested, "replicates": replicates,
-                "seed": seed, "steps": scenario.run.steps,
-                "design_points": len(X), "factors": len(factors),
-                "groups": None if groups is None else len(set(groups)), "include": list(include or []),
-                "levels": levels if method == "morris" else None, "seconds": round(elapsed, 2),
-                "replicate_runs": int(len(X) * replicates), "scenario_hash": scenario.digest()}
-    return Sensitivity(name or scenario.title or "scenario", method, alliance, factors, groups,
-                       U, X, outputs, indices, settings)
+    settings = {
+        "samples": samples,
+        "samples_requested": requested,
+        "replicates": replicates,
+        "seed": seed,
+        "steps": scenario.run.steps,
+        "design_points": len(X),
+        "factors": len(factors),
+        "groups": None if groups is None else len(set(groups)),
+        "include": list(include or []),
+        "levels": levels if method == "morris" else None,
+        "seconds": round(elapsed, 2),
+        "replicate_runs": int(len(X) * replicates),
+        "scenario_hash": scenario.digest(),
+    }
+    return Sensitivity(
+        name or scenario.title or "scenario",
+        method,
+        alliance,
+        factors,
+        groups,
+        U,
+        X,
+        outputs,
+        indices,
+        settings,
+    )
 
 
 def noise_warning(s: Sensitivity, output: str) -> str | None:
@@ -552,14 +684,19 @@ def noise_warning(s: Sensitivity, output: str) -> str | None:
         return None
     need = replicates_for_noise(share, R)
     if need is None:
-        return (f"warning: binomial noise is {share:.2f} of the variance of {output} at R = {R}: "
-                "the inputs move it less than chance does; these indices are mostly noise")
-    return (f"warning: binomial noise is {share:.2f} of the variance of {output} at R = {R} (above "
-            f"{NOISE_TARGET}); about --replicates {need} would bring it to {NOISE_TARGET}")
+        return (
+            f"warning: binomial noise is {share:.2f} of the variance of {output} at R = {R}: "
+            "the inputs move it less than chance does; these indices are mostly noise"
+        )
+    return (
+        f"warning: binomial noise is {share:.2f} of the variance of {output} at R = {R} (above "
+        f"{NOISE_TARGET}); about --replicates {need} would bring it to {NOISE_TARGET}"
+    )
 
 
-def format_indices(s: Sensitivity, output: str = "p_stab", top: int = 12,
-                   names: Callable[[str], str] | None = None) -> str:
+def format_indices(
+    s: Sensitivity, output: str = "p_stab", top: int = 12, names: Callable[[str], str] | None = None
+) -> str:
     """A plain-text table of the most influential factors of one output.
 
     ``names`` turns a parameter path into the label printed (e.g. the path with a readable
@@ -569,22 +706,24 @@ def format_indices(s: Sensitivity, output: str = "p_stab", top: int = 12,
     if names is not None:
         df = df.rename(index=lambda i: names(str(i)))
     label = {"p_holds": "P(holds)", "p_stab": "P(stab in the back)", "p_drift": "P(drift apart)"}
-    lines = [f"{label.get(output, output)} of {s.alliance}: {s.method} indices "
-             f"({s.settings['design_points']:,} design points x {s.settings['replicates']} replicates)"]
+    lines = [
+        f"{label.get(output, output)} of {s.alliance}: {s.method} indices "
+        f"({s.settings['design_points']:,} design points x {s.settings['replicates']} replicates)"
+    ]
     width = max([len(str(i)) for i in df.index] + [6])
     if s.method == "sobol":
         lines.append(f"  {'factor':<{width}}  {'ST':>14}  {'S1':>14}")
         for name, r in df.iterrows():
-            lines.append(f"  {name:<{width}}  {r.ST:6.3f} ± {r.ST_conf:5.3f}  "
-                         f"{r.S1:6.3f} ± {r.S1_conf:5.3f}")
+            lines.append(f"  {name:<{width}}  {r.ST:6.3f} ± {r.ST_conf:5.3f}  {r.S1:6.3f} ± {r.S1_conf:5.3f}")
     else:
         lines.append(f"  {'factor':<{width}}  {'mu*':>14}  {'sigma':>7}")
         for name, r in df.iterrows():
-            lines.append(f"  {name:<{width}}  {r.mu_star:6.3f} ± {r.mu_star_conf:5.3f}  "
-                         f"{r.sigma:7.3f}")
+            lines.append(f"  {name:<{width}}  {r.mu_star:6.3f} ± {r.mu_star_conf:5.3f}  {r.sigma:7.3f}")
     mean = s.outputs[output].mean()
-    lines.append(f"  mean over the design {mean:.3f}; binomial noise share of the variance "
-                 f"{s.noise_share(output):.2f} (at R = {s.settings['replicates']})")
+    lines.append(
+        f"  mean over the design {mean:.3f}; binomial noise share of the variance "
+        f"{s.noise_share(output):.2f} (at R = {s.settings['replicates']})"
+    )
     warning = noise_warning(s, output)
     if warning:
         lines.append("  " + warning)

@@ -72,8 +72,7 @@ def frozen_distribution(f: Factor):
     if f.dist == "beta":
         return stats.beta(f.a, f.b, loc=f.low, scale=width)
     if f.dist == "normal":
-        return stats.truncnorm((f.low - f.mean) / f.sd, (f.high - f.mean) / f.sd, loc=f.mean,
-                               scale=f.sd)
+        return stats.truncnorm((f.low - f.mean) / f.sd, (f.high - f.mean) / f.sd, loc=f.mean, scale=f.sd)
     raise AnalysisError(f"unknown distribution {f.dist!r}")  # pragma: no cover
 
 
@@ -95,8 +94,15 @@ class ScenarioFunction:
         The alliance whose fate is counted.
     """
 
-    def __init__(self, scenario: Scenario, factors: Sequence[Factor], replicates: int, seed: int,
-                 alliance: str, dtype: str = "float32"):
+    def __init__(
+        self,
+        scenario: Scenario,
+        factors: Sequence[Factor],
+        replicates: int,
+        seed: int,
+        alliance: str,
+        dtype: str = "float32",
+    ):
         self.scenario = scenario
         self.factors = list(factors)
         self.paths = {identifier(f.name): f.name for f in self.factors}
@@ -113,15 +119,19 @@ class ScenarioFunction:
         and status quo)."""
         unknown = set(values) - set(self.paths) - set(self.levers)
         if unknown:
-            raise AnalysisError(f"not an uncertainty or a lever of this model: "
-                                f"{', '.join(sorted(unknown))}")
-        point = {f.name: np.array([float(values.get(identifier(f.name), _middle(f)))])
-                 for f in self.factors}
+            raise AnalysisError(f"not an uncertainty or a lever of this model: {', '.join(sorted(unknown))}")
+        point = {f.name: np.array([float(values.get(identifier(f.name), _middle(f)))]) for f in self.factors}
         for key, path in self.levers.items():
             if key in values:
                 point[path] = np.array([float(values[key])])
-        shares = fate_shares(self.scenario, point, replicates=self.replicates, alliance=self.alliance,
-                             seed=self.seed, dtype=self.dtype)
+        shares = fate_shares(
+            self.scenario,
+            point,
+            replicates=self.replicates,
+            alliance=self.alliance,
+            seed=self.seed,
+            dtype=self.dtype,
+        )
         return {OUTPUTS[k]: float(shares[0, i]) for i, k in enumerate(FATES)}
 
 
@@ -133,9 +143,16 @@ def _middle(f: Factor) -> float:
     return float(f.ppf(0.5))
 
 
-def ema_model(scenario: Scenario | str | Path, *, replicates: int = 200, seed: int = 0,
-              alliance: str | None = None, include: Sequence[str] | None = None,
-              steps: int | None = None, name: str = "alliance_sim"):
+def ema_model(
+    scenario: Scenario | str | Path,
+    *,
+    replicates: int = 200,
+    seed: int = 0,
+    alliance: str | None = None,
+    include: Sequence[str] | None = None,
+    steps: int | None = None,
+    name: str = "alliance_sim",
+):
     """An ``ema_workbench.Model`` of a scenario.
 
     Parameters
@@ -169,8 +186,9 @@ def ema_model(scenario: Scenario | str | Path, *, replicates: int = 200, seed: i
             warnings.filterwarnings("ignore", message="ipyparallel not installed")
             from ema_workbench import Model, RealParameter, ScalarOutcome
     except ImportError:
-        raise AnalysisError("the EMA Workbench adapter needs the 'explore' extra: "
-                            "pip install 'alliance-sim[explore]'") from None
+        raise AnalysisError(
+            "the EMA Workbench adapter needs the 'explore' extra: pip install 'alliance-sim[explore]'"
+        ) from None
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     scenario = scenario.with_run(steps=steps)
@@ -182,8 +200,9 @@ def ema_model(scenario: Scenario | str | Path, *, replicates: int = 200, seed: i
         raise AnalysisError("no uncertain values to expose as uncertainties")
     function = ScenarioFunction(scenario, factors, replicates, seed, alliance)
     model = Model(name, function=function)
-    model.uncertainties = [RealParameter.from_dist(identifier(f.name), frozen_distribution(f))
-                           for f in factors]
+    model.uncertainties = [
+        RealParameter.from_dist(identifier(f.name), frozen_distribution(f)) for f in factors
+    ]
     model.outcomes = [ScalarOutcome(OUTPUTS[k]) for k in FATES]
     model.levers = ema_levers(scenario)
     return model

@@ -75,8 +75,9 @@ class AllianceModel(mesa.Model):
     >>> model.datacollector.get_model_vars_dataframe().tail()  # doctest: +SKIP
     """
 
-    def __init__(self, scenario: Scenario | str | Path, rng=None, params: Params | None = None,
-                 point: bool = False):
+    def __init__(
+        self, scenario: Scenario | str | Path, rng=None, params: Params | None = None, point: bool = False
+    ):
         super().__init__(rng=rng)
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario, point=point)
@@ -90,11 +91,12 @@ class AllianceModel(mesa.Model):
         self._n_members = dynamics.member_count(self.params)
         reporters: dict[str, typing.Callable] = {}
         for a_index, al in enumerate(self.params.alliances):
-            reporters[f"cohesion:{al.name}"] = (
-                lambda m, members=al.members: float(dynamics.cohesion(m.state.ties, members)[0]))
-            reporters[f"status:{al.name}"] = (
-                lambda m, a=a_index: "active" if m.state.active[0, a] else
-                FATES[m.state.fate[0, a]])
+            reporters[f"cohesion:{al.name}"] = lambda m, members=al.members: float(
+                dynamics.cohesion(m.state.ties, members)[0]
+            )
+            reporters[f"status:{al.name}"] = lambda m, a=a_index: (
+                "active" if m.state.active[0, a] else FATES[m.state.fate[0, a]]
+            )
         self.datacollector = mesa.DataCollector(
             model_reporters=reporters,
             agent_reporters={"capability": "capability"},

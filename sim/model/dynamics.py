@@ -58,6 +58,7 @@ class NumericalError(ArithmeticError):
 # Forces (pure functions on batched arrays)
 # --------------------------------------------------------------------------------------------
 
+
 def interest_similarity(position, salience, low, high):
     """``U_ij = 1 - 2 sum_k s^_ik |x_ik - x_jk| / range_k`` with ``s^_i = s_i / sum_k s_ik``.
 
@@ -153,6 +154,7 @@ def defection_probability(W_mean, theta_stay, h0, beta, power_change, power_shif
 # State and randomness
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class State:
     """Everything that changes during a run, for ``n`` replicates."""
@@ -206,7 +208,10 @@ def workspace(params: Params, dtype) -> Workspace:
         return np.zeros((n, A, A), dtype=dtype)
 
     return Workspace(
-        F=buffer(), tmp=buffer(), tau=buffer(), tau_t=buffer(),
+        F=buffer(),
+        tmp=buffer(),
+        tau=buffer(),
+        tau_t=buffer(),
         affinity=(-dt * c["affinity"]).reshape(n, 1).astype(dtype),
         balance=column(dt * c["balance"] / max(A - 2, 1), (n, 1, 1)),
         threat=column(np.sqrt(dt * c["threat"]), (n, 1)),
@@ -277,14 +282,23 @@ def seats(params: Params, dtype) -> Seats:
         partners[sl, sl] = 1.0
 
     def per_seat(key):
-        columns = [np.repeat(getattr(al, key)[:, None], len(al.members), axis=1)
-                   for al in params.alliances]
+        columns = [np.repeat(getattr(al, key)[:, None], len(al.members), axis=1) for al in params.alliances]
         return (np.concatenate(columns, axis=1) if columns else np.zeros((params.n, 0))).astype(dtype)
 
     shift = per_seat("power_shift")
-    return Seats(np.array(actor, dtype=np.intp), span, np.array(pairs, dtype=np.intp), mean,
-                 partners, size, per_seat("theta_stay"), per_seat("h0"), per_seat("beta"), shift,
-                 bool(np.any(shift)))
+    return Seats(
+        np.array(actor, dtype=np.intp),
+        span,
+        np.array(pairs, dtype=np.intp),
+        mean,
+        partners,
+        size,
+        per_seat("theta_stay"),
+        per_seat("h0"),
+        per_seat("beta"),
+        shift,
+        bool(np.any(shift)),
+    )
 
 
 def relative_power(cap: np.ndarray, seats: Seats) -> np.ndarray:
@@ -334,11 +348,19 @@ def normal_noise(rng: np.random.Generator, shape, dtype=np.float64, out=None) ->
     return np.take(normal_table(dtype), index, out=out, mode="clip")
 
 
-def draw(rng: np.random.Generator, n: int, A: int, n_events: int, n_members: int,
-         dtype=np.float64, out: np.ndarray | None = None) -> Draws:
+def draw(
+    rng: np.random.Generator,
+    n: int,
+    A: int,
+    n_events: int,
+    n_members: int,
+    dtype=np.float64,
+    out: np.ndarray | None = None,
+) -> Draws:
     """Draw one step's random numbers: noise, event uniforms, decision uniforms, in that order."""
-    return Draws(normal_noise(rng, (n, A, A), dtype, out), rng.random((n, n_events)),
-                 rng.random((n, n_members)))
+    return Draws(
+        normal_noise(rng, (n, A, A), dtype, out), rng.random((n, n_events)), rng.random((n, n_members))
+    )
 
 
 def member_count(params: Params) -> int:
@@ -355,15 +377,20 @@ def initial_state(params: Params, dtype=np.float64) -> State:
     cap = params.capability.astype(dtype, copy=True)
     places = seats(params, dtype)
     return State(
-        t=0, ties=W, capability=cap, growth=params.growth.astype(dtype, copy=True),
+        t=0,
+        ties=W,
+        capability=cap,
+        growth=params.growth.astype(dtype, copy=True),
         position=params.position.astype(dtype, copy=True),
         salience=params.salience.astype(dtype, copy=True),
         ambition=params.ambition.astype(dtype, copy=True),
         dependence=params.dependence.astype(dtype, copy=True),
         pressure_offset=np.zeros((n, A), dtype=dtype),
         fired=np.zeros((n, len(params.events)), dtype=bool),
-        active=np.ones((n, L), dtype=bool), fate=np.zeros((n, L), dtype=np.int8),
-        end_step=np.full((n, L), -1, dtype=np.int32), defector=np.full((n, L), -1, dtype=np.int16),
+        active=np.ones((n, L), dtype=bool),
+        fate=np.zeros((n, L), dtype=np.int8),
+        end_step=np.full((n, L), -1, dtype=np.int32),
+        defector=np.full((n, L), -1, dtype=np.int16),
         log_power0=relative_power(cap, places),
         first_fired=np.full((n, len(params.events)), -1, dtype=np.int32),
         fire_count=np.zeros((n, len(params.events)), dtype=np.int32),
@@ -371,17 +398,39 @@ def initial_state(params: Params, dtype=np.float64) -> State:
 
 
 #: the arrays that make up a State at a step (the rest is rebuilt from the parameters)
-STATE_ARRAYS = ("ties", "capability", "growth", "position", "salience", "ambition", "dependence",
-                "pressure_offset", "fired", "active", "fate", "end_step", "defector", "log_power0",
-                "first_fired", "fire_count")
+STATE_ARRAYS = (
+    "ties",
+    "capability",
+    "growth",
+    "position",
+    "salience",
+    "ambition",
+    "dependence",
+    "pressure_offset",
+    "fired",
+    "active",
+    "fate",
+    "end_step",
+    "defector",
+    "log_power0",
+    "first_fired",
+    "fire_count",
+)
 
 
 def restore_state(params: Params, t: int, arrays: dict[str, np.ndarray], dtype=np.float64) -> State:
     """A :class:`State` at step ``t`` from saved arrays (:data:`STATE_ARRAYS`, one row per replicate
     of ``params``), to continue a run from there; caches are rebuilt on the first step."""
     dtype = np.dtype(dtype)
-    kinds = {"fired": bool, "active": bool, "fate": np.int8, "end_step": np.int32,
-             "defector": np.int16, "first_fired": np.int32, "fire_count": np.int32}
+    kinds = {
+        "fired": bool,
+        "active": bool,
+        "fate": np.int8,
+        "end_step": np.int32,
+        "defector": np.int16,
+        "first_fired": np.int32,
+        "fire_count": np.int32,
+    }
     values = {k: np.array(arrays[k], dtype=kinds.get(k, dtype), copy=True) for k in STATE_ARRAYS}
     fresh = initial_state(params, dtype)  # the shapes every array must have
     for k in STATE_ARRAYS:
@@ -390,11 +439,23 @@ def restore_state(params: Params, t: int, arrays: dict[str, np.ndarray], dtype=n
             raise ValueError(f"expected {k} of shape {want}, got {values[k].shape}")
     v = values
     return State(
-        t=int(t), ties=v["ties"], capability=v["capability"], growth=v["growth"],
-        position=v["position"], salience=v["salience"], ambition=v["ambition"],
-        dependence=v["dependence"], pressure_offset=v["pressure_offset"], fired=v["fired"],
-        active=v["active"], fate=v["fate"], end_step=v["end_step"], defector=v["defector"],
-        log_power0=v["log_power0"], first_fired=v["first_fired"], fire_count=v["fire_count"],
+        t=int(t),
+        ties=v["ties"],
+        capability=v["capability"],
+        growth=v["growth"],
+        position=v["position"],
+        salience=v["salience"],
+        ambition=v["ambition"],
+        dependence=v["dependence"],
+        pressure_offset=v["pressure_offset"],
+        fired=v["fired"],
+        active=v["active"],
+        fate=v["fate"],
+        end_step=v["end_step"],
+        defector=v["defector"],
+        log_power0=v["log_power0"],
+        first_fired=v["first_fired"],
+        fire_count=v["fire_count"],
     )
 
 
@@ -402,9 +463,11 @@ def schedule_moves(params: Params, t: int) -> bool:
     """Whether the pressure schedule at step t may differ from step t - 1 (it is flat between
     knots, where the left knot stays the same and the weight of the right one is zero)."""
     t = min(t, params.steps - 1)
-    return t == 0 or not (np.array_equal(params.pressure_index[t], params.pressure_index[t - 1])
-                          and not params.pressure_weight[t].any()
-                          and not params.pressure_weight[t - 1].any())
+    return t == 0 or not (
+        np.array_equal(params.pressure_index[t], params.pressure_index[t - 1])
+        and not params.pressure_weight[t].any()
+        and not params.pressure_weight[t - 1].any()
+    )
 
 
 def pressure_at(params: Params, state: State, t: int, stepper: Stepper | None = None):
@@ -439,6 +502,7 @@ def cohesion(W, members):
 # --------------------------------------------------------------------------------------------
 # The step
 # --------------------------------------------------------------------------------------------
+
 
 def event_probabilities(params: Params) -> np.ndarray | None:
     """Probability of each stochastic event in one step, ``1 - exp(-hazard dt)``: (n, E)."""
@@ -542,8 +606,9 @@ def _apply_effect(state: State, f, rows, params: Params) -> str | None:
     raise ValueError(f"unknown effect kind {f.kind!r}")  # pragma: no cover
 
 
-def fixed_force(params: Params, state: State, stepper: Stepper, rows=slice(None),
-                similarity: bool = True) -> np.ndarray:
+def fixed_force(
+    params: Params, state: State, stepper: Stepper, rows=slice(None), similarity: bool = True
+) -> np.ndarray:
     """``dt * (alpha_aff U - alpha_cmp C + alpha_dep D)`` for the replicates ``rows``: the part of
     the forces that only changes when events or bargaining change interests (the ``-alpha_aff W``
     part of the affinity force moves with W and is applied in :func:`increments`).
@@ -561,8 +626,9 @@ def fixed_force(params: Params, state: State, stepper: Stepper, rows=slice(None)
             stepper.similarity[rows] = term
     f = stepper.similarity[rows].astype(np.float64)
     if np.any(c["competition"]):
-        f += (params.dt * c["competition"]) * competition_force(state.ambition[rows],
-                                                                params.strategic_value[rows])
+        f += (params.dt * c["competition"]) * competition_force(
+            state.ambition[rows], params.strategic_value[rows]
+        )
     if np.any(c["dependence"]):
         f += (params.dt * c["dependence"]) * dependence_force(state.dependence[rows])
     return f.astype(state.ties.dtype, copy=False)
@@ -690,15 +756,17 @@ class Stepper:
         elif schedule_moves(params, t):
             pressure = pressure_at(params, state, t, self)
             if interests.size:
-                self.base[interests] = fixed_force(params, state, self, interests,
-                                                   similarity=similarity.size > 0)
+                self.base[interests] = fixed_force(
+                    params, state, self, interests, similarity=similarity.size > 0
+                )
             fold_pressure(params, self, pressure)
         else:
             # Flat schedule: only the replicates whose interests or pressure offsets changed move.
             pressure = self.pressure_used
             if interests.size:
-                self.base[interests] = fixed_force(params, state, self, interests,
-                                                   similarity=similarity.size > 0)
+                self.base[interests] = fixed_force(
+                    params, state, self, interests, similarity=similarity.size > 0
+                )
             if interests.size or pressed.size:
                 pressure = pressure_at(params, state, t, self)
                 rows = np.union1d(interests, pressed)
@@ -751,8 +819,7 @@ def decide(params: Params, state: State, t: int, u: np.ndarray, seats: Seats, wh
     # each seat's mean disposition toward its partners: one gather, one small product
     w_mean = np.take(W.reshape(n, -1), st.pairs, axis=1) @ st.mean
     change = np.abs(relative_power(state.capability, st) - state.log_power0) if st.shifting else 0.0
-    p = defection_probability(w_mean, st.theta_stay, st.h0, st.beta, change, st.power_shift,
-                              params.dt)
+    p = defection_probability(w_mean, st.theta_stay, st.h0, st.beta, change, st.power_shift, params.dt)
     defects = u < p
     for a_index, al in enumerate(params.alliances):
         sl = st.span[a_index]
@@ -821,8 +888,7 @@ def grow(params: Params, state: State, stepper: Stepper | None = None):
     if (total > 0).all():
         cap /= total
     else:
-        state.capability = np.divide(cap, total, out=np.full_like(cap, 1.0 / params.A),
-                                     where=total > 0)
+        state.capability = np.divide(cap, total, out=np.full_like(cap, 1.0 / params.A), where=total > 0)
 
 
 def bargain(params: Params, state: State):
@@ -834,9 +900,14 @@ def bargain(params: Params, state: State):
     from sim.model.bargaining import bdm_step
 
     f64 = np.float64
-    state.position = bdm_step(state.capability.astype(f64), state.position.astype(f64),
-                              state.salience.astype(f64), params.low, params.high,
-                              salience_scale=1.0).astype(state.ties.dtype, copy=False)
+    state.position = bdm_step(
+        state.capability.astype(f64),
+        state.position.astype(f64),
+        state.salience.astype(f64),
+        params.low,
+        params.high,
+        salience_scale=1.0,
+    ).astype(state.ties.dtype, copy=False)
 
 
 def step(params: Params, state: State, draws: Draws, stepper: Stepper | None = None) -> None:
@@ -848,8 +919,16 @@ def step(params: Params, state: State, draws: Draws, stepper: Stepper | None = N
     (stepper or Stepper(params, state.ties.dtype)).step(state, draws)
 
 
-def run(params: Params, rng: np.random.Generator, *, steps: int | None = None, dtype=np.float64,
-        record=None, state: State | None = None, why=None) -> State:
+def run(
+    params: Params,
+    rng: np.random.Generator,
+    *,
+    steps: int | None = None,
+    dtype=np.float64,
+    record=None,
+    state: State | None = None,
+    why=None,
+) -> State:
     """Run ``steps`` steps from the initial state, or from ``state`` (a state at step ``state.t``,
     e.g. from :func:`restore_state`; it is advanced in place).
 
@@ -883,8 +962,9 @@ def check_finite(params: Params, state: State) -> None:
     when every entry is: two reductions, cheap enough to run every few steps.
     """
     with np.errstate(all="ignore"):
-        ok = np.isfinite(state.ties.sum(dtype=np.float64)) and \
-            np.isfinite(state.capability.sum(dtype=np.float64))
+        ok = np.isfinite(state.ties.sum(dtype=np.float64)) and np.isfinite(
+            state.capability.sum(dtype=np.float64)
+        )
     if ok:
         return
     bad = ~(np.isfinite(state.ties).all(axis=(1, 2)) & np.isfinite(state.capability).all(axis=1))
@@ -896,7 +976,9 @@ def check_finite(params: Params, state: State) -> None:
     raise NumericalError(
         f"expected finite ties and capabilities, got NaN or inf by step {state.t} in "
         f"{int(bad.sum())} of {params.n} replicates (the first: {replicate}); the largest force is "
-        f"{worst} (largest dt x force: {shown}); lower its coefficient or run.dt", worst)
+        f"{worst} (largest dt x force: {shown}); lower its coefficient or run.dt",
+        worst,
+    )
 
 
 def force_magnitudes(params: Params, state: State) -> dict[str, float]:
@@ -918,16 +1000,19 @@ def force_magnitudes(params: Params, state: State) -> dict[str, float]:
         return float(np.nan if np.isnan(x).any() else x.max(initial=0.0))
 
     with np.errstate(all="ignore"):
-        U = interest_similarity(state.position.astype(np.float64), state.salience.astype(np.float64),
-                                params.low, params.high)
+        U = interest_similarity(
+            state.position.astype(np.float64), state.salience.astype(np.float64), params.low, params.high
+        )
         dep = state.dependence.astype(np.float64)
         return {
             "affinity": size(c["affinity"] * affinity_force(W, U)),
             "balance": size(c["balance"] * balance_force(W)),
             "threat": size(c["threat"] * threat_force(W, cap)),
             "pressure": size(c["pressure"] * pressure_force(pressure)),
-            "competition": size(c["competition"] * competition_force(
-                state.ambition.astype(np.float64), params.strategic_value)),
+            "competition": size(
+                c["competition"]
+                * competition_force(state.ambition.astype(np.float64), params.strategic_value)
+            ),
             "dependence": size(c["dependence"] * (dependence_force(dep) + dependence_conflict(dep, W))),
             "noise": size(c["noise"] * 4.2 / np.sqrt(dt)),
         }

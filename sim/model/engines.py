@@ -64,10 +64,19 @@ class Engine(Protocol):
     #: whether :meth:`simulate` takes ``why`` and ``state`` (attribution, saved starts)
     books_forces: bool
 
-    def simulate(self, params: Params, rngs: Sequence[np.random.Generator], layout: Layout | None = None,
-                 *, dtype=np.float32, record: Callable[[dynamics.State], None] | None = None,
-                 steps: int | None = None, why=None, state: dynamics.State | None = None,
-                 summaries: Summaries | None = None) -> dynamics.State:
+    def simulate(
+        self,
+        params: Params,
+        rngs: Sequence[np.random.Generator],
+        layout: Layout | None = None,
+        *,
+        dtype=np.float32,
+        record: Callable[[dynamics.State], None] | None = None,
+        steps: int | None = None,
+        why=None,
+        state: dynamics.State | None = None,
+        summaries: Summaries | None = None,
+    ) -> dynamics.State:
         """Run every row of ``params`` from its initial state (or from ``state``, a state at step
         ``state.t``, advanced in place) and return the final state.
 
@@ -87,26 +96,42 @@ class NumpyEngine:
     fuses_summaries = False
     books_forces = True
 
-    def simulate(self, params: Params, rngs: Sequence[np.random.Generator], layout: Layout | None = None,
-                 *, dtype=np.float32, record: Callable[[dynamics.State], None] | None = None,
-                 steps: int | None = None, why=None, state: dynamics.State | None = None,
-                 summaries: Summaries | None = None) -> dynamics.State:
+    def simulate(
+        self,
+        params: Params,
+        rngs: Sequence[np.random.Generator],
+        layout: Layout | None = None,
+        *,
+        dtype=np.float32,
+        record: Callable[[dynamics.State], None] | None = None,
+        steps: int | None = None,
+        why=None,
+        state: dynamics.State | None = None,
+        summaries: Summaries | None = None,
+    ) -> dynamics.State:
         """Run the rows of ``params`` (see :meth:`Engine.simulate`)."""
         if summaries is not None:
             raise ValueError("the numpy engine records summaries through `record`")
         if layout is None:
             if len(rngs) != 1:
                 raise ValueError("several generators need a layout")
-            return dynamics.run(params, rngs[0], steps=steps, dtype=dtype, record=record, why=why,
-                                state=state)
-        return run_common(params, rngs, layout, dtype=dtype, record=record, steps=steps, why=why,
-                          state=state)
+            return dynamics.run(
+                params, rngs[0], steps=steps, dtype=dtype, record=record, why=why, state=state
+            )
+        return run_common(params, rngs, layout, dtype=dtype, record=record, steps=steps, why=why, state=state)
 
 
-def run_common(params: Params, rngs: Sequence[np.random.Generator], layout: Layout, *, dtype=np.float32,
-               record: Callable[[dynamics.State], None] | None = None,
-               steps: int | None = None, why=None,
-               state: dynamics.State | None = None) -> dynamics.State:
+def run_common(
+    params: Params,
+    rngs: Sequence[np.random.Generator],
+    layout: Layout,
+    *,
+    dtype=np.float32,
+    record: Callable[[dynamics.State], None] | None = None,
+    steps: int | None = None,
+    why=None,
+    state: dynamics.State | None = None,
+) -> dynamics.State:
     """Step every row with common random numbers: row ``i`` gets, at every step, the noise, event
     and decision draws of replicate ``replicate_of_row[i]`` of generator ``group_of_row[i]``.
 

@@ -42,8 +42,12 @@ class ReferenceCountry(mesa.Agent):
             return 0.0
         u = 1.0
         for k in range(m.K):
-            u -= 2.0 * (m.salience[i][k] / total) * abs(m.position[i][k] - m.position[j][k]) / \
-                (m.high[k] - m.low[k])
+            u -= (
+                2.0
+                * (m.salience[i][k] / total)
+                * abs(m.position[i][k] - m.position[j][k])
+                / (m.high[k] - m.low[k])
+            )
         return u
 
     def balance(self, j: int) -> float:
@@ -136,8 +140,9 @@ class ReferenceModel(mesa.Model):
         An iterator of :class:`~sim.model.dynamics.Draws` (n = 1) to consume instead of drawing.
     """
 
-    def __init__(self, scenario: Scenario, rng=None, params: Params | None = None,
-                 draws: Iterator[Draws] | None = None):
+    def __init__(
+        self, scenario: Scenario, rng=None, params: Params | None = None, draws: Iterator[Draws] | None = None
+    ):
         super().__init__(rng=rng)
         self.spec = scenario
         if params is None:
@@ -165,17 +170,21 @@ class ReferenceModel(mesa.Model):
         for al in params.alliances:
             members = [int(x) for x in al.members]
             entry: dict[str, Any] = {k: float(getattr(al, k)[0]) for k in ALLIANCE_KEYS}
-            entry.update(name=al.name, members=members, active=True, fate=HOLDS, end_step=-1,
-                         defector=-1)
+            entry.update(name=al.name, members=members, active=True, fate=HOLDS, end_step=-1, defector=-1)
             entry["log_power0"] = {i: self.log_relative_power(i, members) for i in members}
             self.alliances.append(entry)
         self.countries = [ReferenceCountry(self, i, name) for i, name in enumerate(params.actors)]
         self._draws = draws
         self.t = 0
-        self.datacollector = mesa.DataCollector(model_reporters={
-            f"cohesion:{a['name']}": (lambda m, a=a: m.cohesion(a["members"])) for a in self.alliances
-        } | {f"status:{a['name']}": (lambda m, a=a: "active" if a["active"] else "ended")
-             for a in self.alliances})
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                f"cohesion:{a['name']}": (lambda m, a=a: m.cohesion(a["members"])) for a in self.alliances
+            }
+            | {
+                f"status:{a['name']}": (lambda m, a=a: "active" if a["active"] else "ended")
+                for a in self.alliances
+            }
+        )
         self.datacollector.collect(self)
 
     # -- derived quantities ---------------------------------------------------------------
@@ -207,8 +216,7 @@ class ReferenceModel(mesa.Model):
         """This step's random numbers, drawn in the kernel's order."""
         if self._draws is not None:
             return next(self._draws)
-        return draw(self.rng, 1, self.A, stochastic_event_count(self.params),
-                    member_count(self.params))
+        return draw(self.rng, 1, self.A, stochastic_event_count(self.params), member_count(self.params))
 
     def fire_events(self, u: list[float]) -> None:
         """Fire this step's scheduled events and the stochastic ones whose draw falls under their
@@ -260,7 +268,7 @@ class ReferenceModel(mesa.Model):
         col = 0
         for al in self.alliances:
             members = al["members"]
-            draws = u[col:col + len(members)]
+            draws = u[col : col + len(members)]
             col += len(members)
             if not al["active"]:
                 continue
@@ -275,8 +283,12 @@ class ReferenceModel(mesa.Model):
                 continue
             partners = [j for j in members if j != first]
             trust = sum(self.W[j][first] for j in partners) / len(partners)
-            al.update(active=False, end_step=self.t, defector=first,
-                      fate=STAB if trust >= al["theta_trust"] else DRIFT)
+            al.update(
+                active=False,
+                end_step=self.t,
+                defector=first,
+                fate=STAB if trust >= al["theta_trust"] else DRIFT,
+            )
             ended.append((al, first))
         return ended
 
@@ -302,9 +314,14 @@ class ReferenceModel(mesa.Model):
         if every and (self.t + 1) % every == 0:
             from sim.model.bargaining import bdm_step
 
-            new = bdm_step(np.array([self.capability]), np.array([self.position]),
-                           np.array([self.salience]), self.params.low, self.params.high,
-                           salience_scale=1.0)
+            new = bdm_step(
+                np.array([self.capability]),
+                np.array([self.position]),
+                np.array([self.salience]),
+                self.params.low,
+                self.params.high,
+                salience_scale=1.0,
+            )
             self.position = new[0].tolist()
         self.t += 1
         self.datacollector.collect(self)

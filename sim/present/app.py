@@ -76,12 +76,15 @@ def _scale_pressure(scenario: Scenario, factor: float) -> dict:
             return out
         return v * factor
 
-    return {a: ([{**p, "value": scale(p["value"])} for p in s] if isinstance(s, list) else scale(s))
-            for a, s in data.items()}
+    return {
+        a: ([{**p, "value": scale(p["value"])} for p in s] if isinstance(s, list) else scale(s))
+        for a, s in data.items()
+    }
 
 
-def configure(scenario: Scenario, multipliers: dict[str, float] | None = None,
-              pressure_level: float = 1.0) -> Scenario:
+def configure(
+    scenario: Scenario, multipliers: dict[str, float] | None = None, pressure_level: float = 1.0
+) -> Scenario:
     """A copy of ``scenario`` with mechanism coefficients multiplied and pressure rescaled.
 
     Parameters
@@ -100,8 +103,12 @@ def configure(scenario: Scenario, multipliers: dict[str, float] | None = None,
             raise ValueError(f"unknown mechanism {name!r}; expected one of {', '.join(MECHANISMS)}")
         v = mech.get(name, 0.0)
         if isinstance(v, dict):
-            v = {**v, **{key: v[key] * k for key in ("low", "high", "mode", "mean", "sd")
-                         if v.get(key) is not None}}
+            v = {
+                **v,
+                **{
+                    key: v[key] * k for key in ("low", "high", "mode", "mean", "sd") if v.get(key) is not None
+                },
+            }
         else:
             v = v * k
         mech[name] = v
@@ -130,22 +137,39 @@ class AllianceExplorer(AllianceModel):
         Seed.
     """
 
-    def __init__(self, scenario_name: str = DEFAULT_SCENARIO, affinity: float = 1.0,
-                 balance: float = 1.0, threat: float = 1.0, pressure: float = 1.0,
-                 competition: float = 1.0, dependence: float = 1.0, noise: float = 1.0,
-                 pressure_level: float = 1.0, point: bool = False, scenario_file: str = "",
-                 rng=None):
+    def __init__(
+        self,
+        scenario_name: str = DEFAULT_SCENARIO,
+        affinity: float = 1.0,
+        balance: float = 1.0,
+        threat: float = 1.0,
+        pressure: float = 1.0,
+        competition: float = 1.0,
+        dependence: float = 1.0,
+        noise: float = 1.0,
+        pressure_level: float = 1.0,
+        point: bool = False,
+        scenario_file: str = "",
+        rng=None,
+    ):
         if scenario_file:
             base = load_scenario(Path(scenario_file), point=point)
             scenario_name = Path(scenario_file).stem
         elif scenario_name not in scenario_names():
-            raise ValueError(f"unknown scenario {scenario_name!r}; expected one of "
-                             f"{', '.join(scenario_names())}")
+            raise ValueError(
+                f"unknown scenario {scenario_name!r}; expected one of {', '.join(scenario_names())}"
+            )
         else:
             base = load_scenario(SCENARIOS / f"{scenario_name}.toml", point=point)
-        multipliers = {"affinity": affinity, "balance": balance, "threat": threat,
-                       "pressure": pressure, "competition": competition,
-                       "dependence": dependence, "noise": noise}
+        multipliers = {
+            "affinity": affinity,
+            "balance": balance,
+            "threat": threat,
+            "pressure": pressure,
+            "competition": competition,
+            "dependence": dependence,
+            "noise": noise,
+        }
         super().__init__(configure(base, multipliers, pressure_level), rng=rng)
         self.scenario_name = scenario_name
         self.scenario_file = scenario_file
@@ -155,6 +179,7 @@ class AllianceExplorer(AllianceModel):
 # --------------------------------------------------------------------------------------------
 # Figures (matplotlib object API: no pyplot, no window)
 # --------------------------------------------------------------------------------------------
+
 
 def cohesion_figure(model: AllianceModel) -> Figure:
     """Each alliance's cohesion (mean disposition among members) over the steps so far."""
@@ -169,8 +194,7 @@ def cohesion_figure(model: AllianceModel) -> Figure:
         label = name if status["status"] == "active" else f"{name} ({status['fate']})"
         ax.plot(df.index, df[c], color=colors[k % len(colors)], lw=1.8, label=text(label))
         if status["end_step"] is not None:
-            ax.axvline(status["end_step"], color=FATE_COLORS.get(status["fate"], "#999999"),
-                       lw=1, ls="--")
+            ax.axvline(status["end_step"], color=FATE_COLORS.get(status["fate"], "#999999"), lw=1, ls="--")
     ax.axhline(0, color="#888888", lw=0.6)
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlim(0, max(model.horizon, 1))
@@ -189,20 +213,19 @@ def network_layout(n: int) -> np.ndarray:
     return np.column_stack([np.cos(angle), np.sin(angle)])
 
 
-def strongest_ties(W: np.ndarray, threshold: float = TIE_THRESHOLD,
-                   top: int = TOP_TIES) -> tuple[list[tuple[int, int, float]], int]:
+def strongest_ties(
+    W: np.ndarray, threshold: float = TIE_THRESHOLD, top: int = TOP_TIES
+) -> tuple[list[tuple[int, int, float]], int]:
     """The pairs to draw: mutual ties ``(W_ij + W_ji) / 2`` at least ``threshold`` in size, the
     ``top`` strongest of them; and how many pairs passed the threshold."""
     S = (W + W.T) / 2
     n = len(S)
-    pairs = [(i, j, float(S[i, j])) for i in range(n) for j in range(i + 1, n)
-             if abs(S[i, j]) >= threshold]
+    pairs = [(i, j, float(S[i, j])) for i in range(n) for j in range(i + 1, n) if abs(S[i, j]) >= threshold]
     pairs.sort(key=lambda p: -abs(p[2]))
     return pairs[:top], len(pairs)
 
 
-def network_figure(model: AllianceModel, threshold: float = TIE_THRESHOLD,
-                   top: int = TOP_TIES) -> Figure:
+def network_figure(model: AllianceModel, threshold: float = TIE_THRESHOLD, top: int = TOP_TIES) -> Figure:
     """The tie network now: a line for each of the ``top`` strongest mutual ties (mean of both
     directions) with size at least ``threshold``, blue when positive and vermilion (dashed) when
     negative, its width the strength; node area is the actor's capability share. The title states
@@ -218,25 +241,41 @@ def network_figure(model: AllianceModel, threshold: float = TIE_THRESHOLD,
     ax.set_axis_off()
     drawn, passed = strongest_ties(W, threshold, top)
     for i, j, w in drawn:
-        ax.plot([xy[i, 0], xy[j, 0]], [xy[i, 1], xy[j, 1]], color=POSITIVE if w > 0 else NEGATIVE,
-                linestyle="-" if w > 0 else "--", linewidth=0.5 + 3.0 * abs(w), alpha=0.8,
-                zorder=1)
+        ax.plot(
+            [xy[i, 0], xy[j, 0]],
+            [xy[i, 1], xy[j, 1]],
+            color=POSITIVE if w > 0 else NEGATIVE,
+            linestyle="-" if w > 0 else "--",
+            linewidth=0.5 + 3.0 * abs(w),
+            alpha=0.8,
+            zorder=1,
+        )
     colors = actor_colors(names)
-    ax.scatter(xy[:, 0], xy[:, 1], s=120 + 2400 * np.sqrt(cap), c=[colors[a] for a in names],
-               edgecolors="white", linewidths=1.5, zorder=3)
+    ax.scatter(
+        xy[:, 0],
+        xy[:, 1],
+        s=120 + 2400 * np.sqrt(cap),
+        c=[colors[a] for a in names],
+        edgecolors="white",
+        linewidths=1.5,
+        zorder=3,
+    )
     for (x, y), name in zip(xy, names, strict=True):
         ax.text(1.2 * x, 1.2 * y, text(name), ha="center", va="center", fontsize=8)
     ax.set_xlim(-1.45, 1.45)
     ax.set_ylim(-1.35, 1.35)
-    ax.set_title(f"Ties at step {model.state.t}: the {len(drawn)} strongest of {passed} mutual ties "
-                 f"with |W| ≥ {threshold:g}\n(blue solid +, vermilion dashed −; width: strength)",
-                 fontsize=9)
+    ax.set_title(
+        f"Ties at step {model.state.t}: the {len(drawn)} strongest of {passed} mutual ties "
+        f"with |W| ≥ {threshold:g}\n(blue solid +, vermilion dashed −; width: strength)",
+        fontsize=9,
+    )
     return fig
 
 
 # --------------------------------------------------------------------------------------------
 # Components (plain functions of the model: SolaraViz re-renders them after every step)
 # --------------------------------------------------------------------------------------------
+
 
 def CohesionPlot(model: AllianceModel):  # noqa: N802 - a component
     """Live plot of alliance cohesion."""
@@ -270,18 +309,21 @@ def basis_line(scenario: Scenario) -> str:
 
     bases = value_bases(scenario)
     parts = [f"{len(bases[b])} {b}s" for b in BASES if bases.get(b)]
-    mech = sorted({basis for basis, paths in bases.items() for p in paths
-                   if p.startswith("mechanisms.")})
-    return (f"Its values: {', '.join(parts)}; the mechanism coefficients the sliders scale are "
-            f"{' and '.join(m + 's' for m in mech) or 'not grounded'}.")
+    mech = sorted({basis for basis, paths in bases.items() for p in paths if p.startswith("mechanisms.")})
+    return (
+        f"Its values: {', '.join(parts)}; the mechanism coefficients the sliders scale are "
+        f"{' and '.join(m + 's' for m in mech) or 'not grounded'}."
+    )
 
 
 def AllianceStatus(model: AllianceModel):  # noqa: N802 - a component
     """The scenario's title, the step and each alliance's status and fate, as plain text."""
-    with solara.Column(gap="2px", style={"padding": "4px 8px", "background": "#f5f7f9",
-                                         "border-radius": "8px"}) as column:
-        solara.Text(model.spec.title or getattr(model, "scenario_name", "scenario"),
-                    style={"font-weight": "600"})
+    with solara.Column(
+        gap="2px", style={"padding": "4px 8px", "background": "#f5f7f9", "border-radius": "8px"}
+    ) as column:
+        solara.Text(
+            model.spec.title or getattr(model, "scenario_name", "scenario"), style={"font-weight": "600"}
+        )
         solara.Text(f"step {model.state.t} of {model.horizon}")
         for name, s in model.alliance_status().items():
             line = f"{name}: {s['status']}, cohesion {s['cohesion']:+.2f}"
@@ -294,8 +336,10 @@ def AllianceStatus(model: AllianceModel):  # noqa: N802 - a component
             solara.Text(line, style={"color": color})
         if getattr(model, "basis_text", None) is None:  # once per model, not once per step
             model.basis_text = basis_line(model.spec)
-        solara.Text("One run of the model under the scenario's assumptions, not a forecast. "
-                    + model.basis_text, style={"font-size": "0.85em", "color": "#5b6670"})
+        solara.Text(
+            "One run of the model under the scenario's assumptions, not a forecast. " + model.basis_text,
+            style={"font-size": "0.85em", "color": "#5b6670"},
+        )
     return column
 
 
@@ -318,8 +362,11 @@ def View(model: AllianceModel):  # noqa: N802 - a component
 def _initial_params(model: AllianceModel) -> dict:
     """The inputs' values that rebuild ``model`` (its scenario and slider settings)."""
     settings = getattr(model, "settings", {}) or {}
-    params = {"scenario_name": getattr(model, "scenario_name", DEFAULT_SCENARIO),
-              "scenario_file": getattr(model, "scenario_file", ""), "rng": 1}
+    params = {
+        "scenario_name": getattr(model, "scenario_name", DEFAULT_SCENARIO),
+        "scenario_file": getattr(model, "scenario_file", ""),
+        "rng": 1,
+    }
     params.update({name: settings.get(name, 1.0) for name in MECHANISMS})
     params["pressure_level"] = settings.get("pressure_level", 1.0)
     params["point"] = settings.get("point", False)
@@ -366,33 +413,51 @@ def Inputs(model: solara.Reactive, params: solara.Reactive):  # noqa: N802 - a c
         rebuild({"scenario_file": str(target)})
 
     current = params.value
-    solara.Select("Scenario", values=scenario_names(),
-                  value=None if current.get("scenario_file") else current["scenario_name"],
-                  on_value=lambda v: rebuild({"scenario_name": v, "scenario_file": ""}))
-    solara.FileDrop(label="…or drop a scenario file of your own (.toml) here", on_file=on_file,
-                    lazy=False)
-    solara.InputText("…or type its path and press Enter", value=current.get("scenario_file", ""),
-                     on_value=lambda v: rebuild({"scenario_file": (v or "").strip()}))
+    solara.Select(
+        "Scenario",
+        values=scenario_names(),
+        value=None if current.get("scenario_file") else current["scenario_name"],
+        on_value=lambda v: rebuild({"scenario_name": v, "scenario_file": ""}),
+    )
+    solara.FileDrop(label="…or drop a scenario file of your own (.toml) here", on_file=on_file, lazy=False)
+    solara.InputText(
+        "…or type its path and press Enter",
+        value=current.get("scenario_file", ""),
+        on_value=lambda v: rebuild({"scenario_file": (v or "").strip()}),
+    )
     if current.get("scenario_file"):
         solara.Text(f"scenario file: {current['scenario_file']}", style={"font-size": "0.85em"})
     if error.value:
         solara.Error(error.value)
-    solara.Text("A scenario applies at once; the sliders below apply when you press Reset.",
-                style={"font-size": "0.85em", "color": "#5b6670"})
+    solara.Text(
+        "A scenario applies at once; the sliders below apply when you press Reset.",
+        style={"font-size": "0.85em", "color": "#5b6670"},
+    )
 
     def setter(name):
         return lambda v: params.set({**params.value, name: v})
 
     for name in MECHANISMS:  # the value is part of the label, so it shows without dragging
-        solara.SliderFloat(slider_label(LABELS[name], current[name]), value=current[name], min=0.0,
-                           max=3.0, step=0.1, on_value=setter(name))
-    solara.SliderFloat(slider_label(PRESSURE_LABEL, current["pressure_level"]),
-                       value=current["pressure_level"], min=0.0, max=3.0, step=0.1,
-                       on_value=setter("pressure_level"))
-    solara.Checkbox(label="point values (no sampling)", value=current["point"],
-                    on_value=setter("point"))
-    solara.SliderInt(f"seed {current['rng']}", value=current["rng"], min=0, max=999, step=1,
-                     on_value=setter("rng"))
+        solara.SliderFloat(
+            slider_label(LABELS[name], current[name]),
+            value=current[name],
+            min=0.0,
+            max=3.0,
+            step=0.1,
+            on_value=setter(name),
+        )
+    solara.SliderFloat(
+        slider_label(PRESSURE_LABEL, current["pressure_level"]),
+        value=current["pressure_level"],
+        min=0.0,
+        max=3.0,
+        step=0.1,
+        on_value=setter("pressure_level"),
+    )
+    solara.Checkbox(label="point values (no sampling)", value=current["point"], on_value=setter("point"))
+    solara.SliderInt(
+        f"seed {current['rng']}", value=current["rng"], min=0, max=999, step=1, on_value=setter("rng")
+    )
 
 
 @solara.component
@@ -413,7 +478,8 @@ def Page(model=None):  # noqa: N802 - the name `solara run` looks for
         scenario replace its value); default: the status-quo scenario, seed 1.
     """
     initial = solara.use_memo(
-        lambda: model if isinstance(model, AllianceModel) else AllianceExplorer(rng=1), [])
+        lambda: model if isinstance(model, AllianceModel) else AllianceExplorer(rng=1), []
+    )
     own = solara.use_reactive(initial)
     reactive = model if isinstance(model, solara.Reactive) else own
     params = solara.use_reactive(solara.use_memo(lambda: _initial_params(reactive.value), []))
@@ -424,14 +490,22 @@ def Page(model=None):  # noqa: N802 - the name `solara run` looks for
         solara.AppBarTitle(TITLE)
     with solara.Sidebar(), solara.Column():
         with solara.Card("Controls"):
-            ModelController(reactive, model_parameters=params, play_interval=play_interval,
-                            render_interval=render_interval, use_threads=use_threads)
+            ModelController(
+                reactive,
+                model_parameters=params,
+                play_interval=play_interval,
+                render_interval=render_interval,
+                use_threads=use_threads,
+            )
         with solara.Card("Scenario and settings"):
             Inputs(reactive, params)
     View(reactive.value)
     ensembles, set_ensembles = solara.use_state(False)
-    solara.Checkbox(label="ensemble view: many replicates, two settings side by side",
-                    value=ensembles, on_value=set_ensembles)
+    solara.Checkbox(
+        label="ensemble view: many replicates, two settings side by side",
+        value=ensembles,
+        on_value=set_ensembles,
+    )
     if ensembles:
         from sim.present.ensemble_view import EnsembleView
 

@@ -109,9 +109,15 @@ def simulate(
     scenario = build(setting, folder)
     if steps is not None:
         scenario = scenario.with_run(steps=min(int(steps), scenario.run.steps))
-    parts = run_design(scenario, Design.single(replicates), OutcomeCollector(why=DEFAULT_WINDOW),
-                       seed=seed, workers=1,
-                       progress=False, dtype=np.dtype(dtype).name)
+    parts = run_design(
+        scenario,
+        Design.single(replicates),
+        OutcomeCollector(why=DEFAULT_WINDOW),
+        seed=seed,
+        workers=1,
+        progress=False,
+        dtype=np.dtype(dtype).name,
+    )
     columns: dict[str, np.ndarray] = {REPLICATE: np.arange(replicates)}
     for name in parts[0][1]:
         columns[name] = np.concatenate([part[name] for _, part in parts])

@@ -14,8 +14,9 @@ from sim.present import plots
 METHOD_NAMES = {"delta": "Borgonovo's delta", "pawn": "PAWN (median KS)"}
 
 
-def indices_over_time_chart(df, ylabel: str, title: str, top: int = 6, dt: float = 1.0,
-                            unit: str = "steps", noise=None) -> Figure:
+def indices_over_time_chart(
+    df, ylabel: str, title: str, top: int = 6, dt: float = 1.0, unit: str = "steps", noise=None
+) -> Figure:
     """Indices (one column per parameter, one row per step) against time, for the ``top``
     parameters with the largest mean index; ``noise`` (a series over the same steps), dashed grey."""
     fig = plots._figure(7.5, 3.8)
@@ -41,10 +42,15 @@ def over_time_chart(result: GivenDataResult, top: int = 6, dt: float = 1.0, unit
     still active after step t", against t; dashed grey: the dummy input (the noise level)."""
     df = result.over_time
     return indices_over_time_chart(
-        df.drop(columns=[DUMMY]), METHOD_NAMES.get(result.method, result.method),
+        df.drop(columns=[DUMMY]),
+        METHOD_NAMES.get(result.method, result.method),
         f"Which assumptions decide whether {result.alliance} is still active at t "
         f"({result.settings.get('replicates', 0):,} replicates, no new runs)",
-        top, dt, unit, noise=df[DUMMY])
+        top,
+        dt,
+        unit,
+        noise=df[DUMMY],
+    )
 
 
 def write_sobol_over_time(result, out: str | Path, dt: float = 1.0, unit: str = "steps") -> dict[str, Path]:
@@ -55,14 +61,21 @@ def write_sobol_over_time(result, out: str | Path, dt: float = 1.0, unit: str = 
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"ST": out / "sobol_over_time_ST.csv", "S1": out / "sobol_over_time_S1.csv",
-             "figure": out / "sobol_over_time.png"}
+    paths = {
+        "ST": out / "sobol_over_time_ST.csv",
+        "S1": out / "sobol_over_time_S1.csv",
+        "figure": out / "sobol_over_time.png",
+    }
     result.ST.to_csv(paths["ST"])
     result.S1.to_csv(paths["S1"])
-    title = (f"Which assumptions decide whether {result.alliance} is still active at t (Sobol ST, "
-             f"{result.settings['design_points']:,} design points x {result.settings['replicates']})")
-    atomic_write_bytes(paths["figure"], figure_png(indices_over_time_chart(
-        result.ST, "total Sobol index ST", title, dt=dt, unit=unit)))
+    title = (
+        f"Which assumptions decide whether {result.alliance} is still active at t (Sobol ST, "
+        f"{result.settings['design_points']:,} design points x {result.settings['replicates']})"
+    )
+    atomic_write_bytes(
+        paths["figure"],
+        figure_png(indices_over_time_chart(result.ST, "total Sobol index ST", title, dt=dt, unit=unit)),
+    )
     return paths
 
 

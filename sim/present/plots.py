@@ -24,8 +24,17 @@ from matplotlib.patches import FancyBboxPatch
 from sim.analysis import outcomes
 
 OKABE_ITO = ("#D55E00", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
-TOL_MUTED = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
-             "#AA4499")
+TOL_MUTED = (
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
+)
 SCENARIO_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 FATE_COLORS = {"holds": "#009E73", "stab_in_the_back": "#D55E00", "drift_apart": "#999999"}
 POSITIVE, NEGATIVE = "#0072B2", "#D55E00"
@@ -36,6 +45,7 @@ DPI = 120
 # --------------------------------------------------------------------------------------------
 # Shared helpers
 # --------------------------------------------------------------------------------------------
+
 
 def actor_colors(actors: Sequence[str]) -> dict[str, str]:
     """One colour per actor, by position in ``actors`` (Okabe-Ito, then Tol's muted, cycled).
@@ -111,6 +121,7 @@ def _empty(fig: Figure, message: str) -> Figure:
 # One scenario
 # --------------------------------------------------------------------------------------------
 
+
 def fate_chart(results, alliance: str | None = None) -> Figure:
     """Horizontal bars of P(holds), P(stab in the back) and by whom, P(drift apart).
 
@@ -138,14 +149,12 @@ def fate_chart(results, alliance: str | None = None) -> Figure:
     err = np.clip(np.vstack([table["p"] - table["low"], table["high"] - table["p"]]), 0, None)
     ax.errorbar(table["p"], y, xerr=err, fmt="none", ecolor="#333333", capsize=3, linewidth=1)
     for yi, r in zip(y, table.itertuples(), strict=True):
-        ax.text(min(r.high + 0.01, 0.99), float(yi), f"{100 * r.p:.1f} %", va="center", ha="left",
-                fontsize=9)
+        ax.text(min(r.high + 0.01, 0.99), float(yi), f"{100 * r.p:.1f} %", va="center", ha="left", fontsize=9)
     ax.set_yticks(y, [text(fate_label(o)) for o in table["outcome"]])
     ax.set_xlim(0, 1.08)
     ax.set_xlabel("probability over replicates (bars: 95 % Wilson interval)")
     unit, dt = time_unit(results)
-    ax.set_title(text(f"Fate of {alliance} after {results.steps * dt:g} {unit} "
-                      f"({results.n} replicates)"))
+    ax.set_title(text(f"Fate of {alliance} after {results.steps * dt:g} {unit} ({results.n} replicates)"))
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 
@@ -184,16 +193,29 @@ def _survival_floor(curves: Sequence[outcomes.SurvivalCurve]) -> float:
     return 0.0 if lowest < 0.5 else float(np.floor((lowest - 0.02) * 10) / 10)
 
 
-def _draw_survival(ax, curve: outcomes.SurvivalCurve, dt: float, steps: int, color: str,
-                   label: str, band: bool = True, edges: bool = False) -> None:
+def _draw_survival(
+    ax,
+    curve: outcomes.SurvivalCurve,
+    dt: float,
+    steps: int,
+    color: str,
+    label: str,
+    band: bool = True,
+    edges: bool = False,
+) -> None:
     grid = np.arange(steps + 1)
     frame = curve.steps(grid)
     x = grid * dt
-    ax.step(x, frame["survival"], where="post", color=color, linewidth=2,
-            label=text(f"{label} (S = {curve.final:.2f} at end)"))
+    ax.step(
+        x,
+        frame["survival"],
+        where="post",
+        color=color,
+        linewidth=2,
+        label=text(f"{label} (S = {curve.final:.2f} at end)"),
+    )
     if band:
-        ax.fill_between(x, frame["low"], frame["high"], step="post", color=color, alpha=0.15,
-                        linewidth=0)
+        ax.fill_between(x, frame["low"], frame["high"], step="post", color=color, alpha=0.15, linewidth=0)
         for edge in ("low", "high") if edges else ():
             ax.step(x, frame[edge], where="post", color=color, linewidth=0.8, linestyle=":")
 
@@ -214,19 +236,28 @@ def cohesion_fan(results, alliances: Sequence[str] | None = None) -> Figure:
     for ax, name, color in zip(axes, names, scenario_colors(len(names)), strict=True):
         b = bands[name]
         x = b["step"] * dt
-        ax.fill_between(x, b["q05"], b["q95"], color=color, alpha=0.18, linewidth=0,
-                        label="5-95 %")
-        ax.fill_between(x, b["q25"], b["q75"], color=color, alpha=0.35, linewidth=0,
-                        label="25-75 %")
+        ax.fill_between(x, b["q05"], b["q95"], color=color, alpha=0.18, linewidth=0, label="5-95 %")
+        ax.fill_between(x, b["q25"], b["q75"], color=color, alpha=0.35, linewidth=0, label="25-75 %")
         ax.plot(x, b["q50"], color=color, linewidth=2, label="median")
         trust = trust_threshold(results, name)
         if trust is not None:
             low, mid, high = trust
             if high > low:
-                ax.axhspan(low, high, color="#555555", alpha=0.12, linewidth=0,
-                           label=f"trust threshold 5-95 % ({low:.2f}-{high:.2f})")
-            ax.axhline(mid, color="#555555", linestyle="--", linewidth=1,
-                       label=f"trust threshold ({'median ' if high > low else ''}{mid:.2f})")
+                ax.axhspan(
+                    low,
+                    high,
+                    color="#555555",
+                    alpha=0.12,
+                    linewidth=0,
+                    label=f"trust threshold 5-95 % ({low:.2f}-{high:.2f})",
+                )
+            ax.axhline(
+                mid,
+                color="#555555",
+                linestyle="--",
+                linewidth=1,
+                label=f"trust threshold ({'median ' if high > low else ''}{mid:.2f})",
+            )
         ax.axhline(0, color="#999999", linewidth=0.6)
         ax.set_ylim(-1, 1)
         ax.set_ylabel("cohesion")
@@ -265,8 +296,7 @@ def balance_chart(results) -> Figure:
     bal = outcomes.balance_index(results.summary)
     x = np.arange(len(bal)) * dt
     ax.plot(x, bal, color=POSITIVE, linewidth=2, label="balance index (balanced triads)")
-    ax.plot(x, 1 - bal, color=NEGATIVE, linewidth=2, linestyle="--",
-            label="frustration (unbalanced triads)")
+    ax.plot(x, 1 - bal, color=NEGATIVE, linewidth=2, linestyle="--", label="frustration (unbalanced triads)")
     ax.set_ylim(0, 1)
     ax.set_xlim(0, x[-1] if len(x) else 1)
     ax.set_xlabel(f"time ({unit})")
@@ -277,8 +307,16 @@ def balance_chart(results) -> Figure:
     return fig
 
 
-def _matrix(ax, M: np.ndarray, labels: Sequence[str], vmin: float, vmax: float, cmap: str,
-            fmt: str, skip_zero: bool = False):
+def _matrix(
+    ax,
+    M: np.ndarray,
+    labels: Sequence[str],
+    vmin: float,
+    vmax: float,
+    cmap: str,
+    fmt: str,
+    skip_zero: bool = False,
+):
     im = ax.imshow(M, cmap=cmap, vmin=vmin, vmax=vmax)
     ticks = np.arange(len(labels))
     ax.set_xticks(ticks, [text(a) for a in labels], rotation=45, ha="right")
@@ -289,10 +327,20 @@ def _matrix(ax, M: np.ndarray, labels: Sequence[str], vmin: float, vmax: float, 
             for j in range(M.shape[1]):
                 if np.isnan(M[i, j]) or (skip_zero and M[i, j] == 0):
                     continue
-                dark = abs(M[i, j] - (vmin + vmax) / 2) > 0.3 * span if vmin < 0 else \
-                    (M[i, j] - vmin) > 0.6 * span
-                ax.text(j, i, format(M[i, j], fmt), ha="center", va="center", fontsize=7,
-                        color="white" if dark else "black")
+                dark = (
+                    abs(M[i, j] - (vmin + vmax) / 2) > 0.3 * span
+                    if vmin < 0
+                    else (M[i, j] - vmin) > 0.6 * span
+                )
+                ax.text(
+                    j,
+                    i,
+                    format(M[i, j], fmt),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if dark else "black",
+                )
     return im
 
 
@@ -348,8 +396,7 @@ def stab_matrix(results, normalize: bool = True) -> Figure:
     ax.set_xlabel("betrayed partner")
     ax.set_ylabel("defector (stabs)")
     ax.set_title(text(f"Who stabs whom: {results.title}", 60), fontsize=10)
-    fig.colorbar(im, ax=ax, shrink=0.8,
-                 label="P(stab in the back by the horizon)" if normalize else "count")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="P(stab in the back by the horizon)" if normalize else "count")
     return fig
 
 
@@ -411,42 +458,79 @@ def bloc_network(results, threshold: float = BLOC_EDGE_THRESHOLD) -> Figure:
         if not any(bloc == b):
             continue
         c = centres[b]
-        ax.add_patch(FancyBboxPatch((c[0] - 1.2, -1.25), 2.4, 2.5, boxstyle="round,pad=0.05",
-                                    facecolor="#f2f2f2" if b == 0 else "#e8eef5", edgecolor="none",
-                                    zorder=0))
+        ax.add_patch(
+            FancyBboxPatch(
+                (c[0] - 1.2, -1.25),
+                2.4,
+                2.5,
+                boxstyle="round,pad=0.05",
+                facecolor="#f2f2f2" if b == 0 else "#e8eef5",
+                edgecolor="none",
+                zorder=0,
+            )
+        )
         title = f"bloc with {actors[0]}" if b == 0 else f"bloc opposing {actors[0]}"
         ax.text(c[0], 1.38, text(title), ha="center", va="bottom", fontsize=10, weight="bold")
     weights = [abs(G.edges[e]["weight"]) for e in G.edges]
     for (i, j), w in zip(G.edges, weights, strict=True):
         sign = G.edges[i, j]["weight"] > 0
-        ax.plot([pos[i][0], pos[j][0]], [pos[i][1], pos[j][1]],
-                color=POSITIVE if sign else NEGATIVE, linestyle="-" if sign else "--",
-                linewidth=0.5 + 2.5 * w, alpha=0.25 + 0.45 * w, zorder=1)
+        ax.plot(
+            [pos[i][0], pos[j][0]],
+            [pos[i][1], pos[j][1]],
+            color=POSITIVE if sign else NEGATIVE,
+            linestyle="-" if sign else "--",
+            linewidth=0.5 + 2.5 * w,
+            alpha=0.25 + 0.45 * w,
+            zorder=1,
+        )
     colors = actor_colors(actors)
     top = max(float(cap.max()), 1e-12)
     sizes = 120 + 2600 * np.sqrt(np.clip(cap, 0, None) / top)
     xy = np.array([pos[i] for i in range(len(actors))])
-    ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=[colors[a] for a in actors], edgecolors="white",
-               linewidths=1.5, zorder=3)
+    ax.scatter(
+        xy[:, 0],
+        xy[:, 1],
+        s=sizes,
+        c=[colors[a] for a in actors],
+        edgecolors="white",
+        linewidths=1.5,
+        zorder=3,
+    )
     for i, a in enumerate(actors):
         note = f"\n{100 * share[i]:.0f} %" if blocs_known else ""
-        ax.text(xy[i, 0], xy[i, 1] - 0.13 - 0.0035 * np.sqrt(sizes[i]), text(a) + note,
-                ha="center", va="top", fontsize=8, zorder=4,
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
-                      "alpha": 0.8})
-    hidden = sum(1 for i in range(len(actors)) for j in range(i + 1, len(actors))
-                 if abs(S[i, j]) < threshold)
+        ax.text(
+            xy[i, 0],
+            xy[i, 1] - 0.13 - 0.0035 * np.sqrt(sizes[i]),
+            text(a) + note,
+            ha="center",
+            va="top",
+            fontsize=8,
+            zorder=4,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+        )
+    hidden = sum(1 for i in range(len(actors)) for j in range(i + 1, len(actors)) if abs(S[i, j]) < threshold)
     ax.plot([], [], color=POSITIVE, linewidth=2, label=f"friendly (mean tie ≥ +{threshold:g})")
-    ax.plot([], [], color=NEGATIVE, linewidth=2, linestyle="--",
-            label=f"hostile (mean tie ≤ −{threshold:g})")
-    ax.plot([], [], color="none", label=f"not drawn: {hidden} pairs with |mean tie| < {threshold:g}"
-            "; width grows with |tie|")
+    ax.plot([], [], color=NEGATIVE, linewidth=2, linestyle="--", label=f"hostile (mean tie ≤ −{threshold:g})")
+    ax.plot(
+        [],
+        [],
+        color="none",
+        label=f"not drawn: {hidden} pairs with |mean tie| < {threshold:g}; width grows with |tie|",
+    )
     # legend and note inside the axes, below the blocs, so that no layout can cut them off
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 0.06), ncol=3, frameon=False, fontsize=8)
     if blocs_known:
-        ax.text(0.5, 0.02, "node area: mean final capability; % under a name: share of replicates "
-                "with the actor in that bloc", transform=ax.transAxes, ha="center", va="bottom",
-                fontsize=8, color="#444444")
+        ax.text(
+            0.5,
+            0.02,
+            "node area: mean final capability; % under a name: share of replicates "
+            "with the actor in that bloc",
+            transform=ax.transAxes,
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="#444444",
+        )
     ax.set_xlim(-2.8, 2.8)
     ax.set_ylim(-2.0, 1.6)
     ax.set_aspect("equal")
@@ -457,6 +541,7 @@ def bloc_network(results, threshold: float = BLOC_EDGE_THRESHOLD) -> Figure:
 # --------------------------------------------------------------------------------------------
 # Comparisons
 # --------------------------------------------------------------------------------------------
+
 
 def _label(results) -> str:
     return results.name or results.title
@@ -476,8 +561,7 @@ def compare_fates(runs: Sequence, alliance: str | None = None) -> Figure:
         xs = x + (k - (len(runs) - 1) / 2) * width
         ax.bar(xs, table["p"], width=width * 0.92, color=color, label=text(_label(r)))
         err = np.clip(np.vstack([table["p"] - table["low"], table["high"] - table["p"]]), 0, None)
-        ax.errorbar(xs, table["p"], yerr=err, fmt="none", ecolor="#333333", capsize=3,
-                    linewidth=1)
+        ax.errorbar(xs, table["p"], yerr=err, fmt="none", ecolor="#333333", capsize=3, linewidth=1)
         for xi, p, hi in zip(xs, table["p"], table["high"], strict=True):
             ax.text(xi, hi + 0.02, f"{100 * p:.0f} %", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(x, [outcomes.FATE_LABELS[f] for f in outcomes.FATES])
@@ -531,8 +615,17 @@ def compare_cohesion(runs: Sequence, alliance: str | None = None) -> Figure:
         x = b["step"] * dt
         hatch = HATCHES[k % len(HATCHES)]
         ax.fill_between(x, b["q05"], b["q95"], facecolor=color, alpha=0.10, linewidth=0)
-        ax.fill_between(x, b["q05"], b["q95"], facecolor="none", edgecolor=color, alpha=0.35,
-                        hatch=hatch, linewidth=0, label=text(f"{_label(r)}: 5-95 %"))
+        ax.fill_between(
+            x,
+            b["q05"],
+            b["q95"],
+            facecolor="none",
+            edgecolor=color,
+            alpha=0.35,
+            hatch=hatch,
+            linewidth=0,
+            label=text(f"{_label(r)}: 5-95 %"),
+        )
         for q in ("q05", "q95"):
             ax.plot(x, b[q], color=color, linewidth=0.9, linestyle=":")
         ax.plot(x, b["q50"], color=color, linewidth=2.2, label=text(f"{_label(r)}: median"))

@@ -136,59 +136,87 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
     entries = []
     if r.alliances:
         entries += [
-            FigureEntry(f"{prefix}-fates", "Fate of the focal alliance",
-                        f"Bar chart: probability that {focal} holds, ends with a stab in the back "
-                        f"(by each defector) or drifts apart, with 95 % intervals ({r.title})",
-                        "Bars: share of replicates; whiskers: 95 % Wilson intervals.",
-                        lambda: plots.fate_chart(r)),
-            FigureEntry(f"{prefix}-survival", "Time until an alliance ends",
-                        f"Kaplan-Meier survival curves of each alliance over {unit} ({r.title})",
-                        "Kaplan-Meier estimate with Greenwood 95 % band; alliances that hold are "
-                        "censored at the horizon.", lambda: plots.survival_chart(r)),
-            FigureEntry(f"{prefix}-cohesion", "Cohesion over time",
-                        f"Fan charts of the cohesion of each alliance over {unit} ({r.title})",
-                        "Median, 25–75 % and 5–95 % of the mean tie among the members; dashed: the "
-                        "trust threshold below which a defection counts as drifting apart (its "
-                        "median over the runs, with its 5–95 % range shaded where it is uncertain). "
-                        "Ties are bounded at ±1: a band pressed against +1 means the ties are "
-                        "saturated (as friendly as the model allows), not still growing.",
-                        lambda: plots.cohesion_fan(r)),
+            FigureEntry(
+                f"{prefix}-fates",
+                "Fate of the focal alliance",
+                f"Bar chart: probability that {focal} holds, ends with a stab in the back "
+                f"(by each defector) or drifts apart, with 95 % intervals ({r.title})",
+                "Bars: share of replicates; whiskers: 95 % Wilson intervals.",
+                lambda: plots.fate_chart(r),
+            ),
+            FigureEntry(
+                f"{prefix}-survival",
+                "Time until an alliance ends",
+                f"Kaplan-Meier survival curves of each alliance over {unit} ({r.title})",
+                "Kaplan-Meier estimate with Greenwood 95 % band; alliances that hold are "
+                "censored at the horizon.",
+                lambda: plots.survival_chart(r),
+            ),
+            FigureEntry(
+                f"{prefix}-cohesion",
+                "Cohesion over time",
+                f"Fan charts of the cohesion of each alliance over {unit} ({r.title})",
+                "Median, 25–75 % and 5–95 % of the mean tie among the members; dashed: the "
+                "trust threshold below which a defection counts as drifting apart (its "
+                "median over the runs, with its 5–95 % range shaded where it is uncertain). "
+                "Ties are bounded at ±1: a band pressed against +1 means the ties are "
+                "saturated (as friendly as the model allows), not still growing.",
+                lambda: plots.cohesion_fan(r),
+            ),
         ]
     entries += [
-        FigureEntry(f"{prefix}-blocs", "Final blocs",
-                    f"Network of the actors in their final blocs ({r.title})",
-                    "Axelrod–Bennett two-bloc partition of the final ties over all actors, each "
-                    "tie weighted by both actors' capabilities, so a small state may sit opposite "
-                    "a partner it is friendly with when its ties to the larger powers outweigh "
-                    f"that; node area: capability; solid blue: friendly mean tie, dashed "
-                    f"vermillion: hostile; pairs with |mean tie| < {plots.BLOC_EDGE_THRESHOLD:g} "
-                    "are not drawn (the legend counts them).",
-                    lambda: plots.bloc_network(r)),
-        FigureEntry(f"{prefix}-ties", "Mean final ties",
-                    f"Heat map of the mean final ties between the actors ({r.title})",
-                    "Row: the actor whose disposition it is; column: toward whom.",
-                    lambda: plots.ties_heatmap(r)),
+        FigureEntry(
+            f"{prefix}-blocs",
+            "Final blocs",
+            f"Network of the actors in their final blocs ({r.title})",
+            "Axelrod–Bennett two-bloc partition of the final ties over all actors, each "
+            "tie weighted by both actors' capabilities, so a small state may sit opposite "
+            "a partner it is friendly with when its ties to the larger powers outweigh "
+            f"that; node area: capability; solid blue: friendly mean tie, dashed "
+            f"vermillion: hostile; pairs with |mean tie| < {plots.BLOC_EDGE_THRESHOLD:g} "
+            "are not drawn (the legend counts them).",
+            lambda: plots.bloc_network(r),
+        ),
+        FigureEntry(
+            f"{prefix}-ties",
+            "Mean final ties",
+            f"Heat map of the mean final ties between the actors ({r.title})",
+            "Row: the actor whose disposition it is; column: toward whom.",
+            lambda: plots.ties_heatmap(r),
+        ),
     ]
     if r.alliances:
-        entries.append(FigureEntry(f"{prefix}-stabs", "Who stabs whom",
-                                   f"Matrix of the probability that each actor stabs each partner "
-                                   f"in the back ({r.title})",
-                                   "Probability, over replicates, of a stab in the back by the row "
-                                   "actor against the column actor in some declared alliance.",
-                                   lambda: plots.stab_matrix(r)))
+        entries.append(
+            FigureEntry(
+                f"{prefix}-stabs",
+                "Who stabs whom",
+                f"Matrix of the probability that each actor stabs each partner in the back ({r.title})",
+                "Probability, over replicates, of a stab in the back by the row "
+                "actor against the column actor in some declared alliance.",
+                lambda: plots.stab_matrix(r),
+            )
+        )
     if outcomes.bloc_columns(r.outcomes, r.actors) is not None:
-        entries.append(FigureEntry(f"{prefix}-samebloc", "Who ends up together",
-                                   f"Heat map of the probability that two actors end in the same "
-                                   f"bloc ({r.title})",
-                                   "Share of replicates in which the two actors are in the same "
-                                   "Axelrod–Bennett bloc at the horizon (from the final ties "
-                                   "over everyone, not from the alliance's fate).",
-                                   lambda: plots.same_bloc_heatmap(r)))
-    entries.append(FigureEntry(f"{prefix}-balance", "Structural balance",
-                               f"Line chart of the structural balance index and frustration over "
-                               f"{unit} ({r.title})",
-                               "Mean share of balanced (Heider) and unbalanced triads of the "
-                               "symmetrised ties.", lambda: plots.balance_chart(r)))
+        entries.append(
+            FigureEntry(
+                f"{prefix}-samebloc",
+                "Who ends up together",
+                f"Heat map of the probability that two actors end in the same bloc ({r.title})",
+                "Share of replicates in which the two actors are in the same "
+                "Axelrod–Bennett bloc at the horizon (from the final ties "
+                "over everyone, not from the alliance's fate).",
+                lambda: plots.same_bloc_heatmap(r),
+            )
+        )
+    entries.append(
+        FigureEntry(
+            f"{prefix}-balance",
+            "Structural balance",
+            f"Line chart of the structural balance index and frustration over {unit} ({r.title})",
+            "Mean share of balanced (Heider) and unbalanced triads of the symmetrised ties.",
+            lambda: plots.balance_chart(r),
+        )
+    )
     return entries
 
 
@@ -196,18 +224,27 @@ def comparison_figures(runs: Sequence[Results]) -> list[FigureEntry]:
     """The side-by-side panels of a comparison."""
     names = ", ".join(r.name for r in runs)
     return [
-        FigureEntry("compare-fates", "Fates side by side",
-                    f"Grouped bar chart of the fates of the focal alliance in {names}",
-                    "Bars: share of replicates; whiskers: 95 % Wilson intervals.",
-                    lambda: plots.compare_fates(runs)),
-        FigureEntry("compare-survival", "Survival, overlaid",
-                    f"Kaplan-Meier survival curves of the focal alliance in {names}",
-                    "Kaplan-Meier estimate with Greenwood 95 % band.",
-                    lambda: plots.compare_survival(runs)),
-        FigureEntry("compare-cohesion", "Cohesion, overlaid",
-                    f"Median cohesion of the focal alliance over time in {names}",
-                    "Median and 5–95 % band of the mean tie among the members.",
-                    lambda: plots.compare_cohesion(runs)),
+        FigureEntry(
+            "compare-fates",
+            "Fates side by side",
+            f"Grouped bar chart of the fates of the focal alliance in {names}",
+            "Bars: share of replicates; whiskers: 95 % Wilson intervals.",
+            lambda: plots.compare_fates(runs),
+        ),
+        FigureEntry(
+            "compare-survival",
+            "Survival, overlaid",
+            f"Kaplan-Meier survival curves of the focal alliance in {names}",
+            "Kaplan-Meier estimate with Greenwood 95 % band.",
+            lambda: plots.compare_survival(runs),
+        ),
+        FigureEntry(
+            "compare-cohesion",
+            "Cohesion, overlaid",
+            f"Median cohesion of the focal alliance over time in {names}",
+            "Median and 5–95 % band of the mean tie among the members.",
+            lambda: plots.compare_cohesion(runs),
+        ),
     ]
 
 
@@ -215,11 +252,16 @@ def comparison_figures(runs: Sequence[Results]) -> list[FigureEntry]:
 # HTML pieces
 # --------------------------------------------------------------------------------------------
 
+
 def _fate_cells(r: Results, alliance: str) -> dict:
     table = outcomes.fate_table(r.outcomes, alliance, r.actors).set_index("outcome")
     by = [(o.split(" by ", 1)[1], row) for o, row in table.iterrows() if " by " in o]
-    return {"holds": table.loc["holds"], "stab": table.loc["stab_in_the_back"],
-            "drift": table.loc["drift_apart"], "by": by}
+    return {
+        "holds": table.loc["holds"],
+        "stab": table.loc["stab_in_the_back"],
+        "drift": table.loc["drift_apart"],
+        "by": by,
+    }
 
 
 def _members(r: Results, alliance: str) -> list[str]:
@@ -234,8 +276,10 @@ def _who_text(r: Results, alliance: str, by) -> str:
     for who, row in by:
         others = [m for m in members if m != who]
         victim = others[0] if len(others) == 1 else "the other members"
-        items.append(f"<div><b>{esc(who)}</b> stabs {esc(victim)}: {_pct(row['p'])} "
-                     f"<span class='ci'>{_ci(row['low'], row['high'])}</span></div>")
+        items.append(
+            f"<div><b>{esc(who)}</b> stabs {esc(victim)}: {_pct(row['p'])} "
+            f"<span class='ci'>{_ci(row['low'], row['high'])}</span></div>"
+        )
     return "".join(items)
 
 
@@ -245,11 +289,13 @@ def _headline(r: Results, alliance: str, cells: dict) -> str:
     who = ""
     if cells["by"]:
         who = " (" + ", ".join(f"by {esc(w)} {_pct(row['p'])}" for w, row in cells["by"]) + ")"
-    return (f"<p class='headline'><b>{esc(r.name)}</b>: under these assumptions, the alliance "
-            f"<b>{esc(alliance)}</b> holds for {r.steps * dt:g} {esc(unit)} in <b>{_pct(h['p'])}</b> "
-            f"of {r.n:,} model runs ({_ci(h['low'], h['high'])}); it ends with a "
-            f"stab in the back in <b>{_pct(s['p'])}</b>{who} and drifts apart in "
-            f"<b>{_pct(d['p'])}</b>.</p>")
+    return (
+        f"<p class='headline'><b>{esc(r.name)}</b>: under these assumptions, the alliance "
+        f"<b>{esc(alliance)}</b> holds for {r.steps * dt:g} {esc(unit)} in <b>{_pct(h['p'])}</b> "
+        f"of {r.n:,} model runs ({_ci(h['low'], h['high'])}); it ends with a "
+        f"stab in the back in <b>{_pct(s['p'])}</b>{who} and drifts apart in "
+        f"<b>{_pct(d['p'])}</b>.</p>"
+    )
 
 
 def _trust_text(r: Results, alliance: str) -> str:
@@ -270,14 +316,17 @@ def framing_html(runs: Sequence[Results]) -> str:
     """What the numbers are and are not, and what each fate means, where the answer is given."""
     alliance = next((r.focal for r in runs if r.focal), None)
     trust = _trust_text(runs[0], alliance) if alliance else "θ_trust"
-    defs = "".join(f"<dt>{esc(FATE_LABELS[k])}</dt><dd>{esc(FATE_DEFINITIONS[f])}</dd>"
-                   for k, f in enumerate(FATES))
-    return (f"<p class='frame'>{esc(NOT_A_FORECAST)} Each percentage is a "
-            "share of model runs, not a probability that the world will do this.</p>"
-            f"<dl class='fates' id='fate-definitions'>{defs}</dl>"
-            f"<p class='note'>Disposition: a member's tie toward another in [−1, 1]. Trust "
-            f"threshold: {esc(trust)}. The fate comes from the members' own decisions to stay or "
-            "defect; it is decided at the first defection.</p>")
+    defs = "".join(
+        f"<dt>{esc(FATE_LABELS[k])}</dt><dd>{esc(FATE_DEFINITIONS[f])}</dd>" for k, f in enumerate(FATES)
+    )
+    return (
+        f"<p class='frame'>{esc(NOT_A_FORECAST)} Each percentage is a "
+        "share of model runs, not a probability that the world will do this.</p>"
+        f"<dl class='fates' id='fate-definitions'>{defs}</dl>"
+        f"<p class='note'>Disposition: a member's tie toward another in [−1, 1]. Trust "
+        f"threshold: {esc(trust)}. The fate comes from the members' own decisions to stay or "
+        "defect; it is decided at the first defection.</p>"
+    )
 
 
 def answer_section(runs: Sequence[Results]) -> str:
@@ -292,11 +341,13 @@ def answer_section(runs: Sequence[Results]) -> str:
         heads.append(_headline(r, alliance, c))
         unit, dt = plots.time_unit(r)
         h, s, d = c["holds"], c["stab"], c["drift"]
-        bar = (f"<div class='bar' role='img' aria-label='holds {_pct(h['p'])}, stab in the back "
-               f"{_pct(s['p'])}, drift apart {_pct(d['p'])}'>"
-               f"<span class='h' style='width:{100 * h['p']:.2f}%'></span>"
-               f"<span class='s' style='width:{100 * s['p']:.2f}%'></span>"
-               f"<span class='d' style='width:{100 * d['p']:.2f}%'></span></div>")
+        bar = (
+            f"<div class='bar' role='img' aria-label='holds {_pct(h['p'])}, stab in the back "
+            f"{_pct(s['p'])}, drift apart {_pct(d['p'])}'>"
+            f"<span class='h' style='width:{100 * h['p']:.2f}%'></span>"
+            f"<span class='s' style='width:{100 * s['p']:.2f}%'></span>"
+            f"<span class='d' style='width:{100 * d['p']:.2f}%'></span></div>"
+        )
         rows.append(
             "<tr>"
             f"<td><b>{esc(r.name)}</b><div class='small'>{esc(r.title)}</div>"
@@ -310,25 +361,35 @@ def answer_section(runs: Sequence[Results]) -> str:
             f"<span class='ci'>{_ci(d['low'], d['high'])}</span></td>"
             f"<td class='num'>{r.n:,}<span class='ci'>{r.steps * dt:g} "
             f"{esc(unit)}</span></td>"
-            "</tr>")
-    key = ("<div class='key'>Bar:<i style='background:#009E73'></i>holds"
-           "<i style='background:#D55E00'></i>stab in the back"
-           "<i style='background:#999999'></i>drift apart. Intervals: Wilson score, 95 %.</div>")
+            "</tr>"
+        )
+    key = (
+        "<div class='key'>Bar:<i style='background:#009E73'></i>holds"
+        "<i style='background:#D55E00'></i>stab in the back"
+        "<i style='background:#999999'></i>drift apart. Intervals: Wilson score, 95 %.</div>"
+    )
     return (
         "<section class='answer' id='answer'><h2>The answer, under these assumptions</h2>"
-        + "".join(heads) + framing_html(runs)
+        + "".join(heads)
+        + framing_html(runs)
         + "<table id='fate-table'><thead><tr><th>scenario</th><th>P(holds)</th>"
         "<th>P(stab in the back)</th><th>who stabs whom</th><th>P(drift apart)</th>"
-        "<th>replicates, horizon</th></tr></thead><tbody>" + "".join(rows)
-        + "</tbody></table>" + key + "</section>")
+        "<th>replicates, horizon</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+        + key
+        + "</section>"
+    )
 
 
 def _figure_html(entry: FigureEntry, png: bytes, file_name: str) -> str:
     data = base64.b64encode(png).decode("ascii")
-    return (f"<figure id='fig-{esc(entry.key)}'><img src='data:image/png;base64,{data}' "
-            f"alt='{esc(entry.alt)}' title='{esc(entry.title)}'>"
-            f"<figcaption><b>{esc(entry.title)}.</b> {esc(entry.caption)} "
-            f"<span class='mono'>{esc(file_name)}</span></figcaption></figure>")
+    return (
+        f"<figure id='fig-{esc(entry.key)}'><img src='data:image/png;base64,{data}' "
+        f"alt='{esc(entry.alt)}' title='{esc(entry.title)}'>"
+        f"<figcaption><b>{esc(entry.title)}.</b> {esc(entry.caption)} "
+        f"<span class='mono'>{esc(file_name)}</span></figcaption></figure>"
+    )
 
 
 def _alliances_table(r: Results) -> str:
@@ -349,12 +410,15 @@ def _alliances_table(r: Results) -> str:
             f"{_ci(c['stab']['low'], c['stab']['high'])}</span></td>"
             f"<td class='num'>{_pct(c['drift']['p'])}<span class='ci'>"
             f"{_ci(c['drift']['low'], c['drift']['high'])}</span></td>"
-            f"<td class='num'>{_median_text(r, name)}</td></tr>")
+            f"<td class='num'>{_median_text(r, name)}</td></tr>"
+        )
     if not rows:
         return ""
-    return ("<h3>Alliances</h3><table><thead><tr><th>alliance</th><th>members</th><th>holds</th>"
-            "<th>stab in the back</th><th>drift apart</th><th>median time to end</th></tr></thead>"
-            "<tbody>" + "".join(rows) + "</tbody></table>")
+    return (
+        "<h3>Alliances</h3><table><thead><tr><th>alliance</th><th>members</th><th>holds</th>"
+        "<th>stab in the back</th><th>drift apart</th><th>median time to end</th></tr></thead>"
+        "<tbody>" + "".join(rows) + "</tbody></table>"
+    )
 
 
 def reading_note(r: Results) -> str:
@@ -384,7 +448,8 @@ def reading_note(r: Results) -> str:
                 "<b>fate</b> comes from the members' own decisions (the first defection ends the "
                 "alliance), the <b>blocs</b> from the final ties among all actors, split in two "
                 "where frustration is least (Axelrod &amp; Bennett 1993). Former partners that "
-                "both stand against a third power can stay in one bloc after their alliance ends.")
+                "both stand against a third power can stay in one bloc after their alliance ends."
+            )
     if cohesion_column(alliance) in frame:
         c = frame[cohesion_column(alliance)].to_numpy(dtype=float)
         at_top = float(np.mean(c >= 0.995))
@@ -392,7 +457,8 @@ def reading_note(r: Results) -> str:
             "Ties are bounded at ±1 (each step's change is clipped there). "
             f"At the horizon the members' mean tie sits at the +1 bound in {_pct(at_top)} of the "
             "runs: there the forces would push the ties higher still, the bound stops them, and a "
-            "flat median at +1.00 says the ties are saturated, not that nothing acts on them.")
+            "flat median at +1.00 says the ties are saturated, not that nothing acts on them."
+        )
     if not parts:
         return ""
     return "<h3>Reading these figures</h3>" + "".join(f"<p class='small'>{p}</p>" for p in parts)
@@ -403,8 +469,9 @@ def _median_text(r: Results, alliance: str) -> str:
     curve = outcomes.alliance_survival(r.outcomes, alliance, r.steps)
     m = curve.median()
     if np.isnan(m):
-        return (f"beyond the horizon<span class='ci'>S = {curve.final:.3f} at {r.steps * dt:g} "
-                f"{esc(unit)}</span>")
+        return (
+            f"beyond the horizon<span class='ci'>S = {curve.final:.3f} at {r.steps * dt:g} {esc(unit)}</span>"
+        )
     return f"{m * dt:g} {esc(unit)}"
 
 
@@ -446,8 +513,10 @@ def _claim_html(claims, prefix: str) -> str:
     parts = []
     for c in claims:
         where = f"¶{c.paragraph}" if c.paragraph is not None else "public figure"
-        parts.append(f"<div><a href='#{prefix}-claim-{esc(_slug(c.id))}'><b>{esc(c.id)}</b></a> "
-                     f"{esc(where)}, {esc(c.speaker)}</div>")
+        parts.append(
+            f"<div><a href='#{prefix}-claim-{esc(_slug(c.id))}'><b>{esc(c.id)}</b></a> "
+            f"{esc(where)}, {esc(c.speaker)}</div>"
+        )
     return "".join(parts) or "–"
 
 
@@ -458,19 +527,23 @@ def _claims_list(claims, prefix: str) -> str:
     rows = []
     for c in claims:
         where = f"¶{c.paragraph} of the source article" if c.paragraph is not None else c.source
-        rows.append(f"<tr id='{prefix}-claim-{esc(_slug(c.id))}'><td><b>{esc(c.id)}</b> "
-                    f"{basis_badge(c.kind)}</td><td>{esc(where)}</td><td>{esc(c.speaker)}</td>"
-                    f"<td class='small'>{esc(c.paraphrase)}<div class='note'><i>How it becomes "
-                    f"numbers:</i> {esc(' '.join(c.basis.split()))}</div></td></tr>")
-    return (f"<details><summary>{len(claims)} claims cited</summary><table class='small'><thead>"
-            "<tr><th>claim</th><th>where</th><th>speaker</th><th>what it says</th></tr></thead>"
-            "<tbody>" + "".join(rows) + "</tbody></table></details>")
+        rows.append(
+            f"<tr id='{prefix}-claim-{esc(_slug(c.id))}'><td><b>{esc(c.id)}</b> "
+            f"{basis_badge(c.kind)}</td><td>{esc(where)}</td><td>{esc(c.speaker)}</td>"
+            f"<td class='small'>{esc(c.paraphrase)}<div class='note'><i>How it becomes "
+            f"numbers:</i> {esc(' '.join(c.basis.split()))}</div></td></tr>"
+        )
+    return (
+        f"<details><summary>{len(claims)} claims cited</summary><table class='small'><thead>"
+        "<tr><th>claim</th><th>where</th><th>speaker</th><th>what it says</th></tr></thead>"
+        "<tbody>" + "".join(rows) + "</tbody></table></details>"
+    )
 
 
 def parameters_section(r: Results, prefix: str = "s1") -> str:
     """The scenario's parameters: declared value, sampled range, and the claims grounding them."""
     by_param, by_id, note = _load_claims(r)
-    sampled = {c[len("param:"):]: c for c in r.columns if c.startswith("param:")}
+    sampled = {c[len("param:") :]: c for c in r.columns if c.startswith("param:")}
     declared = _declared_values(r)
     if declared is None:
         declared = [(p, "sampled", None) for p in sampled]
@@ -496,25 +569,38 @@ def parameters_section(r: Results, prefix: str = "s1") -> str:
         else:
             rng = "fixed"
         basis = basis_of(found, path)
-        return (f"<tr><td><code>{esc(path)}</code></td><td class='mono'>{esc(text)}</td>"
-                f"<td class='num mono'>{esc(rng)}</td><td>{basis_badge(basis)}</td>"
-                f"<td class='small'>{_claim_html(found, prefix)}</td></tr>")
+        return (
+            f"<tr><td><code>{esc(path)}</code></td><td class='mono'>{esc(text)}</td>"
+            f"<td class='num mono'>{esc(rng)}</td><td>{basis_badge(basis)}</td>"
+            f"<td class='small'>{_claim_html(found, prefix)}</td></tr>"
+        )
 
-    head = ("<table><thead><tr><th>parameter</th><th>declared</th><th>sampled 5–95 %</th>"
-            "<th>basis</th><th>grounded in (claim, ¶ of the source article, speaker)</th></tr>"
-            "</thead><tbody>")
+    head = (
+        "<table><thead><tr><th>parameter</th><th>declared</th><th>sampled 5–95 %</th>"
+        "<th>basis</th><th>grounded in (claim, ¶ of the source article, speaker)</th></tr>"
+        "</thead><tbody>"
+    )
     uncertain = [d for d in declared if d[0] in sampled]
     fixed = [d for d in declared if d[0] not in sampled]
-    out = [f"<h3>Parameters</h3><p class='small'>{esc(note)} Basis: <i>article</i> = a claim of "
-           "the source article (¶N), <i>figure</i> = a public figure, <i>assumption</i> = a "
-           "modelling assumption (a coefficient, a range or a scenario's storyline), the weakest "
-           "of its claims where several ground a value.</p>",
-           f"<details{' open' if len(uncertain) <= 25 else ''}><summary>{len(uncertain)} uncertain "
-           "parameters (sampled per replicate)"
-           "</summary>", head, *(row(*d) for d in uncertain), "</tbody></table></details>"]
+    out = [
+        f"<h3>Parameters</h3><p class='small'>{esc(note)} Basis: <i>article</i> = a claim of "
+        "the source article (¶N), <i>figure</i> = a public figure, <i>assumption</i> = a "
+        "modelling assumption (a coefficient, a range or a scenario's storyline), the weakest "
+        "of its claims where several ground a value.</p>",
+        f"<details{' open' if len(uncertain) <= 25 else ''}><summary>{len(uncertain)} uncertain "
+        "parameters (sampled per replicate)"
+        "</summary>",
+        head,
+        *(row(*d) for d in uncertain),
+        "</tbody></table></details>",
+    ]
     if fixed:
-        out += [f"<details><summary>{len(fixed)} fixed values</summary>", head,
-                *(row(*d) for d in fixed), "</tbody></table></details>"]
+        out += [
+            f"<details><summary>{len(fixed)} fixed values</summary>",
+            head,
+            *(row(*d) for d in fixed),
+            "</tbody></table></details>",
+        ]
     out.append(_claims_list(list(cited.values()), prefix))
     return "".join(out)
 
@@ -542,18 +628,24 @@ def variance_section(r: Results) -> str:
             f"<td class='num'>{percent(sh)} %</td><td class='num'>± {percent(no)} %</td>"
             f"<td class='small'>{esc(top)}</td></tr>"
             for b, n, sh, no, top in table[["basis", "inputs", "share", "noise", "top"]].itertuples(
-                index=False))
-        parts.append(f"<h4>Whether {esc(alliance)} {esc(label)}</h4><p>{esc(describe(table, label))}</p>"
-                     "<table class='small'><thead><tr><th>basis</th><th>sampled values</th>"
-                     "<th>share of variance (first order)</th><th>noise</th><th>largest</th></tr>"
-                     f"</thead><tbody>{rows}</tbody></table>")
+                index=False
+            )
+        )
+        parts.append(
+            f"<h4>Whether {esc(alliance)} {esc(label)}</h4><p>{esc(describe(table, label))}</p>"
+            "<table class='small'><thead><tr><th>basis</th><th>sampled values</th>"
+            "<th>share of variance (first order)</th><th>noise</th><th>largest</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>"
+        )
     if not parts:
         return ""
-    return ("<h3>What the answer rests on</h3><p class='small'>Given-data first-order sensitivity "
-            "indices (Plischke, Borgonovo &amp; Smith 2013) from this run's own replicates, with "
-            "Kelley's bias correction, summed by the basis of each sampled value. A share is the "
-            "part of the outcome's variance that the values of that basis explain on their own.</p>"
-            + "".join(parts))
+    return (
+        "<h3>What the answer rests on</h3><p class='small'>Given-data first-order sensitivity "
+        "indices (Plischke, Borgonovo &amp; Smith 2013) from this run's own replicates, with "
+        "Kelley's bias correction, summed by the basis of each sampled value. A share is the "
+        "part of the outcome's variance that the values of that basis explain on their own.</p>"
+        + "".join(parts)
+    )
 
 
 def events_section(r: Results) -> str:
@@ -567,18 +659,22 @@ def events_section(r: Results) -> str:
         return ""
     from sim.vocabulary import end_step_column, event_first_step_column
 
-    frame = r.read([fate_column(alliance), end_step_column(alliance),
-                    *(event_first_step_column(n) for n in names)])
+    frame = r.read(
+        [fate_column(alliance), end_step_column(alliance), *(event_first_step_column(n) for n in names)]
+    )
     table = fates_given_events(frame, alliance)
-    labels = {n: ((r.manifest.get("scenario", {}).get("events") or {}).get(n) or {}).get("label", "")
-              for n in names}
+    labels = {
+        n: ((r.manifest.get("scenario", {}).get("events") or {}).get(n) or {}).get("label", "") for n in names
+    }
 
     def cell(row, key):
         p = getattr(row, f"p_{key}")
         if not np.isfinite(p):
             return "<td class='num'>–</td>"
-        return (f"<td class='num'>{_pct(p)}<span class='ci'>"
-                f"{_ci(getattr(row, f'low_{key}'), getattr(row, f'high_{key}'))}</span></td>")
+        return (
+            f"<td class='num'>{_pct(p)}<span class='ci'>"
+            f"{_ci(getattr(row, f'low_{key}'), getattr(row, f'high_{key}'))}</span></td>"
+        )
 
     rows = []
     for name in names:
@@ -586,23 +682,30 @@ def events_section(r: Results) -> str:
         fired = int(t["fired"].iloc[0])
         stab = t.loc["stab_in_the_back"]
         after = stab["after_event"]
-        cells = "".join(cell(row, key) for fate in FATES
-                        for row in [next(t.loc[[fate]].itertuples())] for key in ("fired", "not"))
-        rows.append(f"<tr><td><code>{esc(name)}</code><div class='small'>{esc(labels[name])}</div>"
-                    f"</td><td class='num'>{_pct(fired / max(r.n, 1))}</td>{cells}"
-                    f"<td class='num'>{'–' if not np.isfinite(after) else _pct(after)}</td></tr>")
-    head = "".join(f"<th>{esc(FATE_LABELS[k])}: fired</th><th>not fired</th>"
-                   for k in range(len(FATES)))
-    return ("<h3>Fates and events</h3><p class='small'>The fate of <code>"
-            f"{esc(alliance)}</code> in the runs where each stochastic event fired (at any time "
-            "before the horizon) and in those where it did not, with 95 % Wilson intervals; the "
-            "last column is the share of stabs in the back that came at or after the event's first "
-            "firing. These are associations across runs, not effects: runs with an event also "
-            "differ in the hazard drawn for it. The per-run columns are "
-            "<code>event:&lt;name&gt;.first_step</code> (−1: never) and "
-            "<code>event:&lt;name&gt;.count</code>.</p><table class='small'><thead><tr>"
-            f"<th>event</th><th>runs where it fired</th>{head}<th>stabs after it</th></tr>"
-            f"</thead><tbody>{''.join(rows)}</tbody></table>")
+        cells = "".join(
+            cell(row, key)
+            for fate in FATES
+            for row in [next(t.loc[[fate]].itertuples())]
+            for key in ("fired", "not")
+        )
+        rows.append(
+            f"<tr><td><code>{esc(name)}</code><div class='small'>{esc(labels[name])}</div>"
+            f"</td><td class='num'>{_pct(fired / max(r.n, 1))}</td>{cells}"
+            f"<td class='num'>{'–' if not np.isfinite(after) else _pct(after)}</td></tr>"
+        )
+    head = "".join(f"<th>{esc(FATE_LABELS[k])}: fired</th><th>not fired</th>" for k in range(len(FATES)))
+    return (
+        "<h3>Fates and events</h3><p class='small'>The fate of <code>"
+        f"{esc(alliance)}</code> in the runs where each stochastic event fired (at any time "
+        "before the horizon) and in those where it did not, with 95 % Wilson intervals; the "
+        "last column is the share of stabs in the back that came at or after the event's first "
+        "firing. These are associations across runs, not effects: runs with an event also "
+        "differ in the hazard drawn for it. The per-run columns are "
+        "<code>event:&lt;name&gt;.first_step</code> (−1: never) and "
+        "<code>event:&lt;name&gt;.count</code>.</p><table class='small'><thead><tr>"
+        f"<th>event</th><th>runs where it fired</th>{head}<th>stabs after it</th></tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def reproduce_section(r: Results) -> str:
@@ -610,42 +713,58 @@ def reproduce_section(r: Results) -> str:
     m = r.manifest
     settings = m.get("settings", {}) or {}
     run = (m.get("scenario", {}) or {}).get("run", {}) or {}
-    rows = [("scenario hash (SHA-256)", m.get("scenario_hash", "")),
-            ("seed", settings.get("seed", m.get("seed", ""))),
-            ("replicates", settings.get("replicates", r.n)),
-            ("steps", f"{settings.get('steps', r.steps)} × {run.get('dt', settings.get('dt', 1))} "
-                      f"{run.get('unit', 'month')}"),
-            ("chunk size", settings.get("chunk_size", "")),
-            ("dtype", settings.get("dtype", "")),
-            ("result directory", str(r.directory))]
+    rows = [
+        ("scenario hash (SHA-256)", m.get("scenario_hash", "")),
+        ("seed", settings.get("seed", m.get("seed", ""))),
+        ("replicates", settings.get("replicates", r.n)),
+        (
+            "steps",
+            f"{settings.get('steps', r.steps)} × {run.get('dt', settings.get('dt', 1))} "
+            f"{run.get('unit', 'month')}",
+        ),
+        ("chunk size", settings.get("chunk_size", "")),
+        ("dtype", settings.get("dtype", "")),
+        ("result directory", str(r.directory)),
+    ]
     rows += [(f"version of {k}", v) for k, v in (m.get("versions") or {}).items()]
     body = "".join(f"<tr><th>{esc(k)}</th><td class='mono'>{esc(v)}</td></tr>" for k, v in rows)
-    opts = (f"--replicates {settings.get('replicates', r.n)} --steps "
-            f"{settings.get('steps', r.steps)} --seed {settings.get('seed', '')}"
-            + (" --point" if settings.get("point") else ""))
+    opts = (
+        f"--replicates {settings.get('replicates', r.n)} --steps "
+        f"{settings.get('steps', r.steps)} --seed {settings.get('seed', '')}"
+        + (" --point" if settings.get("point") else "")
+    )
     name = f"{r.name or 'SCENARIO'}.toml"
-    cmd = (f"alliance-sim show {name} {opts} | grep hash    # must print the hash above\n"
-           f"alliance-sim run {name} {opts} --chunk-size {settings.get('chunk_size', '')} "
-           f"--dtype {settings.get('dtype') or 'float32'}")
-    return ("<h3>Reproduce</h3><table class='small'><tbody>" + body + "</tbody></table>"
-            "<p class='small'>Check that a scenario file is the one this run used (the first "
-            "command prints the hash of its resolved form with these run settings), then rerun "
-            "it: the same hash, seed and chunk size give the same bytes.</p>"
-            f"<pre>{esc(cmd)}</pre>")
+    cmd = (
+        f"alliance-sim show {name} {opts} | grep hash    # must print the hash above\n"
+        f"alliance-sim run {name} {opts} --chunk-size {settings.get('chunk_size', '')} "
+        f"--dtype {settings.get('dtype') or 'float32'}"
+    )
+    return (
+        "<h3>Reproduce</h3><table class='small'><tbody>" + body + "</tbody></table>"
+        "<p class='small'>Check that a scenario file is the one this run used (the first "
+        "command prints the hash of its resolved form with these run settings), then rerun "
+        "it: the same hash, seed and chunk size give the same bytes.</p>"
+        f"<pre>{esc(cmd)}</pre>"
+    )
 
 
 def scenario_section(r: Results, index: int, figures_html: str) -> str:
     """Everything about one scenario: description, alliances, figures, parameters, settings."""
     desc = (r.manifest.get("scenario", {}) or {}).get("description", "")
     actors = ", ".join(esc(a) for a in r.actors)
-    return (f"<section class='scenario' id='scenario-{index}'><h2>{esc(r.title)}</h2>"
-            f"<p class='sub'>scenario <code>{esc(r.name)}</code> · actors: {actors}</p>"
-            + (f"<p class='desc'>{esc(desc.strip())}</p>" if desc else "")
-            + _alliances_table(r) + reading_note(r)
-            + (f"<h3>Figures</h3><div class='figs'>{figures_html}</div>" if figures_html else "")
-            + events_section(r) + variance_section(r) + parameters_section(r, f"s{index}")
-            + reproduce_section(r)
-            + "</section>")
+    return (
+        f"<section class='scenario' id='scenario-{index}'><h2>{esc(r.title)}</h2>"
+        f"<p class='sub'>scenario <code>{esc(r.name)}</code> · actors: {actors}</p>"
+        + (f"<p class='desc'>{esc(desc.strip())}</p>" if desc else "")
+        + _alliances_table(r)
+        + reading_note(r)
+        + (f"<h3>Figures</h3><div class='figs'>{figures_html}</div>" if figures_html else "")
+        + events_section(r)
+        + variance_section(r)
+        + parameters_section(r, f"s{index}")
+        + reproduce_section(r)
+        + "</section>"
+    )
 
 
 def _signed(x: float) -> str:
@@ -675,41 +794,53 @@ def difference_section(runs: Sequence[Results]) -> str:
         rows = []
         for t in table.itertuples(index=False):
             cls = "pos" if t.diff > 0 else "neg" if t.diff < 0 else ""
-            rows.append(f"<tr><td>{esc(FATE_LABELS[FATES.index(t.fate)])}</td>"
-                        f"<td class='num'>{_pct(t.p_a)}</td><td class='num'>{_pct(t.p_b)}</td>"
-                        f"<td class='num {cls}'><b>{_signed(t.diff)}</b></td>"
-                        f"<td class='num'>{_interval(t.paired_low, t.paired_high)}</td>"
-                        f"<td class='num'>{_interval(t.unpaired_low, t.unpaired_high)}</td></tr>")
+            rows.append(
+                f"<tr><td>{esc(FATE_LABELS[FATES.index(t.fate)])}</td>"
+                f"<td class='num'>{_pct(t.p_a)}</td><td class='num'>{_pct(t.p_b)}</td>"
+                f"<td class='num {cls}'><b>{_signed(t.diff)}</b></td>"
+                f"<td class='num'>{_interval(t.paired_low, t.paired_high)}</td>"
+                f"<td class='num'>{_interval(t.unpaired_low, t.unpaired_high)}</td></tr>"
+            )
         holds = table.set_index("fate").loc["holds"]
         if why is None:
             seed = (base.manifest.get("settings") or {}).get("seed")
-            note = (f"Paired by replicate: both runs used seed {esc(seed)} with the same chunk size, "
-                    "so replicate r of each drew from the same random stream (common random "
-                    "numbers) and the paired interval is that of the mean difference over the "
-                    f"{base.n:,} pairs. For P(holds) it is {100 * holds.paired_width:.1f} pp wide "
-                    f"against {100 * holds.unpaired_width:.1f} pp unpaired (Newcombe's interval for "
-                    "independent runs).")
+            note = (
+                f"Paired by replicate: both runs used seed {esc(seed)} with the same chunk size, "
+                "so replicate r of each drew from the same random stream (common random "
+                "numbers) and the paired interval is that of the mean difference over the "
+                f"{base.n:,} pairs. For P(holds) it is {100 * holds.paired_width:.1f} pp wide "
+                f"against {100 * holds.unpaired_width:.1f} pp unpaired (Newcombe's interval for "
+                "independent runs)."
+            )
             if holds.paired_width > 0.8 * holds.unpaired_width:
-                note += (" Pairing narrows it little here: the two scenarios draw different "
-                         "numbers of random values (other uncertain values or events), so their "
-                         "random streams part after the first draws and replicate r of one no "
-                         "longer shares its chance with replicate r of the other. Scenarios that "
-                         "differ only in values (or a sweep) pair tightly.")
+                note += (
+                    " Pairing narrows it little here: the two scenarios draw different "
+                    "numbers of random values (other uncertain values or events), so their "
+                    "random streams part after the first draws and replicate r of one no "
+                    "longer shares its chance with replicate r of the other. Scenarios that "
+                    "differ only in values (or a sweep) pair tightly."
+                )
         else:
-            note = (f"These runs cannot be paired ({esc(why)}): only the unpaired interval "
-                    "(Newcombe 1998) is given. Run both with the same --seed, --chunk-size and "
-                    "--replicates to pair them.")
+            note = (
+                f"These runs cannot be paired ({esc(why)}): only the unpaired interval "
+                "(Newcombe 1998) is given. Run both with the same --seed, --chunk-size and "
+                "--replicates to pair them."
+            )
         parts.append(
             f"<h3>{esc(other.name)} − {esc(base.name)}</h3>"
             "<table class='diff'><thead><tr><th>fate of "
             f"<code>{esc(alliance)}</code></th><th>A: {esc(base.name)}</th><th>B: {esc(other.name)}"
             "</th><th>B − A</th><th>95 % CI, paired</th><th>95 % CI, unpaired</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table><p class='small'>{note} pp: percentage points."
-            "</p>")
+            "</p>"
+        )
     if not parts:
         return ""
-    return ("<section id='difference'><h2>The difference, under these assumptions</h2>"
-            + "".join(parts) + "</section>")
+    return (
+        "<section id='difference'><h2>The difference, under these assumptions</h2>"
+        + "".join(parts)
+        + "</section>"
+    )
 
 
 def parameter_diff_section(runs: Sequence[Results]) -> str:
@@ -743,40 +874,54 @@ def parameter_diff_section(runs: Sequence[Results]) -> str:
                 return "<td class='mono'>–</td><td></td>"
             found = grounding_claims(claims, path, value)
             ids = ", ".join(esc(c.id) for c in found) or "no claim"
-            return (f"<td class='mono'>{esc(short_value(value))}</td>"
-                    f"<td>{basis_badge(basis_of(found, path))} <span class='small'>{ids}</span></td>")
+            return (
+                f"<td class='mono'>{esc(short_value(value))}</td>"
+                f"<td>{basis_badge(basis_of(found, path))} <span class='small'>{ids}</span></td>"
+            )
 
         diffs = parameter_differences(sa, sb)
-        rows = "".join(f"<tr><td><code>{esc(d.path)}</code></td>{side(ca, d.path, d.a)}"
-                       f"{side(cb, d.path, d.b)}</tr>" for d in diffs)
+        rows = "".join(
+            f"<tr><td><code>{esc(d.path)}</code></td>{side(ca, d.path, d.a)}{side(cb, d.path, d.b)}</tr>"
+            for d in diffs
+        )
         notes = structure_differences(sa, sb)
         parts.append(
             f"<h3>{esc(base.name)} (A) and {esc(other.name)} (B): {len(diffs)} parameters differ</h3>"
-            + ("<table class='small'><thead><tr><th>parameter</th><th>A</th><th>A basis, claims</th>"
-               "<th>B</th><th>B basis, claims</th></tr></thead><tbody>" + rows + "</tbody></table>"
-               if diffs else "<p>No parameter differs.</p>")
-            + ("<ul class='small'>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"
-               if notes else ""))
+            + (
+                "<table class='small'><thead><tr><th>parameter</th><th>A</th><th>A basis, claims</th>"
+                "<th>B</th><th>B basis, claims</th></tr></thead><tbody>" + rows + "</tbody></table>"
+                if diffs
+                else "<p>No parameter differs.</p>"
+            )
+            + ("<ul class='small'>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>" if notes else "")
+        )
     if not parts:
         return ""
-    return ("<section id='parameter-differences'><h2>What differs between the scenarios</h2>"
-            "<p class='small'>Every value that differs (– where a scenario lacks it), with its "
-            "basis and the claims grounding it on each side; "
-            "<code>alliance-sim diff A.toml B.toml</code> prints the same in a terminal.</p>"
-            + "".join(parts) + "</section>")
+    return (
+        "<section id='parameter-differences'><h2>What differs between the scenarios</h2>"
+        "<p class='small'>Every value that differs (– where a scenario lacks it), with its "
+        "basis and the claims grounding it on each side; "
+        "<code>alliance-sim diff A.toml B.toml</code> prints the same in a terminal.</p>"
+        + "".join(parts)
+        + "</section>"
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # The report
 # --------------------------------------------------------------------------------------------
 
+
 def _write_page(path: Path, title: str, body: list[str]) -> Path:
     """One self-contained page (inline style, no scripts, a CSP that forbids them), atomically."""
-    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>"
-            + "".join(body) + "</main></body></html>\n")
+    page = (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>"
+        + "".join(body)
+        + "</main></body></html>\n"
+    )
     atomic_write_bytes(path, page.encode("utf-8"))
     return path
 
@@ -819,42 +964,56 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
     if comparison:
         title = "Scenario comparison: " + " vs ".join(r.name or r.title for r in runs)
         focal = sorted({r.focal for r in runs if r.focal})
-        sub = (f"{len(runs)} scenarios · focal alliance {', '.join(esc(f) for f in focal)} · "
-               + " · ".join(f"{esc(r.name)}: {r.n:,} replicates" for r in runs))
+        sub = f"{len(runs)} scenarios · focal alliance {', '.join(esc(f) for f in focal)} · " + " · ".join(
+            f"{esc(r.name)}: {r.n:,} replicates" for r in runs
+        )
     else:
         r = runs[0]
         unit, dt = plots.time_unit(r)
         title = r.title or r.name
-        sub = (f"scenario <code>{esc(r.name)}</code> · {r.n:,} replicates × "
-               f"{r.steps * dt:g} {esc(unit)} · focal alliance <code>{esc(r.focal or '-')}</code>")
+        sub = (
+            f"scenario <code>{esc(r.name)}</code> · {r.n:,} replicates × "
+            f"{r.steps * dt:g} {esc(unit)} · focal alliance <code>{esc(r.focal or '-')}</code>"
+        )
 
     body = [f"<header><h1>{esc(title)}</h1><p class='sub'>{sub}</p></header>", answer_section(runs)]
     if comparison:
         body.append(difference_section(runs))
         body.append(parameter_diff_section(runs))
-        body.append("<section id='comparison'><h2>Side by side</h2><div class='figs'>"
-                    + render(comparison_figures(runs)) + "</div></section>")
-        body.append("<h2>Each scenario in detail</h2><p class='small'>Open a scenario for its "
-                    "figures, the variance split by basis, its parameters and how to reproduce "
-                    "it.</p>")
+        body.append(
+            "<section id='comparison'><h2>Side by side</h2><div class='figs'>"
+            + render(comparison_figures(runs))
+            + "</div></section>"
+        )
+        body.append(
+            "<h2>Each scenario in detail</h2><p class='small'>Open a scenario for its "
+            "figures, the variance split by basis, its parameters and how to reproduce "
+            "it.</p>"
+        )
     prefixes = [f"{k + 1:02d}-{_slug(r.name or 'scenario')}" for k, r in enumerate(runs)]
     for k, (r, prefix) in enumerate(zip(runs, prefixes, strict=True)):
-        section = (scenario_section(r, k + 1, render(scenario_figures(r, prefix)))
-                   + why_section(r, k + 1, prefix, render))
+        section = scenario_section(r, k + 1, render(scenario_figures(r, prefix))) + why_section(
+            r, k + 1, prefix, render
+        )
         if comparison:
-            section = (f"<details class='scenario-fold' id='details-{k + 1}'><summary>"
-                       f"{esc(r.name)}: {esc(r.title)}</summary>{section}</details>")
+            section = (
+                f"<details class='scenario-fold' id='details-{k + 1}'><summary>"
+                f"{esc(r.name)}: {esc(r.title)}</summary>{section}</details>"
+            )
         body.append(section)
-    body.append("<footer>Fates: Wilson (1927) score intervals. Survival: Kaplan &amp; Meier (1958) "
-                "with Greenwood (1926) variance (log-log band). Balance: Heider (1946), Cartwright "
-                "&amp; Harary (1956). Blocs: Axelrod &amp; Bennett (1993). Figures use the "
-                "Okabe–Ito colour-blind-safe palette.</footer>")
+    body.append(
+        "<footer>Fates: Wilson (1927) score intervals. Survival: Kaplan &amp; Meier (1958) "
+        "with Greenwood (1926) variance (log-log band). Balance: Heider (1946), Cartwright "
+        "&amp; Harary (1956). Blocs: Axelrod &amp; Bennett (1993). Figures use the "
+        "Okabe–Ito colour-blind-safe palette.</footer>"
+    )
     return _write_page(path, title, body)
 
 
 # --------------------------------------------------------------------------------------------
 # Exploration: sensitivity analysis and scenario discovery (sim.analysis.sensitivity)
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class ExplorationPart:
@@ -887,13 +1046,18 @@ def table_html(df, digits: int = 3) -> str:
 def exploration_section(part: ExplorationPart, figures_html: str) -> str:
     """The HTML of one :class:`ExplorationPart` (figures already rendered)."""
     tables = "".join(f"<h3>{esc(caption)}</h3>{table_html(df)}" for caption, df in part.tables)
-    return (f"<section class='exploration'><h2>{esc(part.heading)}</h2>"
-            f"<p>{esc(part.intro)}</p>" + tables
-            + (f"<div class='figs'>{figures_html}</div>" if figures_html else "") + "</section>")
+    return (
+        f"<section class='exploration'><h2>{esc(part.heading)}</h2>"
+        f"<p>{esc(part.intro)}</p>"
+        + tables
+        + (f"<div class='figs'>{figures_html}</div>" if figures_html else "")
+        + "</section>"
+    )
 
 
-def write_exploration_report(path: str | Path, title: str, subtitle: str,
-                             parts: Sequence[ExplorationPart]) -> Path:
+def write_exploration_report(
+    path: str | Path, title: str, subtitle: str, parts: Sequence[ExplorationPart]
+) -> Path:
     """Write a self-contained HTML page of sensitivity and discovery sections.
 
     Same page rules as :func:`write_report`: figures embedded as PNG data URIs and written to
@@ -912,8 +1076,10 @@ def write_exploration_report(path: str | Path, title: str, subtitle: str,
             atomic_write_bytes(fig_dir / name, png)
             rendered.append(_figure_html(entry, png, f"{fig_dir.name}/{name}"))
         body.append(exploration_section(part, "".join(rendered)))
-    body.append("<footer>Sobol indices: Saltelli (2002), Saltelli et al. (2010), computed with "
-                "SALib (Herman &amp; Usher 2017). Morris screening: Morris (1991), Campolongo et "
-                "al. (2007). PRIM: Friedman &amp; Fisher (1999); scenario discovery: Bryant &amp; "
-                "Lempert (2010), with the EMA Workbench (Kwakkel 2017).</footer>")
+    body.append(
+        "<footer>Sobol indices: Saltelli (2002), Saltelli et al. (2010), computed with "
+        "SALib (Herman &amp; Usher 2017). Morris screening: Morris (1991), Campolongo et "
+        "al. (2007). PRIM: Friedman &amp; Fisher (1999); scenario discovery: Bryant &amp; "
+        "Lempert (2010), with the EMA Workbench (Kwakkel 2017).</footer>"
+    )
     return _write_page(path, title, body)

@@ -116,6 +116,7 @@ def tie_overrides(scenario) -> dict[int, str]:
     entry for the same direction replaces an earlier one (a ``symmetric`` entry sets both
     directions). Returns ``{index: note}`` for every entry involved.
     """
+
     def directions(t) -> list[tuple[str, str]]:
         return [(t.from_, t.to)] + ([(t.to, t.from_)] if t.symmetric else [])
 
@@ -147,8 +148,15 @@ def parent_values(path: str | Path, point: bool = False) -> tuple[Path | None, d
     return chain[-2], {sl.path: sl.value for sl in slots(parent)}
 
 
-def render(path: str | Path, point: bool = False, width: int | None = None, wide: bool = False,
-           replicates: int | None = None, steps: int | None = None, seed: int | None = None) -> str:
+def render(
+    path: str | Path,
+    point: bool = False,
+    width: int | None = None,
+    wide: bool = False,
+    replicates: int | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+) -> str:
     """The scenario at ``path`` as text: header, one row per parameter, then the claims cited.
 
     Parameters
@@ -175,21 +183,33 @@ def render(path: str | Path, point: bool = False, width: int | None = None, wide
     if scenario.description:
         lines += textwrap.wrap(" ".join(scenario.description.split()), width)
     run = scenario.run
-    lines.append(f"run: {run.steps} steps of {run.dt:g} {run.unit}, {run.replicates} replicates, "
-                 f"seed {run.seed}; bargaining every {scenario.mechanisms.bargain_every or '-'} steps")
-    lines.append(f"scenario hash: {scenario.digest()}  (what a run with these settings records; "
-                 "-n/-t/--seed/--point change it as they change the run)")
+    lines.append(
+        f"run: {run.steps} steps of {run.dt:g} {run.unit}, {run.replicates} replicates, "
+        f"seed {run.seed}; bargaining every {scenario.mechanisms.bargain_every or '-'} steps"
+    )
+    lines.append(
+        f"scenario hash: {scenario.digest()}  (what a run with these settings records; "
+        "-n/-t/--seed/--point change it as they change the run)"
+    )
     if parent is not None:
-        lines.append(f"extends: {os.path.relpath(parent.resolve())}  (+ marks a value this file "
-                     "adds, * one it changes)")
-    lines += textwrap.wrap(f"actors ({len(scenario.actors)}): {', '.join(scenario.actors)}", width,
-                           subsequent_indent="    ")
-    lines += textwrap.wrap(f"issues ({len(scenario.issues)}): " + ", ".join(
-        f"{k} [{i.low:g}, {i.high:g}]" for k, i in scenario.issues.items()), width,
-        subsequent_indent="    ")
+        lines.append(
+            f"extends: {os.path.relpath(parent.resolve())}  (+ marks a value this file "
+            "adds, * one it changes)"
+        )
+    lines += textwrap.wrap(
+        f"actors ({len(scenario.actors)}): {', '.join(scenario.actors)}", width, subsequent_indent="    "
+    )
+    lines += textwrap.wrap(
+        f"issues ({len(scenario.issues)}): "
+        + ", ".join(f"{k} [{i.low:g}, {i.high:g}]" for k, i in scenario.issues.items()),
+        width,
+        subsequent_indent="    ",
+    )
     for name, al in scenario.alliances.items():
-        lines.append(f"alliance {name}: {' + '.join(al.members)}"
-                     + ("  (focal)" if name == scenario.focal_alliance else ""))
+        lines.append(
+            f"alliance {name}: {' + '.join(al.members)}"
+            + ("  (focal)" if name == scenario.focal_alliance else "")
+        )
     cut = False
 
     def fit(text: str, room: int) -> str:
@@ -206,20 +226,35 @@ def render(path: str | Path, point: bool = False, width: int | None = None, wide
         for n, f in enumerate(ev.effects):
             lines.append(fit(f"    effect {n}: {effect_text(f)}", width))
     for name, lever in scenario.levers.items():
-        choice = (", ".join(f"{k}={v:g}" for k, v in lever.options.items()) if lever.options is not None
-                  else f"[{lever.low:g}, {lever.high:g}]" + (" whole numbers" if lever.integer else ""))
-        lines.append(fit(f"lever {name} ({lever.owner}; {choice}; status quo {lever.status_quo_value:g}; "
-                         f"claim {lever.claim}): {lever.label}", width))
+        choice = (
+            ", ".join(f"{k}={v:g}" for k, v in lever.options.items())
+            if lever.options is not None
+            else f"[{lever.low:g}, {lever.high:g}]" + (" whole numbers" if lever.integer else "")
+        )
+        lines.append(
+            fit(
+                f"lever {name} ({lever.owner}; {choice}; status quo {lever.status_quo_value:g}; "
+                f"claim {lever.claim}): {lever.label}",
+                width,
+            )
+        )
     for name, m in scenario.metrics.items():
         what = m.alliance or (f"{m.from_} -> {m.to}" if m.kind == "tie" else ", ".join(m.levers or []))
         bound = "" if m.threshold is None else f", threshold {m.threshold:g}"
-        lines.append(fit(f"metric {name}: {m.direction} {m.kind} of {what}{bound}"
-                         + (f" ({m.owner})" if m.owner else ""), width))
+        lines.append(
+            fit(
+                f"metric {name}: {m.direction} {m.kind} of {what}{bound}"
+                + (f" ({m.owner})" if m.owner else ""),
+                width,
+            )
+        )
     for key, rho in scenario.correlations.items():
         lines.append(fit(f"rank correlation {key}: {rho:g}", width))
     lines.append(f"claims: {os.path.relpath(scenario.claims) if scenario.claims else '(none)'}")
-    lines.append("basis: article = a claim of the source article (¶N); figure = a public figure; "
-                 "assumption = a modelling assumption (a coefficient, a range or a storyline)")
+    lines.append(
+        "basis: article = a claim of the source article (¶N); figure = a public figure; "
+        "assumption = a modelling assumption (a coefficient, a range or a storyline)"
+    )
     lines.append("")
 
     overrides = tie_overrides(scenario)
@@ -280,11 +315,12 @@ def render(path: str | Path, point: bool = False, width: int | None = None, wide
         lines += ["", "claims cited"]
         order = {c.id: n for n, c in enumerate(claims)}
         for c in sorted(cited, key=lambda c: order.get(c.id, 0)):
-            where = f"¶{c.paragraph}, {c.speaker}" if c.paragraph is not None else \
-                f"{c.speaker}: {c.source}"
-            lines += textwrap.wrap(f"{c.id} [{BASIS_SHORT[c.kind]}] ({where}) "
-                                   f"{' '.join(c.paraphrase.split())}", width,
-                                   subsequent_indent="    ")
+            where = f"¶{c.paragraph}, {c.speaker}" if c.paragraph is not None else f"{c.speaker}: {c.source}"
+            lines += textwrap.wrap(
+                f"{c.id} [{BASIS_SHORT[c.kind]}] ({where}) {' '.join(c.paraphrase.split())}",
+                width,
+                subsequent_indent="    ",
+            )
     if cut:
         lines += ["", "(… marks text cut to the terminal's width: --wide shows every row whole)"]
     return printable("\n".join(lines))
@@ -301,8 +337,7 @@ def _provenance(claims_by: dict, path: str, value) -> str:
     return f"{BASIS_SHORT[basis_of(found, path)]}: {ids}"
 
 
-def render_diff(path_a: str | Path, path_b: str | Path, width: int | None = None,
-                wide: bool = False) -> str:
+def render_diff(path_a: str | Path, path_b: str | Path, width: int | None = None, wide: bool = False) -> str:
     """The parameters that differ between two scenarios, each with its value, basis and claims on
     both sides, then the differences of structure (actors, events, alliances, run settings)."""
     from sim.spec.diff import parameter_differences, structure_differences
@@ -315,8 +350,16 @@ def render_diff(path_a: str | Path, path_b: str | Path, width: int | None = None
     lines = [f"A: {path_a}  ({a.title})", f"B: {path_b}  ({b.title})", ""]
     if not diffs:
         lines.append("no parameter differs")
-    rows = [(d.path, "-" if d.a is None else short_value(d.a), _provenance(ca, d.path, d.a),
-             "-" if d.b is None else short_value(d.b), _provenance(cb, d.path, d.b)) for d in diffs]
+    rows = [
+        (
+            d.path,
+            "-" if d.a is None else short_value(d.a),
+            _provenance(ca, d.path, d.a),
+            "-" if d.b is None else short_value(d.b),
+            _provenance(cb, d.path, d.b),
+        )
+        for d in diffs
+    ]
     if rows:
         heads = ("parameter", "A", "A basis: claims", "B", "B basis: claims")
         widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(heads)]
@@ -340,16 +383,21 @@ def render_diff(path_a: str | Path, path_b: str | Path, width: int | None = None
 
 
 _MECHANISM_WORDS = {
-    "affinity": "interest affinity coefficient", "balance": "structural balance coefficient",
-    "threat": "balance-of-threat coefficient", "pressure": "external pressure coefficient",
-    "competition": "sphere competition coefficient", "dependence": "dependence coefficient",
+    "affinity": "interest affinity coefficient",
+    "balance": "structural balance coefficient",
+    "threat": "balance-of-threat coefficient",
+    "pressure": "external pressure coefficient",
+    "competition": "sphere competition coefficient",
+    "dependence": "dependence coefficient",
     "noise": "noise of the ties",
 }
 _ALLIANCE_WORDS = {
     "theta_stay": "disposition below which members lean to defect (θ_stay)",
-    "theta_trust": "trust threshold (θ_trust)", "h0": "base defection hazard (h0)",
+    "theta_trust": "trust threshold (θ_trust)",
+    "h0": "base defection hazard (h0)",
     "beta": "sensitivity of defection to disposition (β)",
-    "power_shift": "effect of power shifts on defection", "betrayal_shock": "betrayal shock",
+    "power_shift": "effect of power shifts on defection",
+    "betrayal_shock": "betrayal shock",
     "reputation": "reputation cost of defecting",
 }
 

@@ -77,8 +77,17 @@ BLOC_EXHAUSTIVE_MAX = 14
 
 
 # What a run (and its report) writes into its result directory.
-RESULT_ENTRIES = frozenset({"manifest.json", "replicates.parquet", "summary.npz", "trajectories.npy",
-                            "chunks", "report.html", "report_figures"})
+RESULT_ENTRIES = frozenset(
+    {
+        "manifest.json",
+        "replicates.parquet",
+        "summary.npz",
+        "trajectories.npy",
+        "chunks",
+        "report.html",
+        "report_figures",
+    }
+)
 
 
 EnsembleError = RunError  # a run that could not finish; what finished is kept on disk
@@ -111,6 +120,7 @@ def cohesion_bins(values: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Designs, blocks and collectors
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Start:
@@ -275,14 +285,32 @@ class ChunkTask:
         return self.block.index
 
 
-def replicate_task(scenario: Scenario, index: int, start: int, size: int, seed: int, *,
-                   trajectories: bool = False, dtype: str = DEFAULT_DTYPE,
-                   engine: str = "numpy", why: int = 0) -> ChunkTask:
+def replicate_task(
+    scenario: Scenario,
+    index: int,
+    start: int,
+    size: int,
+    seed: int,
+    *,
+    trajectories: bool = False,
+    dtype: str = DEFAULT_DTYPE,
+    engine: str = "numpy",
+    why: int = 0,
+) -> ChunkTask:
     """The task of chunk ``index`` of a plain run: replicates ``start .. start + size`` (``why``:
     the attribution window, 0 for none)."""
     block = Block(index, np.zeros(1, dtype=np.intp), start, size)
-    return ChunkTask(scenario, block, {}, np.zeros(1, dtype=np.int64), index, seed,
-                     ReplicateCollector(trajectories, why), dtype, engine)
+    return ChunkTask(
+        scenario,
+        block,
+        {},
+        np.zeros(1, dtype=np.int64),
+        index,
+        seed,
+        ReplicateCollector(trajectories, why),
+        dtype,
+        engine,
+    )
 
 
 def chunk_params(task: ChunkTask) -> tuple[Params, list[np.random.Generator], Layout | None]:
@@ -333,9 +361,15 @@ def run_chunk(task: ChunkTask):
     if fused is not None and state is None and collector.why is None:
         state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype), summaries=fused)
     else:
-        state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype),
-                                record=collector.record if collector.records else None,
-                                why=collector.why, state=state)
+        state = engine.simulate(
+            params,
+            rngs,
+            layout,
+            dtype=np.dtype(task.dtype),
+            record=collector.record if collector.records else None,
+            why=collector.why,
+            state=state,
+        )
     return collector.end(task.block, params, state)
 
 
@@ -362,8 +396,9 @@ class OutcomeCollector(Collector):
         for a, al in enumerate(params.alliances):
             ended = ~state.active[:, a]
             columns[fate_column(al.name)] = np.array(FATES, dtype=object)[state.fate[:, a]]
-            columns[end_step_column(al.name)] = np.where(ended, state.end_step[:, a],
-                                                         params.steps).astype(np.int32)
+            columns[end_step_column(al.name)] = np.where(ended, state.end_step[:, a], params.steps).astype(
+                np.int32
+            )
             columns[defector_column(al.name)] = names[np.where(ended, state.defector[:, a], -1)]
         if self.why is not None:
             self.why.finish(state)
@@ -409,7 +444,7 @@ class ReplicateCollector(Collector):
             c = dynamics.cohesion(state.ties, al.members)
             self.hist[t, a] = np.bincount(cohesion_bins(c), minlength=HIST_BINS)
         self.active[t] = state.active.sum(axis=0)
-        self.balance_sum[t] = balanced_share(state.ties[:self.sample]).sum()
+        self.balance_sum[t] = balanced_share(state.ties[: self.sample]).sum()
         if self.traj is not None:
             self.traj[:, t] = state.ties
 
@@ -417,8 +452,7 @@ class ReplicateCollector(Collector):
         """The chunk's replicate table and summaries."""
         T, A = params.steps, params.A
         start = block.rep_start
-        columns: dict[str, np.ndarray] = {
-            REPLICATE: np.arange(start, start + params.n, dtype=np.int64)}
+        columns: dict[str, np.ndarray] = {REPLICATE: np.arange(start, start + params.n, dtype=np.int64)}
         for path, values in params.sampled.items():
             columns[param_column(path)] = values.astype(np.float32)  # 7 significant digits
         fates = np.array(FATES)
@@ -447,8 +481,11 @@ class ReplicateCollector(Collector):
             columns.update({k: v.astype(np.float32) for k, v in self.why.columns().items()})
         table = encode_table(columns)
         summary = {
-            "cohesion_hist": self.hist, "active": self.active, "balance_sum": self.balance_sum,
-            "ties_sum": W.sum(axis=0), "ties_sq": (W * W).sum(axis=0),
+            "cohesion_hist": self.hist,
+            "active": self.active,
+            "balance_sum": self.balance_sum,
+            "ties_sum": W.sum(axis=0),
+            "ties_sq": (W * W).sum(axis=0),
             "n": np.array([params.n], dtype=np.int64),
             "balance_n": np.array([self.sample], dtype=np.int64),
         }
@@ -459,6 +496,7 @@ class ReplicateCollector(Collector):
 # Running an ensemble
 # --------------------------------------------------------------------------------------------
 
+
 def versions() -> dict[str, str]:
     """Versions of the package, Python and the libraries a result depends on."""
     import mesa
@@ -466,17 +504,31 @@ def versions() -> dict[str, str]:
 
     from sim.version import __version__
 
-    return {"alliance-sim": __version__, "python": platform.python_version(),
-            "numpy": np.__version__, "pandas": pd.__version__, "pyarrow": pyarrow.__version__,
-            "mesa": mesa.__version__}
+    return {
+        "alliance-sim": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "pyarrow": pyarrow.__version__,
+        "mesa": mesa.__version__,
+    }
 
 
-def _settings(scenario: Scenario, chunk_size: int, trajectories: bool, dtype: str,
-              engine: str = "numpy", why: int = 0) -> dict:
+def _settings(
+    scenario: Scenario, chunk_size: int, trajectories: bool, dtype: str, engine: str = "numpy", why: int = 0
+) -> dict:
     run = scenario.run
-    return {"replicates": run.replicates, "steps": run.steps, "seed": run.seed, "dt": run.dt,
-            "chunk_size": chunk_size, "trajectories": trajectories, "dtype": dtype, "engine": engine,
-            "why": why}
+    return {
+        "replicates": run.replicates,
+        "steps": run.steps,
+        "seed": run.seed,
+        "dt": run.dt,
+        "chunk_size": chunk_size,
+        "trajectories": trajectories,
+        "dtype": dtype,
+        "engine": engine,
+        "why": why,
+    }
 
 
 def why_window(why: bool | int | None, replicates: int, engine: str = "numpy") -> int:
@@ -506,8 +558,9 @@ def _ignore_sigint() -> None:
 
 def local_executor(workers: int) -> cf.Executor:
     """A process pool with an explicit spawn context (never the global start method)."""
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                  initializer=_ignore_sigint)
+    return cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
+    )
 
 
 class InlineExecutor(cf.Executor):
@@ -544,12 +597,21 @@ def _progress(progress: bool, total: int, initial: int, unit: str, desc: str):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True,
-                smoothing=0.1, file=sys.stderr)
+    return tqdm(
+        total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True, smoothing=0.1, file=sys.stderr
+    )
 
 
-def design_tasks(scenario: Scenario, design: Design, collector: Collector, *, seed: int,
-                 chunk_size: int, dtype: str, engine: str) -> dict[int, ChunkTask]:
+def design_tasks(
+    scenario: Scenario,
+    design: Design,
+    collector: Collector,
+    *,
+    seed: int,
+    chunk_size: int,
+    dtype: str,
+    engine: str,
+) -> dict[int, ChunkTask]:
     """The chunks of a design, by chunk number."""
     if design.replicates <= 0:
         raise InputError(f"expected a positive number of replicates, got {design.replicates}")
@@ -562,13 +624,16 @@ def design_tasks(scenario: Scenario, design: Design, collector: Collector, *, se
         raise InputError(f"not a parameter of the scenario: {', '.join(unknown[:5])}")
     for k, v in design.values.items():
         if np.ndim(v) == 2 and np.shape(v)[1] != design.replicates:
-            raise InputError(f"{k}: expected per-replicate values of shape (points, {design.replicates}), "
-                             f"got {np.shape(v)}")
+            raise InputError(
+                f"{k}: expected per-replicate values of shape (points, {design.replicates}), "
+                f"got {np.shape(v)}"
+            )
     if design.start is not None:
         lengths = {len(v) for v in design.start.arrays.values()}
         if lengths != {design.replicates}:
-            raise InputError(f"expected one saved state per replicate ({design.replicates}), got "
-                             f"{sorted(lengths)}")
+            raise InputError(
+                f"expected one saved state per replicate ({design.replicates}), got {sorted(lengths)}"
+            )
         try:  # the first replicate's state must fit the scenario's arrays
             first = {k: np.asarray(v)[:1] for k, v in design.start.arrays.items()}
             dynamics.restore_state(compile_params(scenario, 1), design.start.t, first)
@@ -579,8 +644,10 @@ def design_tasks(scenario: Scenario, design: Design, collector: Collector, *, se
 
     def values_of(b: Block) -> dict[str, np.ndarray]:
         reps = slice(b.rep_start, b.rep_start + b.size)
-        return {k: (np.asarray(v)[b.points][:, reps] if np.ndim(v) == 2 else np.asarray(v)[b.points])
-                for k, v in design.values.items()}
+        return {
+            k: (np.asarray(v)[b.points][:, reps] if np.ndim(v) == 2 else np.asarray(v)[b.points])
+            for k, v in design.values.items()
+        }
 
     def start_of(b: Block) -> Start | None:
         if design.start is None:
@@ -588,18 +655,45 @@ def design_tasks(scenario: Scenario, design: Design, collector: Collector, *, se
         reps = slice(b.rep_start, b.rep_start + b.size)
         return Start(design.start.t, {k: np.asarray(v)[reps] for k, v in design.start.arrays.items()})
 
-    return {b.index: ChunkTask(scenario, b, values_of(b), streams[b.points], b.rep_start // rep_chunk, seed,
-                               collector, dtype, engine, start_of(b))
-            for b in blocks(design, chunk_size)}
+    return {
+        b.index: ChunkTask(
+            scenario,
+            b,
+            values_of(b),
+            streams[b.points],
+            b.rep_start // rep_chunk,
+            seed,
+            collector,
+            dtype,
+            engine,
+            start_of(b),
+        )
+        for b in blocks(design, chunk_size)
+    }
 
 
-def run_design(scenario: Scenario, design: Design, collector: Collector, *, seed: int | None = None,
-               out: str | Path | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
-               workers: int | None = 1, executor: cf.Executor | None = None, progress: bool = True,
-               desc: str | None = None, dtype: str = DEFAULT_DTYPE, engine: str = "numpy",
-               resume: bool = False, force: bool = False, name: str | None = None,
-               chunk_fn=None, source: Path | None = None, hint: str | None = None,
-               settings: dict | None = None):
+def run_design(
+    scenario: Scenario,
+    design: Design,
+    collector: Collector,
+    *,
+    seed: int | None = None,
+    out: str | Path | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    workers: int | None = 1,
+    executor: cf.Executor | None = None,
+    progress: bool = True,
+    desc: str | None = None,
+    dtype: str = DEFAULT_DTYPE,
+    engine: str = "numpy",
+    resume: bool = False,
+    force: bool = False,
+    name: str | None = None,
+    chunk_fn=None,
+    source: Path | None = None,
+    hint: str | None = None,
+    settings: dict | None = None,
+):
     """Run a design (points x replicates with common random numbers) and collect its chunks.
 
     Every simulation of the program runs through here: a plain run is the one-point design
@@ -637,8 +731,9 @@ def run_design(scenario: Scenario, design: Design, collector: Collector, *, seed
         in the manifest, and the run's label.
     """
     seed = scenario.run.seed if seed is None else int(seed)
-    tasks = design_tasks(scenario, design, collector, seed=seed, chunk_size=chunk_size, dtype=dtype,
-                         engine=engine)
+    tasks = design_tasks(
+        scenario, design, collector, seed=seed, chunk_size=chunk_size, dtype=dtype, engine=engine
+    )
     n_chunks = len(tasks)
     total = design.points * design.replicates
     fn = chunk_fn or run_chunk
@@ -648,14 +743,26 @@ def run_design(scenario: Scenario, design: Design, collector: Collector, *, seed
         def keep(c: int, payload) -> None:
             payloads[c] = payload
 
-        _execute(tasks, keep, workers=workers, executor=executor, fn=fn,
-                 bar=_progress(progress, total, 0, "run", desc or "design"),
-                 hint=hint or "run it again")
+        _execute(
+            tasks,
+            keep,
+            workers=workers,
+            executor=executor,
+            fn=fn,
+            bar=_progress(progress, total, 0, "run", desc or "design"),
+            hint=hint or "run it again",
+        )
         return [payloads[c] for c in sorted(payloads)]
 
     out = Path(out)
-    settings = settings or {"points": design.points, "replicates": design.replicates, "seed": seed,
-                            "chunk_size": chunk_size, "dtype": dtype, "engine": engine}
+    settings = settings or {
+        "points": design.points,
+        "replicates": design.replicates,
+        "seed": seed,
+        "chunk_size": chunk_size,
+        "dtype": dtype,
+        "engine": engine,
+    }
     manifest = _prepare(out, scenario, scenario.digest(), settings, n_chunks, resume, force, name)
     done = manifest["chunks"]["done"]
     pending = [c for c in range(n_chunks) if not chunk_intact(out, c, done.get(str(c)))]
@@ -672,30 +779,59 @@ def run_design(scenario: Scenario, design: Design, collector: Collector, *, seed
             done.pop(str(c), None)
             raise RunError(
                 f"cannot write chunk {c} to {out} ({e.strerror}); {len(done)} finished chunks are "
-                f"kept; free some space and finish with: {hint}") from None
+                f"kept; free some space and finish with: {hint}"
+            ) from None
 
-    bar = _progress(progress, total, total - sum(t.size for t in tasks.values()),
-                    "replicate" if design.points == 1 else "run", desc or name or "run")
+    bar = _progress(
+        progress,
+        total,
+        total - sum(t.size for t in tasks.values()),
+        "replicate" if design.points == 1 else "run",
+        desc or name or "run",
+    )
     try:
-        _execute(tasks, save, workers=workers, executor=executor, fn=fn, bar=bar, hint=hint,
-                 kept=lambda: len(done), where=out, source=source)
+        _execute(
+            tasks,
+            save,
+            workers=workers,
+            executor=executor,
+            fn=fn,
+            bar=bar,
+            hint=hint,
+            kept=lambda: len(done),
+            where=out,
+            source=source,
+        )
     except Interrupted as e:
-        raise Interrupted(f"interrupted; {len(done)} of {n_chunks} chunks are kept in {out}; "
-                          f"finish with: {hint}") from e
+        raise Interrupted(
+            f"interrupted; {len(done)} of {n_chunks} chunks are kept in {out}; finish with: {hint}"
+        ) from e
     try:
         finalize(out, n_chunks, bool(settings.get("trajectories")))
     except OSError as e:
         raise RunError(
             f"cannot write the results to {out} ({e.strerror}); all {n_chunks} chunks are kept; "
-            f"free some space and finish with: {hint}") from None
+            f"free some space and finish with: {hint}"
+        ) from None
     manifest["status"] = "complete"
     manifest["chunks"]["done"] = {}
     write_json(out / MANIFEST, manifest)
     return load_results(out)
 
 
-def _execute(tasks: dict[int, ChunkTask], sink, *, workers, executor, fn, bar, hint: str,
-             kept=None, where: Path | None = None, source: Path | None = None) -> None:
+def _execute(
+    tasks: dict[int, ChunkTask],
+    sink,
+    *,
+    workers,
+    executor,
+    fn,
+    bar,
+    hint: str,
+    kept=None,
+    where: Path | None = None,
+    source: Path | None = None,
+) -> None:
     """Run ``tasks`` on a pool, handing each finished chunk to ``sink(c, payload)``; failed chunks
     are retried once, a broken local pool is replaced, an interrupt stops the pool at once."""
     pool, renew, own = _pool(workers, executor, len(tasks))
@@ -714,13 +850,27 @@ def _execute(tasks: dict[int, ChunkTask], sink, *, workers, executor, fn, bar, h
             pool[0].shutdown(wait=not interrupted, cancel_futures=True)
 
 
-def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = None,
-                 steps: int | None = None, seed: int | None = None, out: str | Path | None = None,
-                 chunk_size: int = DEFAULT_CHUNK_SIZE, workers: int | None = 1,
-                 executor: cf.Executor | None = None, resume: bool = False, force: bool = False,
-                 trajectories: bool = False, dtype: str = DEFAULT_DTYPE, progress: bool = True,
-                 name: str | None = None, point: bool = False, chunk_fn=None,
-                 engine: str = "numpy", why: bool | int | None = None) -> Results:
+def run_ensemble(
+    scenario: Scenario | str | Path,
+    *,
+    replicates: int | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    out: str | Path | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    workers: int | None = 1,
+    executor: cf.Executor | None = None,
+    resume: bool = False,
+    force: bool = False,
+    trajectories: bool = False,
+    dtype: str = DEFAULT_DTYPE,
+    progress: bool = True,
+    name: str | None = None,
+    point: bool = False,
+    chunk_fn=None,
+    engine: str = "numpy",
+    why: bool | int | None = None,
+) -> Results:
     """Run the replicates of a scenario and return (and, with ``out``, store) the results.
 
     The one-point :class:`Design` of :func:`run_design`, collected by :class:`ReplicateCollector`.
@@ -778,26 +928,55 @@ def run_ensemble(scenario: Scenario | str | Path, *, replicates: int | None = No
     out = Path(out)
     window = why_window(why, scenario.run.replicates, engine)
     if window and engine not in BOOKS_FORCES:
-        raise InputError(f"--why: expected an engine that books the forces' parts (numpy), got --engine "
-                         f"{engine}; drop --why or use --engine numpy")
+        raise InputError(
+            f"--why: expected an engine that books the forces' parts (numpy), got --engine "
+            f"{engine}; drop --why or use --engine numpy"
+        )
     settings = _settings(scenario, chunk_size, trajectories, dtype, engine, window)
     _check_writable(out, _disk_need(scenario, chunk_size, trajectories))
-    return run_design(scenario, Design.single(scenario.run.replicates),
-                      ReplicateCollector(trajectories, window),
-                      seed=scenario.run.seed, out=out, chunk_size=chunk_size, workers=workers,
-                      executor=executor, progress=progress, desc=name or "run", dtype=dtype,
-                      engine=engine, resume=resume, force=force, name=name, chunk_fn=chunk_fn,
-                      source=source, hint=resume_command(source, out, settings, point), settings=settings)
+    return run_design(
+        scenario,
+        Design.single(scenario.run.replicates),
+        ReplicateCollector(trajectories, window),
+        seed=scenario.run.seed,
+        out=out,
+        chunk_size=chunk_size,
+        workers=workers,
+        executor=executor,
+        progress=progress,
+        desc=name or "run",
+        dtype=dtype,
+        engine=engine,
+        resume=resume,
+        force=force,
+        name=name,
+        chunk_fn=chunk_fn,
+        source=source,
+        hint=resume_command(source, out, settings, point),
+        settings=settings,
+    )
 
 
 def resume_command(source: Path | None, out: Path, settings: dict, point: bool = False) -> str:
     """The command that finishes an interrupted run (same scenario, same settings)."""
     import shlex
 
-    parts = ["alliance-sim", "run", shlex.quote(str(source)) if source else "SCENARIO.toml",
-             "--resume", "--out", shlex.quote(str(out)), "-n", str(settings["replicates"]),
-             "-t", str(settings["steps"]), "--seed", str(settings["seed"]),
-             "--chunk-size", str(settings["chunk_size"])]
+    parts = [
+        "alliance-sim",
+        "run",
+        shlex.quote(str(source)) if source else "SCENARIO.toml",
+        "--resume",
+        "--out",
+        shlex.quote(str(out)),
+        "-n",
+        str(settings["replicates"]),
+        "-t",
+        str(settings["steps"]),
+        "--seed",
+        str(settings["seed"]),
+        "--chunk-size",
+        str(settings["chunk_size"]),
+    ]
     if settings.get("trajectories"):
         parts.append("--trajectories")
     if point:
@@ -811,18 +990,28 @@ def resume_command(source: Path | None, out: Path, settings: dict, point: bool =
     return " ".join(parts)
 
 
-def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool,
-                     source: Path | None) -> None:
+def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool, source: Path | None) -> None:
     """Refuse, before anything is written, a run that would not fit in memory."""
     run = scenario.run
-    need = footprint(len(scenario.actors), len(scenario.issues), len(scenario.alliances), run.steps,
-                     run.replicates, chunk_size, trajectories, HIST_BINS,
-                     sampled=len(uncertain_slots(scenario)))
+    need = footprint(
+        len(scenario.actors),
+        len(scenario.issues),
+        len(scenario.alliances),
+        run.steps,
+        run.replicates,
+        chunk_size,
+        trajectories,
+        HIST_BINS,
+        sampled=len(uncertain_slots(scenario)),
+    )
     too_big = check_footprint(need)
     if too_big is None:
         return
-    if "trajectories of" not in too_big and need["replicate state"] > need["per-step summaries"] \
-            and need["replicate state"] > need["trajectories"]:
+    if (
+        "trajectories of" not in too_big
+        and need["replicate state"] > need["per-step summaries"]
+        and need["replicate state"] > need["trajectories"]
+    ):
         per_replicate = max(need["replicate state"] // min(run.replicates, chunk_size), 1)
         fits = 1 << max(int(0.8 * 2**32 // per_replicate).bit_length() - 1, 0)
         too_big += f"; use --chunk-size {fits} or fewer"
@@ -835,10 +1024,17 @@ def _disk_need(scenario: Scenario, chunk_size: int, trajectories: bool) -> int:
     n_chunks = -(-run.replicates // chunk_size)
     columns = 8 + 4 * len(scenario.alliances) + 3 * len(scenario.actors)
     summary = (run.steps + 1) * (len(scenario.alliances) * HIST_BINS + 2) * 8
-    need = footprint(len(scenario.actors), len(scenario.issues), len(scenario.alliances),
-                     run.steps, run.replicates, chunk_size, trajectories, HIST_BINS)
-    return (run.replicates * columns * 2 + summary * (n_chunks + 1)
-            + 2 * need["trajectories file"])
+    need = footprint(
+        len(scenario.actors),
+        len(scenario.issues),
+        len(scenario.alliances),
+        run.steps,
+        run.replicates,
+        chunk_size,
+        trajectories,
+        HIST_BINS,
+    )
+    return run.replicates * columns * 2 + summary * (n_chunks + 1) + 2 * need["trajectories file"]
 
 
 def _check_writable(out: Path, need: int) -> None:
@@ -857,15 +1053,26 @@ def _check_writable(out: Path, need: int) -> None:
             probe.unlink(missing_ok=True)
         free = shutil.disk_usage(out).free
     except OSError as e:
-        raise ResultsError(f"{out}: cannot write results there ({e.strerror}); choose another "
-                           "--out") from None
+        raise ResultsError(
+            f"{out}: cannot write results there ({e.strerror}); choose another --out"
+        ) from None
     if free < need:
-        raise ResultsError(f"{out}: expected at least {need / 2**20:.1f} MB free for the results, "
-                           f"got {free / 2**20:.1f} MB; free some space or choose another --out")
+        raise ResultsError(
+            f"{out}: expected at least {need / 2**20:.1f} MB free for the results, "
+            f"got {free / 2**20:.1f} MB; free some space or choose another --out"
+        )
 
 
-def _prepare(out: Path, scenario: Scenario, digest: str, settings: dict, n_chunks: int,
-             resume: bool, force: bool, name: str | None) -> dict:
+def _prepare(
+    out: Path,
+    scenario: Scenario,
+    digest: str,
+    settings: dict,
+    n_chunks: int,
+    resume: bool,
+    force: bool,
+    name: str | None,
+) -> dict:
     existing = read_manifest(out) if out.exists() else None
     if existing is not None:
         same = existing.get("scenario_hash") == digest and existing.get("settings") == settings
@@ -874,13 +1081,15 @@ def _prepare(out: Path, scenario: Scenario, digest: str, settings: dict, n_chunk
                 raise ResultsError(
                     f"{out}: holds a run of another scenario or other settings "
                     f"(hash {existing.get('scenario_hash', '?')[:12]}); --resume needs the same "
-                    "scenario and settings")
+                    "scenario and settings"
+                )
             if existing.get("status") == "complete":
                 return existing
             return existing
         if not force:
-            raise ResultsError(f"{out}: already holds results; use --resume to finish them or "
-                               "--force to replace them")
+            raise ResultsError(
+                f"{out}: already holds results; use --resume to finish them or --force to replace them"
+            )
         import shutil
 
         # Only what a run writes goes: --force never deletes a file it did not make.
@@ -892,23 +1101,31 @@ def _prepare(out: Path, scenario: Scenario, digest: str, settings: dict, n_chunk
             else:
                 item.unlink()
     elif out.exists() and any(out.iterdir()) and not force:
-        raise ResultsError(f"{out}: is not empty and holds no results; choose another --out "
-                           "or use --force")
+        raise ResultsError(f"{out}: is not empty and holds no results; choose another --out or use --force")
     out.mkdir(parents=True, exist_ok=True)
     manifest = {
-        "format": FORMAT, "name": name or "", "status": "running", "scenario_hash": digest,
-        "scenario": scenario.to_data(), "focal": scenario.focal_alliance, "settings": settings,
-        "actors": scenario.actor_names, "issues": scenario.issue_names,
+        "format": FORMAT,
+        "name": name or "",
+        "status": "running",
+        "scenario_hash": digest,
+        "scenario": scenario.to_data(),
+        "focal": scenario.focal_alliance,
+        "settings": settings,
+        "actors": scenario.actor_names,
+        "issues": scenario.issue_names,
         "alliances": list(scenario.alliances),
-        "steps": settings["steps"], "seed": settings["seed"], "versions": versions(),
+        "steps": settings["steps"],
+        "seed": settings["seed"],
+        "versions": versions(),
         "chunks": {"total": n_chunks, "done": {}},
     }
     write_json(out / MANIFEST, manifest)
     return manifest
 
 
-def _drive(pool: list[cf.Executor], renew, tasks: dict[int, ChunkTask], sink, bar, fn, kept,
-           where: Path | None) -> None:
+def _drive(
+    pool: list[cf.Executor], renew, tasks: dict[int, ChunkTask], sink, bar, fn, kept, where: Path | None
+) -> None:
     """Run the tasks on ``pool[0]``, retrying each failed chunk once; a broken local pool is
     replaced (in ``pool[0]``) through ``renew``."""
     attempts = {c: 0 for c in tasks}
@@ -952,8 +1169,9 @@ def _window(executor: cf.Executor) -> int:
     return 2 * workers if workers else 1 << 30
 
 
-def _hand_on_or_retry(future: cf.Future, c: int, tasks, attempts, queue, sink, bar, kept,
-                      where: Path | None) -> bool:
+def _hand_on_or_retry(
+    future: cf.Future, c: int, tasks, attempts, queue, sink, bar, kept, where: Path | None
+) -> bool:
     """Hand a finished chunk to ``sink``, or queue a failed one for its retry; says if the pool
     broke."""
     broken = False
@@ -968,7 +1186,8 @@ def _hand_on_or_retry(future: cf.Future, c: int, tasks, attempts, queue, sink, b
             kept_where = f" in {where}" if where is not None else ""
             raise RunError(
                 f"chunk {c} failed {attempts[c]} times ({type(e).__name__}: {e}); "
-                f"{kept()} finished chunks are kept{kept_where}") from e
+                f"{kept()} finished chunks are kept{kept_where}"
+            ) from e
         queue.append(c)
         return broken
     sink(c, payload)
@@ -983,12 +1202,18 @@ def reusable(path: Path, out: Path, args) -> Results | None:
     if manifest is None or manifest.get("status") != "complete":
         return None
     scenario = load_scenario(path, point=getattr(args, "point", False)).with_run(
-        replicates=args.replicates, steps=args.steps, seed=args.seed)
-    settings = _settings(scenario, args.chunk_size or DEFAULT_CHUNK_SIZE, False,
-                         getattr(args, "dtype", None) or DEFAULT_DTYPE,
-                         getattr(args, "engine", None) or "numpy",
-                         why_window(getattr(args, "why", None), scenario.run.replicates,
-                                    getattr(args, "engine", None) or "numpy"))
+        replicates=args.replicates, steps=args.steps, seed=args.seed
+    )
+    settings = _settings(
+        scenario,
+        args.chunk_size or DEFAULT_CHUNK_SIZE,
+        False,
+        getattr(args, "dtype", None) or DEFAULT_DTYPE,
+        getattr(args, "engine", None) or "numpy",
+        why_window(
+            getattr(args, "why", None), scenario.run.replicates, getattr(args, "engine", None) or "numpy"
+        ),
+    )
     if manifest.get("scenario_hash") != scenario.digest() or manifest.get("settings") != settings:
         return None
     return load_results(out)

@@ -148,8 +148,10 @@ def save_chunk(directory: Path, chunk: ChunkData) -> dict:
     arrays = dict(chunk.summary)
     if chunk.trajectories is not None:
         arrays["trajectories"] = chunk.trajectories
-    temps = (table_path.with_name(f".{table_path.name}.tmp-{os.getpid()}"),
-             summary_path.with_name(f".{summary_path.name}.tmp-{os.getpid()}.npz"))
+    temps = (
+        table_path.with_name(f".{table_path.name}.tmp-{os.getpid()}"),
+        summary_path.with_name(f".{summary_path.name}.tmp-{os.getpid()}.npz"),
+    )
     try:
         with open(temps[0], "wb") as fh:
             fh.write(chunk.table_bytes)
@@ -167,8 +169,9 @@ def chunk_intact(directory: Path, index: int, checksums: dict | None) -> bool:
     table_path, summary_path = chunk_paths(directory, index)
     if not (table_path.exists() and summary_path.exists()) or not checksums:
         return False
-    return (sha256_file(table_path) == checksums.get("table")
-            and sha256_file(summary_path) == checksums.get("summary"))
+    return sha256_file(table_path) == checksums.get("table") and sha256_file(summary_path) == checksums.get(
+        "summary"
+    )
 
 
 def merge_summaries(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -211,8 +214,11 @@ def finalize(directory: Path, n_chunks: int, trajectories: bool) -> None:
     finally:
         if writer is not None:
             writer.close()
-    temps = [tmp_table, directory / f".{SUMMARY}.tmp-{os.getpid()}.npz",
-             directory / f".{TRAJECTORIES}.tmp-{os.getpid()}.npy"]
+    temps = [
+        tmp_table,
+        directory / f".{SUMMARY}.tmp-{os.getpid()}.npz",
+        directory / f".{TRAJECTORIES}.tmp-{os.getpid()}.npy",
+    ]
     try:
         np.savez(temps[1], **(summary or {}))
         if trajectories and trajs:
@@ -238,8 +244,13 @@ class Results:
     replicates, :meth:`read` gives chosen columns, :attr:`replicates` the whole table.
     """
 
-    def __init__(self, directory: Path, manifest: dict, summary: dict[str, np.ndarray],
-                 replicates: pd.DataFrame | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        manifest: dict,
+        summary: dict[str, np.ndarray],
+        replicates: pd.DataFrame | None = None,
+    ):
         self.directory = Path(directory)
         self.manifest = manifest
         self.summary = summary
@@ -340,12 +351,15 @@ def load_results(directory: str | Path) -> Results:
     directory = Path(directory)
     manifest = read_manifest(directory)
     if manifest is None:
-        raise ResultsError(f"{directory}: no {MANIFEST}; expected a result directory "
-                           "written by 'alliance-sim run'")
+        raise ResultsError(
+            f"{directory}: no {MANIFEST}; expected a result directory written by 'alliance-sim run'"
+        )
     if manifest.get("status") != "complete":
-        raise ResultsError(f"{directory}: the run is not finished "
-                           f"({manifest.get('status')}); finish it with 'alliance-sim run "
-                           f"--resume --out {directory} ...'")
+        raise ResultsError(
+            f"{directory}: the run is not finished "
+            f"({manifest.get('status')}); finish it with 'alliance-sim run "
+            f"--resume --out {directory} ...'"
+        )
     try:
         import pyarrow.parquet as pq
 

@@ -38,8 +38,10 @@ HASH_HEX = 16
 #: where the repository keeps the fingerprint of its source article
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "seeds" / "article_fingerprint.json"
 #: how the text is normalised before hashing, recorded in the fingerprint file
-NORMALISATION = ("unicode NFKC, lower case, apostrophes dropped, other punctuation and symbols "
-                 "replaced by spaces, whitespace collapsed")
+NORMALISATION = (
+    "unicode NFKC, lower case, apostrophes dropped, other punctuation and symbols "
+    "replaced by spaces, whitespace collapsed"
+)
 
 _APOSTROPHES = {"'", "\u2018", "\u2019", "\u02bc", "\u2032"}
 _PARAGRAPH = re.compile(r"^¶(\d+)\.\s*(.*)$", flags=re.MULTILINE)
@@ -81,7 +83,7 @@ def shingles(text: str, n: int = COPY_RUN) -> list[str]:
     A text of fewer than ``n`` words has none.
     """
     w = normalise(text).split()
-    return [" ".join(w[i:i + n]) for i in range(len(w) - n + 1)]
+    return [" ".join(w[i : i + n]) for i in range(len(w) - n + 1)]
 
 
 def shingle_hash(shingle: str) -> str:
@@ -143,8 +145,8 @@ class Fingerprint:
         """The fingerprint as the JSON the repository stores (hashes sorted, stable bytes)."""
         data = {
             "about": "Fingerprint of the source article: metadata and hashes of every normalised run "
-                     "of consecutive words per paragraph, never the text. Regenerate with "
-                     "`python -m sim.spec.article PATH` (see sim/spec/article.py).",
+            "of consecutive words per paragraph, never the text. Regenerate with "
+            "`python -m sim.spec.article PATH` (see sim/spec/article.py).",
             "title": self.title,
             "outlet": self.outlet,
             "date": self.date,
@@ -162,8 +164,9 @@ class Fingerprint:
         return (self.paragraphs, self.run, self.shingles) == (other.paragraphs, other.run, other.shingles)
 
 
-def fingerprint(text: str, *, title: str = "", outlet: str = "", date: str = "", note: str = "",
-                run: int = COPY_RUN) -> Fingerprint:
+def fingerprint(
+    text: str, *, title: str = "", outlet: str = "", date: str = "", note: str = "", run: int = COPY_RUN
+) -> Fingerprint:
     """The fingerprint of an article whose paragraphs are lines starting ``¶N.``.
 
     Parameters
@@ -183,11 +186,13 @@ def fingerprint(text: str, *, title: str = "", outlet: str = "", date: str = "",
     paragraphs = article_paragraphs(text)
     numbers = sorted(paragraphs)
     if not numbers or numbers != list(range(1, len(numbers) + 1)):
-        raise InputError(f"article: expected paragraphs numbered ¶1 to ¶N on lines of their own, "
-                         f"found {numbers or 'none'}")
+        raise InputError(
+            f"article: expected paragraphs numbered ¶1 to ¶N on lines of their own, found {numbers or 'none'}"
+        )
     hashes = {k: frozenset(shingle_hash(s) for s in shingles(p, run)) for k, p in paragraphs.items()}
-    return Fingerprint(title=title, outlet=outlet, date=date, paragraphs=len(numbers), shingles=hashes,
-                       run=run, note=note)
+    return Fingerprint(
+        title=title, outlet=outlet, date=date, paragraphs=len(numbers), shingles=hashes, run=run, note=note
+    )
 
 
 def read_fingerprint(path: str | Path) -> Fingerprint:
@@ -203,14 +208,22 @@ def read_fingerprint(path: str | Path) -> Fingerprint:
         data = json.loads(path.read_text(encoding="utf-8"))
         paragraphs = int(data["paragraphs"])
         hashes = {int(k): frozenset(v) for k, v in data["shingles"].items()}
-        fp = Fingerprint(title=data["title"], outlet=data["outlet"], date=data["date"],
-                         paragraphs=paragraphs, shingles=hashes, run=int(data["run"]),
-                         note=data.get("note", ""))
+        fp = Fingerprint(
+            title=data["title"],
+            outlet=data["outlet"],
+            date=data["date"],
+            paragraphs=paragraphs,
+            shingles=hashes,
+            run=int(data["run"]),
+            note=data.get("note", ""),
+        )
     except OSError as e:
         raise InputError(f"{path}: cannot read the article fingerprint ({e.strerror})") from None
     except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise InputError(f"{path}: expected an article fingerprint (title, outlet, date, paragraphs, "
-                         f"run, shingles), got {type(e).__name__}: {e}") from None
+        raise InputError(
+            f"{path}: expected an article fingerprint (title, outlet, date, paragraphs, "
+            f"run, shingles), got {type(e).__name__}: {e}"
+        ) from None
     if sorted(hashes) != list(fp.paragraph_numbers):
         raise InputError(f"{path}: shingles: expected paragraphs 1 to {paragraphs}, got {sorted(hashes)}")
     return fp
@@ -225,8 +238,9 @@ def load_fingerprint(path: str | Path | None = None) -> Fingerprint:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m sim.spec.article PATH``: write the fingerprint of the article at PATH."""
-    ap = argparse.ArgumentParser(prog="python -m sim.spec.article",
-                                 description="Write the fingerprint of the source article.")
+    ap = argparse.ArgumentParser(
+        prog="python -m sim.spec.article", description="Write the fingerprint of the source article."
+    )
     ap.add_argument("article", type=Path, help="the article's text, paragraphs on lines starting ¶N.")
     ap.add_argument("--out", type=Path, default=DEFAULT_PATH, help=f"default: {DEFAULT_PATH}")
     ap.add_argument("--title")
@@ -237,10 +251,16 @@ def main(argv: list[str] | None = None) -> int:
     old = read_fingerprint(args.out) if args.out.is_file() else None
     meta: dict[str, str] = {
         k: getattr(args, k) if getattr(args, k) is not None else (getattr(old, k) if old else "")
-        for k in ("title", "outlet", "date", "note")}
+        for k in ("title", "outlet", "date", "note")
+    }
     try:
-        fp = fingerprint(args.article.read_text(encoding="utf-8"), title=meta["title"],
-                         outlet=meta["outlet"], date=meta["date"], note=meta["note"])
+        fp = fingerprint(
+            args.article.read_text(encoding="utf-8"),
+            title=meta["title"],
+            outlet=meta["outlet"],
+            date=meta["date"],
+            note=meta["note"],
+        )
     except OSError as e:
         print(f"error: {args.article}: {e.strerror}", file=sys.stderr)
         return 2

@@ -41,6 +41,7 @@ ARTICLE_SOURCE = "source article"
 class Grounding:
     """One number a claim grounds: the parameter path, the value and its range; ``assumed`` when
     the claim's basis calls this number an assumption (``assumed = true`` in the claims file)."""
+
     param: str
     value: float
     low: float
@@ -51,6 +52,7 @@ class Grounding:
 @dataclass(frozen=True)
 class Claim:
     """A statement from the article, a public figure or the literature, and the numbers it grounds."""
+
     id: str
     speaker: str
     paraphrase: str
@@ -94,18 +96,37 @@ def load_claims(path: str | Path) -> list[Claim]:
     for n, raw in enumerate(data.get("claim", [])):
         where = f"claim.{n}"
         try:
-            grounds = tuple(Grounding(g["param"], float(g["value"]), float(g["low"]),
-                                      float(g["high"]), _flag(g.get("assumed", False)))
-                            for g in raw.get("grounds", []))
+            grounds = tuple(
+                Grounding(
+                    g["param"],
+                    float(g["value"]),
+                    float(g["low"]),
+                    float(g["high"]),
+                    _flag(g.get("assumed", False)),
+                )
+                for g in raw.get("grounds", [])
+            )
             paragraph = raw.get("paragraph")
             if paragraph is not None and (isinstance(paragraph, bool) or not isinstance(paragraph, int)):
                 raise ValueError(f"paragraph must be an integer, got {paragraph!r}")
-            claims.append(Claim(id=raw["id"], speaker=raw["speaker"], paraphrase=raw["paraphrase"],
-                                source=raw.get("source", ARTICLE_SOURCE), paragraph=paragraph,
-                                grounds=grounds, basis=raw.get("basis", "")))
+            claims.append(
+                Claim(
+                    id=raw["id"],
+                    speaker=raw["speaker"],
+                    paraphrase=raw["paraphrase"],
+                    source=raw.get("source", ARTICLE_SOURCE),
+                    paragraph=paragraph,
+                    grounds=grounds,
+                    basis=raw.get("basis", ""),
+                )
+            )
         except (KeyError, TypeError, ValueError) as e:
-            raise ScenarioError(path, f"malformed claim ({e}); expected id, speaker, paraphrase "
-                                "and grounds with param, value, low, high", path=where) from None
+            raise ScenarioError(
+                path,
+                f"malformed claim ({e}); expected id, speaker, paraphrase "
+                "and grounds with param, value, low, high",
+                path=where,
+            ) from None
     return claims
 
 
@@ -166,6 +187,7 @@ def grounding_claims(by_param: dict[str, list[Claim]], path: str, value) -> list
 # Checks
 # --------------------------------------------------------------------------------------------
 
+
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
@@ -211,8 +233,9 @@ def grounding_problems(scenario, claims: list[Claim]) -> list[str]:
         elif not any(matches(g, v) for _, g in found):
             point, lo, hi = value_range(v)
             cited = ", ".join(f"{c.id} ({g.value:g} in [{g.low:g}, {g.high:g}])" for c, g in found)
-            problems.append(f"{path}: value {point:g} in [{lo:g}, {hi:g}] matches no claim; "
-                            f"claims give {cited}")
+            problems.append(
+                f"{path}: value {point:g} in [{lo:g}, {hi:g}] matches no claim; claims give {cited}"
+            )
     return problems
 
 
@@ -243,8 +266,9 @@ def claim_problems(claims: list[Claim], paragraphs: Collection[int] | None = Non
             problems.append(f"{c.id}: no speaker")
         for g in c.grounds:
             if not g.low <= g.value <= g.high:
-                problems.append(f"{c.id}: {g.param}: value {g.value:g} outside its range "
-                                f"[{g.low:g}, {g.high:g}]")
+                problems.append(
+                    f"{c.id}: {g.param}: value {g.value:g} outside its range [{g.low:g}, {g.high:g}]"
+                )
     return problems
 
 

@@ -125,12 +125,14 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
         for i, row in enumerate(scenario.tie_matrix):
             for j, v in enumerate(row):
                 if i != j:
-                    yield Slot(f"tie_matrix.{actors[i]}.{actors[j]}", v, "tie", matrix_b,
-                               ("tie", i, j, False))
+                    yield Slot(
+                        f"tie_matrix.{actors[i]}.{actors[j]}", v, "tie", matrix_b, ("tie", i, j, False)
+                    )
     tie_b = field_bounds(Tie, "value")
     for n, t in enumerate(scenario.ties):
-        yield Slot(f"ties.{n}.{t.from_}.{t.to}", t.value, "tie", tie_b,
-                   ("tie", ai[t.from_], ai[t.to], t.symmetric))
+        yield Slot(
+            f"ties.{n}.{t.from_}.{t.to}", t.value, "tie", tie_b, ("tie", ai[t.from_], ai[t.to], t.symmetric)
+        )
     sphere_b = field_bounds(Scenario, "spheres")
     for a, per in scenario.spheres.items():
         for m, v in per.items():
@@ -149,28 +151,48 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
             continue
         if isinstance(sched, list):
             for j, p in enumerate(sched):
-                yield Slot(f"pressure.{a}.{p.at}", p.value, "pressure", pressure_b,
-                           ("pressure", ai[a], j))
+                yield Slot(f"pressure.{a}.{p.at}", p.value, "pressure", pressure_b, ("pressure", ai[a], j))
         else:
             yield Slot(f"pressure.{a}", sched, "pressure", pressure_b, ("pressure", ai[a], None))
     for c in MECHANISMS:
-        yield Slot(f"mechanisms.{c}", getattr(scenario.mechanisms, c), "coefficient",
-                   field_bounds(Mechanisms, c), ("coef", c))
+        yield Slot(
+            f"mechanisms.{c}",
+            getattr(scenario.mechanisms, c),
+            "coefficient",
+            field_bounds(Mechanisms, c),
+            ("coef", c),
+        )
     hazard_b = field_bounds(Event, "hazard")
     for e, (name, ev) in enumerate(scenario.events.items()):
         if ev.hazard is not None:
             yield Slot(f"events.{name}.hazard", ev.hazard, "hazard", hazard_b, ("event_hazard", e))
         for f_index, f in enumerate(ev.effects):
             op, amount = ("shift", f.shift) if f.shift is not None else ("set", f.set)
-            yield Slot(f"events.{name}.effects.{f_index}.{op}", typing.cast(Value, amount),
-                       "effect", field_bounds(Effect, op), ("effect", e, f_index))
-    kinds = {"theta_stay": "threshold", "theta_trust": "threshold", "h0": "hazard",
-             "beta": "coefficient", "power_shift": "coefficient", "betrayal_shock": "shock",
-             "reputation": "shock"}
+            yield Slot(
+                f"events.{name}.effects.{f_index}.{op}",
+                typing.cast(Value, amount),
+                "effect",
+                field_bounds(Effect, op),
+                ("effect", e, f_index),
+            )
+    kinds = {
+        "theta_stay": "threshold",
+        "theta_trust": "threshold",
+        "h0": "hazard",
+        "beta": "coefficient",
+        "power_shift": "coefficient",
+        "betrayal_shock": "shock",
+        "reputation": "shock",
+    }
     for a_index, (name, al) in enumerate(scenario.alliances.items()):
         for k in ALLIANCE_KEYS:
-            yield Slot(f"alliances.{name}.{k}", getattr(al, k), kinds[k], field_bounds(Alliance, k),
-                       ("alliance", a_index, k))
+            yield Slot(
+                f"alliances.{name}.{k}",
+                getattr(al, k),
+                kinds[k],
+                field_bounds(Alliance, k),
+                ("alliance", a_index, k),
+            )
 
 
 def slot_map(scenario: Scenario) -> dict[str, Slot]:

@@ -32,6 +32,7 @@ class CompiledEffect:
 @dataclass
 class CompiledEvent:
     """An event with its timing (step or hazard per replicate) and compiled effects."""
+
     name: str
     at: int | None
     hazard: np.ndarray | None  # (n,) per unit time
@@ -42,6 +43,7 @@ class CompiledEvent:
 @dataclass
 class CompiledAlliance:
     """A declared alliance's members and decision-rule parameters, one value per replicate."""
+
     name: str
     members: np.ndarray  # (m,) actor indices
     theta_stay: np.ndarray  # (n,)
@@ -98,23 +100,42 @@ class Params:
             return a[rows]
 
         return Params(
-            actors=self.actors, issues=self.issues, n=len(np.arange(self.n)[rows]),
-            steps=self.steps, dt=self.dt, bargain_every=self.bargain_every,
-            capability=cut(self.capability), growth=cut(self.growth), position=cut(self.position),
-            salience=cut(self.salience), low=self.low, high=self.high, ties=cut(self.ties),
-            ambition=cut(self.ambition), strategic_value=cut(self.strategic_value),
-            dependence=cut(self.dependence), pressure_values=cut(self.pressure_values),
-            pressure_index=self.pressure_index, pressure_weight=self.pressure_weight,
+            actors=self.actors,
+            issues=self.issues,
+            n=len(np.arange(self.n)[rows]),
+            steps=self.steps,
+            dt=self.dt,
+            bargain_every=self.bargain_every,
+            capability=cut(self.capability),
+            growth=cut(self.growth),
+            position=cut(self.position),
+            salience=cut(self.salience),
+            low=self.low,
+            high=self.high,
+            ties=cut(self.ties),
+            ambition=cut(self.ambition),
+            strategic_value=cut(self.strategic_value),
+            dependence=cut(self.dependence),
+            pressure_values=cut(self.pressure_values),
+            pressure_index=self.pressure_index,
+            pressure_weight=self.pressure_weight,
             coef={k: cut(v) for k, v in self.coef.items()},
-            events=[CompiledEvent(e.name, e.at, None if e.hazard is None else cut(e.hazard), e.repeat,
-                                  [CompiledEffect(f.kind, f.i, f.j, f.op, cut(f.value), f.symmetric)
-                                   for f in e.effects]) for e in self.events],
-            alliances=[CompiledAlliance(a.name, a.members, *(cut(getattr(a, k)) for k in ALLIANCE_KEYS))
-                       for a in self.alliances],
+            events=[
+                CompiledEvent(
+                    e.name,
+                    e.at,
+                    None if e.hazard is None else cut(e.hazard),
+                    e.repeat,
+                    [CompiledEffect(f.kind, f.i, f.j, f.op, cut(f.value), f.symmetric) for f in e.effects],
+                )
+                for e in self.events
+            ],
+            alliances=[
+                CompiledAlliance(a.name, a.members, *(cut(getattr(a, k)) for k in ALLIANCE_KEYS))
+                for a in self.alliances
+            ],
             sampled={k: cut(v) for k, v in self.sampled.items()},
         )
-
-
 
 
 def draw_slot(slot: Slot, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -180,8 +201,11 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
     """
     from sim.spec.levers import LEVER_PREFIX, apply_levers
 
-    levers = {k: v for k, v in values.items() if k.startswith(LEVER_PREFIX)
-              and k.removeprefix(LEVER_PREFIX) in scenario.levers}
+    levers = {
+        k: v
+        for k, v in values.items()
+        if k.startswith(LEVER_PREFIX) and k.removeprefix(LEVER_PREFIX) in scenario.levers
+    }
     values = {k: v for k, v in values.items() if k not in levers}
     known = slot_map(scenario)
     unknown = sorted(set(values) - set(known))
@@ -267,7 +291,7 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
         times = np.array([t for t, _ in ks], dtype=float)
         for j, (_, v) in enumerate(ks):
             pvals[:, a, j] = v
-        pvals[:, a, len(ks):] = ks[-1][1][:, None]
+        pvals[:, a, len(ks) :] = ks[-1][1][:, None]
         left = np.clip(np.searchsorted(times, steps, side="right") - 1, 0, len(ks) - 1)
         right = np.minimum(left + 1, len(ks) - 1)
         span = times[right] - times[left]
@@ -300,11 +324,29 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
         alliances.append(CompiledAlliance(name, members, *(decision[(a_index, k)] for k in ALLIANCE_KEYS)))
 
     params = Params(
-        actors=actors, issues=issues, n=n, steps=T, dt=scenario.run.dt,
-        bargain_every=scenario.mechanisms.bargain_every, capability=cap, growth=growth,
-        position=pos, salience=sal, low=low, high=high, ties=ties, ambition=amb,
-        strategic_value=sval, dependence=dep, pressure_values=pvals, pressure_index=pidx,
-        pressure_weight=pw, coef=coef, events=events, alliances=alliances, sampled=sampled,
+        actors=actors,
+        issues=issues,
+        n=n,
+        steps=T,
+        dt=scenario.run.dt,
+        bargain_every=scenario.mechanisms.bargain_every,
+        capability=cap,
+        growth=growth,
+        position=pos,
+        salience=sal,
+        low=low,
+        high=high,
+        ties=ties,
+        ambition=amb,
+        strategic_value=sval,
+        dependence=dep,
+        pressure_values=pvals,
+        pressure_index=pidx,
+        pressure_weight=pw,
+        coef=coef,
+        events=events,
+        alliances=alliances,
+        sampled=sampled,
     )
     if scenario.levers:
         lever_values = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in levers.items()}

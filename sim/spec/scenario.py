@@ -49,9 +49,17 @@ MEMORY_BUDGET = 4 * 2**30  # what one chunk of replicates may need while it runs
 TRAJECTORY_BUDGET = 4 * 2**30  # the size of a run's trajectories.npy
 
 
-def footprint(actors: int, issues: int, alliances: int, steps: int, replicates: int,
-              chunk_size: int = 4096, trajectories: bool = False, bins: int = 200,
-              sampled: int = 0) -> dict[str, int]:
+def footprint(
+    actors: int,
+    issues: int,
+    alliances: int,
+    steps: int,
+    replicates: int,
+    chunk_size: int = 4096,
+    trajectories: bool = False,
+    bins: int = 200,
+    sampled: int = 0,
+) -> dict[str, int]:
     """A conservative estimate of the bytes a run needs, by what needs them.
 
     ``per-step summaries`` (cohesion histograms of ``bins`` bins per alliance and step, pressure
@@ -64,8 +72,7 @@ def footprint(actors: int, issues: int, alliances: int, steps: int, replicates: 
     n = min(replicates, chunk_size)
     cells = (steps + 1) * actors * actors * 4
     return {
-        "per-step summaries": (steps + 1) * (max(alliances, 1) * (bins + 1) + 1) * 8
-                              + steps * actors * 16,
+        "per-step summaries": (steps + 1) * (max(alliances, 1) * (bins + 1) + 1) * 8 + steps * actors * 16,
         "replicate state": n * actors * actors * (64 + 8 * max(issues, 1)) + n * sampled * 12,
         "trajectories": n * cells if trajectories else 0,
         "trajectories file": replicates * cells if trajectories else 0,
@@ -80,13 +87,17 @@ def check_footprint(need: dict[str, int]) -> str | None:
     """What exceeds the memory budgets in a :func:`footprint`, as a phrase, or None."""
     chunk = need["per-step summaries"] + need["replicate state"] + need["trajectories"]
     if need["trajectories file"] > TRAJECTORY_BUDGET:
-        return (f"expected trajectories of at most {_gb(TRAJECTORY_BUDGET)}, got "
-                f"{_gb(need['trajectories file'])} (replicates x (steps + 1) x actors^2 x 4 bytes); "
-                "use fewer replicates or steps, or leave out --trajectories")
+        return (
+            f"expected trajectories of at most {_gb(TRAJECTORY_BUDGET)}, got "
+            f"{_gb(need['trajectories file'])} (replicates x (steps + 1) x actors^2 x 4 bytes); "
+            "use fewer replicates or steps, or leave out --trajectories"
+        )
     if chunk > MEMORY_BUDGET:
         worst = max(("per-step summaries", "replicate state", "trajectories"), key=need.__getitem__)
-        return (f"expected a run that fits in {_gb(MEMORY_BUDGET)} per worker, got {_gb(chunk)} "
-                f"(mostly {worst}: {_gb(need[worst])})")
+        return (
+            f"expected a run that fits in {_gb(MEMORY_BUDGET)} per worker, got {_gb(chunk)} "
+            f"(mostly {worst}: {_gb(need[worst])})"
+        )
     return None
 
 
@@ -96,8 +107,9 @@ class ScenarioError(InputError):
     ``str(error)`` is the one line shown to users: ``file:line: field.path: what was expected``.
     """
 
-    def __init__(self, file: str | Path | None, message: str, *, line: int | None = None,
-                 path: str | None = None):
+    def __init__(
+        self, file: str | Path | None, message: str, *, line: int | None = None, path: str | None = None
+    ):
         self.file = str(file) if file is not None else None
         self.line = line
         self.path = path
@@ -121,6 +133,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # --------------------------------------------------------------------------------------------
 # Uncertain values
 # --------------------------------------------------------------------------------------------
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
@@ -179,8 +192,7 @@ class Triangular(_Dist):
     @model_validator(mode="after")
     def _order(self):
         if not self.low <= self.mode <= self.high:
-            raise ValueError(
-                f"expected low <= mode <= high, got {self.low}, {self.mode}, {self.high}")
+            raise ValueError(f"expected low <= mode <= high, got {self.low}, {self.mode}, {self.high}")
         return self
 
     def support(self):
@@ -263,8 +275,7 @@ def _check_bounds(v: Value, lo: float, hi: float) -> Value:
         return v
     a, b = v.support()
     if not (lo <= a and b <= hi):
-        raise ValueError(f"expected a distribution inside [{lo:g}, {hi:g}], got support "
-                         f"[{a:g}, {b:g}]")
+        raise ValueError(f"expected a distribution inside [{lo:g}, {hi:g}], got support [{a:g}, {b:g}]")
     return v
 
 
@@ -277,7 +288,8 @@ class _Bounded:
 
         schema = handler(source)
         return core_schema.no_info_after_validator_function(
-            lambda v: _check_bounds(v, self.lo, self.hi), schema)
+            lambda v: _check_bounds(v, self.lo, self.hi), schema
+        )
 
 
 # Uncertain values whose every draw lies in [lo, hi] (the bounds the parameter map reads back).
@@ -289,7 +301,6 @@ GrowthValue = Annotated[Value, _Bounded(-0.5, 0.5)]
 RateValue = Annotated[Value, _Bounded(0.0, 1e3)]  # an event's hazard per unit time
 Coefficient = Annotated[Value, _Bounded(0.0, 100.0)]  # a decision rule's sensitivity
 ShockValue = Annotated[Value, _Bounded(0.0, 2.0)]  # a drop of a tie in [-1, 1]
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,8 +332,9 @@ class Issue(_Strict):
         for bound in (self.low, self.high):
             _finite(bound)
             if abs(bound) > 1e9:  # positions live in [-1e9, 1e9]; wider scales overflow float32
-                raise ValueError(f"expected a scale inside [-1e9, 1e9], got low={self.low:g}, "
-                                 f"high={self.high:g}")
+                raise ValueError(
+                    f"expected a scale inside [-1e9, 1e9], got low={self.low:g}, high={self.high:g}"
+                )
         if not self.low < self.high:
             raise ValueError(f"expected low < high, got low={self.low:g}, high={self.high:g}")
         return self
@@ -380,17 +392,24 @@ class Effect(_Strict):
         if (self.shift is None) == (self.set is None):
             raise ValueError("expected exactly one of 'shift' or 'set'")
         needs = {
-            "tie": ("from_", "to"), "dependence": ("from_", "to"), "position": ("actor", "issue"),
-            "salience": ("actor", "issue"), "ambition": ("actor", "target"),
-            "pressure": ("actor",), "growth": ("actor",),
+            "tie": ("from_", "to"),
+            "dependence": ("from_", "to"),
+            "position": ("actor", "issue"),
+            "salience": ("actor", "issue"),
+            "ambition": ("actor", "target"),
+            "pressure": ("actor",),
+            "growth": ("actor",),
         }[self.kind]
         for f in ("from_", "to", "actor", "issue", "target"):
             key = "from" if f == "from_" else f
             if f in needs and getattr(self, f) is None:
                 raise ValueError(f"a {self.kind!r} effect needs {key!r}")
             if f not in needs and getattr(self, f) is not None:
-                raise ValueError(f"a {self.kind!r} effect takes no {key!r} (it takes "
-                                 + ", ".join(repr('from' if n == 'from_' else n) for n in needs) + ")")
+                raise ValueError(
+                    f"a {self.kind!r} effect takes no {key!r} (it takes "
+                    + ", ".join(repr("from" if n == "from_" else n) for n in needs)
+                    + ")"
+                )
         if self.kind == "pressure" and self.set is not None:
             raise ValueError("a 'pressure' effect takes 'shift' only (it adds to the schedule)")
         if self.symmetric and self.kind not in ("tie", "dependence"):
@@ -447,15 +466,22 @@ class Alliance(_Strict):
         return v
 
 
-LeverEffectKind = Literal["tie", "position", "salience", "ambition", "dependence", "pressure", "growth",
-                          "strategic_value", "hazard"]
+LeverEffectKind = Literal[
+    "tie", "position", "salience", "ambition", "dependence", "pressure", "growth", "strategic_value", "hazard"
+]
 
 # What each kind of lever effect names (as for event effects, plus a client's strategic value and
 # an event's hazard).
 _LEVER_NEEDS = {
-    "tie": ("from_", "to"), "dependence": ("from_", "to"), "position": ("actor", "issue"),
-    "salience": ("actor", "issue"), "ambition": ("actor", "target"), "pressure": ("actor",),
-    "growth": ("actor",), "strategic_value": ("actor",), "hazard": ("event",),
+    "tie": ("from_", "to"),
+    "dependence": ("from_", "to"),
+    "position": ("actor", "issue"),
+    "salience": ("actor", "issue"),
+    "ambition": ("actor", "target"),
+    "pressure": ("actor",),
+    "growth": ("actor",),
+    "strategic_value": ("actor",),
+    "hazard": ("event",),
 }
 
 
@@ -488,8 +514,11 @@ class LeverEffect(_Strict):
             if f in needs and getattr(self, f) is None:
                 raise ValueError(f"a {self.kind!r} lever effect needs {key!r}")
             if f not in needs and getattr(self, f) is not None:
-                raise ValueError(f"a {self.kind!r} lever effect takes no {key!r} (it takes "
-                                 + ", ".join(repr('from' if n == 'from_' else n) for n in needs) + ")")
+                raise ValueError(
+                    f"a {self.kind!r} lever effect takes no {key!r} (it takes "
+                    + ", ".join(repr("from" if n == "from_" else n) for n in needs)
+                    + ")"
+                )
         if self.symmetric and self.kind not in ("tie", "dependence"):
             raise ValueError(f"'symmetric' applies to tie and dependence effects, not {self.kind!r}")
         if self.kind in ("tie", "dependence") and self.from_ == self.to:
@@ -522,26 +551,34 @@ class Lever(_Strict):
     def _choice(self):
         ranged = self.low is not None or self.high is not None
         if ranged == (self.options is not None):
-            raise ValueError("expected either a range ('low' and 'high') or 'options', not "
-                             + ("both" if ranged else "neither"))
+            raise ValueError(
+                "expected either a range ('low' and 'high') or 'options', not "
+                + ("both" if ranged else "neither")
+            )
         if ranged:
             if self.low is None or self.high is None:
                 raise ValueError("expected both 'low' and 'high'")
             for v in (self.low, self.high):
                 _finite(v)
             if not self.low < self.high:
-                raise ValueError(f"expected low < high (a lever needs a range to choose from), got "
-                                 f"low={self.low:g}, high={self.high:g}")
+                raise ValueError(
+                    f"expected low < high (a lever needs a range to choose from), got "
+                    f"low={self.low:g}, high={self.high:g}"
+                )
             if self.integer and not (self.low.is_integer() and self.high.is_integer()):
-                raise ValueError(f"expected whole-number bounds for an integer lever, got "
-                                 f"low={self.low:g}, high={self.high:g}")
+                raise ValueError(
+                    f"expected whole-number bounds for an integer lever, got "
+                    f"low={self.low:g}, high={self.high:g}"
+                )
             if isinstance(self.status_quo, str):
-                raise ValueError(f"expected a number for the status quo of a ranged lever, got "
-                                 f"{self.status_quo!r}")
+                raise ValueError(
+                    f"expected a number for the status quo of a ranged lever, got {self.status_quo!r}"
+                )
             _finite(self.status_quo)
             if not self.low <= self.status_quo <= self.high:
-                raise ValueError(f"expected status_quo inside [{self.low:g}, {self.high:g}], got "
-                                 f"{self.status_quo:g}")
+                raise ValueError(
+                    f"expected status_quo inside [{self.low:g}, {self.high:g}], got {self.status_quo:g}"
+                )
             if self.integer and not float(self.status_quo).is_integer():
                 raise ValueError(f"expected a whole-number status_quo, got {self.status_quo:g}")
         else:
@@ -552,11 +589,13 @@ class Lever(_Strict):
             sq = self.status_quo
             if isinstance(sq, str):
                 if sq not in self.options:
-                    raise ValueError(f"expected status_quo to name an option ({_names(self.options)}), "
-                                     f"got {sq!r}")
+                    raise ValueError(
+                        f"expected status_quo to name an option ({_names(self.options)}), got {sq!r}"
+                    )
             elif sq not in self.options.values():
-                raise ValueError(f"expected status_quo to name an option ({_names(self.options)}), "
-                                 f"got {sq:g}")
+                raise ValueError(
+                    f"expected status_quo to name an option ({_names(self.options)}), got {sq:g}"
+                )
         return self
 
     @property
@@ -697,16 +736,20 @@ class Scenario(_Strict):
                         except ValueError as e:
                             raise _LocError((table, a, k), f"{e} (the scale of issue {k!r})") from None
         for a, per in self.salience.items():
-            if per and all(point_value(v) == 0 and not isinstance(v, _Dist) for v in per.values()) \
-                    and len(per) == len(issues):
+            if (
+                per
+                and all(point_value(v) == 0 and not isinstance(v, _Dist) for v in per.values())
+                and len(per) == len(issues)
+            ):
                 raise _LocError(("salience", a), "expected at least one positive salience, got all zero")
         for n, t in enumerate(self.ties):
             actor(t.from_, "ties", n, "from")
             actor(t.to, "ties", n, "to")
         if self.tie_matrix is not None:
             if len(self.tie_matrix) != len(actors) or any(len(r) != len(actors) for r in self.tie_matrix):
-                raise _LocError(("tie_matrix",),
-                                f"expected a {len(actors)}x{len(actors)} matrix in actor order")
+                raise _LocError(
+                    ("tie_matrix",), f"expected a {len(actors)}x{len(actors)} matrix in actor order"
+                )
         for table in ("spheres", "dependence"):
             for a, per in getattr(self, table).items():
                 actor(a, table, a)
@@ -729,11 +772,12 @@ class Scenario(_Strict):
         stored = bool(info.context and info.context.get("stored"))
         for event, ev in self.events.items():
             if ev.at is not None and ev.at >= self.run.steps and not stored:
-                raise _LocError(("events", event, "at"),
-                                f"expected a step before the horizon ({self.run.steps}), got {ev.at}")
+                raise _LocError(
+                    ("events", event, "at"),
+                    f"expected a step before the horizon ({self.run.steps}), got {ev.at}",
+                )
             for n, f in enumerate(ev.effects):
-                for key, attr in (("from", "from_"), ("to", "to"), ("actor", "actor"),
-                                  ("target", "target")):
+                for key, attr in (("from", "from_"), ("to", "to"), ("actor", "actor"), ("target", "target")):
                     if getattr(f, attr) is not None:
                         actor(getattr(f, attr), "events", event, "effects", n, key)
                 if f.issue is not None:
@@ -745,8 +789,9 @@ class Scenario(_Strict):
         self._check_metrics(actor)
         self._check_correlations()
         if self.focal is not None and self.focal not in self.alliances:
-            raise _LocError(("focal",), f"unknown alliance {self.focal!r}; expected one of "
-                            f"{_names(self.alliances)}")
+            raise _LocError(
+                ("focal",), f"unknown alliance {self.focal!r}; expected one of {_names(self.alliances)}"
+            )
         # The per-step summaries of the scenario's own run (any chunk size) must fit in memory.
         need = footprint(len(actors), len(issues), len(self.alliances), self.run.steps, 1)
         too_big = check_footprint(need)
@@ -760,8 +805,7 @@ class Scenario(_Strict):
             actor(lever.owner, "levers", name, "owner")
             for n, f in enumerate(lever.effects):
                 loc = ("levers", name, "effects", n)
-                for key, attr in (("from", "from_"), ("to", "to"), ("actor", "actor"),
-                                  ("target", "target")):
+                for key, attr in (("from", "from_"), ("to", "to"), ("actor", "actor"), ("target", "target")):
                     if getattr(f, attr) is not None:
                         actor(getattr(f, attr), *loc, key)
                 if f.issue is not None:
@@ -769,23 +813,34 @@ class Scenario(_Strict):
                 if f.kind == "hazard":
                     ev = self.events.get(f.event)
                     if ev is None:
-                        raise _LocError((*loc, "event"), f"unknown event {f.event!r}; expected one of "
-                                        f"{_names(self.events)}")
+                        raise _LocError(
+                            (*loc, "event"),
+                            f"unknown event {f.event!r}; expected one of {_names(self.events)}",
+                        )
                     if ev.hazard is None:
-                        raise _LocError((*loc, "event"), f"expected a stochastic event (with 'hazard'), "
-                                        f"got {f.event!r}, scheduled at step {ev.at}")
+                        raise _LocError(
+                            (*loc, "event"),
+                            f"expected a stochastic event (with 'hazard'), "
+                            f"got {f.event!r}, scheduled at step {ev.at}",
+                        )
                 if f.op != "set":
                     continue
                 for target in lever_targets(f):
                     if target in set_by:
-                        raise _LocError(loc, f"expected one lever to set {_target_name(target)}, got "
-                                        f"{set_by[target]!r} and {name!r}")
+                        raise _LocError(
+                            loc,
+                            f"expected one lever to set {_target_name(target)}, got "
+                            f"{set_by[target]!r} and {name!r}",
+                        )
                     set_by[target] = name
                     path, value = self._value_at(target)
                     if value is not None and _uncertain(value):
-                        raise _LocError(loc, f"expected a lever that sets a certain value, got one that "
-                                        f"sets {path}, which is uncertain (shift it instead, or make it "
-                                        f"a number)")
+                        raise _LocError(
+                            loc,
+                            f"expected a lever that sets a certain value, got one that "
+                            f"sets {path}, which is uncertain (shift it instead, or make it "
+                            f"a number)",
+                        )
 
     def _value_at(self, target: tuple) -> tuple[str, Any]:
         """The dotted path and the scenario's value (number, distribution, a list of schedule
@@ -804,8 +859,7 @@ class Scenario(_Strict):
         if kind in ("position", "salience"):
             a, k = key
             table = self.positions if kind == "position" else self.salience
-            return f"{kind}s.{a}.{k}" if kind == "position" else f"salience.{a}.{k}", \
-                table.get(a, {}).get(k)
+            return f"{kind}s.{a}.{k}" if kind == "position" else f"salience.{a}.{k}", table.get(a, {}).get(k)
         if kind in ("ambition", "dependence"):
             a, m = key
             table = self.spheres if kind == "ambition" else self.dependence
@@ -821,8 +875,10 @@ class Scenario(_Strict):
     def _check_metrics(self, actor):
         for name, m in self.metrics.items():
             if m.alliance is not None and m.alliance not in self.alliances:
-                raise _LocError(("metrics", name, "alliance"), f"unknown alliance {m.alliance!r}; "
-                                f"expected one of {_names(self.alliances)}")
+                raise _LocError(
+                    ("metrics", name, "alliance"),
+                    f"unknown alliance {m.alliance!r}; expected one of {_names(self.alliances)}",
+                )
             for key, attr in (("from", "from_"), ("to", "to"), ("owner", "owner")):
                 if getattr(m, attr) is not None:
                     actor(getattr(m, attr), "metrics", name, key)
@@ -830,8 +886,10 @@ class Scenario(_Strict):
                 raise _LocError(("metrics", name), f"expected two different actors, got {m.to!r} twice")
             for n, lever in enumerate(m.levers or []):
                 if lever not in self.levers:
-                    raise _LocError(("metrics", name, "levers", n), f"unknown lever {lever!r}; expected "
-                                    f"one of {_names(self.levers)}")
+                    raise _LocError(
+                        ("metrics", name, "levers", n),
+                        f"unknown lever {lever!r}; expected one of {_names(self.levers)}",
+                    )
 
     def _check_correlations(self):
         if not self.correlations:
@@ -932,6 +990,7 @@ class _LocError(ValueError):
 # Loading
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Layer:
     path: Path
@@ -945,8 +1004,10 @@ def _read_layer(path: Path) -> _Layer:
             raise ScenarioError(path, "expected a TOML file, got a device, pipe or socket")
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ScenarioError(path, f"expected a scenario file of at most {MAX_FILE_BYTES >> 20} MB, "
-                                f"got {size / 2**20:.0f} MB")
+            raise ScenarioError(
+                path,
+                f"expected a scenario file of at most {MAX_FILE_BYTES >> 20} MB, got {size / 2**20:.0f} MB",
+            )
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(path, "no such file") from None
@@ -957,8 +1018,9 @@ def _read_layer(path: Path) -> _Layer:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ScenarioError(path, f"expected UTF-8 text, got byte 0x{raw[e.start]:02x}",
-                            line=raw[: e.start].count(b"\n") + 1) from None
+        raise ScenarioError(
+            path, f"expected UTF-8 text, got byte 0x{raw[e.start]:02x}", line=raw[: e.start].count(b"\n") + 1
+        ) from None
     text = text.removeprefix("\ufeff")  # a byte-order mark, as some editors write
     if not text.strip():
         raise ScenarioError(path, "expected a scenario, got an empty file", line=1)
@@ -966,9 +1028,11 @@ def _read_layer(path: Path) -> _Layer:
         data = tomllib.loads(text)
     except RecursionError:
         deep = re.search(r"(?:[\[{]\s*){32}", text)
-        raise ScenarioError(path, "expected a scenario, got arrays or tables nested too deeply "
-                            "to read", line=text.count("\n", 0, deep.start()) + 1 if deep else None
-                            ) from None
+        raise ScenarioError(
+            path,
+            "expected a scenario, got arrays or tables nested too deeply to read",
+            line=text.count("\n", 0, deep.start()) + 1 if deep else None,
+        ) from None
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
@@ -1009,16 +1073,19 @@ def _chain(path: Path) -> list[_Layer]:
         resolved = current.resolve()
         if resolved in seen:
             cycle = " -> ".join(p.name for p in [*seen, resolved])
-            raise ScenarioError(layers[-1].path, f"extends forms a cycle: {cycle}",
-                                line=_line_of_key(layers[-1].text, "extends"), path="extends")
+            raise ScenarioError(
+                layers[-1].path,
+                f"extends forms a cycle: {cycle}",
+                line=_line_of_key(layers[-1].text, "extends"),
+                path="extends",
+            )
         seen.append(resolved)
         if layers:  # a parent: its own errors also say which file extends it
             try:
                 layer = _read_layer(current)
             except ScenarioError as e:
                 child = layers[-1]
-                e.message += (f" (extended by {child.path}:"
-                              f"{_line_of_key(child.text, 'extends')})")
+                e.message += f" (extended by {child.path}:{_line_of_key(child.text, 'extends')})"
                 raise ScenarioError(e.file, e.message, line=e.line, path=e.path) from None
         else:
             layer = _read_layer(current)
@@ -1028,26 +1095,42 @@ def _chain(path: Path) -> list[_Layer]:
             current = None
             continue
         if not isinstance(parent, str) or not parent:
-            raise ScenarioError(current, "expected a relative path string", path="extends",
-                                line=_line_of_key(layer.text, "extends"))
+            raise ScenarioError(
+                current,
+                "expected a relative path string",
+                path="extends",
+                line=_line_of_key(layer.text, "extends"),
+            )
         if parent.startswith(SHIPPED_PREFIX):
             root = SHIPPED_ROOT
-            target = SHIPPED_ROOT / parent[len(SHIPPED_PREFIX):]
+            target = SHIPPED_ROOT / parent[len(SHIPPED_PREFIX) :]
         else:
             root = _root_for(current)
             target = current.parent / parent
         if not target.resolve().is_relative_to(root):
-            raise ScenarioError(current, f"expected a path inside {root}, got {parent!r}; to "
-                                f"extend a shipped file name it as "
-                                f"'{SHIPPED_PREFIX}seeds/baseline.toml' (paths that leave the "
-                                "folder are refused so that a scenario cannot read other files)",
-                                path="extends", line=_line_of_key(layer.text, "extends"))
+            raise ScenarioError(
+                current,
+                f"expected a path inside {root}, got {parent!r}; to "
+                f"extend a shipped file name it as "
+                f"'{SHIPPED_PREFIX}seeds/baseline.toml' (paths that leave the "
+                "folder are refused so that a scenario cannot read other files)",
+                path="extends",
+                line=_line_of_key(layer.text, "extends"),
+            )
         if not target.exists():
-            raise ScenarioError(current, f"no such file {parent!r} (looked in {current.parent})",
-                                path="extends", line=_line_of_key(layer.text, "extends"))
+            raise ScenarioError(
+                current,
+                f"no such file {parent!r} (looked in {current.parent})",
+                path="extends",
+                line=_line_of_key(layer.text, "extends"),
+            )
         if not target.is_file():
-            raise ScenarioError(current, f"expected a TOML file, got {parent!r}, which is not a file",
-                                path="extends", line=_line_of_key(layer.text, "extends"))
+            raise ScenarioError(
+                current,
+                f"expected a TOML file, got {parent!r}, which is not a file",
+                path="extends",
+                line=_line_of_key(layer.text, "extends"),
+            )
         current = target
     layers.reverse()
     return layers
@@ -1082,8 +1165,12 @@ def _resolve_claims(layers: list[_Layer]) -> Path | None:
             root = _root_for(layer.path)
             target = (layer.path.parent / claims).resolve()
             if not target.is_relative_to(root):
-                raise ScenarioError(layer.path, f"expected a path inside {root}, got {claims!r}",
-                                    path="claims", line=_line_of_key(layer.text, "claims"))
+                raise ScenarioError(
+                    layer.path,
+                    f"expected a path inside {root}, got {claims!r}",
+                    path="claims",
+                    line=_line_of_key(layer.text, "claims"),
+                )
             return target
     return None
 
@@ -1116,8 +1203,12 @@ def load_scenario(path: str | Path, *, point: bool = False) -> Scenario:
     except ValidationError as e:
         error = _explain(e, layers)
         if error.file != str(layers[-1].path):
-            error = ScenarioError(error.file, f"{error.message} (in a file extended by "
-                                  f"{layers[-1].path})", line=error.line, path=error.path)
+            error = ScenarioError(
+                error.file,
+                f"{error.message} (in a file extended by {layers[-1].path})",
+                line=error.line,
+                path=error.path,
+            )
         raise error from None
     except RecursionError:
         raise ScenarioError(path, "expected a scenario, got values nested too deeply") from None
@@ -1150,8 +1241,11 @@ def _explain(error: ValidationError, layers: list[_Layer]) -> ScenarioError:
     errors = error.errors()
     # A table given where a number or a distribution may stand fails both branches of the union;
     # the distribution's complaint is the useful one.
-    useful = [e for e in errors
-              if not (e["type"] in ("float_type", "float_parsing") and isinstance(e.get("input"), dict))]
+    useful = [
+        e
+        for e in errors
+        if not (e["type"] in ("float_type", "float_parsing") and isinstance(e.get("input"), dict))
+    ]
     # A misspelt key also makes the key it was meant to be missing: the typo is the useful line.
     useful.sort(key=lambda e: e["type"] != "extra_forbidden")
     err = (useful or errors)[0]
@@ -1163,14 +1257,27 @@ def _explain(error: ValidationError, layers: list[_Layer]) -> ScenarioError:
     msg = err["msg"]
     msg = re.sub(r"^(Value error|Assertion failed), ", "", msg)
     # Drop pydantic's union bookkeeping from the path ("float", "uniform", ...).
-    clean = tuple(p for p in loc if p not in ("float", "uniform", "triangular", "normal", "beta",
-                                             "list[PressurePoint]", "function-after[<lambda>(), "
-                                             "union[float,tagged-union[Uniform,Triangular,Normal,Beta]]]")
-                  and not (isinstance(p, str) and p.startswith(("function-after", "union[", "tagged-union"))))
+    clean = tuple(
+        p
+        for p in loc
+        if p
+        not in (
+            "float",
+            "uniform",
+            "triangular",
+            "normal",
+            "beta",
+            "list[PressurePoint]",
+            "function-after[<lambda>(), union[float,tagged-union[Uniform,Triangular,Normal,Beta]]]",
+        )
+        and not (isinstance(p, str) and p.startswith(("function-after", "union[", "tagged-union")))
+    )
     if clean and clean[-1] == "[key]":  # a table key (a name) that is not a valid name
         clean = clean[:-1]
-        msg = (f"expected a name of 1 to 200 characters, none of them control characters, got "
-               f"{_shown(err.get('input'))}")
+        msg = (
+            f"expected a name of 1 to 200 characters, none of them control characters, got "
+            f"{_shown(err.get('input'))}"
+        )
     elif err["type"] == "extra_forbidden":
         msg = f"unknown key {clean[-1]!r}" + _suggest(clean, layers)
     elif err["type"] == "missing":
@@ -1178,8 +1285,10 @@ def _explain(error: ValidationError, layers: list[_Layer]) -> ScenarioError:
     elif err["type"] in ("float_parsing", "float_type"):
         msg = f"expected a number or a {{dist = ...}} table, got {_shown(err.get('input'))}"
     elif err["type"] == "union_tag_invalid":
-        msg = (f"unknown distribution {ctx.get('tag')!r}; expected one of 'uniform', "
-               f"'triangular', 'normal', 'beta'")
+        msg = (
+            f"unknown distribution {ctx.get('tag')!r}; expected one of 'uniform', "
+            f"'triangular', 'normal', 'beta'"
+        )
     elif err["type"] in _EXPECTED:
         msg = _EXPECTED[err["type"]].format(**ctx) + f", got {_shown(err.get('input'))}"
     elif err["type"] in ("too_short", "too_long"):
@@ -1195,13 +1304,20 @@ def _explain(error: ValidationError, layers: list[_Layer]) -> ScenarioError:
 
 # pydantic's complaints, phrased as what was expected (the input is appended).
 _EXPECTED = {
-    "greater_than": "expected a number > {gt}", "greater_than_equal": "expected a number >= {ge}",
-    "less_than": "expected a number < {lt}", "less_than_equal": "expected a number <= {le}",
-    "int_type": "expected a whole number", "int_parsing": "expected a whole number",
-    "int_from_float": "expected a whole number", "bool_type": "expected true or false",
-    "bool_parsing": "expected true or false", "string_type": "expected a string",
-    "dict_type": "expected a table", "model_type": "expected a table",
-    "model_attributes_type": "expected a table", "list_type": "expected an array",
+    "greater_than": "expected a number > {gt}",
+    "greater_than_equal": "expected a number >= {ge}",
+    "less_than": "expected a number < {lt}",
+    "less_than_equal": "expected a number <= {le}",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "string_type": "expected a string",
+    "dict_type": "expected a table",
+    "model_type": "expected a table",
+    "model_attributes_type": "expected a table",
+    "list_type": "expected an array",
     "literal_error": "expected one of {expected}",
     "string_too_short": "expected at least {min_length} character(s)",
     "string_too_long": "expected at most {max_length} characters",
@@ -1227,7 +1343,9 @@ def _shown(value: Any) -> str:
 
 
 _FIELDS_AT = {
-    (): Scenario, ("run",): Run, ("mechanisms",): Mechanisms,
+    (): Scenario,
+    ("run",): Run,
+    ("mechanisms",): Mechanisms,
 }
 
 
@@ -1276,8 +1394,9 @@ def _locate(layers: list[_Layer], loc: tuple, message: str) -> ScenarioError:
             ties = layer.data.get("ties", [])
             n = len(ties) if isinstance(ties, list) else 0
             if index < n:
-                return ScenarioError(layer.path, message, path=dotted,
-                                     line=_line_of_array_item(layer.text, "ties", index))
+                return ScenarioError(
+                    layer.path, message, path=dotted, line=_line_of_array_item(layer.text, "ties", index)
+                )
             index -= n
     for layer in reversed(layers):
         node: Any = layer.data
@@ -1304,8 +1423,9 @@ def _locate(layers: list[_Layer], loc: tuple, message: str) -> ScenarioError:
                     ok = False
                     break
             if ok:
-                return ScenarioError(layer.path, message, path=dotted,
-                                     line=_line_of_path(layer.text, loc[:cut]))
+                return ScenarioError(
+                    layer.path, message, path=dotted, line=_line_of_path(layer.text, loc[:cut])
+                )
     return ScenarioError(layers[-1].path, message, path=dotted or None)
 
 

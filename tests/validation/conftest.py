@@ -16,9 +16,17 @@ from sim.spec.params import Params, compile_params
 from sim.spec.scenario import Scenario
 
 
-def balance_scenario(n_actors: int, *, low: float = -0.5, high: float = 0.5, steps: int = 400,
-                     dt: float = 0.1, balance: float = 1.0, noise: float = 0.0,
-                     replicates: int = 1) -> Scenario:
+def balance_scenario(
+    n_actors: int,
+    *,
+    low: float = -0.5,
+    high: float = 0.5,
+    steps: int = 400,
+    dt: float = 0.1,
+    balance: float = 1.0,
+    noise: float = 0.0,
+    replicates: int = 1,
+) -> Scenario:
     """A scenario with only the structural-balance force switched on.
 
     Every pair's initial tie is one symmetric draw from ``U(low, high)`` per replicate;
@@ -42,16 +50,25 @@ def balance_scenario(n_actors: int, *, low: float = -0.5, high: float = 0.5, ste
     Scenario
     """
     names = [f"a{i}" for i in range(n_actors)]
-    ties = [{"from": names[i], "to": names[j], "symmetric": True,
-             "value": {"dist": "uniform", "low": low, "high": high}}
-            for i in range(n_actors) for j in range(i + 1, n_actors)]
-    return Scenario.model_validate({
-        "title": f"balance only, {n_actors} actors",
-        "actors": {a: {"capability": 1.0} for a in names},
-        "ties": ties,
-        "mechanisms": {"balance": balance, "noise": noise},
-        "run": {"steps": steps, "dt": dt, "replicates": replicates},
-    })
+    ties = [
+        {
+            "from": names[i],
+            "to": names[j],
+            "symmetric": True,
+            "value": {"dist": "uniform", "low": low, "high": high},
+        }
+        for i in range(n_actors)
+        for j in range(i + 1, n_actors)
+    ]
+    return Scenario.model_validate(
+        {
+            "title": f"balance only, {n_actors} actors",
+            "actors": {a: {"capability": 1.0} for a in names},
+            "ties": ties,
+            "mechanisms": {"balance": balance, "noise": noise},
+            "run": {"steps": steps, "dt": dt, "replicates": replicates},
+        }
+    )
 
 
 def balance_params(n_actors: int, replicates: int, seed: int, **settings) -> Params:

@@ -71,8 +71,10 @@ def test_bounded_balance_dynamics_always_reach_and_keep_heider_balance(n_actors,
         lost |= (first >= 0) & ~ok
         first[(first < 0) & ok] = t + 1
     fraction = float(np.mean(first >= 0))
-    print(f"A={n_actors}: balanced at t=0 {initially.mean():.4f}, at the horizon {fraction:.4f}; "
-          f"time to balance median {np.median(first) * DT:.1f}, max {first.max() * DT:.1f}")
+    print(
+        f"A={n_actors}: balanced at t=0 {initially.mean():.4f}, at the horizon {fraction:.4f}; "
+        f"time to balance median {np.median(first) * DT:.1f}, max {first.max() * DT:.1f}"
+    )
     assert fraction == 1.0
     assert not lost.any()
     # sign patterns are balanced by chance with probability 2^(A-1) / 2^(A(A-1)/2): the runs
@@ -106,12 +108,14 @@ def test_an_unbalanced_triad_is_driven_to_balance():
     by the enmity; with the enmity weaker than the friendships it flips first and all three
     become friends (product +1).
     """
-    scenario = Scenario.model_validate({
-        "actors": {"a": {"capability": 1.0}, "b": {"capability": 1.0}, "c": {"capability": 1.0}},
-        "tie_matrix": [[0.0, 0.6, 0.6], [0.6, 0.0, -0.3], [0.6, -0.3, 0.0]],
-        "mechanisms": {"balance": 1.0},
-        "run": {"steps": 200, "dt": 0.05},
-    })
+    scenario = Scenario.model_validate(
+        {
+            "actors": {"a": {"capability": 1.0}, "b": {"capability": 1.0}, "c": {"capability": 1.0}},
+            "tie_matrix": [[0.0, 0.6, 0.6], [0.6, 0.0, -0.3], [0.6, -0.3, 0.0]],
+            "mechanisms": {"balance": 1.0},
+            "run": {"steps": 200, "dt": 0.05},
+        }
+    )
     params = compile_params(scenario, 1)
     W = dynamics.run(params, np.random.default_rng(0)).ties[0]
     np.testing.assert_array_equal(W, np.ones((3, 3)) - np.eye(3))

@@ -168,8 +168,9 @@ def test_model_step_departs_from_x_squared_at_second_order(balance):
     off = ~np.eye(A, dtype=bool)
     D = np.einsum("nij,nji->ni", X0, X0)
     predicted = -(tau**2 / 2.0) * X0 * (D[:, :, None] + D[:, None, :])
-    np.testing.assert_allclose((W - X)[:, off], predicted[:, off], rtol=0.10,
-                               atol=0.10 * np.abs(predicted[:, off]).max())
+    np.testing.assert_allclose(
+        (W - X)[:, off], predicted[:, off], rtol=0.10, atol=0.10 * np.abs(predicted[:, off]).max()
+    )
     # and the difference is not an Euler artefact: it is far above the step's own error
     assert np.abs(predicted[:, off]).max() > 50 * tau * (tau / steps)
 
@@ -230,7 +231,9 @@ def test_clipped_dynamics_mostly_end_in_the_leading_eigenvector_factions(n_actor
     lam = np.linalg.eigvalsh(W0)
     ratio = lam[:, -2] / lam[:, -1]
     low, high = np.quantile(ratio, [0.25, 0.75])
-    print(f"A={n_actors}: agreement {agree.mean():.3f}; smallest-gap quarter "
-          f"{agree[ratio >= high].mean():.3f}, largest-gap quarter {agree[ratio <= low].mean():.3f}")
+    print(
+        f"A={n_actors}: agreement {agree.mean():.3f}; smallest-gap quarter "
+        f"{agree[ratio >= high].mean():.3f}, largest-gap quarter {agree[ratio <= low].mean():.3f}"
+    )
     assert agree.mean() >= FLOORS[n_actors]
     assert agree[ratio <= low].mean() - agree[ratio >= high].mean() >= 0.10

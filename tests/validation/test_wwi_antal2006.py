@@ -73,8 +73,10 @@ def test_1890_pattern_balances_into_britain_with_the_triple_alliance(balance):
     assert np.all(np.abs(W[:, off]) == 1.0)
     blocs = _blocs(names, balance.factions(W)[0])
     print("1890 ->", sorted(sorted(b) for b in blocs))
-    assert blocs == {frozenset({"Britain", "Germany", "AustriaHungary", "Italy"}),
-                     frozenset({"France", "Russia"})}
+    assert blocs == {
+        frozenset({"Britain", "Germany", "AustriaHungary", "Italy"}),
+        frozenset({"France", "Russia"}),
+    }
     assert blocs != {frozenset(ENTENTE), frozenset(ALLIANCE)}
     assert _blocs(names, balance.leading_eigenvector_factions(W0)[0]) == blocs
     # what the dynamics do reproduce of 1907: France-Russia friendly, the Alliance intact and
@@ -98,8 +100,13 @@ def test_1890_outcome_is_robust_to_small_noise_and_to_the_undrawn_pairs(balance)
     names = scenario.actor_names
     ix = {n: i for i, n in enumerate(names)}
     rng = np.random.default_rng(6)
-    for a, b in (("Britain", "Germany"), ("Britain", "Italy"), ("France", "Russia"),
-                 ("France", "Italy"), ("Russia", "Italy")):
+    for a, b in (
+        ("Britain", "Germany"),
+        ("Britain", "Italy"),
+        ("France", "Russia"),
+        ("France", "Italy"),
+        ("Russia", "Italy"),
+    ):
         assert np.all(params.ties[:, ix[a], ix[b]] == 0.0)
         x = rng.uniform(-0.2, 0.2, params.n)
         params.ties[:, ix[a], ix[b]] = params.ties[:, ix[b], ix[a]] = x
@@ -121,8 +128,7 @@ def test_1907_balanced_pattern_keeps_its_signs(balance):
     scenario, params = _params("wwi_1907.toml")
     W0 = params.ties.copy()
     assert balance.is_balanced(W0).all()
-    assert _blocs(scenario.actor_names, balance.factions(W0)[0]) == {frozenset(ENTENTE),
-                                                                     frozenset(ALLIANCE)}
+    assert _blocs(scenario.actor_names, balance.factions(W0)[0]) == {frozenset(ENTENTE), frozenset(ALLIANCE)}
     seen = []
     dynamics.run(params, np.random.default_rng(0), record=lambda st: seen.append(st.ties.copy()))
     assert len(seen) == scenario.run.steps + 1
