@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="condition a scenario's ensemble on dated observations "
         "(ABC rejection) and write the posterior as a scenario",
     )
+    _add_engine_option(p)
     p.add_argument("scenario", type=Path)
     p.add_argument(
         "--observations", type=Path, required=True, help="observations file (e.g. seeds/observations.toml)"
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         "score",
         help="rank scenarios by the probability each gave the observed record (log scores, Bayes factors)",
     )
+    _add_engine_option(p)
     p.add_argument("scenarios", type=Path, nargs="+")
     p.add_argument("--observations", type=Path, required=True)
     p.add_argument(
@@ -243,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "sweep", help="run one parameter across values on common random numbers and plot the fates against it"
     )
+    _add_engine_option(p)
     p.add_argument("scenario", type=Path)
     p.add_argument("path", help="the parameter, as alliance-sim show lists it (e.g. mechanisms.pressure)")
     p.add_argument("--values", type=_number_list, help="comma-separated values, e.g. 0,0.05,0.1")
@@ -425,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate policies (settings of the scenario's levers) on "
         "common sampled worlds: metrics, regret, satisficing",
     )
+    _add_engine_option(p)
     p.add_argument("scenario", type=Path)
     group = p.add_mutually_exclusive_group()
     group.add_argument(
@@ -475,6 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
         "optimize",
         help="search the levers for non-dominated policies (NSGA-II), each generation run as one design",
     )
+    _add_engine_option(p)
     p.add_argument("scenario", type=Path)
     p.add_argument(
         "--evaluations",
@@ -824,6 +829,7 @@ def cmd_sweep(args) -> int:
         seed=args.seed,
         workers=args.workers,
         progress=not args.no_progress,
+        engine=args.engine,
     )
     print(format_sweep(sw))
     paths = write_sweep(sw, out)
@@ -1192,6 +1198,7 @@ def cmd_levers(args) -> int:
         resume=args.resume,
         force=args.force,
         hint=hint,
+        engine=args.engine,
     )
     s = result.settings
     print(
@@ -1266,6 +1273,7 @@ def cmd_optimize(args) -> int:
         workers=args.workers,
         progress=False,
         on_generation=show,
+        engine=args.engine,
     )
     s = result.settings
     print(
@@ -1327,6 +1335,7 @@ def cmd_calibrate(args) -> int:
         force=args.force,
         workers=args.workers,
         exclude=args.exclude,
+        engine=args.engine,
     )
     print(cal.summary())
     print(f"posterior: {out / 'posterior.toml'} (samples in posterior.parquet, states in states.npz)")
@@ -1353,6 +1362,7 @@ def cmd_score(args) -> int:
         progress=not args.no_progress,
         workers=args.workers,
         predictive=predictive,
+        engine=args.engine,
     )
     print(
         f"{'rank':>4}  {'scenario':<22} {'P(record)':>10} {'log score':>10} {'+-':>6} "

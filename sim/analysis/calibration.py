@@ -210,6 +210,7 @@ def simulate(
     progress: bool = False,
     workers: int | None = 1,
     executor=None,
+    engine: str = "numpy",
 ) -> Ensemble:
     """Run ``replicates`` prior draws of ``scenario`` up to the record's last step (a one-point
     design of :func:`sim.run.engine.run_design`: the same draws as ``run`` with the same seed and
@@ -227,6 +228,7 @@ def simulate(
         progress=progress,
         desc="prior",
         dtype=dtype,
+        engine=engine,
     )
     return Ensemble(
         values=np.concatenate([p["values"] for p in parts]),
@@ -289,6 +291,7 @@ def score_scenarios(
     progress: bool = False,
     workers: int | None = 1,
     predictive: dict | None = None,
+    engine: str = "numpy",
 ) -> pd.DataFrame:
     """Rank scenarios by the probability each gave the record (its marginal likelihood under the
     error model), with log scores, Monte Carlo errors and log Bayes factors against the best.
@@ -310,6 +313,7 @@ def score_scenarios(
             keep_states=False,
             progress=progress,
             workers=workers,
+            engine=engine,
         )
         lik = history.likelihoods(record.observations, ens.values)
         s = history.log_score_from_log(history.log_likelihood(lik))
@@ -505,6 +509,7 @@ def calibrate(
     force: bool = False,
     workers: int | None = 1,
     exclude: list[str] | None = None,
+    engine: str = "numpy",
 ) -> Calibration:
     """Condition a scenario's ensemble on an observations file (ABC rejection; see the module).
 
@@ -526,6 +531,8 @@ def calibrate(
         Local processes of the engine (the result does not depend on them).
     exclude
         Observation ids left out (to see what one observation does to the posterior).
+    engine
+        The engine that steps the prior replicates (``numpy`` or ``numba``).
 
     Returns
     -------
@@ -548,6 +555,7 @@ def calibrate(
         chunk_size=chunk_size,
         progress=progress,
         workers=workers,
+        engine=engine,
     )
     lik = history.likelihoods(record.observations, ens.values)
     log_l = history.log_likelihood(lik)

@@ -191,6 +191,7 @@ def simulate(
     force: bool = False,
     desc: str | None = None,
     hint: str | None = None,
+    engine: str = "numpy",
 ) -> np.ndarray:
     """Run P policies on S worlds x R replicates as one design and return the metrics,
     ``(P, S, K)``: each metric's mean over the replicates of a policy in a world (costs depend on
@@ -216,7 +217,7 @@ def simulate(
             "seed": seed,
             "chunk_size": chunk_size,
             "dtype": "float32",
-            "engine": "numpy",
+            "engine": engine,
         }
         payloads = run_design(
             scenario,
@@ -234,6 +235,7 @@ def simulate(
             settings=settings,
             name=desc,
             hint=hint,
+            engine=engine,
         )
         table = _chunk_table(payloads)
         point = table["point"].to_numpy()
@@ -352,6 +354,7 @@ def evaluate(
     force: bool = False,
     policy_values: dict[str, np.ndarray] | None = None,
     hint: str | None = None,
+    engine: str = "numpy",
 ) -> PolicyResults:
     """Evaluate policies of a scenario's levers on common sampled worlds.
 
@@ -377,6 +380,8 @@ def evaluate(
         Explicit policies (lever name -> ``(P,)``), used as given instead of a sample.
     hint
         The command that finishes an interrupted evaluation (shown when one is interrupted).
+    engine
+        The engine that steps the replicates (``numpy`` or ``numba``).
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -406,6 +411,7 @@ def evaluate(
         force=force,
         desc="policies",
         hint=hint,
+        engine=engine,
     )
     seconds = time.perf_counter() - start
     policies_df = pd.DataFrame({LEVER_PREFIX + k: v for k, v in chosen.items()})

@@ -188,6 +188,7 @@ def optimize(
     executor=None,
     progress: bool = True,
     on_generation=None,
+    engine: str = "numpy",
 ) -> SearchResults:
     """Search the levers for non-dominated policies with NSGA-II (module docstring).
 
@@ -210,6 +211,8 @@ def optimize(
         ``"mean"`` or ``"p10"`` (each metric's worse decile over the worlds).
     on_generation
         Called after each generation with its row of the convergence table (a dict).
+    engine
+        The engine that steps the replicates (``numpy`` or ``numba``).
     """
     try:
         import platypus
@@ -269,6 +272,7 @@ def optimize(
                 executor=executor,
                 progress=progress,
                 desc=f"generation {generation[0]}",
+                engine=engine,
             )
             values = summarise(M, sign, statistic)
             for job, v in zip(jobs, values):

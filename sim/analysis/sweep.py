@@ -106,6 +106,7 @@ def run_sweep(
     workers: int | None = 1,
     chunk_size: int = 4096,
     progress: bool = True,
+    engine: str = "numpy",
 ) -> Sweep:
     """Run one slot across ``values`` on common random numbers and tabulate the fates.
 
@@ -121,7 +122,7 @@ def run_sweep(
         Runs per value.
     alliance
         Whose fates (default: the focal alliance).
-    seed, workers, chunk_size, progress
+    seed, workers, chunk_size, progress, engine
         As for :func:`sim.run.engine.run_design`.
     """
     values = np.asarray(values, dtype=np.float64)
@@ -142,6 +143,7 @@ def run_sweep(
         chunk_size=chunk_size,
         progress=progress,
         desc=f"sweep {path}",
+        engine=engine,
     )
     point = np.concatenate([p["point"] for p in payloads])
     rep = np.concatenate([p[REPLICATE] for p in payloads])
