@@ -990,10 +990,10 @@ def resume_command(source: Path | None, out: Path, settings: dict, point: bool =
     return " ".join(parts)
 
 
-def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool, source: Path | None) -> None:
-    """Refuse, before anything is written, a run that would not fit in memory."""
+def _footprint(scenario: Scenario, chunk_size: int, trajectories: bool) -> dict[str, int]:
+    """The memory a run of ``scenario`` needs, by what needs it (:func:`sim.spec.scenario.footprint`)."""
     run = scenario.run
-    need = footprint(
+    return footprint(
         len(scenario.actors),
         len(scenario.issues),
         len(scenario.alliances),
@@ -1004,6 +1004,12 @@ def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool, so
         HIST_BINS,
         sampled=len(uncertain_slots(scenario)),
     )
+
+
+def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool, source: Path | None) -> None:
+    """Refuse, before anything is written, a run that would not fit in memory."""
+    run = scenario.run
+    need = _footprint(scenario, chunk_size, trajectories)
     too_big = check_footprint(need)
     if too_big is None:
         return
@@ -1024,16 +1030,7 @@ def _disk_need(scenario: Scenario, chunk_size: int, trajectories: bool) -> int:
     n_chunks = -(-run.replicates // chunk_size)
     columns = 8 + 4 * len(scenario.alliances) + 3 * len(scenario.actors)
     summary = (run.steps + 1) * (len(scenario.alliances) * HIST_BINS + 2) * 8
-    need = footprint(
-        len(scenario.actors),
-        len(scenario.issues),
-        len(scenario.alliances),
-        run.steps,
-        run.replicates,
-        chunk_size,
-        trajectories,
-        HIST_BINS,
-    )
+    need = _footprint(scenario, chunk_size, trajectories)
     return run.replicates * columns * 2 + summary * (n_chunks + 1) + 2 * need["trajectories file"]
 
 
