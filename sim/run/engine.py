@@ -1,12 +1,20 @@
-"""Many replicates: chunks, seeding, executors, progress and resume.
+"""The experiment engine: designs, chunks, seeding, executors, progress and resume.
 
-Replicates run in chunks of ``chunk_size``; chunk ``c`` draws everything (its uncertain parameters,
-then each step's random numbers) from ``SeedSequence(seed).spawn(...)[c]``, so the results depend
-on the seed and the chunk size only, never on the number of workers or on the executor.
+Everything that simulates runs a *design* (:class:`Design`): ``P`` points, each a set of values
+fixed for some slots of the parameter map, times ``R`` replicates, with common random numbers
+(replicate ``r`` of every point of a group sees the same draws of the other uncertain values and the
+same noise, events and decisions). A plain run is the one-point design (:func:`run_ensemble`).
+
+A design runs in chunks (:func:`blocks`) of at most ``chunk_size`` rows; the replicates of chunk
+``c`` of group ``g`` draw everything (their uncertain values, then each step's random numbers) from
+``SeedSequence(seed, spawn_key=(c,))`` (``(c, g)`` for other groups), so results depend on the seed
+and the chunk size only, never on the number of workers or on the executor. What a chunk returns is
+its :class:`Collector`'s business; an engine (:mod:`sim.model.engines`) steps it.
 
 Executors follow :class:`concurrent.futures.Executor`: in-process for one worker, a process pool
 with an explicit ``spawn`` context otherwise (the global start method is never touched), or any
-executor passed in, such as a Dask client's ``get_executor()``.
+executor passed in, such as a Dask client's ``get_executor()``. No other module owns a step loop
+or a pool.
 """
 
 from __future__ import annotations
