@@ -9,13 +9,13 @@ the notes it was taken from or from the source's headline).
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
 
 from sim import load_scenario
 from sim.spec.claims import copied_runs
+from sim.spec.notes import addresses, load_notes_fingerprint, notes_fingerprint
 from sim.spec.observations import (
     ObservationError,
     add_units,
@@ -29,20 +29,6 @@ from sim.spec.observations import (
 ROOT = Path(__file__).resolve().parents[1]
 OBSERVATIONS = ROOT / "seeds" / "observations.toml"
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
-
-
-def _notes() -> Path:
-    given = os.environ.get("ALLIANCE_OBSERVATIONS")
-    candidates = [Path(given)] if given else []
-    candidates += [
-        ROOT.parent / "shared" / "observations.md",
-        ROOT / "shared" / "observations.md",
-        ROOT.parent.parent / "shared" / "observations.md",
-    ]
-    for c in candidates:
-        if c.is_file():
-            return c
-    pytest.skip("the dated notes (../shared/observations.md) are not in this checkout")
 
 
 def test_the_clock_counts_whole_months_from_the_joint_statement():
@@ -108,23 +94,38 @@ def test_paraphrases_do_not_copy_the_headlines():
 
 def test_paraphrases_do_not_copy_the_notes():
     """No paraphrase or basis shares a run of eight words with the notes the facts come from
-    (where the notes are at hand: they live outside the repository)."""
-    notes = _notes().read_text(encoding="utf-8")
+    (checked against the notes' fingerprint, seeds/notes_fingerprint.json: the notes live outside
+    the repository)."""
+    notes = load_notes_fingerprint()
     data = read_observations(OBSERVATIONS)
     copied = {
         o.id: runs
         for o in data.observations
-        if (runs := copied_runs(f"{o.source.paraphrase}\n{o.basis}", notes))
+        if (runs := notes.copied_runs(f"{o.source.paraphrase}\n{o.basis}"))
     }
     assert copied == {}
 
 
-def test_every_date_and_address_comes_from_the_notes():
+def test_every_address_comes_from_the_notes():
     """Each observation's address is one the notes give (nothing unsourced slipped in)."""
-    notes = _notes().read_text(encoding="utf-8")
+    notes = load_notes_fingerprint()
     data = read_observations(OBSERVATIONS)
-    missing = [o.id for o in data.observations if o.source.url not in notes]
-    assert missing == []
+    assert [o.id for o in data.observations if not notes.gives(o.source.url)] == []
+
+
+def test_the_notes_fingerprint_catches_copies_and_unknown_addresses(tmp_path):
+    """The two checks above can fail: a copied run and an address the notes lack are found."""
+    text = (
+        "| 2022-02-04 | CN, RU | The two sides proclaimed a partnership with no forbidden areas at all. | "
+        "positive | x | https://example.org/a?b=1 ; https://example.org/c |\n"
+    )
+    fp = notes_fingerprint(text)
+    assert addresses(text) == ["https://example.org/a?b=1", "https://example.org/c"]
+    assert fp.gives("https://example.org/c") and not fp.gives("https://example.org/d")
+    assert fp.copied_runs("Note: the two sides proclaimed a partnership with no forbidden areas, it said.")
+    assert fp.copied_runs("A partnership was announced; nothing was ruled out.") == []
+    (tmp_path / "fp.json").write_text(fp.to_json(), encoding="utf-8")
+    assert load_notes_fingerprint(tmp_path / "fp.json") == fp and "partnership" not in fp.to_json()
 
 
 def test_an_observation_is_checked_against_the_scenario(tmp_path):
