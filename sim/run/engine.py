@@ -19,6 +19,7 @@ or a pool.
 
 from __future__ import annotations
 
+import abc
 import concurrent.futures as cf
 import copy
 import multiprocessing
@@ -235,7 +236,7 @@ def stream_seeds(seed: int, rep_chunk: int, group: int) -> tuple[np.random.SeedS
     return tuple(np.random.SeedSequence(seed, spawn_key=key).spawn(2))
 
 
-class Collector:
+class Collector(abc.ABC):
     """What a chunk gives back. Subclass it: it must be picklable, and each chunk gets a fresh copy.
 
     The engine calls :meth:`begin` before stepping, :meth:`record` at ``t = 0`` and after every
@@ -246,15 +247,15 @@ class Collector:
     #: steps (set it in :meth:`begin`; None: no attribution)
     why: Attribution | None = None
 
-    def begin(self, block: Block, params: Params) -> None:
+    def begin(self, block: Block, params: Params) -> None:  # noqa: B027 - an optional hook
         """Prepare for a chunk (allocate per-step summaries)."""
 
-    def record(self, state: dynamics.State) -> None:
+    def record(self, state: dynamics.State) -> None:  # noqa: B027 - an optional hook
         """Look at the state at step ``state.t``."""
 
+    @abc.abstractmethod
     def end(self, block: Block, params: Params, state: dynamics.State):
         """The chunk's payload."""
-        raise NotImplementedError
 
     @property
     def records(self) -> bool:
