@@ -1349,31 +1349,28 @@ _FIELDS_AT = {
 }
 
 
+# The model of an entry nested under a table, by (table, depth of the entry's location).
+_NESTED_MODELS: dict[tuple[str, int], type[BaseModel]] = {
+    ("actors", 2): Actor,
+    ("issues", 2): Issue,
+    ("alliances", 2): Alliance,
+    ("events", 2): Event,
+    ("events", 4): Effect,
+    ("ties", 2): Tie,
+    ("pressure", 3): PressurePoint,
+    ("levers", 2): Lever,
+    ("levers", 4): LeverEffect,
+    ("metrics", 2): Metric,
+}
+
+
 def _suggest(loc, layers) -> str:
     import difflib
 
     parent = loc[:-1]
     model = _FIELDS_AT.get(parent)
-    if model is None and parent and parent[0] == "actors" and len(parent) == 2:
-        model = Actor
-    if model is None and parent and parent[0] == "issues" and len(parent) == 2:
-        model = Issue
-    if model is None and parent and parent[0] == "alliances" and len(parent) == 2:
-        model = Alliance
-    if model is None and parent and parent[0] == "events" and len(parent) == 2:
-        model = Event
-    if model is None and parent and parent[0] == "events" and len(parent) == 4:
-        model = Effect
-    if model is None and parent and parent[0] == "ties" and len(parent) == 2:
-        model = Tie
-    if model is None and parent and parent[0] == "pressure" and len(parent) == 3:
-        model = PressurePoint
-    if model is None and parent and parent[0] == "levers" and len(parent) == 2:
-        model = Lever
-    if model is None and parent and parent[0] == "levers" and len(parent) == 4:
-        model = LeverEffect
-    if model is None and parent and parent[0] == "metrics" and len(parent) == 2:
-        model = Metric
+    if model is None and parent:
+        model = _NESTED_MODELS.get((parent[0], len(parent)))
     if model is None:
         return ""
     fields = typing.cast(type[BaseModel], model).model_fields
