@@ -11,7 +11,7 @@ The hashes are kept sorted, so the fingerprint holds no word order beyond each s
 
 Regenerate it from the text (the article is kept outside the repository)::
 
-    python -m sim.spec.article ../shared/source-article.md            # writes seeds/article_fingerprint.json
+    python -m sim.spec.article PATH/source-article.md      # writes seeds/article_fingerprint.json
 
 The title, outlet and date are carried over from the existing fingerprint unless given with
 ``--title``, ``--outlet`` and ``--date``.
