@@ -35,7 +35,8 @@ from tests.conftest import DATA, ROOT
 SCENARIO = DATA / "all_mechanisms.toml"
 FILES = ("replicates.parquet", "summary.npz", "manifest.json")
 Usage = namedtuple("Usage", "total used free")
-RUN = ["-n", "4000", "-t", "60", "--chunk-size", "100", "--seed", "3", "--no-progress", "--no-report"]
+# 120 chunks: enough that an interrupt sent after the third finished chunk lands before the last
+RUN = ["-n", "12000", "-t", "60", "--chunk-size", "100", "--seed", "3", "--no-progress", "--no-report"]
 
 
 def alliance_sim() -> list[str]:
