@@ -407,7 +407,7 @@ def main() -> None:
 
 
 NUMBA_PHASES = [  # (module, function, phase) of the numba engine's chunk
-    ("sim.model.numba_engine", "_draw_block", "random draws (numpy generators, raw words)"),
+    ("sim.model.numba_engine", "_draw_block", "random draws (SFC64 streams, compiled)"),
     ("sim.run.engine", "compile_params", "per-chunk work (parameters, blocs, Parquet)"),
     ("sim.run.engine", "best_partition", "per-chunk work (parameters, blocs, Parquet)"),
     ("sim.run.engine", "encode_table", "per-chunk work (parameters, blocs, Parquet)"),

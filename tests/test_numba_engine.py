@@ -91,6 +91,28 @@ def test_float32_engine_stays_close_to_reference(full_scenario, path):
     assert worst < FLOAT32_TOLERANCE
 
 
+def test_draws_are_the_words_of_numpy_sfc64_streams():
+    """A draw block's words are those ``random_raw`` of numpy's SFC64, seeded by the block's seed
+    sequences, gives: stream q fills its quarter of every step's noise row, then of its uniform row,
+    and a block drawn in two stretches continues its streams."""
+    lay = numba_engine.Layout(numba_engine.LANES + 7)  # a whole block and a partial one
+    pn, pu, S = 9, 5, 6
+    for d, width in enumerate(lay.width):
+        seqs = numba_engine.block_seeds(lay, [np.random.default_rng(11)])[d]
+        state = numba_engine._block_generators(lay, [np.random.default_rng(11)])[d]
+        first = numba_engine._draw_block(state, 2, pn, pu, width)
+        rest = numba_engine._draw_block(state, S - 2, pn, pu, width)
+        noise = np.concatenate([first[0], rest[0]])
+        unif = np.concatenate([first[1], rest[1]])
+        wn = -(-pn * width // (4 * numba_engine.STREAMS))
+        wu = -(-pu * width // (2 * numba_engine.STREAMS))
+        streams = [np.random.SFC64(ss).random_raw(S * (wn + wu)).reshape(S, wn + wu) for ss in seqs]
+        want_noise = np.concatenate([x[:, :wn] for x in streams], axis=1).view(np.uint16)
+        want_unif = np.concatenate([x[:, wn:] for x in streams], axis=1).view(np.uint32)
+        np.testing.assert_array_equal(noise.reshape(S, -1), want_noise[:, : pn * width])
+        np.testing.assert_array_equal(unif.reshape(S, -1), want_unif[:, : pu * width])
+
+
 def test_rows_draw_as_their_replicate(full_scenario):
     """Under a layout, a row draws what replicate r of its group draws: shuffled rows reproduce
     the plain run's rows, two groups draw differently, and copies of a replicate agree."""

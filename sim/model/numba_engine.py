@@ -13,11 +13,17 @@ contiguous block of memory. The dynamics are those of :func:`sim.model.dynamics.
 term (held to :mod:`sim.model.reference` at 1e-9 in float64 by ``tests/test_numba_engine.py``).
 
 Randomness. The replicates are cut into draw blocks of :data:`LANES` replicates of one common
-random number group; each block draws from its own child of the group's generator
-(``Generator.spawn``), step after step: noise as raw 16-bit indices into the normal table of
+random number group. Each block draws from :data:`STREAMS` numpy ``SFC64`` bit generators seeded
+by children of its own child of the group's seed sequence (``SeedSequence.spawn``), step after
+step: noise as raw 16-bit indices into the normal table of
 :func:`sim.model.dynamics.normal_table`, event and decision uniforms as raw 32-bit words. The
-draws of a replicate therefore depend only on the seed, its group and its index, never on how the
-steps are cut into stretches or on the number of workers; they are not the numpy engine's draws.
+streams are advanced by compiled code (:func:`_fill_draws`) with SFC64's own recurrence from the
+state numpy seeded them with, side by side so that the four chains overlap (numpy's
+``random_raw`` takes one call through a function pointer per word, which here cost as much as a
+third of the step); ``tests/test_numba_engine.py`` checks the words against ``random_raw`` of the
+same generators. The draws of a replicate therefore depend only on the seed, its group and its
+index, never on how the steps are cut into stretches or on the number of workers; they are not the
+numpy engine's draws.
 
 Alliance decisions. A member defects when ``u < p`` with ``p = 1 - exp(-h dt)``. Evaluating two
 exponentials and a logarithm per member and step would cost more than the rest of the step, so
@@ -41,10 +47,12 @@ from sim.model import dynamics
 from sim.spec.params import Params
 from sim.vocabulary import EFFECT_KINDS, Fate
 
+STREAMS = 4  # SFC64 streams per draw block (four chains side by side keep the core's units busy)
 LANES = 128  # replicates per tile (measured: 128 beats 64 by ~15 % and 256 by ~5 % on 10 actors)
 EXTRA = "pip install 'alliance-sim[fast]'"
 _U32 = 2.0**-32
 _STAB, _DRIFT = int(Fate.STAB), int(Fate.DRIFT)
+_ONE, _S3, _S11, _S24, _S40 = (np.uint64(k) for k in (1, 3, 11, 24, 40))  # SFC64's constants
 _KIND = {k: n for n, k in enumerate(EFFECT_KINDS)}  # tie 0, position 1, salience 2, ambition 3,
 # dependence 4, pressure 5, growth 6
 
@@ -715,6 +723,55 @@ def _run_tile(
     return bad
 
 
+def _sfc64(a, b, c, w):
+    """One step of SFC64 (Chris Doty-Humphrey's small fast counting generator, as numpy's
+    ``SFC64``): the output word and the new state."""
+    out = a + b + w
+    return out, b ^ (b >> _S11), c + (c << _S3), ((c << _S24) | (c >> _S40)) + out, w + _ONE
+
+
+def _fill_draws(state, noise, unif):
+    """Fill ``noise (S, STREAMS * wn)`` and ``unif (S, STREAMS * wu)`` with the words of the
+    block's four SFC64 streams, advancing ``state (STREAMS, 4)``: at each step stream ``q`` gives
+    words ``q * wn ...`` of the noise row, then words ``q * wu ...`` of the uniform row. The four
+    chains are stepped side by side (each word depends on the last of its own stream only)."""
+    S = noise.shape[0]
+    wn = noise.shape[1] // 4
+    wu = unif.shape[1] // 4
+    a0, b0, c0, w0 = state[0, 0], state[0, 1], state[0, 2], state[0, 3]
+    a1, b1, c1, w1 = state[1, 0], state[1, 1], state[1, 2], state[1, 3]
+    a2, b2, c2, w2 = state[2, 0], state[2, 1], state[2, 2], state[2, 3]
+    a3, b3, c3, w3 = state[3, 0], state[3, 1], state[3, 2], state[3, 3]
+    for s in range(S):
+        for row, width in ((noise, wn), (unif, wu)):
+            for i in range(width):
+                x, a0, b0, c0, w0 = _sfc64(a0, b0, c0, w0)
+                row[s, i] = x
+                x, a1, b1, c1, w1 = _sfc64(a1, b1, c1, w1)
+                row[s, width + i] = x
+                x, a2, b2, c2, w2 = _sfc64(a2, b2, c2, w2)
+                row[s, 2 * width + i] = x
+                x, a3, b3, c3, w3 = _sfc64(a3, b3, c3, w3)
+                row[s, 3 * width + i] = x
+    state[0, 0], state[0, 1], state[0, 2], state[0, 3] = a0, b0, c0, w0
+    state[1, 0], state[1, 1], state[1, 2], state[1, 3] = a1, b1, c1, w1
+    state[2, 0], state[2, 1], state[2, 2], state[2, 3] = a2, b2, c2, w2
+    state[3, 0], state[3, 1], state[3, 2], state[3, 3] = a3, b3, c3, w3
+
+
+def _fill():
+    """The compiled :func:`_fill_draws`."""
+    if "fill" not in _COMPILED:
+        require()
+        import numba
+
+        g = globals()
+        if not hasattr(g["_sfc64"], "py_func"):
+            g["_sfc64"] = numba.njit(cache=True, inline="always")(g["_sfc64"])
+        _COMPILED["fill"] = numba.njit(cache=True)(_fill_draws)
+    return _COMPILED["fill"]
+
+
 _COMPILED: dict[str, object] = {}
 # fused multiply-add only: no reassociation (sums keep their order) and NaN stays NaN
 _FASTMATH = {"contract"}
@@ -843,25 +900,37 @@ def _stretches(steps: int, every: int, each_step: bool) -> list[int]:
     return sorted(bounds)
 
 
-def _block_generators(lay: Layout, rngs) -> list[tuple[np.random.Generator, np.random.Generator]]:
-    """The two generators of each draw block (noise, uniforms): the children of child ``b`` of
-    its group's generator. Each is read in step order whatever the stretches, so a replicate's
-    draws do not depend on where the compiled loop stops."""
-    children = {g: rngs[g].spawn(count) for g, count in lay.group_blocks.items()}
-    return [tuple(children[g][b].spawn(2)) for g, b in lay.blocks]
+def block_seeds(lay: Layout, rngs) -> list[list[np.random.SeedSequence]]:
+    """The seed sequences of each draw block's :data:`STREAMS` streams: the children of child
+    ``b`` of its group's generator's seed sequence."""
+    children = {g: rngs[g].bit_generator.seed_seq.spawn(count) for g, count in lay.group_blocks.items()}
+    return [children[g][b].spawn(STREAMS) for g, b in lay.blocks]
 
 
-def _draw_block(gens, S: int, pn: int, pu: int, width: int):
-    """``S`` steps of one draw block of ``width`` replicates: noise indices ``(S, pn, width)``
-    uint16 and uniforms ``(S, pu, width)`` as raw uint32 words. Each step takes whole 64-bit words
-    (unused bits are dropped), so a step's draws do not depend on the stretch it falls in."""
-    wn = -(-pn * width // 4)
-    wu = -(-pu * width // 2)
-    raw = gens[0].bit_generator.random_raw(S * wn).reshape(S, wn)
-    noise = raw.view(np.uint16)[:, : pn * width].reshape(S, pn, width)
-    raw = gens[1].bit_generator.random_raw(S * wu).reshape(S, wu)
-    unif = raw.view(np.uint32)[:, : pu * width].reshape(S, pu, width)
-    return noise, unif
+def _block_generators(lay: Layout, rngs) -> list[np.ndarray]:
+    """The state ``(STREAMS, 4)`` uint64 (SFC64's ``a, b, c, counter``) of each draw block, as
+    numpy's ``SFC64`` sets it from the block's seed sequences. The streams are read in step order
+    whatever the stretches, so a replicate's draws do not depend on where the compiled loop stops."""
+    return [
+        np.array([np.random.SFC64(ss).state["state"]["state"] for ss in seqs], dtype=np.uint64)
+        for seqs in block_seeds(lay, rngs)
+    ]
+
+
+def _draw_block(state: np.ndarray, S: int, pn: int, pu: int, width: int):
+    """``S`` steps of one draw block of ``width`` replicates (its streams' ``state`` advances):
+    noise indices ``(S, pn, width)`` uint16 and uniforms ``(S, pu, width)`` as raw uint32 words.
+    Each step takes whole 64-bit words from every stream (unused bits are dropped), so a step's
+    draws do not depend on the stretch it falls in."""
+    wn = -(-pn * width // (4 * STREAMS))
+    wu = -(-pu * width // (2 * STREAMS))
+    noise = np.empty((S, STREAMS * wn), dtype=np.uint64)
+    unif = np.empty((S, STREAMS * wu), dtype=np.uint64)
+    with np.errstate(over="ignore"):  # SFC64 adds modulo 2**64 (only Python mode would warn)
+        _fill()(state, noise, unif)
+    noise16 = noise.view(np.uint16)[:, : pn * width].reshape(S, pn, width)
+    unif32 = unif.view(np.uint32)[:, : pu * width].reshape(S, pu, width)
+    return noise16, unif32
 
 
 def replay_draws(
