@@ -262,9 +262,9 @@ PHASES = [  # (module, function, phase): the step calls these through their modu
     (ensemble, "balanced_share", "per-step summaries"),
     (dynamics, "cohesion", "per-step summaries"),
     (ensemble, "cohesion_bins", "per-step summaries"),
-    (ensemble, "compile_params", "per-chunk work (parameters, blocs, Parquet)"),
-    (ensemble, "best_partition", "per-chunk work (parameters, blocs, Parquet)"),
-    (ensemble, "encode_table", "per-chunk work (parameters, blocs, Parquet)"),
+    (ensemble, "compile_params", "per-chunk work (parameters, blocs, the replicate table)"),
+    (ensemble, "best_partition", "per-chunk work (parameters, blocs, the replicate table)"),
+    (ensemble, "encode_table", "per-chunk work (parameters, blocs, the replicate table)"),
 ]
 
 
@@ -408,9 +408,9 @@ def main() -> None:
 
 NUMBA_PHASES = [  # (module, function, phase) of the numba engine's chunk
     ("sim.model.numba_engine", "_draw_block", "random draws (SFC64 streams, compiled)"),
-    ("sim.run.engine", "compile_params", "per-chunk work (parameters, blocs, Parquet)"),
-    ("sim.run.engine", "best_partition", "per-chunk work (parameters, blocs, Parquet)"),
-    ("sim.run.engine", "encode_table", "per-chunk work (parameters, blocs, Parquet)"),
+    ("sim.run.engine", "compile_params", "per-chunk work (parameters, blocs, the replicate table)"),
+    ("sim.run.engine", "best_partition", "per-chunk work (parameters, blocs, the replicate table)"),
+    ("sim.run.engine", "encode_table", "per-chunk work (parameters, blocs, the replicate table)"),
 ]
 
 

@@ -19,8 +19,8 @@ step: noise as raw 16-bit indices into the normal table of
 :func:`sim.model.dynamics.normal_table`, event and decision uniforms as raw 32-bit words. The
 streams are advanced by compiled code (:func:`_fill_draws`) with SFC64's own recurrence from the
 state numpy seeded them with, side by side so that the four chains overlap (numpy's
-``random_raw`` takes one call through a function pointer per word, which here cost as much as a
-third of the step); ``tests/test_numba_engine.py`` checks the words against ``random_raw`` of the
+``random_raw`` takes one call through a function pointer per word, which here cost twice as
+much); ``tests/test_numba_engine.py`` checks the words against ``random_raw`` of the
 same generators. The draws of a replicate therefore depend only on the seed, its group and its
 index, never on how the steps are cut into stretches or on the number of workers; they are not the
 numpy engine's draws.
@@ -47,8 +47,8 @@ from sim.model import dynamics
 from sim.spec.params import Params
 from sim.vocabulary import EFFECT_KINDS, Fate
 
-STREAMS = 4  # SFC64 streams per draw block (four chains side by side keep the core's units busy)
-LANES = 128  # replicates per tile (measured: 128 beats 64 by ~15 % and 256 by ~5 % on 10 actors)
+STREAMS = 4  # SFC64 streams per draw block, stepped side by side (_fill_draws is written for four)
+LANES = 128  # replicates per tile (measured on 10 actors: 128 beats 64 by ~15 %; 256 is no faster)
 EXTRA = "pip install 'alliance-sim[fast]'"
 _U32 = 2.0**-32
 _STAB, _DRIFT = int(Fate.STAB), int(Fate.DRIFT)
