@@ -268,11 +268,13 @@ PHASES = [  # (module, function, phase): the step calls these through their modu
 ]
 
 
-def phase_profile(n: int = 4096, repeat: int = 3) -> tuple[float, dict[str, float]]:
-    """Nanoseconds per replicate-step of one chunk, in total and by phase (best of ``repeat``)."""
+def profile_chunk(phases, engine: str = "numpy", n: int = 4096, repeat: int = 3):
+    """Nanoseconds per replicate-step of one chunk on ``engine``, in total and in each of
+    ``phases`` (``(owner, attribute, phase)``: the function ``owner.attribute``, which the chunk
+    calls through its owner, is timed as part of ``phase``), best of ``repeat``."""
     scenario = load_scenario(STATUS_QUO)
     steps = scenario.run.steps
-    originals = [(mod, name, getattr(mod, name)) for mod, name, _ in PHASES]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in phases]
     spent: collections.Counter = collections.Counter()
 
     def timed(fn, phase):
@@ -287,18 +289,18 @@ def phase_profile(n: int = 4096, repeat: int = 3) -> tuple[float, dict[str, floa
 
     best_total, best = np.inf, {}
     try:
-        for (mod, name, phase), (_, _, fn) in zip(PHASES, originals):
-            setattr(mod, name, timed(fn, phase))
+        for (owner, name, fn), (_, _, phase) in zip(saved, phases):
+            setattr(owner, name, timed(fn, phase))
         for _ in range(repeat):
             spent.clear()
             t = time.perf_counter()
-            run_chunk(replicate_task(scenario, 0, 0, n, 1))
+            run_chunk(replicate_task(scenario, 0, 0, n, 1, engine=engine))
             total = time.perf_counter() - t
             if total < best_total:
                 best_total, best = total, dict(spent)
     finally:
-        for mod, name, fn in originals:
-            setattr(mod, name, fn)
+        for owner, name, fn in saved:
+            setattr(owner, name, fn)
     scale = 1e9 / (n * steps)
     return best_total * scale, {k: v * scale for k, v in best.items()}
 
@@ -414,54 +416,23 @@ NUMBA_PHASES = [  # (module, function, phase) of the numba engine's chunk
 ]
 
 
-def numba_phase_profile(n: int = 4096, repeat: int = 3) -> tuple[float, dict[str, float]]:
+def numba_phase_profile() -> tuple[float, dict[str, float]]:
     """The numba engine's chunk: nanoseconds per replicate-step in total, in the random draws, in
     the compiled steps (everything of the step, summaries included) and in per-chunk work."""
     import importlib
 
     from sim.model import numba_engine
 
-    scenario = load_scenario(STATUS_QUO)
-    steps = scenario.run.steps
-    spent: collections.Counter = collections.Counter()
-    originals = [(importlib.import_module(m), name) for m, name, _ in NUMBA_PHASES]
-    saved = [getattr(mod, name) for mod, name in originals]
-    stretch = numba_engine._Run.stretch
-
-    def timed(fn, phase):
-        def wrapper(*args, **kwargs):
-            t = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                spent[phase] += time.perf_counter() - t
-
-        return wrapper
-
-    best_total, best = np.inf, {}
-    try:
-        for (mod, name), (_, _, phase), fn in zip(originals, NUMBA_PHASES, saved):
-            setattr(mod, name, timed(fn, phase))
-        numba_engine._Run.stretch = timed(stretch, "stretch")
-        for _ in range(repeat):
-            spent.clear()
-            t = time.perf_counter()
-            run_chunk(replicate_task(scenario, 0, 0, n, 1, engine="numba"))
-            total = time.perf_counter() - t
-            if total < best_total:
-                best_total, best = total, dict(spent)
-    finally:
-        for (mod, name), fn in zip(originals, saved):
-            setattr(mod, name, fn)
-        numba_engine._Run.stretch = stretch
-    draws = best.get(NUMBA_PHASES[0][2], 0.0)
-    best["compiled steps (events, decisions, forces, noise, growth, summaries)"] = best.pop("stretch") - draws
-    scale = 1e9 / (n * steps)
-    return best_total * scale, {k: v * scale for k, v in best.items()}
+    stretch = "compiled stretches"
+    phases = [(importlib.import_module(m), name, phase) for m, name, phase in NUMBA_PHASES]
+    total, spent = profile_chunk([*phases, (numba_engine._Run, "stretch", stretch)], engine="numba")
+    draws = spent.get(NUMBA_PHASES[0][2], 0.0)  # the stretches draw, too
+    spent["compiled steps (events, decisions, forces, noise, growth, summaries)"] = spent.pop(stretch) - draws
+    return total, spent
 
 
 def phases_table(fast: bool = False) -> None:
-    total, phases = phase_profile()
+    total, phases = profile_chunk(PHASES)
     rows = [[k, f"{v:,.0f}", f"{v / total:.0%}"] for k, v in sorted(phases.items(), key=lambda kv: -kv[1])]
     rows.append(
         [
