@@ -770,12 +770,15 @@ def cmd_report(args) -> int:
 
 def cmd_validate(args) -> int:
     """`validate`: check scenario files, one line per file."""
+    from sim.run.engine import HIST_BINS
+    from sim.run.footprint import check_summaries
     from sim.spec.scenario import load_scenario
 
     bad = 0
     for f in args.files:
         try:
             s = load_scenario(f)
+            check_summaries(s, f, HIST_BINS)
         except InputError as e:
             print(f"alliance-sim: error: {e}", file=sys.stderr)
             bad += 1

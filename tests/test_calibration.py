@@ -385,7 +385,7 @@ def test_posterior_toml_writes_every_kind_of_value(tmp_path):
 
     from sim.analysis.calibration import Moved, write_posterior_toml
     from sim.spec.parammap import slot_map
-    from sim.spec.scenario import point_value
+    from sim.spec.values import point_value
 
     project_dir = tmp_path / "proj"
     shutil.copytree(ROOT / "seeds", project_dir / "seeds")

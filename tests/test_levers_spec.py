@@ -10,7 +10,8 @@ from scipy import stats
 from sim.spec.correlation import correlation_matrix, quantile, sample_values
 from sim.spec.levers import snap, status_quo
 from sim.spec.params import assemble, compile_params, sample
-from sim.spec.scenario import ScenarioError, Triangular, load_scenario
+from sim.spec.scenario import ScenarioError, load_scenario
+from sim.spec.values import Triangular
 from tests.conftest import DATA, ROOT
 
 LEVERS = """

@@ -49,7 +49,7 @@ from sim.model.landscape import best_partition
 from sim.run.engine import Collector, Design, OutcomeCollector, Start, run_design
 from sim.spec.observations import TIE_KINDS, Record, add_units, load_record
 from sim.spec.parammap import slots
-from sim.spec.scenario import Scenario, _root_for, load_scenario, stored_scenario
+from sim.spec.scenario import Scenario, load_scenario, root_for, stored_scenario
 from sim.vocabulary import FATES, PARAM_PREFIX, Fate, end_step_column, fate_column, param_column
 
 DEFAULT_REPLICATES = 50_000
@@ -783,7 +783,7 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
     ]
     if skipped:
         lines.append("# Moved but not written (a tie matrix entry): " + ", ".join(skipped))
-    root = _root_for(path)
+    root = root_for(path)
     src = cal.source.resolve()
     base: dict = {}
     if src.is_relative_to(root):

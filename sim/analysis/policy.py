@@ -32,7 +32,8 @@ from sim.run.engine import Collector, Design, run_design
 from sim.run.store import ChunkData, encode_table, write_json
 from sim.spec.correlation import sample_values
 from sim.spec.levers import grid, latin_hypercube, lever_names, lever_path, with_status_quo
-from sim.spec.scenario import Metric, Scenario, load_scenario, stored_scenario
+from sim.spec.scenario import Scenario, load_scenario, stored_scenario
+from sim.spec.schema import Metric
 from sim.vocabulary import Fate
 
 WORLDS_TAG = 0x574F524C  # "WORL": the worlds' seed is SeedSequence([seed, WORLDS_TAG])

@@ -67,7 +67,8 @@ from sim.errors import InputError
 from sim.run.engine import Block, Collector, Design, run_design
 from sim.spec.parammap import Slot, slots
 from sim.spec.params import Params
-from sim.spec.scenario import Beta, Normal, Scenario, Triangular, Uniform, load_scenario
+from sim.spec.scenario import Scenario, load_scenario
+from sim.spec.values import Beta, Normal, Triangular, Uniform
 from sim.vocabulary import FATE_OUTPUTS, FATES
 
 OUTCOMES = FATES

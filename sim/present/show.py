@@ -22,7 +22,8 @@ from pathlib import Path
 
 from sim.spec.claims import Claim, basis_of, claims_by_param, load_claims, matches
 from sim.spec.parammap import slots
-from sim.spec.scenario import ScenarioError, load_scenario, point_value, scenario_chain
+from sim.spec.scenario import ScenarioError, load_scenario, scenario_chain
+from sim.spec.values import point_value
 from sim.vocabulary import BASIS_SHORT
 
 SPEAKERS = {

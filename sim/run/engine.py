@@ -38,6 +38,7 @@ from sim.model import dynamics
 from sim.model.attribution import Attribution
 from sim.model.engines import BOOKS_FORCES, Layout, Summaries, get_engine
 from sim.model.landscape import best_partition, descend_partition
+from sim.run.footprint import check_fits, check_summaries, disk_need
 from sim.run.store import (
     FORMAT,
     MANIFEST,
@@ -55,7 +56,7 @@ from sim.run.store import (
 from sim.spec.levers import lever_path
 from sim.spec.parammap import slot_map, uncertain_slots
 from sim.spec.params import Params, assemble, compile_params, sample
-from sim.spec.scenario import Scenario, ScenarioError, check_footprint, footprint, load_scenario
+from sim.spec.scenario import Scenario, ScenarioError, load_scenario
 from sim.vocabulary import (
     BALANCE,
     FATES,
@@ -740,6 +741,7 @@ def run_design(
         in the manifest, and the run's label.
     """
     seed = scenario.run.seed if seed is None else int(seed)
+    check_summaries(scenario, source, HIST_BINS)
     tasks = design_tasks(
         scenario, design, collector, seed=seed, chunk_size=chunk_size, dtype=dtype, engine=engine
     )
@@ -925,10 +927,11 @@ def run_ensemble(
         source = path = Path(scenario)
         scenario = load_scenario(path, point=point)
         name = name or path.stem
+    check_summaries(scenario, source, HIST_BINS)  # the file's own steps, located in it
     scenario = scenario.with_run(replicates=replicates, steps=steps, seed=seed)
     if chunk_size <= 0:
         raise InputError(f"expected a positive chunk size, got {chunk_size}")
-    _check_footprint(scenario, chunk_size, trajectories, source)
+    check_fits(scenario, chunk_size, trajectories, source, HIST_BINS)
     if out is None:
         import tempfile
 
@@ -942,7 +945,7 @@ def run_ensemble(
             f"{engine}; drop --why or use --engine numpy"
         )
     settings = _settings(scenario, chunk_size, trajectories, dtype, engine, window)
-    _check_writable(out, _disk_need(scenario, chunk_size, trajectories))
+    _check_writable(out, disk_need(scenario, chunk_size, trajectories, HIST_BINS))
     return run_design(
         scenario,
         Design.single(scenario.run.replicates),
@@ -997,50 +1000,6 @@ def resume_command(source: Path | None, out: Path, settings: dict, point: bool =
     if settings.get("why") != why_window(None, settings["replicates"], settings.get("engine", "numpy")):
         parts.append("--why" if settings.get("why") else "--no-why")
     return " ".join(parts)
-
-
-def _footprint(scenario: Scenario, chunk_size: int, trajectories: bool) -> dict[str, int]:
-    """The memory a run of ``scenario`` needs, by what needs it (:func:`sim.spec.scenario.footprint`)."""
-    run = scenario.run
-    return footprint(
-        len(scenario.actors),
-        len(scenario.issues),
-        len(scenario.alliances),
-        run.steps,
-        run.replicates,
-        chunk_size,
-        trajectories,
-        HIST_BINS,
-        sampled=len(uncertain_slots(scenario)),
-    )
-
-
-def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool, source: Path | None) -> None:
-    """Refuse, before anything is written, a run that would not fit in memory."""
-    run = scenario.run
-    need = _footprint(scenario, chunk_size, trajectories)
-    too_big = check_footprint(need)
-    if too_big is None:
-        return
-    if (
-        "trajectories of" not in too_big
-        and need["replicate state"] > need["per-step summaries"]
-        and need["replicate state"] > need["trajectories"]
-    ):
-        per_replicate = max(need["replicate state"] // min(run.replicates, chunk_size), 1)
-        fits = 1 << max(int(0.8 * 2**32 // per_replicate).bit_length() - 1, 0)
-        too_big += f"; use --chunk-size {fits} or fewer"
-    raise ScenarioError(source, too_big, path="--trajectories" if "trajectories" in too_big else "run")
-
-
-def _disk_need(scenario: Scenario, chunk_size: int, trajectories: bool) -> int:
-    """A rough lower bound on the bytes a run writes (chunk files, then the merged results)."""
-    run = scenario.run
-    n_chunks = -(-run.replicates // chunk_size)
-    columns = 8 + 4 * len(scenario.alliances) + 3 * len(scenario.actors)
-    summary = (run.steps + 1) * (len(scenario.alliances) * HIST_BINS + 2) * 8
-    need = _footprint(scenario, chunk_size, trajectories)
-    return run.replicates * columns * 2 + summary * (n_chunks + 1) + 2 * need["trajectories file"]
 
 
 def _check_writable(out: Path, need: int) -> None:

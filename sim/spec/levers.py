@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim.spec.params import Params
-from sim.spec.scenario import Lever, Scenario
+from sim.spec.scenario import Scenario
+from sim.spec.schema import Lever
 
 LEVER_PREFIX = "levers."
 

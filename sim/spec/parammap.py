@@ -26,18 +26,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from sim.spec.scenario import (
-    Alliance,
-    Effect,
-    Event,
-    Mechanisms,
-    Normal,
-    PressurePoint,
-    Scenario,
-    Tie,
-    Value,
-    _Bounded,
-)
+from sim.spec.schema import Alliance, Effect, Event, Mechanisms, PressurePoint, Scenario, Tie
+from sim.spec.values import Bounded, Normal, Value
 from sim.vocabulary import ALLIANCE_KEYS, MECHANISMS
 
 
@@ -60,7 +50,7 @@ class Slot:
 def _bounds_in(annotation) -> tuple[float, float] | None:
     """The ``Bounded(lo, hi)`` interval inside a (possibly nested) type annotation."""
     for meta in getattr(annotation, "__metadata__", ()):
-        if isinstance(meta, _Bounded):
+        if isinstance(meta, Bounded):
             return float(meta.lo), float(meta.hi)
     for arg in typing.get_args(annotation):
         found = _bounds_in(arg)
@@ -79,7 +69,7 @@ def field_bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
     found = _bounds_in(info.annotation)
     if found is None:
         for meta in info.metadata:
-            if isinstance(meta, _Bounded):
+            if isinstance(meta, Bounded):
                 found = float(meta.lo), float(meta.hi)
     if found is None:
         raise LookupError(f"{model.__name__}.{name} has no bounds")
@@ -87,7 +77,7 @@ def field_bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
 
 
 def _actor_bounds(name: str) -> tuple[float, float]:
-    from sim.spec.scenario import Actor
+    from sim.spec.schema import Actor
 
     return field_bounds(Actor, name)
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.spec.parammap import Slot, clip_bounds, slot_map, slots
-from sim.spec.scenario import Beta, Normal, Scenario, ScenarioError, Triangular, Uniform, point_value
+from sim.spec.scenario import Scenario, ScenarioError
+from sim.spec.values import Beta, Normal, Triangular, Uniform, point_value
 from sim.vocabulary import ALLIANCE_KEYS
 
 
