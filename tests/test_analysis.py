@@ -23,6 +23,7 @@ from sim.cli import main  # noqa: E402
 from sim.spec.parammap import slots  # noqa: E402
 from sim.spec.params import assemble, compile_params  # noqa: E402
 from sim.spec.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+from sim.spec.values import Beta, Normal, Triangular  # noqa: E402
 from tests.conftest import DATA, ROOT, set_path  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
@@ -78,11 +79,11 @@ def test_factor_ppf_follows_each_distribution():
     from scipy import stats
 
     u = np.linspace(0.001, 0.999, 41)
-    tri = an.Factor("t", "triangular", 1.0, 4.0, mode=1.5)
+    tri = an.Factor("t", Triangular(dist="triangular", low=1.0, mode=1.5, high=4.0), 1.0, 4.0)
     np.testing.assert_allclose(tri.ppf(u), stats.triang(c=0.5 / 3, loc=1, scale=3).ppf(u))
-    beta = an.Factor("b", "beta", -1.0, 1.0, a=2.0, b=5.0)
+    beta = an.Factor("b", Beta(dist="beta", a=2.0, b=5.0, low=-1.0, high=1.0), -1.0, 1.0)
     np.testing.assert_allclose(beta.ppf(u), -1 + 2 * stats.beta(2, 5).ppf(u))
-    norm = an.Factor("n", "normal", 0.0, 1.0, mean=0.4, sd=0.2)
+    norm = an.Factor("n", Normal(dist="normal", mean=0.4, sd=0.2), 0.0, 1.0)
     x = norm.ppf(u)
     assert x.min() >= 0.0 and x.max() <= 1.0 and np.all(np.diff(x) > 0)
     assert norm.ppf(0.5) == pytest.approx(

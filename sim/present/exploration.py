@@ -91,7 +91,7 @@ def write_sensitivity(s: Sensitivity, out: str | Path, claims: dict | None = Non
         "scenario": s.scenario_name,
         "method": s.method,
         "alliance": s.alliance,
-        "factors": [f.__dict__ for f in s.factors],
+        "factors": [f.to_data() for f in s.factors],
         "groups": s.groups,
         **s.settings,
         "noise_share": {o: s.noise_share(o) for o in s.outputs.columns},

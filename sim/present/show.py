@@ -34,30 +34,13 @@ SPEAKERS = {
 
 
 def describe_value(v) -> str:
-    """A number, or a distribution in a short form with its point value."""
-    if isinstance(v, (int, float)):
-        return f"{float(v):g}"
-    d = v.dist
-    if d == "uniform":
-        return f"uniform({v.low:g}, {v.high:g})"
-    if d == "triangular":
-        return f"triangular({v.low:g}, {v.mode:g}, {v.high:g})"
-    if d == "normal":
-        return f"normal({v.mean:g}, sd {v.sd:g})"
-    return f"beta({v.a:g}, {v.b:g}) on [{v.low:g}, {v.high:g}]"
+    """A number, or a distribution as a reader sees it (``uniform(0.2, 0.4)``)."""
+    return f"{float(v):g}" if isinstance(v, (int, float)) else str(v)
 
 
 def short_value(v) -> str:
     """The compact form used in the table: ``U(lo, hi)``, ``T(lo, mode, hi)``, ``N(mean, sd)``."""
-    if isinstance(v, (int, float)):
-        return f"{float(v):g}"
-    if v.dist == "uniform":
-        return f"U({v.low:g}, {v.high:g})"
-    if v.dist == "triangular":
-        return f"T({v.low:g}, {v.mode:g}, {v.high:g})"
-    if v.dist == "normal":
-        return f"N({v.mean:g}, {v.sd:g})"
-    return f"B({v.a:g}, {v.b:g}; {v.low:g}, {v.high:g})"
+    return f"{float(v):g}" if isinstance(v, (int, float)) else v.short()
 
 
 def cite(claim: Claim) -> str:

@@ -32,7 +32,7 @@ import numpy as np
 
 from sim.spec.locations import FieldError
 from sim.spec.scenario import Scenario
-from sim.spec.values import Beta, Distribution, Normal, Triangular, Uniform
+from sim.spec.values import Distribution
 
 SEPARATOR = "~"
 PSD_TOLERANCE = 1e-10
@@ -100,46 +100,16 @@ def _is_path(scenario: Scenario, path: str) -> bool:
     return any(slot.path == path for slot in slots(scenario))
 
 
-# -- quantile functions ---------------------------------------------------------------------------
-
-
-def quantile(
-    value: Distribution, u: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)
-) -> np.ndarray:
-    """The inverse distribution function of an uncertain value at probabilities ``u`` in (0, 1)."""
-    u = np.asarray(u, dtype=float)
-    if isinstance(value, Uniform):
-        return value.low + (value.high - value.low) * u
-    if isinstance(value, Triangular):
-        a, c, b = value.low, value.mode, value.high
-        if a == b:
-            return np.full_like(u, a)
-        fc = (c - a) / (b - a)
-        left = a + np.sqrt(u * (b - a) * (c - a))
-        right = b - np.sqrt((1.0 - u) * (b - a) * (b - c))
-        return np.where(u < fc, left, right)
-    from scipy import special
-
-    if isinstance(value, Normal):
-        x = value.mean + value.sd * special.ndtri(u)
-        lo, hi = bounds
-        lo = lo if value.low is None else max(lo, value.low)
-        hi = hi if value.high is None else min(hi, value.high)
-        return np.clip(x, lo, hi)
-    if isinstance(value, Beta):
-        return value.low + (value.high - value.low) * special.betaincinv(value.a, value.b, u)
-    raise TypeError(value)  # pragma: no cover - no other distributions exist
-
-
 def sample_values(scenario: Scenario, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """``n`` draws of every uncertain value of ``scenario``, with its ``[correlations]``.
 
-    Each value is its marginal's quantile function at a uniform; the uniforms of correlated
-    values come from one Gaussian copula (module docstring), the others are independent.
+    Each value is its marginal's quantile function (:meth:`~sim.spec.values.Distribution.ppf`)
+    at a uniform; the uniforms of correlated values come from one Gaussian copula (module
+    docstring), the others are independent.
     """
     from scipy import special
 
-    from sim.spec.parammap import clip_bounds, slots
+    from sim.spec.parammap import slots
 
     uncertain = {slot.path: slot for slot in slots(scenario) if slot.uncertain}
     u = rng.random((n, len(uncertain)))
@@ -155,7 +125,7 @@ def sample_values(scenario: Scenario, n: int, rng: np.random.Generator) -> dict[
         u[:, cols] = np.clip(special.ndtr(z), 1e-12, 1.0 - 1e-12)
     out = {}
     for k, p in enumerate(paths):
-        value = uncertain[p].value
-        assert isinstance(value, Distribution)
-        out[p] = quantile(value, u[:, k], clip_bounds(uncertain[p]))
+        slot = uncertain[p]
+        assert isinstance(slot.value, Distribution)
+        out[p] = slot.value.ppf(u[:, k], slot.bounds)
     return out

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from sim.spec.schema import Alliance, Effect, Event, Mechanisms, PressurePoint, Scenario, Tie
-from sim.spec.values import Bounded, Normal, Value
+from sim.spec.values import Bounded, Distribution, Value
 from sim.vocabulary import ALLIANCE_KEYS, MECHANISMS
 
 
@@ -197,10 +197,7 @@ def uncertain_slots(scenario: Scenario) -> list[Slot]:
 
 def clip_bounds(slot: Slot) -> tuple[float, float]:
     """The interval a draw of ``slot`` is clipped to: its field's bounds, narrowed by a normal's own
-    ``low``/``high`` when it gives them."""
-    lo, hi = slot.bounds
-    v = slot.value
-    if isinstance(v, Normal):
-        lo = lo if v.low is None else max(lo, v.low)
-        hi = hi if v.high is None else min(hi, v.high)
-    return lo, hi
+    ``low``/``high`` when it gives them (:meth:`sim.spec.values.Distribution.within`)."""
+    if isinstance(slot.value, Distribution):
+        return slot.value.within(slot.bounds)
+    return slot.bounds

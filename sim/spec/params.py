@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.spec.parammap import Slot, clip_bounds, slot_map, slots
+from sim.spec.parammap import Slot, slot_map, slots
 from sim.spec.scenario import Scenario, ScenarioError
-from sim.spec.values import Beta, Normal, Triangular, Uniform, point_value
+from sim.spec.values import Distribution, point_value
 from sim.vocabulary import ALLIANCE_KEYS
 
 
@@ -142,21 +142,9 @@ class Params:
 def draw_slot(slot: Slot, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` draws of one uncertain slot, clipped to the slot's bounds (:func:`clip_bounds`)."""
     value = slot.value
-    if isinstance(value, Uniform):
-        x = value.low + (value.high - value.low) * rng.random(n)
-    elif isinstance(value, Triangular):
-        if value.low == value.high:
-            x = np.full(n, value.low)
-        else:
-            x = rng.triangular(value.low, value.mode, value.high, n)
-    elif isinstance(value, Normal):
-        x = value.mean + value.sd * rng.standard_normal(n)
-    elif isinstance(value, Beta):
-        x = value.low + (value.high - value.low) * rng.beta(value.a, value.b, n)
-    else:  # pragma: no cover - plain numbers are not drawn
+    if not isinstance(value, Distribution):  # pragma: no cover - plain numbers are not drawn
         raise TypeError(f"{slot.path} is not uncertain")
-    lo, hi = clip_bounds(slot)
-    return np.clip(x, lo, hi)
+    return value.draw(n, rng, slot.bounds)
 
 
 def sample(scenario: Scenario, n: int, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -29,11 +30,32 @@ def finite(v: float) -> float:
     return v
 
 
+#: a bounds pair that restricts nothing
+UNBOUNDED = (-math.inf, math.inf)
+#: how many standard deviations either side of its mean a normal is taken to span where a finite
+#: range is needed (the range a sensitivity analysis varies it in)
+NORMAL_SDS = 3.0
+
+Tails = Literal["clip", "truncate"]
+
+
 class Distribution(Strict):
-    """An uncertain value. Each distribution defines ``support()`` (the interval its draws can
-    fall in, before clipping to the field's bounds) and ``point()`` (its stand-in under ``--point``)."""
+    """An uncertain value: one distribution, with everything the program does with one.
+
+    ``draw`` samples it for a run (clipped to the field's bounds), ``ppf`` is its quantile
+    function (for Latin hypercubes, copulas and sensitivity designs), ``frozen`` the equivalent
+    scipy distribution (for the EMA Workbench), ``str()`` and ``short()`` how a reader sees it.
+    ``support()`` is the interval its draws fall in before clipping, ``point()`` its stand-in under
+    ``--point``. ``bounds`` are always the field's own (:class:`Bounded`).
+
+    Restricting a distribution to bounds can be done two ways (``tails``): ``"clip"`` moves what
+    falls outside onto the bound, as runs do; ``"truncate"`` renormalises the distribution inside,
+    as a sensitivity design does so that its quantile function stays strictly increasing. The two
+    differ only for the normal, the one distribution whose support is not finite.
+    """
 
     claim: str | None = None
+    dist: str  # each distribution narrows it to its own name (a Literal)
 
     @model_validator(mode="after")
     def _all_finite(self):
@@ -41,6 +63,52 @@ class Distribution(Strict):
             if isinstance(value, float):
                 finite(value)
         return self
+
+    def support(self) -> tuple[float, float]:
+        """The interval every draw lies in (before clipping to the field's bounds)."""
+        raise NotImplementedError
+
+    def point(self) -> float:
+        """The point value (mean, or mode for triangular)."""
+        raise NotImplementedError
+
+    def within(self, bounds: tuple[float, float] = UNBOUNDED) -> tuple[float, float]:
+        """The interval draws are clipped to: the field's ``bounds`` (narrowed by a normal's own
+        ``low``/``high``)."""
+        return bounds
+
+    def spread(self, bounds: tuple[float, float] = UNBOUNDED) -> tuple[float, float]:
+        """A finite interval holding the value's draws: its support (a normal's mean ±
+        :data:`NORMAL_SDS` sd, within :meth:`within`)."""
+        return self.support()
+
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def _quantile(self, u: np.ndarray, lo: float, hi: float, tails: Tails) -> np.ndarray:
+        raise NotImplementedError
+
+    def draw(self, n: int, rng: np.random.Generator, bounds: tuple[float, float] = UNBOUNDED) -> np.ndarray:
+        """``n`` draws from ``rng``, clipped to :meth:`within` ``bounds``."""
+        lo, hi = self.within(bounds)
+        return np.clip(self._sample(n, rng), lo, hi)
+
+    def ppf(self, u, bounds: tuple[float, float] = UNBOUNDED, *, tails: Tails = "clip") -> np.ndarray:
+        """The quantile function at probabilities ``u`` (clipped to [0, 1]), restricted to
+        :meth:`within` ``bounds`` as ``tails`` says (class docstring)."""
+        u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
+        lo, hi = self.within(bounds)
+        return np.clip(self._quantile(u, lo, hi, tails), lo, hi)
+
+    def frozen(self, bounds: tuple[float, float] = UNBOUNDED):
+        """The scipy.stats frozen distribution (a normal truncated to :meth:`within` ``bounds``:
+        scipy has no clipped normal)."""
+        raise NotImplementedError
+
+    def short(self) -> str:
+        """The compact form of a table cell: ``U(lo, hi)``, ``T(lo, mode, hi)``, ``N(mean, sd)``,
+        ``B(a, b; lo, hi)``."""
+        raise NotImplementedError
 
 
 class Uniform(Distribution):
@@ -64,6 +132,25 @@ class Uniform(Distribution):
         """The point value (mean, or mode for triangular)."""
         return 0.5 * (self.low + self.high)
 
+    def _sample(self, n, rng):
+        return self.low + (self.high - self.low) * rng.random(n)
+
+    def _quantile(self, u, lo, hi, tails):
+        return self.low + (self.high - self.low) * u
+
+    def frozen(self, bounds=UNBOUNDED):
+        """The scipy.stats frozen distribution."""
+        from scipy import stats
+
+        return stats.uniform(self.low, self.high - self.low)
+
+    def __str__(self) -> str:
+        return f"uniform({self.low:g}, {self.high:g})"
+
+    def short(self) -> str:
+        """``U(lo, hi)``."""
+        return f"U({self.low:g}, {self.high:g})"
+
 
 class Triangular(Distribution):
     """Triangular with the given mode on [low, high]."""
@@ -86,6 +173,34 @@ class Triangular(Distribution):
     def point(self):
         """The point value (mean, or mode for triangular)."""
         return self.mode
+
+    def _sample(self, n, rng):
+        if self.low == self.high:
+            return np.full(n, self.low)
+        return rng.triangular(self.low, self.mode, self.high, n)
+
+    def _quantile(self, u, lo, hi, tails):
+        a, c, b = self.low, self.mode, self.high
+        if a == b:
+            return np.full_like(u, a)
+        fc = (c - a) / (b - a)
+        left = a + np.sqrt(u * (b - a) * (c - a))
+        right = b - np.sqrt((1.0 - u) * (b - a) * (b - c))
+        return np.where(u < fc, left, right)
+
+    def frozen(self, bounds=UNBOUNDED):
+        """The scipy.stats frozen distribution."""
+        from scipy import stats
+
+        width = self.high - self.low
+        return stats.triang((self.mode - self.low) / width, loc=self.low, scale=width)
+
+    def __str__(self) -> str:
+        return f"triangular({self.low:g}, {self.mode:g}, {self.high:g})"
+
+    def short(self) -> str:
+        """``T(lo, mode, hi)``."""
+        return f"T({self.low:g}, {self.mode:g}, {self.high:g})"
 
 
 class Normal(Distribution):
@@ -115,6 +230,45 @@ class Normal(Distribution):
         """The point value (mean, or mode for triangular)."""
         return self.mean
 
+    def within(self, bounds=UNBOUNDED):
+        """The field's ``bounds`` narrowed by the normal's own ``low``/``high``."""
+        lo, hi = bounds
+        lo = lo if self.low is None else max(lo, self.low)
+        hi = hi if self.high is None else min(hi, self.high)
+        return lo, hi
+
+    def spread(self, bounds=UNBOUNDED):
+        """Mean ± :data:`NORMAL_SDS` sd, within :meth:`within` ``bounds``."""
+        lo, hi = self.within(bounds)
+        return max(lo, self.mean - NORMAL_SDS * self.sd), min(hi, self.mean + NORMAL_SDS * self.sd)
+
+    def _sample(self, n, rng):
+        return self.mean + self.sd * rng.standard_normal(n)
+
+    def _quantile(self, u, lo, hi, tails):
+        from scipy import special
+
+        if tails == "clip":
+            return self.mean + self.sd * special.ndtri(u)
+        a, b = special.ndtr((lo - self.mean) / self.sd), special.ndtr((hi - self.mean) / self.sd)
+        return self.mean + self.sd * special.ndtri(a + u * (b - a))
+
+    def frozen(self, bounds=UNBOUNDED):
+        """The normal truncated to :meth:`within` ``bounds`` (scipy has no clipped normal)."""
+        from scipy import stats
+
+        lo, hi = self.within(bounds)
+        return stats.truncnorm(
+            (lo - self.mean) / self.sd, (hi - self.mean) / self.sd, loc=self.mean, scale=self.sd
+        )
+
+    def __str__(self) -> str:
+        return f"normal({self.mean:g}, sd {self.sd:g})"
+
+    def short(self) -> str:
+        """``N(mean, sd)``."""
+        return f"N({self.mean:g}, {self.sd:g})"
+
 
 class Beta(Distribution):
     """Beta(a, b) stretched onto [low, high]."""
@@ -140,6 +294,27 @@ class Beta(Distribution):
     def point(self):
         """The point value (mean, or mode for triangular)."""
         return self.low + (self.high - self.low) * self.a / (self.a + self.b)
+
+    def _sample(self, n, rng):
+        return self.low + (self.high - self.low) * rng.beta(self.a, self.b, n)
+
+    def _quantile(self, u, lo, hi, tails):
+        from scipy import special
+
+        return self.low + (self.high - self.low) * special.betaincinv(self.a, self.b, u)
+
+    def frozen(self, bounds=UNBOUNDED):
+        """The scipy.stats frozen distribution."""
+        from scipy import stats
+
+        return stats.beta(self.a, self.b, loc=self.low, scale=self.high - self.low)
+
+    def __str__(self) -> str:
+        return f"beta({self.a:g}, {self.b:g}) on [{self.low:g}, {self.high:g}]"
+
+    def short(self) -> str:
+        """``B(a, b; lo, hi)``."""
+        return f"B({self.a:g}, {self.b:g}; {self.low:g}, {self.high:g})"
 
 
 Dist = Annotated[Uniform | Triangular | Normal | Beta, Field(discriminator="dist")]
