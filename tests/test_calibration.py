@@ -5,6 +5,7 @@ replicates' own states."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import textwrap
 from pathlib import Path
@@ -375,6 +376,40 @@ def test_prior_replicates_are_the_replicates_of_run_with_the_same_seed(small_rec
     table = results.replicates.sort_values("replicate")
     assert np.array_equal(ens.replicate, np.arange(96))
     assert np.allclose(table["param:mechanisms.affinity"], ens.sampled["mechanisms.affinity"])
+
+
+def test_a_posterior_of_a_shipped_scenario_extends_it_from_anywhere(tmp_path):
+    """Written outside the project, the posterior of a shipped scenario extends it by the
+    ``alliance-sim:`` prefix (so it keeps the scenario's claims and key order, and its hash) rather
+    than carrying the whole scenario."""
+    from types import SimpleNamespace
+
+    from sim.analysis.calibration import write_posterior_toml
+
+    source = ROOT / "scenarios" / "back_to_back.toml"
+    scenario = load_scenario(source)
+    record = SimpleNamespace(
+        path=Path("obs.toml"), observations=(1,), start=dt.date(2022, 2, 4), last_date=dt.date(2023, 2, 4)
+    )
+    cal = SimpleNamespace(
+        scenario=scenario,
+        source=source,
+        record=record,
+        moved=[],
+        accepted=np.arange(10),
+        acceptance=0.5,
+        ess=10.0,
+        ensemble=SimpleNamespace(sampled={}, n=20, seed=1),
+    )
+    out = tmp_path / "posterior.toml"
+    write_posterior_toml(cal, out)
+    assert 'extends = "alliance-sim:scenarios/back_to_back.toml"' in out.read_text()
+    post = load_scenario(out)
+    assert post.claims == scenario.claims
+    assert (
+        post.model_copy(update={"title": "", "description": ""}).digest()
+        == scenario.model_copy(update={"title": "", "description": ""}).digest()
+    )
 
 
 def test_posterior_toml_writes_every_kind_of_value(tmp_path):

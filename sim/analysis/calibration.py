@@ -49,7 +49,8 @@ from sim.model.landscape import best_partition
 from sim.run.engine import Collector, Design, OutcomeCollector, Start, run_design
 from sim.spec.observations import TIE_KINDS, Record, add_units, load_record
 from sim.spec.parammap import slots
-from sim.spec.scenario import Scenario, load_scenario, root_for, stored_scenario
+from sim.spec.scenario import SHIPPED_PREFIX, SHIPPED_ROOT, Scenario, load_scenario, root_for, stored_scenario
+from sim.spec.toml_writer import dumps
 from sim.vocabulary import FATES, PARAM_PREFIX, Fate, end_step_column, fate_column, param_column
 
 DEFAULT_REPLICATES = 50_000
@@ -691,28 +692,6 @@ def fitted(m: Moved, x: np.ndarray) -> dict:
     }
 
 
-def _toml(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        return repr(float(value))
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_toml(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    raise TypeError(type(value))  # pragma: no cover
-
-
-def _key(k: str) -> str:
-    import re
-
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k, ensure_ascii=False)
-
-
 def posterior_overrides(
     scenario: Scenario, moved: list[Moved], samples: dict[str, np.ndarray]
 ) -> tuple[dict, list[dict], list[str]]:
@@ -768,28 +747,33 @@ def posterior_overrides(
 
 def write_posterior_toml(cal: Calibration, path: Path) -> Path:
     """``posterior.toml``: extends the calibrated scenario (by a relative path when both lie in one
-    project, as :mod:`sim.spec.scenario` requires; otherwise the whole resolved scenario is written
-    out, without its claims file) and replaces each moved value by its fitted posterior."""
+    project, as :mod:`sim.spec.scenario` requires; by ``alliance-sim:`` when it is a shipped
+    scenario or seed; otherwise the whole resolved scenario is written out, without its claims
+    file) and replaces each moved value by its fitted posterior."""
     samples = {m.path: cal.ensemble.sampled[m.path][cal.accepted] for m in cal.moved}
     tables, ties, skipped = posterior_overrides(cal.scenario, cal.moved, samples)
     r = cal.record
-    lines = [
-        f"# Posterior of {cal.source.name} given {r.path.name}: {len(r.observations)} observations from "
+    comments = [
+        f"Posterior of {cal.source.name} given {r.path.name}: {len(r.observations)} observations from "
         f"{r.start.isoformat()} to {r.last_date.isoformat()}.",
-        f"# ABC rejection: {len(cal.accepted)} of {cal.ensemble.n} prior replicates accepted "
+        f"ABC rejection: {len(cal.accepted)} of {cal.ensemble.n} prior replicates accepted "
         f"(acceptance {cal.acceptance:.2%}, ESS {cal.ess:.0f}), seed {cal.ensemble.seed}.",
-        "# Each narrowed value is a beta on its prior range fitted to the accepted draws; its claim",
-        "# names the observations whose likelihood moved it most. Values not listed keep their prior.",
+        "Each narrowed value is a beta on its prior range fitted to the accepted draws; its claim",
+        "names the observations whose likelihood moved it most. Values not listed keep their prior.",
     ]
     if skipped:
-        lines.append("# Moved but not written (a tie matrix entry): " + ", ".join(skipped))
+        comments.append("Moved but not written (a tie matrix entry): " + ", ".join(skipped))
     root = root_for(path)
     src = cal.source.resolve()
     base: dict = {}
+    data: dict = {}
+    shipped = SHIPPED_ROOT.resolve()
     if src.is_relative_to(root):
-        lines.append(f"extends = {_toml(os.path.relpath(src, path.parent.resolve()))}")
+        data["extends"] = os.path.relpath(src, path.parent.resolve())
+    elif any(src.is_relative_to(shipped / folder) for folder in ("scenarios", "seeds")):
+        data["extends"] = SHIPPED_PREFIX + src.relative_to(shipped).as_posix()
     else:
-        lines.append("# The calibrated scenario lies outside this folder's project: written out whole.")
+        comments.append("The calibrated scenario lies outside this folder's project: written out whole.")
         base = cal.scenario.to_data()
         base.pop("claims", None)
         ties = base.pop("ties", []) + ties
@@ -802,29 +786,10 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
         f"{len(r.observations)} observations ({r.path.name}) by ABC rejection; "
         "see the claims on the narrowed values."
     )
-    scalars = {k: v for k, v in body.items() if not isinstance(v, dict)}
-    for k, v in scalars.items():
-        lines.append(f"{_key(k)} = {_toml(v)}")
-    lines.append("")
-
-    def emit(prefix: list[str], node: dict):
-        plain = {k: v for k, v in node.items() if not (isinstance(v, dict) and "dist" not in v)}
-        nested = {k: v for k, v in node.items() if isinstance(v, dict) and "dist" not in v}
-        if prefix and plain:
-            lines.append("[" + ".".join(_key(p) for p in prefix) + "]")
-            for k, v in plain.items():
-                lines.append(f"{_key(k)} = {_toml(v)}")
-            lines.append("")
-        for k, v in nested.items():
-            emit([*prefix, k], v)
-
-    emit([], {k: v for k, v in body.items() if isinstance(v, dict)})
-    for t in ties:
-        lines.append("[[ties]]")
-        for k, v in t.items():
-            lines.append(f"{_key(k)} = {_toml(v)}")
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
+    data.update(body)
+    if ties:
+        data["ties"] = ties
+    path.write_text(dumps(data, comments), encoding="utf-8")
     load_scenario(path)  # what is written must load
     return path
 

@@ -12,7 +12,6 @@ scenario and overrides only the mechanism coefficients and the pressure.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -32,6 +31,7 @@ from sim.model.attribution import DEFAULT_WINDOW
 from sim.present import plots, why_figures
 from sim.run.engine import Design, OutcomeCollector, run_design
 from sim.spec.scenario import Scenario, load_scenario
+from sim.spec.toml_writer import dumps
 from sim.vocabulary import FATES, REPLICATE, end_step_column, fate_column
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -216,29 +216,6 @@ def why_figure(ensembles: list[Ensemble], alliance: str) -> Figure:
 # Writing a setting as a scenario file
 # --------------------------------------------------------------------------------------------
 
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _key(k: str) -> str:
-    return k if _BARE.match(k) else json.dumps(k)
-
-
-def toml_value(v) -> str:
-    """A number, string, boolean, table (inline) or array as TOML."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        if not np.isfinite(v):
-            raise ValueError(f"expected a finite number, got {v}")
-        return repr(float(v)) if isinstance(v, float) else str(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_key(k)} = {toml_value(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} as TOML")
-
 
 def scenario_text(setting: Setting, target: Path, folder: Path = SCENARIOS) -> str:
     """The text of a scenario file at ``target`` that extends the setting's scenario and sets its
@@ -250,19 +227,14 @@ def scenario_text(setting: Setting, target: Path, folder: Path = SCENARIOS) -> s
     source = (folder / f"{setting.scenario}.toml").resolve()
     rel = os.path.relpath(source, target.resolve().parent)
     mech = scenario.model_dump(by_alias=True, exclude_none=True)["mechanisms"]
-    lines = [
-        f"extends = {toml_value(rel.replace(os.sep, '/'))}",
-        f"title = {toml_value((base.title or setting.scenario) + ' (' + setting.label() + ')')}",
-        "",
-        "[mechanisms]",
-    ]
-    lines += [f"{m} = {toml_value(mech[m])}" for m in MECHANISM_KEYS if m in mech]
+    data: dict = {
+        "extends": rel.replace(os.sep, "/"),
+        "title": (base.title or setting.scenario) + " (" + setting.label() + ")",
+        "mechanisms": {m: mech[m] for m in MECHANISM_KEYS if m in mech},
+    }
     if setting.pressure_level != 1.0:
-        lines += ["", "[pressure]"]
-        lines += [
-            f"{_key(a)} = {toml_value(v)}" for a, v in _scale_pressure(base, setting.pressure_level).items()
-        ]
-    return "\n".join(lines) + "\n"
+        data["pressure"] = _scale_pressure(base, setting.pressure_level)
+    return dumps(data)
 
 
 def write_scenario(setting: Setting, target: str | Path, folder: Path = SCENARIOS) -> Path:
