@@ -21,7 +21,6 @@ from __future__ import annotations
 from sim.analysis.policy import (
     PolicyResults,
     evaluate,
-    format_policies,
     load_policy_results,
     vulnerability,
 )
@@ -33,7 +32,6 @@ __all__ = [
     "Robustness",
     "SearchResults",
     "evaluate",
-    "format_policies",
     "load_policy_results",
     "optimize",
     "regret",

@@ -20,6 +20,7 @@ pytest.importorskip("SALib")
 from sim.analysis import discovery as disc  # noqa: E402
 from sim.analysis import sensitivity as an  # noqa: E402
 from sim.cli import main  # noqa: E402
+from sim.present import text  # noqa: E402
 from sim.spec.parammap import slots  # noqa: E402
 from sim.spec.params import assemble, compile_params  # noqa: E402
 from sim.spec.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
@@ -314,7 +315,7 @@ def test_prim_finds_a_planted_box_from_float_and_integer_parameters():
     assert "fixed" not in d.dimensions
     table = d.table()
     assert list(table.dimension) == list(box.limits.index)
-    assert "2 restricted dimensions" in disc.format_discovery(d)
+    assert "2 restricted dimensions" in text.format_discovery(d)
 
 
 def test_discover_refuses_unknown_outcomes_and_alliances():

@@ -12,6 +12,7 @@ import pytest
 from sim.analysis import discovery as disc
 from sim.analysis import sensitivity as an
 from sim.cli import main
+from sim.present import text as terminal
 from sim.present.exploration import write_discovery
 from sim.present.show import describe_path, readable_label
 from tests.conftest import DATA, ROOT
@@ -38,7 +39,7 @@ def test_unknown_actor_in_the_outcome_is_an_error_naming_the_members():
 def test_no_significant_box_says_how_many_replicates_it_would_need_and_shows_no_empty_box(tmp_path):
     d = disc.discover(_noise_only(), "stab_in_the_back", boxes=3, min_coverage=0.3)
     assert len(d.boxes) == 1 and d.boxes[0].limits.empty  # no second box searched in nothing
-    text = disc.format_discovery(d)
+    text = terminal.format_discovery(d)
     assert "no restriction is significant" in text
     assert ("would need about" in text) or ("would not change that" in text) or ("individually weak" in text)
     page = write_discovery(d, tmp_path)["report"].read_text()

@@ -307,38 +307,6 @@ def replicates_needed(d: Discovery, box: Box, max_qp: float | None = None) -> in
     return int(math.ceil(z * z * p * (1 - p) / (mass * (density - p) ** 2)))
 
 
-def format_discovery(d: Discovery, claims: dict | None = None, names=None) -> str:
-    """A plain-text table of the boxes: statistics, then each restricted dimension."""
-    unit = d.settings.get("unit", "replicates")
-    lines = [
-        f"PRIM for {d.outcome} of {d.alliance}: {d.cases:,} of {d.n:,} {unit} "
-        f"(base rate {d.base_rate:.3f}), {len(d.dimensions)} uncertain parameters"
-    ]
-    for b in d.boxes:
-        lines.append(
-            f"box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f} "
-            f"({b.density / d.base_rate:.2f} x base rate), mass {b.mass:.3f}, "
-            f"{len(b.limits)} restricted dimensions"
-        )
-        if b.limits.empty:
-            lines.append("  " + no_region_text(d, b))
-        labels = {dim: (names(dim) if names else dim) for dim in b.limits.index}
-        width = max([len(v) for v in labels.values()] + [9])
-        for dim, r in b.limits.iterrows():
-            cite = ""
-            if claims and dim in claims:
-                cite = (
-                    "  ["
-                    + ", ".join(c.id + (f" ¶{c.paragraph}" if c.paragraph else "") for c in claims[dim])
-                    + "]"
-                )
-            lines.append(
-                f"  {labels[dim]:<{width}}  {r.low:9.4g} .. {r.high:<9.4g} of "
-                f"{r.full_low:.4g} .. {r.full_high:.4g}  qp {r.qp:.1e}{cite}"
-            )
-    return "\n".join(lines)
-
-
 def no_region_text(d: Discovery, box: Box) -> str:
     """What to say when no restriction of a box is significant: how many replicates a box like
     the one PRIM found would need."""

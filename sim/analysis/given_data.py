@@ -243,16 +243,3 @@ def given_data(
             "classes": classes if method == "delta" else None,
         },
     )
-
-
-def format_given_data(result: GivenDataResult, output: str = "fate", top: int = 12) -> str:
-    """A text table of the top parameters for one output, with the dummy's level."""
-    s = result.indices[output].sort_values(ascending=False)
-    noise = float(result.indices.loc[DUMMY, output])
-    lines = [
-        f"{result.method} indices of {result.alliance} ({output}), {result.settings['replicates']:,} "
-        f"replicates; dummy (noise level) {noise:.4f}"
-    ]
-    for k, (name, v) in enumerate(s.drop(DUMMY).head(top).items(), 1):
-        lines.append(f"  {k:2d}. {v:.4f}  {name}")
-    return "\n".join(lines)

@@ -123,16 +123,6 @@ def fate_table(replicates: pd.DataFrame, alliance: str, actors: list[str] | None
     return pd.DataFrame(rows)
 
 
-def format_fate_table(table: pd.DataFrame, title: str = "") -> str:
-    """The fate table as aligned text for the terminal."""
-    lines = [title] if title else []
-    width = max(len(o) for o in table["outcome"]) + 2
-    lines.append(f"  {'outcome':<{width}}{'P':>7}   {'95% interval':<17}{'count':>8}")
-    for r in table.itertuples():
-        lines.append(f"  {r.outcome:<{width}}{r.p:>7.3f}   [{r.low:.3f}, {r.high:.3f}]  {r.count:>8d}")
-    return "\n".join(lines)
-
-
 def alliance_members(scenario: Mapping) -> dict[str, list[str]]:
     """The members of each declared alliance, from a manifest's resolved ``scenario`` data."""
     return {name: list(spec.get("members", [])) for name, spec in (scenario.get("alliances") or {}).items()}

@@ -80,6 +80,7 @@ def sobol_over_time(
     progress: bool = True,
     steps: int | None = None,
     resamples: int = 200,
+    engine: str = "numpy",
 ) -> SobolOverTime:
     """Run a Saltelli design and estimate Sobol indices of ``P(alliance active after step t)``.
 
@@ -87,7 +88,7 @@ def sobol_over_time(
     ----------
     scenario
         A scenario or the path of a scenario file.
-    samples, replicates, seed, include, workers, steps
+    samples, replicates, seed, include, workers, steps, engine
         As in :func:`sim.analysis.sensitivity.run_sensitivity`.
     points
         Steps of the time grid (:func:`time_grid`).
@@ -119,6 +120,7 @@ def sobol_over_time(
         workers=workers,
         progress=progress,
         desc="design",
+        engine=engine,
     )
     counts = np.zeros((design.points, len(grid)), dtype=np.int64)
     for pts, c in parts:

@@ -444,28 +444,6 @@ def evaluate(
     return result
 
 
-def format_policies(result: PolicyResults, top: int = 10) -> str:
-    """The most robust policies as a plain-text table (levers, then metrics' means and regrets)."""
-    full = result.table
-    t = full.sort_values("rank").head(top)
-    levers = [c for c in t.columns if c.startswith(LEVER_PREFIX) and full[c].nunique() > 1]
-    names = result.objectives.names
-    head = ["rank", "policy", *[c.removeprefix(LEVER_PREFIX) for c in levers], *names, SATISFICING]
-    rows = [head]
-    for _, r in t.iterrows():
-        rows.append(
-            [
-                str(int(r["rank"])),
-                "status quo" if r.policy == 0 else str(int(r.policy)),
-                *[f"{r[c]:.3g}" for c in levers],
-                *[f"{r[METRIC_PREFIX + n]:.3f} (regret {r[REGRET_PREFIX + n]:.3f})" for n in names],
-                f"{r[SATISFICING]:.2f}",
-            ]
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows)
-
-
 def read_policies(directory: str | Path) -> tuple[pd.DataFrame, dict]:
     """The policy table and manifest of a finished ``levers`` result folder."""
     directory = Path(directory)

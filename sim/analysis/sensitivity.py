@@ -56,7 +56,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -665,39 +665,3 @@ def noise_warning(s: Sensitivity, output: str) -> str | None:
         f"warning: binomial noise is {share:.2f} of the variance of {output} at R = {R} (above "
         f"{NOISE_TARGET}); about --replicates {need} would bring it to {NOISE_TARGET}"
     )
-
-
-def format_indices(
-    s: Sensitivity, output: str = "p_stab", top: int = 12, names: Callable[[str], str] | None = None
-) -> str:
-    """A plain-text table of the most influential factors of one output.
-
-    ``names`` turns a parameter path into the label printed (e.g. the path with a readable
-    description and the claims grounding it); default: the path.
-    """
-    df = s.table(output, top)
-    if names is not None:
-        df = df.rename(index=lambda i: names(str(i)))
-    label = {"p_holds": "P(holds)", "p_stab": "P(stab in the back)", "p_drift": "P(drift apart)"}
-    lines = [
-        f"{label.get(output, output)} of {s.alliance}: {s.method} indices "
-        f"({s.settings['design_points']:,} design points x {s.settings['replicates']} replicates)"
-    ]
-    width = max([len(str(i)) for i in df.index] + [6])
-    if s.method == "sobol":
-        lines.append(f"  {'factor':<{width}}  {'ST':>14}  {'S1':>14}")
-        for name, r in df.iterrows():
-            lines.append(f"  {name:<{width}}  {r.ST:6.3f} ± {r.ST_conf:5.3f}  {r.S1:6.3f} ± {r.S1_conf:5.3f}")
-    else:
-        lines.append(f"  {'factor':<{width}}  {'mu*':>14}  {'sigma':>7}")
-        for name, r in df.iterrows():
-            lines.append(f"  {name:<{width}}  {r.mu_star:6.3f} ± {r.mu_star_conf:5.3f}  {r.sigma:7.3f}")
-    mean = s.outputs[output].mean()
-    lines.append(
-        f"  mean over the design {mean:.3f}; binomial noise share of the variance "
-        f"{s.noise_share(output):.2f} (at R = {s.settings['replicates']})"
-    )
-    warning = noise_warning(s, output)
-    if warning:
-        lines.append("  " + warning)
-    return "\n".join(lines)

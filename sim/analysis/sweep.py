@@ -188,17 +188,3 @@ def run_sweep(
         scenario.title,
         seed,
     )
-
-
-def format_sweep(sweep: Sweep) -> str:
-    """The sweep as an aligned terminal table: one row per value, each fate with its interval."""
-    lines = [
-        f"{sweep.alliance}: fates as {sweep.path} varies ({sweep.replicates} replicates per "
-        "value, common random numbers; 95 % Wilson intervals)"
-    ]
-    head = f"  {'value':>10}" + "".join(f"  {w:<24}" for w in FATES)
-    lines.append(head)
-    for v, group in sweep.table.groupby("value", sort=False):
-        cells = "".join(f"  {r.p:6.3f} [{r.low:.3f}, {r.high:.3f}]  " for r in group.itertuples())
-        lines.append(f"  {v:>10.4g}{cells}")
-    return "\n".join(lines)

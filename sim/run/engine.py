@@ -703,6 +703,7 @@ def run_design(
     source: Path | None = None,
     hint: str | None = None,
     settings: dict | None = None,
+    finish: dict | None = None,
 ):
     """Run a design (points x replicates with common random numbers) and collect its chunks.
 
@@ -736,9 +737,10 @@ def run_design(
     chunk_fn
         The function run on each :class:`ChunkTask` (default :func:`run_chunk`); a picklable
         stand-in lets tests inject faults.
-    source, hint, settings, name
-        For stored designs: the scenario file, the command that resumes, the settings recorded
-        in the manifest, and the run's label.
+    source, hint, settings, name, finish
+        For stored designs: the scenario file, how to finish an interrupted design (said in the
+        errors that keep chunks), the settings recorded in the manifest, the run's label, and the
+        values a caller needs to say how to finish it (:attr:`sim.errors.RunError.resume`).
     """
     seed = scenario.run.seed if seed is None else int(seed)
     check_summaries(scenario, source, HIST_BINS)
@@ -790,7 +792,9 @@ def run_design(
             done.pop(str(c), None)
             raise RunError(
                 f"cannot write chunk {c} to {out} ({e.strerror}); {len(done)} finished chunks are "
-                f"kept; free some space and finish with: {hint}"
+                "kept; free some space and finish with: {hint}",
+                hint=hint,
+                resume=finish,
             ) from None
 
     bar = _progress(
@@ -815,14 +819,18 @@ def run_design(
         )
     except Interrupted as e:
         raise Interrupted(
-            f"interrupted; {len(done)} of {n_chunks} chunks are kept in {out}; finish with: {hint}"
+            f"interrupted; {len(done)} of {n_chunks} chunks are kept in {out}; finish with: " + "{hint}",
+            hint=hint,
+            resume=finish,
         ) from e
     try:
         finalize(out, n_chunks, bool(settings.get("trajectories")))
     except OSError as e:
         raise RunError(
             f"cannot write the results to {out} ({e.strerror}); all {n_chunks} chunks are kept; "
-            f"free some space and finish with: {hint}"
+            "free some space and finish with: {hint}",
+            hint=hint,
+            resume=finish,
         ) from None
     manifest["status"] = "complete"
     manifest["chunks"]["done"] = {}
@@ -964,42 +972,9 @@ def run_ensemble(
         name=name,
         chunk_fn=chunk_fn,
         source=source,
-        hint=resume_command(source, out, settings, point),
         settings=settings,
+        finish={"source": source, "out": out, "settings": settings, "point": point},
     )
-
-
-def resume_command(source: Path | None, out: Path, settings: dict, point: bool = False) -> str:
-    """The command that finishes an interrupted run (same scenario, same settings)."""
-    import shlex
-
-    parts = [
-        "alliance-sim",
-        "run",
-        shlex.quote(str(source)) if source else "SCENARIO.toml",
-        "--resume",
-        "--out",
-        shlex.quote(str(out)),
-        "-n",
-        str(settings["replicates"]),
-        "-t",
-        str(settings["steps"]),
-        "--seed",
-        str(settings["seed"]),
-        "--chunk-size",
-        str(settings["chunk_size"]),
-    ]
-    if settings.get("trajectories"):
-        parts.append("--trajectories")
-    if point:
-        parts.append("--point")
-    if settings.get("dtype") != DEFAULT_DTYPE:
-        parts += ["--dtype", str(settings["dtype"])]
-    if settings.get("engine", "numpy") != "numpy":
-        parts += ["--engine", str(settings["engine"])]
-    if settings.get("why") != why_window(None, settings["replicates"], settings.get("engine", "numpy")):
-        parts.append("--why" if settings.get("why") else "--no-why")
-    return " ".join(parts)
 
 
 def _check_writable(out: Path, need: int) -> None:
@@ -1161,24 +1136,27 @@ def _hand_on_or_retry(
     return broken
 
 
-def reusable(path: Path, out: Path, args) -> Results | None:
-    """Finished results in ``out`` for exactly this scenario and these settings, if any."""
+def reusable(
+    path: Path,
+    out: Path,
+    *,
+    replicates: int | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    dtype: str = DEFAULT_DTYPE,
+    engine: str = "numpy",
+    why: bool | int | None = None,
+    point: bool = False,
+) -> Results | None:
+    """Finished results in ``out`` of exactly the scenario of ``path`` and the settings
+    :func:`run_ensemble` would record with these arguments, if any."""
     manifest = read_manifest(out) if out.exists() else None
     if manifest is None or manifest.get("status") != "complete":
         return None
-    scenario = load_scenario(path, point=getattr(args, "point", False)).with_run(
-        replicates=args.replicates, steps=args.steps, seed=args.seed
-    )
-    settings = _settings(
-        scenario,
-        args.chunk_size or DEFAULT_CHUNK_SIZE,
-        False,
-        getattr(args, "dtype", None) or DEFAULT_DTYPE,
-        getattr(args, "engine", None) or "numpy",
-        why_window(
-            getattr(args, "why", None), scenario.run.replicates, getattr(args, "engine", None) or "numpy"
-        ),
-    )
+    scenario = load_scenario(path, point=point).with_run(replicates=replicates, steps=steps, seed=seed)
+    window = why_window(why, scenario.run.replicates, engine)
+    settings = _settings(scenario, chunk_size, False, dtype, engine, window)
     if manifest.get("scenario_hash") != scenario.digest() or manifest.get("settings") != settings:
         return None
     return load_results(out)

@@ -1,0 +1,369 @@
+"""Terminal text: every table and line the command line prints is formatted here.
+
+The command line calls a library function, then one of these, then prints; the analyses return
+tables and numbers, never text for a terminal. Each function returns a string (lines joined by
+newlines) so that a notebook can print it too. Every probability is printed with its interval,
+as everywhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from sim.vocabulary import FATES
+
+# -- runs and comparisons ---------------------------------------------------------------------
+
+
+def format_fate_table(table: pd.DataFrame, title: str = "") -> str:
+    """The fate table (:func:`sim.analysis.outcomes.fate_table`) as aligned text."""
+    lines = [title] if title else []
+    width = max(len(o) for o in table["outcome"]) + 2
+    lines.append(f"  {'outcome':<{width}}{'P':>7}   {'95% interval':<17}{'count':>8}")
+    for r in table.itertuples():
+        lines.append(f"  {r.outcome:<{width}}{r.p:>7.3f}   [{r.low:.3f}, {r.high:.3f}]  {r.count:>8d}")
+    return "\n".join(lines)
+
+
+def run_summary(results) -> str:
+    """A finished run: its size and where it is, then each declared alliance's fate table."""
+    from sim.analysis.outcomes import fate_table
+
+    lines = [f"{results.name}: {results.n} replicates x {results.steps} steps -> {results.directory}"]
+    if not results.alliances:
+        lines.append("  (no declared alliances)")
+    for al in results.alliances:
+        lines.append(
+            format_fate_table(fate_table(results.outcomes, al, results.actors), title=f"alliance {al}")
+        )
+    return "\n".join(lines)
+
+
+def reused(name: str, folder: Path) -> str:
+    """A comparison's note that a run's finished results are used again."""
+    return f"{name}: reusing finished results in {folder}"
+
+
+def differences(base_name: str, other_name: str, alliance: str, table: pd.DataFrame, why: str | None) -> str:
+    """Each fate's B − A (:func:`sim.analysis.compare.fate_differences`) in percentage points,
+    with the paired interval where the runs pair (``why`` says why they do not)."""
+    lines = [
+        f"{other_name} − {base_name}, alliance {alliance} (percentage points; 95 % intervals, "
+        + ("paired by replicate and unpaired)" if why is None else f"unpaired only: {why})")
+    ]
+    for t in table.itertuples(index=False):
+        paired = f"paired [{100 * t.paired_low:+.1f}, {100 * t.paired_high:+.1f}]  " if why is None else ""
+        lines.append(
+            f"  {t.fate:<18}{100 * t.diff:+7.1f}   {paired}unpaired "
+            f"[{100 * t.unpaired_low:+.1f}, {100 * t.unpaired_high:+.1f}]"
+        )
+    return "\n".join(lines)
+
+
+def written(paths: Mapping[str, object]) -> str:
+    """What a command wrote, one ``what: where`` line each."""
+    return "\n".join(f"{k}: {v}" for k, v in paths.items())
+
+
+def runs_in(count: int, seconds: float, what: str = "runs") -> str:
+    """``12,345 runs in 6.7 s``."""
+    return f"{count:,} {what} in {seconds:.1f} s"
+
+
+# -- scenario tools ---------------------------------------------------------------------------
+
+
+def validated(path: Path, scenario) -> str:
+    """One line for a valid scenario file, with its size."""
+    s = scenario
+    return (
+        f"ok  {path}  ({len(s.actors)} actors, {len(s.issues)} issues, {len(s.alliances)} "
+        f"alliances, {len(s.events)} events)"
+    )
+
+
+def scenario_list(rows: Sequence[tuple[str, str]]) -> str:
+    """The ready scenarios: name and title, aligned."""
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {title}" for name, title in rows)
+
+
+def starter_written(path: Path) -> str:
+    """What to do with a starter scenario just written."""
+    return f"wrote {path}; next: alliance-sim show {path}, then alliance-sim run {path}"
+
+
+# -- exploration ------------------------------------------------------------------------------
+
+
+def format_sweep(sweep) -> str:
+    """A sweep (:class:`sim.analysis.sweep.Sweep`) as an aligned table: one row per value, each
+    fate with its interval."""
+    lines = [
+        f"{sweep.alliance}: fates as {sweep.path} varies ({sweep.replicates} replicates per "
+        "value, common random numbers; 95 % Wilson intervals)"
+    ]
+    head = f"  {'value':>10}" + "".join(f"  {w:<24}" for w in FATES)
+    lines.append(head)
+    for v, group in sweep.table.groupby("value", sort=False):
+        cells = "".join(f"  {r.p:6.3f} [{r.low:.3f}, {r.high:.3f}]  " for r in group.itertuples())
+        lines.append(f"  {v:>10.4g}{cells}")
+    return "\n".join(lines)
+
+
+def format_indices(
+    s, output: str = "p_stab", top: int = 12, names: Callable[[str], str] | None = None
+) -> str:
+    """The most influential factors of one output of a sensitivity analysis
+    (:class:`sim.analysis.sensitivity.Sensitivity`), with the binomial noise's share.
+
+    ``names`` turns a parameter path into the label printed (e.g. the path with a readable
+    description and the claims grounding it); default: the path.
+    """
+    from sim.analysis.sensitivity import noise_warning
+
+    df = s.table(output, top)
+    if names is not None:
+        df = df.rename(index=lambda i: names(str(i)))
+    label = {"p_holds": "P(holds)", "p_stab": "P(stab in the back)", "p_drift": "P(drift apart)"}
+    lines = [
+        f"{label.get(output, output)} of {s.alliance}: {s.method} indices "
+        f"({s.settings['design_points']:,} design points x {s.settings['replicates']} replicates)"
+    ]
+    width = max([len(str(i)) for i in df.index] + [6])
+    if s.method == "sobol":
+        lines.append(f"  {'factor':<{width}}  {'ST':>14}  {'S1':>14}")
+        for name, r in df.iterrows():
+            lines.append(f"  {name:<{width}}  {r.ST:6.3f} ± {r.ST_conf:5.3f}  {r.S1:6.3f} ± {r.S1_conf:5.3f}")
+    else:
+        lines.append(f"  {'factor':<{width}}  {'mu*':>14}  {'sigma':>7}")
+        for name, r in df.iterrows():
+            lines.append(f"  {name:<{width}}  {r.mu_star:6.3f} ± {r.mu_star_conf:5.3f}  {r.sigma:7.3f}")
+    mean = s.outputs[output].mean()
+    lines.append(
+        f"  mean over the design {mean:.3f}; binomial noise share of the variance "
+        f"{s.noise_share(output):.2f} (at R = {s.settings['replicates']})"
+    )
+    warning = noise_warning(s, output)
+    if warning:
+        lines.append("  " + warning)
+    return "\n".join(lines)
+
+
+def samples_rounded(asked: int, used: int) -> str:
+    """Why a Sobol design runs more base samples than asked."""
+    return (
+        f"--samples {asked}: using {used}, the next power "
+        "of two (the Sobol' sequence is balanced at powers of two)"
+    )
+
+
+def over_time_indices(result, top: int) -> str:
+    """The factors with the largest Sobol ST of P(active after step t), averaged over the steps."""
+    ranked = result.ST.mean().sort_values(ascending=False).head(top)
+    lines = [f"Sobol ST of P({result.alliance} active after step t), mean over {len(result.steps)} steps:"]
+    lines += [f"  {k:2d}. {value:.3f}  {name}" for k, (name, value) in enumerate(ranked.items(), 1)]
+    return "\n".join(lines)
+
+
+def format_given_data(result, output: str = "fate", top: int = 12) -> str:
+    """The top parameters of given-data indices (:mod:`sim.analysis.given_data`) for one output,
+    with the dummy's level."""
+    from sim.analysis.given_data import DUMMY
+
+    s = result.indices[output].sort_values(ascending=False)
+    noise = float(result.indices.loc[DUMMY, output])
+    lines = [
+        f"{result.method} indices of {result.alliance} ({output}), {result.settings['replicates']:,} "
+        f"replicates; dummy (noise level) {noise:.4f}"
+    ]
+    for k, (name, v) in enumerate(s.drop(DUMMY).head(top).items(), 1):
+        lines.append(f"  {k:2d}. {v:.4f}  {name}")
+    return "\n".join(lines)
+
+
+def given_data_footer(result) -> str:
+    """How many replicates and parameters given-data indices read, and how long it took."""
+    s = result.settings
+    return (
+        f"{s['replicates']:,} replicates, {s['parameters']} parameters in {s['seconds']:.1f} s (no new runs)"
+    )
+
+
+def format_discovery(d, claims: dict | None = None, names=None) -> str:
+    """PRIM's boxes (:class:`sim.analysis.discovery.Discovery`): statistics, then each restricted
+    dimension with its claims."""
+    from sim.analysis.discovery import no_region_text
+
+    unit = d.settings.get("unit", "replicates")
+    lines = [
+        f"PRIM for {d.outcome} of {d.alliance}: {d.cases:,} of {d.n:,} {unit} "
+        f"(base rate {d.base_rate:.3f}), {len(d.dimensions)} uncertain parameters"
+    ]
+    for b in d.boxes:
+        lines.append(
+            f"box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f} "
+            f"({b.density / d.base_rate:.2f} x base rate), mass {b.mass:.3f}, "
+            f"{len(b.limits)} restricted dimensions"
+        )
+        if b.limits.empty:
+            lines.append("  " + no_region_text(d, b))
+        labels = {dim: (names(dim) if names else dim) for dim in b.limits.index}
+        width = max([len(v) for v in labels.values()] + [9])
+        for dim, r in b.limits.iterrows():
+            cite = ""
+            if claims and dim in claims:
+                cite = (
+                    "  ["
+                    + ", ".join(c.id + (f" ¶{c.paragraph}" if c.paragraph else "") for c in claims[dim])
+                    + "]"
+                )
+            lines.append(
+                f"  {labels[dim]:<{width}}  {r.low:9.4g} .. {r.high:<9.4g} of "
+                f"{r.full_low:.4g} .. {r.full_high:.4g}  qp {r.qp:.1e}{cite}"
+            )
+    return "\n".join(lines)
+
+
+def landscape(names: Sequence[str], found: Sequence, what: str, top: int) -> str:
+    """Axelrod-Bennett local minima (:func:`sim.model.landscape.tie_landscape`): energy, basin and
+    the two blocs of each, with what energy and basin mean."""
+    lines = [
+        f"Axelrod-Bennett landscape of the {what}: {len(found)} local minima, {len(names)} actors",
+        "energy: the capability-weighted sum of the ties that cross between the two blocs "
+        "(friendly ties split apart raise it, hostile ones lower it): the lower, the less the "
+        "split frustrates its members",
+        f"basin: of the {2 ** (len(names) - 1):,} possible splits, how many end in this minimum "
+        "when actors switch sides one at a time, each time the switch that lowers the "
+        "energy most",
+    ]
+    for rank, m in enumerate(found[:top], 1):
+        lines.append(f"{rank}. energy {m.energy:+.4f}  basin {m.basin}")
+        for b in (0, 1):
+            members = [names[i] for i in range(len(names)) if m.blocs[i] == b]
+            lines.append(f"   bloc {b + 1}: {', '.join(members) if members else '(empty)'}")
+    return "\n".join(lines)
+
+
+def app_ready(folder: object) -> str:
+    """The app's browser packages are in place."""
+    return f"browser packages ready in {folder}"
+
+
+def app_serving(url: str) -> str:
+    """Where the app is served."""
+    return f"serving the page on {url} (Ctrl-C stops it)"
+
+
+# -- policy -----------------------------------------------------------------------------------
+
+
+def format_policies(result, top: int = 10) -> str:
+    """The most robust policies (:class:`sim.analysis.policy.PolicyResults`): levers, then each
+    metric's mean and regret, and the satisficing share."""
+    from sim.analysis.policy import LEVER_PREFIX, METRIC_PREFIX, REGRET_PREFIX, SATISFICING
+
+    full = result.table
+    t = full.sort_values("rank").head(top)
+    levers = [c for c in t.columns if c.startswith(LEVER_PREFIX) and full[c].nunique() > 1]
+    names = result.objectives.names
+    head = ["rank", "policy", *[c.removeprefix(LEVER_PREFIX) for c in levers], *names, SATISFICING]
+    rows = [head]
+    for _, r in t.iterrows():
+        rows.append(
+            [
+                str(int(r["rank"])),
+                "status quo" if r.policy == 0 else str(int(r.policy)),
+                *[f"{r[c]:.3g}" for c in levers],
+                *[f"{r[METRIC_PREFIX + n]:.3f} (regret {r[REGRET_PREFIX + n]:.3f})" for n in names],
+                f"{r[SATISFICING]:.2f}",
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows)
+
+
+def policy_evaluation(settings: Mapping) -> str:
+    """The size and time of a lever evaluation."""
+    s = settings
+    return (
+        f"{s['policies']} policies x {s['worlds']} worlds x {s['replicates']} replicates x "
+        f"{s['steps']} steps = {s['replicate_runs']:,} runs in {s['seconds']:.1f} s"
+    )
+
+
+def lever_importance(importance: pd.DataFrame) -> str:
+    """Which levers matter (:func:`sim.analysis.policy.lever_importance`), one metric a line; empty
+    when no lever varied."""
+    if importance.empty:
+        return ""
+    lines = [
+        "\nwhich levers matter (standardised regression coefficient of each metric's mean on "
+        "the levers; R^2 of the fit):"
+    ]
+    for metric, part in importance.groupby("metric", sort=False):
+        shown = ", ".join(f"{r.lever} {r.src:+.2f}" for r in part.itertuples())
+        lines.append(f"  {metric} (R^2 {part.r2.iloc[0]:.2f}): {shown}")
+    return "\n".join(lines)
+
+
+def no_box(reason: object) -> str:
+    """Why a policy page has no vulnerability box."""
+    return f"(no vulnerability box: {reason})"
+
+
+def generation(row: Mapping) -> str:
+    """One generation of the lever search: evaluations, front size, hypervolume, time."""
+    return (
+        f"generation {row['generation']:4d}  evaluations {row['evaluations']:6d}  "
+        f"front {row['front']:4d}  hypervolume {row['hypervolume']:.4g}  "
+        f"{row['seconds']:.1f} s"
+    )
+
+
+def search_result(result, rows: int = 20) -> str:
+    """The lever search's size, time and final front (levers that vary and the metrics)."""
+    s = result.settings
+    lines = [
+        f"{s['evaluations']:,} evaluations ({s['worlds']} worlds x {s['replicates']} replicates x "
+        f"{s['steps']} steps each) in {s['seconds']:.1f} s; {len(result.pareto)} non-dominated "
+        f"policies; final hypervolume {result.convergence.hypervolume.iloc[-1]:.4g}"
+    ]
+    shown = [c for c in result.pareto.columns if result.pareto[c].nunique() > 1 or c.startswith("metric:")]
+    lines.append(result.pareto[shown].head(rows).to_string(index=False, float_format="%.3f"))
+    return "\n".join(lines)
+
+
+# -- history ----------------------------------------------------------------------------------
+
+
+def projection(proj, fates: Iterable[str] = ("stab_in_the_back", "drift_apart")) -> str:
+    """The view from the last observation: the sentence, then the other fates with intervals."""
+    lines = [proj.sentence()]
+    for fate in fates:
+        p, lo, hi = proj.p(fate)
+        lines.append(f"  P({fate.replace('_', ' ')}) = {p:.2f} ({lo:.2f}-{hi:.2f})")
+    return "\n".join(lines)
+
+
+def posterior_written(out: Path) -> str:
+    """Where a calibration put its posterior."""
+    return f"posterior: {out / 'posterior.toml'} (samples in posterior.parquet, states in states.npz)"
+
+
+def scores(table: pd.DataFrame) -> str:
+    """Scenarios ranked by the probability each gave the record, with log scores, Bayes factors
+    against the best and their standard errors."""
+    lines = [
+        f"{'rank':>4}  {'scenario':<22} {'P(record)':>10} {'log score':>10} {'+-':>6} "
+        f"{'log BF vs best':>15} {'+-':>6}  binding"
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"{r.rank:>4}  {r.scenario:<22} {r.p_record:>10.3g} {r.log_score:>10.2f} "
+            f"{r.log_se:>6.2f} {r.log_bf_vs_best:>15.2f} {r.log_bf_se:>6.2f}  {r.binding}"
+        )
+    return "\n".join(lines)
