@@ -26,7 +26,7 @@ RANK = {
     "app": 6,
     "cli": 6,
     "integrations": 6,
-    "levers": 6,
+    "api": 6,
     "__init__": 7,
 }
 

@@ -264,14 +264,18 @@ def test_optimize_command_writes_the_front(tmp_path, capsys):
     assert (out / "manifest.json").is_file() and (out / "report.html").is_file()
 
 
-def test_python_api_is_the_analysis_layer():
-    """`sim.levers` (reached from `import sim`) is the same functions the commands use."""
+def test_python_api_reaches_the_analysis_layer():
+    """`sim.levers`, `sim.vulnerability` (reached from `import sim`) give what the functions the
+    commands use give."""
     import sim
-    from sim.analysis import policy, search
 
-    assert sim.levers.evaluate is policy.evaluate
-    assert sim.levers.optimize is search.optimize
-    assert sim.levers.vulnerability is policy.vulnerability
+    r = sim.levers(
+        PLANTED, policy_values={"warmth": [0.4], "decoy": [0.0]}, worlds=40, replicates=2, progress=False
+    )
+    direct = evaluate(
+        PLANTED, policy_values={"warmth": [0.4], "decoy": [0.0]}, worlds=40, replicates=2, progress=False
+    )
+    pd.testing.assert_frame_equal(r.table, direct.table)
 
 
 def test_vulnerability_can_be_limited_to_some_values():
