@@ -25,6 +25,11 @@ LEVER_FILES = (
 
 def register(sub) -> None:
     """Add the group's commands to the sub-parsers ``sub``."""
+    _register_levers(sub)
+    _register_optimize(sub)
+
+
+def _register_levers(sub) -> None:
     p = options.command(
         sub,
         "levers",
@@ -68,6 +73,8 @@ def register(sub) -> None:
     options.add_report_switch(p)
     options.add_progress(p)
 
+
+def _register_optimize(sub) -> None:
     p = options.command(
         sub,
         "optimize",

@@ -95,6 +95,24 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
     """
     ai = {a: i for i, a in enumerate(scenario.actor_names)}
     ki = {k: i for i, k in enumerate(scenario.issue_names)}
+    yield from _actor_slots(scenario, ai, ki)
+    yield from _tie_slots(scenario, ai)
+    yield from _relation_slots(scenario, ai)
+    yield from _pressure_slots(scenario, ai)
+    for c in MECHANISMS:
+        yield Slot(
+            f"mechanisms.{c}",
+            getattr(scenario.mechanisms, c),
+            "coefficient",
+            field_bounds(Mechanisms, c),
+            ("coef", c),
+        )
+    yield from _event_slots(scenario)
+    yield from _alliance_slots(scenario)
+
+
+def _actor_slots(scenario: Scenario, ai: dict[str, int], ki: dict[str, int]) -> Iterator[Slot]:
+    """Capabilities and growth, then positions (bounded by each issue's scale), then saliences."""
     cap_b, growth_b = _actor_bounds("capability"), _actor_bounds("growth")
     for a, spec in scenario.actors.items():
         yield Slot(f"actors.{a}.capability", spec.capability, "capability", cap_b, ("capability", ai[a]))
@@ -109,6 +127,10 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
     for a, per in scenario.salience.items():
         for k, v in per.items():
             yield Slot(f"salience.{a}.{k}", v, "salience", salience_b, ("salience", ai[a], ki[k]))
+
+
+def _tie_slots(scenario: Scenario, ai: dict[str, int]) -> Iterator[Slot]:
+    """The tie matrix's off-diagonal entries, then the ``[[ties]]`` in the file's order."""
     if scenario.tie_matrix is not None:
         actors = scenario.actor_names
         matrix_b = field_bounds(Scenario, "tie_matrix")
@@ -123,6 +145,10 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
         yield Slot(
             f"ties.{n}.{t.from_}.{t.to}", t.value, "tie", tie_b, ("tie", ai[t.from_], ai[t.to], t.symmetric)
         )
+
+
+def _relation_slots(scenario: Scenario, ai: dict[str, int]) -> Iterator[Slot]:
+    """Spheres (ambitions), strategic values and dependences."""
     sphere_b = field_bounds(Scenario, "spheres")
     for a, per in scenario.spheres.items():
         for m, v in per.items():
@@ -134,6 +160,10 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
     for a, per in scenario.dependence.items():
         for m, v in per.items():
             yield Slot(f"dependence.{a}.{m}", v, "dependence", dep_b, ("dependence", ai[a], ai[m]))
+
+
+def _pressure_slots(scenario: Scenario, ai: dict[str, int]) -> Iterator[Slot]:
+    """Each actor's pressure, in actor order: a flat value, or one slot per knot of a schedule."""
     pressure_b = field_bounds(PressurePoint, "value")
     for a in scenario.actor_names:
         sched = scenario.pressure.get(a)
@@ -144,14 +174,10 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
                 yield Slot(f"pressure.{a}.{p.at}", p.value, "pressure", pressure_b, ("pressure", ai[a], j))
         else:
             yield Slot(f"pressure.{a}", sched, "pressure", pressure_b, ("pressure", ai[a], None))
-    for c in MECHANISMS:
-        yield Slot(
-            f"mechanisms.{c}",
-            getattr(scenario.mechanisms, c),
-            "coefficient",
-            field_bounds(Mechanisms, c),
-            ("coef", c),
-        )
+
+
+def _event_slots(scenario: Scenario) -> Iterator[Slot]:
+    """Each event's hazard (stochastic events), then each effect's shift or set."""
     hazard_b = field_bounds(Event, "hazard")
     for e, (name, ev) in enumerate(scenario.events.items()):
         if ev.hazard is not None:
@@ -165,21 +191,28 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
                 field_bounds(Effect, op),
                 ("effect", e, f_index),
             )
-    kinds = {
-        "theta_stay": "threshold",
-        "theta_trust": "threshold",
-        "h0": "hazard",
-        "beta": "coefficient",
-        "power_shift": "coefficient",
-        "betrayal_shock": "shock",
-        "reputation": "shock",
-    }
+
+
+# the kind of each alliance decision parameter
+_ALLIANCE_KINDS = {
+    "theta_stay": "threshold",
+    "theta_trust": "threshold",
+    "h0": "hazard",
+    "beta": "coefficient",
+    "power_shift": "coefficient",
+    "betrayal_shock": "shock",
+    "reputation": "shock",
+}
+
+
+def _alliance_slots(scenario: Scenario) -> Iterator[Slot]:
+    """Each alliance's decision rule, parameter by parameter."""
     for a_index, (name, al) in enumerate(scenario.alliances.items()):
         for k in ALLIANCE_KEYS:
             yield Slot(
                 f"alliances.{name}.{k}",
                 getattr(al, k),
-                kinds[k],
+                _ALLIANCE_KINDS[k],
                 field_bounds(Alliance, k),
                 ("alliance", a_index, k),
             )

@@ -490,19 +490,7 @@ class Scenario(Strict):
                     raise FieldError(("pressure", a), f"expected strictly increasing steps, got {ats}")
         # A stored run's scenario may have had its horizon shortened (``-t``): events after it
         # simply never fire there; in a file, an event past the horizon is a mistake.
-        stored = bool(info.context and info.context.get("stored"))
-        for event, ev in self.events.items():
-            if ev.at is not None and ev.at >= self.run.steps and not stored:
-                raise FieldError(
-                    ("events", event, "at"),
-                    f"expected a step before the horizon ({self.run.steps}), got {ev.at}",
-                )
-            for n, f in enumerate(ev.effects):
-                for key, attr in (("from", "from_"), ("to", "to"), ("actor", "actor"), ("target", "target")):
-                    if getattr(f, attr) is not None:
-                        actor(getattr(f, attr), "events", event, "effects", n, key)
-                if f.issue is not None:
-                    issue(f.issue, "events", event, "effects", n, "issue")
+        self._check_events(actor, issue, stored=bool(info.context and info.context.get("stored")))
         for name, al in self.alliances.items():
             for n, m in enumerate(al.members):
                 actor(m, "alliances", name, "members", n)
@@ -515,17 +503,23 @@ class Scenario(Strict):
             )
         return self
 
+    def _check_events(self, actor, issue, stored: bool):
+        for event, ev in self.events.items():
+            if ev.at is not None and ev.at >= self.run.steps and not stored:
+                raise FieldError(
+                    ("events", event, "at"),
+                    f"expected a step before the horizon ({self.run.steps}), got {ev.at}",
+                )
+            for n, f in enumerate(ev.effects):
+                _check_names(f, ("events", event, "effects", n), actor, issue)
+
     def _check_levers(self, actor, issue):
         set_by: dict[tuple, str] = {}
         for name, lever in self.levers.items():
             actor(lever.owner, "levers", name, "owner")
             for n, f in enumerate(lever.effects):
                 loc = ("levers", name, "effects", n)
-                for key, attr in (("from", "from_"), ("to", "to"), ("actor", "actor"), ("target", "target")):
-                    if getattr(f, attr) is not None:
-                        actor(getattr(f, attr), *loc, key)
-                if f.issue is not None:
-                    issue(f.issue, *loc, "issue")
+                _check_names(f, loc, actor, issue)
                 if f.kind == "hazard":
                     ev = self.events.get(f.event)
                     if ev is None:
@@ -655,6 +649,15 @@ class Scenario(Strict):
         changes = {k: v for k, v in changes.items() if v is not None}
         run = Run.model_validate({**self.run.model_dump(), **changes})
         return self.model_copy(update={"run": run})
+
+
+def _check_names(effect: Effect | LeverEffect, loc: tuple, actor, issue) -> None:
+    """The actors and the issue an effect names are the scenario's (``actor``/``issue`` raise)."""
+    for key, attr in (("from", "from_"), ("to", "to"), ("actor", "actor"), ("target", "target")):
+        if getattr(effect, attr) is not None:
+            actor(getattr(effect, attr), *loc, key)
+    if effect.issue is not None:
+        issue(effect.issue, *loc, "issue")
 
 
 def lever_targets(f: LeverEffect) -> list[tuple]:
