@@ -14,44 +14,68 @@ The public names, flat (``import sim`` loads each on first use, so that it stays
 
 from __future__ import annotations
 
-import importlib
-
 from sim.version import __version__
 
-# name -> the module that defines it
-_HOMES = {
-    "Scenario": "sim.spec.schema",
-    "ScenarioError": "sim.spec.locations",
-    "load_scenario": "sim.spec.scenario",
-    "run_ensemble": "sim.run.engine",
-    "load_results": "sim.run.store",
-    "Results": "sim.run.store",
-    "AllianceModel": "sim.model.agents",
-    **{
-        name: "sim.api"
-        for name in (
-            "compare",
-            "sweep",
-            "sensitivity",
-            "discover",
-            "levers",
-            "optimize",
-            "vulnerability",
-            "calibrate",
-            "score",
-        )
-    },
-}
+# the analyses' entry points (sim.api)
+_ANALYSES = (
+    "compare",
+    "sweep",
+    "sensitivity",
+    "discover",
+    "levers",
+    "optimize",
+    "vulnerability",
+    "calibrate",
+    "score",
+)
 
-__all__ = sorted(_HOMES) + ["__version__"]
+__all__ = sorted(
+    [
+        "Scenario",
+        "ScenarioError",
+        "load_scenario",
+        "run_ensemble",
+        "load_results",
+        "Results",
+        "AllianceModel",
+        *_ANALYSES,
+    ]
+) + ["__version__"]
 
 
 def __getattr__(name: str):
     """Load a public name from its module on first use."""
-    home = _HOMES.get(name)
-    if home is None:
+    value: object
+    if name in _ANALYSES:
+        from sim import api
+
+        value = getattr(api, name)
+    elif name == "Scenario":
+        from sim.spec.schema import Scenario
+
+        value = Scenario
+    elif name == "ScenarioError":
+        from sim.spec.locations import ScenarioError
+
+        value = ScenarioError
+    elif name == "load_scenario":
+        from sim.spec.scenario import load_scenario
+
+        value = load_scenario
+    elif name == "run_ensemble":
+        from sim.run.engine import run_ensemble
+
+        value = run_ensemble
+    elif name in ("load_results", "Results"):
+        from sim.run import store
+
+        value = getattr(store, name)
+    elif name == "AllianceModel":
+        from sim.model.agents import AllianceModel
+
+        value = AllianceModel
+    else:
         raise AttributeError(f"module 'sim' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
     globals()[name] = value  # loaded once
     return value
 

@@ -54,14 +54,7 @@ def _register_levers(sub) -> None:
         default=None,
         help="full grid of K values per lever (every option of an options lever)",
     )
-    p.add_argument(
-        "--worlds",
-        "-S",
-        type=options.positive_int,
-        default=256,
-        help="sampled worlds (draws of the uncertain values), common to every policy",
-    )
-    options.add_replicates(p, "replicates per policy and world (default 8)", short="-R", default=8)
+    _add_worlds(p, worlds=256, replicates=8)
     p.add_argument("--owner", help="vary only this actor's levers and judge by its metrics")
     options.add_steps(p)
     options.add_seed(p, "seed of worlds, policies and replicates (default: the scenario's)")
@@ -93,14 +86,7 @@ def _register_optimize(sub) -> None:
     p.add_argument(
         "--population", type=options.positive_int, default=100, help="policies per generation (default 100)"
     )
-    p.add_argument(
-        "--worlds",
-        "-S",
-        type=options.positive_int,
-        default=64,
-        help="common sampled worlds every policy is evaluated on (default 64)",
-    )
-    options.add_replicates(p, "replicates per policy and world (default 4)", short="-R", default=4)
+    _add_worlds(p, worlds=64, replicates=4)
     p.add_argument(
         "--statistic",
         choices=["mean", "p10"],
@@ -114,6 +100,20 @@ def _register_optimize(sub) -> None:
     options.add_output(p, "results/<name>-optimize", what="result folder")
     options.add_report_switch(p)
     options.add_progress(p)
+
+
+def _add_worlds(p, *, worlds: int, replicates: int) -> None:
+    """``--worlds/-S`` and ``--replicates/-R``: what every policy is evaluated on."""
+    p.add_argument(
+        "--worlds",
+        "-S",
+        type=options.positive_int,
+        default=worlds,
+        help=f"sampled worlds (draws of the uncertain values), common to every policy (default {worlds})",
+    )
+    options.add_replicates(
+        p, f"replicates per policy and world (default {replicates})", short="-R", default=replicates
+    )
 
 
 def cmd_levers(args: argparse.Namespace) -> int:

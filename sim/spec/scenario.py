@@ -146,12 +146,7 @@ def _chain(path: Path) -> list[Layer]:
             current = None
             continue
         if not isinstance(parent, str) or not parent:
-            raise ScenarioError(
-                current,
-                "expected a relative path string",
-                path="extends",
-                line=line_of_key(layer.text, "extends"),
-            )
+            raise _bad_extends(layer, "expected a relative path string")
         if parent.startswith(SHIPPED_PREFIX):
             root = SHIPPED_ROOT
             target = SHIPPED_ROOT / parent[len(SHIPPED_PREFIX) :]
@@ -159,32 +154,25 @@ def _chain(path: Path) -> list[Layer]:
             root = root_for(current)
             target = current.parent / parent
         if not target.resolve().is_relative_to(root):
-            raise ScenarioError(
-                current,
+            raise _bad_extends(
+                layer,
                 f"expected a path inside {root}, got {parent!r}; to "
                 f"extend a shipped file name it as "
                 f"'{SHIPPED_PREFIX}seeds/baseline.toml' (paths that leave the "
                 "folder are refused so that a scenario cannot read other files)",
-                path="extends",
-                line=line_of_key(layer.text, "extends"),
             )
         if not target.exists():
-            raise ScenarioError(
-                current,
-                f"no such file {parent!r} (looked in {current.parent})",
-                path="extends",
-                line=line_of_key(layer.text, "extends"),
-            )
+            raise _bad_extends(layer, f"no such file {parent!r} (looked in {current.parent})")
         if not target.is_file():
-            raise ScenarioError(
-                current,
-                f"expected a TOML file, got {parent!r}, which is not a file",
-                path="extends",
-                line=line_of_key(layer.text, "extends"),
-            )
+            raise _bad_extends(layer, f"expected a TOML file, got {parent!r}, which is not a file")
         current = target
     layers.reverse()
     return layers
+
+
+def _bad_extends(layer: Layer, message: str) -> ScenarioError:
+    """The error at a layer's ``extends`` line."""
+    return ScenarioError(layer.path, message, path="extends", line=line_of_key(layer.text, "extends"))
 
 
 def scenario_chain(path: str | Path) -> list[Path]:
