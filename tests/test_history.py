@@ -1,5 +1,6 @@
-"""The pure part of history matching (sim/analysis/history.py): likelihoods under the error model,
-ABC acceptance, weights, effective sample size, the binding observation, scores and Bayes factors."""
+"""The pure part of conditioning on the observed record (sim/analysis/history.py): likelihoods under
+the error model, ABC acceptance, weights, effective sample size, the binding observation, scores
+and Bayes factors."""
 
 from __future__ import annotations
 

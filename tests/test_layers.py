@@ -1,7 +1,7 @@
 """The package's layers: a module imports only its own layer and the layers below it.
 
-spec -> model -> run -> analysis -> present -> cli / integrations (DESIGN section 1), with the
-vocabulary and the error family beneath them all. The check reads every ``import`` statement of
+spec -> model -> run -> analysis -> present -> cli / api / integrations (docs/design.md, "Layers"),
+with the vocabulary and the error family beneath them all. The check reads every ``import`` statement of
 ``sim/`` (including those inside functions), so a late import cannot slip past it.
 """
 

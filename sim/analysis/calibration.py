@@ -7,8 +7,10 @@ draw per replicate, and the whole ensemble runs at once up to the last observati
 observation's step an :class:`ObservationCollector` records what the observation reads. The record's
 likelihood under the error model of :mod:`sim.spec.observations` is the ABC kernel: replicate r
 is accepted with probability ``L_r`` (Pritchard et al. 1999; Beaumont et al. 2002), which is exact
-for the model with that error model (Wilkinson 2013). We choose plain rejection over ABC-SMC
-(Toni et al. 2009; Beaumont et al. 2009) and over history matching (Vernon et al. 2010) because
+for the model with that error model (Wilkinson 2013). We condition by plain rejection rather than
+by ABC-SMC (Toni et al. 2009; Beaumont et al. 2009) or by history matching in Vernon et al.'s
+(2010) sense (emulators and an implausibility cut that rules inputs out rather than weighting
+them), because
 (i) the engine runs tens of thousands of replicates in seconds, so one prior ensemble gives
 enough accepted draws for records like ours, (ii) every accepted draw is a whole replicate whose
 *state* at the last observation is kept, so the view from today continues exactly the replicates

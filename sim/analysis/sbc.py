@@ -1,4 +1,4 @@
-"""Simulation-based calibration of the history matching (Talts et al. 2018).
+"""Simulation-based calibration (Talts et al. 2018) of the conditioning on the observed record.
 
 If the sampler is right, then for parameters drawn from the prior, data simulated from them and
 the posterior computed from those data, the true value falls inside the central 90 % posterior

@@ -1,6 +1,7 @@
-"""The history-matching page: the record and how probable the scenario found it, prior against
-posterior for each value the record moved (with the claims that value rests on), prior and
-posterior predictive checks of each observation, scenario scores and the view from today."""
+"""The page of a calibration on the observed record: the record and how probable the scenario
+found it, prior against posterior for each value the record moved (with the claims that value
+rests on), prior and posterior predictive checks of each observation, scenario scores and the view
+from today."""
 
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ def write_history_report(
     fig_dir.mkdir(exist_ok=True)
     r = cal.record
     o = r.observations[cal.binding.index]
-    title = f"History matching: {cal.source.stem}"
+    title = f"Conditioned on the record: {cal.source.stem}"
     body = [
         f"<header><h1>{esc(title)}</h1><p class='sub'>{esc(len(r))} observations from "
         f"{esc(r.start.isoformat())} to {esc(r.last_date.isoformat())} ({esc(r.path.name)}); "

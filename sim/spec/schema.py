@@ -380,7 +380,8 @@ class Metric(Strict):
 
 
 class Mechanisms(Strict):
-    """Coefficients of the forces on the ties (DESIGN section 2); 0 switches a force off."""
+    """Coefficients of the forces on the ties (docs/design.md, "The forces on the ties"); 0 switches
+    a force off."""
 
     affinity: NonNegative = 0.0
     balance: NonNegative = 0.0
