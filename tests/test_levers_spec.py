@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from sim.spec.correlation import correlation_matrix, sample_values
-from sim.spec.levers import snap, status_quo
+from sim.spec.lever_values import snap, status_quo
 from sim.spec.params import assemble, compile_params, sample
 from sim.spec.scenario import ScenarioError, load_scenario
 from sim.spec.values import Triangular

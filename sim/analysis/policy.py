@@ -31,7 +31,7 @@ from sim.errors import InputError
 from sim.run.engine import Collector, Design, run_design
 from sim.run.store import ChunkData, encode_table, write_json
 from sim.spec.correlation import sample_values
-from sim.spec.levers import grid, latin_hypercube, lever_names, lever_path, with_status_quo
+from sim.spec.lever_values import grid, latin_hypercube, lever_names, lever_path, with_status_quo
 from sim.spec.scenario import Scenario, load_scenario, stored_scenario
 from sim.spec.schema import Metric
 from sim.vocabulary import Fate

@@ -1,7 +1,7 @@
 """Search for non-dominated policies: NSGA-II over the levers, one generation = one design.
 
 Each lever is a real decision variable on [0, 1] mapped onto its range, its whole numbers or its
-options (:func:`sim.spec.levers.from_unit`), so the standard simulated binary crossover and
+options (:func:`sim.spec.lever_values.from_unit`), so the standard simulated binary crossover and
 polynomial mutation of NSGA-II (Deb, Pratap, Agarwal & Meyarivan 2002) apply to every kind of
 lever. A policy's objectives are its metrics' means over the same sampled worlds (or, with
 ``statistic="p10"``, each metric's worse decile over them: a robust optimisation in the sense of
@@ -43,7 +43,7 @@ from sim.analysis.policy import (
     simulate,
 )
 from sim.run.store import write_json
-from sim.spec.levers import from_unit, lever_names, status_quo
+from sim.spec.lever_values import from_unit, lever_names, status_quo
 from sim.spec.scenario import Scenario, load_scenario
 
 STATISTICS = ("mean", "p10")

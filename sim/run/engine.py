@@ -53,7 +53,7 @@ from sim.run.store import (
     save_chunk,
     write_json,
 )
-from sim.spec.levers import lever_path
+from sim.spec.lever_values import lever_path
 from sim.spec.parammap import slot_map, uncertain_slots
 from sim.spec.params import Params, assemble, compile_params, sample
 from sim.spec.scenario import Scenario, ScenarioError, load_scenario

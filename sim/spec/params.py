@@ -180,7 +180,7 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
     a design fixes values at its points. Capabilities are renormalised to shares, ties are set in
     the scenario's order (later entries win), a flat pressure fills every knot.
 
-    Levers (``levers.NAME``, :mod:`sim.spec.levers`) may be given too; they are applied on top
+    Levers (``levers.NAME``, :mod:`sim.spec.lever_values`) may be given too; they are applied on top
     of the slots, and those not given stay at their status quo.
 
     Raises
@@ -188,7 +188,7 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
     ScenarioError
         When ``values`` names a path that is not a slot or a lever of the scenario.
     """
-    from sim.spec.levers import LEVER_PREFIX, apply_levers
+    from sim.spec.lever_values import LEVER_PREFIX, apply_levers
 
     levers = {
         k: v
