@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the result types, for readers and type checkers only (impor
     from sim.analysis.calibration import Calibration
     from sim.analysis.compare import Comparison
     from sim.analysis.discovery import Discovery
-    from sim.analysis.policy import PolicyResults
+    from sim.analysis.levers import PolicyResults
     from sim.analysis.search import SearchResults
     from sim.analysis.sensitivity import Sensitivity
     from sim.analysis.sweep import Sweep
@@ -287,7 +287,7 @@ def levers(
 
     See Also
     --------
-    vulnerability, optimize, sim.analysis.policy.evaluate
+    vulnerability, optimize, sim.analysis.levers.evaluate
 
     Examples
     --------
@@ -296,7 +296,7 @@ def levers(
     ...                     replicates=4, seed=3)
     >>> result.table.sort_values("rank").head()
     """
-    from sim.analysis.policy import evaluate
+    from sim.analysis.levers import evaluate
 
     return evaluate(
         scenario,
@@ -392,7 +392,7 @@ def vulnerability(result: PolicyResults, policy: int | None = None, **options) -
     Parameters
     ----------
     result : PolicyResults
-        What :func:`levers` returned (or :func:`sim.analysis.policy.load_policy_results` read).
+        What :func:`levers` returned (or :func:`sim.analysis.levers.load_policy_results` read).
     policy : int, optional
         The policy whose failures to explain (default: the most robust).
     **options
@@ -405,7 +405,7 @@ def vulnerability(result: PolicyResults, policy: int | None = None, **options) -
 
     See Also
     --------
-    discover, sim.analysis.policy.vulnerability
+    discover, sim.analysis.levers.vulnerability
 
     Examples
     --------
@@ -414,7 +414,7 @@ def vulnerability(result: PolicyResults, policy: int | None = None, **options) -
     >>> box = sim.vulnerability(result, min_coverage=0.3, max_qp=0.2)
     >>> box.boxes[0].limits
     """
-    from sim.analysis.policy import vulnerability as failures
+    from sim.analysis.levers import vulnerability as failures
 
     return failures(result, policy, **options)
 

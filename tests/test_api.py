@@ -24,9 +24,9 @@ ENTRY_POINTS = {  # the flat name -> the function it calls
     "sweep": "sim.analysis.sweep.run_sweep",
     "sensitivity": "sim.analysis.sensitivity.run_sensitivity",
     "discover": "sim.analysis.discovery.discover",
-    "levers": "sim.analysis.policy.evaluate",
+    "levers": "sim.analysis.levers.evaluate",
     "optimize": "sim.analysis.search.optimize",
-    "vulnerability": "sim.analysis.policy.vulnerability",
+    "vulnerability": "sim.analysis.levers.vulnerability",
     "calibrate": "sim.analysis.calibration.calibrate",
     "score": "sim.analysis.calibration.score_scenarios",
 }

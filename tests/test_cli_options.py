@@ -78,8 +78,8 @@ MODES = {
     "discover-levers": (
         ["discover", "{levers}"],
         [
-            "sim.analysis.policy.vulnerability",
-            "sim.analysis.policy.load_policy_results",
+            "sim.analysis.levers.vulnerability",
+            "sim.analysis.levers.load_policy_results",
             "sim.present.exploration.write_discovery",
         ],
     ),
@@ -88,9 +88,9 @@ MODES = {
     "levers": (
         ["levers", "policy"],
         [
-            "sim.analysis.policy.evaluate",
-            "sim.analysis.policy.lever_importance",
-            "sim.analysis.policy.vulnerability",
+            "sim.analysis.levers.evaluate",
+            "sim.analysis.levers.lever_importance",
+            "sim.analysis.levers.vulnerability",
             "sim.present.policy.write_policy_report",
         ],
     ),
@@ -124,8 +124,8 @@ SENS = "sim.analysis.sensitivity.run_sensitivity"
 OVER = "sim.analysis.over_time.sobol_over_time"
 GIVEN = "sim.analysis.given_data.given_data"
 DISCOVER = "sim.analysis.discovery.discover"
-VULNERABLE = "sim.analysis.policy.vulnerability"
-EVALUATE = "sim.analysis.policy.evaluate"
+VULNERABLE = "sim.analysis.levers.vulnerability"
+EVALUATE = "sim.analysis.levers.evaluate"
 OPTIMIZE = "sim.analysis.search.optimize"
 SCORE = "sim.analysis.calibration.score_scenarios"
 CALIBRATE = "sim.analysis.calibration.calibrate"

@@ -352,7 +352,7 @@ def test_why_needs_the_numpy_engine(full_scenario, tmp_path, capsys):
 def test_levers_on_the_compiled_engine_rank_the_planted_policy_first():
     """Policy evaluation through the compiled engine finds the planted best policy too (the
     ranking is a property of the model, not of one engine's random numbers)."""
-    from sim.analysis.policy import evaluate
+    from sim.analysis.levers import evaluate
 
     result = evaluate(
         ROOT / "tests" / "data" / "planted.toml",

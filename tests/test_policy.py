@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sim import cli
-from sim.analysis.policy import (
+from sim.analysis.levers import (
     PolicyError,
     choose_policies,
     evaluate,
@@ -220,7 +220,7 @@ def test_lever_importance_on_the_planted_grid(planted_grid):
     """On the planted grid (orthogonal levers, common random numbers) the decoy, which no force
     reads, has exactly no coefficient on P(holds), and warmth carries it; on the decoy's own cost
     (|decoy|, symmetric around 0) the linear coefficient vanishes too, which R^2 = 0 flags."""
-    from sim.analysis.policy import lever_importance
+    from sim.analysis.levers import lever_importance
 
     imp = lever_importance(planted_grid).set_index(["metric", "lever"])
     assert abs(imp.loc[("holds", "decoy"), "src"]) < 1e-12

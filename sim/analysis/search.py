@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.policy import (
+from sim.analysis.levers import (
     LEVER_PREFIX,
     METRIC_PREFIX,
     Objectives,

@@ -381,7 +381,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
     settings = {"boxes": args.boxes, "min_coverage": args.min_coverage, "max_qp": args.max_qp}
     if _is_levers_folder(args.results):
-        from sim.analysis.policy import load_policy_results, vulnerability
+        from sim.analysis.levers import load_policy_results, vulnerability
 
         options.refuse(
             args, ["outcome", "alliance"], "to the folder of 'alliance-sim levers' (its metrics decide)"

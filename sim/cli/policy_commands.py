@@ -118,7 +118,7 @@ def _add_worlds(p, *, worlds: int, replicates: int) -> None:
 
 def cmd_levers(args: argparse.Namespace) -> int:
     """`levers`: evaluate policies on common worlds and write their robustness."""
-    from sim.analysis.policy import evaluate, lever_importance, vulnerability
+    from sim.analysis.levers import evaluate, lever_importance, vulnerability
     from sim.spec.scenario import load_scenario
 
     if args.resume and args.force:

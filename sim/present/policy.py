@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.policy import LEVER_PREFIX, METRIC_PREFIX, REGRET_PREFIX, SATISFICING, PolicyResults
+from sim.analysis.levers import LEVER_PREFIX, METRIC_PREFIX, REGRET_PREFIX, SATISFICING, PolicyResults
 
 
 def nondominated(values: np.ndarray, sign: np.ndarray) -> np.ndarray:
@@ -195,7 +195,7 @@ def policy_part(result: PolicyResults, top: int = 15):
             lambda: regret_figure(result),
         ),
     ]
-    from sim.analysis.policy import lever_importance
+    from sim.analysis.levers import lever_importance
 
     importance = lever_importance(result)
     tables = [("The most robust policies", table), ("Metrics", metrics)]

@@ -262,9 +262,9 @@ def app_serving(url: str) -> str:
 
 
 def format_policies(result, top: int = 10) -> str:
-    """The most robust policies (:class:`sim.analysis.policy.PolicyResults`): levers, then each
+    """The most robust policies (:class:`sim.analysis.levers.PolicyResults`): levers, then each
     metric's mean and regret, and the satisficing share."""
-    from sim.analysis.policy import LEVER_PREFIX, METRIC_PREFIX, REGRET_PREFIX, SATISFICING
+    from sim.analysis.levers import LEVER_PREFIX, METRIC_PREFIX, REGRET_PREFIX, SATISFICING
 
     full = result.table
     t = full.sort_values("rank").head(top)
@@ -296,7 +296,7 @@ def policy_evaluation(settings: Mapping) -> str:
 
 
 def lever_importance(importance: pd.DataFrame) -> str:
-    """Which levers matter (:func:`sim.analysis.policy.lever_importance`), one metric a line; empty
+    """Which levers matter (:func:`sim.analysis.levers.lever_importance`), one metric a line; empty
     when no lever varied."""
     if importance.empty:
         return ""
