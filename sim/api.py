@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the result types, for readers and type checkers only (impor
     from sim.analysis.compare import Comparison
     from sim.analysis.discovery import Discovery
     from sim.analysis.levers import PolicyResults
-    from sim.analysis.search import SearchResults
+    from sim.analysis.optimize import SearchResults
     from sim.analysis.sensitivity import Sensitivity
     from sim.analysis.sweep import Sweep
     from sim.run.store import Results
@@ -360,7 +360,7 @@ def optimize(
 
     See Also
     --------
-    levers, sim.analysis.search.optimize
+    levers, sim.analysis.optimize.optimize
 
     Examples
     --------
@@ -368,7 +368,7 @@ def optimize(
     >>> front = sim.optimize("scenarios/policy.toml", owner="China", evaluations=500)
     >>> front.pareto.head()
     """
-    from sim.analysis.search import optimize as search
+    from sim.analysis.optimize import optimize as search
 
     return search(
         scenario,

@@ -25,7 +25,7 @@ ENTRY_POINTS = {  # the flat name -> the function it calls
     "sensitivity": "sim.analysis.sensitivity.run_sensitivity",
     "discover": "sim.analysis.discovery.discover",
     "levers": "sim.analysis.levers.evaluate",
-    "optimize": "sim.analysis.search.optimize",
+    "optimize": "sim.analysis.optimize.optimize",
     "vulnerability": "sim.analysis.levers.vulnerability",
     "calibrate": "sim.analysis.calibration.calibrate",
     "score": "sim.analysis.calibration.score_scenarios",

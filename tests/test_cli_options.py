@@ -96,7 +96,7 @@ MODES = {
     ),
     "optimize": (
         ["optimize", "policy"],
-        ["sim.analysis.search.optimize", "sim.present.policy.write_search_report"],
+        ["sim.analysis.optimize.optimize", "sim.present.policy.write_search_report"],
     ),
     "score": (
         ["score", "status_quo", "--observations", "obs.toml"],
@@ -126,7 +126,7 @@ GIVEN = "sim.analysis.given_data.given_data"
 DISCOVER = "sim.analysis.discovery.discover"
 VULNERABLE = "sim.analysis.levers.vulnerability"
 EVALUATE = "sim.analysis.levers.evaluate"
-OPTIMIZE = "sim.analysis.search.optimize"
+OPTIMIZE = "sim.analysis.optimize.optimize"
 SCORE = "sim.analysis.calibration.score_scenarios"
 CALIBRATE = "sim.analysis.calibration.calibrate"
 SERVE = "sim.integrations.solara_assets.serve"

@@ -125,7 +125,7 @@ def test_optimize_finds_the_planted_policy():
     decoy near 0), and its hypervolume (on natural ranges and on the run's own ranges) ends at
     least where the first generation started."""
     pytest.importorskip("platypus")
-    from sim.analysis.search import optimize
+    from sim.analysis.optimize import optimize
 
     r = optimize(PLANTED, evaluations=600, population=20, worlds=16, replicates=2, seed=3, progress=False)
     best = r.pareto.sort_values("metric:holds", ascending=False).iloc[0]
@@ -141,7 +141,7 @@ def test_run_hypervolume_by_hand():
     """Scaled to the box the fronts span together ([0.5, 1] on each axis here, both maximised):
     front {(1, 0.5), (0.5, 1)} lies on the box's lower edges and covers nothing, adding (0.75,
     0.75) covers a quarter of it, {(1, 1)} all of it; a minimised objective is turned around."""
-    from sim.analysis.search import run_hypervolume
+    from sim.analysis.optimize import run_hypervolume
 
     fronts = [[[1.0, 0.5], [0.5, 1.0]], [[1.0, 1.0]]]
     np.testing.assert_allclose(run_hypervolume(fronts, np.array([1.0, 1.0])), [0.0, 1.0])

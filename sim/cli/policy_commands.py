@@ -181,7 +181,7 @@ def levers_resume_command(args: argparse.Namespace, scenario_seed: int, out) -> 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
     """`optimize`: NSGA-II over the levers, one generation per design."""
-    from sim.analysis.search import optimize
+    from sim.analysis.optimize import optimize
     from sim.spec.scenario import load_scenario
 
     out = args.out or options.results_folder(args.scenario.stem, "optimize")
