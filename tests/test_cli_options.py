@@ -91,12 +91,12 @@ MODES = {
             "sim.analysis.levers.evaluate",
             "sim.analysis.levers.lever_importance",
             "sim.analysis.levers.vulnerability",
-            "sim.present.policy.write_policy_report",
+            "sim.present.policy_pages.write_policy_report",
         ],
     ),
     "optimize": (
         ["optimize", "policy"],
-        ["sim.analysis.optimize.optimize", "sim.present.policy.write_search_report"],
+        ["sim.analysis.optimize.optimize", "sim.present.policy_pages.write_search_report"],
     ),
     "score": (
         ["score", "status_quo", "--observations", "obs.toml"],
@@ -378,7 +378,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--force": (["--force"], kw(EVALUATE, "force", True)),
         "--resume": (["--resume"], kw(EVALUATE, "resume", True)),
         "--top": (["--top", "3"], positional("sim.present.text.format_policies", 1, 3)),
-        "--no-report": (["--no-report"], called("sim.present.policy.write_policy_report", False)),
+        "--no-report": (["--no-report"], called("sim.present.policy_pages.write_policy_report", False)),
         "--no-progress": (["--no-progress"], kw(EVALUATE, "progress", False)),
     },
     "optimize": {
@@ -394,7 +394,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--seed": (["--seed", "4"], kw(OPTIMIZE, "seed", 4)),
         "--workers": (["-j", "2"], kw(OPTIMIZE, "workers", 2)),
         "--out": (["--out", "{tmp}/z"], kw(OPTIMIZE, "out", Path("{tmp}/z"))),
-        "--no-report": (["--no-report"], called("sim.present.policy.write_search_report", False)),
+        "--no-report": (["--no-report"], called("sim.present.policy_pages.write_search_report", False)),
         "--no-progress": (["--no-progress"], ("generation shown", False)),
     },
     "score": {

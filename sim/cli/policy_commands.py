@@ -150,7 +150,7 @@ def cmd_levers(args: argparse.Namespace) -> int:
         print(importance)
     paths = {k: out / f"{k}.{ext}" for k, ext in LEVER_FILES}
     if not args.no_report:
-        from sim.present.policy import write_policy_report
+        from sim.present.policy_pages import write_policy_report
 
         found = None
         if not all(m.threshold is None for m in result.objectives.metrics):
@@ -209,7 +209,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     print(text.search_result(result))
     print(text.written({"pareto": out / "pareto.parquet", "convergence": out / "convergence.csv"}))
     if not args.no_report:
-        from sim.present.policy import write_search_report
+        from sim.present.policy_pages import write_search_report
 
         print(text.written({"report": write_search_report(result, out / "report.html")}))
     return EXIT_OK
