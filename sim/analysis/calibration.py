@@ -22,7 +22,7 @@ accepted), we refuse and name the binding observation rather than silently widen
 References
 ----------
 Pritchard et al. (1999); Beaumont, Zhang & Balding (2002); Wilkinson (2013): see
-:mod:`sim.analysis.history`.
+:mod:`sim.analysis.likelihood`.
 Toni, T., Welch, D., Strelkowa, N., Ipsen, A. & Stumpf, M. P. H. (2009). Approximate Bayesian
     computation scheme for parameter inference and model selection in dynamical systems.
     J. R. Soc. Interface 6, 187-202.
@@ -44,7 +44,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import history
+from sim.analysis import likelihood
+from sim.analysis.likelihood import Binding
 from sim.errors import InputError
 from sim.model import dynamics
 from sim.model.landscape import best_partition
@@ -161,8 +162,8 @@ class ObservationCollector(Collector):
                         ended &= state.fate[:, a] == code.value
                     self.values[:, k] = ended
         if t == self.last and self.accept_u is not None:
-            lik = history.likelihoods(self.observations, self.values).prod(axis=1)
-            self.accepted = history.accept(lik, self.accept_u)
+            lik = likelihood.likelihoods(self.observations, self.values).prod(axis=1)
+            self.accepted = likelihood.accept(lik, self.accept_u)
             if self.keep_states:
                 rows = np.flatnonzero(self.accepted)
                 self.states = {k: np.array(getattr(state, k)[rows]) for k in dynamics.STATE_ARRAYS}
@@ -256,19 +257,19 @@ def predictive_table(record: Record, values: np.ndarray, weights: np.ndarray | N
     (without reading error) with a 95 % Wilson interval, and its mean likelihood under the error
     model. With ``weights`` (posterior), shares are weighted and the interval uses the effective
     sample size."""
-    hit = history.happened(record.observations, values)
-    lik = history.likelihoods(record.observations, values)
+    hit = likelihood.happened(record.observations, values)
+    lik = likelihood.likelihoods(record.observations, values)
     n = len(values)
     if weights is None:
         weights = np.full(n, 1.0 / n)
         size = n
     else:
         weights = np.asarray(weights) / np.sum(weights)
-        size = max(int(round(history.ess(weights))), 1)
+        size = max(int(round(likelihood.ess(weights))), 1)
     rows = []
     for k, o in enumerate(record.observations):
         p = float(weights @ hit[:, k])
-        lo, hi = history.wilson(p * size, size)
+        lo, hi = likelihood.wilson(p * size, size)
         rows.append(
             {
                 "id": o.id,
@@ -318,9 +319,9 @@ def score_scenarios(
             workers=workers,
             engine=engine,
         )
-        lik = history.likelihoods(record.observations, ens.values)
-        s = history.log_score_from_log(history.log_likelihood(lik))
-        bind = history.binding_observation(lik)
+        lik = likelihood.likelihoods(record.observations, ens.values)
+        s = likelihood.log_score_from_log(likelihood.log_likelihood(lik))
+        bind = likelihood.binding_observation(lik)
         if predictive is not None:
             predictive[Path(path).stem] = predictive_table(record, ens.values)
         rows.append(
@@ -374,7 +375,7 @@ class Calibration:
     accepted: np.ndarray  # (m,) indices
     acceptance: float
     ess: float
-    binding: history.Binding
+    binding: Binding
     moved: list[Moved]
     prior_predictive: pd.DataFrame
     posterior_predictive: pd.DataFrame
@@ -442,16 +443,16 @@ def moved_parameters(
     n, m = ens.n, len(accepted)
     if m < 2:
         return []
-    cut = history.ks_threshold(n, m, alpha) if alpha > 0 else -1.0
+    cut = likelihood.ks_threshold(n, m, alpha) if alpha > 0 else -1.0
     out = []
-    log_l = np.log(np.maximum(lik, history.TINY))
+    log_l = np.log(np.maximum(lik, likelihood.TINY))
     centred_l = log_l - log_l.mean(axis=0)
     sd_l = centred_l.std(axis=0)
     for path, x in ens.sampled.items():
         if path not in values or isinstance(values[path], (int, float)) or np.ptp(x) == 0:
             continue
         post = x[accepted]
-        d = history.ks_distance(x, post)
+        d = likelihood.ks_distance(x, post)
         if d <= cut:
             continue
         xc = x - x.mean()
@@ -560,15 +561,15 @@ def calibrate(
         workers=workers,
         engine=engine,
     )
-    lik = history.likelihoods(record.observations, ens.values)
-    log_l = history.log_likelihood(lik)
-    w = history.normalised(log_l)
+    lik = likelihood.likelihoods(record.observations, ens.values)
+    log_l = likelihood.log_likelihood(lik)
+    w = likelihood.normalised(log_l)
     accepted = np.flatnonzero(ens.accepted)
-    binding = history.binding_observation(lik)
+    binding = likelihood.binding_observation(lik)
     acceptance = len(accepted) / ens.n
     if len(accepted) < min_accepted:
         o = record.observations[binding.index]
-        p = float(history.happened(record.observations, ens.values)[:, binding.index].mean())
+        p = float(likelihood.happened(record.observations, ens.values)[:, binding.index].mean())
         raise CalibrationError(
             f"{record.path}: only {len(accepted)} of {ens.n} replicates of {source.name} reproduce "
             f"the record (acceptance {acceptance:.3%}; at least {min_accepted} needed); the binding "
@@ -585,7 +586,7 @@ def calibrate(
         likelihood=lik,
         accepted=accepted,
         acceptance=acceptance,
-        ess=history.ess(w),
+        ess=likelihood.ess(w),
         binding=binding,
         moved=moved,
         shifts=moved_parameters(scenario, ens, lik, accepted, record, alpha=0.0),
@@ -621,7 +622,10 @@ def write_calibration(cal: Calibration, out: Path) -> None:
     tables and a manifest into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     ens, acc = cal.ensemble, cal.accepted
-    table = {"replicate": ens.replicate[acc], "log_likelihood": history.log_likelihood(cal.likelihood[acc])}
+    table = {
+        "replicate": ens.replicate[acc],
+        "log_likelihood": likelihood.log_likelihood(cal.likelihood[acc]),
+    }
     for path, x in ens.sampled.items():
         table[param_column(path)] = x[acc]
     pd.DataFrame(table).to_parquet(out / POSTERIOR_TABLE, index=False)
@@ -817,7 +821,7 @@ class Projection:
         """Share of continued replicates ending in ``fate``, with its 95 % Wilson interval."""
         code = FATES.index(fate)
         k = int((self.fates == code).sum())
-        lo, hi = history.wilson(k, len(self.fates))
+        lo, hi = likelihood.wilson(k, len(self.fates))
         return k / len(self.fates), lo, hi
 
     def sentence(self) -> str:
