@@ -102,8 +102,8 @@ MODES = {
         ["score", "status_quo", "--observations", "obs.toml"],
         [
             "sim.analysis.calibration.score_scenarios",
-            "sim.present.history.predictive_by_scenario",
-            "sim.present.history.write_scores_report",
+            "sim.present.calibration_pages.predictive_by_scenario",
+            "sim.present.calibration_pages.write_scores_report",
         ],
     ),
     "calibrate": (
@@ -111,7 +111,7 @@ MODES = {
         [
             "sim.analysis.calibration.calibrate",
             "sim.analysis.calibration.project",
-            "sim.present.history.write_history_report",
+            "sim.present.calibration_pages.write_history_report",
         ],
     ),
 }
@@ -406,7 +406,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--workers": (["-j", "2"], kw(SCORE, "workers", 2)),
         "--out": (
             ["--out", "{tmp}/sc"],
-            positional("sim.present.history.write_scores_report", 2, Path("{tmp}/sc/report.html")),
+            positional("sim.present.calibration_pages.write_scores_report", 2, Path("{tmp}/sc/report.html")),
         ),
         "--no-progress": (["--no-progress"], kw(SCORE, "progress", False)),
     },

@@ -109,7 +109,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     )
     print(text.scores(table))
     if args.out:
-        from sim.present.history import predictive_by_scenario, write_scores_report
+        from sim.present.calibration_pages import predictive_by_scenario, write_scores_report
 
         args.out.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.out / "scores.csv", index=False)
@@ -150,7 +150,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(text.posterior_written(out))
     if not args.no_report:
         from sim.analysis.calibration import project
-        from sim.present.history import write_history_report
+        from sim.present.calibration_pages import write_history_report
 
         proj = project(out)
         print(proj.sentence())
