@@ -56,14 +56,14 @@ MODES = {
     ),
     "over-time": (
         ["sensitivity", "status_quo", "--over-time"],
-        ["sim.analysis.over_time.sobol_over_time", "sim.present.given_data.write_sobol_over_time"],
+        ["sim.analysis.over_time.sobol_over_time", "sim.present.given_data_pages.write_sobol_over_time"],
     ),
     "given-data": (
         ["sensitivity", "{tmp}"],
         [
             "sim.analysis.given_data.given_data",
             "sim.run.store.load_results",
-            "sim.present.given_data.write_given_data",
+            "sim.present.given_data_pages.write_given_data",
             ("sim.present.plots.time_unit", ("months", 1.0)),
         ],
     ),
@@ -297,7 +297,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--top": (["--top", "4"], positional("sim.present.text.over_time_indices", 1, 4)),
         "--out": (
             ["--out", "{tmp}/t"],
-            positional("sim.present.given_data.write_sobol_over_time", 1, Path("{tmp}/t")),
+            positional("sim.present.given_data_pages.write_sobol_over_time", 1, Path("{tmp}/t")),
         ),
         "--force": (["--force", "--out", "{tmp}/has-over-time"], forced(OVER)),
         "--no-progress": (["--no-progress"], kw(OVER, "progress", False)),
@@ -310,7 +310,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--top": (["--top", "3"], positional("sim.present.text.format_given_data", 2, 3)),
         "--out": (
             ["--out", "{tmp}/g"],
-            positional("sim.present.given_data.write_given_data", 1, Path("{tmp}/g")),
+            positional("sim.present.given_data_pages.write_given_data", 1, Path("{tmp}/g")),
         ),
         "--force": (["--force", "--out", "{tmp}/has-given"], forced(GIVEN)),
         **{

@@ -292,7 +292,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 def _sensitivity_over_time(args: argparse.Namespace, out: Path) -> int:
     """Sobol indices of P(active after step t) from a new Saltelli design."""
     from sim.analysis.over_time import sobol_over_time
-    from sim.present.given_data import write_sobol_over_time
+    from sim.present.given_data_pages import write_sobol_over_time
     from sim.spec.scenario import load_scenario
 
     if args.method != "sobol":
@@ -327,7 +327,7 @@ def _sensitivity_over_time(args: argparse.Namespace, out: Path) -> int:
 def _sensitivity_given(args: argparse.Namespace) -> int:
     """Delta or PAWN indices from a finished result directory (no new simulations)."""
     from sim.analysis.given_data import given_data
-    from sim.present.given_data import write_given_data
+    from sim.present.given_data_pages import write_given_data
     from sim.present.plots import time_unit
     from sim.run.store import load_results
 
