@@ -24,7 +24,7 @@ import pytest
 solara = pytest.importorskip("solara")
 v = pytest.importorskip("ipyvuetify")
 
-from sim.present import app  # noqa: E402
+from sim.present import app_page as app  # noqa: E402
 from sim.spec.scenario import load_scenario  # noqa: E402
 from tests import test_browser as tb  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402

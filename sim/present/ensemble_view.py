@@ -70,7 +70,7 @@ def _base(name: str, folder: str) -> Scenario:
 
 def build(setting: Setting, folder: Path = SCENARIOS) -> Scenario:
     """The scenario a setting stands for."""
-    from sim.present.app import configure
+    from sim.present.app_page import configure
 
     return configure(_base(setting.scenario, str(folder)), dict(setting.multipliers), setting.pressure_level)
 
@@ -220,7 +220,7 @@ def why_figure(ensembles: list[Ensemble], alliance: str) -> Figure:
 def scenario_text(setting: Setting, target: Path, folder: Path = SCENARIOS) -> str:
     """The text of a scenario file at ``target`` that extends the setting's scenario and sets its
     mechanism coefficients and pressure as the setting has them."""
-    from sim.present.app import _scale_pressure
+    from sim.present.app_page import _scale_pressure
 
     base = _base(setting.scenario, str(folder))
     scenario = build(setting, folder)

@@ -2,7 +2,7 @@
 
 Run it in a browser with ``solara run sim/app.py``, or show it in a notebook cell::
 
-    from sim.present.app import page
+    from sim.present.app_page import page
     page
 
 Pick a scenario (the files in ``scenarios/``: the choice takes effect at once) or load a scenario
