@@ -19,6 +19,7 @@ from sim.errors import (
     AllianceError,
     InputError,
 )
+from sim.extras import command, install_hint
 from sim.vocabulary import Fate
 
 
@@ -576,7 +577,7 @@ def _executor(args):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise UsageError("--scheduler needs Dask: pip install 'alliance-sim[dask]'") from None
+        raise UsageError(f"--scheduler needs Dask: {install_hint('dask')}") from None
     if address == "local":
         cluster = LocalCluster(
             n_workers=args.workers or 2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -842,7 +843,7 @@ def cmd_app(args) -> int:
     try:
         import solara  # noqa: F401
     except ImportError:
-        raise UsageError("the app needs Solara: pip install 'alliance-sim[app]'") from None
+        raise UsageError(f"the app needs Solara: {install_hint('app')}") from None
     from sim.integrations import solara_assets
 
     folder = solara_assets.prepare(args.assets, log=lambda m: print(m, file=sys.stderr))
@@ -869,7 +870,7 @@ def cmd_new(args) -> int:
         path = write_starter(args.name, force=args.force)
     except FileExistsError as e:
         raise UsageError(f"{e}: exists already; choose another name or pass --force") from None
-    print(f"wrote {path}; next: alliance-sim show {path}, then alliance-sim run {path}")
+    print(f"wrote {path}; next: {command(f'show {path}')}, then {command(f'run {path}')}")
     return EXIT_OK
 
 
