@@ -224,7 +224,8 @@ def test_a_command_adds_the_extra_it_needs_once(venv_box, args, extra):
     r = _alliance(repo, env, *args)
     assert r.returncode == 0, r.stderr
     assert calls()[0] == (
-        f"-m pip install -qq --disable-pip-version-check -c {repo / 'constraints.txt'} alliance-sim[{extra}]"
+        "-m pip install -qq --no-compile --disable-pip-version-check "
+        f"-c {repo / 'constraints.txt'} alliance-sim[{extra}]"
     )
     said = [line for line in r.stderr.splitlines() if line.startswith("alliance:")]
     assert len(said) == 1 and said[0].startswith(f"alliance: adding alliance-sim[{extra}] to"), r.stderr
