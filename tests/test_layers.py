@@ -17,6 +17,7 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 RANK = {
     "vocabulary": 0,
     "errors": 0,
+    "extras": 0,
     "version": 0,
     "spec": 1,
     "model": 2,

@@ -42,12 +42,13 @@ from sim.analysis.levers import (
     sample_worlds,
     simulate,
 )
+from sim.extras import install_hint
 from sim.run.store import write_json
 from sim.spec.lever_values import from_unit, lever_names, status_quo
 from sim.spec.scenario import Scenario, load_scenario
 
 STATISTICS = ("mean", "p10")
-SEARCH_HINT = "needs Platypus: pip install 'alliance-sim[levers]'"
+SEARCH_HINT = f"needs Platypus: {install_hint('levers')}"
 
 
 def natural_range(scenario: Scenario, obj: Objectives) -> tuple[np.ndarray, np.ndarray]:

@@ -64,6 +64,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
+from sim.extras import install_hint
 from sim.run.engine import Block, Collector, Design, run_design
 from sim.spec.parammap import Slot, slots
 from sim.spec.params import Params
@@ -75,7 +76,7 @@ OUTCOMES = FATES
 OUTPUTS = FATE_OUTPUTS
 BLOCK_ROWS = 4096  # replicates (design points x R) per block: the engine's fastest chunk size
 
-EXPLORE_HINT = "needs the 'explore' extra: pip install 'alliance-sim[explore]'"
+EXPLORE_HINT = f"needs the 'explore' extra: {install_hint('explore')}"
 
 
 class AnalysisError(InputError):

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from sim.extras import install_hint
 from sim.cli import options
 from sim.cli.options import UsageError
 from sim.errors import EXIT_OK
@@ -451,7 +452,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     try:
         import solara  # noqa: F401
     except ImportError:
-        raise UsageError("the app needs Solara: pip install 'alliance-sim[app]'") from None
+        raise UsageError(f"the app needs Solara: {install_hint('app')}") from None
     from sim.integrations import solara_assets
 
     folder = solara_assets.prepare(args.assets, log=lambda m: print(m, file=sys.stderr))

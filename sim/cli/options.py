@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.extras import install_hint
 from sim.errors import EXIT_BAD_INPUT, InputError
 
 #: the folder default output folders are made in
@@ -265,7 +266,7 @@ def executor(args: argparse.Namespace) -> tuple[Any, Any]:
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise UsageError("--scheduler needs Dask: pip install 'alliance-sim[dask]'") from None
+        raise UsageError(f"--scheduler needs Dask: {install_hint('dask')}") from None
     if address == "local":
         cluster = LocalCluster(
             n_workers=args.workers or 2, threads_per_worker=1, processes=True, dashboard_address=None

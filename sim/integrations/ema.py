@@ -50,6 +50,7 @@ from sim.analysis.sensitivity import (
     pick_alliance,
     scenario_factors,
 )
+from sim.extras import install_hint
 from sim.spec.scenario import Scenario, load_scenario
 from sim.vocabulary import FATES
 
@@ -170,7 +171,7 @@ def ema_model(
             from ema_workbench import Model, RealParameter, ScalarOutcome
     except ImportError:
         raise AnalysisError(
-            "the EMA Workbench adapter needs the 'explore' extra: pip install 'alliance-sim[explore]'"
+            f"the EMA Workbench adapter needs the 'explore' extra: {install_hint('explore')}"
         ) from None
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)

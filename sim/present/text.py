@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.extras import command
 from sim.vocabulary import FATES
 
 # -- runs and comparisons ---------------------------------------------------------------------
@@ -93,7 +94,7 @@ def scenario_list(rows: Sequence[tuple[str, str]]) -> str:
 
 def starter_written(path: Path) -> str:
     """What to do with a starter scenario just written."""
-    return f"wrote {path}; next: alliance-sim show {path}, then alliance-sim run {path}"
+    return f"wrote {path}; next: {command(f'show {path}')}, then {command(f'run {path}')}"
 
 
 # -- exploration ------------------------------------------------------------------------------
