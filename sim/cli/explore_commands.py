@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from sim.extras import install_hint
 from sim.cli import options
 from sim.cli.options import UsageError
 from sim.errors import EXIT_OK
+from sim.extras import install_hint
 from sim.present import text
 from sim.vocabulary import Fate
 

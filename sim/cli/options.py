@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.extras import install_hint
 from sim.errors import EXIT_BAD_INPUT, InputError
+from sim.extras import install_hint
 
 #: the folder default output folders are made in
 RESULTS = Path("results")
