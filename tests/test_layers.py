@@ -1,8 +1,9 @@
 """The package's layers: a module imports only its own layer and the layers below it.
 
 spec -> model -> run -> analysis -> present -> cli / integrations (DESIGN section 1), with the
-vocabulary and the error family beneath them all. The check reads every ``import`` statement of
-``sim/`` (including those inside functions), so a late import cannot slip past it.
+vocabulary, the error family and atomic file writing (sim.files) beneath them all. The check
+reads every ``import`` statement of ``sim/`` (including those inside functions), so a late import
+cannot slip past it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ RANK = {
     "vocabulary": 0,
     "errors": 0,
     "version": 0,
+    "files": 0,
     "spec": 1,
     "model": 2,
     "run": 3,
