@@ -38,7 +38,10 @@ from sim.model import dynamics
 from sim.model.attribution import Attribution
 from sim.model.engines import BOOKS_FORCES, Layout, Summaries, get_engine
 from sim.model.landscape import best_partition, descend_partition
+from sim.run.integrity import seal
+from sim.run.lock import LOCK_FILE, locks
 from sim.run.store import (
+    FINAL_FILES,
     FORMAT,
     MANIFEST,
     ChunkData,
@@ -681,6 +684,7 @@ def design_tasks(
     }
 
 
+@locks("out")  # one writer per result folder, for the whole call
 def run_design(
     scenario: Scenario,
     design: Design,
@@ -824,6 +828,7 @@ def run_design(
         ) from None
     manifest["status"] = "complete"
     manifest["chunks"]["done"] = {}
+    manifest = seal(manifest, out, FINAL_FILES)  # the final files' checksums, then the seal
     write_json(out / MANIFEST, manifest)
     return load_results(out)
 
@@ -859,6 +864,7 @@ def _execute(
             pool[0].shutdown(wait=not interrupted, cancel_futures=True)
 
 
+@locks("out")  # one writer per result folder, from its first check on
 def run_ensemble(
     scenario: Scenario | str | Path,
     *,
@@ -1106,7 +1112,7 @@ def _prepare(
                 shutil.rmtree(item)
             else:
                 item.unlink()
-    elif out.exists() and any(out.iterdir()) and not force:
+    elif out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()) and not force:
         raise ResultsError(f"{out}: is not empty and holds no results; choose another --out or use --force")
     out.mkdir(parents=True, exist_ok=True)
     manifest = {
