@@ -7,6 +7,7 @@ Exit codes: 0 ok, 2 bad input (one line: file, line, field, what was expected), 
 from __future__ import annotations
 
 import argparse
+import errno
 import re
 import sys
 from pathlib import Path
@@ -24,6 +25,17 @@ from sim.vocabulary import Fate
 
 class UsageError(InputError):
     """Bad command-line input, shown as one line (exit 2)."""
+
+
+#: what marks a folder as a sensitivity analysis's (Sobol or Morris, or Sobol over time)
+SENSITIVITY_MARKS = ("sensitivity.json", "sobol_over_time_ST.csv")
+
+
+def hold(out: Path, **kwargs) -> Path:
+    """Lock an output folder for the rest of the command (:func:`sim.run.lock.hold`)."""
+    from sim.run.lock import hold as hold_folder
+
+    return hold_folder(out, **kwargs)
 
 
 def _positive_int(text: str) -> int:
@@ -208,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for scores.csv, predictive.csv (each "
         "observation's probability under each scenario) and report.html",
     )
+    p.add_argument("--force", action="store_true", help="write into a folder that holds other files")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("compare", help="run several scenarios and write a comparison report")
@@ -225,6 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write the HTML report of one or more result directories")
     p.add_argument("results", type=Path, nargs="+")
     p.add_argument("--out", "-o", type=Path, help="HTML file (default <first dir>/report.html)")
+    p.add_argument("--force", action="store_true", help="replace an existing file that is not a report")
+
+    p = sub.add_parser(
+        "verify",
+        help="check result folders: the manifest, every file's checksum, the row count, "
+        "and a re-run of the first and last chunks",
+    )
+    p.add_argument("folders", type=Path, nargs="+")
+    p.add_argument("--no-replay", action="store_true", help="do not re-run the first and last chunks")
 
     p = sub.add_parser("validate", help="check scenario files")
     p.add_argument("files", type=Path, nargs="+")
@@ -423,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", "-o", type=Path, help="folder for the tables, figure and page (default <results>/discovery)"
     )
+    p.add_argument("--force", action="store_true", help="write into a folder that holds other files")
     p = sub.add_parser(
         "levers",
         help="evaluate policies (settings of the scenario's levers) on "
@@ -518,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", "-j", type=_positive_int, default=None, help="worker processes (default: all cores)"
     )
     p.add_argument("--out", "-o", type=Path, help="result folder (default results/<name>-optimize)")
+    p.add_argument("--force", action="store_true", help="write into a folder that holds other files")
     p.add_argument("--no-report", action="store_true", help="do not write the HTML page")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -534,8 +558,11 @@ def main(argv: list[str] | None = None) -> int:
     def say(text: str) -> None:  # always one line, whatever the message holds
         print(" ".join(str(text).split()), file=sys.stderr)
 
+    from sim.run.lock import command_scope
+
     try:
-        return COMMANDS[args.command](args)
+        with command_scope():  # the output folders a command holds are let go when it ends
+            return COMMANDS[args.command](args)
     except AllianceError as e:  # the error family carries its exit code
         say(f"alliance-sim: {e.prefix}{e}")
         return e.exit_code
@@ -548,6 +575,12 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as e:  # noqa: BLE001 - the last line of defence
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:  # every file is written atomically
+            say(
+                f"alliance-sim: error: {e.filename or 'the output folder'}: {e.strerror}; nothing "
+                "was left half-written; free some space and run the command again"
+            )
+            return EXIT_INTERNAL
         if isinstance(e, OSError) and e.filename:
             say(f"alliance-sim: error: {e.filename}: {e.strerror}")
             return EXIT_BAD_INPUT
@@ -716,6 +749,7 @@ def cmd_run(args) -> int:
     out = args.out or Path("results") / safe_name(args.scenario.stem)
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
+    hold(out)  # one writer per folder, for the life of the command
     results = _run_one(args, args.scenario, out, args.force, args.resume, args.trajectories)
     _print_summary(results)
     if not args.no_report:
@@ -734,6 +768,7 @@ def cmd_compare(args) -> int:
     runs = []
     folders: set[str] = set()
     args.scenarios = [_scenario_path(p) for p in args.scenarios]
+    hold(args.out, own=("report.html", "*/manifest.json"), force=args.force, what="a comparison")
     for path in args.scenarios:
         folder = base = safe_name(path.stem)  # one folder per scenario, inside --out
         n = 2
@@ -759,11 +794,15 @@ def cmd_compare(args) -> int:
 
 def cmd_report(args) -> int:
     """`report`: an HTML report of finished result directories."""
-    from sim.present.report import write_report
+    from sim.present.report import is_page, write_report
+    from sim.run.integrity import refuse_overwrite
     from sim.run.store import load_results
 
+    target = args.out or args.results[0] / "report.html"
+    refuse_overwrite(target, force=args.force, ours=is_page, what="a report page")
+    hold(target.parent)
     runs = [load_results(d) for d in args.results]
-    path = write_report(runs, args.out or args.results[0] / "report.html")
+    path = write_report(runs, target)
     print(f"report: {path}")
     return EXIT_OK
 
@@ -817,6 +856,7 @@ def cmd_sweep(args) -> int:
     low, high = args.range or (None, None)
     values = sweep_values(args.values, low, high, args.points)
     out = args.out or Path("results") / safe_name(f"{args.scenario.stem}-sweep-{args.path}")
+    hold(out, own="sweep.csv", force=args.force, what="a sweep")
     if (out / "sweep.csv").exists() and not args.force:
         raise UsageError(f"{out} holds a sweep already; pass --force to replace it or choose another --out")
     scenario = load_scenario(args.scenario).with_run(steps=args.steps)
@@ -987,10 +1027,12 @@ def cmd_sensitivity_given(args) -> int:
             f"--method {method} runs new simulations of a scenario file; for a result "
             "directory expected --method delta or pawn"
         )
+    out = args.out or args.scenario / f"sensitivity-{method}"
+    hold(out, own="over_time.csv", force=args.force, what="a sensitivity analysis")
     results = load_results(args.scenario)
     result = given_data(results, method, args.alliance, seed=args.seed)
     unit, dt = time_unit(results)
-    paths = write_given_data(result, args.out or args.scenario / f"sensitivity-{method}", dt, unit)
+    paths = write_given_data(result, out, dt, unit)
     for output in ("stab", "holds", "fate"):
         print(format_given_data(result, output, args.top))
         print()
@@ -1024,6 +1066,7 @@ def cmd_sensitivity_over_time(args) -> int:
     )
     unit = scenario.run.unit if scenario.run.unit.endswith("s") else scenario.run.unit + "s"
     out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
+    hold(out, own=SENSITIVITY_MARKS, force=args.force, what="a sensitivity analysis")
     paths = write_sobol_over_time(result, out, scenario.run.dt, unit)
     top = result.ST.mean().sort_values(ascending=False).head(args.top)
     print(f"Sobol ST of P({result.alliance} active after step t), mean over {len(result.steps)} steps:")
@@ -1064,6 +1107,7 @@ def cmd_sensitivity(args) -> int:
         return cmd_sensitivity_over_time(args)
     args.scenario = _scenario_path(args.scenario)
     out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
+    hold(out, own=SENSITIVITY_MARKS, force=args.force, what="a sensitivity analysis")
     if (out / "sensitivity.json").exists() and not args.force:
         raise UsageError(
             f"{out} holds a sensitivity analysis already; pass --force to replace it or choose another --out"
@@ -1110,6 +1154,8 @@ def cmd_discover(args) -> int:
         raise UsageError(f"--max-qp: expected a number in [0, 1], got {args.max_qp}")
     from sim.present.show import describe_path
 
+    out = args.out or args.results / "discovery"
+    hold(out, own=("prim_*.csv", "discovery_*.html"), force=args.force, what="a discovery")
     if _is_levers_folder(args.results):
         from sim.analysis.policy import load_policy_results, vulnerability
 
@@ -1140,7 +1186,7 @@ def cmd_discover(args) -> int:
         return path if words == path else f"{path} ({words})"
 
     print(format_discovery(found, claims, names=name))
-    paths = write_discovery(found, args.out or args.results / "discovery", claims)
+    paths = write_discovery(found, out, claims)
     print(f"boxes: {paths['boxes']}\nreport: {paths['report']}")
     return EXIT_OK
 
@@ -1182,6 +1228,7 @@ def cmd_levers(args) -> int:
     again += ["--owner", args.owner] if args.owner else []
     again += ["--steps", str(args.steps)] if args.steps else []
     hint = shlex.join([*again, "--resume", "--out", str(out)])
+    hold(out, own=("runs", "policies.parquet"), force=args.force or args.resume, what="a levers evaluation")
     result = evaluate(
         scenario,
         policies=args.policies or 64,
@@ -1249,6 +1296,7 @@ def cmd_optimize(args) -> int:
     from sim.run.store import safe_name
 
     out = args.out or Path("results") / f"{safe_name(args.scenario.stem)}-optimize"
+    hold(out, own="pareto.parquet", force=args.force, what="an optimisation")
 
     def show(row):
         if not args.no_progress:
@@ -1300,6 +1348,7 @@ def cmd_project(args) -> int:
 
     folder = args.scenario if args.scenario.is_dir() else args.scenario.parent
     out = args.out or Path("results") / f"{safe_name(folder.name)}-from-observations"
+    hold(out, own="projection.json", force=args.force, what="a projection")
     proj = project(
         args.scenario,
         steps=args.steps,
@@ -1324,6 +1373,7 @@ def cmd_calibrate(args) -> int:
     from sim.run.store import safe_name
 
     out = args.out or Path("results") / f"{safe_name(args.scenario.stem)}-calibrated"
+    hold(out)  # calibrate itself refuses a folder that holds anything but a calibration
     cal = calibrate(
         args.scenario,
         args.observations,
@@ -1351,8 +1401,10 @@ def cmd_calibrate(args) -> int:
 
 def cmd_score(args) -> int:
     """`score`: rank scenarios by the probability each gave the record."""
-    from sim.analysis.calibration import score_scenarios
+    from sim.analysis.calibration import needed_replicates, score_scenarios
 
+    if args.out:
+        hold(args.out, own="scores.csv", force=args.force, what="scores")
     predictive: dict = {}
     table = score_scenarios(
         args.scenarios,
@@ -1369,16 +1421,23 @@ def cmd_score(args) -> int:
         f"{'log BF vs best':>15} {'+-':>6}  binding"
     )
     for r in table.itertuples():
+        if not r.estimable:  # reproduced the record in no replicate: no score to print
+            print(
+                f"{'-':>4}  {r.scenario:<22} not estimable: no replicate of {r.replicates:,} "
+                f"reproduced the record (P(record) below {r.p_record_below:.1g} at 95 %); run at "
+                f"least {needed_replicates(r.replicates):,} replicates to score it"
+            )
+            continue
         print(
             f"{r.rank:>4}  {r.scenario:<22} {r.p_record:>10.3g} {r.log_score:>10.2f} "
             f"{r.log_se:>6.2f} {r.log_bf_vs_best:>15.2f} {r.log_bf_se:>6.2f}  {r.binding}"
         )
     if args.out:
+        from sim.files import atomic_write
         from sim.present.history import predictive_by_scenario, write_scores_report
 
-        args.out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out / "scores.csv", index=False)
-        predictive_by_scenario(predictive).to_csv(args.out / "predictive.csv", index=False)
+        atomic_write(table.to_csv, args.out / "scores.csv", index=False)
+        atomic_write(predictive_by_scenario(predictive).to_csv, args.out / "predictive.csv", index=False)
         page = write_scores_report(
             table,
             predictive,
@@ -1389,7 +1448,20 @@ def cmd_score(args) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args) -> int:
+    """`verify`: check result folders on demand (:func:`sim.run.integrity.verify`)."""
+    from sim.run.integrity import verify
+
+    for folder in args.folders:
+        checked = verify(folder, replay=not args.no_replay)
+        print(f"{folder}: intact ({len(checked)} checks)")
+        for line in checked:
+            print(f"  {line}")
+    return EXIT_OK
+
+
 COMMANDS = {
+    "verify": cmd_verify,
     "calibrate": cmd_calibrate,
     "score": cmd_score,
     "run": cmd_run,
