@@ -1052,6 +1052,8 @@ def cmd_sensitivity_over_time(args) -> int:
 
     if args.method != "sobol":
         raise UsageError("--over-time: expected --method sobol")
+    out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
+    hold(out, own=SENSITIVITY_MARKS, force=args.force, what="a sensitivity analysis")
     scenario = load_scenario(args.scenario)
     result = sobol_over_time(
         scenario,
@@ -1065,8 +1067,6 @@ def cmd_sensitivity_over_time(args) -> int:
         steps=args.steps,
     )
     unit = scenario.run.unit if scenario.run.unit.endswith("s") else scenario.run.unit + "s"
-    out = args.out or Path("results") / f"{args.scenario.stem}-sensitivity"
-    hold(out, own=SENSITIVITY_MARKS, force=args.force, what="a sensitivity analysis")
     paths = write_sobol_over_time(result, out, scenario.run.dt, unit)
     top = result.ST.mean().sort_values(ascending=False).head(args.top)
     print(f"Sobol ST of P({result.alliance} active after step t), mean over {len(result.steps)} steps:")

@@ -592,3 +592,49 @@ def test_score_marks_a_scenario_that_never_reproduced_the_record_as_not_estimabl
     assert not never["estimable"] and pd.isna(never["rank"]) and np.isnan(never["p_record"])
     assert never["p_record_below"] == pytest.approx(1e-3)
     assert ranked.iloc[0]["rank"] == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Smaller items: the disk estimate, --resume of a finished run
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_disk_estimate_is_a_lower_bound_within_a_factor_of_two_of_the_peak(tmp_path, monkeypatch):
+    """The peak of a run on disk is its chunk files plus the merged results beside them."""
+    from sim.run import engine
+
+    peak = {}
+    merge = engine.finalize
+
+    def measuring(out, *args, **kwargs):
+        chunks = sum(p.stat().st_size for p in (Path(out) / "chunks").iterdir())
+        merge(out, *args, **kwargs)
+        peak["bytes"] = chunks + sum(p.stat().st_size for p in Path(out).iterdir() if p.is_file())
+
+    monkeypatch.setattr(engine, "finalize", measuring)
+    scenario = ROOT / "scenarios" / "status_quo.toml"  # many sampled values: most of a row
+    engine.run_ensemble(
+        scenario, replicates=3000, steps=6, chunk_size=500, why=False, progress=False, out=tmp_path / "r"
+    )
+    from sim.spec.scenario import load_scenario
+
+    need = engine._disk_need(load_scenario(scenario).with_run(replicates=3000, steps=6), 500, False)
+    assert 0.5 * peak["bytes"] <= need <= peak["bytes"], (need, peak)
+
+
+def test_resume_of_a_finished_run_does_nothing_and_needs_no_free_space(finished, tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    from sim.run import engine
+
+    folder = tmp_path / "run"
+    shutil.copytree(finished, folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    Usage = namedtuple("Usage", "total used free")
+    monkeypatch.setattr("shutil.disk_usage", lambda p: Usage(1 << 30, 1 << 30, 0))
+    ran = []
+    monkeypatch.setattr(engine, "run_chunk", lambda task: ran.append(task) or None)
+    argv = ["run", str(SCENARIO), *SMALL_RUN, "-j", "1", "--trajectories", "--resume", "--out", str(folder)]
+    code = cli.main(argv)
+    assert code == 0 and ran == []
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

@@ -777,6 +777,8 @@ def run_design(
         "engine": engine,
     }
     manifest = _prepare(out, scenario, scenario.digest(), settings, n_chunks, resume, force, name)
+    if manifest.get("status") == "complete":  # --resume of a finished run: nothing is left to do
+        return load_results(out)
     done = manifest["chunks"]["done"]
     pending = [c for c in range(n_chunks) if not chunk_intact(out, c, done.get(str(c)))]
     for key in [k for k in done if int(k) in pending]:
@@ -948,7 +950,9 @@ def run_ensemble(
             f"{engine}; drop --why or use --engine numpy"
         )
     settings = _settings(scenario, chunk_size, trajectories, dtype, engine, window)
-    _check_writable(out, _disk_need(scenario, chunk_size, trajectories))
+    finished = read_manifest(out) if resume and out.is_dir() else None
+    done = finished is not None and finished.get("status") == "complete"  # nothing left to write
+    _check_writable(out, 0 if done else _disk_need(scenario, chunk_size, trajectories))
     return run_design(
         scenario,
         Design.single(scenario.run.replicates),
@@ -1040,13 +1044,19 @@ def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool, so
 
 
 def _disk_need(scenario: Scenario, chunk_size: int, trajectories: bool) -> int:
-    """A rough lower bound on the bytes a run writes (chunk files, then the merged results)."""
+    """A lower bound on the bytes a run writes at its peak: every chunk's table (Arrow IPC,
+    uncompressed) and summaries, and beside them the merged Parquet table (about as large: its
+    numbers do not compress), summary and trajectories."""
     run = scenario.run
     n_chunks = -(-run.replicates // chunk_size)
-    columns = 8 + 4 * len(scenario.alliances) + 3 * len(scenario.actors)
-    summary = (run.steps + 1) * (len(scenario.alliances) * HIST_BINS + 2) * 8
+    A, L = len(scenario.actors), len(scenario.alliances)
+    # a row: replicate (8), each sampled value (float32), per alliance its fate and defector
+    # (offsets and a few characters), end step (4) and cohesion (8), the balance share (8), and
+    # per actor its bloc (1) and final capability (8)
+    row = 8 + 4 * len(uncertain_slots(scenario)) + 33 * L + 8 + 9 * A
+    summary = (run.steps + 1) * (L * HIST_BINS + 2) * 8
     need = _footprint(scenario, chunk_size, trajectories)
-    return run.replicates * columns * 2 + summary * (n_chunks + 1) + 2 * need["trajectories file"]
+    return 2 * run.replicates * row + summary * (n_chunks + 1) + 2 * need["trajectories file"]
 
 
 def _check_writable(out: Path, need: int) -> None:
