@@ -305,7 +305,7 @@ def test_the_messages_say_what_changed(copy, capsys):
         ("[1, 2]", "expected a JSON object, got a JSON list"),
         ('"text"', "expected a JSON object, got a JSON str"),
         ("{", "unreadable manifest"),
-        (None, "scenario_hash: Field required"),
+        (None, "scenario_hash: required but missing"),
         ("replicates='300'", "settings.replicates: Input should be a valid integer (got '300')"),
         ("status=3", "status: Input should be 'running' or 'complete' (got 3)"),
         ("files=[]", "files: Input should be a valid dictionary"),
@@ -638,3 +638,22 @@ def test_resume_of_a_finished_run_does_nothing_and_needs_no_free_space(finished,
     code = cli.main(argv)
     assert code == 0 and ran == []
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("A\u200b", "without invisible characters"),
+        ("A ", "without leading or trailing spaces"),
+        ("Cafe\u0301", "in composed Unicode (NFC"),
+    ],
+)
+def test_a_name_that_only_looks_like_another_is_refused(name, expected, tmp_path, capsys):
+    """Two actors that print alike ("A" and "A" + a zero-width space) would be two actors."""
+    scenario = tmp_path / "lookalike.toml"
+    scenario.write_text(
+        SCENARIO.read_text(encoding="utf-8") + f'\n[actors."{name}"]\ncapability = 0.1\n', encoding="utf-8"
+    )
+    code, err = run_cli(["validate", scenario], capsys)
+    line = one_line(err)
+    assert code == 2 and expected in line and "lookalike.toml:" in line, line

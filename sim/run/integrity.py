@@ -234,6 +234,8 @@ def _first_error(e: ValidationError) -> str:
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "value_error":  # a rule across fields: its message names them
         return f"{place}: {message}" if place else message
+    if err["type"] == "missing":
+        return f"{place}: required but missing"
     shown = repr(err.get("input"))
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
     return f"{place or 'the top level'}: {message} (got {shown})"

@@ -92,6 +92,8 @@ def read_manifest(directory: Path, name: str = MANIFEST) -> dict | None:
             if info.st_size > MANIFEST_LIMIT:
                 raise ResultsError(f"{path}: expected at most 64 MB, got {info.st_size:,} bytes")
             data = json.loads(fh.read())
+    except ResultsError:
+        raise
     except (OSError, ValueError) as e:
         raise ResultsError(f"{path}: unreadable manifest ({e})") from None
     if not isinstance(data, dict):

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -307,9 +308,29 @@ ShockValue = Annotated[Value, _Bounded(0.0, 2.0)]  # a drop of a tie in [-1, 1]
 # The scenario's parts
 # --------------------------------------------------------------------------------------------
 
+
+def _distinct_name(text: str) -> str:
+    """Refuse a name that would look like another: decomposed characters (NFD ``é`` beside NFC
+    ``é``), invisible format characters (zero-width spaces, direction marks) or surrounding
+    spaces; two such names print alike but would be two actors."""
+    import unicodedata
+
+    if unicodedata.normalize("NFC", text) != text:
+        raise ValueError("expected a name in composed Unicode (NFC: é as one character, not e and an accent)")
+    if any(unicodedata.category(ch) == "Cf" for ch in text):
+        raise ValueError("expected a name without invisible characters (zero-width spaces, direction marks)")
+    if text != text.strip():
+        raise ValueError("expected a name without leading or trailing spaces")
+    return text
+
+
 # Names (of actors, issues, alliances, events) appear in paths, tables, figures and terminals:
-# no control characters.
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+# no control characters, and none that only looks like another.
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$"),
+    AfterValidator(_distinct_name),
+]
 
 
 class Actor(_Strict):
@@ -1274,10 +1295,12 @@ def _explain(error: ValidationError, layers: list[_Layer]) -> ScenarioError:
     )
     if clean and clean[-1] == "[key]":  # a table key (a name) that is not a valid name
         clean = clean[:-1]
-        msg = (
-            f"expected a name of 1 to 200 characters, none of them control characters, got "
-            f"{_shown(err.get('input'))}"
+        what = (
+            msg
+            if err["type"] == "value_error"
+            else ("expected a name of 1 to 200 characters, none of them control characters")
         )
+        msg = f"{what}, got {_shown(err.get('input'))}"
     elif err["type"] == "extra_forbidden":
         msg = f"unknown key {clean[-1]!r}" + _suggest(clean, layers)
     elif err["type"] == "missing":
