@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from sim.run.store import (
+    FORMAT,
     MANIFEST,
     REPLICATES,
     SUMMARY,
@@ -168,7 +169,7 @@ class Settings(_Strict):
 class ResultManifest(_Strict):
     """``manifest.json`` of a result folder (:mod:`sim.run.store`)."""
 
-    format: Literal[1]
+    format: int
     name: str
     status: Literal["running", "complete"]
     scenario_hash: Hex64
@@ -187,6 +188,11 @@ class ResultManifest(_Strict):
 
     @model_validator(mode="after")
     def _agree(self) -> ResultManifest:
+        if self.format != FORMAT:
+            raise ValueError(
+                f"format {self.format}: expected {FORMAT}, the layout this version of alliance-sim "
+                "reads; write the folder again with this version"
+            )
         s = self.settings
         for field, value, recorded in (("seed", self.seed, s.seed), ("steps", self.steps, s.steps)):
             if value != recorded:
