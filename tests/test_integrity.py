@@ -29,7 +29,7 @@ import pytest
 from sim import cli
 from sim.files import atomic_write, atomic_write_bytes
 from sim.run import lock as lock_module
-from sim.run.integrity import SEAL, IntegrityError, manifest_digest
+from sim.run.integrity import SEAL, IntegrityError, manifest_digest, verify
 from sim.run.lock import LOCK_FILE, FolderBusyError, holder_of, lock_folder
 from sim.run.store import ResultsError, load_results
 from tests.conftest import DATA, ROOT
@@ -657,3 +657,22 @@ def test_a_name_that_only_looks_like_another_is_refused(name, expected, tmp_path
     code, err = run_cli(["validate", scenario], capsys)
     line = one_line(err)
     assert code == 2 and expected in line and "lookalike.toml:" in line, line
+
+
+def test_verify_checks_each_run_of_a_comparison_folder_and_refuses_other_folders(finished, tmp_path, capsys):
+    comparison = tmp_path / "comparison"
+    for name in ("a", "b"):
+        shutil.copytree(finished, comparison / name)
+    checked = verify(comparison, replay=False)
+    assert any(line.startswith("a: replicates.parquet: SHA-256") for line in checked)
+    assert any(line.startswith("b: replicates.parquet: SHA-256") for line in checked)
+    flip_byte(comparison / "b" / "summary.npz")
+    code, err = run_cli(["verify", comparison, "--no-replay"], capsys)
+    assert code == 2 and f"{comparison / 'b' / 'summary.npz'}: " in one_line(err)
+    (tmp_path / "empty").mkdir()
+    for folder, expected in (
+        (tmp_path / "empty", "no manifest.json or calibration.json"),
+        (tmp_path / "none", "no such folder"),
+    ):
+        code, err = run_cli(["verify", folder], capsys)
+        assert code == 2 and expected in one_line(err)
