@@ -6,6 +6,7 @@ replicates' own states."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import textwrap
 from pathlib import Path
@@ -26,6 +27,7 @@ from sim.analysis.calibration import (
 from sim.errors import InputError
 from sim.model import dynamics
 from sim.run.engine import stream_seeds
+from sim.run.integrity import file_record
 from sim.spec.observations import load_record
 from sim.spec.params import compile_params
 
@@ -523,6 +525,11 @@ def test_from_observations_refuses_states_that_do_not_fit(small_record, tmp_path
         arrays = {k: z[k] for k in z.files}
     arrays["ties"] = arrays["ties"][:, :2, :2]
     np.savez(out / "states.npz", **arrays)
+    with pytest.raises(InputError, match="states.npz: .* bytes where calibration.json records"):
+        project(out / "posterior.toml", steps=3)  # the checksum catches the edit first
+    manifest = json.loads((out / "calibration.json").read_text())
+    manifest["files"]["states.npz"] = file_record(out / "states.npz")  # as if written so
+    (out / "calibration.json").write_text(json.dumps(manifest))
     with pytest.raises(InputError, match="states.npz: expected the states of the accepted replicates"):
         project(out / "posterior.toml", steps=3)
     with pytest.raises(InputError, match="needs states.npz and calibration.json beside it"):

@@ -36,7 +36,15 @@ MODES = {
         ["compare", "status_quo", "back_to_back"],
         ["sim.analysis.compare.compare", "sim.present.report.write_report"],
     ),
-    "report": (["report", "{tmp}"], ["sim.run.store.load_results", "sim.present.report.write_report"]),
+    "report": (
+        ["report", "{tmp}"],
+        [
+            "sim.run.store.load_results",
+            "sim.present.report.write_report",
+            "sim.run.integrity.refuse_overwrite",
+        ],
+    ),
+    "verify": (["verify", "{tmp}"], [("sim.run.integrity.verify", [])]),
     "list": (["list", "{tmp}/scenarios"], []),
     "show": (["show", "status_quo"], ["sim.present.show.render"]),
     "validate": (["validate"], ["sim.run.footprint.check_summaries"]),
@@ -73,6 +81,7 @@ MODES = {
             "sim.analysis.discovery.discover",
             "sim.run.store.load_results",
             "sim.present.exploration.write_discovery",
+            "sim.cli.options.hold",
         ],
     ),
     "discover-levers": (
@@ -96,7 +105,11 @@ MODES = {
     ),
     "optimize": (
         ["optimize", "policy"],
-        ["sim.analysis.optimize.optimize", "sim.present.policy_pages.write_search_report"],
+        [
+            "sim.analysis.optimize.optimize",
+            "sim.present.policy_pages.write_search_report",
+            "sim.cli.options.hold",
+        ],
     ),
     "score": (
         ["score", "status_quo", "--observations", "obs.toml"],
@@ -104,6 +117,8 @@ MODES = {
             "sim.analysis.calibration.score_scenarios",
             "sim.present.calibration_pages.predictive_by_scenario",
             "sim.present.calibration_pages.write_scores_report",
+            "sim.files.atomic_write",
+            "sim.cli.options.hold",
         ],
     ),
     "calibrate": (
@@ -219,6 +234,11 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
             ["--out", "{tmp}/r.html"],
             positional("sim.present.report.write_report", 1, Path("{tmp}/r.html")),
         ),
+        "--force": (["--force"], kw("sim.run.integrity.refuse_overwrite", "force", True)),
+    },
+    "verify": {
+        "folders": ([], positional("sim.run.integrity.verify", 0, Path("{tmp}"))),
+        "--no-replay": (["--no-replay"], kw("sim.run.integrity.verify", "replay", False)),
     },
     "list": {"folder": ([], positional("sim.present.text.scenario_list", 0, "rows of only"))},
     "show": {
@@ -341,6 +361,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         ),
         "--policy": (["--policy", "3"], REFUSED),
         "--include": (["--include", "x"], REFUSED),
+        "--force": (["--force"], kw("sim.cli.options.hold", "force", True)),
     },
     "discover-levers": {
         "--policy": (["--policy", "3"], positional(VULNERABLE, 1, 3)),
@@ -394,6 +415,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--seed": (["--seed", "4"], kw(OPTIMIZE, "seed", 4)),
         "--workers": (["-j", "2"], kw(OPTIMIZE, "workers", 2)),
         "--out": (["--out", "{tmp}/z"], kw(OPTIMIZE, "out", Path("{tmp}/z"))),
+        "--force": (["--force"], kw("sim.cli.options.hold", "force", True)),
         "--no-report": (["--no-report"], called("sim.present.policy_pages.write_search_report", False)),
         "--no-progress": (["--no-progress"], ("generation shown", False)),
     },
@@ -409,6 +431,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
             positional("sim.present.calibration_pages.write_scores_report", 2, Path("{tmp}/sc/report.html")),
         ),
         "--no-progress": (["--no-progress"], kw(SCORE, "progress", False)),
+        "--force": (["--out", "{tmp}/sc", "--force"], kw("sim.cli.options.hold", "force", True)),
     },
     "calibrate": {
         "--engine": (["--engine", "numba"], kw(CALIBRATE, "engine", "numba")),

@@ -1,8 +1,9 @@
 """The package's layers: a module imports only its own layer and the layers below it.
 
 spec -> model -> run -> analysis -> present -> cli / api / integrations (docs/design.md, "Layers"),
-with the vocabulary and the error family beneath them all. The check reads every ``import`` statement of
-``sim/`` (including those inside functions), so a late import cannot slip past it.
+with the vocabulary, the error family and atomic file writing (sim.files) beneath them all. The check
+reads every ``import`` statement of ``sim/`` (including those inside functions), so a late import
+cannot slip past it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ RANK = {
     "errors": 0,
     "extras": 0,
     "version": 0,
+    "files": 0,
     "spec": 1,
     "model": 2,
     "run": 3,

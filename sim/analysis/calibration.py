@@ -47,9 +47,12 @@ import pandas as pd
 from sim.analysis import likelihood
 from sim.analysis.likelihood import Binding
 from sim.errors import InputError
+from sim.files import atomic_open, atomic_write, atomic_write_text
 from sim.model import dynamics
 from sim.model.landscape import best_partition
 from sim.run.engine import Collector, Design, OutcomeCollector, Start, run_design
+from sim.run.integrity import FILES, calibration_manifest, seal_files
+from sim.run.lock import LOCK_FILE, locks
 from sim.spec.observations import TIE_KINDS, Record, add_units, load_record
 from sim.spec.parammap import slots
 from sim.spec.scenario import SHIPPED_PREFIX, SHIPPED_ROOT, Scenario, load_scenario, root_for, stored_scenario
@@ -64,6 +67,7 @@ STATES = "states.npz"
 POSTERIOR_TOML = "posterior.toml"
 POSTERIOR_TABLE = "posterior.parquet"
 MANIFEST = "calibration.json"
+CSV_FILES = ("prior_predictive.csv", "posterior_predictive.csv")
 
 
 class CalibrationError(InputError):
@@ -332,14 +336,45 @@ def score_scenarios(
                 "log_se": s.log_se,
                 "replicates": s.n,
                 "binding": record.observations[bind.index].id,
+                # replicates whose every reading has a likelihood above the floor: none, and the
+                # score would be the floor's artefact, not an estimate
+                "reproduced": int((lik > likelihood.TINY).all(axis=1).sum()),
             }
         )
-    table = pd.DataFrame(rows).sort_values("log_score", ascending=False, kind="stable")
+    return _rank_scores(pd.DataFrame(rows), observations)
+
+
+def needed_replicates(n: int) -> int:
+    """Replicates that would show about ten reproductions of a record none of ``n`` reproduced,
+    were its probability at the 95 % upper bound ``3 / n`` (the rule of three); more are needed
+    if it is lower."""
+    return math.ceil(10 * n / 3)
+
+
+def _rank_scores(table: pd.DataFrame, observations: Path) -> pd.DataFrame:
+    """Rank the scores of the scenarios that reproduced the record at least once; the others are
+    kept, marked not estimable (``estimable`` false, no score, ``p_record_below`` the 95 % upper
+    bound of their probability, no rank); none estimable is refused with one line."""
+    table["estimable"] = table["reproduced"] > 0
+    if not table["estimable"].any():
+        n = int(table["replicates"].min())
+        raise InputError(
+            f"{observations}: no replicate of {', '.join(table['scenario'])} reproduced the record "
+            f"(P(record) below {3 / n:.1g} at 95 % with {n:,} replicates), so no score can be "
+            f"estimated; run at least {needed_replicates(n):,} replicates per scenario (--replicates), "
+            f"more if it is rarer, or review the binding observation ({table['binding'].iloc[0]})"
+        )
+    table["p_record_below"] = np.where(table["estimable"], np.nan, 3 / table["replicates"])
+    for col in ("p_record", "log_score", "log_se"):
+        table[col] = table[col].where(table["estimable"])
+    table = table.sort_values(["estimable", "log_score"], ascending=False, kind="stable")
     best = table.iloc[0]
     table["log_bf_vs_best"] = table["log_score"] - best["log_score"]
     table["log_bf_se"] = np.hypot(table["log_se"], best["log_se"])
     table.loc[table.index[0], "log_bf_se"] = 0.0
-    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    rank = np.arange(1, len(table) + 1)
+    table.insert(0, "rank", pd.array(np.where(table["estimable"], rank, 0), dtype="Int64"))
+    table.loc[~table["estimable"], "rank"] = pd.NA
     return table.reset_index(drop=True)
 
 
@@ -500,6 +535,7 @@ def rank_correlations(
     return sorted(out, key=lambda c: -abs(c[2]))
 
 
+@locks("out")  # one writer per folder
 def calibrate(
     scenario_path: str | Path,
     observations: str | Path,
@@ -606,13 +642,13 @@ def _check_out(out: Path, force: bool) -> None:
         POSTERIOR_TABLE,
         STATES,
         MANIFEST,
-        "prior_predictive.csv",
-        "posterior_predictive.csv",
+        *CSV_FILES,
         "report.html",
         "report_figures",
     }
-    if out.exists() and any(out.iterdir()) and not force:
-        if not set(p.name for p in out.iterdir()) <= ours:
+    present = {p.name for p in out.iterdir() if p.name != LOCK_FILE} if out.exists() else set()
+    if present and not force:
+        if not present <= ours:
             raise InputError(f"{out}: is not empty and holds no calibration; choose another --out")
         raise InputError(f"{out}: already holds a calibration; use --force to replace it")
 
@@ -621,6 +657,7 @@ def write_calibration(cal: Calibration, out: Path) -> None:
     """Write the posterior samples, the accepted states, the posterior scenario, the predictive
     tables and a manifest into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)  # no manifest until every file is whole
     ens, acc = cal.ensemble, cal.accepted
     table = {
         "replicate": ens.replicate[acc],
@@ -628,12 +665,13 @@ def write_calibration(cal: Calibration, out: Path) -> None:
     }
     for path, x in ens.sampled.items():
         table[param_column(path)] = x[acc]
-    pd.DataFrame(table).to_parquet(out / POSTERIOR_TABLE, index=False)
+    atomic_write(pd.DataFrame(table).to_parquet, out / POSTERIOR_TABLE, index=False)
     arrays = {k: v for k, v in ens.states.items()}
     arrays.update(replicate=ens.replicate[acc])
     _save_npz(out / STATES, arrays)
-    cal.prior_predictive.to_csv(out / "prior_predictive.csv", index=False)
-    cal.posterior_predictive.to_csv(out / "posterior_predictive.csv", index=False)
+    atomic_write(cal.prior_predictive.to_csv, out / "prior_predictive.csv", index=False)
+    atomic_write(cal.posterior_predictive.to_csv, out / "posterior_predictive.csv", index=False)
+    write_posterior_toml(cal, out / POSTERIOR_TOML)
     manifest = {
         "format": 1,
         "scenario": cal.scenario.to_data(),
@@ -655,8 +693,9 @@ def write_calibration(cal: Calibration, out: Path) -> None:
         "moved": [m.__dict__ for m in cal.moved],
         "rank_correlations": [{"a": a, "b": b, "spearman": rho} for a, b, rho in cal.correlations],
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    write_posterior_toml(cal, out / POSTERIOR_TOML)
+    # written last, with the checksums of every file before it: a folder with a manifest is whole
+    manifest[FILES] = seal_files(out, [POSTERIOR_TABLE, STATES, POSTERIOR_TOML, *CSV_FILES])
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1))
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -664,7 +703,7 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     import io
     import zipfile
 
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+    with atomic_open(path) as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
         for name in sorted(arrays):
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
@@ -795,7 +834,7 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
     data.update(body)
     if ties:
         data["ties"] = ties
-    path.write_text(dumps(data, comments), encoding="utf-8")
+    atomic_write_text(path, dumps(data, comments))
     load_scenario(path)  # what is written must load
     return path
 
@@ -852,6 +891,7 @@ def load_states(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+@locks("out")  # one writer per folder
 def project(
     calibrated: str | Path,
     *,
@@ -874,7 +914,7 @@ def project(
     ``workers``.
     """
     folder = calibration_dir(Path(calibrated))
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    manifest = calibration_manifest(folder)  # its shape and every file's checksum, or one line
     scenario = stored_scenario(manifest["scenario"])
     t0 = int(manifest["last_step"])
     start = _dt.date.fromisoformat(manifest["start"])
@@ -947,7 +987,7 @@ def project(
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        table.to_parquet(out / "projection.parquet", index=False)
+        atomic_write(table.to_parquet, out / "projection.parquet", index=False)
         summary = {
             "alliance": alliance,
             "from_step": t0,
@@ -959,5 +999,5 @@ def project(
             **{f"p_{f}": proj.p(f)[0] for f in FATES},
             "answer": proj.sentence(),
         }
-        (out / "projection.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+        atomic_write_text(out / "projection.json", json.dumps(summary, indent=1))
     return proj

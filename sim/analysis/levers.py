@@ -18,7 +18,6 @@ making for complex environmental systems undergoing change. Environ. Model. Soft
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,10 @@ import pandas as pd
 
 from sim.analysis.robustness import Robustness, robustness
 from sim.errors import InputError
+from sim.files import atomic_write
 from sim.run.engine import Collector, Design, run_design
+from sim.run.integrity import FILES, levers_manifest, seal_files
+from sim.run.lock import locks
 from sim.run.store import ChunkData, encode_table, write_json
 from sim.spec.correlation import sample_values
 from sim.spec.lever_values import grid, latin_hypercube, lever_names, lever_path, with_status_quo
@@ -308,6 +310,7 @@ class PolicyResults:
         """``policies.parquet``, ``evaluations.parquet``, ``worlds.parquet`` and ``manifest.json``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
+        (out / "manifest.json").unlink(missing_ok=True)  # no manifest until every file is whole
         paths = {
             "policies": out / "policies.parquet",
             "evaluations": out / "evaluations.parquet",
@@ -315,11 +318,12 @@ class PolicyResults:
             "importance": out / "importance.csv",
             "manifest": out / "manifest.json",
         }
-        self.table.to_parquet(paths["policies"], index=False)
-        lever_importance(self).to_csv(paths["importance"], index=False)
-        self.evaluations().to_parquet(paths["evaluations"], index=False)
-        self.worlds.to_parquet(paths["worlds"], index=False)
-        write_json(paths["manifest"], self.manifest())
+        atomic_write(self.table.to_parquet, paths["policies"], index=False)
+        atomic_write(lever_importance(self).to_csv, paths["importance"], index=False)
+        atomic_write(self.evaluations().to_parquet, paths["evaluations"], index=False)
+        atomic_write(self.worlds.to_parquet, paths["worlds"], index=False)
+        files = [p.name for k, p in paths.items() if k != "manifest"]
+        write_json(paths["manifest"], {**self.manifest(), FILES: seal_files(out, files)})  # checksums
         return paths
 
     def manifest(self) -> dict:
@@ -336,6 +340,7 @@ class PolicyResults:
         }
 
 
+@locks("out")  # one writer per folder
 def evaluate(
     scenario: Scenario | str | Path,
     *,
@@ -447,7 +452,7 @@ def evaluate(
 def read_policies(directory: str | Path) -> tuple[pd.DataFrame, dict]:
     """The policy table and manifest of a finished ``levers`` result folder."""
     directory = Path(directory)
-    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest = levers_manifest(directory)  # its shape and every file's checksum, or one line
     return pd.read_parquet(directory / "policies.parquet"), manifest
 
 
@@ -580,15 +585,8 @@ def vulnerability(
 
 def load_policy_results(directory: str | Path) -> PolicyResults:
     """A finished ``levers`` result folder read back (:meth:`PolicyResults.write`)."""
-    from sim.run.store import ResultsError
-
     directory = Path(directory)
-    try:
-        manifest = json.loads((directory / "manifest.json").read_text())
-    except (OSError, ValueError) as e:
-        raise ResultsError(f"{directory}: not a finished result folder ({e})") from None
-    if manifest.get("kind") != "levers":
-        raise PolicyError(f"{directory}: expected the folder of an 'alliance-sim levers' run")
+    manifest = levers_manifest(directory)  # its shape and every file's checksum, or one line
     scenario = stored_scenario(manifest["scenario"])
     names = list(manifest["metrics"])
     obj = Objectives(names, [Metric.model_validate(manifest["metrics"][n]) for n in names])

@@ -43,6 +43,8 @@ from sim.analysis.levers import (
     simulate,
 )
 from sim.extras import install_hint
+from sim.files import atomic_write
+from sim.run.lock import locks
 from sim.run.store import write_json
 from sim.spec.lever_values import from_unit, lever_names, status_quo
 from sim.spec.scenario import Scenario, load_scenario
@@ -154,8 +156,8 @@ class SearchResults:
             "convergence": out / "convergence.csv",
             "manifest": out / "manifest.json",
         }
-        self.pareto.to_parquet(paths["pareto"], index=False)
-        self.convergence.to_csv(paths["convergence"], index=False)
+        atomic_write(self.pareto.to_parquet, paths["pareto"], index=False)
+        atomic_write(self.convergence.to_csv, paths["convergence"], index=False)
         write_json(
             paths["manifest"],
             {
@@ -172,6 +174,7 @@ class SearchResults:
         return paths
 
 
+@locks("out")  # one writer per folder
 def optimize(
     scenario: Scenario | str | Path,
     *,

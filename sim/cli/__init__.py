@@ -14,6 +14,7 @@ Exit codes: 0 ok, 2 bad input (one line: file, line, field, what was expected), 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from sim.cli import (
@@ -65,10 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     def say(text: str) -> None:  # always one line, whatever the message holds
         print(" ".join(str(text).split()), file=sys.stderr)
 
+    from sim.run.lock import command_scope
+
     try:
         options.resolve_scenarios(args)
-        return args.handler(args)
+        with command_scope():  # the output folders a command holds are let go when it ends
+            return args.handler(args)
     except AllianceError as e:  # the error family carries its exit code
+        e = run_commands.with_resume_hint(e)
         say(f"alliance-sim: {e.prefix}{e}")
         return e.exit_code
     except KeyboardInterrupt:
@@ -80,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as e:  # noqa: BLE001 - the last line of defence
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:  # every file is written atomically
+            say(
+                f"alliance-sim: error: {e.filename or 'the output folder'}: {e.strerror}; nothing "
+                "was left half-written; free some space and run the command again"
+            )
+            return EXIT_INTERNAL
         if isinstance(e, OSError) and e.filename:
             say(f"alliance-sim: error: {e.filename}: {e.strerror}")
             return EXIT_BAD_INPUT

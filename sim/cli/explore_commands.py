@@ -16,6 +16,9 @@ from sim.vocabulary import Fate
 
 COMMANDS = ("sweep", "sensitivity", "discover", "landscape", "app")
 
+#: what marks a folder as a sensitivity analysis's (Sobol or Morris, or Sobol over time)
+SENSITIVITY_MARKS = ("sensitivity.json", "sobol_over_time_ST.csv")
+
 # What `sensitivity` on a result directory (no new runs) does not use.
 _NEW_RUNS_ONLY = (
     "samples",
@@ -203,6 +206,7 @@ def _register_discover(sub) -> None:
         help="drop restrictions whose quasi-p value exceeds this (0.05; 1 keeps all)",
     )
     options.add_output(p, "<results>/discovery", what="folder for the tables, figure and page")
+    p.add_argument("--force", action="store_true", help="write into a folder that holds other files")
 
 
 # -- sweep ------------------------------------------------------------------------------------
@@ -219,6 +223,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     low, high = args.range or (None, None)
     values = sweep_values(args.values, low, high, args.points)
     out = args.out or options.results_folder(args.scenario.stem, "sweep", args.path)
+    options.hold(out, own="sweep.csv", force=args.force, what="a sweep")
     if (out / "sweep.csv").exists() and not args.force:
         raise UsageError(f"{out} holds a sweep already; pass --force to replace it or choose another --out")
     scenario = load_scenario(args.scenario).with_run(steps=args.steps)
@@ -253,6 +258,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         )
     args.method = args.method or "sobol"
     out = args.out or options.results_folder(args.scenario.stem, "sensitivity")
+    options.hold(out, own=SENSITIVITY_MARKS, force=args.force, what="a sensitivity analysis")
     if args.over_time:
         return _sensitivity_over_time(args, out)
     if (out / "sensitivity.json").exists() and not args.force:
@@ -340,6 +346,7 @@ def _sensitivity_given(args: argparse.Namespace) -> int:
         )
     options.refuse(args, _NEW_RUNS_ONLY, "to a result directory (its replicates are read, no new runs)")
     out = args.out or args.scenario / f"sensitivity-{method}"
+    options.hold(out, own=("indices.csv", "over_time.csv"), force=args.force, what="a sensitivity analysis")
     if (out / "indices.csv").exists() and not args.force:
         raise UsageError(
             f"{out} holds {method} indices already; pass --force to replace them or choose another --out"
@@ -381,6 +388,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     from sim.present.show import describe_path
 
     settings = {"boxes": args.boxes, "min_coverage": args.min_coverage, "max_qp": args.max_qp}
+    out = args.out or args.results / "discovery"
+    options.hold(out, own=("prim_*.csv", "discovery_*.html"), force=args.force, what="a discovery")
     if _is_levers_folder(args.results):
         from sim.analysis.levers import load_policy_results, vulnerability
 
@@ -406,7 +415,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         return path if words == path else f"{path} ({words})"
 
     print(text.format_discovery(found, claims, names=name))
-    paths = write_discovery(found, args.out or args.results / "discovery", claims)
+    paths = write_discovery(found, out, claims)
     print(text.written({"boxes": paths["boxes"], "report": paths["report"]}))
     return EXIT_OK
 

@@ -53,6 +53,7 @@ def register(sub) -> None:
         help="folder for scores.csv, predictive.csv (each observation's probability under each scenario) and "
         "report.html (default: print the table only)",
     )
+    p.add_argument("--force", action="store_true", help="write into a folder that holds other files")
     options.add_progress(p)
 
     p = options.command(
@@ -96,6 +97,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     """`score`: rank scenarios by the probability each gave the record."""
     from sim.analysis.calibration import score_scenarios
 
+    if args.out:
+        options.hold(args.out, own="scores.csv", force=args.force, what="scores")
     predictive: dict = {}
     table = score_scenarios(
         args.scenarios,
@@ -109,11 +112,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     )
     print(text.scores(table))
     if args.out:
+        from sim.files import atomic_write
         from sim.present.calibration_pages import predictive_by_scenario, write_scores_report
 
-        args.out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out / "scores.csv", index=False)
-        predictive_by_scenario(predictive).to_csv(args.out / "predictive.csv", index=False)
+        atomic_write(table.to_csv, args.out / "scores.csv", index=False)
+        atomic_write(predictive_by_scenario(predictive).to_csv, args.out / "predictive.csv", index=False)
         page = write_scores_report(
             table,
             predictive,
@@ -133,6 +136,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.analysis.calibration import DEFAULT_REPLICATES, MIN_ACCEPTED, calibrate
 
     out = args.out or options.results_folder(args.scenario.stem, "calibrated")
+    options.hold(out)  # calibrate itself refuses a folder that holds anything but a calibration
     cal = calibrate(
         args.scenario,
         args.observations,
@@ -169,6 +173,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     )
     folder = args.scenario if args.scenario.is_dir() else args.scenario.parent
     out = args.out or options.results_folder(folder.name, "from-observations")
+    options.hold(out, own="projection.json", force=args.force, what="a projection")
     proj = project(
         args.scenario,
         steps=args.steps,

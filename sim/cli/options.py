@@ -308,6 +308,18 @@ def scheduler_address(text: str) -> str:
     return text if m["scheme"] else f"tcp://{text}"
 
 
+# -- output folders held for the life of a command --------------------------------------------
+
+
+def hold(out: Path, **kwargs) -> Path:
+    """Lock an output folder for the rest of the command (:func:`sim.run.lock.hold`): one writer
+    per folder; ``own`` names what marks the folder as this command's output, so that a folder
+    holding other files is refused without ``force``."""
+    from sim.run.lock import hold as hold_folder
+
+    return hold_folder(out, **kwargs)
+
+
 # -- a command's registration -----------------------------------------------------------------
 
 Handler = Callable[[argparse.Namespace], int]

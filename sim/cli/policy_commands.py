@@ -98,6 +98,7 @@ def _register_optimize(sub) -> None:
     options.add_seed(p, "seed of worlds, replicates and search")
     options.add_workers(p)
     options.add_output(p, "results/<name>-optimize", what="result folder")
+    p.add_argument("--force", action="store_true", help="write into a folder that holds other files")
     options.add_report_switch(p)
     options.add_progress(p)
 
@@ -125,6 +126,9 @@ def cmd_levers(args: argparse.Namespace) -> int:
         raise UsageError("--resume and --force exclude each other")
     scenario = load_scenario(args.scenario)
     out = args.out or options.results_folder(args.scenario.stem, "levers")
+    options.hold(
+        out, own=("runs", "policies.parquet"), force=args.force or args.resume, what="a levers evaluation"
+    )
     result = evaluate(
         scenario,
         policies=args.policies or 64,
@@ -185,6 +189,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from sim.spec.scenario import load_scenario
 
     out = args.out or options.results_folder(args.scenario.stem, "optimize")
+    options.hold(out, own="pareto.parquet", force=args.force, what="an optimisation")
 
     def show(row):
         if not args.no_progress:

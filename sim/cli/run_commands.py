@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sim.cli import options
 from sim.cli.options import UsageError
-from sim.errors import EXIT_OK, RunError
+from sim.errors import EXIT_OK, AllianceError, RunError
 from sim.present import text
 
-COMMANDS = ("run", "compare", "report")
+COMMANDS = ("run", "compare", "report", "verify")
 
 
 def register(sub) -> None:
@@ -45,6 +45,17 @@ def register(sub) -> None:
     p = options.command(sub, "report", cmd_report, "write the HTML report of one or more result directories")
     p.add_argument("results", type=Path, nargs="+")
     options.add_output(p, "<first dir>/report.html", what="HTML file")
+    p.add_argument("--force", action="store_true", help="replace an existing file that is not a report")
+
+    p = options.command(
+        sub,
+        "verify",
+        cmd_verify,
+        "check result folders: the manifest, every file's checksum, the row count, and a re-run of the "
+        "first and last chunks",
+    )
+    p.add_argument("folders", type=Path, nargs="+")
+    p.add_argument("--no-replay", action="store_true", help="do not re-run the first and last chunks")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -60,6 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.run.engine import run_ensemble
 
     out = args.out or options.results_folder(args.scenario.stem)
+    options.hold(out)  # one writer per folder, for the life of the command
     with finishing_hint():
         results = run_with_executor(
             args,
@@ -84,6 +96,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sim.analysis.compare import compare
     from sim.present.report import write_report
 
+    options.hold(args.out, own=("report.html", "*/manifest.json"), force=args.force, what="a comparison")
     with finishing_hint():
         comparison = run_with_executor(
             args, compare, args.scenarios, args.out, force=args.force, **run_settings(args)
@@ -101,11 +114,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """`report`: an HTML report of finished result directories."""
-    from sim.present.report import write_report
+    from sim.present.report import is_page, write_report
+    from sim.run.integrity import refuse_overwrite
     from sim.run.store import load_results
 
+    target = args.out or args.results[0] / "report.html"
+    refuse_overwrite(target, force=args.force, ours=is_page, what="a report page")
+    options.hold(target.parent)
     runs = [load_results(d) for d in args.results]
-    print(text.written({"report": write_report(runs, args.out or args.results[0] / "report.html")}))
+    print(text.written({"report": write_report(runs, target)}))
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """`verify`: check result folders on demand (:func:`sim.run.integrity.verify`)."""
+    from sim.run.integrity import verify
+
+    for folder in args.folders:
+        print(text.verified(folder, verify(folder, replay=not args.no_replay)))
     return EXIT_OK
 
 
@@ -152,6 +178,17 @@ def finishing_hint():
         if not e.resume:
             raise
         raise e.with_hint(resume_command(**e.resume)) from e.__cause__
+
+
+def with_resume_hint(error: AllianceError) -> AllianceError:
+    """``error`` naming the command that finishes its run, when it carries what that takes (an
+    interrupted run refused by a reader, say); unchanged otherwise."""
+    if not error.resume:
+        return error
+    try:
+        return error.with_hint(resume_command(**error.resume))
+    except (KeyError, TypeError, ValueError):  # settings too damaged to rebuild the command
+        return error
 
 
 def resume_command(source: Path | None, out: Path, settings: dict, point: bool = False) -> str:

@@ -33,6 +33,8 @@ from matplotlib.figure import Figure
 from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
 
+from sim.files import atomic_write_bytes
+
 # absolute imports: `solara run sim/app.py` executes this file outside the package
 from sim.model.agents import AllianceModel
 from sim.present.plots import FATE_COLORS, NEGATIVE, POSITIVE, actor_colors, text
@@ -409,7 +411,7 @@ def Inputs(model: solara.Reactive, params: solara.Reactive):  # noqa: N802 - a c
         data = info.get("data")
         if data is None and info.get("file_obj") is not None:
             data = info["file_obj"].read()
-        target.write_bytes(data or b"")
+        atomic_write_bytes(target, data or b"")
         rebuild({"scenario_file": str(target)})
 
     current = params.value

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 
 from sim.analysis.outcomes import fate_table
 from sim.analysis.why import why_groups
+from sim.files import atomic_write_text
 from sim.model.attribution import DEFAULT_WINDOW
 from sim.present import plots, why_figures
 from sim.run.engine import Design, OutcomeCollector, run_design
@@ -242,7 +243,7 @@ def write_scenario(setting: Setting, target: str | Path, folder: Path = SCENARIO
     project, like every file a scenario extends."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(scenario_text(setting, target, folder))
+    atomic_write_text(target, scenario_text(setting, target, folder))
     return target
 
 

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from sim.analysis.discovery import Discovery
 from sim.analysis.sensitivity import Sensitivity
+from sim.files import atomic_write, atomic_write_text
 from sim.present import plots
 from sim.vocabulary import FATE_LABELS, FATES
 
@@ -81,12 +82,12 @@ def write_sensitivity(s: Sensitivity, out: str | Path, claims: dict | None = Non
     design = pd.concat([design, s.outputs], axis=1)
     design.index.name = "design_row"
     paths = {"design": out / "design.parquet"}
-    design.to_parquet(paths["design"])
+    atomic_write(design.to_parquet, paths["design"])
     frames = []
     for o, df in s.indices.items():
         frames.append(df.reset_index().assign(output=o))
     paths["indices"] = out / "indices.csv"
-    pd.concat(frames, ignore_index=True).to_csv(paths["indices"], index=False)
+    atomic_write(pd.concat(frames, ignore_index=True).to_csv, paths["indices"], index=False)
     meta = {
         "scenario": s.scenario_name,
         "method": s.method,
@@ -97,7 +98,7 @@ def write_sensitivity(s: Sensitivity, out: str | Path, claims: dict | None = Non
         "noise_share": {o: s.noise_share(o) for o in s.outputs.columns},
     }
     paths["settings"] = out / "sensitivity.json"
-    paths["settings"].write_text(json.dumps(meta, indent=1, default=_json_default))
+    atomic_write_text(paths["settings"], json.dumps(meta, indent=1, default=_json_default))
     part = sensitivity_part(s, claims)
     paths["report"] = write_exploration_report(
         out / "sensitivity.html",
@@ -273,11 +274,10 @@ def write_discovery(d: Discovery, out: str | Path, claims: dict | None = None) -
 
     slug = safe_name(d.outcome.replace(" ", "_"), fallback="outcome")
     paths = {"boxes": out / f"prim_{slug}.csv"}
-    d.table().to_csv(paths["boxes"], index=False)
+    atomic_write(d.table().to_csv, paths["boxes"], index=False)
     paths["trajectory"] = out / f"prim_{slug}_trajectory.csv"
-    pd.concat([b.trajectory.assign(box=b.index) for b in d.boxes] or [pd.DataFrame()]).to_csv(
-        paths["trajectory"], index_label="step"
-    )
+    trajectory = pd.concat([b.trajectory.assign(box=b.index) for b in d.boxes] or [pd.DataFrame()])
+    atomic_write(trajectory.to_csv, paths["trajectory"], index_label="step")
     paths["report"] = write_exploration_report(
         out / f"discovery_{slug}.html",
         f"Scenario discovery: {d.outcome}",
@@ -330,8 +330,8 @@ def write_sweep(sw, out: str | Path) -> dict[str, Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"table": out / "sweep.csv", "paired": out / "sweep_paired.csv"}
-    sw.table.to_csv(paths["table"], index=False)
-    sw.paired.to_csv(paths["paired"], index=False)
+    atomic_write(sw.table.to_csv, paths["table"], index=False)
+    atomic_write(sw.paired.to_csv, paths["paired"], index=False)
     wide = sw.table.pivot(index="value", columns="fate", values="p")[list(FATES)].reset_index()
     diffs = sw.paired[sw.paired["fate"] == "holds"][["value", "diff", "low", "high"]].rename(
         columns={

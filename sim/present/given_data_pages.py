@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from sim.analysis.given_data import DUMMY, GivenDataResult
+from sim.files import atomic_write, atomic_write_text
 from sim.present import plots
 
 METHOD_NAMES = {"delta": "Borgonovo's delta", "pawn": "PAWN (median KS)"}
@@ -66,8 +67,8 @@ def write_sobol_over_time(result, out: str | Path, dt: float = 1.0, unit: str = 
         "S1": out / "sobol_over_time_S1.csv",
         "figure": out / "sobol_over_time.png",
     }
-    result.ST.to_csv(paths["ST"])
-    result.S1.to_csv(paths["S1"])
+    atomic_write(result.ST.to_csv, paths["ST"])
+    atomic_write(result.S1.to_csv, paths["S1"])
     title = (
         f"Which assumptions decide whether {result.alliance} is still active at t (Sobol ST, "
         f"{result.settings['design_points']:,} design points x {result.settings['replicates']})"
@@ -95,10 +96,11 @@ def write_given_data(
         "settings": out / "settings.json",
         "figure": out / "over_time.png",
     }
-    result.indices.rename_axis("parameter").to_csv(paths["indices"])
-    result.over_time.to_csv(paths["over_time"])
-    paths["settings"].write_text(
-        json.dumps({"method": result.method, "alliance": result.alliance, **result.settings}, indent=1)
+    atomic_write(result.indices.rename_axis("parameter").to_csv, paths["indices"])
+    atomic_write(result.over_time.to_csv, paths["over_time"])
+    atomic_write_text(
+        paths["settings"],
+        json.dumps({"method": result.method, "alliance": result.alliance, **result.settings}, indent=1),
     )
     atomic_write_bytes(paths["figure"], figure_png(over_time_chart(result, dt=dt, unit=unit)))
     return paths

@@ -38,6 +38,8 @@ from sim.vocabulary import (
 )
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+#: what marks a page as written by alliance-sim (a later page may replace it without --force)
+GENERATOR = "<meta name='generator' content='alliance-sim'>"
 
 STYLE = """
 :root { --ink:#1d2327; --muted:#5b6670; --line:#d9dee3; --bg:#ffffff; --panel:#f5f7f9;
@@ -918,12 +920,22 @@ def _write_page(path: Path, title: str, body: list[str]) -> Path:
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>"
+        f"{GENERATOR}<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>"
         + "".join(body)
         + "</main></body></html>\n"
     )
     atomic_write_bytes(path, page.encode("utf-8"))
     return path
+
+
+def is_page(path: Path) -> bool:
+    """Whether ``path`` is a page alliance-sim wrote (its head carries :data:`GENERATOR`)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return GENERATOR.encode() in head
 
 
 def write_report(results: Sequence[Results], path: str | Path) -> Path:

@@ -357,14 +357,29 @@ def posterior_written(out: Path) -> str:
 
 def scores(table: pd.DataFrame) -> str:
     """Scenarios ranked by the probability each gave the record, with log scores, Bayes factors
-    against the best and their standard errors."""
+    against the best and their standard errors; a scenario that reproduced the record in no
+    replicate is listed as not estimable, with the replicates that would score it."""
+    from sim.analysis.calibration import needed_replicates
+
     lines = [
         f"{'rank':>4}  {'scenario':<22} {'P(record)':>10} {'log score':>10} {'+-':>6} "
         f"{'log BF vs best':>15} {'+-':>6}  binding"
     ]
     for r in table.itertuples():
+        if not r.estimable:  # reproduced the record in no replicate: no score to print
+            lines.append(
+                f"{'-':>4}  {r.scenario:<22} not estimable: no replicate of {r.replicates:,} "
+                f"reproduced the record (P(record) below {r.p_record_below:.1g} at 95 %); run at "
+                f"least {needed_replicates(r.replicates):,} replicates to score it"
+            )
+            continue
         lines.append(
             f"{r.rank:>4}  {r.scenario:<22} {r.p_record:>10.3g} {r.log_score:>10.2f} "
             f"{r.log_se:>6.2f} {r.log_bf_vs_best:>15.2f} {r.log_bf_se:>6.2f}  {r.binding}"
         )
     return "\n".join(lines)
+
+
+def verified(folder, checks: list[str]) -> str:
+    """What ``verify`` found intact in a folder: the count, then one check per line."""
+    return "\n".join([f"{folder}: intact ({len(checks)} checks)", *(f"  {line}" for line in checks)])

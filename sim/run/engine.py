@@ -39,7 +39,10 @@ from sim.model.attribution import Attribution
 from sim.model.engines import BOOKS_FORCES, Layout, Summaries, get_engine
 from sim.model.landscape import best_partition, descend_partition
 from sim.run.footprint import check_fits, check_summaries, disk_need
+from sim.run.integrity import seal
+from sim.run.lock import LOCK_FILE, locks
 from sim.run.store import (
+    FINAL_FILES,
     FORMAT,
     MANIFEST,
     ChunkData,
@@ -682,6 +685,7 @@ def design_tasks(
     }
 
 
+@locks("out")  # one writer per result folder, for the whole call
 def run_design(
     scenario: Scenario,
     design: Design,
@@ -777,6 +781,8 @@ def run_design(
         "engine": engine,
     }
     manifest = _prepare(out, scenario, scenario.digest(), settings, n_chunks, resume, force, name)
+    if manifest.get("status") == "complete":  # --resume of a finished run: nothing is left to do
+        return load_results(out)
     done = manifest["chunks"]["done"]
     pending = [c for c in range(n_chunks) if not chunk_intact(out, c, done.get(str(c)))]
     for key in [k for k in done if int(k) in pending]:
@@ -834,6 +840,7 @@ def run_design(
         ) from None
     manifest["status"] = "complete"
     manifest["chunks"]["done"] = {}
+    manifest = seal(manifest, out, FINAL_FILES)  # the final files' checksums, then the seal
     write_json(out / MANIFEST, manifest)
     return load_results(out)
 
@@ -869,6 +876,7 @@ def _execute(
             pool[0].shutdown(wait=not interrupted, cancel_futures=True)
 
 
+@locks("out")  # one writer per result folder, from its first check on
 def run_ensemble(
     scenario: Scenario | str | Path,
     *,
@@ -953,7 +961,9 @@ def run_ensemble(
             f"{engine}; drop --why or use --engine numpy"
         )
     settings = _settings(scenario, chunk_size, trajectories, dtype, engine, window)
-    _check_writable(out, disk_need(scenario, chunk_size, trajectories, HIST_BINS))
+    finished = read_manifest(out) if resume and out.is_dir() else None
+    done = finished is not None and finished.get("status") == "complete"  # nothing left to write
+    _check_writable(out, 0 if done else disk_need(scenario, chunk_size, trajectories, HIST_BINS))
     return run_design(
         scenario,
         Design.single(scenario.run.replicates),
@@ -1040,7 +1050,7 @@ def _prepare(
                 shutil.rmtree(item)
             else:
                 item.unlink()
-    elif out.exists() and any(out.iterdir()) and not force:
+    elif out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()) and not force:
         raise ResultsError(f"{out}: is not empty and holds no results; choose another --out or use --force")
     out.mkdir(parents=True, exist_ok=True)
     manifest = {

@@ -125,10 +125,16 @@ def check_fits(
 
 
 def disk_need(scenario: Scenario, chunk_size: int, trajectories: bool, bins: int) -> int:
-    """A rough lower bound on the bytes a run writes (chunk files, then the merged results)."""
+    """A lower bound on the bytes a run writes at its peak: every chunk's table (Arrow IPC,
+    uncompressed) and summaries, and beside them the merged Parquet table (about as large: its
+    numbers do not compress), summary and trajectories."""
     run = scenario.run
     n_chunks = -(-run.replicates // chunk_size)
-    columns = 8 + 4 * len(scenario.alliances) + 3 * len(scenario.actors)
-    summary = (run.steps + 1) * (len(scenario.alliances) * bins + 2) * 8
+    A, L = len(scenario.actors), len(scenario.alliances)
+    # a row: replicate (8), each sampled value (float32), per alliance its fate and defector
+    # (offsets and a few characters), end step (4) and cohesion (8), the balance share (8), and
+    # per actor its bloc (1) and final capability (8)
+    row = 8 + 4 * len(uncertain_slots(scenario)) + 33 * L + 8 + 9 * A
+    summary = (run.steps + 1) * (L * bins + 2) * 8
     need = scenario_footprint(scenario, chunk_size, trajectories, bins)
-    return run.replicates * columns * 2 + summary * (n_chunks + 1) + 2 * need["trajectories file"]
+    return 2 * run.replicates * row + summary * (n_chunks + 1) + 2 * need["trajectories file"]

@@ -316,10 +316,12 @@ def _explain(error: ValidationError, layers: list[Layer]) -> ScenarioError:
     )
     if clean and clean[-1] == "[key]":  # a table key (a name) that is not a valid name
         clean = clean[:-1]
-        msg = (
-            f"expected a name of 1 to 200 characters, none of them control characters, got "
-            f"{shown(err.get('input'))}"
+        what = (
+            msg
+            if err["type"] == "value_error"
+            else "expected a name of 1 to 200 characters, none of them control characters"
         )
+        msg = f"{what}, got {shown(err.get('input'))}"
     elif err["type"] == "extra_forbidden":
         msg = f"unknown key {clean[-1]!r}" + _suggest(clean, layers)
     elif err["type"] == "missing":

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from sim.spec.locations import FieldError, listed
 from sim.spec.values import (
@@ -43,9 +44,27 @@ MAX_REPLICATES = 100_000_000
 # The scenario's parts
 # --------------------------------------------------------------------------------------------
 
+
+def _distinct_name(text: str) -> str:
+    """Refuse a name that would look like another: decomposed characters (NFD ``é`` beside NFC
+    ``é``), invisible format characters (zero-width spaces, direction marks) or surrounding
+    spaces; two such names print alike but would be two actors."""
+    if unicodedata.normalize("NFC", text) != text:
+        raise ValueError("expected a name in composed Unicode (NFC: é as one character, not e and an accent)")
+    if any(unicodedata.category(ch) == "Cf" for ch in text):
+        raise ValueError("expected a name without invisible characters (zero-width spaces, direction marks)")
+    if text != text.strip():
+        raise ValueError("expected a name without leading or trailing spaces")
+    return text
+
+
 # Names (of actors, issues, alliances, events) appear in paths, tables, figures and terminals:
-# no control characters.
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+# no control characters, and none that only looks like another.
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$"),
+    AfterValidator(_distinct_name),
+]
 
 
 class Actor(Strict):

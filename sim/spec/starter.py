@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim.extras import launcher
+from sim.files import atomic_write_text
 from sim.spec.scenario import SHIPPED_PREFIX
 
 TEMPLATE = '''# {name}: a scenario of your own. It inherits everything from the shipped February 2022
@@ -91,5 +92,5 @@ def write_starter(path: Path, force: bool = False) -> Path:
     if path.exists() and not force:
         raise FileExistsError(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(starter_text(path.stem, str(path)), encoding="utf-8")
+    atomic_write_text(path, starter_text(path.stem, str(path)))
     return path
