@@ -217,10 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         "-o",
         type=Path,
-        default=Path("results/comparison"),
-        help="folder for the runs and the report (default results/comparison)",
+        default=None,
+        help="folder for the runs and the report (default results/<A>-vs-<B>)",
     )
-    p.add_argument("--force", action="store_true", help="rerun even where matching results exist")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rerun even where matching results exist, and replace a comparison already in --out",
+    )
 
     p = sub.add_parser("report", help="write the HTML report of one or more result directories")
     p.add_argument("results", type=Path, nargs="+")
@@ -404,8 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--include",
         action="append",
         metavar="PATTERN",
-        help="for the folder of 'alliance-sim levers': only the uncertain values whose "
-        "path matches this glob (repeatable)",
+        help="only the uncertain values whose path matches this glob (repeatable), e.g. 'mechanisms.*'",
     )
     p.add_argument("--boxes", type=_positive_int, default=1, help="how many boxes (default 1)")
     p.add_argument(
@@ -732,16 +735,26 @@ def cmd_compare(args) -> int:
     from sim.run.store import safe_name
 
     runs = []
-    folders: set[str] = set()
+    folders: list[str] = []
     args.scenarios = [_scenario_path(p) for p in args.scenarios]
     for path in args.scenarios:
         folder = base = safe_name(path.stem)  # one folder per scenario, inside --out
         n = 2
         while folder in folders:  # two files with the same stem: x, x-2
             folder, n = f"{base}-{n}", n + 1
-        folders.add(folder)
+        folders.append(folder)
+    if args.out is None:  # a folder named after the scenarios compared
+        args.out = Path("results") / safe_name("-vs-".join(folders), fallback="comparison")
+    found = [
+        None if args.force else reusable(path, args.out / f, args) for path, f in zip(args.scenarios, folders)
+    ]
+    if (args.out / "report.html").exists() and not args.force and any(r is None for r in found):
+        raise UsageError(
+            f"{args.out} holds a comparison already (other scenario files or settings); pass --force "
+            "to replace it or choose another --out"
+        )
+    for path, folder, existing in zip(args.scenarios, folders, found):
         out = args.out / folder
-        existing = None if args.force else reusable(path, out, args)
         if existing is not None:
             print(f"{path.stem}: reusing finished results in {out}")
             runs.append(existing)
@@ -990,15 +1003,19 @@ def cmd_sensitivity_given(args) -> int:
     results = load_results(args.scenario)
     result = given_data(results, method, args.alliance, seed=args.seed)
     unit, dt = time_unit(results)
-    paths = write_given_data(result, args.out or args.scenario / f"sensitivity-{method}", dt, unit)
-    for output in ("stab", "holds", "fate"):
-        print(format_given_data(result, output, args.top))
-        print()
+    claims = _claims_of((results.manifest.get("scenario") or {}).get("claims"))
+    paths = write_given_data(
+        result, args.out or args.scenario / f"sensitivity-{method}", dt, unit, claims, results.name or ""
+    )
+    print(format_given_data(result, args.top))
     print(
         f"{result.settings['replicates']:,} replicates, {result.settings['parameters']} parameters "
         f"in {result.settings['seconds']:.1f} s (no new runs)"
     )
-    print(f"indices: {paths['indices']}\nover time: {paths['over_time']}\nfigure: {paths['figure']}")
+    print(
+        f"indices: {paths['indices']}\nover time: {paths['over_time']}\nfigure: {paths['figure']}\n"
+        f"report: {paths['report']}"
+    )
     return EXIT_OK
 
 
@@ -1030,7 +1047,7 @@ def cmd_sensitivity_over_time(args) -> int:
     for k, (name, value) in enumerate(top.items(), 1):
         print(f"  {k:2d}. {value:.3f}  {name}")
     print(f"{result.settings['replicate_runs']:,} runs in {result.settings['seconds']:.1f} s")
-    print(f"indices: {paths['ST']}\nfigure: {paths['figure']}")
+    print(f"indices: {paths['ST']}\nfigure: {paths['figure']}\nreport: {paths['report']}")
     return EXIT_OK
 
 
@@ -1132,6 +1149,7 @@ def cmd_discover(args) -> int:
             boxes=args.boxes,
             min_coverage=args.min_coverage,
             max_qp=args.max_qp,
+            include=args.include,
         )
         claims = _claims_of((results.manifest.get("scenario") or {}).get("claims"))
 
@@ -1250,11 +1268,15 @@ def cmd_optimize(args) -> int:
 
     out = args.out or Path("results") / f"{safe_name(args.scenario.stem)}-optimize"
 
+    def hv_text(row) -> str:
+        se = row.get("hypervolume_se") or 0.0
+        return f"{row['hypervolume']:.4f}" + (f" ± {se:.4f}" if se > 0 else "")
+
     def show(row):
         if not args.no_progress:
             print(
                 f"generation {row['generation']:4d}  evaluations {row['evaluations']:6d}  "
-                f"front {row['front']:4d}  hypervolume {row['hypervolume']:.4g}  "
+                f"front {row['front']:4d}  hypervolume {hv_text(row)}  "
                 f"{row['seconds']:.1f} s",
                 file=sys.stderr,
             )
@@ -1276,15 +1298,15 @@ def cmd_optimize(args) -> int:
         engine=args.engine,
     )
     s = result.settings
+    last = result.convergence.iloc[-1].to_dict() if len(result.convergence) else {"hypervolume": 0.0}
     print(
         f"{s['evaluations']:,} evaluations ({s['worlds']} worlds x {s['replicates']} replicates x "
-        f"{s['steps']} steps each) in {s['seconds']:.1f} s; {len(result.pareto)} non-dominated "
-        f"policies; final hypervolume {result.convergence.hypervolume.iloc[-1]:.4g}"
+        f"{s['steps']} steps each) in {s['seconds']:.1f} s; {len(result.pareto)} distinct non-dominated "
+        f"policies; final hypervolume {hv_text(last)} ({s['hypervolume']}, metrics on their natural ranges)"
     )
-    with_levers = [
-        c for c in result.pareto.columns if result.pareto[c].nunique() > 1 or c.startswith("metric:")
-    ]
-    print(result.pareto[with_levers].head(20).to_string(index=False, float_format="%.3f"))
+    from sim.analysis.search import format_search
+
+    print(format_search(result))
     print(f"pareto: {out / 'pareto.parquet'}\nconvergence: {out / 'convergence.csv'}")
     if not args.no_report:
         from sim.present.policy import write_search_report
@@ -1315,6 +1337,10 @@ def cmd_project(args) -> int:
         p, lo, hi = proj.p(fate)
         print(f"  P({fate.replace('_', ' ')}) = {p:.2f} ({lo:.2f}-{hi:.2f})")
     print(f"projection: {out}")
+    if not args.no_report:
+        from sim.present.view_from_today import write_projection_report
+
+        print(f"report: {write_projection_report(proj, out / 'report.html', str(folder))}")
     return EXIT_OK
 
 

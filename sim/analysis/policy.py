@@ -88,9 +88,10 @@ def objectives(scenario: Scenario, owner: str | None = None) -> Objectives:
     return Objectives(names, [scenario.metrics[n] for n in names])
 
 
-def sample_worlds(scenario: Scenario, worlds: int, seed: int) -> dict[str, np.ndarray]:
-    """``worlds`` draws of every uncertain value (correlations included): path -> ``(worlds,)``."""
-    return sample_values(scenario, worlds, np.random.default_rng([seed, WORLDS_TAG]))
+def sample_worlds(scenario: Scenario, worlds: int, seed: int, tag: int = WORLDS_TAG) -> dict[str, np.ndarray]:
+    """``worlds`` draws of every uncertain value (correlations included): path -> ``(worlds,)``;
+    another ``tag`` draws another, independent set of worlds from the same seed."""
+    return sample_values(scenario, worlds, np.random.default_rng([seed, tag]))
 
 
 def choose_policies(
@@ -120,6 +121,31 @@ def choose_policies(
     else:
         chosen = latin_hypercube(scenario, names, policies or 64, np.random.default_rng([seed, POLICIES_TAG]))
     return with_status_quo(scenario, chosen)
+
+
+def natural_range(scenario: Scenario, obj: Objectives) -> tuple[np.ndarray, np.ndarray]:
+    """The range each metric can take: probabilities [0, 1], ties [-1, 1], a cost
+    [0, the largest departure its levers allow]."""
+    lo, hi = [], []
+    for m in obj.metrics:
+        if m.kind == "tie":
+            lo.append(-1.0)
+            hi.append(1.0)
+        elif m.levers is not None:  # a cost
+            lo.append(0.0)
+            hi.append(
+                float(
+                    sum(
+                        max(abs(b - scenario.levers[n].status_quo_value) for b in scenario.levers[n].bounds)
+                        for n in m.levers
+                    )
+                )
+                or 1.0
+            )
+        else:
+            lo.append(0.0)
+            hi.append(1.0)
+    return np.array(lo), np.array(hi)
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -192,10 +218,12 @@ def simulate(
     desc: str | None = None,
     hint: str | None = None,
     engine: str = "numpy",
-) -> np.ndarray:
+    per_replicate: bool = False,
+):
     """Run P policies on S worlds x R replicates as one design and return the metrics,
     ``(P, S, K)``: each metric's mean over the replicates of a policy in a world (costs depend on
-    the policy only)."""
+    the policy only). With ``per_replicate``, return ``(M, X)``: also the metrics replicate by
+    replicate, ``(P, S, R, K)``."""
     P = len(next(iter(policies.values())))
     S = len(next(iter(worlds.values()))) if worlds else 1
     values = {path: np.tile(v, P) for path, v in worlds.items()}
@@ -207,6 +235,7 @@ def simulate(
     need_runs = any(m.kind != "cost" for m in obj.metrics)
     K = len(obj.metrics)
     M = np.empty((P, S, K))
+    X = np.empty((P, S, replicates, K)) if per_replicate else None
     if need_runs:
         settings = {
             "points": P * S,
@@ -242,6 +271,7 @@ def simulate(
         count = np.bincount(point, minlength=P * S).astype(float)
         if np.any(count == 0):  # pragma: no cover - every point has its replicates
             raise RuntimeError("a design point has no replicates")
+        rep = table["replicate"].to_numpy()
     actors = scenario.actor_names
     alliance_names = list(scenario.alliances)
     for k, m in enumerate(obj.metrics):
@@ -250,6 +280,8 @@ def simulate(
             for n in m.levers:
                 cost += np.abs(np.asarray(policies[n], dtype=float) - scenario.levers[n].status_quo_value)
             M[:, :, k] = cost[:, None]
+            if X is not None:
+                X[:, :, :, k] = cost[:, None, None]
             continue
         if m.from_ is not None and m.to is not None:  # a tie
             col = table[f"tie:{actors.index(m.from_)}:{actors.index(m.to)}"].to_numpy()
@@ -258,7 +290,11 @@ def simulate(
             fate = table[f"fate:{alliance_names.index(m.alliance)}"].to_numpy()
             col = (fate == int(FATE_OF[m.kind])).astype(float)
         M[:, :, k] = (np.bincount(point, weights=col, minlength=P * S) / count).reshape(P, S)
-    return M
+        if X is not None:
+            flat = X[:, :, :, k].reshape(P * S, replicates)
+            flat[point, rep] = col
+            X[:, :, :, k] = flat.reshape(P, S, replicates)
+    return (M, X) if per_replicate else M
 
 
 # -- evaluating policies ------------------------------------------------------------------------
@@ -275,20 +311,31 @@ class PolicyResults:
     metrics: np.ndarray  # (P, S, K)
     robustness: Robustness
     settings: dict = field(default_factory=dict)
+    replicate_metrics: np.ndarray | None = None  # (P, S, R, K)
 
     @property
     def table(self) -> pd.DataFrame:
         """One row per policy: its levers, each metric's mean and 10th/90th percentile over the
-        worlds, its regret (90th percentile and maximum), its satisficing share and its rank."""
+        worlds, its regret (90th percentile and maximum), its satisficing share and its rank;
+        with replicate-level metrics, the standard errors (``:se``) of the mean, the regret and
+        the satisficing share, regret and satisficing corrected for estimation noise."""
         rob = self.robustness
         out = self.policies.copy()
         for k, name in enumerate(self.objectives.names):
             out[METRIC_PREFIX + name] = rob.mean[:, k]
+            if rob.mean_se is not None:
+                out[f"{METRIC_PREFIX}{name}:se"] = rob.mean_se[:, k]
             out[f"{METRIC_PREFIX}{name}:p10"] = rob.p10[:, k]
             out[f"{METRIC_PREFIX}{name}:p90"] = rob.p90[:, k]
             out[REGRET_PREFIX + name] = rob.regret_p90[:, k]
+            if rob.regret_p90_se is not None:
+                out[f"{REGRET_PREFIX}{name}:se"] = rob.regret_p90_se[:, k]
             out[f"{REGRET_PREFIX}{name}:max"] = rob.regret_max[:, k]
+            if rob.met is not None and np.isfinite(rob.met[:, k]).any():
+                out[f"met:{name}"] = rob.met[:, k]
         out[SATISFICING] = rob.satisficing
+        if rob.satisficing_se is not None:
+            out[f"{SATISFICING}:se"] = rob.satisficing_se
         rank = np.empty(len(out), dtype=np.int64)
         rank[rob.rank()] = np.arange(1, len(out) + 1)
         out["rank"] = rank
@@ -303,8 +350,26 @@ class PolicyResults:
             out[METRIC_PREFIX + name] = self.metrics[:, :, k].ravel()
         return out
 
+    def replicate_evaluations(self) -> pd.DataFrame:
+        """One row per policy, world and replicate: every metric's value there."""
+        X = self.replicate_metrics
+        if X is None:
+            raise ValueError("no replicate-level metrics")
+        P, S, R, K = X.shape
+        out = pd.DataFrame(
+            {
+                "policy": np.repeat(np.arange(P), S * R),
+                "world": np.tile(np.repeat(np.arange(S), R), P),
+                "replicate": np.tile(np.arange(R), P * S),
+            }
+        )
+        for k, name in enumerate(self.objectives.names):
+            out[METRIC_PREFIX + name] = X[:, :, :, k].ravel()
+        return out
+
     def write(self, out: Path) -> dict[str, Path]:
-        """``policies.parquet``, ``evaluations.parquet``, ``worlds.parquet`` and ``manifest.json``."""
+        """``policies.parquet``, ``evaluations.parquet``, ``replicates.parquet`` (each replicate's
+        metrics), ``worlds.parquet`` and ``manifest.json``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         paths = {
@@ -317,6 +382,9 @@ class PolicyResults:
         self.table.to_parquet(paths["policies"], index=False)
         lever_importance(self).to_csv(paths["importance"], index=False)
         self.evaluations().to_parquet(paths["evaluations"], index=False)
+        if self.replicate_metrics is not None:
+            paths["replicates"] = out / "replicates.parquet"
+            self.replicate_evaluations().to_parquet(paths["replicates"], index=False)
         self.worlds.to_parquet(paths["worlds"], index=False)
         write_json(paths["manifest"], self.manifest())
         return paths
@@ -395,7 +463,7 @@ def evaluate(
         chosen = {k: v[1:] for k, v in chosen.items()}  # as given, without an added status quo
     world_values = sample_worlds(scenario, worlds, seed)
     start = time.perf_counter()
-    M = simulate(
+    M, X = simulate(
         scenario,
         obj,
         chosen,
@@ -412,6 +480,7 @@ def evaluate(
         desc="policies",
         hint=hint,
         engine=engine,
+        per_replicate=True,
     )
     seconds = time.perf_counter() - start
     policies_df = pd.DataFrame({LEVER_PREFIX + k: v for k, v in chosen.items()})
@@ -424,7 +493,7 @@ def evaluate(
         policies_df,
         worlds_df,
         M,
-        robustness(M, obj.sign, obj.threshold),
+        robustness(M, obj.sign, obj.threshold, replicates=X, seed=seed),
         {
             "seed": seed,
             "policies": P,
@@ -437,32 +506,142 @@ def evaluate(
             "replicate_runs": P * worlds * replicates,
             "seconds": round(seconds, 3),
         },
+        X,
     )
     if out is not None:
         result.write(Path(out))
     return result
 
 
+def lever_display(scenario: Scenario, name: str, value: float) -> str:
+    """A lever's value as a reader names it: the option's name for an options lever (``as_is``),
+    the number otherwise (signed, when the lever's range straddles zero)."""
+    from sim.spec.levers import option_name
+
+    lever = scenario.levers.get(name)
+    if lever is not None:
+        named = option_name(lever, value)
+        if named is not None:
+            return named
+        lo, hi = lever.bounds
+        if lo < 0 < hi and value != 0:
+            return f"{value:+.3g}"
+    return f"{value:.3g}"
+
+
+def barely_moving(result: PolicyResults) -> list[int]:
+    """The metrics whose mean moves across the policies by less than 1 % of the metric's natural
+    range or by less than twice its noise (the median standard error of a policy's difference to
+    the status quo): they do not tell the policies apart."""
+    rob = result.robustness
+    lo, hi = natural_range(result.scenario, result.objectives)
+    out = []
+    for k in range(rob.mean.shape[1]):
+        spread = float(np.ptp(rob.mean[:, k]))
+        noise = (
+            2 * float(np.median(rob.diff_se[1:, k]))
+            if rob.diff_se is not None and len(rob.diff_se) > 1
+            else 0
+        )
+        if spread < max(0.01 * (hi[k] - lo[k]), noise):
+            out.append(k)
+    return out
+
+
+#: share of the uncorrected regret that estimation noise may make up before a page warns
+NOISE_WARNING = 0.25
+
+
+def policy_warnings(result: PolicyResults) -> list[str]:
+    """Sentences on what noise does to this evaluation: how much of the regret of the most robust
+    policy was estimation noise (with the replicates that would shrink it), which policies cannot
+    be told apart from it, and which metrics barely move."""
+    rob = result.robustness
+    s = result.settings
+    R = int(s.get("replicates") or rob.replicates or 1)
+    S = int(s.get("worlds") or result.metrics.shape[1])
+    labels = [m.label or n for n, m in zip(result.objectives.names, result.objectives.metrics)]
+    best = int(rob.rank()[0])
+    out = []
+    if not rob.corrected:
+        out.append(
+            f"With {R} replicate per world, regret and satisficing cannot be corrected for "
+            "estimation noise, which inflates regret; run --replicates 4 or more."
+        )
+    elif rob.regret_p90_raw is not None:
+        raw, cor = rob.regret_p90_raw[best], rob.regret_p90[best]
+        frac = np.divide(raw - cor, raw, out=np.zeros_like(raw), where=raw > 0)
+        k = int(np.argmax(frac))
+        if frac[k] > NOISE_WARNING:
+            need = int(np.ceil(R * (frac[k] / NOISE_WARNING) ** 2))
+            out.append(
+                f"With {R} replicates per world, estimation noise made up {frac[k]:.0%} of the "
+                f"uncorrected 90th-percentile regret of the most robust policy on '{labels[k]}' "
+                f"({raw[k]:.3g} before the correction, {cor[k]:.3g} after). The regrets shown are "
+                f"corrected, but about --replicates {need} would make the correction small."
+            )
+    tied = rob.tied_with_best()
+    if tied.sum() > 1:
+        out.append(
+            f"{int(tied.sum())} policies cannot be told apart from the most robust with {S} worlds "
+            f"× {R} replicates (satisficing share and worst regret within 1.96 standard errors): "
+            "read their order as a tie; more --worlds (and --replicates) would separate them."
+        )
+    still = barely_moving(result)
+    if still:
+        names = ", ".join(f"'{labels[k]}'" for k in still)
+        out.append(
+            f"{names} barely move{'s' if len(still) == 1 else ''} across the policies (less than 1 % of "
+            "the natural range, or within noise): they do not tell the policies apart and are left "
+            "out of the trade-off figure."
+        )
+    return out
+
+
 def format_policies(result: PolicyResults, top: int = 10) -> str:
-    """The most robust policies as a plain-text table (levers, then metrics' means and regrets)."""
+    """The most robust policies as a plain-text table (levers, then each metric's mean with its
+    corrected regret and standard error, then the satisficing share with its interval), followed by
+    the noise warnings of :func:`policy_warnings`."""
     full = result.table
+    rob = result.robustness
     t = full.sort_values("rank").head(top)
     levers = [c for c in t.columns if c.startswith(LEVER_PREFIX) and full[c].nunique() > 1]
     names = result.objectives.names
     head = ["rank", "policy", *[c.removeprefix(LEVER_PREFIX) for c in levers], *names, SATISFICING]
     rows = [head]
     for _, r in t.iterrows():
+        p = int(r.policy)
+
+        def regret_text(n: str, k: int, p: int = p, r=r) -> str:
+            se = rob.regret_p90_se[p, k] if rob.regret_p90_se is not None else np.nan
+            return f"{r[REGRET_PREFIX + n]:.3f}" + (f"±{se:.3f}" if np.isfinite(se) else "")
+
+        sat = float(r[SATISFICING])
+        sat_se = float(rob.satisficing_se[p]) if rob.satisficing_se is not None else np.nan
         rows.append(
             [
                 str(int(r["rank"])),
-                "status quo" if r.policy == 0 else str(int(r.policy)),
-                *[f"{r[c]:.3g}" for c in levers],
-                *[f"{r[METRIC_PREFIX + n]:.3f} (regret {r[REGRET_PREFIX + n]:.3f})" for n in names],
-                f"{r[SATISFICING]:.2f}",
+                "status quo" if p == 0 else str(p),
+                *[lever_display(result.scenario, c.removeprefix(LEVER_PREFIX), r[c]) for c in levers],
+                *[f"{r[METRIC_PREFIX + n]:.3f} (regret {regret_text(n, k)})" for k, n in enumerate(names)],
+                f"{sat:.2f}"
+                + (
+                    f" [{max(sat - 1.96 * sat_se, 0):.2f}, {min(sat + 1.96 * sat_se, 1):.2f}]"
+                    if np.isfinite(sat_se)
+                    else ""
+                ),
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    if rob.corrected:
+        lines.append(
+            "regret: 90th percentile over the worlds, corrected for estimation noise (bootstrap "
+            "bias correction over the replicates) ± its standard error; satisficing: share of "
+            "worlds meeting every threshold, corrected likewise, [95 % interval]"
+        )
+    lines += [f"warning: {w}" for w in policy_warnings(result)]
+    return "\n".join(lines)
 
 
 def read_policies(directory: str | Path) -> tuple[pd.DataFrame, dict]:
@@ -619,6 +798,11 @@ def load_policy_results(directory: str | Path) -> PolicyResults:
     ev = pd.read_parquet(directory / "evaluations.parquet")
     P, S = len(policies), len(worlds)
     M = np.stack([ev[METRIC_PREFIX + n].to_numpy().reshape(P, S) for n in names], axis=2)
+    X = None
+    if (directory / "replicates.parquet").is_file():
+        rv = pd.read_parquet(directory / "replicates.parquet")
+        R = len(rv) // max(P * S, 1)
+        X = np.stack([rv[METRIC_PREFIX + n].to_numpy().reshape(P, S, R) for n in names], axis=3)
     settings = {
         k: v for k, v in manifest.items() if k not in ("kind", "scenario", "scenario_sha256", "metrics")
     }
@@ -628,6 +812,7 @@ def load_policy_results(directory: str | Path) -> PolicyResults:
         policies.reset_index(drop=True),
         worlds,
         M,
-        robustness(M, obj.sign, obj.threshold),
+        robustness(M, obj.sign, obj.threshold, replicates=X, seed=int(settings.get("seed") or 0)),
         settings,
+        X,
     )

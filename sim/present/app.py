@@ -345,6 +345,12 @@ def AllianceStatus(model: AllianceModel):  # noqa: N802 - a component
 
 COMPONENTS = (CohesionPlot, TieNetwork, AllianceStatus)
 TITLE = "alliance-sim: back to back or stab in the back?"
+#: let the app bar's title take the bar's width instead of being cut with an ellipsis
+TITLE_STYLE = (
+    ".v-toolbar-title { flex: 1 1 auto !important; min-width: 0; max-width: none; } "
+    ".v-toolbar-title__placeholder { overflow: visible !important; text-overflow: clip !important; "
+    "white-space: normal !important; }"
+)
 
 
 @solara.component
@@ -486,6 +492,7 @@ def Page(model=None):  # noqa: N802 - the name `solara run` looks for
     play_interval = solara.use_reactive(150)
     render_interval = solara.use_reactive(1)
     use_threads = solara.use_reactive(False)
+    solara.Style(TITLE_STYLE)
     with solara.AppBar():
         solara.AppBarTitle(TITLE)
     with solara.Sidebar(), solara.Column():
