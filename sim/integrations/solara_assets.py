@@ -268,11 +268,11 @@ def watch_parent(parent: int, interval: float = WATCH_INTERVAL) -> None:
 def main(argv: list[str]) -> None:  # pragma: no cover - the server process, tested end to end
     """``python -m sim.integrations.solara_assets PARENT_PID ARGS...``: run ``solara ARGS`` watched
     by :func:`watch_parent`."""
-    import runpy
+    from solara.__main__ import main as solara_main
 
     watch_parent(int(argv[0]))
     sys.argv = ["solara", *argv[1:]]
-    runpy.run_module("solara", run_name="__main__", alter_sys=True)
+    solara_main()
 
 
 if __name__ == "__main__":  # pragma: no cover

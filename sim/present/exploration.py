@@ -179,7 +179,7 @@ def _sensitivity_table(s: Sensitivity, output: str, claims: dict | None, top: in
         if verdict.within_noise:
             need = verdict.samples_needed
             unit = "--samples" if s.method == "sobol" else "trajectories (--samples)"
-            note = noise_badge() + (f" about {int(need):,} {unit}" if need else " no effect seen")
+            note = noise_badge() + (f" about {int(need):,} {unit}" if pd.notna(need) else " no effect seen")
         else:
             note = "yes"
         row = {

@@ -387,7 +387,9 @@ def policy_table(result: PolicyResults, top: int = 15) -> str:
         if has.any():
             row["satisficing share"] = esc(
                 _interval(
-                    float(r[SATISFICING]), None if rob.satisficing_se is None else rob.satisficing_se[p]
+                    float(r[SATISFICING]),
+                    None if rob.satisficing_se is None else rob.satisficing_se[p],
+                    result.metrics.shape[1],
                 )
             )
         rows.append(row)
