@@ -1270,7 +1270,7 @@ def cmd_optimize(args) -> int:
 
     def hv_text(row) -> str:
         se = row.get("hypervolume_se") or 0.0
-        return f"{row['hypervolume']:.4f}" + (f" ± {se:.4f}" if se > 0 else "")
+        return f"{row['hypervolume']:.4g}" + (f" ± {se:.2g}" if se > 0 else "")
 
     def show(row):
         if not args.no_progress:

@@ -600,8 +600,8 @@ def search_answer(result) -> str:
     se = pareto[f"{FRESH_PREFIX}{names[k]}:se"].mean() if len(pareto) else np.nan
     text = (
         f"Under these assumptions, after {s['evaluations']:,} evaluations NSGA-II kept <b>{len(pareto)}</b> "
-        f"distinct non-dominated policies (hypervolume {hv:.4f}"
-        + (f" ± {hv_se:.4f}" if hv_se > 0 else "")
+        f"distinct non-dominated policies (hypervolume {hv:.4g}"
+        + (f" ± {hv_se:.2g}" if hv_se > 0 else "")
         + f"). Run again on {s['worlds']} fresh worlds × {s['replicates']} runs, their values moved most on "
         f"{esc(labels[k])}: by {size[k]:.3g} on average (each value's standard error about {se:.2g})"
     )
