@@ -513,6 +513,17 @@ def evaluate(
     return result
 
 
+def share_interval(p: float, se: float | None, worlds: int) -> tuple[float, float]:
+    """95 % interval of a share of worlds: the wider of the bootstrap's (±1.96 standard errors)
+    and Wilson's over the worlds (which stays honest when every world agrees)."""
+    from sim.analysis.history import wilson
+
+    lo, hi = wilson(p * worlds, max(worlds, 1))
+    if se is not None and np.isfinite(se):
+        lo, hi = min(lo, max(p - 1.96 * se, 0.0)), max(hi, min(p + 1.96 * se, 1.0))
+    return lo, hi
+
+
 def lever_display(scenario: Scenario, name: str, value: float) -> str:
     """A lever's value as a reader names it: the option's name for an options lever (``as_is``),
     the number otherwise (signed, when the lever's range straddles zero)."""
@@ -573,12 +584,15 @@ def policy_warnings(result: PolicyResults) -> list[str]:
         frac = np.divide(raw - cor, raw, out=np.zeros_like(raw), where=raw > 0)
         k = int(np.argmax(frac))
         if frac[k] > NOISE_WARNING:
-            need = int(np.ceil(R * (frac[k] / NOISE_WARNING) ** 2))
+            lo, hi = natural_range(result.scenario, result.objectives)
+            target = 0.05 * (hi[k] - lo[k])  # the noise's part falls as one over sqrt(replicates)
+            need = int(np.ceil(R * ((raw[k] - cor[k]) / target) ** 2))
             out.append(
                 f"With {R} replicates per world, estimation noise made up {frac[k]:.0%} of the "
                 f"uncorrected 90th-percentile regret of the most robust policy on '{labels[k]}' "
                 f"({raw[k]:.3g} before the correction, {cor[k]:.3g} after). The regrets shown are "
-                f"corrected, but about --replicates {need} would make the correction small."
+                f"corrected, but the correction is only as good as the replicates behind it: about "
+                f"--replicates {need} would bring the noise's part under {target:.2g}."
             )
     tied = rob.tied_with_best()
     if tied.sum() > 1:
@@ -617,28 +631,25 @@ def format_policies(result: PolicyResults, top: int = 10) -> str:
             return f"{r[REGRET_PREFIX + n]:.3f}" + (f"±{se:.3f}" if np.isfinite(se) else "")
 
         sat = float(r[SATISFICING])
-        sat_se = float(rob.satisficing_se[p]) if rob.satisficing_se is not None else np.nan
+        sat_se = float(rob.satisficing_se[p]) if rob.satisficing_se is not None else None
+        sat_lo, sat_hi = share_interval(sat, sat_se, result.metrics.shape[1])
         rows.append(
             [
                 str(int(r["rank"])),
                 "status quo" if p == 0 else str(p),
                 *[lever_display(result.scenario, c.removeprefix(LEVER_PREFIX), r[c]) for c in levers],
                 *[f"{r[METRIC_PREFIX + n]:.3f} (regret {regret_text(n, k)})" for k, n in enumerate(names)],
-                f"{sat:.2f}"
-                + (
-                    f" [{max(sat - 1.96 * sat_se, 0):.2f}, {min(sat + 1.96 * sat_se, 1):.2f}]"
-                    if np.isfinite(sat_se)
-                    else ""
-                ),
+                f"{sat:.2f} [{sat_lo:.2f}, {sat_hi:.2f}]",
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
     if rob.corrected:
         lines.append(
-            "regret: 90th percentile over the worlds, corrected for estimation noise (bootstrap "
-            "bias correction over the replicates) ± its standard error; satisficing: share of "
-            "worlds meeting every threshold, corrected likewise, [95 % interval]"
+            "regret: 90th percentile over the worlds, corrected for estimation noise (best policy "
+            "chosen on half the replicates, regret measured on the other half, spread over the "
+            "worlds cleared of noise) ± its standard error; satisficing: share of worlds meeting "
+            "every threshold, each world read through its noise, [95 % interval]"
         )
     lines += [f"warning: {w}" for w in policy_warnings(result)]
     return "\n".join(lines)
@@ -654,6 +665,25 @@ def read_policies(directory: str | Path) -> tuple[pd.DataFrame, dict]:
 # -- which levers matter -----------------------------------------------------------------------
 
 
+def _src_se(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, resamples: int = 200) -> np.ndarray:
+    """Bootstrap standard errors of the standardised regression coefficients of ``y`` on the
+    columns of ``X`` (policies resampled with replacement)."""
+    n = len(y)
+    draws = []
+    for _ in range(resamples):
+        i = rng.integers(0, n, size=n)
+        Xb, yb = X[i], y[i]
+        sx, sy = Xb.std(axis=0), yb.std()
+        if sy == 0 or np.any(sx == 0):
+            continue
+        A = np.column_stack([np.ones(n), (Xb - Xb.mean(axis=0)) / sx])
+        coef, *_ = np.linalg.lstsq(A, (yb - yb.mean()) / sy, rcond=None)
+        draws.append(coef[1:])
+    if len(draws) < 2:
+        return np.full(X.shape[1], np.nan)
+    return np.std(draws, axis=0, ddof=1)
+
+
 def lever_importance(result: PolicyResults) -> pd.DataFrame:
     """How much each lever moves each metric across the evaluated policies: standardised
     regression coefficients (SRC) of the metric's mean over the worlds on the lever values, with
@@ -662,8 +692,9 @@ def lever_importance(result: PolicyResults) -> pd.DataFrame:
     as a check that does not assume linearity. Common worlds and replicates make the policies'
     means paired, so small effects are not drowned in Monte Carlo noise.
 
-    Returns one row per lever and metric: ``lever``, ``metric``, ``src``, ``spearman``, ``r2``,
-    sorted by metric and by decreasing ``abs(src)``. Levers held fixed are left out.
+    Returns one row per lever and metric: ``lever``, ``metric``, ``src`` with its standard error
+    ``src_se`` (a bootstrap over the policies), ``spearman``, ``r2``, sorted by metric and by
+    decreasing ``abs(src)``. Levers held fixed are left out.
 
     References
     ----------
@@ -674,7 +705,7 @@ def lever_importance(result: PolicyResults) -> pd.DataFrame:
     levers = [c for c in t.columns if c.startswith(LEVER_PREFIX) and t[c].nunique() > 1]
     rows = []
     if not levers:
-        return pd.DataFrame(columns=["lever", "metric", "src", "spearman", "r2"])
+        return pd.DataFrame(columns=["lever", "metric", "src", "src_se", "spearman", "r2"])
     X = t[levers].to_numpy(dtype=float)
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
     A = np.column_stack([np.ones(len(Z)), Z])
@@ -684,6 +715,7 @@ def lever_importance(result: PolicyResults) -> pd.DataFrame:
         if sd == 0:
             continue
         coef, *_ = np.linalg.lstsq(A, (y - y.mean()) / sd, rcond=None)
+        se = _src_se(X, y, rng=np.random.default_rng(0))
         fitted = A @ coef
         ys = (y - y.mean()) / sd
         r2 = 1.0 - float(((ys - fitted) ** 2).sum() / (ys**2).sum())
@@ -696,6 +728,7 @@ def lever_importance(result: PolicyResults) -> pd.DataFrame:
                     "lever": lever.removeprefix(LEVER_PREFIX),
                     "metric": name,
                     "src": float(coef[k + 1]),
+                    "src_se": float(se[k]),
                     "spearman": rho,
                     "r2": r2,
                 }

@@ -34,9 +34,10 @@ average over the worlds of each world's posterior probability of meeting the thr
 removes most, not all, of the inflation: ten identical policies (true regret 0) measured with 4
 replicates per world show a 90th-percentile regret of 0.75 plain and about 0.02 corrected; a
 policy truly 0.3 behind in every world shows 0.75 plain and about 0.48 corrected with 4
-replicates, 0.50 and 0.37 with 16 (``tests/test_robustness.py``). A bootstrap over worlds and,
-within each world, replicates (the same rows for every policy, so common random numbers stay
-paired) gives every summary's standard error (Efron & Tibshirani 1993).
+replicates, 0.50 and 0.37 with 16 (``tests/test_robustness.py``). A bootstrap over worlds, each
+resampled world bringing its replicates (and so its own noise) along and the same worlds drawn for
+every policy (common random numbers stay paired), gives every summary's standard error (Efron &
+Tibshirani 1993; resampling the first stage of a two-stage sample carries both stages' variance).
 
 References
 ----------
@@ -320,7 +321,7 @@ def robustness(
         satisficing are corrected for estimation noise (:func:`corrected`) and every summary gets
         a standard error.
     resamples : int
-        Bootstrap resamples (worlds, and replicates within each world) for the standard errors.
+        Bootstrap resamples of the worlds (each with its replicates) for the standard errors.
     seed : int
         Seed of the bootstrap.
     """
@@ -350,12 +351,11 @@ def robustness(
     found = corrected(X, sign, threshold, noise)
     draws: dict[str, list[np.ndarray]] = {k: [] for k in (*found, "diff")}
     for _ in range(resamples):
-        # worlds resampled, and replicates within each world: the same rows for every policy and
-        # metric, so the pairing of common random numbers is kept
+        # worlds resampled with their replicates (the same worlds for every policy, so common
+        # random numbers stay paired): each world's estimate brings its own noise along, so the
+        # spread covers both the sampling of worlds and the noise within them
         ws = np.asarray(rng.integers(0, S, size=S), dtype=np.intp)
-        idx = np.asarray(rng.integers(0, R, size=(S, R)), dtype=np.intp)
-        Xb = X[:, ws[:, None], idx, :]
-        for k, v in corrected(Xb, sign, threshold, noise).items():
+        for k, v in corrected(X[:, ws], sign, threshold, noise).items():
             draws[k].append(v)
         draws["diff"].append(draws["mean"][-1] - draws["mean"][-1][:1])
 

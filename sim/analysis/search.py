@@ -161,15 +161,15 @@ def statistic_se(
     X: np.ndarray, sign: np.ndarray, statistic: str, resamples: int = 100, seed: int = 0
 ) -> np.ndarray:
     """Standard error ``(P, K)`` of each policy's objective values (:func:`summarise`) from its
-    metrics replicate by replicate, ``X`` (P, S, R, K): a bootstrap over worlds and, within each
-    world, over replicates (the same rows for every policy)."""
-    P, S, R, K = X.shape
+    metrics replicate by replicate, ``X`` (P, S, R, K): a bootstrap over worlds, each bringing its
+    replicates along (the same worlds for every policy)."""
+    S = X.shape[1]
+    M = X.mean(axis=2)
     rng = np.random.default_rng([seed, 0x534545])  # "SEE"
     draws = []
     for _ in range(resamples):
         ws = np.asarray(rng.integers(0, S, size=S), dtype=np.intp)
-        idx = rng.integers(0, R, size=(S, R))
-        draws.append(summarise(X[:, ws[:, None], idx, :].mean(axis=2), sign, statistic))
+        draws.append(summarise(M[:, ws], sign, statistic))
     return np.std(draws, axis=0, ddof=1)
 
 

@@ -421,8 +421,14 @@ def discovery_section(
                         "discovery",
                         "Scenario discovery (PRIM)",
                         "PRIM peeling trajectory and the box's limits",
-                        "Left: coverage and density along the peeling trajectory (circle: the chosen "
-                        "box; dashed: the base rate). Right: the kept range of each restricted value.",
+                        (
+                            "Left: coverage and density along the peeling trajectory (circle: the "
+                            "chosen box; dashed: the base rate). Right: the kept range of each "
+                            "restricted value."
+                            if not d.boxes[0].limits.empty
+                            else "Coverage and density along the peeling trajectory (circle: the "
+                            "chosen box; dashed: the base rate); no restriction to show."
+                        ),
                         lambda: figure,
                     )
                 ]
@@ -430,7 +436,8 @@ def discovery_section(
         )
     for b in d.boxes:
         if b.limits.empty:
-            parts.append(f"<p>Box {b.index}: {esc(no_region_text(d, b))}.</p>")
+            if b.index > 1:  # the first box's is the answer, said above
+                parts.append(f"<p>Box {b.index}: {esc(no_region_text(d, b))}.</p>")
             continue
         q = box_noise(d, b)
         df = b.limits.reset_index()

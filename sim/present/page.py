@@ -270,8 +270,9 @@ GLOSSARY: dict[str, tuple[str, str]] = {
         "regret",
         "How far a policy falls short of the best evaluated policy in the same world, in the "
         "metric's own units (Savage 1951), summarised by its 90th percentile over the worlds. "
-        "Corrected for estimation noise (a bootstrap bias correction over the replicates), which "
-        "would otherwise inflate it; ± is its standard error.",
+        "Corrected for the estimation noise that would otherwise inflate it (the best policy of a "
+        "world chosen on half its runs and the regret measured on the other half; the spread over "
+        "the worlds cleared of noise); ± is its standard error.",
     ),
     "satisficing": (
         "satisficing share",
@@ -473,7 +474,7 @@ def table_html(
     frame = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
     words = {**COLUMN_WORDS, **(labels or {})}
     formats = formats or {}
-    head = "".join(f"<th>{esc(words.get(str(c), c))}</th>" for c in frame.columns)
+    head = "".join(f"<th>{esc(words.get(str(c), c)).replace('_', '_<wbr>')}</th>" for c in frame.columns)
     rows = []
     for values in frame.itertuples(index=False):
         cells = []

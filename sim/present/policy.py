@@ -18,13 +18,14 @@ from sim.analysis.policy import (
     barely_moving,
     lever_display,
     policy_warnings,
+    share_interval,
 )
 from sim.present.page import FigureEntry, Page, esc, noise_badge, pct, table_html, titled, warning
 
 ROBUSTNESS_REFERENCES = (
     "Regret: Savage (1951); robustness metrics: Herman et al. (2015), McPhail et al. (2018).",
-    "Noise correction: bootstrap bias correction, Efron & Tibshirani (1993, ch. 10); the optimizer's "
-    "curse: Smith & Winkler (2006).",
+    "Noise correction: cross-fitting (Athey & Imbens 2016), constrained empirical Bayes (Louis 1984), "
+    "bootstrap standard errors (Efron & Tibshirani 1993); the optimizer's curse: Smith & Winkler (2006).",
     "XLRM and robust decision making: Lempert, Popper & Bankes (2003). Policies: Latin hypercube "
     "(McKay, Beckman & Conover 1979). Which levers matter: Saltelli et al. (2008).",
 )
@@ -145,9 +146,14 @@ def parallel_figure(result: PolicyResults, top: int = 30):
         ha="right",
         fontsize=8,
     )
-    for xi, (a, b) in enumerate(zip(lo, hi)):
-        ax.text(xi, -0.06, f"{a:.3g}", ha="center", va="top", fontsize=7, color="#555555")
-        ax.text(xi, 1.04, f"{b:.3g}", ha="center", va="bottom", fontsize=7, color="#555555")
+    for xi, (c, a, b) in enumerate(zip(cols, lo, hi)):
+        name = c.removeprefix(LEVER_PREFIX)
+        ends = [
+            lever_display(result.scenario, name, v) if c.startswith(LEVER_PREFIX) else f"{v:.3g}"
+            for v in (a, b)
+        ]
+        ax.text(xi, -0.06, ends[0], ha="center", va="top", fontsize=7, color="#555555")
+        ax.text(xi, 1.04, ends[1], ha="center", va="bottom", fontsize=7, color="#555555")
     ax.set_ylim(-0.15, 1.12)
     ax.set_yticks([])
     ax.set_title(
@@ -226,7 +232,9 @@ def lever_meaning(lever) -> str:
     do to its targets relative to the scenario as written."""
     targets = "; ".join(dict.fromkeys(_effect_words(f) for f in lever.effects))
     if lever.options is not None:
-        opts = ", ".join(f"{n} ({v:+g})".replace("-", "−") for n, v in lever.options.items())
+        opts = ", ".join(
+            (f"{n} ({v:+g})" if v else f"{n} (0)").replace("-", "−") for n, v in lever.options.items()
+        )
         return f"options: {opts}; each shifts {targets} by its value"
     lo, hi = lever.bounds
     ops = {f.op for f in lever.effects}
@@ -297,13 +305,7 @@ def _settings_text(result, policy: int) -> str:
 
 
 def _interval(p: float, se: float | None, worlds: int) -> str:
-    """A share of worlds with its 95 % interval: the wider of the bootstrap's (±1.96 standard
-    errors) and Wilson's over the worlds (which stays honest when every world agrees)."""
-    from sim.analysis.history import wilson
-
-    lo, hi = wilson(p * worlds, max(worlds, 1))
-    if se is not None and np.isfinite(se):
-        lo, hi = min(lo, max(p - 1.96 * se, 0.0)), max(hi, min(p + 1.96 * se, 1.0))
+    lo, hi = share_interval(p, se, worlds)
     return f"{pct(p, 0)} (95 % interval {pct(lo, 0)}–{pct(hi, 0)})"
 
 
@@ -347,10 +349,15 @@ def levers_answer(result: PolicyResults) -> str:
     text += (
         f"Its largest regret (90th percentile over the worlds) is on {esc(labels[k_worst])}: "
         f"{rob.regret_p90[best, k_worst]:.3f}"
-        + (f" ± {r_se:.3f}" if np.isfinite(r_se) else "")
+        + (f" ± {r_se:.3f}" if np.isfinite(r_se) and r_se > 1e-12 else "")
         + " in the metric's units."
     )
     return text
+
+
+def _pm(se: np.ndarray | None, p: int, k: int) -> str:
+    """`` ± se`` of one policy and metric, or nothing for a metric without noise (a cost)."""
+    return f" ± {se[p, k]:.3f}" if se is not None and se[p, k] > 1e-12 else ""
 
 
 def policy_table(result: PolicyResults, top: int = 15) -> str:
@@ -375,8 +382,8 @@ def policy_table(result: PolicyResults, top: int = 15) -> str:
             name = c.removeprefix(LEVER_PREFIX)
             row[name] = esc(lever_display(result.scenario, name, r[c]).replace("-", "−"))
         for k, n in enumerate(result.objectives.names):
-            mean_se = f" ± {rob.mean_se[p, k]:.3f}" if rob.mean_se is not None else ""
-            reg_se = f" ± {rob.regret_p90_se[p, k]:.3f}" if rob.regret_p90_se is not None else ""
+            mean_se = _pm(rob.mean_se, p, k)
+            reg_se = _pm(rob.regret_p90_se, p, k)
             cell = (
                 f"{r[METRIC_PREFIX + n]:.3f}{mean_se}<br>"
                 f"<span class='ci'>regret {r[REGRET_PREFIX + n]:.3f}{reg_se}"
@@ -492,7 +499,8 @@ def write_policy_report(
         page.section(
             "Which levers matter",
             "<p>Standardised regression coefficients of each metric's mean on the lever values "
-            "(Saltelli et al. 2008), with Spearman's ρ and the fit's R².</p>" + table_html(importance),
+            "(Saltelli et al. 2008) ± a bootstrap standard error over the policies, with Spearman's ρ "
+            "and the fit's R².</p>" + table_html(importance, labels={"src_se": "± (SRC)"}),
         )
     if vulnerability is not None:
         page.section("Where the most robust policy fails", f"<p>{discovery_answer(vulnerability)}</p>")
@@ -541,14 +549,15 @@ def pareto_figure(result):
     labels = _labels(result)
     pareto = result.pareto
     K = len(names)
-    moving = [
-        k
-        for k in range(K)
-        if np.ptp(
-            np.r_[pareto[METRIC_PREFIX + names[k]].to_numpy(), pareto[FRESH_PREFIX + names[k]].to_numpy()]
-        )
-        > 0
-    ]
+    from sim.analysis.policy import natural_range
+
+    lo, hi = natural_range(result.scenario, result.objectives)
+
+    def spread(k: int) -> float:
+        both = np.r_[pareto[METRIC_PREFIX + names[k]].to_numpy(), pareto[FRESH_PREFIX + names[k]].to_numpy()]
+        return float(np.ptp(both))
+
+    moving = [k for k in range(K) if spread(k) >= 0.01 * (hi[k] - lo[k])]  # the others: a flat axis
     pairs = _pairs(moving) or [(0, min(1, K - 1))]
     fig, axes = _grid(len(pairs))
     sq = result.status_quo
@@ -603,8 +612,16 @@ def search_answer(result) -> str:
         f"distinct non-dominated policies (hypervolume {hv:.4g}"
         + (f" ± {hv_se:.2g}" if hv_se > 0 else "")
         + f"). Run again on {s['worlds']} fresh worlds × {s['replicates']} runs, their values moved most on "
-        f"{esc(labels[k])}: by {size[k]:.3g} on average (each value's standard error about {se:.2g})"
+        f"{esc(labels[k])}: by {size[k]:.3g} on average (each value's standard error about {se:.2g}"
     )
+    if result.status_quo is not None:
+        sq = result.status_quo.iloc[0]
+        moved = float(sq[FRESH_PREFIX + names[k]] - sq[METRIC_PREFIX + names[k]])
+        text += (
+            f"; the status quo moved by {moved:+.3g} on the same worlds, so the rest is the search's "
+            "own optimism"
+        ).replace("-", "−")
+    text += ")"
     if result.status_quo is not None and len(pareto):
         sq = result.status_quo.iloc[0]
         fresh_sq = np.array([sq[FRESH_PREFIX + n] for n in names])
@@ -619,6 +636,10 @@ def search_answer(result) -> str:
             "another"
         )
     return text + "."
+
+
+#: rows of the non-dominated set a search page lists (all of them are in pareto.parquet)
+SEARCH_ROWS = 25
 
 
 def write_search_report(result, path: str | Path) -> Path:
@@ -648,7 +669,8 @@ def write_search_report(result, path: str | Path) -> Path:
     ]
     frames = [result.status_quo, result.pareto] if result.status_quo is not None else [result.pareto]
     rows = []
-    for i, (_, r) in enumerate(pd.concat(frames, ignore_index=True).iterrows()):
+    shown = pd.concat(frames, ignore_index=True).head(SEARCH_ROWS + (result.status_quo is not None))
+    for i, (_, r) in enumerate(shown.iterrows()):
         is_sq = result.status_quo is not None and i == 0
         row = {"policy": "status quo" if is_sq else str(i if result.status_quo is not None else i + 1)}
         for c in levers:
@@ -666,7 +688,13 @@ def write_search_report(result, path: str | Path) -> Path:
         table_html(frame, html_columns=list(frame.columns))
         + "<p class='small'>Sorted by the first metric, best first; the status quo first. Each cell: the "
         "value the search saw → the value on fresh worlds and runs ± its standard error. Duplicates of "
-        f"the same lever settings are listed once. Metrics: {esc(metric_words)}.</p>",
+        f"the same lever settings are listed once. Metrics: {esc(metric_words)}."
+        + (
+            f" The first {SEARCH_ROWS} of {len(result.pareto)} are shown; pareto.parquet holds them all."
+            if len(result.pareto) > SEARCH_ROWS
+            else ""
+        )
+        + "</p>",
     )
     figs = [
         FigureEntry(
@@ -687,7 +715,8 @@ def write_search_report(result, path: str | Path) -> Path:
             "Non-dominated policies, in the search and on fresh worlds",
             "metrics of the non-dominated policies, in the search and out of sample",
             "Open circles: the values the search saw; filled, joined to them: the same policies on "
-            "fresh worlds; square: the status quo on fresh worlds.",
+            "fresh worlds; square: the status quo on fresh worlds. Metrics that move by less than 1 % "
+            "of their natural range are not drawn.",
             lambda: pareto_figure(result),
         ),
     ]

@@ -54,6 +54,13 @@ def _slug(text: str) -> str:
     return s[:40] or "scenario"
 
 
+def _cell_noise(n: int) -> str:
+    """The largest Monte Carlo error of a share in a matrix of shares over ``n`` replicates."""
+    if n <= 0:
+        return ""
+    return f"Each cell's 95 % interval is at most ±{100 * 1.96 * 0.5 / np.sqrt(n):.1f} pp ({n:,} replicates)."
+
+
 def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
     """The figures of one scenario, in reading order."""
     unit, _ = plots.time_unit(r)
@@ -117,7 +124,7 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
                 "Who stabs whom",
                 f"Matrix of the probability that each actor stabs each partner in the back ({r.title})",
                 "Probability, over replicates, of a stab in the back by the row "
-                "actor against the column actor in some declared alliance.",
+                f"actor against the column actor in some declared alliance. {_cell_noise(r.n)}",
                 lambda: plots.stab_matrix(r),
             )
         )
@@ -129,7 +136,8 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
                 f"Heat map of the probability that two actors end in the same bloc ({r.title})",
                 "Share of replicates in which the two actors are in the same "
                 "Axelrod–Bennett bloc at the horizon (from the final ties "
-                "over everyone, not from the alliance's fate).",
+                "over everyone, not from the alliance's fate); the diagonal is left out (an actor is "
+                f"always in its own bloc). {_cell_noise(r.n)}",
                 lambda: plots.same_bloc_heatmap(r),
             )
         )
