@@ -325,3 +325,35 @@ def test_vulnerability_can_be_limited_to_some_values():
     assert d.dimensions == ["alliances.ab.theta_stay"]
     with pytest.raises(PolicyError, match="no uncertain value matches"):
         vulnerability(r, 0, include=["nothing.*"])
+
+
+def test_levers_page_names_options_explains_signs_and_says_its_title_once(tmp_path):
+    """The policy page of the shipped policy file: the answer states how often the most robust
+    policy meets its thresholds, NATO's stance shows by its option's name, a signed sanctions lever
+    says what a negative value means, and the scenario's title (which opens with "Policy levers")
+    is not doubled."""
+    from sim.present.policy import write_policy_report
+
+    r = evaluate(
+        ROOT / "scenarios" / "policy.toml",
+        owner="NATO",
+        policies=4,
+        worlds=6,
+        replicates=2,
+        steps=6,
+        progress=False,
+    )
+    page = write_policy_report(r, tmp_path / "report.html").read_text()
+    assert "Policy levers: Policy levers" not in page and page.count("<h1>Policy levers:") == 1
+    assert "meets every threshold in" in page and "not a forecast" in page
+    assert "as_is" in page and "nato_stance</td><td>0.2" not in page
+    assert "a negative value eases the pressure" in page
+    assert "regret" in page and "S1_conf" not in page
+
+
+def test_a_weak_box_is_called_weak():
+    """A PRIM box whose lift is near 1 is commented as weak; a clear one is not."""
+    from sim.present.exploration import weak_box_comment
+
+    assert "weak" in weak_box_comment({"lift": 1.07, "lift_low": 0.95, "lift_high": 1.2})
+    assert weak_box_comment({"lift": 3.0, "lift_low": 2.5, "lift_high": 3.5}) == ""

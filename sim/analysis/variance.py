@@ -167,6 +167,14 @@ BASIS_PLURAL = {
 }
 
 
+def basis_count(n: int, basis: str) -> str:
+    """``1 article claim``, ``3 ungrounded values``: a count of values of one basis in words."""
+    plural = BASIS_PLURAL.get(basis, f"{basis}s")
+    if n != 1:
+        return f"{n} {plural}"
+    return f"1 {plural[:-1] if plural.endswith('s') else plural}"
+
+
 def share_text(share: float, noise: float) -> str:
     """A variance share with its noise, never below zero: ``35 ± 10 %`` when the share stands out
     from its noise; ``under 4 % (within noise)`` when it does not (the bias-corrected estimate can

@@ -305,14 +305,15 @@ def value_bases(scenario: Scenario) -> dict[str, list[str]]:
 
 def basis_line(scenario: Scenario) -> str:
     """``Values: 60 article claims, 26 public figures, 107 modelling assumptions ...``"""
+    from sim.analysis.variance import BASIS_PLURAL, basis_count
     from sim.vocabulary import BASES
 
     bases = value_bases(scenario)
-    parts = [f"{len(bases[b])} {b}s" for b in BASES if bases.get(b)]
+    parts = [basis_count(len(bases[b]), b) for b in BASES if bases.get(b)]
     mech = sorted({basis for basis, paths in bases.items() for p in paths if p.startswith("mechanisms.")})
     return (
         f"Its values: {', '.join(parts)}; the mechanism coefficients the sliders scale are "
-        f"{' and '.join(m + 's' for m in mech) or 'not grounded'}."
+        f"{' and '.join(BASIS_PLURAL.get(m, m) for m in mech) or 'not grounded'}."
     )
 
 
