@@ -109,7 +109,7 @@ def test_slider_change_updates_the_figures():
 from tests import test_app as ta  # noqa: E402
 from tests import test_browser as tb  # noqa: E402
 
-browser, served_app, asset_folder, _poll = tb.browser, ta.served_app, ta.asset_folder, ta._poll
+browser, served_app, asset_folder, cdn, _poll = tb.browser, ta.served_app, ta.asset_folder, ta.cdn, ta._poll
 
 OPEN_ENSEMBLES = """(() => {
   const label = Array.from(document.querySelectorAll('label'))
