@@ -362,8 +362,10 @@ def test_cli_sensitivity_writes_tables_figure_and_page(tmp_path, capsys):
     assert set(indices.output) == {"p_holds", "p_stab", "p_drift"}
     design = pd.read_parquet(out / "design.parquet")
     assert len(design) == 8 * (1 + 2) and "p_stab" in design
-    assert (out / "sensitivity_figures" / "sensitivity.png").stat().st_size > 1000
-    assert "<script" not in (out / "sensitivity.html").read_text()
+    assert (out / "report_figures" / "sensitivity.png").stat().st_size > 1000
+    page = (out / "report.html").read_text()
+    assert "<script" not in page and "not a forecast" in page
+    assert "S1_conf" not in page and "ST_conf" not in page  # headers in words
 
 
 def test_cli_sensitivity_reports_bad_input_in_one_line(capsys):
@@ -388,12 +390,18 @@ def test_cli_discover_on_a_run(tmp_path, capsys):
     code = main(["discover", str(run), "--outcome", "stab_in_the_back"])
     assert code == 0
     text = capsys.readouterr().out
-    assert "box 1: coverage" in text
+    assert ("box 1: coverage" in text and "lift" in text) or "box 1: no region can be named" in text
     boxes = pd.read_csv(run / "discovery" / "prim_stab_in_the_back.csv")
     assert list(boxes.columns[:5]) == ["box", "coverage", "density", "mass", "dimension"]
     assert (boxes.low <= boxes.high).all()
     assert "<script" not in (run / "discovery" / "discovery_stab_in_the_back.html").read_text()
     assert main(["discover", str(run), "--outcome", "nonsense"]) == 2
+    # --include is honoured for a run folder: PRIM sees only the mechanisms
+    capsys.readouterr()
+    assert main(["discover", str(run), "--include", "mechanisms.*", "--out", str(tmp_path / "d")]) == 0
+    assert "7 uncertain parameters" in capsys.readouterr().out
+    assert main(["discover", str(run), "--include", "nothing.*"]) == 2
+    assert "nothing.*" in capsys.readouterr().err
 
 
 def test_every_slot_has_finite_ordered_bounds():

@@ -30,7 +30,7 @@ MODES = {
     "run": (["run", "status_quo"], ["sim.run.engine.run_ensemble", "sim.present.report.write_report"]),
     "project": (
         ["run", "cal/posterior.toml", "--from-observations"],
-        ["sim.analysis.calibration.project"],
+        ["sim.analysis.calibration.project", "sim.present.view_from_today.write_projection_report"],
     ),
     "compare": (
         ["compare", "status_quo", "back_to_back"],
@@ -206,6 +206,10 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--dtype": (["--dtype", "float64"], kw(PROJECT, "dtype", "float64")),
         "--workers": (["-j", "2"], kw(PROJECT, "workers", 2)),
         "--no-progress": (["--no-progress"], kw(PROJECT, "progress", False)),
+        "--no-report": (
+            ["--no-report"],
+            called("sim.present.view_from_today.write_projection_report", False),
+        ),
         **{
             flag: (argv, REFUSED)
             for flag, argv in {
@@ -218,7 +222,6 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
                 "--scheduler": ["--scheduler", "local"],
                 "--engine": ["--engine", "numba"],
                 "--why": ["--why"],
-                "--no-report": ["--no-report"],
             }.items()
         },
     },
@@ -327,7 +330,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--method": (["--method", "pawn"], positional(GIVEN, 1, "pawn")),
         "--alliance": (["--alliance", "china_russia"], positional(GIVEN, 2, "china_russia")),
         "--seed": (["--seed", "4"], kw(GIVEN, "seed", 4)),
-        "--top": (["--top", "3"], positional("sim.present.text.format_given_data", 2, 3)),
+        "--top": (["--top", "3"], positional("sim.present.text.format_given_data", 1, 3)),
         "--out": (
             ["--out", "{tmp}/g"],
             positional("sim.present.given_data_pages.write_given_data", 1, Path("{tmp}/g")),
@@ -360,7 +363,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
             positional("sim.present.exploration.write_discovery", 1, Path("{tmp}/d")),
         ),
         "--policy": (["--policy", "3"], REFUSED),
-        "--include": (["--include", "x"], REFUSED),
+        "--include": (["--include", "x"], kw(DISCOVER, "include", ["x"])),
         "--force": (["--force"], kw("sim.cli.options.hold", "force", True)),
     },
     "discover-levers": {

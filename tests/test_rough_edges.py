@@ -40,10 +40,18 @@ def test_no_significant_box_says_how_many_replicates_it_would_need_and_shows_no_
     d = disc.discover(_noise_only(), "stab_in_the_back", boxes=3, min_coverage=0.3)
     assert len(d.boxes) == 1 and d.boxes[0].limits.empty  # no second box searched in nothing
     text = terminal.format_discovery(d)
-    assert "no restriction is significant" in text
-    assert ("would need about" in text) or ("would not change that" in text) or ("individually weak" in text)
-    page = write_discovery(d, tmp_path)["report"].read_text()
-    assert "Box 1:" in page and "<h3>Box" not in page  # said in words, no empty table
+    assert "no region can be named" in text and "coverage" not in text  # no whole-space statistics
+    assert (
+        ("stand out only from about" in text) or ("would not change that" in text) or ("on its own" in text)
+    )
+    paths = write_discovery(d, tmp_path)
+    page = paths["report"].read_text()
+    assert "<h3>Box" not in page  # said in words (in the answer), no empty table
+    assert "not a forecast" in page and "No region can be named" in page
+    # no figure with empty axes: the peeling trajectory and its colour bar, no panel of limits
+    from sim.present.exploration import discovery_figure
+
+    assert len(discovery_figure(d).axes) == 2
 
 
 def test_replicates_needed_makes_the_box_significant():

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.outcomes import Z95, wilson_interval
+from sim.errors import InputError
 from sim.run.engine import DEFAULT_CHUNK_SIZE, DEFAULT_DTYPE, reusable, run_ensemble
 from sim.run.store import Results, safe_name
 from sim.vocabulary import FATES, REPLICATE, fate_column
@@ -150,6 +151,19 @@ class Comparison:
         return out
 
 
+def run_folders(scenarios: Sequence[str | Path]) -> list[str]:
+    """The folder of each scenario's run inside a comparison: its file's name made safe, and
+    ``name-2``, ``name-3`` for later files of the same name."""
+    folders: list[str] = []
+    for path in map(Path, scenarios):
+        folder = base = safe_name(path.stem)
+        n = 2
+        while folder in folders:
+            folder, n = f"{base}-{n}", n + 1
+        folders.append(folder)
+    return folders
+
+
 def compare(
     scenarios: Sequence[str | Path],
     out: str | Path,
@@ -198,22 +212,25 @@ def compare(
     >>> c.differences()[0].table[["fate", "diff", "paired_low", "paired_high"]]  # doctest: +SKIP
     """
     runs, reused = [], []
-    folders: set[str] = set()
-    for path in map(Path, scenarios):
-        folder = base = safe_name(path.stem)
-        n = 2
-        while folder in folders:  # two files with the same stem: x, x-2
-            folder, n = f"{base}-{n}", n + 1
-        folders.add(folder)
-        where = Path(out) / folder
-        settings: dict[str, Any] = {
-            "replicates": replicates,
-            "steps": steps,
-            "seed": seed,
-            "chunk_size": chunk_size,
-            "dtype": dtype,
-        }
-        existing = None if force else reusable(path, where, point=point, engine=engine, why=why, **settings)
+    paths = [Path(p) for p in scenarios]
+    wheres = [Path(out) / folder for folder in run_folders(paths)]
+    settings: dict[str, Any] = {
+        "replicates": replicates,
+        "steps": steps,
+        "seed": seed,
+        "chunk_size": chunk_size,
+        "dtype": dtype,
+    }
+    found = [
+        None if force else reusable(path, where, point=point, engine=engine, why=why, **settings)
+        for path, where in zip(paths, wheres)
+    ]
+    if (Path(out) / "report.html").exists() and not force and any(r is None for r in found):
+        raise InputError(
+            f"{out} holds a comparison already (other scenario files or settings); pass --force "
+            "to replace it or choose another --out"
+        )
+    for path, where, existing in zip(paths, wheres, found):
         reused.append(existing is not None)
         runs.append(
             existing

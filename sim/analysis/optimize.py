@@ -9,8 +9,18 @@ Kasprzyk et al. 2013 and Hamarat et al. 2014). All the solutions Platypus asks t
 generation run as one design of the experiment engine, on common worlds and replicates.
 
 Convergence is reported as the hypervolume of the non-dominated set after each generation
-(Zitzler & Thiele 1999), with every objective normalised by its natural range (probabilities on
-[0, 1], ties on [-1, 1], costs on [0, largest departure]), so generations are comparable.
+(Zitzler & Thiele 1999), on one scale throughout: every objective normalised by its natural range
+(probabilities on [0, 1], ties on [-1, 1], costs on [0, largest departure]), the reference point a
+tenth of each range beyond its worst end (so that a policy at the worst end of one metric still
+counts), the ideal corner at 1. Exact hypervolume costs time exponential in the number of objectives, so up
+to :data:`EXACT_OBJECTIVES` objectives it is computed exactly (slicing objectives, While et al.
+2006) and above that estimated by Monte Carlo in the front's bounding box (Bader & Zitzler 2011),
+with its standard error: the driver's share of the work stays small and the workers stay busy.
+
+The search's own estimates of its best policies are optimistic: they were selected because they
+looked good on these worlds and replicates (the optimizer's curse, Smith & Winkler 2006). The
+non-dominated set — duplicates removed, sorted by the first objective — is therefore run again,
+with the status quo, on fresh worlds and replicates, and both sets of values are kept.
 
 References
 ----------
@@ -18,6 +28,12 @@ Deb, K., Pratap, A., Agarwal, S. & Meyarivan, T. (2002). A fast and elitist mult
 genetic algorithm: NSGA-II. IEEE Trans. Evol. Comput. 6(2), 182-197.
 Zitzler, E. & Thiele, L. (1999). Multiobjective evolutionary algorithms: a comparative case study
 and the strength Pareto approach. IEEE Trans. Evol. Comput. 3(4), 257-271.
+While, L., Hingston, P., Barone, L. & Huband, S. (2006). A faster algorithm for calculating
+hypervolume. IEEE Trans. Evol. Comput. 10(1), 29-38.
+Bader, J. & Zitzler, E. (2011). HypE: an algorithm for fast hypervolume-based many-objective
+optimization. Evolutionary Computation 19(1), 45-76.
+Smith, J. E. & Winkler, R. L. (2006). The optimizer's curse: skepticism and postdecision surprise
+in decision analysis. Management Science 52(3), 311-322.
 Hamarat, C., Kwakkel, J. H., Pruyt, E. & Loonen, E. T. (2014). An exploratory approach for adaptive
 policymaking by using multi-objective robust optimization. Simul. Model. Pract. Theory 46, 25-39.
 Hadka, D. Platypus: a free and open source Python library for multiobjective optimization.
@@ -38,10 +54,12 @@ from sim.analysis.levers import (
     METRIC_PREFIX,
     Objectives,
     PolicyError,
+    natural_range,
     objectives,
     sample_worlds,
     simulate,
 )
+from sim.analysis.robustness import robustness
 from sim.extras import install_hint
 from sim.files import atomic_write
 from sim.run.lock import locks
@@ -53,31 +71,6 @@ STATISTICS = ("mean", "p10")
 SEARCH_HINT = f"needs Platypus: {install_hint('levers')}"
 
 
-def natural_range(scenario: Scenario, obj: Objectives) -> tuple[np.ndarray, np.ndarray]:
-    """The range each metric can take: probabilities [0, 1], ties [-1, 1], a cost
-    [0, the largest departure its levers allow]."""
-    lo, hi = [], []
-    for m in obj.metrics:
-        if m.kind == "tie":
-            lo.append(-1.0)
-            hi.append(1.0)
-        elif m.levers is not None:  # a cost
-            lo.append(0.0)
-            hi.append(
-                float(
-                    sum(
-                        max(abs(b - scenario.levers[n].status_quo_value) for b in scenario.levers[n].bounds)
-                        for n in m.levers
-                    )
-                )
-                or 1.0
-            )
-        else:
-            lo.append(0.0)
-            hi.append(1.0)
-    return np.array(lo), np.array(hi)
-
-
 def summarise(M: np.ndarray, sign: np.ndarray, statistic: str) -> np.ndarray:
     """Each policy's objective values from ``M`` (P, S, K): the mean over worlds, or the worse
     decile (10th percentile of a maximised metric, 90th of a minimised one)."""
@@ -87,28 +80,58 @@ def summarise(M: np.ndarray, sign: np.ndarray, statistic: str) -> np.ndarray:
     return worse
 
 
-def run_hypervolume(fronts: list[list[list[float]]], sign: np.ndarray) -> np.ndarray:
-    """Hypervolume of each generation's non-dominated set, every objective scaled to the range
-    it spans over all the generations' sets together (ideal 1, nadir 0), so a search whose
-    metrics move over a small part of their natural range still shows its progress. Computed
-    exactly (Monte Carlo-free) by slicing on the first objective (While et al. 2006's HSO idea)
-    for up to a few hundred points in a few objectives.
+#: up to this many objectives the hypervolume is exact; above it, a Monte Carlo estimate
+EXACT_OBJECTIVES = 4
+#: points sampled for a Monte Carlo hypervolume (its relative error is about 1 / sqrt of this)
+HV_SAMPLES = 20_000
+FRESH_TAG = 0x46524553  # "FRES": the out-of-sample worlds' seed is SeedSequence([seed, FRESH_TAG])
 
-    References
-    ----------
-    While, L., Hingston, P., Barone, L. & Huband, S. (2006). A faster algorithm for calculating
-    hypervolume. IEEE Trans. Evol. Comput. 10(1), 29-38.
-    """
-    if not fronts or not any(fronts):
-        return np.zeros(len(fronts))
-    allp = np.array([p for f in fronts for p in f], dtype=float) * sign  # larger is better
-    lo, hi = allp.min(axis=0), allp.max(axis=0)
+
+#: the hypervolume's reference point lies this share of each natural range beyond its worst end,
+#: so that a policy at the worst end of one metric still adds volume
+HV_MARGIN = 0.1
+
+
+def scaled(values: np.ndarray, sign: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Objective values mapped onto [0, 1] by their natural range widened by :data:`HV_MARGIN`
+    below its worst end: 1 the best end, 0 the reference point (a minimised metric is turned
+    around). The space the hypervolume is measured in, so its largest value is 1."""
     span = np.where(hi > lo, hi - lo, 1.0)
-    out = []
-    for f in fronts:
-        pts = (np.array(f, dtype=float) * sign - lo) / span  # in [0, 1], reference point 0
-        out.append(_hso(pts[np.all(pts > 0, axis=1)]))
-    return np.array(out)
+    v = (np.asarray(values, dtype=float) - lo) / span
+    v = np.where(sign > 0, v, 1.0 - v)
+    return np.clip((v + HV_MARGIN) / (1.0 + HV_MARGIN), 0.0, 1.0)
+
+
+def hypervolume(points: np.ndarray, uniform: np.ndarray | None = None) -> tuple[float, float]:
+    """Hypervolume of ``points`` (n, K) in [0, 1]^K (larger is better, reference point 0), and its
+    standard error.
+
+    Exact (zero error) for up to :data:`EXACT_OBJECTIVES` objectives; above, the share of
+    ``uniform`` points (m, K) in [0, 1)^K, stretched over the bounding box of the points, that the
+    points dominate, times the box's volume (Bader & Zitzler 2011), with the binomial standard
+    error of that share. Passing the same ``uniform`` sample for every generation keeps successive
+    estimates comparable (common random numbers).
+    """
+    pts = np.asarray(points, dtype=float)
+    if pts.ndim != 2 or len(pts) == 0:
+        return 0.0, 0.0
+    pts = pts[np.all(pts > 0, axis=1)]
+    if len(pts) == 0:
+        return 0.0, 0.0
+    K = pts.shape[1]
+    if K <= EXACT_OBJECTIVES:
+        return _hso(_nondominated_max(pts)), 0.0
+    if uniform is None:
+        uniform = np.random.default_rng(0).random((HV_SAMPLES, K))
+    top = pts.max(axis=0)
+    volume = float(np.prod(top))
+    u = uniform * top
+    hit = np.zeros(len(u), dtype=bool)
+    for start in range(0, len(pts), 16):  # (m, 16, K) comparisons at a time
+        block = pts[start : start + 16]
+        hit |= (u[:, None, :] <= block[None, :, :]).all(axis=2).any(axis=1)
+    f = float(hit.mean())
+    return volume * f, volume * float(np.sqrt(f * (1 - f) / len(u)))
 
 
 def _hso(points: np.ndarray) -> float:
@@ -137,18 +160,52 @@ def _nondominated_max(points: np.ndarray) -> np.ndarray:
     return points[~(ge & gt).any(axis=1)]
 
 
+def statistic_se(
+    X: np.ndarray, sign: np.ndarray, statistic: str, resamples: int = 100, seed: int = 0
+) -> np.ndarray:
+    """Standard error ``(P, K)`` of each policy's objective values (:func:`summarise`) from its
+    metrics replicate by replicate, ``X`` (P, S, R, K): a bootstrap over worlds, each bringing its
+    replicates along (the same worlds for every policy)."""
+    S = X.shape[1]
+    M = X.mean(axis=2)
+    rng = np.random.default_rng([seed, 0x534545])  # "SEE"
+    draws = []
+    for _ in range(resamples):
+        ws = np.asarray(rng.integers(0, S, size=S), dtype=np.intp)
+        draws.append(summarise(M[:, ws], sign, statistic))
+    return np.std(draws, axis=0, ddof=1)
+
+
+def dominates(a: np.ndarray, b: np.ndarray, sign: np.ndarray) -> bool:
+    """Whether objective values ``a`` dominate ``b`` (at least as good on every metric, better on
+    one), each metric oriented by ``sign``."""
+    x, y = np.asarray(a) * sign, np.asarray(b) * sign
+    return bool(np.all(x >= y) and np.any(x > y))
+
+
+FRESH_PREFIX = "fresh:"
+
+
 @dataclass
 class SearchResults:
-    """The non-dominated policies found and how the search converged."""
+    """The non-dominated policies found, how the search converged, and both again on fresh worlds.
+
+    ``pareto`` holds one row per distinct non-dominated policy, sorted by the first objective
+    (best first): ``lever:NAME``, the search's own objective values ``metric:NAME`` and the values
+    on fresh worlds and replicates ``fresh:NAME`` with their standard errors ``fresh:NAME:se``.
+    ``status_quo`` is the same one row for every lever at its status quo.
+    """
 
     scenario: Scenario
     objectives: Objectives
-    pareto: pd.DataFrame  # lever:NAME and metric:NAME columns
-    convergence: pd.DataFrame  # generation, evaluations, hypervolume, seconds
+    pareto: pd.DataFrame
+    convergence: pd.DataFrame  # generation, evaluations, front, hypervolume, hypervolume_se, seconds
     settings: dict = field(default_factory=dict)
+    status_quo: pd.DataFrame | None = None
 
     def write(self, out: Path) -> dict[str, Path]:
-        """``pareto.parquet``, ``convergence.csv`` and ``manifest.json`` in ``out``."""
+        """``pareto.parquet``, ``convergence.csv`` and ``manifest.json`` (with the status quo's
+        values) in ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         paths = {
@@ -158,6 +215,7 @@ class SearchResults:
         }
         atomic_write(self.pareto.to_parquet, paths["pareto"], index=False)
         atomic_write(self.convergence.to_csv, paths["convergence"], index=False)
+        sq = {} if self.status_quo is None else {k: float(v) for k, v in self.status_quo.iloc[0].items()}
         write_json(
             paths["manifest"],
             {
@@ -168,6 +226,7 @@ class SearchResults:
                     n: m.model_dump(mode="json", by_alias=True, exclude_none=True)
                     for n, m in zip(self.objectives.names, self.objectives.metrics)
                 },
+                "status_quo": sq,
                 **self.settings,
             },
         )
@@ -205,7 +264,8 @@ def optimize(
     population
         NSGA-II's population size (the size of each generation's design).
     worlds, replicates
-        Common worlds and replicates every policy is evaluated on.
+        Common worlds and replicates every policy is evaluated on (and as many fresh ones for
+        the out-of-sample check).
     seed
         Seed of the worlds, the replicates and the search (default: the scenario's).
     owner
@@ -257,6 +317,23 @@ def optimize(
 
     problem = Levers()
 
+    def run(policies: dict[str, np.ndarray], on: dict[str, np.ndarray], run_seed: int, desc: str, **kw):
+        return simulate(
+            scenario,
+            obj,
+            policies,
+            on,
+            replicates=replicates,
+            seed=run_seed,
+            chunk_size=chunk_size,
+            workers=workers,
+            executor=executor,
+            progress=progress,
+            desc=desc,
+            engine=engine,
+            **kw,
+        )
+
     class OneDesign(platypus.Evaluator):
         """All of a generation's solutions as one design."""
 
@@ -264,20 +341,7 @@ def optimize(
             if not jobs:
                 return jobs
             us = np.array([[float(v) for v in job.solution.variables] for job in jobs])
-            M = simulate(
-                scenario,
-                obj,
-                decode(us),
-                world_values,
-                replicates=replicates,
-                seed=seed,
-                chunk_size=chunk_size,
-                workers=workers,
-                executor=executor,
-                progress=progress,
-                desc=f"generation {generation[0]}",
-                engine=engine,
-            )
+            M = run(decode(us), world_values, seed, f"generation {generation[0]}")
             values = summarise(M, sign, statistic)
             for job, v in zip(jobs, values):
                 problem.pending[id(job.solution)] = [float(x) for x in v]
@@ -298,21 +362,21 @@ def optimize(
     random.seed(seed)  # Platypus draws from the random module
     algorithm = platypus.NSGAII(problem, population_size=population, evaluator=OneDesign())
     lo, hi = natural_range(scenario, obj)
-    hv = platypus.Hypervolume(minimum=list(lo), maximum=list(hi))
+    uniform = np.random.default_rng([seed, 0x4856]).random((HV_SAMPLES, len(obj.names)))  # "HV"
     rows = []
     start = time.perf_counter()
-
-    fronts: list[list] = []
 
     def after(alg):
         generation[0] += 1
         front = platypus.nondominated(alg.result)
-        fronts.append([list(x.objectives) for x in front])
+        points = scaled(np.array([list(x.objectives) for x in front], dtype=float), sign, lo, hi)
+        hv, hv_se = hypervolume(points, uniform) if front else (0.0, 0.0)
         row = {
             "generation": generation[0],
             "evaluations": alg.nfe,
             "front": len(front),
-            "hypervolume": float(hv.calculate(front)) if front else 0.0,
+            "hypervolume": hv,
+            "hypervolume_se": hv_se,
             "seconds": round(time.perf_counter() - start, 3),
         }
         rows.append(row)
@@ -321,18 +385,46 @@ def optimize(
 
     try:
         algorithm.run(evaluations, callback=after)
+        front = platypus.nondominated(algorithm.result)
+        us = np.array([[float(v) for v in s.variables] for s in front])
+        policies = decode(us)
+        pareto = pd.DataFrame({LEVER_PREFIX + n: policies[n] for n in scenario.levers})
+        for k, n in enumerate(obj.names):
+            pareto[METRIC_PREFIX + n] = [float(s.objectives[k]) for s in front]
+        levers = [LEVER_PREFIX + n for n in scenario.levers]
+        pareto = pareto.drop_duplicates(subset=levers).reset_index(drop=True)
+        first = METRIC_PREFIX + obj.names[0]
+        pareto = pareto.sort_values(
+            [first, *levers], ascending=[sign[0] < 0, *[True] * len(levers)], kind="stable"
+        ).reset_index(drop=True)
+        # the status quo on the search's worlds, then it and the front on fresh ones
+        sq_policy = {n: np.array([v]) for n, v in sq.items()}
+        sq_in = summarise(run(sq_policy, world_values, seed, "status quo"), sign, statistic)[0]
+        fresh_worlds = sample_worlds(scenario, worlds, seed, tag=FRESH_TAG)
+        both = {
+            n: np.concatenate([[sq[n]], pareto[LEVER_PREFIX + n].to_numpy(dtype=float)])
+            for n in scenario.levers
+        }
+        fresh_seed = (seed + 1) % 2**63
+        M, X = run(both, fresh_worlds, fresh_seed, "fresh worlds", per_replicate=True)
+        fresh = summarise(M, sign, statistic)
+        fresh_se = statistic_se(X, sign, statistic, seed=seed)
     finally:
         if own_pool is not None:
             own_pool.shutdown(wait=True, cancel_futures=True)
-    convergence = pd.DataFrame(rows)
-    convergence["hypervolume_run"] = run_hypervolume(fronts, sign)
-    front = platypus.nondominated(algorithm.result)
-    us = np.array([[float(v) for v in s.variables] for s in front])
-    policies = decode(us)
-    pareto = pd.DataFrame({LEVER_PREFIX + n: policies[n] for n in scenario.levers})
     for k, n in enumerate(obj.names):
-        pareto[METRIC_PREFIX + n] = [float(s.objectives[k]) for s in front]
-    pareto = pareto.drop_duplicates().reset_index(drop=True)
+        pareto[FRESH_PREFIX + n] = fresh[1:, k]
+        pareto[f"{FRESH_PREFIX}{n}:se"] = fresh_se[1:, k]
+    sq_row = pd.DataFrame(
+        {
+            **{LEVER_PREFIX + n: [sq[n]] for n in scenario.levers},
+            **{METRIC_PREFIX + n: [sq_in[k]] for k, n in enumerate(obj.names)},
+            **{FRESH_PREFIX + n: [fresh[0, k]] for k, n in enumerate(obj.names)},
+            **{f"{FRESH_PREFIX}{n}:se": [fresh_se[0, k]] for k, n in enumerate(obj.names)},
+        }
+    )
+    convergence = pd.DataFrame(rows)
+    rob = robustness(M, sign, obj.threshold, replicates=X, seed=seed)
     result = SearchResults(
         scenario,
         obj,
@@ -348,8 +440,16 @@ def optimize(
             "owner": owner,
             "statistic": statistic,
             "levers": names,
+            "fresh_seed": fresh_seed,
+            "hypervolume": "exact" if len(obj.names) <= EXACT_OBJECTIVES else "monte carlo",
+            "hypervolume_samples": HV_SAMPLES if len(obj.names) > EXACT_OBJECTIVES else None,
+            "fresh_satisficing": [float(x) for x in rob.satisficing],
+            "fresh_satisficing_se": [
+                float(x) for x in (rob.satisficing_se if rob.satisficing_se is not None else [])
+            ],
             "seconds": round(time.perf_counter() - start, 3),
         },
+        sq_row,
     )
     if out is not None:
         result.write(Path(out))

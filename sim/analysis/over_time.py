@@ -65,6 +65,8 @@ class SobolOverTime:
     ST: pd.DataFrame  # index: steps; columns: factors
     S1: pd.DataFrame
     settings: dict = field(default_factory=dict)
+    ST_conf: pd.DataFrame | None = None  # 95 % bootstrap half-widths of ST, same shape
+    S1_conf: pd.DataFrame | None = None
 
 
 def sobol_over_time(
@@ -126,10 +128,11 @@ def sobol_over_time(
     for pts, c in parts:
         counts[pts] += c
     shares = counts / replicates
-    st, s1 = {}, {}
+    st, s1, stc, s1c = {}, {}, {}, {}
     for k, t in enumerate(grid):
         df = sobol_indices(factors, shares[:, k], resamples=resamples, seed=seed)
         st[int(t)], s1[int(t)] = df["ST"], df["S1"]
+        stc[int(t)], s1c[int(t)] = df["ST_conf"], df["S1_conf"]
     ST = pd.DataFrame(st).T.rename_axis("step")
     S1 = pd.DataFrame(s1).T.rename_axis("step")
     return SobolOverTime(
@@ -148,4 +151,6 @@ def sobol_over_time(
             "seconds": round(time.perf_counter() - started, 2),
             "scenario_hash": scenario.digest(),
         },
+        pd.DataFrame(stc).T.rename_axis("step")[ST.columns],
+        pd.DataFrame(s1c).T.rename_axis("step")[S1.columns],
     )

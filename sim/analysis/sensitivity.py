@@ -212,6 +212,8 @@ def to_scale(factors: Sequence[Factor], U: np.ndarray) -> np.ndarray:
 
 #: above this share of binomial noise in an output's variance, the indices are mostly noise
 NOISE_TARGET = 0.3
+#: the outputs in words
+OUTPUT_WORDS = {"p_holds": "P(holds)", "p_stab": "P(stab in the back)", "p_drift": "P(drift apart)"}
 
 
 def _salib():
@@ -656,13 +658,14 @@ def noise_warning(s: Sensitivity, output: str) -> str | None:
     R = int(s.settings.get("replicates", 1))
     if not np.isfinite(share) or share <= NOISE_TARGET:
         return None
+    name = OUTPUT_WORDS.get(output, output)
     need = replicates_for_noise(share, R)
     if need is None:
         return (
-            f"warning: binomial noise is {share:.2f} of the variance of {output} at R = {R}: "
+            f"warning: binomial noise is {share:.2f} of the variance of {name} at R = {R}: "
             "the inputs move it less than chance does; these indices are mostly noise"
         )
     return (
-        f"warning: binomial noise is {share:.2f} of the variance of {output} at R = {R} (above "
+        f"warning: binomial noise is {share:.2f} of the variance of {name} at R = {R} (above "
         f"{NOISE_TARGET}); about --replicates {need} would bring it to {NOISE_TARGET}"
     )

@@ -56,6 +56,23 @@ class Sweep:
     paired: pd.DataFrame  # value, fate, diff (vs the first value), low, high
     scenario_title: str
     seed: int
+    own_range: tuple[float, float] | None = None  # where the scenario itself puts the value
+
+
+def own_range(scenario: Scenario, path: str) -> tuple[float, float]:
+    """Where a scenario itself puts a slot: its fixed value twice, the support of a uniform,
+    triangular or beta draw, or mean ± 2 sd of a normal one (within the values it is clipped to)."""
+    from sim.spec.values import Normal
+
+    slot = slot_map(scenario)[path]
+    v = slot.value
+    if isinstance(v, (int, float)):
+        return float(v), float(v)
+    lo, hi = clip_bounds(slot)
+    if isinstance(v, Normal):
+        return max(v.mean - 2 * v.sd, lo), min(v.mean + 2 * v.sd, hi)
+    low, high = v.support()
+    return max(float(low), lo), min(float(high), hi)
 
 
 def sweep_values(
@@ -187,4 +204,5 @@ def run_sweep(
         pd.DataFrame(paired),
         scenario.title,
         seed,
+        own_range(scenario, path),
     )

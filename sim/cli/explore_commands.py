@@ -189,8 +189,7 @@ def _register_discover(sub) -> None:
         "--include",
         action="append",
         metavar="PATTERN",
-        help="for the folder of 'alliance-sim levers': only the uncertain values whose path matches "
-        "this glob (repeatable)",
+        help="only the uncertain values whose path matches this glob (repeatable), e.g. 'mechanisms.*'",
     )
     p.add_argument("--boxes", type=options.positive_int, default=1, help="how many boxes (default 1)")
     p.add_argument(
@@ -327,7 +326,7 @@ def _sensitivity_over_time(args: argparse.Namespace, out: Path) -> int:
     paths = write_sobol_over_time(result, out, scenario.run.dt, unit)
     print(text.over_time_indices(result, args.top))
     print(text.runs_in(result.settings["replicate_runs"], result.settings["seconds"]))
-    print(text.written({"indices": paths["ST"], "figure": paths["figure"]}))
+    print(text.written({"indices": paths["ST"], "figure": paths["figure"], "report": paths["report"]}))
     return EXIT_OK
 
 
@@ -354,14 +353,18 @@ def _sensitivity_given(args: argparse.Namespace) -> int:
     results = load_results(args.scenario)
     result = given_data(results, method, args.alliance, seed=args.seed)
     unit, dt = time_unit(results)
-    paths = write_given_data(result, out, dt, unit)
-    for output in ("stab", "holds", "fate"):
-        print(text.format_given_data(result, output, args.top))
-        print()
+    claims = claims_of((results.manifest.get("scenario") or {}).get("claims"))
+    paths = write_given_data(result, out, dt, unit, claims, results.name or "")
+    print(text.format_given_data(result, args.top))
     print(text.given_data_footer(result))
     print(
         text.written(
-            {"indices": paths["indices"], "over time": paths["over_time"], "figure": paths["figure"]}
+            {
+                "indices": paths["indices"],
+                "over time": paths["over_time"],
+                "figure": paths["figure"],
+                "report": paths["report"],
+            }
         )
     )
     return EXIT_OK
@@ -403,11 +406,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
         from sim.analysis.discovery import discover
         from sim.run.store import load_results
 
-        options.refuse(
-            args, ["policy", "include"], "to a run's result directory (only to the folder of 'levers')"
-        )
+        options.refuse(args, ["policy"], "to a run's result directory (only to the folder of 'levers')")
         results = load_results(args.results)
-        found = discover(results, args.outcome, args.alliance, **settings)
+        found = discover(results, args.outcome, args.alliance, include=args.include, **settings)
         claims = claims_of((results.manifest.get("scenario") or {}).get("claims"))
 
     def name(path: str) -> str:

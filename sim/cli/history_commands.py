@@ -28,7 +28,6 @@ _NOT_WITH_PROJECTION = (
     "scheduler",
     "engine",
     "why",
-    "no_report",
 )
 
 
@@ -185,5 +184,10 @@ def cmd_project(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(text.projection(proj))
-    print(text.written({"projection": out}))
+    written: dict[str, object] = {"projection": out}
+    if not args.no_report:
+        from sim.present.view_from_today import write_projection_report
+
+        written["report"] = write_projection_report(proj, out / "report.html", str(folder))
+    print(text.written(written))
     return EXIT_OK

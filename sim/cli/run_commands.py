@@ -38,9 +38,12 @@ def register(sub) -> None:
     p = options.command(sub, "compare", cmd_compare, "run several scenarios and write a comparison report")
     options.add_scenario(p, "scenarios", nargs="+")
     options.add_run_options(p)
-    options.add_output(p, "results/comparison", what="folder for the runs and the report")
-    p.set_defaults(out=options.RESULTS / "comparison")
-    p.add_argument("--force", action="store_true", help="rerun even where matching results exist")
+    options.add_output(p, "results/<A>-vs-<B>", what="folder for the runs and the report")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rerun even where matching results exist, and replace a comparison already in --out",
+    )
 
     p = options.command(sub, "report", cmd_report, "write the HTML report of one or more result directories")
     p.add_argument("results", type=Path, nargs="+")
@@ -93,13 +96,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """`compare`: several scenarios (finished results reused) and one comparison report."""
-    from sim.analysis.compare import compare
+    from sim.analysis.compare import compare, run_folders
     from sim.present.report import write_report
 
-    options.hold(args.out, own=("report.html", "*/manifest.json"), force=args.force, what="a comparison")
+    out = args.out or options.results_folder("-vs-".join(run_folders(args.scenarios)))
+    options.hold(out, own=("report.html", "*/manifest.json"), force=args.force, what="a comparison")
     with finishing_hint():
         comparison = run_with_executor(
-            args, compare, args.scenarios, args.out, force=args.force, **run_settings(args)
+            args, compare, args.scenarios, out, force=args.force, **run_settings(args)
         )
     for run, reused in zip(comparison.runs, comparison.reused):
         if reused:
@@ -108,13 +112,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(text.run_summary(run))
     for d in comparison.differences():
         print(text.differences(d.base.name, d.other.name, d.alliance, d.table, d.unpaired_because))
-    print(text.written({"report": write_report(comparison.runs, args.out / "report.html")}))
+    print(text.written({"report": write_report(comparison.runs, out / "report.html")}))
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """`report`: an HTML report of finished result directories."""
-    from sim.present.report import is_page, write_report
+    from sim.present.page import is_page
+    from sim.present.report import write_report
     from sim.run.integrity import refuse_overwrite
     from sim.run.store import load_results
 

@@ -307,14 +307,15 @@ def value_bases(scenario: Scenario) -> dict[str, list[str]]:
 
 def basis_line(scenario: Scenario) -> str:
     """``Values: 60 article claims, 26 public figures, 107 modelling assumptions ...``"""
+    from sim.analysis.variance import BASIS_PLURAL, basis_count
     from sim.vocabulary import BASES
 
     bases = value_bases(scenario)
-    parts = [f"{len(bases[b])} {b}s" for b in BASES if bases.get(b)]
+    parts = [basis_count(len(bases[b]), b) for b in BASES if bases.get(b)]
     mech = sorted({basis for basis, paths in bases.items() for p in paths if p.startswith("mechanisms.")})
     return (
         f"Its values: {', '.join(parts)}; the mechanism coefficients the sliders scale are "
-        f"{' and '.join(m + 's' for m in mech) or 'not grounded'}."
+        f"{' and '.join(BASIS_PLURAL.get(m, m) for m in mech) or 'not grounded'}."
     )
 
 
@@ -347,6 +348,12 @@ def AllianceStatus(model: AllianceModel):  # noqa: N802 - a component
 
 COMPONENTS = (CohesionPlot, TieNetwork, AllianceStatus)
 TITLE = "alliance-sim: back to back or stab in the back?"
+#: let the app bar's title take the bar's width instead of being cut with an ellipsis
+TITLE_STYLE = (
+    ".v-toolbar-title { flex: 1 1 auto !important; min-width: 0; max-width: none; } "
+    ".v-toolbar-title__placeholder { overflow: visible !important; text-overflow: clip !important; "
+    "white-space: normal !important; }"
+)
 
 
 @solara.component
@@ -488,6 +495,7 @@ def Page(model=None):  # noqa: N802 - the name `solara run` looks for
     play_interval = solara.use_reactive(150)
     render_interval = solara.use_reactive(1)
     use_threads = solara.use_reactive(False)
+    solara.Style(TITLE_STYLE)
     with solara.AppBar():
         solara.AppBarTitle(TITLE)
     with solara.Sidebar(), solara.Column():

@@ -272,7 +272,7 @@ def SettingControls(label: str, setting: solara.Reactive, names: list[str]):  # 
         )
         for name, value in s.multipliers:
             solara.SliderFloat(
-                f"{name} ×",
+                f"{name} × {value:.1f}",
                 value=value,
                 min=0.0,
                 max=3.0,
@@ -280,7 +280,7 @@ def SettingControls(label: str, setting: solara.Reactive, names: list[str]):  # 
                 on_value=partial(_set_multiplier, setting, name),
             )
         solara.SliderFloat(
-            "pressure level ×",
+            f"pressure level × {s.pressure_level:.1f}",
             value=s.pressure_level,
             min=0.0,
             max=3.0,
@@ -333,11 +333,17 @@ def EnsembleView(  # noqa: N802 - a component
         written.set(f"wrote {path} (run it: alliance-sim run {path})")
 
     with solara.Column() as column:
-        solara.Markdown("### Ensembles: A and B on common random numbers")
+        # plain text, not Markdown: Solara's Markdown loads mermaid and KaTeX from a CDN
+        solara.Text(
+            "Ensembles: A and B on common random numbers",
+            style={"font-size": "1.25em", "font-weight": "600", "margin": "12px 0 4px"},
+        )
         with solara.Row(style={"flex-wrap": "wrap"}):
             SettingControls("A", a, names)
             SettingControls("B", b, names)
-        solara.SliderInt("replicates", value=n.value, min=100, max=5000, step=100, on_value=n.set)
+        solara.SliderInt(
+            f"replicates {n.value:,}", value=n.value, min=100, max=5000, step=100, on_value=n.set
+        )
         with solara.Row():
             solara.Button("Write B as a scenario file", on_click=save)
             solara.Text(written.value)

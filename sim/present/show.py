@@ -120,6 +120,20 @@ def tie_overrides(scenario) -> dict[int, str]:
     return notes
 
 
+def bargaining_text(every: int) -> str:
+    """Whether positions move by expected-utility bargaining, and how to turn it on when off."""
+    if every:
+        return (
+            f"bargaining: on, one round of expected-utility bargaining over the positions every {every} "
+            "steps (Scholz, Calbert & Smith 2011)"
+        )
+    return (
+        "bargaining: off (mechanisms.bargain_every = 0, as in every shipped scenario); set "
+        "bargain_every = N under [mechanisms] to move the positions by one round of expected-utility "
+        "bargaining every N steps"
+    )
+
+
 def parent_values(path: str | Path, point: bool = False) -> tuple[Path | None, dict]:
     """The file ``path`` extends and its values by parameter path (``(None, {})`` for a base)."""
     chain = scenario_chain(path)
@@ -205,8 +219,10 @@ def _header(scenario, path: str | Path, parent: Path | None, width: int) -> list
         lines += textwrap.wrap(" ".join(scenario.description.split()), width)
     run = scenario.run
     lines.append(
-        f"run: {run.steps} steps of {run.dt:g} {run.unit}, {run.replicates} replicates, "
-        f"seed {run.seed}; bargaining every {scenario.mechanisms.bargain_every or '-'} steps"
+        f"run: {run.steps} steps of {run.dt:g} {run.unit}, {run.replicates} replicates, seed {run.seed}"
+    )
+    lines += textwrap.wrap(
+        bargaining_text(scenario.mechanisms.bargain_every), width, subsequent_indent="    "
     )
     lines.append(
         f"scenario hash: {scenario.digest()}  (what a run with these settings records; "

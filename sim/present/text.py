@@ -170,19 +170,50 @@ def over_time_indices(result, top: int) -> str:
     return "\n".join(lines)
 
 
-def format_given_data(result, output: str = "fate", top: int = 12) -> str:
-    """The top parameters of given-data indices (:mod:`sim.analysis.given_data`) for one output,
-    with the dummy's level."""
+def format_given_data(result, top: int = 12) -> str:
+    """One text table of the top parameters (ranked by the index of the fate), with each output's
+    index side by side, the noise level of each and a verdict: which indices stand out from noise
+    and, for those that do not, about how many replicates would separate them."""
     from sim.analysis.given_data import DUMMY
 
-    s = result.indices[output].sort_values(ascending=False)
-    noise = float(result.indices.loc[DUMMY, output])
+    outputs = [o for o in ("fate", "stab", "holds") if o in result.indices.columns]
+    v = result.verdict(outputs[0], top)
+    name = {"delta": "delta", "pawn": "PAWN"}.get(result.method, result.method)
+    n = result.settings["replicates"]
     lines = [
-        f"{result.method} indices of {result.alliance} ({output}), {result.settings['replicates']:,} "
-        f"replicates; dummy (noise level) {noise:.4f}"
+        f"{name} indices of {result.alliance} from {n:,} replicates (no new runs); ranked by the fate; "
+        f"'~' marks an index within noise (not above its noise level: the mean + "
+        f"{result.settings.get('noise_z', 2.0):.1f} sd of {result.settings.get('dummies', 1)} made-up inputs)"
     ]
-    for k, (name, v) in enumerate(s.drop(DUMMY).head(top).items(), 1):
-        lines.append(f"  {k:2d}. {v:.4f}  {name}")
+    width = max([len(str(i)) for i in v.index] + [9])
+    head = "".join(f"  {o:>8}" for o in outputs)
+    lines.append(f"  {'':>3} {'parameter':<{width}}{head}")
+    for k, p in enumerate(v.index, 1):
+        cells = ""
+        for o in outputs:
+            x = float(result.indices.loc[p, o])
+            level = float(result.indices.loc[DUMMY, o])
+            cells += f"  {x:7.4f}{'~' if x <= level else ' '}"
+        lines.append(f"  {k:3d} {p:<{width}}{cells}")
+    levels = "".join(f"  {float(result.indices.loc[DUMMY, o]):7.4f} " for o in outputs)
+    lines.append(f"  {'':>3} {'noise level':<{width}}{levels}")
+    above = v[~v.within_noise]
+    if above.empty:
+        need = v.replicates_needed.dropna()
+        lines.append(
+            "verdict: no index stands out from noise"
+            + (
+                f"; about {int(need.min()):,} replicates would separate the largest (run more with "
+                f"{command(f'run SCENARIO -n {int(need.min())}')})"
+                if len(need)
+                else "; more replicates would not change that"
+            )
+        )
+    else:
+        lines.append(
+            f"verdict: {len(above)} of the {len(v)} shown stand out from noise for the fate "
+            f"({', '.join(str(i) for i in above.index[:5])}{', ...' if len(above) > 5 else ''})"
+        )
     return "\n".join(lines)
 
 
@@ -195,9 +226,9 @@ def given_data_footer(result) -> str:
 
 
 def format_discovery(d, claims: dict | None = None, names=None) -> str:
-    """PRIM's boxes (:class:`sim.analysis.discovery.Discovery`): statistics, then each restricted
-    dimension with its claims."""
-    from sim.analysis.discovery import no_region_text
+    """A plain-text table of the boxes (:class:`sim.analysis.discovery.Discovery`): statistics with
+    their 95 % intervals, then each restricted dimension."""
+    from sim.analysis.discovery import box_noise, no_region_text
 
     unit = d.settings.get("unit", "replicates")
     lines = [
@@ -205,13 +236,21 @@ def format_discovery(d, claims: dict | None = None, names=None) -> str:
         f"(base rate {d.base_rate:.3f}), {len(d.dimensions)} uncertain parameters"
     ]
     for b in d.boxes:
-        lines.append(
-            f"box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f} "
-            f"({b.density / d.base_rate:.2f} x base rate), mass {b.mass:.3f}, "
-            f"{len(b.limits)} restricted dimensions"
-        )
         if b.limits.empty:
-            lines.append("  " + no_region_text(d, b))
+            lines.append(f"box {b.index}: {no_region_text(d, b)}")
+            continue
+        q = box_noise(d, b)
+        lines.append(
+            f"box {b.index}: coverage {b.coverage:.3f} [{q['coverage'][0]:.3f}, {q['coverage'][1]:.3f}], "
+            f"density {b.density:.3f} [{q['density'][0]:.3f}, {q['density'][1]:.3f}], lift "
+            f"{q['lift']:.2f} x base rate [{q['lift_low']:.2f}, {q['lift_high']:.2f}], mass {b.mass:.3f}, "
+            f"{len(b.limits)} restricted dimension{'s' if len(b.limits) != 1 else ''} (95 % intervals)"
+        )
+        if q["lift"] < 1.25 or q["lift_low"] < 1.1:
+            lines.append(
+                f"  a lift of {q['lift']:.2f} is weak: the outcome is barely more frequent inside the "
+                "box than everywhere"
+            )
         labels = {dim: (names(dim) if names else dim) for dim in b.limits.index}
         width = max([len(v) for v in labels.values()] + [9])
         for dim, r in b.limits.iterrows():
@@ -263,28 +302,58 @@ def app_serving(url: str) -> str:
 
 
 def format_policies(result, top: int = 10) -> str:
-    """The most robust policies (:class:`sim.analysis.levers.PolicyResults`): levers, then each
-    metric's mean and regret, and the satisficing share."""
-    from sim.analysis.levers import LEVER_PREFIX, METRIC_PREFIX, REGRET_PREFIX, SATISFICING
+    """The most robust policies as a plain-text table (levers, then each metric's mean with its
+    corrected regret and standard error, then the satisficing share with its interval), followed by
+    the noise warnings of :func:`sim.analysis.levers.policy_warnings`."""
+    import numpy as np
+
+    from sim.analysis.levers import (
+        LEVER_PREFIX,
+        METRIC_PREFIX,
+        REGRET_PREFIX,
+        SATISFICING,
+        lever_display,
+        policy_warnings,
+        share_interval,
+    )
 
     full = result.table
+    rob = result.robustness
     t = full.sort_values("rank").head(top)
     levers = [c for c in t.columns if c.startswith(LEVER_PREFIX) and full[c].nunique() > 1]
     names = result.objectives.names
     head = ["rank", "policy", *[c.removeprefix(LEVER_PREFIX) for c in levers], *names, SATISFICING]
     rows = [head]
     for _, r in t.iterrows():
+        p = int(r.policy)
+
+        def regret_text(n: str, k: int, p: int = p, r=r) -> str:
+            se = rob.regret_p90_se[p, k] if rob.regret_p90_se is not None else np.nan
+            return f"{r[REGRET_PREFIX + n]:.3f}" + (f"±{se:.3f}" if np.isfinite(se) else "")
+
+        sat = float(r[SATISFICING])
+        sat_se = float(rob.satisficing_se[p]) if rob.satisficing_se is not None else None
+        sat_lo, sat_hi = share_interval(sat, sat_se, result.metrics.shape[1])
         rows.append(
             [
                 str(int(r["rank"])),
-                "status quo" if r.policy == 0 else str(int(r.policy)),
-                *[f"{r[c]:.3g}" for c in levers],
-                *[f"{r[METRIC_PREFIX + n]:.3f} (regret {r[REGRET_PREFIX + n]:.3f})" for n in names],
-                f"{r[SATISFICING]:.2f}",
+                "status quo" if p == 0 else str(p),
+                *[lever_display(result.scenario, c.removeprefix(LEVER_PREFIX), r[c]) for c in levers],
+                *[f"{r[METRIC_PREFIX + n]:.3f} (regret {regret_text(n, k)})" for k, n in enumerate(names)],
+                f"{sat:.2f} [{sat_lo:.2f}, {sat_hi:.2f}]",
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    if rob.corrected:
+        lines.append(
+            "regret: 90th percentile over the worlds, corrected for estimation noise (best policy "
+            "chosen on half the replicates, regret measured on the other half, spread over the "
+            "worlds cleared of noise) ± its standard error; satisficing: share of worlds meeting "
+            "every threshold, each world read through its noise, [95 % interval]"
+        )
+    lines += [f"warning: {w}" for w in policy_warnings(result)]
+    return "\n".join(lines)
 
 
 def policy_evaluation(settings: Mapping) -> str:
@@ -316,25 +385,67 @@ def no_box(reason: object) -> str:
     return f"(no vulnerability box: {reason})"
 
 
+def hypervolume_text(row: Mapping) -> str:
+    """A hypervolume with its Monte Carlo error when it was estimated (many objectives)."""
+    se = row.get("hypervolume_se") or 0.0
+    return f"{row['hypervolume']:.4g}" + (f" ± {se:.2g}" if se > 0 else "")
+
+
 def generation(row: Mapping) -> str:
     """One generation of the lever search: evaluations, front size, hypervolume, time."""
     return (
         f"generation {row['generation']:4d}  evaluations {row['evaluations']:6d}  "
-        f"front {row['front']:4d}  hypervolume {row['hypervolume']:.4g}  "
+        f"front {row['front']:4d}  hypervolume {hypervolume_text(row)}  "
         f"{row['seconds']:.1f} s"
     )
 
 
 def search_result(result, rows: int = 20) -> str:
-    """The lever search's size, time and final front (levers that vary and the metrics)."""
+    """The lever search's size, time and final hypervolume (one scale: the metrics on their natural
+    ranges), then the distinct non-dominated policies (:func:`format_search`)."""
     s = result.settings
+    conv = result.convergence
+    last = conv.iloc[-1].to_dict() if len(conv) else {"hypervolume": 0.0}
     lines = [
         f"{s['evaluations']:,} evaluations ({s['worlds']} worlds x {s['replicates']} replicates x "
-        f"{s['steps']} steps each) in {s['seconds']:.1f} s; {len(result.pareto)} non-dominated "
-        f"policies; final hypervolume {result.convergence.hypervolume.iloc[-1]:.4g}"
+        f"{s['steps']} steps each) in {s['seconds']:.1f} s; {len(result.pareto)} distinct non-dominated "
+        f"policies; final hypervolume {hypervolume_text(last)} ({s['hypervolume']}, metrics on their "
+        "natural ranges)",
+        format_search(result, rows),
     ]
-    shown = [c for c in result.pareto.columns if result.pareto[c].nunique() > 1 or c.startswith("metric:")]
-    lines.append(result.pareto[shown].head(rows).to_string(index=False, float_format="%.3f"))
+    return "\n".join(lines)
+
+
+def format_search(result, top: int = 20) -> str:
+    """The non-dominated policies as a plain-text table, the status quo first: the levers that
+    vary, then each metric as the search saw it and on fresh worlds (± standard error)."""
+    from sim.analysis.levers import LEVER_PREFIX, METRIC_PREFIX
+    from sim.analysis.optimize import FRESH_PREFIX
+
+    names = result.objectives.names
+    frames = [result.status_quo, result.pareto] if result.status_quo is not None else [result.pareto]
+    table = pd.concat(frames, ignore_index=True).head(top + 1)
+    levers = [LEVER_PREFIX + n for n in result.settings.get("levers", []) if LEVER_PREFIX + n in table]
+    head = ["policy", *[c.removeprefix(LEVER_PREFIX) for c in levers], *names]
+    rows = [head]
+    for i, (_, r) in enumerate(table.iterrows()):
+        rows.append(
+            [
+                "status quo" if (i == 0 and result.status_quo is not None) else str(i),
+                *[f"{r[c]:.3g}" for c in levers],
+                *[
+                    f"{r[METRIC_PREFIX + n]:.3f} -> {r[FRESH_PREFIX + n]:.3f}"
+                    f"+-{r[f'{FRESH_PREFIX}{n}:se']:.3f}"
+                    for n in names
+                ],
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines.append(
+        "each metric: as the search saw it -> on fresh worlds and replicates +- standard error "
+        "(the search's own values flatter the policies it kept)"
+    )
     return "\n".join(lines)
 
 

@@ -36,6 +36,17 @@ def status_quo(scenario: Scenario) -> dict[str, float]:
     return {name: lever.status_quo_value for name, lever in scenario.levers.items()}
 
 
+def option_name(lever: Lever, value: float) -> str | None:
+    """The name of the option of an options lever whose value is ``value`` (None for a ranged
+    lever or a value no option has)."""
+    if lever.options is None:
+        return None
+    for name, v in lever.options.items():
+        if abs(v - float(value)) <= 1e-9 * max(1.0, abs(v)):
+            return name
+    return None
+
+
 def snap(lever: Lever, x: np.ndarray) -> np.ndarray:
     """Values in [low, high] (or anywhere) made admissible: rounded for an integer lever, the
     nearest option's value for an options lever, clipped to the range otherwise."""
