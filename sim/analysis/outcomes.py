@@ -309,6 +309,25 @@ def kaplan_meier(
     events = _count_at(t[e], times).astype(np.int64)
     sorted_t = np.sort(t)
     at_risk = n - np.searchsorted(sorted_t, times, side="left")
+    return survival_from_counts(times, events, at_risk, n, float(horizon), z, conf_type)
+
+
+def survival_from_counts(
+    times,
+    events,
+    at_risk,
+    n: int,
+    horizon: float,
+    z: float = Z95,
+    conf_type: Literal["log-log", "plain"] = "log-log",
+) -> SurvivalCurve:
+    """The Kaplan-Meier estimate and its Greenwood interval from the counts alone: the distinct
+    event times, the events at each and the subjects at risk just before each (see
+    :func:`kaplan_meier`, which counts them from the durations; a streaming digest counts them
+    row group by row group and gets the same curve)."""
+    times = np.asarray(times, dtype=float)
+    events = np.asarray(events, dtype=np.int64)
+    at_risk = np.asarray(at_risk, dtype=np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = 1.0 - events / at_risk
         surv = np.cumprod(factor)
