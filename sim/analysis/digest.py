@@ -123,10 +123,18 @@ class AllianceTally(Aggregate):
         fate: TextColumn = batch[self.fate]
         who: TextColumn = batch[self.defector]
         end = np.asarray(batch[self.end], dtype=np.int64)
+        if len(end) == 0:
+            return
         nf, nw = len(fate.words), len(who.words)
-        low = int(end.min()) if len(end) else 0
+        low = int(end.min())
         key = (end - low) * (nf * nw) + fate.index.astype(np.int64) * nw + who.index
-        values, counts = np.unique(key, return_counts=True)
+        span = (int(end.max()) - low + 1) * nf * nw
+        if span <= 1 << 22:  # end steps span a run's steps: count them all at once
+            counts = np.bincount(key, minlength=span)
+            values = np.flatnonzero(counts)
+            counts = counts[values]
+        else:
+            values, counts = np.unique(key, return_counts=True)
         for v, c in zip(values.tolist(), counts.tolist(), strict=True):
             e, rest = divmod(v, nf * nw)
             f, w = divmod(rest, nw)
@@ -389,7 +397,10 @@ class SampleInfo:
         sample's estimate differs from the whole table's by about
         ``noise * sqrt(1 - size / total)`` (0 for the whole table).
         """
-        return np.asarray(noise, dtype=float) * np.sqrt(max(0.0, 1.0 - self.size / max(self.total, 1)))
+        factor = np.sqrt(max(0.0, 1.0 - self.size / max(self.total, 1)))
+        if isinstance(noise, (pd.Series, np.ndarray, float, int)):
+            return noise * factor
+        return np.asarray(noise, dtype=float) * factor
 
     def describe(self) -> str:
         """In words, for a page."""
@@ -399,12 +410,26 @@ class SampleInfo:
 
 
 class RowSample(Aggregate):
-    """Chosen rows of chosen columns, gathered in one pass."""
+    """Chosen rows of chosen columns, gathered in one pass (after sitting out ``wait`` passes: a
+    later pass, when others need one anyway, gathers while less else is held)."""
 
-    def __init__(self, rows: np.ndarray, columns: Sequence[str]):
+    def __init__(self, rows: np.ndarray, columns: Sequence[str], wait: int = 0):
         self.rows = np.asarray(rows, dtype=np.int64)
-        self.needs = list(dict.fromkeys(columns))
-        self.values: dict[str, list[np.ndarray]] = {c: [] for c in self.needs}
+        self.columns = list(dict.fromkeys(columns))
+        self.values: dict[str, list[np.ndarray]] = {c: [] for c in self.columns}
+        self._wait = wait
+        self.needs = [] if wait else list(self.columns)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether it has yet to gather."""
+        return self._wait > 0
+
+    def skip_pass(self) -> None:
+        """One pass less to wait; gather in the next one when none is left."""
+        self._wait -= 1
+        if self._wait == 0:
+            self.needs = list(self.columns)
 
     def update(self, start: int, batch: dict) -> None:
         """Keep the row group's chosen rows."""
@@ -413,12 +438,13 @@ class RowSample(Aggregate):
             v = batch[c]
             self.values[c].append(v.take(offsets) if isinstance(v, TextColumn) else np.asarray(v)[offsets])
 
-    def frame(self) -> pd.DataFrame:
-        """The gathered rows, in the table's order."""
-        return pd.DataFrame(
-            {c: np.concatenate(v) if v else np.zeros(0) for c, v in self.values.items()},
-            index=pd.RangeIndex(len(self.rows)),
-        )
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The gathered rows of each column, in the table's order (the pieces are let go)."""
+        out = {}
+        for c in self.columns:
+            out[c] = np.concatenate(self.values[c]) if self.values[c] else np.zeros(0)
+            self.values[c] = []
+        return out
 
 
 def _length(batch: dict) -> int:
@@ -438,7 +464,7 @@ class SampledResults:
         total = results.n
         self.rows = sample_rows(total, size, seed) if rows is None else np.asarray(rows, dtype=np.int64)
         self.info = SampleInfo(total, len(self.rows), int(seed))
-        self._frame = pd.DataFrame(index=pd.RangeIndex(len(self.rows)))
+        self._columns: dict[str, np.ndarray] = {}
 
     def __getattr__(self, name: str):
         return getattr(self.results, name)
@@ -448,15 +474,13 @@ class SampledResults:
         """Rows in the sample."""
         return len(self.rows)
 
-    def add(self, frame: pd.DataFrame) -> None:
+    def add(self, arrays: dict[str, np.ndarray]) -> None:
         """Columns of the sample already gathered (by :func:`digest`)."""
-        new = [c for c in frame.columns if c not in self._frame.columns]
-        frame = frame[new].set_axis(self._frame.index, axis=0)
-        self._frame = pd.concat([self._frame, frame], axis=1)
+        self._columns.update(arrays)
 
     def read(self, columns: Sequence[str]) -> pd.DataFrame:
         """Chosen columns of the sampled rows (gathered in one pass over the file when new)."""
-        missing = [c for c in dict.fromkeys(columns) if c not in self._frame.columns]
+        missing = [c for c in dict.fromkeys(columns) if c not in self._columns]
         if missing:
             rows = RowGroups(Path(self.results.directory) / "replicates.parquet")
             try:
@@ -464,8 +488,8 @@ class SampledResults:
                 stream(rows, [gather])
             finally:
                 rows.close()
-            self.add(gather.frame())
-        return self._frame[list(columns)]
+            self.add(gather.arrays())
+        return pd.DataFrame({c: self._columns[c] for c in columns}, index=pd.RangeIndex(len(self.rows)))
 
     @property
     def replicates(self) -> pd.DataFrame:
@@ -773,7 +797,8 @@ def digest(
                 why[(a, window)] = tally
     sample = SampledResults(results, sample_size, seed)
     outcome_columns = [c for a in tallies for c in (fate_column(a), defector_column(a), end_step_column(a))]
-    gather = RowSample(sample.rows, params + outcome_columns)
+    # gathered in the second pass, once the first pass's counts of the sampled values are let go
+    gather = RowSample(sample.rows, params + outcome_columns, wait=1 if params else 0)
     aggregates: list[Aggregate] = [
         *tallies.values(),
         *([blocs] if blocs else []),
@@ -788,7 +813,7 @@ def digest(
         passes = stream(rows, aggregates)
     finally:
         rows.close()
-    sample.add(gather.frame())
+    sample.add(gather.arrays())
     return Digest(
         n=rows.num_rows,
         steps=results.steps,

@@ -42,11 +42,17 @@ _KEY_TYPES: dict[np.dtype, tuple[type, type]] = {
 class Aggregate:
     """Something computed from a replicate table one row group at a time.
 
-    Subclasses set :attr:`needs` (the columns of the current pass; empty when done) and implement
-    :meth:`update`; :meth:`end_pass` is called after each pass and sets the next pass's columns.
+    Subclasses set :attr:`needs` (the columns of the current pass; empty when done or waiting for a
+    later pass, see :attr:`waiting`) and implement :meth:`update`; :meth:`end_pass` is called
+    after each pass the aggregate took part in and sets the next pass's columns.
     """
 
     needs: list[str]
+
+    @property
+    def waiting(self) -> bool:
+        """Whether it sits out this pass but needs a later one (see :meth:`skip_pass`)."""
+        return False
 
     def update(self, start: int, batch: dict) -> None:
         """Take in one row group: ``start`` is the number of its first row, ``batch`` maps every
@@ -57,6 +63,9 @@ class Aggregate:
     def end_pass(self) -> None:
         """Called when every row group of a pass has been seen: finish, or set up the next pass."""
         self.needs = []
+
+    def skip_pass(self) -> None:
+        """Called after a pass it sat out while :attr:`waiting`."""
 
 
 def stream(rows: RowGroups, aggregates: Iterable[Aggregate], max_passes: int = 8) -> int:
@@ -69,17 +78,21 @@ def stream(rows: RowGroups, aggregates: Iterable[Aggregate], max_passes: int = 8
     passes = 0
     while True:
         active = [a for a in todo if a.needs]
-        if not active:
+        idle = [a for a in todo if not a.needs and a.waiting]
+        if not active and not idle:
             return passes
         if passes == max_passes:
             raise RuntimeError(f"aggregates still need columns after {max_passes} passes")
-        columns = list(dict.fromkeys(c for a in active for c in a.needs))
-        for start, batch in rows.batches(columns):
-            for a in active:
-                a.update(start, batch)
+        if active:
+            columns = list(dict.fromkeys(c for a in active for c in a.needs))
+            for start, batch in rows.batches(columns):
+                for a in active:
+                    a.update(start, batch)
+            passes += 1
         for a in active:
             a.end_pass()
-        passes += 1
+        for a in idle:
+            a.skip_pass()
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,31 +206,38 @@ def quantile_ranks(n: int, qs: Sequence[float]) -> list[int]:
 
 @dataclass
 class _Bucket:
-    """Values of one column sharing a known high-bit prefix, and the ranks sought among them."""
+    """Values of one column sharing a known high-bit prefix of their key, and the ranks sought
+    among them."""
 
     prefix: int
-    bits: int  # how many high bits the prefix fixes
+    bits: int  # how many high bits of the key the prefix fixes
     count: int  # values with this prefix
     ranks: dict[int, int]  # overall rank -> rank among the bucket's values
     histogram: np.ndarray | None = None
     collected: list[np.ndarray] | None = None
 
 
+def _raw_prefix(key_prefix: int, bits: int) -> int:
+    """The prefix of a float's raw bits that the first ``bits`` bits of its key have (the key flips
+    the sign bit of a positive number and every bit of a negative one)."""
+    top = 1 << (bits - 1)
+    return key_prefix ^ top if key_prefix & top else ~key_prefix & ((1 << bits) - 1)
+
+
 class OrderStatistics(Aggregate):
     """Exact quantiles of float columns in passes over the table, in bounded memory.
 
     Radix selection on the bits of :func:`sortable_keys`: the first pass counts each column's
-    values by their highest ``first_bits`` bits; each later pass takes the buckets that hold the
-    sought ranks and either keeps their values (while at most ``budget`` values are kept in all,
-    then sorts them) or counts them by their next ``next_bits`` bits, until every sought value is
-    known bit for bit. Quantiles are then read as :func:`numpy.quantile` reads them
-    (:func:`linear_quantile`), so they are equal to it; a column holding a NaN gives NaN, as numpy
-    does.
+    values by the highest ``first_bits`` bits (on the raw bits, a table lookup away from the key's);
+    each later pass takes the buckets that hold the sought ranks and keeps their values when at
+    most ``cap`` of them (then sorts them) or counts them by their next ``next_bits`` bits, until
+    every sought value is known bit for bit. With the defaults a float32 column is done in two
+    passes. Quantiles are then read as :func:`numpy.quantile` reads them (:func:`linear_quantile`),
+    so they are equal to it; a column holding a NaN gives NaN, as numpy does.
 
-    Memory: ``2**first_bits`` counts per column in the first pass (256 KiB by default), at most
-    ``budget`` kept values (16 MiB of float32) and ``max_histograms`` histograms of
-    ``2**next_bits`` counts (32 MiB) in a later one. Two passes when the buckets of the first fit
-    the budget (about ten million rows of the 188 sampled values of ``status_quo``), three beyond.
+    Memory: ``2**first_bits`` counts per column in the first pass (256 KiB by default); in a later
+    one, per bucket holding a sought rank (at most two per quantile and column), ``cap`` kept values
+    or ``2**next_bits`` counts (256 KiB for float32 by default), whatever the number of rows.
     """
 
     def __init__(
@@ -227,60 +247,69 @@ class OrderStatistics(Aggregate):
         n: int,
         *,
         first_bits: int = 16,
-        next_bits: int = 10,
-        budget: int = 1 << 22,
-        max_histograms: int = 4096,
+        next_bits: int = 16,
+        cap: int = 1 << 16,
     ):
         self.columns = list(columns)
         self.qs = [float(q) for q in qs]
         self.n = int(n)
-        self.first_bits, self.next_bits = first_bits, next_bits
-        self.budget, self.max_histograms = budget, max_histograms
+        self.first_bits, self.next_bits, self.cap = first_bits, next_bits, cap
         self.width: dict[str, int] = {}
         self.nan: dict[str, int] = dict.fromkeys(self.columns, 0)
         self.first: dict[str, np.ndarray] = {}
         self.buckets: dict[str, list[_Bucket]] = {}
         self.found: dict[str, dict[int, float]] = {c: {} for c in self.columns}
         self._pass = 0
-        # first-pass counts: 4 bytes each while they cannot overflow
+        # counts stay 4 bytes while they cannot overflow
         self._count_type = np.uint32 if self.n < (1 << 32) else np.int64
         self.needs = list(self.columns) if self.n > 0 else []
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _keys(self, name: str, values: np.ndarray) -> np.ndarray:
+    def _floats(self, name: str, values) -> np.ndarray:
         values = np.asarray(values)
-        if values.dtype not in (np.float32, np.float64):
+        if values.dtype not in _KEY_TYPES:
             values = values.astype(np.float64)
         self.width.setdefault(name, values.dtype.itemsize * 8)
         if self.width[name] != values.dtype.itemsize * 8:
             values = values.astype(np.float32 if self.width[name] == 32 else np.float64)
-        return sortable_keys(values)
+        return np.ascontiguousarray(values)
 
     def update(self, start: int, batch: dict) -> None:
         """Count (first pass) or refine (later passes) every column's sought buckets."""
         for name in self.needs:
-            values = np.asarray(batch[name])
+            values = self._floats(name, batch[name])
+            raw: np.ndarray = values.view(_KEY_TYPES[values.dtype][1])
+            width = self.width[name]
             if self._pass == 0:
-                nan = np.isnan(values)
-                self.nan[name] += int(nan.sum())
-                keys = self._keys(name, values[~nan] if nan.any() else values)
-                shift = self.width[name] - self.first_bits
-                counts = np.bincount((keys >> shift).astype(np.intp), minlength=1 << self.first_bits)
+                if len(values) and np.isnan(values.min()):  # min is NaN when any value is
+                    nan = np.isnan(values)
+                    self.nan[name] += int(nan.sum())
+                    raw = raw[~nan]
+                counts = np.bincount(
+                    (raw >> (width - self.first_bits)).astype(np.intp), minlength=1 << self.first_bits
+                )
                 if name not in self.first:
                     self.first[name] = np.zeros(1 << self.first_bits, dtype=self._count_type)
-                self.first[name] += counts.astype(self._count_type, copy=False)
+                np.add(self.first[name], counts, out=self.first[name], casting="unsafe")
                 continue
-            keys = self._keys(name, values)
+            head = raw >> (width - self.first_bits)
+            keys = None
             for b in self.buckets[name]:
-                shift = self.width[name] - b.bits
+                if b.collected is None and b.histogram is None:
+                    continue
+                if b.bits == self.first_bits:  # compare raw bits: no keys for the whole column
+                    inside = sortable_keys(values[head == _raw_prefix(b.prefix, b.bits)])
+                else:
+                    keys = sortable_keys(values) if keys is None else keys
+                    inside = keys[(keys >> (width - b.bits)) == b.prefix]
                 if b.collected is not None:
-                    b.collected.append(keys[(keys >> shift) == b.prefix])
+                    b.collected.append(inside)
                 elif b.histogram is not None:
-                    inside = keys[(keys >> shift) == b.prefix]
+                    shift = width - b.bits
                     low = shift - min(self.next_bits, shift)
                     digit = ((inside >> low) & ((1 << (shift - low)) - 1)).astype(np.intp)
-                    b.histogram += np.bincount(digit, minlength=b.histogram.size)
+                    b.histogram += np.bincount(digit, minlength=b.histogram.size).astype(b.histogram.dtype)
 
     # -- between passes ------------------------------------------------------------------------
 
@@ -290,10 +319,13 @@ class OrderStatistics(Aggregate):
             for name in self.columns:
                 if self.nan[name] or name not in self.first:
                     continue  # NaN (numpy's answer with a NaN) or no rows
+                # the counts in the order of the keys' prefixes
+                k = np.arange(1 << self.first_bits)
+                top = 1 << (self.first_bits - 1)
+                order = np.where(k & top, k ^ top, ~k & ((1 << self.first_bits) - 1))
                 m = self.n - self.nan[name]
-                self.buckets[name] = self._split(
-                    self.first[name], 0, 0, {r: r for r in quantile_ranks(m, self.qs)}, name
-                )
+                ranks = {r: r for r in quantile_ranks(m, self.qs)}
+                self.buckets[name] = self._split(self.first[name][order], 0, 0, ranks, name)
             self.first.clear()
         else:
             for name, buckets in self.buckets.items():
@@ -305,15 +337,13 @@ class OrderStatistics(Aggregate):
                             self.found[name][overall] = float(key_values(keys[within : within + 1])[0])
                     elif b.histogram is not None:
                         refined += self._split(b.histogram, b.prefix, b.bits, b.ranks, name)
-                    else:
-                        refined.append(b)  # waits for a later pass
                 self.buckets[name] = refined
         self._pass += 1
         self._plan()
 
     def _split(self, counts, prefix: int, bits: int, ranks: dict[int, int], name: str) -> list[_Bucket]:
         digit_bits = int(np.log2(len(counts)))
-        cum = np.cumsum(counts)
+        cum = np.cumsum(counts, dtype=np.int64)
         out: dict[int, _Bucket] = {}
         for overall, within in ranks.items():
             d = int(np.searchsorted(cum, within, side="right"))
@@ -333,32 +363,24 @@ class OrderStatistics(Aggregate):
         return found
 
     def _plan(self) -> None:
-        kept, histograms = 0, 0
         needs = []
         for name, buckets in self.buckets.items():
             for b in buckets:
-                b.collected, b.histogram = None, None
-                if b.bits == self.width[name]:
-                    continue
-                if kept + b.count <= self.budget:
-                    b.collected, kept = [], kept + b.count
-                elif histograms < self.max_histograms:
-                    digits = min(self.next_bits, self.width[name] - b.bits)
-                    b.histogram, histograms = np.zeros(1 << digits, dtype=np.int64), histograms + 1
+                if b.count <= self.cap:
+                    b.collected, b.histogram = [], None
                 else:
-                    continue
-                if name not in needs:
-                    needs.append(name)
+                    digits = min(self.next_bits, self.width[name] - b.bits)
+                    b.collected, b.histogram = None, np.zeros(1 << digits, dtype=self._count_type)
+            if buckets:
+                needs.append(name)
         self.needs = needs
 
     # -- answers -------------------------------------------------------------------------------
 
     def quantiles(self, name: str) -> np.ndarray:
         """``numpy.quantile(column, qs)`` of one column (after the passes)."""
-        if self.nan[name]:
-            return np.full(len(self.qs), np.nan)
         m = self.n - self.nan[name]
-        if m <= 0:
+        if self.nan[name] or m <= 0:
             return np.full(len(self.qs), np.nan)
         found = self.found[name]
         return np.array([linear_quantile(m, q, found.__getitem__) for q in self.qs])

@@ -37,6 +37,8 @@ DOUBLE = b"double"
 #: sixteen rows) is dictionary encoded rather than split into byte streams
 DICTIONARY_MAX = 4096
 COMPRESSION = "zstd"
+#: columns decoded per read of a row group (see :meth:`RowGroups.batches`)
+COLUMNS_PER_READ = 32
 COMPRESSION_LEVEL = 1
 
 
@@ -184,24 +186,32 @@ class RowGroups:
         self._file.close()
 
     def batches(self, columns: Sequence[str]) -> Iterator[tuple[int, dict]]:
-        """``(first row, {column: array})`` per row group; text columns as ``TextColumn``."""
+        """``(first row, {column: array})`` per row group; text columns as :class:`TextColumn`.
+
+        A row group is read :data:`COLUMNS_PER_READ` columns at a time: the buffers Arrow holds
+        while it decodes grow with the columns of one read, the arrays handed out do not.
+        """
         missing = [c for c in columns if c not in self.names]
         if missing:
             raise KeyError(f"{self.path}: no column {', '.join(missing)}")
         start = 0
         columns = list(dict.fromkeys(columns))
         for g in range(self.num_row_groups):
-            table = self._file.read_row_group(g, columns=columns)
             batch: dict = {}
-            for name in columns:
-                chunked = table.column(name)
-                if name in self._text:
-                    batch[name] = TextColumn.of(chunked)
-                else:
-                    values = chunked.to_numpy()
-                    batch[name] = values.astype(np.float64) if name in self._widen else values
+            rows = self._file.metadata.row_group(g).num_rows
+            for k in range(0, len(columns), COLUMNS_PER_READ):
+                part = columns[k : k + COLUMNS_PER_READ]
+                table = self._file.read_row_group(g, columns=part)
+                for name in part:
+                    chunked = table.column(name)
+                    if name in self._text:
+                        batch[name] = TextColumn.of(chunked)
+                    else:
+                        values = chunked.to_numpy()
+                        batch[name] = values.astype(np.float64) if name in self._widen else values
+                del table
             yield start, batch
-            start += table.num_rows
+            start += rows
 
 
 def _is_text(arrow_type) -> bool:
