@@ -309,6 +309,21 @@ def test_a_smaller_sample_holds_the_chosen_rows(run, table):
     assert s.actors == run.actors and s.steps == run.steps  # everything else is the run's
 
 
+def test_given_data_and_discovery_run_on_a_sample_as_on_the_run(run):
+    """Delta indices and PRIM boxes of a sample as large as the run are those of the run; a
+    smaller sample reports its own size."""
+    from sim.analysis.discovery import discover
+    from sim.analysis.given_data import given_data
+
+    whole = sampled(run, 10**9)
+    a, b = given_data(run, "delta"), given_data(whole, "delta")
+    pd.testing.assert_frame_equal(a.indices, b.indices)
+    pd.testing.assert_frame_equal(a.over_time, b.over_time)
+    boxes = discover(run, "stab_in_the_back"), discover(whole, "stab_in_the_back")
+    assert [box.limits.to_dict() for box in boxes[0].boxes] == [box.limits.to_dict() for box in boxes[1].boxes]
+    assert given_data(sampled(run, 800, seed=1), "pawn").settings["replicates"] == 800
+
+
 def test_sample_rows_is_seeded_uniform_and_nested():
     a = sample_rows(10_000, 1000, seed=1)
     assert len(a) == 1000 and len(np.unique(a)) == 1000 and np.all(np.diff(a) > 0)
