@@ -319,8 +319,8 @@ def test_given_data_and_discovery_run_on_a_sample_as_on_the_run(run):
     a, b = given_data(run, "delta"), given_data(whole, "delta")
     pd.testing.assert_frame_equal(a.indices, b.indices)
     pd.testing.assert_frame_equal(a.over_time, b.over_time)
-    boxes = discover(run, "stab_in_the_back"), discover(whole, "stab_in_the_back")
-    assert [box.limits.to_dict() for box in boxes[0].boxes] == [box.limits.to_dict() for box in boxes[1].boxes]
+    mine, theirs = discover(whole, "stab_in_the_back"), discover(run, "stab_in_the_back")
+    assert [b.limits.to_dict() for b in mine.boxes] == [b.limits.to_dict() for b in theirs.boxes]
     assert given_data(sampled(run, 800, seed=1), "pawn").settings["replicates"] == 800
 
 
