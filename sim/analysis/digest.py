@@ -51,6 +51,8 @@ from sim.analysis.outcomes import (
     Z95,
     SurvivalCurve,
     alliance_members,
+    fate_table_from_counts,
+    stab_matrix,
     survival_from_counts,
     wilson_interval,
 )
@@ -558,51 +560,13 @@ class Digest:
         """P(holds), P(stab in the back) by who stabbed, P(drift apart), with 95 % Wilson
         intervals: :func:`sim.analysis.outcomes.fate_table` of the whole table."""
         tally = self.tallies[alliance]
-        n = tally.n
-        fates, stabs = tally.by_fate(), tally.stabs()
-        rows = []
-
-        def add(label, count):
-            low, high = wilson_interval(count, n)
-            rows.append(
-                {
-                    "outcome": label,
-                    "count": int(count),
-                    "p": count / n,
-                    "low": float(low),
-                    "high": float(high),
-                }
-            )
-
-        add(HOLDS, fates[HOLDS])
-        add(STAB, fates[STAB])
-        who = sorted(stabs) if actors is None else [a for a in actors if a in stabs]
-        for a in who:
-            add(f"stab_in_the_back by {a}", stabs[a])
-        add(DRIFT, fates[DRIFT])
-        return pd.DataFrame(rows)
+        return fate_table_from_counts(tally.n, tally.by_fate(), tally.stabs(), actors)
 
     def who_stabs_whom(self, actors: Sequence[str] | None = None, normalize: bool = False) -> pd.DataFrame:
         """Betrayals by defector (rows) and betrayed partner (columns) over every alliance:
         :func:`sim.analysis.outcomes.who_stabs_whom`."""
-        actors = list(self.actors if actors is None else actors)
-        pos = {a: i for i, a in enumerate(actors)}
-        out = np.zeros((len(actors), len(actors)))
-        for name, group in self.members.items():
-            if name not in self.tallies:
-                continue
-            for d, c in self.tallies[name].stabs().items():
-                if d not in pos:
-                    continue
-                for m in group:
-                    if m != d and m in pos:
-                        out[pos[d], pos[m]] += c
-        if normalize:
-            out = out / max(self.n, 1)
-        frame = pd.DataFrame(
-            out, index=pd.Index(actors, name="defector"), columns=pd.Index(actors, name="betrayed")
-        )
-        return frame if normalize else frame.astype(np.int64)
+        stabs = {name: tally.stabs() for name, tally in self.tallies.items()}
+        return stab_matrix(stabs, self.members, self.actors if actors is None else actors, self.n, normalize)
 
     def survival(
         self, alliance: str, horizon: float | None = None, fate: str | None = None, **kwargs
@@ -943,20 +907,7 @@ def fate_differences(a, b, alliance: str | None = None) -> pd.DataFrame:
             if na > 1:
                 se = float(np.sqrt(max((ones - na * mean * mean) / (na - 1), 0.0)) / np.sqrt(na))
                 lo_p, hi_p = mean - Z95 * se, mean + Z95 * se
-        rows.append(
-            {
-                "fate": fate,
-                "p_a": x / na,
-                "p_b": y / nb,
-                "diff": y / nb - x / na,
-                "paired_low": lo_p,
-                "paired_high": hi_p,
-                "unpaired_low": lo_u,
-                "unpaired_high": hi_u,
-                "paired_width": hi_p - lo_p,
-                "unpaired_width": hi_u - lo_u,
-            }
-        )
+        rows.append(compare.difference_row(fate, x / na, y / nb, (lo_p, hi_p), (lo_u, hi_u)))
     return pd.DataFrame(rows)
 
 
