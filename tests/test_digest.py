@@ -118,6 +118,11 @@ def test_a_column_narrows_only_when_every_chunk_allows_it():
     assert narrowable([0.5, np.nan, -2.0, np.inf]) and not narrowable([0.1])
     assert plan_storage([exact]).narrow == {"x", "y"}
     assert plan_storage([exact, inexact]).narrow == {"y"}
+    # a float with few values in the first chunk gets a dictionary, one with many byte streams
+    first = pa.table({"few": np.tile([0.25, 0.5], 500), "many": np.linspace(0, 1, 1000)})
+    plan = plan_storage([first])
+    assert "few" in plan.dictionary and "many" in plan.split
+    assert plan_storage([first.schema.empty_table()]).split == ("few", "many")
 
 
 def test_the_table_is_compressed_with_dictionaries_and_byte_streams(run):
@@ -158,6 +163,20 @@ def test_the_digest_reads_row_groups_and_never_the_whole_table(run, monkeypatch)
     table = found.variance_by_basis(run.focal, "holds", lambda path: "modelling assumption")
     assert len(seen) == 6 and found.sample.n == 500
     assert table["sampling"].iloc[0] == pytest.approx(table["noise"].iloc[0] * np.sqrt(1 - 500 / 3000))
+
+
+def test_a_table_with_a_foreign_fate_is_refused_in_one_line(run, tmp_path):
+    import shutil
+
+    folder = tmp_path / "foreign"
+    shutil.copytree(run.directory, folder)
+    t = pq.read_table(folder / "replicates.parquet")
+    fates = pa.array(["holds"] * (t.num_rows - 1) + ["eaten by bears"])
+    t = t.set_column(t.schema.get_field_index("csto.fate"), "csto.fate", fates)
+    pq.write_table(t, folder / "replicates.parquet")
+    foreign = store.Results(folder, run.manifest, run.summary)  # the files' checksums no longer hold
+    with pytest.raises(store.ResultsError, match="replicates.parquet: unknown fate 'eaten by bears'"):
+        digest(foreign)
 
 
 def test_fates_equal_the_terminal_summary(run, d, table):

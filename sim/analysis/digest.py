@@ -67,6 +67,7 @@ from sim.analysis.streaming import (
 )
 from sim.analysis.why import WhyGroup, why_forces
 from sim.run.replicate_table import RowGroups, TextColumn
+from sim.run.store import ResultsError
 from sim.vocabulary import (
     EVENT_PREFIX,
     FATES,
@@ -781,6 +782,8 @@ def digest(
     ]
     try:
         passes = stream(rows, aggregates)
+    except ValueError as e:  # a table whose fates are not ours
+        raise ResultsError(f"{path}: {e}") from None
     finally:
         rows.close()
     sample.add(gather.arrays())

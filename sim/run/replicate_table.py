@@ -98,7 +98,7 @@ def plan_storage(tables: Iterable) -> StoragePlan:
             delta.append(f.name)
         elif pa.types.is_floating(f.type):
             distinct = len(np.unique(first.column(f.name).to_numpy()))
-            few = distinct <= min(DICTIONARY_MAX, max(first.num_rows // 16, 1))
+            few = first.num_rows > 0 and distinct <= min(DICTIONARY_MAX, max(first.num_rows // 16, 1))
             (dictionary if few else split).append(f.name)
         else:
             dictionary.append(f.name)
