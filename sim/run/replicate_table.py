@@ -39,6 +39,8 @@ DICTIONARY_MAX = 4096
 COMPRESSION = "zstd"
 #: columns decoded per read of a row group (see :meth:`RowGroups.batches`)
 COLUMNS_PER_READ = 32
+#: whether :meth:`RowGroups.batches` decodes the next row group while the current one is used
+PREFETCH = True
 COMPRESSION_LEVEL = 1
 
 
@@ -185,33 +187,50 @@ class RowGroups:
         """Release the file."""
         self._file.close()
 
-    def batches(self, columns: Sequence[str]) -> Iterator[tuple[int, dict]]:
+    def batches(self, columns: Sequence[str], ahead: bool = PREFETCH) -> Iterator[tuple[int, dict]]:
         """``(first row, {column: array})`` per row group; text columns as :class:`TextColumn`.
 
         A row group is read :data:`COLUMNS_PER_READ` columns at a time: the buffers Arrow holds
-        while it decodes grow with the columns of one read, the arrays handed out do not.
+        while it decodes grow with the columns of one read, the arrays handed out do not. With
+        ``ahead``, the next row group is decoded in a thread while the caller works on this one
+        (two row groups in memory instead of one; the decoding releases the interpreter's lock).
         """
         missing = [c for c in columns if c not in self.names]
         if missing:
             raise KeyError(f"{self.path}: no column {', '.join(missing)}")
-        start = 0
         columns = list(dict.fromkeys(columns))
-        for g in range(self.num_row_groups):
-            batch: dict = {}
-            rows = self._file.metadata.row_group(g).num_rows
-            for k in range(0, len(columns), COLUMNS_PER_READ):
-                part = columns[k : k + COLUMNS_PER_READ]
-                table = self._file.read_row_group(g, columns=part)
-                for name in part:
-                    chunked = table.column(name)
-                    if name in self._text:
-                        batch[name] = TextColumn.of(chunked)
-                    else:
-                        values = chunked.to_numpy()
-                        batch[name] = values.astype(np.float64) if name in self._widen else values
-                del table
-            yield start, batch
-            start += rows
+        starts = np.concatenate(
+            [[0], np.cumsum([self._file.metadata.row_group(g).num_rows for g in range(self.num_row_groups)])]
+        )
+        if not ahead or self.num_row_groups < 2:
+            for g in range(self.num_row_groups):
+                yield int(starts[g]), self._read(g, columns)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(self._read, 0, columns)
+            for g in range(self.num_row_groups):
+                batch = pending.result()
+                if g + 1 < self.num_row_groups:
+                    pending = pool.submit(self._read, g + 1, columns)
+                yield int(starts[g]), batch
+                del batch
+
+    def _read(self, g: int, columns: list[str]) -> dict:
+        batch: dict = {}
+        for k in range(0, len(columns), COLUMNS_PER_READ):
+            part = columns[k : k + COLUMNS_PER_READ]
+            table = self._file.read_row_group(g, columns=part)
+            for name in part:
+                chunked = table.column(name)
+                if name in self._text:
+                    batch[name] = TextColumn.of(chunked)
+                else:
+                    values = chunked.to_numpy()
+                    batch[name] = values.astype(np.float64) if name in self._widen else values
+            del table
+        return batch
 
 
 def _is_text(arrow_type) -> bool:
