@@ -41,8 +41,6 @@ COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 1
 #: columns decoded per read of a row group (see :meth:`RowGroups.batches`)
 COLUMNS_PER_READ = 32
-#: whether :meth:`RowGroups.batches` decodes the next row group while the current one is used
-PREFETCH = True
 
 
 def narrowable(values) -> bool:
@@ -188,35 +186,20 @@ class RowGroups:
         """Release the file."""
         self._file.close()
 
-    def batches(self, columns: Sequence[str], ahead: bool = PREFETCH) -> Iterator[tuple[int, dict]]:
+    def batches(self, columns: Sequence[str]) -> Iterator[tuple[int, dict]]:
         """``(first row, {column: array})`` per row group; text columns as :class:`TextColumn`.
 
         A row group is read :data:`COLUMNS_PER_READ` columns at a time: the buffers Arrow holds
-        while it decodes grow with the columns of one read, the arrays handed out do not. With
-        ``ahead``, the next row group is decoded in a thread while the caller works on this one
-        (two row groups in memory instead of one; the decoding releases the interpreter's lock).
+        while it decodes grow with the columns of one read, the arrays handed out do not.
         """
         missing = [c for c in columns if c not in self.names]
         if missing:
             raise KeyError(f"{self.path}: no column {', '.join(missing)}")
         columns = list(dict.fromkeys(columns))
-        starts = np.concatenate(
-            [[0], np.cumsum([self._file.metadata.row_group(g).num_rows for g in range(self.num_row_groups)])]
-        )
-        if not ahead or self.num_row_groups < 2:
-            for g in range(self.num_row_groups):
-                yield int(starts[g]), self._read(g, columns)
-            return
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1) as pool:
-            pending = pool.submit(self._read, 0, columns)
-            for g in range(self.num_row_groups):
-                batch = pending.result()
-                if g + 1 < self.num_row_groups:
-                    pending = pool.submit(self._read, g + 1, columns)
-                yield int(starts[g]), batch
-                del batch
+        start = 0
+        for g in range(self.num_row_groups):
+            yield start, self._read(g, columns)
+            start += self._file.metadata.row_group(g).num_rows
 
     def _read(self, g: int, columns: list[str]) -> dict:
         batch: dict = {}
