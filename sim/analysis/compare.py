@@ -97,20 +97,7 @@ def fate_differences(a, b, alliance: str | None = None) -> pd.DataFrame:
             _, lo_p, hi_p = paired_interval(x, y)
         else:
             lo_p = hi_p = float("nan")
-        rows.append(
-            {
-                "fate": fate,
-                "p_a": x.mean(),
-                "p_b": y.mean(),
-                "diff": y.mean() - x.mean(),
-                "paired_low": lo_p,
-                "paired_high": hi_p,
-                "unpaired_low": lo_u,
-                "unpaired_high": hi_u,
-                "paired_width": hi_p - lo_p,
-                "unpaired_width": hi_u - lo_u,
-            }
-        )
+        rows.append(difference_row(fate, x.mean(), y.mean(), (lo_p, hi_p), (lo_u, hi_u)))
     return pd.DataFrame(rows)
 
 
@@ -249,3 +236,21 @@ def compare(
             )
         )
     return Comparison(runs, reused)
+
+
+def difference_row(fate: str, p_a: float, p_b: float, paired, unpaired) -> dict:
+    """One row of :func:`fate_differences`: the shares, B − A, and the two intervals with their
+    widths (``paired`` NaN when the runs cannot be paired)."""
+    (lo_p, hi_p), (lo_u, hi_u) = paired, unpaired
+    return {
+        "fate": fate,
+        "p_a": p_a,
+        "p_b": p_b,
+        "diff": p_b - p_a,
+        "paired_low": lo_p,
+        "paired_high": hi_p,
+        "unpaired_low": lo_u,
+        "unpaired_high": hi_u,
+        "paired_width": hi_p - lo_p,
+        "unpaired_width": hi_u - lo_u,
+    }

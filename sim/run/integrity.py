@@ -392,6 +392,7 @@ def replay_chunks(directory: Path, manifest: dict) -> list[str]:
     import pyarrow.parquet as pq
 
     from sim.run.engine import replicate_task, run_chunk
+    from sim.run.replicate_table import widened
     from sim.run.store import decode_table
     from sim.spec.scenario import stored_scenario
 
@@ -423,6 +424,9 @@ def replay_chunks(directory: Path, manifest: dict) -> list[str]:
         )
         fresh = decode_table(run_chunk(task).table_bytes).to_pandas()
         stored = _rows(parquet, start, n).to_pandas()
+        for col in widened(parquet.schema_arrow):  # stored as float32 where every value is one
+            if col in stored:
+                stored[col] = stored[col].astype("float64")
         if list(fresh.columns) != list(stored.columns) or not fresh.equals(stored):
             differ = [col for col in fresh.columns if col not in stored or not fresh[col].equals(stored[col])]
             raise IntegrityError(

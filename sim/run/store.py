@@ -112,13 +112,15 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def parquet_options(schema) -> dict:
-    """How replicate tables are written: snappy, dictionary encoding for the text columns only
-    (fates, defectors: a handful of values), none for the numbers, where it only costs time."""
-    import pyarrow as pa
+def parquet_options(schema, plan=None) -> dict:
+    """How replicate tables are written (:mod:`sim.run.replicate_table`): zstd, dictionary encoding
+    for text, integers and floats with few values, byte streams for the other floats. ``plan``
+    (a :class:`~sim.run.replicate_table.StoragePlan`) defaults to the plan of an empty table of
+    ``schema``: every float split into byte streams, nothing narrowed."""
+    from sim.run.replicate_table import parquet_options as options
+    from sim.run.replicate_table import plan_storage
 
-    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    return {"compression": "snappy", "use_dictionary": text, "write_statistics": False}
+    return options(plan if plan is not None else plan_storage([schema.empty_table()]))
 
 
 @dataclass
@@ -216,8 +218,13 @@ def finalize(directory: Path, n_chunks: int, trajectories: bool) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from sim.run.replicate_table import plan_storage, storage_schema, to_storage
+
     directory = Path(directory)
+    # what every chunk holds decides how the merged table is stored (see replicate_table)
+    plan = plan_storage(decode_table(chunk_paths(directory, c)[0]) for c in range(n_chunks))
     writer = None
+    schema = None
     summary = None
     trajs = []
     pending: list = []  # chunk tables not yet written: one row group of at least ROW_GROUP_ROWS
@@ -225,7 +232,7 @@ def finalize(directory: Path, n_chunks: int, trajectories: bool) -> None:
 
     def flush():
         if pending:
-            writer.write_table(pa.concat_tables(pending))
+            writer.write_table(to_storage(pa.concat_tables(pending), schema))
             pending.clear()
 
     try:
@@ -233,7 +240,8 @@ def finalize(directory: Path, n_chunks: int, trajectories: bool) -> None:
             table_path, summary_path = chunk_paths(directory, c)
             table = decode_table(table_path)
             if writer is None:
-                writer = pq.ParquetWriter(tmp_table, table.schema, **parquet_options(table.schema))
+                schema = storage_schema(table.schema, plan)
+                writer = pq.ParquetWriter(tmp_table, schema, **parquet_options(schema, plan))
             pending.append(table)
             if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
                 flush()
@@ -320,13 +328,17 @@ class Results:
         """Chosen columns of the replicate table."""
         if self._replicates is not None:
             return self._replicates[columns]
-        return pd.read_parquet(self._path(), columns=columns)
+        from sim.run.replicate_table import read_frame
+
+        return read_frame(self._path(), columns)
 
     @property
     def replicates(self) -> pd.DataFrame:
         """The whole replicate table (one row per replicate)."""
         if self._replicates is None:
-            self._replicates = pd.read_parquet(self._path())
+            from sim.run.replicate_table import read_frame
+
+            self._replicates = read_frame(self._path())
         return self._replicates
 
     @property
