@@ -239,6 +239,9 @@ SCORE_LABELS = {
     "binding": "binding observation",
     "log_bf_vs_best": "log Bayes factor vs the best",
     "log_bf_se": "± (log Bayes factor)",
+    "reproduced": "runs that reproduced the record",
+    "estimable": "score estimable",
+    "p_record_below": "P(record) below (95 %)",
 }
 
 
