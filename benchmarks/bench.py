@@ -1,4 +1,4 @@
-"""Speed and memory of the ensemble engine, printed as tables (not a test).
+"""Speed and memory of the experiment runner and the engines, printed as tables (not a test).
 
     ./alliance test --co -q >/dev/null   # (once) make sure .venv exists
     .venv/bin/python benchmarks/bench.py            # everything, about 10 minutes on 2 cores
@@ -46,8 +46,9 @@ sys.path.insert(0, str(ROOT))
 from sim import AllianceModel, load_scenario  # noqa: E402
 from sim.model import dynamics  # noqa: E402
 from sim.model.reference import ReferenceModel  # noqa: E402
-from sim.run import engine as ensemble  # noqa: E402
-from sim.run.engine import replicate_task, run_chunk, run_ensemble  # noqa: E402
+from sim.run import chunks, collectors  # noqa: E402
+from sim.run.chunks import replicate_task, run_chunk  # noqa: E402
+from sim.run.ensemble import run_ensemble  # noqa: E402
 from sim.spec.scenario import Scenario  # noqa: E402
 
 STATUS_QUO = ROOT / "scenarios" / "status_quo.toml"
@@ -259,12 +260,12 @@ PHASES = [  # (module, function, phase): the step calls these through their modu
     (dynamics, "decide", "alliance decisions"),
     (dynamics, "apply_events", "events"),
     (dynamics, "grow", "growth"),
-    (ensemble, "balanced_share", "per-step summaries"),
+    (collectors, "balanced_share", "per-step summaries"),
     (dynamics, "cohesion", "per-step summaries"),
-    (ensemble, "cohesion_bins", "per-step summaries"),
-    (ensemble, "compile_params", "per-chunk work (parameters, blocs, the replicate table)"),
-    (ensemble, "best_partition", "per-chunk work (parameters, blocs, the replicate table)"),
-    (ensemble, "encode_table", "per-chunk work (parameters, blocs, the replicate table)"),
+    (collectors, "cohesion_bins", "per-step summaries"),
+    (chunks, "compile_params", "per-chunk work (parameters, blocs, the replicate table)"),
+    (collectors, "best_partition", "per-chunk work (parameters, blocs, the replicate table)"),
+    (collectors, "encode_table", "per-chunk work (parameters, blocs, the replicate table)"),
 ]
 
 
@@ -410,9 +411,9 @@ def main() -> None:
 
 NUMBA_PHASES = [  # (module, function, phase) of the numba engine's chunk
     ("sim.model.numba_engine", "_draw_block", "random draws (SFC64 streams, compiled)"),
-    ("sim.run.engine", "compile_params", "per-chunk work (parameters, blocs, the replicate table)"),
-    ("sim.run.engine", "best_partition", "per-chunk work (parameters, blocs, the replicate table)"),
-    ("sim.run.engine", "encode_table", "per-chunk work (parameters, blocs, the replicate table)"),
+    ("sim.run.chunks", "compile_params", "per-chunk work (parameters, blocs, the replicate table)"),
+    ("sim.run.collectors", "best_partition", "per-chunk work (parameters, blocs, the replicate table)"),
+    ("sim.run.collectors", "encode_table", "per-chunk work (parameters, blocs, the replicate table)"),
 ]
 
 

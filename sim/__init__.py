@@ -13,7 +13,7 @@ def __getattr__(name):
 
         return AllianceModel
     if name == "run_ensemble":
-        from sim.run.engine import run_ensemble
+        from sim.run.ensemble import run_ensemble
 
         return run_ensemble
     if name == "levers":

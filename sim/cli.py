@@ -624,7 +624,7 @@ def scheduler_address(text: str) -> str:
 def _run_one(
     args, scenario_path: Path, out: Path, force: bool, resume: bool = False, trajectories: bool = False
 ):
-    from sim.run.engine import DEFAULT_CHUNK_SIZE, DEFAULT_DTYPE, run_ensemble
+    from sim.run.ensemble import DEFAULT_CHUNK_SIZE, DEFAULT_DTYPE, run_ensemble
 
     client, cluster = _executor(args)
     try:
@@ -728,7 +728,7 @@ def cmd_run(args) -> int:
 
 def cmd_compare(args) -> int:
     """`compare`: several scenarios (finished results reused) and one comparison report."""
-    from sim.run.engine import reusable
+    from sim.run.ensemble import reusable
     from sim.run.store import safe_name
 
     runs = []

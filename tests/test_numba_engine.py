@@ -165,7 +165,8 @@ def test_fused_summaries_equal_the_recorded_ones(full_scenario):
     """The summaries filled inside the compiled loop equal those the plain run's collector records
     through its per-step callback from the same run's states (histograms, active counts, balance
     share, trajectories), and a plain run's chunk takes the fused path."""
-    from sim.run.engine import Block, ReplicateCollector
+    from sim.run.collectors import ReplicateCollector
+    from sim.run.designs import Block
 
     scenario = load_scenario(full_scenario)
     n = 150
@@ -273,7 +274,8 @@ KERNEL_AS_PYTHON = """
 import sys
 import numpy as np
 from sim.model import numba_engine
-from sim.run.engine import Block, ReplicateCollector
+from sim.run.collectors import ReplicateCollector
+from sim.run.designs import Block
 from sim.spec.params import compile_params
 from sim.spec.scenario import load_scenario
 

@@ -1,7 +1,7 @@
 """Differences between two runs: each fate's B − A with a paired and an unpaired interval.
 
 Two runs of the same seed and chunk size draw replicate ``r`` from the same chunk seed
-(:func:`sim.run.engine.chunk_seed`): common random numbers. Pairing the runs replicate by replicate
+(:func:`sim.run.designs.stream_seeds`): common random numbers. Pairing the runs replicate by replicate
 then removes the part of the Monte Carlo error the two share, and the interval of the mean paired
 difference is narrower than the unpaired interval whenever the two fates are positively correlated
 across replicates (Law 2015, section 11.2 on common random numbers; the paired-t interval of

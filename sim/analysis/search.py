@@ -6,7 +6,7 @@ polynomial mutation of NSGA-II (Deb, Pratap, Agarwal & Meyarivan 2002) apply to 
 lever. A policy's objectives are its metrics' means over the same sampled worlds (or, with
 ``statistic="p10"``, each metric's worse decile over them: a robust optimisation in the sense of
 Kasprzyk et al. 2013 and Hamarat et al. 2014). All the solutions Platypus asks to evaluate in one
-generation run as one design of the experiment engine, on common worlds and replicates.
+generation run as one design of the experiment runner, on common worlds and replicates.
 
 Convergence is reported as the hypervolume of the non-dominated set after each generation
 (Zitzler & Thiele 1999), with every objective normalised by its natural range (probabilities on
@@ -286,7 +286,7 @@ def optimize(
         # (interpreters importing numpy) fifty times over
         import os
 
-        from sim.run.engine import local_executor
+        from sim.run.executors import local_executor
 
         size = (os.cpu_count() or 1) if workers is None else workers
         if size > 1:

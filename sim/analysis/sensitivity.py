@@ -64,7 +64,9 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
-from sim.run.engine import Block, Collector, Design, run_design
+from sim.run.collectors import Collector
+from sim.run.designs import Block, Design
+from sim.run.ensemble import run_design
 from sim.spec.parammap import Slot, slots
 from sim.spec.params import Params
 from sim.spec.scenario import Beta, Normal, Scenario, Triangular, Uniform, load_scenario
@@ -72,7 +74,7 @@ from sim.vocabulary import FATE_OUTPUTS, FATES
 
 OUTCOMES = FATES
 OUTPUTS = FATE_OUTPUTS
-BLOCK_ROWS = 4096  # replicates (design points x R) per block: the engine's fastest chunk size
+BLOCK_ROWS = 4096  # replicates (design points x R) per block: the runner's fastest chunk size
 NORMAL_SDS = 3.0  # a normal factor varies within mean +- 3 sd (and the field's bounds)
 
 EXPLORE_HINT = "needs the 'explore' extra: pip install 'alliance-sim[explore]'"
@@ -390,7 +392,7 @@ def morris_indices(
 
 
 # --------------------------------------------------------------------------------------------
-# Running a design on the engine
+# Running a design through the experiment runner
 # --------------------------------------------------------------------------------------------
 
 
@@ -424,7 +426,7 @@ def fate_shares(
     executor=None,
 ) -> np.ndarray:
     """``(P, 3)`` share of each design point's replicates that hold, end in a stab in the back, or
-    drift apart, run through the experiment engine (:func:`sim.run.engine.run_design`)."""
+    drift apart, run through the experiment runner (:func:`sim.run.ensemble.run_design`)."""
     design = Design({k: np.asarray(v, dtype=np.float64) for k, v in values.items()}, replicates, streams)
     parts = run_design(
         scenario,

@@ -1,6 +1,6 @@
 """Engines: the interchangeable implementations of "run this chunk of replicates".
 
-The experiment engine (:mod:`sim.run.engine`) hands an engine the arrays of a chunk
+The experiment runner (:mod:`sim.run.chunks`) hands an engine the arrays of a chunk
 (:class:`~sim.spec.params.Params`), one random generator per common-random-number group and the
 layout of the rows, and gets back the final :class:`~sim.model.dynamics.State`. The numpy engine
 (the default, and the readable statement of the dynamics) steps :mod:`sim.model.dynamics`; the
@@ -56,7 +56,7 @@ class Summaries:
 
 
 class Engine(Protocol):
-    """What the experiment engine needs of an engine."""
+    """What the experiment runner needs of an engine."""
 
     name: str
     #: whether :meth:`simulate` takes ``summaries`` (:class:`Summaries`) and fills them itself

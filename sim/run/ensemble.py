@@ -1,0 +1,625 @@
+"""The ensemble: running a design (:func:`run_design`) and a plain run (:func:`run_ensemble`).
+
+Every simulation of the program runs through :func:`run_design`: a plain run is the one-point
+design, collected by :class:`~sim.run.collectors.ReplicateCollector` and stored in a result
+directory (:mod:`sim.run.store`); sensitivity, sweeps, lever evaluation and calibration are
+designs of more points. This module prepares a run (checks its settings, its memory and disk
+needs, the manifest of its result directory, what a resume finds there), cuts the design into
+chunk tasks and hands them to the executors (:mod:`sim.run.executors`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.errors import InputError, Interrupted, RunError
+from sim.model import dynamics
+from sim.model.engines import BOOKS_FORCES, get_engine
+from sim.run.chunks import DEFAULT_DTYPE, ChunkTask, run_chunk
+from sim.run.collectors import HIST_BINS, Collector, ReplicateCollector
+from sim.run.designs import Block, Design, Start, blocks
+from sim.run.executors import execute, progress_bar
+from sim.run.store import (
+    FORMAT,
+    MANIFEST,
+    ChunkData,
+    Results,
+    ResultsError,
+    chunk_intact,
+    finalize,
+    load_results,
+    read_manifest,
+    save_chunk,
+    write_json,
+)
+from sim.spec.levers import lever_path
+from sim.spec.parammap import slot_map, uncertain_slots
+from sim.spec.params import compile_params
+from sim.spec.scenario import Scenario, ScenarioError, check_footprint, footprint, load_scenario
+
+DEFAULT_CHUNK_SIZE = 4096  # measured in benchmarks/bench.py: 2048-4096 are fastest on 2 cores
+WHY_AUTO_MAX = 10_000  # runs up to this many replicates book the forces by default (why_window)
+
+
+# What a run (and its report) writes into its result directory.
+RESULT_ENTRIES = frozenset(
+    {
+        "manifest.json",
+        "replicates.parquet",
+        "summary.npz",
+        "trajectories.npy",
+        "chunks",
+        "report.html",
+        "report_figures",
+    }
+)
+
+
+EnsembleError = RunError  # a run that could not finish; what finished is kept on disk
+
+
+def versions() -> dict[str, str]:
+    """Versions of the package, Python and the libraries a result depends on."""
+    import mesa
+    import pyarrow
+
+    from sim.version import __version__
+
+    return {
+        "alliance-sim": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "pyarrow": pyarrow.__version__,
+        "mesa": mesa.__version__,
+    }
+
+
+def _settings(
+    scenario: Scenario, chunk_size: int, trajectories: bool, dtype: str, engine: str = "numpy", why: int = 0
+) -> dict:
+    run = scenario.run
+    return {
+        "replicates": run.replicates,
+        "steps": run.steps,
+        "seed": run.seed,
+        "dt": run.dt,
+        "chunk_size": chunk_size,
+        "trajectories": trajectories,
+        "dtype": dtype,
+        "engine": engine,
+        "why": why,
+    }
+
+
+def why_window(why: bool | int | None, replicates: int, engine: str = "numpy") -> int:
+    """The attribution window of a run (0: off). ``None`` chooses: on (the default window) up to
+    :data:`WHY_AUTO_MAX` replicates, off beyond and on an engine that does not book the forces
+    (:data:`sim.model.engines.BOOKS_FORCES`); ``True``/``False`` force it; an int is the window.
+
+    Booking the forces costs 50-80 % more time per step (measured in README, "Why it broke"), more
+    than the 15 % a big run should pay by default.
+    """
+    from sim.model.attribution import DEFAULT_WINDOW
+
+    if why is None:
+        return DEFAULT_WINDOW if replicates <= WHY_AUTO_MAX and engine in BOOKS_FORCES else 0
+    if why is True:
+        return DEFAULT_WINDOW
+    return int(why)
+
+
+def design_tasks(
+    scenario: Scenario,
+    design: Design,
+    collector: Collector,
+    *,
+    seed: int,
+    chunk_size: int,
+    dtype: str,
+    engine: str,
+) -> dict[int, ChunkTask]:
+    """The chunks of a design, by chunk number."""
+    if design.replicates <= 0:
+        raise InputError(f"expected a positive number of replicates, got {design.replicates}")
+    if chunk_size <= 0:
+        raise InputError(f"expected a positive chunk size, got {chunk_size}")
+    get_engine(engine)  # an unknown or missing engine fails here, before any work
+    known = set(slot_map(scenario)) | {lever_path(name) for name in scenario.levers}
+    unknown = sorted(set(design.values) - known)
+    if unknown:
+        raise InputError(f"not a parameter of the scenario: {', '.join(unknown[:5])}")
+    for k, v in design.values.items():
+        if np.ndim(v) == 2 and np.shape(v)[1] != design.replicates:
+            raise InputError(
+                f"{k}: expected per-replicate values of shape (points, {design.replicates}), "
+                f"got {np.shape(v)}"
+            )
+    if design.start is not None:
+        lengths = {len(v) for v in design.start.arrays.values()}
+        if lengths != {design.replicates}:
+            raise InputError(
+                f"expected one saved state per replicate ({design.replicates}), got {sorted(lengths)}"
+            )
+        try:  # the first replicate's state must fit the scenario's arrays
+            first = {k: np.asarray(v)[:1] for k, v in design.start.arrays.items()}
+            dynamics.restore_state(compile_params(scenario, 1), design.start.t, first)
+        except (KeyError, ValueError) as e:
+            raise InputError(f"saved states that do not fit the scenario ({e})") from None
+    streams = design.stream_of()
+    rep_chunk = min(design.replicates, chunk_size)
+
+    def values_of(b: Block) -> dict[str, np.ndarray]:
+        reps = slice(b.rep_start, b.rep_start + b.size)
+        return {
+            k: (np.asarray(v)[b.points][:, reps] if np.ndim(v) == 2 else np.asarray(v)[b.points])
+            for k, v in design.values.items()
+        }
+
+    def start_of(b: Block) -> Start | None:
+        if design.start is None:
+            return None
+        reps = slice(b.rep_start, b.rep_start + b.size)
+        return Start(design.start.t, {k: np.asarray(v)[reps] for k, v in design.start.arrays.items()})
+
+    return {
+        b.index: ChunkTask(
+            scenario,
+            b,
+            values_of(b),
+            streams[b.points],
+            b.rep_start // rep_chunk,
+            seed,
+            collector,
+            dtype,
+            engine,
+            start_of(b),
+        )
+        for b in blocks(design, chunk_size)
+    }
+
+
+def run_design(
+    scenario: Scenario,
+    design: Design,
+    collector: Collector,
+    *,
+    seed: int | None = None,
+    out: str | Path | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    workers: int | None = 1,
+    executor: cf.Executor | None = None,
+    progress: bool = True,
+    desc: str | None = None,
+    dtype: str = DEFAULT_DTYPE,
+    engine: str = "numpy",
+    resume: bool = False,
+    force: bool = False,
+    name: str | None = None,
+    chunk_fn=None,
+    source: Path | None = None,
+    hint: str | None = None,
+    settings: dict | None = None,
+):
+    """Run a design (points x replicates with common random numbers) and collect its chunks.
+
+    Every simulation of the program runs through here: a plain run is the one-point design
+    (:func:`run_ensemble`); sensitivity, sweeps, lever evaluation and calibration are designs.
+
+    Parameters
+    ----------
+    scenario
+        The validated scenario.
+    design
+        Points x replicates (:class:`Design`).
+    collector
+        What each chunk returns (:class:`Collector`; a fresh copy per chunk).
+    seed
+        Seed of every draw (default: the scenario's ``run.seed``).
+    out
+        Without it the chunks' payloads are returned in chunk order; with it they must be
+        :class:`~sim.run.store.ChunkData`, are stored atomically as they finish, and the
+        :class:`~sim.run.store.Results` are returned (``resume`` finishes an interrupted design,
+        ``force`` replaces another one).
+    chunk_size
+        Rows per chunk (the unit of work, of seeding and of memory).
+    workers, executor
+        Local processes (``None``: all cores; 1: in this process) or any
+        ``concurrent.futures.Executor`` (a Dask client's ``get_executor()``).
+    progress, desc
+        A progress bar over rows, and its label.
+    dtype, engine
+        Precision of the ties and the engine that steps them (:func:`sim.model.engines.get_engine`).
+    chunk_fn
+        The function run on each :class:`ChunkTask` (default :func:`run_chunk`); a picklable
+        stand-in lets tests inject faults.
+    source, hint, settings, name
+        For stored designs: the scenario file, the command that resumes, the settings recorded
+        in the manifest, and the run's label.
+    """
+    seed = scenario.run.seed if seed is None else int(seed)
+    tasks = design_tasks(
+        scenario, design, collector, seed=seed, chunk_size=chunk_size, dtype=dtype, engine=engine
+    )
+    n_chunks = len(tasks)
+    total = design.points * design.replicates
+    fn = chunk_fn or run_chunk
+    if out is None:
+        payloads: dict[int, object] = {}
+
+        def keep(c: int, payload) -> None:
+            payloads[c] = payload
+
+        execute(
+            tasks,
+            keep,
+            workers=workers,
+            executor=executor,
+            fn=fn,
+            bar=progress_bar(progress, total, 0, "run", desc or "design"),
+            hint=hint or "run it again",
+        )
+        return [payloads[c] for c in sorted(payloads)]
+
+    out = Path(out)
+    settings = settings or {
+        "points": design.points,
+        "replicates": design.replicates,
+        "seed": seed,
+        "chunk_size": chunk_size,
+        "dtype": dtype,
+        "engine": engine,
+    }
+    manifest = _prepare(out, scenario, scenario.digest(), settings, n_chunks, resume, force, name)
+    done = manifest["chunks"]["done"]
+    pending = [c for c in range(n_chunks) if not chunk_intact(out, c, done.get(str(c)))]
+    for key in [k for k in done if int(k) in pending]:
+        del done[key]
+    tasks = {c: tasks[c] for c in pending}
+    hint = hint or f"the same call with resume=True and out={out}"
+
+    def save(c: int, chunk: ChunkData) -> None:
+        try:
+            done[str(c)] = save_chunk(out, chunk)
+            write_json(out / MANIFEST, manifest)
+        except OSError as e:
+            done.pop(str(c), None)
+            raise RunError(
+                f"cannot write chunk {c} to {out} ({e.strerror}); {len(done)} finished chunks are "
+                f"kept; free some space and finish with: {hint}"
+            ) from None
+
+    bar = progress_bar(
+        progress,
+        total,
+        total - sum(t.size for t in tasks.values()),
+        "replicate" if design.points == 1 else "run",
+        desc or name or "run",
+    )
+    try:
+        execute(
+            tasks,
+            save,
+            workers=workers,
+            executor=executor,
+            fn=fn,
+            bar=bar,
+            hint=hint,
+            kept=lambda: len(done),
+            where=out,
+            source=source,
+        )
+    except Interrupted as e:
+        raise Interrupted(
+            f"interrupted; {len(done)} of {n_chunks} chunks are kept in {out}; finish with: {hint}"
+        ) from e
+    try:
+        finalize(out, n_chunks, bool(settings.get("trajectories")))
+    except OSError as e:
+        raise RunError(
+            f"cannot write the results to {out} ({e.strerror}); all {n_chunks} chunks are kept; "
+            f"free some space and finish with: {hint}"
+        ) from None
+    manifest["status"] = "complete"
+    manifest["chunks"]["done"] = {}
+    write_json(out / MANIFEST, manifest)
+    return load_results(out)
+
+
+def run_ensemble(
+    scenario: Scenario | str | Path,
+    *,
+    replicates: int | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    out: str | Path | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    workers: int | None = 1,
+    executor: cf.Executor | None = None,
+    resume: bool = False,
+    force: bool = False,
+    trajectories: bool = False,
+    dtype: str = DEFAULT_DTYPE,
+    progress: bool = True,
+    name: str | None = None,
+    point: bool = False,
+    chunk_fn=None,
+    engine: str = "numpy",
+    why: bool | int | None = None,
+) -> Results:
+    """Run the replicates of a scenario and return (and, with ``out``, store) the results.
+
+    The one-point :class:`Design` of :func:`run_design`, collected by :class:`ReplicateCollector`.
+
+    Parameters
+    ----------
+    scenario
+        A scenario or the path of a scenario file.
+    replicates, steps, seed
+        Override the scenario's run settings.
+    out
+        Result directory; a temporary one is used when omitted.
+    chunk_size
+        Replicates per chunk (the unit of work, of seeding and of memory).
+    workers
+        Processes for the local pool (``None``: all cores; 1: run in this process).
+    executor
+        Any ``concurrent.futures.Executor`` (e.g. a Dask client's ``get_executor()``); overrides
+        ``workers``.
+    resume, force
+        Finish an interrupted run in ``out``, or overwrite another run's results there.
+    trajectories
+        Keep every replicate's full tie trajectory (small runs only).
+    dtype
+        Precision of the ties: ``"float32"`` (default) or ``"float64"``.
+    progress
+        Show a progress bar over replicates.
+    name
+        Label for the progress bar and the manifest (default: the file's stem).
+    point
+        When ``scenario`` is a path, use the point value of every uncertain value.
+    chunk_fn
+        The function run on each :class:`ChunkTask` (default :func:`run_chunk`); a picklable
+        stand-in lets tests inject faults.
+    engine
+        The engine that steps the ties (``numpy``; see :mod:`sim.model.engines`).
+    why
+        Book each force's part in the alliances' ties (``why:`` columns): None (default) for runs
+        of up to :data:`WHY_AUTO_MAX` replicates, True/False to force, an int for the window.
+    """
+    source = None
+    if not isinstance(scenario, Scenario):
+        source = path = Path(scenario)
+        scenario = load_scenario(path, point=point)
+        name = name or path.stem
+    scenario = scenario.with_run(replicates=replicates, steps=steps, seed=seed)
+    if chunk_size <= 0:
+        raise InputError(f"expected a positive chunk size, got {chunk_size}")
+    _check_footprint(scenario, chunk_size, trajectories, source)
+    if out is None:
+        import tempfile
+
+        out = Path(tempfile.mkdtemp(prefix="alliance-sim-"))
+        force = True
+    out = Path(out)
+    window = why_window(why, scenario.run.replicates, engine)
+    if window and engine not in BOOKS_FORCES:
+        raise InputError(
+            f"--why: expected an engine that books the forces' parts (numpy), got --engine "
+            f"{engine}; drop --why or use --engine numpy"
+        )
+    settings = _settings(scenario, chunk_size, trajectories, dtype, engine, window)
+    _check_writable(out, _disk_need(scenario, chunk_size, trajectories))
+    return run_design(
+        scenario,
+        Design.single(scenario.run.replicates),
+        ReplicateCollector(trajectories, window),
+        seed=scenario.run.seed,
+        out=out,
+        chunk_size=chunk_size,
+        workers=workers,
+        executor=executor,
+        progress=progress,
+        desc=name or "run",
+        dtype=dtype,
+        engine=engine,
+        resume=resume,
+        force=force,
+        name=name,
+        chunk_fn=chunk_fn,
+        source=source,
+        hint=resume_command(source, out, settings, point),
+        settings=settings,
+    )
+
+
+def resume_command(source: Path | None, out: Path, settings: dict, point: bool = False) -> str:
+    """The command that finishes an interrupted run (same scenario, same settings)."""
+    import shlex
+
+    parts = [
+        "alliance-sim",
+        "run",
+        shlex.quote(str(source)) if source else "SCENARIO.toml",
+        "--resume",
+        "--out",
+        shlex.quote(str(out)),
+        "-n",
+        str(settings["replicates"]),
+        "-t",
+        str(settings["steps"]),
+        "--seed",
+        str(settings["seed"]),
+        "--chunk-size",
+        str(settings["chunk_size"]),
+    ]
+    if settings.get("trajectories"):
+        parts.append("--trajectories")
+    if point:
+        parts.append("--point")
+    if settings.get("dtype") != DEFAULT_DTYPE:
+        parts += ["--dtype", str(settings["dtype"])]
+    if settings.get("engine", "numpy") != "numpy":
+        parts += ["--engine", str(settings["engine"])]
+    if settings.get("why") != why_window(None, settings["replicates"], settings.get("engine", "numpy")):
+        parts.append("--why" if settings.get("why") else "--no-why")
+    return " ".join(parts)
+
+
+def _footprint(scenario: Scenario, chunk_size: int, trajectories: bool) -> dict[str, int]:
+    """The memory a run of ``scenario`` needs, by what needs it (:func:`sim.spec.scenario.footprint`)."""
+    run = scenario.run
+    return footprint(
+        len(scenario.actors),
+        len(scenario.issues),
+        len(scenario.alliances),
+        run.steps,
+        run.replicates,
+        chunk_size,
+        trajectories,
+        HIST_BINS,
+        sampled=len(uncertain_slots(scenario)),
+    )
+
+
+def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool, source: Path | None) -> None:
+    """Refuse, before anything is written, a run that would not fit in memory."""
+    run = scenario.run
+    need = _footprint(scenario, chunk_size, trajectories)
+    too_big = check_footprint(need)
+    if too_big is None:
+        return
+    if (
+        "trajectories of" not in too_big
+        and need["replicate state"] > need["per-step summaries"]
+        and need["replicate state"] > need["trajectories"]
+    ):
+        per_replicate = max(need["replicate state"] // min(run.replicates, chunk_size), 1)
+        fits = 1 << max(int(0.8 * 2**32 // per_replicate).bit_length() - 1, 0)
+        too_big += f"; use --chunk-size {fits} or fewer"
+    raise ScenarioError(source, too_big, path="--trajectories" if "trajectories" in too_big else "run")
+
+
+def _disk_need(scenario: Scenario, chunk_size: int, trajectories: bool) -> int:
+    """A rough lower bound on the bytes a run writes (chunk files, then the merged results)."""
+    run = scenario.run
+    n_chunks = -(-run.replicates // chunk_size)
+    columns = 8 + 4 * len(scenario.alliances) + 3 * len(scenario.actors)
+    summary = (run.steps + 1) * (len(scenario.alliances) * HIST_BINS + 2) * 8
+    need = _footprint(scenario, chunk_size, trajectories)
+    return run.replicates * columns * 2 + summary * (n_chunks + 1) + 2 * need["trajectories file"]
+
+
+def _check_writable(out: Path, need: int) -> None:
+    """Fail early, with one line, when ``out`` cannot take the results."""
+    import shutil
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        try:
+            with open(probe, "wb") as fh:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+                os.fsync(fh.fileno())
+        finally:
+            probe.unlink(missing_ok=True)
+        free = shutil.disk_usage(out).free
+    except OSError as e:
+        raise ResultsError(
+            f"{out}: cannot write results there ({e.strerror}); choose another --out"
+        ) from None
+    if free < need:
+        raise ResultsError(
+            f"{out}: expected at least {need / 2**20:.1f} MB free for the results, "
+            f"got {free / 2**20:.1f} MB; free some space or choose another --out"
+        )
+
+
+def _prepare(
+    out: Path,
+    scenario: Scenario,
+    digest: str,
+    settings: dict,
+    n_chunks: int,
+    resume: bool,
+    force: bool,
+    name: str | None,
+) -> dict:
+    existing = read_manifest(out) if out.exists() else None
+    if existing is not None:
+        same = existing.get("scenario_hash") == digest and existing.get("settings") == settings
+        if resume:
+            if not same:
+                raise ResultsError(
+                    f"{out}: holds a run of another scenario or other settings "
+                    f"(hash {existing.get('scenario_hash', '?')[:12]}); --resume needs the same "
+                    "scenario and settings"
+                )
+            if existing.get("status") == "complete":
+                return existing
+            return existing
+        if not force:
+            raise ResultsError(
+                f"{out}: already holds results; use --resume to finish them or --force to replace them"
+            )
+        import shutil
+
+        # Only what a run writes goes: --force never deletes a file it did not make.
+        for item in out.iterdir():
+            if not (item.name in RESULT_ENTRIES or item.name.startswith(".") and ".tmp-" in item.name):
+                continue
+            if item.is_dir() and not item.is_symlink():
+                shutil.rmtree(item)
+            else:
+                item.unlink()
+    elif out.exists() and any(out.iterdir()) and not force:
+        raise ResultsError(f"{out}: is not empty and holds no results; choose another --out or use --force")
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "format": FORMAT,
+        "name": name or "",
+        "status": "running",
+        "scenario_hash": digest,
+        "scenario": scenario.to_data(),
+        "focal": scenario.focal_alliance,
+        "settings": settings,
+        "actors": scenario.actor_names,
+        "issues": scenario.issue_names,
+        "alliances": list(scenario.alliances),
+        "steps": settings["steps"],
+        "seed": settings["seed"],
+        "versions": versions(),
+        "chunks": {"total": n_chunks, "done": {}},
+    }
+    write_json(out / MANIFEST, manifest)
+    return manifest
+
+
+def reusable(path: Path, out: Path, args) -> Results | None:
+    """Finished results in ``out`` for exactly this scenario and these settings, if any."""
+    manifest = read_manifest(out) if out.exists() else None
+    if manifest is None or manifest.get("status") != "complete":
+        return None
+    scenario = load_scenario(path, point=getattr(args, "point", False)).with_run(
+        replicates=args.replicates, steps=args.steps, seed=args.seed
+    )
+    settings = _settings(
+        scenario,
+        args.chunk_size or DEFAULT_CHUNK_SIZE,
+        False,
+        getattr(args, "dtype", None) or DEFAULT_DTYPE,
+        getattr(args, "engine", None) or "numpy",
+        why_window(
+            getattr(args, "why", None), scenario.run.replicates, getattr(args, "engine", None) or "numpy"
+        ),
+    )
+    if manifest.get("scenario_hash") != scenario.digest() or manifest.get("settings") != settings:
+        return None
+    return load_results(out)
