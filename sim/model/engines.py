@@ -61,8 +61,11 @@ class Engine(Protocol):
     name: str
     #: whether :meth:`simulate` takes ``summaries`` (:class:`Summaries`) and fills them itself
     fuses_summaries: bool
-    #: whether :meth:`simulate` takes ``why`` and ``state`` (attribution, saved starts)
+    #: whether :meth:`simulate` takes ``why`` (books each force's part in the ties: attribution)
     books_forces: bool
+    #: whether :meth:`simulate` takes ``state`` (continues saved states: the view from a date,
+    #: sequential Monte Carlo)
+    continues_states: bool
 
     def simulate(
         self,
@@ -95,6 +98,7 @@ class NumpyEngine:
     name = "numpy"
     fuses_summaries = False
     books_forces = True
+    continues_states = True
 
     def simulate(
         self,
@@ -176,7 +180,7 @@ def _numba_engine() -> Engine:
 
 
 ENGINES: dict[str, Callable[[], Engine]] = {"numpy": NumpyEngine, "numba": _numba_engine}
-#: the engines that book each force's part (``why``) and continue saved states
+#: the engines that book each force's part (``why``); both continue saved states (``state``)
 BOOKS_FORCES = frozenset({"numpy"})
 
 

@@ -118,20 +118,21 @@ def run_chunk(task: ChunkTask):
     collector = copy.deepcopy(task.collector)
     collector.begin(task.block, params)
     engine = get_engine(task.engine)
+    dtype = np.dtype(task.dtype)
     state = None
     if task.start is not None:  # every point's replicate r continues from saved state r
         points = len(task.block.points)
         arrays = {k: np.concatenate([np.asarray(v)] * points) for k, v in task.start.arrays.items()}
-        state = dynamics.restore_state(params, task.start.t, arrays, np.dtype(task.dtype))
-    fused = collector.summaries() if engine.fuses_summaries else None
-    if fused is not None and state is None and collector.why is None:
-        state = engine.simulate(params, rngs, layout, dtype=np.dtype(task.dtype), summaries=fused)
+        state = dynamics.restore_state(params, task.start.t, arrays, dtype)
+    fused = collector.summaries() if engine.fuses_summaries and collector.why is None else None
+    if fused is not None:
+        state = engine.simulate(params, rngs, layout, dtype=dtype, summaries=fused, state=state)
     else:
         state = engine.simulate(
             params,
             rngs,
             layout,
-            dtype=np.dtype(task.dtype),
+            dtype=dtype,
             record=collector.record if collector.records else None,
             why=collector.why,
             state=state,

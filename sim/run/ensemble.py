@@ -130,7 +130,9 @@ def design_tasks(
         raise InputError(f"expected a positive number of replicates, got {design.replicates}")
     if chunk_size <= 0:
         raise InputError(f"expected a positive chunk size, got {chunk_size}")
-    get_engine(engine)  # an unknown or missing engine fails here, before any work
+    stepper = get_engine(engine)  # an unknown or missing engine fails here, before any work
+    if design.start is not None and not stepper.continues_states:
+        raise InputError(f"--engine {engine}: expected an engine that continues saved states (numpy, numba)")
     known = set(slot_map(scenario)) | {lever_path(name) for name in scenario.levers}
     unknown = sorted(set(design.values) - known)
     if unknown:
