@@ -91,6 +91,11 @@ class Engine(Protocol):
         """
         ...
 
+    def warm(self, dtype=np.float32) -> None:
+        """Load what the first chunk in ``dtype`` would otherwise load (a worker does it as it
+        starts)."""
+        ...
+
 
 class NumpyEngine:
     """The vectorized numpy kernel (:mod:`sim.model.dynamics`), replicate axis leading."""
@@ -99,6 +104,9 @@ class NumpyEngine:
     fuses_summaries = False
     books_forces = True
     continues_states = True
+
+    def warm(self, dtype=np.float32) -> None:
+        """Nothing to load: numpy's kernels are compiled already."""
 
     def simulate(
         self,

@@ -714,7 +714,7 @@ def _fill():
         g = globals()
         if not hasattr(g["_sfc64"], "py_func"):
             g["_sfc64"] = numba.njit(cache=True, inline="always")(g["_sfc64"])
-        _COMPILED["fill"] = numba.njit(cache=True)(_fill_draws)
+        _COMPILED["fill"] = numba.njit(cache=True, nogil=True)(_fill_draws)
     return _COMPILED["fill"]
 
 
@@ -745,7 +745,10 @@ def _compiled():
                 g[name] = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline=inline)(
                     g[name]
                 )
-        _COMPILED["run_tile"] = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH)(_run_tile)
+        # nogil: the driver's writer thread stores the last chunk while this one simulates
+        _COMPILED["run_tile"] = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)(
+            _run_tile
+        )
     return _COMPILED["run_tile"]
 
 
@@ -1013,6 +1016,10 @@ class NumbaEngine:
     fuses_summaries = True
     books_forces = False
     continues_states = True
+
+    def warm(self, dtype=np.float32) -> None:
+        """Load the compiled kernel for ``dtype`` (see :func:`warm`)."""
+        warm(dtype)
 
     def simulate(
         self,
@@ -1308,10 +1315,8 @@ class _Run:
                     self.bad = bad
 
 
-def compile_seconds() -> float:
-    """Compile (or load from numba's cache) the kernel for both precisions; seconds it took."""
-    start = time.perf_counter()
-    _compiled()
+def _tiny_params() -> Params:
+    """Two replicates of a three-actor scenario: enough to load every specialisation."""
     from sim.spec.params import compile_params
     from sim.spec.scenario import Scenario
 
@@ -1323,7 +1328,19 @@ def compile_seconds() -> float:
             "run": {"steps": 2},
         }
     )
-    params = compile_params(tiny, 2, np.random.default_rng(0))
+    return compile_params(tiny, 2, np.random.default_rng(0))
+
+
+def warm(dtype=np.float32) -> None:
+    """Compile the kernel for ``dtype``, or load it from numba's cache (about a second): what a
+    worker does as it starts, so that its first chunk does not."""
+    NumbaEngine().simulate(_tiny_params(), [np.random.default_rng(0)], dtype=dtype)
+
+
+def compile_seconds() -> float:
+    """Compile (or load from numba's cache) the kernel for both precisions; seconds it took."""
+    start = time.perf_counter()
+    _compiled()
     for dtype in (np.float32, np.float64):
-        NumbaEngine().simulate(params, [np.random.default_rng(0)], dtype=dtype)
+        warm(dtype)
     return time.perf_counter() - start

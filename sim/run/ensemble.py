@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import platform
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from sim.model.engines import BOOKS_FORCES, get_engine
 from sim.run.chunks import DEFAULT_DTYPE, ChunkTask, run_chunk
 from sim.run.collectors import HIST_BINS, Collector, ReplicateCollector
 from sim.run.designs import Block, Design, Start, blocks
-from sim.run.executors import execute, progress_bar
+from sim.run.executors import Pool, execute, progress_bar
 from sim.run.store import (
     FORMAT,
     MANIFEST,
@@ -65,8 +66,10 @@ EnsembleError = RunError  # a run that could not finish; what finished is kept o
 
 
 def versions() -> dict[str, str]:
-    """Versions of the package, Python and the libraries a result depends on."""
-    import mesa
+    """Versions of the package, Python and the libraries a result depends on (Mesa's from its
+    installed metadata: importing it would cost a plain run half a second of start-up)."""
+    from importlib.metadata import version
+
     import pyarrow
 
     from sim.version import __version__
@@ -77,7 +80,7 @@ def versions() -> dict[str, str]:
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "pyarrow": pyarrow.__version__,
-        "mesa": mesa.__version__,
+        "mesa": version("mesa"),
     }
 
 
@@ -216,24 +219,22 @@ def run_design(
 
     Parameters
     ----------
-    scenario
-        The validated scenario.
-    design
-        Points x replicates (:class:`Design`).
-    collector
-        What each chunk returns (:class:`Collector`; a fresh copy per chunk).
+    scenario, design, collector
+        The validated scenario; its points x replicates (:class:`Design`); what each chunk returns
+        (:class:`Collector`, a fresh copy per chunk).
     seed
         Seed of every draw (default: the scenario's ``run.seed``).
     out
         Without it the chunks' payloads are returned in chunk order; with it they must be
-        :class:`~sim.run.store.ChunkData`, are stored atomically as they finish, and the
+        :class:`~sim.run.store.ChunkData`, are stored as they finish, and the
         :class:`~sim.run.store.Results` are returned (``resume`` finishes an interrupted design,
         ``force`` replaces another one).
     chunk_size
         Rows per chunk (the unit of work, of seeding and of memory).
     workers, executor
-        Local processes (``None``: all cores; 1: in this process) or any
-        ``concurrent.futures.Executor`` (a Dask client's ``get_executor()``).
+        Local processes (``None``: all cores; 1: in this process), kept warm for the next call
+        (:func:`sim.run.executors.warm_executor`), or any ``concurrent.futures.Executor`` the
+        caller holds across calls (a warm pool, a Dask client's ``get_executor()``).
     progress, desc
         A progress bar over rows, and its label.
     dtype, engine
@@ -249,28 +250,26 @@ def run_design(
     tasks = design_tasks(
         scenario, design, collector, seed=seed, chunk_size=chunk_size, dtype=dtype, engine=engine
     )
-    n_chunks = len(tasks)
-    total = design.points * design.replicates
+    pool = Pool(workers, executor, engine, dtype)
     fn = chunk_fn or run_chunk
     if out is None:
-        payloads: dict[int, object] = {}
-
-        def keep(c: int, payload) -> None:
-            payloads[c] = payload
-
-        execute(
-            tasks,
-            keep,
-            workers=workers,
-            executor=executor,
-            fn=fn,
-            bar=progress_bar(progress, total, 0, "run", desc or "design"),
-            hint=hint or "run it again",
-        )
-        return [payloads[c] for c in sorted(payloads)]
-
+        bar = progress_bar(progress, design.points * design.replicates, 0, "run", desc or "design")
+        return _collect(tasks, fn, pool, bar)
+    settings = settings or _design_settings(design, seed, chunk_size, dtype, engine)
     out = Path(out)
-    settings = settings or {
+    manifest = _prepare(out, scenario, scenario.digest(), settings, len(tasks), resume, force, name)
+    stored = _Stored(out, manifest, len(tasks), hint or f"the same call with resume=True and out={out}")
+    tasks = stored.pending(tasks)
+    total, left = design.points * design.replicates, sum(t.size for t in tasks.values())
+    unit = "replicate" if design.points == 1 else "run"
+    bar = progress_bar(progress, total, total - left, unit, desc or name or "run")
+    stored.run(tasks, fn, pool, bar, source)
+    return stored.finish(bool(settings.get("trajectories")))
+
+
+def _design_settings(design: Design, seed: int, chunk_size: int, dtype: str, engine: str) -> dict:
+    """What the manifest of a stored design records by default."""
+    return {
         "points": design.points,
         "replicates": design.replicates,
         "seed": seed,
@@ -278,60 +277,85 @@ def run_design(
         "dtype": dtype,
         "engine": engine,
     }
-    manifest = _prepare(out, scenario, scenario.digest(), settings, n_chunks, resume, force, name)
-    done = manifest["chunks"]["done"]
-    pending = [c for c in range(n_chunks) if not chunk_intact(out, c, done.get(str(c)))]
-    for key in [k for k in done if int(k) in pending]:
-        del done[key]
-    tasks = {c: tasks[c] for c in pending}
-    hint = hint or f"the same call with resume=True and out={out}"
 
-    def save(c: int, chunk: ChunkData) -> None:
+
+def _collect(tasks: dict[int, ChunkTask], fn, pool: Pool, bar) -> list:
+    """Run the chunks and return their payloads in chunk order."""
+    payloads: dict[int, object] = {}
+
+    def keep(c: int, payload) -> None:
+        payloads[c] = payload
+
+    execute(tasks, keep, pool=pool, fn=fn, bar=bar)
+    return [payloads[c] for c in sorted(payloads)]
+
+
+class _Stored:
+    """A design stored in a result directory as its chunks finish, merged when all are done."""
+
+    def __init__(self, out: Path, manifest: dict, n_chunks: int, hint: str):
+        self.out, self.manifest, self.n_chunks, self.hint = out, manifest, n_chunks, hint
+        self.done: dict = manifest["chunks"]["done"]
+
+    def pending(self, tasks: dict[int, ChunkTask]) -> dict[int, ChunkTask]:
+        """The tasks whose chunk is not on disk whole (a resume keeps the intact ones)."""
+        done = self.done
+        pending = [c for c in range(self.n_chunks) if not chunk_intact(self.out, c, done.get(str(c)))]
+        for key in [k for k in done if int(k) in pending]:
+            del done[key]
+        return {c: tasks[c] for c in pending}
+
+    def save(self, c: int, chunk: ChunkData) -> None:
+        """Store a finished chunk and record its checksums in the manifest."""
         try:
-            done[str(c)] = save_chunk(out, chunk)
-            write_json(out / MANIFEST, manifest)
+            self.done[str(c)] = save_chunk(self.out, chunk)
+            write_json(self.out / MANIFEST, self.manifest)
         except OSError as e:
-            done.pop(str(c), None)
+            self.done.pop(str(c), None)
             raise RunError(
-                f"cannot write chunk {c} to {out} ({e.strerror}); {len(done)} finished chunks are "
-                f"kept; free some space and finish with: {hint}"
+                f"cannot write chunk {c} to {self.out} ({e.strerror}); {len(self.done)} finished "
+                f"chunks are kept; free some space and finish with: {self.hint}"
             ) from None
 
-    bar = progress_bar(
-        progress,
-        total,
-        total - sum(t.size for t in tasks.values()),
-        "replicate" if design.points == 1 else "run",
-        desc or name or "run",
-    )
-    try:
-        execute(
-            tasks,
-            save,
-            workers=workers,
-            executor=executor,
-            fn=fn,
-            bar=bar,
-            hint=hint,
-            kept=lambda: len(done),
-            where=out,
-            source=source,
-        )
-    except Interrupted as e:
-        raise Interrupted(
-            f"interrupted; {len(done)} of {n_chunks} chunks are kept in {out}; finish with: {hint}"
-        ) from e
-    try:
-        finalize(out, n_chunks, bool(settings.get("trajectories")))
-    except OSError as e:
-        raise RunError(
-            f"cannot write the results to {out} ({e.strerror}); all {n_chunks} chunks are kept; "
-            f"free some space and finish with: {hint}"
-        ) from None
-    manifest["status"] = "complete"
-    manifest["chunks"]["done"] = {}
-    write_json(out / MANIFEST, manifest)
-    return load_results(out)
+    def run(self, tasks: dict[int, ChunkTask], fn, pool: Pool, bar, source: Path | None) -> None:
+        """Run the pending chunks, storing each as it finishes."""
+        try:
+            execute(
+                tasks,
+                self.save,
+                pool=pool,
+                fn=fn,
+                bar=bar,
+                kept=lambda: len(self.done),
+                where=self.out,
+                source=source,
+                background=True,
+            )
+        except Interrupted as e:
+            how = (
+                "interrupted"
+                if e.signum == signal.SIGINT
+                else f"interrupted by {signal.Signals(e.signum).name}"
+            )
+            raise Interrupted(
+                f"{how}; {len(self.done)} of {self.n_chunks} chunks are kept in {self.out}; "
+                f"finish with: {self.hint}",
+                signum=e.signum,
+            ) from e
+
+    def finish(self, trajectories: bool) -> Results:
+        """Merge the chunks into the final files and mark the run complete."""
+        try:
+            finalize(self.out, self.n_chunks, trajectories)
+        except OSError as e:
+            raise RunError(
+                f"cannot write the results to {self.out} ({e.strerror}); all {self.n_chunks} chunks "
+                f"are kept; free some space and finish with: {self.hint}"
+            ) from None
+        self.manifest["status"] = "complete"
+        self.manifest["chunks"]["done"] = {}
+        write_json(self.out / MANIFEST, self.manifest)
+        return load_results(self.out)
 
 
 def run_ensemble(
@@ -361,67 +385,42 @@ def run_ensemble(
 
     Parameters
     ----------
-    scenario
-        A scenario or the path of a scenario file.
+    scenario, point
+        A scenario or the path of a scenario file (``point``: every uncertain value at its point).
     replicates, steps, seed
         Override the scenario's run settings.
     out
-        Result directory; a temporary one is used when omitted.
+        Result directory; a temporary one is used when omitted. ``resume`` finishes an
+        interrupted run there, ``force`` overwrites another run's results.
     chunk_size
         Replicates per chunk (the unit of work, of seeding and of memory).
-    workers
-        Processes for the local pool (``None``: all cores; 1: run in this process).
-    executor
-        Any ``concurrent.futures.Executor`` (e.g. a Dask client's ``get_executor()``); overrides
-        ``workers``.
-    resume, force
-        Finish an interrupted run in ``out``, or overwrite another run's results there.
+    workers, executor
+        Processes for the local pool (``None``: all cores; 1: in this process), or any
+        ``concurrent.futures.Executor`` (a Dask client's ``get_executor()``), which overrides them.
     trajectories
         Keep every replicate's full tie trajectory (small runs only).
-    dtype
-        Precision of the ties: ``"float32"`` (default) or ``"float64"``.
-    progress
-        Show a progress bar over replicates.
-    name
-        Label for the progress bar and the manifest (default: the file's stem).
-    point
-        When ``scenario`` is a path, use the point value of every uncertain value.
+    dtype, engine
+        Precision of the ties (``"float32"``, the default, or ``"float64"``) and the engine that
+        steps them (``numpy`` or ``numba``; :mod:`sim.model.engines`).
+    progress, name
+        A progress bar over replicates; its label and the manifest's (default: the file's stem).
     chunk_fn
         The function run on each :class:`ChunkTask` (default :func:`run_chunk`); a picklable
         stand-in lets tests inject faults.
-    engine
-        The engine that steps the ties (``numpy``; see :mod:`sim.model.engines`).
     why
         Book each force's part in the alliances' ties (``why:`` columns): None (default) for runs
         of up to :data:`WHY_AUTO_MAX` replicates, True/False to force, an int for the window.
     """
-    source = None
-    if not isinstance(scenario, Scenario):
-        source = path = Path(scenario)
-        scenario = load_scenario(path, point=point)
-        name = name or path.stem
-    scenario = scenario.with_run(replicates=replicates, steps=steps, seed=seed)
-    if chunk_size <= 0:
-        raise InputError(f"expected a positive chunk size, got {chunk_size}")
-    _check_footprint(scenario, chunk_size, trajectories, source)
-    if out is None:
-        import tempfile
-
-        out = Path(tempfile.mkdtemp(prefix="alliance-sim-"))
-        force = True
-    out = Path(out)
-    window = why_window(why, scenario.run.replicates, engine)
-    if window and engine not in BOOKS_FORCES:
-        raise InputError(
-            f"--why: expected an engine that books the forces' parts (numpy), got --engine "
-            f"{engine}; drop --why or use --engine numpy"
-        )
-    settings = _settings(scenario, chunk_size, trajectories, dtype, engine, window)
-    _check_writable(out, _disk_need(scenario, chunk_size, trajectories))
+    source = None if isinstance(scenario, Scenario) else Path(scenario)
+    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(Path(scenario), point=point)
+    name = name or (source.stem if source is not None else None)
+    scenario = loaded.with_run(replicates=replicates, steps=steps, seed=seed)
+    out, force = (Path(out), force) if out is not None else (None, True)
+    out, settings = _plain_run(scenario, source, out, chunk_size, trajectories, dtype, engine, why)
     return run_design(
         scenario,
         Design.single(scenario.run.replicates),
-        ReplicateCollector(trajectories, window),
+        ReplicateCollector(trajectories, settings["why"]),
         seed=scenario.run.seed,
         out=out,
         chunk_size=chunk_size,
@@ -439,6 +438,37 @@ def run_ensemble(
         hint=resume_command(source, out, settings, point),
         settings=settings,
     )
+
+
+def _plain_run(
+    scenario: Scenario,
+    source: Path | None,
+    out: Path | None,
+    chunk_size: int,
+    trajectories: bool,
+    dtype: str,
+    engine: str,
+    why: bool | int | None,
+) -> tuple[Path, dict]:
+    """Check a plain run before anything is written (chunk size, memory, the forces' parts on
+    this engine, the result folder and its free space); its result folder (a temporary one when
+    none is given) and the settings its manifest records."""
+    if chunk_size <= 0:
+        raise InputError(f"expected a positive chunk size, got {chunk_size}")
+    _check_footprint(scenario, chunk_size, trajectories, source)
+    if out is None:
+        import tempfile
+
+        out = Path(tempfile.mkdtemp(prefix="alliance-sim-"))
+    window = why_window(why, scenario.run.replicates, engine)
+    if window and engine not in BOOKS_FORCES:
+        raise InputError(
+            f"--why: expected an engine that books the forces' parts (numpy), got --engine "
+            f"{engine}; drop --why or use --engine numpy"
+        )
+    settings = _settings(scenario, chunk_size, trajectories, dtype, engine, window)
+    _check_writable(out, _disk_need(scenario, chunk_size, trajectories))
+    return out, settings
 
 
 def resume_command(source: Path | None, out: Path, settings: dict, point: bool = False) -> str:

@@ -1,43 +1,210 @@
 """Executors: where a design's chunks run, and how the runner drives them.
 
 Executors follow :class:`concurrent.futures.Executor`: in-process for one worker
-(:class:`InlineExecutor`), a process pool with an explicit ``spawn`` context otherwise (the global
-start method is never touched), or any executor passed in, such as a Dask client's
-``get_executor()``. :func:`execute` keeps a few chunks in flight, hands each finished one on in
-chunk order of completion, retries a failed chunk once, replaces a broken local pool and stops the
-pool at once on an interrupt. No other module owns a pool.
+(:class:`InlineExecutor`), a local process pool otherwise, or any executor passed in, such as a
+Dask client's ``get_executor()`` or a pool the caller holds across calls.
+
+Local pools are *warm* (:func:`warm_executor`): the process keeps one pool alive from one call to
+the next (same worker count, same environment), so short runs, sweeps, the app's ensemble view and
+the many stretches of sequential assimilation pay the workers' start-up (an interpreter importing
+numpy, pandas and the model; numba loading its compiled kernel) once per process, not once per
+call. Its workers all start at once, from an explicit ``spawn`` context (the global start method is
+never touched), and load the compiled kernel in their initializer when the numba engine is asked
+for. The pool is shut down at interpreter exit.
+
+Child processes die with their parent. A worker ignores Ctrl-C (the driver stops the pool and
+keeps the finished chunks); on Linux it asks the kernel for SIGKILL when the thread that started
+it ends (``prctl(PR_SET_PDEATHSIG)``, set only when the pool was started from the main thread),
+and everywhere a watchdog thread ends it when the driver's process ends (a ``pidfd`` on Linux, the
+parent's pid polled elsewhere). The driver turns SIGTERM and SIGHUP, like SIGINT, into an
+:class:`~sim.errors.Interrupted` while it drives a pool: it kills the workers at once, keeps what
+finished, and the command exits with ``128 + signal`` (130, 129, 143) and one line. The
+multiprocessing resource tracker ends on its own when the driver and the workers are gone (it
+reads a pipe they hold until end of file).
+
+:func:`execute` keeps a few chunks in flight, hands each finished one on (to a writer thread when
+the sink stores it, so that storing a chunk overlaps the next chunk's simulation), retries a
+failed chunk once, replaces a broken local pool and stops the pool at once on an interrupt. No
+other module owns a pool.
 """
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures as cf
 import multiprocessing
 import os
+import select
+import signal
 import sys
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
 
 from sim.errors import AllianceError, Interrupted, RunError
 from sim.model import dynamics
-from sim.run.chunks import ChunkTask
+from sim.run.chunks import DEFAULT_DTYPE, ChunkTask
 from sim.spec.scenario import ScenarioError
 
 MAX_ATTEMPTS = 2
+#: how often a worker checks that its driver still lives, where no pidfd can tell it at once
+WATCH_SECONDS = 0.5
+#: the exit status of a worker that ends because its driver is gone
+ORPHANED = 70
+#: signals the driver turns into an interrupt while it drives a pool (SIGINT raises on its own)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the process that drives them, which stops the pool and keeps the
-    finished chunks."""
-    import signal
+# --------------------------------------------------------------------------------------------
+# Workers: started warm, dying with their driver
+# --------------------------------------------------------------------------------------------
 
+
+def _worker_init(parent: int, pdeathsig: bool, engine: str | None, dtype: str) -> None:
+    """Initializer of every worker: leave Ctrl-C to the driver, die with it, and load what a
+    chunk needs (the runner's modules; the compiled kernel for the numba engine)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent, pdeathsig)
+    import sim.run.chunks  # noqa: F401 - what every chunk runs, imported while the driver prepares
+
+    if engine is not None:
+        try:
+            from sim.model.engines import get_engine
+
+            get_engine(engine).warm(dtype)
+        except Exception:  # noqa: BLE001 - the first chunk reports what is wrong, in one line
+            pass
+
+
+def _die_with(parent: int, pdeathsig: bool) -> None:
+    """End this process when ``parent`` ends: SIGKILL from the kernel on Linux (when the thread
+    that started this process is the parent's main thread, whose end is the parent's), and a
+    watchdog thread everywhere."""
+    if pdeathsig and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the watchdog remains
+            pass
+    if os.getppid() != parent:  # the driver ended before the request could be made
+        os._exit(ORPHANED)
+    threading.Thread(target=_watch, args=(parent,), name="alliance-sim-watchdog", daemon=True).start()
+
+
+def _watch(parent: int) -> None:
+    """Wait for ``parent`` to end, then end this process at once."""
+    fd = None
+    try:
+        fd = os.pidfd_open(parent)  # Linux 5.3+: readable when the process has ended
+    except (AttributeError, OSError):
+        pass
+    if fd is not None:
+        select.select([fd], [], [])
+    else:  # pragma: no cover - other systems: the parent's pid changes when it ends
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+    os._exit(ORPHANED)
+
+
+def _ready() -> int:
+    """A no-op a new pool runs once per worker (it starts the pool's manager thread)."""
+    return os.getpid()
+
+
+class WarmPool(cf.ProcessPoolExecutor):
+    """A process pool whose workers all start at once, warm for the engine asked for.
+
+    Parameters
+    ----------
+    workers
+        Worker processes.
+    engine, dtype
+        The engine whose kernel each worker loads as it starts (``numpy``: nothing to load), and
+        the precision it is loaded for. A pool warmed for one engine runs chunks of any engine;
+        a worker loads another engine's kernel on its first chunk of it.
+    """
+
+    def __init__(self, workers: int, engine: str | None = None, dtype: str = DEFAULT_DTYPE):
+        main = threading.current_thread() is threading.main_thread()
+        super().__init__(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(os.getpid(), main, engine, dtype),
+        )
+        self.workers = workers
+        self.environment = dict(os.environ)  # what the workers inherited
+        launch = getattr(self, "_launch_processes", None)
+        if launch is not None:  # every worker from this thread now (PR_SET_PDEATHSIG is per thread)
+            launch()
+        for _ in range(workers):
+            self.submit(_ready)
+
+    def stop(self) -> None:
+        """Kill the workers now and drop queued work (an interrupt; the pool is unusable after)."""
+        processes = list((getattr(self, "_processes", None) or {}).values())
+        self.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        for process in processes:
+            process.join(timeout=5)
+
+    @property
+    def broken(self) -> bool:
+        """Whether a worker died (the pool cannot take more work)."""
+        return bool(getattr(self, "_broken", False))
+
+
+_WARM: dict[str, WarmPool] = {}
+_WARM_LOCK = threading.Lock()
+
+
+def warm_executor(workers: int, engine: str | None = None, dtype: str = DEFAULT_DTYPE) -> WarmPool:
+    """The process's warm pool of ``workers`` workers, started now if there is none.
+
+    Consecutive calls with the same worker count (and an unchanged environment, which the workers
+    inherit when they start) return the same pool; another count, a broken pool or a changed
+    environment replaces it. Hold it and pass it as ``executor=`` to keep it across calls made
+    with other worker counts; it is shut down at interpreter exit.
+    """
+    with _WARM_LOCK:
+        pool = _WARM.get("pool")
+        if pool is not None and (pool.broken or pool.workers != workers or pool.environment != os.environ):
+            pool.stop()
+            pool = None
+        if pool is None:
+            pool = _WARM["pool"] = WarmPool(workers, engine, dtype)
+        return pool
+
+
+def _discard(pool: cf.Executor) -> None:
+    """Stop a warm pool that broke or was interrupted, and forget it."""
+    with _WARM_LOCK:
+        if _WARM.get("pool") is pool:
+            del _WARM["pool"]
+    if isinstance(pool, WarmPool):
+        pool.stop()
+
+
+@atexit.register
+def _shutdown_warm() -> None:
+    """End the warm pool's (idle) workers when the interpreter exits."""
+    pool = _WARM.pop("pool", None)
+    if pool is not None:
+        pool.stop()
 
 
 def local_executor(workers: int) -> cf.Executor:
-    """A process pool with an explicit spawn context (never the global start method)."""
-    return cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
-    )
+    """A process pool of its own for the caller (which shuts it down): explicit spawn context,
+    workers that die with their driver."""
+    return WarmPool(workers)
 
 
 class InlineExecutor(cf.Executor):
@@ -55,18 +222,78 @@ class InlineExecutor(cf.Executor):
         return future
 
 
-def _pool(workers: int | None, executor: cf.Executor | None, n_tasks: int):
-    """``(pool, renew, own)``: the executor to use in ``pool[0]``, how to replace a broken local
-    pool (None for a given executor) and whether this call owns (and shuts down) it."""
-    if executor is not None:
-        return [executor], None, False
-    workers = (os.cpu_count() or 1) if workers is None else workers
-    size = max(1, min(workers, n_tasks))
+class Pool:
+    """Where one call's chunks run: the executor given, or the warm local pool (in-process for
+    one worker), and how a broken local pool is replaced."""
 
-    def make_executor():
-        return InlineExecutor() if size <= 1 else local_executor(size)
+    def __init__(
+        self,
+        workers: int | None = 1,
+        executor: cf.Executor | None = None,
+        engine: str = "numpy",
+        dtype: str = DEFAULT_DTYPE,
+    ):
+        self.given = executor
+        self.workers = (os.cpu_count() or 1) if workers is None else int(workers)
+        self.engine, self.dtype = engine, dtype
+        self.executor: cf.Executor | None = executor
 
-    return [make_executor()], make_executor, True
+    def open(self, n_tasks: int) -> cf.Executor:
+        """The executor for ``n_tasks`` chunks (starting the warm pool's workers if need be)."""
+        if self.given is None:
+            size = max(1, min(self.workers, n_tasks))
+            self.executor = InlineExecutor() if size <= 1 else warm_executor(size, self.engine, self.dtype)
+        assert self.executor is not None
+        return self.executor
+
+    @property
+    def local(self) -> bool:
+        """Whether the pool is ours (not given by the caller)."""
+        return self.given is None
+
+    def renew(self) -> cf.Executor:
+        """A fresh local pool in place of a broken one."""
+        assert self.executor is not None and self.local
+        _discard(self.executor)
+        workers = getattr(self.executor, "workers", 1)
+        self.executor = warm_executor(workers, self.engine, self.dtype)
+        return self.executor
+
+    def stop(self) -> None:
+        """Kill a local pool's workers at once (an interrupt)."""
+        if self.local and self.executor is not None and not isinstance(self.executor, InlineExecutor):
+            _discard(self.executor)
+
+
+# --------------------------------------------------------------------------------------------
+# Driving the chunks
+# --------------------------------------------------------------------------------------------
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the driver like Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame) -> None:
+    raise Stopped(signum)
+
+
+@contextmanager
+def stop_signals():
+    """SIGTERM and SIGHUP raise :class:`Stopped` in this (main) thread while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {s: signal.signal(s, _raise_stopped) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
 
 
 def progress_bar(progress: bool, total: int, initial: int, unit: str, desc: str):
@@ -80,73 +307,124 @@ def progress_bar(progress: bool, total: int, initial: int, unit: str, desc: str)
     )
 
 
+class Writer:
+    """Hands finished chunks to a sink in a thread of its own, in order, at most ``ahead`` at a
+    time: storing a chunk (writing its files, their checksums, the manifest) overlaps the
+    simulation of the next ones."""
+
+    def __init__(self, sink: Callable, ahead: int = 2):
+        self.sink, self.ahead = sink, ahead
+        self.thread = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="alliance-sim-writer")
+        self.pending: list[cf.Future] = []
+
+    def __call__(self, c: int, payload) -> None:
+        """Queue chunk ``c`` for the sink; raises what an earlier sink call raised."""
+        self.check(len(self.pending) >= self.ahead)
+        self.pending.append(self.thread.submit(self.sink, c, payload))
+
+    def check(self, wait: bool = False) -> None:
+        """Raise the first error of a finished sink call (waiting for the oldest if ``wait``)."""
+        if wait and self.pending:
+            cf.wait(self.pending[:1])
+        while self.pending and self.pending[0].done():
+            self.pending.pop(0).result()
+
+    def drain(self) -> None:
+        """Wait for every queued chunk to be handed on, then stop the thread; raises the first
+        error."""
+        try:
+            cf.wait(self.pending)
+            for future in self.pending:
+                future.result()
+        finally:
+            self.pending.clear()
+            self.thread.shutdown(wait=True)
+
+
 def execute(
     tasks: dict[int, ChunkTask],
     sink,
     *,
-    workers,
-    executor,
+    pool: Pool,
     fn,
     bar,
-    hint: str,
     kept=None,
     where: Path | None = None,
     source: Path | None = None,
+    background: bool = False,
 ) -> None:
-    """Run ``tasks`` on a pool, handing each finished chunk to ``sink(c, payload)``; failed chunks
-    are retried once, a broken local pool is replaced, an interrupt stops the pool at once."""
-    pool, renew, own = _pool(workers, executor, len(tasks))
-    interrupted = False
+    """Run ``tasks`` on ``pool``, handing each finished chunk to ``sink(c, payload)`` (from a
+    writer thread when ``background``); failed chunks are retried once, a broken local pool is
+    replaced, an interrupt (Ctrl-C, SIGTERM, SIGHUP) stops the pool at once and raises
+    :class:`~sim.errors.Interrupted` once the chunks that finished are handed on."""
+    writer = Writer(sink) if background else None
+    count = kept or (lambda: 0)
+
+    def settled() -> int:  # finished chunks, once those queued for the writer are stored
+        if writer is not None:
+            writer.check(wait=True)
+            cf.wait(writer.pending)
+        return count()
+
     try:
-        _drive(pool, renew, tasks, sink, bar, fn, kept or (lambda: 0), where)
-    except KeyboardInterrupt:
-        interrupted = True
-        raise Interrupted("interrupted") from None
+        with stop_signals():
+            try:
+                pool.open(len(tasks))
+                _drive(pool, tasks, writer or sink, bar, fn, settled, where)
+                if writer is not None:
+                    writer.drain()
+            except KeyboardInterrupt as e:
+                pool.stop()
+                if writer is not None:
+                    writer.drain()  # what finished is kept
+                raise Interrupted("interrupted", signum=getattr(e, "signum", signal.SIGINT)) from None
     except dynamics.NumericalError as e:
         raise ScenarioError(source, str(e), path=f"mechanisms.{e.mechanism}") from None
     finally:
+        if writer is not None:
+            writer.thread.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
-        if own:
-            pool[0].shutdown(wait=not interrupted, cancel_futures=True)
 
 
-def _drive(
-    pool: list[cf.Executor], renew, tasks: dict[int, ChunkTask], sink, bar, fn, kept, where: Path | None
-) -> None:
-    """Run the tasks on ``pool[0]``, retrying each failed chunk once; a broken local pool is
-    replaced (in ``pool[0]``) through ``renew``."""
+def _drive(pool: Pool, tasks: dict[int, ChunkTask], sink, bar, fn, kept, where: Path | None) -> None:
+    """Run the tasks on ``pool``, retrying each failed chunk once; a broken local pool is
+    replaced. Chunks still queued when it stops early (an error, an interrupt) are cancelled."""
     attempts = {c: 0 for c in tasks}
     queue = sorted(tasks)
-    while queue:
-        executor = pool[0]
-        # A few chunks in flight at a time: each finished chunk is handed on before the next is
-        # submitted, so memory stays bounded and an interrupt loses at most the chunks in flight.
-        window = _window(executor)
-        waiting, queue = queue, []
-        futures: dict[cf.Future, int] = {}
-        broken = False
-        while waiting or futures:
-            while waiting and len(futures) < window and not broken:
-                c = waiting.pop(0)
-                try:
-                    futures[executor.submit(fn, tasks[c])] = c
-                except BrokenProcessPool:
-                    if renew is None:
-                        raise
-                    broken = True
-                    waiting.insert(0, c)
-            if not futures:
-                break
-            done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
-            for future in sorted(done, key=futures.__getitem__):
-                c = futures.pop(future)
-                broken |= _hand_on_or_retry(future, c, tasks, attempts, queue, sink, bar, kept, where)
-        queue.extend(waiting)
-        if queue and broken and renew is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
-            pool[0] = renew()
-        queue.sort()
+    futures: dict[cf.Future, int] = {}
+    try:
+        while queue:
+            executor = pool.executor
+            assert executor is not None
+            # A few chunks in flight at a time: each finished chunk is handed on before the next
+            # is submitted, so memory stays bounded and an interrupt loses at most those in flight.
+            window = _window(executor)
+            waiting, queue = queue, []
+            broken = False
+            while waiting or futures:
+                while waiting and len(futures) < window and not broken:
+                    c = waiting.pop(0)
+                    try:
+                        futures[executor.submit(fn, tasks[c])] = c
+                    except BrokenProcessPool:
+                        if not pool.local:
+                            raise
+                        broken = True
+                        waiting.insert(0, c)
+                if not futures:
+                    break
+                done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+                for future in sorted(done, key=futures.__getitem__):
+                    c = futures.pop(future)
+                    broken |= _hand_on_or_retry(future, c, tasks, attempts, queue, sink, bar, kept, where)
+            queue.extend(waiting)
+            if queue and broken and pool.local:
+                pool.renew()
+            queue.sort()
+    finally:
+        for future in futures:
+            future.cancel()
 
 
 def _window(executor: cf.Executor) -> int:
