@@ -331,7 +331,7 @@ def _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, ta
             if noise_on:
                 # the table look-ups first (scalar loads), then one vector loop
                 for lane in range(B):
-                    T[lane] = table[noise[pair, lane]]
+                    T[lane] = table[noise[pair * B + lane]]
                 for lane in range(B):
                     x = W[i, j, lane] + F[i, j, lane]
                     x = x + knoise[lane] * T[lane]
@@ -460,7 +460,7 @@ def _run_tile(tile, nb, t0, t1, rebuild, summarize_start, st, par, ev, out, nois
                 again = ev_repeat[e]
                 n_fire = 0
                 for lane in range(B):
-                    u = (unif[s, slot, lane] + 0.5) * _U32
+                    u = (unif[s, slot * B + lane] + 0.5) * _U32
                     f = (u < evp[slot, lane]) & ((again | (fired[e, lane] ^ 1)) != 0)
                     fire[lane] = f
                     n_fire += f
@@ -552,7 +552,7 @@ def _run_tile(tile, nb, t0, t1, rebuild, summarize_start, st, par, ev, out, nois
                     g = g * g
                     g = g * g
                     ub = seat_par[1, x, lane] * dt * g * (1.0 + 1e-9)
-                    u = (unif[s, Es + x, lane] + 0.5) * _U32
+                    u = (unif[s, (Es + x) * B + lane] + 0.5) * _U32
                     c2 = (u < ub) & (active[a, lane] != 0)
                     cand[x, lane] = c2
                     cand_any[lane] |= c2
@@ -583,7 +583,7 @@ def _run_tile(tile, nb, t0, t1, rebuild, summarize_start, st, par, ev, out, nois
                     )
                     hazard = seat_par[1, x, lane] * math.exp(expo)
                     p = -math.expm1(-hazard * dt)
-                    u = (unif[s, Es + x, lane] + 0.5) * _U32
+                    u = (unif[s, (Es + x) * B + lane] + 0.5) * _U32
                     if u < p:
                         ratio = u / p if p > 0 else u
                         if ratio < best:
@@ -705,17 +705,45 @@ def _fill_draws(state, noise, unif):
     state[3, 0], state[3, 1], state[3, 2], state[3, 3] = a3, b3, c3, w3
 
 
-def _fill():
-    """The compiled :func:`_fill_draws`."""
-    if "fill" not in _COMPILED:
-        require()
-        import numba
+def _run_stretch(t0, t1, rebuild, summarize_start, st, par, ev, out, blk, Pn, Pu):
+    """Steps ``t0:t1`` of every tile, a draw block at a time: the block's streams fill the
+    stretch's draws (:func:`_fill_draws`), then each of its tiles runs (:func:`_run_tile`) on
+    them, through its lanes when its rows are not the block's replicates in order. Returns the
+    first step after which a tie or capability was not finite (-1 if none).
 
-        g = globals()
-        if not hasattr(g["_sfc64"], "py_func"):
-            g["_sfc64"] = numba.njit(cache=True, inline="always")(g["_sfc64"])
-        _COMPILED["fill"] = numba.njit(cache=True, nogil=True)(_fill_draws)
-    return _COMPILED["fill"]
+    ``blk`` (:class:`TileBlocks`) holds the blocks' stream states and which tiles draw from
+    which; ``Pn`` and ``Pu`` are the noise indices and uniforms each replicate draws per step.
+    One call per stretch: the driver's thread is free (no GIL) while the stretch runs.
+    """
+    S = t1 - t0
+    B = LANES
+    bad = -1
+    for d in range(blk.gen.shape[0]):
+        width = blk.width[d]
+        wn = (Pn * width + 4 * STREAMS - 1) // (4 * STREAMS)
+        wu = (Pu * width + 2 * STREAMS - 1) // (2 * STREAMS)
+        words_n = np.empty((S, STREAMS * wn), np.uint64)
+        words_u = np.empty((S, STREAMS * wu), np.uint64)
+        _fill_draws(blk.gen[d], words_n, words_u)
+        noise = words_n.view(np.uint16)  # (S, pair * width + lane), then unused bits
+        unif = words_u.view(np.uint32)  # (S, slot * width + lane), then unused bits
+        for x in range(blk.first[d], blk.first[d + 1]):
+            tile = blk.tiles[x]
+            nz, un = noise, unif
+            if blk.identity[tile] == 0:  # the tile's lanes read other replicates of the block
+                nz = np.empty((S, Pn * B), np.uint16)
+                un = np.empty((S, Pu * B), np.uint32)
+                for s in range(S):
+                    for k in range(Pn):
+                        for lane in range(B):
+                            nz[s, k * B + lane] = noise[s, k * width + blk.lanes[tile, lane]]
+                    for k in range(Pu):
+                        for lane in range(B):
+                            un[s, k * B + lane] = unif[s, k * width + blk.lanes[tile, lane]]
+            b = _run_tile(tile, blk.count[tile], t0, t1, rebuild, summarize_start, st, par, ev, out, nz, un)
+            if b >= 0 and (bad < 0 or b < bad):
+                bad = b
+    return bad
 
 
 _COMPILED: dict[str, object] = {}
@@ -730,26 +758,39 @@ _HELPERS = {
     "_fixed_one": "always",
     "_apply_effects": "always",
     "_summarize": "always",
+    "_run_tile": "never",
 }
 
 
-def _compiled():
-    """The compiled kernel (compiled on first use; numba's cache keeps it across processes)."""
-    if "run_tile" not in _COMPILED:
-        require()
-        import numba
+def _jit(name: str, inline: str = "never", **flags):
+    """Compile the module's function ``name`` in place (once): later compiled code calls it."""
+    import numba
 
-        g = globals()
+    g = globals()
+    if not hasattr(g[name], "py_func"):
+        g[name] = numba.njit(cache=True, inline=inline, **flags)(g[name])
+    return g[name]
+
+
+def _fill():
+    """The compiled :func:`_fill_draws`."""
+    if "fill" not in _COMPILED:
+        require()
+        _jit("_sfc64", "always")
+        _COMPILED["fill"] = _jit("_fill_draws", nogil=True)
+    return _COMPILED["fill"]
+
+
+def _compiled():
+    """The compiled kernel, :func:`_run_stretch` (compiled on first use; numba's cache keeps it
+    across processes). ``nogil``: the process's other threads run while it steps (the next
+    chunk's parameters, the last chunk's table, storing it)."""
+    if "run_stretch" not in _COMPILED:
+        _fill()
         for name, inline in _HELPERS.items():
-            if not hasattr(g[name], "py_func"):
-                g[name] = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline=inline)(
-                    g[name]
-                )
-        # nogil: the driver's writer thread stores the last chunk while this one simulates
-        _COMPILED["run_tile"] = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)(
-            _run_tile
-        )
-    return _COMPILED["run_tile"]
+            _jit(name, inline, error_model="numpy", fastmath=_FASTMATH)
+        _COMPILED["run_stretch"] = _jit("_run_stretch", nogil=True, error_model="numpy", fastmath=_FASTMATH)
+    return _COMPILED["run_stretch"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1004,6 +1045,32 @@ class TileSummaries(NamedTuple):
     bins: int
 
 
+class TileBlocks(NamedTuple):
+    """The draw blocks of a chunk: their streams' states and the tiles that read each."""
+
+    gen: np.ndarray  # (D, STREAMS, 4) uint64 SFC64 states, advanced as the stretches draw
+    width: np.ndarray  # (D,) replicates each block draws for
+    first: np.ndarray  # (D + 1,) where each block's tiles start in ``tiles``
+    tiles: np.ndarray  # the tiles, block after block
+    lanes: np.ndarray  # (tiles, LANES) the block's replicate each lane reads
+    identity: np.ndarray  # (tiles,) 1 where lane l reads replicate l of a whole block
+    count: np.ndarray  # (tiles,) lanes in use
+
+
+def _pack_blocks(lay: Layout, rngs) -> TileBlocks:
+    """The draw blocks of a layout, their streams seeded from ``rngs`` (:func:`_block_generators`)."""
+    order = np.argsort(lay.block_of, kind="stable")
+    return TileBlocks(
+        gen=np.array(_block_generators(lay, rngs), dtype=np.uint64).reshape(-1, STREAMS, 4),
+        width=np.array(lay.width, dtype=np.int64),
+        first=np.searchsorted(lay.block_of[order], np.arange(len(lay.blocks) + 1)).astype(np.int64),
+        tiles=order.astype(np.int64),
+        lanes=np.ascontiguousarray(lay.lanes, dtype=np.int64),
+        identity=np.array(lay.identity, dtype=np.uint8),
+        count=np.asarray(lay.count, dtype=np.int64),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The engine
 # --------------------------------------------------------------------------------------------
@@ -1076,17 +1143,16 @@ class NumbaEngine:
         if isinstance(rngs, np.random.Generator):
             rngs = [rngs]
         lay = Layout(params.n, layout)
-        run = _Run(params, lay, dtype, summaries)
+        run = _Run(params, lay, dtype, summaries, rngs)
         state = dynamics.initial_state(params, dtype) if state is None else state
         run.load(state)
-        block_gen = _block_generators(lay, rngs)
         every = params.bargain_every
         bounds = _stretches(start, start + steps, every, record is not None)
         if record is not None:
             record(run.state(state, start))
         rebuild = True
         for t0, t1 in zip(bounds[:-1], bounds[1:]):
-            run.stretch(kernel, block_gen, t0, t1, rebuild, summarize_start=(t0 == start))
+            run.stretch(kernel, t0, t1, rebuild, summarize_start=(t0 == start))
             rebuild = False
             if every and t1 % every == 0:
                 run.bargain()
@@ -1096,7 +1162,7 @@ class NumbaEngine:
             if record is not None:
                 record(run.state(state, t1))
         if steps == 0 and summaries is not None:
-            run.stretch(kernel, block_gen, start, start, True, summarize_start=True)
+            run.stretch(kernel, start, start, True, summarize_start=True)
         return run.state(state, start + steps)
 
 
@@ -1234,8 +1300,9 @@ def _pack_state(state: dynamics.State, lay: Layout, dtype) -> TileState:
 class _Run:
     """The packed arrays of one simulate call."""
 
-    def __init__(self, params: Params, lay: Layout, dtype, summaries):
+    def __init__(self, params: Params, lay: Layout, dtype, summaries, rngs):
         self.params, self.lay, self.dtype = params, lay, dtype
+        self.blocks = _pack_blocks(lay, rngs)
         self.par = _pack_params(params, lay, dtype)
         self.ev = _pack_events(params, lay)
         self.out = _pack_summaries(params, lay, summaries)
@@ -1285,34 +1352,12 @@ class _Run:
         )
         self.st = self.st._replace(pos=self.lay.pack(new.astype(self.dtype)))
 
-    def stretch(self, kernel, block_gen, t0: int, t1: int, rebuild: bool, summarize_start: bool) -> None:
-        """Steps ``t0:t1`` of every tile, a draw block at a time."""
-        lay = self.lay
-        for d, gen in enumerate(block_gen):
-            noise, unif = _draw_block(gen, t1 - t0, self.Pn, self.Pu, lay.width[d])
-            for tile in np.flatnonzero(lay.block_of == d):
-                if lay.identity[tile]:
-                    nz, un = noise, unif
-                else:
-                    lanes = lay.lanes[tile]
-                    nz = np.ascontiguousarray(noise[:, :, lanes])
-                    un = np.ascontiguousarray(unif[:, :, lanes])
-                bad = kernel(
-                    int(tile),
-                    int(lay.count[tile]),
-                    t0,
-                    t1,
-                    rebuild,
-                    summarize_start,
-                    self.st,
-                    self.par,
-                    self.ev,
-                    self.out,
-                    nz,
-                    un,
-                )
-                if bad >= 0 and (self.bad < 0 or bad < self.bad):
-                    self.bad = bad
+    def stretch(self, kernel, t0: int, t1: int, rebuild: bool, summarize_start: bool) -> None:
+        """Steps ``t0:t1`` of every tile (:func:`_run_stretch`)."""
+        args = (self.st, self.par, self.ev, self.out, self.blocks, self.Pn, self.Pu)
+        bad = kernel(t0, t1, rebuild, summarize_start, *args)
+        if bad >= 0 and (self.bad < 0 or bad < self.bad):
+            self.bad = bad
 
 
 def _tiny_params() -> Params:

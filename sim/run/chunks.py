@@ -112,29 +112,63 @@ def chunk_params(task: ChunkTask) -> tuple[Params, list[np.random.Generator], La
     return params, rngs, layout
 
 
-def run_chunk(task: ChunkTask):
-    """Run one chunk of a design and return its collector's payload."""
+@dataclass
+class ChunkRun:
+    """A chunk between the phases of :func:`run_chunk`: its arrays, generators, layout, fresh
+    collector and state (``None`` before a run from the scenario's start)."""
+
+    task: ChunkTask
+    params: Params
+    rngs: list[np.random.Generator]
+    layout: Layout | None
+    collector: Collector
+    state: dynamics.State | None
+
+
+def begin_chunk(task: ChunkTask) -> ChunkRun:
+    """The first phase of a chunk: draw its parameters, start its collector, restore its saved
+    states (every point's replicate r continues from saved state r)."""
     params, rngs, layout = chunk_params(task)
     collector = copy.deepcopy(task.collector)
     collector.begin(task.block, params)
-    engine = get_engine(task.engine)
-    dtype = np.dtype(task.dtype)
     state = None
-    if task.start is not None:  # every point's replicate r continues from saved state r
+    if task.start is not None:
         points = len(task.block.points)
         arrays = {k: np.concatenate([np.asarray(v)] * points) for k, v in task.start.arrays.items()}
-        state = dynamics.restore_state(params, task.start.t, arrays, dtype)
+        state = dynamics.restore_state(params, task.start.t, arrays, np.dtype(task.dtype))
+    return ChunkRun(task, params, rngs, layout, collector, state)
+
+
+def step_chunk(run: ChunkRun) -> ChunkRun:
+    """The second phase: the engine steps the chunk to the horizon (filling the collector's
+    summaries itself where it can, else calling its ``record`` every step)."""
+    engine = get_engine(run.task.engine)
+    dtype = np.dtype(run.task.dtype)
+    collector, params = run.collector, run.params
     fused = collector.summaries() if engine.fuses_summaries and collector.why is None else None
     if fused is not None:
-        state = engine.simulate(params, rngs, layout, dtype=dtype, summaries=fused, state=state)
+        run.state = engine.simulate(
+            params, run.rngs, run.layout, dtype=dtype, summaries=fused, state=run.state
+        )
     else:
-        state = engine.simulate(
+        run.state = engine.simulate(
             params,
-            rngs,
-            layout,
+            run.rngs,
+            run.layout,
             dtype=dtype,
             record=collector.record if collector.records else None,
             why=collector.why,
-            state=state,
+            state=run.state,
         )
-    return collector.end(task.block, params, state)
+    return run
+
+
+def end_chunk(run: ChunkRun):
+    """The last phase: the collector's payload from the final state."""
+    assert run.state is not None
+    return run.collector.end(run.task.block, run.params, run.state)
+
+
+def run_chunk(task: ChunkTask):
+    """Run one chunk of a design and return its collector's payload."""
+    return end_chunk(step_chunk(begin_chunk(task)))

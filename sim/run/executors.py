@@ -34,6 +34,7 @@ import atexit
 import concurrent.futures as cf
 import multiprocessing
 import os
+import queue
 import select
 import signal
 import sys
@@ -222,6 +223,65 @@ class InlineExecutor(cf.Executor):
         return future
 
 
+class PipelineExecutor(cf.Executor):
+    """One worker in this process, as a pipeline of chunk phases (:func:`sim.run.chunks.run_chunk`
+    is ``end_chunk(step_chunk(begin_chunk(task)))``): one thread steps chunk after chunk while
+    another draws the next chunk's parameters and turns the last one's final state into its
+    payload (blocs, the replicate table), so that only the stepping is on the critical path.
+
+    The threads are daemons: an interrupt ends the process without waiting for the chunk that is
+    stepping (it is discarded; what finished is kept by the driver).
+    """
+
+    window = 3  # chunks in flight: one beginning, one stepping, one ending
+
+    def __init__(self):
+        self._step: queue.SimpleQueue = queue.SimpleQueue()
+        self._aux: queue.SimpleQueue = queue.SimpleQueue()
+        for q, name in ((self._step, "step"), (self._aux, "chunk")):
+            threading.Thread(target=self._serve, args=(q,), name=f"alliance-sim-{name}", daemon=True).start()
+
+    @staticmethod
+    def _serve(q: queue.SimpleQueue) -> None:
+        while (item := q.get()) is not None:
+            fn, arg, out, then = item
+            if out.cancelled():
+                continue
+            try:
+                result = fn(arg)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller through the future
+                if out.set_running_or_notify_cancel():
+                    out.set_exception(e)
+                continue
+            then(result)
+
+    def submit(self, fn, /, *args, **kwargs):
+        """Queue ``run_chunk(task)`` through the pipeline; a finished future when it is done."""
+        from sim.run.chunks import begin_chunk, end_chunk, run_chunk, step_chunk
+
+        if fn is not run_chunk or kwargs or len(args) != 1:
+            raise TypeError("the pipeline runs run_chunk(task) only")
+        out: cf.Future = cf.Future()
+
+        def done(payload) -> None:
+            if out.set_running_or_notify_cancel():
+                out.set_result(payload)
+
+        def ended(run) -> None:
+            self._aux.put((end_chunk, run, out, done))
+
+        def begun(run) -> None:
+            self._step.put((step_chunk, run, out, ended))
+
+        self._aux.put((begin_chunk, args[0], out, begun))
+        return out
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """End the threads once they finish what they hold (they are daemons: never waited for)."""
+        self._step.put(None)
+        self._aux.put(None)
+
+
 class Pool:
     """Where one call's chunks run: the executor given, or the warm local pool (in-process for
     one worker), and how a broken local pool is replaced."""
@@ -238,11 +298,18 @@ class Pool:
         self.engine, self.dtype = engine, dtype
         self.executor: cf.Executor | None = executor
 
-    def open(self, n_tasks: int) -> cf.Executor:
-        """The executor for ``n_tasks`` chunks (starting the warm pool's workers if need be)."""
+    def open(self, n_tasks: int, fn=None) -> cf.Executor:
+        """The executor for ``n_tasks`` chunks of ``fn`` (starting the warm pool's workers if need
+        be): one worker runs :func:`~sim.run.chunks.run_chunk` as a pipeline in this process,
+        another chunk function inline."""
         if self.given is None:
+            from sim.run.chunks import run_chunk
+
             size = max(1, min(self.workers, n_tasks))
-            self.executor = InlineExecutor() if size <= 1 else warm_executor(size, self.engine, self.dtype)
+            if size > 1:
+                self.executor = warm_executor(size, self.engine, self.dtype)
+            else:
+                self.executor = PipelineExecutor() if fn is run_chunk else InlineExecutor()
         assert self.executor is not None
         return self.executor
 
@@ -261,8 +328,13 @@ class Pool:
 
     def stop(self) -> None:
         """Kill a local pool's workers at once (an interrupt)."""
-        if self.local and self.executor is not None and not isinstance(self.executor, InlineExecutor):
+        if self.local and isinstance(self.executor, WarmPool):
             _discard(self.executor)
+
+    def close(self) -> None:
+        """Let go of a pipeline's threads (a warm pool stays for the next call)."""
+        if self.local and isinstance(self.executor, PipelineExecutor):
+            self.executor.shutdown(wait=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,7 +441,7 @@ def execute(
     try:
         with stop_signals():
             try:
-                pool.open(len(tasks))
+                pool.open(len(tasks), fn)
                 _drive(pool, tasks, writer or sink, bar, fn, settled, where)
                 if writer is not None:
                     writer.drain()
@@ -381,6 +453,7 @@ def execute(
     except dynamics.NumericalError as e:
         raise ScenarioError(source, str(e), path=f"mechanisms.{e.mechanism}") from None
     finally:
+        pool.close()
         if writer is not None:
             writer.thread.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
@@ -431,6 +504,8 @@ def _window(executor: cf.Executor) -> int:
     """How many chunks to keep submitted to ``executor`` at once."""
     if isinstance(executor, InlineExecutor):
         return 1  # it runs a chunk when it is submitted
+    if isinstance(executor, PipelineExecutor):
+        return executor.window
     workers = getattr(executor, "_max_workers", None)
     return 2 * workers if workers else 1 << 30
 
