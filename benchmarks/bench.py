@@ -480,8 +480,9 @@ def cli_tables(fast: bool, repeat: int = 2) -> None:
         rows,
     )
     print(
-        "  CPU above wall: with one worker the process steps a chunk in one thread while others draw\n"
-        "  the next chunk's parameters, build the last one's table and store it"
+        "  CPU s is the user + system time of the command's processes. With one worker a chunk steps in\n"
+        "  one thread while others draw the next chunk's parameters, build the last one's table and\n"
+        "  store it: on an idle machine CPU above wall is that overlap (a second core at work)"
     )
     if fast:
         n = 524288
