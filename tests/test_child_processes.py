@@ -183,7 +183,7 @@ def kernel_loaded() -> bool:
     """Whether this process has the numba engine's compiled kernel loaded."""
     from sim.model import numba_engine
 
-    return "run_tile" in numba_engine._COMPILED
+    return "run_stretch" in numba_engine._COMPILED
 
 
 def _pids(scenario, seed: int, **kw) -> set[int]:
@@ -201,17 +201,20 @@ def _pids(scenario, seed: int, **kw) -> set[int]:
 
 
 def test_consecutive_designs_reuse_the_warm_pool(monkeypatch):
-    """Two designs in a row with two workers run in the same two worker processes (none started
-    for the second), a pool held by the caller is used as given, and a changed environment
-    (which workers inherit when they start) gets fresh workers."""
+    """Two designs in a row with two workers run in the workers of one pool, started for the
+    first (none is started for the second); a pool held by the caller is used as given; a changed
+    environment (which workers inherit when they start) gets fresh workers."""
     scenario = load_scenario(ROOT / "scenarios" / "stab_in_the_back.toml").with_run(steps=6)
     first = _pids(scenario, 1, workers=2)
+    pool = warm_executor(2)
+    workers = set(pool._processes)  # the pool's two processes
     second = _pids(scenario, 2, workers=2)
-    assert len(first) == 2 and second <= first and os.getpid() not in first
-    held = warm_executor(2)
-    assert _pids(scenario, 3, executor=held) <= first
+    assert warm_executor(2) is pool and set(pool._processes) == workers and len(workers) == 2
+    assert first | second <= workers and os.getpid() not in workers
+    assert _pids(scenario, 3, executor=pool) <= workers
     monkeypatch.setenv("ALLIANCE_TEST_FRESH_WORKERS", "1")
-    assert not _pids(scenario, 4, workers=2) & first
+    assert not _pids(scenario, 4, workers=2) & workers
+    assert warm_executor(2) is not pool
 
 
 def test_workers_load_the_compiled_kernel_as_they_start(monkeypatch):

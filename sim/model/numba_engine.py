@@ -39,7 +39,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -740,7 +740,7 @@ def _run_stretch(t0, t1, rebuild, summarize_start, st, par, ev, out, blk, Pn, Pu
                     for k in range(Pu):
                         for lane in range(B):
                             un[s, k * B + lane] = unif[s, k * width + blk.lanes[tile, lane]]
-            b = _run_tile(tile, blk.count[tile], t0, t1, rebuild, summarize_start, st, par, ev, out, nz, un)
+            b = _run_tile(tile, blk.used[tile], t0, t1, rebuild, summarize_start, st, par, ev, out, nz, un)
             if b >= 0 and (bad < 0 or b < bad):
                 bad = b
     return bad
@@ -766,9 +766,10 @@ def _jit(name: str, inline: str = "never", **flags):
     """Compile the module's function ``name`` in place (once): later compiled code calls it."""
     import numba
 
+    njit: Any = numba.njit
     g = globals()
     if not hasattr(g[name], "py_func"):
-        g[name] = numba.njit(cache=True, inline=inline, **flags)(g[name])
+        g[name] = njit(cache=True, inline=inline, **flags)(g[name])
     return g[name]
 
 
@@ -1054,7 +1055,7 @@ class TileBlocks(NamedTuple):
     tiles: np.ndarray  # the tiles, block after block
     lanes: np.ndarray  # (tiles, LANES) the block's replicate each lane reads
     identity: np.ndarray  # (tiles,) 1 where lane l reads replicate l of a whole block
-    count: np.ndarray  # (tiles,) lanes in use
+    used: np.ndarray  # (tiles,) lanes in use
 
 
 def _pack_blocks(lay: Layout, rngs) -> TileBlocks:
@@ -1067,7 +1068,7 @@ def _pack_blocks(lay: Layout, rngs) -> TileBlocks:
         tiles=order.astype(np.int64),
         lanes=np.ascontiguousarray(lay.lanes, dtype=np.int64),
         identity=np.array(lay.identity, dtype=np.uint8),
-        count=np.asarray(lay.count, dtype=np.int64),
+        used=np.asarray(lay.count, dtype=np.int64),
     )
 
 

@@ -177,8 +177,11 @@ def warm_executor(workers: int, engine: str | None = None, dtype: str = DEFAULT_
     """
     with _WARM_LOCK:
         pool = _WARM.get("pool")
-        if pool is not None and (pool.broken or pool.workers != workers or pool.environment != os.environ):
+        if pool is not None and pool.broken:
             pool.stop()
+            pool = None
+        elif pool is not None and (pool.workers != workers or pool.environment != os.environ):
+            pool.shutdown(wait=False)  # its workers finish what they were given, then end
             pool = None
         if pool is None:
             pool = _WARM["pool"] = WarmPool(workers, engine, dtype)
@@ -195,9 +198,11 @@ def _discard(pool: cf.Executor) -> None:
 
 
 @atexit.register
-def _shutdown_warm() -> None:
-    """End the warm pool's (idle) workers when the interpreter exits."""
-    pool = _WARM.pop("pool", None)
+def shutdown_warm() -> None:
+    """End the warm pool's workers now (they hold memory while the process lives, about 200 MB
+    each); the next call that needs workers starts a new pool. Runs at interpreter exit."""
+    with _WARM_LOCK:
+        pool = _WARM.pop("pool", None)
     if pool is not None:
         pool.stop()
 
