@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import threading
 import time
 from typing import Any, NamedTuple
 
@@ -747,6 +748,7 @@ def _run_stretch(t0, t1, rebuild, summarize_start, st, par, ev, out, blk, Pn, Pu
 
 
 _COMPILED: dict[str, object] = {}
+_COMPILE_LOCK = threading.RLock()  # one thread wraps the functions (a run warms the kernel in another)
 # fused multiply-add only: no reassociation (sums keep their order) and NaN stays NaN
 _FASTMATH = {"contract"}
 # helpers inlined into the kernel (a call passes every array with reference counting, which costs
@@ -775,10 +777,11 @@ def _jit(name: str, inline: str = "never", **flags):
 
 def _fill():
     """The compiled :func:`_fill_draws`."""
-    if "fill" not in _COMPILED:
-        require()
-        _jit("_sfc64", "always")
-        _COMPILED["fill"] = _jit("_fill_draws", nogil=True)
+    with _COMPILE_LOCK:
+        if "fill" not in _COMPILED:
+            require()
+            _jit("_sfc64", "always")
+            _COMPILED["fill"] = _jit("_fill_draws", nogil=True)
     return _COMPILED["fill"]
 
 
@@ -786,11 +789,14 @@ def _compiled():
     """The compiled kernel, :func:`_run_stretch` (compiled on first use; numba's cache keeps it
     across processes). ``nogil``: the process's other threads run while it steps (the next
     chunk's parameters, the last chunk's table, storing it)."""
-    if "run_stretch" not in _COMPILED:
-        _fill()
-        for name, inline in _HELPERS.items():
-            _jit(name, inline, error_model="numpy", fastmath=_FASTMATH)
-        _COMPILED["run_stretch"] = _jit("_run_stretch", nogil=True, error_model="numpy", fastmath=_FASTMATH)
+    with _COMPILE_LOCK:
+        if "run_stretch" not in _COMPILED:
+            _fill()
+            for name, inline in _HELPERS.items():
+                _jit(name, inline, error_model="numpy", fastmath=_FASTMATH)
+            _COMPILED["run_stretch"] = _jit(
+                "_run_stretch", nogil=True, error_model="numpy", fastmath=_FASTMATH
+            )
     return _COMPILED["run_stretch"]
 
 

@@ -25,7 +25,7 @@ from sim.model.engines import BOOKS_FORCES, get_engine
 from sim.run.chunks import DEFAULT_DTYPE, ChunkTask, run_chunk
 from sim.run.collectors import HIST_BINS, Collector, ReplicateCollector
 from sim.run.designs import Block, Design, Start, blocks
-from sim.run.executors import Pool, execute, progress_bar
+from sim.run.executors import Pool, execute, prewarm, progress_bar
 from sim.run.store import (
     FORMAT,
     MANIFEST,
@@ -246,6 +246,7 @@ def run_design(
         For stored designs: the scenario file, the command that resumes, the settings recorded
         in the manifest, and the run's label.
     """
+    prewarm(engine, dtype, workers, executor)
     seed = scenario.run.seed if seed is None else int(seed)
     tasks = design_tasks(
         scenario, design, collector, seed=seed, chunk_size=chunk_size, dtype=dtype, engine=engine
@@ -389,9 +390,9 @@ def run_ensemble(
         A scenario or the path of a scenario file (``point``: every uncertain value at its point).
     replicates, steps, seed
         Override the scenario's run settings.
-    out
-        Result directory; a temporary one is used when omitted. ``resume`` finishes an
-        interrupted run there, ``force`` overwrites another run's results.
+    out, resume, force
+        Result directory (a temporary one when omitted); finish an interrupted run there, or
+        overwrite another run's results.
     chunk_size
         Replicates per chunk (the unit of work, of seeding and of memory).
     workers, executor
@@ -405,23 +406,22 @@ def run_ensemble(
     progress, name
         A progress bar over replicates; its label and the manifest's (default: the file's stem).
     chunk_fn
-        The function run on each :class:`ChunkTask` (default :func:`run_chunk`); a picklable
-        stand-in lets tests inject faults.
+        The function run on each :class:`ChunkTask` (default :func:`run_chunk`; tests inject
+        faults with a picklable stand-in).
     why
         Book each force's part in the alliances' ties (``why:`` columns): None (default) for runs
         of up to :data:`WHY_AUTO_MAX` replicates, True/False to force, an int for the window.
     """
-    source = None if isinstance(scenario, Scenario) else Path(scenario)
-    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(Path(scenario), point=point)
-    name = name or (source.stem if source is not None else None)
-    scenario = loaded.with_run(replicates=replicates, steps=steps, seed=seed)
+    prewarm(engine, dtype, workers, executor)  # the compiled kernel loads while the run is prepared
+    loaded, source, name = _resolve(scenario, point, name)
+    spec = loaded.with_run(replicates=replicates, steps=steps, seed=seed)
     out, force = (Path(out), force) if out is not None else (None, True)
-    out, settings = _plain_run(scenario, source, out, chunk_size, trajectories, dtype, engine, why)
+    out, settings = _plain_run(spec, source, out, chunk_size, trajectories, dtype, engine, why)
     return run_design(
-        scenario,
-        Design.single(scenario.run.replicates),
+        spec,
+        Design.single(spec.run.replicates),
         ReplicateCollector(trajectories, settings["why"]),
-        seed=scenario.run.seed,
+        seed=spec.run.seed,
         out=out,
         chunk_size=chunk_size,
         workers=workers,
@@ -438,6 +438,14 @@ def run_ensemble(
         hint=resume_command(source, out, settings, point),
         settings=settings,
     )
+
+
+def _resolve(scenario: Scenario | str | Path, point: bool, name: str | None):
+    """``(scenario, source file or None, name)`` of a scenario or the path of its file."""
+    if isinstance(scenario, Scenario):
+        return scenario, None, name
+    source = Path(scenario)
+    return load_scenario(source, point=point), source, name or source.stem
 
 
 def _plain_run(

@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sim.errors import AllianceError, Interrupted, RunError
@@ -148,14 +148,28 @@ class WarmPool(cf.ProcessPoolExecutor):
             self.submit(_ready)
 
     def stop(self) -> None:
-        """Kill the workers now and drop queued work (an interrupt; the pool is unusable after)."""
+        """Kill the workers now and drop queued work (an interrupt, a broken pool; the pool is
+        unusable after).
+
+        The workers go first, so that the pool's manager thread finds them dead and takes its
+        broken-pool path; then nothing may keep that thread waiting: the feeder of the task queue
+        could be blocked writing tasks that no worker will read, so this process's end of the pipe
+        is closed too (what the manager thread itself does on a broken pool), and the interpreter
+        can end without waiting for it.
+        """
         processes = list((getattr(self, "_processes", None) or {}).values())
+        for process in processes:
+            with suppress(OSError, ValueError):
+                if process.is_alive():
+                    process.kill()
         self.shutdown(wait=False, cancel_futures=True)
         for process in processes:
-            if process.is_alive():
-                process.kill()
-        for process in processes:
-            process.join(timeout=5)
+            with suppress(OSError, ValueError, AssertionError):
+                process.join(timeout=5)
+        reader = getattr(getattr(self, "_call_queue", None), "_reader", None)
+        if reader is not None:
+            with suppress(OSError):
+                reader.close()
 
     @property
     def broken(self) -> bool:
@@ -205,6 +219,30 @@ def shutdown_warm() -> None:
         pool = _WARM.pop("pool", None)
     if pool is not None:
         pool.stop()
+
+
+_PREWARM: dict[tuple[str, str], threading.Thread] = {}
+
+
+def prewarm(engine: str, dtype: str, workers: int | None, executor: cf.Executor | None) -> None:
+    """Start loading ``engine``'s kernel for ``dtype`` in a background thread of this process when
+    its chunks will run here (one local worker), so that the load (about a second for the
+    compiled engine: importing numba, reading its cache) overlaps the run's preparation."""
+    size = (os.cpu_count() or 1) if workers is None else workers
+    if engine == "numpy" or executor is not None or size > 1 or (engine, dtype) in _PREWARM:
+        return
+
+    def load() -> None:
+        try:
+            from sim.model.engines import get_engine
+
+            get_engine(engine).warm(dtype)
+        except Exception:  # noqa: BLE001 - the first chunk reports what is wrong, in one line
+            pass
+
+    thread = threading.Thread(target=load, name="alliance-sim-prewarm", daemon=True)
+    _PREWARM[(engine, dtype)] = thread
+    thread.start()
 
 
 def local_executor(workers: int) -> cf.Executor:
