@@ -14,6 +14,8 @@ import concurrent.futures as cf
 import os
 import platform
 import signal
+import time
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +47,7 @@ from sim.spec.params import compile_params
 from sim.spec.scenario import Scenario, ScenarioError, check_footprint, footprint, load_scenario
 
 DEFAULT_CHUNK_SIZE = 4096  # measured in benchmarks/bench.py: 2048-4096 are fastest on 2 cores
+MANIFEST_EVERY = 0.5  # seconds between rewrites of a running design's manifest (about 50 KB, synced)
 WHY_AUTO_MAX = 10_000  # runs up to this many replicates book the forces by default (why_window)
 
 
@@ -297,6 +300,7 @@ class _Stored:
     def __init__(self, out: Path, manifest: dict, n_chunks: int, hint: str):
         self.out, self.manifest, self.n_chunks, self.hint = out, manifest, n_chunks, hint
         self.done: dict = manifest["chunks"]["done"]
+        self.written = time.monotonic()
 
     def pending(self, tasks: dict[int, ChunkTask]) -> dict[int, ChunkTask]:
         """The tasks whose chunk is not on disk whole (a resume keeps the intact ones)."""
@@ -307,10 +311,13 @@ class _Stored:
         return {c: tasks[c] for c in pending}
 
     def save(self, c: int, chunk: ChunkData) -> None:
-        """Store a finished chunk and record its checksums in the manifest."""
+        """Store a finished chunk and record its checksums in the manifest (rewritten at most
+        every :data:`MANIFEST_EVERY` seconds while chunks finish, and when the run stops: a chunk
+        a killed run had not recorded yet is run again by the resume)."""
         try:
             self.done[str(c)] = save_chunk(self.out, chunk)
-            write_json(self.out / MANIFEST, self.manifest)
+            if time.monotonic() - self.written >= MANIFEST_EVERY:
+                self.record()
         except OSError as e:
             self.done.pop(str(c), None)
             raise RunError(
@@ -318,8 +325,20 @@ class _Stored:
                 f"chunks are kept; free some space and finish with: {self.hint}"
             ) from None
 
+    def record(self) -> None:
+        """Write the manifest with the chunks finished so far."""
+        write_json(self.out / MANIFEST, self.manifest)
+        self.written = time.monotonic()
+
     def run(self, tasks: dict[int, ChunkTask], fn, pool: Pool, bar, source: Path | None) -> None:
         """Run the pending chunks, storing each as it finishes."""
+        try:
+            self._execute(tasks, fn, pool, bar, source)
+        finally:
+            with suppress(OSError):  # a full disk: the error already names what is kept
+                self.record()
+
+    def _execute(self, tasks: dict[int, ChunkTask], fn, pool: Pool, bar, source: Path | None) -> None:
         try:
             execute(
                 tasks,
