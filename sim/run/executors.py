@@ -67,11 +67,10 @@ _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 def _worker_init(parent: int, pdeathsig: bool, engine: str | None, dtype: str) -> None:
     """Initializer of every worker: leave Ctrl-C to the driver, die with it, and load what a
-    chunk needs (the runner's modules; the compiled kernel for the numba engine)."""
+    chunk needs (this module has imported the runner's; the compiled kernel for the numba
+    engine)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent, pdeathsig)
-    import sim.run.chunks  # noqa: F401 - what every chunk runs, imported while the driver prepares
-
     if engine is not None:
         try:
             from sim.model.engines import get_engine
@@ -181,20 +180,24 @@ _WARM: dict[str, WarmPool] = {}
 _WARM_LOCK = threading.Lock()
 
 
-def warm_executor(workers: int, engine: str | None = None, dtype: str = DEFAULT_DTYPE) -> WarmPool:
-    """The process's warm pool of ``workers`` workers, started now if there is none.
+def warm_executor(
+    workers: int, engine: str | None = None, dtype: str = DEFAULT_DTYPE, *, up_to: int | None = None
+) -> WarmPool:
+    """The process's warm pool of ``workers`` workers (or of up to ``up_to``, if it has them),
+    started now if there is none.
 
     Consecutive calls with the same worker count (and an unchanged environment, which the workers
     inherit when they start) return the same pool; another count, a broken pool or a changed
     environment replaces it. Hold it and pass it as ``executor=`` to keep it across calls made
     with other worker counts; it is shut down at interpreter exit.
     """
+    most = max(workers, up_to or workers)
     with _WARM_LOCK:
         pool = _WARM.get("pool")
         if pool is not None and pool.broken:
             pool.stop()
             pool = None
-        elif pool is not None and (pool.workers != workers or pool.environment != os.environ):
+        elif pool is not None and (not workers <= pool.workers <= most or pool.environment != os.environ):
             pool.shutdown(wait=False)  # its workers finish what they were given, then end
             pool = None
         if pool is None:
@@ -349,8 +352,8 @@ class Pool:
             from sim.run.chunks import run_chunk
 
             size = max(1, min(self.workers, n_tasks))
-            if size > 1:
-                self.executor = warm_executor(size, self.engine, self.dtype)
+            if size > 1:  # a warm pool of more workers than this call has chunks will do
+                self.executor = warm_executor(size, self.engine, self.dtype, up_to=self.workers)
             else:
                 self.executor = PipelineExecutor() if fn is run_chunk else InlineExecutor()
         assert self.executor is not None
