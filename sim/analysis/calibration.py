@@ -50,7 +50,9 @@ from sim.errors import InputError
 from sim.files import atomic_open, atomic_write, atomic_write_text
 from sim.model import dynamics
 from sim.model.landscape import best_partition
-from sim.run.engine import Collector, Design, OutcomeCollector, Start, run_design
+from sim.run.collectors import Collector, OutcomeCollector
+from sim.run.designs import Design, Start
+from sim.run.ensemble import run_design
 from sim.run.integrity import FILES, calibration_manifest, seal_files
 from sim.run.lock import LOCK_FILE, locks
 from sim.spec.observations import TIE_KINDS, Record, add_units, load_record
@@ -84,8 +86,9 @@ class ObservationCollector(Collector):
     decides acceptance (with uniforms of its own stream, from ``seed`` and the chunk's number) and
     keeps the accepted replicates' states.
 
-    An engine :class:`~sim.run.engine.Collector`: ``begin(block, params)``, ``record(state)`` at
-    t = 0 and after every step, ``end(block, params, state)`` returning the chunk's payload (a dict).
+    A :class:`~sim.run.collectors.Collector` of the experiment runner: ``begin(block, params)``,
+    ``record(state)`` at t = 0 and after every step, ``end(block, params, state)`` returning the
+    chunk's payload (a dict).
     """
 
     def __init__(
@@ -221,7 +224,7 @@ def simulate(
     engine: str = "numpy",
 ) -> Ensemble:
     """Run ``replicates`` prior draws of ``scenario`` up to the record's last step (a one-point
-    design of :func:`sim.run.engine.run_design`: the same draws as ``run`` with the same seed and
+    design of :func:`sim.run.ensemble.run_design`: the same draws as ``run`` with the same seed and
     chunk size) and read the observations with an :class:`ObservationCollector`."""
     short = scenario.with_run(steps=max(record.last_step, 1))
     collector = ObservationCollector(scenario, record, seed=seed, keep_states=keep_states)
@@ -568,7 +571,7 @@ def calibrate(
         Refuse (:class:`CalibrationError`, naming the binding observation) below this many
         accepted replicates.
     workers
-        Local processes of the engine (the result does not depend on them).
+        Local processes of the runner (the result does not depend on them).
     exclude
         Observation ids left out (to see what one observation does to the posterior).
     engine
@@ -909,7 +912,7 @@ def project(
 
     Each accepted replicate keeps the parameter values it was drawn with (``posterior.parquet``)
     and its state at the last observation (``states.npz``): a one-point design of the experiment
-    engine with per-replicate values and saved starts (:class:`sim.run.engine.Start`), seeded by
+    runner with per-replicate values and saved starts (:class:`sim.run.designs.Start`), seeded by
     ``seed`` (default the calibration's), so the same seed gives the same bytes on any number of
     ``workers``.
     """
