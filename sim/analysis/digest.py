@@ -810,6 +810,52 @@ def digest(
     )
 
 
+class DigestedRun:
+    """A finished run read through its :class:`Digest`: what a page needs of a run without its
+    replicate table in memory.
+
+    Every attribute of the run (manifest, summaries, actors, alliances, name, title...) is the
+    run's own; :attr:`digest` answers what would otherwise be computed from the rows, and
+    :attr:`columns` and :attr:`n` come from the digest (no second read of the file's footer).
+    Pages built from a ``DigestedRun`` read the table in row groups, the columns they need only.
+    """
+
+    def __init__(self, results, d: Digest | None = None, **kwargs):
+        self.results = results
+        self.digest = d if d is not None else digest(results, **kwargs)
+
+    def __getattr__(self, name: str):
+        if name in ("results", "digest"):  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.results, name)
+
+    @property
+    def n(self) -> int:
+        """Replicates of the run."""
+        return self.digest.n
+
+    @property
+    def columns(self) -> list[str]:
+        """Names of the replicate table's columns."""
+        return self.digest.columns
+
+
+def digested(results, **kwargs):
+    """``results`` as a :class:`DigestedRun` when its replicate table is on disk (a finished run's
+    folder), unchanged otherwise (a table held in memory only is read as it is)."""
+    if isinstance(results, DigestedRun):
+        return results
+    directory = getattr(results, "directory", None)
+    if directory is None or not (Path(directory) / "replicates.parquet").is_file():
+        return results
+    return DigestedRun(results, **kwargs)
+
+
+def digest_of(results) -> Digest | None:
+    """The digest a run is read through, or None for a run read from memory."""
+    return results.digest if isinstance(results, DigestedRun) else None
+
+
 # --------------------------------------------------------------------------------------------
 # Two runs, paired by replicate
 # --------------------------------------------------------------------------------------------
@@ -919,11 +965,14 @@ def fate_differences(a, b, alliance: str | None = None) -> pd.DataFrame:
 
 __all__ = [
     "Digest",
+    "DigestedRun",
     "ReadingNote",
     "SampleInfo",
     "SampledResults",
     "StreamedWhyGroup",
     "digest",
+    "digest_of",
+    "digested",
     "fate_differences",
     "joint_fates",
     "sampled",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from sim.analysis.digest import digest_of
 from sim.analysis.why import has_why, why_frame, why_groups, why_sentence
 from sim.errors import AllianceError
 from sim.present import why_figures
@@ -61,11 +62,15 @@ def why_section(
         alliances.remove(r.focal)
         alliances.insert(0, r.focal)
     window = int(r.manifest.get("settings", {}).get("why") or 12)
-    table = r.replicates
-    groups = {
-        a: (why_groups(table, a, r.alliances), why_groups(table, a, r.alliances, window=True))
-        for a in alliances
-    }
+    d = digest_of(r)
+    if d is not None:  # moments and the typical replicates, streamed
+        groups = {a: (d.why_groups(a), d.why_groups(a, window=True)) for a in alliances}
+    else:
+        table = r.replicates
+        groups = {
+            a: (why_groups(table, a, r.alliances), why_groups(table, a, r.alliances, window=True))
+            for a in alliances
+        }
     wanted = {rep for a in alliances for g in groups[a][0] for rep in g.typical(typical)}
     try:
         replays = replay(r, sorted(wanted))
