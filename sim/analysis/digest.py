@@ -851,6 +851,19 @@ def digested(results, **kwargs):
     return DigestedRun(results, **kwargs)
 
 
+def streamed_capability(results, actors: Sequence[str]) -> np.ndarray:
+    """Mean final capability of each actor (NaN where not recorded), from the capability columns
+    read row group by row group: :func:`sim.analysis.outcomes.mean_capability` in bounded memory."""
+    rows = RowGroups(Path(results.directory) / "replicates.parquet")
+    try:
+        sums = ColumnSums([capability_column(a) for a in actors if capability_column(a) in rows.names])
+        stream(rows, [sums])
+    finally:
+        rows.close()
+    means = dict(zip(sums.columns, sums.mean(), strict=True))
+    return np.array([means.get(capability_column(a), np.nan) for a in actors], dtype=float)
+
+
 def digest_of(results) -> Digest | None:
     """The digest a run is read through, or None for a run read from memory."""
     return results.digest if isinstance(results, DigestedRun) else None
@@ -976,4 +989,5 @@ __all__ = [
     "fate_differences",
     "joint_fates",
     "sampled",
+    "streamed_capability",
 ]

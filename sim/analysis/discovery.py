@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.analysis.given_data import sample_settings
 from sim.analysis.sensitivity import EXPLORE_HINT, OUTCOMES, AnalysisError, pick_alliance
 from sim.vocabulary import PARAM_PREFIX, Fate, defector_column, fate_column
 
@@ -240,8 +241,9 @@ def discover(
 
         results = load_results(results)
     alliance = pick_alliance(alliance, results.alliances, results.focal)
-    reps = results.replicates
     fate, _, who = outcome.partition(" by ")
+    params = [c for c in results.columns if c.startswith(PARAM_PREFIX)]
+    reps = results.read([fate_column(alliance), *([defector_column(alliance)] if who else []), *params])
     if fate not in OUTCOMES:
         raise AnalysisError(
             f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}"
@@ -255,8 +257,7 @@ def discover(
                 f"unknown actor {who!r} in --outcome; the members of {alliance} are {', '.join(members)}"
             )
         y &= (reps[defector_column(alliance)] == who).to_numpy(dtype=bool)
-    cols = [c for c in reps.columns if c.startswith(PARAM_PREFIX)]
-    x = reps[cols].astype(np.float64)
+    x = reps[params].astype(np.float64)
     x = x.loc[:, x.nunique() > 1]
     x.columns = [c.removeprefix(PARAM_PREFIX) for c in x.columns]
     if include:
@@ -289,6 +290,7 @@ def discover(
             "peel_alpha": peel_alpha,
             "mass_min": mass_min,
             "results": str(getattr(results, "directory", "")),
+            **sample_settings(results),
             "include": list(include or []),
         },
     )

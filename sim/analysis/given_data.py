@@ -158,6 +158,15 @@ def pawn_discrete(X: np.ndarray, y: np.ndarray, slices: int = 10) -> np.ndarray:
     return out
 
 
+def sample_settings(results) -> dict:
+    """``{"sample": {"size", "total", "seed"}}`` when ``results`` is a seeded sample of a run's rows
+    (:class:`sim.analysis.digest.SampledResults`) smaller than the run, else nothing."""
+    info = getattr(results, "info", None)
+    if info is None or info.whole:
+        return {}
+    return {"sample": {"size": int(info.size), "total": int(info.total), "seed": int(info.seed)}}
+
+
 @dataclass
 class GivenDataResult:
     """Indices of every sampled parameter for each output, and over time."""
@@ -323,6 +332,7 @@ def given_data(
             "classes": classes if method == "delta" else None,
             "dummies": max(dummies, 2),
             "noise_z": z,
+            **sample_settings(results),
         },
         pd.DataFrame(noise).T,
     )

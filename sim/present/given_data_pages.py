@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from sim.analysis.given_data import DUMMY, OUTPUT_WORDS, GivenDataResult
 from sim.files import atomic_write, atomic_write_text
 from sim.present import plots
-from sim.present.page import FigureEntry, Page, esc, noise_badge, table_html, titled
+from sim.present.page import FigureEntry, Page, esc, noise_badge, sample_note, table_html, titled
 
 METHOD_NAMES = {"delta": "Borgonovo's delta", "pawn": "PAWN (median KS)"}
 METHOD_SYMBOL = {"delta": "δ", "pawn": "PAWN"}
@@ -204,7 +204,12 @@ def given_data_answer(result: GivenDataResult) -> str:
     sym = METHOD_SYMBOL.get(result.method, result.method)
     level = float(result.indices.loc[DUMMY, "fate"])
     above = v[~v.within_noise]
-    head = f"From the run's {n:,} replicates (no new runs), "
+    sample = result.settings.get("sample")
+    head = (
+        f"From a seeded sample of {n:,} of the run's {int(sample['total']):,} replicates (no new runs), "
+        if sample
+        else f"From the run's {n:,} replicates (no new runs), "
+    )
     if above.empty:
         need = v.replicates_needed.dropna()
         return head + (
@@ -240,7 +245,8 @@ def given_data_page(
         f"{st['parameters']} sampled values · {st.get('dummies', 1)} made-up inputs measure the noise · "
         f"<code>{esc(st.get('directory', ''))}</code>",
     )
-    page.answer(given_data_answer(result))
+    note = sample_note(st.get("sample"))
+    page.answer(given_data_answer(result), details=f"<p class='note'>{esc(note)}</p>" if note else "")
     page.glossary([result.method, "noise_level", "within_noise"])
     outputs = [o for o in ("fate", "stab", "holds", "end") if o in result.indices.columns]
     v = result.verdict("fate", 20)

@@ -27,6 +27,7 @@ from sim.present.page import (
     esc,
     figure_card,
     not_a_forecast,
+    sample_note,
     write_html,
 )
 from sim.present.why_report import why_section
@@ -625,21 +626,9 @@ def variance_section(r: Results) -> str:
         "indices (Plischke, Borgonovo &amp; Smith 2013) from this run's own replicates, with "
         "Kelley's bias correction, summed by the basis of each sampled value. A share is the "
         "part of the outcome's variance that the values of that basis explain on their own."
-        + (" " + esc(sample_note(d.sample.info)) if d is not None and not d.sample.info.whole else "")
+        + (" " + esc(sample_note(vars(d.sample.info))) if d is not None else "")
         + "</p>"
         + "".join(parts)
-    )
-
-
-def sample_note(info) -> str:
-    """What a seeded sample of the rows means for an estimate's noise, in words, for a page
-    (:meth:`sim.analysis.digest.SampleInfo.added_noise`)."""
-    kept = info.size / max(info.total, 1)
-    return (
-        f"Computed on {info.describe()}, drawn uniformly without replacement: the ± is the noise of "
-        f"the sample's estimate. The same estimate from every replicate would differ from it by "
-        f"about {float(info.added_noise(1.0)):.2f} times that ± (the noise sampling adds) and be "
-        f"known to about {np.sqrt(kept):.2f} times it."
     )
 
 
@@ -652,9 +641,8 @@ def events_section(r: Results) -> str:
     names = recorded_events(r.columns)
     if alliance is None or not names or fate_column(alliance) not in r.columns:
         return ""
-    from sim.vocabulary import end_step_column, event_first_step_column
-
     from sim.analysis.digest import digest_of
+    from sim.vocabulary import end_step_column, event_first_step_column
 
     d = digest_of(r)
     if d is not None:
