@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench.py            # everything, about 10 minutes on 2 cores
     .venv/bin/python benchmarks/bench.py --quick    # skip the 1,000,000-replicate run
     .venv/bin/python benchmarks/bench.py --phases   # only where a step's time goes (seconds)
+    .venv/bin/python benchmarks/bench.py --pages    # only the pages (tables 6 and 7)
 
 Every figure is measured in this run, side by side, so ratios hold even on a noisy machine. The
 numba engine's figures appear beside the numpy engine's when numba is installed
@@ -24,7 +25,11 @@ load average beside the tables, since other work on the machine slows every figu
 4. replicate-steps per second by chunk size (how the default was chosen);
 5. where one replicate-step's time goes: one 4,096-replicate chunk in this process, each phase
    of the step timed around its function (numpy engine), and the same chunk on the numba engine
-   (draws, the compiled steps, per-chunk work).
+   (draws, the compiled steps, per-chunk work);
+6. simulation against page time for ``run -n 2000`` and the README's first command, before and
+   after the pages were made fast, side by side (``benchmarks/page_bench.py``);
+7. ``report`` on 2,000, 100,000 and 1,000,000 replicates: wall time and the process tree's peak
+   memory (``benchmarks/page_bench.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from sim import AllianceModel, load_scenario  # noqa: E402
 from sim.model import dynamics  # noqa: E402
@@ -312,7 +318,13 @@ def main() -> None:
     parser.add_argument(
         "--phases", action="store_true", help="only table 5, where one replicate-step's time goes (seconds)"
     )
+    parser.add_argument("--pages", action="store_true", help="only tables 6 and 7, the pages")
     args = parser.parse_args()
+    if args.pages or not args.phases:
+        import page_bench
+    if args.pages:
+        page_bench.main([])
+        return
     cores = os.cpu_count() or 1
     steps = 120
     fast = numba_ready()
@@ -406,6 +418,7 @@ def main() -> None:
     table("4. chunk size (1 worker, 32,768 replicates)", ["chunk size", "rep-steps/s"], rows)
 
     phases_table(fast)
+    page_bench.main(["--sizes", "2000,100000"] if args.quick else [])
 
 
 NUMBA_PHASES = [  # (module, function, phase) of the numba engine's chunk

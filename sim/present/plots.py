@@ -140,7 +140,7 @@ def fates(results, alliance: str, actors: Sequence[str] | None = None):
     d = _digest(results)
     if d is not None:
         return d.fate_table(alliance, actors)
-    return outcomes.fate_table(results.outcomes, alliance, actors)
+    return outcomes.fate_table(results.outcomes, alliance, None if actors is None else list(actors))
 
 
 def survival(results, alliance: str) -> outcomes.SurvivalCurve:

@@ -269,7 +269,7 @@ def answer_section(runs: Sequence[Results]) -> str:
     rows, heads = [], []
     for r in runs:
         alliance = r.focal
-        if not plots.has_fate(r, alliance):
+        if alliance is None or not plots.has_fate(r, alliance):
             rows.append(f"<tr><td>{esc(r.name)}</td><td colspan='6'>no declared alliance</td></tr>")
             continue
         c = _fate_cells(r, alliance)

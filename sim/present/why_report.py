@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from sim.analysis.digest import digest_of
 from sim.analysis.why import has_why, why_frame, why_groups, why_sentence
@@ -63,6 +64,7 @@ def why_section(
         alliances.insert(0, r.focal)
     window = int(r.manifest.get("settings", {}).get("why") or 12)
     d = digest_of(r)
+    groups: dict[str, tuple[list[Any], list[Any]]]  # WhyGroup, or StreamedWhyGroup from a digest
     if d is not None:  # moments and the typical replicates, streamed
         groups = {a: (d.why_groups(a), d.why_groups(a, window=True)) for a in alliances}
     else:
