@@ -845,10 +845,11 @@ def digested(results, **kwargs):
     folder), unchanged otherwise (a table held in memory only is read as it is)."""
     if isinstance(results, DigestedRun):
         return results
-    directory = getattr(results, "directory", None)
-    if directory is None or not (Path(directory) / "replicates.parquet").is_file():
-        return results
-    return DigestedRun(results, **kwargs)
+    try:
+        on_disk = (Path(results.directory) / "replicates.parquet").is_file()
+    except (AttributeError, TypeError):  # not a run's folder
+        on_disk = False
+    return DigestedRun(results, **kwargs) if on_disk else results
 
 
 def streamed_capability(results, actors: Sequence[str]) -> np.ndarray:

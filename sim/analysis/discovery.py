@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sim.analysis.given_data import sample_settings
+from sim.analysis.given_data import sample_settings, sampled_if_big
 from sim.analysis.sensitivity import EXPLORE_HINT, OUTCOMES, AnalysisError, pick_alliance
 from sim.vocabulary import PARAM_PREFIX, Fate, defector_column, fate_column
 
@@ -214,6 +214,8 @@ def discover(
     peel_alpha: float = 0.05,
     mass_min: float = 0.05,
     include: list[str] | None = None,
+    sample_size: int | None = None,
+    seed: int = 0,
 ) -> Discovery:
     """Scenario discovery on a result set: PRIM boxes of the parameter region where an outcome
     happens.
@@ -231,6 +233,10 @@ def discover(
         See :func:`prim_boxes`.
     include
         Glob patterns of parameter paths (``mechanisms.*``): PRIM may restrict only these.
+    sample_size, seed
+        A run with more replicates than ``sample_size`` (default
+        :data:`sim.analysis.digest.SAMPLE_SIZE`) is read through a uniform sample of that many of
+        its rows, seeded with ``seed``; ``settings["sample"]`` says which.
 
     References
     ----------
@@ -241,6 +247,7 @@ def discover(
 
         results = load_results(results)
     alliance = pick_alliance(alliance, results.alliances, results.focal)
+    results = sampled_if_big(results, sample_size, seed)
     fate, _, who = outcome.partition(" by ")
     params = [c for c in results.columns if c.startswith(PARAM_PREFIX)]
     reps = results.read([fate_column(alliance), *([defector_column(alliance)] if who else []), *params])

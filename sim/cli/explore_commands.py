@@ -332,7 +332,6 @@ def _sensitivity_over_time(args: argparse.Namespace, out: Path) -> int:
 
 def _sensitivity_given(args: argparse.Namespace) -> int:
     """Delta or PAWN indices from a finished result directory (no new simulations)."""
-    from sim.analysis.digest import SAMPLE_SIZE, sampled
     from sim.analysis.given_data import given_data
     from sim.present.given_data_pages import write_given_data
     from sim.present.plots import time_unit
@@ -352,8 +351,7 @@ def _sensitivity_given(args: argparse.Namespace) -> int:
             f"{out} holds {method} indices already; pass --force to replace them or choose another --out"
         )
     results = load_results(args.scenario)
-    # a big run is read through a seeded sample of its rows (the page says so, with its noise)
-    result = given_data(sampled(results, SAMPLE_SIZE, args.seed), method, args.alliance, seed=args.seed)
+    result = given_data(results, method, args.alliance, seed=args.seed)
     unit, dt = time_unit(results)
     claims = claims_of((results.manifest.get("scenario") or {}).get("claims"))
     paths = write_given_data(result, out, dt, unit, claims, results.name or "")
@@ -405,15 +403,12 @@ def cmd_discover(args: argparse.Namespace) -> int:
         found = vulnerability(policy_results, args.policy, include=args.include, **settings)
         claims = claims_of(policy_results.scenario.claims)
     else:
-        from sim.analysis.digest import SAMPLE_SIZE, sampled
         from sim.analysis.discovery import discover
         from sim.run.store import load_results
 
         options.refuse(args, ["policy"], "to a run's result directory (only to the folder of 'levers')")
         results = load_results(args.results)
-        # a big run: PRIM on a seeded sample of its rows (the page says so, with its noise)
-        sample = sampled(results, SAMPLE_SIZE)
-        found = discover(sample, args.outcome, args.alliance, include=args.include, **settings)
+        found = discover(results, args.outcome, args.alliance, include=args.include, **settings)
         claims = claims_of((results.manifest.get("scenario") or {}).get("claims"))
 
     def name(path: str) -> str:
