@@ -589,8 +589,8 @@ def variance_section(r: Results) -> str:
     parts = []
     for fate, label in (("holds", "holds"), ("stab_in_the_back", "ends with a stab in the back")):
         if d is not None:  # on the digest's seeded sample of the rows (every row of a small run)
-            p = float(d.fate_table(alliance).set_index("outcome").loc[fate, "p"])
-            if p in (0.0, 1.0):
+            y = (d.sample.read([fate_column(alliance)])[fate_column(alliance)] == fate).to_numpy()
+            if y.all() or not y.any():
                 continue
             table = d.variance_by_basis(alliance, fate, basis)
         else:
