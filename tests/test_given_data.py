@@ -124,7 +124,7 @@ def test_a_planted_input_stands_out_and_the_rest_is_noise():
     fall within noise, and the terminal prints one table for every outcome, not one per outcome."""
     from types import SimpleNamespace
 
-    from sim.analysis.given_data import format_given_data
+    from sim.present.text import format_given_data
 
     rng = np.random.default_rng(3)
     n = 4000

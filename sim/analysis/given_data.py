@@ -165,7 +165,8 @@ def sampled_if_big(results, size: int | None, seed: int = 0):
     from sim.analysis import digest
 
     size = digest.SAMPLE_SIZE if size is None else int(size)
-    if isinstance(results, digest.SampledResults) or results.n <= size:
+    n = getattr(results, "n", None)  # a table of one's own (read() and columns only): as it is
+    if isinstance(results, digest.SampledResults) or n is None or n <= size:
         return results
     return digest.sampled(results, size, seed)
 
