@@ -98,3 +98,22 @@ def test_delta_and_prim_on_a_big_folder_run_on_a_stated_sample(folder, monkeypat
     text = _text(page.read_text(encoding="utf-8"))
     assert "uniform sample of 150 of the run's 400 replicates" in text
     assert "150 replicates" in text
+
+
+def test_no_text_takes_a_figures_place(tmp_path):
+    """A figure's card goes where its figure was put, and nowhere else: text that spells a slot
+    (NUL, a number, NUL) is shown as text."""
+    from matplotlib.figure import Figure
+
+    def draw():
+        fig = Figure(figsize=(2, 1))
+        fig.add_subplot().plot([0, 1])
+        return fig
+
+    slot = "\x000\x00"
+    page = page_kit.Page(tmp_path / "p.html", f"title {slot}")
+    page.answer(page_kit.esc(f"answer {slot}"))
+    page.add(page_kit.esc(f"text {slot}") + page.figures([page_kit.FigureEntry("k", "T", "alt", "c", draw)]))
+    written = page.write().read_text(encoding="utf-8")
+    assert written.count("<figure") == 1 and "\x00" not in written
+    assert written.count("\ufffd0\ufffd") == 4  # the title twice (head and h1), answer, text

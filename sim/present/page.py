@@ -120,8 +120,9 @@ footer { margin-top:40px; color:var(--muted); font-size:0.85em; }
 
 
 def esc(value: object) -> str:
-    """HTML-escape any value (quotes included), for text and attributes alike."""
-    return html.escape(str(value), quote=True)
+    """HTML-escape any value (quotes included), for text and attributes alike; a NUL becomes the
+    replacement character (as a browser shows it), so no text can look like a figure's slot."""
+    return html.escape(str(value), quote=True).replace("\x00", "\ufffd")
 
 
 # --------------------------------------------------------------------------------------------

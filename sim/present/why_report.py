@@ -19,9 +19,9 @@ TYPICAL = 3  # typical replicates shown per fate
 
 
 def _esc(value: object) -> str:
-    import html
+    from sim.present.page import esc
 
-    return html.escape(str(value), quote=True)
+    return esc(value)
 
 
 def _table(groups) -> str:
