@@ -596,14 +596,17 @@ def draw_pngs(draws: Sequence[Callable[[], object]], workers: int | None = None)
         return [figure_png(d()) for d in draws]
     import multiprocessing
     import warnings
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     _DRAWS = draws
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # fork with library threads idle
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                return pool.map(_draw_png, range(len(draws)), chunksize=1)
-    except OSError:  # no processes to be had: draw here
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                return list(pool.map(_draw_png, range(len(draws))))
+    except (OSError, BrokenProcessPool):  # no processes to be had, or one died: draw here
         return [figure_png(d()) for d in draws]
     finally:
         _DRAWS = ()
