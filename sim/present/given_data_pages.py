@@ -95,8 +95,9 @@ def write_sobol_over_time(result, out: str | Path, dt: float = 1.0, unit: str = 
             result.ST, "total Sobol index ST", title, dt=dt, unit=unit, conf=result.ST_conf
         )
 
-    atomic_write_bytes(paths["figure"], figure_png(draw()))
-    paths["report"] = _sobol_over_time_page(result, out / "over_time.html", draw, dt, unit)
+    png = figure_png(draw())  # drawn once: for its file and for the page
+    atomic_write_bytes(paths["figure"], png)
+    paths["report"] = _sobol_over_time_page(result, out / "over_time.html", lambda: png, dt, unit)
     return paths
 
 
@@ -189,8 +190,9 @@ def write_given_data(
     def draw():
         return over_time_chart(result, dt=dt, unit=unit)
 
-    atomic_write_bytes(paths["figure"], figure_png(draw()))
-    paths["report"] = given_data_page(result, out / "report.html", draw, claims, title)
+    png = figure_png(draw())  # drawn once: for its file and for the page
+    atomic_write_bytes(paths["figure"], png)
+    paths["report"] = given_data_page(result, out / "report.html", lambda: png, claims, title)
     return paths
 
 

@@ -539,7 +539,10 @@ def png_size(png: bytes) -> tuple[int, int]:
 
 def figure_png(fig, max_px: int = MAX_PX) -> bytes:
     """The PNG bytes of a matplotlib Figure, drawn at :data:`DPI` or at the resolution that makes
-    it ``max_px`` pixels wide when it is wider (never stretched afterwards)."""
+    it ``max_px`` pixels wide when it is wider (never stretched afterwards). PNG bytes already
+    drawn (a figure also written to a file of its own) are returned as they are."""
+    if isinstance(fig, (bytes, bytearray)):
+        return bytes(fig)
     width_in = float(fig.get_figwidth())
     dpi = min(DPI, max_px / width_in) if width_in > 0 else DPI
     buf = io.BytesIO()
