@@ -619,7 +619,9 @@ def test_the_disk_estimate_is_a_lower_bound_within_a_factor_of_two_of_the_peak(t
     from sim.run.footprint import disk_need
     from sim.spec.scenario import load_scenario
 
-    need = disk_need(load_scenario(scenario).with_run(replicates=3000, steps=6), 500, False, ensemble.HIST_BINS)
+    need = disk_need(
+        load_scenario(scenario).with_run(replicates=3000, steps=6), 500, False, ensemble.HIST_BINS
+    )
     assert 0.5 * peak["bytes"] <= need <= peak["bytes"], (need, peak)
 
 

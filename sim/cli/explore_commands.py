@@ -438,13 +438,14 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
     source = args.scenario
     if source.is_dir():
-        from sim.analysis.outcomes import mean_capability, mean_ties
+        from sim.analysis.digest import streamed_capability
+        from sim.analysis.outcomes import mean_ties
         from sim.run.store import load_results
 
         results = load_results(source)
         names = results.actors
         ties = mean_ties(results.summary, names).to_numpy()
-        capability = mean_capability(results.outcomes, names).to_numpy()
+        capability = streamed_capability(results, names)
         what = f"final ties averaged over the {results.n:,} replicates of {source}"
     else:
         from sim.spec.params import compile_params

@@ -25,6 +25,7 @@ from sim.present.page import (
     noise_badge,
     pct,
     pp,
+    sample_note,
     table_html,
     titled,
     warning,
@@ -489,7 +490,8 @@ def write_discovery(d: Discovery, out: str | Path, claims: dict | None = None) -
         f"alliance <code>{esc(d.alliance)}</code> · {d.n:,} {esc(d.settings.get('unit', 'replicates'))} · "
         f"{len(d.dimensions)} uncertain values",
     )
-    page.answer(discovery_answer(d))
+    note = sample_note(d.settings.get("sample"))
+    page.answer(discovery_answer(d), details=f"<p class='note'>{esc(note)}</p>" if note else "")
     page.glossary(DISCOVERY_GLOSSARY)
     page.add(discovery_section(d, page, claims))
     page.cite(*PRIM_REFERENCES)

@@ -31,15 +31,16 @@ def format_fate_table(table: pd.DataFrame, title: str = "") -> str:
 
 def run_summary(results) -> str:
     """A finished run: its size and where it is, then each declared alliance's fate table."""
+    from sim.analysis.digest import digest_of
     from sim.analysis.outcomes import fate_table
 
+    d = digest_of(results)  # a run read through its digest: the same counts, no table in memory
     lines = [f"{results.name}: {results.n} replicates x {results.steps} steps -> {results.directory}"]
     if not results.alliances:
         lines.append("  (no declared alliances)")
     for al in results.alliances:
-        lines.append(
-            format_fate_table(fate_table(results.outcomes, al, results.actors), title=f"alliance {al}")
-        )
+        table = d.fate_table(al, results.actors) if d else fate_table(results.outcomes, al, results.actors)
+        lines.append(format_fate_table(table, title=f"alliance {al}"))
     return "\n".join(lines)
 
 
