@@ -10,6 +10,11 @@ failure is an exception, by ``--force`` or the next writer otherwise).
 
 Any writer that takes a path fits: ``atomic_write(df.to_parquet, path, index=False)``,
 ``atomic_write(fig.savefig, path, format="png")``, ``atomic_write(np.savez, path, **arrays)``.
+
+A set of files that only means something whole (a page and its figures, a calibration's posterior
+and its manifest) is written inside :func:`all_or_nothing`: when the body fails, the new files it
+wrote are removed again, so a full disk halfway leaves neither a page without its figures nor
+figures without their page.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from typing import IO, Any
 #: the mark of a temporary file (what ``--force`` and the tests look for)
 TMP_MARK = ".tmp-"
 _serial = itertools.count()
+#: the open :func:`all_or_nothing` groups, innermost last: the new files each has written
+_groups: list[list[Path]] = []
 
 
 def temporary_name(path: Path) -> Path:
@@ -64,7 +71,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         if not tmp.exists():
             raise FileNotFoundError(2, "the writer wrote nothing", str(tmp))
         fsync_path(tmp)
+        new = not os.path.lexists(path)
         os.replace(tmp, path)
+        if new and _groups:
+            _groups[-1].append(path)
         fsync_path(path.parent)
     except OSError as e:
         if e.filename is None:  # e.g. a full disk, reported by a write: say which file
@@ -105,3 +115,28 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
     """Write ``text`` to ``path`` atomically."""
     atomic_write_bytes(path, text.encode(encoding))
+
+
+@contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """Files written together or not at all: when the body raises (a full disk, an interrupt, a
+    refusal), every file it created through :func:`atomic_path` is removed, and the folders they
+    were in when that leaves them empty; files it replaced keep their new content. Groups nest: an
+    inner group's files belong to the outer group once the inner one succeeds. Usable as a
+    decorator (``@all_or_nothing()``)."""
+    _groups.append([])
+    try:
+        yield
+    except BaseException:
+        for path in reversed(_groups[-1]):
+            try:
+                path.unlink(missing_ok=True)
+                path.parent.rmdir()  # only when empty: a figures folder the group filled
+            except OSError:
+                pass
+        _groups[-1].clear()
+        raise
+    finally:
+        done = _groups.pop()
+        if _groups:
+            _groups[-1].extend(done)
