@@ -29,8 +29,9 @@ from typing import IO, Any
 #: the mark of a temporary file (what ``--force`` and the tests look for)
 TMP_MARK = ".tmp-"
 _serial = itertools.count()
-#: the open :func:`all_or_nothing` groups, innermost last: the new files each has written
-_groups: list[list[Path]] = []
+#: the open :func:`all_or_nothing` groups, innermost last: the new files each has written and the
+#: folders it wrote into
+_groups: list[tuple[list[Path], list[Path]]] = []
 
 
 def temporary_name(path: Path) -> Path:
@@ -66,6 +67,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     ``path`` keeps what it held."""
     path = Path(path)
     tmp = temporary_name(path)
+    if _groups:
+        _groups[-1][1].append(path.parent)  # removed again if the group fails and leaves it empty
     try:
         yield tmp
         if not tmp.exists():
@@ -74,7 +77,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         new = not os.path.lexists(path)
         os.replace(tmp, path)
         if new and _groups:
-            _groups[-1].append(path)
+            _groups[-1][0].append(path)
         fsync_path(path.parent)
     except OSError as e:
         if e.filename is None:  # e.g. a full disk, reported by a write: say which file
@@ -120,23 +123,28 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> N
 @contextmanager
 def all_or_nothing() -> Iterator[None]:
     """Files written together or not at all: when the body raises (a full disk, an interrupt, a
-    refusal), every file it created through :func:`atomic_path` is removed, and the folders they
-    were in when that leaves them empty; files it replaced keep their new content. Groups nest: an
+    refusal), every file it created through :func:`atomic_path` is removed, and every folder it
+    wrote into that this leaves empty; files it replaced keep their new content. Groups nest: an
     inner group's files belong to the outer group once the inner one succeeds. Usable as a
     decorator (``@all_or_nothing()``)."""
-    _groups.append([])
+    files: list[Path] = []
+    folders: list[Path] = []
+    _groups.append((files, folders))
     try:
         yield
     except BaseException:
-        for path in reversed(_groups[-1]):
+        for path in reversed(files):
+            path.unlink(missing_ok=True)
+        for folder in sorted(set(folders), key=lambda f: len(f.parts), reverse=True):
             try:
-                path.unlink(missing_ok=True)
-                path.parent.rmdir()  # only when empty: a figures folder the group filled
+                folder.rmdir()  # only when empty
             except OSError:
                 pass
-        _groups[-1].clear()
+        files.clear()
+        folders.clear()
         raise
     finally:
-        done = _groups.pop()
+        _groups.pop()
         if _groups:
-            _groups[-1].extend(done)
+            _groups[-1][0].extend(files)
+            _groups[-1][1].extend(folders)

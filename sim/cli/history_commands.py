@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sim.cli import options
 from sim.errors import EXIT_OK
+from sim.files import all_or_nothing
 from sim.present import text
 
 COMMANDS = ("score", "calibrate")
@@ -92,6 +93,7 @@ def _add_observations(p: argparse.ArgumentParser) -> None:
     )
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def cmd_score(args: argparse.Namespace) -> int:
     """`score`: rank scenarios by the probability each gave the record."""
     from sim.analysis.calibration import score_scenarios
@@ -130,6 +132,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """`calibrate`: condition a scenario on observations and write the posterior."""
     from sim.analysis.calibration import DEFAULT_REPLICATES, MIN_ACCEPTED, calibrate
