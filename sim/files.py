@@ -148,3 +148,28 @@ def all_or_nothing() -> Iterator[None]:
         if _groups:
             _groups[-1][0].extend(files)
             _groups[-1][1].extend(folders)
+
+
+class NotRegularFileError(OSError):
+    """A path that is a pipe, a socket or a device where a file was expected."""
+
+
+def read_regular(path: str | Path, limit: int) -> bytes:
+    """The bytes of the regular file at ``path`` (symbolic links followed), refusing without
+    blocking anything else: a FIFO or a device (opened without waiting for a writer, then checked)
+    raises :class:`NotRegularFileError`, a file over ``limit`` bytes :class:`ValueError`."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(21, "is a directory", str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFileError(0, "expected a regular file, got a device, pipe or socket", str(path))
+        if info.st_size > limit:
+            raise ValueError(f"{info.st_size} bytes, over the limit of {limit}")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(limit + 1)
+    finally:
+        os.close(fd)

@@ -98,6 +98,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     """`score`: rank scenarios by the probability each gave the record."""
     from sim.analysis.calibration import score_scenarios
 
+    for scenario in args.scenarios:
+        options.check_history(scenario, args.observations, args.replicates, "score")
     if args.out:
         options.hold(args.out, own="scores.csv", force=args.force, what="scores")
     predictive: dict = {}
@@ -137,6 +139,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """`calibrate`: condition a scenario on observations and write the posterior."""
     from sim.analysis.calibration import DEFAULT_REPLICATES, MIN_ACCEPTED, calibrate
 
+    options.check_history(
+        args.scenario, args.observations, args.replicates or DEFAULT_REPLICATES, "calibrate"
+    )
     out = args.out or options.results_folder(args.scenario.stem, "calibrated")
     options.hold(out)  # calibrate itself refuses a folder that holds anything but a calibration
     cal = calibrate(

@@ -204,6 +204,17 @@ def cap_workers(args: argparse.Namespace) -> str | None:
     )
 
 
+def check_history(scenario: Path, observations: Path, replicates: int, what: str) -> None:
+    """:func:`check_runs` for ``calibrate`` and ``score``, which keep every prior replicate's
+    readings of the observations and its sampled values (8 bytes each) until they end."""
+    from sim.spec.observations import read_observations
+    from sim.spec.parammap import uncertain_slots
+    from sim.spec.scenario import load_scenario
+
+    kept = len(read_observations(observations).observations) + len(uncertain_slots(load_scenario(scenario)))
+    check_runs(replicates, what, held=replicates * 8 * (kept + 2))
+
+
 def check_runs(runs: int, what: str, *, held: int = 0) -> None:
     """Refuse, in one line and before anything runs, a design beyond the limits of ``run``: more
     replicate runs in all than a run may have, or more bytes held in memory at once (``held``:
@@ -220,7 +231,7 @@ def check_runs(runs: int, what: str, *, held: int = 0) -> None:
         fits = max(int(runs * MEMORY_BUDGET / held), 1)
         raise UsageError(
             f"{what}: expected what is kept of every replicate to fit in {MEMORY_BUDGET >> 30} GB, "
-            f"got {held / 2**30:.1f} GB for {runs:,} replicate runs; use at most {fits:,}"
+            f"got {held / 2**30:.1f} GB for {runs:,} replicate runs; ask for at most {fits:,}"
         )
 
 
