@@ -28,6 +28,7 @@ _NEW_RUNS_ONLY = (
     "groups",
     "steps",
     "workers",
+    "oversubscribe",
     "engine",
     "no_progress",
 )

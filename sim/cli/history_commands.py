@@ -27,6 +27,7 @@ _NOT_WITH_PROJECTION = (
     "replicates",
     "chunk_size",
     "scheduler",
+    "scheduler_timeout",
     "engine",
     "why",
 )

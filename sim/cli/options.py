@@ -211,8 +211,11 @@ def check_history(scenario: Path, observations: Path, replicates: int, what: str
     from sim.spec.parammap import uncertain_slots
     from sim.spec.scenario import load_scenario
 
-    kept = len(read_observations(observations).observations) + len(uncertain_slots(load_scenario(scenario)))
-    check_runs(replicates, what, held=replicates * 8 * (kept + 2))
+    try:
+        kept = len(read_observations(observations).observations) + len(uncertain_slots(load_scenario(scenario)))
+    except InputError:  # the command itself names what is wrong with the files
+        kept = 0
+    check_runs(replicates, what, held=replicates * 8 * (kept + 2) if kept else 0)
 
 
 def check_runs(runs: int, what: str, *, held: int = 0) -> None:
