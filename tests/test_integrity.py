@@ -805,6 +805,12 @@ def test_extends_names_only_shipped_scenarios(tmp_path, capsys):
         line = one_line(err)
         assert code == 2 and "x.toml:1: extends: expected a shipped scenario" in line, line
         assert "build-system" not in line
+    (tmp_path / "pyproject.toml").write_text('[tool.secret]\ntoken = "hunter2"\n', encoding="utf-8")
+    scenario.write_text('extends = "pyproject.toml"\n', encoding="utf-8")
+    code, err = run_cli(["validate", scenario], capsys)
+    line = one_line(err)  # a file of the project that is no scenario: its keys are not echoed
+    assert code == 2 and "expected a scenario file, got 'pyproject.toml', which is not one" in line, line
+    assert "secret" not in line and "token" not in line
 
 
 def test_a_linked_scenario_extends_the_files_beside_the_link_or_beside_its_target(tmp_path, capsys):

@@ -212,7 +212,9 @@ def check_history(scenario: Path, observations: Path, replicates: int, what: str
     from sim.spec.scenario import load_scenario
 
     try:
-        kept = len(read_observations(observations).observations) + len(uncertain_slots(load_scenario(scenario)))
+        kept = len(read_observations(observations).observations) + len(
+            uncertain_slots(load_scenario(scenario))
+        )
     except InputError:  # the command itself names what is wrong with the files
         kept = 0
     check_runs(replicates, what, held=replicates * 8 * (kept + 2) if kept else 0)

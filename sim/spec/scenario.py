@@ -104,6 +104,10 @@ SHIPPED_FOLDERS = ("seeds", "scenarios")
 SHIPPED_ROOT = Path(__file__).resolve().parents[2]
 
 
+#: the top-level keys a scenario file may have
+SCENARIO_KEYS = frozenset({"extends", *((f.alias or n) for n, f in Scenario.model_fields.items())})
+
+
 def root_for(path: Path) -> Path:
     """The folder that ``extends`` may not leave: the nearest ancestor holding ``seeds/``."""
     return _root_of(path.resolve().parent)
@@ -163,6 +167,10 @@ def _chain(path: Path) -> list[Layer]:
                 child = layers[-1]
                 e.message += f" (extended by {child.path}:{line_of_key(child.text, 'extends')})"
                 raise ScenarioError(e.file, e.message, line=e.line, path=e.path) from None
+            if not set(layer.data) <= SCENARIO_KEYS:  # say nothing of what another file holds
+                raise _bad_extends(
+                    layers[-1], f"expected a scenario file, got {current.name!r}, which is not one"
+                )
         else:
             layer = read_layer(current)
         layers.append(layer)
