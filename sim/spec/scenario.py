@@ -252,12 +252,15 @@ def _resolve_claims(layers: list[Layer]) -> Path | None:
         if isinstance(claims, str):
             target, root = relative_to_file(layer.path, claims)
             target = target.resolve()
-            where = {"path": "claims", "line": line_of_key(layer.text, "claims")}
+            line = line_of_key(layer.text, "claims")
+            problem = None
             if not target.is_relative_to(root):
-                raise ScenarioError(layer.path, f"expected a path inside {root}, got {claims!r}", **where)
-            if not target.is_file():
+                problem = f"expected a path inside {root}, got {claims!r}"
+            elif not target.is_file():
                 what = "no such file" if not target.exists() else "not a file"
-                raise ScenarioError(layer.path, f"expected a claims file, got {claims!r} ({what})", **where)
+                problem = f"expected a claims file, got {claims!r} ({what})"
+            if problem:
+                raise ScenarioError(layer.path, problem, path="claims", line=line)
             return target
     return None
 
