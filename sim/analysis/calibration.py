@@ -47,7 +47,7 @@ import pandas as pd
 from sim.analysis import likelihood
 from sim.analysis.likelihood import Binding
 from sim.errors import InputError
-from sim.files import atomic_open, atomic_write, atomic_write_text
+from sim.files import all_or_nothing, atomic_open, atomic_write, atomic_write_text
 from sim.model import dynamics
 from sim.model.landscape import best_partition
 from sim.run.collectors import Collector, OutcomeCollector
@@ -656,6 +656,7 @@ def _check_out(out: Path, force: bool) -> None:
         raise InputError(f"{out}: already holds a calibration; use --force to replace it")
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_calibration(cal: Calibration, out: Path) -> None:
     """Write the posterior samples, the accepted states, the posterior scenario, the predictive
     tables and a manifest into ``out``."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sim.cli import options
 from sim.errors import EXIT_OK
+from sim.files import all_or_nothing
 from sim.present import text
 
 COMMANDS = ("score", "calibrate")
@@ -26,6 +27,7 @@ _NOT_WITH_PROJECTION = (
     "replicates",
     "chunk_size",
     "scheduler",
+    "scheduler_timeout",
     "engine",
     "why",
 )
@@ -92,10 +94,13 @@ def _add_observations(p: argparse.ArgumentParser) -> None:
     )
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def cmd_score(args: argparse.Namespace) -> int:
     """`score`: rank scenarios by the probability each gave the record."""
     from sim.analysis.calibration import score_scenarios
 
+    for scenario in args.scenarios:
+        options.check_history(scenario, args.observations, args.replicates, "score")
     if args.out:
         options.hold(args.out, own="scores.csv", force=args.force, what="scores")
     predictive: dict = {}
@@ -130,10 +135,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """`calibrate`: condition a scenario on observations and write the posterior."""
     from sim.analysis.calibration import DEFAULT_REPLICATES, MIN_ACCEPTED, calibrate
 
+    options.check_history(
+        args.scenario, args.observations, args.replicates or DEFAULT_REPLICATES, "calibrate"
+    )
     out = args.out or options.results_folder(args.scenario.stem, "calibrated")
     options.hold(out)  # calibrate itself refuses a folder that holds anything but a calibration
     cal = calibrate(

@@ -10,6 +10,7 @@ from pathlib import Path
 from sim.cli import options
 from sim.cli.options import UsageError
 from sim.errors import EXIT_OK, AllianceError, RunError
+from sim.files import all_or_nothing
 from sim.present import text
 
 COMMANDS = ("run", "compare", "report", "verify")
@@ -123,6 +124,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def cmd_report(args: argparse.Namespace) -> int:
     """`report`: an HTML report of finished result directories."""
     from sim.present.page import is_page

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import Calibration, Projection
+from sim.files import all_or_nothing
 
 
 def claim_reading(cal: Calibration) -> pd.DataFrame:
@@ -91,6 +92,7 @@ def predictive_frame(cal: Calibration) -> pd.DataFrame:
     )
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_history_report(
     cal: Calibration,
     path: str | Path,
@@ -245,6 +247,7 @@ SCORE_LABELS = {
 }
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_scores_report(
     scores: pd.DataFrame, predictive: dict[str, pd.DataFrame], path: str | Path, subtitle: str
 ) -> Path:

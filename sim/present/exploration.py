@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from sim.analysis.discovery import Discovery
 from sim.analysis.sensitivity import Sensitivity
-from sim.files import atomic_write, atomic_write_text
+from sim.files import all_or_nothing, atomic_write, atomic_write_text
 from sim.present import plots
 from sim.present.page import (
     FigureEntry,
@@ -203,6 +203,7 @@ def _sensitivity_table(s: Sensitivity, output: str, claims: dict | None, top: in
     return table_html(frame, html_columns=list(frame.columns))
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_sensitivity(s: Sensitivity, out: str | Path, claims: dict | None = None) -> dict[str, Path]:
     """Write the design and its outputs (Parquet), the indices (CSV), the settings (JSON) and the
     page ``report.html`` with its figure to ``out``; returns the paths by kind."""
@@ -471,6 +472,7 @@ def discovery_section(
 DISCOVERY_GLOSSARY = ("base_rate", "coverage", "density", "mass", "lift", "qp", "wilson")
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_discovery(d: Discovery, out: str | Path, claims: dict | None = None) -> dict[str, Path]:
     """Write the boxes (CSV), the trajectories (CSV) and the page (with the figure when PRIM found
     a box); returns the paths by kind."""
@@ -586,6 +588,7 @@ def sweep_answer(sw) -> str:
     return text + "." + (f" For comparison, {esc(own)}." if own else "")
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_sweep(sw, out: str | Path) -> dict[str, Path]:
     """Write a sweep's table (CSV), paired differences (CSV), figure (PNG) and page
     (``report.html``) to ``out``; returns the paths by kind."""

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.analysis.given_data import DUMMY, OUTPUT_WORDS, GivenDataResult
-from sim.files import atomic_write, atomic_write_text
+from sim.files import all_or_nothing, atomic_write, atomic_write_text
 from sim.present import plots
 from sim.present.page import FigureEntry, Page, esc, noise_badge, sample_note, table_html, titled
 
@@ -69,6 +69,7 @@ def over_time_chart(result: GivenDataResult, top: int = 6, dt: float = 1.0, unit
     )
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_sobol_over_time(result, out: str | Path, dt: float = 1.0, unit: str = "steps") -> dict[str, Path]:
     """Write ``sobol_over_time_ST.csv``, ``sobol_over_time_S1.csv``, ``sobol_over_time.png``
     (total indices against time) and the page ``over_time.html`` of a
@@ -155,6 +156,7 @@ def _sobol_over_time_page(result, path: Path, draw, dt: float, unit: str) -> Pat
     return page.write()
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_given_data(
     result: GivenDataResult,
     out: str | Path,

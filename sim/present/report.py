@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.analysis import outcomes
+from sim.files import all_or_nothing
 from sim.present import plots
 from sim.present.page import (
     FigureEntry,
@@ -941,6 +942,7 @@ def report_glossary(runs: Sequence[Results]) -> list[str]:
     return keys
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_report(results: Sequence[Results], path: str | Path) -> Path:
     """Write the HTML report of one result set, or the comparison report of several.
 
