@@ -493,7 +493,7 @@ def evaluate(
         per_replicate=True,
     )
     seconds = time.perf_counter() - start
-    if np.all(M == M[:1]):
+    if np.all(M == M[:1, :1]):  # every metric one value, under every policy in every world
         if out is not None:
             shutil.rmtree(Path(out) / "runs", ignore_errors=True)  # nothing partial stays
         raise InputError(unmoved(scenario, obj, M, steps=scenario.run.steps))
