@@ -119,6 +119,19 @@ def _add_engine_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_method_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--method",
+        choices=["auto", "rejection", "smc"],
+        default="auto",
+        help="rejection (whole replicates weighed by the whole record), smc (assimilated date by "
+        "date, for informative records) or auto (default: a pilot chooses, and says why)",
+    )
+    p.add_argument(
+        "--particles", type=_positive_int, default=None, help="smc: parameter particles (default 400)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = _Parser(
@@ -147,9 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "calibrate",
         help="condition a scenario's ensemble on dated observations "
-        "(ABC rejection) and write the posterior as a scenario",
+        "(ABC rejection or sequential Monte Carlo) and write the posterior as a scenario",
     )
     _add_engine_option(p)
+    _add_method_options(p)
     p.add_argument("scenario", type=Path)
     p.add_argument(
         "--observations", type=Path, required=True, help="observations file (e.g. seeds/observations.toml)"
@@ -188,6 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="rank scenarios by the probability each gave the observed record (log scores, Bayes factors)",
     )
     _add_engine_option(p)
+    p.add_argument(
+        "--method",
+        choices=["prior", "smc"],
+        default="prior",
+        help="the evidence by the prior replicates' mean likelihood (default) or by sequential "
+        "Monte Carlo (for informative records)",
+    )
+    p.add_argument(
+        "--particles", type=_positive_int, default=None, help="smc: parameter particles (default 400)"
+    )
     p.add_argument("scenarios", type=Path, nargs="+")
     p.add_argument("--observations", type=Path, required=True)
     p.add_argument(
@@ -208,6 +232,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for scores.csv, predictive.csv (each "
         "observation's probability under each scenario) and report.html",
     )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser(
+        "backtest",
+        help="calibrate on the readings up to a date, predict the later ones, and score the "
+        "predictions against the prior and persistence",
+    )
+    _add_engine_option(p)
+    _add_method_options(p)
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--observations", type=Path, required=True, help="observations file")
+    p.add_argument("--until", type=_date, required=True, help="the last date calibrated on (YYYY-MM-DD)")
+    p.add_argument(
+        "--replicates", "-n", type=_positive_int, default=None, help="prior replicates (default 50000)"
+    )
+    p.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
+    p.add_argument(
+        "--workers", "-j", type=_positive_int, default=1, help="local worker processes (default 1)"
+    )
+    p.add_argument("--out", "-o", type=Path, help="folder for backtest.csv and report.html")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("compare", help="run several scenarios and write a comparison report")
@@ -1294,8 +1338,8 @@ def cmd_optimize(args) -> int:
 
 
 def cmd_project(args) -> int:
-    """`run --from-observations`: continue a calibration's accepted replicates."""
-    from sim.analysis.calibration import project
+    """`run --from-observations`: continue a calibration's posterior draws; the same report as `run`."""
+    from sim.analysis.projection import project, projected_results
     from sim.run.store import safe_name
 
     folder = args.scenario if args.scenario.is_dir() else args.scenario.parent
@@ -1309,12 +1353,19 @@ def cmd_project(args) -> int:
         dtype=args.dtype or "float32",
         workers=args.workers,
         progress=not args.no_progress,
+        engine=args.engine,
     )
     print(proj.sentence())
     for fate in ("stab_in_the_back", "drift_apart"):
         p, lo, hi = proj.p(fate)
         print(f"  P({fate.replace('_', ' ')}) = {p:.2f} ({lo:.2f}-{hi:.2f})")
+    results = projected_results(proj)
+    _print_summary(results)
     print(f"projection: {out}")
+    if not args.no_report:
+        from sim.present.report import write_report
+
+        print(f"report: {write_report([results], out / 'report.html')}")
     return EXIT_OK
 
 
@@ -1324,6 +1375,8 @@ def cmd_calibrate(args) -> int:
     from sim.run.store import safe_name
 
     out = args.out or Path("results") / f"{safe_name(args.scenario.stem)}-calibrated"
+    from sim.present.history import summary_lines
+
     cal = calibrate(
         args.scenario,
         args.observations,
@@ -1336,14 +1389,17 @@ def cmd_calibrate(args) -> int:
         workers=args.workers,
         exclude=args.exclude,
         engine=args.engine,
+        method=args.method,
+        particles=args.particles,
+        say=print,
     )
-    print(cal.summary())
+    print("\n".join(summary_lines(cal)))
     print(f"posterior: {out / 'posterior.toml'} (samples in posterior.parquet, states in states.npz)")
     if not args.no_report:
         from sim.analysis.calibration import project
         from sim.present.history import write_history_report
 
-        proj = project(out)
+        proj = project(out, workers=args.workers, engine=args.engine)
         print(proj.sentence())
         print(f"report: {write_history_report(cal, out / 'report.html', projection=proj)}")
     return EXIT_OK
@@ -1363,6 +1419,8 @@ def cmd_score(args) -> int:
         workers=args.workers,
         predictive=predictive,
         engine=args.engine,
+        method=args.method,
+        particles=args.particles,
     )
     print(
         f"{'rank':>4}  {'scenario':<22} {'P(record)':>10} {'log score':>10} {'+-':>6} "
@@ -1389,8 +1447,37 @@ def cmd_score(args) -> int:
     return EXIT_OK
 
 
+def cmd_backtest(args) -> int:
+    """`backtest`: calibrate up to a date, predict the later readings, score against baselines."""
+    from sim.analysis.backtest import backtest
+    from sim.present.history import backtest_lines, write_backtest_report
+
+    bt = backtest(
+        _scenario_path(args.scenario),
+        args.observations,
+        args.until,
+        replicates=args.replicates,
+        seed=args.seed,
+        method=args.method,
+        particles=args.particles,
+        workers=args.workers,
+        engine=args.engine,
+        progress=not args.no_progress,
+        say=print,
+    )
+    print("\n".join(backtest_lines(bt)))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        bt.readings.to_csv(args.out / "backtest_readings.csv", index=False)
+        bt.table.to_csv(args.out / "backtest.csv", index=False)
+        print(f"tables: {args.out / 'backtest.csv'}, {args.out / 'backtest_readings.csv'}")
+        print(f"report: {write_backtest_report(bt, args.out / 'report.html')}")
+    return EXIT_OK
+
+
 COMMANDS = {
     "calibrate": cmd_calibrate,
+    "backtest": cmd_backtest,
     "score": cmd_score,
     "run": cmd_run,
     "compare": cmd_compare,

@@ -1,21 +1,28 @@
 """Conditioning an ensemble on what has been observed: prior predictive checks, scenario scores,
-ABC rejection with the error model as kernel, the posterior as a scenario file, and the view from
-today (accepted replicates continued from the last observation's step, from their own states).
+ABC rejection with the normalised error model as kernel, sequential assimilation for informative
+records (:mod:`sim.analysis.assimilation`), the posterior as a scenario file, and the view from
+today (:mod:`sim.analysis.projection`: posterior draws continued from their own states).
 
-Method. Every uncertain value of a scenario is drawn from its prior (the scenario's ranges), one
-draw per replicate, and the whole ensemble runs at once up to the last observation's step. At each
-observation's step an :class:`ObservationCollector` records what the observation reads. The record's
-likelihood under the error model of :mod:`sim.spec.observations` is the ABC kernel: replicate r
-is accepted with probability ``L_r`` (Pritchard et al. 1999; Beaumont et al. 2002), which is exact
-for the model with that error model (Wilkinson 2013). We choose plain rejection over ABC-SMC
-(Toni et al. 2009; Beaumont et al. 2009) and over history matching (Vernon et al. 2010) because
-(i) the engine runs tens of thousands of replicates in seconds, so one prior ensemble gives
-enough accepted draws for records like ours, (ii) every accepted draw is a whole replicate whose
-*state* at the last observation is kept, so the view from today continues exactly the replicates
-that reproduced the record (an SMC perturbation would break that link: a moved parameter needs a
-new trajectory), and (iii) the acceptance rate is then also the probability the scenario gave the
-record, which scores the scenarios. When the record is too improbable for the ensemble (too few
-accepted), we refuse and name the binding observation rather than silently widening tolerances.
+Rejection. Every uncertain value of a scenario is drawn from its prior (the scenario's ranges), one
+draw per replicate, and the whole ensemble runs at once up to the last observation's step, where
+an :class:`~sim.analysis.readings.ObservationCollector` has recorded what each observation reads.
+Replicate r is accepted with probability ``L_r / L_max``: the record's likelihood under the error
+model of :mod:`sim.spec.observations` over its supremum, the product of each reading's largest
+possible likelihood (:func:`sim.analysis.history.log_sup`). Rejection with any kernel bounded by 1
+that is proportional to the likelihood gives exact draws from the posterior of the model with that
+error model (Pritchard et al. 1999; Beaumont et al. 2002; Wilkinson 2013); dividing by the supremum
+is the largest such kernel, so readings that can never be certain (a range read with a wide
+error) no longer crush acceptance. The evidence and the Bayes factors between scenarios are
+defined on ``L``, not on ``L / L_max``, and are unchanged by the normalisation.
+
+Choosing the method. Rejection's accepted draws fall geometrically with the number of informative
+readings. With ``method="auto"`` a pilot of the first prior replicates estimates rejection's
+expected accepted draws at the replicate budget (the pilot's mean of ``L / L_max`` times the
+budget); at least twice the draws required and rejection runs (exact, cheap, every accepted draw a
+whole replicate), otherwise the record is assimilated date by date by SMC²
+(:mod:`sim.analysis.assimilation`). Both keep each posterior draw's state at the last observation,
+so the view from today continues the draws that reproduced the record. When rejection cannot
+answer, the refusal names the binding reading, the replicates it would need, and the other method.
 
 References
 ----------
@@ -24,319 +31,61 @@ Pritchard et al. (1999); Beaumont, Zhang & Balding (2002); Wilkinson (2013): see
 Toni, T., Welch, D., Strelkowa, N., Ipsen, A. & Stumpf, M. P. H. (2009). Approximate Bayesian
     computation scheme for parameter inference and model selection in dynamical systems.
     J. R. Soc. Interface 6, 187-202.
-Beaumont, M. A., Cornuet, J.-M., Marin, J.-M. & Robert, C. P. (2009). Adaptive approximate Bayesian
-    computation. Biometrika 96, 983-990.
 Vernon, I., Goldstein, M. & Bower, R. G. (2010). Galaxy formation: a Bayesian uncertainty analysis.
     Bayesian Analysis 5, 619-669.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sim.analysis import history
+from sim.analysis.projection import (  # noqa: F401 - the view from today, as this module's API
+    MANIFEST,
+    POSTERIOR_TABLE,
+    STATES,
+    Projection,
+    calibration_dir,
+    load_states,
+    project,
+)
+from sim.analysis.readings import (  # noqa: F401 - re-exported: what calibrations read
+    ACCEPT_STREAM,
+    DEFAULT_CHUNK,
+    PILOT_REPLICATES,
+    Ensemble,
+    ObservationCollector,
+    predictive_table,
+    simulate,
+)
+from sim.analysis.scoring import score_scenarios  # noqa: F401 - re-exported
 from sim.errors import InputError
-from sim.model import dynamics
-from sim.model.landscape import best_partition
-from sim.run.engine import Collector, Design, OutcomeCollector, Start, run_design
-from sim.spec.observations import TIE_KINDS, Record, add_units, load_record
+from sim.spec.observations import Record, load_record
 from sim.spec.parammap import slots
-from sim.spec.scenario import Scenario, _root_for, load_scenario, stored_scenario
-from sim.vocabulary import FATES, PARAM_PREFIX, Fate, end_step_column, fate_column, param_column
+from sim.spec.scenario import Scenario, _root_for, load_scenario
+from sim.vocabulary import param_column
+
+if TYPE_CHECKING:
+    from sim.analysis.assimilation import SMCResult
 
 DEFAULT_REPLICATES = 50_000
-DEFAULT_CHUNK = 4096
-MIN_ACCEPTED = 200  # fewer accepted replicates than this and the posterior is not trusted
-ACCEPT_STREAM = 1_000_003  # spawn key of the acceptance uniforms, apart from the engine's streams
-STATES = "states.npz"
+MIN_ACCEPTED = 200  # fewer effective posterior draws than this and the posterior is not trusted
 POSTERIOR_TOML = "posterior.toml"
-POSTERIOR_TABLE = "posterior.parquet"
-MANIFEST = "calibration.json"
+METHODS = ("auto", "rejection", "smc")
+MAX_SENSIBLE_REPLICATES = 10**10  # a refusal suggests no more replicates than this
+PILOT = PILOT_REPLICATES  # prior replicates of the pilot that chooses the method (and of SMC's prior table)
 
 
 class CalibrationError(InputError):
     """The record cannot condition the ensemble (too few replicates reproduce it)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Recording what the observations need
-# --------------------------------------------------------------------------------------------
-
-
-class ObservationCollector(Collector):
-    """Records, at each observation's step, what it reads in every replicate; at the last step it
-    decides acceptance (with uniforms of its own stream, from ``seed`` and the chunk's number) and
-    keeps the accepted replicates' states.
-
-    An engine :class:`~sim.run.engine.Collector`: ``begin(block, params)``, ``record(state)`` at
-    t = 0 and after every step, ``end(block, params, state)`` returning the chunk's payload (a dict).
-    """
-
-    def __init__(
-        self, scenario: Scenario, record: Record, *, seed: int | None = None, keep_states: bool = True
-    ):
-        self.observations = record.observations
-        self.steps = np.array(record.steps)
-        self.last = int(self.steps.max())
-        actors = {a: i for i, a in enumerate(scenario.actor_names)}
-        alliances = {a: i for i, a in enumerate(scenario.alliances)}
-        events = {e: i for i, e in enumerate(scenario.events)}
-        # what each observation reads: (what, index, second index or flag, flag); the record was
-        # checked against the scenario (load_record), so every name is known
-        self._read: list[tuple] = []
-        for o in self.observations:
-            if o.kind in TIE_KINDS:
-                self._read.append(("tie", actors[str(o.from_)], actors[str(o.to)], o.mutual))
-            elif o.kind == "same_bloc":
-                pair = o.actors or []
-                self._read.append(("bloc", actors[pair[0]], actors[pair[1]], o.same))
-            elif o.kind == "event_fired":
-                self._read.append(("event", events[str(o.event)], o.fired, None))
-            elif o.kind == "alliance_active":
-                self._read.append(("active", alliances[str(o.alliance)], None, None))
-            else:
-                self._read.append(("ended", alliances[str(o.alliance)], o.fate, None))
-        self.seed = seed
-        self.keep_states = keep_states
-
-    def begin(self, block, params) -> None:
-        """Start a chunk: an empty ``(n, K)`` table of readings."""
-        self.values = np.full((params.n, len(self.observations)), np.nan)
-        self.states: dict[str, np.ndarray] = {}
-        self.accepted = np.zeros(params.n, dtype=bool)
-        index = 0 if block is None else block.index
-        self.replicate = (
-            np.arange(params.n, dtype=np.int64)
-            if block is None
-            else block.replicate_of_row().astype(np.int64)
-        )
-        self.accept_u = (
-            None
-            if self.seed is None
-            else np.random.default_rng(
-                np.random.SeedSequence(self.seed, spawn_key=(index, ACCEPT_STREAM))
-            ).random(params.n)
-        )
-
-    def record(self, state) -> None:
-        """Read the observations due at ``state.t``; at the last one, decide acceptance."""
-        t = state.t
-        due = np.flatnonzero(self.steps == t)
-        if due.size:
-            blocs = None
-            for k in due:
-                what, a, b, c = self._read[k]
-                if what == "tie":
-                    w = state.ties[:, a, b].astype(np.float64)
-                    if c:
-                        w = 0.5 * (w + state.ties[:, b, a])
-                    self.values[:, k] = w
-                elif what == "bloc":
-                    if blocs is None:
-                        W = state.ties.astype(np.float64)
-                        blocs, _ = best_partition(
-                            state.capability.astype(np.float64), 0.5 * (W + np.swapaxes(W, 1, 2))
-                        )
-                    same = blocs[:, a] == blocs[:, b]
-                    self.values[:, k] = same == c
-                elif what == "event":
-                    self.values[:, k] = state.fired[:, a] == b
-                elif what == "active":
-                    self.values[:, k] = state.active[:, a]
-                else:
-                    ended = ~state.active[:, a]
-                    if b != "any":
-                        code = Fate.STAB if b == "stab_in_the_back" else Fate.DRIFT
-                        ended &= state.fate[:, a] == code.value
-                    self.values[:, k] = ended
-        if t == self.last and self.accept_u is not None:
-            lik = history.likelihoods(self.observations, self.values).prod(axis=1)
-            self.accepted = history.accept(lik, self.accept_u)
-            if self.keep_states:
-                rows = np.flatnonzero(self.accepted)
-                self.states = {k: np.array(getattr(state, k)[rows]) for k in dynamics.STATE_ARRAYS}
-
-    def end(self, block, params, state) -> dict:
-        """The chunk's readings, sampled values, acceptance and accepted states."""
-        return {
-            "values": self.values,
-            "sampled": {k: v.astype(np.float64) for k, v in params.sampled.items()},
-            "accepted": self.accepted,
-            "states": self.states,
-            "replicate": self.replicate,
-        }
-
-
-# --------------------------------------------------------------------------------------------
-# Running the prior ensemble up to the last observation
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Ensemble:
-    """A prior ensemble read at the observations' steps."""
-
-    values: np.ndarray  # (n, K)
-    sampled: dict[str, np.ndarray]  # path -> (n,)
-    accepted: np.ndarray  # (n,) bool
-    states: dict[str, np.ndarray]  # accepted replicates' state arrays at the last step
-    replicate: np.ndarray  # (n,) replicate number (as in `run` with the same seed and chunk size)
-    seed: int
-    chunk_size: int
-
-    @property
-    def n(self) -> int:
-        """Number of prior replicates."""
-        return len(self.values)
-
-
-def simulate(
-    scenario: Scenario,
-    record: Record,
-    *,
-    replicates: int,
-    seed: int,
-    chunk_size: int = DEFAULT_CHUNK,
-    keep_states: bool = True,
-    dtype: str = "float32",
-    progress: bool = False,
-    workers: int | None = 1,
-    executor=None,
-    engine: str = "numpy",
-) -> Ensemble:
-    """Run ``replicates`` prior draws of ``scenario`` up to the record's last step (a one-point
-    design of :func:`sim.run.engine.run_design`: the same draws as ``run`` with the same seed and
-    chunk size) and read the observations with an :class:`ObservationCollector`."""
-    short = scenario.with_run(steps=max(record.last_step, 1))
-    collector = ObservationCollector(scenario, record, seed=seed, keep_states=keep_states)
-    parts = run_design(
-        short,
-        Design.single(replicates),
-        collector,
-        seed=seed,
-        chunk_size=chunk_size,
-        workers=workers,
-        executor=executor,
-        progress=progress,
-        desc="prior",
-        dtype=dtype,
-        engine=engine,
-    )
-    return Ensemble(
-        values=np.concatenate([p["values"] for p in parts]),
-        sampled={k: np.concatenate([p["sampled"][k] for p in parts]) for k in parts[0]["sampled"]},
-        accepted=np.concatenate([p["accepted"] for p in parts]),
-        states={k: np.concatenate([p["states"][k] for p in parts]) for k in parts[0]["states"]}
-        if keep_states
-        else {},
-        replicate=np.concatenate([p["replicate"] for p in parts]),
-        seed=seed,
-        chunk_size=chunk_size,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Prior predictive check and scores
-# --------------------------------------------------------------------------------------------
-
-
-def predictive_table(record: Record, values: np.ndarray, weights: np.ndarray | None = None) -> pd.DataFrame:
-    """For each observation: its step, what it says, the share of replicates in which it happened
-    (without reading error) with a 95 % Wilson interval, and its mean likelihood under the error
-    model. With ``weights`` (posterior), shares are weighted and the interval uses the effective
-    sample size."""
-    hit = history.happened(record.observations, values)
-    lik = history.likelihoods(record.observations, values)
-    n = len(values)
-    if weights is None:
-        weights = np.full(n, 1.0 / n)
-        size = n
-    else:
-        weights = np.asarray(weights) / np.sum(weights)
-        size = max(int(round(history.ess(weights))), 1)
-    rows = []
-    for k, o in enumerate(record.observations):
-        p = float(weights @ hit[:, k])
-        lo, hi = history.wilson(p * size, size)
-        rows.append(
-            {
-                "id": o.id,
-                "date": o.date.isoformat(),
-                "step": record.steps[k],
-                "observed": o.describe(),
-                "p_happened": p,
-                "low": lo,
-                "high": hi,
-                "likelihood": float(weights @ lik[:, k]),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def score_scenarios(
-    paths: list[Path],
-    observations: Path,
-    *,
-    replicates: int,
-    seed: int,
-    chunk_size: int = DEFAULT_CHUNK,
-    progress: bool = False,
-    workers: int | None = 1,
-    predictive: dict | None = None,
-    engine: str = "numpy",
-) -> pd.DataFrame:
-    """Rank scenarios by the probability each gave the record (its marginal likelihood under the
-    error model), with log scores, Monte Carlo errors and log Bayes factors against the best.
-
-    The standard error of a log Bayes factor treats the two ensembles as independent; scenarios
-    run with one seed share random streams, so it is conservative. With ``predictive`` (a dict),
-    each scenario's prior predictive table (:func:`predictive_table`) is stored in it by name.
-    """
-    rows = []
-    for path in paths:
-        scenario = load_scenario(path)
-        record = load_record(observations, scenario)
-        ens = simulate(
-            scenario,
-            record,
-            replicates=replicates,
-            seed=seed,
-            chunk_size=chunk_size,
-            keep_states=False,
-            progress=progress,
-            workers=workers,
-            engine=engine,
-        )
-        lik = history.likelihoods(record.observations, ens.values)
-        s = history.log_score_from_log(history.log_likelihood(lik))
-        bind = history.binding_observation(lik)
-        if predictive is not None:
-            predictive[Path(path).stem] = predictive_table(record, ens.values)
-        rows.append(
-            {
-                "scenario": Path(path).stem,
-                "p_record": s.evidence,
-                "log_score": s.log_score,
-                "log_se": s.log_se,
-                "replicates": s.n,
-                "binding": record.observations[bind.index].id,
-            }
-        )
-    table = pd.DataFrame(rows).sort_values("log_score", ascending=False, kind="stable")
-    best = table.iloc[0]
-    table["log_bf_vs_best"] = table["log_score"] - best["log_score"]
-    table["log_bf_se"] = np.hypot(table["log_se"], best["log_se"])
-    table.loc[table.index[0], "log_bf_se"] = 0.0
-    table.insert(0, "rank", np.arange(1, len(table) + 1))
-    return table.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,61 +109,48 @@ class Moved:
 
 
 @dataclass
+class Posterior:
+    """Equally weighted posterior draws: each one's parameter values, what its trajectory read at
+    every observation, and its state at the last observation (what the view from today continues)."""
+
+    sampled: dict[str, np.ndarray]  # path -> (m,)
+    values: np.ndarray  # (m, K)
+    states: dict[str, np.ndarray]  # sim.model.dynamics.STATE_ARRAYS at the last step, (m, ...)
+    ids: np.ndarray  # (m,) the prior replicate (rejection) or parameter particle (smc) of each draw
+    effective: float  # effective draws (rejection: the accepted; smc: ESS, at most the distinct)
+
+    @property
+    def m(self) -> int:
+        """Number of draws."""
+        return len(self.values)
+
+
+@dataclass
 class Calibration:
-    """A finished calibration: the ensemble, its likelihoods, what was accepted and what moved."""
+    """A finished calibration: the prior ensemble and its likelihoods, the posterior draws, what the
+    record moved, and how it was obtained (``method``: rejection or smc, and ``reason``)."""
 
     scenario: Scenario
     source: Path
     record: Record
-    ensemble: Ensemble
-    likelihood: np.ndarray  # (n, K)
-    accepted: np.ndarray  # (m,) indices
-    acceptance: float
-    ess: float
+    ensemble: Ensemble  # prior replicates (rejection: all; smc: the pilot)
+    likelihood: np.ndarray  # (n, K) each prior replicate's normalised likelihoods L / L_max
+    accepted: np.ndarray  # (m,) rejection: indices of the accepted prior replicates
+    acceptance: float  # rejection's acceptance rate (smc: nan)
+    ess: float  # rejection: ESS of the likelihood weights over every prior replicate; smc: effective draws
     binding: history.Binding
     moved: list[Moved]
     prior_predictive: pd.DataFrame
     posterior_predictive: pd.DataFrame
+    posterior: Posterior
+    method: str = "rejection"
+    reason: str = ""
+    log_evidence: float = math.nan  # log P(record), on L
+    log_evidence_se: float = math.nan
+    smc: SMCResult | None = None  # the result of an SMC calibration
     shifts: list[Moved] = field(default_factory=list)  # every uncertain value, most moved first
     correlations: list[tuple[str, str, float]] = field(default_factory=list)  # among the moved
     out: Path | None = None
-
-    def summary(self) -> str:
-        """The lines `alliance-sim calibrate` prints."""
-        r = self.record
-        o = r.observations[self.binding.index]
-        lines = [
-            f"{self.source}: {self.ensemble.n} prior replicates to step {r.last_step} "
-            f"({r.last_date.isoformat()}), {len(r)} observations",
-            f"accepted {len(self.accepted)} (acceptance rate {self.acceptance:.2%}); "
-            f"effective sample size of the weights {self.ess:.0f}",
-            f"binding observation: {o.id} ({o.describe()}, {o.date.isoformat()}): without it "
-            f"acceptance would be {self.binding.acceptance_without:.2%}",
-        ]
-        if self.moved:
-            lines.append(
-                "parameters the record moved most (KS distance; prior -> posterior mean "
-                "+- sd; cited observations):"
-            )
-            for m in self.moved[:10]:
-                lines.append(
-                    f"  {m.path:<44} {m.ks:.2f}  {m.prior_mean:.3g}+-{m.prior_sd:.2g} -> "
-                    f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}"
-                )
-        else:
-            lines.append("no parameter moved beyond Monte Carlo noise")
-        significant = {m.path for m in self.moved}
-        rest = [m for m in self.shifts if m.path not in significant][: max(0, 3 - len(self.moved))]
-        if rest:
-            lines.append("next largest shifts (within Monte Carlo noise at level 0.001):")
-            for m in rest:
-                lines.append(
-                    f"  {m.path:<44} {m.ks:.2f}  {m.prior_mean:.3g}+-{m.prior_sd:.2g} -> "
-                    f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}"
-                )
-        for a, b, rho in self.correlations[:5]:
-            lines.append(f"  rank correlation {a} ~ {b}: {rho:+.2f} (independent in the prior)")
-        return "\n".join(lines)
 
 
 def _prior_range(value) -> tuple[float, float]:
@@ -426,28 +162,31 @@ def _prior_range(value) -> tuple[float, float]:
 
 def moved_parameters(
     scenario: Scenario,
-    ens: Ensemble,
-    lik: np.ndarray,
-    accepted: np.ndarray,
+    prior: dict[str, np.ndarray],
+    posterior: dict[str, np.ndarray],
+    log_rel: np.ndarray,
     record: Record,
     alpha: float = 0.001,
+    effective: float | None = None,
 ) -> list[Moved]:
-    """Uncertain values whose accepted draws differ from their prior draws (two-sample KS at
-    level ``alpha``), most moved first, each with the observations that moved it: those whose
-    likelihood correlates with the value beyond ``3 / sqrt(n)`` (at most three, strongest first)."""
+    """Uncertain values whose posterior draws differ from their prior draws (two-sample KS at level
+    ``alpha``, the posterior's size taken as its ``effective`` draws), most moved first, each with
+    the observations that moved it: those whose log-likelihood over the prior draws correlates
+    with the value beyond ``3 / sqrt(n)`` (at most three, strongest first)."""
     values = {slot.path: slot.value for slot in slots(scenario)}
-    n, m = ens.n, len(accepted)
+    first = next(iter(posterior.values()), np.empty(0))
+    n, m = len(log_rel), len(first)
     if m < 2:
         return []
-    cut = history.ks_threshold(n, m, alpha) if alpha > 0 else -1.0
+    size = max(2, int(round(effective if effective is not None else m)))
+    cut = history.ks_threshold(n, size, alpha) if alpha > 0 else -1.0
     out = []
-    log_l = np.log(np.maximum(lik, history.TINY))
-    centred_l = log_l - log_l.mean(axis=0)
+    centred_l = log_rel - log_rel.mean(axis=0)
     sd_l = centred_l.std(axis=0)
-    for path, x in ens.sampled.items():
+    for path, x in prior.items():
         if path not in values or isinstance(values[path], (int, float)) or np.ptp(x) == 0:
             continue
-        post = x[accepted]
+        post = posterior[path]
         d = history.ks_distance(x, post)
         if d <= cut:
             continue
@@ -466,17 +205,18 @@ def moved_parameters(
 
 
 def rank_correlations(
-    ens: Ensemble, accepted: np.ndarray, moved: list[str], alpha: float = 0.001
+    posterior: dict[str, np.ndarray], moved: list[str], alpha: float = 0.001, effective: float | None = None
 ) -> list[tuple[str, str, float]]:
     """Spearman rank correlations between a moved value and any other uncertain value among the
-    accepted draws, kept when significant at level ``alpha`` after a Bonferroni correction over
+    posterior draws, kept when significant at level ``alpha`` after a Bonferroni correction over
     the pairs tried (the prior draws every value independently, so such a correlation is the
     record's doing), largest first. ``posterior.toml`` cannot carry them (a scenario draws its
-    values independently); the accepted replicates, and the view from today, keep them exactly."""
+    values independently); the posterior draws, and the view from today, keep them exactly."""
     from scipy.stats import norm
 
-    m = len(accepted)
-    others = [p for p, x in ens.sampled.items() if np.ptp(x) > 0]
+    first = next(iter(posterior.values()), np.empty(0))
+    m = int(round(effective)) if effective is not None else len(first)
+    others = [p for p, x in posterior.items() if np.ptp(x) > 0]
     pairs = [
         (a, b)
         for i, a in enumerate(moved)
@@ -487,13 +227,44 @@ def rank_correlations(
         return []
     names = sorted({p for pair in pairs for p in pair}, key=others.index)
     ranks = np.column_stack(
-        [np.argsort(np.argsort(ens.sampled[p][accepted], kind="stable"), kind="stable") for p in names]
+        [np.argsort(np.argsort(posterior[p], kind="stable"), kind="stable") for p in names]
     ).astype(float)
     rho = np.corrcoef(ranks, rowvar=False)
     at = {p: i for i, p in enumerate(names)}
     cut = norm.isf(alpha / (2 * len(pairs))) / math.sqrt(m - 1)
     out = [(a, b, float(rho[at[a], at[b]])) for a, b in pairs if abs(rho[at[a], at[b]]) > cut]
     return sorted(out, key=lambda c: -abs(c[2]))
+
+
+def choose_method(
+    method: str, pilot: Ensemble, record: Record, replicates: int, min_accepted: int
+) -> tuple[str, str]:
+    """``(method, reason)``: ``auto`` picks rejection when the pilot puts its expected accepted
+    draws at the replicate budget at twice ``min_accepted`` or more, SMC otherwise."""
+    rate = float(np.exp(_log_rel(record, pilot.values).sum(axis=1)).mean())
+    expected = rate * replicates
+    if method == "rejection":
+        return method, f"as asked (a pilot of {pilot.n:,} replicates expects {expected:,.0f} accepted draws)"
+    if method == "smc":
+        return (
+            method,
+            f"as asked (a pilot of {pilot.n:,} replicates expects {expected:,.0f} accepted by rejection)",
+        )
+    if expected >= 2 * min_accepted:
+        return "rejection", (
+            f"a pilot of {pilot.n:,} prior replicates expects {expected:,.0f} accepted draws of "
+            f"{replicates:,}, at least twice the {min_accepted} needed"
+        )
+    return "smc", (
+        f"a pilot of {pilot.n:,} prior replicates expects {expected:,.1f} accepted draws of "
+        f"{replicates:,} by rejection, fewer than twice the {min_accepted} needed; the record is "
+        f"assimilated date by date"
+    )
+
+
+def _log_rel(record: Record, values: np.ndarray) -> np.ndarray:
+    """``(n, K)`` log of each reading's normalised likelihood ``L / L_max``."""
+    return history.log_likelihoods(record.observations, values) - history.log_sup(record.observations)
 
 
 def calibrate(
@@ -510,29 +281,38 @@ def calibrate(
     workers: int | None = 1,
     exclude: list[str] | None = None,
     engine: str = "numpy",
+    method: str = "auto",
+    particles: int | None = None,
+    say=None,
 ) -> Calibration:
-    """Condition a scenario's ensemble on an observations file (ABC rejection; see the module).
+    """Condition a scenario's ensemble on an observations file (see the module).
 
     Parameters
     ----------
     scenario_path, observations
         The scenario and the observations files.
     replicates
-        Prior draws (each a whole replicate run to the last observation).
+        Prior draws of rejection (each a whole replicate run to the last observation).
     seed
-        Seed of the draws, the dynamics and the acceptance (default: the scenario's).
+        Seed of every draw (default: the scenario's).
     out
         Folder for ``posterior.toml``, ``posterior.parquet``, ``states.npz``, ``calibration.json``
         and the predictive tables; nothing is written without it.
     min_accepted
         Refuse (:class:`CalibrationError`, naming the binding observation) below this many
-        accepted replicates.
+        effective posterior draws.
     workers
         Local processes of the engine (the result does not depend on them).
     exclude
         Observation ids left out (to see what one observation does to the posterior).
     engine
-        The engine that steps the prior replicates (``numpy`` or ``numba``).
+        The engine that steps the replicates (``numpy`` or ``numba``).
+    method
+        ``rejection``, ``smc`` (:func:`sim.analysis.assimilation.smc2`) or ``auto``.
+    particles
+        SMC's parameter particles (default 400).
+    say
+        Called with the one line saying which method runs and why (before it runs).
 
     Returns
     -------
@@ -543,57 +323,192 @@ def calibrate(
     record = load_record(observations, scenario)
     if exclude:
         record = record.without(exclude)
-    seed = scenario.run.seed if seed is None else seed
     if out is not None:
         out = Path(out)
         _check_out(out, force)
-    ens = simulate(
+    cal = condition(
         scenario,
+        source,
         record,
         replicates=replicates,
-        seed=seed,
+        seed=scenario.run.seed if seed is None else seed,
         chunk_size=chunk_size,
+        min_accepted=min_accepted,
         progress=progress,
         workers=workers,
         engine=engine,
+        method=method,
+        particles=particles,
+        say=say,
     )
-    lik = history.likelihoods(record.observations, ens.values)
-    log_l = history.log_likelihood(lik)
-    w = history.normalised(log_l)
-    accepted = np.flatnonzero(ens.accepted)
-    binding = history.binding_observation(lik)
-    acceptance = len(accepted) / ens.n
-    if len(accepted) < min_accepted:
-        o = record.observations[binding.index]
-        p = float(history.happened(record.observations, ens.values)[:, binding.index].mean())
-        raise CalibrationError(
-            f"{record.path}: only {len(accepted)} of {ens.n} replicates of {source.name} reproduce "
-            f"the record (acceptance {acceptance:.3%}; at least {min_accepted} needed); the binding "
-            f"observation is {o.id} ({o.describe()} on {o.date.isoformat()}), which happened in "
-            f"{p:.1%} of the replicates; without it acceptance would be "
-            f"{binding.acceptance_without:.3%}; run more replicates (--replicates) or review it"
+    cal.out = out
+    if out is not None:
+        write_calibration(cal, out)
+    return cal
+
+
+def condition(
+    scenario: Scenario,
+    source: Path,
+    record: Record,
+    *,
+    replicates: int,
+    seed: int,
+    chunk_size: int = DEFAULT_CHUNK,
+    min_accepted: int = MIN_ACCEPTED,
+    progress: bool = False,
+    workers: int | None = 1,
+    engine: str = "numpy",
+    method: str = "rejection",
+    particles: int | None = None,
+    say=None,
+) -> Calibration:
+    """The calibration of a loaded scenario on a checked record, in memory (:func:`calibrate`
+    without the files)."""
+    if method not in METHODS:
+        raise InputError(f"--method: expected one of {', '.join(METHODS)}, got {method!r}")
+    run = {"seed": seed, "chunk_size": chunk_size, "progress": progress, "workers": workers, "engine": engine}
+    reason = ""
+    pilot = None
+    if method != "rejection":
+        # a budget no larger than the pilot runs whole, and rejection reuses it if chosen
+        whole = replicates <= PILOT
+        pilot = simulate(
+            scenario,
+            record,
+            replicates=min(PILOT, replicates),
+            keep_states=whole,
+            seed=seed,
+            chunk_size=chunk_size,
+            progress=progress,
+            workers=workers,
+            engine=engine,
         )
-    moved = moved_parameters(scenario, ens, lik, accepted, record)
-    cal = Calibration(
+        method, reason = choose_method(method, pilot, record, replicates, min_accepted)
+        if say is not None:
+            say(f"method: {method} ({reason})")
+        if method == "rejection" and whole:
+            return _rejection(scenario, source, record, replicates, min_accepted, run, pilot, reason)
+    if method == "rejection":
+        cal = _rejection(scenario, source, record, replicates, min_accepted, run)
+    else:
+        cal = _smc(scenario, source, record, pilot, particles, min_accepted, run)
+    cal.reason = reason
+    return cal
+
+
+def _finish(scenario, source, record, ens, log_rel, post: Posterior, **kw) -> Calibration:
+    """The parts of a calibration every method computes the same way."""
+    moved = moved_parameters(scenario, ens.sampled, post.sampled, log_rel, record, effective=post.effective)
+    return Calibration(
         scenario=scenario,
         source=source,
         record=record,
         ensemble=ens,
-        likelihood=lik,
+        likelihood=np.exp(log_rel),
+        binding=history.binding_observation(np.exp(log_rel)),
+        moved=moved,
+        shifts=moved_parameters(scenario, ens.sampled, post.sampled, log_rel, record, alpha=0.0),
+        correlations=rank_correlations(post.sampled, [m.path for m in moved], effective=post.effective),
+        prior_predictive=predictive_table(record, ens.values),
+        posterior_predictive=predictive_table(record, post.values),
+        posterior=post,
+        **kw,
+    )
+
+
+def _rejection(scenario, source, record, replicates, min_accepted, run, ens=None, reason="") -> Calibration:
+    ens = ens if ens is not None else simulate(scenario, record, replicates=replicates, **run)
+    log_rel = _log_rel(record, ens.values)
+    accepted = np.flatnonzero(ens.accepted)
+    acceptance = len(accepted) / ens.n
+    if len(accepted) < min_accepted:
+        raise CalibrationError(refusal(record, source, ens, log_rel, len(accepted), min_accepted))
+    post = Posterior(
+        {k: v[accepted] for k, v in ens.sampled.items()},
+        ens.values[accepted],
+        ens.states,
+        ens.replicate[accepted],
+        float(len(accepted)),
+    )
+    s = history.log_score_from_log(log_rel.sum(axis=1) + history.log_sup(record.observations).sum())
+    return _finish(
+        scenario,
+        source,
+        record,
+        ens,
+        log_rel,
+        post,
         accepted=accepted,
         acceptance=acceptance,
-        ess=history.ess(w),
-        binding=binding,
-        moved=moved,
-        shifts=moved_parameters(scenario, ens, lik, accepted, record, alpha=0.0),
-        correlations=rank_correlations(ens, accepted, [m.path for m in moved]),
-        prior_predictive=predictive_table(record, ens.values),
-        posterior_predictive=predictive_table(record, ens.values[accepted]),
-        out=out,
+        ess=history.ess(history.normalised(log_rel.sum(axis=1))),
+        method="rejection",
+        reason=reason,
+        log_evidence=s.log_score,
+        log_evidence_se=s.log_se,
     )
-    if out is not None:
-        write_calibration(cal, out)
-    return cal
+
+
+def refusal(record: Record, source: Path, ens: Ensemble, log_rel: np.ndarray, got: int, need: int) -> str:
+    """The one line of a refusal: what was accepted, the binding reading (and how often it
+    happened), the replicates rejection would need, the reading to --exclude and the other method."""
+    rel = np.exp(log_rel)
+    binding = history.binding_observation(rel)
+    o = record.observations[binding.index]
+    p = float(history.happened(record.observations, ens.values)[:, binding.index].mean())
+    rate = float(np.exp(log_rel.sum(axis=1)).mean())
+    acceptance = got / ens.n
+    needed = (
+        f"about {math.ceil(need / rate):,} replicates"
+        if rate * MAX_SENSIBLE_REPLICATES > need
+        else "more replicates than can be run"
+    )
+    return (
+        f"{record.path}: only {got} of {ens.n} replicates of {source.name} reproduce the record "
+        f"(acceptance {acceptance:.3%}; at least {need} needed); the binding observation is "
+        f"{o.id} ({o.describe()} on {o.date.isoformat()}), which happened in {p:.1%} of the "
+        f"replicates; without it acceptance would be {binding.acceptance_without:.3%}; rejection "
+        f"would need {needed} (--replicates), or --exclude {o.series} to see the record without "
+        f"it, or --method smc to assimilate it date by date"
+    )
+
+
+def _smc(scenario, source, record, pilot, particles, min_accepted, run) -> Calibration:
+    from sim.analysis.assimilation import smc2
+
+    res = smc2(
+        scenario,
+        record,
+        particles=particles or 400,
+        seed=run["seed"],
+        workers=run["workers"],
+        engine=run["engine"],
+        chunk_size=run["chunk_size"],
+        progress=run["progress"],
+    )
+    if res.effective < min_accepted:
+        raise CalibrationError(
+            f"{record.path}: sequential Monte Carlo kept only {res.effective:.0f} effective draws "
+            f"(at least {min_accepted} needed); run more particles (--particles "
+            f"{2 * res.particles}) or lower --min-accepted"
+        )
+    post = Posterior(res.values, res.readings, res.states, res.ancestor, res.effective)
+    log_rel = _log_rel(record, pilot.values)
+    return _finish(
+        scenario,
+        source,
+        record,
+        pilot,
+        log_rel,
+        post,
+        accepted=np.arange(post.m),
+        acceptance=math.nan,
+        ess=res.effective,
+        method="smc",
+        log_evidence=res.log_evidence,
+        log_evidence_se=res.log_evidence_se,
+        smc=res,
+    )
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -604,6 +519,7 @@ def _check_out(out: Path, force: bool) -> None:
         MANIFEST,
         "prior_predictive.csv",
         "posterior_predictive.csv",
+        "assimilation.csv",
         "report.html",
         "report_figures",
     }
@@ -614,21 +530,26 @@ def _check_out(out: Path, force: bool) -> None:
 
 
 def write_calibration(cal: Calibration, out: Path) -> None:
-    """Write the posterior samples, the accepted states, the posterior scenario, the predictive
-    tables and a manifest into ``out``."""
+    """Write the posterior draws and their states, the posterior scenario, the predictive tables,
+    SMC's per-date table and a manifest into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    ens, acc = cal.ensemble, cal.accepted
-    table = {"replicate": ens.replicate[acc], "log_likelihood": history.log_likelihood(cal.likelihood[acc])}
-    for path, x in ens.sampled.items():
-        table[param_column(path)] = x[acc]
+    post = cal.posterior
+    assert post is not None
+    rows = history.log_likelihoods(cal.record.observations, post.values).sum(axis=1)
+    table = {"replicate": post.ids, "log_likelihood": rows}
+    for path, x in post.sampled.items():
+        table[param_column(path)] = x
     pd.DataFrame(table).to_parquet(out / POSTERIOR_TABLE, index=False)
-    arrays = {k: v for k, v in ens.states.items()}
-    arrays.update(replicate=ens.replicate[acc])
+    arrays = dict(post.states)
+    arrays.update(replicate=post.ids)
     _save_npz(out / STATES, arrays)
     cal.prior_predictive.to_csv(out / "prior_predictive.csv", index=False)
     cal.posterior_predictive.to_csv(out / "posterior_predictive.csv", index=False)
+    if cal.smc is not None:
+        pd.DataFrame([d.__dict__ for d in cal.smc.dates]).to_csv(out / "assimilation.csv", index=False)
+    ens = cal.ensemble
     manifest = {
-        "format": 1,
+        "format": 2,
         "scenario": cal.scenario.to_data(),
         "scenario_hash": cal.scenario.digest(),
         "source": str(cal.source),
@@ -639,10 +560,14 @@ def write_calibration(cal: Calibration, out: Path) -> None:
         "last_date": cal.record.last_date.isoformat(),
         "seed": ens.seed,
         "chunk_size": ens.chunk_size,
+        "method": cal.method,
+        "reason": cal.reason,
         "replicates": ens.n,
-        "accepted": int(len(acc)),
-        "acceptance": cal.acceptance,
+        "accepted": int(post.m),
+        "acceptance": None if math.isnan(cal.acceptance) else cal.acceptance,
         "ess": cal.ess,
+        "log_evidence": cal.log_evidence,
+        "log_evidence_se": cal.log_evidence_se,
         "binding": cal.record.observations[cal.binding.index].id,
         "observation_ids": [o.id for o in cal.record.observations],
         "moved": [m.__dict__ for m in cal.moved],
@@ -713,6 +638,24 @@ def _key(k: str) -> str:
     return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k, ensure_ascii=False)
 
 
+METHOD_WORDS = {"rejection": "ABC rejection", "smc": "sequential Monte Carlo (SMC²)"}
+
+
+def method_line(cal) -> str:
+    """How the posterior draws were obtained, in one line (the header of ``posterior.toml``)."""
+    if cal.method == "smc":
+        res = cal.smc
+        assert res is not None
+        return (
+            f"SMC²: {res.particles} parameter particles x {res.state_particles} state particles, "
+            f"{cal.ess:.0f} effective draws, log evidence {cal.log_evidence:.2f} +- {cal.log_evidence_se:.2f}"
+        )
+    return (
+        f"ABC rejection: {len(cal.accepted)} of {cal.ensemble.n} prior replicates accepted "
+        f"(acceptance {cal.acceptance:.2%}, ESS {cal.ess:.0f})"
+    )
+
+
 def posterior_overrides(
     scenario: Scenario, moved: list[Moved], samples: dict[str, np.ndarray]
 ) -> tuple[dict, list[dict], list[str]]:
@@ -770,15 +713,14 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
     """``posterior.toml``: extends the calibrated scenario (by a relative path when both lie in one
     project, as :mod:`sim.spec.scenario` requires; otherwise the whole resolved scenario is written
     out, without its claims file) and replaces each moved value by its fitted posterior."""
-    samples = {m.path: cal.ensemble.sampled[m.path][cal.accepted] for m in cal.moved}
+    samples = {m.path: cal.posterior.sampled[m.path] for m in cal.moved}
     tables, ties, skipped = posterior_overrides(cal.scenario, cal.moved, samples)
     r = cal.record
     lines = [
         f"# Posterior of {cal.source.name} given {r.path.name}: {len(r.observations)} observations from "
         f"{r.start.isoformat()} to {r.last_date.isoformat()}.",
-        f"# ABC rejection: {len(cal.accepted)} of {cal.ensemble.n} prior replicates accepted "
-        f"(acceptance {cal.acceptance:.2%}, ESS {cal.ess:.0f}), seed {cal.ensemble.seed}.",
-        "# Each narrowed value is a beta on its prior range fitted to the accepted draws; its claim",
+        f"# {method_line(cal)}, seed {cal.ensemble.seed}.",
+        "# Each narrowed value is a beta on its prior range fitted to the posterior draws; its claim",
         "# names the observations whose likelihood moved it most. Values not listed keep their prior.",
     ]
     if skipped:
@@ -799,7 +741,7 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
     body["title"] = f"{cal.scenario.title} | conditioned on {r.path.name} to {r.last_date.isoformat()}"
     body["description"] = (
         f"{cal.scenario.description.strip()}\n\nConditioned on "
-        f"{len(r.observations)} observations ({r.path.name}) by ABC rejection; "
+        f"{len(r.observations)} observations ({r.path.name}) by {METHOD_WORDS[cal.method]}; "
         "see the claims on the narrowed values."
     )
     scalars = {k: v for k, v in body.items() if not isinstance(v, dict)}
@@ -827,166 +769,3 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
     path.write_text("\n".join(lines), encoding="utf-8")
     load_scenario(path)  # what is written must load
     return path
-
-
-# --------------------------------------------------------------------------------------------
-# The view from today
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Projection:
-    """Accepted replicates continued from the last observation's step."""
-
-    alliance: str
-    start_step: int
-    end_step: int
-    start_date: _dt.date
-    end_date: _dt.date
-    fates: np.ndarray  # (m,) fate code at the end (0 holds)
-    table: pd.DataFrame
-
-    def p(self, fate: str) -> tuple[float, float, float]:
-        """Share of continued replicates ending in ``fate``, with its 95 % Wilson interval."""
-        code = FATES.index(fate)
-        k = int((self.fates == code).sum())
-        lo, hi = history.wilson(k, len(self.fates))
-        return k / len(self.fates), lo, hi
-
-    def sentence(self) -> str:
-        """The answer as the report and the command line give it."""
-        p, lo, hi = self.p("holds")
-        return (
-            f"From {self.start_date:%B %Y} (the last sourced observation), under these "
-            f"assumptions and what has been observed, P({self.alliance} holds to "
-            f"{self.end_date:%B %Y}) = {p:.2f} (95 % interval {lo:.2f}-{hi:.2f}; "
-            f"{len(self.fates)} accepted replicates)"
-        )
-
-
-def calibration_dir(path: Path) -> Path:
-    """The calibration folder of ``posterior.toml`` (or the folder itself)."""
-    folder = path if path.is_dir() else path.parent
-    if not (folder / STATES).is_file() or not (folder / MANIFEST).is_file():
-        raise InputError(
-            f"{path}: --from-observations needs {STATES} and {MANIFEST} beside it "
-            "(written by alliance-sim calibrate)"
-        )
-    return folder
-
-
-def load_states(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a ``states.npz`` (read without pickles)."""
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
-def project(
-    calibrated: str | Path,
-    *,
-    steps: int | None = None,
-    until: _dt.date | None = None,
-    seed: int | None = None,
-    alliance: str | None = None,
-    out: str | Path | None = None,
-    dtype: str = "float32",
-    workers: int | None = 1,
-    progress: bool = False,
-) -> Projection:
-    """Continue the accepted replicates of a calibration from their states at the last observed
-    step for ``steps`` more steps (or up to the date ``until``).
-
-    Each accepted replicate keeps the parameter values it was drawn with (``posterior.parquet``)
-    and its state at the last observation (``states.npz``): a one-point design of the experiment
-    engine with per-replicate values and saved starts (:class:`sim.run.engine.Start`), seeded by
-    ``seed`` (default the calibration's), so the same seed gives the same bytes on any number of
-    ``workers``.
-    """
-    folder = calibration_dir(Path(calibrated))
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    scenario = stored_scenario(manifest["scenario"])
-    t0 = int(manifest["last_step"])
-    start = _dt.date.fromisoformat(manifest["start"])
-    unit = manifest["unit"]
-    dt = scenario.run.dt
-    if until is not None:
-        from sim.spec.observations import step_of
-
-        steps = step_of(start, until, unit, dt) - t0
-        if steps <= 0:
-            raise InputError(
-                f"--until: expected a date after the last observation "
-                f"({manifest['last_date']}), got {until.isoformat()}"
-            )
-    steps = steps if steps is not None else max(scenario.run.steps - t0, 1)
-    alliance = alliance or scenario.focal_alliance
-    if alliance not in scenario.alliances:
-        raise InputError(f"{folder}: unknown alliance {alliance!r}")
-    seed = manifest["seed"] if seed is None else seed
-    states = load_states(folder / STATES)
-    table = pd.read_parquet(folder / POSTERIOR_TABLE)
-    if not np.array_equal(table["replicate"].to_numpy(), states["replicate"]):
-        raise InputError(f"{folder}: {POSTERIOR_TABLE} and {STATES} hold different replicates")
-    m = len(table)
-    # each accepted replicate keeps the values it was drawn with and continues from its own state:
-    # a one-point design of m replicates with per-replicate values and saved starts
-    values = {
-        c[len(PARAM_PREFIX) :]: table[c].to_numpy(dtype=np.float64)[None, :]
-        for c in table.columns
-        if c.startswith(PARAM_PREFIX)
-    }
-    continued = scenario.with_run(steps=t0 + steps, replicates=m)
-    saved = Start(t0, {k: states[k] for k in dynamics.STATE_ARRAYS})
-    try:
-        parts = run_design(
-            continued,
-            Design(values, m, start=saved),
-            OutcomeCollector(),
-            seed=seed,
-            workers=workers,
-            progress=progress,
-            desc="from today",
-            dtype=dtype,
-        )
-    except (KeyError, ValueError) as e:
-        raise InputError(
-            f"{folder / STATES}: expected the states of the accepted replicates of "
-            f"this calibration, got arrays that do not fit ({e})"
-        ) from None
-    fate_words = np.concatenate([cols[fate_column(alliance)] for _, cols in parts])
-    fates_all = np.array([FATES.index(w) for w in fate_words], dtype=np.int8)
-    ends = [np.concatenate([cols[end_step_column(alliance)] for _, cols in parts])]
-    reps = [states["replicate"]]
-    table = pd.DataFrame(
-        {
-            "replicate": np.concatenate(reps),
-            f"{alliance}.fate": np.array(FATES, dtype=object)[fates_all],
-            f"{alliance}.end_step": np.concatenate(ends).astype(np.int32),
-        }
-    )
-    proj = Projection(
-        alliance,
-        t0,
-        t0 + steps,
-        add_units(start, t0 * dt, unit),
-        add_units(start, (t0 + steps) * dt, unit),
-        fates_all,
-        table,
-    )
-    if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        table.to_parquet(out / "projection.parquet", index=False)
-        summary = {
-            "alliance": alliance,
-            "from_step": t0,
-            "to_step": t0 + steps,
-            "from": proj.start_date.isoformat(),
-            "to": proj.end_date.isoformat(),
-            "seed": seed,
-            "replicates": int(len(fates_all)),
-            **{f"p_{f}": proj.p(f)[0] for f in FATES},
-            "answer": proj.sentence(),
-        }
-        (out / "projection.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    return proj

@@ -12,6 +12,89 @@ import pandas as pd
 from sim.analysis.calibration import Calibration, Projection
 
 
+def binding_reading(cal: Calibration) -> dict:
+    """The binding reading and whether the posterior reproduces it: the share of posterior draws in
+    which it actually happened (without reading error) against the share of prior replicates.
+    Below a half, most draws carry it only through the error model."""
+    k = cal.binding.index
+    o = cal.record.observations[k]
+    post = float(cal.posterior_predictive["p_happened"].iloc[k])
+    prior = float(cal.prior_predictive["p_happened"].iloc[k])
+    if post >= 0.5:
+        verdict = f"reproduced: it happened in {post:.0%} of the posterior draws (prior {prior:.1%})"
+    else:
+        verdict = (
+            f"not reproduced: it happened in only {post:.0%} of the posterior draws (prior "
+            f"{prior:.1%}); the others carry it through the error model alone, as a misreading"
+        )
+    return {"id": o.id, "what": o.describe(), "date": o.date.isoformat(), "share": post, "verdict": verdict}
+
+
+def summary_lines(cal: Calibration) -> list[str]:
+    """What `alliance-sim calibrate` prints: the method, how probable the record was, the
+    effective draws, the binding reading and the values the record moved."""
+    r = cal.record
+    b = binding_reading(cal)
+    res = cal.smc
+    if res is not None:
+        lines = [
+            f"{cal.source}: {len(r)} observations at {len(res.dates)} dates to step {r.last_step} "
+            f"({r.last_date.isoformat()}), assimilated by SMC²: {res.particles} parameter particles "
+            f"x {res.state_particles} state particles, {res.steps_run:,} replicate-steps",
+            f"effective posterior draws {cal.ess:.0f} ({res.distinct} distinct); log evidence "
+            f"{cal.log_evidence:.2f} +- {cal.log_evidence_se:.2f}",
+            "date        readings  ESS  stages  moves  accept  N_x",
+        ]
+        for d in res.dates:
+            acc = "-" if d.acceptance is None else f"{d.acceptance:.2f}"
+            lines.append(
+                f"{d.date}  {d.readings:>8} {d.ess:>4.0f} {d.stages:>7} {d.moves:>6} {acc:>7} "
+                f"{d.state_particles:>4}"
+            )
+    else:
+        lines = [
+            f"{cal.source}: {cal.ensemble.n} prior replicates to step {r.last_step} "
+            f"({r.last_date.isoformat()}), {len(r)} observations",
+            f"accepted {len(cal.accepted)} (acceptance rate {cal.acceptance:.2%}); "
+            f"effective sample size of the weights {cal.ess:.0f}; log evidence "
+            f"{cal.log_evidence:.2f} +- {cal.log_evidence_se:.2f}",
+        ]
+    lines.append(
+        f"binding observation: {b['id']} ({b['what']}, {b['date']}): without it acceptance would be "
+        f"{cal.binding.acceptance_without:.2%}; {b['verdict']}"
+    )
+    lines += _moved_lines(cal)
+    return lines
+
+
+def _moved_lines(cal: Calibration) -> list[str]:
+    lines = []
+    if cal.moved:
+        lines.append(
+            "parameters the record moved most (KS distance; prior -> posterior mean +- sd; "
+            "cited observations):"
+        )
+        for m in cal.moved[:10]:
+            lines.append(
+                f"  {m.path:<44} {m.ks:.2f}  {m.prior_mean:.3g}+-{m.prior_sd:.2g} -> "
+                f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}"
+            )
+    else:
+        lines.append("no parameter moved beyond Monte Carlo noise")
+    significant = {m.path for m in cal.moved}
+    rest = [m for m in cal.shifts if m.path not in significant][: max(0, 3 - len(cal.moved))]
+    if rest:
+        lines.append("next largest shifts (within Monte Carlo noise at level 0.001):")
+        for m in rest:
+            lines.append(
+                f"  {m.path:<44} {m.ks:.2f}  {m.prior_mean:.3g}+-{m.prior_sd:.2g} -> "
+                f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}"
+            )
+    for a, b, rho in cal.correlations[:5]:
+        lines.append(f"  rank correlation {a} ~ {b}: {rho:+.2f} (independent in the prior)")
+    return lines
+
+
 def claim_reading(cal: Calibration) -> pd.DataFrame:
     """For each moved value: its prior and posterior, the observations that moved it, and the
     claims grounding it with what the record says of them (toward the low or the high end of the
@@ -60,9 +143,10 @@ def moved_figure(cal: Calibration, top: int = 6):
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, m in zip(axes, shown):
         x = cal.ensemble.sampled[m.path]
-        bins = np.linspace(x.min(), x.max(), 31)
+        post = cal.posterior.sampled[m.path] if cal.posterior is not None else x[cal.accepted]
+        bins = np.linspace(min(x.min(), post.min()), max(x.max(), post.max()), 31)
         ax.hist(x, bins=bins, density=True, color=NEGATIVE, alpha=0.45, label="prior")
-        ax.hist(x[cal.accepted], bins=bins, density=True, color=POSITIVE, alpha=0.6, label="posterior")
+        ax.hist(post, bins=bins, density=True, color=POSITIVE, alpha=0.6, label="posterior")
         ax.set_title(text(m.path, 40), fontsize=8)
         ax.tick_params(labelsize=7)
         _style(ax)
@@ -88,6 +172,92 @@ def predictive_frame(cal: Calibration) -> pd.DataFrame:
     )
 
 
+def ess_figure(cal: Calibration):
+    """The parameter particles' effective sample size at each observation date (after the date's
+    readings weighed them, and the lowest before a resample-move), with the state particles."""
+    from sim.present.plots import NEGATIVE, POSITIVE, _figure, _style
+
+    res = cal.smc
+    assert res is not None
+    fig = _figure(6.0, 2.6)
+    ax = fig.subplots()
+    x = np.arange(len(res.dates))
+    ax.plot(x, [d.ess for d in res.dates], "o-", color=POSITIVE, label="ESS after the date")
+    ax.plot(x, [d.ess_min for d in res.dates], "v--", color=NEGATIVE, label="lowest before a move")
+    ax.axhline(res.particles / 2, color="0.6", lw=0.8, ls=":", label="resample-move below")
+    ax.set_xticks(x, [d.date for d in res.dates], fontsize=7, rotation=30)
+    ax.set_ylabel("effective particles", fontsize=8)
+    ax.set_ylim(0, res.particles * 1.05)
+    ax.legend(fontsize=7, frameon=False)
+    _style(ax)
+    return fig
+
+
+def dates_frame(cal: Calibration) -> pd.DataFrame:
+    """One row per observation date of an SMC calibration: what it did to the particles."""
+    assert cal.smc is not None
+    return pd.DataFrame(
+        [
+            {
+                "date": d.date,
+                "readings": d.readings,
+                "ESS after": round(d.ess),
+                "lowest ESS": round(d.ess_min),
+                "tempered stages": d.stages,
+                "moves": d.moves,
+                "acceptance": "-" if d.acceptance is None else f"{d.acceptance:.2f}",
+                "state particles": d.state_particles,
+                "log evidence": f"{d.log_evidence:.2f}",
+            }
+            for d in cal.smc.dates
+        ]
+    )
+
+
+def probability_section(cal: Calibration) -> str:
+    """How probable the record was and what the posterior rests on, in words (HTML)."""
+    from sim.present.report import esc
+
+    b = binding_reading(cal)
+    z, se = cal.log_evidence, cal.log_evidence_se
+    evidence = (
+        f"The record's log evidence is {esc(f'{z:.2f}')} ± {esc(f'{se:.2f}')} (Monte Carlo standard "
+        "error): the log of the probability the scenario gave every reading under the error model. "
+        "It is what scenario scores compare (differences are log Bayes factors); it does not depend "
+        "on how the method normalises its kernel."
+    )
+    res = cal.smc
+    if res is not None:
+        how = (
+            f"<p>The record was assimilated date by date by sequential Monte Carlo (SMC²): "
+            f"{esc(res.particles)} parameter particles, each with a particle filter of "
+            f"{esc(res.state_particles)} state particles, were run from date to date by the engine "
+            "and weighted by each date's readings; when fewer than half the particles kept weight, they "
+            "were resampled and moved by particle Metropolis-Hastings, which leaves the exact posterior "
+            f"unchanged. {esc(cal.reason)}.</p><p>The effective sample size (ESS) says how many "
+            "equally weighted draws the weighted particles are worth; a date where it falls far is a "
+            "date where the record bites. The posterior rests on "
+            f"{esc(f'{cal.ess:.0f}')} effective draws ({esc(res.distinct)} distinct).</p>"
+        )
+    else:
+        how = (
+            f"<p>{esc(len(cal.accepted))} of {esc(f'{cal.ensemble.n:,}')} prior replicates were "
+            f"accepted (acceptance rate {esc(f'{cal.acceptance:.2%}')}): each replicate was kept with "
+            "probability equal to the record's likelihood over the largest it can take, so the "
+            "accepted replicates are exact draws from the posterior. The effective sample size of "
+            f"the likelihood weights over all replicates is {esc(f'{cal.ess:.0f}')}."
+            + (f" {esc(cal.reason)}." if cal.reason else "")
+            + "</p>"
+        )
+    return (
+        "<section><h2>How probable the record was</h2>"
+        + how
+        + f"<p>{evidence}</p><p>The binding observation, the one that limits acceptance most, is "
+        f"{esc(b['id'])} ({esc(b['what'])}, {esc(b['date'])}); without it acceptance would be "
+        f"{esc(f'{cal.binding.acceptance_without:.2%}')}. It is {esc(b['verdict'])}.</p></section>"
+    )
+
+
 def write_history_report(
     cal: Calibration,
     path: str | Path,
@@ -97,52 +267,76 @@ def write_history_report(
 ) -> Path:
     """Write the self-contained HTML page of a calibration (same rules as every report: figures
     embedded as PNG, no script, every string escaped)."""
-    from sim.present.report import (
-        _figure_html,
-        _write_page,
-        atomic_write_bytes,
-        esc,
-        figure_png,
-        table_html,
-    )
+    from sim.present.report import _write_page, esc
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig_dir = path.parent / f"{path.stem}_figures"
     fig_dir.mkdir(exist_ok=True)
     r = cal.record
-    o = r.observations[cal.binding.index]
     title = f"History matching: {cal.source.stem}"
+    drawn = f"{cal.ensemble.n:,} prior replicates" if cal.method == "rejection" else "SMC²"
     body = [
         f"<header><h1>{esc(title)}</h1><p class='sub'>{esc(len(r))} observations from "
         f"{esc(r.start.isoformat())} to {esc(r.last_date.isoformat())} ({esc(r.path.name)}); "
-        f"{esc(f'{cal.ensemble.n:,}')} prior replicates, seed {esc(cal.ensemble.seed)}</p></header>"
+        f"{esc(drawn)}, seed {esc(cal.ensemble.seed)}</p></header>"
     ]
     if projection is not None:
         body.append(
             f"<section class='answer'><h2>The view from today</h2><p class='headline'>"
             f"{esc(projection.sentence())}.</p></section>"
         )
+    body.append(probability_section(cal))
+    if cal.smc is not None:
+        body.append(
+            _figure_section(
+                cal,
+                fig_dir,
+                "ess",
+                ess_figure(cal),
+                "Effective sample size at each date",
+                "the parameter particles' ESS after each date and the lowest before a move",
+                dates_frame(cal),
+            )
+        )
+    body.append(_moved_section(cal, fig_dir))
+    body += _tables(cal, scores)
     body.append(
-        "<section><h2>How probable the record was</h2>"
-        f"<p>{esc(len(cal.accepted))} replicates accepted: acceptance rate "
-        f"{esc(f'{cal.acceptance:.2%}')} (the probability the scenario gave the record under the "
-        f"error model), effective sample size of the likelihood weights {esc(f'{cal.ess:.0f}')}. "
-        f"Binding observation: {esc(o.id)} ({esc(o.describe())}, {esc(o.date.isoformat())}); without "
-        f"it acceptance would be {esc(f'{cal.binding.acceptance_without:.2%}')}.</p></section>"
+        "<footer>ABC rejection with the error model as kernel: Pritchard et al. (1999), "
+        "Beaumont et al. (2002), Wilkinson (2013). SMC²: Chopin, Jacob &amp; Papaspiliopoulos (2013); "
+        "particle MCMC: Andrieu, Doucet &amp; Holenstein (2010). Bayes factors: Kass &amp; Raftery "
+        "(1995). Wilson (1927) intervals.</footer>"
     )
+    return _write_page(path, title, body)
+
+
+def _figure_section(cal, fig_dir: Path, name: str, fig, title: str, what: str, table=None) -> str:
+    from sim.present.report import FigureEntry, _figure_html, atomic_write_bytes, esc, figure_png, table_html
+
+    png = figure_png(fig)
+    atomic_write_bytes(fig_dir / f"{name}.png", png)
+    entry = FigureEntry(name, title, what, "", lambda: None)
+    html = f"<section><h2>{esc(title)}</h2>"
+    if table is not None:
+        html += table_html(table)
+    return (
+        html + f"<div class='figs'>{_figure_html(entry, png, f'{fig_dir.name}/{name}.png')}</div></section>"
+    )
+
+
+def _moved_section(cal: Calibration, fig_dir: Path) -> str:
+    from sim.present.report import FigureEntry, _figure_html, atomic_write_bytes, figure_png, table_html
+
     png = figure_png(moved_figure(cal))
     atomic_write_bytes(fig_dir / "moved.png", png)
-    from sim.present.report import FigureEntry
-
     entry = FigureEntry(
         "moved",
         "Prior and posterior of the values the record moved",
-        "histograms of prior and accepted draws",
+        "histograms of prior and posterior draws",
         "Two-sample Kolmogorov-Smirnov test at level 0.001 against the prior draws.",
         lambda: None,
     )
-    body.append(
+    return (
         "<section><h2>What the record moved</h2>"
         "<p>Each value the record moved, with the claims it rests on and which way the "
         "record reads them.</p>"
@@ -150,31 +344,32 @@ def write_history_report(
         + f"<div class='figs'>{_figure_html(entry, png, f'{fig_dir.name}/moved.png')}</div>"
         + "</section>"
     )
+
+
+def _tables(cal: Calibration, scores) -> list[str]:
+    from sim.present.report import table_html
+
+    out = []
     if cal.correlations:
         corr = pd.DataFrame(cal.correlations, columns=["value", "with", "Spearman rank correlation"])
-        body.append(
+        out.append(
             "<section><h2>Values the record ties together</h2><p>Rank correlations between "
-            "the accepted draws (the prior draws every value independently). The posterior "
-            "scenario file carries marginals only; the accepted replicates, and the view "
+            "the posterior draws (the prior draws every value independently). The posterior "
+            "scenario file carries marginals only; the posterior draws, and the view "
             "from today, keep these correlations.</p>" + table_html(corr) + "</section>"
         )
-    body.append(
+    out.append(
         "<section><h2>Predictive checks</h2><p>Share of replicates in which each "
-        "observation happened, before and after conditioning (95 % Wilson intervals; "
-        "the posterior's use the accepted replicates).</p>" + table_html(predictive_frame(cal)) + "</section>"
+        "observation happened (without reading error), before and after conditioning (95 % Wilson "
+        "intervals; the posterior's use its draws).</p>" + table_html(predictive_frame(cal)) + "</section>"
     )
     if scores is not None:
-        body.append(
+        out.append(
             "<section><h2>Scenario scores</h2><p>Probability each scenario gave the record, "
             "log score, and log Bayes factor against the best, with Monte Carlo standard "
             "errors.</p>" + table_html(scores) + "</section>"
         )
-    body.append(
-        "<footer>ABC rejection with the error model as kernel: Pritchard et al. (1999), "
-        "Beaumont et al. (2002), Wilkinson (2013). Bayes factors: Kass &amp; Raftery (1995). "
-        "Wilson (1927) intervals.</footer>"
-    )
-    return _write_page(path, title, body)
+    return out
 
 
 def predictive_by_scenario(predictive: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -212,5 +407,86 @@ def write_scores_report(
         + "</section>",
         "<footer>Bayes factors: Kass &amp; Raftery (1995). ABC with the error model as kernel: "
         "Wilkinson (2013).</footer>",
+    ]
+    return _write_page(path, title, body)
+
+
+# --------------------------------------------------------------------------------------------
+# Backtest
+# --------------------------------------------------------------------------------------------
+
+SCORE_WORDS = {
+    "log": "log score (higher is better)",
+    "brier": "Brier score (lower is better)",
+    "crps": "CRPS (lower is better)",
+}
+
+
+def backtest_frame(bt) -> pd.DataFrame:
+    """The summary as a table: one row per score, each forecaster's mean +- Monte Carlo error."""
+    rows = []
+    for s in ("log", "brier", "crps"):
+        sub = bt.table[bt.table.score == s]
+        if sub.empty:
+            continue
+        row = {"score": SCORE_WORDS[s], "readings": int(sub["readings"].max())}
+        for r in sub.itertuples():
+            row[r.forecaster] = f"{r.mean:.3f} ± {r.mc_se:.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def backtest_lines(bt) -> list[str]:
+    """What `alliance-sim backtest` prints."""
+    cal = bt.calibration
+    lines = [
+        f"{bt.source}: calibrated on {len(bt.fit)} readings to {bt.until.isoformat()} "
+        f"({cal.method}, {cal.ess:.0f} effective draws); predicting {len(bt.test)} later readings, "
+        f"{len(bt.common)} of which every forecaster predicts (the scores below average over those)",
+    ]
+    frame = backtest_frame(bt)
+    lines.append(frame.to_string(index=False))
+    for d in bt.differences.itertuples():
+        lines.append(
+            f"  {SCORE_WORDS[d.score].split(' (')[0]}: calibrated - {d.against} = {d.difference:+.3f} "
+            f"+- {d.mc_se:.3f}: {d.verdict}"
+        )
+    lines.append(
+        "(+- is the Monte Carlo error of each mean, from bootstrapping the forecast ensembles; "
+        "it does not include which readings happened to be made)"
+    )
+    return lines
+
+
+def write_backtest_report(bt, path: str | Path) -> Path:
+    """The page of `alliance-sim backtest`: the summary with Monte Carlo errors, the verdicts,
+    and each later reading's scores."""
+    from sim.present.report import _write_page, esc, table_html
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    title = f"Out-of-sample skill: {bt.source.stem}"
+    diffs = bt.differences.assign(
+        difference=[
+            f"{d:+.3f} ± {s:.3f}" for d, s in zip(bt.differences["difference"], bt.differences["mc_se"])
+        ]
+    ).drop(columns=["mc_se"])
+    body = [
+        f"<header><h1>{esc(title)}</h1><p class='sub'>calibrated on {esc(len(bt.fit))} readings up to "
+        f"{esc(bt.until.isoformat())} ({esc(bt.calibration.method)}); {esc(len(bt.test))} later "
+        "readings predicted</p></header>",
+        "<section class='answer'><h2>Does the calibrated model predict what it has not seen?</h2>"
+        "<p>Each later reading is predicted by the posterior draws continued from the last "
+        "calibrated date, by the uncalibrated scenario (the prior predictive) and by persistence "
+        "(the last reading of the same thing carries). Scores are proper (Gneiting &amp; Raftery "
+        f"2007) and averaged over the {esc(len(bt.common))} readings all three predict; ± is the "
+        "Monte Carlo error of the simulations (bootstrap over ensemble members), not the "
+        "sampling error of which readings happened to be made.</p>"
+        + table_html(backtest_frame(bt))
+        + table_html(diffs)
+        + "</section>",
+        "<section><h2>Each later reading</h2>" + table_html(bt.readings.round(4)) + "</section>",
+        "<footer>Proper scoring rules: Gneiting &amp; Raftery (2007). Calibration: see the "
+        "calibration page of the same record.</footer>",
     ]
     return _write_page(path, title, body)

@@ -30,6 +30,7 @@ from sim.spec.scenario import (
     Alliance,
     Effect,
     Event,
+    Measurement,
     Mechanisms,
     Normal,
     PressurePoint,
@@ -101,7 +102,9 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
 
     The order is the order uncertain values are drawn in (so it fixes which random numbers each
     replicate's values come from): actors, positions, saliences, the tie matrix, ties, spheres,
-    strategic values, dependences, pressure, mechanism coefficients, events, alliances.
+    strategic values, dependences, pressure, mechanism coefficients, events, alliances, and last
+    the measurement models of quantitative series (``measurements.NAME.a``, ``.b``: after every
+    value the dynamics read, so adding a measurement leaves every other draw as it was).
     """
     ai = {a: i for i, a in enumerate(scenario.actor_names)}
     ki = {k: i for i, k in enumerate(scenario.issue_names)}
@@ -192,6 +195,15 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
                 kinds[k],
                 field_bounds(Alliance, k),
                 ("alliance", a_index, k),
+            )
+    for name, gauge in scenario.measurements.items():
+        for k in ("a", "b"):
+            yield Slot(
+                f"measurements.{name}.{k}",
+                getattr(gauge, k),
+                "measurement",
+                field_bounds(Measurement, k),
+                ("measurement", name, k),
             )
 
 
