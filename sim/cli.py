@@ -1356,7 +1356,7 @@ def cmd_project(args) -> int:
         engine=args.engine,
     )
     print(proj.sentence())
-    for fate in ("stab_in_the_back", "drift_apart"):
+    for fate in ("stab_in_the_back", "drift_apart") if proj.alliance else ():
         p, lo, hi = proj.p(fate)
         print(f"  P({fate.replace('_', ' ')}) = {p:.2f} ({lo:.2f}-{hi:.2f})")
     results = projected_results(proj)

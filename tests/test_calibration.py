@@ -155,7 +155,9 @@ def test_an_improbable_record_is_refused_naming_the_binding_observation(tmp_path
     assert not (tmp_path / "cal").exists()
     # the default chooses sequential Monte Carlo for a record rejection cannot take, which refuses
     # a reading no particle can show, naming it
-    with pytest.raises(InputError, match=r"no particle can show absurd \(A->B in \[0.95, 1\] on 2023-02-10\)"):
+    with pytest.raises(
+        InputError, match=r"no particle can show absurd \(A->B in \[0.95, 1\] on 2023-02-10\)"
+    ):
         calibrate(SMALL, path, replicates=500, seed=1, out=tmp_path / "cal", particles=32)
     assert not (tmp_path / "cal").exists()
     code = cli.main(

@@ -401,7 +401,7 @@ def smc2(
     dtype: str = "float32",
     chunk_size: int = 4096,
     progress: bool = False,
-    max_state_particles: int = 512,
+    max_state_particles: int = 128,
     max_moves: int = 4,
     guide_every: int = GUIDE_EVERY,
 ) -> SMCResult:

@@ -47,18 +47,18 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 def _log_interval(v: np.ndarray, lo: float, hi: float, s: float) -> np.ndarray:
     """``log(Phi((hi - v) / s) - Phi((lo - v) / s))`` without underflow (log-CDFs, and the upper
     tail read through the symmetry ``Phi(x) = 1 - Phi(-x)``)."""
-    upper = (hi - v) / s
-    lower = (lo - v) / s
-    if math.isinf(lo):
-        return log_ndtr(upper)
-    if math.isinf(hi):
-        return log_ndtr(-lower)
-    # both bounds finite: on the side of the range where the tails are thin, flip
-    flip = lower > 0
-    a = np.where(flip, -lower, upper)  # the larger argument
-    b = np.where(flip, -upper, lower)
-    la, lb = log_ndtr(a), log_ndtr(b)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        upper = (hi - v) / s
+        lower = (lo - v) / s
+        if math.isinf(lo):
+            return log_ndtr(upper)
+        if math.isinf(hi):
+            return log_ndtr(-lower)
+        # both bounds finite: on the side of the range where the tails are thin, flip
+        flip = lower > 0
+        a = np.where(flip, -lower, upper)  # the larger argument
+        b = np.where(flip, -upper, lower)
+        la, lb = log_ndtr(a), log_ndtr(b)
         return la + np.log1p(-np.exp(np.minimum(lb - la, 0.0)))
 
 

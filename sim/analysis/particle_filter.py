@@ -130,6 +130,12 @@ class Runner:
         self.dates = np.unique(steps)
         self.columns = [np.flatnonzero(steps == t) for t in self.dates]
         self.subs = [_sub_record(self.record, c) for c in self.columns]
+        # the readings of each date that guide the particles before it (all but blocs, whose
+        # partition is costly to read at every waypoint)
+        self.guided = [
+            np.array([j for j, o in enumerate(sub.observations) if o.kind != "same_bloc"], dtype=int)
+            for sub in self.subs
+        ]
         noise = self.scenario.mechanisms.noise
         self.noise_path = "mechanisms.noise" if "mechanisms.noise" in self.space.paths else None
         self.noise_point = float(point_value(noise))
@@ -141,19 +147,20 @@ class Runner:
 
     def waypoints(self, k: int) -> list[int]:
         """The steps between date ``k - 1`` and date ``k`` at which the filters are guided and
-        resampled (every ``guide_every`` steps; none for a date without tie readings)."""
+        resampled (every ``guide_every`` steps; none for a date without guiding readings)."""
         t0 = 0 if k == 0 else int(self.dates[k - 1])
         t1 = int(self.dates[k])
-        guided = any(o.kind in READ_TIES for o in self.subs[k].observations)
-        if not guided or self.guide_every <= 0:
+        if not self.guided[k].size or self.guide_every <= 0:
             return []
         return list(range(t0 + self.guide_every, t1 - self.guide_every // 2, self.guide_every))
 
-    def stretch(self, values: dict, states: dict | None, t_from: int, t_to: int, sub: Record, key: tuple):
-        """Run every row from ``t_from`` (its ``states``; None: the scenario's start) to ``t_to``
-        and return ``(states, readings)`` there, readings of ``sub``'s observations ``(rows, K)``."""
+    def stretch(
+        self, values: dict, states: dict | None, t_from: int, t_to: int, sub: Record, key: tuple, rows: int
+    ):
+        """Run ``rows`` rows (parameter ``values``) from ``t_from`` (their ``states``; None: the
+        scenario's start) to ``t_to`` and return ``(states, readings)`` there, the readings of
+        ``sub``'s observations ``(rows, K)``."""
         collector = ObservationCollector(self.scenario, sub, keep_states="all", sampled=False)
-        rows = len(next(iter(values.values()))) if values else 1
         if t_to == t_from:
             return self._in_place(values, states, t_from, collector, rows)
         design = Design(
@@ -193,19 +200,33 @@ class Runner:
         """``(rows,)`` log-likelihood of date ``k``'s readings in each row (unnormalised)."""
         return history.log_likelihoods(self.subs[k].observations, readings).sum(axis=1)
 
+    def waypoint(self, k: int, step: int) -> Record:
+        """Date ``k``'s guiding readings, read at ``step``."""
+        return _sub_record(self.subs[k], self.guided[k], step=step)
+
     def guide(self, k: int, readings: np.ndarray, values: dict, remaining: int) -> np.ndarray:
-        """``(rows,)`` the log guide of date ``k``'s tie readings ``remaining`` steps ahead: each
-        reading's likelihood with its error widened by the noise the tie will still take
-        (``sigma^2 dt`` a step, half for a mutual tie; the guide functions of Park & Ionides 2020).
-        Discrete readings are not guided."""
+        """``(rows,)`` the log guide of date ``k``'s readings ``remaining`` steps before it, from
+        what the rows show now (``readings`` of :meth:`waypoint`). A tie reading: its likelihood
+        with the error widened by the noise the tie will still take (``sigma^2 dt`` a step, half
+        for a mutual tie; the guide functions of Park & Ionides 2020). A reading that can only be
+        lost (an alliance active, an event not fired): its likelihood now. One that can only be
+        reached (an alliance ended, an event fired): ``1 - e`` once reached, ``sqrt(e (1 - e))``
+        before. Any positive guide leaves the likelihood estimate unbiased; these keep the
+        particles that head toward the date's readings."""
         sigma = values[self.noise_path] if self.noise_path else np.full(len(readings), self.noise_point)
         spread = sigma**2 * remaining * self.scenario.run.dt
         out = np.zeros(len(readings))
-        for j, o in enumerate(self.subs[k].observations):
+        for j, o in enumerate(self.subs[k].observations[i] for i in self.guided[k]):
+            v = readings[:, j]
             if o.kind not in READ_TIES:
+                if o.kind == "alliance_active" or (o.kind == "event_fired" and not o.fired):
+                    out += history.log_likelihoods([o], v[:, None])[:, 0]
+                else:
+                    e = o.misrecord
+                    before = 0.5 * math.log(e * (1 - e)) if e > 0 else math.log(0.5)
+                    out += np.where(v > 0.5, math.log1p(-e), before)
                 continue
             var = spread * (0.5 if o.mutual else 1.0)
-            v = readings[:, j]
             if o.is_series:
                 b = values.get(f"measurements.{o.measurement}.b")
                 b = np.full(len(v), self._point_b(o)) if b is None else b
@@ -355,8 +376,7 @@ def advance(runner: Runner, values: dict, states: dict | None, k: int, shape: tu
     order = np.arange(N * nx)
     ll, var = np.zeros(N), np.zeros(N)
     for i, tau in enumerate(runner.waypoints(k)):
-        sub = _sub_record(runner.record, runner.columns[k], step=tau)
-        states, got = runner.stretch(values, states, t_prev, tau, sub, (*key, i))
+        states, got = runner.stretch(values, states, t_prev, tau, runner.waypoint(k, tau), (*key, i), N * nx)
         g = runner.guide(k, got, values, t_k - tau)
         log_w = (g - prev).reshape(N, nx)
         ll += logsumexp(log_w, axis=1) - math.log(nx)
@@ -365,7 +385,7 @@ def advance(runner: Runner, values: dict, states: dict | None, k: int, shape: tu
         assert states is not None
         states = {name: v[anc] for name, v in states.items()}
         prev, order, t_prev = g[anc], order[anc], tau
-    states, got = runner.stretch(values, states, t_prev, t_k, runner.subs[k], (*key, 99))
+    states, got = runner.stretch(values, states, t_prev, t_k, runner.subs[k], (*key, 99), N * nx)
     log_g = (runner.loglik(k, got) - prev).reshape(N, nx)
     ll += logsumexp(log_g, axis=1) - math.log(nx)
     return states, got, log_g, ll, var + inner_var(log_g), order

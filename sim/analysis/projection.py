@@ -55,6 +55,12 @@ class Projection:
 
     def sentence(self) -> str:
         """The answer as the report and the command line give it."""
+        if not self.alliance:
+            return (
+                f"From {self.start_date:%B %Y} (the last sourced observation) to "
+                f"{self.end_date:%B %Y}: {len(self.fates)} posterior draws continued; the scenario "
+                "declares no alliance whose fate to give"
+            )
         p, lo, hi = self.p("holds")
         return (
             f"From {self.start_date:%B %Y} (the last sourced observation), under these "
@@ -157,8 +163,8 @@ def project(
     scenario = stored_scenario(manifest["scenario"])
     t0 = int(manifest["last_step"])
     steps = _steps(manifest, scenario, steps, until)
-    alliance = alliance or scenario.focal_alliance
-    if alliance not in scenario.alliances:
+    alliance = alliance or scenario.focal_alliance or ""
+    if alliance and alliance not in scenario.alliances:
         raise InputError(f"{folder}: unknown alliance {alliance!r}")
     seed = manifest["seed"] if seed is None else seed
     states = load_states(folder / STATES)
@@ -205,15 +211,13 @@ def project(
             f"this calibration, got arrays that do not fit ({e})"
         ) from None
     rows = results.outcomes.sort_values("replicate", kind="stable")
-    words = rows[fate_column(alliance)].to_numpy()
-    fates = np.array([FATES.index(w) for w in words], dtype=np.int8)
-    frame = pd.DataFrame(
-        {
-            "replicate": states["replicate"],
-            f"{alliance}.fate": np.array(FATES, dtype=object)[fates],
-            f"{alliance}.end_step": rows[end_step_column(alliance)].to_numpy().astype(np.int32),
-        }
-    )
+    frame = pd.DataFrame({"replicate": states["replicate"]})
+    fates = np.zeros(m, dtype=np.int8)
+    if alliance:
+        words = rows[fate_column(alliance)].to_numpy()
+        fates = np.array([FATES.index(w) for w in words], dtype=np.int8)
+        frame[f"{alliance}.fate"] = np.array(FATES, dtype=object)[fates]
+        frame[f"{alliance}.end_step"] = rows[end_step_column(alliance)].to_numpy().astype(np.int32)
     unit, dt = manifest["unit"], scenario.run.dt
     start = _dt.date.fromisoformat(manifest["start"])
     proj = Projection(

@@ -58,16 +58,18 @@ class Truth:
     replicate: int
 
 
-def _raw(pairs, dates, alliance: str, scenario: Scenario) -> Record:
-    """A record that reads each raw tie (range [-1, 1]) and the alliance's status at the last date."""
+def _raw(pairs, dates, alliance: str | None, scenario: Scenario) -> Record:
+    """A record that reads each raw tie (range [-1, 1]) and the alliance's status at the last date
+    (if the scenario has one)."""
     obs, steps = [], []
     base = {"basis": "synthetic", "source": _SOURCE}
     for d in dates:
         for a, b in pairs:
             obs.append({"kind": "tie_range", "from": a, "to": b, "low": -1.0, "high": 1.0, "date": d})
             steps.append(step_of(START, d, scenario.run.unit, scenario.run.dt))
-    obs.append({"kind": "alliance_active", "alliance": alliance, "date": dates[-1]})
-    steps.append(steps[-1])
+    if alliance is not None:
+        obs.append({"kind": "alliance_active", "alliance": alliance, "date": dates[-1]})
+        steps.append(steps[-1])
     made = tuple(Observation.model_validate({**o, **base, "id": f"r{k}"}) for k, o in enumerate(obs))
     return Record(Path("synthetic"), START, scenario.run.unit, made, tuple(steps))
 
@@ -89,8 +91,8 @@ def draw_truth(
     if history not in HISTORIES:
         raise ValueError(f"history: expected one of {HISTORIES}, got {history!r}")
     alliance = alliance or scenario.focal_alliance
-    if alliance is None:
-        raise ValueError("the scenario declares no alliance to read")
+    if alliance is None and history != "any":
+        raise ValueError(f"history {history!r} needs an alliance, and the scenario declares none")
     record = _raw(pairs, dates, alliance, scenario)
     short = scenario.with_run(steps=max(record.last_step, 1))
     design = Design({k: np.full((1, candidates), v) for k, v in (fix or {}).items()}, candidates)
@@ -102,6 +104,11 @@ def draw_truth(
         progress=False,
     )
     got = gather(parts, True)
+    n_ties = len(dates) * len(pairs)
+    if alliance is None:
+        r = 0
+        ties = got["values"][r, :n_ties].reshape(len(dates), len(pairs))
+        return Truth({k: float(v[r]) for k, v in got["sampled"].items()}, ties, "holds", record.last_step, r)
     a = list(scenario.alliances).index(alliance)
     active = got["states"]["active"][:, a]
     fate = got["states"]["fate"][:, a]
@@ -115,7 +122,7 @@ def draw_truth(
     if hits.size == 0:
         raise ValueError(f"no replicate of {candidates} met history {history!r}; draw more candidates")
     r = int(hits[0])
-    ties = got["values"][r, :-1].reshape(len(dates), len(pairs))
+    ties = got["values"][r, :n_ties].reshape(len(dates), len(pairs))
     end = int(got["states"]["end_step"][r, a]) if not active[r] else record.last_step
     values = {k: float(v[r]) for k, v in got["sampled"].items()}
     return Truth(values, ties, FATES[int(fate[r])], end, r)
@@ -128,7 +135,7 @@ def tie_readings(
     dates=DATES,
     half_width: float = 0.15,
     width: float = 0.05,
-    alliance: str = "china_russia",
+    alliance: str | None = "china_russia",
     error: float = 0.02,
 ) -> list[dict]:
     """The observations (as TOML tables) of a truth: each tie in ``+-half_width`` around its true
@@ -139,7 +146,7 @@ def tie_readings(
             w = float(truth.ties[i, j])
             out.append(
                 {
-                    "id": f"{a.lower()}-{b.lower()}-{d.year}",
+                    "id": f"{a.lower()}-{b.lower()}-{d.isoformat()}",
                     "date": d,
                     "kind": "tie_range",
                     "from": a,
@@ -149,6 +156,8 @@ def tie_readings(
                     "width": width,
                 }
             )
+    if alliance is None:
+        return out
     status = {"id": f"{alliance}-status", "date": dates[-1], "alliance": alliance, "error": error}
     if truth.fate == "holds":
         status["kind"] = "alliance_active"
@@ -196,8 +205,6 @@ def write_record(
     """Draw a truth (:func:`draw_truth`) and write its observations file (8 ties at 4 yearly dates
     and the alliance's status by default: 33 readings)."""
     alliance = scenario.focal_alliance
-    if alliance is None:
-        raise ValueError("the scenario declares no alliance to read")
     truth = draw_truth(scenario, seed=seed, history=history, fix=fix, pairs=pairs, dates=dates)
     obs = tie_readings(truth, pairs=pairs, dates=dates, half_width=half_width, width=width, alliance=alliance)
     comment = (
@@ -207,3 +214,23 @@ def write_record(
     )
     Path(path).write_text(toml_text(obs, comment), encoding="utf-8")
     return truth
+
+
+def series_rows(
+    truth: Truth, *, pairs=PAIRS, dates=DATES, a: float, b: float, sd: float, seed: int
+) -> list[tuple[str, str, str, float, float]]:
+    """The rows ``(date, from, to, value, sd)`` of a series reading a truth's ties through
+    ``value = a + b * tie + error`` (error normal with sd ``sd``)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
+    rows = []
+    for i, d in enumerate(dates):
+        for j, (x, y) in enumerate(pairs):
+            value = a + b * float(truth.ties[i, j]) + sd * float(rng.standard_normal())
+            rows.append((d.isoformat(), x, y, round(value, 4), sd))
+    return rows
+
+
+def write_series(path: str | Path, rows) -> None:
+    """A series CSV file (columns ``date,from,to,value,sd``)."""
+    lines = ["date,from,to,value,sd"] + [f"{d},{x},{y},{v},{s}" for d, x, y, v, s in rows]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
