@@ -31,12 +31,21 @@ import numpy as np
 from sim import load_scenario
 from sim.analysis import history, synthetic
 from sim.analysis.calibration import calibrate, simulate
+from sim.present.history import summary_lines
 from sim.spec.observations import load_record
 
 ROOT = Path(__file__).resolve().parents[1]
 STATUS_QUO = ROOT / "scenarios" / "status_quo.toml"
 WATCHED = ("mechanisms.competition", "mechanisms.threat", "mechanisms.pressure")
 HISTORIES = (("held", 1), ("drift_apart", 2))
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the workers, once their pool is shut)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def acceptance_by_width(out: Path, seed: int = 1, replicates: int = 20_000) -> None:
@@ -70,14 +79,18 @@ def run_history(name: str, seed: int, out: Path, workers: int) -> None:
         f"\n{name}: {len(record)} readings, truth replicate {truth.replicate} "
         f"({truth.fate}, step {truth.end_step})"
     )
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, kids = time.perf_counter(), time.process_time(), _children_cpu()
     cal = calibrate(STATUS_QUO, path, workers=workers, say=print)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu, kids = time.perf_counter() - wall, time.process_time() - cpu, _children_cpu() - kids
+    print("\n".join("  " + line for line in summary_lines(cal)[:8]))
     print(
-        f"  {wall:.0f} s wall, {cpu:.0f} s CPU in this process ({workers} worker(s)); effective "
+        f"  {wall:.0f} s wall, {cpu:.0f} s CPU in this process and {kids:.0f} s in its workers "
+        f"({workers} worker(s)); effective "
         f"posterior draws {cal.posterior.effective:.0f}; log evidence {cal.log_evidence:.2f} +- "
         f"{cal.log_evidence_se:.2f}; load average {os.getloadavg()[0]:.1f}"
     )
+    if name == "held":
+        wider_acceptance(scenario, truth, out, record, cal)
     for p in WATCHED:
         prior = float(cal.ensemble.sampled[p].mean())
         post = cal.posterior.sampled[p]
@@ -87,6 +100,27 @@ def run_history(name: str, seed: int, out: Path, workers: int) -> None:
         print(
             f"  {p:<24} prior {prior:.4f}  posterior {post.mean():.4f} +- {post.std():.4f} "
             f"(mean +- {se:.4f})  truth {t:.4f}  {'toward the truth' if toward else 'NOT toward the truth'}"
+        )
+
+
+def wider_acceptance(scenario, truth, out: Path, record, cal) -> None:
+    """Rejection's expected acceptance ``Z / L_max`` on this record read with width 0.05 and 0.15,
+    from SMC evidences (rare-event estimates from a prior ensemble rest on its best few draws)."""
+    from sim.analysis.assimilation import smc2
+
+    path = out / "held-width-0.15.toml"
+    obs = synthetic.tie_readings(truth, width=0.15, alliance=scenario.focal_alliance)
+    path.write_text(synthetic.toml_text(obs, "width 0.15"), encoding="utf-8")
+    wide = load_record(path, scenario)
+    res = smc2(scenario, wide, particles=200, seed=5, workers=2)
+    for width, rec, z, se in (
+        (0.05, record, cal.log_evidence, cal.log_evidence_se),
+        (0.15, wide, res.log_evidence, res.log_evidence_se),
+    ):
+        log_acc = z - float(history.log_sup(rec.observations).sum())
+        print(
+            f"  width {width}: log evidence {z:.2f} +- {se:.2f}; expected acceptance of rejection "
+            f"exp({log_acc:.2f}) = {np.exp(log_acc):.3g}"
         )
 
 

@@ -279,3 +279,24 @@ def test_cli_calibrate_auto_says_which_method_and_why(two_record, tmp_path, caps
     assert code == 0
     assert (tmp_path / "p" / "report.html").is_file() and (tmp_path / "p" / "replicates.parquet").is_file()
     assert "posterior draws" in capsys.readouterr().out
+
+
+def test_scores_by_smc_evidence_agree_with_the_prior_mean(two_record, tmp_path, capsys):
+    """`score --method smc` ranks by the SMC² evidence; on a record the prior estimates well, the
+    log Bayes factor agrees with the prior-mean estimate's within 4 standard errors."""
+    path, _ = two_record
+    stiff = tmp_path / "stiff.toml"
+    stiff.write_text(
+        TWO.read_text().replace('value = {dist = "uniform", low = -0.2, high = 0.8}', "value = 0.6")
+    )
+    base = ["score", str(TWO), str(stiff), "--observations", str(path), "-n", "20000", "--no-progress"]
+    assert cli.main([*base, "--out", str(tmp_path / "prior")]) == 0
+    assert cli.main([*base, "--method", "smc", "--particles", "200", "--out", str(tmp_path / "smc")]) == 0
+    import pandas as pd
+
+    a = pd.read_csv(tmp_path / "prior" / "scores.csv").set_index("scenario")
+    b = pd.read_csv(tmp_path / "smc" / "scores.csv").set_index("scenario")
+    assert list(a.index) == list(b.index)
+    bf_a, bf_b = a["log_bf_vs_best"].iloc[1], b["log_bf_vs_best"].iloc[1]
+    se = math.hypot(a["log_bf_se"].iloc[1], b["log_bf_se"].iloc[1])
+    assert abs(bf_a - bf_b) < 4 * se and bf_b < -3 * b["log_bf_se"].iloc[1]

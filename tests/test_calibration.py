@@ -296,6 +296,10 @@ def test_cli_calibrate_then_run_from_observations(small_record, tmp_path, capsys
     text = capsys.readouterr().out
     assert "From January 2024 (the last sourced observation)" in text
     assert "P(ab holds to January 2026)" in text
+    # the same full report as `run`: fates, who stabs whom, the figures
+    page = (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
+    assert "Who stabs whom" in page and "stab in the back" in page.lower()
+    assert (tmp_path / "p" / "replicates.parquet").is_file() and "report:" in text
     assert (
         cli.main(
             [

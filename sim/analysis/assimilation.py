@@ -8,10 +8,11 @@ informative readings. Here the record is assimilated date by date, as in a parti
 static parameters rejuvenated so that they do not degenerate.
 
 Method: SMC² (Chopin, Jacob & Papaspiliopoulos 2013). ``N`` parameter particles ``theta_i`` each
-carry a bootstrap particle filter of ``N_x`` state particles (Gordon, Salmond & Smith 1993). At each
-date every state particle is run by the experiment engine from its saved state to the date (one
-design of ``N N_x`` rows with per-row values and saved starts), weighted by that date's readings
-(the error model of :mod:`sim.spec.observations`), and the inner filter's likelihood estimate
+carry a particle filter of ``N_x`` state particles (:mod:`sim.analysis.particle_filter`: guided
+by the coming readings between dates, Park & Ionides 2020). At each date every state particle is
+run by the experiment engine from its saved state to the date (designs of ``N N_x`` rows with
+per-row values and saved starts), weighted by that date's readings (the error model of
+:mod:`sim.spec.observations`), and the inner filter's likelihood estimate
 ``p^(y_t | y_1:t-1, theta_i)`` (the mean of its particles' weights) is the parameter particle's
 incremental weight; the state particles are then resampled within each filter (systematic
 resampling, Kitagawa 1996). When the parameter particles' effective sample size falls below half,
@@ -23,7 +24,7 @@ approximation is made beyond Monte Carlo error (unlike Liu & West's 2001 kernel 
 changes the posterior). A date whose readings would leave fewer than half effective particles is
 crossed in tempered stages ``p^^phi``, ``phi`` rising to 1 (density tempering of Duan & Fulop 2015,
 exact at ``phi = 1``), each followed by a resample-move. When the inner filters' likelihood
-estimates grow too noisy for the moves (estimated log-likelihood variance above 1, the region
+estimates grow too noisy for the moves (measured log-likelihood variance above 2, the region
 Pitt et al. 2012 and Doucet et al. 2015 recommend), ``N_x`` is doubled by the exchange step of
 Chopin et al. (2013, sec. 3.6): new filters with ``2 N_x`` particles reweight every parameter
 particle by the ratio of the new to the old likelihood estimate (exact).
@@ -35,7 +36,10 @@ of ``u`` is ``N(0, I)`` whatever the marginals. The proposal is the generalised 
 Crank-Nicolson move ``u' = m + rho (u - m) + sqrt(1 - rho^2) C^(1/2) xi`` around a Gaussian fit
 ``N(m, C)`` of the current particles (Rudolf & Sprungk 2018; ``rho = 0`` is the independent
 Gaussian proposal Chopin et al. 2013 use), ``C`` the particles' covariance shrunk toward its
-diagonal (Ledoit & Wolf 2004) and ``rho`` raised while the acceptance rate is below 15 %.
+diagonal (Ledoit & Wolf 2004) and ``rho`` raised while the acceptance rate is below 15 %. Each
+half of the particles is moved with the fit to the other half, so that no proposal depends on the
+particle it moves (in 188 dimensions a fit that includes it makes in-sample points look far likelier
+than fresh proposals, and the moves collapse the posterior).
 
 The product over stages of the mean incremental weights estimates the record's marginal likelihood
 (the evidence, which scores scenarios); its Monte Carlo standard error is estimated from the same

@@ -20,6 +20,7 @@ and the memory budget all read this one walk.
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ def _bounds_in(annotation) -> tuple[float, float] | None:
     return None
 
 
+@functools.lru_cache(maxsize=None)
 def field_bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
     """The interval the pydantic field ``model.name`` admits for its numbers.
 
