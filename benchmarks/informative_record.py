@@ -101,6 +101,7 @@ def run_history(name: str, seed: int, out: Path, workers: int) -> None:
             f"  {p:<24} prior {prior:.4f}  posterior {post.mean():.4f} +- {post.std():.4f} "
             f"(mean +- {se:.4f})  truth {t:.4f}  {'toward the truth' if toward else 'NOT toward the truth'}"
         )
+    pressure_force(cal, truth)
 
 
 def wider_acceptance(scenario, truth, out: Path, record, cal) -> None:
@@ -122,6 +123,23 @@ def wider_acceptance(scenario, truth, out: Path, record, cal) -> None:
             f"  width {width}: log evidence {z:.2f} +- {se:.2f}; expected acceptance of rejection "
             f"exp({log_acc:.2f}) = {np.exp(log_acc):.3g}"
         )
+
+
+def pressure_force(cal, truth) -> None:
+    """The pressure force on the partnership is ``alpha_prs p_China p_Russia``: the record can
+    inform that product while leaving its three factors confounded."""
+    names = ("mechanisms.pressure", "pressure.China", "pressure.Russia")
+
+    def product(draws):
+        return draws[names[0]] * draws[names[1]] * draws[names[2]]
+
+    prior, post = product(cal.ensemble.sampled), product(cal.posterior.sampled)
+    t = np.prod([truth.values[n] for n in names])
+    toward = "toward" if abs(post.mean() - t) < abs(prior.mean() - t) else "NOT toward"
+    print(
+        f"  {'alpha_prs p_C p_R':<24} prior {prior.mean():.4f}  posterior {post.mean():.4f} +- "
+        f"{post.std():.4f}  truth {t:.4f}  {toward} the truth"
+    )
 
 
 def write_examples() -> None:

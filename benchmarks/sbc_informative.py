@@ -96,6 +96,7 @@ def main() -> None:
     start = time.perf_counter()
     print(f"load average at the start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     run = partial(sbc_repetition, STATUS_QUO, params=PARAMS, seed=args.seed, particles=args.particles)
+    prior = prior_sds(load_scenario(STATUS_QUO), PARAMS)
     ctx = multiprocessing.get_context("spawn")
     reps = []
     with cf.ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
@@ -103,7 +104,9 @@ def main() -> None:
             reps.append(rep)
             if (i + 1) % 10 == 0:
                 print(f"  {i + 1} repetitions, {time.perf_counter() - start:.0f} s", flush=True)
-    table(reps, prior_sds(load_scenario(STATUS_QUO), PARAMS))
+            if (i + 1) % 25 == 0 and i + 1 < args.repetitions:
+                table(reps, prior)  # the table so far, in case the run is cut short
+    table(reps, prior)
     if not args.no_endings:
         print("\nrecords in which the partnership ended, through `calibrate` (defaults):")
         endings(Path(tempfile.mkdtemp(prefix="sbc-endings-")), args.jobs)

@@ -243,12 +243,10 @@ def choose_method(
     draws at the replicate budget at twice ``min_accepted`` or more, SMC otherwise."""
     rate = float(np.exp(_log_rel(record, pilot.values).sum(axis=1)).mean())
     expected = rate * replicates
-    if method == "rejection":
-        return method, f"as asked (a pilot of {pilot.n:,} replicates expects {expected:,.0f} accepted draws)"
-    if method == "smc":
-        return (
-            method,
-            f"as asked (a pilot of {pilot.n:,} replicates expects {expected:,.0f} accepted by rejection)",
+    if method in ("rejection", "smc"):
+        return method, (
+            f"as asked; a pilot of {pilot.n:,} prior replicates expects {expected:,.0f} accepted "
+            f"draws of {replicates:,} by rejection"
         )
     if expected >= 2 * min_accepted:
         return "rejection", (

@@ -12,6 +12,11 @@ import pandas as pd
 from sim.analysis.calibration import Calibration, Projection
 
 
+def share(x: float) -> str:
+    """A share as a percentage, in scientific notation when it is below 0.01 %."""
+    return f"{x:.2%}" if x >= 1e-4 or x == 0 else f"{100 * x:.1e} %"
+
+
 def binding_reading(cal: Calibration) -> dict:
     """The binding reading and whether the posterior reproduces it: the share of posterior draws in
     which it actually happened (without reading error) against the share of prior replicates.
@@ -61,7 +66,7 @@ def summary_lines(cal: Calibration) -> list[str]:
         ]
     lines.append(
         f"binding observation: {b['id']} ({b['what']}, {b['date']}): without it acceptance would be "
-        f"{cal.binding.acceptance_without:.2%}; {b['verdict']}"
+        f"{share(cal.binding.acceptance_without)}; {b['verdict']}"
     )
     lines += _moved_lines(cal)
     return lines
@@ -234,7 +239,8 @@ def probability_section(cal: Calibration) -> str:
             f"{esc(res.state_particles)} state particles, were run from date to date by the engine "
             "and weighted by each date's readings; when fewer than half the particles kept weight, they "
             "were resampled and moved by particle Metropolis-Hastings, which leaves the exact posterior "
-            f"unchanged. {esc(cal.reason)}.</p><p>The effective sample size (ESS) says how many "
+            f"unchanged. Why this method: {esc(cal.reason)}.</p><p>The effective sample size "
+            "(ESS) says how many "
             "equally weighted draws the weighted particles are worth; a date where it falls far is a "
             "date where the record bites. The posterior rests on "
             f"{esc(f'{cal.ess:.0f}')} effective draws ({esc(res.distinct)} distinct).</p>"
@@ -246,7 +252,7 @@ def probability_section(cal: Calibration) -> str:
             "probability equal to the record's likelihood over the largest it can take, so the "
             "accepted replicates are exact draws from the posterior. The effective sample size of "
             f"the likelihood weights over all replicates is {esc(f'{cal.ess:.0f}')}."
-            + (f" {esc(cal.reason)}." if cal.reason else "")
+            + (f" Why this method: {esc(cal.reason)}." if cal.reason else "")
             + "</p>"
         )
     return (
@@ -254,7 +260,7 @@ def probability_section(cal: Calibration) -> str:
         + how
         + f"<p>{evidence}</p><p>The binding observation, the one that limits acceptance most, is "
         f"{esc(b['id'])} ({esc(b['what'])}, {esc(b['date'])}); without it acceptance would be "
-        f"{esc(f'{cal.binding.acceptance_without:.2%}')}. It is {esc(b['verdict'])}.</p></section>"
+        f"{esc(share(cal.binding.acceptance_without))}. It is {esc(b['verdict'])}.</p></section>"
     )
 
 

@@ -71,7 +71,7 @@ def _bounds_in(annotation) -> tuple[float, float] | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def field_bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
     """The interval the pydantic field ``model.name`` admits for its numbers.
 
