@@ -98,6 +98,7 @@ def test_the_calibrated_forecast_beats_the_prior_on_a_predictable_record(record_
     log = bt.differences.set_index(["score", "against"]).loc[("log", "prior")]
     assert log["difference"] > 2 * log["mc_se"] and log["verdict"] == "calibrated better"
     assert len(bt.common) == 3 and list(bt.readings["id"]) == ["t3", "t4", "a2"]
+    assert set(bt.differences["readings"]) == {1, 2, 3}  # Brier: the fact; CRPS: the ranges; log: all
 
 
 def test_cli_backtest_prints_the_table_and_writes_the_page(record_path, tmp_path, capsys):

@@ -112,8 +112,9 @@ def test_discrete_and_open_readings_reach_their_supremum():
 
 def test_a_wider_reading_error_accepts_more_on_the_informative_record(tmp_path):
     """On the 33-reading record (8 ties at 4 yearly dates, each +-0.15 around the truth, and the
-    alliance's status), the same prior ensemble accepts more with width 0.15 than with 0.05: the
-    unnormalised kernel did the opposite (a +-0.15 range read with width 0.15 has at most 0.68)."""
+    alliance's status), the same prior replicates are accepted with a higher probability when the
+    record is read with width 0.15 than with 0.05: the unnormalised kernel did the opposite (a
+    +-0.15 range read with width 0.15 has at most 0.68, so 32 of them cap it near 4e-6)."""
     scenario = load_scenario(ROOT / "scenarios" / "status_quo.toml")
     truth = synthetic.draw_truth(scenario, seed=1, history="held", candidates=64)
     rates, raw, kernel = {}, {}, {}
@@ -130,10 +131,11 @@ def test_a_wider_reading_error_accepts_more_on_the_informative_record(tmp_path):
         kernel[width] = log_l - history.log_sup(record.observations).sum()
         rates[width] = float(np.exp(kernel[width]).mean())
         raw[width] = float(np.exp(log_l).mean())
-    # the mean is a rare-event estimate (the best few replicates carry it); the wider error accepts
-    # more there, and it accepts more in nearly every replicate
-    assert rates[0.15] > 10 * rates[0.05] > 0
+    # the wider error accepts each replicate with a higher probability in nearly every replicate
+    # (the mean over 4,000 replicates is a rare-event estimate resting on the best few, about
+    # 1e-8 for width 0.05 by SMC²'s evidence: benchmarks/informative_record.py prints both)
     assert (kernel[0.15] > kernel[0.05]).mean() > 0.99
+    assert rates[0.15] > rates[0.05] > 0
     # without the normalisation the kernel could never exceed 0.68^32 with width 0.15: rejection
     # would accept next to nothing however well a replicate matched
     assert raw[0.15] < math.exp(32 * math.log(0.683)) < 1e-5

@@ -159,7 +159,7 @@ class Backtest:
     readings: pd.DataFrame  # one row per later reading: each forecaster's scores
     table: pd.DataFrame  # one row per forecaster and score: mean and Monte Carlo error
     differences: pd.DataFrame  # calibrated minus each baseline, per score
-    common: list[str]  # the readings every forecaster predicts (what the table averages over)
+    common: list[str]  # the readings every forecaster predicts
 
 
 def _score_frame(test: Record, draws: dict[str, np.ndarray], rng) -> pd.DataFrame:
@@ -186,54 +186,68 @@ def _boot(test: Record, d: np.ndarray, common: list[int], rng) -> dict[str, np.n
     return {s: np.array(v) for s, v in reps.items()}
 
 
+SCORES = ("log", "brier", "crps")
+
+
+def _predicts(d: np.ndarray) -> list[int]:
+    """The readings a forecaster has draws for."""
+    return [k for k in range(d.shape[1]) if not np.isnan(d[:, k]).all()]
+
+
+def _means(frame: pd.DataFrame, name: str, ks: list[int]) -> dict[str, tuple[float, int]]:
+    sub = frame.iloc[ks]
+    out = {}
+    for s in SCORES:
+        col = sub[f"{name}:{s}"].dropna()
+        if not col.empty:
+            out[s] = (float(col.mean()), len(col))
+    return out
+
+
 def summarise(test: Record, draws: dict[str, np.ndarray], frame: pd.DataFrame, rng):
-    """The summary table, the differences against the baselines and the common readings."""
-    has = [k for k in range(len(test)) if all(not np.isnan(d[:, k]).all() for d in draws.values())]
-    boots = {name: _boot(test, d, has, rng) for name, d in draws.items()}
-    sub = frame.iloc[has]
+    """The summary table (each forecaster over the readings it predicts), the differences of the
+    calibrated forecast against each baseline (over the readings both predict) and the readings
+    all three predict."""
     rows = []
-    for name in draws:
-        for s in ("log", "brier", "crps"):
-            col = sub[f"{name}:{s}"].dropna()
-            if col.empty:
-                continue
+    for name, d in draws.items():
+        ks = _predicts(d)
+        boot = _boot(test, d, ks, rng)
+        for s, (mean, n) in _means(frame, name, ks).items():
+            se = float(np.nanstd(boot[s], ddof=1))
             rows.append(
-                {
-                    "forecaster": name,
-                    "score": s,
-                    "readings": len(col),
-                    "mean": float(col.mean()),
-                    "mc_se": float(np.nanstd(boots[name][s], ddof=1)),
-                    "members": len(draws[name]),
-                }
+                {"forecaster": name, "score": s, "readings": n, "mean": mean, "mc_se": se, "members": len(d)}
             )
-    table = pd.DataFrame(rows)
-    return table, _differences(table), [test.observations[k].id for k in has]
+    diffs = []
+    mine = draws["calibrated"]
+    for base in ("prior", "persistence"):
+        ks = sorted(set(_predicts(mine)) & set(_predicts(draws[base])))
+        ba, bb = _boot(test, mine, ks, rng), _boot(test, draws[base], ks, rng)
+        a, b = _means(frame, "calibrated", ks), _means(frame, base, ks)
+        for s in SCORES:
+            if s in a and s in b:
+                se = math.hypot(float(np.nanstd(ba[s], ddof=1)), float(np.nanstd(bb[s], ddof=1)))
+                diffs.append(_verdict(s, base, a[s][0] - b[s][0], se, a[s][1], len(mine)))
+    common = [k for k in range(len(test)) if all(k in _predicts(d) for d in draws.values())]
+    return pd.DataFrame(rows), pd.DataFrame(diffs), [test.observations[k].id for k in common]
 
 
-def _differences(table: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for s in ("log", "brier", "crps"):
-        mine = table[(table.forecaster == "calibrated") & (table.score == s)]
-        if mine.empty:
-            continue
-        a = mine.iloc[0]
-        for base in ("prior", "persistence"):
-            other = table[(table.forecaster == base) & (table.score == s)]
-            if other.empty:
-                continue
-            b = other.iloc[0]
-            diff, se = a["mean"] - b["mean"], math.hypot(a["mc_se"], b["mc_se"])
-            better = diff > 0 if s == "log" else diff < 0
-            if abs(diff) > 2 * se:
-                verdict = "calibrated better" if better else f"{base} better"
-            else:
-                need = int(a["members"] * (2 * se / max(abs(diff), 1e-12)) ** 2) if diff else 0
-                verdict = "cannot be told from noise" + (
-                    f" (about {need:,} draws each would settle it)" if need else ""
-                )
-            rows.append({"score": s, "against": base, "difference": diff, "mc_se": se, "verdict": verdict})
-    return pd.DataFrame(rows)
+def _verdict(score: str, base: str, diff: float, se: float, readings: int, members: int) -> dict:
+    better = diff > 0 if score == "log" else diff < 0
+    if abs(diff) > 2 * se:
+        verdict = "calibrated better" if better else f"{base} better"
+    else:
+        need = int(members * (2 * se / max(abs(diff), 1e-12)) ** 2) if diff else 0
+        verdict = "cannot be told from noise" + (
+            f" (about {need:,} draws each would settle it)" if need else ""
+        )
+    return {
+        "score": score,
+        "against": base,
+        "readings": readings,
+        "difference": diff,
+        "mc_se": se,
+        "verdict": verdict,
+    }
 
 
 def backtest(

@@ -119,13 +119,13 @@ def _steps(manifest: dict, scenario, steps: int | None, until: _dt.date | None) 
     return steps if steps is not None else max(scenario.run.steps - t0, 1)
 
 
-def _run_folder(out: Path | None) -> tuple[Path, bool]:
+def _run_folder(out: Path | None) -> Path:
     """Where the continued run is stored: ``out`` (replaced when it holds an earlier view from
     today), or a temporary folder."""
     if out is None:
         import tempfile
 
-        return Path(tempfile.mkdtemp(prefix="alliance-sim-today-")), True
+        return Path(tempfile.mkdtemp(prefix="alliance-sim-today-"))
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         manifest = read_manifest(out)
@@ -133,7 +133,7 @@ def _run_folder(out: Path | None) -> tuple[Path, bool]:
             raise InputError(f"{out}: holds another run; choose another --out")
         if manifest is None and not (out / "projection.json").is_file():
             raise InputError(f"{out}: is not empty and holds no view from today; choose another --out")
-    return out, True
+    return out
 
 
 def project(
@@ -168,51 +168,12 @@ def project(
         raise InputError(f"{folder}: unknown alliance {alliance!r}")
     seed = manifest["seed"] if seed is None else seed
     states = load_states(folder / STATES)
-    table = pd.read_parquet(folder / POSTERIOR_TABLE)
-    if not np.array_equal(table["replicate"].to_numpy(), states["replicate"]):
-        raise InputError(f"{folder}: {POSTERIOR_TABLE} and {STATES} hold different replicates")
-    m = len(table)
-    values = {
-        c[len(PARAM_PREFIX) :]: table[c].to_numpy(dtype=np.float64)[None, :]
-        for c in table.columns
-        if c.startswith(PARAM_PREFIX)
-    }
-    continued = scenario.with_run(steps=t0 + steps, replicates=m, seed=seed)
-    saved = Start(t0, {k: states[k] for k in dynamics.STATE_ARRAYS})
-    where, force = _run_folder(None if out is None else Path(out))
-    try:
-        results = run_design(
-            continued,
-            Design(values, m, start=saved),
-            ContinuedCollector(t0),
-            seed=seed,
-            out=where,
-            force=force,
-            workers=workers,
-            progress=progress,
-            desc="from today",
-            dtype=dtype,
-            engine=engine,
-            name=f"{Path(manifest['source']).stem} from {manifest['last_date']}",
-            settings={
-                "replicates": m,
-                "steps": t0 + steps,
-                "from_step": t0,
-                "seed": seed,
-                "dt": continued.run.dt,
-                "dtype": dtype,
-                "engine": engine,
-                "calibration": str(folder),
-            },
-        )
-    except (KeyError, ValueError) as e:
-        raise InputError(
-            f"{folder / STATES}: expected the states of the accepted replicates of "
-            f"this calibration, got arrays that do not fit ({e})"
-        ) from None
+    where = _run_folder(None if out is None else Path(out))
+    run = {"workers": workers, "progress": progress, "dtype": dtype, "engine": engine}
+    results = _continue(folder, manifest, scenario, states, t0 + steps, seed, where, run)
     rows = results.outcomes.sort_values("replicate", kind="stable")
     frame = pd.DataFrame({"replicate": states["replicate"]})
-    fates = np.zeros(m, dtype=np.int8)
+    fates = np.zeros(len(frame), dtype=np.int8)
     if alliance:
         words = rows[fate_column(alliance)].to_numpy()
         fates = np.array([FATES.index(w) for w in words], dtype=np.int8)
@@ -233,6 +194,43 @@ def project(
     if out is not None:
         _write(proj, where, seed)
     return proj
+
+
+def _continue(
+    folder: Path, manifest: dict, scenario, states: dict, end: int, seed: int, where: Path, run: dict
+):
+    """The stored run of the posterior draws from their states at the last observation to ``end``."""
+    table = pd.read_parquet(folder / POSTERIOR_TABLE)
+    if not np.array_equal(table["replicate"].to_numpy(), states["replicate"]):
+        raise InputError(f"{folder}: {POSTERIOR_TABLE} and {STATES} hold different replicates")
+    m, t0 = len(table), int(manifest["last_step"])
+    values = {
+        c[len(PARAM_PREFIX) :]: table[c].to_numpy(dtype=np.float64)[None, :]
+        for c in table.columns
+        if c.startswith(PARAM_PREFIX)
+    }
+    continued = scenario.with_run(steps=end, replicates=m, seed=seed)
+    saved = Start(t0, {k: states[k] for k in dynamics.STATE_ARRAYS})
+    settings = {"replicates": m, "steps": end, "from_step": t0, "seed": seed, "dt": continued.run.dt}
+    settings.update(dtype=run["dtype"], engine=run["engine"], calibration=str(folder))
+    try:
+        return run_design(
+            continued,
+            Design(values, m, start=saved),
+            ContinuedCollector(t0),
+            seed=seed,
+            out=where,
+            force=True,
+            desc="from today",
+            name=f"{Path(manifest['source']).stem} from {manifest['last_date']}",
+            settings=settings,
+            **run,
+        )
+    except (KeyError, ValueError) as e:
+        raise InputError(
+            f"{folder / STATES}: expected the states of the accepted replicates of "
+            f"this calibration, got arrays that do not fit ({e})"
+        ) from None
 
 
 def _write(proj: Projection, out: Path, seed: int) -> None:

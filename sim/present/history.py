@@ -435,9 +435,9 @@ def backtest_frame(bt) -> pd.DataFrame:
         sub = bt.table[bt.table.score == s]
         if sub.empty:
             continue
-        row = {"score": SCORE_WORDS[s], "readings": int(sub["readings"].max())}
+        row = {"score": SCORE_WORDS[s]}
         for r in sub.itertuples():
-            row[r.forecaster] = f"{r.mean:.3f} ± {r.mc_se:.3f}"
+            row[r.forecaster] = f"{r.mean:.3g} ± {r.mc_se:.2g} ({r.readings})"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -447,15 +447,16 @@ def backtest_lines(bt) -> list[str]:
     cal = bt.calibration
     lines = [
         f"{bt.source}: calibrated on {len(bt.fit)} readings to {bt.until.isoformat()} "
-        f"({cal.method}, {cal.ess:.0f} effective draws); predicting {len(bt.test)} later readings, "
-        f"{len(bt.common)} of which every forecaster predicts (the scores below average over those)",
+        f"({cal.method}, {cal.posterior.effective:.0f} posterior draws); predicting {len(bt.test)} "
+        f"later readings (mean score over the readings each forecaster predicts, their number in "
+        f"brackets; persistence predicts only what was read before)",
     ]
     frame = backtest_frame(bt)
     lines.append(frame.to_string(index=False))
     for d in bt.differences.itertuples():
         lines.append(
-            f"  {SCORE_WORDS[d.score].split(' (')[0]}: calibrated - {d.against} = {d.difference:+.3f} "
-            f"+- {d.mc_se:.3f}: {d.verdict}"
+            f"  {SCORE_WORDS[d.score].split(' (')[0]}: calibrated - {d.against} = {d.difference:+.3g} "
+            f"+- {d.mc_se:.2g} over {d.readings} readings: {d.verdict}"
         )
     lines.append(
         "(+- is the Monte Carlo error of each mean, from bootstrapping the forecast ensembles; "
@@ -474,7 +475,7 @@ def write_backtest_report(bt, path: str | Path) -> Path:
     title = f"Out-of-sample skill: {bt.source.stem}"
     diffs = bt.differences.assign(
         difference=[
-            f"{d:+.3f} ± {s:.3f}" for d, s in zip(bt.differences["difference"], bt.differences["mc_se"])
+            f"{d:+.3g} ± {s:.2g}" for d, s in zip(bt.differences["difference"], bt.differences["mc_se"])
         ]
     ).drop(columns=["mc_se"])
     body = [
@@ -485,12 +486,11 @@ def write_backtest_report(bt, path: str | Path) -> Path:
         "<p>Each later reading is predicted by the posterior draws continued from the last "
         "calibrated date, by the uncalibrated scenario (the prior predictive) and by persistence "
         "(the last reading of the same thing carries). Scores are proper (Gneiting &amp; Raftery "
-        f"2007) and averaged over the {esc(len(bt.common))} readings all three predict; ± is the "
-        "Monte Carlo error of the simulations (bootstrap over ensemble members), not the "
-        "sampling error of which readings happened to be made.</p>"
-        + table_html(backtest_frame(bt))
-        + table_html(diffs)
-        + "</section>",
+        "2007), averaged over the readings each forecaster predicts (their number in brackets: "
+        "persistence has nothing to carry for a thing never read before); each difference is "
+        "taken over the readings both forecasters predict. ± is the Monte Carlo error of the "
+        "simulations (bootstrap over ensemble members), not the sampling error of which readings "
+        "happened to be made.</p>" + table_html(backtest_frame(bt)) + table_html(diffs) + "</section>",
         "<section><h2>Each later reading</h2>" + table_html(bt.readings.round(4)) + "</section>",
         "<footer>Proper scoring rules: Gneiting &amp; Raftery (2007). Calibration: see the "
         "calibration page of the same record.</footer>",
