@@ -1399,7 +1399,7 @@ def cmd_calibrate(args) -> int:
         from sim.analysis.calibration import project
         from sim.present.history import write_history_report
 
-        proj = project(out, workers=args.workers, engine=args.engine)
+        proj = project(out, workers=args.workers)
         print(proj.sentence())
         print(f"report: {write_history_report(cal, out / 'report.html', projection=proj)}")
     return EXIT_OK

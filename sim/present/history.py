@@ -48,13 +48,13 @@ def summary_lines(cal: Calibration) -> list[str]:
             f"x {res.state_particles} state particles, {res.steps_run:,} replicate-steps",
             f"effective posterior draws {cal.ess:.0f} ({res.distinct} distinct); log evidence "
             f"{cal.log_evidence:.2f} +- {cal.log_evidence_se:.2f}",
-            "date        readings  ESS  stages  moves  accept  N_x",
+            "date        readings  ESS  stages  moves  accept  N_x  var(log L^)",
         ]
         for d in res.dates:
             acc = "-" if d.acceptance is None else f"{d.acceptance:.2f}"
             lines.append(
                 f"{d.date}  {d.readings:>8} {d.ess:>4.0f} {d.stages:>7} {d.moves:>6} {acc:>7} "
-                f"{d.state_particles:>4}"
+                f"{d.state_particles:>4}  {d.loglik_var:>11.2f}"
             )
     else:
         lines = [
@@ -212,6 +212,7 @@ def dates_frame(cal: Calibration) -> pd.DataFrame:
                 "moves": d.moves,
                 "acceptance": "-" if d.acceptance is None else f"{d.acceptance:.2f}",
                 "state particles": d.state_particles,
+                "var of log-likelihood estimate": f"{d.loglik_var:.2f}",
                 "log evidence": f"{d.log_evidence:.2f}",
             }
             for d in cal.smc.dates
