@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from sim import load_scenario
-from sim.analysis import history, synthetic
+from sim.analysis import likelihood, synthetic
 from sim.analysis.calibration import calibrate, simulate
-from sim.present.history import summary_lines
+from sim.present.calibration_pages import summary_lines
 from sim.spec.observations import load_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def acceptance_by_width(out: Path, seed: int = 1, replicates: int = 20_000) -> N
         if ens is None:
             ens = simulate(scenario, record, replicates=replicates, seed=seed, keep_states=False)
         obs = record.observations
-        log_rel = history.log_likelihoods(obs, ens.values) - history.log_sup(obs)
+        log_rel = likelihood.log_likelihoods(obs, ens.values) - likelihood.log_sup(obs)
         rates[width] = float(np.exp(log_rel.sum(axis=1)).mean())
     print(
         f"normalised kernel, one prior ensemble of {replicates:,}: expected acceptance "
@@ -118,7 +118,7 @@ def wider_acceptance(scenario, truth, out: Path, record, cal) -> None:
         (0.05, record, cal.log_evidence, cal.log_evidence_se),
         (0.15, wide, res.log_evidence, res.log_evidence_se),
     ):
-        log_acc = z - float(history.log_sup(rec.observations).sum())
+        log_acc = z - float(likelihood.log_sup(rec.observations).sum())
         print(
             f"  width {width}: log evidence {z:.2f} +- {se:.2f}; expected acceptance of rejection "
             f"exp({log_acc:.2f}) = {np.exp(log_acc):.3g}"

@@ -32,7 +32,7 @@ import numpy as np
 from sim import load_scenario
 from sim.analysis import synthetic
 from sim.analysis.calibration import CalibrationError, calibrate
-from sim.analysis.history import wilson
+from sim.analysis.likelihood import wilson
 from sim.analysis.sbc import prior_sds, sbc_repetition, summarise_repetitions
 
 ROOT = Path(__file__).resolve().parents[1]

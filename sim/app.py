@@ -1,5 +1,5 @@
-"""Entry point for ``solara run sim/app.py``: the interactive page of :mod:`sim.present.app`."""
+"""Entry point for ``solara run sim/app.py``: the interactive page of :mod:`sim.present.app_page`."""
 
-from sim.present.app import page
+from sim.present.app_page import page
 
 __all__ = ["page"]

@@ -14,11 +14,28 @@ EXIT_INTERRUPTED = 130
 
 
 class AllianceError(Exception):
-    """Base of every error alliance-sim reports to its user; ``exit_code`` is what the CLI returns."""
+    """Base of every error alliance-sim reports to its user; ``exit_code`` is what the CLI returns.
+
+    ``message`` may say ``{hint}`` where the way to finish an interrupted run goes (``hint``);
+    ``resume`` holds the plain values a caller needs to say that way itself (the scenario file,
+    the result folder, the settings the manifest records, point values or not), and
+    :meth:`with_hint` gives the same error saying it: the command line names the command to type,
+    so that nothing below it builds command lines.
+    """
 
     exit_code: int = EXIT_INTERNAL
     #: the prefix the CLI puts before the message ("error: " for bad input)
     prefix: str = ""
+
+    def __init__(self, message: str = "", *, hint: str | None = None, resume: dict | None = None):
+        self.template = message
+        self.hint = hint
+        self.resume = resume
+        super().__init__(message.replace("{hint}", hint) if hint is not None else message)
+
+    def with_hint(self, hint: str) -> AllianceError:
+        """The same error with ``hint`` as the way to finish."""
+        return type(self)(self.template, hint=hint, resume=self.resume)
 
 
 class InputError(AllianceError, ValueError):
@@ -29,7 +46,8 @@ class InputError(AllianceError, ValueError):
 
 
 class RunError(AllianceError, RuntimeError):
-    """A run that could not finish; what finished is kept on disk."""
+    """A run that could not finish; what finished is kept on disk (``resume`` says how to finish
+    it, see :class:`AllianceError`)."""
 
     exit_code = EXIT_INTERNAL
 

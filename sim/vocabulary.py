@@ -50,7 +50,8 @@ FATE_DEFINITIONS: dict[str, str] = {
 
 
 class Mechanism(StrEnum):
-    """The forces on the ties (DESIGN section 2); each has a coefficient under ``[mechanisms]``."""
+    """The forces on the ties (docs/design.md, "The forces on the ties"); each has a coefficient under
+    ``[mechanisms]``."""
 
     AFFINITY = "affinity"
     BALANCE = "balance"
@@ -63,7 +64,7 @@ class Mechanism(StrEnum):
 
 #: mechanism names in the order the kernel and the result files use
 MECHANISMS: tuple[str, ...] = tuple(m.value for m in Mechanism)
-#: each mechanism as a reader sees it in "what broke it" (DESIGN section 2)
+#: each mechanism as a reader sees it in "what broke it" (docs/design.md, "The forces on the ties")
 MECHANISM_LABELS: dict[str, str] = {
     "affinity": "interest affinity",
     "balance": "structural balance (friends of friends)",

@@ -1,7 +1,10 @@
-"""The `./alliance` entry point: where it finds Python, what it says when there is none, and that a
-changed constraints file reinstalls. Each test runs a copy of the script in a temporary folder with
-a reset environment; interpreters are symlinks to the one running the tests, arranged in fake
-pyenv, uv and system trees."""
+"""The `./alliance` entry point: where it finds Python, what it says when there is none, what it
+installs (the runtime first; an extra on the first command that needs it; everything again when
+pyproject.toml or constraints.txt changes), what it tells the program about itself, and how it runs
+notebooks and JupyterLab. Each test runs a copy of the script in a temporary folder with a reset
+environment; interpreters are symlinks to the one running the tests, arranged in fake pyenv, uv and
+system trees, and the environment's pip, `alliance-sim` and `jupyter` are stand-ins that log their
+calls."""
 
 from __future__ import annotations
 
@@ -32,9 +35,9 @@ def box(tmp_path):
     return tmp_path, repo, env
 
 
-def _alliance(repo: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+def _alliance(repo: Path, env: dict, *args: str, script: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [shutil.which("bash"), str(repo / "alliance"), *args],
+        [shutil.which("bash"), script or str(repo / "alliance"), *args],
         env=env,
         cwd=repo,
         capture_output=True,
@@ -121,40 +124,218 @@ def test_no_python_says_what_to_install_and_exits_2(box):
     assert bad.returncode == 2 and "ALLIANCE_PYTHON=" in bad.stderr
 
 
-def test_changed_constraints_reinstall_with_them(box):
-    """The install stamp holds the hashes of pyproject.toml and constraints.txt: with both unchanged
-    nothing is installed; a changed lock reinstalls with `-c constraints.txt`."""
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def venv_box(box):
+    """The box with pyproject.toml, constraints.txt and an installed ``.venv``: its python logs pip
+    calls (and ``-m pytest``) to ``pip.log`` and runs everything else with the interpreter of the
+    tests; its ``alliance-sim`` and ``jupyter`` print their arguments and ``$ALLIANCE_LAUNCHER``.
+    ``stamp(extras)`` writes the install record of the current files with those extras."""
     tmp, repo, env = box
     for name in ("pyproject.toml", "constraints.txt"):
         shutil.copy2(ROOT / name, repo / name)
-    venv = repo / ".venv"
+    bin_ = repo / ".venv/bin"
+    bin_.mkdir(parents=True)
     log = tmp / "pip.log"
-    (venv / "bin").mkdir(parents=True)
-    # the venv's python: pip calls are logged, everything else runs the real interpreter
-    (venv / "bin/python").write_text(
-        f'#!/bin/sh\nif [ "$1 $2" = "-m pip" ]; then echo "$@" >> {log}; exit 0; fi\n'
-        f'exec {REAL_PYTHON} "$@"\n'
+    (bin_ / "python").write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1 $2" = "-m pip" ] || [ "$1 $2" = "-m pytest" ]; then echo "$@" >> {log}; exit 0; fi\n'
+        f'exec {sys.executable} "$@"\n'
     )
-    (venv / "bin/alliance-sim").write_text('#!/bin/sh\necho "alliance-sim $@"\n')
-    for f in ("python", "alliance-sim"):
-        (venv / "bin" / f).chmod(0o755)
+    for tool in ("alliance-sim", "jupyter"):
+        (bin_ / tool).write_text(f'#!/bin/sh\necho "{tool} $@ | launcher=$ALLIANCE_LAUNCHER | cwd=$(pwd)"\n')
+    for f in bin_.iterdir():
+        f.chmod(0o755)
 
-    def digest(name):
-        return hashlib.sha256((repo / name).read_bytes()).hexdigest()
+    def stamp(extras: str) -> Path:
+        path = repo / ".venv/.installed"
+        path.write_text(
+            f"pyproject={_digest(repo / 'pyproject.toml')} "
+            f"constraints={_digest(repo / 'constraints.txt')} extras={extras}\n"
+        )
+        return path
 
-    stamp = venv / ".installed"
-    stamp.write_text(
-        f"pyproject={digest('pyproject.toml')} constraints={digest('constraints.txt')} extras=test\n"
-    )
+    def calls() -> list[str]:
+        return log.read_text().splitlines() if log.exists() else []
+
+    return repo, env, stamp, calls
+
+
+def _installed(repo: Path) -> str:
+    """The extras the install record lists."""
+    return (repo / ".venv/.installed").read_text().strip().rsplit(" extras=", 1)[1]
+
+
+def test_changed_constraints_reinstall_with_them(venv_box):
+    """The install stamp holds the hashes of pyproject.toml and constraints.txt: with both unchanged
+    nothing is installed; a changed lock reinstalls with `-c constraints.txt`, keeping the extras
+    installed so far."""
+    repo, env, stamp, calls = venv_box
+    record = stamp("test")
     r = _alliance(repo, env, "list")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "alliance-sim list"
-    assert not log.exists()
+    assert r.stdout.startswith("alliance-sim list |")
+    assert calls() == []
 
     with (repo / "constraints.txt").open("a") as f:
         f.write("# changed\n")
     r = _alliance(repo, env, "list")
     assert r.returncode == 0, r.stderr
-    calls = log.read_text().splitlines()
-    assert any(f"-c {repo / 'constraints.txt'}" in c and f"-e {repo}[test]" in c for c in calls), calls
-    assert f"constraints={digest('constraints.txt')}" in stamp.read_text()
+    assert any(f"-c {repo / 'constraints.txt'}" in c and f"-e {repo}[test]" in c for c in calls()), calls()
+    assert f"constraints={_digest(repo / 'constraints.txt')}" in record.read_text()
+
+
+def test_a_new_environment_gets_the_runtime_alone(venv_box):
+    """The first command installs alliance-sim without extras (no test tools, no numba, no dask),
+    with the pinned versions, and records that no extra is installed."""
+    repo, env, _, calls = venv_box
+    r = _alliance(repo, env, "compare", "a.toml", "b.toml")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("alliance-sim compare a.toml b.toml |")
+    install = [c for c in calls() if " -e " in c]
+    assert len(install) == 1 and install[0].endswith(f"-c {repo / 'constraints.txt'} -e {repo}"), calls()
+    assert _installed(repo) == ""
+    assert f"installing alliance-sim into {repo / '.venv'}" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "extra"),
+    [
+        (["sensitivity", "s.toml"], "explore"),
+        (["discover", "results/x"], "explore"),
+        (["levers", "p.toml", "--owner", "NATO"], "levers"),
+        (["optimize", "p.toml"], "levers"),
+        (["app"], "app"),
+        (["run", "s.toml", "--engine", "numba"], "fast"),
+        (["compare", "a", "b", "--engine=numba"], "fast"),
+        (["run", "s.toml", "--scheduler", "local"], "dask"),
+        (["test", "-q"], "test"),
+    ],
+)
+def test_a_command_adds_the_extra_it_needs_once(venv_box, args, extra):
+    """A command that needs an extra adds it alone, on first use, with one line saying so: pip is
+    asked for ``alliance-sim[extra]`` against the pins (the installed package is not rebuilt, pip
+    itself not upgraded); the record then lists it and the next call installs nothing."""
+    repo, env, stamp, calls = venv_box
+    stamp("")
+    r = _alliance(repo, env, *args)
+    assert r.returncode == 0, r.stderr
+    assert calls()[0] == (
+        "-m pip install -qq --no-compile --disable-pip-version-check "
+        f"-c {repo / 'constraints.txt'} alliance-sim[{extra}]"
+    )
+    said = [line for line in r.stderr.splitlines() if line.startswith("alliance:")]
+    assert len(said) == 1 and said[0].startswith(f"alliance: adding alliance-sim[{extra}] to"), r.stderr
+    assert _installed(repo) == extra
+    before = len(calls())
+    r = _alliance(repo, env, *args)
+    assert r.returncode == 0 and "alliance:" not in r.stderr
+    assert [c for c in calls()[before:] if "-m pip" in c] == []
+
+
+def test_help_needs_no_extra(venv_box):
+    """`--help` of a command that needs an extra installs nothing."""
+    repo, env, stamp, calls = venv_box
+    stamp("")
+    for args in (["sensitivity", "--help"], ["run", "--engine", "numba", "-h"]):
+        r = _alliance(repo, env, *args)
+        assert r.returncode == 0, r.stderr
+    assert calls() == []
+
+
+def test_extras_accumulate_and_a_reinstall_keeps_them(venv_box):
+    """Extras added one by one add up in the record (ALLIANCE_EXTRAS asks for more up front), and a
+    changed pyproject.toml reinstalls every one of them at once."""
+    repo, env, stamp, calls = venv_box
+    stamp("fast")
+    r = _alliance(repo, env | {"ALLIANCE_EXTRAS": "app, dask"}, "sensitivity", "s.toml")
+    assert r.returncode == 0, r.stderr
+    assert calls()[-1].endswith("alliance-sim[app,dask,explore]")
+    assert _installed(repo) == "app,dask,explore,fast"
+    with (repo / "pyproject.toml").open("a") as f:
+        f.write("# changed\n")
+    r = _alliance(repo, env, "list")
+    assert r.returncode == 0, r.stderr
+    assert calls()[-2].endswith("--upgrade pip")
+    assert calls()[-1].endswith(f"-e {repo}[app,dask,explore,fast]")
+    assert _installed(repo) == "app,dask,explore,fast"
+
+
+def test_unknown_extra_is_one_line_and_installs_nothing(venv_box):
+    """A misspelt extra (ALLIANCE_EXTRAS or `./alliance install`) exits 2 naming it and the extras
+    pyproject.toml declares."""
+    repo, env, stamp, calls = venv_box
+    stamp("")
+    for extra_env, args in (({"ALLIANCE_EXTRAS": "fsat"}, ["list"]), ({}, ["install", "fsat"])):
+        r = _alliance(repo, env | extra_env, *args)
+        assert r.returncode == 2
+        assert r.stderr.strip().count("\n") == 0
+        assert "no extra named fsat" in r.stderr and "explore" in r.stderr and "fast" in r.stderr
+    assert calls() == []
+
+
+def test_install_adds_extras_and_says_what_is_installed(venv_box):
+    repo, env, stamp, calls = venv_box
+    stamp("test")
+    r = _alliance(repo, env, "install", "fast,levers")
+    assert r.returncode == 0, r.stderr
+    assert calls()[-1].endswith("alliance-sim[fast,levers]")
+    assert r.stderr.strip().endswith(f"{repo / '.venv'} has alliance-sim[fast,levers,test]")
+    assert "alliance-sim" not in r.stdout  # installing is all it does
+
+
+def test_the_program_is_told_the_command_the_user_typed(venv_box):
+    """`./alliance` passes the command as typed (ALLIANCE_LAUNCHER) so that the program's
+    suggestions name it rather than `alliance-sim`, which is not on the user's PATH."""
+    repo, env, stamp, _ = venv_box
+    stamp("")
+    r = _alliance(repo, env, "new", "x", script="./alliance")
+    assert r.returncode == 0, r.stderr
+    assert "| launcher=./alliance |" in r.stdout
+    r = _alliance(repo, env, "list")
+    assert f"| launcher={repo / 'alliance'} |" in r.stdout
+
+
+def test_lab_opens_jupyterlab_on_the_notebooks(venv_box):
+    """`./alliance lab` adds the lab extra on first use and starts JupyterLab on the repository
+    with its file browser on notebooks/, passing its own arguments through."""
+    repo, env, stamp, calls = venv_box
+    stamp("")
+    r = _alliance(repo, env, "lab", "--no-browser")
+    assert r.returncode == 0, r.stderr
+    assert calls()[-1].endswith("alliance-sim[lab]")
+    assert r.stdout.startswith(
+        f"jupyter lab --ServerApp.root_dir={repo} --LabApp.default_url=/lab/tree/notebooks --no-browser |"
+    )
+    assert f"cwd={repo}" in r.stdout
+
+
+def test_notebooks_command_runs_each_notebook_in_its_own_folder(venv_box, tmp_path):
+    """`./alliance notebooks FILE` executes the notebook with the notebook's folder as working
+    directory, as Jupyter does, and stores its outputs in the file."""
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    import nbformat
+
+    repo, env, stamp, _ = venv_box
+    stamp("test")
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    path = folder / "probe.ipynb"
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os; print(os.getcwd())")]), path
+    )
+    r = subprocess.run(
+        [shutil.which("bash"), str(repo / "alliance"), "notebooks", str(path)],
+        env=env | {"PATH": os.environ["PATH"]},
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert Path(outputs[0]["text"].strip()) == folder

@@ -20,9 +20,11 @@ pytest.importorskip("SALib")
 from sim.analysis import discovery as disc  # noqa: E402
 from sim.analysis import sensitivity as an  # noqa: E402
 from sim.cli import main  # noqa: E402
+from sim.present import text  # noqa: E402
 from sim.spec.parammap import slots  # noqa: E402
 from sim.spec.params import assemble, compile_params  # noqa: E402
 from sim.spec.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+from sim.spec.values import Beta, Normal, Triangular  # noqa: E402
 from tests.conftest import DATA, ROOT, set_path  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
@@ -78,11 +80,11 @@ def test_factor_ppf_follows_each_distribution():
     from scipy import stats
 
     u = np.linspace(0.001, 0.999, 41)
-    tri = an.Factor("t", "triangular", 1.0, 4.0, mode=1.5)
+    tri = an.Factor("t", Triangular(dist="triangular", low=1.0, mode=1.5, high=4.0), 1.0, 4.0)
     np.testing.assert_allclose(tri.ppf(u), stats.triang(c=0.5 / 3, loc=1, scale=3).ppf(u))
-    beta = an.Factor("b", "beta", -1.0, 1.0, a=2.0, b=5.0)
+    beta = an.Factor("b", Beta(dist="beta", a=2.0, b=5.0, low=-1.0, high=1.0), -1.0, 1.0)
     np.testing.assert_allclose(beta.ppf(u), -1 + 2 * stats.beta(2, 5).ppf(u))
-    norm = an.Factor("n", "normal", 0.0, 1.0, mean=0.4, sd=0.2)
+    norm = an.Factor("n", Normal(dist="normal", mean=0.4, sd=0.2), 0.0, 1.0)
     x = norm.ppf(u)
     assert x.min() >= 0.0 and x.max() <= 1.0 and np.all(np.diff(x) > 0)
     assert norm.ppf(0.5) == pytest.approx(
@@ -313,7 +315,7 @@ def test_prim_finds_a_planted_box_from_float_and_integer_parameters():
     assert "fixed" not in d.dimensions
     table = d.table()
     assert list(table.dimension) == list(box.limits.index)
-    assert "2 restricted dimensions" in disc.format_discovery(d)
+    assert "2 restricted dimensions" in text.format_discovery(d)
 
 
 def test_discover_refuses_unknown_outcomes_and_alliances():
@@ -360,8 +362,10 @@ def test_cli_sensitivity_writes_tables_figure_and_page(tmp_path, capsys):
     assert set(indices.output) == {"p_holds", "p_stab", "p_drift"}
     design = pd.read_parquet(out / "design.parquet")
     assert len(design) == 8 * (1 + 2) and "p_stab" in design
-    assert (out / "sensitivity_figures" / "sensitivity.png").stat().st_size > 1000
-    assert "<script" not in (out / "sensitivity.html").read_text()
+    assert (out / "report_figures" / "sensitivity.png").stat().st_size > 1000
+    page = (out / "report.html").read_text()
+    assert "<script" not in page and "not a forecast" in page
+    assert "S1_conf" not in page and "ST_conf" not in page  # headers in words
 
 
 def test_cli_sensitivity_reports_bad_input_in_one_line(capsys):
@@ -386,12 +390,18 @@ def test_cli_discover_on_a_run(tmp_path, capsys):
     code = main(["discover", str(run), "--outcome", "stab_in_the_back"])
     assert code == 0
     text = capsys.readouterr().out
-    assert "box 1: coverage" in text
+    assert ("box 1: coverage" in text and "lift" in text) or "box 1: no region can be named" in text
     boxes = pd.read_csv(run / "discovery" / "prim_stab_in_the_back.csv")
     assert list(boxes.columns[:5]) == ["box", "coverage", "density", "mass", "dimension"]
     assert (boxes.low <= boxes.high).all()
     assert "<script" not in (run / "discovery" / "discovery_stab_in_the_back.html").read_text()
     assert main(["discover", str(run), "--outcome", "nonsense"]) == 2
+    # --include is honoured for a run folder: PRIM sees only the mechanisms
+    capsys.readouterr()
+    assert main(["discover", str(run), "--include", "mechanisms.*", "--out", str(tmp_path / "d")]) == 0
+    assert "7 uncertain parameters" in capsys.readouterr().out
+    assert main(["discover", str(run), "--include", "nothing.*"]) == 2
+    assert "nothing.*" in capsys.readouterr().err
 
 
 def test_every_slot_has_finite_ordered_bounds():

@@ -24,7 +24,7 @@ import pytest
 solara = pytest.importorskip("solara")
 v = pytest.importorskip("ipyvuetify")
 
-from sim.present import app  # noqa: E402
+from sim.present import app_page as app  # noqa: E402
 from sim.spec.scenario import load_scenario  # noqa: E402
 from tests import test_browser as tb  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
@@ -219,13 +219,21 @@ def _free_port() -> int:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
+    """Stop the launcher's whole process group (its own session), also when the launcher is gone
+    and something it started is not."""
+    try:
         os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 @pytest.fixture(scope="session")
@@ -253,13 +261,42 @@ def asset_folder(tmp_path_factory):
     return folder
 
 
-@pytest.fixture
-def served_app(tmp_path, asset_folder):
-    """The user's path: ``./alliance app`` on 127.0.0.1 and a free port, with every CDN
-    unreachable (Solara's CDN setting points at a closed local port), so the page can only work
-    from what the command prepared. Stopped whatever happens."""
+class CountingCDN:
+    """A stand-in for every CDN: a local HTTP server that answers 404 and counts what reaches it.
+    Solara's CDN setting points here, so a request the page or its server would send off the
+    machine (a browser package, mermaid, KaTeX) is counted instead."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.requests: list[str] = []
+        seen = self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the standard library's name
+                seen.append(self.path)
+                self.send_error(404)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/npm/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _start_app(tmp_path, asset_folder, cdn_url: str):
+    """``./alliance app`` on 127.0.0.1 and a free port in its own session; returns the process,
+    its URL and its log file once the page answers."""
     port = _free_port()
-    log = open(tmp_path / "app.log", "wb")  # noqa: SIM115 - closed below
+    log_path = tmp_path / f"app-{port}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed by the caller
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOLARA_")}
     proc = subprocess.Popen(
         [str(ROOT / "alliance"), "app", "--port", str(port), "--no-open", "--assets", str(asset_folder)],
@@ -267,29 +304,76 @@ def served_app(tmp_path, asset_folder):
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**env, "SOLARA_ASSETS_CDN": f"http://127.0.0.1:{_free_port()}/npm/"},
+        env={**env, "SOLARA_ASSETS_CDN": cdn_url},
     )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as fh:
+                if fh.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.flush()
+            _stop(proc)
+            log.close()
+            tail = log_path.read_text(errors="replace")[-2000:]
+            pytest.fail("./alliance app did not serve the page: " + tail)
+        time.sleep(0.5)
+    return proc, url, log, log_path
+
+
+@pytest.fixture
+def cdn():
+    """The counting stand-in for every CDN."""
+    server = CountingCDN()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def served_app(tmp_path, asset_folder, cdn):
+    """The user's path: ``./alliance app`` on 127.0.0.1 and a free port, with every CDN replaced by
+    a local server that counts requests (Solara's CDN setting points at it), so the page can only
+    work from what the command prepared. Stopped whatever happens."""
+    proc, url, log, _ = _start_app(tmp_path, asset_folder, cdn.url)
     try:
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=5) as fh:
-                    if fh.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(
-                    "./alliance app did not serve the page: "
-                    + (tmp_path / "app.log").read_text(errors="replace")[-2000:]
-                )
-            time.sleep(0.5)
         yield url
     finally:
         _stop(proc)
         log.close()
+
+
+def _port_open(url: str) -> bool:
+    host, port = url.removeprefix("http://").rstrip("/").split(":")
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, int(port))) == 0
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT", "SIGHUP", "SIGKILL"])
+def test_signalling_the_launcher_alone_stops_the_server(tmp_path, asset_folder, cdn, sig):
+    """A signal to the launcher only (not its process group) closes the port: SIGTERM, SIGINT and
+    SIGHUP stop the server before the launcher exits (with 130); after a SIGKILL, which the
+    launcher cannot catch, the server notices its parent is gone and stops within seconds. The
+    page loaded meanwhile asked the stand-in CDN for nothing."""
+    proc, url, log, log_path = _start_app(tmp_path, asset_folder, cdn.url)
+    try:
+        assert _port_open(url)
+        os.kill(proc.pid, getattr(signal, sig))
+        if sig != "SIGKILL":
+            assert proc.wait(timeout=30) == 130
+        deadline = time.monotonic() + 10
+        while _port_open(url) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _port_open(url), f"the server still listens after {sig} to the launcher"
+    finally:
+        _stop(proc)
+        log.close()
+    assert cdn.requests == []
+    assert "samesite" not in log_path.read_text(errors="replace")  # no cookie-warning noise
 
 
 STEP_TEXT = """(() => {
@@ -315,6 +399,9 @@ PAGE_FACTS = """(() => {
     images: Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length,
     text: document.body.innerText,
     statusBottom: status ? status.getBoundingClientRect().bottom : -1,
+    title: Array.from(document.querySelectorAll('.v-toolbar-title, .v-toolbar-title__placeholder'))
+      .map(e => ({text: e.innerText.trim(),
+                  cut: e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible'})),
     imageTop: img ? img.getBoundingClientRect().top : -1,
     viewport: window.innerHeight,
   };
@@ -339,10 +426,11 @@ def _poll(client, expression, until, timeout=90.0):
     reason="chromium not installed (Debian: apt-get install "
     "chromium); the served-app test needs headless Chromium",
 )
-def test_served_app_renders_and_steps_in_chromium(served_app, browser):
+def test_served_app_renders_and_steps_in_chromium(served_app, browser, cdn):
     """``./alliance app`` with no CDN reachable: the page renders, every request stays on the
-    local server, the status and fate show without scrolling, sliders show their values and
-    Mesa's thread/render-interval settings are gone; Step advances the model."""
+    local server (the browser's, and none reaches the stand-in CDN from the server), the status
+    and fate show without scrolling, sliders show their values, the title is whole and Mesa's
+    thread/render-interval settings are gone; Step advances the model."""
     browser.call("Runtime.enable")
     browser.call("Page.enable")
     browser.call("Network.enable")
@@ -358,6 +446,14 @@ def test_served_app_renders_and_steps_in_chromium(served_app, browser):
     for name in app.MECHANISMS:  # each slider shows its value
         assert app.slider_label(app.LABELS[name], 1.0) in facts["text"]
     assert "china_russia: active" in facts["text"]
+    # the title is whole once the page's style has arrived (it may follow the first render)
+    whole = _poll(
+        browser,
+        PAGE_FACTS,
+        lambda f: bool(f and f["title"]) and all(t["text"] == app.TITLE and not t["cut"] for t in f["title"]),
+        timeout=30,
+    )
+    assert whole["title"]
     assert "Use Threads" not in facts["text"] and "Render Interval" not in facts["text"]
     assert 0 < facts["statusBottom"] <= facts["viewport"]  # visible without scrolling
     assert facts["statusBottom"] <= facts["imageTop"]  # and above the figures
@@ -379,6 +475,7 @@ def test_served_app_renders_and_steps_in_chromium(served_app, browser):
     assert urls and all(u.startswith((local, ws, "data:", "blob:")) for u in urls), [
         u for u in urls if not u.startswith((local, ws, "data:", "blob:"))
     ]
+    assert cdn.requests == []
 
 
 def test_the_app_knows_the_browser_packages_solara_names_and_says_what_to_do_without_npm(

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from sim.spec.scenario import MEMORY_BUDGET, Scenario, footprint, load_scenario
+from sim.run.footprint import MEMORY_BUDGET, footprint
+from sim.spec.scenario import Scenario, load_scenario
 from tests.conftest import DATA, ROOT
 
 BAD = DATA / "bad"

@@ -203,7 +203,9 @@ CHECKS = """(() => {
     broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt),
     external: Array.from(document.querySelectorAll('[src],[href]'))
       .map(e => e.getAttribute('src') || e.getAttribute('href'))
-      .filter(u => !u.startsWith('data:') && !u.startsWith('#')),
+      .filter(u => /^[a-z][a-z0-9+.-]*:/i.test(u) && !u.startsWith('data:')),
+    fileLinks: Array.from(document.querySelectorAll('figure a[href]'))
+      .map(e => e.getAttribute('href')).filter(u => u.endsWith('.png')).length,
     tableRows: table ? table.tBodies[0].rows.length : -1,
     tableText: table ? table.innerText : '',
     firstHeading: document.querySelector('main h2') ? document.querySelector('main h2').innerText : '',
@@ -247,7 +249,8 @@ def test_comparison_report_renders_in_chromium(browser, comparison_report, tmp_p
     assert errors == []
     assert checks["images"] >= 3 + 2 * 7
     assert checks["broken"] == []
-    assert checks["external"] == []
+    assert checks["external"] == []  # no URL to anywhere: figures inline, links to files beside the page
+    assert checks["fileLinks"] == checks["images"]  # every figure links to its PNG file
     assert checks["scripts"] == 0
     assert checks["tableRows"] == 2
     assert "back_to_back" in checks["tableText"] and "stab_in_the_back" in checks["tableText"]

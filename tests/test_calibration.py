@@ -5,6 +5,8 @@ replicates' own states."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import shutil
 import textwrap
 from pathlib import Path
@@ -24,6 +26,7 @@ from sim.analysis.calibration import (
 from sim.errors import InputError
 from sim.model import dynamics
 from sim.run.engine import stream_seeds
+from sim.run.integrity import file_record
 from sim.spec.observations import load_record
 from sim.spec.params import compile_params
 
@@ -389,6 +392,42 @@ def test_prior_replicates_are_the_replicates_of_run_with_the_same_seed(small_rec
     assert np.allclose(table["param:mechanisms.affinity"], ens.sampled["mechanisms.affinity"])
 
 
+def test_a_posterior_of_a_shipped_scenario_extends_it_from_anywhere(tmp_path):
+    """Written outside the project, the posterior of a shipped scenario extends it by the
+    ``alliance-sim:`` prefix (so it keeps the scenario's claims and key order, and its hash) rather
+    than carrying the whole scenario."""
+    from types import SimpleNamespace
+
+    from sim.analysis.calibration import write_posterior_toml
+
+    source = ROOT / "scenarios" / "back_to_back.toml"
+    scenario = load_scenario(source)
+    record = SimpleNamespace(
+        path=Path("obs.toml"), observations=(1,), start=dt.date(2022, 2, 4), last_date=dt.date(2023, 2, 4)
+    )
+    cal = SimpleNamespace(
+        scenario=scenario,
+        source=source,
+        record=record,
+        moved=[],
+        accepted=np.arange(10),
+        acceptance=0.5,
+        ess=10.0,
+        ensemble=SimpleNamespace(sampled={}, n=20, seed=1),
+        posterior=SimpleNamespace(sampled={}),
+        method="rejection",
+    )
+    out = tmp_path / "posterior.toml"
+    write_posterior_toml(cal, out)
+    assert 'extends = "alliance-sim:scenarios/back_to_back.toml"' in out.read_text()
+    post = load_scenario(out)
+    assert post.claims == scenario.claims
+    assert (
+        post.model_copy(update={"title": "", "description": ""}).digest()
+        == scenario.model_copy(update={"title": "", "description": ""}).digest()
+    )
+
+
 def test_posterior_toml_writes_every_kind_of_value(tmp_path):
     """Each kind of parameter path (actor, position, salience, tie, sphere, strategic value,
     dependence, a knot of a pressure schedule, mechanism, event hazard and effect, alliance rule)
@@ -397,7 +436,7 @@ def test_posterior_toml_writes_every_kind_of_value(tmp_path):
 
     from sim.analysis.calibration import Moved, write_posterior_toml
     from sim.spec.parammap import slot_map
-    from sim.spec.scenario import point_value
+    from sim.spec.values import point_value
 
     project_dir = tmp_path / "proj"
     shutil.copytree(ROOT / "seeds", project_dir / "seeds")
@@ -502,6 +541,11 @@ def test_from_observations_refuses_states_that_do_not_fit(small_record, tmp_path
         arrays = {k: z[k] for k in z.files}
     arrays["ties"] = arrays["ties"][:, :2, :2]
     np.savez(out / "states.npz", **arrays)
+    with pytest.raises(InputError, match="states.npz: .* bytes where calibration.json records"):
+        project(out / "posterior.toml", steps=3)  # the checksum catches the edit first
+    manifest = json.loads((out / "calibration.json").read_text())
+    manifest["files"]["states.npz"] = file_record(out / "states.npz")  # as if written so
+    (out / "calibration.json").write_text(json.dumps(manifest))
     with pytest.raises(InputError, match="states.npz: expected the states of the accepted replicates"):
         project(out / "posterior.toml", steps=3)
     with pytest.raises(InputError, match="needs states.npz and calibration.json beside it"):

@@ -17,6 +17,7 @@ from ema_workbench import perform_experiments  # noqa: E402
 from sim.analysis import sensitivity as an  # noqa: E402
 from sim.integrations.ema import ema_model, frozen_distribution, identifier  # noqa: E402
 from sim.spec.scenario import load_scenario  # noqa: E402
+from sim.spec.values import Normal  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "stab_in_the_back.toml"
@@ -38,7 +39,7 @@ def test_uncertainties_are_the_scenario_uncertain_values_with_their_distribution
 
 
 def test_frozen_distribution_of_a_truncated_normal():
-    f = an.Factor("x", "normal", 0.2, 0.8, mean=0.5, sd=0.1)  # mean +- 3 sd
+    f = an.Factor("x", Normal(dist="normal", mean=0.5, sd=0.1), 0.2, 0.8)  # mean +- 3 sd
     d = frozen_distribution(f)
     assert d.ppf(0.0) == pytest.approx(0.2) and d.ppf(1.0) == pytest.approx(0.8)
     assert d.ppf(0.5) == pytest.approx(0.5)

@@ -92,10 +92,12 @@ def test_slider_change_updates_the_figures():
 
     _wait_for(rc, lambda: status() and len(figures()) == 3)
     before = figures()
-    sliders = [s for s in rc.find(v.Slider).widgets if s.label == "competition ×"]
-    assert len(sliders) == 2  # one per setting
+    sliders = [s for s in rc.find(v.Slider).widgets if s.label == "competition × 1.0"]
+    assert len(sliders) == 2  # one per setting, each showing its value
+    assert any(s.label == "replicates 100" for s in rc.find(v.Slider).widgets)
     sliders[1].v_model = 0.0
     _wait_for(rc, lambda: len(figures()) == 3 and figures() != before)
+    assert "competition × 0.0" in {s.label for s in rc.find(v.Slider).widgets}
     after = figures()
     assert after[0] != before[0] and after[2] != before[2]  # the fate bars and the why bars moved
 
@@ -107,7 +109,7 @@ def test_slider_change_updates_the_figures():
 from tests import test_app as ta  # noqa: E402
 from tests import test_browser as tb  # noqa: E402
 
-browser, served_app, asset_folder, _poll = tb.browser, ta.served_app, ta.asset_folder, ta._poll
+browser, served_app, asset_folder, cdn, _poll = tb.browser, ta.served_app, ta.asset_folder, ta.cdn, ta._poll
 
 OPEN_ENSEMBLES = """(() => {
   const label = Array.from(document.querySelectorAll('label'))
@@ -121,7 +123,7 @@ ENSEMBLE_FACTS = """(() => {
   const spans = Array.from(document.querySelectorAll('span, div'));
   const s = spans.find(e => /updated in [0-9.]+ s$/.test(e.innerText.trim()) && e.children.length === 0);
   const thumbs = Array.from(document.querySelectorAll('.v-slider'))
-    .filter(e => (e.querySelector('label') || {}).innerText === 'competition ×')
+    .filter(e => ((e.querySelector('label') || {}).innerText || '').startsWith('competition ×'))
     .map(e => e.querySelector('[role=slider]').getAttribute('aria-valuenow'));
   const l = spans.find(e => /^A = .*; B = /.test(e.innerText.trim()) && e.children.length === 0);
   return {status: s ? s.innerText.trim() : '', competition: thumbs, labels: l ? l.innerText.trim() : '',
@@ -132,7 +134,7 @@ ENSEMBLE_FACTS = """(() => {
 # the thumb of setting B's "competition x" slider (the second slider with that label), focused
 FOCUS_SLIDER = """(() => {
   const inputs = Array.from(document.querySelectorAll('.v-slider'))
-    .filter(e => (e.querySelector('label') || {}).innerText === 'competition ×');
+    .filter(e => ((e.querySelector('label') || {}).innerText || '').startsWith('competition ×'));
   if (inputs.length < 2) return false;
   const thumb = inputs[1].querySelector('[role=slider]');
   if (!thumb) return false;

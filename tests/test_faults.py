@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 from sim.cli import main
+from sim.cli.run_commands import resume_command
 from sim.run import engine as ensemble_module
 from sim.run.engine import EnsembleError, run_chunk, run_ensemble
 from sim.run.store import ResultsError, chunk_paths, sha256_file
@@ -235,7 +236,7 @@ class FillsUp:
 def test_disk_filling_up_during_the_run_keeps_finished_chunks(tmp_path, tmpfs, monkeypatch):
     disk, real = tmpfs("disk", "size=512k")  # room for a few chunks of ~150 kB
     out = disk / "run"
-    monkeypatch.setattr(ensemble_module, "_disk_need", lambda *a: 0)  # let it start
+    monkeypatch.setattr(ensemble_module, "disk_need", lambda *a: 0)  # let it start
     if not real:
         monkeypatch.setattr("sim.run.store.np.savez", FillsUp(3))
     with pytest.raises(EnsembleError) as info:
@@ -244,7 +245,10 @@ def test_disk_filling_up_during_the_run_keeps_finished_chunks(tmp_path, tmpfs, m
         )
     message = str(info.value)
     assert "No space left on device" in message and "finished chunks are kept" in message
-    assert "\n" not in message and "--resume" in message
+    assert "\n" not in message and "resume=True" in message
+    # the run layer says it in plain values; the command line makes them the command to type
+    assert info.value.resume["out"] == out and info.value.resume["settings"]["replicates"] == 1000
+    assert "--resume --out" in str(info.value.with_hint(resume_command(**info.value.resume)))
     kept = manifest(out)["chunks"]["done"]
     assert 1 <= len(kept) < 20
     for c, sums in kept.items():

@@ -1,4 +1,5 @@
-"""Each force of DESIGN section 2 against values worked out by hand."""
+"""Each force on the ties (docs/design.md, "The forces on the ties") against values worked out by
+hand."""
 
 from __future__ import annotations
 

@@ -116,3 +116,39 @@ def test_sobol_over_time_counts_active_replicates(tmp_path):
         == 0
     )
     assert (tmp_path / "t" / "sobol_over_time.png").exists()
+
+
+def test_a_planted_input_stands_out_and_the_rest_is_noise():
+    """An outcome driven by one input among thirty: delta gives it a verdict above the noise level
+    (the made-up inputs' mean plus a Bonferroni number of their standard deviations), the others
+    fall within noise, and the terminal prints one table for every outcome, not one per outcome."""
+    from types import SimpleNamespace
+
+    from sim.present.text import format_given_data
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    X = rng.random((n, 30))
+    fate = np.where(rng.random(n) < 0.2 + 0.6 * X[:, 0], "holds", "stab_in_the_back")
+    table = pd.DataFrame({f"param:p{k}": X[:, k] for k in range(30)})
+    table["al.fate"] = fate
+    table["al.end_step"] = np.where(fate == "holds", 10, 5)
+
+    class Run(SimpleNamespace):
+        def read(self, cols):
+            return table[cols]
+
+    run = Run(columns=list(table.columns), focal="al", alliances=["al"], steps=10, directory="planted")
+    r = given_data(run, "delta")
+    v = r.verdict("fate")
+    assert v.index[0] == "p0" and not v.within_noise.iloc[0]
+    assert v.within_noise.iloc[1:].mean() > 0.9  # a Bonferroni bar: few inputs pass by chance
+    from statistics import NormalDist
+
+    assert r.settings["noise_z"] == pytest.approx(NormalDist().inv_cdf(1 - 0.05 / 30))
+    assert r.noise.loc["fate", "level"] > r.noise.loc["fate", "mean"]
+    text = format_given_data(r)
+    rows = text.splitlines()
+    assert sum(line.strip().startswith("noise level") for line in rows) == 1  # one table
+    assert sum("parameter" in line for line in rows) == 1
+    assert "verdict: 1 of the 12 shown stand out" in text

@@ -1,4 +1,4 @@
-"""The normalised ABC kernel (sim/analysis/history.py: log_likelihoods, log_sup, relative): a
+"""The normalised ABC kernel (sim/analysis/likelihood.py: log_likelihoods, log_sup, relative): a
 replicate is accepted with probability L / L_max, which never exceeds 1, is 1 for a replicate that
 shows every reading at its best whatever the widths, lets a wider reading error accept more, and
 leaves the evidence and Bayes factors (defined on L) unchanged."""
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 
 from sim import load_scenario
-from sim.analysis import history, synthetic
+from sim.analysis import likelihood, synthetic
 from sim.analysis.calibration import score_scenarios, simulate
 from sim.spec.observations import Observation, load_record
 
@@ -57,9 +57,9 @@ def test_the_normalised_kernel_never_exceeds_one(spec, seed):
     """L_r / L_max <= 1 for every replicate: any ties in [-1, 1], any ranges and widths."""
     obs = [tie(lo, hi, w, k) for k, (lo, hi, w) in enumerate(spec)]
     values = np.random.default_rng(seed).uniform(-1.0, 1.0, (500, len(obs)))
-    log_rel = (history.log_likelihoods(obs, values) - history.log_sup(obs)).sum(axis=1)
+    log_rel = (likelihood.log_likelihoods(obs, values) - likelihood.log_sup(obs)).sum(axis=1)
     assert (log_rel <= 1e-12).all()
-    assert (history.relative(obs, values) <= 1.0).all()
+    assert (likelihood.relative(obs, values) <= 1.0).all()
 
 
 closed = st.tuples(st.floats(-0.98, 0.9, allow_nan=False), st.floats(0.01, 1.0), st.floats(0.0, 1.0)).map(
@@ -74,7 +74,7 @@ def test_ties_at_the_centre_of_their_ranges_are_accepted_with_probability_one(sp
     L / L_max = 1, so every uniform accepts it."""
     obs = [tie(lo, hi, w, k) for k, (lo, hi, w) in enumerate(spec)]
     centre = np.array([[0.5 * (lo + hi) for lo, hi, _ in spec]])
-    log_rel = (history.log_likelihoods(obs, centre) - history.log_sup(obs)).sum(axis=1)
+    log_rel = (likelihood.log_likelihoods(obs, centre) - likelihood.log_sup(obs)).sum(axis=1)
     assert log_rel[0] == pytest.approx(0.0, abs=1e-9)
 
 
@@ -84,7 +84,7 @@ def test_a_range_open_at_an_end_of_the_scale_is_read_best_at_that_end(low, width
     """A range reaching 1 is open there (the tie cannot exceed 1): its likelihood rises toward 1,
     so the kernel is 1 at the end of the scale and below 1 at the range's centre."""
     obs = [tie(low, 1.0, width)]
-    rel = history.relative(obs, np.array([[1.0], [0.5 * (low + 1.0)]]))
+    rel = likelihood.relative(obs, np.array([[1.0], [0.5 * (low + 1.0)]]))
     assert rel[0, 0] == pytest.approx(1.0) and rel[1, 0] <= 1.0
 
 
@@ -104,7 +104,7 @@ def test_discrete_and_open_readings_reach_their_supremum():
         }
         | {"basis": "t", "source": SOURCE, "width": 0.2}
     )
-    rel = history.relative([active, positive], np.array([[1.0, 1.0], [0.0, 0.0]]))
+    rel = likelihood.relative([active, positive], np.array([[1.0, 1.0], [0.0, 0.0]]))
     assert rel[0] == pytest.approx([1.0, 1.0])  # agrees; the tie at the open end of its range
     assert rel[1, 0] == pytest.approx(0.05 / 0.95)
     assert rel[1, 1] == pytest.approx(0.5 / norm.cdf(5.0))  # a tie at 0 read positive, best at 1
@@ -127,8 +127,8 @@ def test_a_wider_reading_error_accepts_more_on_the_informative_record(tmp_path):
         assert len(record) == 33
         if ens is None:
             ens = simulate(scenario, record, replicates=4000, seed=2, keep_states=False)
-        log_l = history.log_likelihoods(record.observations, ens.values).sum(axis=1)
-        kernel[width] = log_l - history.log_sup(record.observations).sum()
+        log_l = likelihood.log_likelihoods(record.observations, ens.values).sum(axis=1)
+        kernel[width] = log_l - likelihood.log_sup(record.observations).sum()
         rates[width] = float(np.exp(kernel[width]).mean())
         raw[width] = float(np.exp(log_l).mean())
     # the wider error accepts each replicate with a higher probability in nearly every replicate
@@ -167,9 +167,9 @@ def test_scores_and_bayes_factors_are_defined_on_the_likelihood_not_the_kernel(t
         scenario = load_scenario(path)
         record = load_record(obs, scenario)
         ens = simulate(scenario, record, replicates=20_000, seed=3, keep_states=False)
-        log_l = history.log_likelihoods(record.observations, ens.values).sum(axis=1)
+        log_l = likelihood.log_likelihoods(record.observations, ens.values).sum(axis=1)
         assert by.loc[path.stem, "log_score"] == pytest.approx(math.log(np.exp(log_l).mean()), rel=1e-9)
-        L_max = math.exp(history.log_sup(record.observations).sum())
+        L_max = math.exp(likelihood.log_sup(record.observations).sum())
         assert L_max < 0.35  # three readings that can never be certain: the kernel is rescaled a lot
         accepted = ens.accepted.mean()
         se = math.sqrt(accepted * (1 - accepted) / ens.n) / accepted

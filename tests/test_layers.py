@@ -1,8 +1,9 @@
 """The package's layers: a module imports only its own layer and the layers below it.
 
-spec -> model -> run -> analysis -> present -> cli / integrations (DESIGN section 1), with the
-vocabulary and the error family beneath them all. The check reads every ``import`` statement of
-``sim/`` (including those inside functions), so a late import cannot slip past it.
+spec -> model -> run -> analysis -> present -> cli / api / integrations (docs/design.md, "Layers"),
+with the vocabulary, the error family and atomic file writing (sim.files) beneath them all. The check
+reads every ``import`` statement of ``sim/`` (including those inside functions), so a late import
+cannot slip past it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 RANK = {
     "vocabulary": 0,
     "errors": 0,
+    "extras": 0,
     "version": 0,
+    "files": 0,
     "spec": 1,
     "model": 2,
     "run": 3,
@@ -26,7 +29,7 @@ RANK = {
     "app": 6,
     "cli": 6,
     "integrations": 6,
-    "levers": 6,
+    "api": 6,
     "__init__": 7,
 }
 

@@ -2,7 +2,8 @@
 its outputs (figures included) so that a repository page shows them.
 
 Notebooks execute with the ``python3`` kernel of the interpreter running the tests (the
-project's ``.venv``), in the repository root as working directory, within 300 s each.
+project's ``.venv``), each with its own folder as working directory, as Jupyter (and
+``./alliance notebooks``) runs it, within 300 s each.
 """
 
 from __future__ import annotations
@@ -58,12 +59,31 @@ def test_notebook_is_committed_with_its_outputs_and_figures(path):
     assert not errors
 
 
+def _kernel_folder(path: Path) -> dict:
+    """The resources that start a notebook's kernel in the notebook's own folder (Jupyter's way)."""
+    return {"metadata": {"path": str(path.parent)}}
+
+
+def test_kernel_starts_in_the_notebooks_own_folder():
+    """A kernel started as the notebook test starts it has the notebook's folder, not the
+    repository root, as working directory: a notebook that reads ``scenarios/...`` relative to the
+    root fails there as it fails in Jupyter."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os; print(os.getcwd())")])
+    path = NOTEBOOKS[0]
+    nbclient.NotebookClient(
+        nb, timeout=TIMEOUT, kernel_name="python3", resources=_kernel_folder(path)
+    ).execute()
+    assert Path(nb.cells[0].outputs[0]["text"].strip()) == path.parent
+    assert path.parent != ROOT
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path):
-    """Execute ``path`` cell by cell; any error, or more than 300 s in all, fails the test."""
+    """Execute ``path`` cell by cell from its own folder; any error, or more than 300 s in all,
+    fails the test."""
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
-        nb, timeout=TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+        nb, timeout=TIMEOUT, kernel_name="python3", resources=_kernel_folder(path)
     )
     deadline = time.monotonic() + TIMEOUT
     with client.setup_kernel():

@@ -352,7 +352,7 @@ def test_why_needs_the_numpy_engine(full_scenario, tmp_path, capsys):
 def test_levers_on_the_compiled_engine_rank_the_planted_policy_first():
     """Policy evaluation through the compiled engine finds the planted best policy too (the
     ranking is a property of the model, not of one engine's random numbers)."""
-    from sim.analysis.policy import evaluate
+    from sim.analysis.levers import evaluate
 
     result = evaluate(
         ROOT / "tests" / "data" / "planted.toml",
@@ -368,7 +368,7 @@ def test_levers_on_the_compiled_engine_rank_the_planted_policy_first():
 
 def test_sweep_and_calibration_run_on_the_compiled_engine(tmp_path):
     """A sweep's shares move with its value on either engine and agree within Monte Carlo error;
-    a prior ensemble for history matching runs on the compiled engine (its observations are read
+    a prior ensemble for a calibration runs on the compiled engine (its observations are read
     at their steps through the per-step record)."""
     from sim.analysis.calibration import simulate
     from sim.analysis.sweep import run_sweep

@@ -17,7 +17,6 @@ from sim.analysis.outcomes import (
     cohesion_bands,
     cohesion_quantiles,
     fate_table,
-    format_fate_table,
     frustration,
     histogram_quantiles,
     kaplan_meier,
@@ -29,6 +28,7 @@ from sim.analysis.outcomes import (
     who_stabs_whom,
     wilson_interval,
 )
+from sim.present.text import format_fate_table
 
 # --------------------------------------------------------------------------------------------
 # Wilson intervals

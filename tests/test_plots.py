@@ -227,3 +227,22 @@ def test_figures_accept_hostile_names(run):
         assert "<b>title</b>" in fig.axes[0].get_title()
     finally:
         run.manifest["scenario"]["title"] = "restored"
+
+
+def test_heat_map_labels_contrast_with_their_cell_and_the_same_bloc_map_has_no_diagonal(run):
+    """Label ink is chosen by the cell's colour (black on yellow, white on navy, whatever the
+    value), and the same-bloc map leaves out the diagonal, which says nothing."""
+    from matplotlib import colormaps
+
+    cividis = colormaps["cividis"]
+    assert plots.ink_on(cividis(1.0)) == "black" and plots.ink_on(cividis(0.0)) == "white"
+    assert plots.ink_on(colormaps["magma_r"](1.0)) == "white"
+    fig = plots.same_bloc_heatmap(run)
+    ax = fig.axes[0]
+    data = ax.images[0].get_array()
+    assert np.all(np.isnan(np.diag(np.asarray(data, dtype=float))))
+    n = len(run.actors)
+    assert len([t for t in ax.texts if t.get_text()]) == n * n - n
+    for t in ax.texts:  # the text is rounded: a cell on the edge between inks may show either
+        value = float(t.get_text())
+        assert t.get_color() in {plots.ink_on(cividis(value - 0.005)), plots.ink_on(cividis(value + 0.005))}

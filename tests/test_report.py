@@ -207,7 +207,7 @@ def test_hostile_names_and_titles_are_shown_as_text(write, tmp_path):
     alts = [a["alt"] for t, a in tags if t == "img"]
     assert any(EVIL in alt for alt in alts)  # the parser unescapes: the text survived intact
     titles = [a["title"] for t, a in tags if t == "img"]
-    assert all(set(a) == {"src", "alt", "title"} for t, a in tags if t == "img")
+    assert all(set(a) == {"src", "alt", "title", "width", "height"} for t, a in tags if t == "img")
     assert titles
 
 

@@ -12,6 +12,7 @@ import pytest
 from sim.analysis import discovery as disc
 from sim.analysis import sensitivity as an
 from sim.cli import main
+from sim.present import text as terminal
 from sim.present.exploration import write_discovery
 from sim.present.show import describe_path, readable_label
 from tests.conftest import DATA, ROOT
@@ -38,11 +39,19 @@ def test_unknown_actor_in_the_outcome_is_an_error_naming_the_members():
 def test_no_significant_box_says_how_many_replicates_it_would_need_and_shows_no_empty_box(tmp_path):
     d = disc.discover(_noise_only(), "stab_in_the_back", boxes=3, min_coverage=0.3)
     assert len(d.boxes) == 1 and d.boxes[0].limits.empty  # no second box searched in nothing
-    text = disc.format_discovery(d)
-    assert "no restriction is significant" in text
-    assert ("would need about" in text) or ("would not change that" in text) or ("individually weak" in text)
-    page = write_discovery(d, tmp_path)["report"].read_text()
-    assert "Box 1:" in page and "<h3>Box" not in page  # said in words, no empty table
+    text = terminal.format_discovery(d)
+    assert "no region can be named" in text and "coverage" not in text  # no whole-space statistics
+    assert (
+        ("stand out only from about" in text) or ("would not change that" in text) or ("on its own" in text)
+    )
+    paths = write_discovery(d, tmp_path)
+    page = paths["report"].read_text()
+    assert "<h3>Box" not in page  # said in words (in the answer), no empty table
+    assert "not a forecast" in page and "No region can be named" in page
+    # no figure with empty axes: the peeling trajectory and its colour bar, no panel of limits
+    from sim.present.exploration import discovery_figure
+
+    assert len(discovery_figure(d).axes) == 2
 
 
 def test_replicates_needed_makes_the_box_significant():

@@ -1,8 +1,8 @@
-"""Simulation-based calibration (Talts et al. 2018) of the history matching, on the small case of
-tests/data/history_small.toml: truths drawn from the prior, tie observations simulated from them
-with the error model, posteriors by ABC rejection from one reference ensemble. The truth must fall
-inside the central 90 % posterior interval in about 90 % of 100 repetitions, and more observations
-must give narrower posteriors."""
+"""Simulation-based calibration (Talts et al. 2018) of the conditioning on the observed record, on
+the small case of tests/data/history_small.toml: truths drawn from the prior, tie observations
+simulated from them with the error model, posteriors by ABC rejection from one reference ensemble.
+The truth must fall inside the central 90 % posterior interval in about 90 % of 100 repetitions,
+and more observations must give narrower posteriors."""
 
 from __future__ import annotations
 

@@ -444,7 +444,7 @@ def test_scheduler_address_form_is_checked_before_any_connection(address, monkey
 
     monkeypatch.setattr(socket, "create_connection", connect)
     with pytest.raises(cli.UsageError, match="expected 'local' or HOST:PORT"):
-        cli.scheduler_address(address)
+        cli.options.scheduler_address(address)
 
 
 def test_scheduler_address_is_used_as_given(monkeypatch):
@@ -452,8 +452,8 @@ def test_scheduler_address_is_used_as_given(monkeypatch):
         server.bind(("127.0.0.1", 0))
         server.listen()
         port = server.getsockname()[1]
-        assert cli.scheduler_address(f"127.0.0.1:{port}") == f"tcp://127.0.0.1:{port}"
-        assert cli.scheduler_address(f"tls://127.0.0.1:{port}") == f"tls://127.0.0.1:{port}"
+        assert cli.options.scheduler_address(f"127.0.0.1:{port}") == f"tcp://127.0.0.1:{port}"
+        assert cli.options.scheduler_address(f"tls://127.0.0.1:{port}") == f"tls://127.0.0.1:{port}"
 
 
 def test_dead_scheduler_fails_fast_in_one_line_without_fallback(tmp_path):
@@ -507,5 +507,5 @@ def test_scheduler_that_is_not_dask_is_refused_not_replaced(monkeypatch):
         port = server.getsockname()[1]
         args = cli.build_parser().parse_args(["run", "x.toml", "--scheduler", f"127.0.0.1:{port}"])
         with pytest.raises(cli.UsageError, match=f"answered at tcp://127.0.0.1:{port}"):
-            cli._executor(args)
+            cli.options.executor(args)
     assert started == []

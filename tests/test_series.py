@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import norm
 
 from sim import cli, load_scenario
-from sim.analysis import history
+from sim.analysis import likelihood
 from sim.analysis.calibration import calibrate, simulate
 from sim.spec.observations import ObservationError, load_record, read_observations
 from sim.spec.parammap import slot_map
@@ -97,10 +97,12 @@ def test_the_collector_reads_a_plus_b_tie_and_the_likelihood_is_the_normal_densi
     ties = simulate(scenario, _range_record(record), replicates=200, seed=3, keep_states=False)
     a = ens.sampled["measurements.gauge.a"]
     assert np.allclose(ens.values[:, 0], a + 2.0 * ties.values[:, 0], atol=1e-6)
-    lik = history.likelihoods(record.observations, ens.values)
+    lik = likelihood.likelihoods(record.observations, ens.values)
     assert np.allclose(lik[:, 0], norm.pdf(0.3, loc=ens.values[:, 0], scale=0.1))
-    assert history.log_sup(record.observations)[1] == pytest.approx(-math.log(0.05 * math.sqrt(2 * math.pi)))
-    assert (history.relative(record.observations, ens.values) <= 1.0).all()
+    assert likelihood.log_sup(record.observations)[1] == pytest.approx(
+        -math.log(0.05 * math.sqrt(2 * math.pi))
+    )
+    assert (likelihood.relative(record.observations, ens.values) <= 1.0).all()
 
 
 def _range_record(record):

@@ -162,3 +162,14 @@ def test_a_number_an_article_claim_marks_assumed_is_an_assumption(write):
     )
     with pytest.raises(ScenarioError, match="assumed must be true or false"):
         load_claims(bad)
+
+
+def test_show_says_bargaining_is_off_in_every_shipped_scenario_and_how_to_turn_it_on(tmp_path):
+    """Bargaining (``bargain_every``) is off in every shipped scenario; ``show`` says so, and how
+    to turn it on, and says when a scenario of one's own turns it on."""
+    for path in sorted((ROOT / "scenarios").glob("*.toml")):
+        text = " ".join(render(path, wide=True).split())
+        assert "bargaining: off" in text and "bargain_every = N under [mechanisms]" in text, path.name
+    mine = tmp_path / "mine.toml"
+    mine.write_text('extends = "alliance-sim:scenarios/status_quo.toml"\n[mechanisms]\nbargain_every = 6\n')
+    assert "bargaining: on" in render(mine, wide=True)

@@ -63,8 +63,15 @@ def test_sweep_command_writes_table_figure_page_and_refuses_to_overwrite(tmp_pat
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "common random numbers" in text and "holds" in text
-    assert (out / "sweep.csv").exists() and (out / "sweep.html").exists()
-    assert (out / "sweep_figures" / "sweep.png").read_bytes()[:4] == b"\x89PNG"
-    assert "not a forecast" in (out / "sweep.html").read_text()
+    assert (out / "sweep.csv").exists() and (out / "report.html").exists()
+    assert (out / "report_figures" / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    page = (out / "report.html").read_text()
+    assert "not a forecast" in page
+    # the figure comes before the tables; the value is named in words; only its own methods cited
+    assert page.index("report_figures/sweep.png") < page.index("<table")
+    assert "external pressure coefficient" in page
+    assert "the scenario itself draws it from" in page
+    footer = page[page.index("<footer>") :]
+    assert "Wilson" in footer and "Sobol" not in footer and "PRIM" not in footer and "Morris" not in footer
     assert main(args) == 2
     assert "--force" in capsys.readouterr().err

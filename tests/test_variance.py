@@ -39,3 +39,16 @@ def test_variance_by_basis_gives_the_share_to_the_basis_of_the_driving_input():
     assert table.loc[BASIS_ASSUMPTION, "inputs"] == 5
     text = describe(table.reset_index(), "holds")
     assert "rests more on modelling assumptions" in text
+
+
+def test_counts_and_shares_read_as_words_never_negative():
+    """No "ungroundeds", no "1 values", no negative share: a share within its noise is a bound."""
+    from sim.analysis.variance import basis_count, share_text
+    from sim.vocabulary import BASIS_ARTICLE, BASIS_NONE
+
+    assert basis_count(1, BASIS_NONE) == "1 ungrounded value"
+    assert basis_count(3, BASIS_NONE) == "3 ungrounded values"
+    assert basis_count(1, BASIS_ARTICLE) == "1 article claim"
+    assert share_text(0.35, 0.10) == "35 ± 10 %"
+    assert share_text(-0.02, 0.06) == "under 4 % (within noise)"
+    assert "−" not in share_text(-0.2, 0.05) and "-" not in share_text(-0.2, 0.05)

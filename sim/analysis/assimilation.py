@@ -88,7 +88,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.analysis import history
+from sim.analysis import likelihood
 from sim.analysis.particle_filter import (
     GUIDE_EVERY,
     SMC_STREAM,
@@ -212,7 +212,7 @@ def next_phi(log_w: np.ndarray, ll: np.ndarray, phi: float, target: float) -> fl
     a little above ``phi``."""
 
     def ess(p: float) -> float:
-        return history.ess(history.normalised(log_w + (p - phi) * ll))
+        return likelihood.ess(likelihood.normalised(log_w + (p - phi) * ll))
 
     if ess(1.0) >= target:
         return 1.0
@@ -312,7 +312,7 @@ class _Book:
 
     def reweight(self, incr: np.ndarray) -> float:
         """Multiply the weights by ``exp(incr)``; book the stage's evidence factor, returned."""
-        W = history.normalised(self.log_w)
+        W = likelihood.normalised(self.log_w)
         r = np.exp(incr - incr.max())
         mean = float(W @ r)
         part = float(np.log(mean) + incr.max()) if mean > 0 else -math.inf
@@ -323,7 +323,7 @@ class _Book:
     @property
     def ess(self) -> float:
         """Effective sample size of the weights."""
-        return history.ess(history.normalised(self.log_w))
+        return likelihood.ess(likelihood.normalised(self.log_w))
 
 
 def _assimilate_date(runner, cloud, book, k, rng, tune) -> tuple[Cloud, DateReport]:
@@ -336,7 +336,7 @@ def _assimilate_date(runner, cloud, book, k, rng, tune) -> tuple[Cloud, DateRepo
         phi, stages = new, stages + 1
         ess_min = min(ess_min, book.ess)
         if phi < 1.0 or book.ess < target:
-            cloud = cloud.take(systematic(history.normalised(book.log_w), N, rng))
+            cloud = cloud.take(systematic(likelihood.normalised(book.log_w), N, rng))
             book.log_w = np.zeros(N)
             stats = move(runner, cloud, k, phi, (k, stages), rng, tune)
             moves += stats.iterations
@@ -363,7 +363,7 @@ def loglik_noise(runner: Runner, cloud: Cloud, book: _Book, k: int, rng, probes:
     """The variance of the filters' log-likelihood estimate up to date ``k``, measured: two fresh
     filters at each of ``probes`` parameter particles (drawn by weight), half the mean squared
     difference of their estimates."""
-    idx = systematic(history.normalised(book.log_w), min(probes, cloud.n), rng)
+    idx = systematic(likelihood.normalised(book.log_w), min(probes, cloud.n), rng)
     u = cloud.u[idx]
     a = run_filters(runner, u, cloud.nx, k, (k, 80, cloud.nx, 0), rng)
     b = run_filters(runner, u, cloud.nx, k, (k, 80, cloud.nx, 1), rng)
@@ -385,7 +385,7 @@ def _enough_state_particles(runner, cloud, book, k, rng, tune):
         fresh.eve = cloud.eve
         cloud = fresh
         if book.ess < ESS_FRACTION * cloud.n:
-            cloud = cloud.take(systematic(history.normalised(book.log_w), cloud.n, rng))
+            cloud = cloud.take(systematic(likelihood.normalised(book.log_w), cloud.n, rng))
             book.log_w = np.zeros(cloud.n)
             stats = move(runner, cloud, k, 1.0, (k, 91, cloud.nx), rng, tune)
             moves, rates = moves + stats.iterations, rates + stats.accepted
@@ -468,8 +468,8 @@ def _run(runner: Runner, rng, particles: int, nx: int, max_nx: int, max_moves: i
         reports.append(report)
     ess = book.ess
     assert cloud.eve is not None
-    var_z = evidence_variance(history.normalised(book.log_w), cloud.eve)
-    pick = systematic(history.normalised(book.log_w), cloud.n, rng)
+    var_z = evidence_variance(likelihood.normalised(book.log_w), cloud.eve)
+    pick = systematic(likelihood.normalised(book.log_w), cloud.n, rng)
     final = cloud.take(pick)
     rows = pick_one(final.log_g, rng)
     return SMCResult(

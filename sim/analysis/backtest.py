@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import history
+from sim.analysis import likelihood
 from sim.analysis.calibration import DEFAULT_REPLICATES, Calibration, condition
 from sim.analysis.readings import ObservationCollector, gather, simulate
 from sim.analysis.scoring import crps_ensemble
@@ -130,10 +130,10 @@ def reading_scores(o: Observation, draws: np.ndarray, rng: np.random.Generator) 
     """The scores of one reading under one forecaster's draws (what its replicates show)."""
     if np.isnan(draws).all():
         return {"log": math.nan, "brier": math.nan, "crps": math.nan}
-    log_l = history.log_likelihoods([o], draws[:, None])[:, 0]
+    log_l = likelihood.log_likelihoods([o], draws[:, None])[:, 0]
     top = float(log_l.max())
     p = float(np.exp(log_l - top).mean()) * math.exp(top)
-    out = {"log": math.log(max(p, history.TINY)), "brier": math.nan, "crps": math.nan}
+    out = {"log": math.log(max(p, likelihood.TINY)), "brier": math.nan, "crps": math.nan}
     if o.kind in TIE_KINDS and o.kind == "tie_range":
         lo, hi = o.bounds
         y = 0.5 * (max(lo, -1.0) + min(hi, 1.0))

@@ -8,7 +8,7 @@ draw per replicate, and the whole ensemble runs at once up to the last observati
 an :class:`~sim.analysis.readings.ObservationCollector` has recorded what each observation reads.
 Replicate r is accepted with probability ``L_r / L_max``: the record's likelihood under the error
 model of :mod:`sim.spec.observations` over its supremum, the product of each reading's largest
-possible likelihood (:func:`sim.analysis.history.log_sup`). Rejection with any kernel bounded by 1
+possible likelihood (:func:`sim.analysis.likelihood.log_sup`). Rejection with any kernel bounded by 1
 that is proportional to the likelihood gives exact draws from the posterior of the model with that
 error model (Pritchard et al. 1999; Beaumont et al. 2002; Wilkinson 2013); dividing by the supremum
 is the largest such kernel, so readings that can never be certain (a range read with a wide
@@ -27,7 +27,7 @@ answer, the refusal names the binding reading, the replicates it would need, and
 References
 ----------
 Pritchard et al. (1999); Beaumont, Zhang & Balding (2002); Wilkinson (2013): see
-:mod:`sim.analysis.history`.
+:mod:`sim.analysis.likelihood`.
 Toni, T., Welch, D., Strelkowa, N., Ipsen, A. & Stumpf, M. P. H. (2009). Approximate Bayesian
     computation scheme for parameter inference and model selection in dynamical systems.
     J. R. Soc. Interface 6, 187-202.
@@ -47,7 +47,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.analysis import history
+from sim.analysis import likelihood
+from sim.analysis.likelihood import Binding
 from sim.analysis.projection import (  # noqa: F401 - the view from today, as this module's API
     MANIFEST,
     POSTERIOR_TABLE,
@@ -66,11 +67,15 @@ from sim.analysis.readings import (  # noqa: F401 - re-exported: what calibratio
     predictive_table,
     simulate,
 )
-from sim.analysis.scoring import score_scenarios  # noqa: F401 - re-exported
+from sim.analysis.scoring import _rank_scores, needed_replicates, score_scenarios  # noqa: F401 - re-exported
 from sim.errors import InputError
+from sim.files import atomic_open, atomic_write, atomic_write_text
+from sim.run.integrity import FILES, seal_files
+from sim.run.lock import LOCK_FILE, locks
 from sim.spec.observations import Record, load_record
 from sim.spec.parammap import slots
-from sim.spec.scenario import Scenario, _root_for, load_scenario
+from sim.spec.scenario import SHIPPED_PREFIX, SHIPPED_ROOT, Scenario, load_scenario, root_for
+from sim.spec.toml_writer import dumps
 from sim.vocabulary import param_column
 
 if TYPE_CHECKING:
@@ -80,7 +85,9 @@ DEFAULT_REPLICATES = 50_000
 MIN_ACCEPTED = 200  # fewer effective posterior draws than this and the posterior is not trusted
 POSTERIOR_TOML = "posterior.toml"
 METHODS = ("auto", "rejection", "smc")
+ASSIMILATION_CSV = "assimilation.csv"  # SMC's per-date table
 MAX_SENSIBLE_REPLICATES = 10**10  # a refusal suggests no more replicates than this
+CSV_FILES = ("prior_predictive.csv", "posterior_predictive.csv")
 PILOT = PILOT_REPLICATES  # prior replicates of the pilot that chooses the method (and of SMC's prior table)
 
 
@@ -138,7 +145,7 @@ class Calibration:
     accepted: np.ndarray  # (m,) rejection: indices of the accepted prior replicates
     acceptance: float  # rejection's acceptance rate (smc: nan)
     ess: float  # rejection: ESS of the likelihood weights over every prior replicate; smc: effective draws
-    binding: history.Binding
+    binding: Binding
     moved: list[Moved]
     prior_predictive: pd.DataFrame
     posterior_predictive: pd.DataFrame
@@ -179,7 +186,7 @@ def moved_parameters(
     if m < 2:
         return []
     size = max(2, int(round(effective if effective is not None else m)))
-    cut = history.ks_threshold(n, size, alpha) if alpha > 0 else -1.0
+    cut = likelihood.ks_threshold(n, size, alpha) if alpha > 0 else -1.0
     out = []
     centred_l = log_rel - log_rel.mean(axis=0)
     sd_l = centred_l.std(axis=0)
@@ -187,7 +194,7 @@ def moved_parameters(
         if path not in values or isinstance(values[path], (int, float)) or np.ptp(x) == 0:
             continue
         post = posterior[path]
-        d = history.ks_distance(x, post)
+        d = likelihood.ks_distance(x, post)
         if d <= cut:
             continue
         xc = x - x.mean()
@@ -262,9 +269,10 @@ def choose_method(
 
 def _log_rel(record: Record, values: np.ndarray) -> np.ndarray:
     """``(n, K)`` log of each reading's normalised likelihood ``L / L_max``."""
-    return history.log_likelihoods(record.observations, values) - history.log_sup(record.observations)
+    return likelihood.log_likelihoods(record.observations, values) - likelihood.log_sup(record.observations)
 
 
+@locks("out")  # one writer per folder
 def calibrate(
     scenario_path: str | Path,
     observations: str | Path,
@@ -404,7 +412,7 @@ def _finish(scenario, source, record, ens, log_rel, post: Posterior, **kw) -> Ca
         record=record,
         ensemble=ens,
         likelihood=np.exp(log_rel),
-        binding=history.binding_observation(np.exp(log_rel)),
+        binding=likelihood.binding_observation(np.exp(log_rel)),
         moved=moved,
         shifts=moved_parameters(scenario, ens.sampled, post.sampled, log_rel, record, alpha=0.0),
         correlations=rank_correlations(post.sampled, [m.path for m in moved], effective=post.effective),
@@ -429,7 +437,7 @@ def _rejection(scenario, source, record, replicates, min_accepted, run, ens=None
         ens.replicate[accepted],
         float(len(accepted)),
     )
-    s = history.log_score_from_log(log_rel.sum(axis=1) + history.log_sup(record.observations).sum())
+    s = likelihood.log_score_from_log(log_rel.sum(axis=1) + likelihood.log_sup(record.observations).sum())
     return _finish(
         scenario,
         source,
@@ -439,7 +447,7 @@ def _rejection(scenario, source, record, replicates, min_accepted, run, ens=None
         post,
         accepted=accepted,
         acceptance=acceptance,
-        ess=history.ess(history.normalised(log_rel.sum(axis=1))),
+        ess=likelihood.ess(likelihood.normalised(log_rel.sum(axis=1))),
         method="rejection",
         reason=reason,
         log_evidence=s.log_score,
@@ -451,9 +459,9 @@ def refusal(record: Record, source: Path, ens: Ensemble, log_rel: np.ndarray, go
     """The one line of a refusal: what was accepted, the binding reading (and how often it
     happened), the replicates rejection would need, the reading to --exclude and the other method."""
     rel = np.exp(log_rel)
-    binding = history.binding_observation(rel)
+    binding = likelihood.binding_observation(rel)
     o = record.observations[binding.index]
-    p = float(history.happened(record.observations, ens.values)[:, binding.index].mean())
+    p = float(likelihood.happened(record.observations, ens.values)[:, binding.index].mean())
     rate = float(np.exp(log_rel.sum(axis=1)).mean())
     acceptance = got / ens.n
     needed = (
@@ -515,14 +523,14 @@ def _check_out(out: Path, force: bool) -> None:
         POSTERIOR_TABLE,
         STATES,
         MANIFEST,
-        "prior_predictive.csv",
-        "posterior_predictive.csv",
-        "assimilation.csv",
+        *CSV_FILES,
+        ASSIMILATION_CSV,
         "report.html",
         "report_figures",
     }
-    if out.exists() and any(out.iterdir()) and not force:
-        if not set(p.name for p in out.iterdir()) <= ours:
+    present = {p.name for p in out.iterdir() if p.name != LOCK_FILE} if out.exists() else set()
+    if present and not force:
+        if not present <= ours:
             raise InputError(f"{out}: is not empty and holds no calibration; choose another --out")
         raise InputError(f"{out}: already holds a calibration; use --force to replace it")
 
@@ -531,23 +539,27 @@ def write_calibration(cal: Calibration, out: Path) -> None:
     """Write the posterior draws and their states, the posterior scenario, the predictive tables,
     SMC's per-date table and a manifest into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)  # no manifest until every file is whole
+    (out / ASSIMILATION_CSV).unlink(missing_ok=True)  # an earlier SMC calibration's table
     post = cal.posterior
     assert post is not None
-    rows = history.log_likelihoods(cal.record.observations, post.values).sum(axis=1)
+    rows = likelihood.log_likelihoods(cal.record.observations, post.values).sum(axis=1)
     table = {"replicate": post.ids, "log_likelihood": rows}
     for path, x in post.sampled.items():
         table[param_column(path)] = x
-    pd.DataFrame(table).to_parquet(out / POSTERIOR_TABLE, index=False)
+    atomic_write(pd.DataFrame(table).to_parquet, out / POSTERIOR_TABLE, index=False)
     arrays = dict(post.states)
     arrays.update(replicate=post.ids)
     _save_npz(out / STATES, arrays)
-    cal.prior_predictive.to_csv(out / "prior_predictive.csv", index=False)
-    cal.posterior_predictive.to_csv(out / "posterior_predictive.csv", index=False)
+    atomic_write(cal.prior_predictive.to_csv, out / "prior_predictive.csv", index=False)
+    atomic_write(cal.posterior_predictive.to_csv, out / "posterior_predictive.csv", index=False)
     if cal.smc is not None:
-        pd.DataFrame([d.__dict__ for d in cal.smc.dates]).to_csv(out / "assimilation.csv", index=False)
+        dates = pd.DataFrame([d.__dict__ for d in cal.smc.dates])
+        atomic_write(dates.to_csv, out / ASSIMILATION_CSV, index=False)
+    write_posterior_toml(cal, out / POSTERIOR_TOML)
     ens = cal.ensemble
     manifest = {
-        "format": 2,
+        "format": 1,  # later fields (method, evidence) are added, none changed
         "scenario": cal.scenario.to_data(),
         "scenario_hash": cal.scenario.digest(),
         "source": str(cal.source),
@@ -571,8 +583,10 @@ def write_calibration(cal: Calibration, out: Path) -> None:
         "moved": [m.__dict__ for m in cal.moved],
         "rank_correlations": [{"a": a, "b": b, "spearman": rho} for a, b, rho in cal.correlations],
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    write_posterior_toml(cal, out / POSTERIOR_TOML)
+    # written last, with the checksums of every file before it: a folder with a manifest is whole
+    files = [POSTERIOR_TABLE, STATES, POSTERIOR_TOML, *CSV_FILES, ASSIMILATION_CSV]
+    manifest[FILES] = seal_files(out, files)
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1))
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -580,7 +594,7 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     import io
     import zipfile
 
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+    with atomic_open(path) as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
         for name in sorted(arrays):
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
@@ -612,28 +626,6 @@ def fitted(m: Moved, x: np.ndarray) -> dict:
         "low": lo,
         "high": hi,
     }
-
-
-def _toml(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        return repr(float(value))
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_toml(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    raise TypeError(type(value))  # pragma: no cover
-
-
-def _key(k: str) -> str:
-    import re
-
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k, ensure_ascii=False)
 
 
 METHOD_WORDS = {"rejection": "ABC rejection", "smc": "sequential Monte Carlo (SMC²)"}
@@ -709,27 +701,32 @@ def posterior_overrides(
 
 def write_posterior_toml(cal: Calibration, path: Path) -> Path:
     """``posterior.toml``: extends the calibrated scenario (by a relative path when both lie in one
-    project, as :mod:`sim.spec.scenario` requires; otherwise the whole resolved scenario is written
-    out, without its claims file) and replaces each moved value by its fitted posterior."""
+    project, as :mod:`sim.spec.scenario` requires; by ``alliance-sim:`` when it is a shipped
+    scenario or seed; otherwise the whole resolved scenario is written out, without its claims
+    file) and replaces each moved value by its fitted posterior."""
     samples = {m.path: cal.posterior.sampled[m.path] for m in cal.moved}
     tables, ties, skipped = posterior_overrides(cal.scenario, cal.moved, samples)
     r = cal.record
-    lines = [
-        f"# Posterior of {cal.source.name} given {r.path.name}: {len(r.observations)} observations from "
+    comments = [
+        f"Posterior of {cal.source.name} given {r.path.name}: {len(r.observations)} observations from "
         f"{r.start.isoformat()} to {r.last_date.isoformat()}.",
-        f"# {method_line(cal)}, seed {cal.ensemble.seed}.",
-        "# Each narrowed value is a beta on its prior range fitted to the posterior draws; its claim",
-        "# names the observations whose likelihood moved it most. Values not listed keep their prior.",
+        f"{method_line(cal)}, seed {cal.ensemble.seed}.",
+        "Each narrowed value is a beta on its prior range fitted to the posterior draws; its claim",
+        "names the observations whose likelihood moved it most. Values not listed keep their prior.",
     ]
     if skipped:
-        lines.append("# Moved but not written (a tie matrix entry): " + ", ".join(skipped))
-    root = _root_for(path)
+        comments.append("Moved but not written (a tie matrix entry): " + ", ".join(skipped))
+    root = root_for(path)
     src = cal.source.resolve()
     base: dict = {}
+    data: dict = {}
+    shipped = SHIPPED_ROOT.resolve()
     if src.is_relative_to(root):
-        lines.append(f"extends = {_toml(os.path.relpath(src, path.parent.resolve()))}")
+        data["extends"] = os.path.relpath(src, path.parent.resolve())
+    elif any(src.is_relative_to(shipped / folder) for folder in ("scenarios", "seeds")):
+        data["extends"] = SHIPPED_PREFIX + src.relative_to(shipped).as_posix()
     else:
-        lines.append("# The calibrated scenario lies outside this folder's project: written out whole.")
+        comments.append("The calibrated scenario lies outside this folder's project: written out whole.")
         base = cal.scenario.to_data()
         base.pop("claims", None)
         ties = base.pop("ties", []) + ties
@@ -742,28 +739,9 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
         f"{len(r.observations)} observations ({r.path.name}) by {METHOD_WORDS[cal.method]}; "
         "see the claims on the narrowed values."
     )
-    scalars = {k: v for k, v in body.items() if not isinstance(v, dict)}
-    for k, v in scalars.items():
-        lines.append(f"{_key(k)} = {_toml(v)}")
-    lines.append("")
-
-    def emit(prefix: list[str], node: dict):
-        plain = {k: v for k, v in node.items() if not (isinstance(v, dict) and "dist" not in v)}
-        nested = {k: v for k, v in node.items() if isinstance(v, dict) and "dist" not in v}
-        if prefix and plain:
-            lines.append("[" + ".".join(_key(p) for p in prefix) + "]")
-            for k, v in plain.items():
-                lines.append(f"{_key(k)} = {_toml(v)}")
-            lines.append("")
-        for k, v in nested.items():
-            emit([*prefix, k], v)
-
-    emit([], {k: v for k, v in body.items() if isinstance(v, dict)})
-    for t in ties:
-        lines.append("[[ties]]")
-        for k, v in t.items():
-            lines.append(f"{_key(k)} = {_toml(v)}")
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
+    data.update(body)
+    if ties:
+        data["ties"] = ties
+    atomic_write_text(path, dumps(data, comments))
     load_scenario(path)  # what is written must load
     return path

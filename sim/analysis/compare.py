@@ -1,4 +1,5 @@
-"""Differences between two runs: each fate's B − A with a paired and an unpaired interval.
+"""Comparisons: several scenarios run on common random numbers, and the differences between two
+runs, each fate's B − A with a paired and an unpaired interval.
 
 Two runs of the same seed and chunk size draw replicate ``r`` from the same chunk seed
 (:func:`sim.run.engine.chunk_seed`): common random numbers. Pairing the runs replicate by replicate
@@ -17,10 +18,19 @@ Newcombe, R. G. (1998). Interval estimation for the difference between independe
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from sim.analysis.outcomes import Z95, wilson_interval
+from sim.errors import InputError
+from sim.run.engine import DEFAULT_CHUNK_SIZE, DEFAULT_DTYPE, reusable, run_ensemble
+from sim.run.store import Results, safe_name
 from sim.vocabulary import FATES, REPLICATE, fate_column
 
 
@@ -87,18 +97,160 @@ def fate_differences(a, b, alliance: str | None = None) -> pd.DataFrame:
             _, lo_p, hi_p = paired_interval(x, y)
         else:
             lo_p = hi_p = float("nan")
-        rows.append(
-            {
-                "fate": fate,
-                "p_a": x.mean(),
-                "p_b": y.mean(),
-                "diff": y.mean() - x.mean(),
-                "paired_low": lo_p,
-                "paired_high": hi_p,
-                "unpaired_low": lo_u,
-                "unpaired_high": hi_u,
-                "paired_width": hi_p - lo_p,
-                "unpaired_width": hi_u - lo_u,
-            }
-        )
+        rows.append(difference_row(fate, x.mean(), y.mean(), (lo_p, hi_p), (lo_u, hi_u)))
     return pd.DataFrame(rows)
+
+
+@dataclass
+class Difference:
+    """One run against the first of a comparison: each fate's B − A for the first run's focal
+    alliance (:func:`fate_differences`), and why the runs cannot be paired (None when they can)."""
+
+    base: Results
+    other: Results
+    alliance: str
+    table: pd.DataFrame
+    unpaired_because: str | None
+
+
+@dataclass
+class Comparison:
+    """Several scenarios run on the same settings: the runs in the order given, and which of them
+    were finished results used again."""
+
+    runs: list[Results]
+    reused: list[bool] = field(default_factory=list)
+
+    def differences(self) -> list[Difference]:
+        """Every run against the first, for the first run's focal alliance (runs without it are
+        left out)."""
+        base = self.runs[0]
+        out = []
+        for other in self.runs[1:]:
+            alliance = base.focal
+            if alliance is None or alliance not in other.alliances:
+                continue
+            out.append(
+                Difference(
+                    base, other, alliance, fate_differences(base, other, alliance), pairing(base, other)
+                )
+            )
+        return out
+
+
+def run_folders(scenarios: Sequence[str | Path]) -> list[str]:
+    """The folder of each scenario's run inside a comparison: its file's name made safe, and
+    ``name-2``, ``name-3`` for later files of the same name."""
+    folders: list[str] = []
+    for path in map(Path, scenarios):
+        folder = base = safe_name(path.stem)
+        n = 2
+        while folder in folders:
+            folder, n = f"{base}-{n}", n + 1
+        folders.append(folder)
+    return folders
+
+
+def compare(
+    scenarios: Sequence[str | Path],
+    out: str | Path,
+    *,
+    replicates: int | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    workers: int | None = None,
+    executor: cf.Executor | None = None,
+    progress: bool = True,
+    point: bool = False,
+    dtype: str = DEFAULT_DTYPE,
+    engine: str = "numpy",
+    why: bool | int | None = None,
+    force: bool = False,
+) -> Comparison:
+    """Run several scenarios on the same settings, each into a folder of ``out`` named after it.
+
+    With the same seed and chunk size, replicate ``r`` of every scenario draws the same random
+    numbers (common random numbers), so the differences between them are paired and their Monte
+    Carlo error small (:func:`fate_differences`).
+
+    Parameters
+    ----------
+    scenarios : sequence of path
+        Scenario files; two with the same name get folders ``name`` and ``name-2``.
+    out : path
+        The folder of the runs (``out/<name>``).
+    replicates, steps, seed, chunk_size, workers, executor, progress, point, dtype, engine, why
+        As for :func:`sim.run.engine.run_ensemble`, the same for every scenario.
+    force : bool
+        Run every scenario again; by default a folder that holds finished results of exactly this
+        scenario and these settings is used as it is.
+
+    Returns
+    -------
+    Comparison
+        The runs, which were reused, and :meth:`Comparison.differences`.
+
+    Examples
+    --------
+    >>> import sim
+    >>> c = sim.compare(["scenarios/back_to_back.toml", "scenarios/stab_in_the_back.toml"],
+    ...                 "results/comparison", replicates=2000, seed=1)  # doctest: +SKIP
+    >>> c.differences()[0].table[["fate", "diff", "paired_low", "paired_high"]]  # doctest: +SKIP
+    """
+    runs, reused = [], []
+    paths = [Path(p) for p in scenarios]
+    wheres = [Path(out) / folder for folder in run_folders(paths)]
+    settings: dict[str, Any] = {
+        "replicates": replicates,
+        "steps": steps,
+        "seed": seed,
+        "chunk_size": chunk_size,
+        "dtype": dtype,
+    }
+    found = [
+        None if force else reusable(path, where, point=point, engine=engine, why=why, **settings)
+        for path, where in zip(paths, wheres)
+    ]
+    if (Path(out) / "report.html").exists() and not force and any(r is None for r in found):
+        raise InputError(
+            f"{out} holds a comparison already (other scenario files or settings); pass --force "
+            "to replace it or choose another --out"
+        )
+    for path, where, existing in zip(paths, wheres, found):
+        reused.append(existing is not None)
+        runs.append(
+            existing
+            if existing is not None
+            else run_ensemble(
+                path,
+                out=where,
+                force=True,
+                workers=workers,
+                executor=executor,
+                progress=progress,
+                point=point,
+                engine=engine,
+                why=why,
+                **settings,
+            )
+        )
+    return Comparison(runs, reused)
+
+
+def difference_row(fate: str, p_a: float, p_b: float, paired, unpaired) -> dict:
+    """One row of :func:`fate_differences`: the shares, B − A, and the two intervals with their
+    widths (``paired`` NaN when the runs cannot be paired)."""
+    (lo_p, hi_p), (lo_u, hi_u) = paired, unpaired
+    return {
+        "fate": fate,
+        "p_a": p_a,
+        "p_b": p_b,
+        "diff": p_b - p_a,
+        "paired_low": lo_p,
+        "paired_high": hi_p,
+        "unpaired_low": lo_u,
+        "unpaired_high": hi_u,
+        "paired_width": hi_p - lo_p,
+        "unpaired_width": hi_u - lo_u,
+    }

@@ -212,6 +212,7 @@ def discover(
     max_qp: float | None = 0.05,
     peel_alpha: float = 0.05,
     mass_min: float = 0.05,
+    include: list[str] | None = None,
 ) -> Discovery:
     """Scenario discovery on a result set: PRIM boxes of the parameter region where an outcome
     happens.
@@ -227,6 +228,8 @@ def discover(
         Default: the run's focal alliance.
     boxes, min_coverage, max_qp, peel_alpha, mass_min
         See :func:`prim_boxes`.
+    include
+        Glob patterns of parameter paths (``mechanisms.*``): PRIM may restrict only these.
 
     References
     ----------
@@ -256,6 +259,12 @@ def discover(
     x = reps[cols].astype(np.float64)
     x = x.loc[:, x.nunique() > 1]
     x.columns = [c.removeprefix(PARAM_PREFIX) for c in x.columns]
+    if include:
+        from fnmatch import fnmatchcase
+
+        x = x[[c for c in x.columns if any(fnmatchcase(c, pattern) for pattern in include)]]
+        if x.shape[1] == 0:
+            raise AnalysisError(f"--include: no sampled value of the run matches {', '.join(include)}")
     if x.shape[1] == 0:
         raise AnalysisError(
             "the run sampled no uncertain values: nothing to discover "
@@ -280,6 +289,7 @@ def discover(
             "peel_alpha": peel_alpha,
             "mass_min": mass_min,
             "results": str(getattr(results, "directory", "")),
+            "include": list(include or []),
         },
     )
 
@@ -307,59 +317,50 @@ def replicates_needed(d: Discovery, box: Box, max_qp: float | None = None) -> in
     return int(math.ceil(z * z * p * (1 - p) / (mass * (density - p) ** 2)))
 
 
-def format_discovery(d: Discovery, claims: dict | None = None, names=None) -> str:
-    """A plain-text table of the boxes: statistics, then each restricted dimension."""
-    unit = d.settings.get("unit", "replicates")
-    lines = [
-        f"PRIM for {d.outcome} of {d.alliance}: {d.cases:,} of {d.n:,} {unit} "
-        f"(base rate {d.base_rate:.3f}), {len(d.dimensions)} uncertain parameters"
-    ]
-    for b in d.boxes:
-        lines.append(
-            f"box {b.index}: coverage {b.coverage:.3f}, density {b.density:.3f} "
-            f"({b.density / d.base_rate:.2f} x base rate), mass {b.mass:.3f}, "
-            f"{len(b.limits)} restricted dimensions"
-        )
-        if b.limits.empty:
-            lines.append("  " + no_region_text(d, b))
-        labels = {dim: (names(dim) if names else dim) for dim in b.limits.index}
-        width = max([len(v) for v in labels.values()] + [9])
-        for dim, r in b.limits.iterrows():
-            cite = ""
-            if claims and dim in claims:
-                cite = (
-                    "  ["
-                    + ", ".join(c.id + (f" ¶{c.paragraph}" if c.paragraph else "") for c in claims[dim])
-                    + "]"
-                )
-            lines.append(
-                f"  {labels[dim]:<{width}}  {r.low:9.4g} .. {r.high:<9.4g} of "
-                f"{r.full_low:.4g} .. {r.full_high:.4g}  qp {r.qp:.1e}{cite}"
-            )
-    return "\n".join(lines)
+def box_noise(d: Discovery, box: Box) -> dict:
+    """The Monte Carlo error of a box: 95 % Wilson intervals of its coverage (``k`` of the
+    ``cases``) and density (``k`` of the ``n`` inside), and its lift (density over the base rate)
+    with the interval of the density divided by the base rate."""
+    from sim.analysis.likelihood import wilson
+
+    coverage = wilson(box.k, max(d.cases, 1))
+    density = wilson(box.k, max(box.n, 1))
+    p = d.base_rate if d.base_rate > 0 else math.nan
+    return {
+        "coverage": coverage,
+        "density": density,
+        "lift": box.density / p,
+        "lift_low": density[0] / p,
+        "lift_high": density[1] / p,
+    }
 
 
 def no_region_text(d: Discovery, box: Box) -> str:
-    """What to say when no restriction of a box is significant: how many replicates a box like
-    the one PRIM found would need."""
+    """What to say when no restriction of a box passes the quasi-p test: that no region can be
+    named, why, and what would help (more replicates, or fewer values to search over)."""
     need = replicates_needed(d, box)
     level = d.settings.get("max_qp")
+    unit = d.settings.get("unit", "replicates")
     if need is None:
         return (
-            f"no restriction is significant at quasi-p {level}: no region of the parameters "
-            "is denser in this outcome than the runs as a whole, and more replicates would "
-            "not change that"
+            f"no region can be named: no restriction passes the quasi-p test at {level}, and no "
+            "box PRIM could peel is denser in this outcome than the runs as a whole, so more "
+            f"{unit} would not change that"
         )
     row = box.trajectory.loc[box.chosen]
+    found = (
+        f"PRIM peeled a box (density {float(row.density):.3f} against a base rate of "
+        f"{d.base_rate:.3f}, mass {float(row.mass):.3f})"
+    )
     if need <= d.n:
         return (
-            f"no restriction is significant at quasi-p {level}, although the box PRIM found "
-            f"(density {float(row.density):.3f}, mass {float(row.mass):.3f}) would be at "
-            f"{need:,} replicates: its restrictions are individually weak"
+            f"no region can be named: {found}, but none of its restrictions passes the quasi-p "
+            f"test at {level} on its own; each narrows its value too little to matter alone "
+            "(--max-qp 1 shows them; --include limits the values PRIM may restrict)"
         )
     return (
-        f"no restriction is significant at quasi-p {level}: the box PRIM found (density "
-        f"{float(row.density):.3f} against a base rate of {d.base_rate:.3f}, mass "
-        f"{float(row.mass):.3f}) would need about {need:,} replicates to stand out (this run has "
-        f"{d.n:,}); run more with alliance-sim run -n {need}"
+        f"no region can be named: {found}, and a box like it would stand out only from about "
+        f"{need:,} {unit} (this analysis has {d.n:,}); "
+        + (f"levers --worlds {need}" if unit == "worlds" else f"alliance-sim run -n {need}")
+        + " would give enough"
     )

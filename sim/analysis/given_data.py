@@ -18,9 +18,14 @@ moment-independent indices are estimated from it:
   summarised by the median over slices (computed from counts; a test holds it equal to SALib's
   ``pawn.analyze``).
 
-Both are biased upward by sampling noise (a finite class never matches the whole sample exactly);
-every table carries the same index for a *dummy* input (a random permutation, independent of the
-output by construction) as the noise level below which an index says nothing.
+Both are biased upward by sampling noise (a finite class never matches the whole sample exactly).
+The same index is computed for ``dummies`` made-up inputs (random permutations of a sampled value,
+independent of the output by construction): their mean is the bias every index carries, their
+spread its noise, and their mean plus ``z`` standard deviations the *noise level*: an index below it
+cannot be told from noise (the verdict of :meth:`GivenDataResult.verdict`, which also gives each
+index less the bias and, for one within noise, about how many replicates would separate it). With
+many inputs some would pass a plain two-sd bar by chance alone, so the bar is
+:func:`noise_z` standard deviations: a Bonferroni bound at 5 % over all the inputs.
 
 The outputs: the alliance's fate (three values), whether it ended in a stab in the back, when it
 ended (classes of the end step, held as one more class), and, over time, whether it is still
@@ -51,6 +56,24 @@ from sim.vocabulary import FATES, PARAM_PREFIX, end_step_column, fate_column
 
 METHODS = ("delta", "pawn")
 DUMMY = "(dummy: noise level)"
+#: made-up inputs whose indices measure the noise
+DUMMIES = 10
+#: what each output is, in words
+OUTPUT_WORDS = {
+    "fate": "fate (holds, stab in the back, drift apart)",
+    "stab": "stab in the back or not",
+    "holds": "holds or not",
+    "end": "when it ended",
+}
+
+
+def noise_z(inputs: int, level: float = 0.05) -> float:
+    """Standard deviations above the dummies' mean an index must reach to stand out from noise
+    among ``inputs`` inputs: the one-sided normal quantile at ``level / inputs`` (Bonferroni), so
+    that in fewer than one analysis in twenty does an input without effect pass by chance."""
+    from statistics import NormalDist
+
+    return float(NormalDist().inv_cdf(1.0 - level / max(inputs, 1)))
 
 
 def partition(x: np.ndarray, classes: int) -> np.ndarray:
@@ -146,10 +169,44 @@ class GivenDataResult:
     over_time: pd.DataFrame  # index: steps; columns: names (index of "active after step t")
     settings: dict = field(default_factory=dict)
 
+    noise: pd.DataFrame | None = None  # index: outputs; columns: mean, sd, level
+
     def ranking(self, output: str, top: int = 10) -> list[str]:
         """The ``top`` parameters with the largest index for ``output`` (the dummy left out)."""
         s = self.indices[output].drop(DUMMY, errors="ignore").sort_values(ascending=False)
         return list(s.index[:top])
+
+    def verdict(self, output: str, top: int | None = None) -> pd.DataFrame:
+        """The parameters by decreasing index for ``output``: ``index``, ``above_noise`` (the
+        index less the dummies' mean, the bias every index carries), ``within_noise`` (the index
+        does not exceed the noise level) and ``replicates_needed`` (for one within noise and above
+        the bias: about how many replicates would bring the noise level below it, the noise
+        falling as one over the square root of the replicates; else none)."""
+        s = self.indices[output].drop(DUMMY, errors="ignore").sort_values(ascending=False)
+        if top is not None:
+            s = s.head(top)
+        n = int(self.settings.get("replicates", 0))
+        z = float(self.settings.get("noise_z", 2.0))
+        if self.noise is None:
+            level, mean, sd = float(self.indices.loc[DUMMY, output]), 0.0, np.nan
+        else:
+            mean, sd, level = (float(self.noise.loc[output, c]) for c in ("mean", "sd", "level"))
+        need = []
+        for v in s.to_numpy():
+            excess = v - mean
+            if v > level or not np.isfinite(sd) or excess <= 0 or n <= 0:
+                need.append(pd.NA)
+            else:
+                need.append(int(np.ceil(n * (z * sd / excess) ** 2)))
+        return pd.DataFrame(
+            {
+                "index": s.to_numpy(),
+                "above_noise": s.to_numpy() - mean,
+                "within_noise": s.to_numpy() <= level,
+                "replicates_needed": pd.array(need, dtype="Int64"),
+            },
+            index=s.index,
+        )
 
 
 def given_data(
@@ -160,6 +217,7 @@ def given_data(
     times: int = 12,
     seed: int = 0,
     slices: int = 10,
+    dummies: int = DUMMIES,
 ) -> GivenDataResult:
     """Delta or PAWN indices of a finished run's sampled parameters (no new simulations).
 
@@ -173,9 +231,11 @@ def given_data(
     times : int
         Points of the time axis of ``P(active after step t)`` (equally spaced over the run).
     seed : int
-        Seed of the dummy input's permutation.
+        Seed of the dummy inputs' permutations.
     slices : int
         PAWN's conditioning slices.
+    dummies : int
+        Made-up inputs (permutations of sampled values) whose indices measure the noise.
     """
     if method not in METHODS:
         raise InputError(
@@ -196,9 +256,11 @@ def given_data(
             f"{results.directory}: no sampled parameter varies across the replicates; "
             "expected a run of a scenario with uncertain values (not --point)"
         )
-    names = [c[len(PARAM_PREFIX) :] for c, k in zip(cols, keep) if k] + [DUMMY]
+    names = [c[len(PARAM_PREFIX) :] for c, k in zip(cols, keep) if k]
+    real = X[:, keep]
     rng = np.random.default_rng(seed)
-    X = np.column_stack([X[:, keep], rng.permutation(X[:, keep][:, 0])])
+    D = real.shape[1]
+    X = np.column_stack([real] + [rng.permutation(real[:, j % D]) for j in range(max(dummies, 2))])
     fate = table[fate_column(alliance)].to_numpy()
     end = table[end_step_column(alliance)].to_numpy(np.int64)
     T = results.steps
@@ -218,14 +280,32 @@ def given_data(
             return delta_discrete(X, y, classes, parts)
         return pawn_discrete(X, y, slices)
 
-    indices = pd.DataFrame({k: index(y) for k, y in outputs.items()}, index=names)
+    z = noise_z(D)
+
+    def split(values: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+        """The real inputs' indices, and the dummies' mean, sd and level (mean + z sd)."""
+        dummy = values[D:]
+        mean, sd = float(dummy.mean()), float(dummy.std(ddof=1))
+        return values[:D], mean, sd, mean + z * sd
+
+    found, noise = {}, {}
+    for k, y in outputs.items():
+        values, mean, sd, level = split(index(y))
+        found[k] = np.append(values, level)
+        noise[k] = {"mean": mean, "sd": sd, "level": level}
+    indices = pd.DataFrame(found, index=names + [DUMMY])
     grid = np.unique(np.linspace(0, T - 1, times).round().astype(int))
     rows = {}
     for t in grid:
         active = (end > t) | held
-        rows[int(t)] = index(active) if 0 < active.mean() < 1 else np.zeros(len(names))
-    over_time = pd.DataFrame(rows, index=names).T
+        if 0 < active.mean() < 1:
+            values, _, _, level = split(index(active))
+            rows[int(t)] = np.append(values, level)
+        else:
+            rows[int(t)] = np.zeros(D + 1)
+    over_time = pd.DataFrame(rows, index=names + [DUMMY]).T
     over_time.index.name = "step"
+    names = names + [DUMMY]
     return GivenDataResult(
         method,
         alliance,
@@ -241,18 +321,8 @@ def given_data(
             "seed": seed,
             "slices": slices if method == "pawn" else None,
             "classes": classes if method == "delta" else None,
+            "dummies": max(dummies, 2),
+            "noise_z": z,
         },
+        pd.DataFrame(noise).T,
     )
-
-
-def format_given_data(result: GivenDataResult, output: str = "fate", top: int = 12) -> str:
-    """A text table of the top parameters for one output, with the dummy's level."""
-    s = result.indices[output].sort_values(ascending=False)
-    noise = float(result.indices.loc[DUMMY, output])
-    lines = [
-        f"{result.method} indices of {result.alliance} ({output}), {result.settings['replicates']:,} "
-        f"replicates; dummy (noise level) {noise:.4f}"
-    ]
-    for k, (name, v) in enumerate(s.drop(DUMMY).head(top).items(), 1):
-        lines.append(f"  {k:2d}. {v:.4f}  {name}")
-    return "\n".join(lines)

@@ -104,7 +104,17 @@ def fate_table(replicates: pd.DataFrame, alliance: str, actors: list[str] | None
     """
     fate = replicates[fate_column(alliance)]
     defector = replicates[defector_column(alliance)]
-    n = len(fate)
+    stab = fate == Fate.STAB.word
+    fates = {word: int((fate == word).sum()) for word in FATES}
+    stabs = {a: int((stab & (defector == a)).sum()) for a in set(defector[stab])}
+    return fate_table_from_counts(len(fate), fates, stabs, actors)
+
+
+def fate_table_from_counts(
+    n: int, fates: Mapping[str, int], stabs: Mapping[str, int], actors: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """:func:`fate_table` from the counts: replicates ``n``, replicates per fate word and stabs in
+    the back per defector (only defectors who stabbed at least once)."""
     rows = []
 
     def add(label, count):
@@ -113,24 +123,13 @@ def fate_table(replicates: pd.DataFrame, alliance: str, actors: list[str] | None
             {"outcome": label, "count": int(count), "p": count / n, "low": float(low), "high": float(high)}
         )
 
-    add(Fate.HOLDS.word, int((fate == Fate.HOLDS.word).sum()))
-    stab = fate == Fate.STAB.word
-    add(Fate.STAB.word, int(stab.sum()))
-    who = sorted(set(defector[stab])) if actors is None else [a for a in actors if a in set(defector[stab])]
+    add(Fate.HOLDS.word, fates.get(Fate.HOLDS.word, 0))
+    add(Fate.STAB.word, fates.get(Fate.STAB.word, 0))
+    who = sorted(stabs) if actors is None else [a for a in actors if a in stabs]
     for a in who:
-        add(f"stab_in_the_back by {a}", int((stab & (defector == a)).sum()))
-    add(Fate.DRIFT.word, int((fate == Fate.DRIFT.word).sum()))
+        add(f"stab_in_the_back by {a}", stabs[a])
+    add(Fate.DRIFT.word, fates.get(Fate.DRIFT.word, 0))
     return pd.DataFrame(rows)
-
-
-def format_fate_table(table: pd.DataFrame, title: str = "") -> str:
-    """The fate table as aligned text for the terminal."""
-    lines = [title] if title else []
-    width = max(len(o) for o in table["outcome"]) + 2
-    lines.append(f"  {'outcome':<{width}}{'P':>7}   {'95% interval':<17}{'count':>8}")
-    for r in table.itertuples():
-        lines.append(f"  {r.outcome:<{width}}{r.p:>7.3f}   [{r.low:.3f}, {r.high:.3f}]  {r.count:>8d}")
-    return "\n".join(lines)
 
 
 def alliance_members(scenario: Mapping) -> dict[str, list[str]]:
@@ -167,23 +166,37 @@ def who_stabs_whom(
     DataFrame
         ``(A, A)`` with index ``defector`` and columns ``betrayed``.
     """
-    actors = list(actors)
-    pos = {a: i for i, a in enumerate(actors)}
-    out = np.zeros((len(actors), len(actors)))
-    for name, group in members.items():
+    stabs = {}
+    for name in members:
         fate_col, def_col = fate_column(name), defector_column(name)
         if fate_col not in replicates or def_col not in replicates:
             continue
         stab = replicates[fate_col].to_numpy() == Fate.STAB.word
-        counts = pd.Series(replicates[def_col].to_numpy()[stab]).value_counts()
-        for d, c in counts.items():
+        stabs[name] = pd.Series(replicates[def_col].to_numpy()[stab]).value_counts().to_dict()
+    return stab_matrix(stabs, members, actors, len(replicates), normalize)
+
+
+def stab_matrix(
+    stabs: Mapping[str, Mapping[str, int]],
+    members: Mapping[str, Sequence[str]],
+    actors: Sequence[str],
+    n: int,
+    normalize: bool = False,
+) -> pd.DataFrame:
+    """:func:`who_stabs_whom` from the counts: stabs in the back per defector in each alliance
+    (alliances left out are skipped), over ``n`` replicates."""
+    actors = list(actors)
+    pos = {a: i for i, a in enumerate(actors)}
+    out = np.zeros((len(actors), len(actors)))
+    for name, group in members.items():
+        for d, c in (stabs.get(name) or {}).items():
             if d not in pos:
                 continue
             for m in group:
                 if m != d and m in pos:
                     out[pos[d], pos[m]] += c
     if normalize:
-        out = out / max(len(replicates), 1)
+        out = out / max(n, 1)
     frame = pd.DataFrame(
         out, index=pd.Index(actors, name="defector"), columns=pd.Index(actors, name="betrayed")
     )
@@ -309,6 +322,25 @@ def kaplan_meier(
     events = _count_at(t[e], times).astype(np.int64)
     sorted_t = np.sort(t)
     at_risk = n - np.searchsorted(sorted_t, times, side="left")
+    return survival_from_counts(times, events, at_risk, n, float(horizon), z, conf_type)
+
+
+def survival_from_counts(
+    times,
+    events,
+    at_risk,
+    n: int,
+    horizon: float,
+    z: float = Z95,
+    conf_type: Literal["log-log", "plain"] = "log-log",
+) -> SurvivalCurve:
+    """The Kaplan-Meier estimate and its Greenwood interval from the counts alone: the distinct
+    event times, the events at each and the subjects at risk just before each (see
+    :func:`kaplan_meier`, which counts them from the durations; a streaming digest counts them
+    row group by row group and gets the same curve)."""
+    times = np.asarray(times, dtype=float)
+    events = np.asarray(events, dtype=np.int64)
+    at_risk = np.asarray(at_risk, dtype=np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = 1.0 - events / at_risk
         surv = np.cumprod(factor)

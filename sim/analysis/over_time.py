@@ -65,6 +65,8 @@ class SobolOverTime:
     ST: pd.DataFrame  # index: steps; columns: factors
     S1: pd.DataFrame
     settings: dict = field(default_factory=dict)
+    ST_conf: pd.DataFrame | None = None  # 95 % bootstrap half-widths of ST, same shape
+    S1_conf: pd.DataFrame | None = None
 
 
 def sobol_over_time(
@@ -80,6 +82,7 @@ def sobol_over_time(
     progress: bool = True,
     steps: int | None = None,
     resamples: int = 200,
+    engine: str = "numpy",
 ) -> SobolOverTime:
     """Run a Saltelli design and estimate Sobol indices of ``P(alliance active after step t)``.
 
@@ -87,7 +90,7 @@ def sobol_over_time(
     ----------
     scenario
         A scenario or the path of a scenario file.
-    samples, replicates, seed, include, workers, steps
+    samples, replicates, seed, include, workers, steps, engine
         As in :func:`sim.analysis.sensitivity.run_sensitivity`.
     points
         Steps of the time grid (:func:`time_grid`).
@@ -119,15 +122,17 @@ def sobol_over_time(
         workers=workers,
         progress=progress,
         desc="design",
+        engine=engine,
     )
     counts = np.zeros((design.points, len(grid)), dtype=np.int64)
     for pts, c in parts:
         counts[pts] += c
     shares = counts / replicates
-    st, s1 = {}, {}
+    st, s1, stc, s1c = {}, {}, {}, {}
     for k, t in enumerate(grid):
         df = sobol_indices(factors, shares[:, k], resamples=resamples, seed=seed)
         st[int(t)], s1[int(t)] = df["ST"], df["S1"]
+        stc[int(t)], s1c[int(t)] = df["ST_conf"], df["S1_conf"]
     ST = pd.DataFrame(st).T.rename_axis("step")
     S1 = pd.DataFrame(s1).T.rename_axis("step")
     return SobolOverTime(
@@ -146,4 +151,6 @@ def sobol_over_time(
             "seconds": round(time.perf_counter() - started, 2),
             "scenario_hash": scenario.digest(),
         },
+        pd.DataFrame(stc).T.rename_axis("step")[ST.columns],
+        pd.DataFrame(s1c).T.rename_axis("step")[S1.columns],
     )

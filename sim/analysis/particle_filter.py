@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp, ndtr
 
-from sim.analysis import history
+from sim.analysis import likelihood
 from sim.analysis.readings import ObservationCollector
 from sim.errors import InputError
 from sim.model import dynamics
@@ -38,7 +38,8 @@ from sim.run.engine import Design, Start, run_design
 from sim.spec.observations import READ_TIES, Record
 from sim.spec.parammap import clip_bounds, uncertain_slots
 from sim.spec.params import assemble
-from sim.spec.scenario import Scenario, _Dist, point_value
+from sim.spec.scenario import Scenario
+from sim.spec.values import Distribution, point_value
 
 
 class AssimilationError(InputError):
@@ -83,11 +84,9 @@ class ParameterSpace:
 
     def values(self, u: np.ndarray) -> dict[str, np.ndarray]:
         """Path -> ``(N,)`` values at coordinates ``u`` ``(N, d)``."""
-        from sim.spec.correlation import quantile
-
         p = np.clip(ndtr(u @ self.L.T), 1e-12, 1.0 - 1e-12)
         return {
-            s.path: quantile(typing.cast(_Dist, s.value), p[:, k], clip_bounds(s))
+            s.path: typing.cast(Distribution, s.value).ppf(p[:, k], clip_bounds(s))
             for k, s in enumerate(self.slots)
         }
 
@@ -198,7 +197,7 @@ class Runner:
 
     def loglik(self, k: int, readings: np.ndarray) -> np.ndarray:
         """``(rows,)`` log-likelihood of date ``k``'s readings in each row (unnormalised)."""
-        return history.log_likelihoods(self.subs[k].observations, readings).sum(axis=1)
+        return likelihood.log_likelihoods(self.subs[k].observations, readings).sum(axis=1)
 
     def waypoint(self, k: int, step: int) -> Record:
         """Date ``k``'s guiding readings, read at ``step``."""
@@ -220,7 +219,7 @@ class Runner:
             v = readings[:, j]
             if o.kind not in READ_TIES:
                 if o.kind == "alliance_active" or (o.kind == "event_fired" and not o.fired):
-                    out += history.log_likelihoods([o], v[:, None])[:, 0]
+                    out += likelihood.log_likelihoods([o], v[:, None])[:, 0]
                 else:
                     e = o.misrecord
                     before = 0.5 * math.log(e * (1 - e)) if e > 0 else math.log(0.5)
@@ -236,15 +235,15 @@ class Runner:
             else:
                 lo, hi = o.bounds
                 out += np.maximum(
-                    history._log_interval(v, lo, hi, np.sqrt(o.tie_width**2 + var)), history.LOG_TINY
+                    likelihood._log_interval(v, lo, hi, np.sqrt(o.tie_width**2 + var)), likelihood.LOG_TINY
                 )
         return out
 
     def check_reproduced(self, k: int, readings: np.ndarray) -> None:
         """Refuse a date one of whose readings no particle can show (every likelihood at the floor):
         weighting could not tell the particles apart, and the posterior would be the prior's."""
-        per = history.log_likelihoods(self.subs[k].observations, readings)
-        dead = np.flatnonzero(per.max(axis=0) <= history.LOG_TINY + 1e-6)
+        per = likelihood.log_likelihoods(self.subs[k].observations, readings)
+        dead = np.flatnonzero(per.max(axis=0) <= likelihood.LOG_TINY + 1e-6)
         if dead.size:
             o = self.subs[k].observations[int(dead[0])]
             raise AssimilationError(

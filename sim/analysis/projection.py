@@ -19,10 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import history
+from sim.analysis import likelihood
 from sim.errors import InputError
+from sim.files import atomic_write, atomic_write_text
 from sim.model import dynamics
-from sim.run.engine import Design, ReplicateCollector, Start, run_design
+from sim.run.engine import DEFAULT_CHUNK_SIZE, Design, ReplicateCollector, Start, run_design
+from sim.run.integrity import calibration_manifest
+from sim.run.lock import LOCK_FILE, locks
 from sim.run.store import load_results, read_manifest
 from sim.spec.observations import add_units, step_of
 from sim.spec.scenario import stored_scenario
@@ -50,7 +53,7 @@ class Projection:
         """Share of continued draws ending in ``fate``, with its 95 % Wilson interval."""
         code = FATES.index(fate)
         k = int((self.fates == code).sum())
-        lo, hi = history.wilson(k, len(self.fates))
+        lo, hi = likelihood.wilson(k, len(self.fates))
         return k / len(self.fates), lo, hi
 
     def sentence(self) -> str:
@@ -127,7 +130,7 @@ def _run_folder(out: Path | None) -> Path:
 
         return Path(tempfile.mkdtemp(prefix="alliance-sim-today-"))
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()):
         manifest = read_manifest(out)
         if not (out / "projection.json").is_file() and manifest is not None:
             raise InputError(f"{out}: holds another run; choose another --out")
@@ -136,6 +139,7 @@ def _run_folder(out: Path | None) -> Path:
     return out
 
 
+@locks("out")  # one writer per folder
 def project(
     calibrated: str | Path,
     *,
@@ -159,7 +163,7 @@ def project(
     ``alliance-sim report`` reads), with ``projection.parquet`` and ``projection.json`` beside it.
     """
     folder = calibration_dir(Path(calibrated))
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    manifest = calibration_manifest(folder)  # its shape and every file's checksum, or one line
     scenario = stored_scenario(manifest["scenario"])
     t0 = int(manifest["last_step"])
     steps = _steps(manifest, scenario, steps, until)
@@ -212,6 +216,7 @@ def _continue(
     continued = scenario.with_run(steps=end, replicates=m, seed=seed)
     saved = Start(t0, {k: states[k] for k in dynamics.STATE_ARRAYS})
     settings = {"replicates": m, "steps": end, "from_step": t0, "seed": seed, "dt": continued.run.dt}
+    settings["chunk_size"] = DEFAULT_CHUNK_SIZE
     settings.update(dtype=run["dtype"], engine=run["engine"], calibration=str(folder))
     try:
         return run_design(
@@ -234,7 +239,7 @@ def _continue(
 
 
 def _write(proj: Projection, out: Path, seed: int) -> None:
-    proj.table.to_parquet(out / "projection.parquet", index=False)
+    atomic_write(proj.table.to_parquet, out / "projection.parquet", index=False)
     summary = {
         "alliance": proj.alliance,
         "from_step": proj.start_step,
@@ -246,7 +251,7 @@ def _write(proj: Projection, out: Path, seed: int) -> None:
         **{f"p_{f}": proj.p(f)[0] for f in FATES},
         "answer": proj.sentence(),
     }
-    (out / "projection.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    atomic_write_text(out / "projection.json", json.dumps(summary, indent=1))
 
 
 def projected_results(proj: Projection):

@@ -6,7 +6,7 @@ Every method of history matching (:mod:`sim.analysis.calibration`, :mod:`sim.ana
 :class:`ObservationCollector`: at each observation's step it stores, per replicate, what the
 observation sees there (a tie, a mutual tie, whether two actors share a bloc, whether an event has
 fired, whether an alliance is active or ended with a given fate, or a series' predicted reading
-``a + b * tie``). :mod:`sim.analysis.history` turns those readings into likelihoods.
+``a + b * tie``). :mod:`sim.analysis.likelihood` turns those readings into likelihoods.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.analysis import history
+from sim.analysis import likelihood
 from sim.model import dynamics
 from sim.model.landscape import best_partition
 from sim.run.engine import Collector, Design, run_design
 from sim.spec.observations import READ_TIES, Record
-from sim.spec.scenario import Scenario, point_value
+from sim.spec.scenario import Scenario
+from sim.spec.values import point_value
 from sim.vocabulary import Fate
 
 DEFAULT_CHUNK = 4096
@@ -82,7 +83,7 @@ class ObservationCollector(Collector):
     keeps the accepted replicates' states.
 
     Acceptance uses the normalised kernel: replicate r is kept with probability ``L_r / L_max``,
-    the record's likelihood over its supremum (:func:`sim.analysis.history.log_sup`), computed in
+    the record's likelihood over its supremum (:func:`sim.analysis.likelihood.log_sup`), computed in
     logs. ``keep_states = "all"`` keeps every replicate's final state instead, and ``sampled =
     False`` leaves the drawn values out of the payload (the stretches of
     :mod:`sim.analysis.assimilation`, which set them).
@@ -104,7 +105,7 @@ class ObservationCollector(Collector):
         self.steps = np.array(record.steps)
         self.last = int(self.steps.max())
         self._read = [_reader(scenario, o) for o in self.observations]
-        self.log_sup = history.log_sup(self.observations)
+        self.log_sup = likelihood.log_sup(self.observations)
         self.seed = seed
         self.keep_states = keep_states
         self.send_sampled = sampled
@@ -145,7 +146,7 @@ class ObservationCollector(Collector):
             scale = None if what[4] is None else self.scales[what[4][0]]
             self.values[:, k], blocs = read(state, what, blocs, scale)
         if t == self.last and self.accept_u is not None:
-            log_rel = (history.log_likelihoods(self.observations, self.values) - self.log_sup).sum(axis=1)
+            log_rel = (likelihood.log_likelihoods(self.observations, self.values) - self.log_sup).sum(axis=1)
             with np.errstate(divide="ignore"):
                 self.accepted = np.log(self.accept_u) < np.minimum(log_rel, 0.0)
             if self.keep_states is True:
@@ -237,21 +238,21 @@ def simulate(
 def predictive_table(record: Record, values: np.ndarray, weights: np.ndarray | None = None) -> pd.DataFrame:
     """For each observation: its step, what it says, the share of replicates in which it happened
     (without reading error) with a 95 % Wilson interval, and its mean normalised likelihood (its
-    likelihood over the largest it can take, :func:`sim.analysis.history.relative`). With
+    likelihood over the largest it can take, :func:`sim.analysis.likelihood.relative`). With
     ``weights`` (posterior), shares are weighted and the interval uses the effective sample size."""
-    hit = history.happened(record.observations, values)
-    rel = history.relative(record.observations, values)
+    hit = likelihood.happened(record.observations, values)
+    rel = likelihood.relative(record.observations, values)
     n = len(values)
     if weights is None:
         weights = np.full(n, 1.0 / n)
         size = n
     else:
         weights = np.asarray(weights) / np.sum(weights)
-        size = max(int(round(history.ess(weights))), 1)
+        size = max(int(round(likelihood.ess(weights))), 1)
     rows = []
     for k, o in enumerate(record.observations):
         p = float(weights @ hit[:, k])
-        lo, hi = history.wilson(p * size, size)
+        lo, hi = likelihood.wilson(p * size, size)
         rows.append(
             {
                 "id": o.id,

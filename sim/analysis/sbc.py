@@ -1,4 +1,4 @@
-"""Simulation-based calibration of the history matching (Talts et al. 2018).
+"""Simulation-based calibration (Talts et al. 2018) of the conditioning on the observed record.
 
 If the sampler is right, then for parameters drawn from the prior, data simulated from them and
 the posterior computed from those data, the true value falls inside the central 90 % posterior
@@ -6,7 +6,7 @@ interval in 90 % of repetitions. Here the data are tie observations: a replicate
 prior is the truth; each observed tie is its value plus a normal reading error of sd ``width``,
 reported as the bin of width ``bin_width`` it falls in (bins on [-1, 1], the outermost open).
 That is exactly the error model of :mod:`sim.spec.observations` (an interval-censored normal), so
-the posterior computed by :func:`sim.analysis.history.accept` from a reference prior ensemble
+the posterior computed by :func:`sim.analysis.likelihood.accept` from a reference prior ensemble
 must cover at the nominal rate.
 
 Talts, S., Betancourt, M., Simpson, D., Vehtari, A. & Gelman, A. (2018). Validating Bayesian
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.analysis import history
+from sim.analysis import likelihood
 from sim.analysis.calibration import simulate
 from sim.spec.observations import Observation, Record
 from sim.spec.scenario import Scenario, load_scenario
@@ -162,8 +162,8 @@ def run_sbc(
             obs.append(alliance_observation(k, a, reported, error))
             if not reported:  # an "ended" observation reads the opposite of the active flag
                 values[:, T + k] = 1.0 - values[:, T + k]
-        lik = history.likelihoods(obs, values).prod(axis=1)
-        keep = history.accept(lik, rng.random(ref.n))
+        lik = likelihood.likelihoods(obs, values).prod(axis=1)
+        keep = likelihood.accept(lik, rng.random(ref.n))
         accepted.append(int(keep.sum()))
         for p in paths:
             post = ref.sampled[p][keep]

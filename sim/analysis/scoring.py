@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import history
+from sim.analysis import likelihood
 from sim.analysis.readings import DEFAULT_CHUNK, PILOT_REPLICATES, predictive_table, simulate
+from sim.errors import InputError
 from sim.spec.observations import load_record
 from sim.spec.scenario import load_scenario
 
@@ -83,8 +84,8 @@ def score_scenarios(
             workers=workers,
             engine=engine,
         )
-        log_l = history.log_likelihoods(record.observations, ens.values)
-        s = history.log_score_from_log(log_l.sum(axis=1))
+        log_l = likelihood.log_likelihoods(record.observations, ens.values)
+        s = likelihood.log_score_from_log(log_l.sum(axis=1))
         log_z, se = s.log_score, s.log_se
         if method == "smc":
             from sim.analysis.assimilation import smc2
@@ -93,9 +94,12 @@ def score_scenarios(
                 scenario, record, particles=particles or 400, seed=seed, workers=workers, engine=engine
             )
             log_z, se = res.log_evidence, res.log_evidence_se
-        bind = history.binding_observation(np.exp(log_l - history.log_sup(record.observations)))
+        bind = likelihood.binding_observation(np.exp(log_l - likelihood.log_sup(record.observations)))
         if predictive is not None:
             predictive[Path(path).stem] = predictive_table(record, ens.values)
+        # replicates whose every reading has a likelihood above the floor: none, and the prior
+        # mean would be the floor's artefact, not an estimate (SMC refuses a record it cannot show)
+        reproduced = int((log_l > likelihood.LOG_TINY).all(axis=1).sum())
         rows.append(
             {
                 "scenario": Path(path).stem,
@@ -104,12 +108,44 @@ def score_scenarios(
                 "log_se": se,
                 "replicates": s.n,
                 "binding": record.observations[bind.index].id,
+                "reproduced": reproduced,
+                "estimable": reproduced > 0 or method == "smc",
             }
         )
-    table = pd.DataFrame(rows).sort_values("log_score", ascending=False, kind="stable")
+    return _rank_scores(pd.DataFrame(rows), observations)
+
+
+def needed_replicates(n: int) -> int:
+    """Replicates that would show about ten reproductions of a record none of ``n`` reproduced,
+    were its probability at the 95 % upper bound ``3 / n`` (the rule of three); more are needed
+    if it is lower."""
+    return math.ceil(10 * n / 3)
+
+
+def _rank_scores(table: pd.DataFrame, observations: Path) -> pd.DataFrame:
+    """Rank the scores of the scenarios that reproduced the record at least once; the others are
+    kept, marked not estimable (``estimable`` false, no score, ``p_record_below`` the 95 % upper
+    bound of their probability, no rank); none estimable is refused with one line."""
+    if "estimable" not in table:
+        table["estimable"] = table["reproduced"] > 0
+    if not table["estimable"].any():
+        n = int(table["replicates"].min())
+        raise InputError(
+            f"{observations}: no replicate of {', '.join(table['scenario'])} reproduced the record "
+            f"(P(record) below {3 / n:.1g} at 95 % with {n:,} replicates), so no score can be "
+            f"estimated; run at least {needed_replicates(n):,} replicates per scenario (--replicates), "
+            f"more if it is rarer, use --method smc, or review the binding observation "
+            f"({table['binding'].iloc[0]})"
+        )
+    table["p_record_below"] = np.where(table["estimable"], np.nan, 3 / table["replicates"])
+    for col in ("p_record", "log_score", "log_se"):
+        table[col] = table[col].where(table["estimable"])
+    table = table.sort_values(["estimable", "log_score"], ascending=False, kind="stable")
     best = table.iloc[0]
     table["log_bf_vs_best"] = table["log_score"] - best["log_score"]
     table["log_bf_se"] = np.hypot(table["log_se"], best["log_se"])
     table.loc[table.index[0], "log_bf_se"] = 0.0
-    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    rank = np.arange(1, len(table) + 1)
+    table.insert(0, "rank", pd.array(np.where(table["estimable"], rank, 0), dtype="Int64"))
+    table.loc[~table["estimable"], "rank"] = pd.NA
     return table.reset_index(drop=True)

@@ -56,7 +56,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,18 +64,19 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
+from sim.extras import install_hint
 from sim.run.engine import Block, Collector, Design, run_design
 from sim.spec.parammap import Slot, slots
 from sim.spec.params import Params
-from sim.spec.scenario import Beta, Normal, Scenario, Triangular, Uniform, load_scenario
+from sim.spec.scenario import Scenario, load_scenario
+from sim.spec.values import Distribution, Uniform
 from sim.vocabulary import FATE_OUTPUTS, FATES
 
 OUTCOMES = FATES
 OUTPUTS = FATE_OUTPUTS
 BLOCK_ROWS = 4096  # replicates (design points x R) per block: the engine's fastest chunk size
-NORMAL_SDS = 3.0  # a normal factor varies within mean +- 3 sd (and the field's bounds)
 
-EXPLORE_HINT = "needs the 'explore' extra: pip install 'alliance-sim[explore]'"
+EXPLORE_HINT = f"needs the 'explore' extra: {install_hint('explore')}"
 
 
 class AnalysisError(InputError):
@@ -104,84 +105,57 @@ class Factor:
     Parameters
     ----------
     name
-        Dotted parameter path, as :func:`sim.spec.params.iter_values` yields it.
-    dist
-        ``"uniform"``, ``"triangular"``, ``"normal"`` (truncated to ``[low, high]``) or ``"beta"``.
+        Dotted parameter path, as :func:`sim.spec.parammap.slots` yields it.
+    value
+        The scenario's distribution (:class:`~sim.spec.values.Distribution`).
     low, high
-        The range the factor is varied in (the support; for a normal, mean ± 3 sd within the
-        field's bounds).
-    mode, mean, sd, a, b
-        Shape parameters of the triangular, normal and beta distributions.
+        The range the factor is varied in: the distribution's support (a normal's mean ± 3 sd
+        within the field's bounds, :meth:`~sim.spec.values.Distribution.spread`); a normal is
+        truncated to it, so that the quantile function stays strictly increasing.
     """
 
     name: str
-    dist: str
+    value: Distribution
     low: float
     high: float
-    mode: float = math.nan
-    mean: float = math.nan
-    sd: float = math.nan
-    a: float = math.nan
-    b: float = math.nan
 
     @classmethod
     def uniform(cls, name: str, low: float, high: float) -> Factor:
         """A factor uniform on [low, high]."""
-        return cls(name, "uniform", float(low), float(high))
+        return cls(name, Uniform(dist="uniform", low=float(low), high=float(high)), float(low), float(high))
+
+    @classmethod
+    def of(cls, name: str, value: Distribution, bounds: tuple[float, float]) -> Factor | None:
+        """The factor of a distribution in a field with ``bounds``; None for a degenerate range."""
+        low, high = value.spread(bounds)
+        return cls(name, value, float(low), float(high)) if high > low else None
+
+    @property
+    def dist(self) -> str:
+        """The distribution's name (``uniform``, ``triangular``, ``normal``, ``beta``)."""
+        return self.value.dist
 
     def ppf(self, u) -> np.ndarray:
         """Map unit-interval values to the factor's scale (inverse distribution function)."""
-        u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
-        lo, hi = self.low, self.high
-        if self.dist == "uniform":
-            x = lo + u * (hi - lo)
-        elif self.dist == "triangular":
-            c = self.mode
-            width = hi - lo
-            cut = (c - lo) / width if width > 0 else 0.0
-            left = lo + np.sqrt(u * width * (c - lo))
-            right = hi - np.sqrt((1.0 - u) * width * (hi - c))
-            x = np.where(u < cut, left, right)
-        elif self.dist == "normal":
-            from scipy.stats import norm
+        return self.value.ppf(u, (self.low, self.high), tails="truncate")
 
-            a, b = norm.cdf((lo - self.mean) / self.sd), norm.cdf((hi - self.mean) / self.sd)
-            x = self.mean + self.sd * norm.ppf(a + u * (b - a))
-        elif self.dist == "beta":
-            from scipy.stats import beta
+    def frozen(self):
+        """The scipy.stats frozen distribution of the factor (what the EMA Workbench samples)."""
+        return self.value.frozen((self.low, self.high))
 
-            x = lo + (hi - lo) * beta.ppf(u, self.a, self.b)
-        else:  # pragma: no cover - factors are built from the four scenario distributions
-            raise AnalysisError(f"unknown distribution {self.dist!r}")
-        return np.clip(x, lo, hi)
+    def to_data(self) -> dict:
+        """The factor as plain data: name, distribution, range and shape parameters (NaN where a
+        distribution has no such parameter), as the analysis's JSON stores it."""
+        shape = {k: math.nan for k in ("mode", "mean", "sd", "a", "b")}
+        shape.update({k: float(v) for k, v in self.value if k in shape})
+        return {"name": self.name, "dist": self.dist, "low": self.low, "high": self.high, **shape}
 
 
 def factor_of(slot: Slot) -> Factor | None:
     """The factor of one slot of the parameter map, or None for a plain number or a degenerate range."""
-    path, value = slot.path, slot.value
-    lo, hi = slot.bounds
-    if isinstance(value, Uniform):
-        f = Factor(path, "uniform", value.low, value.high)
-    elif isinstance(value, Triangular):
-        f = Factor(path, "triangular", value.low, value.high, mode=value.mode)
-    elif isinstance(value, Beta):
-        f = Factor(path, "beta", value.low, value.high, a=value.a, b=value.b)
-    elif isinstance(value, Normal):
-        if not value.sd > 0:
-            return None
-        lo = lo if value.low is None else max(lo, value.low)
-        hi = hi if value.high is None else min(hi, value.high)
-        f = Factor(
-            path,
-            "normal",
-            max(lo, value.mean - NORMAL_SDS * value.sd),
-            min(hi, value.mean + NORMAL_SDS * value.sd),
-            mean=value.mean,
-            sd=value.sd,
-        )
-    else:
+    if not isinstance(slot.value, Distribution):
         return None
-    return f if f.high > f.low else None
+    return Factor.of(slot.path, slot.value, slot.bounds)
 
 
 def scenario_factors(scenario: Scenario, include: Sequence[str] | None = None) -> list[Factor]:
@@ -238,6 +212,8 @@ def to_scale(factors: Sequence[Factor], U: np.ndarray) -> np.ndarray:
 
 #: above this share of binomial noise in an output's variance, the indices are mostly noise
 NOISE_TARGET = 0.3
+#: the outputs in words
+OUTPUT_WORDS = {"p_holds": "P(holds)", "p_stab": "P(stab in the back)", "p_drift": "P(drift apart)"}
 
 
 def _salib():
@@ -682,49 +658,14 @@ def noise_warning(s: Sensitivity, output: str) -> str | None:
     R = int(s.settings.get("replicates", 1))
     if not np.isfinite(share) or share <= NOISE_TARGET:
         return None
+    name = OUTPUT_WORDS.get(output, output)
     need = replicates_for_noise(share, R)
     if need is None:
         return (
-            f"warning: binomial noise is {share:.2f} of the variance of {output} at R = {R}: "
+            f"warning: binomial noise is {share:.2f} of the variance of {name} at R = {R}: "
             "the inputs move it less than chance does; these indices are mostly noise"
         )
     return (
-        f"warning: binomial noise is {share:.2f} of the variance of {output} at R = {R} (above "
+        f"warning: binomial noise is {share:.2f} of the variance of {name} at R = {R} (above "
         f"{NOISE_TARGET}); about --replicates {need} would bring it to {NOISE_TARGET}"
     )
-
-
-def format_indices(
-    s: Sensitivity, output: str = "p_stab", top: int = 12, names: Callable[[str], str] | None = None
-) -> str:
-    """A plain-text table of the most influential factors of one output.
-
-    ``names`` turns a parameter path into the label printed (e.g. the path with a readable
-    description and the claims grounding it); default: the path.
-    """
-    df = s.table(output, top)
-    if names is not None:
-        df = df.rename(index=lambda i: names(str(i)))
-    label = {"p_holds": "P(holds)", "p_stab": "P(stab in the back)", "p_drift": "P(drift apart)"}
-    lines = [
-        f"{label.get(output, output)} of {s.alliance}: {s.method} indices "
-        f"({s.settings['design_points']:,} design points x {s.settings['replicates']} replicates)"
-    ]
-    width = max([len(str(i)) for i in df.index] + [6])
-    if s.method == "sobol":
-        lines.append(f"  {'factor':<{width}}  {'ST':>14}  {'S1':>14}")
-        for name, r in df.iterrows():
-            lines.append(f"  {name:<{width}}  {r.ST:6.3f} ± {r.ST_conf:5.3f}  {r.S1:6.3f} ± {r.S1_conf:5.3f}")
-    else:
-        lines.append(f"  {'factor':<{width}}  {'mu*':>14}  {'sigma':>7}")
-        for name, r in df.iterrows():
-            lines.append(f"  {name:<{width}}  {r.mu_star:6.3f} ± {r.mu_star_conf:5.3f}  {r.sigma:7.3f}")
-    mean = s.outputs[output].mean()
-    lines.append(
-        f"  mean over the design {mean:.3f}; binomial noise share of the variance "
-        f"{s.noise_share(output):.2f} (at R = {s.settings['replicates']})"
-    )
-    warning = noise_warning(s, output)
-    if warning:
-        lines.append("  " + warning)
-    return "\n".join(lines)

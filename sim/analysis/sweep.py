@@ -56,6 +56,23 @@ class Sweep:
     paired: pd.DataFrame  # value, fate, diff (vs the first value), low, high
     scenario_title: str
     seed: int
+    own_range: tuple[float, float] | None = None  # where the scenario itself puts the value
+
+
+def own_range(scenario: Scenario, path: str) -> tuple[float, float]:
+    """Where a scenario itself puts a slot: its fixed value twice, the support of a uniform,
+    triangular or beta draw, or mean ± 2 sd of a normal one (within the values it is clipped to)."""
+    from sim.spec.values import Normal
+
+    slot = slot_map(scenario)[path]
+    v = slot.value
+    if isinstance(v, (int, float)):
+        return float(v), float(v)
+    lo, hi = clip_bounds(slot)
+    if isinstance(v, Normal):
+        return max(v.mean - 2 * v.sd, lo), min(v.mean + 2 * v.sd, hi)
+    low, high = v.support()
+    return max(float(low), lo), min(float(high), hi)
 
 
 def sweep_values(
@@ -187,18 +204,5 @@ def run_sweep(
         pd.DataFrame(paired),
         scenario.title,
         seed,
+        own_range(scenario, path),
     )
-
-
-def format_sweep(sweep: Sweep) -> str:
-    """The sweep as an aligned terminal table: one row per value, each fate with its interval."""
-    lines = [
-        f"{sweep.alliance}: fates as {sweep.path} varies ({sweep.replicates} replicates per "
-        "value, common random numbers; 95 % Wilson intervals)"
-    ]
-    head = f"  {'value':>10}" + "".join(f"  {w:<24}" for w in FATES)
-    lines.append(head)
-    for v, group in sweep.table.groupby("value", sort=False):
-        cells = "".join(f"  {r.p:6.3f} [{r.low:.3f}, {r.high:.3f}]  " for r in group.itertuples())
-        lines.append(f"  {v:>10.4g}{cells}")
-    return "\n".join(lines)

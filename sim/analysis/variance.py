@@ -25,13 +25,14 @@ Saltelli, A. et al. (2008). Global Sensitivity Analysis: The Primer. Wiley (ch. 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.vocabulary import BASES, BASIS_ARTICLE, BASIS_ASSUMPTION, BASIS_FIGURE, PARAM_PREFIX
+from sim.vocabulary import BASES, BASIS_ARTICLE, BASIS_ASSUMPTION, BASIS_FIGURE, BASIS_NONE, PARAM_PREFIX
 
 
 def bins_for(n: int) -> int:
@@ -157,25 +158,56 @@ def percent(x: float) -> str:
     return str(int(round(100 * x)) + 0)
 
 
+#: the plural of each basis in a sentence ("by modelling assumptions")
+BASIS_PLURAL = {
+    BASIS_ARTICLE: "article claims",
+    BASIS_FIGURE: "public figures",
+    BASIS_ASSUMPTION: "modelling assumptions",
+    BASIS_NONE: "ungrounded values",
+}
+
+
+def basis_count(n: int, basis: str) -> str:
+    """``1 article claim``, ``3 ungrounded values``: a count of values of one basis in words."""
+    plural = BASIS_PLURAL.get(basis, f"{basis}s")
+    if n != 1:
+        return f"{n} {plural}"
+    return f"1 {plural[:-1] if plural.endswith('s') else plural}"
+
+
+def share_text(share: float, noise: float) -> str:
+    """A variance share with its noise, never below zero: ``35 ± 10 %`` when the share stands out
+    from its noise; ``under 4 % (within noise)`` when it does not (the bias-corrected estimate can
+    fall below zero, a share cannot)."""
+    if share - noise > 0:
+        return f"{percent(share)} ± {percent(noise)} %"
+    return f"under {max(math.ceil(100 * max(share + noise, 0.0)), 1)} % (within noise)"
+
+
+def _values(n: int) -> str:
+    return f"{n} value" if n == 1 else f"{n} values"
+
+
 def describe(table: pd.DataFrame, outcome_label: str) -> str:
     """One sentence saying what :func:`variance_by_basis` found."""
     share = dict(zip(table["basis"], table["share"], strict=True))
     noise = dict(zip(table["basis"], table["noise"], strict=True))
     parts = [
-        f"{percent(share[b])} ± {percent(noise[b])} % by {b}s ({int(n)} values)"
+        f"{share_text(share[b], noise[b])} by {BASIS_PLURAL.get(b, b)} ({_values(int(n))})"
         for b, n in zip(table["basis"], table["inputs"], strict=True)
         if b in BASES
     ]
-    inputs = sum(share[b] for b in share if b in BASES)
-    rest = share.get("interactions and chance", 1 - inputs)
+    inputs = sum(max(share[b], 0.0) for b in share if b in BASES)
+    rest = min(max(1.0 - inputs, 0.0), 1.0)
     text = (
         f"Of the variance of whether the alliance {outcome_label}, the sampled values explain on "
         f"their own {', '.join(parts)}; the remaining {percent(rest)} % is interactions "
         "between them and the model's own chance (noise, stochastic events, the members' "
         "decisions); ± is the estimate's noise (two standard deviations of the same sum on "
-        "shuffled outcomes)."
+        "shuffled outcomes), and a share within its noise is shown as a bound (the estimate, "
+        "corrected for bias, may fall below zero; a share cannot)."
     )
-    a = {k: share.get(k, 0.0) for k in BASES}
+    a = {k: max(share.get(k, 0.0), 0.0) for k in BASES}
     noise_inputs = float(np.sqrt(sum(noise[b] ** 2 for b in share if b in BASES)))
     if inputs > max(0.02, noise_inputs):
         grounded = a[BASIS_ARTICLE] + a[BASIS_FIGURE]

@@ -50,6 +50,7 @@ from sim.analysis.sensitivity import (
     pick_alliance,
     scenario_factors,
 )
+from sim.extras import install_hint
 from sim.spec.scenario import Scenario, load_scenario
 from sim.vocabulary import FATES
 
@@ -62,18 +63,7 @@ def identifier(path: str) -> str:
 
 def frozen_distribution(f: Factor):
     """The scipy.stats frozen distribution of a factor (what EMA samples from)."""
-    from scipy import stats
-
-    width = f.high - f.low
-    if f.dist == "uniform":
-        return stats.uniform(f.low, width)
-    if f.dist == "triangular":
-        return stats.triang((f.mode - f.low) / width, loc=f.low, scale=width)
-    if f.dist == "beta":
-        return stats.beta(f.a, f.b, loc=f.low, scale=width)
-    if f.dist == "normal":
-        return stats.truncnorm((f.low - f.mean) / f.sd, (f.high - f.mean) / f.sd, loc=f.mean, scale=f.sd)
-    raise AnalysisError(f"unknown distribution {f.dist!r}")  # pragma: no cover
+    return f.frozen()
 
 
 class ScenarioFunction:
@@ -115,12 +105,14 @@ class ScenarioFunction:
         self.dtype = dtype
 
     def __call__(self, **values) -> dict[str, float]:
-        """The fate shares at one point (keyword per uncertainty or lever; the rest at their middles
-        and status quo)."""
+        """The fate shares at one point (keyword per uncertainty or lever; the rest at their point
+        values and status quo)."""
         unknown = set(values) - set(self.paths) - set(self.levers)
         if unknown:
             raise AnalysisError(f"not an uncertainty or a lever of this model: {', '.join(sorted(unknown))}")
-        point = {f.name: np.array([float(values.get(identifier(f.name), _middle(f)))]) for f in self.factors}
+        point = {
+            f.name: np.array([float(values.get(identifier(f.name), f.value.point()))]) for f in self.factors
+        }
         for key, path in self.levers.items():
             if key in values:
                 point[path] = np.array([float(values[key])])
@@ -133,14 +125,6 @@ class ScenarioFunction:
             dtype=self.dtype,
         )
         return {OUTPUTS[k]: float(shares[0, i]) for i, k in enumerate(FATES)}
-
-
-def _middle(f: Factor) -> float:
-    if f.dist == "triangular":
-        return f.mode
-    if f.dist == "normal":
-        return f.mean
-    return float(f.ppf(0.5))
 
 
 def ema_model(
@@ -187,7 +171,7 @@ def ema_model(
             from ema_workbench import Model, RealParameter, ScalarOutcome
     except ImportError:
         raise AnalysisError(
-            "the EMA Workbench adapter needs the 'explore' extra: pip install 'alliance-sim[explore]'"
+            f"the EMA Workbench adapter needs the 'explore' extra: {install_hint('explore')}"
         ) from None
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)

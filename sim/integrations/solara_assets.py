@@ -171,19 +171,54 @@ def app_file() -> Path:
     return Path(__file__).resolve().parents[1] / "app.py"
 
 
+#: Solara warns on every page served over plain http on 127.0.0.1 that it falls back to
+#: samesite=lax cookies, which is what a local page needs: the warning is noise here
+COOKIE_WARNING = "ignore:Cookies with samesite=none require https:UserWarning"
+#: how often the server checks that the command that started it is still alive (seconds)
+WATCH_INTERVAL = 0.5
+
+
+class _StopSignalError(Exception):
+    """A termination signal reached the launcher."""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to send the server SIGTERM when the launcher dies, even by SIGKILL
+    (``prctl(PR_SET_PDEATHSIG)``); elsewhere the server's own watchdog does it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
 def serve(folder: Path, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True) -> int:
     """Run ``solara run sim/app.py`` with the prepared asset folder and telemetry off; returns its
-    exit code (Ctrl-C stops it)."""
+    exit code.
+
+    The server never outlives the command that started it: Ctrl-C, SIGTERM or SIGHUP to the
+    launcher stop it (and the launcher returns 130); if the launcher is killed outright (SIGKILL),
+    Linux sends the server SIGTERM (parent-death signal), and on any system the server's watchdog
+    (:func:`watch_parent`) stops it within :data:`WATCH_INTERVAL` seconds of noticing.
+    """
+    import signal
+
     env = {
         **os.environ,
         "SOLARA_ASSETS_PROXY_CACHE_DIR": str(folder),
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",
         "MPLBACKEND": "Agg",
+        "PYTHONWARNINGS": ",".join(w for w in (os.environ.get("PYTHONWARNINGS"), COOKIE_WARNING) if w),
     }
     cmd = [
         sys.executable,
         "-m",
-        "solara",
+        "sim.integrations.solara_assets",
+        str(os.getpid()),
         "run",
         str(app_file()),
         "--host",
@@ -194,13 +229,51 @@ def serve(folder: Path, host: str = "127.0.0.1", port: int = 8765, open_browser:
     ]
     if not open_browser:
         cmd.append("--no-open")
-    proc = subprocess.Popen(cmd, env=env)
+
+    def stop(signum, frame):
+        raise _StopSignalError(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
     try:
         return proc.wait()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _StopSignalError):
         proc.terminate()
         try:
-            return proc.wait(timeout=20)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-            return proc.wait()
+            proc.wait()
+        return 130
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def watch_parent(parent: int, interval: float = WATCH_INTERVAL) -> None:
+    """Stop this process (SIGTERM to itself) once ``parent`` is no longer its parent: the server's
+    own guard against outliving its launcher, on systems without a parent-death signal."""
+    import signal
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="alliance-parent-watch", daemon=True).start()
+
+
+def main(argv: list[str]) -> None:  # pragma: no cover - the server process, tested end to end
+    """``python -m sim.integrations.solara_assets PARENT_PID ARGS...``: run ``solara ARGS`` watched
+    by :func:`watch_parent`."""
+    from solara.__main__ import main as solara_main
+
+    watch_parent(int(argv[0]))
+    sys.argv = ["solara", *argv[1:]]
+    solara_main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -310,6 +310,15 @@ def minima(
     return sorted(found, key=lambda mn: (mn.energy, -mn.basin))
 
 
+def tie_landscape(capability: ArrayLike, ties: ArrayLike) -> list[Minimum]:
+    """The local minima (:func:`minima`) of the landscape of a tie matrix: the propensity of a
+    pair is the mean of its two directed ties, ``(W + W^T) / 2``, and an actor whose capability is
+    unknown (NaN) weighs nothing."""
+    W = np.asarray(ties, dtype=np.float64)
+    size = np.nan_to_num(np.asarray(capability, dtype=np.float64), nan=0.0)
+    return minima(size, (W + W.T) / 2)
+
+
 def _exhaustive_minima(m: NDArray[np.float64], tol: float, block: int) -> list[Minimum]:
     """Local minima and exact steepest-descent basins over all configurations."""
     n_actors = m.shape[0]

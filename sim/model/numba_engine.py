@@ -43,13 +43,13 @@ import time
 import numpy as np
 
 from sim.errors import InputError
+from sim.extras import install_hint
 from sim.model import dynamics
 from sim.spec.params import Params
 from sim.vocabulary import EFFECT_KINDS, Fate
 
 STREAMS = 4  # SFC64 streams per draw block, stepped side by side (_fill_draws is written for four)
 LANES = 128  # replicates per tile (measured on 10 actors: 128 beats 64 by ~15 %; 256 is no faster)
-EXTRA = "pip install 'alliance-sim[fast]'"
 _U32 = 2.0**-32
 _STAB, _DRIFT = int(Fate.STAB), int(Fate.DRIFT)
 _ONE, _S3, _S11, _S24, _S40 = (np.uint64(k) for k in (1, 3, 11, 24, 40))  # SFC64's constants
@@ -66,7 +66,8 @@ def require() -> None:
     """Raise a one-line :class:`~sim.errors.InputError` naming the extra when numba is missing."""
     if not available():
         raise InputError(
-            f"--engine numba: expected the numba package, which is not installed; install it with: {EXTRA}"
+            "--engine numba: expected the numba package, which is not installed; install it with: "
+            + install_hint("fast")
         )
 
 

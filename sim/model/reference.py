@@ -1,9 +1,9 @@
 """The model written plainly: one Mesa agent per country, each deciding with ordinary loops.
 
-This is the readable specification of :mod:`sim.model.dynamics` (read it next to the table in DESIGN
-section 2), the oracle the vectorized kernel is tested against, and the baseline the benchmarks
-compare with. It is synchronous like the kernel: every agent reads the state at the start of the
-step and the new state is written once all have decided.
+This is the readable specification of :mod:`sim.model.dynamics` (read it next to the table in
+docs/design.md, "The forces on the ties"), the oracle the vectorized kernel is tested against, and
+the baseline the benchmarks compare with. It is synchronous like the kernel: every agent reads the
+state at the start of the step and the new state is written once all have decided.
 
 It runs one replicate. Given the same parameters and the same random draws as the kernel it
 produces the same trajectory (see ``tests/test_reference.py``).
@@ -32,7 +32,7 @@ class ReferenceCountry(mesa.Agent):
         self.index = index
         self.name = name
 
-    # -- the forces of DESIGN section 2, term by term --------------------------------------
+    # -- the forces on the ties (docs/design.md), term by term -------------------------------
     def interest_similarity(self, j: int) -> float:
         """U_ij: one minus twice the salience-weighted distance of positions, on each issue's scale."""
         m = self.model

@@ -12,7 +12,6 @@ scenario and overrides only the mechanism coefficients and the pressure.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -28,10 +27,12 @@ from matplotlib.figure import Figure
 
 from sim.analysis.outcomes import fate_table
 from sim.analysis.why import why_groups
+from sim.files import atomic_write_text
 from sim.model.attribution import DEFAULT_WINDOW
 from sim.present import plots, why_figures
 from sim.run.engine import Design, OutcomeCollector, run_design
 from sim.spec.scenario import Scenario, load_scenario
+from sim.spec.toml_writer import dumps
 from sim.vocabulary import FATES, REPLICATE, end_step_column, fate_column
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -70,7 +71,7 @@ def _base(name: str, folder: str) -> Scenario:
 
 def build(setting: Setting, folder: Path = SCENARIOS) -> Scenario:
     """The scenario a setting stands for."""
-    from sim.present.app import configure
+    from sim.present.app_page import configure
 
     return configure(_base(setting.scenario, str(folder)), dict(setting.multipliers), setting.pressure_level)
 
@@ -216,53 +217,25 @@ def why_figure(ensembles: list[Ensemble], alliance: str) -> Figure:
 # Writing a setting as a scenario file
 # --------------------------------------------------------------------------------------------
 
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _key(k: str) -> str:
-    return k if _BARE.match(k) else json.dumps(k)
-
-
-def toml_value(v) -> str:
-    """A number, string, boolean, table (inline) or array as TOML."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        if not np.isfinite(v):
-            raise ValueError(f"expected a finite number, got {v}")
-        return repr(float(v)) if isinstance(v, float) else str(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_key(k)} = {toml_value(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} as TOML")
-
 
 def scenario_text(setting: Setting, target: Path, folder: Path = SCENARIOS) -> str:
     """The text of a scenario file at ``target`` that extends the setting's scenario and sets its
     mechanism coefficients and pressure as the setting has them."""
-    from sim.present.app import _scale_pressure
+    from sim.present.app_page import _scale_pressure
 
     base = _base(setting.scenario, str(folder))
     scenario = build(setting, folder)
     source = (folder / f"{setting.scenario}.toml").resolve()
     rel = os.path.relpath(source, target.resolve().parent)
     mech = scenario.model_dump(by_alias=True, exclude_none=True)["mechanisms"]
-    lines = [
-        f"extends = {toml_value(rel.replace(os.sep, '/'))}",
-        f"title = {toml_value((base.title or setting.scenario) + ' (' + setting.label() + ')')}",
-        "",
-        "[mechanisms]",
-    ]
-    lines += [f"{m} = {toml_value(mech[m])}" for m in MECHANISM_KEYS if m in mech]
+    data: dict = {
+        "extends": rel.replace(os.sep, "/"),
+        "title": (base.title or setting.scenario) + " (" + setting.label() + ")",
+        "mechanisms": {m: mech[m] for m in MECHANISM_KEYS if m in mech},
+    }
     if setting.pressure_level != 1.0:
-        lines += ["", "[pressure]"]
-        lines += [
-            f"{_key(a)} = {toml_value(v)}" for a, v in _scale_pressure(base, setting.pressure_level).items()
-        ]
-    return "\n".join(lines) + "\n"
+        data["pressure"] = _scale_pressure(base, setting.pressure_level)
+    return dumps(data)
 
 
 def write_scenario(setting: Setting, target: str | Path, folder: Path = SCENARIOS) -> Path:
@@ -270,7 +243,7 @@ def write_scenario(setting: Setting, target: str | Path, folder: Path = SCENARIO
     project, like every file a scenario extends."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(scenario_text(setting, target, folder))
+    atomic_write_text(target, scenario_text(setting, target, folder))
     return target
 
 
@@ -299,7 +272,7 @@ def SettingControls(label: str, setting: solara.Reactive, names: list[str]):  # 
         )
         for name, value in s.multipliers:
             solara.SliderFloat(
-                f"{name} ×",
+                f"{name} × {value:.1f}",
                 value=value,
                 min=0.0,
                 max=3.0,
@@ -307,7 +280,7 @@ def SettingControls(label: str, setting: solara.Reactive, names: list[str]):  # 
                 on_value=partial(_set_multiplier, setting, name),
             )
         solara.SliderFloat(
-            "pressure level ×",
+            f"pressure level × {s.pressure_level:.1f}",
             value=s.pressure_level,
             min=0.0,
             max=3.0,
@@ -360,11 +333,17 @@ def EnsembleView(  # noqa: N802 - a component
         written.set(f"wrote {path} (run it: alliance-sim run {path})")
 
     with solara.Column() as column:
-        solara.Markdown("### Ensembles: A and B on common random numbers")
+        # plain text, not Markdown: Solara's Markdown loads mermaid and KaTeX from a CDN
+        solara.Text(
+            "Ensembles: A and B on common random numbers",
+            style={"font-size": "1.25em", "font-weight": "600", "margin": "12px 0 4px"},
+        )
         with solara.Row(style={"flex-wrap": "wrap"}):
             SettingControls("A", a, names)
             SettingControls("B", b, names)
-        solara.SliderInt("replicates", value=n.value, min=100, max=5000, step=100, on_value=n.set)
+        solara.SliderInt(
+            f"replicates {n.value:,}", value=n.value, min=100, max=5000, step=100, on_value=n.set
+        )
         with solara.Row():
             solara.Button("Write B as a scenario file", on_click=save)
             solara.Text(written.value)

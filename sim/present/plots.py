@@ -322,16 +322,10 @@ def _matrix(
     ax.set_xticks(ticks, [text(a) for a in labels], rotation=45, ha="right")
     ax.set_yticks(ticks, [text(a) for a in labels])
     if len(labels) <= 14:
-        span = vmax - vmin
         for i in range(M.shape[0]):
             for j in range(M.shape[1]):
                 if np.isnan(M[i, j]) or (skip_zero and M[i, j] == 0):
                     continue
-                dark = (
-                    abs(M[i, j] - (vmin + vmax) / 2) > 0.3 * span
-                    if vmin < 0
-                    else (M[i, j] - vmin) > 0.6 * span
-                )
                 ax.text(
                     j,
                     i,
@@ -339,9 +333,18 @@ def _matrix(
                     ha="center",
                     va="center",
                     fontsize=7,
-                    color="white" if dark else "black",
+                    color=ink_on(im.cmap(im.norm(M[i, j]))),
                 )
     return im
+
+
+def ink_on(rgba) -> str:
+    """Black or white, whichever contrasts more with a cell of colour ``rgba`` (relative luminance
+    and contrast ratio as WCAG 2.1 defines them)."""
+    channels = np.asarray(rgba[:3], dtype=float)
+    linear = np.where(channels <= 0.04045, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
+    lum = float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+    return "black" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "white"
 
 
 def ties_heatmap(results) -> Figure:
@@ -367,7 +370,8 @@ def same_bloc_heatmap(results) -> Figure:
     fig = _figure(size + 1.2, size)
     if outcomes.bloc_columns(results.outcomes, actors) is None:
         return _empty(fig, "no bloc columns in this result set")
-    P = outcomes.same_bloc_probability(results.outcomes, actors).to_numpy()
+    P = outcomes.same_bloc_probability(results.outcomes, actors).to_numpy().astype(float)
+    np.fill_diagonal(P, np.nan)  # an actor is always in its own bloc: the diagonal says nothing
     ax = fig.add_subplot()
     im = _matrix(ax, P, actors, 0, 1, "cividis", ".2f")
     ax.set_title(text(f"P(same bloc at the end): {results.title}", 60), fontsize=10)

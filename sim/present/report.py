@@ -13,89 +13,32 @@ scenario or a manifest is HTML-escaped.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from sim.analysis import outcomes
 from sim.present import plots
+from sim.present.page import (
+    FigureEntry,
+    Page,
+    esc,
+    figure_card,
+    not_a_forecast,
+    write_html,
+)
 from sim.present.why_report import why_section
-from sim.run.store import Results, atomic_write_bytes
+from sim.run.store import Results
 from sim.vocabulary import (
     BASIS_SHORT,
     FATE_DEFINITIONS,
     FATE_LABELS,
     FATES,
-    NOT_A_FORECAST,
     PARAM_PREFIX,
     fate_column,
 )
-
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-
-STYLE = """
-:root { --ink:#1d2327; --muted:#5b6670; --line:#d9dee3; --bg:#ffffff; --panel:#f5f7f9;
-  --holds:#009E73; --stab:#D55E00; --drift:#999999; }
-* { box-sizing:border-box; }
-body { margin:0; background:var(--bg); color:var(--ink);
-  font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif; }
-main { max-width:1180px; margin:0 auto; padding:28px 28px 60px; }
-h1 { font-size:1.65em; margin:0 0 4px; line-height:1.25; }
-h2 { font-size:1.3em; margin:36px 0 10px; padding-bottom:4px; border-bottom:2px solid var(--line); }
-h3 { font-size:1.1em; margin:24px 0 8px; }
-.sub { color:var(--muted); margin:0 0 18px; }
-.answer { background:var(--panel); border:1px solid var(--line); border-radius:10px; padding:18px 22px; }
-.answer h2 { margin-top:0; border:0; }
-.headline { font-size:1.08em; margin:6px 0 14px; }
-table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
-th, td { text-align:left; padding:6px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
-th { font-weight:600; color:var(--muted); font-size:0.9em; }
-td.num { white-space:nowrap; }
-td.who { min-width:190px; }
-td.who .ci { display:inline-block; margin-left:4px; white-space:nowrap; }
-.p { font-size:1.25em; font-weight:700; }
-.ci { color:var(--muted); font-size:0.88em; display:block; }
-.holds .p { color:#00754f; } .stab .p { color:#b34a00; } .drift .p { color:#555; }
-.bar { display:flex; height:14px; border-radius:7px; overflow:hidden; min-width:160px; margin-top:6px;
-  background:#eee; }
-.bar span { display:block; height:100%; }
-.bar .h { background:var(--holds); } .bar .s { background:var(--stab); } .bar .d { background:var(--drift); }
-.key { font-size:0.85em; color:var(--muted); margin-top:8px; }
-.key i { display:inline-block; width:11px; height:11px; border-radius:2px; margin:0 4px -1px 10px; }
-.figs { display:grid; grid-template-columns:repeat(auto-fit,minmax(520px,1fr)); gap:18px; }
-figure { margin:0; background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px; }
-figure img { width:100%; height:auto; display:block; }
-figcaption { color:var(--muted); font-size:0.88em; margin-top:6px; }
-.small { font-size:0.88em; }
-details { margin:10px 0; }
-details.scenario-fold { border:1px solid var(--line); border-radius:8px; padding:8px 14px; }
-details.scenario-fold > summary { font-size:1.1em; }
-summary { cursor:pointer; font-weight:600; }
-code, .mono { font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; font-size:0.9em; }
-pre { background:var(--panel); padding:10px 12px; border-radius:6px; overflow-x:auto; }
-.desc { white-space:pre-line; }
-.frame { border-left:4px solid var(--stab); background:#fff7f0; padding:8px 14px; margin:12px 0;
-  border-radius:4px; }
-dl.fates { display:grid; grid-template-columns:max-content 1fr; gap:2px 14px; margin:10px 0 4px; }
-dl.fates dt { font-weight:600; } dl.fates dd { margin:0; }
-.basis { display:inline-block; padding:0 6px; border-radius:8px; font-size:0.82em; white-space:nowrap; }
-.basis.article { background:#e3f2ec; } .basis.figure { background:#e6eef8; }
-.basis.assumption { background:#fbeadf; } .basis.none { background:#eee; }
-.note { color:var(--muted); font-size:0.9em; }
-td.pos { color:#00754f; } td.neg { color:#b34a00; }
-footer { margin-top:40px; color:var(--muted); font-size:0.85em; }
-"""
-
-
-def esc(value: object) -> str:
-    """HTML-escape any value (quotes included), for text and attributes alike."""
-    return html.escape(str(value), quote=True)
 
 
 def _pct(p: float, digits: int = 1) -> str:
@@ -106,27 +49,16 @@ def _ci(low: float, high: float) -> str:
     return f"95 % CI {100 * low:.1f}–{100 * high:.1f} %"
 
 
-@dataclass
-class FigureEntry:
-    """A figure of the report: file name, heading, alt text, caption and how to draw it."""
-
-    key: str
-    title: str
-    alt: str
-    caption: str
-    draw: Callable[[], object]
-
-
-def figure_png(fig) -> bytes:
-    """The PNG bytes of a matplotlib Figure."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=plots.DPI)
-    return buf.getvalue()
-
-
 def _slug(text: str) -> str:
     s = re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")
     return s[:40] or "scenario"
+
+
+def _cell_noise(n: int) -> str:
+    """The largest Monte Carlo error of a share in a matrix of shares over ``n`` replicates."""
+    if n <= 0:
+        return ""
+    return f"Each cell's 95 % interval is at most ±{100 * 1.96 * 0.5 / np.sqrt(n):.1f} pp ({n:,} replicates)."
 
 
 def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
@@ -192,7 +124,7 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
                 "Who stabs whom",
                 f"Matrix of the probability that each actor stabs each partner in the back ({r.title})",
                 "Probability, over replicates, of a stab in the back by the row "
-                "actor against the column actor in some declared alliance.",
+                f"actor against the column actor in some declared alliance. {_cell_noise(r.n)}",
                 lambda: plots.stab_matrix(r),
             )
         )
@@ -204,7 +136,8 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
                 f"Heat map of the probability that two actors end in the same bloc ({r.title})",
                 "Share of replicates in which the two actors are in the same "
                 "Axelrod–Bennett bloc at the horizon (from the final ties "
-                "over everyone, not from the alliance's fate).",
+                "over everyone, not from the alliance's fate); the diagonal is left out (an actor is "
+                f"always in its own bloc). {_cell_noise(r.n)}",
                 lambda: plots.same_bloc_heatmap(r),
             )
         )
@@ -320,9 +253,10 @@ def framing_html(runs: Sequence[Results]) -> str:
         f"<dt>{esc(FATE_LABELS[k])}</dt><dd>{esc(FATE_DEFINITIONS[f])}</dd>" for k, f in enumerate(FATES)
     )
     return (
-        f"<p class='frame'>{esc(NOT_A_FORECAST)} Each percentage is a "
-        "share of model runs, not a probability that the world will do this.</p>"
-        f"<dl class='fates' id='fate-definitions'>{defs}</dl>"
+        not_a_forecast(
+            "Each percentage is a share of model runs, not a probability that the world will do this."
+        )
+        + f"<dl class='fates' id='fate-definitions'>{defs}</dl>"
         f"<p class='note'>Disposition: a member's tie toward another in [−1, 1]. Trust "
         f"threshold: {esc(trust)}. The fate comes from the members' own decisions to stay or "
         "defect; it is decided at the first defection.</p>"
@@ -383,13 +317,8 @@ def answer_section(runs: Sequence[Results]) -> str:
 
 
 def _figure_html(entry: FigureEntry, png: bytes, file_name: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return (
-        f"<figure id='fig-{esc(entry.key)}'><img src='data:image/png;base64,{data}' "
-        f"alt='{esc(entry.alt)}' title='{esc(entry.title)}'>"
-        f"<figcaption><b>{esc(entry.title)}.</b> {esc(entry.caption)} "
-        f"<span class='mono'>{esc(file_name)}</span></figcaption></figure>"
-    )
+    """A figure card (:func:`sim.present.page.figure_card`)."""
+    return figure_card(entry, png, file_name)
 
 
 def _alliances_table(r: Results) -> str:
@@ -608,7 +537,7 @@ def parameters_section(r: Results, prefix: str = "s1") -> str:
 def variance_section(r: Results) -> str:
     """How much of the focal alliance's fate the article's claims, public figures and modelling
     assumptions each explain (:func:`sim.analysis.variance.variance_by_basis`)."""
-    from sim.analysis.variance import describe, percent, variance_by_basis
+    from sim.analysis.variance import BASIS_PLURAL, describe, percent, share_text, variance_by_basis
     from sim.spec.claims import basis_of, claims_for
 
     alliance = r.focal
@@ -623,9 +552,15 @@ def variance_section(r: Results) -> str:
         if y.all() or not y.any():
             continue
         table = variance_by_basis(frame, y, lambda p: basis_of(claims_for(by_param, p), p))
+        explained = float(table.loc[table["basis"] != "interactions and chance", "share"].clip(lower=0).sum())
+        rest = f"{percent(min(max(1.0 - explained, 0.0), 1.0))} % (the rest)"
+
+        def shown(b, sh, no, rest=rest):
+            return rest if b == "interactions and chance" else share_text(sh, no)
+
         rows = "".join(
-            f"<tr><td>{esc(b)}</td><td class='num'>{int(n) or ''}</td>"
-            f"<td class='num'>{percent(sh)} %</td><td class='num'>± {percent(no)} %</td>"
+            f"<tr><td>{esc(BASIS_PLURAL.get(b, b))}</td><td class='num'>{int(n) or ''}</td>"
+            f"<td class='num'>{esc(shown(b, sh, no))}</td>"
             f"<td class='small'>{esc(top)}</td></tr>"
             for b, n, sh, no, top in table[["basis", "inputs", "share", "noise", "top"]].itertuples(
                 index=False
@@ -634,7 +569,7 @@ def variance_section(r: Results) -> str:
         parts.append(
             f"<h4>Whether {esc(alliance)} {esc(label)}</h4><p>{esc(describe(table, label))}</p>"
             "<table class='small'><thead><tr><th>basis</th><th>sampled values</th>"
-            "<th>share of variance (first order)</th><th>noise</th><th>largest</th></tr>"
+            "<th>share of variance, first order (± noise)</th><th>largest</th></tr>"
             f"</thead><tbody>{rows}</tbody></table>"
         )
     if not parts:
@@ -777,6 +712,21 @@ def _interval(low: float, high: float) -> str:
     return f"{100 * low:+.1f} to {100 * high:+.1f} pp".replace("-", "−")
 
 
+def _noise_verdict(t, n: int, paired: bool) -> str:
+    """Whether a fate's difference stands out from its noise, and if not, how many replicates
+    per scenario would separate it were it to stay the same size."""
+    from sim.analysis.noise import runs_to_separate, within_noise
+    from sim.present.page import noise_badge
+
+    low, high = (t.paired_low, t.paired_high) if paired else (t.unpaired_low, t.unpaired_high)
+    if not within_noise(low, high):
+        return "yes"
+    need = runs_to_separate(t.diff, (high - low) / 2, n)
+    if need is None:
+        return noise_badge() + " no difference at all"
+    return noise_badge() + f" about {need:,} replicates each would separate a difference this size"
+
+
 def difference_section(runs: Sequence[Results]) -> str:
     """Each fate's B − A against the first scenario, with the paired and the unpaired interval."""
     from sim.analysis.compare import fate_differences, pairing
@@ -799,7 +749,8 @@ def difference_section(runs: Sequence[Results]) -> str:
                 f"<td class='num'>{_pct(t.p_a)}</td><td class='num'>{_pct(t.p_b)}</td>"
                 f"<td class='num {cls}'><b>{_signed(t.diff)}</b></td>"
                 f"<td class='num'>{_interval(t.paired_low, t.paired_high)}</td>"
-                f"<td class='num'>{_interval(t.unpaired_low, t.unpaired_high)}</td></tr>"
+                f"<td class='num'>{_interval(t.unpaired_low, t.unpaired_high)}</td>"
+                f"<td class='small'>{_noise_verdict(t, min(base.n, other.n), why is None)}</td></tr>"
             )
         holds = table.set_index("fate").loc["holds"]
         if why is None:
@@ -830,7 +781,8 @@ def difference_section(runs: Sequence[Results]) -> str:
             f"<h3>{esc(other.name)} − {esc(base.name)}</h3>"
             "<table class='diff'><thead><tr><th>fate of "
             f"<code>{esc(alliance)}</code></th><th>A: {esc(base.name)}</th><th>B: {esc(other.name)}"
-            "</th><th>B − A</th><th>95 % CI, paired</th><th>95 % CI, unpaired</th></tr></thead>"
+            "</th><th>B − A</th><th>95 % CI, paired</th><th>95 % CI, unpaired</th>"
+            "<th>told from noise?</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table><p class='small'>{note} pp: percentage points."
             "</p>"
         )
@@ -913,17 +865,21 @@ def parameter_diff_section(runs: Sequence[Results]) -> str:
 
 
 def _write_page(path: Path, title: str, body: list[str]) -> Path:
-    """One self-contained page (inline style, no scripts, a CSP that forbids them), atomically."""
-    page = (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>"
-        + "".join(body)
-        + "</main></body></html>\n"
-    )
-    atomic_write_bytes(path, page.encode("utf-8"))
-    return path
+    """One self-contained page from ready parts (:func:`sim.present.page.write_html`)."""
+    return write_html(path, title, body)
+
+
+def report_glossary(runs: Sequence[Results]) -> list[str]:
+    """The glossary keys of a run or comparison report: the fates, their intervals, ties and
+    cohesion, the variance split, the forces' parts when booked, the differences when compared."""
+    from sim.analysis.why import has_why
+
+    keys = ["holds", "stab", "drift", "wilson", "tie", "cohesion", "variance_share"]
+    if any(has_why(r.columns, a, r.alliances) for r in runs for a in r.alliances):
+        keys.append("force_part")
+    if len(runs) > 1:
+        keys += ["pp", "paired", "unpaired", "within_noise"]
+    return keys
 
 
 def write_report(results: Sequence[Results], path: str | Path) -> Path:
@@ -944,22 +900,6 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
     runs = list(results)
     if not runs:
         raise ValueError("expected at least one result set")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig_dir = path.parent / f"{path.stem}_figures"
-    fig_dir.mkdir(exist_ok=True)
-    for old in fig_dir.glob("*.png"):
-        old.unlink()
-
-    def render(entries: list[FigureEntry]) -> str:
-        parts = []
-        for entry in entries:
-            png = figure_png(entry.draw())
-            name = f"{entry.key}.png"
-            atomic_write_bytes(fig_dir / name, png)
-            parts.append(_figure_html(entry, png, f"{fig_dir.name}/{name}"))
-        return "".join(parts)
-
     comparison = len(runs) > 1
     if comparison:
         title = "Scenario comparison: " + " vs ".join(r.name or r.title for r in runs)
@@ -975,21 +915,26 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
             f"scenario <code>{esc(r.name)}</code> · {r.n:,} replicates × "
             f"{r.steps * dt:g} {esc(unit)} · focal alliance <code>{esc(r.focal or '-')}</code>"
         )
-
-    body = [f"<header><h1>{esc(title)}</h1><p class='sub'>{sub}</p></header>", answer_section(runs)]
+    page = Page(path, title, sub)
+    page.answer_raw(answer_section(runs))
+    page.glossary(report_glossary(runs))
     if comparison:
-        body.append(difference_section(runs))
-        body.append(parameter_diff_section(runs))
-        body.append(
-            "<section id='comparison'><h2>Side by side</h2><div class='figs'>"
-            + render(comparison_figures(runs))
-            + "</div></section>"
+        page.add(difference_section(runs))
+        page.add(parameter_diff_section(runs))
+        page.add(
+            "<section id='comparison'><h2>Side by side</h2>"
+            + page.figures(comparison_figures(runs))
+            + "</section>"
         )
-        body.append(
+        page.add(
             "<h2>Each scenario in detail</h2><p class='small'>Open a scenario for its "
             "figures, the variance split by basis, its parameters and how to reproduce "
             "it.</p>"
         )
+
+    def render(entries: list[FigureEntry]) -> str:
+        return "".join(page.figure(e) for e in entries)
+
     prefixes = [f"{k + 1:02d}-{_slug(r.name or 'scenario')}" for k, r in enumerate(runs)]
     for k, (r, prefix) in enumerate(zip(runs, prefixes, strict=True)):
         section = scenario_section(r, k + 1, render(scenario_figures(r, prefix))) + why_section(
@@ -1000,86 +945,15 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
                 f"<details class='scenario-fold' id='details-{k + 1}'><summary>"
                 f"{esc(r.name)}: {esc(r.title)}</summary>{section}</details>"
             )
-        body.append(section)
-    body.append(
-        "<footer>Fates: Wilson (1927) score intervals. Survival: Kaplan &amp; Meier (1958) "
-        "with Greenwood (1926) variance (log-log band). Balance: Heider (1946), Cartwright "
-        "&amp; Harary (1956). Blocs: Axelrod &amp; Bennett (1993). Figures use the "
-        "Okabe–Ito colour-blind-safe palette.</footer>"
+        page.add(section)
+    page.cite(
+        "Fates: Wilson (1927) score intervals.",
+        "Survival: Kaplan & Meier (1958) with Greenwood (1926) variance (log-log band).",
+        "Balance: Heider (1946), Cartwright & Harary (1956).",
+        "Blocs: Axelrod & Bennett (1993).",
+        "Variance split: Plischke, Borgonovo & Smith (2013), Kelley (1935).",
     )
-    return _write_page(path, title, body)
-
-
-# --------------------------------------------------------------------------------------------
-# Exploration: sensitivity analysis and scenario discovery (sim.analysis.sensitivity)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class ExplorationPart:
-    """One section of an exploration page: a heading, a paragraph, tables and figures."""
-
-    heading: str
-    intro: str
-    tables: Sequence[tuple[str, object]]  # (caption, pandas DataFrame)
-    figures: Sequence[FigureEntry]
-
-
-def table_html(df, digits: int = 3) -> str:
-    """A DataFrame as an escaped HTML table (numbers to ``digits`` significant digits)."""
-    import pandas as pd
-
-    frame = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
-    head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
-    rows = []
-    for values in frame.itertuples(index=False):
-        cells = []
-        for v in values:
-            if isinstance(v, (float, np.floating)):
-                cells.append(f"<td class='num'>{'–' if not np.isfinite(v) else f'{v:.{digits}g}'}</td>")
-            else:
-                cells.append(f"<td>{esc(v)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table class='small'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def exploration_section(part: ExplorationPart, figures_html: str) -> str:
-    """The HTML of one :class:`ExplorationPart` (figures already rendered)."""
-    tables = "".join(f"<h3>{esc(caption)}</h3>{table_html(df)}" for caption, df in part.tables)
-    return (
-        f"<section class='exploration'><h2>{esc(part.heading)}</h2>"
-        f"<p>{esc(part.intro)}</p>"
-        + tables
-        + (f"<div class='figs'>{figures_html}</div>" if figures_html else "")
-        + "</section>"
-    )
-
-
-def write_exploration_report(
-    path: str | Path, title: str, subtitle: str, parts: Sequence[ExplorationPart]
-) -> Path:
-    """Write a self-contained HTML page of sensitivity and discovery sections.
-
-    Same page rules as :func:`write_report`: figures embedded as PNG data URIs and written to
-    ``<stem>_figures/``, no script, every string escaped.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig_dir = path.parent / f"{path.stem}_figures"
-    fig_dir.mkdir(exist_ok=True)
-    body = [f"<header><h1>{esc(title)}</h1><p class='sub'>{esc(subtitle)}</p></header>"]
-    for part in parts:
-        rendered = []
-        for entry in part.figures:
-            png = figure_png(entry.draw())
-            name = f"{entry.key}.png"
-            atomic_write_bytes(fig_dir / name, png)
-            rendered.append(_figure_html(entry, png, f"{fig_dir.name}/{name}"))
-        body.append(exploration_section(part, "".join(rendered)))
-    body.append(
-        "<footer>Sobol indices: Saltelli (2002), Saltelli et al. (2010), computed with "
-        "SALib (Herman &amp; Usher 2017). Morris screening: Morris (1991), Campolongo et "
-        "al. (2007). PRIM: Friedman &amp; Fisher (1999); scenario discovery: Bryant &amp; "
-        "Lempert (2010), with the EMA Workbench (Kwakkel 2017).</footer>"
-    )
-    return _write_page(path, title, body)
+    if comparison:
+        page.cite("Unpaired differences: Newcombe (1998); paired: common random numbers (Law 2015).")
+    page.cite("Figures use the Okabe–Ito colour-blind-safe palette.")
+    return page.write()

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from sim.spec.claims import Claim, basis_of, claims_by_param, load_claims, matches
 from sim.spec.parammap import slots
-from sim.spec.scenario import ScenarioError, load_scenario, point_value, scenario_chain
+from sim.spec.scenario import ScenarioError, load_scenario, scenario_chain
+from sim.spec.values import point_value
 from sim.vocabulary import BASIS_SHORT
 
 SPEAKERS = {
@@ -33,30 +34,13 @@ SPEAKERS = {
 
 
 def describe_value(v) -> str:
-    """A number, or a distribution in a short form with its point value."""
-    if isinstance(v, (int, float)):
-        return f"{float(v):g}"
-    d = v.dist
-    if d == "uniform":
-        return f"uniform({v.low:g}, {v.high:g})"
-    if d == "triangular":
-        return f"triangular({v.low:g}, {v.mode:g}, {v.high:g})"
-    if d == "normal":
-        return f"normal({v.mean:g}, sd {v.sd:g})"
-    return f"beta({v.a:g}, {v.b:g}) on [{v.low:g}, {v.high:g}]"
+    """A number, or a distribution as a reader sees it (``uniform(0.2, 0.4)``)."""
+    return f"{float(v):g}" if isinstance(v, (int, float)) else str(v)
 
 
 def short_value(v) -> str:
     """The compact form used in the table: ``U(lo, hi)``, ``T(lo, mode, hi)``, ``N(mean, sd)``."""
-    if isinstance(v, (int, float)):
-        return f"{float(v):g}"
-    if v.dist == "uniform":
-        return f"U({v.low:g}, {v.high:g})"
-    if v.dist == "triangular":
-        return f"T({v.low:g}, {v.mode:g}, {v.high:g})"
-    if v.dist == "normal":
-        return f"N({v.mean:g}, {v.sd:g})"
-    return f"B({v.a:g}, {v.b:g}; {v.low:g}, {v.high:g})"
+    return f"{float(v):g}" if isinstance(v, (int, float)) else v.short()
 
 
 def cite(claim: Claim) -> str:
@@ -136,6 +120,20 @@ def tie_overrides(scenario) -> dict[int, str]:
     return notes
 
 
+def bargaining_text(every: int) -> str:
+    """Whether positions move by expected-utility bargaining, and how to turn it on when off."""
+    if every:
+        return (
+            f"bargaining: on, one round of expected-utility bargaining over the positions every {every} "
+            "steps (Scholz, Calbert & Smith 2011)"
+        )
+    return (
+        "bargaining: off (mechanisms.bargain_every = 0, as in every shipped scenario); set "
+        "bargain_every = N under [mechanisms] to move the positions by one round of expected-utility "
+        "bargaining every N steps"
+    )
+
+
 def parent_values(path: str | Path, point: bool = False) -> tuple[Path | None, dict]:
     """The file ``path`` extends and its values by parameter path (``(None, {})`` for a base)."""
     chain = scenario_chain(path)
@@ -174,18 +172,57 @@ def render(
         run's manifest and report record.
     """
     width = 10**6 if wide else (width or _width())
+    fit = _Fit()
     scenario = load_scenario(path, point=point)
     scenario = scenario.with_run(replicates=replicates, steps=steps, seed=seed)
     claims = load_claims(scenario.claims) if scenario.claims else []
-    by_param = claims_by_param(claims)
     parent, before = parent_values(path, point)
+    lines = _header(scenario, path, parent, width)
+    lines += _structure(scenario, width, fit)
+    rows, cited = _parameter_rows(scenario, claims_by_param(claims), parent, before)
+    lines += _table(rows, width, fit)
+    if parent is not None and before:
+        gone = [p for p in before if p not in {sl.path: sl.value for sl in slots(scenario)}]
+        if gone:
+            lines += ["", "values of the parent this file removes: " + ", ".join(gone)]
+    if cited:
+        lines += ["", "claims cited"]
+        order = {c.id: n for n, c in enumerate(claims)}
+        for c in sorted(cited, key=lambda c: order.get(c.id, 0)):
+            where = f"¶{c.paragraph}, {c.speaker}" if c.paragraph is not None else f"{c.speaker}: {c.source}"
+            lines += textwrap.wrap(
+                f"{c.id} [{BASIS_SHORT[c.kind]}] ({where}) {' '.join(c.paraphrase.split())}",
+                width,
+                subsequent_indent="    ",
+            )
+    if fit.cut:
+        lines += ["", "(… marks text cut to the terminal's width: --wide shows every row whole)"]
+    return printable("\n".join(lines))
+
+
+class _Fit:
+    """Cuts a text to a width, remembering whether it cut anything."""
+
+    def __init__(self):
+        self.cut = False
+
+    def __call__(self, text: str, room: int) -> str:
+        if len(text) > room:
+            self.cut = True
+        return _cut(text, room)
+
+
+def _header(scenario, path: str | Path, parent: Path | None, width: int) -> list[str]:
+    """Title, description, run settings and hash, the parent, actors, issues and alliances."""
     lines = [f"# {scenario.title or Path(path).stem}"]
     if scenario.description:
         lines += textwrap.wrap(" ".join(scenario.description.split()), width)
     run = scenario.run
     lines.append(
-        f"run: {run.steps} steps of {run.dt:g} {run.unit}, {run.replicates} replicates, "
-        f"seed {run.seed}; bargaining every {scenario.mechanisms.bargain_every or '-'} steps"
+        f"run: {run.steps} steps of {run.dt:g} {run.unit}, {run.replicates} replicates, seed {run.seed}"
+    )
+    lines += textwrap.wrap(
+        bargaining_text(scenario.mechanisms.bargain_every), width, subsequent_indent="    "
     )
     lines.append(
         f"scenario hash: {scenario.digest()}  (what a run with these settings records; "
@@ -210,14 +247,12 @@ def render(
             f"alliance {name}: {' + '.join(al.members)}"
             + ("  (focal)" if name == scenario.focal_alliance else "")
         )
-    cut = False
+    return lines
 
-    def fit(text: str, room: int) -> str:
-        nonlocal cut
-        if len(text) > room:
-            cut = True
-        return _cut(text, room)
 
+def _structure(scenario, width: int, fit: _Fit) -> list[str]:
+    """Events with their effects, levers, metrics, correlations, the claims file and the bases."""
+    lines = []
     for name, ev in scenario.events.items():
         when = f"at step {ev.at}" if ev.at is not None else f"hazard {describe_value(ev.hazard)}"
         if ev.repeat:
@@ -256,7 +291,14 @@ def render(
         "assumption = a modelling assumption (a coefficient, a range or a storyline)"
     )
     lines.append("")
+    return lines
 
+
+def _parameter_rows(
+    scenario, by_param: dict, parent: Path | None, before: dict
+) -> tuple[list[tuple], list[Claim]]:
+    """One row per slot (path, mark against the parent, value, point value, basis, provenance),
+    and the claims cited, in the order first cited."""
     overrides = tie_overrides(scenario)
     rows = []
     cited: list[Claim] = []
@@ -274,9 +316,7 @@ def render(
                 prov = f"{posterior}; prior: {prov}"
             elif not good:
                 prov = "≠ " + prov
-            for c in found:
-                if c not in cited:
-                    cited.append(c)
+            cited += [c for c in found if c not in cited]
         if p.startswith("ties."):
             note = overrides.get(int(p.split(".")[1]))
             if note:
@@ -292,11 +332,16 @@ def render(
                 mark = "*"
         basis = BASIS_SHORT[basis_of(good or found, p)]
         rows.append((p, mark, short_value(v), point_value(v), basis, prov))
+    return rows, cited
+
+
+def _table(rows: list[tuple], width: int, fit: _Fit) -> list[str]:
+    """The parameter table, a blank line between the top-level tables."""
     pw = max((len(r[0]) for r in rows), default=10)
     vw = max((len(r[2]) for r in rows), default=5)
     bw = max(len(b) for b in BASIS_SHORT.values())
     head = f"{'parameter':<{pw}}    {'value':<{vw}}  {'point':>8}  {'basis':<{bw}}  "
-    lines.append(head + "provenance (claim ¶ speaker)")
+    lines = [head + "provenance (claim ¶ speaker)"]
     room = max(width - len(head), 20)
     section = None
     for p, mark, text, pt, basis, prov in rows:
@@ -306,24 +351,7 @@ def render(
                 lines.append("")
             section = top
         lines.append(f"{p:<{pw}}  {mark:1} {text:<{vw}}  {pt:>8.3g}  {basis:<{bw}}  {fit(prov, room)}")
-    if parent is not None and before:
-        gone = [p for p in before if p not in {sl.path: sl.value for sl in slots(scenario)}]
-        if gone:
-            lines += ["", "values of the parent this file removes: " + ", ".join(gone)]
-
-    if cited:
-        lines += ["", "claims cited"]
-        order = {c.id: n for n, c in enumerate(claims)}
-        for c in sorted(cited, key=lambda c: order.get(c.id, 0)):
-            where = f"¶{c.paragraph}, {c.speaker}" if c.paragraph is not None else f"{c.speaker}: {c.source}"
-            lines += textwrap.wrap(
-                f"{c.id} [{BASIS_SHORT[c.kind]}] ({where}) {' '.join(c.paraphrase.split())}",
-                width,
-                subsequent_indent="    ",
-            )
-    if cut:
-        lines += ["", "(… marks text cut to the terminal's width: --wide shows every row whole)"]
-    return printable("\n".join(lines))
+    return lines
 
 
 def _provenance(claims_by: dict, path: str, value) -> str:

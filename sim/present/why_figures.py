@@ -97,10 +97,13 @@ def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: d
     actors = results.actors
     members = [actors.index(m) for m in (plots._alliance_spec(results, alliance).get("members") or [])]
     a_index = results.alliances.index(alliance)
-    fig = plots._figure(3.3 * k, 1.9 * len(groups) + 0.5)
+    fig = plots._figure(3.3 * k, 2.3 * len(groups) + 0.5)
     axes = fig.subplots(len(groups), k, squeeze=False, sharex=True, sharey=True)
     for row, g in zip(axes, groups):
-        for ax, rep in zip(row, g.typical(k)):
+        shown = g.typical(k)
+        for ax in row[len(shown) :]:  # fewer typical replicates than panels: no empty axes
+            ax.set_axis_off()
+        for ax, rep in zip(row, shown):
             ax.axhline(0, color="#bbbbbb", lw=0.6)
             play = replays.get(rep)
             if play is None:
@@ -146,20 +149,20 @@ def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: d
                     0.03,
                     plots.text(name.replace("_", " ")[:18]),
                     rotation=90,
-                    fontsize=5,
+                    fontsize=6.5,
                     va="bottom",
                     ha="right",
                     color="#555555",
                     transform=ax.get_xaxis_transform(),
                 )
             ax.set_ylim(-1.05, 1.05)
-            ax.set_title(plots.text(f"{g.label}: replicate {rep}", 40), fontsize=8)
+            ax.set_title(plots.text(f"{g.label}: replicate {rep}", 40), fontsize=9)
             ax.spines[["top", "right"]].set_visible(False)
-            ax.tick_params(labelsize=7)
-        row[0].set_ylabel("tie", fontsize=8)
+            ax.tick_params(labelsize=8)
+        row[0].set_ylabel("tie", fontsize=9)
         handles, labels = row[0].get_legend_handles_labels()
         if handles:
-            row[0].legend(fontsize=6, loc="upper right", frameon=False)
+            row[0].legend(fontsize=7.5, loc="upper right", frameon=False)
     for ax in axes[-1]:
-        ax.set_xlabel(unit, fontsize=8)
+        ax.set_xlabel(unit, fontsize=9)
     return fig

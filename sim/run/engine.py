@@ -38,7 +38,11 @@ from sim.model import dynamics
 from sim.model.attribution import Attribution
 from sim.model.engines import BOOKS_FORCES, Layout, Summaries, get_engine
 from sim.model.landscape import best_partition, descend_partition
+from sim.run.footprint import check_fits, check_summaries, disk_need
+from sim.run.integrity import seal
+from sim.run.lock import LOCK_FILE, locks
 from sim.run.store import (
+    FINAL_FILES,
     FORMAT,
     MANIFEST,
     ChunkData,
@@ -52,10 +56,10 @@ from sim.run.store import (
     save_chunk,
     write_json,
 )
-from sim.spec.levers import lever_path
+from sim.spec.lever_values import lever_path
 from sim.spec.parammap import slot_map, uncertain_slots
 from sim.spec.params import Params, assemble, compile_params, sample
-from sim.spec.scenario import Scenario, ScenarioError, check_footprint, footprint, load_scenario
+from sim.spec.scenario import Scenario, ScenarioError, load_scenario
 from sim.vocabulary import (
     BALANCE,
     FATES,
@@ -681,6 +685,7 @@ def design_tasks(
     }
 
 
+@locks("out")  # one writer per result folder, for the whole call
 def run_design(
     scenario: Scenario,
     design: Design,
@@ -702,6 +707,7 @@ def run_design(
     source: Path | None = None,
     hint: str | None = None,
     settings: dict | None = None,
+    finish: dict | None = None,
 ):
     """Run a design (points x replicates with common random numbers) and collect its chunks.
 
@@ -735,11 +741,13 @@ def run_design(
     chunk_fn
         The function run on each :class:`ChunkTask` (default :func:`run_chunk`); a picklable
         stand-in lets tests inject faults.
-    source, hint, settings, name
-        For stored designs: the scenario file, the command that resumes, the settings recorded
-        in the manifest, and the run's label.
+    source, hint, settings, name, finish
+        For stored designs: the scenario file, how to finish an interrupted design (said in the
+        errors that keep chunks), the settings recorded in the manifest, the run's label, and the
+        values a caller needs to say how to finish it (:attr:`sim.errors.RunError.resume`).
     """
     seed = scenario.run.seed if seed is None else int(seed)
+    check_summaries(scenario, source, HIST_BINS)
     tasks = design_tasks(
         scenario, design, collector, seed=seed, chunk_size=chunk_size, dtype=dtype, engine=engine
     )
@@ -773,6 +781,8 @@ def run_design(
         "engine": engine,
     }
     manifest = _prepare(out, scenario, scenario.digest(), settings, n_chunks, resume, force, name)
+    if manifest.get("status") == "complete":  # --resume of a finished run: nothing is left to do
+        return load_results(out)
     done = manifest["chunks"]["done"]
     pending = [c for c in range(n_chunks) if not chunk_intact(out, c, done.get(str(c)))]
     for key in [k for k in done if int(k) in pending]:
@@ -788,7 +798,9 @@ def run_design(
             done.pop(str(c), None)
             raise RunError(
                 f"cannot write chunk {c} to {out} ({e.strerror}); {len(done)} finished chunks are "
-                f"kept; free some space and finish with: {hint}"
+                "kept; free some space and finish with: {hint}",
+                hint=hint,
+                resume=finish,
             ) from None
 
     bar = _progress(
@@ -813,17 +825,22 @@ def run_design(
         )
     except Interrupted as e:
         raise Interrupted(
-            f"interrupted; {len(done)} of {n_chunks} chunks are kept in {out}; finish with: {hint}"
+            f"interrupted; {len(done)} of {n_chunks} chunks are kept in {out}; finish with: " + "{hint}",
+            hint=hint,
+            resume=finish,
         ) from e
     try:
         finalize(out, n_chunks, bool(settings.get("trajectories")))
     except OSError as e:
         raise RunError(
             f"cannot write the results to {out} ({e.strerror}); all {n_chunks} chunks are kept; "
-            f"free some space and finish with: {hint}"
+            "free some space and finish with: {hint}",
+            hint=hint,
+            resume=finish,
         ) from None
     manifest["status"] = "complete"
     manifest["chunks"]["done"] = {}
+    manifest = seal(manifest, out, FINAL_FILES)  # the final files' checksums, then the seal
     write_json(out / MANIFEST, manifest)
     return load_results(out)
 
@@ -859,6 +876,7 @@ def _execute(
             pool[0].shutdown(wait=not interrupted, cancel_futures=True)
 
 
+@locks("out")  # one writer per result folder, from its first check on
 def run_ensemble(
     scenario: Scenario | str | Path,
     *,
@@ -925,10 +943,11 @@ def run_ensemble(
         source = path = Path(scenario)
         scenario = load_scenario(path, point=point)
         name = name or path.stem
+    check_summaries(scenario, source, HIST_BINS)  # the file's own steps, located in it
     scenario = scenario.with_run(replicates=replicates, steps=steps, seed=seed)
     if chunk_size <= 0:
         raise InputError(f"expected a positive chunk size, got {chunk_size}")
-    _check_footprint(scenario, chunk_size, trajectories, source)
+    check_fits(scenario, chunk_size, trajectories, source, HIST_BINS)
     if out is None:
         import tempfile
 
@@ -942,7 +961,9 @@ def run_ensemble(
             f"{engine}; drop --why or use --engine numpy"
         )
     settings = _settings(scenario, chunk_size, trajectories, dtype, engine, window)
-    _check_writable(out, _disk_need(scenario, chunk_size, trajectories))
+    finished = read_manifest(out) if resume and out.is_dir() else None
+    done = finished is not None and finished.get("status") == "complete"  # nothing left to write
+    _check_writable(out, 0 if done else disk_need(scenario, chunk_size, trajectories, HIST_BINS))
     return run_design(
         scenario,
         Design.single(scenario.run.replicates),
@@ -961,86 +982,9 @@ def run_ensemble(
         name=name,
         chunk_fn=chunk_fn,
         source=source,
-        hint=resume_command(source, out, settings, point),
         settings=settings,
+        finish={"source": source, "out": out, "settings": settings, "point": point},
     )
-
-
-def resume_command(source: Path | None, out: Path, settings: dict, point: bool = False) -> str:
-    """The command that finishes an interrupted run (same scenario, same settings)."""
-    import shlex
-
-    parts = [
-        "alliance-sim",
-        "run",
-        shlex.quote(str(source)) if source else "SCENARIO.toml",
-        "--resume",
-        "--out",
-        shlex.quote(str(out)),
-        "-n",
-        str(settings["replicates"]),
-        "-t",
-        str(settings["steps"]),
-        "--seed",
-        str(settings["seed"]),
-        "--chunk-size",
-        str(settings["chunk_size"]),
-    ]
-    if settings.get("trajectories"):
-        parts.append("--trajectories")
-    if point:
-        parts.append("--point")
-    if settings.get("dtype") != DEFAULT_DTYPE:
-        parts += ["--dtype", str(settings["dtype"])]
-    if settings.get("engine", "numpy") != "numpy":
-        parts += ["--engine", str(settings["engine"])]
-    if settings.get("why") != why_window(None, settings["replicates"], settings.get("engine", "numpy")):
-        parts.append("--why" if settings.get("why") else "--no-why")
-    return " ".join(parts)
-
-
-def _footprint(scenario: Scenario, chunk_size: int, trajectories: bool) -> dict[str, int]:
-    """The memory a run of ``scenario`` needs, by what needs it (:func:`sim.spec.scenario.footprint`)."""
-    run = scenario.run
-    return footprint(
-        len(scenario.actors),
-        len(scenario.issues),
-        len(scenario.alliances),
-        run.steps,
-        run.replicates,
-        chunk_size,
-        trajectories,
-        HIST_BINS,
-        sampled=len(uncertain_slots(scenario)),
-    )
-
-
-def _check_footprint(scenario: Scenario, chunk_size: int, trajectories: bool, source: Path | None) -> None:
-    """Refuse, before anything is written, a run that would not fit in memory."""
-    run = scenario.run
-    need = _footprint(scenario, chunk_size, trajectories)
-    too_big = check_footprint(need)
-    if too_big is None:
-        return
-    if (
-        "trajectories of" not in too_big
-        and need["replicate state"] > need["per-step summaries"]
-        and need["replicate state"] > need["trajectories"]
-    ):
-        per_replicate = max(need["replicate state"] // min(run.replicates, chunk_size), 1)
-        fits = 1 << max(int(0.8 * 2**32 // per_replicate).bit_length() - 1, 0)
-        too_big += f"; use --chunk-size {fits} or fewer"
-    raise ScenarioError(source, too_big, path="--trajectories" if "trajectories" in too_big else "run")
-
-
-def _disk_need(scenario: Scenario, chunk_size: int, trajectories: bool) -> int:
-    """A rough lower bound on the bytes a run writes (chunk files, then the merged results)."""
-    run = scenario.run
-    n_chunks = -(-run.replicates // chunk_size)
-    columns = 8 + 4 * len(scenario.alliances) + 3 * len(scenario.actors)
-    summary = (run.steps + 1) * (len(scenario.alliances) * HIST_BINS + 2) * 8
-    need = _footprint(scenario, chunk_size, trajectories)
-    return run.replicates * columns * 2 + summary * (n_chunks + 1) + 2 * need["trajectories file"]
 
 
 def _check_writable(out: Path, need: int) -> None:
@@ -1106,7 +1050,7 @@ def _prepare(
                 shutil.rmtree(item)
             else:
                 item.unlink()
-    elif out.exists() and any(out.iterdir()) and not force:
+    elif out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()) and not force:
         raise ResultsError(f"{out}: is not empty and holds no results; choose another --out or use --force")
     out.mkdir(parents=True, exist_ok=True)
     manifest = {
@@ -1202,24 +1146,27 @@ def _hand_on_or_retry(
     return broken
 
 
-def reusable(path: Path, out: Path, args) -> Results | None:
-    """Finished results in ``out`` for exactly this scenario and these settings, if any."""
+def reusable(
+    path: Path,
+    out: Path,
+    *,
+    replicates: int | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    dtype: str = DEFAULT_DTYPE,
+    engine: str = "numpy",
+    why: bool | int | None = None,
+    point: bool = False,
+) -> Results | None:
+    """Finished results in ``out`` of exactly the scenario of ``path`` and the settings
+    :func:`run_ensemble` would record with these arguments, if any."""
     manifest = read_manifest(out) if out.exists() else None
     if manifest is None or manifest.get("status") != "complete":
         return None
-    scenario = load_scenario(path, point=getattr(args, "point", False)).with_run(
-        replicates=args.replicates, steps=args.steps, seed=args.seed
-    )
-    settings = _settings(
-        scenario,
-        args.chunk_size or DEFAULT_CHUNK_SIZE,
-        False,
-        getattr(args, "dtype", None) or DEFAULT_DTYPE,
-        getattr(args, "engine", None) or "numpy",
-        why_window(
-            getattr(args, "why", None), scenario.run.replicates, getattr(args, "engine", None) or "numpy"
-        ),
-    )
+    scenario = load_scenario(path, point=point).with_run(replicates=replicates, steps=steps, seed=seed)
+    window = why_window(why, scenario.run.replicates, engine)
+    settings = _settings(scenario, chunk_size, False, dtype, engine, window)
     if manifest.get("scenario_hash") != scenario.digest() or manifest.get("settings") != settings:
         return None
     return load_results(out)

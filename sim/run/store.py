@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
+from sim.files import atomic_write_bytes, fsync_path
 from sim.vocabulary import PARAM_PREFIX
 
 FORMAT = 1  # the layout of a result directory, recorded in its manifest
@@ -42,6 +43,8 @@ REPLICATES = "replicates.parquet"
 SUMMARY = "summary.npz"
 TRAJECTORIES = "trajectories.npy"
 CHUNKS = "chunks"
+#: the final files of a run, whose checksums its manifest records when the run completes
+FINAL_FILES = (REPLICATES, SUMMARY, TRAJECTORIES)
 #: rows per row group of ``replicates.parquet`` (chunks are merged up to at least this many): every
 #: row group costs a fixed amount per column to write and to read, and 224 columns of 4,096-row
 #: groups spent a third of the merge on it
@@ -63,51 +66,61 @@ def safe_name(text: str, fallback: str = "scenario", limit: int = 80) -> str:
     return name or fallback
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # left only when writing failed (e.g. a full disk)
-
-
 def write_json(path: Path, data) -> None:
     """Write data as JSON, atomically."""
     atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
-def read_manifest(directory: Path) -> dict | None:
-    """The manifest of a result directory, or None when there is none or it cannot be read."""
-    path = Path(directory) / MANIFEST
+#: the largest manifest read (a manifest holds the resolved scenario: a few hundred kB at most)
+MANIFEST_LIMIT = 64 << 20
+
+
+def read_manifest(directory: Path, name: str = MANIFEST) -> dict | None:
+    """The manifest of a result directory, or None when there is none; one line when it cannot
+    be read, is not a regular file (a FIFO would block the reader) or is not a JSON object."""
+    import stat
+
+    path = Path(directory) / name
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ResultsError(f"{path}: expected a regular file, got a special file")
+            if info.st_size > MANIFEST_LIMIT:
+                raise ResultsError(f"{path}: expected at most 64 MB, got {info.st_size:,} bytes")
+            data = json.loads(fh.read())
+    except ResultsError:
+        raise
     except (OSError, ValueError) as e:
         raise ResultsError(f"{path}: unreadable manifest ({e})") from None
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path}: expected a JSON object, got a JSON {type(data).__name__}")
+    return data
 
 
 def sha256_file(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
+    """SHA-256 of a file's bytes, read in 4 MB blocks into one buffer (constant memory)."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    buffer = bytearray(4 << 20)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            h.update(view[:n])
     return h.hexdigest()
 
 
-def parquet_options(schema) -> dict:
-    """How replicate tables are written: snappy, dictionary encoding for the text columns only
-    (fates, defectors: a handful of values), none for the numbers, where it only costs time."""
-    import pyarrow as pa
+def parquet_options(schema, plan=None) -> dict:
+    """How replicate tables are written (:mod:`sim.run.replicate_table`): zstd, dictionary encoding
+    for text, integers and floats with few values, byte streams for the other floats. ``plan``
+    (a :class:`~sim.run.replicate_table.StoragePlan`) defaults to the plan of an empty table of
+    ``schema``: every float split into byte streams, nothing narrowed."""
+    from sim.run.replicate_table import parquet_options as options
+    from sim.run.replicate_table import plan_storage
 
-    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    return {"compression": "snappy", "use_dictionary": text, "write_statistics": False}
+    return options(plan if plan is not None else plan_storage([schema.empty_table()]))
 
 
 @dataclass
@@ -205,8 +218,13 @@ def finalize(directory: Path, n_chunks: int, trajectories: bool) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from sim.run.replicate_table import plan_storage, storage_schema, to_storage
+
     directory = Path(directory)
+    # what every chunk holds decides how the merged table is stored (see replicate_table)
+    plan = plan_storage(decode_table(chunk_paths(directory, c)[0]) for c in range(n_chunks))
     writer = None
+    schema = None
     summary = None
     trajs = []
     pending: list = []  # chunk tables not yet written: one row group of at least ROW_GROUP_ROWS
@@ -214,7 +232,7 @@ def finalize(directory: Path, n_chunks: int, trajectories: bool) -> None:
 
     def flush():
         if pending:
-            writer.write_table(pa.concat_tables(pending))
+            writer.write_table(to_storage(pa.concat_tables(pending), schema))
             pending.clear()
 
     try:
@@ -222,7 +240,8 @@ def finalize(directory: Path, n_chunks: int, trajectories: bool) -> None:
             table_path, summary_path = chunk_paths(directory, c)
             table = decode_table(table_path)
             if writer is None:
-                writer = pq.ParquetWriter(tmp_table, table.schema, **parquet_options(table.schema))
+                schema = storage_schema(table.schema, plan)
+                writer = pq.ParquetWriter(tmp_table, schema, **parquet_options(schema, plan))
             pending.append(table)
             if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
                 flush()
@@ -248,6 +267,9 @@ def finalize(directory: Path, n_chunks: int, trajectories: bool) -> None:
         np.savez(temps[1], **(summary or {}))
         if trajectories and trajs:
             np.save(temps[2], np.concatenate(trajs))
+        for tmp in temps:  # on the disk before the renames make them final
+            if tmp.exists():
+                fsync_path(tmp)
         # Chunk files go only once every merged file is whole: a failure before leaves a
         # resumable run.
         os.replace(temps[0], directory / REPLICATES)
@@ -306,13 +328,17 @@ class Results:
         """Chosen columns of the replicate table."""
         if self._replicates is not None:
             return self._replicates[columns]
-        return pd.read_parquet(self._path(), columns=columns)
+        from sim.run.replicate_table import read_frame
+
+        return read_frame(self._path(), columns)
 
     @property
     def replicates(self) -> pd.DataFrame:
         """The whole replicate table (one row per replicate)."""
         if self._replicates is None:
-            self._replicates = pd.read_parquet(self._path())
+            from sim.run.replicate_table import read_frame
+
+            self._replicates = read_frame(self._path())
         return self._replicates
 
     @property
@@ -363,31 +389,54 @@ class Results:
         return np.load(path, mmap_mode="r", allow_pickle=False) if path.exists() else None
 
 
+def unfinished(directory: Path, manifest: dict) -> ResultsError:
+    """The error that refuses to read a run that is not finished: in progress (another process
+    holds the folder's lock: which one) or interrupted (with what finishes it: the command line
+    turns ``resume`` into the command to type)."""
+    from sim.run.lock import describe, holder_of
+
+    holder = holder_of(directory)
+    if holder is not None:
+        return ResultsError(
+            f"{directory}: a run is in progress there ({describe(holder)}); wait for it to "
+            "finish, then read it"
+        )
+    chunks = manifest.get("chunks")
+    chunks = chunks if isinstance(chunks, dict) else {}
+    done, total = len(chunks.get("done") or {}), chunks.get("total", "?")
+    settings = manifest.get("settings")
+    resume = None
+    if isinstance(settings, dict) and "points" not in settings:
+        resume = {"source": None, "out": Path(directory), "settings": settings}
+    return ResultsError(
+        f"{directory}: the run was interrupted ({done} of {total} chunks finished); finish it with: {{hint}}",
+        hint=f"alliance-sim run SCENARIO --resume --out {directory}",
+        resume=resume,
+    )
+
+
 def load_results(directory: str | Path) -> Results:
-    """Read a finished result directory.
+    """Read a finished result directory, checked before use: its manifest's schema and seal and
+    every final file's SHA-256 (:mod:`sim.run.integrity`).
 
     Returns
     -------
     Results
         ``.replicates`` is a pandas DataFrame (one row per replicate), ``.summary`` a dict of
         arrays and ``.manifest`` the run's manifest.
-    """
-    directory = Path(directory)
-    manifest = read_manifest(directory)
-    if manifest is None:
-        raise ResultsError(
-            f"{directory}: no {MANIFEST}; expected a result directory written by 'alliance-sim run'"
-        )
-    if manifest.get("status") != "complete":
-        raise ResultsError(
-            f"{directory}: the run is not finished "
-            f"({manifest.get('status')}); finish it with 'alliance-sim run "
-            f"--resume --out {directory} ...'"
-        )
-    try:
-        import pyarrow.parquet as pq
 
-        pq.read_metadata(directory / REPLICATES)
+    Raises
+    ------
+    ResultsError
+        One line: no manifest, a run in progress or interrupted, a manifest of the wrong shape,
+        or a file that is not the one the run wrote (named).
+    """
+    from sim.run.integrity import check_rows, complete_manifest
+
+    directory = Path(directory)
+    manifest = complete_manifest(directory)
+    check_rows(directory, manifest)
+    try:
         with np.load(directory / SUMMARY, allow_pickle=False) as z:
             summary = {k: z[k] for k in z.files}
     except (OSError, ValueError) as e:

@@ -30,6 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sim.errors import InputError
+from sim.files import atomic_write_text
 
 #: a text copies the article when it shares this many consecutive (normalised) words with it
 COPY_RUN = 8
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {args.article}: {e}", file=sys.stderr)
         return 2
-    args.out.write_text(fp.to_json(), encoding="utf-8")
+    atomic_write_text(args.out, fp.to_json())
     n = sum(len(v) for v in fp.shingles.values())
     print(f"{args.out}: {fp.paragraphs} paragraphs, {n} shingle hashes")
     return 0

@@ -30,15 +30,9 @@ import math
 
 import numpy as np
 
-from sim.spec.scenario import (
-    Beta,
-    Normal,
-    Scenario,
-    Triangular,
-    Uniform,
-    _Dist,
-    _LocError,
-)
+from sim.spec.locations import FieldError
+from sim.spec.scenario import Scenario
+from sim.spec.values import Distribution
 
 SEPARATOR = "~"
 PSD_TOLERANCE = 1e-10
@@ -48,21 +42,21 @@ def pair_names(key: str) -> tuple[str, str]:
     """The two dotted paths of a ``[correlations]`` key ``"a ~ b"``."""
     parts = [p.strip() for p in key.split(SEPARATOR)]
     if len(parts) != 2 or not all(parts):
-        raise _LocError(("correlations", key), f"expected a key of the form 'path ~ path', got {key!r}")
+        raise FieldError(("correlations", key), f"expected a key of the form 'path ~ path', got {key!r}")
     return parts[0], parts[1]
 
 
-def uncertain_paths(scenario: Scenario) -> dict[str, _Dist]:
+def uncertain_paths(scenario: Scenario) -> dict[str, Distribution]:
     """Every uncertain value of a scenario by dotted path, in sampling order."""
     from sim.spec.parammap import slots
 
-    return {slot.path: slot.value for slot in slots(scenario) if isinstance(slot.value, _Dist)}
+    return {slot.path: slot.value for slot in slots(scenario) if isinstance(slot.value, Distribution)}
 
 
 def correlation_matrix(scenario: Scenario) -> tuple[list[str], np.ndarray]:
     """The correlated paths and the normal-scale correlation matrix of their Gaussian copula.
 
-    Raises ``_LocError`` (reported as ``file:line: correlations.KEY: ...``) for a path that is
+    Raises ``FieldError`` (reported as ``file:line: correlations.KEY: ...``) for a path that is
     not an uncertain value, a value paired with itself, a pair given twice, or a matrix that is
     not positive semi-definite.
     """
@@ -73,7 +67,7 @@ def correlation_matrix(scenario: Scenario) -> tuple[list[str], np.ndarray]:
         a, b = pair_names(key)
         for p in (a, b):
             if p not in uncertain:
-                raise _LocError(
+                raise FieldError(
                     ("correlations", key),
                     f"expected two uncertain values (paths as 'alliance-sim show' prints "
                     f"them), got {p!r}, which is "
@@ -82,17 +76,17 @@ def correlation_matrix(scenario: Scenario) -> tuple[list[str], np.ndarray]:
             if p not in names:
                 names.append(p)
         if a == b:
-            raise _LocError(("correlations", key), f"expected two different values, got {a!r} twice")
+            raise FieldError(("correlations", key), f"expected two different values, got {a!r} twice")
         i, j = sorted((names.index(a), names.index(b)))
         if (i, j) in pairs:
-            raise _LocError(("correlations", key), f"expected each pair once, got {a!r} and {b!r} again")
+            raise FieldError(("correlations", key), f"expected each pair once, got {a!r} and {b!r} again")
         pairs[(i, j)] = float(rho)
     R = np.eye(len(names))
     for (i, j), rho in pairs.items():
         R[i, j] = R[j, i] = 2.0 * math.sin(math.pi * rho / 6.0)
     smallest = float(np.linalg.eigvalsh(R).min())
     if smallest < -PSD_TOLERANCE:
-        raise _LocError(
+        raise FieldError(
             ("correlations",),
             f"expected rank correlations that can hold together (a "
             f"positive semi-definite matrix), got one with eigenvalue {smallest:.3g}",
@@ -106,44 +100,16 @@ def _is_path(scenario: Scenario, path: str) -> bool:
     return any(slot.path == path for slot in slots(scenario))
 
 
-# -- quantile functions ---------------------------------------------------------------------------
-
-
-def quantile(value: _Dist, u: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)) -> np.ndarray:
-    """The inverse distribution function of an uncertain value at probabilities ``u`` in (0, 1)."""
-    u = np.asarray(u, dtype=float)
-    if isinstance(value, Uniform):
-        return value.low + (value.high - value.low) * u
-    if isinstance(value, Triangular):
-        a, c, b = value.low, value.mode, value.high
-        if a == b:
-            return np.full_like(u, a)
-        fc = (c - a) / (b - a)
-        left = a + np.sqrt(u * (b - a) * (c - a))
-        right = b - np.sqrt((1.0 - u) * (b - a) * (b - c))
-        return np.where(u < fc, left, right)
-    from scipy import special
-
-    if isinstance(value, Normal):
-        x = value.mean + value.sd * special.ndtri(u)
-        lo, hi = bounds
-        lo = lo if value.low is None else max(lo, value.low)
-        hi = hi if value.high is None else min(hi, value.high)
-        return np.clip(x, lo, hi)
-    if isinstance(value, Beta):
-        return value.low + (value.high - value.low) * special.betaincinv(value.a, value.b, u)
-    raise TypeError(value)  # pragma: no cover - no other distributions exist
-
-
 def sample_values(scenario: Scenario, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """``n`` draws of every uncertain value of ``scenario``, with its ``[correlations]``.
 
-    Each value is its marginal's quantile function at a uniform; the uniforms of correlated
-    values come from one Gaussian copula (module docstring), the others are independent.
+    Each value is its marginal's quantile function (:meth:`~sim.spec.values.Distribution.ppf`)
+    at a uniform; the uniforms of correlated values come from one Gaussian copula (module
+    docstring), the others are independent.
     """
     from scipy import special
 
-    from sim.spec.parammap import clip_bounds, slots
+    from sim.spec.parammap import slots
 
     uncertain = {slot.path: slot for slot in slots(scenario) if slot.uncertain}
     u = rng.random((n, len(uncertain)))
@@ -159,7 +125,7 @@ def sample_values(scenario: Scenario, n: int, rng: np.random.Generator) -> dict[
         u[:, cols] = np.clip(special.ndtr(z), 1e-12, 1.0 - 1e-12)
     out = {}
     for k, p in enumerate(paths):
-        value = uncertain[p].value
-        assert isinstance(value, _Dist)
-        out[p] = quantile(value, u[:, k], clip_bounds(uncertain[p]))
+        slot = uncertain[p]
+        assert isinstance(slot.value, Distribution)
+        out[p] = slot.value.ppf(u[:, k], slot.bounds)
     return out

@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.files import atomic_write_text
 from sim.spec.article import COPY_RUN, shingle_hash, shingles
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "seeds" / "notes_fingerprint.json"
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"error: {args.notes}: {e.strerror}", file=sys.stderr)
         return 2
-    args.out.write_text(fp.to_json(), encoding="utf-8")
+    atomic_write_text(args.out, fp.to_json())
     print(f"{args.out}: {len(fp.shingles)} shingle hashes, {len(fp.addresses)} addresses")
     return 0
 

@@ -66,15 +66,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from sim.spec.scenario import (
-    Name,
-    Scenario,
-    ScenarioError,
-    _key_pattern,
-    _read_layer,
-    _shown,
-    _Strict,
-)
+from sim.spec.locations import key_pattern, shown
+from sim.spec.scenario import Scenario, ScenarioError, read_layer
+from sim.spec.schema import Name
+from sim.spec.values import Strict
 
 KINDS = (
     "alliance_active",
@@ -105,7 +100,7 @@ class _AtError(ValueError):
         super().__init__(message)
 
 
-class Source(_Strict):
+class Source(Strict):
     """The public source of an observation: outlet, date, address and a paraphrase of its report."""
 
     outlet: Annotated[str, Field(min_length=1, max_length=200)]
@@ -116,7 +111,7 @@ class Source(_Strict):
     note: str = ""  # how far to trust it (state media, partisan outlet: used for the bare fact only)
 
 
-class Observation(_Strict):
+class Observation(Strict):
     """One dated observation with its error model and its source (see the module docstring)."""
 
     id: Name
@@ -269,7 +264,7 @@ DEFAULT_WIDTH = 0.1  # a tie read from a news report: about a tenth of the scale
 DEFAULT_ERROR = 0.02  # a discrete fact (a summit held, an alliance in force) is rarely misread
 
 
-class ObservationFile(_Strict):
+class ObservationFile(Strict):
     """A whole observations file: the clock (``start``, ``unit``) and its observations."""
 
     start: _dt.date
@@ -383,7 +378,7 @@ def read_observations(path: str | Path) -> ObservationFile:
     """
     path = Path(path)
     try:
-        layer = _read_layer(path)
+        layer = read_layer(path)
     except ScenarioError as e:
         raise ObservationError(
             e.file, e.message.replace("a scenario", "observations"), line=e.line, path=e.path
@@ -420,17 +415,17 @@ def _message(err) -> str:
     if kind == "missing":
         return "required but missing"
     if kind.startswith("date"):
-        return f"expected a date such as 2022-02-04 (unquoted), got {_shown(value)}"
+        return f"expected a date such as 2022-02-04 (unquoted), got {shown(value)}"
     if kind == "literal_error":
-        return f"expected one of {ctx.get('expected')}, got {_shown(value)}"
+        return f"expected one of {ctx.get('expected')}, got {shown(value)}"
     if kind in ("float_type", "float_parsing"):
-        return f"expected a number, got {_shown(value)}"
+        return f"expected a number, got {shown(value)}"
     if kind in ("greater_than_equal", "less_than", "less_than_equal"):
         bound = ctx.get("ge", ctx.get("lt", ctx.get("le")))
         op = {"greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
-        return f"expected a number {op} {bound}, got {_shown(value)}"
+        return f"expected a number {op} {bound}, got {shown(value)}"
     if kind == "string_pattern_mismatch" and err["loc"][-1] == "url":
-        return f"expected an http(s) address, got {_shown(value)}"
+        return f"expected an http(s) address, got {shown(value)}"
     if kind in ("string_type", "bool_type", "list_type", "model_type", "dict_type"):
         what = {
             "string_type": "a string",
@@ -439,9 +434,9 @@ def _message(err) -> str:
             "model_type": "a table",
             "dict_type": "a table",
         }[kind]
-        return f"expected {what}, got {_shown(value)}"
+        return f"expected {what}, got {shown(value)}"
     if kind in ("too_short", "string_too_short"):
-        return f"expected a non-empty value, got {_shown(value)}"
+        return f"expected a non-empty value, got {shown(value)}"
     return msg
 
 
@@ -454,7 +449,7 @@ def _line(text: str, loc) -> int | None:
     if not loc:
         return None
     if loc[0] != "observations" or len(loc) < 2 or not isinstance(loc[1], int):
-        m = re.compile(r"^\s*" + _key_pattern(str(loc[0])) + r"\s*=", re.M).search(text)
+        m = re.compile(r"^\s*" + key_pattern(str(loc[0])) + r"\s*=", re.M).search(text)
         if m:
             return text.count("\n", 0, m.start()) + 1
         m = re.compile(r"^\s*\[\[?\s*" + re.escape(str(loc[0])), re.M).search(text)
@@ -481,7 +476,7 @@ def _line(text: str, loc) -> int | None:
         block = block[: nested.start()] if nested else block
     if rest:
         key = "from" if rest[0] == "from_" else rest[0]
-        m = re.compile(r"^\s*" + _key_pattern(key) + r"\s*=", re.M).search(block, block_start)
+        m = re.compile(r"^\s*" + key_pattern(key) + r"\s*=", re.M).search(block, block_start)
         if m:
             return text.count("\n", 0, start + m.start()) + 1
     return line

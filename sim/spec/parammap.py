@@ -27,19 +27,17 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from sim.spec.scenario import (
+from sim.spec.schema import (
     Alliance,
     Effect,
     Event,
     Measurement,
     Mechanisms,
-    Normal,
     PressurePoint,
     Scenario,
     Tie,
-    Value,
-    _Bounded,
 )
+from sim.spec.values import Bounded, Distribution, Value
 from sim.vocabulary import ALLIANCE_KEYS, MECHANISMS
 
 
@@ -62,7 +60,7 @@ class Slot:
 def _bounds_in(annotation) -> tuple[float, float] | None:
     """The ``Bounded(lo, hi)`` interval inside a (possibly nested) type annotation."""
     for meta in getattr(annotation, "__metadata__", ()):
-        if isinstance(meta, _Bounded):
+        if isinstance(meta, Bounded):
             return float(meta.lo), float(meta.hi)
     for arg in typing.get_args(annotation):
         found = _bounds_in(arg)
@@ -82,7 +80,7 @@ def field_bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
     found = _bounds_in(info.annotation)
     if found is None:
         for meta in info.metadata:
-            if isinstance(meta, _Bounded):
+            if isinstance(meta, Bounded):
                 found = float(meta.lo), float(meta.hi)
     if found is None:
         raise LookupError(f"{model.__name__}.{name} has no bounds")
@@ -90,7 +88,7 @@ def field_bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
 
 
 def _actor_bounds(name: str) -> tuple[float, float]:
-    from sim.spec.scenario import Actor
+    from sim.spec.schema import Actor
 
     return field_bounds(Actor, name)
 
@@ -110,6 +108,24 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
     """
     ai = {a: i for i, a in enumerate(scenario.actor_names)}
     ki = {k: i for i, k in enumerate(scenario.issue_names)}
+    yield from _actor_slots(scenario, ai, ki)
+    yield from _tie_slots(scenario, ai)
+    yield from _relation_slots(scenario, ai)
+    yield from _pressure_slots(scenario, ai)
+    for c in MECHANISMS:
+        yield Slot(
+            f"mechanisms.{c}",
+            getattr(scenario.mechanisms, c),
+            "coefficient",
+            field_bounds(Mechanisms, c),
+            ("coef", c),
+        )
+    yield from _event_slots(scenario)
+    yield from _alliance_slots(scenario)
+
+
+def _actor_slots(scenario: Scenario, ai: dict[str, int], ki: dict[str, int]) -> Iterator[Slot]:
+    """Capabilities and growth, then positions (bounded by each issue's scale), then saliences."""
     cap_b, growth_b = _actor_bounds("capability"), _actor_bounds("growth")
     for a, spec in scenario.actors.items():
         yield Slot(f"actors.{a}.capability", spec.capability, "capability", cap_b, ("capability", ai[a]))
@@ -124,6 +140,10 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
     for a, per in scenario.salience.items():
         for k, v in per.items():
             yield Slot(f"salience.{a}.{k}", v, "salience", salience_b, ("salience", ai[a], ki[k]))
+
+
+def _tie_slots(scenario: Scenario, ai: dict[str, int]) -> Iterator[Slot]:
+    """The tie matrix's off-diagonal entries, then the ``[[ties]]`` in the file's order."""
     if scenario.tie_matrix is not None:
         actors = scenario.actor_names
         matrix_b = field_bounds(Scenario, "tie_matrix")
@@ -138,6 +158,10 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
         yield Slot(
             f"ties.{n}.{t.from_}.{t.to}", t.value, "tie", tie_b, ("tie", ai[t.from_], ai[t.to], t.symmetric)
         )
+
+
+def _relation_slots(scenario: Scenario, ai: dict[str, int]) -> Iterator[Slot]:
+    """Spheres (ambitions), strategic values and dependences."""
     sphere_b = field_bounds(Scenario, "spheres")
     for a, per in scenario.spheres.items():
         for m, v in per.items():
@@ -149,6 +173,10 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
     for a, per in scenario.dependence.items():
         for m, v in per.items():
             yield Slot(f"dependence.{a}.{m}", v, "dependence", dep_b, ("dependence", ai[a], ai[m]))
+
+
+def _pressure_slots(scenario: Scenario, ai: dict[str, int]) -> Iterator[Slot]:
+    """Each actor's pressure, in actor order: a flat value, or one slot per knot of a schedule."""
     pressure_b = field_bounds(PressurePoint, "value")
     for a in scenario.actor_names:
         sched = scenario.pressure.get(a)
@@ -159,14 +187,10 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
                 yield Slot(f"pressure.{a}.{p.at}", p.value, "pressure", pressure_b, ("pressure", ai[a], j))
         else:
             yield Slot(f"pressure.{a}", sched, "pressure", pressure_b, ("pressure", ai[a], None))
-    for c in MECHANISMS:
-        yield Slot(
-            f"mechanisms.{c}",
-            getattr(scenario.mechanisms, c),
-            "coefficient",
-            field_bounds(Mechanisms, c),
-            ("coef", c),
-        )
+
+
+def _event_slots(scenario: Scenario) -> Iterator[Slot]:
+    """Each event's hazard (stochastic events), then each effect's shift or set."""
     hazard_b = field_bounds(Event, "hazard")
     for e, (name, ev) in enumerate(scenario.events.items()):
         if ev.hazard is not None:
@@ -180,21 +204,28 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
                 field_bounds(Effect, op),
                 ("effect", e, f_index),
             )
-    kinds = {
-        "theta_stay": "threshold",
-        "theta_trust": "threshold",
-        "h0": "hazard",
-        "beta": "coefficient",
-        "power_shift": "coefficient",
-        "betrayal_shock": "shock",
-        "reputation": "shock",
-    }
+
+
+# the kind of each alliance decision parameter
+_ALLIANCE_KINDS = {
+    "theta_stay": "threshold",
+    "theta_trust": "threshold",
+    "h0": "hazard",
+    "beta": "coefficient",
+    "power_shift": "coefficient",
+    "betrayal_shock": "shock",
+    "reputation": "shock",
+}
+
+
+def _alliance_slots(scenario: Scenario) -> Iterator[Slot]:
+    """Each alliance's decision rule, parameter by parameter."""
     for a_index, (name, al) in enumerate(scenario.alliances.items()):
         for k in ALLIANCE_KEYS:
             yield Slot(
                 f"alliances.{name}.{k}",
                 getattr(al, k),
-                kinds[k],
+                _ALLIANCE_KINDS[k],
                 field_bounds(Alliance, k),
                 ("alliance", a_index, k),
             )
@@ -221,10 +252,7 @@ def uncertain_slots(scenario: Scenario) -> list[Slot]:
 
 def clip_bounds(slot: Slot) -> tuple[float, float]:
     """The interval a draw of ``slot`` is clipped to: its field's bounds, narrowed by a normal's own
-    ``low``/``high`` when it gives them."""
-    lo, hi = slot.bounds
-    v = slot.value
-    if isinstance(v, Normal):
-        lo = lo if v.low is None else max(lo, v.low)
-        hi = hi if v.high is None else min(hi, v.high)
-    return lo, hi
+    ``low``/``high`` when it gives them (:meth:`sim.spec.values.Distribution.within`)."""
+    if isinstance(slot.value, Distribution):
+        return slot.value.within(slot.bounds)
+    return slot.bounds

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.spec.parammap import Slot, clip_bounds, slot_map, slots
-from sim.spec.scenario import Beta, Normal, Scenario, ScenarioError, Triangular, Uniform, point_value
+from sim.spec.parammap import Slot, slot_map, slots
+from sim.spec.scenario import Scenario, ScenarioError
+from sim.spec.values import Distribution, point_value
 from sim.vocabulary import ALLIANCE_KEYS
 
 
@@ -141,21 +142,9 @@ class Params:
 def draw_slot(slot: Slot, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` draws of one uncertain slot, clipped to the slot's bounds (:func:`clip_bounds`)."""
     value = slot.value
-    if isinstance(value, Uniform):
-        x = value.low + (value.high - value.low) * rng.random(n)
-    elif isinstance(value, Triangular):
-        if value.low == value.high:
-            x = np.full(n, value.low)
-        else:
-            x = rng.triangular(value.low, value.mode, value.high, n)
-    elif isinstance(value, Normal):
-        x = value.mean + value.sd * rng.standard_normal(n)
-    elif isinstance(value, Beta):
-        x = value.low + (value.high - value.low) * rng.beta(value.a, value.b, n)
-    else:  # pragma: no cover - plain numbers are not drawn
+    if not isinstance(value, Distribution):  # pragma: no cover - plain numbers are not drawn
         raise TypeError(f"{slot.path} is not uncertain")
-    lo, hi = clip_bounds(slot)
-    return np.clip(x, lo, hi)
+    return value.draw(n, rng, slot.bounds)
 
 
 def sample(scenario: Scenario, n: int, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
@@ -191,7 +180,7 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
     a design fixes values at its points. Capabilities are renormalised to shares, ties are set in
     the scenario's order (later entries win), a flat pressure fills every knot.
 
-    Levers (``levers.NAME``, :mod:`sim.spec.levers`) may be given too; they are applied on top
+    Levers (``levers.NAME``, :mod:`sim.spec.lever_values`) may be given too; they are applied on top
     of the slots, and those not given stay at their status quo.
 
     Raises
@@ -199,7 +188,7 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
     ScenarioError
         When ``values`` names a path that is not a slot or a lever of the scenario.
     """
-    from sim.spec.levers import LEVER_PREFIX, apply_levers
+    from sim.spec.lever_values import LEVER_PREFIX, apply_levers
 
     levers = {
         k: v
@@ -211,77 +200,132 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ScenarioError(None, f"not a parameter of the scenario: {', '.join(unknown[:5])}")
-    actors, issues = scenario.actor_names, scenario.issue_names
-    A, K, T = len(actors), len(issues), scenario.run.steps
-    sampled = {}
-
-    def value(slot: Slot) -> np.ndarray:
+    sampled: dict[str, np.ndarray] = {}
+    into = _Landing.empty(scenario, n)
+    for slot in known.values():
         if slot.path in values:
             x = np.asarray(values[slot.path], dtype=np.float64)
             if x.shape != (n,):
                 x = np.broadcast_to(x, (n,)).copy()
             sampled[slot.path] = x
-            return x
-        return np.full(n, point_value(slot.value))
+        else:
+            x = np.full(n, point_value(slot.value))
+        into.place(slot, x, scenario)
+    A = len(scenario.actors)
+    total = into.cap.sum(axis=1, keepdims=True)
+    cap = np.divide(into.cap, total, out=np.full_like(into.cap, 1.0 / A), where=total > 0)
+    pvals, pidx, pw = _pressure_schedule(into.knots, n, scenario.run.steps)
+    params = Params(
+        actors=scenario.actor_names,
+        issues=scenario.issue_names,
+        n=n,
+        steps=scenario.run.steps,
+        dt=scenario.run.dt,
+        bargain_every=scenario.mechanisms.bargain_every,
+        capability=cap,
+        growth=into.growth,
+        position=into.pos,
+        salience=into.sal,
+        low=into.low,
+        high=into.high,
+        ties=into.ties,
+        ambition=into.amb,
+        strategic_value=into.sval,
+        dependence=into.dep,
+        pressure_values=pvals,
+        pressure_index=pidx,
+        pressure_weight=pw,
+        coef=into.coef,
+        events=_compile_events(scenario, into.hazards, into.effects),
+        alliances=_compile_alliances(scenario, into.decision),
+        sampled=sampled,
+    )
+    if scenario.levers:
+        lever_values = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in levers.items()}
+        apply_levers(params, scenario, lever_values)
+        sampled.update(lever_values)
+    return params
 
-    cap = np.empty((n, A))
-    growth = np.empty((n, A))
-    low = np.array([scenario.issues[k].low for k in issues], dtype=float)
-    high = np.array([scenario.issues[k].high for k in issues], dtype=float)
-    pos = np.broadcast_to(0.5 * (low + high), (n, A, K)).copy()
-    sal = np.zeros((n, A, K))
-    ties = np.zeros((n, A, A))
-    amb = np.zeros((n, A, A))
-    sval = np.ones((n, A))
-    dep = np.zeros((n, A, A))
-    knots: list[list[tuple[int, np.ndarray]]] = [[(0, np.zeros(n))] for _ in actors]
-    coef: dict[str, np.ndarray] = {}
-    hazards: dict[int, np.ndarray] = {}
-    effects: dict[tuple[int, int], np.ndarray] = {}
-    decision: dict[tuple[int, str], np.ndarray] = {}
-    seen_pressure: set[int] = set()
-    for slot in known.values():
-        x = value(slot)
+
+@dataclass
+class _Landing:
+    """The arrays the slots of the parameter map land in, before they become :class:`Params`."""
+
+    cap: np.ndarray
+    growth: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    pos: np.ndarray
+    sal: np.ndarray
+    ties: np.ndarray
+    amb: np.ndarray
+    sval: np.ndarray
+    dep: np.ndarray
+    knots: list[list[tuple[int, np.ndarray]]]
+    coef: dict[str, np.ndarray] = field(default_factory=dict)
+    hazards: dict[int, np.ndarray] = field(default_factory=dict)
+    effects: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    decision: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+    seen_pressure: set[int] = field(default_factory=set)
+
+    @classmethod
+    def empty(cls, scenario: Scenario, n: int) -> _Landing:
+        """Arrays at their defaults: positions mid-scale, strategic values 1, the rest 0."""
+        A, K = len(scenario.actors), len(scenario.issues)
+        low = np.array([issue.low for issue in scenario.issues.values()], dtype=float)
+        high = np.array([issue.high for issue in scenario.issues.values()], dtype=float)
+        return cls(
+            cap=np.empty((n, A)),
+            growth=np.empty((n, A)),
+            low=low,
+            high=high,
+            pos=np.broadcast_to(0.5 * (low + high), (n, A, K)).copy(),
+            sal=np.zeros((n, A, K)),
+            ties=np.zeros((n, A, A)),
+            amb=np.zeros((n, A, A)),
+            sval=np.ones((n, A)),
+            dep=np.zeros((n, A, A)),
+            knots=[[(0, np.zeros(n))] for _ in range(A)],
+        )
+
+    def place(self, slot: Slot, x: np.ndarray, scenario: Scenario) -> None:
+        """Put one slot's values where its target says."""
         head, *index = slot.target
-        if head == "capability":
-            cap[:, index[0]] = x
-        elif head == "growth":
-            growth[:, index[0]] = x
-        elif head == "position":
-            pos[:, index[0], index[1]] = x
-        elif head == "salience":
-            sal[:, index[0], index[1]] = x
+        matrix = {"position": self.pos, "salience": self.sal, "ambition": self.amb, "dependence": self.dep}
+        vector = {"capability": self.cap, "growth": self.growth, "strategic_value": self.sval}
+        if head in matrix:
+            matrix[head][:, index[0], index[1]] = x
+        elif head in vector:
+            vector[head][:, index[0]] = x
         elif head == "tie":
             i, j, symmetric = index
-            ties[:, i, j] = x
+            self.ties[:, i, j] = x
             if symmetric:
-                ties[:, j, i] = x
-        elif head == "ambition":
-            amb[:, index[0], index[1]] = x
-        elif head == "strategic_value":
-            sval[:, index[0]] = x
-        elif head == "dependence":
-            dep[:, index[0], index[1]] = x
+                self.ties[:, j, i] = x
         elif head == "pressure":
             a, j = index
-            if a not in seen_pressure:
-                knots[a] = []
-                seen_pressure.add(a)
-            schedule = scenario.pressure[actors[a]]
+            if a not in self.seen_pressure:
+                self.knots[a] = []
+                self.seen_pressure.add(a)
+            schedule = scenario.pressure[scenario.actor_names[a]]
             at = schedule[j].at if isinstance(schedule, list) and j is not None else 0
-            knots[a].append((at, x))
+            self.knots[a].append((at, x))
         elif head == "coef":
-            coef[index[0]] = x
+            self.coef[index[0]] = x
         elif head == "event_hazard":
-            hazards[index[0]] = x
+            self.hazards[index[0]] = x
         elif head == "effect":
-            effects[(index[0], index[1])] = x
+            self.effects[(index[0], index[1])] = x
         elif head == "alliance":
-            decision[(index[0], index[1])] = x
-    total = cap.sum(axis=1, keepdims=True)
-    cap = np.divide(cap, total, out=np.full_like(cap, 1.0 / A), where=total > 0)
+            self.decision[(index[0], index[1])] = x
 
-    # Pressure: piecewise linear between knots, flat outside them.
+
+def _pressure_schedule(
+    knots: list[list[tuple[int, np.ndarray]]], n: int, T: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each actor's pressure, piecewise linear between its knots and flat outside them: the knot
+    values ``(n, A, J)``, and for every step the left knot ``(T, A)`` and the weight of the right."""
+    A = len(knots)
     J = max(len(k) for k in knots) + 1
     pvals = np.zeros((n, A, J))
     pidx = np.zeros((T, A), dtype=np.intp)
@@ -298,9 +342,14 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
         w = np.where(span > 0, (steps - times[left]) / np.where(span > 0, span, 1.0), 0.0)
         pidx[:, a] = left
         pw[:, a] = np.clip(w, 0.0, 1.0)
+    return pvals, pidx, pw
 
-    ai = {a: i for i, a in enumerate(actors)}
-    ki = {k: i for i, k in enumerate(issues)}
+
+def _compile_events(
+    scenario: Scenario, hazards: dict[int, np.ndarray], effects: dict[tuple[int, int], np.ndarray]
+) -> list[CompiledEvent]:
+    ai = {a: i for i, a in enumerate(scenario.actor_names)}
+    ki = {k: i for i, k in enumerate(scenario.issue_names)}
     events = []
     for e, (name, ev) in enumerate(scenario.events.items()):
         compiled = []
@@ -317,39 +366,18 @@ def assemble(scenario: Scenario, n: int, values: dict[str, np.ndarray]) -> Param
                 i, j = ai[str(f.actor)], -1
             compiled.append(CompiledEffect(f.kind, i, j, op, effects[(e, f_index)], f.symmetric))
         events.append(CompiledEvent(name, ev.at, hazards.get(e), ev.repeat, compiled))
+    return events
 
-    alliances = []
-    for a_index, (name, al) in enumerate(scenario.alliances.items()):
-        members = np.array([ai[m] for m in al.members], dtype=np.intp)
-        alliances.append(CompiledAlliance(name, members, *(decision[(a_index, k)] for k in ALLIANCE_KEYS)))
 
-    params = Params(
-        actors=actors,
-        issues=issues,
-        n=n,
-        steps=T,
-        dt=scenario.run.dt,
-        bargain_every=scenario.mechanisms.bargain_every,
-        capability=cap,
-        growth=growth,
-        position=pos,
-        salience=sal,
-        low=low,
-        high=high,
-        ties=ties,
-        ambition=amb,
-        strategic_value=sval,
-        dependence=dep,
-        pressure_values=pvals,
-        pressure_index=pidx,
-        pressure_weight=pw,
-        coef=coef,
-        events=events,
-        alliances=alliances,
-        sampled=sampled,
-    )
-    if scenario.levers:
-        lever_values = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in levers.items()}
-        apply_levers(params, scenario, lever_values)
-        sampled.update(lever_values)
-    return params
+def _compile_alliances(
+    scenario: Scenario, decision: dict[tuple[int, str], np.ndarray]
+) -> list[CompiledAlliance]:
+    ai = {a: i for i, a in enumerate(scenario.actor_names)}
+    return [
+        CompiledAlliance(
+            name,
+            np.array([ai[m] for m in al.members], dtype=np.intp),
+            *(decision[(k, key)] for key in ALLIANCE_KEYS),
+        )
+        for k, (name, al) in enumerate(scenario.alliances.items())
+    ]

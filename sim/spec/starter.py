@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sim.extras import launcher
+from sim.files import atomic_write_text
 from sim.spec.scenario import SHIPPED_PREFIX
 
 TEMPLATE = '''# {name}: a scenario of your own. It inherits everything from the shipped February 2022
 # baseline and changes only what is written below. Check it with
-#   alliance-sim validate {file}
-#   alliance-sim show {file}      (rows marked + or * are what this file adds or changes)
+#   {cli} validate {file}
+#   {cli} show {file}      (rows marked + or * are what this file adds or changes)
 # and run it with
-#   alliance-sim run {file} -n 2000
+#   {cli} run {file} -n 2000
 #
 # Any number may be uncertain, drawn once per run:
 #   {{dist = "uniform", low = 0.2, high = 0.4}}
@@ -79,7 +81,7 @@ Russia = [{{at = 0, value = 0.6}}, {{at = 24, value = 0.9}}]
 
 def starter_text(name: str, file: str) -> str:
     """The starter scenario called ``name`` as it would be written to ``file``."""
-    return TEMPLATE.format(name=name, file=file, prefix=SHIPPED_PREFIX)
+    return TEMPLATE.format(name=name, file=file, prefix=SHIPPED_PREFIX, cli=launcher() or "alliance-sim")
 
 
 def write_starter(path: Path, force: bool = False) -> Path:
@@ -90,5 +92,5 @@ def write_starter(path: Path, force: bool = False) -> Path:
     if path.exists() and not force:
         raise FileExistsError(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(starter_text(path.stem, str(path)), encoding="utf-8")
+    atomic_write_text(path, starter_text(path.stem, str(path)))
     return path

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim.spec.params import Params
-from sim.spec.scenario import Lever, Scenario
+from sim.spec.scenario import Scenario
+from sim.spec.schema import Lever
 
 LEVER_PREFIX = "levers."
 
@@ -33,6 +34,17 @@ def lever_path(name: str) -> str:
 def status_quo(scenario: Scenario) -> dict[str, float]:
     """Each lever's status-quo value by lever name (the scenario as written)."""
     return {name: lever.status_quo_value for name, lever in scenario.levers.items()}
+
+
+def option_name(lever: Lever, value: float) -> str | None:
+    """The name of the option of an options lever whose value is ``value`` (None for a ranged
+    lever or a value no option has)."""
+    if lever.options is None:
+        return None
+    for name, v in lever.options.items():
+        if abs(v - float(value)) <= 1e-9 * max(1.0, abs(v)):
+            return name
+    return None
 
 
 def snap(lever: Lever, x: np.ndarray) -> np.ndarray:

@@ -1,6 +1,9 @@
-"""The history-matching page: the record and how probable the scenario found it, prior against
-posterior for each value the record moved (with the claims that value rests on), prior and
-posterior predictive checks of each observation, scenario scores and the view from today."""
+"""The pages of history matching: a calibration on the observed record (how probable the scenario
+found the record and what the posterior rests on, prior against posterior for each value the
+record moved with the claims that value rests on, prior and posterior predictive checks of each
+observation, the per-date diagnostics of sequential assimilation, the view from today), the
+scores of scenarios, and the backtest of out-of-sample skill; and the lines the terminal prints
+for each."""
 
 from __future__ import annotations
 
@@ -10,6 +13,37 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import Calibration, Projection
+
+#: the glossary's words for what these pages show beyond the kit's common terms
+EVIDENCE_TERMS = (
+    (
+        "log evidence",
+        "Log of the probability the scenario gave every reading of the record under its error "
+        "model, averaged over the prior; differences between scenarios are log Bayes factors.",
+    ),
+    (
+        "acceptance rate (rejection)",
+        "Share of prior runs kept: each run is kept with probability equal to the record's "
+        "likelihood over the largest it can take, so the kept runs are exact posterior draws.",
+    ),
+    (
+        "effective draws",
+        "How many equally weighted, independent posterior draws the method's output is worth.",
+    ),
+)
+SMC_TERMS = (
+    (
+        "SMC²",
+        "Sequential Monte Carlo over the observation dates: parameter particles, each with a "
+        "particle filter of state particles, weighted by each date's readings and rejuvenated by "
+        "particle Metropolis-Hastings moves when their effective number falls below half.",
+    ),
+    (
+        "effective sample size (ESS)",
+        "How many equally weighted particles the weighted particles are worth (Kish); a date where it "
+        "falls far is a date where the record bites.",
+    ),
+)
 
 
 def share(x: float) -> str:
@@ -144,16 +178,18 @@ def moved_figure(cal: Calibration, top: int = 6):
     shown = (cal.moved or cal.shifts)[:top]
     cols = min(3, max(len(shown), 1))
     rows = -(-max(len(shown), 1) // cols)
-    fig = _figure(3.4 * cols, 2.4 * rows)
+    fig = _figure(4.4 * cols if cols > 1 else 5.2, 3.0 * rows)
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, m in zip(axes, shown):
         x = cal.ensemble.sampled[m.path]
-        post = cal.posterior.sampled[m.path] if cal.posterior is not None else x[cal.accepted]
+        post = cal.posterior.sampled[m.path]
         bins = np.linspace(min(x.min(), post.min()), max(x.max(), post.max()), 31)
         ax.hist(x, bins=bins, density=True, color=NEGATIVE, alpha=0.45, label="prior")
         ax.hist(post, bins=bins, density=True, color=POSITIVE, alpha=0.6, label="posterior")
-        ax.set_title(text(m.path, 40), fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_title(text(m.path, 40), fontsize=9)
+        ax.set_xlabel("value", fontsize=8)
+        ax.set_ylabel("density of the draws", fontsize=8)
+        ax.tick_params(labelsize=8)
         _style(ax)
     for ax in axes[len(shown) :]:
         ax.set_visible(False)
@@ -220,9 +256,30 @@ def dates_frame(cal: Calibration) -> pd.DataFrame:
     )
 
 
-def probability_section(cal: Calibration) -> str:
-    """How probable the record was and what the posterior rests on, in words (HTML)."""
-    from sim.present.report import esc
+def record_sentence(cal: Calibration) -> str:
+    """How probable the scenario found the record and what the posterior rests on, in one or two
+    sentences (plain text)."""
+    z, se = cal.log_evidence, cal.log_evidence_se
+    prob = f"{np.exp(z):.3g}" if z > -700 else "below 1e-300"
+    said = (
+        f"The scenario gave the record a probability of {prob} under its error model (log evidence "
+        f"{z:.2f} ± {se:.2f})"
+    )
+    if cal.smc is not None:
+        return (
+            f"{said}; the posterior rests on {cal.ess:.0f} effective draws from sequential Monte Carlo "
+            f"({cal.smc.distinct} distinct)."
+        )
+    return (
+        f"{said}; {len(cal.accepted):,} of {cal.ensemble.n:,} prior runs accepted "
+        f"(acceptance {share(cal.acceptance)})."
+    )
+
+
+def probability_html(cal: Calibration) -> str:
+    """How probable the record was and what the posterior rests on, in words (HTML paragraphs)."""
+    from sim.analysis.likelihood import wilson
+    from sim.present.page import esc
 
     b = binding_reading(cal)
     z, se = cal.log_evidence, cal.log_evidence_se
@@ -241,27 +298,28 @@ def probability_section(cal: Calibration) -> str:
             "and weighted by each date's readings; when fewer than half the particles kept weight, they "
             "were resampled and moved by particle Metropolis-Hastings, which leaves the exact posterior "
             f"unchanged. Why this method: {esc(cal.reason)}.</p><p>The effective sample size "
-            "(ESS) says how many "
-            "equally weighted draws the weighted particles are worth; a date where it falls far is a "
-            "date where the record bites. The posterior rests on "
+            "(ESS) says how many equally weighted draws the weighted particles are worth; a date "
+            "where it falls far is a date where the record bites. The posterior rests on "
             f"{esc(f'{cal.ess:.0f}')} effective draws ({esc(res.distinct)} distinct).</p>"
         )
     else:
+        k, n = len(cal.accepted), cal.ensemble.n
+        lo, hi = wilson(k, n)
         how = (
-            f"<p>{esc(len(cal.accepted))} of {esc(f'{cal.ensemble.n:,}')} prior replicates were "
-            f"accepted (acceptance rate {esc(f'{cal.acceptance:.2%}')}): each replicate was kept with "
-            "probability equal to the record's likelihood over the largest it can take, so the "
-            "accepted replicates are exact draws from the posterior. The effective sample size of "
-            f"the likelihood weights over all replicates is {esc(f'{cal.ess:.0f}')}."
+            f"<p>{esc(f'{k:,}')} of {esc(f'{n:,}')} prior replicates were accepted (acceptance rate "
+            f"{esc(share(cal.acceptance))}, 95 % interval {esc(share(lo))}–{esc(share(hi))}): each "
+            "replicate was kept with probability equal to the record's likelihood over the largest it "
+            "can take, so the accepted replicates are exact draws from the posterior, and a reading "
+            "that can never be certain (a range read through a wide error) does not crush "
+            "acceptance. The effective sample size of the likelihood weights over all replicates is "
+            f"{esc(f'{cal.ess:.0f}')}."
             + (f" Why this method: {esc(cal.reason)}." if cal.reason else "")
             + "</p>"
         )
     return (
-        "<section><h2>How probable the record was</h2>"
-        + how
-        + f"<p>{evidence}</p><p>The binding observation, the one that limits acceptance most, is "
+        how + f"<p>{evidence}</p><p>The binding observation, the one that limits acceptance most, is "
         f"{esc(b['id'])} ({esc(b['what'])}, {esc(b['date'])}); without it acceptance would be "
-        f"{esc(share(cal.binding.acceptance_without))}. It is {esc(b['verdict'])}.</p></section>"
+        f"{esc(share(cal.binding.acceptance_without))}. It is {esc(b['verdict'])}.</p>"
     )
 
 
@@ -272,111 +330,84 @@ def write_history_report(
     scores: pd.DataFrame | None = None,
     projection: Projection | None = None,
 ) -> Path:
-    """Write the self-contained HTML page of a calibration (same rules as every report: figures
-    embedded as PNG, no script, every string escaped)."""
-    from sim.present.report import _write_page, esc
+    """Write the self-contained HTML page of a calibration (the page kit's rules: answer first with
+    its intervals, a glossary, figures as PNG, no script, every string escaped)."""
+    from sim.present.page import FigureEntry, Page, esc, table_html
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig_dir = path.parent / f"{path.stem}_figures"
-    fig_dir.mkdir(exist_ok=True)
     r = cal.record
-    title = f"History matching: {cal.source.stem}"
     drawn = f"{cal.ensemble.n:,} prior replicates" if cal.method == "rejection" else "SMC²"
-    body = [
-        f"<header><h1>{esc(title)}</h1><p class='sub'>{esc(len(r))} observations from "
-        f"{esc(r.start.isoformat())} to {esc(r.last_date.isoformat())} ({esc(r.path.name)}); "
-        f"{esc(drawn)}, seed {esc(cal.ensemble.seed)}</p></header>"
-    ]
+    page = Page(
+        path,
+        f"Conditioned on the record: {cal.source.stem}",
+        f"{esc(len(r))} observations from {esc(r.start.isoformat())} to {esc(r.last_date.isoformat())} "
+        f"({esc(r.path.name)}); {esc(drawn)}, seed {esc(cal.ensemble.seed)}",
+    )
+    record = record_sentence(cal)
+    note = (
+        "It conditions on the dated record as read through its error model; the intervals are the "
+        "Monte Carlo error of the posterior draws."
+    )
     if projection is not None:
-        body.append(
-            f"<section class='answer'><h2>The view from today</h2><p class='headline'>"
-            f"{esc(projection.sentence())}.</p></section>"
-        )
-    body.append(probability_section(cal))
+        page.answer(f"{esc(projection.sentence())}. {esc(record)}", heading="The view from today", note=note)
+    else:
+        page.answer(esc(record), note=note)
+    page.glossary(
+        ["ks", "predictive", "wilson", "log_bf", "mc_se"],
+        EVIDENCE_TERMS + (SMC_TERMS if cal.smc is not None else ()),
+    )
+    page.section("How probable the record was", probability_html(cal))
     if cal.smc is not None:
-        body.append(
-            _figure_section(
-                cal,
-                fig_dir,
-                "ess",
-                ess_figure(cal),
-                "Effective sample size at each date",
-                "the parameter particles' ESS after each date and the lowest before a move",
-                dates_frame(cal),
-            )
+        ess = FigureEntry(
+            "ess",
+            "Effective sample size at each date",
+            "the parameter particles' ESS after each date and the lowest before a move",
+            "Circles: ESS after the date's readings and moves; triangles: the lowest before a "
+            "resample-move; dotted: half the particles, below which they are resampled and moved.",
+            lambda: ess_figure(cal),
         )
-    body.append(_moved_section(cal, fig_dir))
-    body += _tables(cal, scores)
-    body.append(
-        "<footer>ABC rejection with the error model as kernel: Pritchard et al. (1999), "
-        "Beaumont et al. (2002), Wilkinson (2013). SMC²: Chopin, Jacob &amp; Papaspiliopoulos (2013); "
-        "particle MCMC: Andrieu, Doucet &amp; Holenstein (2010). Bayes factors: Kass &amp; Raftery "
-        "(1995). Wilson (1927) intervals.</footer>"
-    )
-    return _write_page(path, title, body)
-
-
-def _figure_section(cal, fig_dir: Path, name: str, fig, title: str, what: str, table=None) -> str:
-    from sim.present.report import FigureEntry, _figure_html, atomic_write_bytes, esc, figure_png, table_html
-
-    png = figure_png(fig)
-    atomic_write_bytes(fig_dir / f"{name}.png", png)
-    entry = FigureEntry(name, title, what, "", lambda: None)
-    html = f"<section><h2>{esc(title)}</h2>"
-    if table is not None:
-        html += table_html(table)
-    return (
-        html + f"<div class='figs'>{_figure_html(entry, png, f'{fig_dir.name}/{name}.png')}</div></section>"
-    )
-
-
-def _moved_section(cal: Calibration, fig_dir: Path) -> str:
-    from sim.present.report import FigureEntry, _figure_html, atomic_write_bytes, figure_png, table_html
-
-    png = figure_png(moved_figure(cal))
-    atomic_write_bytes(fig_dir / "moved.png", png)
+        page.section("Date by date", table_html(dates_frame(cal)) + page.figures([ess]))
     entry = FigureEntry(
         "moved",
         "Prior and posterior of the values the record moved",
         "histograms of prior and posterior draws",
-        "Two-sample Kolmogorov-Smirnov test at level 0.001 against the prior draws.",
-        lambda: None,
+        "Two-sample Kolmogorov-Smirnov test at level 0.001 against the prior draws (the posterior's "
+        "size taken as its effective draws).",
+        lambda: moved_figure(cal),
     )
-    return (
-        "<section><h2>What the record moved</h2>"
+    page.section(
+        "What the record moved",
         "<p>Each value the record moved, with the claims it rests on and which way the "
-        "record reads them.</p>"
-        + table_html(claim_reading(cal))
-        + f"<div class='figs'>{_figure_html(entry, png, f'{fig_dir.name}/moved.png')}</div>"
-        + "</section>"
+        "record reads them.</p>" + table_html(claim_reading(cal)) + page.figures([entry]),
     )
-
-
-def _tables(cal: Calibration, scores) -> list[str]:
-    from sim.present.report import table_html
-
-    out = []
     if cal.correlations:
         corr = pd.DataFrame(cal.correlations, columns=["value", "with", "Spearman rank correlation"])
-        out.append(
-            "<section><h2>Values the record ties together</h2><p>Rank correlations between "
+        page.section(
+            "Values the record ties together",
+            "<p>Rank correlations between "
             "the posterior draws (the prior draws every value independently). The posterior "
             "scenario file carries marginals only; the posterior draws, and the view "
-            "from today, keep these correlations.</p>" + table_html(corr) + "</section>"
+            "from today, keep these correlations.</p>" + table_html(corr),
         )
-    out.append(
-        "<section><h2>Predictive checks</h2><p>Share of replicates in which each "
+    page.section(
+        "Predictive checks",
+        "<p>Share of replicates in which each "
         "observation happened (without reading error), before and after conditioning (95 % Wilson "
-        "intervals; the posterior's use its draws).</p>" + table_html(predictive_frame(cal)) + "</section>"
+        "intervals; the posterior's use its effective draws).</p>" + table_html(predictive_frame(cal)),
     )
     if scores is not None:
-        out.append(
-            "<section><h2>Scenario scores</h2><p>Probability each scenario gave the record, "
+        page.section(
+            "Scenario scores",
+            "<p>Probability each scenario gave the record, "
             "log score, and log Bayes factor against the best, with Monte Carlo standard "
-            "errors.</p>" + table_html(scores) + "</section>"
+            "errors.</p>" + table_html(scores, labels=SCORE_LABELS),
         )
-    return out
+    page.cite(
+        "ABC rejection with the error model as kernel: Pritchard et al. (1999), Beaumont et al. (2002), "
+        "Wilkinson (2013).",
+        "SMC²: Chopin, Jacob & Papaspiliopoulos (2013); particle MCMC: Andrieu, Doucet & Holenstein (2010).",
+        "Bayes factors: Kass & Raftery (1995). Wilson (1927) intervals.",
+    )
+    return page.write()
 
 
 def predictive_by_scenario(predictive: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -390,32 +421,96 @@ def predictive_by_scenario(predictive: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
+def kass_raftery(log_bf: float) -> str:
+    """Kass & Raftery's (1995) words for the size of a log Bayes factor."""
+    size = abs(log_bf)
+    if size < 1:
+        return "barely worth a mention"
+    if size < 3:
+        return "positive"
+    if size < 5:
+        return "strong"
+    return "very strong"
+
+
+def scores_answer(scores: pd.DataFrame) -> str:
+    """The score page's answer (HTML): the best scenario with its probability of the record and
+    error, the others' log Bayes factors against it on Kass & Raftery's scale."""
+    from sim.present.page import esc
+
+    best = scores.iloc[0]
+    p_se = float(best.p_record) * float(best.log_se)
+    text = (
+        f"Under these assumptions and error model, <b>{esc(best.scenario)}</b> gave the record the highest "
+        f"probability: {best.p_record:.3g} ± {p_se:.2g} (log score {best.log_score:.2f} ± {best.log_se:.2f})."
+    )
+    rest = scores.iloc[1:]
+    if len(rest):
+        worst = rest.iloc[-1]
+        separated = rest[(rest.log_bf_vs_best.abs() - 1.96 * rest.log_bf_se) >= 1]
+        text += (
+            f" The others' log Bayes factors against it run from {rest.log_bf_vs_best.iloc[0]:+.2f} to "
+            f"{worst.log_bf_vs_best:+.2f} (± up to {rest.log_bf_se.max():.2f}); "
+        ).replace("-", "−")
+        if separated.empty:
+            text += (
+                "none is 1 or more in size beyond its noise: on Kass & Raftery's scale the record barely "
+                "separates the stories."
+            )
+        else:
+            names = ", ".join(esc(n) for n in separated.scenario)
+            text += (
+                f"{len(separated)} ({names}) fall behind by at least 1 beyond their noise, at most "
+                f"'{kass_raftery(float(separated.log_bf_vs_best.min()))}' on Kass & Raftery's scale."
+            )
+    return text
+
+
+SCORE_LABELS = {
+    "rank": "rank",
+    "scenario": "scenario",
+    "p_record": "P(record)",
+    "log_score": "log score",
+    "log_se": "± (log score)",
+    "replicates": "runs",
+    "binding": "binding observation",
+    "log_bf_vs_best": "log Bayes factor vs the best",
+    "log_bf_se": "± (log Bayes factor)",
+    "reproduced": "runs that reproduced the record",
+    "estimable": "score estimable",
+    "p_record_below": "P(record) below (95 %)",
+}
+
+
 def write_scores_report(
     scores: pd.DataFrame, predictive: dict[str, pd.DataFrame], path: str | Path, subtitle: str
 ) -> Path:
     """The page of `alliance-sim score`: the ranking with log Bayes factors, and each observation's
     prior predictive probability under each scenario."""
-    from sim.present.report import _write_page, esc, table_html
+    from sim.present.page import Page, esc, table_html
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    title = "Which scenario anticipated the record best?"
-    body = [
-        f"<header><h1>{esc(title)}</h1><p class='sub'>{esc(subtitle)}</p></header>",
-        "<section><h2>Ranking</h2><p>Probability each scenario gave the whole record under the "
+    page = Page(path, "Which scenario anticipated the record best?", esc(subtitle))
+    page.answer(scores_answer(scores))
+    page.glossary(["p_record", "log_score", "log_bf", "mc_se", "predictive"])
+    shown = scores.copy()
+    shown["Kass & Raftery"] = [
+        kass_raftery(x) if i else "(the best)" for i, x in enumerate(shown.log_bf_vs_best)
+    ]
+    page.section(
+        "Ranking",
+        "<p>Probability each scenario gave the whole record under the "
         "error model (the mean of the record's likelihood over its prior replicates), its log, "
         "and the log Bayes factor against the best, with Monte Carlo standard errors (|log BF| "
         "below 1 is barely worth a mention on Kass &amp; Raftery's scale).</p>"
-        + table_html(scores)
-        + "</section>",
-        "<section><h2>Prior predictive check</h2><p>Share of each scenario's replicates in which "
-        "each observation happened (no reading error).</p>"
-        + table_html(predictive_by_scenario(predictive))
-        + "</section>",
-        "<footer>Bayes factors: Kass &amp; Raftery (1995). ABC with the error model as kernel: "
-        "Wilkinson (2013).</footer>",
-    ]
-    return _write_page(path, title, body)
+        + table_html(shown, labels=SCORE_LABELS),
+    )
+    page.section(
+        "Prior predictive check",
+        "<p>Share of each scenario's replicates in which "
+        "each observation happened (no reading error).</p>" + table_html(predictive_by_scenario(predictive)),
+    )
+    page.cite("Bayes factors: Kass & Raftery (1995). ABC with the error model as kernel: Wilkinson (2013).")
+    return page.write()
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,6 +522,41 @@ SCORE_WORDS = {
     "brier": "Brier score (lower is better)",
     "crps": "CRPS (lower is better)",
 }
+BACKTEST_TERMS = (
+    (
+        "log score",
+        "Log of the probability (or density) the forecast gave the reading as it was recorded, "
+        "reading error included; higher is better (a proper score: Gneiting & Raftery 2007).",
+    ),
+    (
+        "Brier score",
+        "(1 − p)² for a discrete fact that came out as forecast with probability p; lower is better.",
+    ),
+    (
+        "CRPS",
+        "Continuous ranked probability score: the forecast draws' mean distance to the outcome less "
+        "half their mean distance to each other, in the tie's units; lower is better.",
+    ),
+    ("persistence", "The last reading of the same thing carries to the later date (a naive baseline)."),
+    ("prior", "The uncalibrated scenario's runs from its start (the prior predictive)."),
+)
+BACKTEST_LABELS = {
+    "score": "score",
+    "against": "against",
+    "difference": "calibrated − baseline",
+    "readings": "readings compared",
+    "verdict": "verdict",
+}
+
+
+def _reading_labels(frame: pd.DataFrame) -> dict[str, str]:
+    """Column words of the per-reading table: ``calibrated:log`` -> ``calibrated, log score``."""
+    labels = {"id": "reading", "date": "date", "observed": "what was read"}
+    for c in frame.columns:
+        if ":" in c:
+            who, score = c.split(":", 1)
+            labels[c] = f"{who}, {SCORE_WORDS.get(score, score).split(' (')[0]}"
+    return labels
 
 
 def backtest_frame(bt) -> pd.DataFrame:
@@ -466,34 +596,57 @@ def backtest_lines(bt) -> list[str]:
     return lines
 
 
-def write_backtest_report(bt, path: str | Path) -> Path:
-    """The page of `alliance-sim backtest`: the summary with Monte Carlo errors, the verdicts,
-    and each later reading's scores."""
-    from sim.present.report import _write_page, esc, table_html
+def backtest_answer(bt) -> str:
+    """The backtest's answer in words (plain text): against each baseline, on each score, whether
+    the calibrated model did better, worse, or could not be told apart."""
+    parts = []
+    for d in bt.differences.itertuples():
+        parts.append(f"{SCORE_WORDS[d.score].split(' (')[0]} against {d.against}: {d.verdict}")
+    said = "; ".join(parts) if parts else "no reading was predicted by every forecaster"
+    return (
+        f"Calibrated on {len(bt.fit)} readings up to {bt.until.isoformat()} and asked to predict the "
+        f"{len(bt.test)} later ones, the calibrated model compares with the baselines as follows — {said}."
+    )
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    title = f"Out-of-sample skill: {bt.source.stem}"
+
+def write_backtest_report(bt, path: str | Path) -> Path:
+    """The page of `alliance-sim backtest`: the answer, the summary with Monte Carlo errors, the
+    verdicts, and each later reading's scores."""
+    from sim.present.page import Page, esc, table_html
+
     diffs = bt.differences.assign(
+        score=[SCORE_WORDS[s].split(" (")[0] for s in bt.differences["score"]],
         difference=[
             f"{d:+.3g} ± {s:.2g}" for d, s in zip(bt.differences["difference"], bt.differences["mc_se"])
-        ]
+        ],
     ).drop(columns=["mc_se"])
-    body = [
-        f"<header><h1>{esc(title)}</h1><p class='sub'>calibrated on {esc(len(bt.fit))} readings up to "
-        f"{esc(bt.until.isoformat())} ({esc(bt.calibration.method)}); {esc(len(bt.test))} later "
-        "readings predicted</p></header>",
-        "<section class='answer'><h2>Does the calibrated model predict what it has not seen?</h2>"
+    page = Page(
+        path,
+        f"Out-of-sample skill: {bt.source.stem}",
+        f"calibrated on {esc(len(bt.fit))} readings up to {esc(bt.until.isoformat())} "
+        f"({esc(bt.calibration.method)}); {esc(len(bt.test))} later readings predicted",
+    )
+    page.answer(
+        esc(backtest_answer(bt)),
+        note="A handful of later readings is a small test: ± is the Monte Carlo error of the simulations, "
+        "not the sampling error of which readings happened to be made.",
+        heading="Does the calibrated model predict what it has not seen?",
+    )
+    page.glossary(["mc_se"], BACKTEST_TERMS)
+    page.section(
+        "Scores",
         "<p>Each later reading is predicted by the posterior draws continued from the last "
         "calibrated date, by the uncalibrated scenario (the prior predictive) and by persistence "
         "(the last reading of the same thing carries). Scores are proper (Gneiting &amp; Raftery "
         "2007), averaged over the readings each forecaster predicts (their number in brackets: "
         "persistence has nothing to carry for a thing never read before); each difference is "
-        "taken over the readings both forecasters predict. ± is the Monte Carlo error of the "
-        "simulations (bootstrap over ensemble members), not the sampling error of which readings "
-        "happened to be made.</p>" + table_html(backtest_frame(bt)) + table_html(diffs) + "</section>",
-        "<section><h2>Each later reading</h2>" + table_html(bt.readings.round(4)) + "</section>",
-        "<footer>Proper scoring rules: Gneiting &amp; Raftery (2007). Calibration: see the "
-        "calibration page of the same record.</footer>",
-    ]
-    return _write_page(path, title, body)
+        "taken over the readings both forecasters predict.</p>"
+        + table_html(backtest_frame(bt))
+        + table_html(diffs, labels=BACKTEST_LABELS),
+    )
+    page.section("Each later reading", table_html(bt.readings.round(4), labels=_reading_labels(bt.readings)))
+    page.cite(
+        "Proper scoring rules: Gneiting & Raftery (2007).",
+        "Calibration: see the calibration page of the same record.",
+    )
+    return page.write()

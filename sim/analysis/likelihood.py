@@ -1,5 +1,5 @@
-"""History matching, the pure part: likelihoods of observations, weights, effective sample size,
-acceptance, the binding observation, scenario scores and Bayes factors.
+"""Conditioning on the observed record, the pure part: likelihoods of observations, weights,
+effective sample size, acceptance, the binding observation, scenario scores and Bayes factors.
 
 Everything here works on arrays already recorded from an ensemble (see
 :mod:`sim.analysis.calibration` for the runs): ``values`` is an ``(n, K)`` array holding, for each

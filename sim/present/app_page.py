@@ -2,7 +2,7 @@
 
 Run it in a browser with ``solara run sim/app.py``, or show it in a notebook cell::
 
-    from sim.present.app import page
+    from sim.present.app_page import page
     page
 
 Pick a scenario (the files in ``scenarios/``: the choice takes effect at once) or load a scenario
@@ -32,6 +32,8 @@ import solara
 from matplotlib.figure import Figure
 from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
+
+from sim.files import atomic_write_bytes
 
 # absolute imports: `solara run sim/app.py` executes this file outside the package
 from sim.model.agents import AllianceModel
@@ -305,14 +307,15 @@ def value_bases(scenario: Scenario) -> dict[str, list[str]]:
 
 def basis_line(scenario: Scenario) -> str:
     """``Values: 60 article claims, 26 public figures, 107 modelling assumptions ...``"""
+    from sim.analysis.variance import BASIS_PLURAL, basis_count
     from sim.vocabulary import BASES
 
     bases = value_bases(scenario)
-    parts = [f"{len(bases[b])} {b}s" for b in BASES if bases.get(b)]
+    parts = [basis_count(len(bases[b]), b) for b in BASES if bases.get(b)]
     mech = sorted({basis for basis, paths in bases.items() for p in paths if p.startswith("mechanisms.")})
     return (
         f"Its values: {', '.join(parts)}; the mechanism coefficients the sliders scale are "
-        f"{' and '.join(m + 's' for m in mech) or 'not grounded'}."
+        f"{' and '.join(BASIS_PLURAL.get(m, m) for m in mech) or 'not grounded'}."
     )
 
 
@@ -345,6 +348,12 @@ def AllianceStatus(model: AllianceModel):  # noqa: N802 - a component
 
 COMPONENTS = (CohesionPlot, TieNetwork, AllianceStatus)
 TITLE = "alliance-sim: back to back or stab in the back?"
+#: let the app bar's title take the bar's width instead of being cut with an ellipsis
+TITLE_STYLE = (
+    ".v-toolbar-title { flex: 1 1 auto !important; min-width: 0; max-width: none; } "
+    ".v-toolbar-title__placeholder { overflow: visible !important; text-overflow: clip !important; "
+    "white-space: normal !important; }"
+)
 
 
 @solara.component
@@ -409,7 +418,7 @@ def Inputs(model: solara.Reactive, params: solara.Reactive):  # noqa: N802 - a c
         data = info.get("data")
         if data is None and info.get("file_obj") is not None:
             data = info["file_obj"].read()
-        target.write_bytes(data or b"")
+        atomic_write_bytes(target, data or b"")
         rebuild({"scenario_file": str(target)})
 
     current = params.value
@@ -486,6 +495,7 @@ def Page(model=None):  # noqa: N802 - the name `solara run` looks for
     play_interval = solara.use_reactive(150)
     render_interval = solara.use_reactive(1)
     use_threads = solara.use_reactive(False)
+    solara.Style(TITLE_STYLE)
     with solara.AppBar():
         solara.AppBarTitle(TITLE)
     with solara.Sidebar(), solara.Column():

@@ -18,7 +18,6 @@ making for complex environmental systems undergoing change. Environ. Model. Soft
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +27,15 @@ import pandas as pd
 
 from sim.analysis.robustness import Robustness, robustness
 from sim.errors import InputError
+from sim.files import atomic_write
 from sim.run.engine import Collector, Design, run_design
+from sim.run.integrity import FILES, levers_manifest, seal_files
+from sim.run.lock import locks
 from sim.run.store import ChunkData, encode_table, write_json
 from sim.spec.correlation import sample_values
-from sim.spec.levers import grid, latin_hypercube, lever_names, lever_path, with_status_quo
-from sim.spec.scenario import Metric, Scenario, load_scenario, stored_scenario
+from sim.spec.lever_values import grid, latin_hypercube, lever_names, lever_path, with_status_quo
+from sim.spec.scenario import Scenario, load_scenario, stored_scenario
+from sim.spec.schema import Metric
 from sim.vocabulary import Fate
 
 WORLDS_TAG = 0x574F524C  # "WORL": the worlds' seed is SeedSequence([seed, WORLDS_TAG])
@@ -88,9 +91,10 @@ def objectives(scenario: Scenario, owner: str | None = None) -> Objectives:
     return Objectives(names, [scenario.metrics[n] for n in names])
 
 
-def sample_worlds(scenario: Scenario, worlds: int, seed: int) -> dict[str, np.ndarray]:
-    """``worlds`` draws of every uncertain value (correlations included): path -> ``(worlds,)``."""
-    return sample_values(scenario, worlds, np.random.default_rng([seed, WORLDS_TAG]))
+def sample_worlds(scenario: Scenario, worlds: int, seed: int, tag: int = WORLDS_TAG) -> dict[str, np.ndarray]:
+    """``worlds`` draws of every uncertain value (correlations included): path -> ``(worlds,)``;
+    another ``tag`` draws another, independent set of worlds from the same seed."""
+    return sample_values(scenario, worlds, np.random.default_rng([seed, tag]))
 
 
 def choose_policies(
@@ -120,6 +124,31 @@ def choose_policies(
     else:
         chosen = latin_hypercube(scenario, names, policies or 64, np.random.default_rng([seed, POLICIES_TAG]))
     return with_status_quo(scenario, chosen)
+
+
+def natural_range(scenario: Scenario, obj: Objectives) -> tuple[np.ndarray, np.ndarray]:
+    """The range each metric can take: probabilities [0, 1], ties [-1, 1], a cost
+    [0, the largest departure its levers allow]."""
+    lo, hi = [], []
+    for m in obj.metrics:
+        if m.kind == "tie":
+            lo.append(-1.0)
+            hi.append(1.0)
+        elif m.levers is not None:  # a cost
+            lo.append(0.0)
+            hi.append(
+                float(
+                    sum(
+                        max(abs(b - scenario.levers[n].status_quo_value) for b in scenario.levers[n].bounds)
+                        for n in m.levers
+                    )
+                )
+                or 1.0
+            )
+        else:
+            lo.append(0.0)
+            hi.append(1.0)
+    return np.array(lo), np.array(hi)
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -192,10 +221,12 @@ def simulate(
     desc: str | None = None,
     hint: str | None = None,
     engine: str = "numpy",
-) -> np.ndarray:
+    per_replicate: bool = False,
+):
     """Run P policies on S worlds x R replicates as one design and return the metrics,
     ``(P, S, K)``: each metric's mean over the replicates of a policy in a world (costs depend on
-    the policy only)."""
+    the policy only). With ``per_replicate``, return ``(M, X)``: also the metrics replicate by
+    replicate, ``(P, S, R, K)``."""
     P = len(next(iter(policies.values())))
     S = len(next(iter(worlds.values()))) if worlds else 1
     values = {path: np.tile(v, P) for path, v in worlds.items()}
@@ -207,6 +238,7 @@ def simulate(
     need_runs = any(m.kind != "cost" for m in obj.metrics)
     K = len(obj.metrics)
     M = np.empty((P, S, K))
+    X = np.empty((P, S, replicates, K)) if per_replicate else None
     if need_runs:
         settings = {
             "points": P * S,
@@ -242,6 +274,7 @@ def simulate(
         count = np.bincount(point, minlength=P * S).astype(float)
         if np.any(count == 0):  # pragma: no cover - every point has its replicates
             raise RuntimeError("a design point has no replicates")
+        rep = table["replicate"].to_numpy()
     actors = scenario.actor_names
     alliance_names = list(scenario.alliances)
     for k, m in enumerate(obj.metrics):
@@ -250,6 +283,8 @@ def simulate(
             for n in m.levers:
                 cost += np.abs(np.asarray(policies[n], dtype=float) - scenario.levers[n].status_quo_value)
             M[:, :, k] = cost[:, None]
+            if X is not None:
+                X[:, :, :, k] = cost[:, None, None]
             continue
         if m.from_ is not None and m.to is not None:  # a tie
             col = table[f"tie:{actors.index(m.from_)}:{actors.index(m.to)}"].to_numpy()
@@ -258,7 +293,11 @@ def simulate(
             fate = table[f"fate:{alliance_names.index(m.alliance)}"].to_numpy()
             col = (fate == int(FATE_OF[m.kind])).astype(float)
         M[:, :, k] = (np.bincount(point, weights=col, minlength=P * S) / count).reshape(P, S)
-    return M
+        if X is not None:
+            flat = X[:, :, :, k].reshape(P * S, replicates)
+            flat[point, rep] = col
+            X[:, :, :, k] = flat.reshape(P, S, replicates)
+    return (M, X) if per_replicate else M
 
 
 # -- evaluating policies ------------------------------------------------------------------------
@@ -275,20 +314,31 @@ class PolicyResults:
     metrics: np.ndarray  # (P, S, K)
     robustness: Robustness
     settings: dict = field(default_factory=dict)
+    replicate_metrics: np.ndarray | None = None  # (P, S, R, K)
 
     @property
     def table(self) -> pd.DataFrame:
         """One row per policy: its levers, each metric's mean and 10th/90th percentile over the
-        worlds, its regret (90th percentile and maximum), its satisficing share and its rank."""
+        worlds, its regret (90th percentile and maximum), its satisficing share and its rank;
+        with replicate-level metrics, the standard errors (``:se``) of the mean, the regret and
+        the satisficing share, regret and satisficing corrected for estimation noise."""
         rob = self.robustness
         out = self.policies.copy()
         for k, name in enumerate(self.objectives.names):
             out[METRIC_PREFIX + name] = rob.mean[:, k]
+            if rob.mean_se is not None:
+                out[f"{METRIC_PREFIX}{name}:se"] = rob.mean_se[:, k]
             out[f"{METRIC_PREFIX}{name}:p10"] = rob.p10[:, k]
             out[f"{METRIC_PREFIX}{name}:p90"] = rob.p90[:, k]
             out[REGRET_PREFIX + name] = rob.regret_p90[:, k]
+            if rob.regret_p90_se is not None:
+                out[f"{REGRET_PREFIX}{name}:se"] = rob.regret_p90_se[:, k]
             out[f"{REGRET_PREFIX}{name}:max"] = rob.regret_max[:, k]
+            if rob.met is not None and np.isfinite(rob.met[:, k]).any():
+                out[f"met:{name}"] = rob.met[:, k]
         out[SATISFICING] = rob.satisficing
+        if rob.satisficing_se is not None:
+            out[f"{SATISFICING}:se"] = rob.satisficing_se
         rank = np.empty(len(out), dtype=np.int64)
         rank[rob.rank()] = np.arange(1, len(out) + 1)
         out["rank"] = rank
@@ -303,10 +353,29 @@ class PolicyResults:
             out[METRIC_PREFIX + name] = self.metrics[:, :, k].ravel()
         return out
 
+    def replicate_evaluations(self) -> pd.DataFrame:
+        """One row per policy, world and replicate: every metric's value there."""
+        X = self.replicate_metrics
+        if X is None:
+            raise ValueError("no replicate-level metrics")
+        P, S, R, K = X.shape
+        out = pd.DataFrame(
+            {
+                "policy": np.repeat(np.arange(P), S * R),
+                "world": np.tile(np.repeat(np.arange(S), R), P),
+                "replicate": np.tile(np.arange(R), P * S),
+            }
+        )
+        for k, name in enumerate(self.objectives.names):
+            out[METRIC_PREFIX + name] = X[:, :, :, k].ravel()
+        return out
+
     def write(self, out: Path) -> dict[str, Path]:
-        """``policies.parquet``, ``evaluations.parquet``, ``worlds.parquet`` and ``manifest.json``."""
+        """``policies.parquet``, ``evaluations.parquet``, ``replicates.parquet`` (each replicate's
+        metrics), ``worlds.parquet`` and ``manifest.json``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
+        (out / "manifest.json").unlink(missing_ok=True)  # no manifest until every file is whole
         paths = {
             "policies": out / "policies.parquet",
             "evaluations": out / "evaluations.parquet",
@@ -314,11 +383,15 @@ class PolicyResults:
             "importance": out / "importance.csv",
             "manifest": out / "manifest.json",
         }
-        self.table.to_parquet(paths["policies"], index=False)
-        lever_importance(self).to_csv(paths["importance"], index=False)
-        self.evaluations().to_parquet(paths["evaluations"], index=False)
-        self.worlds.to_parquet(paths["worlds"], index=False)
-        write_json(paths["manifest"], self.manifest())
+        atomic_write(self.table.to_parquet, paths["policies"], index=False)
+        atomic_write(lever_importance(self).to_csv, paths["importance"], index=False)
+        atomic_write(self.evaluations().to_parquet, paths["evaluations"], index=False)
+        if self.replicate_metrics is not None:
+            paths["replicates"] = out / "replicates.parquet"
+            atomic_write(self.replicate_evaluations().to_parquet, paths["replicates"], index=False)
+        atomic_write(self.worlds.to_parquet, paths["worlds"], index=False)
+        files = [p.name for k, p in paths.items() if k != "manifest"]
+        write_json(paths["manifest"], {**self.manifest(), FILES: seal_files(out, files)})  # checksums
         return paths
 
     def manifest(self) -> dict:
@@ -335,6 +408,7 @@ class PolicyResults:
         }
 
 
+@locks("out")  # one writer per folder
 def evaluate(
     scenario: Scenario | str | Path,
     *,
@@ -395,7 +469,7 @@ def evaluate(
         chosen = {k: v[1:] for k, v in chosen.items()}  # as given, without an added status quo
     world_values = sample_worlds(scenario, worlds, seed)
     start = time.perf_counter()
-    M = simulate(
+    M, X = simulate(
         scenario,
         obj,
         chosen,
@@ -412,6 +486,7 @@ def evaluate(
         desc="policies",
         hint=hint,
         engine=engine,
+        per_replicate=True,
     )
     seconds = time.perf_counter() - start
     policies_df = pd.DataFrame({LEVER_PREFIX + k: v for k, v in chosen.items()})
@@ -424,7 +499,7 @@ def evaluate(
         policies_df,
         worlds_df,
         M,
-        robustness(M, obj.sign, obj.threshold),
+        robustness(M, obj.sign, obj.threshold, replicates=X, seed=seed),
         {
             "seed": seed,
             "policies": P,
@@ -437,42 +512,139 @@ def evaluate(
             "replicate_runs": P * worlds * replicates,
             "seconds": round(seconds, 3),
         },
+        X,
     )
     if out is not None:
         result.write(Path(out))
     return result
 
 
-def format_policies(result: PolicyResults, top: int = 10) -> str:
-    """The most robust policies as a plain-text table (levers, then metrics' means and regrets)."""
-    full = result.table
-    t = full.sort_values("rank").head(top)
-    levers = [c for c in t.columns if c.startswith(LEVER_PREFIX) and full[c].nunique() > 1]
-    names = result.objectives.names
-    head = ["rank", "policy", *[c.removeprefix(LEVER_PREFIX) for c in levers], *names, SATISFICING]
-    rows = [head]
-    for _, r in t.iterrows():
-        rows.append(
-            [
-                str(int(r["rank"])),
-                "status quo" if r.policy == 0 else str(int(r.policy)),
-                *[f"{r[c]:.3g}" for c in levers],
-                *[f"{r[METRIC_PREFIX + n]:.3f} (regret {r[REGRET_PREFIX + n]:.3f})" for n in names],
-                f"{r[SATISFICING]:.2f}",
-            ]
+def share_interval(p: float, se: float | None, worlds: int) -> tuple[float, float]:
+    """95 % interval of a share of worlds: the wider of the bootstrap's (±1.96 standard errors)
+    and Wilson's over the worlds (which stays honest when every world agrees)."""
+    from sim.analysis.likelihood import wilson
+
+    lo, hi = wilson(p * worlds, max(worlds, 1))
+    if se is not None and np.isfinite(se):
+        lo, hi = min(lo, max(p - 1.96 * se, 0.0)), max(hi, min(p + 1.96 * se, 1.0))
+    return lo, hi
+
+
+def lever_display(scenario: Scenario, name: str, value: float) -> str:
+    """A lever's value as a reader names it: the option's name for an options lever (``as_is``),
+    the number otherwise (signed, when the lever's range straddles zero)."""
+    from sim.spec.lever_values import option_name
+
+    lever = scenario.levers.get(name)
+    if lever is not None:
+        named = option_name(lever, value)
+        if named is not None:
+            return named
+        lo, hi = lever.bounds
+        if lo < 0 < hi and value != 0:
+            return f"{value:+.3g}"
+    return f"{value:.3g}"
+
+
+def barely_moving(result: PolicyResults) -> list[int]:
+    """The metrics whose mean moves across the policies by less than 1 % of the metric's natural
+    range or by less than twice its noise (the median standard error of a policy's difference to
+    the status quo): they do not tell the policies apart."""
+    rob = result.robustness
+    lo, hi = natural_range(result.scenario, result.objectives)
+    out = []
+    for k in range(rob.mean.shape[1]):
+        spread = float(np.ptp(rob.mean[:, k]))
+        noise = (
+            2 * float(np.median(rob.diff_se[1:, k]))
+            if rob.diff_se is not None and len(rob.diff_se) > 1
+            else 0
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows)
+        if spread < max(0.01 * (hi[k] - lo[k]), noise):
+            out.append(k)
+    return out
+
+
+#: share of the uncorrected regret that estimation noise may make up before a page warns
+NOISE_WARNING = 0.25
+
+
+def policy_warnings(result: PolicyResults) -> list[str]:
+    """Sentences on what noise does to this evaluation: how much of the regret of the most robust
+    policy was estimation noise (with the replicates that would shrink it), which policies cannot
+    be told apart from it, and which metrics barely move."""
+    rob = result.robustness
+    s = result.settings
+    R = int(s.get("replicates") or rob.replicates or 1)
+    S = int(s.get("worlds") or result.metrics.shape[1])
+    labels = [m.label or n for n, m in zip(result.objectives.names, result.objectives.metrics)]
+    best = int(rob.rank()[0])
+    out = []
+    if not rob.corrected:
+        out.append(
+            f"With {R} replicate per world, regret and satisficing cannot be corrected for "
+            "estimation noise, which inflates regret; run --replicates 4 or more."
+        )
+    elif rob.regret_p90_raw is not None:
+        raw, cor = rob.regret_p90_raw[best], rob.regret_p90[best]
+        frac = np.divide(raw - cor, raw, out=np.zeros_like(raw), where=raw > 0)
+        k = int(np.argmax(frac))
+        if frac[k] > NOISE_WARNING:
+            lo, hi = natural_range(result.scenario, result.objectives)
+            target = 0.05 * (hi[k] - lo[k])  # the noise's part falls as one over sqrt(replicates)
+            need = int(np.ceil(R * ((raw[k] - cor[k]) / target) ** 2))
+            out.append(
+                f"With {R} replicates per world, estimation noise made up {frac[k]:.0%} of the "
+                f"uncorrected 90th-percentile regret of the most robust policy on '{labels[k]}' "
+                f"({raw[k]:.3g} before the correction, {cor[k]:.3g} after). The regrets shown are "
+                f"corrected, but the correction is only as good as the replicates behind it: about "
+                f"--replicates {need} would bring the noise's part under {target:.2g}."
+            )
+    tied = rob.tied_with_best()
+    if tied.sum() > 1:
+        out.append(
+            f"{int(tied.sum())} policies cannot be told apart from the most robust with {S} worlds "
+            f"× {R} replicates (satisficing share and worst regret within 1.96 standard errors): "
+            "read their order as a tie; more --worlds (and --replicates) would separate them."
+        )
+    still = barely_moving(result)
+    if still:
+        names = ", ".join(f"'{labels[k]}'" for k in still)
+        out.append(
+            f"{names} barely move{'s' if len(still) == 1 else ''} across the policies (less than 1 % of "
+            "the natural range, or within noise): they do not tell the policies apart and are left "
+            "out of the trade-off figure."
+        )
+    return out
 
 
 def read_policies(directory: str | Path) -> tuple[pd.DataFrame, dict]:
     """The policy table and manifest of a finished ``levers`` result folder."""
     directory = Path(directory)
-    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest = levers_manifest(directory)  # its shape and every file's checksum, or one line
     return pd.read_parquet(directory / "policies.parquet"), manifest
 
 
 # -- which levers matter -----------------------------------------------------------------------
+
+
+def _src_se(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, resamples: int = 200) -> np.ndarray:
+    """Bootstrap standard errors of the standardised regression coefficients of ``y`` on the
+    columns of ``X`` (policies resampled with replacement)."""
+    n = len(y)
+    draws = []
+    for _ in range(resamples):
+        i = rng.integers(0, n, size=n)
+        Xb, yb = X[i], y[i]
+        sx, sy = Xb.std(axis=0), yb.std()
+        if sy == 0 or np.any(sx == 0):
+            continue
+        A = np.column_stack([np.ones(n), (Xb - Xb.mean(axis=0)) / sx])
+        coef, *_ = np.linalg.lstsq(A, (yb - yb.mean()) / sy, rcond=None)
+        draws.append(coef[1:])
+    if len(draws) < 2:
+        return np.full(X.shape[1], np.nan)
+    return np.std(draws, axis=0, ddof=1)
 
 
 def lever_importance(result: PolicyResults) -> pd.DataFrame:
@@ -483,8 +655,9 @@ def lever_importance(result: PolicyResults) -> pd.DataFrame:
     as a check that does not assume linearity. Common worlds and replicates make the policies'
     means paired, so small effects are not drowned in Monte Carlo noise.
 
-    Returns one row per lever and metric: ``lever``, ``metric``, ``src``, ``spearman``, ``r2``,
-    sorted by metric and by decreasing ``abs(src)``. Levers held fixed are left out.
+    Returns one row per lever and metric: ``lever``, ``metric``, ``src`` with its standard error
+    ``src_se`` (a bootstrap over the policies), ``spearman``, ``r2``, sorted by metric and by
+    decreasing ``abs(src)``. Levers held fixed are left out.
 
     References
     ----------
@@ -495,7 +668,7 @@ def lever_importance(result: PolicyResults) -> pd.DataFrame:
     levers = [c for c in t.columns if c.startswith(LEVER_PREFIX) and t[c].nunique() > 1]
     rows = []
     if not levers:
-        return pd.DataFrame(columns=["lever", "metric", "src", "spearman", "r2"])
+        return pd.DataFrame(columns=["lever", "metric", "src", "src_se", "spearman", "r2"])
     X = t[levers].to_numpy(dtype=float)
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
     A = np.column_stack([np.ones(len(Z)), Z])
@@ -505,6 +678,7 @@ def lever_importance(result: PolicyResults) -> pd.DataFrame:
         if sd == 0:
             continue
         coef, *_ = np.linalg.lstsq(A, (y - y.mean()) / sd, rcond=None)
+        se = _src_se(X, y, rng=np.random.default_rng(0))
         fitted = A @ coef
         ys = (y - y.mean()) / sd
         r2 = 1.0 - float(((ys - fitted) ** 2).sum() / (ys**2).sum())
@@ -517,6 +691,7 @@ def lever_importance(result: PolicyResults) -> pd.DataFrame:
                     "lever": lever.removeprefix(LEVER_PREFIX),
                     "metric": name,
                     "src": float(coef[k + 1]),
+                    "src_se": float(se[k]),
                     "spearman": rho,
                     "r2": r2,
                 }
@@ -601,15 +776,8 @@ def vulnerability(
 
 def load_policy_results(directory: str | Path) -> PolicyResults:
     """A finished ``levers`` result folder read back (:meth:`PolicyResults.write`)."""
-    from sim.run.store import ResultsError
-
     directory = Path(directory)
-    try:
-        manifest = json.loads((directory / "manifest.json").read_text())
-    except (OSError, ValueError) as e:
-        raise ResultsError(f"{directory}: not a finished result folder ({e})") from None
-    if manifest.get("kind") != "levers":
-        raise PolicyError(f"{directory}: expected the folder of an 'alliance-sim levers' run")
+    manifest = levers_manifest(directory)  # its shape and every file's checksum, or one line
     scenario = stored_scenario(manifest["scenario"])
     names = list(manifest["metrics"])
     obj = Objectives(names, [Metric.model_validate(manifest["metrics"][n]) for n in names])
@@ -619,6 +787,11 @@ def load_policy_results(directory: str | Path) -> PolicyResults:
     ev = pd.read_parquet(directory / "evaluations.parquet")
     P, S = len(policies), len(worlds)
     M = np.stack([ev[METRIC_PREFIX + n].to_numpy().reshape(P, S) for n in names], axis=2)
+    X = None
+    if (directory / "replicates.parquet").is_file():
+        rv = pd.read_parquet(directory / "replicates.parquet")
+        R = len(rv) // max(P * S, 1)
+        X = np.stack([rv[METRIC_PREFIX + n].to_numpy().reshape(P, S, R) for n in names], axis=3)
     settings = {
         k: v for k, v in manifest.items() if k not in ("kind", "scenario", "scenario_sha256", "metrics")
     }
@@ -628,6 +801,7 @@ def load_policy_results(directory: str | Path) -> PolicyResults:
         policies.reset_index(drop=True),
         worlds,
         M,
-        robustness(M, obj.sign, obj.threshold),
+        robustness(M, obj.sign, obj.threshold, replicates=X, seed=int(settings.get("seed") or 0)),
         settings,
+        X,
     )

@@ -1,0 +1,106 @@
+"""The ``alliance-sim`` command line.
+
+One module per group of commands, each registering its sub-parsers beside their handlers:
+running and reports (:mod:`~sim.cli.run_commands`), scenario tools
+(:mod:`~sim.cli.scenario_commands`), exploration (:mod:`~sim.cli.explore_commands`), policy
+(:mod:`~sim.cli.policy_commands`) and history (:mod:`~sim.cli.history_commands`). The options
+they share are declared once (:mod:`~sim.cli.options`). A handler reads the parsed options, calls
+the library, and prints what :mod:`sim.present.text` formats: nothing is computed here.
+
+Exit codes: 0 ok, 2 bad input (one line: file, line, field, what was expected), 1 internal error,
+130 interrupted (finished chunks kept; ``--resume`` finishes the run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import sys
+
+from sim.cli import (
+    explore_commands,
+    history_commands,
+    options,
+    policy_commands,
+    run_commands,
+    scenario_commands,
+)
+from sim.cli.options import UsageError
+from sim.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, AllianceError
+
+__all__ = ["GROUPS", "UsageError", "build_parser", "main"]
+
+#: the groups of commands, in the order ``--help`` lists them
+GROUPS = {
+    "running and reports": run_commands,
+    "scenario tools": scenario_commands,
+    "exploration": explore_commands,
+    "policy": policy_commands,
+    "history": history_commands,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = options.Parser(
+        prog="alliance-sim",
+        description="Scenario simulator for the stability of alignments between states.",
+        epilog="commands by group: "
+        + "; ".join(f"{group}: {', '.join(module.COMMANDS)}" for group, module in GROUPS.items()),
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=options.Parser)
+    for module in GROUPS.values():
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see the module docstring)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+
+    def say(text: str) -> None:  # always one line, whatever the message holds
+        print(" ".join(str(text).split()), file=sys.stderr)
+
+    from sim.run.lock import command_scope
+
+    try:
+        options.resolve_scenarios(args)
+        with command_scope():  # the output folders a command holds are let go when it ends
+            return args.handler(args)
+    except AllianceError as e:  # the error family carries its exit code
+        e = run_commands.with_resume_hint(e)
+        say(f"alliance-sim: {e.prefix}{e}")
+        return e.exit_code
+    except KeyboardInterrupt:
+        say("alliance-sim: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into a reader that stopped early (e.g. head)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as e:  # noqa: BLE001 - the last line of defence
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:  # every file is written atomically
+            say(
+                f"alliance-sim: error: {e.filename or 'the output folder'}: {e.strerror}; nothing "
+                "was left half-written; free some space and run the command again"
+            )
+            return EXIT_INTERNAL
+        if isinstance(e, OSError) and e.filename:
+            say(f"alliance-sim: error: {e.filename}: {e.strerror}")
+            return EXIT_BAD_INPUT
+        if args.debug:
+            raise
+        if isinstance(e, MemoryError):
+            say(
+                "alliance-sim: error: out of memory; use fewer replicates per chunk "
+                "(--chunk-size), fewer steps or leave out --trajectories"
+            )
+            return EXIT_INTERNAL
+        say(f"alliance-sim: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)")
+        return EXIT_INTERNAL

@@ -1,0 +1,224 @@
+"""Running and reports: ``run``, ``compare``, ``report``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shlex
+from pathlib import Path
+
+from sim.cli import options
+from sim.cli.options import UsageError
+from sim.errors import EXIT_OK, AllianceError, RunError
+from sim.present import text
+
+COMMANDS = ("run", "compare", "report", "verify")
+
+
+def register(sub) -> None:
+    """Add the group's commands to the sub-parsers ``sub``."""
+    p = options.command(sub, "run", cmd_run, "run the replicates of a scenario and write a result directory")
+    options.add_scenario(p)
+    options.add_run_options(p)
+    options.add_output(p, "results/<name>", force="results", what="result directory")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
+    p.add_argument("--trajectories", action="store_true", help="keep full tie trajectories (small runs)")
+    options.add_report_switch(p, "do not write the HTML report")
+    p.add_argument(
+        "--from-observations",
+        action="store_true",
+        help="continue the accepted "
+        "replicates of the calibration beside SCENARIO (posterior.toml) from their states "
+        "at the last observation; -t sets how many steps, --until the date to reach",
+    )
+    p.add_argument(
+        "--until", type=options.date, help="with --from-observations: the date to run to (YYYY-MM-DD)"
+    )
+
+    p = options.command(sub, "compare", cmd_compare, "run several scenarios and write a comparison report")
+    options.add_scenario(p, "scenarios", nargs="+")
+    options.add_run_options(p)
+    options.add_output(p, "results/<A>-vs-<B>", what="folder for the runs and the report")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rerun even where matching results exist, and replace a comparison already in --out",
+    )
+
+    p = options.command(sub, "report", cmd_report, "write the HTML report of one or more result directories")
+    p.add_argument("results", type=Path, nargs="+")
+    options.add_output(p, "<first dir>/report.html", what="HTML file")
+    p.add_argument("--force", action="store_true", help="replace an existing file that is not a report")
+
+    p = options.command(
+        sub,
+        "verify",
+        cmd_verify,
+        "check result folders: the manifest, every file's checksum, the row count, and a re-run of the "
+        "first and last chunks",
+    )
+    p.add_argument("folders", type=Path, nargs="+")
+    p.add_argument("--no-replay", action="store_true", help="do not re-run the first and last chunks")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`run`: one scenario's ensemble, its summary and report."""
+    if args.from_observations:
+        from sim.cli.history_commands import cmd_project
+
+        return cmd_project(args)
+    if args.until is not None:
+        raise UsageError("--until applies with --from-observations only")
+    if args.resume and args.force:
+        raise UsageError("--resume and --force exclude each other")
+    from sim.run.engine import run_ensemble
+
+    out = args.out or options.results_folder(args.scenario.stem)
+    options.hold(out)  # one writer per folder, for the life of the command
+    with finishing_hint():
+        results = run_with_executor(
+            args,
+            run_ensemble,
+            args.scenario,
+            out=out,
+            resume=args.resume,
+            force=args.force,
+            trajectories=args.trajectories,
+            **run_settings(args),
+        )
+    print(text.run_summary(results))
+    if not args.no_report:
+        from sim.present.report import write_report
+
+        print(text.written({"report": write_report([results], out / "report.html")}))
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """`compare`: several scenarios (finished results reused) and one comparison report."""
+    from sim.analysis.compare import compare, run_folders
+    from sim.present.report import write_report
+
+    out = args.out or options.results_folder("-vs-".join(run_folders(args.scenarios)))
+    options.hold(out, own=("report.html", "*/manifest.json"), force=args.force, what="a comparison")
+    with finishing_hint():
+        comparison = run_with_executor(
+            args, compare, args.scenarios, out, force=args.force, **run_settings(args)
+        )
+    for run, reused in zip(comparison.runs, comparison.reused):
+        if reused:
+            print(text.reused(run.name, run.directory))
+    for run in comparison.runs:
+        print(text.run_summary(run))
+    for d in comparison.differences():
+        print(text.differences(d.base.name, d.other.name, d.alliance, d.table, d.unpaired_because))
+    print(text.written({"report": write_report(comparison.runs, out / "report.html")}))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`report`: an HTML report of finished result directories."""
+    from sim.present.page import is_page
+    from sim.present.report import write_report
+    from sim.run.integrity import refuse_overwrite
+    from sim.run.store import load_results
+
+    target = args.out or args.results[0] / "report.html"
+    refuse_overwrite(target, force=args.force, ours=is_page, what="a report page")
+    options.hold(target.parent)
+    runs = [load_results(d) for d in args.results]
+    print(text.written({"report": write_report(runs, target)}))
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """`verify`: check result folders on demand (:func:`sim.run.integrity.verify`)."""
+    from sim.run.integrity import verify
+
+    for folder in args.folders:
+        print(text.verified(folder, verify(folder, replay=not args.no_replay)))
+    return EXIT_OK
+
+
+# -- shared by the commands that run plain ensembles --------------------------------------------
+
+
+def run_settings(args: argparse.Namespace) -> dict:
+    """The keyword arguments of :func:`sim.run.engine.run_ensemble` that the run options set."""
+    from sim.run.engine import DEFAULT_CHUNK_SIZE, DEFAULT_DTYPE
+
+    return {
+        "replicates": args.replicates,
+        "steps": args.steps,
+        "seed": args.seed,
+        "chunk_size": args.chunk_size or DEFAULT_CHUNK_SIZE,
+        "workers": args.workers,
+        "progress": not args.no_progress,
+        "point": args.point,
+        "dtype": args.dtype or DEFAULT_DTYPE,
+        "why": args.why,
+        "engine": args.engine,
+    }
+
+
+def run_with_executor(args: argparse.Namespace, fn, *positional, **kw):
+    """``fn(*positional, **kw)`` on the executor ``--scheduler`` asks for (the local pool when
+    none), closed afterwards."""
+    client, cluster = options.executor(args)
+    try:
+        return fn(*positional, executor=client.get_executor() if client is not None else None, **kw)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+@contextlib.contextmanager
+def finishing_hint():
+    """Turn a run error that keeps chunks into one that names the command finishing the run."""
+    try:
+        yield
+    except RunError as e:
+        if not e.resume:
+            raise
+        raise e.with_hint(resume_command(**e.resume)) from e.__cause__
+
+
+def with_resume_hint(error: AllianceError) -> AllianceError:
+    """``error`` naming the command that finishes its run, when it carries what that takes (an
+    interrupted run refused by a reader, say); unchanged otherwise."""
+    if not error.resume:
+        return error
+    try:
+        return error.with_hint(resume_command(**error.resume))
+    except (KeyError, TypeError, ValueError):  # settings too damaged to rebuild the command
+        return error
+
+
+def resume_command(source: Path | None, out: Path, settings: dict, point: bool = False) -> str:
+    """The command that finishes an interrupted run (same scenario, same settings)."""
+    from sim.run.engine import DEFAULT_DTYPE, why_window
+
+    parts = ["alliance-sim", "run", str(source) if source else "SCENARIO.toml", "--resume", "--out", str(out)]
+    parts += [
+        "-n",
+        str(settings["replicates"]),
+        "-t",
+        str(settings["steps"]),
+        "--seed",
+        str(settings["seed"]),
+    ]
+    parts += ["--chunk-size", str(settings["chunk_size"])]
+    if settings.get("trajectories"):
+        parts.append("--trajectories")
+    if point:
+        parts.append("--point")
+    if settings.get("dtype") != DEFAULT_DTYPE:
+        parts += ["--dtype", str(settings["dtype"])]
+    engine = settings.get("engine", "numpy")
+    if engine != "numpy":
+        parts += ["--engine", str(engine)]
+    if settings.get("why") != why_window(None, settings["replicates"], engine):
+        parts.append("--why" if settings.get("why") else "--no-why")
+    return shlex.join(parts)
