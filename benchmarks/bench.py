@@ -1,4 +1,4 @@
-"""Speed and memory of the ensemble engine, printed as tables (not a test).
+"""Speed and memory of the experiment runner and the engines, printed as tables (not a test).
 
     ./alliance test --co -q >/dev/null   # (once) make sure .venv exists
     .venv/bin/python benchmarks/bench.py            # everything, about 10 minutes on 2 cores
@@ -24,7 +24,15 @@ load average beside the tables, since other work on the machine slows every figu
 4. replicate-steps per second by chunk size (how the default was chosen);
 5. where one replicate-step's time goes: one 4,096-replicate chunk in this process, each phase
    of the step timed around its function (numpy engine), and the same chunk on the numba engine
-   (draws, the compiled steps, per-chunk work).
+   (the compiled stretches, per-chunk work);
+6. what a user waits for, through the command line (start-up, writing and merging included):
+   ``alliance-sim run status_quo -n 65536 --workers 1`` on each engine side by side (wall and CPU
+   seconds, the numba/numpy ratio), and ``run -n 524288 -j 2 --engine numba`` in replicate-steps
+   per second against 3,000,000;
+7. warm workers: consecutive designs in one process on two workers, each starting its own pool
+   (as before) against the process's warm pool.
+
+    .venv/bin/python benchmarks/bench.py --cli      # tables 6 and 7 only (about 3 minutes)
 """
 
 from __future__ import annotations
@@ -46,8 +54,9 @@ sys.path.insert(0, str(ROOT))
 from sim import AllianceModel, load_scenario  # noqa: E402
 from sim.model import dynamics  # noqa: E402
 from sim.model.reference import ReferenceModel  # noqa: E402
-from sim.run import engine as ensemble  # noqa: E402
-from sim.run.engine import replicate_task, run_chunk, run_ensemble  # noqa: E402
+from sim.run import chunks, collectors  # noqa: E402
+from sim.run.chunks import replicate_task, run_chunk  # noqa: E402
+from sim.run.ensemble import run_ensemble  # noqa: E402
 from sim.spec.scenario import Scenario  # noqa: E402
 
 STATUS_QUO = ROOT / "scenarios" / "status_quo.toml"
@@ -259,12 +268,12 @@ PHASES = [  # (module, function, phase): the step calls these through their modu
     (dynamics, "decide", "alliance decisions"),
     (dynamics, "apply_events", "events"),
     (dynamics, "grow", "growth"),
-    (ensemble, "balanced_share", "per-step summaries"),
+    (collectors, "balanced_share", "per-step summaries"),
     (dynamics, "cohesion", "per-step summaries"),
-    (ensemble, "cohesion_bins", "per-step summaries"),
-    (ensemble, "compile_params", "per-chunk work (parameters, blocs, the replicate table)"),
-    (ensemble, "best_partition", "per-chunk work (parameters, blocs, the replicate table)"),
-    (ensemble, "encode_table", "per-chunk work (parameters, blocs, the replicate table)"),
+    (collectors, "cohesion_bins", "per-step summaries"),
+    (chunks, "compile_params", "per-chunk work (parameters, blocs, the replicate table)"),
+    (collectors, "best_partition", "per-chunk work (parameters, blocs, the replicate table)"),
+    (collectors, "encode_table", "per-chunk work (parameters, blocs, the replicate table)"),
 ]
 
 
@@ -312,6 +321,9 @@ def main() -> None:
     parser.add_argument(
         "--phases", action="store_true", help="only table 5, where one replicate-step's time goes (seconds)"
     )
+    parser.add_argument(
+        "--cli", action="store_true", help="only tables 6 and 7, the command line and warm workers"
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     steps = 120
@@ -325,6 +337,9 @@ def main() -> None:
     if args.phases:
         run_chunk(replicate_task(load_scenario(STATUS_QUO).with_run(steps=5), 0, 0, 64, 1))
         phases_table(fast)
+        return
+    if args.cli:
+        cli_tables(fast)
         return
 
     if fast:
@@ -406,29 +421,119 @@ def main() -> None:
     table("4. chunk size (1 worker, 32,768 replicates)", ["chunk size", "rep-steps/s"], rows)
 
     phases_table(fast)
+    cli_tables(fast)
 
 
 NUMBA_PHASES = [  # (module, function, phase) of the numba engine's chunk
-    ("sim.model.numba_engine", "_draw_block", "random draws (SFC64 streams, compiled)"),
-    ("sim.run.engine", "compile_params", "per-chunk work (parameters, blocs, the replicate table)"),
-    ("sim.run.engine", "best_partition", "per-chunk work (parameters, blocs, the replicate table)"),
-    ("sim.run.engine", "encode_table", "per-chunk work (parameters, blocs, the replicate table)"),
+    ("sim.run.chunks", "compile_params", "per-chunk work (parameters, blocs, the replicate table)"),
+    ("sim.run.collectors", "best_partition", "per-chunk work (parameters, blocs, the replicate table)"),
+    ("sim.run.collectors", "encode_table", "per-chunk work (parameters, blocs, the replicate table)"),
 ]
 
 
 def numba_phase_profile() -> tuple[float, dict[str, float]]:
-    """The numba engine's chunk: nanoseconds per replicate-step in total, in the random draws, in
-    the compiled steps (everything of the step, summaries included) and in per-chunk work."""
+    """The numba engine's chunk: nanoseconds per replicate-step in total, in the compiled stretches
+    (the draws and everything of the step, summaries included) and in per-chunk work."""
     import importlib
 
     from sim.model import numba_engine
 
-    stretch = "compiled stretches"
+    stretch = "compiled stretches (draws, events, decisions, forces, noise, growth, summaries)"
     phases = [(importlib.import_module(m), name, phase) for m, name, phase in NUMBA_PHASES]
-    total, spent = profile_chunk([*phases, (numba_engine._Run, "stretch", stretch)], engine="numba")
-    draws = spent.get(NUMBA_PHASES[0][2], 0.0)  # the stretches draw, too
-    spent["compiled steps (events, decisions, forces, noise, growth, summaries)"] = spent.pop(stretch) - draws
-    return total, spent
+    return profile_chunk([*phases, (numba_engine._Run, "stretch", stretch)], engine="numba")
+
+
+def cli_run(n: int, workers: int, engine: str, steps: int = 120) -> tuple[float, float]:
+    """Wall and CPU seconds (the process tree's user + system time) of ``alliance-sim run
+    status_quo`` as a user types it, without the report."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "sim.cli", "run", str(STATUS_QUO), "-n", str(n), "-t", str(steps)]
+        cmd += ["-j", str(workers), "--engine", engine, "--out", str(Path(out) / "r")]
+        cmd += ["--no-progress", "--no-report"]
+        before = os.times()
+        t = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - t
+        after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return wall, cpu
+
+
+def cli_tables(fast: bool, repeat: int = 2) -> None:
+    """Tables 6 and 7: the command line end to end, and warm workers."""
+    steps = 120
+    engines = ("numpy", "numba") if fast else ("numpy",)
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(repeat):  # alternating, so that both engines see the same load
+        for engine in engines:
+            wall, cpu = cli_run(65536, 1, engine)
+            if engine not in best or wall < best[engine][0]:
+                best[engine] = (wall, cpu)
+    rows = []
+    for engine, (wall, cpu) in best.items():
+        ratio = f"{best['numpy'][0] / wall:.2f}" if engine != "numpy" else "1"
+        rows.append([engine, f"{wall:.1f}", f"{cpu:.1f}", f"{65536 * steps / wall:,.0f}", ratio])
+    table(
+        f"6a. `alliance-sim run status_quo -n 65536 --workers 1` (120 steps, no report; best of {repeat}, "
+        f"engines alternating; load {load()})",
+        ["engine", "wall s", "CPU s", "rep-steps/s", "numba / numpy (wall)"],
+        rows,
+    )
+    print(
+        "  CPU s is the user + system time of the command's processes. With one worker a chunk steps in\n"
+        "  one thread while others draw the next chunk's parameters, build the last one's table and\n"
+        "  store it: on an idle machine CPU above wall is that overlap (a second core at work)"
+    )
+    if fast:
+        n = 524288
+        wall, cpu = cli_run(n, 2, "numba")
+        table(
+            f"6b. `alliance-sim run status_quo -n {n:,} -j 2 --engine numba` (start-up included; "
+            f"load {load()})",
+            ["wall s", "CPU s", "rep-steps/s", "target"],
+            [[f"{wall:.1f}", f"{cpu:.1f}", f"{n * steps / wall:,.0f}", "3,000,000"]],
+        )
+    warm_table("numba" if fast else "numpy")
+
+
+def warm_table(engine: str, calls: int = 4) -> None:
+    """Seconds of consecutive short designs (a 24-step sweep point of 8,192 replicates each) on
+    two workers: a pool started and shut down for each (cold) against the process's warm pool."""
+    from sim.run.collectors import OutcomeCollector
+    from sim.run.designs import Design
+    from sim.run.ensemble import run_design
+    from sim.run.executors import local_executor
+
+    scenario = load_scenario(STATUS_QUO).with_run(steps=24)
+
+    def design(seed: int, executor=None) -> float:
+        t = time.perf_counter()
+        run_design(
+            scenario,
+            Design.single(8192),
+            OutcomeCollector(),
+            seed=seed,
+            workers=2,
+            executor=executor,
+            engine=engine,
+            progress=False,
+        )
+        return time.perf_counter() - t
+
+    rows = []
+    for c in range(calls):
+        pool = local_executor(2)  # a pool of the call's own, as every call had before
+        try:
+            cold = design(c, pool)
+        finally:
+            pool.shutdown()
+        rows.append([c + 1, f"{cold:.2f}", f"{design(c):.2f}"])
+    table(
+        f"7. consecutive designs in one process, 2 workers, {engine} engine (8,192 replicates x 24 steps "
+        f"each; load {load()})",
+        ["call", "own pool s", "warm pool s"],
+        rows,
+    )
 
 
 def phases_table(fast: bool = False) -> None:

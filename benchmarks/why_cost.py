@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.model import dynamics
 from sim.model.attribution import Attribution
-from sim.run.engine import run_ensemble
+from sim.run.ensemble import run_ensemble
 from sim.spec.params import compile_params
 from sim.spec.scenario import load_scenario
 

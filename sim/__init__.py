@@ -63,7 +63,7 @@ def __getattr__(name: str):
 
         value = load_scenario
     elif name == "run_ensemble":
-        from sim.run.engine import run_ensemble
+        from sim.run.ensemble import run_ensemble
 
         value = run_ensemble
     elif name in ("load_results", "Results"):

@@ -53,6 +53,23 @@ class RunError(AllianceError, RuntimeError):
 
 
 class Interrupted(RunError):  # noqa: N818 - reads as what happened
-    """A run stopped by the user (Ctrl-C); finished chunks are kept and ``--resume`` finishes it."""
+    """A run stopped by the user (Ctrl-C) or by a signal to end (SIGTERM, SIGHUP); finished chunks
+    are kept and ``--resume`` finishes it. The exit code is ``128 + signal``: 130 for Ctrl-C."""
 
     exit_code = EXIT_INTERRUPTED
+
+    def __init__(
+        self,
+        message: str = "interrupted",
+        signum: int = EXIT_INTERRUPTED - 128,
+        *,
+        hint: str | None = None,
+        resume: dict | None = None,
+    ):
+        super().__init__(message, hint=hint, resume=resume)
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
+
+    def with_hint(self, hint: str) -> Interrupted:
+        """The same interruption (same signal) with ``hint`` as the way to finish."""
+        return type(self)(self.template, self.signum, hint=hint, resume=self.resume)

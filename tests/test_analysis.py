@@ -270,7 +270,7 @@ def test_common_random_numbers_within_a_stride_and_independent_draws_across():
 def test_design_means_agree_with_the_ensemble_engine():
     """Averaged over design points drawn from the scenario's distributions, the shares match a
     plain ensemble run (same model, different random numbers)."""
-    from sim.run.engine import run_ensemble
+    from sim.run.ensemble import run_ensemble
 
     scenario = load_scenario(ROOT / "scenarios" / "stab_in_the_back.toml").with_run(steps=60)
     factors = an.scenario_factors(scenario)
@@ -376,7 +376,7 @@ def test_cli_sensitivity_reports_bad_input_in_one_line(capsys):
 
 
 def test_cli_discover_on_a_run(tmp_path, capsys):
-    from sim.run.engine import run_ensemble
+    from sim.run.ensemble import run_ensemble
 
     run = tmp_path / "run"
     run_ensemble(

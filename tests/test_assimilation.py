@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from sim import cli, load_scenario
-from sim.analysis import assimilation, particle_filter
+from sim.analysis import particle_filter
 from sim.analysis.assimilation import smc2
 from sim.analysis.calibration import calibrate, condition
 from sim.analysis.particle_filter import ParameterSpace, Runner, run_filters, systematic_rows
 from sim.analysis.synthetic import write_record
 from sim.errors import InputError
-from sim.run.engine import InlineExecutor
+from sim.run.executors import InlineExecutor
 from sim.spec.observations import load_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,33 +198,47 @@ def test_same_seed_same_bytes_on_one_or_two_workers(two_record, tmp_path):
         assert all((o / f).read_bytes() == first for o in outs[1:]), f
 
 
-def test_workers_are_started_once_for_every_stretch(two_record, monkeypatch):
-    """The sampler creates one pool and hands it to every stretch (no process start per stretch)."""
+def test_workers_are_started_once_and_kept_warm_across_stretches(two_record, monkeypatch):
+    """Every stretch of the sampler runs on one warm pool, and a second calibration reuses it: the
+    same executor for every `run_design` call and the same worker processes throughout (no
+    process start per stretch or per call)."""
+    from sim.run.executors import WarmPool
+
     path, _ = two_record
-    made = []
-    real = assimilation.local_executor
-
-    def counting(workers):
-        made.append(workers)
-        return real(workers)
-
-    monkeypatch.setattr(assimilation, "local_executor", counting)
-    seen = set()
+    seen = []
     real_design = particle_filter.run_design
 
     def spy(*args, **kw):
-        seen.add(id(kw["executor"]))
+        seen.append(kw["executor"])
         return real_design(*args, **kw)
 
     monkeypatch.setattr(particle_filter, "run_design", spy)
     scenario = load_scenario(TWO)
-    smc2(scenario, load_record(path, scenario), particles=32, seed=1, workers=2)
-    assert made == [2] and len(seen) == 1
+    record = load_record(path, scenario)
+    smc2(scenario, record, particles=32, seed=1, workers=2)
+    pool = seen[0]
+    assert isinstance(pool, WarmPool) and len(seen) > 10
+    pids = set(pool._processes)
+    smc2(scenario, record, particles=32, seed=2, workers=2)
+    assert all(e is pool for e in seen) and set(pool._processes) == pids
+
+
+def test_the_sampler_runs_on_the_compiled_engine(two_record):
+    """The compiled engine continues saved states, so SMC² runs on it too; with the same seed it
+    gives the same draws on one worker and on two."""
+    pytest.importorskip("numba")
+    path, _ = two_record
+    scenario = load_scenario(TWO)
+    record = load_record(path, scenario)
+    runs = [smc2(scenario, record, particles=32, seed=3, workers=w, engine="numba") for w in (1, 2)]
+    for p in ("mechanisms.affinity", "ties.0.A.B"):
+        assert np.array_equal(runs[0].values[p], runs[1].values[p])
+    assert runs[0].log_evidence == runs[1].log_evidence and runs[0].effective > 5
 
 
 def test_an_engine_that_cannot_continue_saved_states_is_one_line(two_record, monkeypatch):
-    """Until the compiled engine continues saved states, asking SMC for it is a one-line error
-    before any work (here an engine that refuses saved states stands in for it)."""
+    """Asking SMC for an engine that cannot continue saved states is a one-line error before any
+    work (an engine that refuses saved states stands in for one)."""
     path, _ = two_record
     from sim.model import engines
 

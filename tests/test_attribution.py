@@ -111,7 +111,7 @@ def test_columns_name_every_force_per_alliance():
 
 
 def test_engine_adds_why_columns_and_nothing_else_changes(tmp_path):
-    from sim.run.engine import run_ensemble
+    from sim.run.ensemble import run_ensemble
 
     kw = dict(replicates=64, steps=30, seed=3, progress=False, chunk_size=32)
     on = run_ensemble(SCENARIOS[1], out=tmp_path / "on", why=True, **kw).replicates

@@ -25,7 +25,7 @@ from sim.analysis.calibration import (
 )
 from sim.errors import InputError
 from sim.model import dynamics
-from sim.run.engine import stream_seeds
+from sim.run.designs import stream_seeds
 from sim.run.integrity import file_record
 from sim.spec.observations import load_record
 from sim.spec.params import compile_params

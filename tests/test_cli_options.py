@@ -27,7 +27,7 @@ SCENARIO = "scenarios/status_quo.toml"
 
 # mode -> (argv before the option, the functions replaced, the function the options configure)
 MODES = {
-    "run": (["run", "status_quo"], ["sim.run.engine.run_ensemble", "sim.present.report.write_report"]),
+    "run": (["run", "status_quo"], ["sim.run.ensemble.run_ensemble", "sim.present.report.write_report"]),
     "project": (
         ["run", "cal/posterior.toml", "--from-observations"],
         [
@@ -145,7 +145,7 @@ MODES = {
     ),
 }
 
-RUN = "sim.run.engine.run_ensemble"
+RUN = "sim.run.ensemble.run_ensemble"
 COMPARE = "sim.analysis.compare.compare"
 PROJECT = "sim.analysis.calibration.project"
 SWEEP = "sim.analysis.sweep.run_sweep"

@@ -28,7 +28,8 @@ from sim.analysis.streaming import (
 from sim.analysis.variance import variance_by_basis
 from sim.present.text import format_fate_table
 from sim.run import store
-from sim.run.engine import replicate_task, run_chunk, run_ensemble
+from sim.run.chunks import replicate_task, run_chunk
+from sim.run.ensemble import run_ensemble
 from sim.run.replicate_table import LOGICAL_TYPE, RowGroups, narrowable, plan_storage, widened
 from sim.run.store import decode_table, load_results
 from sim.spec.scenario import load_scenario

@@ -1,4 +1,4 @@
-"""The experiment engine's designs: blocks, per-replicate values, saved starts, collectors."""
+"""The experiment runner's designs: blocks, per-replicate values, saved starts, collectors."""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ import pytest
 
 from sim.errors import InputError
 from sim.model import dynamics
-from sim.run.engine import (
-    Block,
-    Design,
-    OutcomeCollector,
-    Start,
-    blocks,
-    run_design,
-    stream_seeds,
-)
+from sim.run.collectors import OutcomeCollector
+from sim.run.designs import Block, Design, Start, blocks, stream_seeds
+from sim.run.ensemble import run_design
 from sim.spec.params import compile_params
 from sim.spec.scenario import load_scenario
 from sim.vocabulary import fate_column
@@ -72,7 +66,7 @@ def test_per_replicate_values_equal_the_same_values_per_point():
 
 def test_a_design_started_from_saved_states_continues_them():
     """Replicates started from states saved at step t0 continue exactly as the kernel does from
-    the same states with the same draws (the engine adds chunks and workers, not dynamics)."""
+    the same states with the same draws (the runner adds chunks and workers, not dynamics)."""
     scenario = load_scenario(DATA / "all_mechanisms.toml").with_run(steps=30, replicates=50)
     params = compile_params(scenario, 50, np.random.default_rng(1))
     half = dynamics.run(params, np.random.default_rng(2), steps=12)
@@ -88,7 +82,7 @@ def test_a_design_started_from_saved_states_continues_them():
         progress=False,
         dtype="float64",
     )
-    # the same continuation through the kernel, chunk by chunk with the engine's seeds
+    # the same continuation through the kernel, chunk by chunk with the runner's seeds
     for (block, cols), start in zip(parts, (0, 20, 40), strict=True):
         assert block.rep_start == start
         rows = slice(start, start + block.size)

@@ -1,4 +1,4 @@
-"""The ensemble engine: chunk seeding, executors, exact reproducibility, resume, retries."""
+"""The experiment runner: chunk seeding, executors, exact reproducibility, resume, retries."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.run.engine import EnsembleError, replicate_task, run_chunk, run_ensemble
+from sim.run.chunks import replicate_task, run_chunk
+from sim.run.ensemble import EnsembleError, run_ensemble
 from sim.run.store import ResultsError, load_results, merge_summaries
 from sim.spec.scenario import load_scenario
 from tests.conftest import DATA, ROOT

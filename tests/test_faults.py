@@ -28,8 +28,9 @@ import pytest
 
 from sim.cli import main
 from sim.cli.run_commands import resume_command
-from sim.run import engine as ensemble_module
-from sim.run.engine import EnsembleError, run_chunk, run_ensemble
+from sim.run import ensemble as ensemble_module
+from sim.run.chunks import run_chunk
+from sim.run.ensemble import EnsembleError, run_ensemble
 from sim.run.store import ResultsError, chunk_paths, sha256_file
 from tests.conftest import DATA, ROOT
 

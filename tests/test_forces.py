@@ -105,7 +105,7 @@ def test_dependence_conflict_by_hand():
 
 
 def test_balanced_share_by_hand():
-    from sim.run.engine import balanced_share
+    from sim.run.collectors import balanced_share
 
     W = np.ones((1, 3, 3)) - np.eye(3)
     assert balanced_share(W)[0] == pytest.approx(1.0)

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sim.model import dynamics
-from sim.run.engine import replicate_task, run_chunk
+from sim.run.chunks import replicate_task, run_chunk
 from sim.spec.params import compile_params
 from sim.spec.scenario import Scenario, ScenarioError, load_scenario
 
@@ -414,10 +414,10 @@ def test_nan_guard_checks_every_few_steps():
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")  # NaN bins
 def test_nan_guard_from_the_command_line_is_one_line_naming_file_and_mechanism(tmp_path, monkeypatch, capsys):
-    import sim.run.engine as ensemble_module
+    import sim.run.chunks as chunks_module
     from sim.cli import main
 
-    real, calls = ensemble_module.compile_params, []
+    real, calls = chunks_module.compile_params, []
 
     def poisoned(scenario, n, rng=None):
         calls.append(n)
@@ -425,7 +425,7 @@ def test_nan_guard_from_the_command_line_is_one_line_naming_file_and_mechanism(t
         params.position[:, 0, 0] = np.nan
         return params
 
-    monkeypatch.setattr(ensemble_module, "compile_params", poisoned)
+    monkeypatch.setattr(chunks_module, "compile_params", poisoned)
     scenario = Path(__file__).parent / "data" / "all_mechanisms.toml"
     code = main(
         [

@@ -8,7 +8,7 @@ import pytest
 
 from sim.analysis.given_data import DUMMY, delta_discrete, given_data, pawn_discrete
 from sim.cli import main
-from sim.run.engine import run_ensemble
+from sim.run.ensemble import run_ensemble
 
 
 def test_delta_of_a_threshold_output_is_one_half_and_of_an_unrelated_input_near_zero():

@@ -198,7 +198,7 @@ def test_without_flock_the_fallback_still_keeps_a_second_writer_out(tmp_path, mo
 
 
 def test_a_refused_run_leaves_no_empty_folder(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("sim.run.engine.disk_need", lambda *a: 1 << 60)
+    monkeypatch.setattr("sim.run.ensemble.disk_need", lambda *a: 1 << 60)
     out = tmp_path / "new" / "run"
     code, err = run_cli(["run", SCENARIO, *SMALL_RUN, "--out", out], capsys)
     assert code == 2 and "MB free" in one_line(err)
@@ -601,32 +601,34 @@ def test_score_marks_a_scenario_that_never_reproduced_the_record_as_not_estimabl
 
 def test_the_disk_estimate_is_a_lower_bound_within_a_factor_of_two_of_the_peak(tmp_path, monkeypatch):
     """The peak of a run on disk is its chunk files plus the merged results beside them."""
-    from sim.run import engine
+    from sim.run import ensemble
 
     peak = {}
-    merge = engine.finalize
+    merge = ensemble.finalize
 
     def measuring(out, *args, **kwargs):
         chunks = sum(p.stat().st_size for p in (Path(out) / "chunks").iterdir())
         merge(out, *args, **kwargs)
         peak["bytes"] = chunks + sum(p.stat().st_size for p in Path(out).iterdir() if p.is_file())
 
-    monkeypatch.setattr(engine, "finalize", measuring)
+    monkeypatch.setattr(ensemble, "finalize", measuring)
     scenario = ROOT / "scenarios" / "status_quo.toml"  # many sampled values: most of a row
-    engine.run_ensemble(
+    ensemble.run_ensemble(
         scenario, replicates=3000, steps=6, chunk_size=500, why=False, progress=False, out=tmp_path / "r"
     )
     from sim.run.footprint import disk_need
     from sim.spec.scenario import load_scenario
 
-    need = disk_need(load_scenario(scenario).with_run(replicates=3000, steps=6), 500, False, engine.HIST_BINS)
+    need = disk_need(
+        load_scenario(scenario).with_run(replicates=3000, steps=6), 500, False, ensemble.HIST_BINS
+    )
     assert 0.5 * peak["bytes"] <= need <= peak["bytes"], (need, peak)
 
 
 def test_resume_of_a_finished_run_does_nothing_and_needs_no_free_space(finished, tmp_path, monkeypatch):
     from collections import namedtuple
 
-    from sim.run import engine
+    from sim.run import ensemble
 
     folder = tmp_path / "run"
     shutil.copytree(finished, folder)
@@ -634,7 +636,7 @@ def test_resume_of_a_finished_run_does_nothing_and_needs_no_free_space(finished,
     Usage = namedtuple("Usage", "total used free")
     monkeypatch.setattr("shutil.disk_usage", lambda p: Usage(1 << 30, 1 << 30, 0))
     ran = []
-    monkeypatch.setattr(engine, "run_chunk", lambda task: ran.append(task) or None)
+    monkeypatch.setattr(ensemble, "run_chunk", lambda task: ran.append(task) or None)
     argv = ["run", str(SCENARIO), *SMALL_RUN, "-j", "1", "--trajectories", "--resume", "--out", str(folder)]
     code = cli.main(argv)
     assert code == 0 and ran == []

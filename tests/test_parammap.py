@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.run.engine import run_ensemble
+from sim.run.ensemble import run_ensemble
 from sim.spec.parammap import slots
 from sim.spec.params import compile_params
 from sim.spec.scenario import load_scenario

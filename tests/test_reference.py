@@ -72,7 +72,7 @@ def test_kernel_matches_reference_to_1e9(full_scenario):
     assert np.abs(kernel[:, -1] - kernel[:, 0]).max() > 0.1
 
 
-FLOAT32_TOLERANCE = 1e-5  # the ensemble engine's default precision, stated in the README
+FLOAT32_TOLERANCE = 1e-5  # the experiment runner's default precision, stated in the README
 
 
 @pytest.mark.parametrize("path", ["full", "baseline"])

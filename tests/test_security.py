@@ -27,7 +27,7 @@ import pytest
 from sim import cli
 from sim.cli import main
 from sim.present.report import write_report
-from sim.run.engine import run_ensemble
+from sim.run.ensemble import run_ensemble
 from sim.run.store import safe_name
 from sim.spec.scenario import load_scenario
 from tests.conftest import DATA, ROOT

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.analysis.why import why_frame, why_groups, why_sentence
-from sim.run.engine import run_ensemble
+from sim.run.ensemble import run_ensemble
 from sim.run.replay import replay
 from sim.vocabulary import FATES, defector_column, end_step_column, fate_column
 

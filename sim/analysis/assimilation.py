@@ -84,6 +84,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,7 +103,7 @@ from sim.analysis.particle_filter import (
 )
 from sim.errors import InputError
 from sim.model import dynamics
-from sim.run.engine import InlineExecutor, local_executor
+from sim.run.executors import InlineExecutor, warm_executor
 from sim.spec.observations import Record
 from sim.spec.params import assemble
 from sim.spec.scenario import Scenario
@@ -419,15 +420,18 @@ def smc2(
     seed
         Every draw (the engine's streams and the sampler's own) derives from it.
     workers, executor
-        Local processes, created once and kept for every stretch (or an executor passed in).
+        Local processes (``None``: all cores; 1: this process), the process's warm pool kept for
+        every stretch (:func:`sim.run.executors.warm_executor`), or an executor passed in.
     max_moves
         PMMH iterations at most per resample-move.
     """
     check_engine(scenario, engine, dtype)
     space = ParameterSpace(scenario)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SMC_STREAM,)))
-    own = executor is None
-    pool = executor or (InlineExecutor() if (workers or 1) <= 1 else local_executor(int(workers or 1)))
+    size = (os.cpu_count() or 1) if workers is None else int(workers)
+    # one executor for every stretch: this process for one worker, otherwise the process's warm
+    # pool (started once, its workers kept alive across stretches and across calls)
+    pool = executor or (InlineExecutor() if size <= 1 else warm_executor(size, engine, dtype))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -439,8 +443,6 @@ def smc2(
     finally:
         if bar is not None:
             bar.close()
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run(runner: Runner, rng, particles: int, nx: int, max_nx: int, max_moves: int) -> SMCResult:

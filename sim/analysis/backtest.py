@@ -39,7 +39,8 @@ from sim.analysis.readings import ObservationCollector, gather, simulate
 from sim.analysis.scoring import crps_ensemble
 from sim.errors import InputError
 from sim.model import dynamics
-from sim.run.engine import Design, Start, run_design
+from sim.run.designs import Design, Start
+from sim.run.ensemble import run_design
 from sim.spec.observations import READ_TIES, TIE_KINDS, Observation, Record, load_record
 from sim.spec.scenario import Scenario, load_scenario
 

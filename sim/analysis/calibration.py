@@ -308,7 +308,7 @@ def calibrate(
         Refuse (:class:`CalibrationError`, naming the binding observation) below this many
         effective posterior draws.
     workers
-        Local processes of the engine (the result does not depend on them).
+        Local processes of the runner (the result does not depend on them).
     exclude
         Observation ids left out (to see what one observation does to the posterior).
     engine

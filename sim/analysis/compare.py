@@ -2,7 +2,7 @@
 runs, each fate's B − A with a paired and an unpaired interval.
 
 Two runs of the same seed and chunk size draw replicate ``r`` from the same chunk seed
-(:func:`sim.run.engine.chunk_seed`): common random numbers. Pairing the runs replicate by replicate
+(:func:`sim.run.designs.stream_seeds`): common random numbers. Pairing the runs replicate by replicate
 then removes the part of the Monte Carlo error the two share, and the interval of the mean paired
 difference is narrower than the unpaired interval whenever the two fates are positively correlated
 across replicates (Law 2015, section 11.2 on common random numbers; the paired-t interval of
@@ -29,7 +29,8 @@ import pandas as pd
 
 from sim.analysis.outcomes import Z95, wilson_interval
 from sim.errors import InputError
-from sim.run.engine import DEFAULT_CHUNK_SIZE, DEFAULT_DTYPE, reusable, run_ensemble
+from sim.run.chunks import DEFAULT_DTYPE
+from sim.run.ensemble import DEFAULT_CHUNK_SIZE, reusable, run_ensemble
 from sim.run.store import Results, safe_name
 from sim.vocabulary import FATES, REPLICATE, fate_column
 
@@ -181,7 +182,7 @@ def compare(
     out : path
         The folder of the runs (``out/<name>``).
     replicates, steps, seed, chunk_size, workers, executor, progress, point, dtype, engine, why
-        As for :func:`sim.run.engine.run_ensemble`, the same for every scenario.
+        As for :func:`sim.run.ensemble.run_ensemble`, the same for every scenario.
     force : bool
         Run every scenario again; by default a folder that holds finished results of exactly this
         scenario and these settings is used as it is.

@@ -5,7 +5,7 @@ scenario's rank correlations, :mod:`sim.spec.correlation`); levers L are the sce
 ``[levers]``, set by P *policies* (a Latin hypercube or a full grid, plus the status quo); the
 relationships R are the model; metrics M are the scenario's ``[metrics]`` (Lempert, Popper &
 Bankes 2003). Every policy runs on the same S worlds x R replicates as one design of the
-experiment engine, with the world as the common-random-numbers group: replicate r of world s
+experiment runner, with the world as the common-random-numbers group: replicate r of world s
 sees the same noise, events and decisions under every policy, so differences between policies
 are paired and two identical policies give identical metrics, bit for bit.
 
@@ -28,7 +28,9 @@ import pandas as pd
 from sim.analysis.robustness import Robustness, robustness
 from sim.errors import InputError
 from sim.files import atomic_write
-from sim.run.engine import Collector, Design, run_design
+from sim.run.collectors import Collector
+from sim.run.designs import Design
+from sim.run.ensemble import run_design
 from sim.run.integrity import FILES, levers_manifest, seal_files
 from sim.run.lock import locks
 from sim.run.store import ChunkData, encode_table, write_json

@@ -354,7 +354,7 @@ def optimize(
         # (interpreters importing numpy) fifty times over
         import os
 
-        from sim.run.engine import local_executor
+        from sim.run.executors import local_executor
 
         size = (os.cpu_count() or 1) if workers is None else workers
         if size > 1:

@@ -530,7 +530,7 @@ def balance_index(summary: Mapping[str, np.ndarray]) -> np.ndarray:
     """Mean share of balanced triads per step, ``balance_sum / balance_n``: (steps + 1,).
 
     A triad is balanced when the product of the signs of its three (symmetrised) ties is
-    positive: "the friend of my friend is my friend". The ensemble engine averages it over the
+    positive: "the friend of my friend is my friend". The experiment runner averages it over the
     first replicates of each chunk (``balance_n`` of them; all replicates when absent).
 
     References

@@ -1,6 +1,6 @@
 """Sobol indices over time: which assumptions decide whether an alliance is still active at step t.
 
-The Saltelli design of :mod:`sim.analysis.sensitivity` is run once through the experiment engine
+The Saltelli design of :mod:`sim.analysis.sensitivity` is run once through the experiment runner
 with a collector that counts, per design point, the replicates in which the alliance is still
 active after each step of a time grid; each step's share ``P(active after t)`` is one output, and
 its Sobol indices (total ``ST`` and first-order ``S1``, with the same common-random-number layout
@@ -29,7 +29,9 @@ from sim.analysis.sensitivity import (
     sobol_indices,
     to_scale,
 )
-from sim.run.engine import Block, Collector, Design, run_design
+from sim.run.collectors import Collector
+from sim.run.designs import Block, Design
+from sim.run.ensemble import run_design
 from sim.spec.params import Params
 from sim.spec.scenario import Scenario, load_scenario
 

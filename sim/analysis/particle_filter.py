@@ -34,7 +34,8 @@ from sim.analysis import likelihood
 from sim.analysis.readings import ObservationCollector
 from sim.errors import InputError
 from sim.model import dynamics
-from sim.run.engine import Design, Start, run_design
+from sim.run.designs import Design, Start
+from sim.run.ensemble import run_design
 from sim.spec.observations import READ_TIES, Record
 from sim.spec.parammap import clip_bounds, uncertain_slots
 from sim.spec.params import assemble

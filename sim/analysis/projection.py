@@ -4,7 +4,7 @@ last observation, stored as a result directory like any run (so the same report,
 
 Each posterior draw keeps the parameter values it was drawn with (``posterior.parquet``) and its
 state at the last observation (``states.npz``): a one-point design of the experiment engine with
-per-replicate values and saved starts (:class:`sim.run.engine.Start`). Whatever the method that
+per-replicate values and saved starts (:class:`sim.run.designs.Start`). Whatever the method that
 conditioned them (rejection keeps whole replicates; sequential Monte Carlo keeps the particles that
 survived every date), the draws continued are those that reproduced the record.
 """
@@ -23,7 +23,9 @@ from sim.analysis import likelihood
 from sim.errors import InputError
 from sim.files import atomic_write, atomic_write_text
 from sim.model import dynamics
-from sim.run.engine import DEFAULT_CHUNK_SIZE, Design, ReplicateCollector, Start, run_design
+from sim.run.collectors import ReplicateCollector
+from sim.run.designs import Design, Start
+from sim.run.ensemble import DEFAULT_CHUNK_SIZE, run_design
 from sim.run.integrity import calibration_manifest
 from sim.run.lock import LOCK_FILE, locks
 from sim.run.store import load_results, read_manifest
@@ -157,7 +159,7 @@ def project(
     for ``steps`` more steps (or up to the date ``until``).
 
     A one-point design of the experiment engine with per-replicate values and saved starts
-    (:class:`sim.run.engine.Start`), seeded by ``seed`` (default the calibration's), so the same
+    (:class:`sim.run.designs.Start`), seeded by ``seed`` (default the calibration's), so the same
     seed gives the same bytes on any number of ``workers``. With ``out`` the continued run is a
     result directory there (``replicates.parquet``, ``summary.npz``, ``manifest.json``: what
     ``alliance-sim report`` reads), with ``projection.parquet`` and ``projection.json`` beside it.

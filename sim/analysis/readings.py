@@ -19,7 +19,9 @@ import pandas as pd
 from sim.analysis import likelihood
 from sim.model import dynamics
 from sim.model.landscape import best_partition
-from sim.run.engine import Collector, Design, run_design
+from sim.run.collectors import Collector
+from sim.run.designs import Design
+from sim.run.ensemble import run_design
 from sim.spec.observations import READ_TIES, Record
 from sim.spec.scenario import Scenario
 from sim.spec.values import point_value
@@ -88,8 +90,9 @@ class ObservationCollector(Collector):
     False`` leaves the drawn values out of the payload (the stretches of
     :mod:`sim.analysis.assimilation`, which set them).
 
-    An engine :class:`~sim.run.engine.Collector`: ``begin(block, params)``, ``record(state)`` at
-    t = 0 and after every step, ``end(block, params, state)`` returning the chunk's payload (a dict).
+    A :class:`~sim.run.collectors.Collector` of the experiment runner: ``begin(block, params)``,
+    ``record(state)`` at t = 0 and after every step, ``end(block, params, state)`` returning the
+    chunk's payload (a dict).
     """
 
     def __init__(
@@ -214,7 +217,7 @@ def simulate(
     engine: str = "numpy",
 ) -> Ensemble:
     """Run ``replicates`` prior draws of ``scenario`` up to the record's last step (a one-point
-    design of :func:`sim.run.engine.run_design`: the same draws as ``run`` with the same seed and
+    design of :func:`sim.run.ensemble.run_design`: the same draws as ``run`` with the same seed and
     chunk size) and read the observations with an :class:`ObservationCollector`."""
     short = scenario.with_run(steps=max(record.last_step, 1))
     collector = ObservationCollector(scenario, record, seed=seed, keep_states=keep_states)

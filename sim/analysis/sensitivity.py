@@ -65,7 +65,9 @@ import pandas as pd
 
 from sim.errors import InputError
 from sim.extras import install_hint
-from sim.run.engine import Block, Collector, Design, run_design
+from sim.run.collectors import Collector
+from sim.run.designs import Block, Design
+from sim.run.ensemble import run_design
 from sim.spec.parammap import Slot, slots
 from sim.spec.params import Params
 from sim.spec.scenario import Scenario, load_scenario
@@ -74,7 +76,7 @@ from sim.vocabulary import FATE_OUTPUTS, FATES
 
 OUTCOMES = FATES
 OUTPUTS = FATE_OUTPUTS
-BLOCK_ROWS = 4096  # replicates (design points x R) per block: the engine's fastest chunk size
+BLOCK_ROWS = 4096  # replicates (design points x R) per block: the runner's fastest chunk size
 
 EXPLORE_HINT = f"needs the 'explore' extra: {install_hint('explore')}"
 
@@ -366,7 +368,7 @@ def morris_indices(
 
 
 # --------------------------------------------------------------------------------------------
-# Running a design on the engine
+# Running a design through the experiment runner
 # --------------------------------------------------------------------------------------------
 
 
@@ -400,7 +402,7 @@ def fate_shares(
     executor=None,
 ) -> np.ndarray:
     """``(P, 3)`` share of each design point's replicates that hold, end in a stab in the back, or
-    drift apart, run through the experiment engine (:func:`sim.run.engine.run_design`)."""
+    drift apart, run through the experiment runner (:func:`sim.run.ensemble.run_design`)."""
     design = Design({k: np.asarray(v, dtype=np.float64) for k, v in values.items()}, replicates, streams)
     parts = run_design(
         scenario,

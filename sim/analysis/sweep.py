@@ -1,6 +1,6 @@
 """One-parameter sweeps: the fates of an alliance as one slot takes a series of values.
 
-A sweep is a design (:class:`sim.run.engine.Design`) of ``P`` points, one per value of the swept
+A sweep is a design (:class:`sim.run.designs.Design`) of ``P`` points, one per value of the swept
 slot, each run ``R`` times on common random numbers: replicate ``r`` of every point sees the same
 draws of every other uncertain value and the same noise, events and decisions. The curve of
 P(holds) against the value is then free of the replicate-to-replicate jitter that independent runs
@@ -26,7 +26,9 @@ import pandas as pd
 
 from sim.analysis.outcomes import wilson_interval
 from sim.errors import InputError
-from sim.run.engine import Block, Collector, Design, run_design
+from sim.run.collectors import Collector
+from sim.run.designs import Block, Design
+from sim.run.ensemble import run_design
 from sim.spec.parammap import clip_bounds, slot_map
 from sim.spec.scenario import Scenario
 from sim.vocabulary import FATES, REPLICATE
@@ -140,7 +142,7 @@ def run_sweep(
     alliance
         Whose fates (default: the focal alliance).
     seed, workers, chunk_size, progress, engine
-        As for :func:`sim.run.engine.run_design`.
+        As for :func:`sim.run.ensemble.run_design`.
     """
     values = np.asarray(values, dtype=np.float64)
     check_slot(scenario, path, values)

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from sim.analysis.readings import ObservationCollector, gather
-from sim.run.engine import Design, run_design
+from sim.run.designs import Design
+from sim.run.ensemble import run_design
 from sim.spec.observations import Observation, Record, step_of
 from sim.spec.scenario import Scenario
 from sim.vocabulary import FATES

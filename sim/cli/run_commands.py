@@ -71,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--until applies with --from-observations only")
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
-    from sim.run.engine import run_ensemble
+    from sim.run.ensemble import run_ensemble
 
     out = args.out or options.results_folder(args.scenario.stem)
     options.hold(out)  # one writer per folder, for the life of the command
@@ -144,8 +144,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def run_settings(args: argparse.Namespace) -> dict:
-    """The keyword arguments of :func:`sim.run.engine.run_ensemble` that the run options set."""
-    from sim.run.engine import DEFAULT_CHUNK_SIZE, DEFAULT_DTYPE
+    """The keyword arguments of :func:`sim.run.ensemble.run_ensemble` that the run options set."""
+    from sim.run.chunks import DEFAULT_DTYPE
+    from sim.run.ensemble import DEFAULT_CHUNK_SIZE
 
     return {
         "replicates": args.replicates,
@@ -198,7 +199,8 @@ def with_resume_hint(error: AllianceError) -> AllianceError:
 
 def resume_command(source: Path | None, out: Path, settings: dict, point: bool = False) -> str:
     """The command that finishes an interrupted run (same scenario, same settings)."""
-    from sim.run.engine import DEFAULT_DTYPE, why_window
+    from sim.run.chunks import DEFAULT_DTYPE
+    from sim.run.ensemble import why_window
 
     parts = ["alliance-sim", "run", str(source) if source else "SCENARIO.toml", "--resume", "--out", str(out)]
     parts += [

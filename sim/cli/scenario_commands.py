@@ -85,7 +85,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """`validate`: check scenario files (and that their own runs fit in memory), one line each."""
-    from sim.run.engine import HIST_BINS
+    from sim.run.collectors import HIST_BINS
     from sim.run.footprint import check_summaries
     from sim.spec.scenario import load_scenario
 

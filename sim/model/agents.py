@@ -1,7 +1,7 @@
 """The Mesa face of the model: :class:`AllianceModel` with one :class:`Country` agent per actor.
 
 ``AllianceModel`` runs one replicate by driving :func:`sim.model.dynamics.step` with a replicate axis of
-length one, so it is the same model as the ensemble engine, not a second one. Use it to step a
+length one, so it is the same model as the numpy engine, not a second one. Use it to step a
 scenario by hand, in notebooks, in the SolaraViz app and under ``mesa.batch_run``; use
 :func:`sim.run_ensemble` for thousands of replicates.
 """

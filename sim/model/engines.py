@@ -1,6 +1,6 @@
 """Engines: the interchangeable implementations of "run this chunk of replicates".
 
-The experiment engine (:mod:`sim.run.engine`) hands an engine the arrays of a chunk
+The experiment runner (:mod:`sim.run.chunks`) hands an engine the arrays of a chunk
 (:class:`~sim.spec.params.Params`), one random generator per common-random-number group and the
 layout of the rows, and gets back the final :class:`~sim.model.dynamics.State`. The numpy engine
 (the default, and the readable statement of the dynamics) steps :mod:`sim.model.dynamics`; the
@@ -56,13 +56,16 @@ class Summaries:
 
 
 class Engine(Protocol):
-    """What the experiment engine needs of an engine."""
+    """What the experiment runner needs of an engine."""
 
     name: str
     #: whether :meth:`simulate` takes ``summaries`` (:class:`Summaries`) and fills them itself
     fuses_summaries: bool
-    #: whether :meth:`simulate` takes ``why`` and ``state`` (attribution, saved starts)
+    #: whether :meth:`simulate` takes ``why`` (books each force's part in the ties: attribution)
     books_forces: bool
+    #: whether :meth:`simulate` takes ``state`` (continues saved states: the view from a date,
+    #: sequential Monte Carlo)
+    continues_states: bool
 
     def simulate(
         self,
@@ -88,6 +91,11 @@ class Engine(Protocol):
         """
         ...
 
+    def warm(self, dtype=np.float32) -> None:
+        """Load what the first chunk in ``dtype`` would otherwise load (a worker does it as it
+        starts)."""
+        ...
+
 
 class NumpyEngine:
     """The vectorized numpy kernel (:mod:`sim.model.dynamics`), replicate axis leading."""
@@ -95,6 +103,10 @@ class NumpyEngine:
     name = "numpy"
     fuses_summaries = False
     books_forces = True
+    continues_states = True
+
+    def warm(self, dtype=np.float32) -> None:
+        """Nothing to load: numpy's kernels are compiled already."""
 
     def simulate(
         self,
@@ -176,7 +188,7 @@ def _numba_engine() -> Engine:
 
 
 ENGINES: dict[str, Callable[[], Engine]] = {"numpy": NumpyEngine, "numba": _numba_engine}
-#: the engines that book each force's part (``why``) and continue saved states
+#: the engines that book each force's part (``why``); both continue saved states (``state``)
 BOOKS_FORCES = frozenset({"numpy"})
 
 

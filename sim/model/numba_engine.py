@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import threading
 import time
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -53,6 +55,7 @@ LANES = 128  # replicates per tile (measured on 10 actors: 128 beats 64 by ~15 %
 _U32 = 2.0**-32
 _STAB, _DRIFT = int(Fate.STAB), int(Fate.DRIFT)
 _ONE, _S3, _S11, _S24, _S40 = (np.uint64(k) for k in (1, 3, 11, 24, 40))  # SFC64's constants
+ALLIANCE_PARAMS = ("theta_trust", "betrayal_shock", "reputation")  # the kernel's al_par rows
 _KIND = {k: n for n, k in enumerate(EFFECT_KINDS)}  # tie 0, position 1, salience 2, ambition 3,
 # dependence 4, pressure 5, growth 6
 
@@ -330,7 +333,7 @@ def _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, ta
             if noise_on:
                 # the table look-ups first (scalar loads), then one vector loop
                 for lane in range(B):
-                    T[lane] = table[noise[pair, lane]]
+                    T[lane] = table[noise[pair * B + lane]]
                 for lane in range(B):
                     x = W[i, j, lane] + F[i, j, lane]
                     x = x + knoise[lane] * T[lane]
@@ -343,109 +346,53 @@ def _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, ta
                     Wn[i, j, lane] = one if x > one else x
 
 
-def _run_tile(
-    tile,
-    nb,
-    t0,
-    t1,
-    steps,
-    dt,
-    rebuild,
-    summarize_start,
-    W_all,
-    cap_all,
-    growth_all,
-    pos_all,
-    sal_all,
-    amb_all,
-    dep_all,
-    poff_all,
-    fired_all,
-    first_all,
-    count_all,
-    active_all,
-    fate_all,
-    end_all,
-    defector_all,
-    lp0_all,
-    elp0_all,
-    fixed_all,
-    sval_all,
-    pv_all,
-    pidx,
-    pw,
-    coef_all,
-    kcoef_all,
-    low,
-    high,
-    ev_at,
-    ev_slot,
-    ev_repeat,
-    ev_first,
-    evp_all,
-    ef_kind,
-    ef_i,
-    ef_j,
-    ef_shift,
-    ef_sym,
-    efv_all,
-    seat_actor,
-    al_start,
-    member,
-    seat_par_all,
-    al_par_all,
-    shifting,
-    dp_i,
-    dp_k,
-    noise16,
-    unif,
-    table,
-    noise_on,
-    hist,
-    act,
-    bsum,
-    sample_all,
-    traj,
-    orig_all,
-    do_traj,
-    bins,
-    one,
-    dt_f,
-):
+def _run_tile(tile, nb, t0, t1, rebuild, summarize_start, st, par, ev, out, noise16, unif):
     """Run steps ``t0:t1`` of one tile; returns the first step after which a tie or capability
     was not finite (-1 if none).
 
-    Vector loops run over all LANES lanes (a partial tile's spare lanes hold copies of its first
-    row and are never read back); counts and summaries use the ``nb`` lanes in use.
+    ``st`` (:class:`TileState`) holds every tile's state, ``par`` (:class:`TileParams`) the
+    forces' coefficients, the alliances and the noise table, ``ev`` (:class:`TileEvents`) the
+    events and their effects, ``out`` (:class:`TileSummaries`) the per-step summaries;
+    ``noise16`` and ``unif`` are the tile's draws for the stretch. Vector loops run over all LANES
+    lanes (a partial tile's spare lanes hold copies of its first row and are never read back);
+    counts and summaries use the ``nb`` lanes in use.
     """
-    W = W_all[tile]
-    cap = cap_all[tile]
-    growth = growth_all[tile]
-    pos = pos_all[tile]
-    sal = sal_all[tile]
-    amb = amb_all[tile]
-    dep = dep_all[tile]
-    poff = poff_all[tile]
-    fired = fired_all[tile]
-    first_fired = first_all[tile]
-    fire_count = count_all[tile]
-    active = active_all[tile]
-    fate = fate_all[tile]
-    end_step = end_all[tile]
-    defector = defector_all[tile]
-    lp0 = lp0_all[tile]
-    elp0 = elp0_all[tile]
-    fixed = fixed_all[tile]
-    sval = sval_all[tile]
-    pv = pv_all[tile]
-    coef = coef_all[tile]
-    kcoef = kcoef_all[tile]
-    evp = evp_all[tile]
-    efv = efv_all[tile]
-    seat_par = seat_par_all[tile]
-    al_par = al_par_all[tile]
-    sample = sample_all[tile]
-    orig_row = orig_all[tile]
+    W = st.W[tile]
+    cap = st.cap[tile]
+    growth = st.growth[tile]
+    pos = st.pos[tile]
+    sal = st.sal[tile]
+    amb = st.amb[tile]
+    dep = st.dep[tile]
+    poff = st.poff[tile]
+    fired = st.fired[tile]
+    first_fired = st.first_fired[tile]
+    fire_count = st.fire_count[tile]
+    active = st.active[tile]
+    fate = st.fate[tile]
+    end_step = st.end_step[tile]
+    defector = st.defector[tile]
+    lp0 = st.lp0[tile]
+    elp0 = st.elp0[tile]
+    fixed = st.fixed[tile]
+    sval = par.sval[tile]
+    pv = par.pv[tile]
+    coef = par.coef[tile]
+    kcoef = par.kcoef[tile]
+    seat_par = par.seat_par[tile]
+    al_par = par.al_par[tile]
+    pidx, pw, low, high = par.pidx, par.pw, par.low, par.high
+    seat_actor, al_start, member = par.seat_actor, par.al_start, par.member
+    dp_i, dp_k, table = par.dp_i, par.dp_k, par.table
+    shifting, noise_on, steps = par.shifting, par.noise_on, par.steps
+    dt, one, dt_f = par.dt, par.one, par.dt_f
+    evp = ev.p[tile]
+    efv = ev.value[tile]
+    ev_at, ev_slot, ev_repeat, ev_first = ev.at, ev.slot, ev.repeat, ev.first
+    ef_kind, ef_i, ef_j, ef_shift, ef_sym = ev.kind, ev.i, ev.j, ev.shift, ev.sym
+    sample = out.sample[tile]
+    orig_row = out.orig[tile]
+    hist, act, bsum, traj, do_traj, bins = out.hist, out.act, out.bsum, out.traj, out.do_traj, out.bins
 
     A = W.shape[0]
     B = LANES
@@ -515,7 +462,7 @@ def _run_tile(
                 again = ev_repeat[e]
                 n_fire = 0
                 for lane in range(B):
-                    u = (unif[s, slot, lane] + 0.5) * _U32
+                    u = (unif[s, slot * B + lane] + 0.5) * _U32
                     f = (u < evp[slot, lane]) & ((again | (fired[e, lane] ^ 1)) != 0)
                     fire[lane] = f
                     n_fire += f
@@ -607,7 +554,7 @@ def _run_tile(
                     g = g * g
                     g = g * g
                     ub = seat_par[1, x, lane] * dt * g * (1.0 + 1e-9)
-                    u = (unif[s, Es + x, lane] + 0.5) * _U32
+                    u = (unif[s, (Es + x) * B + lane] + 0.5) * _U32
                     c2 = (u < ub) & (active[a, lane] != 0)
                     cand[x, lane] = c2
                     cand_any[lane] |= c2
@@ -638,7 +585,7 @@ def _run_tile(
                     )
                     hazard = seat_par[1, x, lane] * math.exp(expo)
                     p = -math.expm1(-hazard * dt)
-                    u = (unif[s, Es + x, lane] + 0.5) * _U32
+                    u = (unif[s, (Es + x) * B + lane] + 0.5) * _U32
                     if u < p:
                         ratio = u / p if p > 0 else u
                         if ratio < best:
@@ -760,20 +707,49 @@ def _fill_draws(state, noise, unif):
     state[3, 0], state[3, 1], state[3, 2], state[3, 3] = a3, b3, c3, w3
 
 
-def _fill():
-    """The compiled :func:`_fill_draws`."""
-    if "fill" not in _COMPILED:
-        require()
-        import numba
+def _run_stretch(t0, t1, rebuild, summarize_start, st, par, ev, out, blk, Pn, Pu):
+    """Steps ``t0:t1`` of every tile, a draw block at a time: the block's streams fill the
+    stretch's draws (:func:`_fill_draws`), then each of its tiles runs (:func:`_run_tile`) on
+    them, through its lanes when its rows are not the block's replicates in order. Returns the
+    first step after which a tie or capability was not finite (-1 if none).
 
-        g = globals()
-        if not hasattr(g["_sfc64"], "py_func"):
-            g["_sfc64"] = numba.njit(cache=True, inline="always")(g["_sfc64"])
-        _COMPILED["fill"] = numba.njit(cache=True)(_fill_draws)
-    return _COMPILED["fill"]
+    ``blk`` (:class:`TileBlocks`) holds the blocks' stream states and which tiles draw from
+    which; ``Pn`` and ``Pu`` are the noise indices and uniforms each replicate draws per step.
+    One call per stretch: the driver's thread is free (no GIL) while the stretch runs.
+    """
+    S = t1 - t0
+    B = LANES
+    bad = -1
+    for d in range(blk.gen.shape[0]):
+        width = blk.width[d]
+        wn = (Pn * width + 4 * STREAMS - 1) // (4 * STREAMS)
+        wu = (Pu * width + 2 * STREAMS - 1) // (2 * STREAMS)
+        words_n = np.empty((S, STREAMS * wn), np.uint64)
+        words_u = np.empty((S, STREAMS * wu), np.uint64)
+        _fill_draws(blk.gen[d], words_n, words_u)
+        noise = words_n.view(np.uint16)  # (S, pair * width + lane), then unused bits
+        unif = words_u.view(np.uint32)  # (S, slot * width + lane), then unused bits
+        for x in range(blk.first[d], blk.first[d + 1]):
+            tile = blk.tiles[x]
+            nz, un = noise, unif
+            if blk.identity[tile] == 0:  # the tile's lanes read other replicates of the block
+                nz = np.empty((S, Pn * B), np.uint16)
+                un = np.empty((S, Pu * B), np.uint32)
+                for s in range(S):
+                    for k in range(Pn):
+                        for lane in range(B):
+                            nz[s, k * B + lane] = noise[s, k * width + blk.lanes[tile, lane]]
+                    for k in range(Pu):
+                        for lane in range(B):
+                            un[s, k * B + lane] = unif[s, k * width + blk.lanes[tile, lane]]
+            b = _run_tile(tile, blk.used[tile], t0, t1, rebuild, summarize_start, st, par, ev, out, nz, un)
+            if b >= 0 and (bad < 0 or b < bad):
+                bad = b
+    return bad
 
 
 _COMPILED: dict[str, object] = {}
+_COMPILE_LOCK = threading.RLock()  # one thread wraps the functions (a run warms the kernel in another)
 # fused multiply-add only: no reassociation (sums keep their order) and NaN stays NaN
 _FASTMATH = {"contract"}
 # helpers inlined into the kernel (a call passes every array with reference counting, which costs
@@ -785,23 +761,44 @@ _HELPERS = {
     "_fixed_one": "always",
     "_apply_effects": "always",
     "_summarize": "always",
+    "_run_tile": "never",
 }
 
 
-def _compiled():
-    """The compiled kernel (compiled on first use; numba's cache keeps it across processes)."""
-    if "run_tile" not in _COMPILED:
-        require()
-        import numba
+def _jit(name: str, inline: str = "never", **flags):
+    """Compile the module's function ``name`` in place (once): later compiled code calls it."""
+    import numba
 
-        g = globals()
-        for name, inline in _HELPERS.items():
-            if not hasattr(g[name], "py_func"):
-                g[name] = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline=inline)(
-                    g[name]
-                )
-        _COMPILED["run_tile"] = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH)(_run_tile)
-    return _COMPILED["run_tile"]
+    njit: Any = numba.njit
+    g = globals()
+    if not hasattr(g[name], "py_func"):
+        g[name] = njit(cache=True, inline=inline, **flags)(g[name])
+    return g[name]
+
+
+def _fill():
+    """The compiled :func:`_fill_draws`."""
+    with _COMPILE_LOCK:
+        if "fill" not in _COMPILED:
+            require()
+            _jit("_sfc64", "always")
+            _COMPILED["fill"] = _jit("_fill_draws", nogil=True)
+    return _COMPILED["fill"]
+
+
+def _compiled():
+    """The compiled kernel, :func:`_run_stretch` (compiled on first use; numba's cache keeps it
+    across processes). ``nogil``: the process's other threads run while it steps (the next
+    chunk's parameters, the last chunk's table, storing it)."""
+    with _COMPILE_LOCK:
+        if "run_stretch" not in _COMPILED:
+            _fill()
+            for name, inline in _HELPERS.items():
+                _jit(name, inline, error_model="numpy", fastmath=_FASTMATH)
+            _COMPILED["run_stretch"] = _jit(
+                "_run_stretch", nogil=True, error_model="numpy", fastmath=_FASTMATH
+            )
+    return _COMPILED["run_stretch"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -892,12 +889,13 @@ class Layout:
         return full.reshape((self.tiles * LANES,) + x.shape[1:-1])[self.position]
 
 
-def _stretches(steps: int, every: int, each_step: bool) -> list[int]:
-    """Where the runs of the compiled loop stop: at 0, at every bargaining round, at the end (and
-    at every step when a callback must see each state)."""
-    bounds = {0, steps} | (set(range(steps + 1)) if each_step else set())
+def _stretches(start: int, end: int, every: int, each_step: bool) -> list[int]:
+    """Where the runs of the compiled loop stop between steps ``start`` and ``end``: at both ends,
+    at every bargaining round (every ``every`` steps of the horizon) and, when a callback must see
+    each state, at every step."""
+    bounds = {start, end} | (set(range(start, end + 1)) if each_step else set())
     if every:
-        bounds |= set(range(every, steps + 1, every))
+        bounds |= set(range(-(-(start + 1) // every) * every, end + 1, every))
     return sorted(bounds)
 
 
@@ -952,7 +950,7 @@ def replay_draws(
         dynamics.Draws(np.zeros((params.n, A, A)), np.empty((params.n, E)), np.empty((params.n, M)))
         for _ in range(steps)
     ]
-    bounds = _stretches(steps, params.bargain_every, each_step)
+    bounds = _stretches(0, steps, params.bargain_every, each_step)
     for t0, t1 in zip(bounds[:-1], bounds[1:]):
         for d, gen in enumerate(gens):
             noise, unif = _draw_block(gen, t1 - t0, A * (A - 1), E + M, lay.width[d])
@@ -971,6 +969,117 @@ def replay_draws(
 
 
 # --------------------------------------------------------------------------------------------
+# The kernel's records: what one call of the compiled loop reads and writes
+# --------------------------------------------------------------------------------------------
+
+
+class TileState(NamedTuple):
+    """Every tile's state (:class:`sim.model.dynamics.State` packed ``(tiles, ..., LANES)``) and
+    the fixed forces derived from it (``fixed``, rebuilt when interests change)."""
+
+    W: np.ndarray
+    cap: np.ndarray
+    growth: np.ndarray
+    pos: np.ndarray
+    sal: np.ndarray
+    amb: np.ndarray
+    dep: np.ndarray
+    poff: np.ndarray
+    fired: np.ndarray
+    first_fired: np.ndarray
+    fire_count: np.ndarray
+    active: np.ndarray
+    fate: np.ndarray
+    end_step: np.ndarray
+    defector: np.ndarray
+    lp0: np.ndarray  # each seat's log relative power at the start
+    elp0: np.ndarray  # exp(-lp0), for the decisions' screen
+    fixed: np.ndarray  # dt (alpha_aff U - alpha_cmp C + alpha_dep D) of every lane
+
+
+class TileParams(NamedTuple):
+    """The forces' coefficients, the pressure schedule, the alliances and the noise table."""
+
+    sval: np.ndarray  # (tiles, A, LANES) strategic values
+    pv: np.ndarray  # (tiles, A, knots, LANES) pressure at each knot
+    pidx: np.ndarray  # (T, A) left knot of each step
+    pw: np.ndarray  # (T, A) weight of the right knot
+    coef: np.ndarray  # (tiles, 3, LANES) dt x (affinity, competition, dependence)
+    kcoef: np.ndarray  # (tiles, 6, LANES) the step's coefficients in the ties' precision
+    low: np.ndarray  # (K,) issue scales
+    high: np.ndarray
+    seat_actor: np.ndarray  # (M,) actor of each alliance seat
+    al_start: np.ndarray  # (L + 1,) first seat of each alliance
+    member: np.ndarray  # (L, A) 1 where an actor is a member
+    seat_par: np.ndarray  # (tiles, 4, M, LANES) theta_stay, h0, beta, power_shift of each seat
+    al_par: np.ndarray  # (tiles, 3, L, LANES) theta_trust, betrayal_shock, reputation
+    dp_i: np.ndarray  # dependence pairs (i may depend on k)
+    dp_k: np.ndarray
+    table: np.ndarray  # the normal table the 16-bit noise indices read
+    shifting: bool  # whether any seat's hazard moves with power shifts
+    noise_on: bool
+    steps: int  # the horizon (the pressure schedule's length)
+    dt: float
+    one: float  # 1 in the ties' precision
+    dt_f: float  # dt in the ties' precision
+
+
+class TileEvents(NamedTuple):
+    """The events (scheduled step or hazard slot) and their effects, in order."""
+
+    at: np.ndarray  # (E,) step of a scheduled event, -1 for a stochastic one
+    slot: np.ndarray  # (E,) uniform slot of a stochastic event, -1 for a scheduled one
+    repeat: np.ndarray  # (E,) whether it may fire again
+    first: np.ndarray  # (E + 1,) first effect of each event
+    p: np.ndarray  # (tiles, Es, LANES) per-step probability of each stochastic event
+    kind: np.ndarray  # (F,) effect kind (:data:`sim.vocabulary.EFFECT_KINDS` order)
+    i: np.ndarray
+    j: np.ndarray
+    shift: np.ndarray  # 1: shift, 0: set
+    sym: np.ndarray  # 1: both directions
+    value: np.ndarray  # (tiles, F, LANES)
+
+
+class TileSummaries(NamedTuple):
+    """The per-step summaries the kernel adds to (:class:`sim.model.engines.Summaries`)."""
+
+    hist: np.ndarray
+    act: np.ndarray
+    bsum: np.ndarray
+    sample: np.ndarray  # (tiles, LANES) 1 for the rows the balance share is summed over
+    traj: np.ndarray
+    orig: np.ndarray  # (tiles, LANES) row of each lane, for the trajectories
+    do_traj: bool
+    bins: int
+
+
+class TileBlocks(NamedTuple):
+    """The draw blocks of a chunk: their streams' states and the tiles that read each."""
+
+    gen: np.ndarray  # (D, STREAMS, 4) uint64 SFC64 states, advanced as the stretches draw
+    width: np.ndarray  # (D,) replicates each block draws for
+    first: np.ndarray  # (D + 1,) where each block's tiles start in ``tiles``
+    tiles: np.ndarray  # the tiles, block after block
+    lanes: np.ndarray  # (tiles, LANES) the block's replicate each lane reads
+    identity: np.ndarray  # (tiles,) 1 where lane l reads replicate l of a whole block
+    used: np.ndarray  # (tiles,) lanes in use
+
+
+def _pack_blocks(lay: Layout, rngs) -> TileBlocks:
+    """The draw blocks of a layout, their streams seeded from ``rngs`` (:func:`_block_generators`)."""
+    order = np.argsort(lay.block_of, kind="stable")
+    return TileBlocks(
+        gen=np.array(_block_generators(lay, rngs), dtype=np.uint64).reshape(-1, STREAMS, 4),
+        width=np.array(lay.width, dtype=np.int64),
+        first=np.searchsorted(lay.block_of[order], np.arange(len(lay.blocks) + 1)).astype(np.int64),
+        tiles=order.astype(np.int64),
+        lanes=np.ascontiguousarray(lay.lanes, dtype=np.int64),
+        identity=np.array(lay.identity, dtype=np.uint8),
+        used=np.asarray(lay.count, dtype=np.int64),
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # The engine
 # --------------------------------------------------------------------------------------------
 
@@ -981,6 +1090,11 @@ class NumbaEngine:
     name = "numba"
     fuses_summaries = True
     books_forces = False
+    continues_states = True
+
+    def warm(self, dtype=np.float32) -> None:
+        """Load the compiled kernel for ``dtype`` (see :func:`warm`)."""
+        warm(dtype)
 
     def simulate(
         self,
@@ -995,7 +1109,8 @@ class NumbaEngine:
         state: dynamics.State | None = None,
         summaries=None,
     ) -> dynamics.State:
-        """Run ``steps`` (default: the scenario's) steps of every row of ``params``.
+        """Run ``steps`` steps (default: what is left of the horizon) of every row of ``params``,
+        from the scenario's start or from ``state``.
 
         Parameters
         ----------
@@ -1012,6 +1127,10 @@ class NumbaEngine:
             (slow: the state is rebuilt every step); prefer ``summaries``.
         steps
             Steps to run.
+        state
+            A saved state at step ``state.t`` to continue (:func:`sim.model.dynamics.restore_state`);
+            it is advanced in place. Its rows draw from the start of their streams, as a run from
+            the scenario's start does at step 0.
         summaries
             A :class:`sim.model.engines.Summaries` to fill inside the compiled loop.
 
@@ -1020,28 +1139,28 @@ class NumbaEngine:
         State
             The final state, rows in the order of ``params``.
         """
-        if why is not None or state is not None:
+        if why is not None:
             raise InputError(
-                "--engine numba: expected a run from the scenario's start without the forces' parts "
-                "(why: columns); use --no-why, or --engine numpy to book them or to continue saved states"
+                "--engine numba: expected a run without the forces' parts (why: columns); use "
+                "--no-why, or --engine numpy to book them"
             )
         kernel = _compiled()
         dtype = np.dtype(dtype)
-        steps = params.steps if steps is None else steps
+        start = 0 if state is None else int(state.t)
+        steps = params.steps - start if steps is None else steps
         if isinstance(rngs, np.random.Generator):
             rngs = [rngs]
         lay = Layout(params.n, layout)
-        run = _Run(params, lay, dtype, summaries)
-        state = dynamics.initial_state(params, dtype)
+        run = _Run(params, lay, dtype, summaries, rngs)
+        state = dynamics.initial_state(params, dtype) if state is None else state
         run.load(state)
-        block_gen = _block_generators(lay, rngs)
         every = params.bargain_every
-        bounds = _stretches(steps, every, record is not None)
+        bounds = _stretches(start, start + steps, every, record is not None)
         if record is not None:
-            record(run.state(state, 0))
+            record(run.state(state, start))
         rebuild = True
         for t0, t1 in zip(bounds[:-1], bounds[1:]):
-            run.stretch(kernel, block_gen, t0, t1, rebuild, summarize_start=(t0 == 0))
+            run.stretch(kernel, t0, t1, rebuild, summarize_start=(t0 == start))
             rebuild = False
             if every and t1 % every == 0:
                 run.bargain()
@@ -1051,166 +1170,177 @@ class NumbaEngine:
             if record is not None:
                 record(run.state(state, t1))
         if steps == 0 and summaries is not None:
-            run.stretch(kernel, block_gen, 0, 0, True, summarize_start=True)
-        return run.state(state, steps)
+            run.stretch(kernel, start, start, True, summarize_start=True)
+        return run.state(state, start + steps)
+
+
+def _pack_params(params: Params, lay: Layout, dtype) -> TileParams:
+    """The forces' coefficients, pressure schedule and alliances of a chunk, packed in tiles."""
+    A, n, dt, c, pack = params.A, params.n, params.dt, params.coef, lay.pack
+    seat_actor, al_start = [], [0]
+    member = np.zeros((max(len(params.alliances), 1), A), dtype=np.uint8)
+    for a, al in enumerate(params.alliances):
+        seat_actor += [int(i) for i in al.members]
+        al_start.append(len(seat_actor))
+        member[a, al.members] = 1
+
+    def per_seat(key):
+        cols = [np.repeat(getattr(al, key)[:, None], len(al.members), axis=1) for al in params.alliances]
+        return np.concatenate(cols, axis=1) if cols else np.zeros((n, 0))
+
+    def per_alliance(key):
+        cols = [getattr(al, key) for al in params.alliances]
+        return np.stack(cols, axis=1) if cols else np.zeros((n, 0))
+
+    seat_par = pack(
+        np.stack([per_seat(k) for k in ("theta_stay", "h0", "beta", "power_shift")], axis=1), np.float64
+    )
+    kcoef = [
+        -dt * c["affinity"],
+        dt * c["balance"] / max(A - 2, 1),
+        np.sqrt(dt * c["threat"]),
+        np.sqrt(dt * c["pressure"]),
+        c["noise"] * np.sqrt(dt),
+        dt * c["dependence"],
+    ]
+    pairs = dynamics.dependence_pairs(params)
+    return TileParams(
+        sval=pack(params.strategic_value, np.float64),
+        pv=pack(params.pressure_values, np.float64),
+        pidx=np.ascontiguousarray(params.pressure_index, dtype=np.int64),
+        pw=np.ascontiguousarray(params.pressure_weight, dtype=np.float64),
+        coef=pack(np.stack([dt * c["affinity"], dt * c["competition"], dt * c["dependence"]], 1), np.float64),
+        kcoef=pack(np.stack(kcoef, axis=1), dtype),
+        low=np.ascontiguousarray(params.low, dtype=np.float64),
+        high=np.ascontiguousarray(params.high, dtype=np.float64),
+        seat_actor=np.array(seat_actor, dtype=np.int64),
+        al_start=np.array(al_start, dtype=np.int64),
+        member=member,
+        seat_par=seat_par,
+        al_par=pack(np.stack([per_alliance(k) for k in ALLIANCE_PARAMS], axis=1), np.float64),
+        dp_i=np.array([p[0] for p in pairs], dtype=np.int64),
+        dp_k=np.array([p[1] for p in pairs], dtype=np.int64),
+        table=dynamics.normal_table(dtype),
+        shifting=bool(len(seat_actor) and np.any(seat_par[:, 3])),
+        noise_on=bool(np.any(c["noise"])),
+        steps=int(params.steps),
+        dt=float(dt),
+        one=dtype.type(1.0),
+        dt_f=dtype.type(dt),
+    )
+
+
+def _pack_events(params: Params, lay: Layout) -> TileEvents:
+    """The events of a chunk and their effects, packed in tiles."""
+    events, n, pack = params.events, params.n, lay.pack
+    slots, s = [], 0
+    for e in events:
+        slots.append(-1 if e.at is not None else s)
+        s += e.at is None
+    hazards = [e.hazard for e in events if e.hazard is not None and e.at is None]
+    effects = [f for e in events for f in e.effects]
+    return TileEvents(
+        at=np.array([-1 if e.at is None else e.at for e in events], dtype=np.int64),
+        slot=np.array(slots, dtype=np.int64),
+        repeat=np.array([e.repeat for e in events], dtype=np.uint8),
+        first=np.cumsum([0] + [len(e.effects) for e in events]).astype(np.int64),
+        p=pack(-np.expm1(-np.stack(hazards, 1) * params.dt) if hazards else np.zeros((n, 0)), np.float64),
+        kind=np.array([_KIND[f.kind] for f in effects], dtype=np.int64),
+        i=np.array([f.i for f in effects], dtype=np.int64),
+        j=np.array([f.j for f in effects], dtype=np.int64),
+        shift=np.array([f.op == "shift" for f in effects], dtype=np.uint8),
+        sym=np.array([f.symmetric for f in effects], dtype=np.uint8),
+        value=pack(np.stack([f.value for f in effects], axis=1) if effects else np.zeros((n, 0)), np.float64),
+    )
+
+
+def _pack_summaries(params: Params, lay: Layout, summaries) -> TileSummaries:
+    """Where the kernel adds the per-step summaries (placeholders when none are asked for)."""
+    T, L, n = params.steps, len(params.alliances), params.n
+    sample = np.zeros(n, dtype=np.uint8)
+    if summaries is None:
+        hist = np.zeros((T + 1, max(L, 1), 1), dtype=np.int64)
+        act = np.zeros((T + 1, max(L, 1)), dtype=np.int64)
+        bsum, traj = np.zeros(T + 1), None
+    else:
+        hist, act, bsum = summaries.hist, summaries.active, summaries.balance_sum
+        traj = summaries.trajectories
+        sample[: summaries.balance_rows] = 1
+    return TileSummaries(
+        hist=hist,
+        act=act,
+        bsum=bsum,
+        sample=lay.pack(sample),
+        traj=np.zeros((1, 1, 1, 1), dtype=np.float32) if traj is None else traj,
+        orig=lay.pack(np.arange(n, dtype=np.int64)),
+        do_traj=traj is not None,
+        bins=hist.shape[-1],
+    )
+
+
+def _pack_state(state: dynamics.State, lay: Layout, dtype) -> TileState:
+    """A state packed in tiles (the fixed forces zero: the first stretch rebuilds them)."""
+    pack = lay.pack
+    W = pack(state.ties, dtype)
+    lp0 = pack(state.log_power0, np.float64)
+    return TileState(
+        W=W,
+        cap=pack(state.capability, dtype),
+        growth=pack(state.growth, dtype),
+        pos=pack(state.position, dtype),
+        sal=pack(state.salience, dtype),
+        amb=pack(state.ambition, dtype),
+        dep=pack(state.dependence, dtype),
+        poff=pack(state.pressure_offset, dtype),
+        fired=pack(state.fired.astype(np.uint8)),
+        first_fired=pack(state.first_fired.astype(np.int32)),
+        fire_count=pack(state.fire_count.astype(np.int32)),
+        active=pack(state.active.astype(np.uint8)),
+        fate=pack(state.fate),
+        end_step=pack(state.end_step),
+        defector=pack(state.defector),
+        lp0=lp0,
+        elp0=np.exp(-lp0),
+        fixed=np.zeros_like(W),
+    )
 
 
 class _Run:
     """The packed arrays of one simulate call."""
 
-    def __init__(self, params: Params, lay: Layout, dtype, summaries):
+    def __init__(self, params: Params, lay: Layout, dtype, summaries, rngs):
         self.params, self.lay, self.dtype = params, lay, dtype
-        A, n = params.A, params.n
-        dt = params.dt
-        c = params.coef
-        pack = lay.pack
-        self.sval = pack(params.strategic_value, np.float64)
-        self.pv = pack(params.pressure_values, np.float64)
-        self.pidx = np.ascontiguousarray(params.pressure_index, dtype=np.int64)
-        self.pw = np.ascontiguousarray(params.pressure_weight, dtype=np.float64)
-        self.coef = pack(
-            np.stack([dt * c["affinity"], dt * c["competition"], dt * c["dependence"]], axis=1), np.float64
-        )
-        self.kcoef = pack(
-            np.stack(
-                [
-                    -dt * c["affinity"],
-                    dt * c["balance"] / max(A - 2, 1),
-                    np.sqrt(dt * c["threat"]),
-                    np.sqrt(dt * c["pressure"]),
-                    c["noise"] * np.sqrt(dt),
-                    dt * c["dependence"],
-                ],
-                axis=1,
-            ),
-            dtype,
-        )
-        self.noise_on = bool(np.any(c["noise"]))
-        self.low = np.ascontiguousarray(params.low, dtype=np.float64)
-        self.high = np.ascontiguousarray(params.high, dtype=np.float64)
-        events = params.events
-        self.ev_at = np.array([-1 if e.at is None else e.at for e in events], dtype=np.int64)
-        slots, s = [], 0
-        for e in events:
-            slots.append(-1 if e.at is not None else s)
-            s += e.at is None
-        self.ev_slot = np.array(slots, dtype=np.int64)
-        self.Es = s
-        self.ev_repeat = np.array([e.repeat for e in events], dtype=np.uint8)
-        hazards = [e.hazard for e in events if e.hazard is not None and e.at is None]
-        self.evp = pack(
-            -np.expm1(-np.stack(hazards, axis=1) * dt) if hazards else np.zeros((n, 0)), np.float64
-        )
-        effects = [f for e in events for f in e.effects]
-        self.ev_first = np.cumsum([0] + [len(e.effects) for e in events]).astype(np.int64)
-        self.ef_kind = np.array([_KIND[f.kind] for f in effects], dtype=np.int64)
-        self.ef_i = np.array([f.i for f in effects], dtype=np.int64)
-        self.ef_j = np.array([f.j for f in effects], dtype=np.int64)
-        self.ef_shift = np.array([f.op == "shift" for f in effects], dtype=np.uint8)
-        self.ef_sym = np.array([f.symmetric for f in effects], dtype=np.uint8)
-        self.efv = pack(
-            np.stack([f.value for f in effects], axis=1) if effects else np.zeros((n, 0)), np.float64
-        )
-        seat_actor, al_start = [], [0]
-        member = np.zeros((max(len(params.alliances), 1), A), dtype=np.uint8)
-        for a, al in enumerate(params.alliances):
-            seat_actor += [int(i) for i in al.members]
-            al_start.append(len(seat_actor))
-            member[a, al.members] = 1
-        self.seat_actor = np.array(seat_actor, dtype=np.int64)
-        self.al_start = np.array(al_start, dtype=np.int64)
-        self.member = member
-        self.M = len(seat_actor)
-
-        def per_seat(key):
-            cols = [np.repeat(getattr(al, key)[:, None], len(al.members), axis=1) for al in params.alliances]
-            return np.concatenate(cols, axis=1) if cols else np.zeros((n, 0))
-
-        self.seat_par = pack(
-            np.stack([per_seat(k) for k in ("theta_stay", "h0", "beta", "power_shift")], axis=1), np.float64
-        )
-        self.shifting = bool(self.M and np.any(self.seat_par[:, 3]))
-        self.al_par = pack(
-            np.stack(
-                [
-                    np.stack([getattr(al, k) for al in params.alliances], axis=1)
-                    if params.alliances
-                    else np.zeros((n, 0))
-                    for k in ("theta_trust", "betrayal_shock", "reputation")
-                ],
-                axis=1,
-            ),
-            np.float64,
-        )
-        pairs = dynamics.dependence_pairs(params)
-        self.dp_i = np.array([p[0] for p in pairs], dtype=np.int64)
-        self.dp_k = np.array([p[1] for p in pairs], dtype=np.int64)
-        self.table = dynamics.normal_table(dtype)
-        self.Pn = A * (A - 1)
-        self.Pu = self.Es + self.M
-        T = params.steps
-        L = len(params.alliances)
-        self.summaries = summaries
-        if summaries is not None:
-            self.hist, self.act, self.bsum = summaries.hist, summaries.active, summaries.balance_sum
-            sample = np.zeros(n, dtype=np.uint8)
-            sample[: summaries.balance_rows] = 1
-            self.traj = summaries.trajectories
-            self.bins = summaries.hist.shape[-1]
-        else:
-            self.hist = np.zeros((T + 1, max(L, 1), 1), dtype=np.int64)
-            self.act = np.zeros((T + 1, max(L, 1)), dtype=np.int64)
-            self.bsum = np.zeros(T + 1)
-            sample = np.zeros(n, dtype=np.uint8)
-            self.traj = None
-            self.bins = 1
-        self.sample = pack(sample)
-        self.do_traj = self.traj is not None
-        if self.traj is None:
-            self.traj = np.zeros((1, 1, 1, 1), dtype=np.float32)
-        self.orig = pack(np.arange(n, dtype=np.int64))
+        self.blocks = _pack_blocks(lay, rngs)
+        self.par = _pack_params(params, lay, dtype)
+        self.ev = _pack_events(params, lay)
+        self.out = _pack_summaries(params, lay, summaries)
+        self.Pn = params.A * (params.A - 1)
+        self.Pu = int(np.count_nonzero(self.ev.slot >= 0)) + len(self.par.seat_actor)
         self.bad = -1
 
     def load(self, state: dynamics.State) -> None:
-        pack, dt = self.lay.pack, self.dtype
-        self.W = pack(state.ties, dt)
-        self.cap = pack(state.capability, dt)
-        self.growth = pack(state.growth, dt)
-        self.pos = pack(state.position, dt)
-        self.sal = pack(state.salience, dt)
-        self.amb = pack(state.ambition, dt)
-        self.dep = pack(state.dependence, dt)
-        self.poff = pack(state.pressure_offset, dt)
-        self.fired = pack(state.fired.astype(np.uint8))
-        self.first_fired = pack(state.first_fired.astype(np.int32))
-        self.fire_count = pack(state.fire_count.astype(np.int32))
-        self.active = pack(state.active.astype(np.uint8))
-        self.fate = pack(state.fate)
-        self.end = pack(state.end_step)
-        self.defector = pack(state.defector)
-        self.lp0 = pack(state.log_power0, np.float64)
-        self.elp0 = np.exp(-self.lp0)
-        self.fixed = np.zeros_like(self.W)
+        """Pack ``state`` into the tiles."""
+        self.st = _pack_state(state, self.lay, self.dtype)
 
     def state(self, state: dynamics.State, t: int) -> dynamics.State:
         """The packed arrays written back into ``state`` (original row order)."""
-        un = self.lay.unpack
+        un, st = self.lay.unpack, self.st
         state.t = t
-        state.ties = un(self.W)
-        state.capability = un(self.cap)
-        state.growth = un(self.growth)
-        state.position = un(self.pos)
-        state.salience = un(self.sal)
-        state.ambition = un(self.amb)
-        state.dependence = un(self.dep)
-        state.pressure_offset = un(self.poff)
-        state.fired = un(self.fired).astype(bool)
-        state.first_fired = un(self.first_fired)
-        state.fire_count = un(self.fire_count)
-        state.active = un(self.active).astype(bool)
-        state.fate = un(self.fate)
-        state.end_step = un(self.end)
-        state.defector = un(self.defector)
+        state.ties = un(st.W)
+        state.capability = un(st.cap)
+        state.growth = un(st.growth)
+        state.position = un(st.pos)
+        state.salience = un(st.sal)
+        state.ambition = un(st.amb)
+        state.dependence = un(st.dep)
+        state.pressure_offset = un(st.poff)
+        state.fired = un(st.fired).astype(bool)
+        state.first_fired = un(st.first_fired)
+        state.fire_count = un(st.fire_count)
+        state.active = un(st.active).astype(bool)
+        state.fate = un(st.fate)
+        state.end_step = un(st.end_step)
+        state.defector = un(st.defector)
         return state
 
     def bargain(self) -> None:
@@ -1221,107 +1351,25 @@ class _Run:
         p = self.params
         f64 = np.float64
         new = bdm_step(
-            un(self.cap).astype(f64),
-            un(self.pos).astype(f64),
-            un(self.sal).astype(f64),
+            un(self.st.cap).astype(f64),
+            un(self.st.pos).astype(f64),
+            un(self.st.sal).astype(f64),
             p.low,
             p.high,
             salience_scale=1.0,
         )
-        self.pos = self.lay.pack(new.astype(self.dtype))
+        self.st = self.st._replace(pos=self.lay.pack(new.astype(self.dtype)))
 
-    def stretch(self, kernel, block_gen, t0: int, t1: int, rebuild: bool, summarize_start: bool) -> None:
-        """Steps ``t0:t1`` of every tile, a draw block at a time."""
-        lay = self.lay
-        S = t1 - t0
-        one = self.dtype.type(1.0)
-        for d, gen in enumerate(block_gen):
-            noise, unif = _draw_block(gen, S, self.Pn, self.Pu, lay.width[d])
-            for tile in np.flatnonzero(lay.block_of == d):
-                nb = int(lay.count[tile])
-                if lay.identity[tile]:
-                    nz, un = noise, unif
-                else:
-                    lanes = lay.lanes[tile]
-                    nz = np.ascontiguousarray(noise[:, :, lanes])
-                    un = np.ascontiguousarray(unif[:, :, lanes])
-                bad = kernel(
-                    int(tile),
-                    nb,
-                    t0,
-                    t1,
-                    self.params.steps,
-                    self.params.dt,
-                    rebuild,
-                    summarize_start,
-                    self.W,
-                    self.cap,
-                    self.growth,
-                    self.pos,
-                    self.sal,
-                    self.amb,
-                    self.dep,
-                    self.poff,
-                    self.fired,
-                    self.first_fired,
-                    self.fire_count,
-                    self.active,
-                    self.fate,
-                    self.end,
-                    self.defector,
-                    self.lp0,
-                    self.elp0,
-                    self.fixed,
-                    self.sval,
-                    self.pv,
-                    self.pidx,
-                    self.pw,
-                    self.coef,
-                    self.kcoef,
-                    self.low,
-                    self.high,
-                    self.ev_at,
-                    self.ev_slot,
-                    self.ev_repeat,
-                    self.ev_first,
-                    self.evp,
-                    self.ef_kind,
-                    self.ef_i,
-                    self.ef_j,
-                    self.ef_shift,
-                    self.ef_sym,
-                    self.efv,
-                    self.seat_actor,
-                    self.al_start,
-                    self.member,
-                    self.seat_par,
-                    self.al_par,
-                    self.shifting,
-                    self.dp_i,
-                    self.dp_k,
-                    nz,
-                    un,
-                    self.table,
-                    self.noise_on,
-                    self.hist,
-                    self.act,
-                    self.bsum,
-                    self.sample,
-                    self.traj,
-                    self.orig,
-                    self.do_traj,
-                    self.bins,
-                    one,
-                    self.dtype.type(self.params.dt),
-                )
-                if bad >= 0 and (self.bad < 0 or bad < self.bad):
-                    self.bad = bad
+    def stretch(self, kernel, t0: int, t1: int, rebuild: bool, summarize_start: bool) -> None:
+        """Steps ``t0:t1`` of every tile (:func:`_run_stretch`)."""
+        args = (self.st, self.par, self.ev, self.out, self.blocks, self.Pn, self.Pu)
+        bad = kernel(t0, t1, rebuild, summarize_start, *args)
+        if bad >= 0 and (self.bad < 0 or bad < self.bad):
+            self.bad = bad
 
 
-def compile_seconds() -> float:
-    """Compile (or load from numba's cache) the kernel for both precisions; seconds it took."""
-    start = time.perf_counter()
-    _compiled()
+def _tiny_params() -> Params:
+    """Two replicates of a three-actor scenario: enough to load every specialisation."""
     from sim.spec.params import compile_params
     from sim.spec.scenario import Scenario
 
@@ -1333,7 +1381,19 @@ def compile_seconds() -> float:
             "run": {"steps": 2},
         }
     )
-    params = compile_params(tiny, 2, np.random.default_rng(0))
+    return compile_params(tiny, 2, np.random.default_rng(0))
+
+
+def warm(dtype=np.float32) -> None:
+    """Compile the kernel for ``dtype``, or load it from numba's cache (about a second): what a
+    worker does as it starts, so that its first chunk does not."""
+    NumbaEngine().simulate(_tiny_params(), [np.random.default_rng(0)], dtype=dtype)
+
+
+def compile_seconds() -> float:
+    """Compile (or load from numba's cache) the kernel for both precisions; seconds it took."""
+    start = time.perf_counter()
+    _compiled()
     for dtype in (np.float32, np.float64):
-        NumbaEngine().simulate(params, [np.random.default_rng(0)], dtype=dtype)
+        warm(dtype)
     return time.perf_counter() - start

@@ -30,7 +30,9 @@ from sim.analysis.why import why_groups
 from sim.files import atomic_write_text
 from sim.model.attribution import DEFAULT_WINDOW
 from sim.present import plots, why_figures
-from sim.run.engine import Design, OutcomeCollector, run_design
+from sim.run.collectors import OutcomeCollector
+from sim.run.designs import Design
+from sim.run.ensemble import run_design
 from sim.spec.scenario import Scenario, load_scenario
 from sim.spec.toml_writer import dumps
 from sim.vocabulary import FATES, REPLICATE, end_step_column, fate_column

@@ -1,1 +1,1 @@
-"""Running experiments: designs, chunks, seeding, executors and the result store."""
+"""The experiment runner: designs, chunks, collectors, executors, the ensemble and the result store."""

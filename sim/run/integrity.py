@@ -391,7 +391,7 @@ def replay_chunks(directory: Path, manifest: dict) -> list[str]:
     from another seed or scenario, or edited cells, differ."""
     import pyarrow.parquet as pq
 
-    from sim.run.engine import replicate_task, run_chunk
+    from sim.run.chunks import replicate_task, run_chunk
     from sim.run.replicate_table import widened
     from sim.run.store import decode_table
     from sim.spec.scenario import stored_scenario

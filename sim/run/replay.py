@@ -1,7 +1,7 @@
 """Re-run chosen replicates of a finished run with their full trajectories.
 
 A plain run's replicate ``r`` is row ``r - start`` of chunk ``r // chunk_size``, and a chunk's
-draws depend only on the seed and the chunk (:func:`sim.run.engine.stream_seeds`), so re-running
+draws depend only on the seed and the chunk (:func:`sim.run.designs.stream_seeds`), so re-running
 the chunk with the run's scenario and settings gives the same replicate exactly; only the rows
 asked for are kept.
 """
@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.errors import InputError, RunError
-from sim.run.engine import DEFAULT_DTYPE, Block, Collector, replicate_task, run_chunk
+from sim.run.chunks import DEFAULT_DTYPE, replicate_task, run_chunk
+from sim.run.collectors import Collector
+from sim.run.designs import Block
 from sim.run.store import Results
 from sim.spec.params import Params
 
