@@ -319,14 +319,15 @@ def test_scores_by_smc_evidence_agree_with_the_prior_mean(two_record, tmp_path, 
 @pytest.mark.parametrize("history", ["drift_apart", "stab_in_the_back"])
 def test_a_record_in_which_the_partnership_ends_is_not_refused(tmp_path, history):
     """A record whose alliance ended (drifting apart, or one partner stabbing the other in the
-    back) goes through `calibrate` with its defaults: the posterior reproduces the ending."""
+    back) goes through `calibrate` with its default method, which picks what the record needs: the
+    posterior reproduces the ending (a small budget keeps the test short)."""
     small = ROOT / "tests" / "data" / "history_small.toml"
     scenario = load_scenario(small)
     path = tmp_path / f"{history}.toml"
     truth = write_record(path, scenario, seed=3, history=history, pairs=(("A", "B"), ("B", "A")), dates=DATES)
     assert truth.fate == history
-    cal = calibrate(small, path, seed=1, min_accepted=100)
+    cal = calibrate(small, path, seed=1, replicates=8000, particles=128, min_accepted=60)
     status = len(cal.record) - 1
     assert cal.record.observations[status].kind == "alliance_ended"
     assert cal.posterior_predictive["p_happened"].iloc[status] > 0.5
-    assert cal.posterior.effective >= 100
+    assert cal.posterior.effective >= 60
