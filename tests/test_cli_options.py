@@ -440,7 +440,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
     "score": {
         "--engine": (["--engine", "numba"], kw(SCORE, "engine", "numba")),
         "--method": (["--method", "smc"], kw(SCORE, "method", "smc")),
-        "--particles": (["--particles", "64"], kw(SCORE, "particles", 64)),
+        "--particles": (["--method", "smc", "--particles", "64"], kw(SCORE, "particles", 64)),
         "scenarios": ([], positional(SCORE, 0, [Path(SCENARIO)])),
         "--observations": ([], positional(SCORE, 1, Path("obs.toml"))),
         "--replicates": (["-n", "100"], kw(SCORE, "replicates", 100)),

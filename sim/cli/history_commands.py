@@ -135,6 +135,14 @@ def _add_particles(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _check_particles(args: argparse.Namespace) -> None:
+    """``--particles`` configures sequential Monte Carlo only: refused with a method that has none."""
+    if args.particles is not None and args.method in ("prior", "rejection"):
+        raise options.UsageError(
+            f"--particles sets the particles of sequential Monte Carlo; it does not apply to --method {args.method}"
+        )
+
+
 def _add_observations(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--observations", type=Path, required=True, help="observations file (e.g. seeds/observations.toml)"
@@ -145,6 +153,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     """`score`: rank scenarios by the probability each gave the record."""
     from sim.analysis.calibration import score_scenarios
 
+    _check_particles(args)
     if args.out:
         options.hold(args.out, own="scores.csv", force=args.force, what="scores")
     predictive: dict = {}
@@ -185,6 +194,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """`calibrate`: condition a scenario on observations and write the posterior."""
     from sim.analysis.calibration import DEFAULT_REPLICATES, MIN_ACCEPTED, calibrate
 
+    _check_particles(args)
     out = args.out or options.results_folder(args.scenario.stem, "calibrated")
     options.hold(out)  # calibrate itself refuses a folder that holds anything but a calibration
     cal = calibrate(
@@ -209,8 +219,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         from sim.analysis.calibration import project
         from sim.present.calibration_pages import write_history_report
 
-        # the view from today of the report runs on the engine that continues saved states
-        proj = project(out, workers=args.workers)
+        proj = project(out, workers=args.workers, engine=args.engine)
         print(proj.sentence())
         print(text.written({"report": write_history_report(cal, out / "report.html", projection=proj)}))
     return EXIT_OK
@@ -260,6 +269,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     """`backtest`: calibrate up to a date, predict the later readings, score against baselines."""
     from sim.analysis.backtest import backtest
 
+    _check_particles(args)
     if args.out:
         options.hold(args.out, own="backtest.csv", force=args.force, what="a backtest")
     bt = backtest(
