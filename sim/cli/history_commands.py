@@ -139,7 +139,8 @@ def _check_particles(args: argparse.Namespace) -> None:
     """``--particles`` configures sequential Monte Carlo only: refused with a method that has none."""
     if args.particles is not None and args.method in ("prior", "rejection"):
         raise options.UsageError(
-            f"--particles sets the particles of sequential Monte Carlo; it does not apply to --method {args.method}"
+            "--particles sets the particles of sequential Monte Carlo; it does not apply to "
+            f"--method {args.method}"
         )
 
 
