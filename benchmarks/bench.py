@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench.py            # everything, about 10 minutes on 2 cores
     .venv/bin/python benchmarks/bench.py --quick    # skip the 1,000,000-replicate run
     .venv/bin/python benchmarks/bench.py --phases   # only where a step's time goes (seconds)
+    .venv/bin/python benchmarks/bench.py --pages    # only the pages (tables 8 and 9)
 
 Every figure is measured in this run, side by side, so ratios hold even on a noisy machine. The
 numba engine's figures appear beside the numpy engine's when numba is installed
@@ -31,6 +32,10 @@ load average beside the tables, since other work on the machine slows every figu
    per second against 3,000,000;
 7. warm workers: consecutive designs in one process on two workers, each starting its own pool
    (as before) against the process's warm pool.
+8. simulation against page time for ``run -n 2000`` and the README's first command, before and
+   after the pages were made fast, side by side (``benchmarks/page_bench.py``);
+9. ``report`` on 2,000, 100,000 and 1,000,000 replicates: wall time and the process tree's peak
+   memory (``benchmarks/page_bench.py``).
 
     .venv/bin/python benchmarks/bench.py --cli      # tables 6 and 7 only (about 3 minutes)
 """
@@ -50,6 +55,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from sim import AllianceModel, load_scenario  # noqa: E402
 from sim.model import dynamics  # noqa: E402
@@ -324,7 +330,13 @@ def main() -> None:
     parser.add_argument(
         "--cli", action="store_true", help="only tables 6 and 7, the command line and warm workers"
     )
+    parser.add_argument("--pages", action="store_true", help="only tables 8 and 9, the pages")
     args = parser.parse_args()
+    if args.pages or not args.phases:
+        import page_bench
+    if args.pages:
+        page_bench.main([])
+        return
     cores = os.cpu_count() or 1
     steps = 120
     fast = numba_ready()
@@ -422,6 +434,7 @@ def main() -> None:
 
     phases_table(fast)
     cli_tables(fast)
+    page_bench.main(["--sizes", "2000,100000"] if args.quick else [])
 
 
 NUMBA_PHASES = [  # (module, function, phase) of the numba engine's chunk

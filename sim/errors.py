@@ -73,3 +73,28 @@ class Interrupted(RunError):  # noqa: N818 - reads as what happened
     def with_hint(self, hint: str) -> Interrupted:
         """The same interruption (same signal) with ``hint`` as the way to finish."""
         return type(self)(self.template, self.signum, hint=hint, resume=self.resume)
+
+
+_KEPT = "\n\t"
+#: the Unicode categories a terminal acts on or shows as nothing: controls (an escape sequence can
+#: retitle, recolour or clear a terminal), format characters (zero-width spaces, direction
+#: overrides that reorder what is shown), line and paragraph separators, surrogates
+_UNSEEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def printable(text: str, *, newlines: bool = True) -> str:
+    """``text`` safe to print on a terminal: every character a terminal would act on or not show
+    (see :data:`_UNSEEN`) is written as its Python escape (``\\x1b``, ``\\u202e``). Newlines and
+    tabs stay unless ``newlines`` is false (one-line messages). Text that is already printable is
+    returned as it is, so escaping twice changes nothing."""
+    import unicodedata
+
+    if text.isascii() and text.isprintable():
+        return text
+    kept = _KEPT if newlines else ""
+    return "".join(
+        ch
+        if ch in kept or (ch.isprintable() or unicodedata.category(ch) not in _UNSEEN)
+        else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )

@@ -346,6 +346,22 @@ def served_app(tmp_path, asset_folder, cdn):
         log.close()
 
 
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux's ``/proc``)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _port_open(url: str) -> bool:
     host, port = url.removeprefix("http://").rstrip("/").split(":")
     with socket.socket() as s:
@@ -362,13 +378,16 @@ def test_signalling_the_launcher_alone_stops_the_server(tmp_path, asset_folder, 
     proc, url, log, log_path = _start_app(tmp_path, asset_folder, cdn.url)
     try:
         assert _port_open(url)
+        server = _children(proc.pid)
+        assert server, "the launcher started no server process"
         os.kill(proc.pid, getattr(signal, sig))
         if sig != "SIGKILL":
             assert proc.wait(timeout=30) == 130
         deadline = time.monotonic() + 10
-        while _port_open(url) and time.monotonic() < deadline:
+        while (_port_open(url) or any(_alive(pid) for pid in server)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not _port_open(url), f"the server still listens after {sig} to the launcher"
+        assert not [pid for pid in server if _alive(pid)], f"the server outlived {sig} to the launcher"
     finally:
         _stop(proc)
         log.close()

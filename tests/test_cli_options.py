@@ -193,6 +193,11 @@ def _run_options(target):
         "--seed": (["--seed", "99"], kw(target, "seed", 99)),
         "--chunk-size": (["--chunk-size", "512"], kw(target, "chunk_size", 512)),
         "--workers": (["-j", "3"], kw(target, "workers", 3)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(target, "workers", 999)),
+        "--scheduler-timeout": (
+            ["--scheduler", "local", "--scheduler-timeout", "2.5"],
+            kw(target, "executor", "timeout 2.5"),
+        ),
         "--scheduler": (["--scheduler", "local"], kw(target, "executor", "the dask executor")),
         "--point": (["--point"], kw(target, "point", True)),
         "--dtype": (["--dtype", "float64"], kw(target, "dtype", "float64")),
@@ -220,6 +225,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--out": (["--out", "{tmp}/p"], kw(PROJECT, "out", Path("{tmp}/p"))),
         "--dtype": (["--dtype", "float64"], kw(PROJECT, "dtype", "float64")),
         "--workers": (["-j", "2"], kw(PROJECT, "workers", 2)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(PROJECT, "workers", 999)),
         "--no-progress": (["--no-progress"], kw(PROJECT, "progress", False)),
         "--engine": (["--engine", "numba"], kw(PROJECT, "engine", "numba")),
         "--no-report": (
@@ -236,6 +242,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
                 "--replicates": ["-n", "10"],
                 "--chunk-size": ["--chunk-size", "8"],
                 "--scheduler": ["--scheduler", "local"],
+                "--scheduler-timeout": ["--scheduler-timeout", "3"],
                 "--why": ["--why"],
             }.items()
         },
@@ -288,6 +295,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--seed": (["--seed", "8"], kw(SWEEP, "seed", 8)),
         "--alliance": (["--alliance", "china_russia"], kw(SWEEP, "alliance", "china_russia")),
         "--workers": (["-j", "2"], kw(SWEEP, "workers", 2)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(SWEEP, "workers", 999)),
         "--engine": (["--engine", "numba"], kw(SWEEP, "engine", "numba")),
         "--out": (
             ["--out", "{tmp}/s"],
@@ -312,6 +320,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--steps": (["-t", "9"], kw(SENS, "steps", 9)),
         "--seed": (["--seed", "3"], kw(SENS, "seed", 3)),
         "--workers": (["-j", "2"], kw(SENS, "workers", 2)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(SENS, "workers", 999)),
         "--engine": (["--engine", "numba"], kw(SENS, "engine", "numba")),
         "--top": (["--top", "4"], positional("sim.present.text.format_indices", 2, 4)),
         "--out": (
@@ -331,6 +340,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--steps": (["-t", "9"], kw(OVER, "steps", 9)),
         "--seed": (["--seed", "3"], kw(OVER, "seed", 3)),
         "--workers": (["-j", "2"], kw(OVER, "workers", 2)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(OVER, "workers", 999)),
         "--engine": (["--engine", "numba"], kw(OVER, "engine", "numba")),
         "--top": (["--top", "4"], positional("sim.present.text.over_time_indices", 1, 4)),
         "--out": (
@@ -361,6 +371,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
                 "--groups": ["--groups"],
                 "--steps": ["-t", "4"],
                 "--workers": ["-j", "2"],
+                "--oversubscribe": ["--oversubscribe"],
                 "--engine": ["--engine", "numba"],
                 "--no-progress": ["--no-progress"],
             }.items()
@@ -412,6 +423,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--steps": (["-t", "6"], kw(EVALUATE, "steps", 6)),
         "--seed": (["--seed", "4"], kw(EVALUATE, "seed", 4)),
         "--workers": (["-j", "2"], kw(EVALUATE, "workers", 2)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(EVALUATE, "workers", 999)),
         "--chunk-size": (["--chunk-size", "256"], kw(EVALUATE, "chunk_size", 256)),
         "--out": (["--out", "{tmp}/l"], kw(EVALUATE, "out", Path("{tmp}/l"))),
         "--force": (["--force"], kw(EVALUATE, "force", True)),
@@ -432,6 +444,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--steps": (["-t", "6"], kw(OPTIMIZE, "steps", 6)),
         "--seed": (["--seed", "4"], kw(OPTIMIZE, "seed", 4)),
         "--workers": (["-j", "2"], kw(OPTIMIZE, "workers", 2)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(OPTIMIZE, "workers", 999)),
         "--out": (["--out", "{tmp}/z"], kw(OPTIMIZE, "out", Path("{tmp}/z"))),
         "--force": (["--force"], kw("sim.cli.options.hold", "force", True)),
         "--no-report": (["--no-report"], called("sim.present.policy_pages.write_search_report", False)),
@@ -446,6 +459,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--replicates": (["-n", "100"], kw(SCORE, "replicates", 100)),
         "--seed": (["--seed", "6"], kw(SCORE, "seed", 6)),
         "--workers": (["-j", "2"], kw(SCORE, "workers", 2)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(SCORE, "workers", 999)),
         "--out": (
             ["--out", "{tmp}/sc"],
             positional("sim.present.calibration_pages.write_scores_report", 2, Path("{tmp}/sc/report.html")),
@@ -463,6 +477,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--seed": (["--seed", "6"], kw(CALIBRATE, "seed", 6)),
         "--min-accepted": (["--min-accepted", "7"], kw(CALIBRATE, "min_accepted", 7)),
         "--workers": (["-j", "2"], kw(CALIBRATE, "workers", 2)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(CALIBRATE, "workers", 999)),
         "--exclude": (["--exclude", "a", "--exclude", "b"], kw(CALIBRATE, "exclude", ["a", "b"])),
         "--out": (["--out", "{tmp}/cal"], kw(CALIBRATE, "out", Path("{tmp}/cal"))),
         "--force": (["--force"], kw(CALIBRATE, "force", True)),
@@ -479,6 +494,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--replicates": (["-n", "100"], kw(BACKTEST, "replicates", 100)),
         "--seed": (["--seed", "6"], kw(BACKTEST, "seed", 6)),
         "--workers": (["-j", "2"], kw(BACKTEST, "workers", 2)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(BACKTEST, "workers", 999)),
         "--out": (
             ["--out", "{tmp}/bt"],
             positional(
@@ -587,9 +603,16 @@ def test_the_option_reaches_what_it_configures(mode, option, folders, monkeypatc
             rec.replace(f"sim.present.text.{name}", returns="")
     client = MagicMock()
     client.get_executor.return_value = "the dask executor"
-    monkeypatch.setattr(
-        "sim.cli.options.executor", lambda args: (client, None) if args.scheduler else (None, None)
-    )
+
+    def executor(args):
+        if not args.scheduler:
+            return None, None
+        if args.scheduler_timeout != 10:  # the timeout reaches the executor
+            client.get_executor.return_value = f"timeout {args.scheduler_timeout:g}"
+        return client, None
+
+    monkeypatch.setattr("sim.cli.options.executor", executor)
+    monkeypatch.setattr("sim.cli.options.cores", lambda: 64)  # -j is capped at the cores
     argv = [_fill(a, folders) for a in [*base, *extra]]
     if check[0] == "forced":
         assert main([a for a in argv if a != "--force"]) == 2

@@ -524,6 +524,7 @@ def test_a_disk_that_fills_up_during_a_command_leaves_no_file_that_looks_complet
             target = disk / "report.html"
             code, err = run_cli(["report", finished, "--out", target], capsys)
             assert not target.exists()
+            assert not [p.name for p in disk.rglob("*")]  # no figures without their page
         else:
             record = record_file(
                 tmp_path,
@@ -534,9 +535,7 @@ def test_a_disk_that_fills_up_during_a_command_leaves_no_file_that_looks_complet
             argv = ["calibrate", SMALL, "--observations", record, "-n", "4000", "--out", out]
             code, err = run_cli([*argv, "--min-accepted", "10", "--no-progress", "--no-report"], capsys)
             assert not (out / "calibration.json").exists()  # no manifest: the folder is not whole
-            for name in ("posterior.toml", "posterior.parquet", "states.npz"):  # whole or absent
-                if (out / name).exists():
-                    assert (out / name).stat().st_size > 0
+            assert not out.exists(), [p.name for p in out.iterdir()]  # and nothing partial stays
         line = one_line(err)
         assert code in (1, 2) and "No space left on device" in line, line
         no_temporary_files(disk)
@@ -679,3 +678,187 @@ def test_verify_checks_each_run_of_a_comparison_folder_and_refuses_other_folders
     ):
         code, err = run_cli(["verify", folder], capsys)
         assert code == 2 and expected in one_line(err)
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input that once crashed, limits, terminal text
+# --------------------------------------------------------------------------------------------
+
+CONSTANT = """extends = "alliance-sim:seeds/baseline.toml"
+title = "one step"
+[levers.sanctions]
+owner = "NATO"
+label = "Sanctions"
+claim = "s-lever-sanctions-russia"
+low = -0.3
+high = 0.3
+effects = [{kind = "pressure", actor = "Russia"}]
+[metrics.holds]
+owner = "NATO"
+label = "P(holds)"
+kind = "p_holds"
+alliance = "china_russia"
+direction = "minimize"
+"""
+
+
+def test_levers_no_policy_moved_is_one_line_leaving_nothing_and_so_is_its_resume(tmp_path, capsys):
+    """In one step nothing breaks, so every metric is the same under every policy."""
+    scenario = tmp_path / "constant.toml"
+    scenario.write_text(CONSTANT, encoding="utf-8")
+    out = tmp_path / "levers"
+    argv = ["levers", scenario, "-N", "2", "-S", "2", "-R", "1", "-t", "1", "-j", "1", "--out", out]
+    for extra in ([], ["--resume"]):
+        code, err = run_cli([*argv, *extra, "--no-progress"], capsys)
+        line = one_line(err)
+        assert code == 2 and "every metric takes the same value under every policy" in line, line
+        assert "run more steps (-t)" in line
+        assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["sweep", SCENARIO, "mechanisms.competition", "--values", "0.1,0.1"], "0.1 more than once"),
+        (["run", SCENARIO, "-n", "100000001"], "at most 100,000,000 replicates, got 100,000,001"),
+        (["run", SCENARIO, "-t", "2000000"], "at most 1,000,000 steps, got 2,000,000"),
+        (["calibrate", SMALL, "--observations", "o.toml", "-n", "1000000000"], "at most 100,000,000"),
+        (
+            ["levers", "policy", "-N", "100000", "-S", "1000"],
+            "levers: expected at most 100,000,000 replicate",
+        ),
+        (["optimize", "policy", "--evaluations", "100000000"], "optimize: expected at most 100,000,000"),
+        (["sensitivity", SCENARIO, "-N", "1000000", "-R", "100"], "sensitivity: expected at most"),
+        (["score", SCENARIO, "--observations", "o.toml", "-n", "1000"], "o.toml"),
+    ],
+)
+def test_bad_sizes_are_one_line_before_anything_runs(argv, expected, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "out"
+    extra = [] if argv[0] == "score" else ["--out", str(out)]
+    try:
+        code = cli.main([str(a) for a in [*argv, *extra]])
+    except SystemExit as e:  # refused while parsing the options
+        code = e.code
+    err = capsys.readouterr().err
+    line = err.strip().splitlines()[-1]  # sensitivity may first say it rounds --samples
+    assert code == 2 and expected in line and "Traceback" not in err, err
+    assert not out.exists()
+
+
+def test_calibrate_refuses_an_ensemble_that_would_not_fit_in_memory(tmp_path, capsys):
+    record = record_file(tmp_path, entry("still", "2024-01-05", ACTIVE))
+    argv = ["calibrate", SMALL, "--observations", record, "-n", "100000000", "--out", tmp_path / "c"]
+    code, err = run_cli(argv, capsys)
+    line = one_line(err)
+    assert code == 2 and "calibrate: expected what is kept of every replicate to fit in 4 GB" in line, line
+    assert not (tmp_path / "c").exists()
+
+
+def test_workers_above_the_cores_are_capped_with_a_warning_unless_oversubscribed(monkeypatch, capsys):
+    from sim.cli import options
+
+    monkeypatch.setattr(options, "cores", lambda: 2)
+    args = cli.build_parser().parse_args(["run", "x.toml", "-j", "16"])
+    warning = options.cap_workers(args)
+    assert args.workers == 2 and "--workers 16 is more than the 2 cores here; using 2" in warning
+    args = cli.build_parser().parse_args(["run", "x.toml", "-j", "16", "--oversubscribe"])
+    assert options.cap_workers(args) is None and args.workers == 16
+    args = cli.build_parser().parse_args(["run", "x.toml", "-j", "2"])
+    assert options.cap_workers(args) is None and args.workers == 2
+
+
+EVIL = "evil \x1b]0;PWNED\x07 \x1b[2J title \u202e reversed"
+
+
+def test_terminal_text_escapes_what_a_terminal_would_act_on(tmp_path, monkeypatch, capsys):
+    """``list`` once printed a title's escape sequences raw; now no command prints one."""
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "evil.toml").write_text(
+        f'extends = "alliance-sim:seeds/baseline.toml"\ntitle = {json.dumps(EVIL)}\n', encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["list"]) == 0
+    shown = capsys.readouterr().out
+    assert "\x1b" not in shown and "\u202e" not in shown and "\x07" not in shown
+    assert "evil \\x1b]0;PWNED\\x07 \\x1b[2J title \\u202e reversed" in shown, shown
+    (tmp_path / "bad.toml").write_text(
+        'extends = "alliance-sim:seeds/baseline.toml"\n[actors."China\u200b"]\ncapability = 0.1\n',
+        encoding="utf-8",
+    )
+    code, err = run_cli(["validate", tmp_path / "bad.toml"], capsys)
+    assert code == 2 and "\u200b" not in err and "actors.China\\u200b" in one_line(err)
+
+
+def test_printable_keeps_text_and_escapes_once():
+    from sim.errors import printable
+
+    assert printable("Café ¶4 → back to back\n\tok") == "Café ¶4 → back to back\n\tok"
+    assert printable("a\u200bb\x9b") == "a\\u200bb\\x9b"
+    assert printable(printable("\x1b[2J")) == printable("\x1b[2J") == "\\x1b[2J"
+    assert printable("x\ny", newlines=False) == "x\\ny"
+
+
+def test_extends_names_only_shipped_scenarios(tmp_path, capsys):
+    scenario = tmp_path / "x.toml"
+    for target in ("pyproject.toml", ".venv/pyvenv.cfg", "seeds/../pyproject.toml"):
+        scenario.write_text(f'extends = "alliance-sim:{target}"\n', encoding="utf-8")
+        code, err = run_cli(["validate", scenario], capsys)
+        line = one_line(err)
+        assert code == 2 and "x.toml:1: extends: expected a shipped scenario" in line, line
+        assert "build-system" not in line
+    (tmp_path / "pyproject.toml").write_text('[tool.secret]\ntoken = "hunter2"\n', encoding="utf-8")
+    scenario.write_text('extends = "pyproject.toml"\n', encoding="utf-8")
+    code, err = run_cli(["validate", scenario], capsys)
+    line = one_line(err)  # a file of the project that is no scenario: its keys are not echoed
+    assert code == 2 and "expected a scenario file, got 'pyproject.toml', which is not one" in line, line
+    assert "secret" not in line and "token" not in line
+
+
+def test_a_linked_scenario_extends_the_files_beside_the_link_or_beside_its_target(tmp_path, capsys):
+    for project in ("library", "work"):
+        (tmp_path / project / "seeds").mkdir(parents=True)
+    base = 'extends = "alliance-sim:seeds/baseline.toml"\ntitle = "{}"\n'
+    (tmp_path / "library" / "base.toml").write_text(base.format("library base"), encoding="utf-8")
+    (tmp_path / "library" / "child.toml").write_text('extends = "base.toml"\n', encoding="utf-8")
+    link = tmp_path / "work" / "child.toml"
+    link.symlink_to(tmp_path / "library" / "child.toml")
+    from sim.spec.scenario import load_scenario
+
+    assert load_scenario(link).title == "library base"  # nothing beside the link: the target's
+    (tmp_path / "work" / "base.toml").write_text(base.format("work base"), encoding="utf-8")
+    assert load_scenario(link).title == "work base"  # the link's folder wins
+    code, err = run_cli(["validate", link], capsys)
+    assert code == 0, err
+
+
+def test_validate_fails_when_the_claims_file_is_missing_or_a_pipe(tmp_path, capsys):
+    (tmp_path / "seeds").mkdir()
+    scenario = tmp_path / "c.toml"
+    scenario.write_text(
+        'extends = "alliance-sim:seeds/baseline.toml"\nclaims = "gone.toml"\n', encoding="utf-8"
+    )
+    code, err = run_cli(["validate", scenario], capsys)
+    line = one_line(err)
+    assert code == 2 and "c.toml:2: claims: expected a claims file, got 'gone.toml' (no such file)" in line
+    os.mkfifo(tmp_path / "pipe.toml")
+    scenario.write_text(
+        'extends = "alliance-sim:seeds/baseline.toml"\nclaims = "pipe.toml"\n', encoding="utf-8"
+    )
+    code, err = run_cli(["validate", scenario], capsys)  # returns: nothing waits on the pipe
+    assert code == 2 and "(not a file)" in one_line(err)
+
+
+def test_reading_a_pipe_or_device_never_blocks(tmp_path):
+    from sim.files import NotRegularFileError, read_regular
+    from sim.spec.claims import load_claims
+    from sim.spec.locations import ScenarioError
+
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(NotRegularFileError):
+        read_regular(tmp_path / "pipe", 100)
+    with pytest.raises(ScenarioError, match="expected a regular file"):
+        load_claims(tmp_path / "pipe")
+    with pytest.raises(ValueError, match="over the limit"):
+        (tmp_path / "big").write_bytes(b"x" * 101)
+        read_regular(tmp_path / "big", 100)

@@ -69,7 +69,7 @@ from sim.analysis.readings import (  # noqa: F401 - re-exported: what calibratio
 )
 from sim.analysis.scoring import _rank_scores, needed_replicates, score_scenarios  # noqa: F401 - re-exported
 from sim.errors import InputError
-from sim.files import atomic_open, atomic_write, atomic_write_text
+from sim.files import all_or_nothing, atomic_open, atomic_write, atomic_write_text
 from sim.run.integrity import FILES, seal_files
 from sim.run.lock import LOCK_FILE, locks
 from sim.spec.observations import Record, load_record
@@ -535,6 +535,7 @@ def _check_out(out: Path, force: bool) -> None:
         raise InputError(f"{out}: already holds a calibration; use --force to replace it")
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_calibration(cal: Calibration, out: Path) -> None:
     """Write the posterior draws and their states, the posterior scenario, the predictive tables,
     SMC's per-date table and a manifest into ``out``."""

@@ -810,6 +810,66 @@ def digest(
     )
 
 
+class DigestedRun:
+    """A finished run read through its :class:`Digest`: what a page needs of a run without its
+    replicate table in memory.
+
+    Every attribute of the run (manifest, summaries, actors, alliances, name, title...) is the
+    run's own; :attr:`digest` answers what would otherwise be computed from the rows, and
+    :attr:`columns` and :attr:`n` come from the digest (no second read of the file's footer).
+    Pages built from a ``DigestedRun`` read the table in row groups, the columns they need only.
+    """
+
+    def __init__(self, results, d: Digest | None = None, **kwargs):
+        self.results = results
+        self.digest = d if d is not None else digest(results, **kwargs)
+
+    def __getattr__(self, name: str):
+        if name in ("results", "digest"):  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.results, name)
+
+    @property
+    def n(self) -> int:
+        """Replicates of the run."""
+        return self.digest.n
+
+    @property
+    def columns(self) -> list[str]:
+        """Names of the replicate table's columns."""
+        return self.digest.columns
+
+
+def digested(results, **kwargs):
+    """``results`` as a :class:`DigestedRun` when its replicate table is on disk (a finished run's
+    folder), unchanged otherwise (a table held in memory only is read as it is)."""
+    if isinstance(results, DigestedRun):
+        return results
+    try:
+        on_disk = (Path(results.directory) / "replicates.parquet").is_file()
+    except (AttributeError, TypeError):  # not a run's folder
+        on_disk = False
+    return DigestedRun(results, **kwargs) if on_disk else results
+
+
+def streamed_capability(results, actors: Sequence[str]) -> np.ndarray:
+    """Mean final capability of each actor (NaN where not recorded), from the capability columns
+    read row group by row group: :func:`sim.analysis.outcomes.mean_capability` in bounded memory."""
+    rows = RowGroups(Path(results.directory) / "replicates.parquet")
+    try:
+        sums = ColumnSums([capability_column(a) for a in actors if capability_column(a) in rows.names])
+        stream(rows, [sums])
+    finally:
+        rows.close()
+    means = dict(zip(sums.columns, sums.mean(), strict=True))
+    return np.array([means.get(capability_column(a), np.nan) for a in actors], dtype=float)
+
+
+def digest_of(results) -> Digest | None:
+    """The digest a run is read through, or None for a run read from memory."""
+    return results.digest if isinstance(results, DigestedRun) else None
+
+
 # --------------------------------------------------------------------------------------------
 # Two runs, paired by replicate
 # --------------------------------------------------------------------------------------------
@@ -919,12 +979,16 @@ def fate_differences(a, b, alliance: str | None = None) -> pd.DataFrame:
 
 __all__ = [
     "Digest",
+    "DigestedRun",
     "ReadingNote",
     "SampleInfo",
     "SampledResults",
     "StreamedWhyGroup",
     "digest",
+    "digest_of",
+    "digested",
     "fate_differences",
     "joint_fates",
     "sampled",
+    "streamed_capability",
 ]

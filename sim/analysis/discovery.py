@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.analysis.given_data import sample_settings, sampled_if_big
 from sim.analysis.sensitivity import EXPLORE_HINT, OUTCOMES, AnalysisError, pick_alliance
 from sim.vocabulary import PARAM_PREFIX, Fate, defector_column, fate_column
 
@@ -213,6 +214,8 @@ def discover(
     peel_alpha: float = 0.05,
     mass_min: float = 0.05,
     include: list[str] | None = None,
+    sample_size: int | None = None,
+    seed: int = 0,
 ) -> Discovery:
     """Scenario discovery on a result set: PRIM boxes of the parameter region where an outcome
     happens.
@@ -230,6 +233,10 @@ def discover(
         See :func:`prim_boxes`.
     include
         Glob patterns of parameter paths (``mechanisms.*``): PRIM may restrict only these.
+    sample_size, seed
+        A run with more replicates than ``sample_size`` (default
+        :data:`sim.analysis.digest.SAMPLE_SIZE`) is read through a uniform sample of that many of
+        its rows, seeded with ``seed``; ``settings["sample"]`` says which.
 
     References
     ----------
@@ -240,8 +247,10 @@ def discover(
 
         results = load_results(results)
     alliance = pick_alliance(alliance, results.alliances, results.focal)
-    reps = results.replicates
+    results = sampled_if_big(results, sample_size, seed)
     fate, _, who = outcome.partition(" by ")
+    params = [c for c in results.columns if c.startswith(PARAM_PREFIX)]
+    reps = results.read([fate_column(alliance), *([defector_column(alliance)] if who else []), *params])
     if fate not in OUTCOMES:
         raise AnalysisError(
             f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}"
@@ -255,8 +264,7 @@ def discover(
                 f"unknown actor {who!r} in --outcome; the members of {alliance} are {', '.join(members)}"
             )
         y &= (reps[defector_column(alliance)] == who).to_numpy(dtype=bool)
-    cols = [c for c in reps.columns if c.startswith(PARAM_PREFIX)]
-    x = reps[cols].astype(np.float64)
+    x = reps[params].astype(np.float64)
     x = x.loc[:, x.nunique() > 1]
     x.columns = [c.removeprefix(PARAM_PREFIX) for c in x.columns]
     if include:
@@ -289,6 +297,7 @@ def discover(
             "peel_alpha": peel_alpha,
             "mass_min": mass_min,
             "results": str(getattr(results, "directory", "")),
+            **sample_settings(results),
             "include": list(include or []),
         },
     )

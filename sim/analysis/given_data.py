@@ -158,6 +158,28 @@ def pawn_discrete(X: np.ndarray, y: np.ndarray, slices: int = 10) -> np.ndarray:
     return out
 
 
+def sampled_if_big(results, size: int | None, seed: int = 0):
+    """``results`` itself when it has at most ``size`` replicates (default
+    :data:`sim.analysis.digest.SAMPLE_SIZE`) or is already a sample, else a seeded uniform sample
+    of ``size`` of its rows (:func:`sim.analysis.digest.sampled`)."""
+    from sim.analysis import digest
+
+    size = digest.SAMPLE_SIZE if size is None else int(size)
+    n = getattr(results, "n", None)  # a table of one's own (read() and columns only): as it is
+    if isinstance(results, digest.SampledResults) or n is None or n <= size:
+        return results
+    return digest.sampled(results, size, seed)
+
+
+def sample_settings(results) -> dict:
+    """``{"sample": {"size", "total", "seed"}}`` when ``results`` is a seeded sample of a run's rows
+    (:class:`sim.analysis.digest.SampledResults`) smaller than the run, else nothing."""
+    info = getattr(results, "info", None)
+    if info is None or info.whole:
+        return {}
+    return {"sample": {"size": int(info.size), "total": int(info.total), "seed": int(info.seed)}}
+
+
 @dataclass
 class GivenDataResult:
     """Indices of every sampled parameter for each output, and over time."""
@@ -218,6 +240,7 @@ def given_data(
     seed: int = 0,
     slices: int = 10,
     dummies: int = DUMMIES,
+    sample_size: int | None = None,
 ) -> GivenDataResult:
     """Delta or PAWN indices of a finished run's sampled parameters (no new simulations).
 
@@ -236,6 +259,10 @@ def given_data(
         PAWN's conditioning slices.
     dummies : int
         Made-up inputs (permutations of sampled values) whose indices measure the noise.
+    sample_size : int
+        A run with more replicates is read through a uniform sample of this many of its rows,
+        seeded with ``seed`` (:func:`sim.analysis.digest.sampled`; default
+        :data:`sim.analysis.digest.SAMPLE_SIZE`); ``settings["sample"]`` then says which.
     """
     if method not in METHODS:
         raise InputError(
@@ -247,6 +274,7 @@ def given_data(
             f"--alliance: expected one of {', '.join(results.alliances) or '(none)'}, got {alliance!r}"
         )
     started = time.perf_counter()
+    results = sampled_if_big(results, sample_size, seed)
     cols = [c for c in results.columns if c.startswith(PARAM_PREFIX)]
     table = results.read(cols + [fate_column(alliance), end_step_column(alliance)])
     X = table[cols].to_numpy(np.float64)
@@ -323,6 +351,7 @@ def given_data(
             "classes": classes if method == "delta" else None,
             "dummies": max(dummies, 2),
             "noise_z": z,
+            **sample_settings(results),
         },
         pd.DataFrame(noise).T,
     )

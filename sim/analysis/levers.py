@@ -18,6 +18,7 @@ making for complex environmental systems undergoing change. Environ. Model. Soft
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ import pandas as pd
 
 from sim.analysis.robustness import Robustness, robustness
 from sim.errors import InputError
-from sim.files import atomic_write
+from sim.files import all_or_nothing, atomic_write
 from sim.run.collectors import Collector
 from sim.run.designs import Design
 from sim.run.ensemble import run_design
@@ -372,6 +373,7 @@ class PolicyResults:
             out[METRIC_PREFIX + name] = X[:, :, :, k].ravel()
         return out
 
+    @all_or_nothing()  # a failure leaves none of its files
     def write(self, out: Path) -> dict[str, Path]:
         """``policies.parquet``, ``evaluations.parquet``, ``replicates.parquet`` (each replicate's
         metrics), ``worlds.parquet`` and ``manifest.json``."""
@@ -491,6 +493,10 @@ def evaluate(
         per_replicate=True,
     )
     seconds = time.perf_counter() - start
+    if np.all(M == M[:1]):
+        if out is not None:
+            shutil.rmtree(Path(out) / "runs", ignore_errors=True)  # nothing partial stays
+        raise InputError(unmoved(scenario, obj, M, steps=scenario.run.steps))
     policies_df = pd.DataFrame({LEVER_PREFIX + k: v for k, v in chosen.items()})
     worlds_df = pd.DataFrame({"param:" + k: v for k, v in world_values.items()})
     worlds_df.insert(0, "world", np.arange(worlds))
@@ -519,6 +525,18 @@ def evaluate(
     if out is not None:
         result.write(Path(out))
     return result
+
+
+def unmoved(scenario: Scenario, obj: Objectives, M: np.ndarray, steps: int) -> str:
+    """The one line for an evaluation in which no policy changed any metric in any world."""
+    first = obj.metrics[0]
+    label = first.label or obj.names[0]
+    return (
+        f"{scenario.title or 'the scenario'}: every metric takes the same value under every policy "
+        f"in every world ({label}: {M.flat[0]:.3g}), so the policies cannot be ranked; the levers "
+        f"change nothing these metrics measure in {steps} step{'s' if steps != 1 else ''}: run more "
+        "steps (-t), or judge by metrics the levers reach"
+    )
 
 
 def share_interval(p: float, se: float | None, worlds: int) -> tuple[float, float]:
@@ -698,6 +716,8 @@ def lever_importance(result: PolicyResults) -> pd.DataFrame:
                     "r2": r2,
                 }
             )
+    if not rows:  # no metric moves across the policies
+        return pd.DataFrame(columns=["lever", "metric", "src", "src_se", "spearman", "r2"])
     out = pd.DataFrame(rows)
     order = out.assign(size=out.src.abs()).sort_values(["metric", "size"], ascending=[True, False])
     return order.drop(columns="size").reset_index(drop=True)

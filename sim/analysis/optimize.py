@@ -61,7 +61,7 @@ from sim.analysis.levers import (
 )
 from sim.analysis.robustness import robustness
 from sim.extras import install_hint
-from sim.files import atomic_write
+from sim.files import all_or_nothing, atomic_write
 from sim.run.lock import locks
 from sim.run.store import write_json
 from sim.spec.lever_values import from_unit, lever_names, status_quo
@@ -203,6 +203,7 @@ class SearchResults:
     settings: dict = field(default_factory=dict)
     status_quo: pd.DataFrame | None = None
 
+    @all_or_nothing()  # a failure leaves none of its files
     def write(self, out: Path) -> dict[str, Path]:
         """``pareto.parquet``, ``convergence.csv`` and ``manifest.json`` (with the status quo's
         values) in ``out``."""

@@ -92,6 +92,10 @@ def sweep_values(
         raise InputError("expected --values V1,V2,... or --range LOW HIGH with --points N")
     if len(out) < 2 or not np.all(np.isfinite(out)):
         raise InputError(f"expected at least two finite values, got {list(out)}")
+    unique, counts = np.unique(out, return_counts=True)
+    if np.any(counts > 1):
+        twice = ", ".join(f"{v:g}" for v in unique[counts > 1])
+        raise InputError(f"expected distinct values, got {twice} more than once; give each value once")
     return out
 
 

@@ -26,7 +26,7 @@ from sim.cli import (
     scenario_commands,
 )
 from sim.cli.options import UsageError
-from sim.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, AllianceError
+from sim.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, AllianceError, printable
 
 __all__ = ["GROUPS", "UsageError", "build_parser", "main"]
 
@@ -63,13 +63,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
 
-    def say(text: str) -> None:  # always one line, whatever the message holds
-        print(" ".join(str(text).split()), file=sys.stderr)
+    def say(text: str) -> None:  # always one line, whatever the message holds, nothing a terminal acts on
+        print(printable(" ".join(str(text).split()), newlines=False), file=sys.stderr)
 
     from sim.run.lock import command_scope
 
+    stdout = sys.stdout
     try:
         options.resolve_scenarios(args)
+        warning = options.cap_workers(args)
+        if warning:
+            say(warning)
+        sys.stdout = Terminal(stdout)  # whatever a command prints of a user's text is escaped
         with command_scope():  # the output folders a command holds are let go when it ends
             return args.handler(args)
     except AllianceError as e:  # the error family carries its exit code
@@ -104,3 +109,27 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INTERNAL
         say(f"alliance-sim: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)")
         return EXIT_INTERNAL
+    finally:
+        sys.stdout = stdout
+
+
+class Terminal:
+    """A text stream that writes through :func:`sim.errors.printable`: scenario titles, names and
+    labels reach the terminal with their control and invisible characters escaped, whichever
+    command prints them."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        """Write ``text`` escaped; returns the characters taken, as streams do."""
+        self.stream.write(printable(text))
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        """Write each line escaped."""
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)

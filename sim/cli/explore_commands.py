@@ -28,6 +28,7 @@ _NEW_RUNS_ONLY = (
     "groups",
     "steps",
     "workers",
+    "oversubscribe",
     "engine",
     "no_progress",
 )
@@ -271,7 +272,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
     if args.method == "sobol" and next_power_of_two(args.samples) != args.samples:
         print(text.samples_rounded(args.samples, next_power_of_two(args.samples)), file=sys.stderr)
-    claims = claims_of(load_scenario(args.scenario).claims)
+    scenario = load_scenario(args.scenario)
+    check_design(scenario, args)
+    claims = claims_of(scenario.claims)
     result = run_sensitivity(
         args.scenario,
         method=args.method,
@@ -295,6 +298,18 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def check_design(scenario, args: argparse.Namespace) -> None:
+    """The limits of ``run`` for a Saltelli or Morris design: at most ``samples`` (rounded up to a
+    power of two) times ``D + 2`` points of ``D`` uncertain values, each run ``--replicates``
+    times, the points held in memory as numbers."""
+    from sim.analysis.sensitivity import next_power_of_two
+    from sim.spec.parammap import uncertain_slots
+
+    factors = len(uncertain_slots(scenario))
+    points = next_power_of_two(args.samples) * (factors + 2)
+    options.check_runs(points * args.replicates, "sensitivity", held=points * 8 * (factors + 8))
+
+
 def _sensitivity_over_time(args: argparse.Namespace, out: Path) -> int:
     """Sobol indices of P(active after step t) from a new Saltelli design."""
     from sim.analysis.over_time import sobol_over_time
@@ -310,6 +325,7 @@ def _sensitivity_over_time(args: argparse.Namespace, out: Path) -> int:
             "another --out"
         )
     scenario = load_scenario(args.scenario)
+    check_design(scenario, args)
     result = sobol_over_time(
         scenario,
         samples=args.samples,
@@ -438,13 +454,14 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
     source = args.scenario
     if source.is_dir():
-        from sim.analysis.outcomes import mean_capability, mean_ties
+        from sim.analysis.digest import streamed_capability
+        from sim.analysis.outcomes import mean_ties
         from sim.run.store import load_results
 
         results = load_results(source)
         names = results.actors
         ties = mean_ties(results.summary, names).to_numpy()
-        capability = mean_capability(results.outcomes, names).to_numpy()
+        capability = streamed_capability(results, names)
         what = f"final ties averaged over the {results.n:,} replicates of {source}"
     else:
         from sim.spec.params import compile_params

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sim.cli import options
 from sim.errors import EXIT_OK
+from sim.files import all_or_nothing
 from sim.present import text
 
 COMMANDS = ("score", "calibrate", "backtest")
@@ -25,6 +26,7 @@ _NOT_WITH_PROJECTION = (
     "replicates",
     "chunk_size",
     "scheduler",
+    "scheduler_timeout",
     "why",
 )
 
@@ -150,11 +152,14 @@ def _add_observations(p: argparse.ArgumentParser) -> None:
     )
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def cmd_score(args: argparse.Namespace) -> int:
     """`score`: rank scenarios by the probability each gave the record."""
     from sim.analysis.calibration import score_scenarios
 
     _check_particles(args)
+    for scenario in args.scenarios:
+        options.check_history(scenario, args.observations, args.replicates, "score")
     if args.out:
         options.hold(args.out, own="scores.csv", force=args.force, what="scores")
     predictive: dict = {}
@@ -191,11 +196,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """`calibrate`: condition a scenario on observations and write the posterior."""
     from sim.analysis.calibration import DEFAULT_REPLICATES, MIN_ACCEPTED, calibrate
 
     _check_particles(args)
+    options.check_history(
+        args.scenario, args.observations, args.replicates or DEFAULT_REPLICATES, "calibrate"
+    )
     out = args.out or options.results_folder(args.scenario.stem, "calibrated")
     options.hold(out)  # calibrate itself refuses a folder that holds anything but a calibration
     cal = calibrate(
@@ -266,11 +275,14 @@ def cmd_project(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def cmd_backtest(args: argparse.Namespace) -> int:
     """`backtest`: calibrate up to a date, predict the later readings, score against baselines."""
     from sim.analysis.backtest import backtest
+    from sim.analysis.calibration import DEFAULT_REPLICATES
 
     _check_particles(args)
+    options.check_history(args.scenario, args.observations, args.replicates or DEFAULT_REPLICATES, "backtest")
     if args.out:
         options.hold(args.out, own="backtest.csv", force=args.force, what="a backtest")
     bt = backtest(

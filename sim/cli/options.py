@@ -24,6 +24,8 @@ from sim.extras import install_hint
 
 #: the folder default output folders are made in
 RESULTS = Path("results")
+#: how long a Dask scheduler may take to answer, and to have a worker, before a run gives up (s)
+SCHEDULER_TIMEOUT = 10.0
 #: where an argument's scenario names are listed for resolution after parsing
 SCENARIO_ARGS = "_scenario_args"
 
@@ -54,6 +56,26 @@ def positive_int(text: str) -> int:
     return value
 
 
+def replicate_count(text: str) -> int:
+    """A number of replicates: a positive integer no larger than a run allows."""
+    from sim.spec.schema import MAX_REPLICATES
+
+    return _at_most(positive_int(text), MAX_REPLICATES, "replicates")
+
+
+def step_count(text: str) -> int:
+    """A number of steps: a positive integer no larger than a run allows."""
+    from sim.spec.schema import MAX_STEPS
+
+    return _at_most(positive_int(text), MAX_STEPS, "steps")
+
+
+def _at_most(value: int, limit: int, what: str) -> int:
+    if value > limit:
+        raise argparse.ArgumentTypeError(f"expected at most {limit:,} {what}, got {value:,}")
+    return value
+
+
 def seed(text: str) -> int:
     """A seed: a non-negative integer below 2^63."""
     try:
@@ -71,6 +93,17 @@ def number_list(text: str) -> list[float]:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def seconds(text: str) -> float:
+    """A duration in seconds: a positive number no larger than a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds in (0, 86400], got {value:g}")
+    return value
 
 
 def date(text: str) -> _dt.date:
@@ -115,7 +148,7 @@ def add_replicates(
     p: argparse.ArgumentParser, help: str, *, short: str = "-n", default: int | None = None
 ) -> None:
     """``--replicates`` (short ``-n``, or ``-R`` where ``-n`` means something else)."""
-    p.add_argument("--replicates", short, type=positive_int, default=default, help=help)
+    p.add_argument("--replicates", short, type=replicate_count, default=default, help=help)
 
 
 def add_seed(
@@ -129,14 +162,82 @@ def add_steps(
     p: argparse.ArgumentParser, help: str = "steps per replicate (default: the scenario's)"
 ) -> None:
     """``--steps/-t``."""
-    p.add_argument("--steps", "-t", type=positive_int, help=help)
+    p.add_argument("--steps", "-t", type=step_count, help=help)
 
 
 def add_workers(p: argparse.ArgumentParser) -> None:
-    """``--workers/-j``: local worker processes, all cores unless told."""
+    """``--workers/-j``: local worker processes, all cores unless told; more than the cores only
+    with ``--oversubscribe`` (:func:`cap_workers`)."""
     p.add_argument(
         "--workers", "-j", type=positive_int, default=None, help="local worker processes (default: all cores)"
     )
+    p.add_argument(
+        "--oversubscribe",
+        action="store_true",
+        help="run as many workers as --workers says even when that is more than the cores",
+    )
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    import os
+
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):  # pragma: no cover - systems without affinity
+        return os.cpu_count() or 1
+
+
+def cap_workers(args: argparse.Namespace) -> str | None:
+    """Bring ``--workers`` down to the cores unless ``--oversubscribe``: more processes than cores
+    only share them, each holding its own chunk in memory. Returns the warning to print, if any."""
+    asked = getattr(args, "workers", None)
+    if asked is None or getattr(args, "oversubscribe", False):
+        return None
+    have = cores()
+    if asked <= have:
+        return None
+    args.workers = have
+    return (
+        f"alliance-sim: warning: --workers {asked} is more than the {have} cores here; using {have} "
+        "(--oversubscribe to start all of them anyway)"
+    )
+
+
+def check_history(scenario: Path, observations: Path, replicates: int, what: str) -> None:
+    """:func:`check_runs` for ``calibrate`` and ``score``, which keep every prior replicate's
+    readings of the observations and its sampled values (8 bytes each) until they end."""
+    from sim.spec.observations import read_observations
+    from sim.spec.parammap import uncertain_slots
+    from sim.spec.scenario import load_scenario
+
+    try:
+        kept = len(read_observations(observations).observations) + len(
+            uncertain_slots(load_scenario(scenario))
+        )
+    except InputError:  # the command itself names what is wrong with the files
+        kept = 0
+    check_runs(replicates, what, held=replicates * 8 * (kept + 2) if kept else 0)
+
+
+def check_runs(runs: int, what: str, *, held: int = 0) -> None:
+    """Refuse, in one line and before anything runs, a design beyond the limits of ``run``: more
+    replicate runs in all than a run may have, or more bytes held in memory at once (``held``:
+    what the command keeps of every replicate until it ends) than a run's worker may use."""
+    from sim.run.footprint import MEMORY_BUDGET
+    from sim.spec.schema import MAX_REPLICATES
+
+    if runs > MAX_REPLICATES:
+        raise UsageError(
+            f"{what}: expected at most {MAX_REPLICATES:,} replicate runs in all (the limit of run), "
+            f"got {runs:,}; ask for fewer"
+        )
+    if held > MEMORY_BUDGET:
+        fits = max(int(runs * MEMORY_BUDGET / held), 1)
+        raise UsageError(
+            f"{what}: expected what is kept of every replicate to fit in {MEMORY_BUDGET >> 30} GB, "
+            f"got {held / 2**30:.1f} GB for {runs:,} replicate runs; ask for at most {fits:,}"
+        )
 
 
 def add_progress(p: argparse.ArgumentParser) -> None:
@@ -173,6 +274,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scheduler",
         help="a Dask scheduler address, or 'local' for a LocalCluster (needs alliance-sim[dask])",
+    )
+    p.add_argument(
+        "--scheduler-timeout",
+        type=seconds,
+        default=SCHEDULER_TIMEOUT,
+        help=f"seconds to wait for the Dask scheduler to answer and for its first worker "
+        f"(default {SCHEDULER_TIMEOUT:g})",
     )
     p.add_argument(
         "--point",
@@ -259,10 +367,14 @@ def scenarios_folder() -> Path:
 
 def executor(args: argparse.Namespace) -> tuple[Any, Any]:
     """The Dask client (and local cluster) asked for with ``--scheduler``, or ``(None, None)``
-    for the local pool."""
+    for the local pool. Every wait on the network is bounded by ``--scheduler-timeout``: the
+    scheduler's answer (:func:`scheduler_address`), the client's handshake and the first worker."""
     address = getattr(args, "scheduler", None)
-    if not address:
+    if address is None:
         return None, None
+    timeout = getattr(args, "scheduler_timeout", SCHEDULER_TIMEOUT)
+    if address != "local":
+        address = scheduler_address(address, timeout)  # before importing Dask: fails fast
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -272,13 +384,21 @@ def executor(args: argparse.Namespace) -> tuple[Any, Any]:
             n_workers=args.workers or 2, threads_per_worker=1, processes=True, dashboard_address=None
         )
         return Client(cluster), cluster
-    address = scheduler_address(address)
     try:
-        return Client(address, timeout="10s"), None
+        client = Client(address, timeout=f"{timeout:g}s")
     except (OSError, TimeoutError) as e:
         raise UsageError(
             f"--scheduler: no Dask scheduler answered at {address} ({type(e).__name__})"
         ) from None
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (OSError, TimeoutError):
+        client.close()
+        raise UsageError(
+            f"--scheduler: the Dask scheduler at {address} had no worker within {timeout:g} s "
+            "(--scheduler-timeout); start workers with dask worker " + address
+        ) from None
+    return client, None
 
 
 _SCHEDULER = re.compile(
@@ -287,25 +407,44 @@ _SCHEDULER = re.compile(
 )
 
 
-def scheduler_address(text: str) -> str:
-    """A Dask scheduler address checked for form (``[tcp://|tls://]HOST:PORT``) and for something
-    listening there: connect only to the address given, fail fast, never fall back to another."""
+def scheduler_address(text: str, timeout: float = SCHEDULER_TIMEOUT) -> str:
+    """A Dask scheduler address checked for form (``[tcp://|tls://]HOST:PORT``) and for a
+    scheduler answering there within ``timeout`` seconds: connect only to the address given, fail
+    in one line, never fall back to another. A Dask scheduler speaks first on a plain connection
+    (its handshake), so a listener that accepts and stays silent is refused rather than waited on
+    (Dask's own client waits for that handshake without a limit)."""
     import socket
+    import ssl
 
     m = _SCHEDULER.match(text)
     if not m or not 0 < int(m["port"]) < 65536:
         raise UsageError(
             f"--scheduler: expected 'local' or HOST:PORT (optionally tcp:// or tls://), got {text!r}"
         )
-    host = m["host"].strip("[]")
+    host, port = m["host"].strip("[]"), int(m["port"])
+    address = text if m["scheme"] else f"tcp://{text}"
     try:
-        socket.create_connection((host, int(m["port"])), timeout=5).close()
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            if m["scheme"] == "tls":  # the TLS handshake must complete; certificates are Dask's
+                context = ssl.create_default_context()
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+                with context.wrap_socket(sock, server_hostname=host) as tls:
+                    tls.recv(1)
+            elif not sock.recv(1):
+                raise ConnectionResetError(0, "closed the connection")
+    except TimeoutError:
+        raise UsageError(
+            f"--scheduler: nothing answered at {address} within {timeout:g} s (--scheduler-timeout); "
+            "expected a running Dask scheduler there"
+        ) from None
+    except ssl.SSLError:
+        pass  # it speaks TLS and wants what Dask's configuration gives it: Dask connects
     except OSError as e:
         raise UsageError(
             f"--scheduler: cannot reach {text} ({e.strerror or type(e).__name__}); "
             "expected a running Dask scheduler there"
         ) from None
-    return text if m["scheme"] else f"tcp://{text}"
+    return address
 
 
 # -- output folders held for the life of a command --------------------------------------------

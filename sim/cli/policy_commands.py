@@ -125,6 +125,11 @@ def cmd_levers(args: argparse.Namespace) -> int:
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
     scenario = load_scenario(args.scenario)
+    from sim.spec.lever_values import lever_names
+
+    policies = args.grid ** len(lever_names(scenario, args.owner)) if args.grid else (args.policies or 64) + 1
+    runs = policies * args.worlds * args.replicates
+    options.check_runs(runs, "levers", held=runs * 16 * (len(scenario.metrics) + 4))
     out = args.out or options.results_folder(args.scenario.stem, "levers")
     options.hold(
         out, own=("runs", "policies.parquet"), force=args.force or args.resume, what="a levers evaluation"
@@ -188,6 +193,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from sim.analysis.optimize import optimize
     from sim.spec.scenario import load_scenario
 
+    runs = args.evaluations * args.worlds * args.replicates
+    options.check_runs(runs, "optimize", held=args.population * args.worlds * args.replicates * 64)
     out = args.out or options.results_folder(args.scenario.stem, "optimize")
     options.hold(out, own="pareto.parquet", force=args.force, what="an optimisation")
 

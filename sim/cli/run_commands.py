@@ -10,6 +10,7 @@ from pathlib import Path
 from sim.cli import options
 from sim.cli.options import UsageError
 from sim.errors import EXIT_OK, AllianceError, RunError
+from sim.files import all_or_nothing
 from sim.present import text
 
 COMMANDS = ("run", "compare", "report", "verify")
@@ -86,6 +87,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             trajectories=args.trajectories,
             **run_settings(args),
         )
+    if not args.no_report:  # the summary and the page from one read of the table
+        from sim.analysis.digest import digested
+
+        results = digested(results)
     print(text.run_summary(results))
     if not args.no_report:
         from sim.present.report import write_report
@@ -105,17 +110,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
         comparison = run_with_executor(
             args, compare, args.scenarios, out, force=args.force, **run_settings(args)
         )
-    for run, reused in zip(comparison.runs, comparison.reused):
+    from sim.analysis.digest import digested
+
+    runs = [digested(run) for run in comparison.runs]  # summaries and page from one read each
+    for run, reused in zip(runs, comparison.reused):
         if reused:
             print(text.reused(run.name, run.directory))
-    for run in comparison.runs:
+    for run in runs:
         print(text.run_summary(run))
     for d in comparison.differences():
         print(text.differences(d.base.name, d.other.name, d.alliance, d.table, d.unpaired_because))
-    print(text.written({"report": write_report(comparison.runs, out / "report.html")}))
+    print(text.written({"report": write_report(runs, out / "report.html")}))
     return EXIT_OK
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def cmd_report(args: argparse.Namespace) -> int:
     """`report`: an HTML report of finished result directories."""
     from sim.present.page import is_page

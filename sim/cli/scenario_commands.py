@@ -87,12 +87,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """`validate`: check scenario files (and that their own runs fit in memory), one line each."""
     from sim.run.collectors import HIST_BINS
     from sim.run.footprint import check_summaries
+    from sim.spec.claims import load_claims
     from sim.spec.scenario import load_scenario
 
     bad = 0
     for f in args.files:
         try:
             s = load_scenario(f)
+            if s.claims:
+                load_claims(s.claims)  # the claims a report cites must be readable too
             check_summaries(s, f, HIST_BINS)
         except InputError as e:
             print(f"alliance-sim: error: {e}", file=sys.stderr)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import Calibration, Projection
+from sim.files import all_or_nothing
 
 #: the glossary's words for what these pages show beyond the kit's common terms
 EVIDENCE_TERMS = (
@@ -323,6 +324,7 @@ def probability_html(cal: Calibration) -> str:
     )
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_history_report(
     cal: Calibration,
     path: str | Path,
@@ -482,6 +484,7 @@ SCORE_LABELS = {
 }
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_scores_report(
     scores: pd.DataFrame, predictive: dict[str, pd.DataFrame], path: str | Path, subtitle: str
 ) -> Path:
@@ -609,6 +612,7 @@ def backtest_answer(bt) -> str:
     )
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_backtest_report(bt, path: str | Path) -> Path:
     """The page of `alliance-sim backtest`: the answer, the summary with Monte Carlo errors, the
     verdicts, and each later reading's scores."""

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from sim.analysis.discovery import Discovery
 from sim.analysis.sensitivity import Sensitivity
-from sim.files import atomic_write, atomic_write_text
+from sim.files import all_or_nothing, atomic_write, atomic_write_text
 from sim.present import plots
 from sim.present.page import (
     FigureEntry,
@@ -25,6 +25,7 @@ from sim.present.page import (
     noise_badge,
     pct,
     pp,
+    sample_note,
     table_html,
     titled,
     warning,
@@ -202,6 +203,7 @@ def _sensitivity_table(s: Sensitivity, output: str, claims: dict | None, top: in
     return table_html(frame, html_columns=list(frame.columns))
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_sensitivity(s: Sensitivity, out: str | Path, claims: dict | None = None) -> dict[str, Path]:
     """Write the design and its outputs (Parquet), the indices (CSV), the settings (JSON) and the
     page ``report.html`` with its figure to ``out``; returns the paths by kind."""
@@ -470,6 +472,7 @@ def discovery_section(
 DISCOVERY_GLOSSARY = ("base_rate", "coverage", "density", "mass", "lift", "qp", "wilson")
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_discovery(d: Discovery, out: str | Path, claims: dict | None = None) -> dict[str, Path]:
     """Write the boxes (CSV), the trajectories (CSV) and the page (with the figure when PRIM found
     a box); returns the paths by kind."""
@@ -489,7 +492,8 @@ def write_discovery(d: Discovery, out: str | Path, claims: dict | None = None) -
         f"alliance <code>{esc(d.alliance)}</code> · {d.n:,} {esc(d.settings.get('unit', 'replicates'))} · "
         f"{len(d.dimensions)} uncertain values",
     )
-    page.answer(discovery_answer(d))
+    note = sample_note(d.settings.get("sample"))
+    page.answer(discovery_answer(d), details=f"<p class='note'>{esc(note)}</p>" if note else "")
     page.glossary(DISCOVERY_GLOSSARY)
     page.add(discovery_section(d, page, claims))
     page.cite(*PRIM_REFERENCES)
@@ -584,6 +588,7 @@ def sweep_answer(sw) -> str:
     return text + "." + (f" For comparison, {esc(own)}." if own else "")
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_sweep(sw, out: str | Path) -> dict[str, Path]:
     """Write a sweep's table (CSV), paired differences (CSV), figure (PNG) and page
     (``report.html``) to ``out``; returns the paths by kind."""

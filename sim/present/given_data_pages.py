@@ -11,9 +11,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.analysis.given_data import DUMMY, OUTPUT_WORDS, GivenDataResult
-from sim.files import atomic_write, atomic_write_text
+from sim.files import all_or_nothing, atomic_write, atomic_write_text
 from sim.present import plots
-from sim.present.page import FigureEntry, Page, esc, noise_badge, table_html, titled
+from sim.present.page import FigureEntry, Page, esc, noise_badge, sample_note, table_html, titled
 
 METHOD_NAMES = {"delta": "Borgonovo's delta", "pawn": "PAWN (median KS)"}
 METHOD_SYMBOL = {"delta": "δ", "pawn": "PAWN"}
@@ -69,6 +69,7 @@ def over_time_chart(result: GivenDataResult, top: int = 6, dt: float = 1.0, unit
     )
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_sobol_over_time(result, out: str | Path, dt: float = 1.0, unit: str = "steps") -> dict[str, Path]:
     """Write ``sobol_over_time_ST.csv``, ``sobol_over_time_S1.csv``, ``sobol_over_time.png``
     (total indices against time) and the page ``over_time.html`` of a
@@ -95,8 +96,9 @@ def write_sobol_over_time(result, out: str | Path, dt: float = 1.0, unit: str = 
             result.ST, "total Sobol index ST", title, dt=dt, unit=unit, conf=result.ST_conf
         )
 
-    atomic_write_bytes(paths["figure"], figure_png(draw()))
-    paths["report"] = _sobol_over_time_page(result, out / "over_time.html", draw, dt, unit)
+    png = figure_png(draw())  # drawn once: for its file and for the page
+    atomic_write_bytes(paths["figure"], png)
+    paths["report"] = _sobol_over_time_page(result, out / "over_time.html", lambda: png, dt, unit)
     return paths
 
 
@@ -154,6 +156,7 @@ def _sobol_over_time_page(result, path: Path, draw, dt: float, unit: str) -> Pat
     return page.write()
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_given_data(
     result: GivenDataResult,
     out: str | Path,
@@ -189,8 +192,9 @@ def write_given_data(
     def draw():
         return over_time_chart(result, dt=dt, unit=unit)
 
-    atomic_write_bytes(paths["figure"], figure_png(draw()))
-    paths["report"] = given_data_page(result, out / "report.html", draw, claims, title)
+    png = figure_png(draw())  # drawn once: for its file and for the page
+    atomic_write_bytes(paths["figure"], png)
+    paths["report"] = given_data_page(result, out / "report.html", lambda: png, claims, title)
     return paths
 
 
@@ -204,7 +208,12 @@ def given_data_answer(result: GivenDataResult) -> str:
     sym = METHOD_SYMBOL.get(result.method, result.method)
     level = float(result.indices.loc[DUMMY, "fate"])
     above = v[~v.within_noise]
-    head = f"From the run's {n:,} replicates (no new runs), "
+    sample = result.settings.get("sample")
+    head = (
+        f"From a seeded sample of {n:,} of the run's {int(sample['total']):,} replicates (no new runs), "
+        if sample
+        else f"From the run's {n:,} replicates (no new runs), "
+    )
     if above.empty:
         need = v.replicates_needed.dropna()
         return head + (
@@ -240,7 +249,8 @@ def given_data_page(
         f"{st['parameters']} sampled values · {st.get('dummies', 1)} made-up inputs measure the noise · "
         f"<code>{esc(st.get('directory', ''))}</code>",
     )
-    page.answer(given_data_answer(result))
+    note = sample_note(st.get("sample"))
+    page.answer(given_data_answer(result), details=f"<p class='note'>{esc(note)}</p>" if note else "")
     page.glossary([result.method, "noise_level", "within_noise"])
     outputs = [o for o in ("fate", "stab", "holds", "end") if o in result.indices.columns]
     v = result.verdict("fate", 20)

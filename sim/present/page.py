@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -119,8 +120,9 @@ footer { margin-top:40px; color:var(--muted); font-size:0.85em; }
 
 
 def esc(value: object) -> str:
-    """HTML-escape any value (quotes included), for text and attributes alike."""
-    return html.escape(str(value), quote=True)
+    """HTML-escape any value (quotes included), for text and attributes alike; a NUL becomes the
+    replacement character (as a browser shows it), so no text can look like a figure's slot."""
+    return html.escape(str(value), quote=True).replace("\x00", "\ufffd")
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,6 +454,23 @@ def minus(text: str) -> str:
     return text.replace("-", "−")
 
 
+def sample_note(sample: Mapping | None) -> str:
+    """What an analysis run on a seeded sample of a run's rows says about it (plain text; empty
+    for every row): which rows, and the noise the sample adds. ``sample`` holds ``size``,
+    ``total`` and ``seed`` (:class:`sim.analysis.digest.SampleInfo`)."""
+    if not sample or int(sample["size"]) >= int(sample["total"]):
+        return ""
+    size, total = int(sample["size"]), int(sample["total"])
+    kept = size / total
+    return (
+        f"Computed on a uniform sample of {size:,} of the run's {total:,} replicates, drawn without "
+        f"replacement with seed {sample['seed']}: its noise is that of {size:,} replicates. The same "
+        f"estimate from every replicate would differ from the sample's by about "
+        f"{np.sqrt(1 - kept):.2f} times that noise (what sampling adds) and carry {np.sqrt(kept):.2f} "
+        "times it."
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Tables
 # --------------------------------------------------------------------------------------------
@@ -520,12 +539,88 @@ def png_size(png: bytes) -> tuple[int, int]:
 
 def figure_png(fig, max_px: int = MAX_PX) -> bytes:
     """The PNG bytes of a matplotlib Figure, drawn at :data:`DPI` or at the resolution that makes
-    it ``max_px`` pixels wide when it is wider (never stretched afterwards)."""
+    it ``max_px`` pixels wide when it is wider (never stretched afterwards). PNG bytes already
+    drawn (a figure also written to a file of its own) are returned as they are."""
+    if isinstance(fig, (bytes, bytearray)):
+        return bytes(fig)
     width_in = float(fig.get_figwidth())
     dpi = min(DPI, max_px / width_in) if width_in > 0 else DPI
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+#: a page draws its figures in worker processes when it has at least this many and more than one
+#: core is free to use (below it, starting the workers costs more than it saves)
+PARALLEL_MIN = 4
+#: the most figure-drawing processes a page starts
+MAX_DRAWERS = 4
+#: environment variable that sets how many processes draw a page's figures (1: in this process)
+DRAWERS_ENV = "ALLIANCE_PAGE_WORKERS"
+
+_DRAWS: Sequence[Callable[[], object]] = ()
+
+
+def _draw_png(k: int) -> bytes:
+    """Draw figure ``k`` of the page being written (in a forked worker, which inherited them)."""
+    return figure_png(_DRAWS[k]())
+
+
+def drawers(count: int) -> int:
+    """How many processes draw ``count`` figures: :data:`DRAWERS_ENV` when set, else the cores
+    this process may use (at most :data:`MAX_DRAWERS`), and 1 under :data:`PARALLEL_MIN` figures
+    or where processes cannot be forked."""
+    import multiprocessing
+    import os
+
+    if count < PARALLEL_MIN or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    wanted = os.environ.get(DRAWERS_ENV, "").strip()
+    if wanted:
+        try:
+            return max(1, min(int(wanted), count))
+        except ValueError:
+            return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, MAX_DRAWERS, count))
+
+
+def draw_pngs(draws: Sequence[Callable[[], object]], workers: int | None = None) -> list[bytes]:
+    """The PNG bytes of every figure ``draws`` makes, in order (:func:`figure_png`).
+
+    Matplotlib draws on one core, and a page's figures are independent, so with several cores
+    they are drawn in forked worker processes: a fork inherits the callables with the summaries
+    they close over (nothing is pickled but the PNG bytes coming back). ``workers`` defaults to
+    :func:`drawers`; with 1, or when forking fails, they are drawn here one after the other.
+    """
+    global _DRAWS
+    workers = drawers(len(draws)) if workers is None else workers
+    if workers <= 1:
+        return [figure_png(d()) for d in draws]
+    import multiprocessing
+    import os
+    import threading
+    import warnings
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from sim.run.executors import die_with
+
+    _DRAWS = draws
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with library threads idle
+            context = multiprocessing.get_context("fork")
+            # the drawing processes die with this one, like the runner's workers
+            dies = (os.getpid(), threading.current_thread() is threading.main_thread())
+            with ProcessPoolExecutor(
+                workers, mp_context=context, initializer=die_with, initargs=dies
+            ) as pool:
+                return list(pool.map(_draw_png, range(len(draws))))
+    except (OSError, BrokenProcessPool):  # no processes to be had, or one died: draw here
+        return [figure_png(d()) for d in draws]
+    finally:
+        _DRAWS = ()
 
 
 def figure_card(entry: FigureEntry, png: bytes, file_name: str) -> str:
@@ -540,6 +635,11 @@ def figure_card(entry: FigureEntry, png: bytes, file_name: str) -> str:
         f"<figcaption><b>{esc(entry.title)}.</b> {esc(entry.caption)} "
         f"<a class='mono' href='{esc(file_name)}'>{esc(file_name)}</a></figcaption></figure>"
     )
+
+
+#: marks where a figure's card goes until the figures are drawn (a character no page text holds)
+_SLOT = "\x00"
+_SLOT_RE = re.compile("\x00(\\d+)\x00")
 
 
 class Page:
@@ -568,6 +668,7 @@ class Page:
         self.glossary_html = ""
         self.body: list[str] = []
         self.references: list[str] = []
+        self.pending: list[FigureEntry] = []
 
     def answer(
         self, sentences: str, *, details: str = "", note: str = "", heading: str | None = None
@@ -595,11 +696,20 @@ class Page:
         self.body.append(f"<section{a}><h2>{esc(heading)}</h2>{html_text}</section>")
 
     def figure(self, entry: FigureEntry) -> str:
-        """Draw one figure, write its PNG file and return its card."""
-        png = figure_png(entry.draw())
-        name = f"{entry.key}.png"
-        atomic_write_bytes(self.fig_dir / name, png)
-        return figure_card(entry, png, f"{self.fig_dir.name}/{name}")
+        """A figure's card, to be put anywhere in the page's parts: a placeholder now, the card
+        (image, title, caption, link to its PNG file) when the page is written, once every figure
+        has been drawn (in parallel, :func:`draw_pngs`)."""
+        self.pending.append(entry)
+        return f"{_SLOT}{len(self.pending) - 1}{_SLOT}"
+
+    def _cards(self) -> list[str]:
+        """Draw the pending figures, write their PNG files and return their cards."""
+        cards = []
+        for entry, png in zip(self.pending, draw_pngs([e.draw for e in self.pending]), strict=True):
+            name = f"{entry.key}.png"
+            atomic_write_bytes(self.fig_dir / name, png)
+            cards.append(figure_card(entry, png, f"{self.fig_dir.name}/{name}"))
+        return cards
 
     def figures(self, entries: Sequence[FigureEntry]) -> str:
         """Draw figures into a grid of cards (empty string for none)."""
@@ -624,9 +734,11 @@ class Page:
         footer = (
             "<footer>" + " ".join(esc(r) for r in self.references) + "</footer>" if self.references else ""
         )
-        return write_html(
-            self.path, self.title, [header, self.answer_html, self.glossary_html, *self.body, footer]
-        )
+        parts = [header, self.answer_html, self.glossary_html, *self.body, footer]
+        if self.pending:
+            cards = self._cards()
+            parts = [_SLOT_RE.sub(lambda m: cards[int(m.group(1))], p) for p in parts]
+        return write_html(self.path, self.title, parts)
 
 
 def write_html(path: Path, title: str, body: Sequence[str]) -> Path:

@@ -118,6 +118,72 @@ def _empty(fig: Figure, message: str) -> Figure:
 
 
 # --------------------------------------------------------------------------------------------
+# What the figures show, from a run's digest or from its table in memory
+# --------------------------------------------------------------------------------------------
+
+
+def _digest(results):
+    from sim.analysis.digest import digest_of
+
+    return digest_of(results)
+
+
+def has_fate(results, alliance: str | None) -> bool:
+    """Whether the run recorded the alliance's fate."""
+    from sim.vocabulary import fate_column
+
+    return alliance is not None and fate_column(alliance) in results.columns
+
+
+def fates(results, alliance: str, actors: Sequence[str] | None = None):
+    """The alliance's fate table with Wilson intervals (from the digest when the run has one)."""
+    d = _digest(results)
+    if d is not None:
+        return d.fate_table(alliance, actors)
+    return outcomes.fate_table(results.outcomes, alliance, None if actors is None else list(actors))
+
+
+def survival(results, alliance: str) -> outcomes.SurvivalCurve:
+    """Kaplan-Meier curve of the time until the alliance ends."""
+    d = _digest(results)
+    if d is not None:
+        return d.survival(alliance, results.steps)
+    return outcomes.alliance_survival(results.outcomes, alliance, results.steps)
+
+
+def has_blocs(results) -> bool:
+    """Whether the run recorded every actor's final bloc."""
+    d = _digest(results)
+    if d is not None:
+        return d.has_blocs
+    return outcomes.bloc_columns(results.outcomes, results.actors) is not None
+
+
+def same_bloc(results):
+    """P(two actors end in the same bloc), actors by actors."""
+    d = _digest(results)
+    if d is not None:
+        return d.same_bloc_probability()
+    return outcomes.same_bloc_probability(results.outcomes, results.actors)
+
+
+def stabs(results, members, actors: Sequence[str], normalize: bool = True):
+    """Who stabs whom: defectors (rows) by betrayed partners (columns)."""
+    d = _digest(results)
+    if d is not None:
+        return d.who_stabs_whom(actors, normalize=normalize)
+    return outcomes.who_stabs_whom(results.outcomes, members, actors, normalize=normalize)
+
+
+def capability(results, actors: Sequence[str]):
+    """Mean final capability of each actor."""
+    d = _digest(results)
+    if d is not None:
+        return d.mean_capability(actors)
+    return outcomes.mean_capability(results.outcomes, actors)
+
+
+# --------------------------------------------------------------------------------------------
 # One scenario
 # --------------------------------------------------------------------------------------------
 
@@ -131,7 +197,7 @@ def fate_chart(results, alliance: str | None = None) -> Figure:
     fig = _figure(7.5, 3.2)
     if alliance is None:
         return _empty(fig, "no declared alliance")
-    table = outcomes.fate_table(results.outcomes, alliance, results.actors)
+    table = fates(results, alliance, results.actors)
     table = table.iloc[::-1].reset_index(drop=True)
     ax = fig.add_subplot()
     y = np.arange(len(table))
@@ -173,7 +239,7 @@ def survival_chart(results, alliances: Sequence[str] | None = None) -> Figure:
     colors = scenario_colors(len(names))
     curves = []
     for name, color in zip(names, colors, strict=True):
-        curve = outcomes.alliance_survival(results.outcomes, name, results.steps)
+        curve = survival(results, name)
         _draw_survival(ax, curve, dt, results.steps, color, name)
         curves.append(curve)
     ax.set_ylim(_survival_floor(curves), 1.005)
@@ -274,6 +340,9 @@ def trust_threshold(results, alliance: str) -> tuple[float, float, float] | None
     values where it was uncertain, the fixed value three times otherwise; None if unknown."""
     from sim.vocabulary import param_column
 
+    d = _digest(results)
+    if d is not None:
+        return d.trust_threshold(alliance)
     column = param_column(f"alliances.{alliance}.theta_trust")
     if column in results.columns:
         v = results.read([column])[column].to_numpy(dtype=float)
@@ -368,9 +437,9 @@ def same_bloc_heatmap(results) -> Figure:
     actors = results.actors
     size = 2.2 + 0.55 * len(actors)
     fig = _figure(size + 1.2, size)
-    if outcomes.bloc_columns(results.outcomes, actors) is None:
+    if not has_blocs(results):
         return _empty(fig, "no bloc columns in this result set")
-    P = outcomes.same_bloc_probability(results.outcomes, actors).to_numpy().astype(float)
+    P = same_bloc(results).to_numpy().astype(float)
     np.fill_diagonal(P, np.nan)  # an actor is always in its own bloc: the diagonal says nothing
     ax = fig.add_subplot()
     im = _matrix(ax, P, actors, 0, 1, "cividis", ".2f")
@@ -391,7 +460,7 @@ def stab_matrix(results, normalize: bool = True) -> Figure:
     fig = _figure(size + 1.2, size)
     if not actors:
         return _empty(fig, "no declared alliance")
-    M = outcomes.who_stabs_whom(results.outcomes, members, actors, normalize=normalize).to_numpy()
+    M = stabs(results, members, actors, normalize=normalize).to_numpy()
     M = M.astype(float)
     np.fill_diagonal(M, np.nan)
     ax = fig.add_subplot()
@@ -425,15 +494,15 @@ def bloc_network(results, threshold: float = BLOC_EDGE_THRESHOLD) -> Figure:
     fig = _figure(9.0, 6.2)
     W = outcomes.mean_ties(results.summary, actors).to_numpy()
     S = (W + W.T) / 2
-    blocs_known = outcomes.bloc_columns(results.outcomes, actors) is not None
+    blocs_known = has_blocs(results)
     if blocs_known:
-        P = outcomes.same_bloc_probability(results.outcomes, actors).to_numpy()
+        P = same_bloc(results).to_numpy()
         bloc = (P[0] < 0.5).astype(int)
         share = np.where(bloc == 0, P[0], 1 - P[0])
     else:
         bloc = np.zeros(len(actors), dtype=int)
         share = np.full(len(actors), np.nan)
-    cap = outcomes.mean_capability(results.outcomes, actors).to_numpy()
+    cap = capability(results, actors).to_numpy()
     cap = np.nan_to_num(cap, nan=0.0)
     G = nx.Graph()
     G.add_nodes_from(range(len(actors)))
@@ -559,9 +628,9 @@ def compare_fates(runs: Sequence, alliance: str | None = None) -> Figure:
     x = np.arange(len(outcomes.FATES))
     for k, (r, color) in enumerate(zip(runs, scenario_colors(len(runs)), strict=True)):
         name = alliance or r.focal
-        if name is None or f"{name}.fate" not in r.outcomes:
+        if not has_fate(r, name):
             continue
-        table = outcomes.fate_table(r.outcomes, name).set_index("outcome").loc[list(outcomes.FATES)]
+        table = fates(r, name).set_index("outcome").loc[list(outcomes.FATES)]
         xs = x + (k - (len(runs) - 1) / 2) * width
         ax.bar(xs, table["p"], width=width * 0.92, color=color, label=text(_label(r)))
         err = np.clip(np.vstack([table["p"] - table["low"], table["high"] - table["p"]]), 0, None)
@@ -587,10 +656,10 @@ def compare_survival(runs: Sequence, alliance: str | None = None) -> Figure:
     curves = []
     for r, color in zip(runs, scenario_colors(len(runs)), strict=True):
         name = alliance or r.focal
-        if name is None or f"{name}.fate" not in r.outcomes:
+        if not has_fate(r, name):
             continue
         unit, dt = time_unit(r)
-        curve = outcomes.alliance_survival(r.outcomes, name, r.steps)
+        curve = survival(r, name)
         _draw_survival(ax, curve, dt, r.steps, color, _label(r), edges=True)
         curves.append(curve)
         xmax = max(xmax, r.steps * dt)

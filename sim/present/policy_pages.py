@@ -20,6 +20,7 @@ from sim.analysis.levers import (
     policy_warnings,
     share_interval,
 )
+from sim.files import all_or_nothing
 from sim.present.page import FigureEntry, Page, esc, noise_badge, pct, table_html, titled, warning
 
 ROBUSTNESS_REFERENCES = (
@@ -404,6 +405,7 @@ def policy_table(result: PolicyResults, top: int = 15) -> str:
     return table_html(frame, html_columns=list(frame.columns))
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_policy_report(
     result: PolicyResults, path: str | Path, vulnerability=None, claims: dict | None = None
 ) -> Path:
@@ -642,6 +644,7 @@ def search_answer(result) -> str:
 SEARCH_ROWS = 25
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_search_report(result, path: str | Path) -> Path:
     """The page of an ``optimize`` run: the answer, glossary, the non-dominated policies (sorted,
     the status quo first) in the search and on fresh worlds, the convergence and the trade-offs."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.analysis import outcomes
+from sim.files import all_or_nothing
 from sim.present import plots
 from sim.present.page import (
     FigureEntry,
@@ -27,6 +28,7 @@ from sim.present.page import (
     esc,
     figure_card,
     not_a_forecast,
+    sample_note,
     write_html,
 )
 from sim.present.why_report import why_section
@@ -128,7 +130,7 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
                 lambda: plots.stab_matrix(r),
             )
         )
-    if outcomes.bloc_columns(r.outcomes, r.actors) is not None:
+    if plots.has_blocs(r):
         entries.append(
             FigureEntry(
                 f"{prefix}-samebloc",
@@ -187,7 +189,7 @@ def comparison_figures(runs: Sequence[Results]) -> list[FigureEntry]:
 
 
 def _fate_cells(r: Results, alliance: str) -> dict:
-    table = outcomes.fate_table(r.outcomes, alliance, r.actors).set_index("outcome")
+    table = plots.fates(r, alliance, r.actors).set_index("outcome")
     by = [(o.split(" by ", 1)[1], row) for o, row in table.iterrows() if " by " in o]
     return {
         "holds": table.loc["holds"],
@@ -268,7 +270,7 @@ def answer_section(runs: Sequence[Results]) -> str:
     rows, heads = [], []
     for r in runs:
         alliance = r.focal
-        if alliance is None or f"{alliance}.fate" not in r.outcomes:
+        if alliance is None or not plots.has_fate(r, alliance):
             rows.append(f"<tr><td>{esc(r.name)}</td><td colspan='6'>no declared alliance</td></tr>")
             continue
         c = _fate_cells(r, alliance)
@@ -325,7 +327,7 @@ def _alliances_table(r: Results) -> str:
     spec = r.manifest.get("scenario", {}).get("alliances") or {}
     rows = []
     for name in r.alliances:
-        if f"{name}.fate" not in r.outcomes:
+        if not plots.has_fate(r, name):
             continue
         c = _fate_cells(r, name)
         members = ", ".join(esc(m) for m in _members(r, name))
@@ -361,27 +363,22 @@ def reading_note(r: Results) -> str:
     from sim.vocabulary import bloc_column, cohesion_column
 
     blocs = [bloc_column(m) for m in members]
-    have_blocs = all(b in r.columns for b in blocs)
-    cols = [fate_column(alliance), cohesion_column(alliance)] + (blocs if have_blocs else [])
-    cols = [c for c in cols if c in r.columns]
-    frame = r.read(cols)
-    ended = (frame[fate_column(alliance)] != "holds").to_numpy()
+    have_blocs = all(b in r.columns for b in blocs) and len(members) >= 2
+    note = _reading_figures(r, alliance, blocs if have_blocs else [])
     parts = []
-    if have_blocs and len(members) >= 2:
-        together = (frame[blocs].nunique(axis=1) == 1).to_numpy()
-        if ended.any():
+    if have_blocs:
+        if note.ended > 0:
             parts.append(
-                f"In this run {esc(alliance)} ended in {_pct(ended.mean())} of the runs, yet its "
-                f"members ended in the same bloc in {_pct(together[ended].mean())} of those and in "
-                f"{_pct(together.mean())} of all runs. The two answer different questions: the "
+                f"In this run {esc(alliance)} ended in {_pct(note.ended)} of the runs, yet its "
+                f"members ended in the same bloc in {_pct(note.together_ended)} of those and in "
+                f"{_pct(note.together)} of all runs. The two answer different questions: the "
                 "<b>fate</b> comes from the members' own decisions (the first defection ends the "
                 "alliance), the <b>blocs</b> from the final ties among all actors, split in two "
                 "where frustration is least (Axelrod &amp; Bennett 1993). Former partners that "
                 "both stand against a third power can stay in one bloc after their alliance ends."
             )
-    if cohesion_column(alliance) in frame:
-        c = frame[cohesion_column(alliance)].to_numpy(dtype=float)
-        at_top = float(np.mean(c >= 0.995))
+    if cohesion_column(alliance) in r.columns:
+        at_top = note.at_top
         parts.append(
             "Ties are bounded at ±1 (each step's change is clipped there). "
             f"At the horizon the members' mean tie sits at the +1 bound in {_pct(at_top)} of the "
@@ -393,9 +390,34 @@ def reading_note(r: Results) -> str:
     return "<h3>Reading these figures</h3>" + "".join(f"<p class='small'>{p}</p>" for p in parts)
 
 
+def _reading_figures(r: Results, alliance: str, blocs: list[str]):
+    """How often the alliance ended, how often its members ended in one bloc (overall and among
+    the runs where it ended), how often its final cohesion sat at the +1 bound."""
+    from sim.analysis.digest import AT_TOP, ReadingNote, digest_of
+    from sim.vocabulary import cohesion_column
+
+    d = digest_of(r)
+    if d is not None:
+        return d.blocs_and_fates(alliance)
+    cols = [c for c in [fate_column(alliance), cohesion_column(alliance), *blocs] if c in r.columns]
+    frame = r.read(cols)
+    ended = (frame[fate_column(alliance)] != "holds").to_numpy()
+    nan = float("nan")
+    together = (frame[blocs].nunique(axis=1) == 1).to_numpy() if blocs else None
+    at_top = nan
+    if cohesion_column(alliance) in frame:
+        at_top = float(np.mean(frame[cohesion_column(alliance)].to_numpy(dtype=float) >= AT_TOP))
+    return ReadingNote(
+        float(ended.mean()),
+        float(together.mean()) if together is not None else nan,
+        float(together[ended].mean()) if together is not None and ended.any() else nan,
+        at_top,
+    )
+
+
 def _median_text(r: Results, alliance: str) -> str:
     unit, dt = plots.time_unit(r)
-    curve = outcomes.alliance_survival(r.outcomes, alliance, r.steps)
+    curve = plots.survival(r, alliance)
     m = curve.median()
     if np.isnan(m):
         return (
@@ -469,6 +491,18 @@ def _claims_list(claims, prefix: str) -> str:
     )
 
 
+def _sampled_range(r: Results, column: str) -> tuple[float, float]:
+    """The 5 % and 95 % quantiles of a sampled value over the run (exact, as numpy's)."""
+    from sim.analysis.digest import digest_of
+
+    d = digest_of(r)
+    if d is not None:
+        q = d.quantiles(column)
+        return q[0.05], q[0.95]
+    v = r.read([column])[column].to_numpy(dtype=float)
+    return float(np.quantile(v, 0.05)), float(np.quantile(v, 0.95))
+
+
 def parameters_section(r: Results, prefix: str = "s1") -> str:
     """The scenario's parameters: declared value, sampled range, and the claims grounding them."""
     by_param, by_id, note = _load_claims(r)
@@ -493,8 +527,8 @@ def parameters_section(r: Results, prefix: str = "s1") -> str:
         cited.update((c.id, c) for c in found)
         col = sampled.get(path)
         if col is not None:
-            v = r.read([col])[col].to_numpy(dtype=float)
-            rng = f"{np.quantile(v, 0.05):.4g} – {np.quantile(v, 0.95):.4g}"
+            low, high = _sampled_range(r, col)
+            rng = f"{low:.4g} – {high:.4g}"
         else:
             rng = "fixed"
         basis = basis_of(found, path)
@@ -544,14 +578,28 @@ def variance_section(r: Results) -> str:
     sampled = [c for c in r.columns if c.startswith(PARAM_PREFIX)]
     if alliance is None or fate_column(alliance) not in r.columns or len(sampled) == 0 or r.n < 100:
         return ""
+    from sim.analysis.digest import digest_of
+
     by_param, _, _ = _load_claims(r)
-    frame = r.read([fate_column(alliance), *sampled])
+
+    def basis(p: str) -> str:
+        return basis_of(claims_for(by_param, p), p)
+
+    d = digest_of(r)
+    frame = None if d is not None else r.read([fate_column(alliance), *sampled])
     parts = []
     for fate, label in (("holds", "holds"), ("stab_in_the_back", "ends with a stab in the back")):
-        y = (frame[fate_column(alliance)] == fate).to_numpy()
-        if y.all() or not y.any():
-            continue
-        table = variance_by_basis(frame, y, lambda p: basis_of(claims_for(by_param, p), p))
+        if d is not None:  # on the digest's seeded sample of the rows (every row of a small run)
+            y = (d.sample.read([fate_column(alliance)])[fate_column(alliance)] == fate).to_numpy()
+            if y.all() or not y.any():
+                continue
+            table = d.variance_by_basis(alliance, fate, basis)
+        else:
+            assert frame is not None
+            y = (frame[fate_column(alliance)] == fate).to_numpy()
+            if y.all() or not y.any():
+                continue
+            table = variance_by_basis(frame, y, basis)
         explained = float(table.loc[table["basis"] != "interactions and chance", "share"].clip(lower=0).sum())
         rest = f"{percent(min(max(1.0 - explained, 0.0), 1.0))} % (the rest)"
 
@@ -578,7 +626,9 @@ def variance_section(r: Results) -> str:
         "<h3>What the answer rests on</h3><p class='small'>Given-data first-order sensitivity "
         "indices (Plischke, Borgonovo &amp; Smith 2013) from this run's own replicates, with "
         "Kelley's bias correction, summed by the basis of each sampled value. A share is the "
-        "part of the outcome's variance that the values of that basis explain on their own.</p>"
+        "part of the outcome's variance that the values of that basis explain on their own."
+        + (" " + esc(sample_note(vars(d.sample.info))) if d is not None else "")
+        + "</p>"
         + "".join(parts)
     )
 
@@ -592,12 +642,17 @@ def events_section(r: Results) -> str:
     names = recorded_events(r.columns)
     if alliance is None or not names or fate_column(alliance) not in r.columns:
         return ""
+    from sim.analysis.digest import digest_of
     from sim.vocabulary import end_step_column, event_first_step_column
 
-    frame = r.read(
-        [fate_column(alliance), end_step_column(alliance), *(event_first_step_column(n) for n in names)]
-    )
-    table = fates_given_events(frame, alliance)
+    d = digest_of(r)
+    if d is not None:
+        table = d.fates_given_events(alliance)
+    else:
+        frame = r.read(
+            [fate_column(alliance), end_step_column(alliance), *(event_first_step_column(n) for n in names)]
+        )
+        table = fates_given_events(frame, alliance)
     labels = {
         n: ((r.manifest.get("scenario", {}).get("events") or {}).get(n) or {}).get("label", "") for n in names
     }
@@ -730,6 +785,8 @@ def _noise_verdict(t, n: int, paired: bool) -> str:
 def difference_section(runs: Sequence[Results]) -> str:
     """Each fate's B − A against the first scenario, with the paired and the unpaired interval."""
     from sim.analysis.compare import fate_differences, pairing
+    from sim.analysis.digest import digest_of
+    from sim.analysis.digest import fate_differences as streamed_differences
 
     base = runs[0]
     alliance = base.focal
@@ -739,7 +796,10 @@ def difference_section(runs: Sequence[Results]) -> str:
     for other in runs[1:]:
         if fate_column(alliance) not in other.columns or fate_column(alliance) not in base.columns:
             continue
-        table = fate_differences(base, other, alliance)
+        if digest_of(base) is not None and digest_of(other) is not None:  # both files, in step
+            table = streamed_differences(base, other, alliance)
+        else:
+            table = fate_differences(base, other, alliance)
         why = pairing(base, other)
         rows = []
         for t in table.itertuples(index=False):
@@ -882,6 +942,7 @@ def report_glossary(runs: Sequence[Results]) -> list[str]:
     return keys
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_report(results: Sequence[Results], path: str | Path) -> Path:
     """Write the HTML report of one result set, or the comparison report of several.
 
@@ -897,7 +958,9 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
     Path
         The HTML file, written atomically (a temporary file, then a rename).
     """
-    runs = list(results)
+    from sim.analysis.digest import digested
+
+    runs = [digested(r) for r in results]  # each run's table read once, in row groups
     if not runs:
         raise ValueError("expected at least one result set")
     comparison = len(runs) > 1

@@ -15,11 +15,11 @@ their targets, and which of two ``[[ties]]`` entries for the same direction wins
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import textwrap
 from pathlib import Path
 
+from sim.errors import printable as escaped
 from sim.spec.claims import Claim, basis_of, claims_by_param, load_claims, matches
 from sim.spec.parammap import slots
 from sim.spec.scenario import ScenarioError, load_scenario, scenario_chain
@@ -56,13 +56,9 @@ def _width() -> int:
     return max(60, shutil.get_terminal_size((120, 24)).columns)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def printable(text: str) -> str:
-    """Text from a scenario made safe for a terminal: control characters (an escape sequence
-    could recolour or retitle the terminal) are shown escaped."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    """Text from a scenario made safe for a terminal (:func:`sim.errors.printable`)."""
+    return escaped(text)
 
 
 def _cut(text: str, width: int) -> str:

@@ -3,7 +3,9 @@
 The command line calls a library function, then one of these, then prints; the analyses return
 tables and numbers, never text for a terminal. Each function returns a string (lines joined by
 newlines) so that a notebook can print it too. Every probability is printed with its interval,
-as everywhere else.
+as everywhere else. Text a user wrote (titles, names, labels) reaches a terminal through
+:func:`printable` (:func:`sim.errors.printable`, re-exported here): the command line writes all it
+prints through it, and the functions here that show such text use it too.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.errors import printable
 from sim.extras import command
 from sim.vocabulary import FATES
 
@@ -31,15 +34,16 @@ def format_fate_table(table: pd.DataFrame, title: str = "") -> str:
 
 def run_summary(results) -> str:
     """A finished run: its size and where it is, then each declared alliance's fate table."""
+    from sim.analysis.digest import digest_of
     from sim.analysis.outcomes import fate_table
 
+    d = digest_of(results)  # a run read through its digest: the same counts, no table in memory
     lines = [f"{results.name}: {results.n} replicates x {results.steps} steps -> {results.directory}"]
     if not results.alliances:
         lines.append("  (no declared alliances)")
     for al in results.alliances:
-        lines.append(
-            format_fate_table(fate_table(results.outcomes, al, results.actors), title=f"alliance {al}")
-        )
+        table = d.fate_table(al, results.actors) if d else fate_table(results.outcomes, al, results.actors)
+        lines.append(format_fate_table(table, title=f"alliance {al}"))
     return "\n".join(lines)
 
 
@@ -88,6 +92,7 @@ def validated(path: Path, scenario) -> str:
 
 def scenario_list(rows: Sequence[tuple[str, str]]) -> str:
     """The ready scenarios: name and title, aligned."""
+    rows = [(printable(name, newlines=False), printable(title, newlines=False)) for name, title in rows]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {title}" for name, title in rows)
 

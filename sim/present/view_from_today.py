@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import Projection
+from sim.files import all_or_nothing
 from sim.present.page import FigureEntry, Page, esc, pct, table_html
 from sim.vocabulary import FATE_LABELS, FATES
 
@@ -45,6 +46,7 @@ def still_active_figure(proj: Projection, dt: float = 1.0, unit: str = "months")
     return fig
 
 
+@all_or_nothing()  # a failure leaves none of its files
 def write_projection_report(
     proj: Projection, path: str | Path, source: str = "", dt: float = 1.0, unit: str = "months"
 ) -> Path:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
+from sim.analysis.digest import digest_of
 from sim.analysis.why import has_why, why_frame, why_groups, why_sentence
 from sim.errors import AllianceError
 from sim.present import why_figures
@@ -17,9 +19,9 @@ TYPICAL = 3  # typical replicates shown per fate
 
 
 def _esc(value: object) -> str:
-    import html
+    from sim.present.page import esc
 
-    return html.escape(str(value), quote=True)
+    return esc(value)
 
 
 def _table(groups) -> str:
@@ -61,11 +63,16 @@ def why_section(
         alliances.remove(r.focal)
         alliances.insert(0, r.focal)
     window = int(r.manifest.get("settings", {}).get("why") or 12)
-    table = r.replicates
-    groups = {
-        a: (why_groups(table, a, r.alliances), why_groups(table, a, r.alliances, window=True))
-        for a in alliances
-    }
+    d = digest_of(r)
+    groups: dict[str, tuple[list[Any], list[Any]]]  # WhyGroup, or StreamedWhyGroup from a digest
+    if d is not None:  # moments and the typical replicates, streamed
+        groups = {a: (d.why_groups(a), d.why_groups(a, window=True)) for a in alliances}
+    else:
+        table = r.replicates
+        groups = {
+            a: (why_groups(table, a, r.alliances), why_groups(table, a, r.alliances, window=True))
+            for a in alliances
+        }
     wanted = {rep for a in alliances for g in groups[a][0] for rep in g.typical(typical)}
     try:
         replays = replay(r, sorted(wanted))

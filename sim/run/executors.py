@@ -70,7 +70,7 @@ def _worker_init(parent: int, pdeathsig: bool, engine: str | None, dtype: str) -
     chunk needs (this module has imported the runner's; the compiled kernel for the numba
     engine)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with(parent, pdeathsig)
+    die_with(parent, pdeathsig)
     if engine is not None:
         try:
             from sim.model.engines import get_engine
@@ -80,7 +80,7 @@ def _worker_init(parent: int, pdeathsig: bool, engine: str | None, dtype: str) -
             pass
 
 
-def _die_with(parent: int, pdeathsig: bool) -> None:
+def die_with(parent: int, pdeathsig: bool) -> None:
     """End this process when ``parent`` ends: SIGKILL from the kernel on Linux (when the thread
     that started this process is the parent's main thread, whose end is the parent's), and a
     watchdog thread everywhere."""

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+from sim.errors import printable
 from sim.run.store import ResultsError
 
 try:  # POSIX
@@ -75,7 +76,7 @@ def command_line() -> str:
     if name in ("cli.py", "__main__.py", "-m", "-c"):
         name = "alliance-sim"
     text = shlex.join([name, *sys.argv[1:]])
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    text = printable(text, newlines=False)
     return text if len(text) <= 300 else text[:297] + "..."
 
 
@@ -121,7 +122,7 @@ def describe(holder: dict | None) -> str:
     holder = holder or {}
     pid = holder.get("pid")
     command = str(holder.get("command") or "command unknown")
-    command = "".join(ch if ch.isprintable() else "?" for ch in command)[:300]
+    command = printable(command, newlines=False)[:300]
     return f"PID {pid if isinstance(pid, int) else 'unknown'}: {command}"
 
 

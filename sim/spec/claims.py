@@ -29,6 +29,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.files import read_regular
 from sim.spec.article import COPY_RUN as COPY_RUN  # re-exported: the copy rule's run length
 from sim.spec.article import load_fingerprint, normalise, shingles
 from sim.spec.scenario import ScenarioError
@@ -83,15 +84,20 @@ class Claim:
         return f"¶{self.paragraph}" if self.paragraph is not None else self.source
 
 
+MAX_CLAIMS_BYTES = 16 * 2**20  # a claims file, read whole
+
+
 def load_claims(path: str | Path) -> list[Claim]:
     """Read a claims file; raises :class:`ScenarioError` on malformed entries."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError(path, f"cannot read claims: {e}") from None
+        data = tomllib.loads(read_regular(path, MAX_CLAIMS_BYTES).decode("utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(path, "cannot read claims: no such file") from None
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(path, f"invalid TOML: {e}") from None
+    except (OSError, ValueError) as e:  # a pipe or a device, too large, not UTF-8
+        raise ScenarioError(path, f"cannot read claims: {getattr(e, 'strerror', None) or e}") from None
     claims = []
     for n, raw in enumerate(data.get("claim", [])):
         where = f"claim.{n}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError
+from sim.errors import InputError, printable
 
 
 class ScenarioError(InputError):
@@ -42,10 +42,7 @@ class ScenarioError(InputError):
         if self.path:
             where += f": {self.path}"
         # One line, and nothing a terminal would act on: control characters are shown escaped.
-        return _CONTROL.sub(lambda m: repr(m.group())[1:-1], f"{where}: {self.message}")
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+        return printable(f"{where}: {self.message}", newlines=False)
 
 
 def listed(d) -> str:

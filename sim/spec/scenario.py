@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from sim.files import NotRegularFileError, read_regular
 from sim.spec.locations import FieldError, Layer, ScenarioError, line_of_key, locate, shown
 from sim.spec.schema import (
     Actor,
@@ -51,15 +52,15 @@ def read_layer(path: Path) -> Layer:
     """Read one TOML file of ours (a scenario or an observations file) with its text, refusing
     what is not a readable UTF-8 TOML file of a sensible size in one :class:`ScenarioError`."""
     try:
-        if path.exists() and not path.is_dir() and not path.is_file():
-            raise ScenarioError(path, "expected a TOML file, got a device, pipe or socket")
+        raw = read_regular(path, MAX_FILE_BYTES)
+    except NotRegularFileError:
+        raise ScenarioError(path, "expected a TOML file, got a device, pipe or socket") from None
+    except ValueError:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError(
-                path,
-                f"expected a scenario file of at most {MAX_FILE_BYTES >> 20} MB, got {size / 2**20:.0f} MB",
-            )
-        raw = path.read_bytes()
+        raise ScenarioError(
+            path,
+            f"expected a scenario file of at most {MAX_FILE_BYTES >> 20} MB, got {size / 2**20:.0f} MB",
+        ) from None
     except FileNotFoundError:
         raise ScenarioError(path, "no such file") from None
     except IsADirectoryError:
@@ -97,16 +98,44 @@ def read_layer(path: Path) -> Layer:
 
 #: ``extends = "alliance-sim:<path>"`` names a file shipped with the package (seeds/, scenarios/)
 SHIPPED_PREFIX = "alliance-sim:"
+#: the folders of shipped files ``extends`` may name with :data:`SHIPPED_PREFIX`
+SHIPPED_FOLDERS = ("seeds", "scenarios")
 #: the folder of the shipped seeds and scenarios (the project's root)
 SHIPPED_ROOT = Path(__file__).resolve().parents[2]
 
 
+#: the top-level keys a scenario file may have
+SCENARIO_KEYS = frozenset({"extends", *((f.alias or n) for n, f in Scenario.model_fields.items())})
+
+
 def root_for(path: Path) -> Path:
     """The folder that ``extends`` may not leave: the nearest ancestor holding ``seeds/``."""
-    for parent in path.resolve().parents:
+    return _root_of(path.resolve().parent)
+
+
+def _root_of(folder: Path) -> Path:
+    folder = folder.resolve()
+    for parent in (folder, *folder.parents):
         if (parent / "seeds").is_dir() or (parent / "pyproject.toml").is_file():
             return parent
-    return path.resolve().parent
+    return folder
+
+
+def relative_to_file(current: Path, name: str) -> tuple[Path, Path]:
+    """``(target, root)``: the file a relative ``name`` written in ``current`` means, and the
+    project folder it must stay inside.
+
+    A scenario reached through a symbolic link reads a relative path beside the link first (the
+    folder the user sees it in, inside that folder's project), and beside the file the link points
+    to when nothing of that name is beside the link (inside that file's project): a linked
+    scenario can extend the files around it in either place, the link's folder winning when both
+    have one. Without a link the two are the same folder."""
+    beside_link = (current.parent / name, _root_of(current.parent))
+    if not current.is_symlink() or beside_link[0].exists():
+        return beside_link
+    real = current.resolve().parent
+    beside_target = (real / name, _root_of(real))
+    return beside_target if beside_target[0].exists() else beside_link
 
 
 def _chain(path: Path) -> list[Layer]:
@@ -138,6 +167,10 @@ def _chain(path: Path) -> list[Layer]:
                 child = layers[-1]
                 e.message += f" (extended by {child.path}:{line_of_key(child.text, 'extends')})"
                 raise ScenarioError(e.file, e.message, line=e.line, path=e.path) from None
+            if not set(layer.data) <= SCENARIO_KEYS:  # say nothing of what another file holds
+                raise _bad_extends(
+                    layers[-1], f"expected a scenario file, got {current.name!r}, which is not one"
+                )
         else:
             layer = read_layer(current)
         layers.append(layer)
@@ -150,9 +183,17 @@ def _chain(path: Path) -> list[Layer]:
         if parent.startswith(SHIPPED_PREFIX):
             root = SHIPPED_ROOT
             target = SHIPPED_ROOT / parent[len(SHIPPED_PREFIX) :]
+            shipped = target.resolve()
+            if shipped.suffix != ".toml" or not any(
+                shipped.parent == SHIPPED_ROOT / folder for folder in SHIPPED_FOLDERS
+            ):
+                raise _bad_extends(
+                    layer,
+                    f"expected a shipped scenario ({SHIPPED_PREFIX}seeds/NAME.toml or "
+                    f"{SHIPPED_PREFIX}scenarios/NAME.toml), got {parent!r}",
+                )
         else:
-            root = root_for(current)
-            target = current.parent / parent
+            target, root = relative_to_file(current, parent)
         if not target.resolve().is_relative_to(root):
             raise _bad_extends(
                 layer,
@@ -165,6 +206,8 @@ def _chain(path: Path) -> list[Layer]:
             raise _bad_extends(layer, f"no such file {parent!r} (looked in {current.parent})")
         if not target.is_file():
             raise _bad_extends(layer, f"expected a TOML file, got {parent!r}, which is not a file")
+        if target.suffix != ".toml":
+            raise _bad_extends(layer, f"expected a scenario file (NAME.toml), got {parent!r}")
         current = target
     layers.reverse()
     return layers
@@ -207,15 +250,17 @@ def _resolve_claims(layers: list[Layer]) -> Path | None:
     for layer in reversed(layers):
         claims = layer.data.get("claims")
         if isinstance(claims, str):
-            root = root_for(layer.path)
-            target = (layer.path.parent / claims).resolve()
+            target, root = relative_to_file(layer.path, claims)
+            target = target.resolve()
+            line = line_of_key(layer.text, "claims")
+            problem = None
             if not target.is_relative_to(root):
-                raise ScenarioError(
-                    layer.path,
-                    f"expected a path inside {root}, got {claims!r}",
-                    path="claims",
-                    line=line_of_key(layer.text, "claims"),
-                )
+                problem = f"expected a path inside {root}, got {claims!r}"
+            elif not target.is_file():
+                what = "no such file" if not target.exists() else "not a file"
+                problem = f"expected a claims file, got {claims!r} ({what})"
+            if problem:
+                raise ScenarioError(layer.path, problem, path="claims", line=line)
             return target
     return None
 

@@ -16,8 +16,9 @@ import json
 import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from sim.errors import InputError
 from sim.spec.locations import FieldError, listed
 from sim.spec.values import (
     AnyValue,
@@ -678,7 +679,12 @@ class Scenario(Strict):
     def with_run(self, **changes) -> Scenario:
         """A copy with run settings replaced (e.g. ``steps=60``)."""
         changes = {k: v for k, v in changes.items() if v is not None}
-        run = Run.model_validate({**self.run.model_dump(), **changes})
+        try:
+            run = Run.model_validate({**self.run.model_dump(), **changes})
+        except ValidationError as e:  # e.g. more replicates than a run may have: one line
+            first = e.errors()[0]
+            where = ".".join(str(k) for k in first["loc"])
+            raise InputError(f"{where}: {first['msg']}, got {first.get('input')!r}") from None
         return self.model_copy(update={"run": run})
 
 

@@ -1,0 +1,211 @@
+"""What a user waits for besides the simulation: the pages (not a test; tables 8 and 9 of bench.py).
+
+    .venv/bin/python benchmarks/page_bench.py                       # both tables
+    .venv/bin/python benchmarks/page_bench.py --sizes 2000,100000   # table 9 without the 1M folder
+    .venv/bin/python benchmarks/bench.py --pages                    # the same from bench.py
+
+6. Simulation against page time, through the command line, the code before (``--baseline``, a
+   commit exported with ``git archive`` into a temporary folder and run with the same Python) and
+   this checkout side by side, one command after the other:
+   (a) ``run scenarios/status_quo.toml -n 2000``: with ``--no-report`` (the simulation) and with
+       its page (the page: the difference), for this checkout also with the figures drawn in one
+       process (``ALLIANCE_PAGE_WORKERS=1``) to show what drawing them in parallel buys;
+   (b) the README's first command, ``compare back_to_back stab_in_the_back`` (2,000 replicates
+       each): the whole command, then the same again, which reuses both runs and writes the page
+       only (the page, start-up included; the simulation: the difference).
+7. ``report`` on status_quo folders of 2,000, 100,000 and 1,000,000 replicates
+   (``/tmp/alliance-bench-folders/status_quo-<n>``, built with the numba engine when missing): wall
+   seconds and the peak memory of the whole process tree, as resident memory (RSS, which counts
+   pages a forked drawing process shares with its parent once per process) and as proportional
+   set size (PSS, which shares them out: what the tree really holds). The baseline runs on the
+   sizes of ``--baseline-sizes``.
+
+Every command runs in a fresh process, sampled from /proc every 50 ms. The load average is printed
+with each row: other work on the machine slows every figure, so compare the columns of a row.
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for the benchmark's own run (bench.py's rule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+BASELINE = "c7ce681"  # main before the pages were made fast
+FOLDERS = Path("/tmp/alliance-bench-folders")
+
+
+def _tree(pid: int) -> list[int]:
+    out, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        out.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _field(path: Path, name: str) -> int:
+    try:
+        for line in path.read_text().splitlines():
+            if line.startswith(name):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process and its descendants, KiB."""
+    pids = _tree(pid)
+    rss = sum(_field(Path(f"/proc/{p}/status"), "VmRSS:") for p in pids)
+    pss = sum(_field(Path(f"/proc/{p}/smaps_rollup"), "Pss:") for p in pids)
+    return rss, pss
+
+
+def measure(args: list[str], code: Path, env: dict | None = None) -> tuple[float, float, float]:
+    """Wall seconds, peak tree RSS and PSS (MiB) of ``python -m sim.cli ARGS`` run from ``code``."""
+    environment = {**os.environ, **(env or {}), "PYTHONPATH": str(code)}
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", *args],
+        cwd=code,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    rss = pss = 0
+    while proc.poll() is None:
+        r, p = tree_memory(proc.pid)
+        rss, pss = max(rss, r), max(pss, p)
+        time.sleep(0.05)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        err = proc.stderr.read() if proc.stderr else ""
+        raise SystemExit(f"{' '.join(args)} ({code}) failed: {err.strip().splitlines()[-1:]}")
+    return wall, rss / 1024, pss / 1024
+
+
+def export(rev: str, into: Path) -> Path:
+    """The tree of commit ``rev`` of this repository, written under ``into``."""
+    target = into / f"alliance-sim-{rev}"
+    target.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def speed_table(base: Path | None, tmp: Path) -> None:
+    """Table 8: simulation against page time, before and after."""
+    from bench import table
+
+    codes = ([("before", base)] if base else []) + [("now", ROOT)]
+    rows = []
+    for label, code in codes:
+        out = tmp / f"run-{label}"
+        run = ["run", "scenarios/status_quo.toml", "-n", "2000", "--no-progress", "--force"]
+        sim = measure([*run, "--out", str(out / "sim"), "--no-report"], code)[0]
+        whole = measure([*run, "--out", str(out / "page")], code)[0]
+        single = "-"
+        if label == "now":
+            one = {"ALLIANCE_PAGE_WORKERS": "1"}
+            single = f"{measure([*run, '--out', str(out / 'one')], code, one)[0] - sim:.1f}"
+        row = [f"run -n 2000 ({label})", f"{whole:.1f}", f"{sim:.1f}", f"{whole - sim:.1f}", single]
+        rows.append([*row, f"{whole - 2 * sim:+.1f}", load()])
+    for label, code in codes:
+        out = tmp / f"compare-{label}"
+        readme = ["compare", "back_to_back", "stab_in_the_back", "--out", str(out), "--no-progress"]
+        whole = measure(readme, code)[0]
+        again = measure(readme, code)[0]  # reuses both runs: start-up, the checks, the page
+        sim = whole - again
+        row = [f"README's first command ({label})", f"{whole:.1f}", f"{sim:.1f}", f"{again:.1f}", "-"]
+        rows.append([*row, f"{again - sim:+.1f}", load()])
+    table(
+        "8. the whole command, its simulation and its page, seconds (run: the page is the whole "
+        "command less `run --no-report`; the README's first command: the page is the same command "
+        "again, which reuses both runs, so it includes start-up; one process: the figures drawn "
+        "without worker processes)",
+        ["command", "whole", "simulation", "page", "page, one process", "page - simulation", "load"],
+        rows,
+    )
+
+
+def folder_for(n: int) -> Path:
+    """The status_quo folder of ``n`` replicates, (re)built when it cannot be loaded."""
+    out = FOLDERS / f"status_quo-{n}"
+    check = subprocess.run(
+        [sys.executable, "-c", f"from sim.run.store import load_results; load_results({str(out)!r})"],
+        cwd=ROOT,
+        capture_output=True,
+    )
+    if check.returncode != 0:
+        print(f"building {out} ({n:,} replicates, numba engine, 2 workers) ...", flush=True)
+        run = ["run", "scenarios/status_quo.toml", "-n", str(n), "--engine", "numba", "-j", "2"]
+        measure([*run, "--no-report", "--no-progress", "--force", "--out", str(out)], ROOT)
+    return out
+
+
+def size_table(sizes: list[int], base: Path | None, base_sizes: set[int], tmp: Path) -> None:
+    """Table 9: report time and peak memory by the folder's size."""
+    from bench import table
+
+    rows = []
+    for n in sizes:
+        folder = folder_for(n)
+        per = (folder / "replicates.parquet").stat().st_size / n
+        row = [f"{n:,}", f"{per:,.0f}"]
+        for label, code in ([("before", base)] if base and n in base_sizes else []) + [("now", ROOT)]:
+            wall, rss, pss = measure(["report", str(folder), "--out", str(tmp / f"{label}-{n}.html")], code)
+            row += [f"{label}: {wall:.1f} s, {rss:,.0f} / {pss:,.0f} MiB"]
+        if len(row) == 3:
+            row.insert(2, "-")
+        rows.append(row + [load()])
+    table(
+        "9. `report` of a status_quo folder: wall seconds, peak RSS / PSS of the process tree (MiB)",
+        ["replicates", "table bytes per replicate", "before", "now", "load"],
+        rows,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    from bench import environment_note, unset_openblas
+
+    unset_openblas()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="2000,100000,1000000", help="replicates of the report folders")
+    parser.add_argument("--baseline", default=BASELINE, help="commit measured as 'before' ('' for none)")
+    parser.add_argument(
+        "--baseline-sizes", default="2000,100000", help="sizes the baseline reports (it holds whole tables)"
+    )
+    parser.add_argument("--no-speed", action="store_true", help="only table 9")
+    args = parser.parse_args(argv)
+    print(f"pages; {os.cpu_count()} cores; {environment_note()}; uptime: {os.popen('uptime').read().strip()}")
+    tmp = Path(tempfile.mkdtemp(prefix="alliance-pages-"))
+    try:
+        base = export(args.baseline, tmp) if args.baseline else None
+        if not args.no_speed:
+            speed_table(base, tmp)
+        base_sizes = {int(s) for s in args.baseline_sizes.split(",") if s}
+        size_table([int(s) for s in args.sizes.split(",")], base, base_sizes, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
