@@ -471,7 +471,7 @@ def calibrate(
     progress: bool = True,
     **options,
 ) -> Calibration:
-    """Condition a scenario on dated observations (ABC rejection) and fit the posterior.
+    """Condition a scenario on dated observations (ABC rejection or SMC²) and fit the posterior.
 
     Parameters
     ----------
@@ -492,7 +492,8 @@ def calibrate(
     progress : bool
         Show a progress bar.
     **options
-        ``min_accepted``, ``exclude``, ``chunk_size``, ``force``, ``engine``.
+        ``min_accepted``, ``exclude``, ``chunk_size``, ``force``, ``engine``, ``method`` (``auto``,
+        ``rejection`` or ``smc``: sequential Monte Carlo, for informative records), ``particles``.
 
     Returns
     -------
@@ -553,7 +554,8 @@ def score(
         Show a progress bar.
     **options
         ``chunk_size``, ``predictive`` (a dict that receives each scenario's predictive table),
-        ``engine``.
+        ``engine``, ``method`` (``prior`` or ``smc``: the evidence by sequential Monte Carlo),
+        ``particles``.
 
     Returns
     -------

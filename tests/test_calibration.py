@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 
 from sim import cli, load_scenario, run_ensemble
-from sim.analysis import calibration as cal_mod
 from sim.analysis.calibration import (
     CalibrationError,
     calibrate,
@@ -151,9 +150,18 @@ def test_an_improbable_record_is_refused_naming_the_binding_observation(tmp_path
     with pytest.raises(
         CalibrationError,
         match=r"the binding observation is absurd \(A->B in "
-        r"\[0.95, 1\] on 2023-02-10\), which happened in 0.0% of the replicates",
+        r"\[0.95, 1\] on 2023-02-10\), which happened in 0.0% of the replicates; .*"
+        r"rejection would need more replicates than can be run \(--replicates\), or --exclude "
+        r"absurd to see the record without it, or --method smc",
     ):
-        calibrate(SMALL, path, replicates=500, seed=1, out=tmp_path / "cal")
+        calibrate(SMALL, path, replicates=500, seed=1, out=tmp_path / "cal", method="rejection")
+    assert not (tmp_path / "cal").exists()
+    # the default chooses sequential Monte Carlo for a record rejection cannot take, which refuses
+    # a reading no particle can show, naming it
+    with pytest.raises(
+        InputError, match=r"no particle can show absurd \(A->B in \[0.95, 1\] on 2023-02-10\)"
+    ):
+        calibrate(SMALL, path, replicates=500, seed=1, out=tmp_path / "cal", particles=32)
     assert not (tmp_path / "cal").exists()
     code = cli.main(
         [
@@ -220,9 +228,9 @@ def test_the_view_from_today_continues_the_accepted_states(small_record, tmp_pat
         starts.append((kw["state"].t, kw["state"].ties.copy(), params.ties.copy()))
         return real_run(params, rng, **kw)
 
-    monkeypatch.setattr(cal_mod.dynamics, "run", spy)
+    monkeypatch.setattr(dynamics, "run", spy)
     proj = project(out / "posterior.toml", steps=12, out=tmp_path / "p1")
-    monkeypatch.setattr(cal_mod.dynamics, "run", real_run)
+    monkeypatch.setattr(dynamics, "run", real_run)
     t0s = {t for t, _, _ in starts}
     assert t0s == {23}
     ties = np.concatenate([w for _, w, _ in starts])
@@ -291,6 +299,10 @@ def test_cli_calibrate_then_run_from_observations(small_record, tmp_path, capsys
     text = capsys.readouterr().out
     assert "From January 2024 (the last sourced observation)" in text
     assert "P(ab holds to January 2026)" in text
+    # the same full report as `run`: fates, who stabs whom, the figures
+    page = (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
+    assert "Who stabs whom" in page and "stab in the back" in page.lower()
+    assert (tmp_path / "p" / "replicates.parquet").is_file() and "report:" in text
     assert (
         cli.main(
             [
@@ -402,6 +414,8 @@ def test_a_posterior_of_a_shipped_scenario_extends_it_from_anywhere(tmp_path):
         acceptance=0.5,
         ess=10.0,
         ensemble=SimpleNamespace(sampled={}, n=20, seed=1),
+        posterior=SimpleNamespace(sampled={}),
+        method="rejection",
     )
     out = tmp_path / "posterior.toml"
     write_posterior_toml(cal, out)
@@ -469,6 +483,8 @@ def test_posterior_toml_writes_every_kind_of_value(tmp_path):
         acceptance=0.01,
         ess=400.0,
         ensemble=SimpleNamespace(sampled=sampled, n=40_000, seed=1),
+        posterior=SimpleNamespace(sampled=sampled),
+        method="rejection",
     )
     out = project_dir / "results" / "cal" / "posterior.toml"
     out.parent.mkdir(parents=True)

@@ -30,7 +30,12 @@ MODES = {
     "run": (["run", "status_quo"], ["sim.run.ensemble.run_ensemble", "sim.present.report.write_report"]),
     "project": (
         ["run", "cal/posterior.toml", "--from-observations"],
-        ["sim.analysis.calibration.project", "sim.present.view_from_today.write_projection_report"],
+        [
+            "sim.analysis.calibration.project",
+            "sim.analysis.projection.projected_results",
+            "sim.present.report.write_report",
+            "sim.present.view_from_today.write_projection_report",
+        ],
     ),
     "compare": (
         ["compare", "status_quo", "back_to_back"],
@@ -129,6 +134,15 @@ MODES = {
             "sim.present.calibration_pages.write_history_report",
         ],
     ),
+    "backtest": (
+        ["backtest", "status_quo", "--observations", "obs.toml", "--until", "2024-12-31"],
+        [
+            "sim.analysis.backtest.backtest",
+            "sim.present.calibration_pages.write_backtest_report",
+            "sim.files.atomic_write",
+            "sim.cli.options.hold",
+        ],
+    ),
 }
 
 RUN = "sim.run.ensemble.run_ensemble"
@@ -144,6 +158,7 @@ EVALUATE = "sim.analysis.levers.evaluate"
 OPTIMIZE = "sim.analysis.optimize.optimize"
 SCORE = "sim.analysis.calibration.score_scenarios"
 CALIBRATE = "sim.analysis.calibration.calibrate"
+BACKTEST = "sim.analysis.backtest.backtest"
 SERVE = "sim.integrations.solara_assets.serve"
 PREPARE = "sim.integrations.solara_assets.prepare"
 REFUSED = "refused"  # the option does not apply in this mode: exit 2, one line naming it
@@ -212,6 +227,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--workers": (["-j", "2"], kw(PROJECT, "workers", 2)),
         "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(PROJECT, "workers", 999)),
         "--no-progress": (["--no-progress"], kw(PROJECT, "progress", False)),
+        "--engine": (["--engine", "numba"], kw(PROJECT, "engine", "numba")),
         "--no-report": (
             ["--no-report"],
             called("sim.present.view_from_today.write_projection_report", False),
@@ -227,7 +243,6 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
                 "--chunk-size": ["--chunk-size", "8"],
                 "--scheduler": ["--scheduler", "local"],
                 "--scheduler-timeout": ["--scheduler-timeout", "3"],
-                "--engine": ["--engine", "numba"],
                 "--why": ["--why"],
             }.items()
         },
@@ -437,6 +452,8 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
     },
     "score": {
         "--engine": (["--engine", "numba"], kw(SCORE, "engine", "numba")),
+        "--method": (["--method", "smc"], kw(SCORE, "method", "smc")),
+        "--particles": (["--method", "smc", "--particles", "64"], kw(SCORE, "particles", 64)),
         "scenarios": ([], positional(SCORE, 0, [Path(SCENARIO)])),
         "--observations": ([], positional(SCORE, 1, Path("obs.toml"))),
         "--replicates": (["-n", "100"], kw(SCORE, "replicates", 100)),
@@ -452,6 +469,8 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
     },
     "calibrate": {
         "--engine": (["--engine", "numba"], kw(CALIBRATE, "engine", "numba")),
+        "--method": (["--method", "smc"], kw(CALIBRATE, "method", "smc")),
+        "--particles": (["--particles", "64"], kw(CALIBRATE, "particles", 64)),
         "scenario": ([], positional(CALIBRATE, 0, Path(SCENARIO))),
         "--observations": ([], positional(CALIBRATE, 1, Path("obs.toml"))),
         "--replicates": (["-n", "100"], kw(CALIBRATE, "replicates", 100)),
@@ -464,6 +483,26 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--force": (["--force"], kw(CALIBRATE, "force", True)),
         "--no-progress": (["--no-progress"], kw(CALIBRATE, "progress", False)),
         "--no-report": (["--no-report"], called("sim.analysis.calibration.project", False)),
+    },
+    "backtest": {
+        "--engine": (["--engine", "numba"], kw(BACKTEST, "engine", "numba")),
+        "--method": (["--method", "rejection"], kw(BACKTEST, "method", "rejection")),
+        "--particles": (["--particles", "64"], kw(BACKTEST, "particles", 64)),
+        "scenario": ([], positional(BACKTEST, 0, Path(SCENARIO))),
+        "--observations": ([], positional(BACKTEST, 1, Path("obs.toml"))),
+        "--until": ([], positional(BACKTEST, 2, dt.date(2024, 12, 31))),
+        "--replicates": (["-n", "100"], kw(BACKTEST, "replicates", 100)),
+        "--seed": (["--seed", "6"], kw(BACKTEST, "seed", 6)),
+        "--workers": (["-j", "2"], kw(BACKTEST, "workers", 2)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(BACKTEST, "workers", 999)),
+        "--out": (
+            ["--out", "{tmp}/bt"],
+            positional(
+                "sim.present.calibration_pages.write_backtest_report", 1, Path("{tmp}/bt/report.html")
+            ),
+        ),
+        "--force": (["--out", "{tmp}/bt", "--force"], kw("sim.cli.options.hold", "force", True)),
+        "--no-progress": (["--no-progress"], kw(BACKTEST, "progress", False)),
     },
 }
 
@@ -617,7 +656,14 @@ def test_scenario_names_work_in_every_command_that_takes_a_scenario(monkeypatch)
     rec = Recorder(monkeypatch)
     rec.replace(CALIBRATE)
     rec.replace(EVALUATE)
-    for name in ("posterior_written", "written", "policy_evaluation", "format_policies", "lever_importance"):
+    for name in (
+        "calibration",
+        "posterior_written",
+        "written",
+        "policy_evaluation",
+        "format_policies",
+        "lever_importance",
+    ):
         rec.replace(f"sim.present.text.{name}", returns="")
     assert main(["calibrate", "status_quo", "--observations", "o.toml", "--no-report"]) == 0
     assert rec.calls[CALIBRATE][0][0][0] == Path(SCENARIO)

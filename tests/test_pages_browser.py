@@ -4,18 +4,23 @@ not scroll sideways, shows every figure loaded and never wider than drawn, loads
 asks nothing of the network, and names its columns in words.
 
 The pages: run, compare, sweep, sensitivity (Sobol, and delta from a finished run), levers,
-optimize, score, discovery, calibration and the view from today (projection).
+optimize, score, discovery, calibration (by rejection, and by sequential Monte Carlo on a small
+synthetic record), the view from today (the full report of the continued run and its own page),
+and the backtest.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from sim import load_scenario
+from sim.analysis.synthetic import write_record
 from sim.cli import main
 from tests import test_browser as tb
 from tests.conftest import ROOT
@@ -84,6 +89,18 @@ def pages(tmp_path_factory) -> dict[str, Path]:
         "--out",
         str(out / "proj"),
     )
+    two = ROOT / "tests" / "data" / "two_params.toml"
+    record = out / "two_record.toml"
+    dates = (dt.date(2022, 6, 4), dt.date(2022, 12, 4), dt.date(2023, 6, 4), dt.date(2024, 1, 4))
+    write_record(record, load_scenario(two), seed=5, history="any", pairs=(("A", "B"),), dates=dates)
+    _run(
+        "calibrate", str(two), "--observations", str(record), "-n", "200", "--method", "smc", "--particles",
+        "64", "--min-accepted", "20", "--out", str(out / "smc"), *quiet,
+    )  # fmt: skip
+    _run(
+        "backtest", str(two), "--observations", str(record), "--until", "2022-12-31", "-n", "3000",
+        "--method", "rejection", "--out", str(out / "backtest"), *quiet,
+    )  # fmt: skip
     return {
         "run": out / "run" / "report.html",
         "compare": out / "compare" / "report.html",
@@ -96,6 +113,9 @@ def pages(tmp_path_factory) -> dict[str, Path]:
         "score": out / "score" / "report.html",
         "calibration": out / "cal" / "report.html",
         "projection": out / "proj" / "report.html",
+        "view from today": out / "proj" / "today.html",
+        "calibration by smc": out / "smc" / "report.html",
+        "backtest": out / "backtest" / "report.html",
     }
 
 
@@ -125,7 +145,10 @@ CHECKS = """(() => {
   };
 })()"""
 
-RAW_NAMES = ("S1_conf", "ST_conf", "mu_star", "p_record", "log_se", "log_bf_se", "ungroundeds")
+RAW_NAMES = (
+    "S1_conf", "ST_conf", "mu_star", "p_record", "log_se", "log_bf_se", "ungroundeds",
+    "p_happened", "mc_se", "loglik_var",
+)  # fmt: skip
 
 
 def test_every_kind_of_page_answers_first_and_fits_1280_px(browser, pages):
@@ -171,8 +194,10 @@ def test_every_kind_of_page_answers_first_and_fits_1280_px(browser, pages):
             Path(shots).mkdir(parents=True, exist_ok=True)
             (Path(shots) / f"{kind}.png").write_bytes(base64.b64decode(png))
     assert problems == {}
-    # figures are where the pages expect them: every kind but the score page has one
-    assert all((p.parent / f"{p.stem}_figures").is_dir() for k, p in pages.items() if k != "score")
+    # figures are where the pages expect them: every kind but the score and backtest pages has one
+    assert all(
+        (p.parent / f"{p.stem}_figures").is_dir() for k, p in pages.items() if k not in ("score", "backtest")
+    )
 
 
 def test_compare_writes_a_folder_named_after_the_pair_and_keeps_it(tmp_path, capsys, monkeypatch):

@@ -34,22 +34,48 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import log_ndtr
 
 from sim.spec.observations import TIE_KINDS, Observation
 
 TINY = 1e-300  # the floor of a likelihood before its logarithm is taken
+LOG_TINY = math.log(TINY)
+SERIES_BAND = 1.959963984540054  # a series reading "happened" within this many sd of the replicate's
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def likelihoods(observations: list[Observation] | tuple[Observation, ...], values: np.ndarray) -> np.ndarray:
-    """The likelihood of each observation in each replicate, ``(n, K)`` in [0, 1].
+def _log_interval(v: np.ndarray, lo: float, hi: float, s: float) -> np.ndarray:
+    """``log(Phi((hi - v) / s) - Phi((lo - v) / s))`` without underflow (log-CDFs, and the upper
+    tail read through the symmetry ``Phi(x) = 1 - Phi(-x)``)."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        upper = (hi - v) / s
+        lower = (lo - v) / s
+        if math.isinf(lo):
+            return log_ndtr(upper)
+        if math.isinf(hi):
+            return log_ndtr(-lower)
+        # both bounds finite: on the side of the range where the tails are thin, flip
+        flip = lower > 0
+        a = np.where(flip, -lower, upper)  # the larger argument
+        b = np.where(flip, -upper, lower)
+        la, lb = log_ndtr(a), log_ndtr(b)
+        return la + np.log1p(-np.exp(np.minimum(lb - la, 0.0)))
+
+
+def log_likelihoods(
+    observations: list[Observation] | tuple[Observation, ...], values: np.ndarray
+) -> np.ndarray:
+    """The log-likelihood of each observation in each replicate, ``(n, K)``, floored at
+    ``log(1e-300)``.
 
     A tie observation with range ``[low, high]`` (a sign is ``[0, 1]`` or ``[-1, 0]``; a bound at
     -1 or 1 is open) and error width ``s`` has likelihood ``Phi((high - w) / s) - Phi((low - w) / s)``
     for the recorded tie ``w``: the chance that the tie plus a normal reading error lands in the
     range (interval-censored normal error); ``s = 0`` is the indicator of the range. A discrete
     observation misrecorded with probability ``e`` has ``1 - e`` where the replicate agrees
-    (value 1) and ``e`` where it does not.
+    (value 1) and ``e`` where it does not. A series row (``tie_series``) reading ``y`` with error
+    ``sd`` where the replicate's measurement model predicts ``v = a + b w`` (what ``values``
+    holds for it) has the normal density ``phi((y - v) / sd) / sd``.
     """
     values = np.asarray(values, dtype=np.float64)
     out = np.empty_like(values)
@@ -59,26 +85,75 @@ def likelihoods(observations: list[Observation] | tuple[Observation, ...], value
             lo, hi = o.bounds
             s = o.tie_width
             if s == 0:
-                out[:, k] = (v >= lo) & (v <= hi)
+                out[:, k] = np.where((v >= lo) & (v <= hi), 0.0, LOG_TINY)
             else:
-                upper = 1.0 if math.isinf(hi) else ndtr((hi - v) / s)
-                lower = 0.0 if math.isinf(lo) else ndtr((lo - v) / s)
-                out[:, k] = np.clip(upper - lower, 0.0, 1.0)
+                out[:, k] = _log_interval(v, lo, hi, s)
+        elif o.is_series:
+            y, sd = o.reading
+            z = (y - v) / sd
+            out[:, k] = -0.5 * z * z - _LOG_SQRT_2PI - math.log(sd)
         else:
             e = o.misrecord
-            out[:, k] = np.where(v > 0.5, 1.0 - e, e)
+            with np.errstate(divide="ignore"):
+                out[:, k] = np.where(v > 0.5, np.log1p(-e), np.log(e) if e > 0 else -np.inf)
+    return np.maximum(np.nan_to_num(out, nan=LOG_TINY), LOG_TINY)
+
+
+def log_sup(observations: list[Observation] | tuple[Observation, ...]) -> np.ndarray:
+    """``(K,)`` the log of each observation's largest possible likelihood (its supremum over what a
+    replicate can show), which normalises the ABC kernel.
+
+    A tie range read with width ``s`` is likeliest for a tie at its centre, clipped to the tie's
+    scale [-1, 1] (a range open at one end: at that end of the scale): there
+    ``2 Phi(half-width / s) - 1``. A hard range (``s = 0``) reaches 1; a discrete observation
+    ``1 - e``; a series row the normal density at its mode, ``1 / (sd sqrt(2 pi))``.
+    """
+    out = np.zeros(len(observations))
+    for k, o in enumerate(observations):
+        if o.kind in TIE_KINDS:
+            lo, hi = o.bounds
+            if o.tie_width == 0:
+                continue
+            if math.isinf(lo) and math.isinf(hi):
+                continue
+            centre = (
+                -1.0 if math.isinf(lo) else 1.0 if math.isinf(hi) else min(max(0.5 * (lo + hi), -1.0), 1.0)
+            )
+            out[k] = float(_log_interval(np.array([centre]), lo, hi, o.tie_width)[0])
+        elif o.is_series:
+            out[k] = -_LOG_SQRT_2PI - math.log(o.reading[1])
+        else:
+            out[k] = math.log1p(-o.misrecord)
     return out
+
+
+def likelihoods(observations: list[Observation] | tuple[Observation, ...], values: np.ndarray) -> np.ndarray:
+    """The likelihood of each observation in each replicate, ``(n, K)``: ``exp`` of
+    :func:`log_likelihoods` (a probability in [0, 1] for every kind but a series row, whose
+    likelihood is a density); a likelihood at the floor of :func:`log_likelihoods` is 0."""
+    log_l = log_likelihoods(observations, values)
+    return np.where(log_l <= LOG_TINY, 0.0, np.exp(log_l))
+
+
+def relative(observations, values: np.ndarray) -> np.ndarray:
+    """``(n, K)`` each observation's likelihood over its supremum (:func:`log_sup`), in [0, 1]:
+    the normalised kernel, 1 where the replicate shows what the observation reads best."""
+    return np.exp(np.minimum(log_likelihoods(observations, values) - log_sup(observations), 0.0))
 
 
 def happened(observations, values: np.ndarray) -> np.ndarray:
     """Whether each observation happened in each replicate, without reading error: ``(n, K)`` bool
-    (a tie inside its range, a discrete observation that agrees)."""
+    (a tie inside its range, a discrete observation that agrees, a series reading within
+    1.96 of its sd of the replicate's predicted reading)."""
     values = np.asarray(values, dtype=np.float64)
     out = np.empty(values.shape, dtype=bool)
     for k, o in enumerate(observations):
         if o.kind in TIE_KINDS:
             lo, hi = o.bounds
             out[:, k] = (values[:, k] >= lo) & (values[:, k] <= hi)
+        elif o.is_series:
+            y, sd = o.reading
+            out[:, k] = np.abs(values[:, k] - y) <= SERIES_BAND * sd
         else:
             out[:, k] = values[:, k] > 0.5
     return out

@@ -182,3 +182,98 @@ def run_sbc(
         accepted=np.array(accepted),
         repetitions=repetitions,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Informative records through sequential assimilation
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Repetition:
+    """One repetition of an SBC of the sequential sampler: the truth and the posterior's summaries."""
+
+    truth: dict[str, float]
+    inside: dict[str, bool]  # the truth in the central interval
+    posterior_sd: dict[str, float]
+    rank: dict[str, float]  # the truth's rank among the posterior draws, as a fraction
+    effective: float
+    fate: str
+    seconds: float
+
+
+def sbc_repetition(
+    scenario_path: str | Path,
+    i: int,
+    *,
+    params: tuple[str, ...],
+    seed: int = 0,
+    particles: int = 256,
+    level: float = 0.9,
+    pairs=None,
+    dates=None,
+    half_width: float = 0.15,
+    width: float = 0.05,
+) -> Repetition:
+    """Repetition ``i``: a truth drawn from the prior (its own seed), its record (the ties read at
+    the dates, each +-``half_width`` around the truth with error ``width``, and the alliance's
+    status at the last date when the scenario has one), and the SMC² posterior of ``params``."""
+    import tempfile
+    import time
+
+    from sim.analysis import synthetic
+    from sim.analysis.assimilation import smc2
+    from sim.spec.observations import load_record
+
+    scenario = load_scenario(scenario_path)
+    pairs = pairs or synthetic.PAIRS
+    dates = dates or synthetic.DATES
+    start = time.perf_counter()
+    truth = synthetic.draw_truth(scenario, seed=seed * 100_003 + i, pairs=pairs, dates=dates, candidates=1)
+    obs = synthetic.tie_readings(
+        truth, pairs=pairs, dates=dates, half_width=half_width, width=width, alliance=scenario.focal_alliance
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "record.toml"
+        path.write_text(synthetic.toml_text(obs, f"SBC repetition {i}"), encoding="utf-8")
+        record = load_record(path, scenario)
+    res = smc2(scenario, record, particles=particles, seed=seed * 7919 + i)
+    tail = (1 - level) / 2
+    inside, sds, ranks = {}, {}, {}
+    for p in params:
+        post, t = res.values[p], truth.values[p]
+        lo, hi = np.quantile(post, [tail, 1 - tail])
+        inside[p] = bool(lo <= t <= hi)
+        sds[p] = float(post.std())
+        ranks[p] = float((post < t).mean())
+    return Repetition(
+        {p: truth.values[p] for p in params},
+        inside,
+        sds,
+        ranks,
+        res.effective,
+        truth.fate,
+        time.perf_counter() - start,
+    )
+
+
+def summarise_repetitions(reps: list[Repetition], prior_sd: dict[str, float]) -> SBCResult:
+    """The coverage, mean posterior sd and truth ranks of a list of repetitions."""
+    params = list(prior_sd)
+    n = len(reps)
+    return SBCResult(
+        coverage={p: sum(r.inside[p] for r in reps) / n for p in params},
+        posterior_sd={p: float(np.mean([r.posterior_sd[p] for r in reps])) for p in params},
+        prior_sd=dict(prior_sd),
+        ranks={p: np.array([r.rank[p] for r in reps]) for p in params},
+        accepted=np.array([r.effective for r in reps]),
+        repetitions=n,
+    )
+
+
+def prior_sds(scenario: Scenario, params, n: int = 20_000, seed: int = 0) -> dict[str, float]:
+    """The prior sd of each of ``params`` (from ``n`` draws)."""
+    from sim.spec.params import sample
+
+    draws = sample(scenario, n, np.random.default_rng(seed))
+    return {p: float(draws[p].std()) for p in params}

@@ -1,8 +1,7 @@
-"""History: ``score``, ``calibrate``, and ``run --from-observations``.
+"""History: ``score``, ``calibrate``, ``backtest`` and ``run --from-observations``.
 
 Each command reads an observations file and runs the scenario's prior ensemble against the dated
-record; a method of calibration or a backtest joins the group as one more ``register`` entry and
-handler here.
+record (or assimilates it date by date: ``--method smc``).
 """
 
 from __future__ import annotations
@@ -15,10 +14,10 @@ from sim.errors import EXIT_OK
 from sim.files import all_or_nothing
 from sim.present import text
 
-COMMANDS = ("score", "calibrate")
+COMMANDS = ("score", "calibrate", "backtest")
 
-# The options of `run` that a continuation of a calibration's accepted replicates does not use:
-# it continues them as they are (their draws, states, chunking and engine).
+# The options of `run` that a continuation of a calibration's posterior draws does not use: it
+# continues them as they are (their draws, states, chunking).
 _NOT_WITH_PROJECTION = (
     "resume",
     "force",
@@ -28,7 +27,6 @@ _NOT_WITH_PROJECTION = (
     "chunk_size",
     "scheduler",
     "scheduler_timeout",
-    "engine",
     "why",
 )
 
@@ -42,6 +40,14 @@ def register(sub) -> None:
         "rank scenarios by the probability each gave the observed record (log scores, Bayes factors)",
     )
     options.add_engine(p)
+    p.add_argument(
+        "--method",
+        choices=["prior", "smc"],
+        default="prior",
+        help="the evidence by the prior replicates' mean likelihood (default) or by sequential "
+        "Monte Carlo (for informative records)",
+    )
+    _add_particles(p)
     options.add_scenario(p, "scenarios", nargs="+")
     _add_observations(p)
     options.add_replicates(p, "prior replicates per scenario (default 20000)", default=20_000)
@@ -61,10 +67,11 @@ def register(sub) -> None:
         sub,
         "calibrate",
         cmd_calibrate,
-        "condition a scenario's ensemble on dated observations (ABC rejection) and write the posterior as a "
-        "scenario",
+        "condition a scenario's ensemble on dated observations (ABC rejection or sequential Monte Carlo) "
+        "and write the posterior as a scenario",
     )
     options.add_engine(p)
+    _add_method(p)
     options.add_scenario(p)
     _add_observations(p)
     options.add_replicates(p, "prior replicates (default 50000)")
@@ -73,7 +80,7 @@ def register(sub) -> None:
         "--min-accepted",
         type=options.positive_int,
         default=None,
-        help="refuse below this many accepted replicates (default 200)",
+        help="refuse below this many effective posterior draws (default 200)",
     )
     options.add_workers(p)
     p.add_argument(
@@ -87,6 +94,57 @@ def register(sub) -> None:
     options.add_progress(p)
     options.add_report_switch(p, "do not write report.html (with the projection to the scenario's horizon)")
 
+    p = options.command(
+        sub,
+        "backtest",
+        cmd_backtest,
+        "calibrate on the readings up to a date, predict the later ones, and score the predictions against "
+        "the prior and persistence",
+    )
+    options.add_engine(p)
+    _add_method(p)
+    options.add_scenario(p)
+    _add_observations(p)
+    p.add_argument(
+        "--until", type=options.date, required=True, help="the last date calibrated on (YYYY-MM-DD)"
+    )
+    options.add_replicates(p, "prior replicates (default 50000)")
+    options.add_seed(p)
+    options.add_workers(p)
+    options.add_output(
+        p,
+        "print the tables only",
+        force="a backtest",
+        what="folder for backtest.csv, backtest_readings.csv and report.html",
+    )
+    options.add_progress(p)
+
+
+def _add_method(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--method",
+        choices=["auto", "rejection", "smc"],
+        default="auto",
+        help="rejection (whole replicates weighed by the whole record), smc (assimilated date by "
+        "date, for informative records) or auto (default: a pilot chooses, and says why)",
+    )
+    _add_particles(p)
+
+
+def _add_particles(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--particles", type=options.positive_int, default=None, help="smc: parameter particles (default 400)"
+    )
+
+
+def _check_particles(args: argparse.Namespace) -> None:
+    """``--particles`` configures sequential Monte Carlo only: refused with a method that has none."""
+    if args.particles is not None and args.method in ("prior", "rejection"):
+        raise options.UsageError(
+            "--particles sets the particles of sequential Monte Carlo; it does not apply to "
+            f"--method {args.method}"
+        )
+
 
 def _add_observations(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -99,6 +157,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     """`score`: rank scenarios by the probability each gave the record."""
     from sim.analysis.calibration import score_scenarios
 
+    _check_particles(args)
     for scenario in args.scenarios:
         options.check_history(scenario, args.observations, args.replicates, "score")
     if args.out:
@@ -113,6 +172,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         workers=args.workers,
         predictive=predictive,
         engine=args.engine,
+        method=args.method,
+        particles=args.particles,
     )
     print(text.scores(table))
     if args.out:
@@ -140,6 +201,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """`calibrate`: condition a scenario on observations and write the posterior."""
     from sim.analysis.calibration import DEFAULT_REPLICATES, MIN_ACCEPTED, calibrate
 
+    _check_particles(args)
     options.check_history(
         args.scenario, args.observations, args.replicates or DEFAULT_REPLICATES, "calibrate"
     )
@@ -157,27 +219,32 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         workers=args.workers,
         exclude=args.exclude,
         engine=args.engine,
+        method=args.method,
+        particles=args.particles,
+        say=print,
     )
-    print(cal.summary())
+    print(text.calibration(cal))
     print(text.posterior_written(out))
     if not args.no_report:
         from sim.analysis.calibration import project
         from sim.present.calibration_pages import write_history_report
 
-        proj = project(out)
+        proj = project(out, workers=args.workers, engine=args.engine)
         print(proj.sentence())
         print(text.written({"report": write_history_report(cal, out / "report.html", projection=proj)}))
     return EXIT_OK
 
 
 def cmd_project(args: argparse.Namespace) -> int:
-    """`run --from-observations`: continue a calibration's accepted replicates."""
+    """`run --from-observations`: continue a calibration's posterior draws; the same full report as
+    `run` (fates, who stabs whom, figures) and the page of the view from today."""
     from sim.analysis.calibration import project
+    from sim.analysis.projection import projected_results
 
     options.refuse(
         args,
         _NOT_WITH_PROJECTION,
-        "with --from-observations (it continues the accepted replicates of the calibration as they are)",
+        "with --from-observations (it continues the posterior draws of the calibration as they are)",
     )
     folder = args.scenario if args.scenario.is_dir() else args.scenario.parent
     out = args.out or options.results_folder(folder.name, "from-observations")
@@ -191,12 +258,53 @@ def cmd_project(args: argparse.Namespace) -> int:
         dtype=args.dtype or "float32",
         workers=args.workers,
         progress=not args.no_progress,
+        engine=args.engine,
     )
     print(text.projection(proj))
+    results = projected_results(proj)
+    print(text.run_summary(results))
     written: dict[str, object] = {"projection": out}
     if not args.no_report:
+        from sim.present.report import write_report
         from sim.present.view_from_today import write_projection_report
 
-        written["report"] = write_projection_report(proj, out / "report.html", str(folder))
+        written["report"] = write_report([results], out / "report.html")
+        if proj.alliance:  # the page of one alliance's fate from today
+            written["view from today"] = write_projection_report(proj, out / "today.html", str(folder))
     print(text.written(written))
+    return EXIT_OK
+
+
+@all_or_nothing()  # a failure leaves none of its files
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """`backtest`: calibrate up to a date, predict the later readings, score against baselines."""
+    from sim.analysis.backtest import backtest
+    from sim.analysis.calibration import DEFAULT_REPLICATES
+
+    _check_particles(args)
+    options.check_history(args.scenario, args.observations, args.replicates or DEFAULT_REPLICATES, "backtest")
+    if args.out:
+        options.hold(args.out, own="backtest.csv", force=args.force, what="a backtest")
+    bt = backtest(
+        args.scenario,
+        args.observations,
+        args.until,
+        replicates=args.replicates,
+        seed=args.seed,
+        method=args.method,
+        particles=args.particles,
+        workers=args.workers,
+        engine=args.engine,
+        progress=not args.no_progress,
+        say=print,
+    )
+    print(text.backtest(bt))
+    if args.out:
+        from sim.files import atomic_write
+        from sim.present.calibration_pages import write_backtest_report
+
+        atomic_write(bt.readings.to_csv, args.out / "backtest_readings.csv", index=False)
+        atomic_write(bt.table.to_csv, args.out / "backtest.csv", index=False)
+        tables = f"{args.out / 'backtest.csv'}, {args.out / 'backtest_readings.csv'}"
+        print(text.written({"tables": tables, "report": write_backtest_report(bt, args.out / "report.html")}))
     return EXIT_OK

@@ -1,7 +1,9 @@
-"""The page of a calibration on the observed record: the record and how probable the scenario
-found it, prior against posterior for each value the record moved (with the claims that value
-rests on), prior and posterior predictive checks of each observation, scenario scores and the view
-from today."""
+"""The pages of history matching: a calibration on the observed record (how probable the scenario
+found the record and what the posterior rests on, prior against posterior for each value the
+record moved with the claims that value rests on, prior and posterior predictive checks of each
+observation, the per-date diagnostics of sequential assimilation, the view from today), the
+scores of scenarios, and the backtest of out-of-sample skill; and the lines the terminal prints
+for each."""
 
 from __future__ import annotations
 
@@ -12,6 +14,125 @@ import pandas as pd
 
 from sim.analysis.calibration import Calibration, Projection
 from sim.files import all_or_nothing
+
+#: the glossary's words for what these pages show beyond the kit's common terms
+EVIDENCE_TERMS = (
+    (
+        "log evidence",
+        "Log of the probability the scenario gave every reading of the record under its error "
+        "model, averaged over the prior; differences between scenarios are log Bayes factors.",
+    ),
+    (
+        "acceptance rate (rejection)",
+        "Share of prior runs kept: each run is kept with probability equal to the record's "
+        "likelihood over the largest it can take, so the kept runs are exact posterior draws.",
+    ),
+    (
+        "effective draws",
+        "How many equally weighted, independent posterior draws the method's output is worth.",
+    ),
+)
+SMC_TERMS = (
+    (
+        "SMC²",
+        "Sequential Monte Carlo over the observation dates: parameter particles, each with a "
+        "particle filter of state particles, weighted by each date's readings and rejuvenated by "
+        "particle Metropolis-Hastings moves when their effective number falls below half.",
+    ),
+    (
+        "effective sample size (ESS)",
+        "How many equally weighted particles the weighted particles are worth (Kish); a date where it "
+        "falls far is a date where the record bites.",
+    ),
+)
+
+
+def share(x: float) -> str:
+    """A share as a percentage, in scientific notation when it is below 0.01 %."""
+    return f"{x:.2%}" if x >= 1e-4 or x == 0 else f"{100 * x:.1e} %"
+
+
+def binding_reading(cal: Calibration) -> dict:
+    """The binding reading and whether the posterior reproduces it: the share of posterior draws in
+    which it actually happened (without reading error) against the share of prior replicates.
+    Below a half, most draws carry it only through the error model."""
+    k = cal.binding.index
+    o = cal.record.observations[k]
+    post = float(cal.posterior_predictive["p_happened"].iloc[k])
+    prior = float(cal.prior_predictive["p_happened"].iloc[k])
+    if post >= 0.5:
+        verdict = f"reproduced: it happened in {post:.0%} of the posterior draws (prior {prior:.1%})"
+    else:
+        verdict = (
+            f"not reproduced: it happened in only {post:.0%} of the posterior draws (prior "
+            f"{prior:.1%}); the others carry it through the error model alone, as a misreading"
+        )
+    return {"id": o.id, "what": o.describe(), "date": o.date.isoformat(), "share": post, "verdict": verdict}
+
+
+def summary_lines(cal: Calibration) -> list[str]:
+    """What `alliance-sim calibrate` prints: the method, how probable the record was, the
+    effective draws, the binding reading and the values the record moved."""
+    r = cal.record
+    b = binding_reading(cal)
+    res = cal.smc
+    if res is not None:
+        lines = [
+            f"{cal.source}: {len(r)} observations at {len(res.dates)} dates to step {r.last_step} "
+            f"({r.last_date.isoformat()}), assimilated by SMC²: {res.particles} parameter particles "
+            f"x {res.state_particles} state particles, {res.steps_run:,} replicate-steps",
+            f"effective posterior draws {cal.ess:.0f} ({res.distinct} distinct); log evidence "
+            f"{cal.log_evidence:.2f} +- {cal.log_evidence_se:.2f}",
+            "date        readings  ESS  stages  moves  accept  N_x  var(log L^)",
+        ]
+        for d in res.dates:
+            acc = "-" if d.acceptance is None else f"{d.acceptance:.2f}"
+            lines.append(
+                f"{d.date}  {d.readings:>8} {d.ess:>4.0f} {d.stages:>7} {d.moves:>6} {acc:>7} "
+                f"{d.state_particles:>4}  {d.loglik_var:>11.2f}"
+            )
+    else:
+        lines = [
+            f"{cal.source}: {cal.ensemble.n} prior replicates to step {r.last_step} "
+            f"({r.last_date.isoformat()}), {len(r)} observations",
+            f"accepted {len(cal.accepted)} (acceptance rate {cal.acceptance:.2%}); "
+            f"effective sample size of the weights {cal.ess:.0f}; log evidence "
+            f"{cal.log_evidence:.2f} +- {cal.log_evidence_se:.2f}",
+        ]
+    lines.append(
+        f"binding observation: {b['id']} ({b['what']}, {b['date']}): without it acceptance would be "
+        f"{share(cal.binding.acceptance_without)}; {b['verdict']}"
+    )
+    lines += _moved_lines(cal)
+    return lines
+
+
+def _moved_lines(cal: Calibration) -> list[str]:
+    lines = []
+    if cal.moved:
+        lines.append(
+            "parameters the record moved most (KS distance; prior -> posterior mean +- sd; "
+            "cited observations):"
+        )
+        for m in cal.moved[:10]:
+            lines.append(
+                f"  {m.path:<44} {m.ks:.2f}  {m.prior_mean:.3g}+-{m.prior_sd:.2g} -> "
+                f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}"
+            )
+    else:
+        lines.append("no parameter moved beyond Monte Carlo noise")
+    significant = {m.path for m in cal.moved}
+    rest = [m for m in cal.shifts if m.path not in significant][: max(0, 3 - len(cal.moved))]
+    if rest:
+        lines.append("next largest shifts (within Monte Carlo noise at level 0.001):")
+        for m in rest:
+            lines.append(
+                f"  {m.path:<44} {m.ks:.2f}  {m.prior_mean:.3g}+-{m.prior_sd:.2g} -> "
+                f"{m.post_mean:.3g}+-{m.post_sd:.2g}  {', '.join(m.cited)}"
+            )
+    for a, b, rho in cal.correlations[:5]:
+        lines.append(f"  rank correlation {a} ~ {b}: {rho:+.2f} (independent in the prior)")
+    return lines
 
 
 def claim_reading(cal: Calibration) -> pd.DataFrame:
@@ -62,9 +183,10 @@ def moved_figure(cal: Calibration, top: int = 6):
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, m in zip(axes, shown):
         x = cal.ensemble.sampled[m.path]
-        bins = np.linspace(x.min(), x.max(), 31)
+        post = cal.posterior.sampled[m.path]
+        bins = np.linspace(min(x.min(), post.min()), max(x.max(), post.max()), 31)
         ax.hist(x, bins=bins, density=True, color=NEGATIVE, alpha=0.45, label="prior")
-        ax.hist(x[cal.accepted], bins=bins, density=True, color=POSITIVE, alpha=0.6, label="posterior")
+        ax.hist(post, bins=bins, density=True, color=POSITIVE, alpha=0.6, label="posterior")
         ax.set_title(text(m.path, 40), fontsize=9)
         ax.set_xlabel("value", fontsize=8)
         ax.set_ylabel("density of the draws", fontsize=8)
@@ -92,6 +214,116 @@ def predictive_frame(cal: Calibration) -> pd.DataFrame:
     )
 
 
+def ess_figure(cal: Calibration):
+    """The parameter particles' effective sample size at each observation date (after the date's
+    readings weighed them, and the lowest before a resample-move), with the state particles."""
+    from sim.present.plots import NEGATIVE, POSITIVE, _figure, _style
+
+    res = cal.smc
+    assert res is not None
+    fig = _figure(6.0, 2.6)
+    ax = fig.subplots()
+    x = np.arange(len(res.dates))
+    ax.plot(x, [d.ess for d in res.dates], "o-", color=POSITIVE, label="ESS after the date")
+    ax.plot(x, [d.ess_min for d in res.dates], "v--", color=NEGATIVE, label="lowest before a move")
+    ax.axhline(res.particles / 2, color="0.6", lw=0.8, ls=":", label="resample-move below")
+    ax.set_xticks(x, [d.date for d in res.dates], fontsize=7, rotation=30)
+    ax.set_ylabel("effective particles", fontsize=8)
+    ax.set_ylim(0, res.particles * 1.05)
+    ax.legend(fontsize=7, frameon=False)
+    _style(ax)
+    return fig
+
+
+def dates_frame(cal: Calibration) -> pd.DataFrame:
+    """One row per observation date of an SMC calibration: what it did to the particles."""
+    assert cal.smc is not None
+    return pd.DataFrame(
+        [
+            {
+                "date": d.date,
+                "readings": d.readings,
+                "ESS after": round(d.ess),
+                "lowest ESS": round(d.ess_min),
+                "tempered stages": d.stages,
+                "moves": d.moves,
+                "acceptance": "-" if d.acceptance is None else f"{d.acceptance:.2f}",
+                "state particles": d.state_particles,
+                "var of log-likelihood estimate": f"{d.loglik_var:.2f}",
+                "log evidence": f"{d.log_evidence:.2f}",
+            }
+            for d in cal.smc.dates
+        ]
+    )
+
+
+def record_sentence(cal: Calibration) -> str:
+    """How probable the scenario found the record and what the posterior rests on, in one or two
+    sentences (plain text)."""
+    z, se = cal.log_evidence, cal.log_evidence_se
+    prob = f"{np.exp(z):.3g}" if z > -700 else "below 1e-300"
+    said = (
+        f"The scenario gave the record a probability of {prob} under its error model (log evidence "
+        f"{z:.2f} ± {se:.2f})"
+    )
+    if cal.smc is not None:
+        return (
+            f"{said}; the posterior rests on {cal.ess:.0f} effective draws from sequential Monte Carlo "
+            f"({cal.smc.distinct} distinct)."
+        )
+    return (
+        f"{said}; {len(cal.accepted):,} of {cal.ensemble.n:,} prior runs accepted "
+        f"(acceptance {share(cal.acceptance)})."
+    )
+
+
+def probability_html(cal: Calibration) -> str:
+    """How probable the record was and what the posterior rests on, in words (HTML paragraphs)."""
+    from sim.analysis.likelihood import wilson
+    from sim.present.page import esc
+
+    b = binding_reading(cal)
+    z, se = cal.log_evidence, cal.log_evidence_se
+    evidence = (
+        f"The record's log evidence is {esc(f'{z:.2f}')} ± {esc(f'{se:.2f}')} (Monte Carlo standard "
+        "error): the log of the probability the scenario gave every reading under the error model. "
+        "It is what scenario scores compare (differences are log Bayes factors); it does not depend "
+        "on how the method normalises its kernel."
+    )
+    res = cal.smc
+    if res is not None:
+        how = (
+            f"<p>The record was assimilated date by date by sequential Monte Carlo (SMC²): "
+            f"{esc(res.particles)} parameter particles, each with a particle filter of "
+            f"{esc(res.state_particles)} state particles, were run from date to date by the engine "
+            "and weighted by each date's readings; when fewer than half the particles kept weight, they "
+            "were resampled and moved by particle Metropolis-Hastings, which leaves the exact posterior "
+            f"unchanged. Why this method: {esc(cal.reason)}.</p><p>The effective sample size "
+            "(ESS) says how many equally weighted draws the weighted particles are worth; a date "
+            "where it falls far is a date where the record bites. The posterior rests on "
+            f"{esc(f'{cal.ess:.0f}')} effective draws ({esc(res.distinct)} distinct).</p>"
+        )
+    else:
+        k, n = len(cal.accepted), cal.ensemble.n
+        lo, hi = wilson(k, n)
+        how = (
+            f"<p>{esc(f'{k:,}')} of {esc(f'{n:,}')} prior replicates were accepted (acceptance rate "
+            f"{esc(share(cal.acceptance))}, 95 % interval {esc(share(lo))}–{esc(share(hi))}): each "
+            "replicate was kept with probability equal to the record's likelihood over the largest it "
+            "can take, so the accepted replicates are exact draws from the posterior, and a reading "
+            "that can never be certain (a range read through a wide error) does not crush "
+            "acceptance. The effective sample size of the likelihood weights over all replicates is "
+            f"{esc(f'{cal.ess:.0f}')}."
+            + (f" Why this method: {esc(cal.reason)}." if cal.reason else "")
+            + "</p>"
+        )
+    return (
+        how + f"<p>{evidence}</p><p>The binding observation, the one that limits acceptance most, is "
+        f"{esc(b['id'])} ({esc(b['what'])}, {esc(b['date'])}); without it acceptance would be "
+        f"{esc(share(cal.binding.acceptance_without))}. It is {esc(b['verdict'])}.</p>"
+    )
+
+
 @all_or_nothing()  # a failure leaves none of its files
 def write_history_report(
     cal: Calibration,
@@ -102,42 +334,46 @@ def write_history_report(
 ) -> Path:
     """Write the self-contained HTML page of a calibration (the page kit's rules: answer first with
     its intervals, a glossary, figures as PNG, no script, every string escaped)."""
-    from sim.analysis.likelihood import wilson
     from sim.present.page import FigureEntry, Page, esc, table_html
 
     r = cal.record
-    o = r.observations[cal.binding.index]
-    title = f"Conditioned on the record: {cal.source.stem}"
+    drawn = f"{cal.ensemble.n:,} prior replicates" if cal.method == "rejection" else "SMC²"
     page = Page(
         path,
-        title,
+        f"Conditioned on the record: {cal.source.stem}",
         f"{esc(len(r))} observations from {esc(r.start.isoformat())} to {esc(r.last_date.isoformat())} "
-        f"({esc(r.path.name)}); {esc(f'{cal.ensemble.n:,}')} prior replicates, seed {esc(cal.ensemble.seed)}",
+        f"({esc(r.path.name)}); {esc(drawn)}, seed {esc(cal.ensemble.seed)}",
     )
-    k = len(cal.accepted)
-    lo, hi = wilson(k, cal.ensemble.n)
-    record = (
-        f"The scenario gave the record a probability of {cal.acceptance:.2%} (95 % interval "
-        f"{lo:.2%}–{hi:.2%}): {k:,} of {cal.ensemble.n:,} prior runs accepted."
+    record = record_sentence(cal)
+    note = (
+        "It conditions on the dated record as read through its error model; the intervals are the "
+        "Monte Carlo error of the posterior draws."
     )
     if projection is not None:
-        page.answer(f"{esc(projection.sentence())}. {esc(record)}", heading="The view from today")
+        page.answer(f"{esc(projection.sentence())}. {esc(record)}", heading="The view from today", note=note)
     else:
-        page.answer(esc(record))
-    page.glossary(["acceptance", "ess", "ks", "predictive", "wilson", "log_bf", "mc_se"])
-    page.section(
-        "How probable the record was",
-        f"<p>{esc(k)} replicates accepted: acceptance rate {esc(f'{cal.acceptance:.2%}')} (95 % interval "
-        f"{esc(f'{lo:.2%}')}–{esc(f'{hi:.2%}')}; the probability the scenario gave the record under the "
-        f"error model), effective sample size of the likelihood weights {esc(f'{cal.ess:.0f}')}. "
-        f"Binding observation: {esc(o.id)} ({esc(o.describe())}, {esc(o.date.isoformat())}); without "
-        f"it acceptance would be {esc(f'{cal.binding.acceptance_without:.2%}')}.</p>",
+        page.answer(esc(record), note=note)
+    page.glossary(
+        ["ks", "predictive", "wilson", "log_bf", "mc_se"],
+        EVIDENCE_TERMS + (SMC_TERMS if cal.smc is not None else ()),
     )
+    page.section("How probable the record was", probability_html(cal))
+    if cal.smc is not None:
+        ess = FigureEntry(
+            "ess",
+            "Effective sample size at each date",
+            "the parameter particles' ESS after each date and the lowest before a move",
+            "Circles: ESS after the date's readings and moves; triangles: the lowest before a "
+            "resample-move; dotted: half the particles, below which they are resampled and moved.",
+            lambda: ess_figure(cal),
+        )
+        page.section("Date by date", table_html(dates_frame(cal)) + page.figures([ess]))
     entry = FigureEntry(
         "moved",
         "Prior and posterior of the values the record moved",
-        "histograms of prior and accepted draws",
-        "Two-sample Kolmogorov-Smirnov test at level 0.001 against the prior draws.",
+        "histograms of prior and posterior draws",
+        "Two-sample Kolmogorov-Smirnov test at level 0.001 against the prior draws (the posterior's "
+        "size taken as its effective draws).",
         lambda: moved_figure(cal),
     )
     page.section(
@@ -150,26 +386,27 @@ def write_history_report(
         page.section(
             "Values the record ties together",
             "<p>Rank correlations between "
-            "the accepted draws (the prior draws every value independently). The posterior "
-            "scenario file carries marginals only; the accepted replicates, and the view "
+            "the posterior draws (the prior draws every value independently). The posterior "
+            "scenario file carries marginals only; the posterior draws, and the view "
             "from today, keep these correlations.</p>" + table_html(corr),
         )
     page.section(
         "Predictive checks",
         "<p>Share of replicates in which each "
-        "observation happened, before and after conditioning (95 % Wilson intervals; "
-        "the posterior's use the accepted replicates).</p>" + table_html(predictive_frame(cal)),
+        "observation happened (without reading error), before and after conditioning (95 % Wilson "
+        "intervals; the posterior's use its effective draws).</p>" + table_html(predictive_frame(cal)),
     )
     if scores is not None:
         page.section(
             "Scenario scores",
             "<p>Probability each scenario gave the record, "
             "log score, and log Bayes factor against the best, with Monte Carlo standard "
-            "errors.</p>" + table_html(scores),
+            "errors.</p>" + table_html(scores, labels=SCORE_LABELS),
         )
     page.cite(
         "ABC rejection with the error model as kernel: Pritchard et al. (1999), Beaumont et al. (2002), "
         "Wilkinson (2013).",
+        "SMC²: Chopin, Jacob & Papaspiliopoulos (2013); particle MCMC: Andrieu, Doucet & Holenstein (2010).",
         "Bayes factors: Kass & Raftery (1995). Wilson (1927) intervals.",
     )
     return page.write()
@@ -276,4 +513,144 @@ def write_scores_report(
         "each observation happened (no reading error).</p>" + table_html(predictive_by_scenario(predictive)),
     )
     page.cite("Bayes factors: Kass & Raftery (1995). ABC with the error model as kernel: Wilkinson (2013).")
+    return page.write()
+
+
+# --------------------------------------------------------------------------------------------
+# Backtest
+# --------------------------------------------------------------------------------------------
+
+SCORE_WORDS = {
+    "log": "log score (higher is better)",
+    "brier": "Brier score (lower is better)",
+    "crps": "CRPS (lower is better)",
+}
+BACKTEST_TERMS = (
+    (
+        "log score",
+        "Log of the probability (or density) the forecast gave the reading as it was recorded, "
+        "reading error included; higher is better (a proper score: Gneiting & Raftery 2007).",
+    ),
+    (
+        "Brier score",
+        "(1 − p)² for a discrete fact that came out as forecast with probability p; lower is better.",
+    ),
+    (
+        "CRPS",
+        "Continuous ranked probability score: the forecast draws' mean distance to the outcome less "
+        "half their mean distance to each other, in the tie's units; lower is better.",
+    ),
+    ("persistence", "The last reading of the same thing carries to the later date (a naive baseline)."),
+    ("prior", "The uncalibrated scenario's runs from its start (the prior predictive)."),
+)
+BACKTEST_LABELS = {
+    "score": "score",
+    "against": "against",
+    "difference": "calibrated − baseline",
+    "readings": "readings compared",
+    "verdict": "verdict",
+}
+
+
+def _reading_labels(frame: pd.DataFrame) -> dict[str, str]:
+    """Column words of the per-reading table: ``calibrated:log`` -> ``calibrated, log score``."""
+    labels = {"id": "reading", "date": "date", "observed": "what was read"}
+    for c in frame.columns:
+        if ":" in c:
+            who, score = c.split(":", 1)
+            labels[c] = f"{who}, {SCORE_WORDS.get(score, score).split(' (')[0]}"
+    return labels
+
+
+def backtest_frame(bt) -> pd.DataFrame:
+    """The summary as a table: one row per score, each forecaster's mean +- Monte Carlo error."""
+    rows = []
+    for s in ("log", "brier", "crps"):
+        sub = bt.table[bt.table.score == s]
+        if sub.empty:
+            continue
+        row = {"score": SCORE_WORDS[s]}
+        for r in sub.itertuples():
+            row[r.forecaster] = f"{r.mean:.3g} ± {r.mc_se:.2g} ({r.readings})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def backtest_lines(bt) -> list[str]:
+    """What `alliance-sim backtest` prints."""
+    cal = bt.calibration
+    lines = [
+        f"{bt.source}: calibrated on {len(bt.fit)} readings to {bt.until.isoformat()} "
+        f"({cal.method}, {cal.posterior.effective:.0f} posterior draws); predicting {len(bt.test)} "
+        f"later readings (mean score over the readings each forecaster predicts, their number in "
+        f"brackets; persistence predicts only what was read before)",
+    ]
+    frame = backtest_frame(bt)
+    lines.append(frame.to_string(index=False))
+    for d in bt.differences.itertuples():
+        lines.append(
+            f"  {SCORE_WORDS[d.score].split(' (')[0]}: calibrated - {d.against} = {d.difference:+.3g} "
+            f"+- {d.mc_se:.2g} over {d.readings} readings: {d.verdict}"
+        )
+    lines.append(
+        "(+- is the Monte Carlo error of each mean, from bootstrapping the forecast ensembles; "
+        "it does not include which readings happened to be made)"
+    )
+    return lines
+
+
+def backtest_answer(bt) -> str:
+    """The backtest's answer in words (plain text): against each baseline, on each score, whether
+    the calibrated model did better, worse, or could not be told apart."""
+    parts = []
+    for d in bt.differences.itertuples():
+        parts.append(f"{SCORE_WORDS[d.score].split(' (')[0]} against {d.against}: {d.verdict}")
+    said = "; ".join(parts) if parts else "no reading was predicted by every forecaster"
+    return (
+        f"Calibrated on {len(bt.fit)} readings up to {bt.until.isoformat()} and asked to predict the "
+        f"{len(bt.test)} later ones, the calibrated model compares with the baselines as follows — {said}."
+    )
+
+
+@all_or_nothing()  # a failure leaves none of its files
+def write_backtest_report(bt, path: str | Path) -> Path:
+    """The page of `alliance-sim backtest`: the answer, the summary with Monte Carlo errors, the
+    verdicts, and each later reading's scores."""
+    from sim.present.page import Page, esc, table_html
+
+    diffs = bt.differences.assign(
+        score=[SCORE_WORDS[s].split(" (")[0] for s in bt.differences["score"]],
+        difference=[
+            f"{d:+.3g} ± {s:.2g}" for d, s in zip(bt.differences["difference"], bt.differences["mc_se"])
+        ],
+    ).drop(columns=["mc_se"])
+    page = Page(
+        path,
+        f"Out-of-sample skill: {bt.source.stem}",
+        f"calibrated on {esc(len(bt.fit))} readings up to {esc(bt.until.isoformat())} "
+        f"({esc(bt.calibration.method)}); {esc(len(bt.test))} later readings predicted",
+    )
+    page.answer(
+        esc(backtest_answer(bt)),
+        note="A handful of later readings is a small test: ± is the Monte Carlo error of the simulations, "
+        "not the sampling error of which readings happened to be made.",
+        heading="Does the calibrated model predict what it has not seen?",
+    )
+    page.glossary(["mc_se"], BACKTEST_TERMS)
+    page.section(
+        "Scores",
+        "<p>Each later reading is predicted by the posterior draws continued from the last "
+        "calibrated date, by the uncalibrated scenario (the prior predictive) and by persistence "
+        "(the last reading of the same thing carries). Scores are proper (Gneiting &amp; Raftery "
+        "2007), averaged over the readings each forecaster predicts (their number in brackets: "
+        "persistence has nothing to carry for a thing never read before); each difference is "
+        "taken over the readings both forecasters predict.</p>"
+        + table_html(backtest_frame(bt))
+        + table_html(diffs, labels=BACKTEST_LABELS),
+    )
+    page.section("Each later reading", table_html(bt.readings.round(4), labels=_reading_labels(bt.readings)))
+    page.cite(
+        "Proper scoring rules: Gneiting & Raftery (2007).",
+        "Calibration: see the calibration page of the same record.",
+    )
     return page.write()

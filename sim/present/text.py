@@ -466,6 +466,21 @@ def projection(proj, fates: Iterable[str] = ("stab_in_the_back", "drift_apart"))
     return "\n".join(lines)
 
 
+def calibration(cal) -> str:
+    """What `calibrate` prints: the method, how probable the record was, the effective draws, the
+    binding reading and the values the record moved."""
+    from sim.present.calibration_pages import summary_lines
+
+    return "\n".join(summary_lines(cal))
+
+
+def backtest(bt) -> str:
+    """What `backtest` prints: each forecaster's scores and the differences with their noise."""
+    from sim.present.calibration_pages import backtest_lines
+
+    return "\n".join(backtest_lines(bt))
+
+
 def posterior_written(out: Path) -> str:
     """Where a calibration put its posterior."""
     return f"posterior: {out / 'posterior.toml'} (samples in posterior.parquet, states in states.npz)"

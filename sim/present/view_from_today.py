@@ -1,5 +1,6 @@
-"""The page of the view from today: a calibration's accepted replicates continued from the last
-observation (:class:`sim.analysis.calibration.Projection`)."""
+"""The page of the view from today: a calibration's posterior draws (accepted replicates, or the
+particles sequential Monte Carlo kept) continued from the last observation
+(:class:`sim.analysis.calibration.Projection`)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def write_projection_report(
     page = Page(
         path,
         f"The view from today: {proj.alliance}",
-        f"{n:,} accepted replicates continued from {esc(f'{proj.start_date:%B %Y}')} "
+        f"{n:,} posterior draws continued from {esc(f'{proj.start_date:%B %Y}')} "
         f"(step {proj.start_step}) to {esc(f'{proj.end_date:%B %Y}')} (step {proj.end_step})"
         + (f" · calibration <code>{esc(source)}</code>" if source else ""),
     )
@@ -76,7 +77,7 @@ def write_projection_report(
     page.answer(
         f"{esc(proj.sentence())}; {esc('; '.join(parts))}.",
         note="It conditions on the dated record as read through its error model; the intervals are the Monte "
-        "Carlo error of the accepted runs, which are few when the record is hard to match.",
+        "Carlo error of the posterior draws, which are few when the record is hard to match.",
     )
     page.glossary(["holds", "stab", "drift", "wilson", "acceptance"])
     page.section("Fates at the horizon", table_html(pd.DataFrame(rows)))
@@ -84,13 +85,14 @@ def write_projection_report(
         "still-active",
         "Still in force, month by month",
         f"Step chart of the share of continued runs in which {proj.alliance} is still in force",
-        "Line: share of the accepted runs, continued from their states at the last observation; band: 95 % "
+        "Line: share of the posterior draws, continued from their states at the last observation; band: 95 % "
         "Wilson interval.",
         lambda: still_active_figure(proj, dt, unit),
     )
     page.section("Over time", page.figures([entry]), "figure")
     page.cite(
-        "ABC rejection with the error model as kernel: Pritchard et al. (1999), Wilkinson (2013).",
+        "ABC rejection with the error model as kernel: Pritchard et al. (1999), Wilkinson (2013); SMC²: "
+        "Chopin, Jacob & Papaspiliopoulos (2013).",
         "Intervals: Wilson (1927).",
     )
     return page.write()

@@ -29,7 +29,12 @@ What may be observed (``kind``) and what each needs:
 - ``tie_range``: ``from``, ``to``, ``low``, ``high`` in [-1, 1];
 - ``same_bloc``: ``actors`` (two names) and ``same`` (true: in one bloc, false: in opposite blocs),
   blocs as the kernel draws them (Axelrod & Bennett's landscape partition of the ties);
-- ``event_fired``: ``event`` (a scenario event) and ``fired`` (true: it had happened by then).
+- ``event_fired``: ``event`` (a scenario event) and ``fired`` (true: it had happened by then);
+- ``tie_series``: ``file`` (a CSV file beside the observations file, columns
+  ``date,from,to,value,sd``: one row per reading) and ``measurement`` (a ``[measurements.NAME]``
+  table of the scenario: ``value = a + b * tie + error``). It takes no ``date``: its rows carry
+  theirs. Each row becomes one observation, with id ``ID.LINE`` (the CSV line); ``--exclude ID``
+  leaves out the whole series. See :mod:`sim.spec.series`.
 
 ``mutual = true`` on a tie observation reads the mean of both directions.
 
@@ -39,7 +44,9 @@ range (a sign is the range [0, 1] or [-1, 0]; a bound at -1 or 1 is open), so it
 is ``Phi((high - w) / width) - Phi((low - w) / width)`` (interval-censored normal error); width 0
 is a hard range. A discrete observation (an alliance, a bloc, an event) is misrecorded with
 probability ``error``: its likelihood is ``1 - error`` when the replicate agrees and ``error``
-when it does not. Observations are independent given a replicate's trajectory.
+when it does not. A ``tie_series`` row reads ``value`` where the replicate predicts ``a + b * w``,
+with a normal error of the row's ``sd``: its likelihood is the normal density
+``phi((value - a - b w) / sd) / sd``. Observations are independent given a replicate's trajectory.
 
 Dates become steps of the scenario's clock: ``step = floor(elapsed / dt)``, with ``elapsed`` the
 whole months (or years, for ``unit = "year"``) from ``start`` to the date, a month counted once
@@ -64,8 +71,18 @@ from sim.spec.scenario import Scenario, ScenarioError, read_layer
 from sim.spec.schema import Name
 from sim.spec.values import Strict
 
-KINDS = ("alliance_active", "alliance_ended", "tie_sign", "tie_range", "same_bloc", "event_fired")
+KINDS = (
+    "alliance_active",
+    "alliance_ended",
+    "tie_sign",
+    "tie_range",
+    "same_bloc",
+    "event_fired",
+    "tie_series",
+)
 TIE_KINDS = ("tie_sign", "tie_range")
+READ_TIES = ("tie_sign", "tie_range", "tie_series")  # the kinds that read a tie (from, to, mutual)
+NO_DATE = _dt.date(1, 1, 1)  # the date of a tie_series entry, whose rows carry the dates
 ENDED_FATES = ("stab_in_the_back", "drift_apart", "any")
 UNITS = ("month", "year")
 MAX_OBSERVATIONS = 10_000
@@ -98,8 +115,10 @@ class Observation(Strict):
     """One dated observation with its error model and its source (see the module docstring)."""
 
     id: Name
-    date: _dt.date
-    kind: Literal["alliance_active", "alliance_ended", "tie_sign", "tie_range", "same_bloc", "event_fired"]
+    date: _dt.date = NO_DATE
+    kind: Literal[
+        "alliance_active", "alliance_ended", "tie_sign", "tie_range", "same_bloc", "event_fired", "tie_series"
+    ]
     alliance: Name | None = None
     fate: Literal["stab_in_the_back", "drift_apart", "any"] | None = None
     from_: Name | None = Field(default=None, alias="from")
@@ -114,8 +133,14 @@ class Observation(Strict):
     event: Name | None = None
     fired: bool | None = None
     error: Annotated[float, Field(ge=0.0, lt=0.5)] | None = None
+    file: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    measurement: Name | None = None
     basis: Annotated[str, Field(min_length=1)]
     source: Source
+    # a tie_series row (set by sim.spec.series from its CSV line, not written in a file)
+    value: float | None = None
+    sd: float | None = None
+    line: int | None = None
 
     @model_validator(mode="after")
     def _shape(self):
@@ -126,10 +151,16 @@ class Observation(Strict):
             "tie_range": ("from_", "to", "low", "high"),
             "same_bloc": ("actors", "same"),
             "event_fired": ("event", "fired"),
+            "tie_series": ("file", "measurement"),
         }[self.kind]
         optional = {"tie_sign": ("mutual", "width"), "tie_range": ("mutual", "width")}.get(
-            self.kind, ("error",)
+            self.kind, ("mutual",) if self.kind == "tie_series" else ("error",)
         )
+        if self.kind == "tie_series":
+            if "date" in self.model_fields_set:
+                raise ValueError("a 'tie_series' observation takes no 'date' (its CSV rows carry theirs)")
+        elif "date" not in self.model_fields_set:
+            raise _AtError(("date",), "required but missing")
         for f in (
             "alliance",
             "fate",
@@ -144,6 +175,11 @@ class Observation(Strict):
             "fired",
             "width",
             "error",
+            "file",
+            "measurement",
+            "value",
+            "sd",
+            "line",
         ):
             key = "from" if f == "from_" else f
             if f in needs and getattr(self, f) is None:
@@ -151,7 +187,7 @@ class Observation(Strict):
             if f not in needs and f not in optional and getattr(self, f) is not None:
                 wanted = ", ".join(repr("from" if n == "from_" else n) for n in needs + optional)
                 raise ValueError(f"a {self.kind!r} observation takes no {key!r} (it takes {wanted})")
-        if self.mutual and self.kind not in TIE_KINDS:
+        if self.mutual and self.kind not in READ_TIES:
             raise ValueError("'mutual' applies to tie observations only")
         if self.kind == "tie_range":
             for key, bound in (("low", self.low), ("high", self.high)):
@@ -183,6 +219,23 @@ class Observation(Strict):
         return DEFAULT_WIDTH if self.width is None else self.width
 
     @property
+    def is_series(self) -> bool:
+        """Whether this is a row of a quantitative series (``tie_series``)."""
+        return self.kind == "tie_series"
+
+    @property
+    def reading(self) -> tuple[float, float]:
+        """A series row's value and the sd of its reading error."""
+        if self.value is None or self.sd is None:
+            raise ValueError(f"{self.id}: not a row of a series")
+        return self.value, self.sd
+
+    @property
+    def series(self) -> str:
+        """The id of the entry a series row comes from (its own id otherwise)."""
+        return self.id.rsplit(".", 1)[0] if self.is_series and self.line is not None else self.id
+
+    @property
     def misrecord(self) -> float:
         """The probability a discrete observation is misrecorded (``error``, default 0.02)."""
         return DEFAULT_ERROR if self.error is None else self.error
@@ -200,6 +253,10 @@ class Observation(Strict):
             return f"{self.from_}{arrow}{self.to} in [{self.low:g}, {self.high:g}]"
         if self.kind == "same_bloc":
             return f"{' and '.join(self.actors or [])} {'in one bloc' if self.same else 'in opposite blocs'}"
+        if self.kind == "tie_series":
+            if self.value is None:
+                return f"series {self.file} on the {self.measurement} scale"
+            return f"{self.from_}{arrow}{self.to} read {self.value:g} +- {self.sd:g} ({self.measurement})"
         return f"{self.event} {'fired' if self.fired else 'not fired'}"
 
 
@@ -221,7 +278,7 @@ class ObservationFile(Strict):
             if o.id in seen:
                 raise _AtError(("observations", n, "id"), f"expected a unique id, got {o.id!r} again")
             seen.add(o.id)
-            if o.date < self.start:
+            if o.kind != "tie_series" and o.date < self.start:
                 raise _AtError(
                     ("observations", n, "date"),
                     f"expected a date on or after the start "
@@ -262,7 +319,7 @@ class Record:
             For an id the record does not hold, or when nothing would be left.
         """
         ids = list(ids)
-        known = {o.id for o in self.observations}
+        known = {o.id for o in self.observations} | {o.series for o in self.observations}
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise ObservationError(
@@ -272,7 +329,7 @@ class Record:
                 + ", ...",
                 path="--exclude",
             )
-        keep = [k for k, o in enumerate(self.observations) if o.id not in ids]
+        keep = [k for k, o in enumerate(self.observations) if o.id not in ids and o.series not in ids]
         if not keep:
             raise ObservationError(
                 self.path, "expected at least one observation left, got none", path="--exclude"
@@ -327,7 +384,7 @@ def read_observations(path: str | Path) -> ObservationFile:
             e.file, e.message.replace("a scenario", "observations"), line=e.line, path=e.path
         ) from None
     try:
-        return ObservationFile.model_validate(layer.data)
+        data = ObservationFile.model_validate(layer.data)
     except ValidationError as e:
         err = _useful(e.errors())
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
@@ -338,6 +395,11 @@ def read_observations(path: str | Path) -> ObservationFile:
         else:
             msg = _message(err)
         raise ObservationError(path, msg, line=_line(layer.text, loc), path=_dotted(loc)) from None
+    if any(o.kind == "tie_series" for o in data.observations):
+        from sim.spec.series import expand
+
+        data = expand(data, path, layer.text)
+    return data
 
 
 def _useful(errors):
@@ -452,8 +514,14 @@ def load_record(path: str | Path, scenario: Scenario) -> Record:
 
     steps = []
     horizon = add_units(data.start, run.steps * run.dt, data.unit)
-    for n, o in enumerate(data.observations):
+    for n, o in zip(_entries(data.observations), data.observations):
         step = step_of(data.start, o.date, data.unit, run.dt)
+        steps.append(step)
+        if o.kind == "tie_series":
+            from sim.spec.series import check_row
+
+            check_row(o, path, actors, scenario.measurements, step, run.steps, horizon)
+            continue
         if step > run.steps:
             fail(
                 n,
@@ -471,8 +539,19 @@ def load_record(path: str | Path, scenario: Scenario) -> Record:
             known(o.event, n, "event", scenario.events, "event")
         else:
             known(o.alliance, n, "alliance", scenario.alliances, "alliance")
-        steps.append(step)
     return Record(path, data.start, data.unit, tuple(data.observations), tuple(steps))
+
+
+def _entries(observations) -> list[int]:
+    """The ``[[observations]]`` entry of the file each observation comes from (the rows of a
+    ``tie_series`` share their entry's number)."""
+    out, k, series = [], -1, None
+    for o in observations:
+        if o.kind != "tie_series" or o.series != series:
+            k += 1
+        series = o.series if o.kind == "tie_series" else None
+        out.append(k)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,13 +20,23 @@ and the memory budget all read this one walk.
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from sim.spec.schema import Alliance, Effect, Event, Mechanisms, PressurePoint, Scenario, Tie
+from sim.spec.schema import (
+    Alliance,
+    Effect,
+    Event,
+    Measurement,
+    Mechanisms,
+    PressurePoint,
+    Scenario,
+    Tie,
+)
 from sim.spec.values import Bounded, Distribution, Value
 from sim.vocabulary import ALLIANCE_KEYS, MECHANISMS
 
@@ -59,6 +69,7 @@ def _bounds_in(annotation) -> tuple[float, float] | None:
     return None
 
 
+@functools.cache
 def field_bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
     """The interval the pydantic field ``model.name`` admits for its numbers.
 
@@ -91,7 +102,9 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
 
     The order is the order uncertain values are drawn in (so it fixes which random numbers each
     replicate's values come from): actors, positions, saliences, the tie matrix, ties, spheres,
-    strategic values, dependences, pressure, mechanism coefficients, events, alliances.
+    strategic values, dependences, pressure, mechanism coefficients, events, alliances, and last
+    the measurement models of quantitative series (``measurements.NAME.a``, ``.b``: after every
+    value the dynamics read, so adding a measurement leaves every other draw as it was).
     """
     ai = {a: i for i, a in enumerate(scenario.actor_names)}
     ki = {k: i for i, k in enumerate(scenario.issue_names)}
@@ -215,6 +228,15 @@ def _alliance_slots(scenario: Scenario) -> Iterator[Slot]:
                 _ALLIANCE_KINDS[k],
                 field_bounds(Alliance, k),
                 ("alliance", a_index, k),
+            )
+    for name, gauge in scenario.measurements.items():
+        for k in ("a", "b"):
+            yield Slot(
+                f"measurements.{name}.{k}",
+                getattr(gauge, k),
+                "measurement",
+                field_bounds(Measurement, k),
+                ("measurement", name, k),
             )
 
 

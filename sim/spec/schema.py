@@ -413,6 +413,16 @@ class Mechanisms(Strict):
     bargain_every: Annotated[int, Field(ge=0)] = 0
 
 
+class Measurement(Strict):
+    """How a quantitative series reads a tie (``tie_series`` observations, :mod:`sim.spec.observations`):
+    ``value = a + b * tie + error``, the error normal with each row's ``sd``. ``a`` and ``b`` are
+    numbers or uncertain values, drawn per replicate and calibrated like every other value."""
+
+    label: str = ""
+    a: AnyValue = 0.0
+    b: AnyValue = 1.0
+
+
 class Run(Strict):
     """Run settings: steps (months by default), replicates, seed and step length."""
 
@@ -450,6 +460,7 @@ class Scenario(Strict):
     levers: dict[Name, Lever] = {}
     correlations: dict[str, Annotated[float, Field(ge=-1.0, le=1.0)]] = {}
     metrics: dict[Name, Metric] = {}
+    measurements: dict[Name, Measurement] = {}
     mechanisms: Mechanisms = Mechanisms()
     run: Run = Run()
 
