@@ -63,6 +63,7 @@ from sim.analysis.robustness import robustness
 from sim.extras import install_hint
 from sim.files import atomic_write
 from sim.run.lock import locks
+from sim.run.provenance import code_provenance
 from sim.run.store import write_json
 from sim.spec.lever_values import from_unit, lever_names, status_quo
 from sim.spec.scenario import Scenario, load_scenario
@@ -222,6 +223,7 @@ class SearchResults:
                 "kind": "optimize",
                 "scenario": self.scenario.to_data(),
                 "scenario_sha256": self.scenario.digest(),
+                "code": code_provenance(),
                 "metrics": {
                     n: m.model_dump(mode="json", by_alias=True, exclude_none=True)
                     for n, m in zip(self.objectives.names, self.objectives.metrics)
