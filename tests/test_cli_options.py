@@ -184,6 +184,7 @@ def _run_options(target):
         "--engine": (["--engine", "numba"], kw(target, "engine", "numba")),
         "--no-progress": (["--no-progress"], kw(target, "progress", False)),
         "--why": (["--no-why"], kw(target, "why", False)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], kw(target, "values", {"mechanisms.pressure": 0.05})),
     }
 
 
@@ -222,6 +223,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
                 "--scheduler": ["--scheduler", "local"],
                 "--engine": ["--engine", "numba"],
                 "--why": ["--why"],
+                "--set": ["--set", "mechanisms.pressure=0.05"],
             }.items()
         },
     },
@@ -251,14 +253,26 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--replicates": (["-n", "11"], kw("sim.present.show.render", "replicates", 11)),
         "--steps": (["-t", "12"], kw("sim.present.show.render", "steps", 12)),
         "--seed": (["--seed", "13"], kw("sim.present.show.render", "seed", 13)),
+        "--set": (
+            ["--set", "mechanisms.pressure=0.05"],
+            kw("sim.present.show.render", "values", {"mechanisms.pressure": 0.05}),
+        ),
     },
     "validate": {
-        "files": (["status_quo"], positional("sim.run.footprint.check_summaries", 1, Path(SCENARIO)))
+        "files": (["status_quo"], positional("sim.run.footprint.check_summaries", 1, Path(SCENARIO))),
+        "--set": (
+            ["status_quo", "--set", "mechanisms.pressure=0.05"],
+            positional("sim.run.footprint.check_summaries", 0, "pressure set"),
+        ),
     },
     "diff": {
         "a": ([], positional("sim.present.show.render_diff", 0, Path(SCENARIO))),
         "b": ([], positional("sim.present.show.render_diff", 1, Path("scenarios/back_to_back.toml"))),
         "--wide": (["--wide"], kw("sim.present.show.render_diff", "wide", True)),
+        "--set": (
+            ["--set", "mechanisms.pressure=0.05"],
+            kw("sim.present.show.render_diff", "values", {"mechanisms.pressure": 0.05}),
+        ),
     },
     "new": {
         "name": ([], positional("sim.spec.starter.write_starter", 0, Path("{tmp}/mine"))),
@@ -280,6 +294,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         ),
         "--force": (["--force", "--out", "{tmp}/has-sweep"], forced(SWEEP)),
         "--no-progress": (["--no-progress"], kw(SWEEP, "progress", False)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], positional(SWEEP, 0, "pressure set")),
     },
     "sweep-range": {
         "--range": ([], positional(SWEEP, 2, "seven values from 0 to 1")),
@@ -287,7 +302,8 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--values": (["--values", "0,1"], REFUSED),  # with --range: they exclude each other
     },
     "sensitivity": {
-        "scenario": ([], positional(SENS, 0, Path(SCENARIO))),
+        "scenario": ([], positional(SENS, 0, "status quo")),
+        "--set": (["--set", "mechanisms.pressure=0.05"], positional(SENS, 0, "pressure set")),
         "--method": (["--method", "morris"], kw(SENS, "method", "morris")),
         "--samples": (["-N", "64"], kw(SENS, "samples", 64)),
         "--replicates": (["-R", "5"], kw(SENS, "replicates", 5)),
@@ -324,6 +340,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         ),
         "--force": (["--force", "--out", "{tmp}/has-over-time"], forced(OVER)),
         "--no-progress": (["--no-progress"], kw(OVER, "progress", False)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], positional(OVER, 0, "pressure set")),
     },
     "given-data": {
         "scenario": ([], positional("sim.run.store.load_results", 0, Path("{tmp}"))),
@@ -348,6 +365,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
                 "--workers": ["-j", "2"],
                 "--engine": ["--engine", "numba"],
                 "--no-progress": ["--no-progress"],
+                "--set": ["--set", "mechanisms.pressure=0.05"],
             }.items()
         },
     },
@@ -378,6 +396,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
     "landscape": {
         "scenario": ([], called("sim.model.landscape.tie_landscape")),
         "--top": (["--top", "2"], positional("sim.present.text.landscape", 3, 2)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], called("sim.model.landscape.tie_landscape")),
     },
     "app": {
         "--host": (["--host", "0.0.0.0"], positional(SERVE, 1, "0.0.0.0")),
@@ -404,6 +423,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--top": (["--top", "3"], positional("sim.present.text.format_policies", 1, 3)),
         "--no-report": (["--no-report"], called("sim.present.policy_pages.write_policy_report", False)),
         "--no-progress": (["--no-progress"], kw(EVALUATE, "progress", False)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], positional(EVALUATE, 0, "pressure set")),
     },
     "optimize": {
         "scenario": ([], positional(OPTIMIZE, 0, "scenario policy")),
@@ -421,6 +441,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--force": (["--force"], kw("sim.cli.options.hold", "force", True)),
         "--no-report": (["--no-report"], called("sim.present.policy_pages.write_search_report", False)),
         "--no-progress": (["--no-progress"], ("generation shown", False)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], positional(OPTIMIZE, 0, "pressure set")),
     },
     "score": {
         "--engine": (["--engine", "numba"], kw(SCORE, "engine", "numba")),
@@ -434,6 +455,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
             positional("sim.present.calibration_pages.write_scores_report", 2, Path("{tmp}/sc/report.html")),
         ),
         "--no-progress": (["--no-progress"], kw(SCORE, "progress", False)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], kw(SCORE, "values", {"mechanisms.pressure": 0.05})),
         "--force": (["--out", "{tmp}/sc", "--force"], kw("sim.cli.options.hold", "force", True)),
     },
     "calibrate": {
@@ -448,6 +470,10 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--out": (["--out", "{tmp}/cal"], kw(CALIBRATE, "out", Path("{tmp}/cal"))),
         "--force": (["--force"], kw(CALIBRATE, "force", True)),
         "--no-progress": (["--no-progress"], kw(CALIBRATE, "progress", False)),
+        "--set": (
+            ["--set", "mechanisms.pressure=0.05"],
+            kw(CALIBRATE, "values", {"mechanisms.pressure": 0.05}),
+        ),
         "--no-report": (["--no-report"], called("sim.analysis.calibration.project", False)),
     },
 }
@@ -460,6 +486,10 @@ DERIVED = {
     "rows of only": lambda rows: [name for name, _ in rows] == ["only"],
     "steps 6": lambda scenario: scenario.run.steps == 6,
     "scenario policy": lambda scenario: scenario.title.startswith("Policy"),
+    "status quo": lambda scenario: scenario.title.startswith("Status quo"),
+    "pressure set": lambda scenario: (
+        scenario.overrides == {"mechanisms.pressure": 0.05} and scenario.mechanisms.pressure == 0.05
+    ),
 }
 
 

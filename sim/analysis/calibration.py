@@ -53,9 +53,11 @@ from sim.model.landscape import best_partition
 from sim.run.engine import Collector, Design, OutcomeCollector, Start, run_design
 from sim.run.integrity import FILES, calibration_manifest, seal_files
 from sim.run.lock import LOCK_FILE, locks
+from sim.run.provenance import code_provenance
 from sim.spec.observations import TIE_KINDS, Record, add_units, load_record
 from sim.spec.parammap import slots
 from sim.spec.scenario import SHIPPED_PREFIX, SHIPPED_ROOT, Scenario, load_scenario, root_for, stored_scenario
+from sim.spec.set_values import assignment_text
 from sim.spec.toml_writer import dumps
 from sim.vocabulary import FATES, PARAM_PREFIX, Fate, end_step_column, fate_column, param_column
 
@@ -300,6 +302,7 @@ def score_scenarios(
     workers: int | None = 1,
     predictive: dict | None = None,
     engine: str = "numpy",
+    values: dict | None = None,
 ) -> pd.DataFrame:
     """Rank scenarios by the probability each gave the record (its marginal likelihood under the
     error model), with log scores, Monte Carlo errors and log Bayes factors against the best.
@@ -310,7 +313,7 @@ def score_scenarios(
     """
     rows = []
     for path in paths:
-        scenario = load_scenario(path)
+        scenario = load_scenario(path, values=values)  # values: set on every scenario (--set)
         record = load_record(observations, scenario)
         ens = simulate(
             scenario,
@@ -550,6 +553,7 @@ def calibrate(
     workers: int | None = 1,
     exclude: list[str] | None = None,
     engine: str = "numpy",
+    values: dict | None = None,
 ) -> Calibration:
     """Condition a scenario's ensemble on an observations file (ABC rejection; see the module).
 
@@ -573,13 +577,16 @@ def calibrate(
         Observation ids left out (to see what one observation does to the posterior).
     engine
         The engine that steps the prior replicates (``numpy`` or ``numba``).
+    values
+        Parameter values set on top of the scenario (``--set``); the posterior scenario is then
+        written out whole, with them in their places.
 
     Returns
     -------
     Calibration
     """
     source = Path(scenario_path)
-    scenario = load_scenario(source)
+    scenario = load_scenario(source, values=values)
     record = load_record(observations, scenario)
     if exclude:
         record = record.without(exclude)
@@ -676,6 +683,7 @@ def write_calibration(cal: Calibration, out: Path) -> None:
         "format": 1,
         "scenario": cal.scenario.to_data(),
         "scenario_hash": cal.scenario.digest(),
+        "code": code_provenance(),
         "source": str(cal.source),
         "observations": str(cal.record.path),
         "start": cal.record.start.isoformat(),
@@ -813,7 +821,18 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
     base: dict = {}
     data: dict = {}
     shipped = SHIPPED_ROOT.resolve()
-    if src.is_relative_to(root):
+    if cal.scenario.overrides:  # values set on the command line: the scenario written out whole
+        comments.append(
+            "Written out whole, with the values set on the command line in their places: "
+            + ", ".join(assignment_text(p, v) for p, v in cal.scenario.overrides.items())
+        )
+        base = cal.scenario.to_data()
+        base.pop("overrides", None)
+        claims = base.pop("claims", None)
+        if claims and Path(claims).resolve().is_relative_to(root):
+            base["claims"] = os.path.relpath(Path(claims).resolve(), path.parent.resolve())
+        ties = base.pop("ties", []) + ties
+    elif src.is_relative_to(root):
         data["extends"] = os.path.relpath(src, path.parent.resolve())
     elif any(src.is_relative_to(shipped / folder) for folder in ("scenarios", "seeds")):
         data["extends"] = SHIPPED_PREFIX + src.relative_to(shipped).as_posix()

@@ -30,6 +30,7 @@ _NEW_RUNS_ONLY = (
     "workers",
     "engine",
     "no_progress",
+    "set",
 )
 
 
@@ -49,6 +50,7 @@ def register(sub) -> None:
     options.add_scenario(
         p, help="a scenario (initial ties) or a result directory (final ties averaged over its replicates)"
     )
+    options.add_set(p)
     p.add_argument("--top", type=options.positive_int, default=5, help="how many minima to print")
 
     p = options.command(
@@ -78,6 +80,7 @@ def _register_sweep(sub) -> None:
     )
     options.add_engine(p)
     options.add_scenario(p)
+    options.add_set(p)
     p.add_argument("path", help="the parameter, as alliance-sim show lists it (e.g. mechanisms.pressure)")
     p.add_argument("--values", type=options.number_list, help="comma-separated values, e.g. 0,0.05,0.1")
     p.add_argument(
@@ -114,6 +117,7 @@ def _register_sensitivity(sub) -> None:
     options.add_scenario(
         p, help="a scenario file (new runs) or a result directory (no new runs: --method delta or pawn)"
     )
+    options.add_set(p)
     p.add_argument(
         "--method",
         choices=["sobol", "morris", "delta", "pawn"],
@@ -215,7 +219,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """`sweep`: one parameter across values, the fates against it."""
     from sim.analysis.sweep import run_sweep, sweep_values
     from sim.present.exploration import write_sweep
-    from sim.spec.scenario import load_scenario
 
     if args.values is not None and args.range is not None:
         raise UsageError("--values and --range exclude each other")
@@ -225,7 +228,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     options.hold(out, own="sweep.csv", force=args.force, what="a sweep")
     if (out / "sweep.csv").exists() and not args.force:
         raise UsageError(f"{out} holds a sweep already; pass --force to replace it or choose another --out")
-    scenario = load_scenario(args.scenario).with_run(steps=args.steps)
+    scenario = options.load(args).with_run(steps=args.steps)
     sw = run_sweep(
         scenario,
         args.path,
@@ -267,13 +270,13 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.analysis.sensitivity import next_power_of_two, run_sensitivity
     from sim.present.exploration import write_sensitivity
     from sim.present.show import readable_label
-    from sim.spec.scenario import load_scenario
 
     if args.method == "sobol" and next_power_of_two(args.samples) != args.samples:
         print(text.samples_rounded(args.samples, next_power_of_two(args.samples)), file=sys.stderr)
-    claims = claims_of(load_scenario(args.scenario).claims)
+    scenario = options.load(args)
+    claims = claims_of(scenario.claims)
     result = run_sensitivity(
-        args.scenario,
+        scenario,
         method=args.method,
         samples=args.samples,
         replicates=args.replicates,
@@ -299,7 +302,6 @@ def _sensitivity_over_time(args: argparse.Namespace, out: Path) -> int:
     """Sobol indices of P(active after step t) from a new Saltelli design."""
     from sim.analysis.over_time import sobol_over_time
     from sim.present.given_data_pages import write_sobol_over_time
-    from sim.spec.scenario import load_scenario
 
     if args.method != "sobol":
         raise UsageError("--over-time: expected --method sobol")
@@ -309,7 +311,7 @@ def _sensitivity_over_time(args: argparse.Namespace, out: Path) -> int:
             f"{out} holds sensitivity indices over time already; pass --force to replace them or choose "
             "another --out"
         )
-    scenario = load_scenario(args.scenario)
+    scenario = options.load(args)
     result = sobol_over_time(
         scenario,
         samples=args.samples,
@@ -441,6 +443,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         from sim.analysis.outcomes import mean_capability, mean_ties
         from sim.run.store import load_results
 
+        options.refuse(args, ["set"], "to a result directory (its final ties are read as they are)")
         results = load_results(source)
         names = results.actors
         ties = mean_ties(results.summary, names).to_numpy()
@@ -448,9 +451,8 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         what = f"final ties averaged over the {results.n:,} replicates of {source}"
     else:
         from sim.spec.params import compile_params
-        from sim.spec.scenario import load_scenario
 
-        params = compile_params(load_scenario(source, point=True), 1)
+        params = compile_params(options.load(args, point=True), 1)
         names, ties, capability = params.actors, params.ties[0], params.capability[0]
         what = f"initial ties of {source} (point values; pass a result directory for final ties)"
     print(text.landscape(names, tie_landscape(capability, ties), what, args.top))

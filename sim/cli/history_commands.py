@@ -28,6 +28,7 @@ _NOT_WITH_PROJECTION = (
     "scheduler",
     "engine",
     "why",
+    "set",
 )
 
 
@@ -42,6 +43,7 @@ def register(sub) -> None:
     options.add_engine(p)
     options.add_scenario(p, "scenarios", nargs="+")
     _add_observations(p)
+    options.add_set(p, "every scenario")
     options.add_replicates(p, "prior replicates per scenario (default 20000)", default=20_000)
     options.add_seed(p, "seed (default 0)", default=0)
     options.add_workers(p)
@@ -65,6 +67,7 @@ def register(sub) -> None:
     options.add_engine(p)
     options.add_scenario(p)
     _add_observations(p)
+    options.add_set(p)
     options.add_replicates(p, "prior replicates (default 50000)")
     options.add_seed(p)
     p.add_argument(
@@ -108,6 +111,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         workers=args.workers,
         predictive=predictive,
         engine=args.engine,
+        values=options.set_values(args),
     )
     print(text.scores(table))
     if args.out:
@@ -148,6 +152,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         workers=args.workers,
         exclude=args.exclude,
         engine=args.engine,
+        values=options.set_values(args),
     )
     print(cal.summary())
     print(text.posterior_written(out))

@@ -39,6 +39,7 @@ def _register_levers(sub) -> None:
     )
     options.add_engine(p)
     options.add_scenario(p)
+    options.add_set(p)
     group = p.add_mutually_exclusive_group()
     group.add_argument(
         "--policies",
@@ -76,6 +77,7 @@ def _register_optimize(sub) -> None:
     )
     options.add_engine(p)
     options.add_scenario(p)
+    options.add_set(p)
     p.add_argument(
         "--evaluations",
         "-e",
@@ -120,11 +122,10 @@ def _add_worlds(p, *, worlds: int, replicates: int) -> None:
 def cmd_levers(args: argparse.Namespace) -> int:
     """`levers`: evaluate policies on common worlds and write their robustness."""
     from sim.analysis.levers import evaluate, lever_importance, vulnerability
-    from sim.spec.scenario import load_scenario
 
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
-    scenario = load_scenario(args.scenario)
+    scenario = options.load(args)
     out = args.out or options.results_folder(args.scenario.stem, "levers")
     options.hold(
         out, own=("runs", "policies.parquet"), force=args.force or args.resume, what="a levers evaluation"
@@ -186,7 +187,6 @@ def levers_resume_command(args: argparse.Namespace, scenario_seed: int, out) -> 
 def cmd_optimize(args: argparse.Namespace) -> int:
     """`optimize`: NSGA-II over the levers, one generation per design."""
     from sim.analysis.optimize import optimize
-    from sim.spec.scenario import load_scenario
 
     out = args.out or options.results_folder(args.scenario.stem, "optimize")
     options.hold(out, own="pareto.parquet", force=args.force, what="an optimisation")
@@ -196,7 +196,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             print(text.generation(row), file=sys.stderr)
 
     result = optimize(
-        load_scenario(args.scenario),
+        options.load(args),
         evaluations=args.evaluations,
         population=args.population,
         worlds=args.worlds,

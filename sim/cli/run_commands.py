@@ -20,6 +20,7 @@ def register(sub) -> None:
     p = options.command(sub, "run", cmd_run, "run the replicates of a scenario and write a result directory")
     options.add_scenario(p)
     options.add_run_options(p)
+    options.add_set(p)
     options.add_output(p, "results/<name>", force="results", what="result directory")
     p.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
     p.add_argument("--trajectories", action="store_true", help="keep full tie trajectories (small runs)")
@@ -38,6 +39,7 @@ def register(sub) -> None:
     p = options.command(sub, "compare", cmd_compare, "run several scenarios and write a comparison report")
     options.add_scenario(p, "scenarios", nargs="+")
     options.add_run_options(p)
+    options.add_set(p, "every scenario")
     options.add_output(p, "results/<A>-vs-<B>", what="folder for the runs and the report")
     p.add_argument(
         "--force",
@@ -158,6 +160,7 @@ def run_settings(args: argparse.Namespace) -> dict:
         "dtype": args.dtype or DEFAULT_DTYPE,
         "why": args.why,
         "engine": args.engine,
+        "values": options.set_values(args),
     }
 
 
@@ -196,11 +199,16 @@ def with_resume_hint(error: AllianceError) -> AllianceError:
         return error
 
 
-def resume_command(source: Path | None, out: Path, settings: dict, point: bool = False) -> str:
-    """The command that finishes an interrupted run (same scenario, same settings)."""
+def resume_command(
+    source: Path | None, out: Path, settings: dict, point: bool = False, values: dict | None = None
+) -> str:
+    """The command that finishes an interrupted run (same scenario, same values set on it, same
+    settings), as the user types it (``./alliance`` through the script)."""
+    from sim.extras import command
     from sim.run.engine import DEFAULT_DTYPE, why_window
+    from sim.spec.set_values import assignment_text
 
-    parts = ["alliance-sim", "run", str(source) if source else "SCENARIO.toml", "--resume", "--out", str(out)]
+    parts = ["run", str(source) if source else "SCENARIO.toml", "--resume", "--out", str(out)]
     parts += [
         "-n",
         str(settings["replicates"]),
@@ -221,4 +229,6 @@ def resume_command(source: Path | None, out: Path, settings: dict, point: bool =
         parts += ["--engine", str(engine)]
     if settings.get("why") != why_window(None, settings["replicates"], engine):
         parts.append("--why" if settings.get("why") else "--no-why")
-    return shlex.join(parts)
+    for path, value in (values or {}).items():
+        parts += ["--set", assignment_text(path, value)]
+    return command(shlex.join(parts))

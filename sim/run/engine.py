@@ -41,6 +41,7 @@ from sim.model.landscape import best_partition, descend_partition
 from sim.run.footprint import check_fits, check_summaries, disk_need
 from sim.run.integrity import seal
 from sim.run.lock import LOCK_FILE, locks
+from sim.run.provenance import code_provenance
 from sim.run.store import (
     FINAL_FILES,
     FORMAT,
@@ -897,6 +898,7 @@ def run_ensemble(
     chunk_fn=None,
     engine: str = "numpy",
     why: bool | int | None = None,
+    values: dict | None = None,
 ) -> Results:
     """Run the replicates of a scenario and return (and, with ``out``, store) the results.
 
@@ -937,12 +939,17 @@ def run_ensemble(
     why
         Book each force's part in the alliances' ties (``why:`` columns): None (default) for runs
         of up to :data:`WHY_AUTO_MAX` replicates, True/False to force, an int for the window.
+    values
+        Parameter values set on top of the scenario (``--set``; :meth:`Scenario.with_values`),
+        recorded in the manifest's scenario.
     """
     source = None
     if not isinstance(scenario, Scenario):
         source = path = Path(scenario)
-        scenario = load_scenario(path, point=point)
+        scenario = load_scenario(path, point=point, values=values)
         name = name or path.stem
+    elif values:
+        scenario = scenario.with_values(values)
     check_summaries(scenario, source, HIST_BINS)  # the file's own steps, located in it
     scenario = scenario.with_run(replicates=replicates, steps=steps, seed=seed)
     if chunk_size <= 0:
@@ -983,7 +990,7 @@ def run_ensemble(
         chunk_fn=chunk_fn,
         source=source,
         settings=settings,
-        finish={"source": source, "out": out, "settings": settings, "point": point},
+        finish={"source": source, "out": out, "settings": settings, "point": point, "values": values},
     )
 
 
@@ -1067,6 +1074,7 @@ def _prepare(
         "steps": settings["steps"],
         "seed": settings["seed"],
         "versions": versions(),
+        "code": code_provenance(),  # sealed with the rest when the run completes
         "chunks": {"total": n_chunks, "done": {}},
     }
     write_json(out / MANIFEST, manifest)
@@ -1158,13 +1166,16 @@ def reusable(
     engine: str = "numpy",
     why: bool | int | None = None,
     point: bool = False,
+    values: dict | None = None,
 ) -> Results | None:
     """Finished results in ``out`` of exactly the scenario of ``path`` and the settings
     :func:`run_ensemble` would record with these arguments, if any."""
     manifest = read_manifest(out) if out.exists() else None
     if manifest is None or manifest.get("status") != "complete":
         return None
-    scenario = load_scenario(path, point=point).with_run(replicates=replicates, steps=steps, seed=seed)
+    scenario = load_scenario(path, point=point, values=values).with_run(
+        replicates=replicates, steps=steps, seed=seed
+    )
     window = why_window(why, scenario.run.replicates, engine)
     settings = _settings(scenario, chunk_size, False, dtype, engine, window)
     if manifest.get("scenario_hash") != scenario.digest() or manifest.get("settings") != settings:
