@@ -24,6 +24,7 @@ from sim.present import text
 from tests.conftest import ROOT
 
 SCENARIO = "scenarios/status_quo.toml"
+EXPERIMENT = "sim.analysis.experiment.run_experiment"
 
 # mode -> (argv before the option, the functions replaced, the function the options configure)
 MODES = {
@@ -57,6 +58,14 @@ MODES = {
     "sweep-range": (
         ["sweep", "status_quo", "mechanisms.pressure", "--range", "0", "1"],
         ["sim.analysis.sweep.run_sweep", "sim.present.exploration.write_sweep"],
+    ),
+    "experiment": (
+        ["experiment", "status_quo", "--factor", "mechanisms.pressure=0,0.1"],
+        [
+            EXPERIMENT,
+            "sim.present.experiment_page.write_experiment",
+            ("sim.present.experiment_page.summary_text", ""),
+        ],
     ),
     "sensitivity": (
         ["sensitivity", "status_quo"],
@@ -301,6 +310,26 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--points": (["--points", "3"], positional(SWEEP, 2, "values 0, 0.5, 1")),
         "--values": (["--values", "0,1"], REFUSED),  # with --range: they exclude each other
     },
+    "experiment": {
+        "scenario": ([], positional(EXPERIMENT, 0, "status quo")),
+        "--factor": (
+            ["-f", "mechanisms.noise=0.01,0.02,0.03"],
+            positional(EXPERIMENT, 1, "factors pressure and noise"),
+        ),
+        "--design": (["--design", "lhs", "--points", "5"], kw(EXPERIMENT, "design", "lhs")),
+        "--points": (["--design", "lhs", "--points", "5"], kw(EXPERIMENT, "points", 5)),
+        "--replicates": (["-n", "40"], kw(EXPERIMENT, "replicates", 40)),
+        "--steps": (["-t", "6"], positional(EXPERIMENT, 0, "steps 6")),
+        "--seed": (["--seed", "8"], kw(EXPERIMENT, "seed", 8)),
+        "--alliance": (["--alliance", "china_russia"], kw(EXPERIMENT, "alliance", "china_russia")),
+        "--workers": (["-j", "2"], kw(EXPERIMENT, "workers", 2)),
+        "--engine": (["--engine", "numba"], kw(EXPERIMENT, "engine", "numba")),
+        "--set": (["--set", "mechanisms.pressure=0.05"], positional(EXPERIMENT, 0, "pressure set")),
+        "--out": (["--out", "{tmp}/e"], kw(EXPERIMENT, "out", Path("{tmp}/e"))),
+        "--force": (["--force", "--out", "{tmp}/has-sweep"], forced(EXPERIMENT)),
+        "--resume": (["--resume"], kw(EXPERIMENT, "resume", True)),
+        "--no-progress": (["--no-progress"], kw(EXPERIMENT, "progress", False)),
+    },
     "sensitivity": {
         "scenario": ([], positional(SENS, 0, "status quo")),
         "--set": (["--set", "mechanisms.pressure=0.05"], positional(SENS, 0, "pressure set")),
@@ -486,6 +515,10 @@ DERIVED = {
     "rows of only": lambda rows: [name for name, _ in rows] == ["only"],
     "steps 6": lambda scenario: scenario.run.steps == 6,
     "scenario policy": lambda scenario: scenario.title.startswith("Policy"),
+    "factors pressure and noise": lambda fs: (
+        [(f.path, f.values) for f in fs]
+        == [("mechanisms.pressure", (0.0, 0.1)), ("mechanisms.noise", (0.01, 0.02, 0.03))]
+    ),
     "status quo": lambda scenario: scenario.title.startswith("Status quo"),
     "pressure set": lambda scenario: (
         scenario.overrides == {"mechanisms.pressure": 0.05} and scenario.mechanisms.pressure == 0.05

@@ -1,4 +1,4 @@
-"""Exploration: ``sweep``, ``sensitivity``, ``discover``, ``landscape``, ``app``."""
+"""Exploration: ``sweep``, ``experiment``, ``sensitivity``, ``discover``, ``landscape``, ``app``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sim.extras import install_hint
 from sim.present import text
 from sim.vocabulary import Fate
 
-COMMANDS = ("sweep", "sensitivity", "discover", "landscape", "app")
+COMMANDS = ("sweep", "experiment", "sensitivity", "discover", "landscape", "app")
 
 #: what marks a folder as a sensitivity analysis's (Sobol or Morris, or Sobol over time)
 SENSITIVITY_MARKS = ("sensitivity.json", "sobol_over_time_ST.csv")
@@ -37,6 +37,7 @@ _NEW_RUNS_ONLY = (
 def register(sub) -> None:
     """Add the group's commands to the sub-parsers ``sub``."""
     _register_sweep(sub)
+    _register_experiment(sub)
     _register_sensitivity(sub)
     _register_discover(sub)
 
@@ -102,6 +103,40 @@ def _register_sweep(sub) -> None:
         force="a sweep",
         what="folder for the table, figure and page",
     )
+    options.add_progress(p)
+
+
+def _register_experiment(sub) -> None:
+    p = options.command(
+        sub,
+        "experiment",
+        cmd_experiment,
+        "run several parameters together (full factorial or Latin hypercube) on common random numbers: "
+        "one result folder, main effects, interactions and PRIM over the factors",
+    )
+    options.add_engine(p)
+    options.add_scenario(p)
+    options.add_set(p)
+    options.add_factor(p)
+    p.add_argument(
+        "--design",
+        choices=["full", "lhs"],
+        default="full",
+        help="full: every combination of the values (default); lhs: --points N over the factors' ranges",
+    )
+    p.add_argument("--points", type=options.positive_int, help="points of an lhs design")
+    options.add_replicates(p, "runs per point (default 1000)", default=1000)
+    options.add_steps(p, "steps per run (default: the scenario's)")
+    options.add_seed(p)
+    p.add_argument("--alliance", help="whose fates (default: the focal alliance)")
+    options.add_workers(p)
+    options.add_output(
+        p,
+        "results/<scenario>-experiment",
+        force="an experiment",
+        what="result folder (the replicate table of every point, the tables and the page)",
+    )
+    p.add_argument("--resume", action="store_true", help="finish an interrupted experiment in --out")
     options.add_progress(p)
 
 
@@ -242,6 +277,54 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     print(text.format_sweep(sw))
     paths = write_sweep(sw, out)
+    print(text.written({"table": paths["table"], "report": paths["report"]}))
+    return EXIT_OK
+
+
+# -- experiment -------------------------------------------------------------------------------
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    """`experiment`: a multi-factor design in one result folder, its tables and page."""
+    import shlex
+
+    from sim.analysis.experiment import run_experiment
+    from sim.extras import command
+    from sim.present.experiment_page import summary_text, write_experiment
+
+    if args.resume and args.force:
+        raise UsageError("--resume and --force exclude each other")
+    out = args.out or options.results_folder(args.scenario.stem, "experiment")
+    options.hold(out, own=("manifest.json", "experiment.csv"), force=args.force, what="an experiment")
+    scenario = options.load(args).with_run(steps=args.steps)
+    again = (
+        [a for a in sys.argv[1:] if a not in ("--force", "--resume")]
+        if sys.argv[1:2] == ["experiment"]
+        else []
+    )
+    hint = (
+        command(shlex.join([*again, "--resume", "--out", str(out)]))
+        if again
+        else (f"the same experiment command with --resume --out {out}")
+    )
+    result = run_experiment(
+        scenario,
+        args.factor,
+        design=args.design,
+        points=args.points,
+        replicates=args.replicates,
+        alliance=args.alliance,
+        seed=args.seed,
+        out=out,
+        workers=args.workers,
+        progress=not args.no_progress,
+        engine=args.engine,
+        resume=args.resume,
+        force=args.force,
+        hint=hint,
+    )
+    print(summary_text(result))
+    paths = write_experiment(result, out)
     print(text.written({"table": paths["table"], "report": paths["report"]}))
     return EXIT_OK
 

@@ -246,6 +246,33 @@ def load(args: argparse.Namespace, dest: str = "scenario", **kw):
     return load_scenario(getattr(args, dest), values=set_values(args), **kw)
 
 
+# -- factors of an experiment ------------------------------------------------------------------
+
+
+def factor(text: str):
+    """``PATH=V1,V2,...``: a parameter path and its values (:func:`sim.analysis.experiment.parse_factor`)."""
+    from sim.analysis.experiment import parse_factor
+
+    try:
+        return parse_factor(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_factor(p: argparse.ArgumentParser) -> None:
+    """``--factor PATH=V1,V2,...`` (repeatable, at least once)."""
+    p.add_argument(
+        "--factor",
+        "-f",
+        action="append",
+        type=factor,
+        required=True,
+        metavar="PATH=V1,V2,...",
+        help="a parameter and its values (repeatable), paths as show lists them, e.g. "
+        "--factor mechanisms.pressure=0,0.05,0.1; with --design lhs the values give the range",
+    )
+
+
 # -- scenarios by name ------------------------------------------------------------------------
 
 
