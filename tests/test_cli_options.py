@@ -25,6 +25,7 @@ from tests.conftest import ROOT
 
 SCENARIO = "scenarios/status_quo.toml"
 EXPERIMENT = "sim.analysis.experiment.run_experiment"
+EXPORT = "sim.run.export.export_table"
 
 # mode -> (argv before the option, the functions replaced, the function the options configure)
 MODES = {
@@ -46,6 +47,11 @@ MODES = {
         ],
     ),
     "verify": (["verify", "{tmp}"], [("sim.run.integrity.verify", [])]),
+    "export": (
+        ["export", "{tmp}"],
+        [(EXPORT, {"rows": 1, "columns": 1, "path": "x.csv"}), "sim.run.integrity.refuse_overwrite"],
+    ),
+    "index": (["index", "{tmp}"], [("sim.present.index_page.write_index", ("index.html", 0))]),
     "list": (["list", "{tmp}/scenarios"], []),
     "show": (["show", "status_quo"], ["sim.present.show.render"]),
     "validate": (["validate"], ["sim.run.footprint.check_summaries"]),
@@ -253,6 +259,22 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
     "verify": {
         "folders": ([], positional("sim.run.integrity.verify", 0, Path("{tmp}"))),
         "--no-replay": (["--no-replay"], kw("sim.run.integrity.verify", "replay", False)),
+    },
+    "export": {
+        "results": ([], positional(EXPORT, 0, Path("{tmp}"))),
+        "--csv": (["--csv"], kw(EXPORT, "fmt", "csv")),
+        "--parquet": (["--parquet"], kw(EXPORT, "fmt", "parquet")),
+        "--columns": (["--columns", "a,b*", "--columns", "c"], kw(EXPORT, "columns", ["a", "b*", "c"])),
+        "--out": (["--out", "{tmp}/x.csv"], positional(EXPORT, 1, Path("{tmp}/x.csv"))),
+        "--force": (["--force"], kw("sim.run.integrity.refuse_overwrite", "force", True)),
+        "--no-progress": (["--no-progress"], kw(EXPORT, "progress", None)),
+    },
+    "index": {
+        "folder": ([], positional("sim.present.index_page.write_index", 0, Path("{tmp}"))),
+        "--out": (
+            ["--out", "{tmp}/i.html"],
+            positional("sim.present.index_page.write_index", 1, Path("{tmp}/i.html")),
+        ),
     },
     "list": {"folder": ([], positional("sim.present.text.scenario_list", 0, "rows of only"))},
     "show": {

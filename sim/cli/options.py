@@ -73,6 +73,14 @@ def number_list(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def name_list(text: str) -> list[str]:
+    """Comma-separated names (empty ones dropped)."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
 def date(text: str) -> _dt.date:
     """A date YYYY-MM-DD."""
     try:

@@ -1,10 +1,11 @@
-"""Running and reports: ``run``, ``compare``, ``report``."""
+"""Running and reports: ``run``, ``compare``, ``report``, ``verify``, ``export``, ``index``."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import shlex
+import sys
 from pathlib import Path
 
 from sim.cli import options
@@ -12,7 +13,7 @@ from sim.cli.options import UsageError
 from sim.errors import EXIT_OK, AllianceError, RunError
 from sim.present import text
 
-COMMANDS = ("run", "compare", "report", "verify")
+COMMANDS = ("run", "compare", "report", "verify", "export", "index")
 
 
 def register(sub) -> None:
@@ -61,6 +62,38 @@ def register(sub) -> None:
     )
     p.add_argument("folders", type=Path, nargs="+")
     p.add_argument("--no-replay", action="store_true", help="do not re-run the first and last chunks")
+
+    p = options.command(
+        sub,
+        "export",
+        cmd_export,
+        "write a result folder's replicate table as CSV (a spreadsheet, R) or plain Parquet, row group "
+        "by row group",
+    )
+    p.add_argument("results", type=Path, help="a folder written by run or experiment")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_const", const="csv", dest="format", help="CSV (the default)")
+    form.add_argument("--parquet", action="store_const", const="parquet", dest="format", help="plain Parquet")
+    p.add_argument(
+        "--columns",
+        type=options.name_list,
+        action="extend",
+        metavar="NAME,...",
+        help="only these columns (names or patterns such as 'fate:*,param:*'; default: all)",
+    )
+    options.add_output(p, "RESULTS/export.csv (or .parquet); - for standard output", what="file")
+    p.add_argument("--force", action="store_true", help="replace a file that is not an export")
+    options.add_progress(p)
+
+    p = options.command(
+        sub,
+        "index",
+        cmd_index,
+        "write one page linking every result folder's report under a folder, with its scenario, date, "
+        "replicates, status and headline answer",
+    )
+    p.add_argument("folder", type=Path, nargs="?", default=Path("results"), help="default: results/")
+    options.add_output(p, "FOLDER/index.html", what="page")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -139,6 +172,55 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     for folder in args.folders:
         print(text.verified(folder, verify(folder, replay=not args.no_replay)))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """`export`: a replicate table as CSV or Parquet, streamed by row groups."""
+    from sim.run.export import STDOUT, export_table
+    from sim.run.integrity import refuse_overwrite
+
+    fmt = args.format or "csv"
+    out = args.out or args.results / f"export.{fmt}"
+    if str(out) != STDOUT:
+        if Path(out).resolve() == (args.results / "replicates.parquet").resolve():
+            raise UsageError(f"--out {out}: is the folder's own replicate table; expected another file")
+        refuse_overwrite(
+            Path(out), force=args.force, ours=lambda p: p.name.startswith("export"), what="an export"
+        )
+    bars: list = []
+
+    def advance(rows: int) -> None:  # the bar starts with the first row group, after the checks
+        if not bars:
+            from tqdm.auto import tqdm
+
+            from sim.run.export import table_rows
+
+            bars.append(
+                tqdm(total=table_rows(args.results), unit="row", desc="export", leave=False, file=sys.stderr)
+            )
+        bars[0].update(rows)
+
+    quiet = args.no_progress or str(out) == STDOUT
+    try:
+        done = export_table(
+            args.results, out, fmt=fmt, columns=args.columns, progress=None if quiet else advance
+        )
+    finally:
+        for bar in bars:
+            bar.close()
+    if str(out) != STDOUT:
+        print(text.written({f"{done['rows']:,} rows x {done['columns']} columns": done["path"]}))
+    return EXIT_OK
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """`index`: one page linking every report under a folder."""
+    from sim.present.index_page import write_index
+
+    out = args.out or args.folder / "index.html"
+    page, count = write_index(args.folder, out)
+    print(text.written({f"index of {count} result folders": page}))
     return EXIT_OK
 
 
