@@ -490,6 +490,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--workers": (["-j", "2"], kw(OPTIMIZE, "workers", 2)),
         "--out": (["--out", "{tmp}/z"], kw(OPTIMIZE, "out", Path("{tmp}/z"))),
         "--force": (["--force"], kw("sim.cli.options.hold", "force", True)),
+        "--resume": (["--resume"], kw(OPTIMIZE, "resume", True)),
         "--no-report": (["--no-report"], called("sim.present.policy_pages.write_search_report", False)),
         "--no-progress": (["--no-progress"], ("generation shown", False)),
         "--set": (["--set", "mechanisms.pressure=0.05"], positional(OPTIMIZE, 0, "pressure set")),

@@ -254,6 +254,7 @@ def optimize(
     progress: bool = True,
     on_generation=None,
     engine: str = "numpy",
+    resume: bool = False,
 ) -> SearchResults:
     """Search the levers for non-dominated policies with NSGA-II (module docstring).
 
@@ -279,6 +280,10 @@ def optimize(
         Called after each generation with its row of the convergence table (a dict).
     engine
         The engine that steps the replicates (``numpy`` or ``numba``).
+    resume
+        Finish the interrupted search in ``out``: its finished generations are taken from its log
+        instead of simulated again (:mod:`sim.analysis.search_log`); the result is the one the
+        uninterrupted search gives.
     """
     try:
         import platypus
@@ -298,6 +303,18 @@ def optimize(
     sq = status_quo(scenario)
     sign = obj.sign
     generation = [0]
+    log = None
+    if out is not None:  # every finished generation is kept, so that --resume can finish the search
+        from sim.analysis.search_log import GenerationLog
+
+        key = {
+            "scenario": scenario.digest(),
+            **dict(worlds=worlds, replicates=replicates, seed=seed, statistic=statistic, owner=owner),
+            **dict(population=population, levers=names, engine=engine, chunk_size=chunk_size),
+        }
+        log = GenerationLog(out, key, resume=resume)
+    elif resume:
+        raise PolicyError("resume=True: expected the folder of the interrupted search (out=...)")
 
     def decode(us: np.ndarray) -> dict[str, np.ndarray]:
         out = {n: np.full(len(us), v) for n, v in sq.items()}
@@ -343,8 +360,12 @@ def optimize(
             if not jobs:
                 return jobs
             us = np.array([[float(v) for v in job.solution.variables] for job in jobs])
-            M = run(decode(us), world_values, seed, f"generation {generation[0]}")
-            values = summarise(M, sign, statistic)
+            values = log.get(generation[0], us) if log is not None else None
+            if values is None:
+                M = run(decode(us), world_values, seed, f"generation {generation[0]}")
+                values = summarise(M, sign, statistic)
+                if log is not None:
+                    log.put(generation[0], us, values)
             for job, v in zip(jobs, values):
                 problem.pending[id(job.solution)] = [float(x) for x in v]
                 job.run()

@@ -101,6 +101,11 @@ def _register_optimize(sub) -> None:
     options.add_workers(p)
     options.add_output(p, "results/<name>-optimize", what="result folder")
     p.add_argument("--force", action="store_true", help="write into a folder that holds other files")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted search in --out (same options): its finished generations are reused",
+    )
     options.add_report_switch(p)
     options.add_progress(p)
 
@@ -188,8 +193,10 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     """`optimize`: NSGA-II over the levers, one generation per design."""
     from sim.analysis.optimize import optimize
 
+    if args.resume and args.force:
+        raise UsageError("--resume and --force exclude each other")
     out = args.out or options.results_folder(args.scenario.stem, "optimize")
-    options.hold(out, own="pareto.parquet", force=args.force, what="an optimisation")
+    options.hold(out, own=("pareto.parquet", "generations"), force=args.force, what="an optimisation")
 
     def show(row):
         if not args.no_progress:
@@ -210,6 +217,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         progress=False,
         on_generation=show,
         engine=args.engine,
+        resume=args.resume,
     )
     print(text.search_result(result))
     print(text.written({"pareto": out / "pareto.parquet", "convergence": out / "convergence.csv"}))
