@@ -255,6 +255,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
             positional("sim.present.report.write_report", 1, Path("{tmp}/r.html")),
         ),
         "--force": (["--force"], kw("sim.run.integrity.refuse_overwrite", "force", True)),
+        "--no-progress": (["--no-progress"], kw("sim.present.report.write_report", "progress", False)),
     },
     "verify": {
         "folders": ([], positional("sim.run.integrity.verify", 0, Path("{tmp}"))),

@@ -144,3 +144,10 @@ def test_provenance_of_this_checkout_matches_git():
         head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
         if head.returncode == 0:
             assert record["git"]["commit"] == head.stdout.strip()
+
+
+def test_suggestions_name_the_launcher_the_user_typed(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("ALLIANCE_LAUNCHER", "./alliance")
+    assert main(["show", "status_quo", "--set", "zzz=1"]) == 2
+    assert "./alliance show SCENARIO lists every parameter path" in capsys.readouterr().err

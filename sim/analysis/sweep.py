@@ -26,6 +26,7 @@ import pandas as pd
 
 from sim.analysis.outcomes import wilson_interval
 from sim.errors import InputError
+from sim.extras import command
 from sim.run.engine import Block, Collector, Design, run_design
 from sim.spec.parammap import clip_bounds, slot_map
 from sim.spec.scenario import Scenario
@@ -102,7 +103,7 @@ def check_slot(scenario: Scenario, path: str, values: np.ndarray) -> None:
         hint = (
             f"; did you mean {', '.join(close)}?"
             if close
-            else "; alliance-sim show SCENARIO lists every parameter path"
+            else f"; {command('show SCENARIO')} lists every parameter path"
         )
         raise InputError(f"{path}: not a parameter of the scenario{hint}")
     lo, hi = clip_bounds(known[path])

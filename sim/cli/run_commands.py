@@ -52,6 +52,7 @@ def register(sub) -> None:
     p.add_argument("results", type=Path, nargs="+")
     options.add_output(p, "<first dir>/report.html", what="HTML file")
     p.add_argument("--force", action="store_true", help="replace an existing file that is not a report")
+    options.add_progress(p)
 
     p = options.command(
         sub,
@@ -125,7 +126,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_report:
         from sim.present.report import write_report
 
-        print(text.written({"report": write_report([results], out / "report.html")}))
+        print(
+            text.written(
+                {"report": write_report([results], out / "report.html", progress=not args.no_progress)}
+            )
+        )
     return EXIT_OK
 
 
@@ -147,7 +152,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(text.run_summary(run))
     for d in comparison.differences():
         print(text.differences(d.base.name, d.other.name, d.alliance, d.table, d.unpaired_because))
-    print(text.written({"report": write_report(comparison.runs, out / "report.html")}))
+    print(
+        text.written(
+            {"report": write_report(comparison.runs, out / "report.html", progress=not args.no_progress)}
+        )
+    )
     return EXIT_OK
 
 
@@ -162,7 +171,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     refuse_overwrite(target, force=args.force, ours=is_page, what="a report page")
     options.hold(target.parent)
     runs = [load_results(d) for d in args.results]
-    print(text.written({"report": write_report(runs, target)}))
+    print(text.written({"report": write_report(runs, target, progress=not args.no_progress)}))
     return EXIT_OK
 
 

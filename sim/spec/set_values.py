@@ -56,7 +56,9 @@ def unknown_path(path: str, known, origin: str = "") -> str:
     close = difflib.get_close_matches(path, list(known), n=4, cutoff=0.5)
     if close:
         return f"not a parameter of the scenario; did you mean {', '.join(close)}?"
-    return "not a parameter of the scenario; alliance-sim show SCENARIO lists every parameter path"
+    from sim.extras import command
+
+    return f"not a parameter of the scenario; {command('show SCENARIO')} lists every parameter path"
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
