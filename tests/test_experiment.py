@@ -119,3 +119,25 @@ def test_a_factor_that_is_not_numbers_is_refused_by_the_parser(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "expected comma-separated numbers" in err
+
+
+def test_a_sweep_is_the_one_factor_experiment(tmp_path):
+    """`sweep` and a one-factor experiment run the same design on the same draws: the same fates."""
+    from sim.analysis.experiment import run_experiment
+    from sim.analysis.sweep import run_sweep
+    from sim.spec.scenario import load_scenario
+
+    s = load_scenario(ROOT / "scenarios" / "stab_in_the_back.toml").with_run(steps=6)
+    values = (0.0, 0.1, 0.2)
+    sw = run_sweep(s, "mechanisms.competition", np.array(values), replicates=40, workers=1, progress=False)
+    e = run_experiment(
+        s,
+        [Factor("mechanisms.competition", values)],
+        replicates=40,
+        out=tmp_path / "e",
+        workers=1,
+        progress=False,
+    )
+    swept = sw.table.sort_values(["value", "fate"])["count"].to_numpy()
+    designed = e.table.sort_values(["mechanisms.competition", "fate"])["count"].to_numpy()
+    assert swept.sum() == 3 * 40 and np.array_equal(swept, designed)
