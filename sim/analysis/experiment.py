@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.outcomes import wilson_interval
+from sim.analysis.sensitivity import pick_alliance
 from sim.analysis.sweep import check_slot
 from sim.errors import InputError
 from sim.run.engine import DEFAULT_CHUNK_SIZE, Block, Design, ReplicateCollector, run_design
@@ -205,10 +206,7 @@ def run_experiment(
     table = design_points(factors, design, points, seed)
     for f in factors:
         check_slot(scenario, f.path, table[f.path].to_numpy())
-    alliance = alliance or scenario.focal_alliance
-    if alliance not in scenario.alliances:
-        names = ", ".join(scenario.alliances) or "none"
-        raise InputError(f"no alliance {alliance!r}; the scenario declares {names}")
+    alliance = pick_alliance(alliance, list(scenario.alliances), scenario.focal_alliance)
     scenario = scenario.with_run(replicates=replicates, seed=seed)
     d = Design({p: table[p].to_numpy() for p in table.columns}, int(replicates))
     settings = {
