@@ -141,3 +141,14 @@ def test_a_sweep_is_the_one_factor_experiment(tmp_path):
     swept = sw.table.sort_values(["value", "fate"])["count"].to_numpy()
     designed = e.table.sort_values(["mechanisms.competition", "fate"])["count"].to_numpy()
     assert swept.sum() == 3 * 40 and np.array_equal(swept, designed)
+
+
+def test_report_refuses_an_experiment_folder(tmp_path, capsys):
+    folder = tmp_path / "e"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(
+        json.dumps({"scenario_hash": "0" * 64, "settings": {"kind": "experiment"}})
+    )
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "an experiment folder" in err

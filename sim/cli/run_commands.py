@@ -164,9 +164,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     """`report`: an HTML report of finished result directories."""
     from sim.present.page import is_page
     from sim.present.report import write_report
+    from sim.run.folders import kind_of
     from sim.run.integrity import refuse_overwrite
     from sim.run.store import load_results
 
+    for d in args.results:
+        if kind_of(d) == "experiment":  # a run's report would pool its points as one scenario
+            raise UsageError(
+                f"{d}: an experiment folder; its page is {d / 'report.html'}, written by experiment "
+                "(read_experiment and write_experiment rewrite it from Python)"
+            )
     target = args.out or args.results[0] / "report.html"
     refuse_overwrite(target, force=args.force, ours=is_page, what="a report page")
     options.hold(target.parent)
