@@ -28,10 +28,15 @@ PACKAGE = Path(__file__).resolve().parents[1]
 GIT_TIMEOUT = 5.0
 
 
-@functools.cache
 def sources_digest(package: Path = PACKAGE) -> str:
     """SHA-256 over the package's Python sources: each file's path (relative, ``/``-separated)
-    and bytes, in sorted order; compiled files and caches are left out."""
+    and bytes, in sorted order; compiled files and caches are left out (computed once per
+    process and folder)."""
+    return _sources_digest(Path(package).resolve())
+
+
+@functools.cache
+def _sources_digest(package: Path) -> str:
     h = hashlib.sha256()
     for path in sorted(package.rglob("*.py"), key=lambda p: p.relative_to(package).as_posix()):
         if "__pycache__" in path.parts:
@@ -133,7 +138,7 @@ def tree_dirty(root: Path, timeout: float = GIT_TIMEOUT) -> bool | None:
 def code_provenance(package: Path = PACKAGE) -> dict:
     """What a manifest records about the code: ``version``, ``sources_sha256`` and, from a git
     checkout, ``git`` (``commit``, ``branch``, ``dirty``: true, false or null for unknown)."""
-    return copy.deepcopy(_code_provenance(package))
+    return copy.deepcopy(_code_provenance(Path(package).resolve()))
 
 
 @functools.cache
