@@ -98,5 +98,5 @@ def test_index_links_every_result_folder(run, tmp_path, capsys):
     page = (results / "index.html").read_text()
     assert "<a href='sq/report.html'>sq</a>" in page
     assert "interrupted (1 of 3 chunks)" in page and "Status quo" in page and "notes" not in page
-    assert "P(" in page or "holds" in page  # the report's opening answer is quoted
+    assert ": under these assumptions, the alliance" in page  # the report's opening answer, quoted
     assert main(["index", str(tmp_path / "none")]) == 2
