@@ -5,7 +5,8 @@ The public names, flat (``import sim`` loads each on first use, so that it stays
 - scenarios: :func:`load_scenario`, :class:`Scenario`, :class:`ScenarioError`;
 - runs: :func:`run_ensemble` (an ensemble of replicates, stored), :func:`load_results`,
   :class:`Results`, and :class:`AllianceModel` (the Mesa model, one replicate step by step);
-- analyses (:mod:`sim.api`): :func:`compare`, :func:`sweep`, :func:`sensitivity`,
+- analyses (:mod:`sim.api`): :func:`compare`, :func:`sweep`, :func:`experiment`, :func:`export`,
+  :func:`sensitivity`,
   :func:`discover`, :func:`levers`, :func:`optimize`, :func:`vulnerability`, :func:`calibrate`,
   :func:`score`.
 
@@ -20,6 +21,8 @@ from sim.version import __version__
 _ANALYSES = (
     "compare",
     "sweep",
+    "experiment",
+    "export",
     "sensitivity",
     "discover",
     "levers",

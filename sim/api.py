@@ -169,6 +169,129 @@ def sweep(
     )
 
 
+def _factors(factors) -> list:
+    """Factors given as ``{path: values}`` or as :class:`sim.analysis.experiment.Factor`."""
+    from sim.analysis.experiment import Factor
+
+    if isinstance(factors, dict):
+        return [Factor(p, tuple(float(v) for v in values)) for p, values in factors.items()]
+    return list(factors)
+
+
+def experiment(
+    scenario: Scenario | str | Path,
+    factors: dict[str, Sequence[float]],
+    out: str | Path,
+    *,
+    design: str = "full",
+    points: int | None = None,
+    replicates: int = 1000,
+    steps: int | None = None,
+    seed: int | None = None,
+    alliance: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    engine: str = "numpy",
+):
+    """Run several parameters together on common random numbers into one result folder.
+
+    Parameters
+    ----------
+    scenario : Scenario or path
+        The scenario.
+    factors : dict
+        Parameter path (as ``alliance-sim show`` lists it) -> its values (``design="lhs"``: the
+        smallest and largest give its range).
+    out : str or Path
+        The result folder (a run's layout: ``discover``, ``export`` and ``verify`` read it).
+    design : str
+        ``"full"`` (every combination) or ``"lhs"`` (a Latin hypercube of ``points`` points).
+    points : int, optional
+        Points of a Latin hypercube.
+    replicates : int
+        Runs per point; replicate ``r`` of every point draws the same random numbers.
+    steps, seed : int, optional
+        Override the scenario's horizon and seed.
+    alliance : str, optional
+        Whose fates (default: the focal alliance).
+    workers : int, optional
+        Local processes (default: all cores).
+    progress : bool
+        Show a progress bar.
+    engine : str
+        ``"numpy"`` or ``"numba"``.
+
+    Returns
+    -------
+    Experiment
+        ``table`` (each fate at each point with its 95 % interval), ``main`` (P(holds) at each
+        level of each factor), ``effects`` (first to last level, paired), ``interactions`` (paired
+        two-way contrasts of a full design) and ``discovery`` (PRIM over the factors).
+
+    See Also
+    --------
+    sim.analysis.experiment.run_experiment
+
+    Examples
+    --------
+    >>> import sim
+    >>> e = sim.experiment("scenarios/stab_in_the_back.toml",
+    ...                    {"mechanisms.competition": [0, 0.1, 0.2], "mechanisms.pressure": [0, 0.1]},
+    ...                    "results/my-experiment", replicates=500)
+    >>> e.effects
+    """
+    from sim.analysis.experiment import run_experiment
+
+    return run_experiment(
+        _scenario(scenario).with_run(steps=steps),
+        _factors(factors),
+        out=out,
+        design=design,
+        points=points,
+        replicates=replicates,
+        seed=seed,
+        alliance=alliance,
+        workers=workers,
+        progress=progress,
+        engine=engine,
+    )
+
+
+def export(
+    results: str | Path, out: str | Path, *, fmt: str = "csv", columns: Sequence[str] | None = None
+) -> dict:
+    """Write a result folder's replicate table as CSV or plain Parquet, row group by row group.
+
+    Parameters
+    ----------
+    results : str or Path
+        A folder written by ``run`` or ``experiment`` (checked first: seal and checksums).
+    out : str or Path
+        The file to write.
+    fmt : str
+        ``"csv"`` or ``"parquet"``.
+    columns : sequence of str, optional
+        Column names or patterns (``"*.fate"``, ``"param:mechanisms.*"``); default: all.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``columns`` and ``path`` written.
+
+    See Also
+    --------
+    sim.run.export.export_table
+
+    Examples
+    --------
+    >>> import sim
+    >>> sim.export("results/status_quo", "status_quo.csv", columns=["replicate", "*.fate"])
+    """
+    from sim.run.export import export_table
+
+    return export_table(results, out, fmt=fmt, columns=columns)
+
+
 def sensitivity(
     scenario: Scenario | str | Path,
     *,

@@ -22,6 +22,8 @@ from tests.conftest import DATA, ROOT
 ENTRY_POINTS = {  # the flat name -> the function it calls
     "compare": "sim.analysis.compare.compare",
     "sweep": "sim.analysis.sweep.run_sweep",
+    "experiment": "sim.analysis.experiment.run_experiment",
+    "export": "sim.run.export.export_table",
     "sensitivity": "sim.analysis.sensitivity.run_sensitivity",
     "discover": "sim.analysis.discovery.discover",
     "levers": "sim.analysis.levers.evaluate",
@@ -72,6 +74,7 @@ def test_entry_points_pass_their_arguments_on(name, monkeypatch):
     monkeypatch.setattr(f"{module}.{attr}", lambda *a, **k: seen.update(k) or "done")
     monkeypatch.setattr("sim.api._scenario", lambda s: _FakeScenario())
     monkeypatch.setattr("sim.analysis.sweep.sweep_values", lambda v: v)
+    monkeypatch.setattr("sim.api._factors", lambda f: f)
     params = inspect.signature(getattr(sim, name)).parameters
     keywords = [p for p in params.values() if p.kind is p.KEYWORD_ONLY]
     given = {"scenarios": ["a.toml"], "observations": "o.toml"}
@@ -85,8 +88,8 @@ def test_entry_points_pass_their_arguments_on(name, monkeypatch):
         args[0] = type("R", (), {"replicates": None})()
     assert getattr(sim, name)(*args, **values) == "done"
     for key, value in values.items():
-        if name == "sweep" and key == "steps":
-            continue  # sweep applies it to the scenario (Scenario.with_run)
+        if name in ("sweep", "experiment") and key == "steps":
+            continue  # applied to the scenario (Scenario.with_run)
         assert key in target, (name, key)
         assert seen[key] == value, (name, key)
 

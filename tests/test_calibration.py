@@ -577,3 +577,23 @@ def test_run_options_that_do_not_apply_to_the_view_from_today(tmp_path, capsys):
     assert code == 2
     assert "--point does not apply with --from-observations" in capsys.readouterr().err
     assert cli.main(["run", str(SMALL), "--until", "2030-01-01"]) == 2
+
+
+def test_calibrate_with_set_writes_the_posterior_whole_with_the_values(small_record, tmp_path, capsys):
+    """`calibrate --set`: the prior has the value set, and the posterior scenario (written out
+    whole, since no file holds that value) keeps it and says so."""
+    out = tmp_path / "cal"
+    argv = ["calibrate", str(SMALL), "--observations", str(small_record), "-n", "2000", "--seed", "3"]
+    code = cli.main([*argv, "--min-accepted", "20", "--set", "mechanisms.noise=0.02", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    text = (out / "posterior.toml").read_text()
+    assert "mechanisms.noise=0.02" in text and not any(
+        line.startswith("extends") for line in text.splitlines()
+    )
+    post = load_scenario(out / "posterior.toml")
+    assert post.mechanisms.noise == 0.02 and post.overrides is None
+    manifest = json.loads((out / "calibration.json").read_text())
+    assert (
+        manifest["scenario"]["overrides"] == {"mechanisms.noise": 0.02}
+        and "sources_sha256" in manifest["code"]
+    )

@@ -24,6 +24,8 @@ from sim.present import text
 from tests.conftest import ROOT
 
 SCENARIO = "scenarios/status_quo.toml"
+EXPERIMENT = "sim.analysis.experiment.run_experiment"
+EXPORT = "sim.run.export.export_table"
 
 # mode -> (argv before the option, the functions replaced, the function the options configure)
 MODES = {
@@ -50,6 +52,11 @@ MODES = {
         ],
     ),
     "verify": (["verify", "{tmp}"], [("sim.run.integrity.verify", [])]),
+    "export": (
+        ["export", "{tmp}"],
+        [(EXPORT, {"rows": 1, "columns": 1, "path": "x.csv"}), "sim.run.integrity.refuse_overwrite"],
+    ),
+    "index": (["index", "{tmp}"], [("sim.present.index_page.write_index", ("index.html", 0))]),
     "list": (["list", "{tmp}/scenarios"], []),
     "show": (["show", "status_quo"], ["sim.present.show.render"]),
     "validate": (["validate"], ["sim.run.footprint.check_summaries"]),
@@ -62,6 +69,14 @@ MODES = {
     "sweep-range": (
         ["sweep", "status_quo", "mechanisms.pressure", "--range", "0", "1"],
         ["sim.analysis.sweep.run_sweep", "sim.present.exploration.write_sweep"],
+    ),
+    "experiment": (
+        ["experiment", "status_quo", "--factor", "mechanisms.pressure=0,0.1"],
+        [
+            EXPERIMENT,
+            "sim.present.experiment_page.write_experiment",
+            ("sim.present.experiment_page.summary_text", ""),
+        ],
     ),
     "sensitivity": (
         ["sensitivity", "status_quo"],
@@ -204,6 +219,7 @@ def _run_options(target):
         "--engine": (["--engine", "numba"], kw(target, "engine", "numba")),
         "--no-progress": (["--no-progress"], kw(target, "progress", False)),
         "--why": (["--no-why"], kw(target, "why", False)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], kw(target, "values", {"mechanisms.pressure": 0.05})),
     }
 
 
@@ -244,6 +260,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
                 "--scheduler": ["--scheduler", "local"],
                 "--scheduler-timeout": ["--scheduler-timeout", "3"],
                 "--why": ["--why"],
+                "--set": ["--set", "mechanisms.pressure=0.05"],
             }.items()
         },
     },
@@ -260,10 +277,27 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
             positional("sim.present.report.write_report", 1, Path("{tmp}/r.html")),
         ),
         "--force": (["--force"], kw("sim.run.integrity.refuse_overwrite", "force", True)),
+        "--no-progress": (["--no-progress"], kw("sim.present.report.write_report", "progress", False)),
     },
     "verify": {
         "folders": ([], positional("sim.run.integrity.verify", 0, Path("{tmp}"))),
         "--no-replay": (["--no-replay"], kw("sim.run.integrity.verify", "replay", False)),
+    },
+    "export": {
+        "results": ([], positional(EXPORT, 0, Path("{tmp}"))),
+        "--csv": (["--csv"], kw(EXPORT, "fmt", "csv")),
+        "--parquet": (["--parquet"], kw(EXPORT, "fmt", "parquet")),
+        "--columns": (["--columns", "a,b*", "--columns", "c"], kw(EXPORT, "columns", ["a", "b*", "c"])),
+        "--out": (["--out", "{tmp}/x.csv"], positional(EXPORT, 1, Path("{tmp}/x.csv"))),
+        "--force": (["--force"], kw("sim.run.integrity.refuse_overwrite", "force", True)),
+        "--no-progress": (["--no-progress"], kw(EXPORT, "progress", None)),
+    },
+    "index": {
+        "folder": ([], positional("sim.present.index_page.write_index", 0, Path("{tmp}"))),
+        "--out": (
+            ["--out", "{tmp}/i.html"],
+            positional("sim.present.index_page.write_index", 1, Path("{tmp}/i.html")),
+        ),
     },
     "list": {"folder": ([], positional("sim.present.text.scenario_list", 0, "rows of only"))},
     "show": {
@@ -273,14 +307,26 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--replicates": (["-n", "11"], kw("sim.present.show.render", "replicates", 11)),
         "--steps": (["-t", "12"], kw("sim.present.show.render", "steps", 12)),
         "--seed": (["--seed", "13"], kw("sim.present.show.render", "seed", 13)),
+        "--set": (
+            ["--set", "mechanisms.pressure=0.05"],
+            kw("sim.present.show.render", "values", {"mechanisms.pressure": 0.05}),
+        ),
     },
     "validate": {
-        "files": (["status_quo"], positional("sim.run.footprint.check_summaries", 1, Path(SCENARIO)))
+        "files": (["status_quo"], positional("sim.run.footprint.check_summaries", 1, Path(SCENARIO))),
+        "--set": (
+            ["status_quo", "--set", "mechanisms.pressure=0.05"],
+            positional("sim.run.footprint.check_summaries", 0, "pressure set"),
+        ),
     },
     "diff": {
         "a": ([], positional("sim.present.show.render_diff", 0, Path(SCENARIO))),
         "b": ([], positional("sim.present.show.render_diff", 1, Path("scenarios/back_to_back.toml"))),
         "--wide": (["--wide"], kw("sim.present.show.render_diff", "wide", True)),
+        "--set": (
+            ["--set", "mechanisms.pressure=0.05"],
+            kw("sim.present.show.render_diff", "values", {"mechanisms.pressure": 0.05}),
+        ),
     },
     "new": {
         "name": ([], positional("sim.spec.starter.write_starter", 0, Path("{tmp}/mine"))),
@@ -303,14 +349,36 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         ),
         "--force": (["--force", "--out", "{tmp}/has-sweep"], forced(SWEEP)),
         "--no-progress": (["--no-progress"], kw(SWEEP, "progress", False)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], positional(SWEEP, 0, "pressure set")),
     },
     "sweep-range": {
         "--range": ([], positional(SWEEP, 2, "seven values from 0 to 1")),
         "--points": (["--points", "3"], positional(SWEEP, 2, "values 0, 0.5, 1")),
         "--values": (["--values", "0,1"], REFUSED),  # with --range: they exclude each other
     },
+    "experiment": {
+        "scenario": ([], positional(EXPERIMENT, 0, "status quo")),
+        "--factor": (
+            ["-f", "mechanisms.noise=0.01,0.02,0.03"],
+            positional(EXPERIMENT, 1, "factors pressure and noise"),
+        ),
+        "--design": (["--design", "lhs", "--points", "5"], kw(EXPERIMENT, "design", "lhs")),
+        "--points": (["--design", "lhs", "--points", "5"], kw(EXPERIMENT, "points", 5)),
+        "--replicates": (["-n", "40"], kw(EXPERIMENT, "replicates", 40)),
+        "--steps": (["-t", "6"], positional(EXPERIMENT, 0, "steps 6")),
+        "--seed": (["--seed", "8"], kw(EXPERIMENT, "seed", 8)),
+        "--alliance": (["--alliance", "china_russia"], kw(EXPERIMENT, "alliance", "china_russia")),
+        "--workers": (["-j", "2"], kw(EXPERIMENT, "workers", 2)),
+        "--engine": (["--engine", "numba"], kw(EXPERIMENT, "engine", "numba")),
+        "--set": (["--set", "mechanisms.pressure=0.05"], positional(EXPERIMENT, 0, "pressure set")),
+        "--out": (["--out", "{tmp}/e"], kw(EXPERIMENT, "out", Path("{tmp}/e"))),
+        "--force": (["--force", "--out", "{tmp}/has-sweep"], forced(EXPERIMENT)),
+        "--resume": (["--resume"], kw(EXPERIMENT, "resume", True)),
+        "--no-progress": (["--no-progress"], kw(EXPERIMENT, "progress", False)),
+    },
     "sensitivity": {
-        "scenario": ([], positional(SENS, 0, Path(SCENARIO))),
+        "scenario": ([], positional(SENS, 0, "status quo")),
+        "--set": (["--set", "mechanisms.pressure=0.05"], positional(SENS, 0, "pressure set")),
         "--method": (["--method", "morris"], kw(SENS, "method", "morris")),
         "--samples": (["-N", "64"], kw(SENS, "samples", 64)),
         "--replicates": (["-R", "5"], kw(SENS, "replicates", 5)),
@@ -349,6 +417,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         ),
         "--force": (["--force", "--out", "{tmp}/has-over-time"], forced(OVER)),
         "--no-progress": (["--no-progress"], kw(OVER, "progress", False)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], positional(OVER, 0, "pressure set")),
     },
     "given-data": {
         "scenario": ([], positional("sim.run.store.load_results", 0, Path("{tmp}"))),
@@ -374,6 +443,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
                 "--oversubscribe": ["--oversubscribe"],
                 "--engine": ["--engine", "numba"],
                 "--no-progress": ["--no-progress"],
+                "--set": ["--set", "mechanisms.pressure=0.05"],
             }.items()
         },
     },
@@ -404,6 +474,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
     "landscape": {
         "scenario": ([], called("sim.model.landscape.tie_landscape")),
         "--top": (["--top", "2"], positional("sim.present.text.landscape", 3, 2)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], called("sim.model.landscape.tie_landscape")),
     },
     "app": {
         "--host": (["--host", "0.0.0.0"], positional(SERVE, 1, "0.0.0.0")),
@@ -431,6 +502,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--top": (["--top", "3"], positional("sim.present.text.format_policies", 1, 3)),
         "--no-report": (["--no-report"], called("sim.present.policy_pages.write_policy_report", False)),
         "--no-progress": (["--no-progress"], kw(EVALUATE, "progress", False)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], positional(EVALUATE, 0, "pressure set")),
     },
     "optimize": {
         "scenario": ([], positional(OPTIMIZE, 0, "scenario policy")),
@@ -447,8 +519,10 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(OPTIMIZE, "workers", 999)),
         "--out": (["--out", "{tmp}/z"], kw(OPTIMIZE, "out", Path("{tmp}/z"))),
         "--force": (["--force"], kw("sim.cli.options.hold", "force", True)),
+        "--resume": (["--resume"], kw(OPTIMIZE, "resume", True)),
         "--no-report": (["--no-report"], called("sim.present.policy_pages.write_search_report", False)),
         "--no-progress": (["--no-progress"], ("generation shown", False)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], positional(OPTIMIZE, 0, "pressure set")),
     },
     "score": {
         "--engine": (["--engine", "numba"], kw(SCORE, "engine", "numba")),
@@ -465,6 +539,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
             positional("sim.present.calibration_pages.write_scores_report", 2, Path("{tmp}/sc/report.html")),
         ),
         "--no-progress": (["--no-progress"], kw(SCORE, "progress", False)),
+        "--set": (["--set", "mechanisms.pressure=0.05"], kw(SCORE, "values", {"mechanisms.pressure": 0.05})),
         "--force": (["--out", "{tmp}/sc", "--force"], kw("sim.cli.options.hold", "force", True)),
     },
     "calibrate": {
@@ -482,6 +557,10 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--out": (["--out", "{tmp}/cal"], kw(CALIBRATE, "out", Path("{tmp}/cal"))),
         "--force": (["--force"], kw(CALIBRATE, "force", True)),
         "--no-progress": (["--no-progress"], kw(CALIBRATE, "progress", False)),
+        "--set": (
+            ["--set", "mechanisms.pressure=0.05"],
+            kw(CALIBRATE, "values", {"mechanisms.pressure": 0.05}),
+        ),
         "--no-report": (["--no-report"], called("sim.analysis.calibration.project", False)),
     },
     "backtest": {
@@ -514,6 +593,14 @@ DERIVED = {
     "rows of only": lambda rows: [name for name, _ in rows] == ["only"],
     "steps 6": lambda scenario: scenario.run.steps == 6,
     "scenario policy": lambda scenario: scenario.title.startswith("Policy"),
+    "factors pressure and noise": lambda fs: (
+        [(f.path, f.values) for f in fs]
+        == [("mechanisms.pressure", (0.0, 0.1)), ("mechanisms.noise", (0.01, 0.02, 0.03))]
+    ),
+    "status quo": lambda scenario: scenario.title.startswith("Status quo"),
+    "pressure set": lambda scenario: (
+        scenario.overrides == {"mechanisms.pressure": 0.05} and scenario.mechanisms.pressure == 0.05
+    ),
 }
 
 

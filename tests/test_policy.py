@@ -361,3 +361,37 @@ def test_a_weak_box_is_called_weak():
 
     assert "weak" in weak_box_comment({"lift": 1.07, "lift_low": 0.95, "lift_high": 1.2})
     assert weak_box_comment({"lift": 3.0, "lift_low": 2.5, "lift_high": 3.5}) == ""
+
+
+def test_optimize_resume_finishes_a_search_as_if_never_interrupted(tmp_path, monkeypatch, capsys):
+    """`optimize --resume` reuses the generations an interrupted search finished and gives the
+    front the uninterrupted search gives; other settings are refused in one line."""
+    pytest.importorskip("platypus")
+    import sim.analysis.optimize as opt
+
+    argv = ["optimize", str(PLANTED), "-e", "36", "--population", "12", "-S", "4", "-R", "1", "-j", "1"]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert cli.main([*argv, "--no-report", "--out", str(full)]) == 0
+    generations = sorted((full / "generations").glob("*.npz"))
+    assert len(generations) >= 3
+    # the same search, stopped after its first generation
+    assert cli.main([*argv, "--no-report", "--out", str(cut)]) == 0
+    for path in sorted((cut / "generations").glob("*.npz"))[1:]:
+        path.unlink()
+    for name in ("pareto.parquet", "convergence.csv", "manifest.json"):
+        (cut / name).unlink()
+    designs = []
+    simulate = opt.simulate
+    monkeypatch.setattr(opt, "simulate", lambda *a, **k: designs.append(k.get("desc")) or simulate(*a, **k))
+    assert cli.main([*argv, "--no-report", "--resume", "--out", str(cut)]) == 0
+    assert (
+        "generation 0" not in designs
+        and len([d for d in designs if d.startswith("generation")]) == len(generations) - 1
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(cut / "pareto.parquet"), pd.read_parquet(full / "pareto.parquet")
+    )
+    capsys.readouterr()
+    assert cli.main([*argv[:-2], "-j", "1", "--seed", "9", "--resume", "--out", str(cut)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "other settings" in err

@@ -240,3 +240,15 @@ def test_rewriting_a_report_replaces_its_figures(write, tmp_path):
 def test_report_needs_results(tmp_path):
     with pytest.raises(ValueError, match="at least one"):
         write_report([], tmp_path / "r.html")
+
+
+def test_writing_a_report_shows_its_progress(write, tmp_path, capsys):
+    """The bar counts the answer and every figure drawn; without progress nothing is printed."""
+    r = make_run(write, tmp_path, "trio")
+    quiet = write_report([r], tmp_path / "quiet" / "report.html")
+    assert capsys.readouterr().err == ""
+    write_report([r], tmp_path / "shown" / "report.html", progress=True)
+    err = capsys.readouterr().err
+    figures = len(list((tmp_path / "shown" / "report_figures").glob("*.png")))
+    assert "writing the report" in err and f"{figures + 1}part" in err.replace(" ", ""), err[-300:]
+    assert quiet.read_text(encoding="utf-8").count("<img") == figures

@@ -72,9 +72,11 @@ from sim.errors import InputError
 from sim.files import all_or_nothing, atomic_open, atomic_write, atomic_write_text
 from sim.run.integrity import FILES, seal_files
 from sim.run.lock import LOCK_FILE, locks
+from sim.run.provenance import code_provenance
 from sim.spec.observations import Record, load_record
 from sim.spec.parammap import slots
 from sim.spec.scenario import SHIPPED_PREFIX, SHIPPED_ROOT, Scenario, load_scenario, root_for
+from sim.spec.set_values import assignment_text
 from sim.spec.toml_writer import dumps
 from sim.vocabulary import param_column
 
@@ -290,6 +292,7 @@ def calibrate(
     method: str = "auto",
     particles: int | None = None,
     say=None,
+    values: dict | None = None,
 ) -> Calibration:
     """Condition a scenario's ensemble on an observations file (see the module).
 
@@ -319,13 +322,16 @@ def calibrate(
         SMC's parameter particles (default 400).
     say
         Called with the one line saying which method runs and why (before it runs).
+    values
+        Parameter values set on top of the scenario (``--set``); the posterior scenario is then
+        written out whole, with them in their places.
 
     Returns
     -------
     Calibration
     """
     source = Path(scenario_path)
-    scenario = load_scenario(source)
+    scenario = load_scenario(source, values=values)
     record = load_record(observations, scenario)
     if exclude:
         record = record.without(exclude)
@@ -563,6 +569,7 @@ def write_calibration(cal: Calibration, out: Path) -> None:
         "format": 1,  # later fields (method, evidence) are added, none changed
         "scenario": cal.scenario.to_data(),
         "scenario_hash": cal.scenario.digest(),
+        "code": code_provenance(),
         "source": str(cal.source),
         "observations": str(cal.record.path),
         "start": cal.record.start.isoformat(),
@@ -722,7 +729,18 @@ def write_posterior_toml(cal: Calibration, path: Path) -> Path:
     base: dict = {}
     data: dict = {}
     shipped = SHIPPED_ROOT.resolve()
-    if src.is_relative_to(root):
+    if cal.scenario.overrides:  # values set on the command line: the scenario written out whole
+        comments.append(
+            "Written out whole, with the values set on the command line in their places: "
+            + ", ".join(assignment_text(p, v) for p, v in cal.scenario.overrides.items())
+        )
+        base = cal.scenario.to_data()
+        base.pop("overrides", None)
+        claims = base.pop("claims", None)
+        if claims and Path(claims).resolve().is_relative_to(root):
+            base["claims"] = os.path.relpath(Path(claims).resolve(), path.parent.resolve())
+        ties = base.pop("ties", []) + ties
+    elif src.is_relative_to(root):
         data["extends"] = os.path.relpath(src, path.parent.resolve())
     elif any(src.is_relative_to(shipped / folder) for folder in ("scenarios", "seeds")):
         data["extends"] = SHIPPED_PREFIX + src.relative_to(shipped).as_posix()

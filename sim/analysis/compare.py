@@ -168,6 +168,7 @@ def compare(
     engine: str = "numpy",
     why: bool | int | None = None,
     force: bool = False,
+    values: dict | None = None,
 ) -> Comparison:
     """Run several scenarios on the same settings, each into a folder of ``out`` named after it.
 
@@ -186,6 +187,8 @@ def compare(
     force : bool
         Run every scenario again; by default a folder that holds finished results of exactly this
         scenario and these settings is used as it is.
+    values : dict, optional
+        Parameter values set on top of every scenario (``--set``).
 
     Returns
     -------
@@ -208,6 +211,7 @@ def compare(
         "seed": seed,
         "chunk_size": chunk_size,
         "dtype": dtype,
+        "values": values,
     }
     found = [
         None if force else reusable(path, where, point=point, engine=engine, why=why, **settings)

@@ -26,6 +26,7 @@ import pandas as pd
 
 from sim.analysis.given_data import sample_settings, sampled_if_big
 from sim.analysis.sensitivity import EXPLORE_HINT, OUTCOMES, AnalysisError, pick_alliance
+from sim.extras import command
 from sim.vocabulary import PARAM_PREFIX, Fate, defector_column, fate_column
 
 # --------------------------------------------------------------------------------------------
@@ -370,6 +371,6 @@ def no_region_text(d: Discovery, box: Box) -> str:
     return (
         f"no region can be named: {found}, and a box like it would stand out only from about "
         f"{need:,} {unit} (this analysis has {d.n:,}); "
-        + (f"levers --worlds {need}" if unit == "worlds" else f"alliance-sim run -n {need}")
+        + command(f"levers --worlds {need}" if unit == "worlds" else f"run -n {need}")
         + " would give enough"
     )

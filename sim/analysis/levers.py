@@ -34,6 +34,7 @@ from sim.run.designs import Design
 from sim.run.ensemble import run_design
 from sim.run.integrity import FILES, levers_manifest, seal_files
 from sim.run.lock import locks
+from sim.run.provenance import code_provenance
 from sim.run.store import ChunkData, encode_table, write_json
 from sim.spec.correlation import sample_values
 from sim.spec.lever_values import grid, latin_hypercube, lever_names, lever_path, with_status_quo
@@ -404,6 +405,7 @@ class PolicyResults:
             "kind": "levers",
             "scenario": self.scenario.to_data(),
             "scenario_sha256": self.scenario.digest(),
+            "code": code_provenance(),
             "metrics": {
                 n: m.model_dump(mode="json", by_alias=True, exclude_none=True)
                 for n, m in zip(self.objectives.names, self.objectives.metrics)

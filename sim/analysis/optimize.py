@@ -63,6 +63,7 @@ from sim.analysis.robustness import robustness
 from sim.extras import install_hint
 from sim.files import all_or_nothing, atomic_write
 from sim.run.lock import locks
+from sim.run.provenance import code_provenance
 from sim.run.store import write_json
 from sim.spec.lever_values import from_unit, lever_names, status_quo
 from sim.spec.scenario import Scenario, load_scenario
@@ -223,6 +224,7 @@ class SearchResults:
                 "kind": "optimize",
                 "scenario": self.scenario.to_data(),
                 "scenario_sha256": self.scenario.digest(),
+                "code": code_provenance(),
                 "metrics": {
                     n: m.model_dump(mode="json", by_alias=True, exclude_none=True)
                     for n, m in zip(self.objectives.names, self.objectives.metrics)
@@ -253,6 +255,7 @@ def optimize(
     progress: bool = True,
     on_generation=None,
     engine: str = "numpy",
+    resume: bool = False,
 ) -> SearchResults:
     """Search the levers for non-dominated policies with NSGA-II (module docstring).
 
@@ -278,6 +281,10 @@ def optimize(
         Called after each generation with its row of the convergence table (a dict).
     engine
         The engine that steps the replicates (``numpy`` or ``numba``).
+    resume
+        Finish the interrupted search in ``out``: its finished generations are taken from its log
+        instead of simulated again (:mod:`sim.analysis.search_log`); the result is the one the
+        uninterrupted search gives.
     """
     try:
         import platypus
@@ -297,6 +304,18 @@ def optimize(
     sq = status_quo(scenario)
     sign = obj.sign
     generation = [0]
+    log = None
+    if out is not None:  # every finished generation is kept, so that --resume can finish the search
+        from sim.analysis.search_log import GenerationLog
+
+        key = {
+            "scenario": scenario.digest(),
+            **dict(worlds=worlds, replicates=replicates, seed=seed, statistic=statistic, owner=owner),
+            **dict(population=population, levers=names, engine=engine, chunk_size=chunk_size),
+        }
+        log = GenerationLog(out, key, resume=resume)
+    elif resume:
+        raise PolicyError("resume=True: expected the folder of the interrupted search (out=...)")
 
     def decode(us: np.ndarray) -> dict[str, np.ndarray]:
         out = {n: np.full(len(us), v) for n, v in sq.items()}
@@ -342,8 +361,12 @@ def optimize(
             if not jobs:
                 return jobs
             us = np.array([[float(v) for v in job.solution.variables] for job in jobs])
-            M = run(decode(us), world_values, seed, f"generation {generation[0]}")
-            values = summarise(M, sign, statistic)
+            values = log.get(generation[0], us) if log is not None else None
+            if values is None:
+                M = run(decode(us), world_values, seed, f"generation {generation[0]}")
+                values = summarise(M, sign, statistic)
+                if log is not None:
+                    log.put(generation[0], us, values)
             for job, v in zip(jobs, values):
                 problem.pending[id(job.solution)] = [float(x) for x in v]
                 job.run()

@@ -57,6 +57,7 @@ def score_scenarios(
     engine: str = "numpy",
     method: str = "prior",
     particles: int | None = None,
+    values: dict | None = None,
 ) -> pd.DataFrame:
     """Rank scenarios by the probability each gave the record (its marginal likelihood under the
     error model, on ``L``: the normalisation of the rejection kernel leaves it unchanged), with
@@ -67,11 +68,12 @@ def score_scenarios(
     (:mod:`sim.analysis.assimilation`, ``particles`` parameter particles), with its standard
     error from the particles' lineages. The standard error of a log Bayes factor treats the
     scenarios' estimates as independent. With ``predictive`` (a dict), each scenario's prior
-    predictive table (:func:`predictive_table`) is stored in it by name.
+    predictive table (:func:`predictive_table`) is stored in it by name. ``values`` are set on
+    every scenario (``--set``).
     """
     rows = []
     for path in paths:
-        scenario = load_scenario(path)
+        scenario = load_scenario(path, values=values)
         record = load_record(observations, scenario)
         ens = simulate(
             scenario,

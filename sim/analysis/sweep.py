@@ -26,6 +26,7 @@ import pandas as pd
 
 from sim.analysis.outcomes import wilson_interval
 from sim.errors import InputError
+from sim.extras import command
 from sim.run.collectors import Collector
 from sim.run.designs import Block, Design
 from sim.run.ensemble import run_design
@@ -108,7 +109,7 @@ def check_slot(scenario: Scenario, path: str, values: np.ndarray) -> None:
         hint = (
             f"; did you mean {', '.join(close)}?"
             if close
-            else "; alliance-sim show SCENARIO lists every parameter path"
+            else f"; {command('show SCENARIO')} lists every parameter path"
         )
         raise InputError(f"{path}: not a parameter of the scenario{hint}")
     lo, hi = clip_bounds(known[path])

@@ -1,4 +1,4 @@
-"""Exploration: ``sweep``, ``sensitivity``, ``discover``, ``landscape``, ``app``."""
+"""Exploration: ``sweep``, ``experiment``, ``sensitivity``, ``discover``, ``landscape``, ``app``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sim.extras import install_hint
 from sim.present import text
 from sim.vocabulary import Fate
 
-COMMANDS = ("sweep", "sensitivity", "discover", "landscape", "app")
+COMMANDS = ("sweep", "experiment", "sensitivity", "discover", "landscape", "app")
 
 #: what marks a folder as a sensitivity analysis's (Sobol or Morris, or Sobol over time)
 SENSITIVITY_MARKS = ("sensitivity.json", "sobol_over_time_ST.csv")
@@ -31,12 +31,14 @@ _NEW_RUNS_ONLY = (
     "oversubscribe",
     "engine",
     "no_progress",
+    "set",
 )
 
 
 def register(sub) -> None:
     """Add the group's commands to the sub-parsers ``sub``."""
     _register_sweep(sub)
+    _register_experiment(sub)
     _register_sensitivity(sub)
     _register_discover(sub)
 
@@ -50,6 +52,7 @@ def register(sub) -> None:
     options.add_scenario(
         p, help="a scenario (initial ties) or a result directory (final ties averaged over its replicates)"
     )
+    options.add_set(p)
     p.add_argument("--top", type=options.positive_int, default=5, help="how many minima to print")
 
     p = options.command(
@@ -79,6 +82,7 @@ def _register_sweep(sub) -> None:
     )
     options.add_engine(p)
     options.add_scenario(p)
+    options.add_set(p)
     p.add_argument("path", help="the parameter, as alliance-sim show lists it (e.g. mechanisms.pressure)")
     p.add_argument("--values", type=options.number_list, help="comma-separated values, e.g. 0,0.05,0.1")
     p.add_argument(
@@ -103,6 +107,40 @@ def _register_sweep(sub) -> None:
     options.add_progress(p)
 
 
+def _register_experiment(sub) -> None:
+    p = options.command(
+        sub,
+        "experiment",
+        cmd_experiment,
+        "run several parameters together (full factorial or Latin hypercube) on common random numbers: "
+        "one result folder, main effects, interactions and PRIM over the factors",
+    )
+    options.add_engine(p)
+    options.add_scenario(p)
+    options.add_set(p)
+    options.add_factor(p)
+    p.add_argument(
+        "--design",
+        choices=["full", "lhs"],
+        default="full",
+        help="full: every combination of the values (default); lhs: --points N over the factors' ranges",
+    )
+    p.add_argument("--points", type=options.positive_int, help="points of an lhs design")
+    options.add_replicates(p, "runs per point (default 1000)", default=1000)
+    options.add_steps(p, "steps per run (default: the scenario's)")
+    options.add_seed(p)
+    p.add_argument("--alliance", help="whose fates (default: the focal alliance)")
+    options.add_workers(p)
+    options.add_output(
+        p,
+        "results/<scenario>-experiment",
+        force="an experiment",
+        what="result folder (the replicate table of every point, the tables and the page)",
+    )
+    p.add_argument("--resume", action="store_true", help="finish an interrupted experiment in --out")
+    options.add_progress(p)
+
+
 def _register_sensitivity(sub) -> None:
     p = options.command(
         sub,
@@ -115,6 +153,7 @@ def _register_sensitivity(sub) -> None:
     options.add_scenario(
         p, help="a scenario file (new runs) or a result directory (no new runs: --method delta or pawn)"
     )
+    options.add_set(p)
     p.add_argument(
         "--method",
         choices=["sobol", "morris", "delta", "pawn"],
@@ -216,7 +255,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """`sweep`: one parameter across values, the fates against it."""
     from sim.analysis.sweep import run_sweep, sweep_values
     from sim.present.exploration import write_sweep
-    from sim.spec.scenario import load_scenario
 
     if args.values is not None and args.range is not None:
         raise UsageError("--values and --range exclude each other")
@@ -226,7 +264,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     options.hold(out, own="sweep.csv", force=args.force, what="a sweep")
     if (out / "sweep.csv").exists() and not args.force:
         raise UsageError(f"{out} holds a sweep already; pass --force to replace it or choose another --out")
-    scenario = load_scenario(args.scenario).with_run(steps=args.steps)
+    scenario = options.load(args).with_run(steps=args.steps)
     sw = run_sweep(
         scenario,
         args.path,
@@ -240,6 +278,54 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     print(text.format_sweep(sw))
     paths = write_sweep(sw, out)
+    print(text.written({"table": paths["table"], "report": paths["report"]}))
+    return EXIT_OK
+
+
+# -- experiment -------------------------------------------------------------------------------
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    """`experiment`: a multi-factor design in one result folder, its tables and page."""
+    import shlex
+
+    from sim.analysis.experiment import run_experiment
+    from sim.extras import command
+    from sim.present.experiment_page import summary_text, write_experiment
+
+    if args.resume and args.force:
+        raise UsageError("--resume and --force exclude each other")
+    out = args.out or options.results_folder(args.scenario.stem, "experiment")
+    options.hold(out, own=("manifest.json", "experiment.csv"), force=args.force, what="an experiment")
+    scenario = options.load(args).with_run(steps=args.steps)
+    again = (
+        [a for a in sys.argv[1:] if a not in ("--force", "--resume")]
+        if sys.argv[1:2] == ["experiment"]
+        else []
+    )
+    hint = (
+        command(shlex.join([*again, "--resume", "--out", str(out)]))
+        if again
+        else (f"the same experiment command with --resume --out {out}")
+    )
+    result = run_experiment(
+        scenario,
+        args.factor,
+        design=args.design,
+        points=args.points,
+        replicates=args.replicates,
+        alliance=args.alliance,
+        seed=args.seed,
+        out=out,
+        workers=args.workers,
+        progress=not args.no_progress,
+        engine=args.engine,
+        resume=args.resume,
+        force=args.force,
+        hint=hint,
+    )
+    print(summary_text(result))
+    paths = write_experiment(result, out)
     print(text.written({"table": paths["table"], "report": paths["report"]}))
     return EXIT_OK
 
@@ -268,15 +354,14 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.analysis.sensitivity import next_power_of_two, run_sensitivity
     from sim.present.exploration import write_sensitivity
     from sim.present.show import readable_label
-    from sim.spec.scenario import load_scenario
 
     if args.method == "sobol" and next_power_of_two(args.samples) != args.samples:
         print(text.samples_rounded(args.samples, next_power_of_two(args.samples)), file=sys.stderr)
-    scenario = load_scenario(args.scenario)
+    scenario = options.load(args)
     check_design(scenario, args)
     claims = claims_of(scenario.claims)
     result = run_sensitivity(
-        args.scenario,
+        scenario,
         method=args.method,
         samples=args.samples,
         replicates=args.replicates,
@@ -314,7 +399,6 @@ def _sensitivity_over_time(args: argparse.Namespace, out: Path) -> int:
     """Sobol indices of P(active after step t) from a new Saltelli design."""
     from sim.analysis.over_time import sobol_over_time
     from sim.present.given_data_pages import write_sobol_over_time
-    from sim.spec.scenario import load_scenario
 
     if args.method != "sobol":
         raise UsageError("--over-time: expected --method sobol")
@@ -324,7 +408,7 @@ def _sensitivity_over_time(args: argparse.Namespace, out: Path) -> int:
             f"{out} holds sensitivity indices over time already; pass --force to replace them or choose "
             "another --out"
         )
-    scenario = load_scenario(args.scenario)
+    scenario = options.load(args)
     check_design(scenario, args)
     result = sobol_over_time(
         scenario,
@@ -458,6 +542,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         from sim.analysis.outcomes import mean_ties
         from sim.run.store import load_results
 
+        options.refuse(args, ["set"], "to a result directory (its final ties are read as they are)")
         results = load_results(source)
         names = results.actors
         ties = mean_ties(results.summary, names).to_numpy()
@@ -465,9 +550,8 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         what = f"final ties averaged over the {results.n:,} replicates of {source}"
     else:
         from sim.spec.params import compile_params
-        from sim.spec.scenario import load_scenario
 
-        params = compile_params(load_scenario(source, point=True), 1)
+        params = compile_params(options.load(args, point=True), 1)
         names, ties, capability = params.actors, params.ties[0], params.capability[0]
         what = f"initial ties of {source} (point values; pass a result directory for final ties)"
     print(text.landscape(names, tie_landscape(capability, ties), what, args.top))

@@ -28,6 +28,7 @@ _NOT_WITH_PROJECTION = (
     "scheduler",
     "scheduler_timeout",
     "why",
+    "set",
 )
 
 
@@ -50,6 +51,7 @@ def register(sub) -> None:
     _add_particles(p)
     options.add_scenario(p, "scenarios", nargs="+")
     _add_observations(p)
+    options.add_set(p, "every scenario")
     options.add_replicates(p, "prior replicates per scenario (default 20000)", default=20_000)
     options.add_seed(p, "seed (default 0)", default=0)
     options.add_workers(p)
@@ -74,6 +76,7 @@ def register(sub) -> None:
     _add_method(p)
     options.add_scenario(p)
     _add_observations(p)
+    options.add_set(p)
     options.add_replicates(p, "prior replicates (default 50000)")
     options.add_seed(p)
     p.add_argument(
@@ -174,6 +177,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         engine=args.engine,
         method=args.method,
         particles=args.particles,
+        values=options.set_values(args),
     )
     print(text.scores(table))
     if args.out:
@@ -222,6 +226,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         method=args.method,
         particles=args.particles,
         say=print,
+        values=options.set_values(args),
     )
     print(text.calibration(cal))
     print(text.posterior_written(out))

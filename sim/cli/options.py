@@ -106,6 +106,14 @@ def seconds(text: str) -> float:
     return value
 
 
+def name_list(text: str) -> list[str]:
+    """Comma-separated names (empty ones dropped)."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
 def date(text: str) -> _dt.date:
     """A date YYYY-MM-DD."""
     try:
@@ -301,6 +309,83 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="book each force's part in the alliances' ties (why: columns; default: on "
         "up to 10,000 replicates)",
+    )
+
+
+# -- values set on the command line -----------------------------------------------------------
+
+
+def assignment(text: str) -> tuple[str, Any]:
+    """``PATH=VALUE``: a parameter path and a number or a distribution in the scenario syntax
+    (:func:`sim.spec.set_values.parse_assignment`)."""
+    from sim.spec.set_values import parse_assignment
+
+    try:
+        return parse_assignment(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_set(p: argparse.ArgumentParser, what: str = "the scenario") -> None:
+    """``--set PATH=VALUE`` (repeatable): a value set on top of the scenario file, validated as the
+    file's own values are and recorded in what the command writes."""
+    p.add_argument(
+        "--set",
+        action="append",
+        type=assignment,
+        metavar="PATH=VALUE",
+        default=None,
+        help=f"set a parameter of {what} (repeatable): a number or a distribution in the scenario "
+        "syntax, e.g. --set mechanisms.pressure=0.1 or --set "
+        "'mechanisms.competition={dist=\"uniform\",low=0.05,high=0.2}' (paths as show lists them)",
+    )
+
+
+def set_values(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The values of ``--set`` by path (None without it); a path given twice is refused."""
+    pairs = getattr(args, "set", None)
+    if not pairs:
+        return None
+    values: dict[str, Any] = {}
+    for path, value in pairs:
+        if path in values:
+            raise UsageError(f"--set {path}: given twice; expected each path once")
+        values[path] = value
+    return values
+
+
+def load(args: argparse.Namespace, dest: str = "scenario", **kw):
+    """The scenario of argument ``dest`` with the values of ``--set`` on top (``kw``: as for
+    :func:`sim.spec.scenario.load_scenario`)."""
+    from sim.spec.scenario import load_scenario
+
+    return load_scenario(getattr(args, dest), values=set_values(args), **kw)
+
+
+# -- factors of an experiment ------------------------------------------------------------------
+
+
+def factor(text: str):
+    """``PATH=V1,V2,...``: a parameter path and its values (:func:`sim.analysis.experiment.parse_factor`)."""
+    from sim.analysis.experiment import parse_factor
+
+    try:
+        return parse_factor(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_factor(p: argparse.ArgumentParser) -> None:
+    """``--factor PATH=V1,V2,...`` (repeatable, at least once)."""
+    p.add_argument(
+        "--factor",
+        "-f",
+        action="append",
+        type=factor,
+        required=True,
+        metavar="PATH=V1,V2,...",
+        help="a parameter and its values (repeatable), paths as show lists them, e.g. "
+        "--factor mechanisms.pressure=0,0.05,0.1; with --design lhs the values give the range",
     )
 
 

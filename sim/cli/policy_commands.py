@@ -39,6 +39,7 @@ def _register_levers(sub) -> None:
     )
     options.add_engine(p)
     options.add_scenario(p)
+    options.add_set(p)
     group = p.add_mutually_exclusive_group()
     group.add_argument(
         "--policies",
@@ -76,6 +77,7 @@ def _register_optimize(sub) -> None:
     )
     options.add_engine(p)
     options.add_scenario(p)
+    options.add_set(p)
     p.add_argument(
         "--evaluations",
         "-e",
@@ -99,6 +101,11 @@ def _register_optimize(sub) -> None:
     options.add_workers(p)
     options.add_output(p, "results/<name>-optimize", what="result folder")
     p.add_argument("--force", action="store_true", help="write into a folder that holds other files")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted search in --out (same options): its finished generations are reused",
+    )
     options.add_report_switch(p)
     options.add_progress(p)
 
@@ -120,11 +127,10 @@ def _add_worlds(p, *, worlds: int, replicates: int) -> None:
 def cmd_levers(args: argparse.Namespace) -> int:
     """`levers`: evaluate policies on common worlds and write their robustness."""
     from sim.analysis.levers import evaluate, lever_importance, vulnerability
-    from sim.spec.scenario import load_scenario
 
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
-    scenario = load_scenario(args.scenario)
+    scenario = options.load(args)
     from sim.spec.lever_values import lever_names
 
     policies = args.grid ** len(lever_names(scenario, args.owner)) if args.grid else (args.policies or 64) + 1
@@ -191,19 +197,20 @@ def levers_resume_command(args: argparse.Namespace, scenario_seed: int, out) -> 
 def cmd_optimize(args: argparse.Namespace) -> int:
     """`optimize`: NSGA-II over the levers, one generation per design."""
     from sim.analysis.optimize import optimize
-    from sim.spec.scenario import load_scenario
 
     runs = args.evaluations * args.worlds * args.replicates
     options.check_runs(runs, "optimize", held=args.population * args.worlds * args.replicates * 64)
+    if args.resume and args.force:
+        raise UsageError("--resume and --force exclude each other")
     out = args.out or options.results_folder(args.scenario.stem, "optimize")
-    options.hold(out, own="pareto.parquet", force=args.force, what="an optimisation")
+    options.hold(out, own=("pareto.parquet", "generations"), force=args.force, what="an optimisation")
 
     def show(row):
         if not args.no_progress:
             print(text.generation(row), file=sys.stderr)
 
     result = optimize(
-        load_scenario(args.scenario),
+        options.load(args),
         evaluations=args.evaluations,
         population=args.population,
         worlds=args.worlds,
@@ -217,6 +224,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         progress=False,
         on_generation=show,
         engine=args.engine,
+        resume=args.resume,
     )
     print(text.search_result(result))
     print(text.written({"pareto": out / "pareto.parquet", "convergence": out / "convergence.csv"}))

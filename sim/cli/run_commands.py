@@ -1,10 +1,11 @@
-"""Running and reports: ``run``, ``compare``, ``report``."""
+"""Running and reports: ``run``, ``compare``, ``report``, ``verify``, ``export``, ``index``."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import shlex
+import sys
 from pathlib import Path
 
 from sim.cli import options
@@ -13,7 +14,7 @@ from sim.errors import EXIT_OK, AllianceError, RunError
 from sim.files import all_or_nothing
 from sim.present import text
 
-COMMANDS = ("run", "compare", "report", "verify")
+COMMANDS = ("run", "compare", "report", "verify", "export", "index")
 
 
 def register(sub) -> None:
@@ -21,6 +22,7 @@ def register(sub) -> None:
     p = options.command(sub, "run", cmd_run, "run the replicates of a scenario and write a result directory")
     options.add_scenario(p)
     options.add_run_options(p)
+    options.add_set(p)
     options.add_output(p, "results/<name>", force="results", what="result directory")
     p.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
     p.add_argument("--trajectories", action="store_true", help="keep full tie trajectories (small runs)")
@@ -39,6 +41,7 @@ def register(sub) -> None:
     p = options.command(sub, "compare", cmd_compare, "run several scenarios and write a comparison report")
     options.add_scenario(p, "scenarios", nargs="+")
     options.add_run_options(p)
+    options.add_set(p, "every scenario")
     options.add_output(p, "results/<A>-vs-<B>", what="folder for the runs and the report")
     p.add_argument(
         "--force",
@@ -50,6 +53,7 @@ def register(sub) -> None:
     p.add_argument("results", type=Path, nargs="+")
     options.add_output(p, "<first dir>/report.html", what="HTML file")
     p.add_argument("--force", action="store_true", help="replace an existing file that is not a report")
+    options.add_progress(p)
 
     p = options.command(
         sub,
@@ -60,6 +64,38 @@ def register(sub) -> None:
     )
     p.add_argument("folders", type=Path, nargs="+")
     p.add_argument("--no-replay", action="store_true", help="do not re-run the first and last chunks")
+
+    p = options.command(
+        sub,
+        "export",
+        cmd_export,
+        "write a result folder's replicate table as CSV (a spreadsheet, R) or plain Parquet, row group "
+        "by row group",
+    )
+    p.add_argument("results", type=Path, help="a folder written by run or experiment")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_const", const="csv", dest="format", help="CSV (the default)")
+    form.add_argument("--parquet", action="store_const", const="parquet", dest="format", help="plain Parquet")
+    p.add_argument(
+        "--columns",
+        type=options.name_list,
+        action="extend",
+        metavar="NAME,...",
+        help="only these columns (names or patterns such as 'fate:*,param:*'; default: all)",
+    )
+    options.add_output(p, "RESULTS/export.csv (or .parquet); - for standard output", what="file")
+    p.add_argument("--force", action="store_true", help="replace a file that is not an export")
+    options.add_progress(p)
+
+    p = options.command(
+        sub,
+        "index",
+        cmd_index,
+        "write one page linking every result folder's report under a folder, with its scenario, date, "
+        "replicates, status and headline answer",
+    )
+    p.add_argument("folder", type=Path, nargs="?", default=Path("results"), help="default: results/")
+    options.add_output(p, "FOLDER/index.html", what="page")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -95,7 +131,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_report:
         from sim.present.report import write_report
 
-        print(text.written({"report": write_report([results], out / "report.html")}))
+        print(
+            text.written(
+                {"report": write_report([results], out / "report.html", progress=not args.no_progress)}
+            )
+        )
     return EXIT_OK
 
 
@@ -120,7 +160,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(text.run_summary(run))
     for d in comparison.differences():
         print(text.differences(d.base.name, d.other.name, d.alliance, d.table, d.unpaired_because))
-    print(text.written({"report": write_report(runs, out / "report.html")}))
+    print(text.written({"report": write_report(runs, out / "report.html", progress=not args.no_progress)}))
     return EXIT_OK
 
 
@@ -129,14 +169,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     """`report`: an HTML report of finished result directories."""
     from sim.present.page import is_page
     from sim.present.report import write_report
+    from sim.run.folders import kind_of
     from sim.run.integrity import refuse_overwrite
     from sim.run.store import load_results
 
+    for d in args.results:
+        if kind_of(d) == "experiment":  # a run's report would pool its points as one scenario
+            raise UsageError(
+                f"{d}: an experiment folder; its page is {d / 'report.html'}, written by experiment "
+                "(read_experiment and write_experiment rewrite it from Python)"
+            )
     target = args.out or args.results[0] / "report.html"
     refuse_overwrite(target, force=args.force, ours=is_page, what="a report page")
     options.hold(target.parent)
     runs = [load_results(d) for d in args.results]
-    print(text.written({"report": write_report(runs, target)}))
+    print(text.written({"report": write_report(runs, target, progress=not args.no_progress)}))
     return EXIT_OK
 
 
@@ -146,6 +193,55 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     for folder in args.folders:
         print(text.verified(folder, verify(folder, replay=not args.no_replay)))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """`export`: a replicate table as CSV or Parquet, streamed by row groups."""
+    from sim.run.export import STDOUT, export_table
+    from sim.run.integrity import refuse_overwrite
+
+    fmt = args.format or "csv"
+    out = args.out or args.results / f"export.{fmt}"
+    if str(out) != STDOUT:
+        if Path(out).resolve() == (args.results / "replicates.parquet").resolve():
+            raise UsageError(f"--out {out}: is the folder's own replicate table; expected another file")
+        refuse_overwrite(
+            Path(out), force=args.force, ours=lambda p: p.name.startswith("export"), what="an export"
+        )
+    bars: list = []
+
+    def advance(rows: int) -> None:  # the bar starts with the first row group, after the checks
+        if not bars:
+            from tqdm.auto import tqdm
+
+            from sim.run.export import table_rows
+
+            bars.append(
+                tqdm(total=table_rows(args.results), unit="row", desc="export", leave=False, file=sys.stderr)
+            )
+        bars[0].update(rows)
+
+    quiet = args.no_progress or str(out) == STDOUT
+    try:
+        done = export_table(
+            args.results, out, fmt=fmt, columns=args.columns, progress=None if quiet else advance
+        )
+    finally:
+        for bar in bars:
+            bar.close()
+    if str(out) != STDOUT:
+        print(text.written({f"{done['rows']:,} rows x {done['columns']} columns": done["path"]}))
+    return EXIT_OK
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """`index`: one page linking every report under a folder."""
+    from sim.present.index_page import write_index
+
+    out = args.out or args.folder / "index.html"
+    page, count = write_index(args.folder, out)
+    print(text.written({f"index of {count} result folders": page}))
     return EXIT_OK
 
 
@@ -168,6 +264,7 @@ def run_settings(args: argparse.Namespace) -> dict:
         "dtype": args.dtype or DEFAULT_DTYPE,
         "why": args.why,
         "engine": args.engine,
+        "values": options.set_values(args),
     }
 
 
@@ -206,12 +303,17 @@ def with_resume_hint(error: AllianceError) -> AllianceError:
         return error
 
 
-def resume_command(source: Path | None, out: Path, settings: dict, point: bool = False) -> str:
-    """The command that finishes an interrupted run (same scenario, same settings)."""
+def resume_command(
+    source: Path | None, out: Path, settings: dict, point: bool = False, values: dict | None = None
+) -> str:
+    """The command that finishes an interrupted run (same scenario, same values set on it, same
+    settings), as the user types it (``./alliance`` through the script)."""
+    from sim.extras import command
     from sim.run.chunks import DEFAULT_DTYPE
     from sim.run.ensemble import why_window
+    from sim.spec.set_values import assignment_text
 
-    parts = ["alliance-sim", "run", str(source) if source else "SCENARIO.toml", "--resume", "--out", str(out)]
+    parts = ["run", str(source) if source else "SCENARIO.toml", "--resume", "--out", str(out)]
     parts += [
         "-n",
         str(settings["replicates"]),
@@ -232,4 +334,6 @@ def resume_command(source: Path | None, out: Path, settings: dict, point: bool =
         parts += ["--engine", str(engine)]
     if settings.get("why") != why_window(None, settings["replicates"], engine):
         parts.append("--why" if settings.get("why") else "--no-why")
-    return shlex.join(parts)
+    for path, value in (values or {}).items():
+        parts += ["--set", assignment_text(path, value)]
+    return command(shlex.join(parts))

@@ -19,8 +19,15 @@ def register(sub) -> None:
     p = options.command(sub, "list", cmd_list, "list ready scenarios with their titles")
     p.add_argument("folder", type=Path, nargs="?", default=None)
 
-    p = options.command(sub, "show", cmd_show, "print a resolved scenario with the provenance of its values")
-    options.add_scenario(p, "file")
+    p = options.command(
+        sub,
+        "show",
+        cmd_show,
+        "print a resolved scenario with the provenance of its values; given a result folder, the "
+        "scenario it ran and the code that ran it",
+    )
+    options.add_scenario(p, "file", help="a scenario file or name, or a result folder")
+    options.add_set(p)
     p.add_argument("--point", action="store_true", help="show point values")
     p.add_argument("--wide", "-w", action="store_true", help="never cut rows to the terminal's width")
     options.add_replicates(p, "as for run: the hash printed is then the one a run with this setting records")
@@ -29,6 +36,7 @@ def register(sub) -> None:
 
     p = options.command(sub, "validate", cmd_validate, "check scenario files")
     options.add_scenario(p, "files", nargs="+")
+    options.add_set(p, "every file")
 
     p = options.command(
         sub,
@@ -36,8 +44,9 @@ def register(sub) -> None:
         cmd_diff,
         "print the parameters that differ between two scenarios, with their values and claims on each side",
     )
-    options.add_scenario(p, "a")
-    options.add_scenario(p, "b")
+    options.add_scenario(p, "a", help="a scenario file or name, or a result folder")
+    options.add_scenario(p, "b", help="a scenario file or name, or a result folder")
+    options.add_set(p, "B (diff X X --set P=V shows what a setting changes)")
     p.add_argument("--wide", "-w", action="store_true", help="never cut rows to the terminal's width")
 
     p = options.command(
@@ -67,7 +76,18 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    """`show`: every parameter of a scenario with its range and claim."""
+    """`show`: every parameter of a scenario with its range and claim; for a result folder, the
+    scenario it ran and the code that ran it."""
+    if args.file.is_dir():
+        from sim.present.show import render_results
+
+        options.refuse(
+            args,
+            ["point", "replicates", "steps", "seed", "set"],
+            "to a result folder (it shows the scenario and settings the folder was written with)",
+        )
+        print(render_results(args.file, wide=args.wide))
+        return EXIT_OK
     from sim.present.show import render
 
     print(
@@ -78,6 +98,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             replicates=args.replicates,
             steps=args.steps,
             seed=args.seed,
+            values=options.set_values(args),
         )
     )
     return EXIT_OK
@@ -91,9 +112,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from sim.spec.scenario import load_scenario
 
     bad = 0
+    values = options.set_values(args)
     for f in args.files:
         try:
-            s = load_scenario(f)
+            s = load_scenario(f, values=values)
             if s.claims:
                 load_claims(s.claims)  # the claims a report cites must be readable too
             check_summaries(s, f, HIST_BINS)
@@ -109,7 +131,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     """`diff`: the parameters that differ between two scenarios."""
     from sim.present.show import render_diff
 
-    print(render_diff(args.a, args.b, wide=args.wide))
+    print(render_diff(args.a, args.b, wide=args.wide, values=options.set_values(args)))
     return EXIT_OK
 
 

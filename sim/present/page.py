@@ -585,18 +585,32 @@ def drawers(count: int) -> int:
     return max(1, min(cores, MAX_DRAWERS, count))
 
 
-def draw_pngs(draws: Sequence[Callable[[], object]], workers: int | None = None) -> list[bytes]:
+def draw_pngs(
+    draws: Sequence[Callable[[], object]],
+    workers: int | None = None,
+    done: Callable[[], object] | None = None,
+) -> list[bytes]:
     """The PNG bytes of every figure ``draws`` makes, in order (:func:`figure_png`).
 
     Matplotlib draws on one core, and a page's figures are independent, so with several cores
     they are drawn in forked worker processes: a fork inherits the callables with the summaries
     they close over (nothing is pickled but the PNG bytes coming back). ``workers`` defaults to
     :func:`drawers`; with 1, or when forking fails, they are drawn here one after the other.
+    ``done`` is called once per figure drawn (a progress bar's step).
     """
     global _DRAWS
     workers = drawers(len(draws)) if workers is None else workers
+    tick = done or (lambda: None)
+
+    def here() -> list[bytes]:
+        pngs = []
+        for d in draws:
+            pngs.append(figure_png(d()))
+            tick()
+        return pngs
+
     if workers <= 1:
-        return [figure_png(d()) for d in draws]
+        return here()
     import multiprocessing
     import os
     import threading
@@ -616,9 +630,13 @@ def draw_pngs(draws: Sequence[Callable[[], object]], workers: int | None = None)
             with ProcessPoolExecutor(
                 workers, mp_context=context, initializer=die_with, initargs=dies
             ) as pool:
-                return list(pool.map(_draw_png, range(len(draws))))
+                pngs = []
+                for png in pool.map(_draw_png, range(len(draws))):
+                    pngs.append(png)
+                    tick()
+                return pngs
     except (OSError, BrokenProcessPool):  # no processes to be had, or one died: draw here
-        return [figure_png(d()) for d in draws]
+        return here()
     finally:
         _DRAWS = ()
 
@@ -669,6 +687,8 @@ class Page:
         self.body: list[str] = []
         self.references: list[str] = []
         self.pending: list[FigureEntry] = []
+        #: called once per figure drawn when the page is written (a progress bar's step)
+        self.on_drawn: Callable[[], object] | None = None
 
     def answer(
         self, sentences: str, *, details: str = "", note: str = "", heading: str | None = None
@@ -705,7 +725,8 @@ class Page:
     def _cards(self) -> list[str]:
         """Draw the pending figures, write their PNG files and return their cards."""
         cards = []
-        for entry, png in zip(self.pending, draw_pngs([e.draw for e in self.pending]), strict=True):
+        pngs = draw_pngs([e.draw for e in self.pending], done=self.on_drawn)
+        for entry, png in zip(self.pending, pngs, strict=True):
             name = f"{entry.key}.png"
             atomic_write_bytes(self.fig_dir / name, png)
             cards.append(figure_card(entry, png, f"{self.fig_dir.name}/{name}"))

@@ -943,7 +943,7 @@ def report_glossary(runs: Sequence[Results]) -> list[str]:
 
 
 @all_or_nothing()  # a failure leaves none of its files
-def write_report(results: Sequence[Results], path: str | Path) -> Path:
+def write_report(results: Sequence[Results], path: str | Path, *, progress: bool = False) -> Path:
     """Write the HTML report of one result set, or the comparison report of several.
 
     Parameters
@@ -952,6 +952,8 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
         One result set (a run report) or several (a comparison, in the given order).
     path : str or Path
         The HTML file; the figures go to ``<stem>_figures/`` next to it as PNG files.
+    progress : bool
+        Count the parts written (the answer, each figure) on a progress bar on standard error.
 
     Returns
     -------
@@ -979,7 +981,39 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
             f"{r.steps * dt:g} {esc(unit)} · focal alliance <code>{esc(r.focal or '-')}</code>"
         )
     page = Page(path, title, sub)
-    page.answer_raw(answer_section(runs))
+    with report_progress(page, progress) as step:
+        page.answer_raw(answer_section(runs))
+        step()
+        _write_parts(page, runs, comparison)
+        return page.write()
+
+
+def report_progress(page: Page, on: bool):
+    """A context giving a ``step()`` that advances a progress bar of the report's parts; each
+    figure ``page`` draws when it is written is a step too (no bar when ``on`` is false)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def scope():
+        if not on:
+            yield lambda: None
+            return
+        import sys
+
+        from tqdm.auto import tqdm
+
+        bar = tqdm(unit="part", desc="writing the report", leave=False, file=sys.stderr)
+        page.on_drawn = lambda: bar.update(1)
+        try:
+            yield lambda: bar.update(1)
+        finally:
+            bar.close()
+
+    return scope()
+
+
+def _write_parts(page: Page, runs: list, comparison: bool) -> None:
+    """Everything of a report after its answer: the glossary, the comparison, each scenario."""
     page.glossary(report_glossary(runs))
     if comparison:
         page.add(difference_section(runs))
@@ -1019,4 +1053,3 @@ def write_report(results: Sequence[Results], path: str | Path) -> Path:
     if comparison:
         page.cite("Unpaired differences: Newcombe (1998); paired: common random numbers (Law 2015).")
     page.cite("Figures use the Okabe–Ito colour-blind-safe palette.")
-    return page.write()

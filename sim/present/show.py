@@ -23,6 +23,7 @@ from sim.errors import printable as escaped
 from sim.spec.claims import Claim, basis_of, claims_by_param, load_claims, matches
 from sim.spec.parammap import slots
 from sim.spec.scenario import ScenarioError, load_scenario, scenario_chain
+from sim.spec.set_values import assignment_text
 from sim.spec.values import point_value
 from sim.vocabulary import BASIS_SHORT
 
@@ -150,6 +151,7 @@ def render(
     replicates: int | None = None,
     steps: int | None = None,
     seed: int | None = None,
+    values: dict | None = None,
 ) -> str:
     """The scenario at ``path`` as text: header, one row per parameter, then the claims cited.
 
@@ -166,14 +168,26 @@ def render(
     replicates, steps, seed
         Run settings as ``run`` would override them: the printed scenario hash is then the one the
         run's manifest and report record.
+    values
+        Parameter values set on top of the file (``--set``): shown in place, marked ``=``.
     """
     width = 10**6 if wide else (width or _width())
-    fit = _Fit()
-    scenario = load_scenario(path, point=point)
+    scenario = load_scenario(path, point=point, values=values)
     scenario = scenario.with_run(replicates=replicates, steps=steps, seed=seed)
-    claims = load_claims(scenario.claims) if scenario.claims else []
     parent, before = parent_values(path, point)
+    return _scenario_text(scenario, path, parent, before, width)
+
+
+def _scenario_text(
+    scenario, path, parent: Path | None, before: dict, width: int, head=(), claims=None
+) -> str:
+    """Header (after ``head``), structure, the parameter table and the claims cited (``claims``:
+    default, those of the scenario's claims file)."""
+    fit = _Fit()
+    if claims is None:
+        claims = load_claims(scenario.claims) if scenario.claims else []
     lines = _header(scenario, path, parent, width)
+    lines[1:1] = list(head)
     lines += _structure(scenario, width, fit)
     rows, cited = _parameter_rows(scenario, claims_by_param(claims), parent, before)
     lines += _table(rows, width, fit)
@@ -196,6 +210,43 @@ def render(
     return printable("\n".join(lines))
 
 
+def render_results(folder: str | Path, width: int | None = None, wide: bool = False) -> str:
+    """A result folder as text: what it is, its settings, the code that wrote it (version, the
+    hash of the ``sim/`` sources, the git commit and whether the tree had changes), the library
+    versions, then the scenario it ran as :func:`render` shows a file (values set on the command
+    line marked ``=``). The folder is read through the integrity layer: its seal and checksums
+    are checked first."""
+    from sim.run.folders import KIND_WORDS, checked_manifest
+    from sim.run.provenance import describe
+    from sim.spec.scenario import stored_scenario
+
+    width = 10**6 if wide else (width or _width())
+    found = checked_manifest(Path(folder))
+    m = found.manifest
+    if found.scenario is None:
+        raise ScenarioError(found.manifest_file, "stores no scenario", path="scenario")
+    scenario = stored_scenario(found.scenario)
+    head = [f"result folder: {folder} ({KIND_WORDS[found.kind]}; seal and checksums checked)"]
+    recorded = m.get("settings")
+    settings: dict = recorded if isinstance(recorded, dict) else m
+    shown = {
+        k: v
+        for k, v in settings.items()
+        if isinstance(v, (int, float, str, bool)) and k not in ("format", "name", "status")
+    }
+    if shown:
+        head += textwrap.wrap(
+            "settings: " + ", ".join(f"{k} {v}" for k, v in shown.items()), width, subsequent_indent="    "
+        )
+    head += [f"{what}: {value}" for what, value in describe(m.get("code"))]
+    versions = m.get("versions")
+    if isinstance(versions, dict):
+        head += textwrap.wrap(
+            "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()), width, subsequent_indent="    "
+        )
+    return _scenario_text(scenario, folder, None, {}, width, head, claims=_claims_or_none(scenario.claims))
+
+
 class _Fit:
     """Cuts a text to a width, remembering whether it cut anything."""
 
@@ -206,6 +257,17 @@ class _Fit:
         if len(text) > room:
             self.cut = True
         return _cut(text, room)
+
+
+def _claims_or_none(path) -> list[Claim]:
+    """The claims of a scenario's claims file; none when it has none or it is not here (a result
+    folder written in another checkout)."""
+    if not path:
+        return []
+    try:
+        return load_claims(path)
+    except (OSError, ScenarioError):
+        return []
 
 
 def _header(scenario, path: str | Path, parent: Path | None, width: int) -> list[str]:
@@ -228,6 +290,13 @@ def _header(scenario, path: str | Path, parent: Path | None, width: int) -> list
         lines.append(
             f"extends: {os.path.relpath(parent.resolve())}  (+ marks a value this file "
             "adds, * one it changes)"
+        )
+    if scenario.overrides:
+        lines += textwrap.wrap(
+            "set on the command line (= marks them in the table): "
+            + ", ".join(f"--set {assignment_text(p, v)}" for p, v in scenario.overrides.items()),
+            width,
+            subsequent_indent="    ",
         )
     lines += textwrap.wrap(
         f"actors ({len(scenario.actors)}): {', '.join(scenario.actors)}", width, subsequent_indent="    "
@@ -321,7 +390,10 @@ def _parameter_rows(
             _, ev_name, _, e_index, _ = p.split(".", 4)
             prov = f"[{effect_target(scenario.events[ev_name].effects[int(e_index)])}] {prov}"
         mark = ""
-        if parent is not None:
+        if p in (scenario.overrides or {}):
+            mark = "="
+            prov = f"[set on the command line] {prov}"
+        elif parent is not None:
             if p not in before:
                 mark = "+"
             elif short_value(before[p]) != short_value(v):
@@ -361,15 +433,39 @@ def _provenance(claims_by: dict, path: str, value) -> str:
     return f"{BASIS_SHORT[basis_of(found, path)]}: {ids}"
 
 
-def render_diff(path_a: str | Path, path_b: str | Path, width: int | None = None, wide: bool = False) -> str:
-    """The parameters that differ between two scenarios, each with its value, basis and claims on
-    both sides, then the differences of structure (actors, events, alliances, run settings)."""
+def scenario_of(path: str | Path, values: dict | None = None):
+    """The scenario of a file (with ``values`` set on top), or the one a result folder stored
+    (read through the integrity layer)."""
+    if Path(path).is_dir():
+        from sim.run.folders import checked_manifest
+        from sim.spec.scenario import stored_scenario
+
+        found = checked_manifest(Path(path), rows=False)
+        if found.scenario is None:
+            raise ScenarioError(found.manifest_file, "stores no scenario", path="scenario")
+        scenario = stored_scenario(found.scenario)
+        return scenario.with_values(values, origin="--set") if values else scenario
+    return load_scenario(path, values=values)
+
+
+def render_diff(
+    path_a: str | Path,
+    path_b: str | Path,
+    width: int | None = None,
+    wide: bool = False,
+    values: dict | None = None,
+) -> str:
+    """The parameters that differ between two scenarios (files, or result folders' stored
+    scenarios), each with its value, basis and claims on both sides, then the differences of
+    structure (actors, events, alliances, run settings). ``values`` are set on top of B
+    (``--set``), and a value of B set on the command line is marked ``(--set)``."""
     from sim.spec.diff import parameter_differences, structure_differences
 
     width = 10**6 if wide else (width or _width())
-    a, b = load_scenario(path_a), load_scenario(path_b)
-    ca = claims_by_param(load_claims(a.claims)) if a.claims else {}
-    cb = claims_by_param(load_claims(b.claims)) if b.claims else {}
+    a, b = scenario_of(path_a), scenario_of(path_b, values)
+    ca = claims_by_param(_claims_or_none(a.claims)) if a.claims else {}
+    cb = claims_by_param(_claims_or_none(b.claims)) if b.claims else {}
+    set_a, set_b = a.overrides or {}, b.overrides or {}
     diffs = parameter_differences(a, b)
     lines = [f"A: {path_a}  ({a.title})", f"B: {path_b}  ({b.title})", ""]
     if not diffs:
@@ -377,9 +473,9 @@ def render_diff(path_a: str | Path, path_b: str | Path, width: int | None = None
     rows = [
         (
             d.path,
-            "-" if d.a is None else short_value(d.a),
+            ("-" if d.a is None else short_value(d.a)) + (" (--set)" if d.path in set_a else ""),
             _provenance(ca, d.path, d.a),
-            "-" if d.b is None else short_value(d.b),
+            ("-" if d.b is None else short_value(d.b)) + (" (--set)" if d.path in set_b else ""),
             _provenance(cb, d.path, d.b),
         )
         for d in diffs

@@ -31,6 +31,7 @@ from sim.run.executors import Pool, execute, prewarm, progress_bar
 from sim.run.footprint import check_fits, check_summaries, disk_need
 from sim.run.integrity import seal
 from sim.run.lock import LOCK_FILE, locks
+from sim.run.provenance import code_provenance
 from sim.run.store import (
     FINAL_FILES,
     FORMAT,
@@ -418,6 +419,7 @@ def run_ensemble(
     chunk_fn=None,
     engine: str = "numpy",
     why: bool | int | None = None,
+    values: dict | None = None,
 ) -> Results:
     """Run the replicates of a scenario and return (and, with ``out``, store) the results.
 
@@ -450,9 +452,12 @@ def run_ensemble(
     why
         Book each force's part in the alliances' ties (``why:`` columns): None (default) for runs
         of up to :data:`WHY_AUTO_MAX` replicates, True/False to force, an int for the window.
+    values
+        Parameter values set on top of the scenario (``--set``; :meth:`Scenario.with_values`),
+        recorded in the manifest's scenario.
     """
     prewarm(engine, dtype, workers, executor)  # the compiled kernel loads while the run is prepared
-    loaded, source, name = _resolve(scenario, point, name)
+    loaded, source, name = _resolve(scenario, point, name, values)
     check_summaries(loaded, source, HIST_BINS)  # the file's own steps, located in it
     spec = loaded.with_run(replicates=replicates, steps=steps, seed=seed)
     out, force = (Path(out), force) if out is not None else (None, True)
@@ -476,16 +481,17 @@ def run_ensemble(
         chunk_fn=chunk_fn,
         source=source,
         settings=settings,
-        finish={"source": source, "out": out, "settings": settings, "point": point},
+        finish={"source": source, "out": out, "settings": settings, "point": point, "values": values},
     )
 
 
-def _resolve(scenario: Scenario | str | Path, point: bool, name: str | None):
-    """``(scenario, source file or None, name)`` of a scenario or the path of its file."""
+def _resolve(scenario: Scenario | str | Path, point: bool, name: str | None, values: dict | None = None):
+    """``(scenario, source file or None, name)`` of a scenario or the path of its file, with
+    ``values`` set on top."""
     if isinstance(scenario, Scenario):
-        return scenario, None, name
+        return (scenario.with_values(values) if values else scenario), None, name
     source = Path(scenario)
-    return load_scenario(source, point=point), source, name or source.stem
+    return load_scenario(source, point=point, values=values), source, name or source.stem
 
 
 def _plain_run(
@@ -602,6 +608,7 @@ def _prepare(
         "steps": settings["steps"],
         "seed": settings["seed"],
         "versions": versions(),
+        "code": code_provenance(),  # sealed with the rest when the run completes
         "chunks": {"total": n_chunks, "done": {}},
     }
     write_json(out / MANIFEST, manifest)
@@ -620,13 +627,16 @@ def reusable(
     engine: str = "numpy",
     why: bool | int | None = None,
     point: bool = False,
+    values: dict | None = None,
 ) -> Results | None:
     """Finished results in ``out`` of exactly the scenario of ``path`` and the settings
     :func:`run_ensemble` would record with these arguments, if any."""
     manifest = read_manifest(out) if out.exists() else None
     if manifest is None or manifest.get("status") != "complete":
         return None
-    scenario = load_scenario(path, point=point).with_run(replicates=replicates, steps=steps, seed=seed)
+    scenario = load_scenario(path, point=point, values=values).with_run(
+        replicates=replicates, steps=steps, seed=seed
+    )
     window = why_window(why, scenario.run.replicates, engine)
     settings = _settings(scenario, chunk_size, False, dtype, engine, window)
     if manifest.get("scenario_hash") != scenario.digest() or manifest.get("settings") != settings:

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
+from sim.extras import command
 from sim.files import atomic_write_bytes, fsync_path
 from sim.vocabulary import PARAM_PREFIX
 
@@ -407,10 +408,17 @@ def unfinished(directory: Path, manifest: dict) -> ResultsError:
     settings = manifest.get("settings")
     resume = None
     if isinstance(settings, dict) and "points" not in settings:
-        resume = {"source": None, "out": Path(directory), "settings": settings}
+        scenario = manifest.get("scenario")
+        values = scenario.get("overrides") if isinstance(scenario, dict) else None
+        resume = {
+            "source": None,
+            "out": Path(directory),
+            "settings": settings,
+            "values": values if isinstance(values, dict) else None,
+        }
     return ResultsError(
         f"{directory}: the run was interrupted ({done} of {total} chunks finished); finish it with: {{hint}}",
-        hint=f"alliance-sim run SCENARIO --resume --out {directory}",
+        hint=command(f"run SCENARIO --resume --out {directory}"),
         resume=resume,
     )
 

@@ -11,7 +11,10 @@ position, a tie, a coefficient, an event's hazard, an alliance's threshold... Ea
   validates it (a position's from its issue's scale), so that sampling, designs and validation
   agree by construction;
 - ``target``: where it lands in :class:`sim.spec.params.Params`, as the array's name followed by
-  indices (``("position", i, k)``).
+  indices (``("position", i, k)``);
+- ``loc``: where it is written in the scenario's data (:meth:`Scenario.to_data`, the keys and
+  indices down to the number: ``("ties", 3, "value")``), which is where a value set from the
+  command line goes (:mod:`sim.spec.set_values`) and where validation reports it.
 
 :func:`slots` walks in the scenario's sampling order; compiling (:func:`sim.spec.params.compile_params`),
 sampling, overriding a design's values (:func:`sim.spec.params.assemble`), ``show``, the claims checks
@@ -50,6 +53,7 @@ class Slot:
     kind: str
     bounds: tuple[float, float]
     target: tuple
+    loc: tuple = ()
 
     @property
     def uncertain(self) -> bool:
@@ -119,6 +123,7 @@ def slots(scenario: Scenario) -> Iterator[Slot]:
             "coefficient",
             field_bounds(Mechanisms, c),
             ("coef", c),
+            ("mechanisms", c),
         )
     yield from _event_slots(scenario)
     yield from _alliance_slots(scenario)
@@ -128,18 +133,31 @@ def _actor_slots(scenario: Scenario, ai: dict[str, int], ki: dict[str, int]) -> 
     """Capabilities and growth, then positions (bounded by each issue's scale), then saliences."""
     cap_b, growth_b = _actor_bounds("capability"), _actor_bounds("growth")
     for a, spec in scenario.actors.items():
-        yield Slot(f"actors.{a}.capability", spec.capability, "capability", cap_b, ("capability", ai[a]))
-        yield Slot(f"actors.{a}.growth", spec.growth, "growth", growth_b, ("growth", ai[a]))
+        yield Slot(
+            f"actors.{a}.capability",
+            spec.capability,
+            "capability",
+            cap_b,
+            ("capability", ai[a]),
+            ("actors", a, "capability"),
+        )
+        yield Slot(
+            f"actors.{a}.growth", spec.growth, "growth", growth_b, ("growth", ai[a]), ("actors", a, "growth")
+        )
     position_b = field_bounds(Scenario, "positions")
     for a, per in scenario.positions.items():
         for k, v in per.items():
             issue = scenario.issues[k]
             b = _intersect(position_b, (float(issue.low), float(issue.high)))  # the issue's scale
-            yield Slot(f"positions.{a}.{k}", v, "position", b, ("position", ai[a], ki[k]))
+            yield Slot(
+                f"positions.{a}.{k}", v, "position", b, ("position", ai[a], ki[k]), ("positions", a, k)
+            )
     salience_b = field_bounds(Scenario, "salience")
     for a, per in scenario.salience.items():
         for k, v in per.items():
-            yield Slot(f"salience.{a}.{k}", v, "salience", salience_b, ("salience", ai[a], ki[k]))
+            yield Slot(
+                f"salience.{a}.{k}", v, "salience", salience_b, ("salience", ai[a], ki[k]), ("salience", a, k)
+            )
 
 
 def _tie_slots(scenario: Scenario, ai: dict[str, int]) -> Iterator[Slot]:
@@ -151,12 +169,22 @@ def _tie_slots(scenario: Scenario, ai: dict[str, int]) -> Iterator[Slot]:
             for j, v in enumerate(row):
                 if i != j:
                     yield Slot(
-                        f"tie_matrix.{actors[i]}.{actors[j]}", v, "tie", matrix_b, ("tie", i, j, False)
+                        f"tie_matrix.{actors[i]}.{actors[j]}",
+                        v,
+                        "tie",
+                        matrix_b,
+                        ("tie", i, j, False),
+                        ("tie_matrix", i, j),
                     )
     tie_b = field_bounds(Tie, "value")
     for n, t in enumerate(scenario.ties):
         yield Slot(
-            f"ties.{n}.{t.from_}.{t.to}", t.value, "tie", tie_b, ("tie", ai[t.from_], ai[t.to], t.symmetric)
+            f"ties.{n}.{t.from_}.{t.to}",
+            t.value,
+            "tie",
+            tie_b,
+            ("tie", ai[t.from_], ai[t.to], t.symmetric),
+            ("ties", n, "value"),
         )
 
 
@@ -165,14 +193,30 @@ def _relation_slots(scenario: Scenario, ai: dict[str, int]) -> Iterator[Slot]:
     sphere_b = field_bounds(Scenario, "spheres")
     for a, per in scenario.spheres.items():
         for m, v in per.items():
-            yield Slot(f"spheres.{a}.{m}", v, "ambition", sphere_b, ("ambition", ai[a], ai[m]))
+            yield Slot(
+                f"spheres.{a}.{m}", v, "ambition", sphere_b, ("ambition", ai[a], ai[m]), ("spheres", a, m)
+            )
     value_b = field_bounds(Scenario, "strategic_value")
     for m, v in scenario.strategic_value.items():
-        yield Slot(f"strategic_value.{m}", v, "strategic_value", value_b, ("strategic_value", ai[m]))
+        yield Slot(
+            f"strategic_value.{m}",
+            v,
+            "strategic_value",
+            value_b,
+            ("strategic_value", ai[m]),
+            ("strategic_value", m),
+        )
     dep_b = field_bounds(Scenario, "dependence")
     for a, per in scenario.dependence.items():
         for m, v in per.items():
-            yield Slot(f"dependence.{a}.{m}", v, "dependence", dep_b, ("dependence", ai[a], ai[m]))
+            yield Slot(
+                f"dependence.{a}.{m}",
+                v,
+                "dependence",
+                dep_b,
+                ("dependence", ai[a], ai[m]),
+                ("dependence", a, m),
+            )
 
 
 def _pressure_slots(scenario: Scenario, ai: dict[str, int]) -> Iterator[Slot]:
@@ -184,9 +228,18 @@ def _pressure_slots(scenario: Scenario, ai: dict[str, int]) -> Iterator[Slot]:
             continue
         if isinstance(sched, list):
             for j, p in enumerate(sched):
-                yield Slot(f"pressure.{a}.{p.at}", p.value, "pressure", pressure_b, ("pressure", ai[a], j))
+                yield Slot(
+                    f"pressure.{a}.{p.at}",
+                    p.value,
+                    "pressure",
+                    pressure_b,
+                    ("pressure", ai[a], j),
+                    ("pressure", a, j, "value"),
+                )
         else:
-            yield Slot(f"pressure.{a}", sched, "pressure", pressure_b, ("pressure", ai[a], None))
+            yield Slot(
+                f"pressure.{a}", sched, "pressure", pressure_b, ("pressure", ai[a], None), ("pressure", a)
+            )
 
 
 def _event_slots(scenario: Scenario) -> Iterator[Slot]:
@@ -194,7 +247,14 @@ def _event_slots(scenario: Scenario) -> Iterator[Slot]:
     hazard_b = field_bounds(Event, "hazard")
     for e, (name, ev) in enumerate(scenario.events.items()):
         if ev.hazard is not None:
-            yield Slot(f"events.{name}.hazard", ev.hazard, "hazard", hazard_b, ("event_hazard", e))
+            yield Slot(
+                f"events.{name}.hazard",
+                ev.hazard,
+                "hazard",
+                hazard_b,
+                ("event_hazard", e),
+                ("events", name, "hazard"),
+            )
         for f_index, f in enumerate(ev.effects):
             op, amount = ("shift", f.shift) if f.shift is not None else ("set", f.set)
             yield Slot(
@@ -203,6 +263,7 @@ def _event_slots(scenario: Scenario) -> Iterator[Slot]:
                 "effect",
                 field_bounds(Effect, op),
                 ("effect", e, f_index),
+                ("events", name, "effects", f_index, op),
             )
 
 
@@ -228,6 +289,7 @@ def _alliance_slots(scenario: Scenario) -> Iterator[Slot]:
                 _ALLIANCE_KINDS[k],
                 field_bounds(Alliance, k),
                 ("alliance", a_index, k),
+                ("alliances", name, k),
             )
     for name, gauge in scenario.measurements.items():
         for k in ("a", "b"):

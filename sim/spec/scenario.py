@@ -14,12 +14,22 @@ from __future__ import annotations
 import re
 import tomllib
 import typing
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from sim.files import NotRegularFileError, read_regular
-from sim.spec.locations import FieldError, Layer, ScenarioError, line_of_key, locate, shown
+from sim.spec.locations import (
+    FieldError,
+    Layer,
+    ScenarioError,
+    line_of_key,
+    line_of_path,
+    locate,
+    shown,
+)
 from sim.spec.schema import (
     Actor,
     Alliance,
@@ -35,6 +45,7 @@ from sim.spec.schema import (
     Scenario,
     Tie,
 )
+from sim.spec.set_values import COMMAND_LINE, OVERRIDES, apply_values
 from sim.spec.values import DISTRIBUTIONS
 
 MAX_FILE_BYTES = 16 * 2**20  # a scenario file (the 200-actor tie matrix is well under 1 MB)
@@ -265,7 +276,9 @@ def _resolve_claims(layers: list[Layer]) -> Path | None:
     return None
 
 
-def load_scenario(path: str | Path, *, point: bool = False) -> Scenario:
+def load_scenario(
+    path: str | Path, *, point: bool = False, values: Mapping[str, Any] | None = None
+) -> Scenario:
     """Read, merge and validate a scenario file.
 
     Parameters
@@ -274,6 +287,9 @@ def load_scenario(path: str | Path, *, point: bool = False) -> Scenario:
         The TOML file.
     point
         Replace every uncertain value by its point value (mean, or mode for triangular).
+    values
+        Parameter values set on top of the file, as ``--set PATH=VALUE`` sets them (path -> a
+        number or a distribution's table; :mod:`sim.spec.set_values`), before ``point``.
 
     Raises
     ------
@@ -284,6 +300,15 @@ def load_scenario(path: str | Path, *, point: bool = False) -> Scenario:
     layers = _chain(path)
     data: dict = {}
     for layer in layers:
+        if OVERRIDES in layer.data:
+            raise ScenarioError(
+                layer.path,
+                "expected each value in its own place (mechanisms.pressure = 0.1 under "
+                f"[mechanisms]); '{OVERRIDES}' records the values set with --set and is not read "
+                "from files",
+                path=OVERRIDES,
+                line=line_of_key(layer.text, OVERRIDES) or line_of_path(layer.text, (OVERRIDES,)),
+            )
         data = merge(data, {k: v for k, v in layer.data.items() if k != "extends"})
     claims = _resolve_claims(layers)
     if claims is not None:
@@ -291,7 +316,7 @@ def load_scenario(path: str | Path, *, point: bool = False) -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
-        error = _explain(e, layers)
+        error = explain_validation(e, layers)
         if error.file != str(layers[-1].path):
             error = ScenarioError(
                 error.file,
@@ -304,6 +329,8 @@ def load_scenario(path: str | Path, *, point: bool = False) -> Scenario:
         raise ScenarioError(path, "expected a scenario, got values nested too deeply") from None
     except FieldError as e:  # pragma: no cover - pydantic wraps these
         raise locate(layers, e.loc, str(e)) from None
+    if values:
+        scenario = apply_values(scenario, values, origin=COMMAND_LINE, layers=layers)
     if point:
         scenario = pointwise(scenario)
     return scenario
@@ -324,7 +351,8 @@ def pointwise(scenario: Scenario) -> Scenario:
     return Scenario.model_validate(walk(scenario.model_dump(by_alias=True, exclude_none=True)))
 
 
-def _explain(error: ValidationError, layers: list[Layer]) -> ScenarioError:
+def explain_validation(error: ValidationError, layers: list[Layer]) -> ScenarioError:
+    """The one-line error of a failed validation, located in the files ``layers`` (base first)."""
     errors = error.errors()
     # A table given where a number or a distribution may stand fails both branches of the union;
     # the distribution's complaint is the useful one.

@@ -463,6 +463,9 @@ class Scenario(Strict):
     measurements: dict[Name, Measurement] = {}
     mechanisms: Mechanisms = Mechanisms()
     run: Run = Run()
+    # the values set on top of the files (--set, with_values): path -> value, recorded so that a
+    # run's manifest and hash say where they came from (sim.spec.set_values); never in a file
+    overrides: dict[str, AnyValue] | None = None
 
     # -- cross-references ------------------------------------------------------------------
     @model_validator(mode="after")
@@ -529,6 +532,7 @@ class Scenario(Strict):
         self._check_levers(actor, issue)
         self._check_metrics(actor)
         self._check_correlations()
+        self._check_overrides()
         if self.focal is not None and self.focal not in self.alliances:
             raise FieldError(
                 ("focal",), f"unknown alliance {self.focal!r}; expected one of {listed(self.alliances)}"
@@ -645,6 +649,16 @@ class Scenario(Strict):
         except ValueError as e:  # pragma: no cover - correlation_matrix raises FieldError
             raise FieldError(("correlations",), str(e)) from None
 
+    def _check_overrides(self):
+        if not self.overrides:
+            return
+        from sim.spec.parammap import slot_map  # same layer; the walk reads this class
+
+        known = slot_map(self)
+        for path in self.overrides:
+            if path not in known:
+                raise FieldError(("overrides", path), "expected a parameter path of the scenario")
+
     # -- conveniences ----------------------------------------------------------------------
     @property
     def actor_names(self) -> list[str]:
@@ -675,6 +689,40 @@ class Scenario(Strict):
         data.pop("claims", None)
         text = json.dumps(data, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def with_values(self, values: dict[str, Any], *, origin: str = "with_values") -> Scenario:
+        """A copy with parameter values set and validated as a file's are.
+
+        Parameters
+        ----------
+        values
+            Parameter path (as ``alliance-sim show`` lists it) -> a number, a distribution, or a
+            distribution's table (``{"dist": "uniform", "low": 0.05, "high": 0.2}``).
+        origin
+            How an error names where the values come from.
+
+        Returns
+        -------
+        Scenario
+            The scenario with the values in place and recorded in ``overrides`` (so that its
+            hash, and a run's manifest, say they were set on top of the file).
+
+        Raises
+        ------
+        sim.spec.set_values.SetError
+            One line naming the path and what was expected (a path that is not a parameter gets
+            the closest ones).
+
+        Examples
+        --------
+        >>> import sim
+        >>> s = sim.load_scenario("scenarios/stab_in_the_back.toml")  # doctest: +SKIP
+        >>> s.with_values({"mechanisms.pressure": 0.1}).mechanisms.pressure  # doctest: +SKIP
+        0.1
+        """
+        from sim.spec.set_values import apply_values
+
+        return apply_values(self, values, origin=origin)
 
     def with_run(self, **changes) -> Scenario:
         """A copy with run settings replaced (e.g. ``steps=60``)."""
