@@ -369,6 +369,7 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         "--seed": (["--seed", "8"], kw(EXPERIMENT, "seed", 8)),
         "--alliance": (["--alliance", "china_russia"], kw(EXPERIMENT, "alliance", "china_russia")),
         "--workers": (["-j", "2"], kw(EXPERIMENT, "workers", 2)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(EXPERIMENT, "workers", 999)),
         "--engine": (["--engine", "numba"], kw(EXPERIMENT, "engine", "numba")),
         "--set": (["--set", "mechanisms.pressure=0.05"], positional(EXPERIMENT, 0, "pressure set")),
         "--out": (["--out", "{tmp}/e"], kw(EXPERIMENT, "out", Path("{tmp}/e"))),

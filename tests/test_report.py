@@ -69,13 +69,12 @@ high = 0.05
 
 
 def make_run(
-    write, tmp_path: Path, name: str, beta: str = "Beta", title: str = "", claims: bool = True, **overrides
+    write, tmp_path: Path, name: str, beta: str = "Beta", title: str = "", **overrides
 ) -> sim.load_results:
     beta_key = '"' + beta.replace('"', '\\"') + '"'
     text = SCENARIO.format(title=title.replace('"', '\\"'), beta=beta_key, beta_str=beta_key)
     path = write(text, f"{name}/{name}.toml")
-    if claims:
-        write(CLAIMS, f"{name}/claims.toml")
+    write(CLAIMS, f"{name}/claims.toml")
     return sim.run_ensemble(path, out=tmp_path / "runs" / name, progress=False, **overrides)
 
 
@@ -185,7 +184,10 @@ def test_reproduce_names_a_command_that_prints_the_recorded_hash(write, tmp_path
 
 
 def test_report_says_when_the_claims_file_is_missing(write, tmp_path):
-    r = make_run(write, tmp_path, "noclaims", claims=False)
+    """A claims file gone after the run (a run refuses a missing one): the report says it could
+    not be read and still names the values it would have grounded."""
+    r = make_run(write, tmp_path, "noclaims")
+    (tmp_path / "noclaims" / "claims.toml").unlink()
     page = write_report([r], tmp_path / "report.html").read_text(encoding="utf-8")
     assert "could not be read" in page
     assert "<code>mechanisms.balance</code>" in page
