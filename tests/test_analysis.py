@@ -302,7 +302,15 @@ def _planted(n=6000, seed=0):
     hit = np.where(inside, rng.random(n) < 0.8, rng.random(n) < 0.03)
     reps["al.fate"] = np.where(hit, "stab_in_the_back", "holds")
     reps["al.defector"] = np.where(hit, "X", "")
-    return SimpleNamespace(replicates=reps, alliances=["al"], focal="al", directory="planted")
+    # a run's face as the analyses read it: its columns and a reader of some of them
+    return SimpleNamespace(
+        replicates=reps,
+        columns=list(reps.columns),
+        read=lambda cols: reps[list(cols)],
+        alliances=["al"],
+        focal="al",
+        directory="planted",
+    )
 
 
 def test_prim_finds_a_planted_box_from_float_and_integer_parameters():

@@ -81,7 +81,7 @@ class GenerationLog:
         if not path.is_file():
             return None
         try:
-            with np.load(path) as data:
+            with np.load(path, allow_pickle=False) as data:
                 if data["policies"].shape == policies.shape and np.array_equal(data["policies"], policies):
                     self.reused += 1
                     return np.array(data["values"])
