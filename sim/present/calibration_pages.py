@@ -334,7 +334,8 @@ def write_history_report(
 ) -> Path:
     """Write the self-contained HTML page of a calibration (the page kit's rules: answer first with
     its intervals, a glossary, figures as PNG, no script, every string escaped)."""
-    from sim.present.page import FigureEntry, Page, esc, table_html
+    from sim.present.page import Page, esc, table_html
+    from sim.present.page_figures import FigureEntry
 
     r = cal.record
     drawn = f"{cal.ensemble.n:,} prior replicates" if cal.method == "rejection" else "SMC²"

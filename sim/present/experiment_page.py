@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 from sim.analysis.noise import runs_to_separate, within_noise
 from sim.files import atomic_write
 from sim.present import plots
-from sim.present.page import FigureEntry, Page, esc, minus, noise_badge, pct, pp, table_html, titled
+from sim.present.page import Page, esc, minus, noise_badge, pct, pp, table_html, titled
+from sim.present.page_figures import FigureEntry
 from sim.vocabulary import FATE_LABELS, FATES
 
 #: what the experiment writes beside its result store

@@ -21,7 +21,8 @@ from sim.analysis.levers import (
     share_interval,
 )
 from sim.files import all_or_nothing
-from sim.present.page import FigureEntry, Page, esc, noise_badge, pct, table_html, titled, warning
+from sim.present.page import Page, esc, noise_badge, pct, table_html, titled, warning
+from sim.present.page_figures import FigureEntry
 
 ROBUSTNESS_REFERENCES = (
     "Regret: Savage (1951); robustness metrics: Herman et al. (2015), McPhail et al. (2018).",
