@@ -9,17 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.levers import (
-    LEVER_PREFIX,
-    METRIC_PREFIX,
-    REGRET_PREFIX,
-    SATISFICING,
-    PolicyResults,
-    barely_moving,
-    lever_display,
-    policy_warnings,
-    share_interval,
-)
+from sim.analysis.levers import LEVER_PREFIX, METRIC_PREFIX, REGRET_PREFIX, SATISFICING, PolicyResults
+from sim.analysis.policy_tables import barely_moving, lever_display, policy_warnings, share_interval
 from sim.files import all_or_nothing
 from sim.present.page import Page, esc, noise_badge, pct, table_html, titled, warning
 from sim.present.page_figures import FigureEntry
@@ -413,7 +404,7 @@ def write_policy_report(
     """The page of a lever evaluation: the answer with its noise and warnings, the glossary, the
     levers and metrics in words, the policy table, the figures, which levers matter and, when
     given, where the most robust policy fails (a PRIM box)."""
-    from sim.analysis.levers import lever_importance
+    from sim.analysis.policy_tables import lever_importance
     from sim.present.exploration import (
         DISCOVERY_GLOSSARY,
         PRIM_REFERENCES,
