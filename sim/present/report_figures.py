@@ -18,41 +18,44 @@ def _cell_noise(n: int) -> str:
     return f"Each cell's 95 % interval is at most ±{100 * 1.96 * 0.5 / np.sqrt(n):.1f} pp ({n:,} replicates)."
 
 
+def _alliance_figures(r: Results, prefix: str, unit: str) -> list[FigureEntry]:
+    """The figures of a scenario's alliances: the focal one's fate, survival and cohesion."""
+    focal = r.focal or ""
+    return [
+        FigureEntry(
+            f"{prefix}-fates",
+            "Fate of the focal alliance",
+            f"Bar chart: probability that {focal} holds, ends with a stab in the back "
+            f"(by each defector) or drifts apart, with 95 % intervals ({r.title})",
+            "Bars: share of replicates; whiskers: 95 % Wilson intervals.",
+            lambda: plots.fate_chart(r),
+        ),
+        FigureEntry(
+            f"{prefix}-survival",
+            "Time until an alliance ends",
+            f"Kaplan-Meier survival curves of each alliance over {unit} ({r.title})",
+            "Kaplan-Meier estimate with Greenwood 95 % band; alliances that hold are "
+            "censored at the horizon.",
+            lambda: plots.survival_chart(r),
+        ),
+        FigureEntry(
+            f"{prefix}-cohesion",
+            "Cohesion over time",
+            f"Fan charts of the cohesion of each alliance over {unit} ({r.title})",
+            "Median, 25–75 % and 5–95 % of the mean tie among the members; dashed: the "
+            "trust threshold below which a defection counts as drifting apart (its "
+            "median over the runs, with its 5–95 % range shaded where it is uncertain). "
+            "Ties are bounded at ±1: a band pressed against +1 means the ties are "
+            "saturated (as friendly as the model allows), not still growing.",
+            lambda: plots.cohesion_fan(r),
+        ),
+    ]
+
+
 def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
     """The figures of one scenario, in reading order."""
     unit, _ = plots.time_unit(r)
-    focal = r.focal or ""
-    entries = []
-    if r.alliances:
-        entries += [
-            FigureEntry(
-                f"{prefix}-fates",
-                "Fate of the focal alliance",
-                f"Bar chart: probability that {focal} holds, ends with a stab in the back "
-                f"(by each defector) or drifts apart, with 95 % intervals ({r.title})",
-                "Bars: share of replicates; whiskers: 95 % Wilson intervals.",
-                lambda: plots.fate_chart(r),
-            ),
-            FigureEntry(
-                f"{prefix}-survival",
-                "Time until an alliance ends",
-                f"Kaplan-Meier survival curves of each alliance over {unit} ({r.title})",
-                "Kaplan-Meier estimate with Greenwood 95 % band; alliances that hold are "
-                "censored at the horizon.",
-                lambda: plots.survival_chart(r),
-            ),
-            FigureEntry(
-                f"{prefix}-cohesion",
-                "Cohesion over time",
-                f"Fan charts of the cohesion of each alliance over {unit} ({r.title})",
-                "Median, 25–75 % and 5–95 % of the mean tie among the members; dashed: the "
-                "trust threshold below which a defection counts as drifting apart (its "
-                "median over the runs, with its 5–95 % range shaded where it is uncertain). "
-                "Ties are bounded at ±1: a band pressed against +1 means the ties are "
-                "saturated (as friendly as the model allows), not still growing.",
-                lambda: plots.cohesion_fan(r),
-            ),
-        ]
+    entries = _alliance_figures(r, prefix, unit) if r.alliances else []
     entries += [
         FigureEntry(
             f"{prefix}-blocs",
