@@ -14,9 +14,9 @@ today — is one self-contained file made the same way:
 Rules the kit enforces: a Content-Security-Policy that forbids scripts and every network request
 (figures are PNG data URIs); every string escaped (:func:`esc`); tables that wrap inside the page;
 figure cards that link to their PNG file beside the page and show each figure at the size it was
-drawn: a figure is rendered at most :data:`MAX_PX` pixels wide (its resolution lowered to fit, never
-its fonts enlarged by stretching), takes half the page when it fits there and the whole width
-otherwise, and is never shown wider than its natural width.
+drawn: a figure is rendered at most :data:`~sim.present.page_figures.MAX_PX` pixels wide (its
+resolution lowered to fit, never its fonts enlarged by stretching), takes half the page when it
+fits there and the whole width otherwise, and is never shown wider than its natural width.
 
 A page is built from computed summaries — numbers, small tables, figure-drawing callables — never
 from a result folder: the code that reads data and the code that lays out a page stay apart.
@@ -347,7 +347,7 @@ class Page:
     def figure(self, entry: FigureEntry) -> str:
         """A figure's card, to be put anywhere in the page's parts: a placeholder now, the card
         (image, title, caption, link to its PNG file) when the page is written, once every figure
-        has been drawn (in parallel, :func:`draw_pngs`)."""
+        has been drawn (in parallel, :func:`~sim.present.page_figures.draw_pngs`)."""
         self.pending.append(entry)
         return f"{_SLOT}{len(self.pending) - 1}{_SLOT}"
 
