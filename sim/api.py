@@ -528,7 +528,7 @@ def vulnerability(result: PolicyResults, policy: int | None = None, **options) -
 
     See Also
     --------
-    discover, sim.analysis.levers.vulnerability
+    discover, sim.analysis.policy_tables.vulnerability
 
     Examples
     --------
@@ -537,7 +537,7 @@ def vulnerability(result: PolicyResults, policy: int | None = None, **options) -
     >>> box = sim.vulnerability(result, min_coverage=0.3, max_qp=0.2)
     >>> box.boxes[0].limits
     """
-    from sim.analysis.levers import vulnerability as failures
+    from sim.analysis.policy_tables import vulnerability as failures
 
     return failures(result, policy, **options)
 

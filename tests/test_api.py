@@ -28,7 +28,7 @@ ENTRY_POINTS = {  # the flat name -> the function it calls
     "discover": "sim.analysis.discovery.discover",
     "levers": "sim.analysis.levers.evaluate",
     "optimize": "sim.analysis.optimize.optimize",
-    "vulnerability": "sim.analysis.levers.vulnerability",
+    "vulnerability": "sim.analysis.policy_tables.vulnerability",
     "calibrate": "sim.analysis.calibration.calibrate",
     "score": "sim.analysis.calibration.score_scenarios",
 }

@@ -11,6 +11,7 @@ import pytest
 from sim.analysis.outcomes import fate_table
 from sim.cli import main
 from sim.present import page as page_kit
+from sim.present import page_figures
 from sim.present.text import format_fate_table
 from sim.run import replicate_table
 from sim.run.store import load_results
@@ -79,7 +80,7 @@ def test_figures_drawn_in_worker_processes_are_the_same_figures(folder):
 
     r = digested(load_results(folder[0]))
     draws = [e.draw for e in scenario_figures(r, "t")][:4]
-    assert page_kit.draw_pngs(draws, workers=2) == page_kit.draw_pngs(draws, workers=1)
+    assert page_figures.draw_pngs(draws, workers=2) == page_figures.draw_pngs(draws, workers=1)
 
 
 def test_delta_and_prim_on_a_big_folder_run_on_a_stated_sample(folder, monkeypatch, tmp_path):
@@ -113,7 +114,8 @@ def test_no_text_takes_a_figures_place(tmp_path):
     slot = "\x000\x00"
     page = page_kit.Page(tmp_path / "p.html", f"title {slot}")
     page.answer(page_kit.esc(f"answer {slot}"))
-    page.add(page_kit.esc(f"text {slot}") + page.figures([page_kit.FigureEntry("k", "T", "alt", "c", draw)]))
+    entry = page_figures.FigureEntry("k", "T", "alt", "c", draw)
+    page.add(page_kit.esc(f"text {slot}") + page.figures([entry]))
     written = page.write().read_text(encoding="utf-8")
     assert written.count("<figure") == 1 and "\x00" not in written
     assert written.count("\ufffd0\ufffd") == 4  # the title twice (head and h1), answer, text

@@ -107,7 +107,7 @@ MODES = {
     "discover-levers": (
         ["discover", "{levers}"],
         [
-            "sim.analysis.levers.vulnerability",
+            "sim.analysis.policy_tables.vulnerability",
             "sim.analysis.levers.load_policy_results",
             "sim.present.exploration.write_discovery",
         ],
@@ -118,8 +118,8 @@ MODES = {
         ["levers", "policy"],
         [
             "sim.analysis.levers.evaluate",
-            "sim.analysis.levers.lever_importance",
-            "sim.analysis.levers.vulnerability",
+            "sim.analysis.policy_tables.lever_importance",
+            "sim.analysis.policy_tables.vulnerability",
             "sim.present.policy_pages.write_policy_report",
         ],
     ),
@@ -168,7 +168,7 @@ SENS = "sim.analysis.sensitivity.run_sensitivity"
 OVER = "sim.analysis.over_time.sobol_over_time"
 GIVEN = "sim.analysis.given_data.given_data"
 DISCOVER = "sim.analysis.discovery.discover"
-VULNERABLE = "sim.analysis.levers.vulnerability"
+VULNERABLE = "sim.analysis.policy_tables.vulnerability"
 EVALUATE = "sim.analysis.levers.evaluate"
 OPTIMIZE = "sim.analysis.optimize.optimize"
 SCORE = "sim.analysis.calibration.score_scenarios"

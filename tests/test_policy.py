@@ -8,13 +8,8 @@ import pandas as pd
 import pytest
 
 from sim import cli
-from sim.analysis.levers import (
-    PolicyError,
-    choose_policies,
-    evaluate,
-    load_policy_results,
-    vulnerability,
-)
+from sim.analysis.levers import PolicyError, choose_policies, evaluate, load_policy_results
+from sim.analysis.policy_tables import vulnerability
 from sim.spec.scenario import load_scenario
 from tests.conftest import DATA, ROOT
 
@@ -261,7 +256,7 @@ def test_lever_importance_on_the_planted_grid(planted_grid):
     """On the planted grid (orthogonal levers, common random numbers) the decoy, which no force
     reads, has exactly no coefficient on P(holds), and warmth carries it; on the decoy's own cost
     (|decoy|, symmetric around 0) the linear coefficient vanishes too, which R^2 = 0 flags."""
-    from sim.analysis.levers import lever_importance
+    from sim.analysis.policy_tables import lever_importance
 
     imp = lever_importance(planted_grid).set_index(["metric", "lever"])
     assert abs(imp.loc[("holds", "decoy"), "src"]) < 1e-12

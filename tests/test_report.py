@@ -11,7 +11,8 @@ import pytest
 
 import sim
 from sim.analysis.outcomes import fate_table
-from sim.present.report import esc, write_report
+from sim.present.page import esc
+from sim.present.report import write_report
 from sim.vocabulary import FATE_DEFINITIONS
 
 EVIL = "<script>alert(1)</script>"

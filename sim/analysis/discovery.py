@@ -109,6 +109,27 @@ def _choose(trajectory: pd.DataFrame, min_coverage: float) -> int:
     return int(pick.sort_values(["res_dim", "coverage"], ascending=[True, False]).index[0])
 
 
+def _box_limits(dims: list[str], lims: pd.DataFrame, full: pd.DataFrame, qp: dict) -> pd.DataFrame:
+    """A box's restrictions, a row per restricted dimension: its limits, the full range and the
+    restriction's quasi-p value (the largest PRIM reports, NaN without one)."""
+    rows = []
+    for d in dims:
+        q = [v for v in qp.get(d, []) if v is not None and v >= 0]
+        rows.append(
+            {
+                "dimension": d,
+                "low": float(lims[d].iloc[0]),
+                "high": float(lims[d].iloc[1]),
+                "full_low": float(full[d].iloc[0]),
+                "full_high": float(full[d].iloc[1]),
+                "qp": float(max(q)) if q else math.nan,
+            }
+        )
+    return pd.DataFrame(rows, columns=["dimension", "low", "high", "full_low", "full_high", "qp"]).set_index(
+        "dimension"
+    )
+
+
 def prim_boxes(
     x: pd.DataFrame,
     y: np.ndarray,
@@ -160,22 +181,7 @@ def prim_boxes(
         lims = box.box_lims[i]
         dims = [c for c in x.columns if not np.all(lims[c].to_numpy() == full[c].to_numpy())]
         qp = box.p_values[i] if i < len(box.p_values) else {}
-        rows = []
-        for d in dims:
-            q = [v for v in qp.get(d, []) if v is not None and v >= 0]
-            rows.append(
-                {
-                    "dimension": d,
-                    "low": float(lims[d].iloc[0]),
-                    "high": float(lims[d].iloc[1]),
-                    "full_low": float(full[d].iloc[0]),
-                    "full_high": float(full[d].iloc[1]),
-                    "qp": float(max(q)) if q else math.nan,
-                }
-            )
-        limits = pd.DataFrame(
-            rows, columns=["dimension", "low", "high", "full_low", "full_high", "qp"]
-        ).set_index("dimension")
+        limits = _box_limits(dims, lims, full, qp)
         row = traj.loc[i]
         coverage, density, mass, n, k = (
             float(row.coverage),

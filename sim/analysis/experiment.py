@@ -271,29 +271,10 @@ def _levels(values: np.ndarray, design: str, bins: int) -> tuple[np.ndarray, np.
     return index, mids
 
 
-def tabulate(directory: Path) -> Experiment:
-    """Tables of a stored experiment: the fates at each point, main effects, interactions, PRIM."""
-    from sim.analysis.discovery import AnalysisError, discover
-    from sim.run.store import load_results
-    from sim.spec.scenario import stored_scenario
-
-    results = load_results(directory)
-    manifest_settings = results.manifest.get("settings", {})
-    if manifest_settings.get("kind") != "experiment":
-        raise InputError(f"{directory}: not an experiment folder (its manifest records no kind = experiment)")
-    scenario = stored_scenario(results.manifest["scenario"])
-    factors = [Factor(p, tuple(v)) for p, v in manifest_settings["factors"].items()]
-    design = manifest_settings["design"]
-    alliance = manifest_settings["alliance"]
-    R = int(manifest_settings["replicates"])
-    P = int(manifest_settings["points"])
-    paths = [f.path for f in factors]
-    reps = results.replicates
-    point = reps[POINT].to_numpy(np.int64)
-    replicate = reps[REPLICATE].to_numpy(np.int64)
-    fate = reps[fate_column(alliance)].to_numpy()
-    # the design's own values (the table holds them in float32, as every sampled value)
-    pts = design_points(factors, design, P if design == "lhs" else None, int(manifest_settings["seed"]))
+def _fate_table(
+    point: np.ndarray, fate: np.ndarray, P: int, pts: pd.DataFrame, paths: list[str]
+) -> pd.DataFrame:
+    """Each fate's share at each point of the design, with its Wilson interval and count."""
     rows = []
     per_point = np.bincount(point, minlength=P)
     for f_word in FATES:
@@ -311,12 +292,12 @@ def tabulate(directory: Path) -> Experiment:
                     "count": int(counts[i]),
                 }
             )
-    table = pd.DataFrame(rows)
-    holds = (fate == Fate.HOLDS.word).astype(np.float64)
-    grid = np.full((P, R), np.nan)  # P(holds) of replicate r at point p: 0 or 1
-    grid[point, replicate] = holds
-    bins = min(4, max(2, P // 4))
-    level_of = {f.path: _levels(pts[f.path].to_numpy(), design, bins) for f in factors}
+    return pd.DataFrame(rows)
+
+
+def _main_effects(factors, level_of, point, holds, grid, design: str) -> tuple[list[dict], list[dict]]:
+    """P(holds) at each level of each factor, and each factor's effect from its first level to its
+    last (paired by replicate on a full grid)."""
     main, effects = [], []
     for f in factors:
         index, levels = level_of[f.path]
@@ -354,6 +335,12 @@ def tabulate(directory: Path) -> Experiment:
                 "paired": paired,
             }
         )
+    return main, effects
+
+
+def _interactions(factors, level_of, point, holds, grid, design: str) -> tuple[list[dict], list[dict]]:
+    """Each pair of factors' interaction contrast (on a full grid) and P(holds) in each cell of
+    their levels."""
     inter, cells = [], []
     for fa, fb in itertools.combinations(factors, 2):
         ia, la = level_of[fa.path]
@@ -385,6 +372,40 @@ def tabulate(directory: Path) -> Experiment:
             contrast = (corner(a1, b1) - corner(0, b1)) - (corner(a1, 0) - corner(0, 0))
             d, lo, hi = _paired(contrast)
             inter.append({"a": fa.path, "b": fb.path, "contrast": d, "low": lo, "high": hi})
+    return inter, cells
+
+
+def tabulate(directory: Path) -> Experiment:
+    """Tables of a stored experiment: the fates at each point, main effects, interactions, PRIM."""
+    from sim.analysis.discovery import AnalysisError, discover
+    from sim.run.store import load_results
+    from sim.spec.scenario import stored_scenario
+
+    results = load_results(directory)
+    manifest_settings = results.manifest.get("settings", {})
+    if manifest_settings.get("kind") != "experiment":
+        raise InputError(f"{directory}: not an experiment folder (its manifest records no kind = experiment)")
+    scenario = stored_scenario(results.manifest["scenario"])
+    factors = [Factor(p, tuple(v)) for p, v in manifest_settings["factors"].items()]
+    design = manifest_settings["design"]
+    alliance = manifest_settings["alliance"]
+    R = int(manifest_settings["replicates"])
+    P = int(manifest_settings["points"])
+    paths = [f.path for f in factors]
+    reps = results.replicates
+    point = reps[POINT].to_numpy(np.int64)
+    replicate = reps[REPLICATE].to_numpy(np.int64)
+    fate = reps[fate_column(alliance)].to_numpy()
+    # the design's own values (the table holds them in float32, as every sampled value)
+    pts = design_points(factors, design, P if design == "lhs" else None, int(manifest_settings["seed"]))
+    table = _fate_table(point, fate, P, pts, paths)
+    holds = (fate == Fate.HOLDS.word).astype(np.float64)
+    grid = np.full((P, R), np.nan)  # P(holds) of replicate r at point p: 0 or 1
+    grid[point, replicate] = holds
+    bins = min(4, max(2, P // 4))
+    level_of = {f.path: _levels(pts[f.path].to_numpy(), design, bins) for f in factors}
+    main, effects = _main_effects(factors, level_of, point, holds, grid, design)
+    inter, cells = _interactions(factors, level_of, point, holds, grid, design)
     disc, note = None, ""
     try:
         disc = discover(results, Fate.STAB.word, alliance, include=paths)

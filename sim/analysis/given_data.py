@@ -231,6 +231,39 @@ class GivenDataResult:
         )
 
 
+def _checked(results, method: str, alliance: str | None) -> str:
+    """The alliance analysed (default: the focal one), the method and the alliance refused in one
+    line when unknown."""
+    if method not in METHODS:
+        raise InputError(
+            f"--method: expected one of {', '.join(METHODS)} for a result directory, got {method!r}"
+        )
+    alliance = alliance or results.focal or (results.alliances[0] if results.alliances else "")
+    if not alliance or alliance not in results.alliances:
+        raise InputError(
+            f"--alliance: expected one of {', '.join(results.alliances) or '(none)'}, got {alliance!r}"
+        )
+    return alliance
+
+
+def _inputs(results, table: pd.DataFrame, cols: list[str], seed: int, dummies: int):
+    """The inputs: the sampled values that vary, then the dummies (seeded permutations of them);
+    the varying values' names and how many they are."""
+    X = table[cols].to_numpy(np.float64)
+    keep = X.std(axis=0) > 0
+    if not keep.any():
+        raise InputError(
+            f"{results.directory}: no sampled parameter varies across the replicates; "
+            "expected a run of a scenario with uncertain values (not --point)"
+        )
+    names = [c[len(PARAM_PREFIX) :] for c, k in zip(cols, keep) if k]
+    real = X[:, keep]
+    rng = np.random.default_rng(seed)
+    D = real.shape[1]
+    X = np.column_stack([real] + [rng.permutation(real[:, j % D]) for j in range(max(dummies, 2))])
+    return X, names, D
+
+
 def given_data(
     results,
     method: str = "delta",
@@ -264,31 +297,12 @@ def given_data(
         seeded with ``seed`` (:func:`sim.analysis.digest.sampled`; default
         :data:`sim.analysis.digest.SAMPLE_SIZE`); ``settings["sample"]`` then says which.
     """
-    if method not in METHODS:
-        raise InputError(
-            f"--method: expected one of {', '.join(METHODS)} for a result directory, got {method!r}"
-        )
-    alliance = alliance or results.focal or (results.alliances[0] if results.alliances else "")
-    if not alliance or alliance not in results.alliances:
-        raise InputError(
-            f"--alliance: expected one of {', '.join(results.alliances) or '(none)'}, got {alliance!r}"
-        )
+    alliance = _checked(results, method, alliance)
     started = time.perf_counter()
     results = sampled_if_big(results, sample_size, seed)
     cols = [c for c in results.columns if c.startswith(PARAM_PREFIX)]
     table = results.read(cols + [fate_column(alliance), end_step_column(alliance)])
-    X = table[cols].to_numpy(np.float64)
-    keep = X.std(axis=0) > 0
-    if not keep.any():
-        raise InputError(
-            f"{results.directory}: no sampled parameter varies across the replicates; "
-            "expected a run of a scenario with uncertain values (not --point)"
-        )
-    names = [c[len(PARAM_PREFIX) :] for c, k in zip(cols, keep) if k]
-    real = X[:, keep]
-    rng = np.random.default_rng(seed)
-    D = real.shape[1]
-    X = np.column_stack([real] + [rng.permutation(real[:, j % D]) for j in range(max(dummies, 2))])
+    X, names, D = _inputs(results, table, cols, seed, dummies)
     fate = table[fate_column(alliance)].to_numpy()
     end = table[end_step_column(alliance)].to_numpy(np.int64)
     T = results.steps
@@ -341,16 +355,11 @@ def given_data(
         indices,
         over_time,
         {
-            "replicates": len(table),
-            "parameters": len(names) - 1,
-            "seconds": time.perf_counter() - started,
-            "directory": str(results.directory),
-            "times": [int(t) for t in grid],
-            "seed": seed,
+            **dict(replicates=len(table), parameters=len(names) - 1, seconds=time.perf_counter() - started),
+            **dict(directory=str(results.directory), times=[int(t) for t in grid], seed=seed),
             "slices": slices if method == "pawn" else None,
             "classes": classes if method == "delta" else None,
-            "dummies": max(dummies, 2),
-            "noise_z": z,
+            **dict(dummies=max(dummies, 2), noise_z=z),
             **sample_settings(results),
         },
         pd.DataFrame(noise).T,

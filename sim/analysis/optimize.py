@@ -301,58 +301,160 @@ def optimize(
     if not names:
         raise PolicyError("the scenario declares no [levers]" + (f" owned by {owner!r}" if owner else ""))
     world_values = sample_worlds(scenario, worlds, seed)
-    sq = status_quo(scenario)
-    sign = obj.sign
+    key = {
+        "scenario": scenario.digest() if out is not None else None,
+        **dict(worlds=worlds, replicates=replicates, seed=seed, statistic=statistic, owner=owner),
+        **dict(population=population, levers=names, engine=engine, chunk_size=chunk_size),
+    }
+    log = _generation_log(out, key, resume)
+    executor, own_pool = _search_pool(executor, workers)
+    search = _Search(
+        scenario, obj, names, status_quo(scenario), statistic, replicates, chunk_size, workers, executor
+    )
+    search.progress, search.engine = progress, engine
     generation = [0]
-    log = None
-    if out is not None:  # every finished generation is kept, so that --resume can finish the search
-        from sim.analysis.search_log import GenerationLog
+    problem = _levers_problem(platypus, search)
+    random.seed(seed)  # Platypus draws from the random module
+    evaluator = _one_design(platypus, search, problem, log, generation, world_values, seed)
+    algorithm = platypus.NSGAII(problem, population_size=population, evaluator=evaluator)
+    lo, hi = natural_range(scenario, obj)
+    uniform = np.random.default_rng([seed, 0x4856]).random((HV_SAMPLES, len(obj.names)))  # "HV"
+    rows: list[dict] = []
+    start = time.perf_counter()
+    after = _recorder(platypus, search, (lo, hi, uniform), rows, generation, start, on_generation)
+    try:
+        algorithm.run(evaluations, callback=after)
+        pareto = _pareto(search, platypus.nondominated(algorithm.result))
+        sq_in, (M, X), fresh_seed = _fresh_check(search, pareto, world_values, worlds, seed)
+    finally:
+        if own_pool is not None:
+            own_pool.shutdown(wait=True, cancel_futures=True)
+    fresh, fresh_se = summarise(M, obj.sign, statistic), statistic_se(X, obj.sign, statistic, seed=seed)
+    sq_row = _with_fresh(search, pareto, sq_in, fresh, fresh_se)
+    rob = robustness(M, obj.sign, obj.threshold, replicates=X, seed=seed)
+    settings = {
+        **dict(seed=seed, evaluations=algorithm.nfe, population=population, worlds=worlds),
+        **dict(replicates=replicates, steps=scenario.run.steps, owner=owner, statistic=statistic),
+        **dict(levers=names, fresh_seed=fresh_seed),
+        **_robustness_settings(len(obj.names), rob),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    result = SearchResults(scenario, obj, pareto, pd.DataFrame(rows), settings, sq_row)
+    if out is not None:
+        result.write(Path(out))
+    return result
 
-        key = {
-            "scenario": scenario.digest(),
-            **dict(worlds=worlds, replicates=replicates, seed=seed, statistic=statistic, owner=owner),
-            **dict(population=population, levers=names, engine=engine, chunk_size=chunk_size),
-        }
-        log = GenerationLog(out, key, resume=resume)
-    elif resume:
-        raise PolicyError("resume=True: expected the folder of the interrupted search (out=...)")
 
-    def decode(us: np.ndarray) -> dict[str, np.ndarray]:
-        out = {n: np.full(len(us), v) for n, v in sq.items()}
-        for k, n in enumerate(names):
-            out[n] = from_unit(scenario.levers[n], us[:, k])
+@dataclass
+class _Search:
+    """What every step of a search shares: the scenario, its objectives, the levers searched, the
+    status quo and how a set of policies is run."""
+
+    scenario: Scenario
+    obj: Objectives
+    names: list[str]
+    sq: dict[str, float]
+    statistic: str
+    replicates: int
+    chunk_size: int
+    workers: int | None
+    executor: object
+    progress: bool = True
+    engine: str = "numpy"
+
+    def decode(self, us: np.ndarray) -> dict[str, np.ndarray]:
+        """Policies from points of the unit cube (a lever not searched at its status quo)."""
+        out = {n: np.full(len(us), v) for n, v in self.sq.items()}
+        for k, n in enumerate(self.names):
+            out[n] = from_unit(self.scenario.levers[n], us[:, k])
         return out
+
+    def run(self, policies: dict[str, np.ndarray], on: dict[str, np.ndarray], run_seed: int, desc: str, **kw):
+        """The metrics of ``policies`` on the worlds ``on`` (:func:`sim.analysis.levers.simulate`)."""
+        return simulate(
+            self.scenario,
+            self.obj,
+            policies,
+            on,
+            replicates=self.replicates,
+            seed=run_seed,
+            chunk_size=self.chunk_size,
+            workers=self.workers,
+            executor=self.executor,
+            progress=self.progress,
+            desc=desc,
+            engine=self.engine,
+            **kw,
+        )
+
+
+def _generation_log(out, key: dict, resume: bool):
+    """The log of the search's finished generations in ``out`` (so that ``resume`` can finish an
+    interrupted search), or ``None`` without a folder."""
+    if out is None:
+        if resume:
+            raise PolicyError("resume=True: expected the folder of the interrupted search (out=...)")
+        return None
+    from sim.analysis.search_log import GenerationLog
+
+    return GenerationLog(out, key, resume=resume)
+
+
+def _fresh_check(search: _Search, pareto: pd.DataFrame, world_values, worlds: int, seed: int):
+    """The status quo's statistics on the search's worlds, then the metrics ``(M, X)`` of the status
+    quo and the front on fresh worlds (and the seed of their replicates)."""
+    statistic, sign, scenario = search.statistic, search.obj.sign, search.scenario
+    sq_policy = {n: np.array([v]) for n, v in search.sq.items()}
+    sq_in = summarise(search.run(sq_policy, world_values, seed, "status quo"), sign, statistic)[0]
+    fresh_worlds = sample_worlds(scenario, worlds, seed, tag=FRESH_TAG)
+    both = {
+        n: np.concatenate([[search.sq[n]], pareto[LEVER_PREFIX + n].to_numpy(dtype=float)])
+        for n in scenario.levers
+    }
+    fresh_seed = (seed + 1) % 2**63
+    return sq_in, search.run(both, fresh_worlds, fresh_seed, "fresh worlds", per_replicate=True), fresh_seed
+
+
+def _search_pool(executor, workers: int | None):
+    """The executor for the whole search and the pool this search owns (``None`` when given one).
+
+    One pool for the whole search: a new process pool per generation would pay its start-up
+    (interpreters importing numpy) fifty times over."""
+    if executor is not None:
+        return executor, None
+    import os
+
+    from sim.run.executors import local_executor
+
+    size = (os.cpu_count() or 1) if workers is None else workers
+    if size > 1:
+        pool = local_executor(size)
+        return pool, pool
+    return None, None
+
+
+def _levers_problem(platypus, search: _Search):
+    """The Platypus problem of the search: a variable per lever in [0, 1], an objective per metric
+    (its values handed over by the evaluator before Platypus asks for them)."""
 
     class Levers(platypus.Problem):
         def __init__(self):
-            super().__init__(len(names), len(obj.names))
+            super().__init__(len(search.names), len(search.obj.names))
             self.types[:] = platypus.Real(0.0, 1.0)
             self.directions[:] = [
-                platypus.Direction.MAXIMIZE if s > 0 else platypus.Direction.MINIMIZE for s in sign
+                platypus.Direction.MAXIMIZE if s > 0 else platypus.Direction.MINIMIZE for s in search.obj.sign
             ]
             self.pending: dict[int, list[float]] = {}
 
         def evaluate(self, solution):
             solution.objectives[:] = self.pending.pop(id(solution))
 
-    problem = Levers()
+    return Levers()
 
-    def run(policies: dict[str, np.ndarray], on: dict[str, np.ndarray], run_seed: int, desc: str, **kw):
-        return simulate(
-            scenario,
-            obj,
-            policies,
-            on,
-            replicates=replicates,
-            seed=run_seed,
-            chunk_size=chunk_size,
-            workers=workers,
-            executor=executor,
-            progress=progress,
-            desc=desc,
-            engine=engine,
-            **kw,
-        )
+
+def _one_design(platypus, search: _Search, problem, log, generation: list[int], world_values, seed: int):
+    """The Platypus evaluator that runs all of a generation's solutions as one design (or takes
+    them from the log of an interrupted search)."""
 
     class OneDesign(platypus.Evaluator):
         """All of a generation's solutions as one design."""
@@ -363,8 +465,8 @@ def optimize(
             us = np.array([[float(v) for v in job.solution.variables] for job in jobs])
             values = log.get(generation[0], us) if log is not None else None
             if values is None:
-                M = run(decode(us), world_values, seed, f"generation {generation[0]}")
-                values = summarise(M, sign, statistic)
+                M = search.run(search.decode(us), world_values, seed, f"generation {generation[0]}")
+                values = summarise(M, search.obj.sign, search.statistic)
                 if log is not None:
                     log.put(generation[0], us, values)
             for job, v in zip(jobs, values):
@@ -372,28 +474,20 @@ def optimize(
                 job.run()
             return jobs
 
-    own_pool = None
-    if executor is None:
-        # one pool for the whole search: a new process pool per generation would pay its start-up
-        # (interpreters importing numpy) fifty times over
-        import os
+    return OneDesign()
 
-        from sim.run.executors import local_executor
 
-        size = (os.cpu_count() or 1) if workers is None else workers
-        if size > 1:
-            executor = own_pool = local_executor(size)
-    random.seed(seed)  # Platypus draws from the random module
-    algorithm = platypus.NSGAII(problem, population_size=population, evaluator=OneDesign())
-    lo, hi = natural_range(scenario, obj)
-    uniform = np.random.default_rng([seed, 0x4856]).random((HV_SAMPLES, len(obj.names)))  # "HV"
-    rows = []
-    start = time.perf_counter()
+def _recorder(
+    platypus, search: _Search, scale, rows: list[dict], generation: list[int], start: float, on_generation
+):
+    """The callback that counts a generation and records its row of the convergence table (the
+    front's size and hypervolume), handing it to ``on_generation``."""
+    lo, hi, uniform = scale
 
     def after(alg):
         generation[0] += 1
         front = platypus.nondominated(alg.result)
-        points = scaled(np.array([list(x.objectives) for x in front], dtype=float), sign, lo, hi)
+        points = scaled(np.array([list(x.objectives) for x in front], dtype=float), search.obj.sign, lo, hi)
         hv, hv_se = hypervolume(points, uniform) if front else (0.0, 0.0)
         row = {
             "generation": generation[0],
@@ -407,74 +501,50 @@ def optimize(
         if on_generation is not None:
             on_generation(row)
 
-    try:
-        algorithm.run(evaluations, callback=after)
-        front = platypus.nondominated(algorithm.result)
-        us = np.array([[float(v) for v in s.variables] for s in front])
-        policies = decode(us)
-        pareto = pd.DataFrame({LEVER_PREFIX + n: policies[n] for n in scenario.levers})
-        for k, n in enumerate(obj.names):
-            pareto[METRIC_PREFIX + n] = [float(s.objectives[k]) for s in front]
-        levers = [LEVER_PREFIX + n for n in scenario.levers]
-        pareto = pareto.drop_duplicates(subset=levers).reset_index(drop=True)
-        first = METRIC_PREFIX + obj.names[0]
-        pareto = pareto.sort_values(
-            [first, *levers], ascending=[sign[0] < 0, *[True] * len(levers)], kind="stable"
-        ).reset_index(drop=True)
-        # the status quo on the search's worlds, then it and the front on fresh ones
-        sq_policy = {n: np.array([v]) for n, v in sq.items()}
-        sq_in = summarise(run(sq_policy, world_values, seed, "status quo"), sign, statistic)[0]
-        fresh_worlds = sample_worlds(scenario, worlds, seed, tag=FRESH_TAG)
-        both = {
-            n: np.concatenate([[sq[n]], pareto[LEVER_PREFIX + n].to_numpy(dtype=float)])
-            for n in scenario.levers
-        }
-        fresh_seed = (seed + 1) % 2**63
-        M, X = run(both, fresh_worlds, fresh_seed, "fresh worlds", per_replicate=True)
-        fresh = summarise(M, sign, statistic)
-        fresh_se = statistic_se(X, sign, statistic, seed=seed)
-    finally:
-        if own_pool is not None:
-            own_pool.shutdown(wait=True, cancel_futures=True)
+    return after
+
+
+def _pareto(search: _Search, front) -> pd.DataFrame:
+    """The non-dominated policies found, a row each (levers, then metrics), without duplicates,
+    sorted by the first metric from best."""
+    scenario, obj = search.scenario, search.obj
+    us = np.array([[float(v) for v in s.variables] for s in front])
+    policies = search.decode(us)
+    pareto = pd.DataFrame({LEVER_PREFIX + n: policies[n] for n in scenario.levers})
     for k, n in enumerate(obj.names):
+        pareto[METRIC_PREFIX + n] = [float(s.objectives[k]) for s in front]
+    levers = [LEVER_PREFIX + n for n in scenario.levers]
+    pareto = pareto.drop_duplicates(subset=levers).reset_index(drop=True)
+    first = METRIC_PREFIX + obj.names[0]
+    return pareto.sort_values(
+        [first, *levers], ascending=[obj.sign[0] < 0, *[True] * len(levers)], kind="stable"
+    ).reset_index(drop=True)
+
+
+def _with_fresh(search: _Search, pareto: pd.DataFrame, sq_in, fresh, fresh_se) -> pd.DataFrame:
+    """Add each policy's metrics on fresh worlds (with their errors) to ``pareto``, and return the
+    status quo's row: its levers, its metrics on the search's worlds and on the fresh ones."""
+    names, sq, levers = search.obj.names, search.sq, search.scenario.levers
+    for k, n in enumerate(names):
         pareto[FRESH_PREFIX + n] = fresh[1:, k]
         pareto[f"{FRESH_PREFIX}{n}:se"] = fresh_se[1:, k]
-    sq_row = pd.DataFrame(
+    return pd.DataFrame(
         {
-            **{LEVER_PREFIX + n: [sq[n]] for n in scenario.levers},
-            **{METRIC_PREFIX + n: [sq_in[k]] for k, n in enumerate(obj.names)},
-            **{FRESH_PREFIX + n: [fresh[0, k]] for k, n in enumerate(obj.names)},
-            **{f"{FRESH_PREFIX}{n}:se": [fresh_se[0, k]] for k, n in enumerate(obj.names)},
+            **{LEVER_PREFIX + n: [sq[n]] for n in levers},
+            **{METRIC_PREFIX + n: [sq_in[k]] for k, n in enumerate(names)},
+            **{FRESH_PREFIX + n: [fresh[0, k]] for k, n in enumerate(names)},
+            **{f"{FRESH_PREFIX}{n}:se": [fresh_se[0, k]] for k, n in enumerate(names)},
         }
     )
-    convergence = pd.DataFrame(rows)
-    rob = robustness(M, sign, obj.threshold, replicates=X, seed=seed)
-    result = SearchResults(
-        scenario,
-        obj,
-        pareto,
-        convergence,
-        {
-            "seed": seed,
-            "evaluations": algorithm.nfe,
-            "population": population,
-            "worlds": worlds,
-            "replicates": replicates,
-            "steps": scenario.run.steps,
-            "owner": owner,
-            "statistic": statistic,
-            "levers": names,
-            "fresh_seed": fresh_seed,
-            "hypervolume": "exact" if len(obj.names) <= EXACT_OBJECTIVES else "monte carlo",
-            "hypervolume_samples": HV_SAMPLES if len(obj.names) > EXACT_OBJECTIVES else None,
-            "fresh_satisficing": [float(x) for x in rob.satisficing],
-            "fresh_satisficing_se": [
-                float(x) for x in (rob.satisficing_se if rob.satisficing_se is not None else [])
-            ],
-            "seconds": round(time.perf_counter() - start, 3),
-        },
-        sq_row,
-    )
-    if out is not None:
-        result.write(Path(out))
-    return result
+
+
+def _robustness_settings(objectives_count: int, rob) -> dict:
+    """How the hypervolume was computed, and the front's satisficing shares on fresh worlds."""
+    return {
+        "hypervolume": "exact" if objectives_count <= EXACT_OBJECTIVES else "monte carlo",
+        "hypervolume_samples": HV_SAMPLES if objectives_count > EXACT_OBJECTIVES else None,
+        "fresh_satisficing": [float(x) for x in rob.satisficing],
+        "fresh_satisficing_se": [
+            float(x) for x in (rob.satisficing_se if rob.satisficing_se is not None else [])
+        ],
+    }

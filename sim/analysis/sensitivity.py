@@ -532,6 +532,27 @@ class Sensitivity:
         return df if top is None else df.head(top)
 
 
+def _factors(scenario: Scenario, include: Sequence[str] | None) -> list[Factor]:
+    """The uncertain values to vary (:func:`scenario_factors`), refused in one line when none match."""
+    factors = scenario_factors(scenario, include)
+    if not factors:
+        raise AnalysisError(
+            "no uncertain values to vary"
+            + (f" match {', '.join(include)}" if include else " in the scenario")
+        )
+    return factors
+
+
+def _unit_design(
+    method: str, factors: list[Factor], samples: int, groups: list[str] | None, levels: int, seed: int
+) -> tuple[np.ndarray, int]:
+    """The design in the unit cube and the base samples it has (Sobol's rounded up to a power of two)."""
+    if method == "sobol":
+        samples = next_power_of_two(samples)  # the Sobol' sequence is balanced at powers of two
+        return sobol_design(factors, samples, groups=groups, seed=seed), samples
+    return morris_design(factors, samples, levels=levels, seed=seed), samples
+
+
 def run_sensitivity(
     scenario: Scenario | str | Path,
     *,
@@ -584,22 +605,13 @@ def run_sensitivity(
     scenario = scenario.with_run(steps=steps)
     if method not in ("sobol", "morris"):
         raise AnalysisError(f"expected method 'sobol' or 'morris', got {method!r}")
-    factors = scenario_factors(scenario, include)
-    if not factors:
-        raise AnalysisError(
-            "no uncertain values to vary"
-            + (f" match {', '.join(include)}" if include else " in the scenario")
-        )
+    factors = _factors(scenario, include)
     alliance = pick_alliance(alliance, list(scenario.alliances), scenario.focal_alliance)
     groups = [family(f.name) for f in factors] if grouped and method == "sobol" else None
     if groups is not None and len(set(groups)) < 2:
         raise AnalysisError("grouped Sobol indices need at least two groups")
     requested = samples
-    if method == "sobol":
-        samples = next_power_of_two(samples)  # the Sobol' sequence is balanced at powers of two
-        U = sobol_design(factors, samples, groups=groups, seed=seed)
-    else:
-        U = morris_design(factors, samples, levels=levels, seed=seed)
+    U, samples = _unit_design(method, factors, samples, groups, levels, seed)
     X = to_scale(factors, U)
     t0 = time.perf_counter()
     units = len(set(groups)) if groups is not None else len(factors)
@@ -620,18 +632,14 @@ def run_sensitivity(
     indices = {}
     for out in outputs.columns:
         Y = outputs[out].to_numpy()
-        if method == "sobol":
-            indices[out] = sobol_indices(factors, Y, groups=groups, seed=seed)
-        else:
-            indices[out] = morris_indices(factors, U, Y, levels=levels, seed=seed)
+        indices[out] = (
+            sobol_indices(factors, Y, groups=groups, seed=seed)
+            if method == "sobol"
+            else morris_indices(factors, U, Y, levels=levels, seed=seed)
+        )
     settings = {
-        "samples": samples,
-        "samples_requested": requested,
-        "replicates": replicates,
-        "seed": seed,
-        "steps": scenario.run.steps,
-        "design_points": len(X),
-        "factors": len(factors),
+        **dict(samples=samples, samples_requested=requested, replicates=replicates, seed=seed),
+        **dict(steps=scenario.run.steps, design_points=len(X), factors=len(factors)),
         "groups": None if groups is None else len(set(groups)),
         "include": list(include or []),
         "levels": levels if method == "morris" else None,

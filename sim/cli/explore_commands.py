@@ -494,7 +494,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     out = args.out or args.results / "discovery"
     options.hold(out, own=("prim_*.csv", "discovery_*.html"), force=args.force, what="a discovery")
     if _is_levers_folder(args.results):
-        from sim.analysis.levers import load_policy_results, vulnerability
+        from sim.analysis.levers import load_policy_results
+        from sim.analysis.policy_tables import vulnerability
 
         options.refuse(
             args, ["outcome", "alliance"], "to the folder of 'alliance-sim levers' (its metrics decide)"

@@ -34,6 +34,13 @@ _NOT_WITH_PROJECTION = (
 
 def register(sub) -> None:
     """Add the group's commands to the sub-parsers ``sub``."""
+    _register_score(sub)
+    _register_calibrate(sub)
+    _register_backtest(sub)
+
+
+def _register_score(sub) -> None:
+    """``score``: rank scenarios by the probability each gave the record."""
     p = options.command(
         sub,
         "score",
@@ -65,6 +72,9 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="write into a folder that holds other files")
     options.add_progress(p)
 
+
+def _register_calibrate(sub) -> None:
+    """``calibrate``: condition a scenario on the record and write its posterior."""
     p = options.command(
         sub,
         "calibrate",
@@ -97,6 +107,9 @@ def register(sub) -> None:
     options.add_progress(p)
     options.add_report_switch(p, "do not write report.html (with the projection to the scenario's horizon)")
 
+
+def _register_backtest(sub) -> None:
+    """``backtest``: calibrate up to a date and score the predictions of what came after."""
     p = options.command(
         sub,
         "backtest",

@@ -126,7 +126,8 @@ def _add_worlds(p, *, worlds: int, replicates: int) -> None:
 
 def cmd_levers(args: argparse.Namespace) -> int:
     """`levers`: evaluate policies on common worlds and write their robustness."""
-    from sim.analysis.levers import evaluate, lever_importance, vulnerability
+    from sim.analysis.levers import evaluate
+    from sim.analysis.policy_tables import lever_importance, vulnerability
 
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")

@@ -325,6 +325,42 @@ def probability_html(cal: Calibration) -> str:
 
 
 @all_or_nothing()  # a failure leaves none of its files
+def _dates_section(page, cal: Calibration) -> None:
+    """The date-by-date section of an SMC² calibration: its table and the effective sample size."""
+    from sim.present.page import table_html
+    from sim.present.page_figures import FigureEntry
+
+    ess = FigureEntry(
+        "ess",
+        "Effective sample size at each date",
+        "the parameter particles' ESS after each date and the lowest before a move",
+        "Circles: ESS after the date's readings and moves; triangles: the lowest before a "
+        "resample-move; dotted: half the particles, below which they are resampled and moved.",
+        lambda: ess_figure(cal),
+    )
+    page.section("Date by date", table_html(dates_frame(cal)) + page.figures([ess]))
+
+
+def _moved_section(page, cal: Calibration) -> None:
+    """What the record moved: each value with its claims and which way the record reads them."""
+    from sim.present.page import table_html
+    from sim.present.page_figures import FigureEntry
+
+    entry = FigureEntry(
+        "moved",
+        "Prior and posterior of the values the record moved",
+        "histograms of prior and posterior draws",
+        "Two-sample Kolmogorov-Smirnov test at level 0.001 against the prior draws (the posterior's "
+        "size taken as its effective draws).",
+        lambda: moved_figure(cal),
+    )
+    page.section(
+        "What the record moved",
+        "<p>Each value the record moved, with the claims it rests on and which way the "
+        "record reads them.</p>" + table_html(claim_reading(cal)) + page.figures([entry]),
+    )
+
+
 def write_history_report(
     cal: Calibration,
     path: str | Path,
@@ -334,7 +370,7 @@ def write_history_report(
 ) -> Path:
     """Write the self-contained HTML page of a calibration (the page kit's rules: answer first with
     its intervals, a glossary, figures as PNG, no script, every string escaped)."""
-    from sim.present.page import FigureEntry, Page, esc, table_html
+    from sim.present.page import Page, esc, table_html
 
     r = cal.record
     drawn = f"{cal.ensemble.n:,} prior replicates" if cal.method == "rejection" else "SMC²"
@@ -359,28 +395,8 @@ def write_history_report(
     )
     page.section("How probable the record was", probability_html(cal))
     if cal.smc is not None:
-        ess = FigureEntry(
-            "ess",
-            "Effective sample size at each date",
-            "the parameter particles' ESS after each date and the lowest before a move",
-            "Circles: ESS after the date's readings and moves; triangles: the lowest before a "
-            "resample-move; dotted: half the particles, below which they are resampled and moved.",
-            lambda: ess_figure(cal),
-        )
-        page.section("Date by date", table_html(dates_frame(cal)) + page.figures([ess]))
-    entry = FigureEntry(
-        "moved",
-        "Prior and posterior of the values the record moved",
-        "histograms of prior and posterior draws",
-        "Two-sample Kolmogorov-Smirnov test at level 0.001 against the prior draws (the posterior's "
-        "size taken as its effective draws).",
-        lambda: moved_figure(cal),
-    )
-    page.section(
-        "What the record moved",
-        "<p>Each value the record moved, with the claims it rests on and which way the "
-        "record reads them.</p>" + table_html(claim_reading(cal)) + page.figures([entry]),
-    )
+        _dates_section(page, cal)
+    _moved_section(page, cal)
     if cal.correlations:
         corr = pd.DataFrame(cal.correlations, columns=["value", "with", "Spearman rank correlation"])
         page.section(

@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 from sim.analysis.noise import runs_to_separate, within_noise
 from sim.files import atomic_write
 from sim.present import plots
-from sim.present.page import FigureEntry, Page, esc, minus, noise_badge, pct, pp, table_html, titled
+from sim.present.page import Page, esc, minus, noise_badge, pct, pp, table_html, titled
+from sim.present.page_figures import FigureEntry
 from sim.vocabulary import FATE_LABELS, FATES
 
 #: what the experiment writes beside its result store
@@ -117,6 +118,82 @@ def answer(e) -> str:
     return text
 
 
+def _figures(e) -> list[FigureEntry]:
+    """The experiment's figures: the main effects, then one per pair of factors."""
+    figures = [
+        FigureEntry(
+            "main_effects",
+            "Main effects",
+            "P(holds) against the levels of each factor",
+            "Points: share of runs that hold at each level, pooled over the other factors; bars: 95 % "
+            "Wilson intervals.",
+            lambda: main_effects_figure(e),
+        )
+    ]
+    for a, b in itertools.combinations(e.paths, 2):
+        figures.append(
+            FigureEntry(
+                f"interaction_{len(figures)}",
+                f"{a} × {b}",
+                f"P(holds) against {a}, one line per value of {b}",
+                "Lines that are not parallel show an interaction; bars: 95 % Wilson intervals"
+                + ("" if e.design == "full" else "; values grouped into equal-count bins"),
+                functools.partial(interaction_figure, e, a, b),
+            )
+        )
+    return figures
+
+
+def _effects_table(e) -> str:
+    """Each factor's change in P(holds) from its first to its last level, with its interval and
+    whether it is told from noise (or the runs per point that would tell it)."""
+    rows: list[dict] = []
+    for r in e.effects.itertuples():
+        verdict = "yes"
+        if within_noise(r.low, r.high):
+            need = runs_to_separate(r.diff, (r.high - r.low) / 2, e.replicates)
+            verdict = noise_badge() + (f" about {need:,} runs per point" if need else "")
+        rows.append(
+            {
+                "factor": esc(_words(r.factor)),
+                "from → to": minus(f"{r._2:.4g} → {r.to:.4g}"),
+                "change in P(holds)": pp(r.diff),
+                "95 % interval": f"{pp(r.low)} to {pp(r.high)}" + ("" if r.paired else " (unpaired)"),
+                "told from noise?": verdict,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    return table_html(frame, html_columns=list(frame.columns))
+
+
+def _interactions_table(e) -> str:
+    """Each pair of factors' interaction contrast, paired by run, with its interval."""
+    rows = []
+    for r in e.interactions.itertuples():
+        rows.append(
+            {
+                "factors": esc(f"{r.a} × {r.b}"),
+                "interaction contrast": pp(r.contrast),
+                "paired 95 % interval": f"{pp(r.low)} to {pp(r.high)}",
+                "told from noise?": noise_badge() if within_noise(r.low, r.high) else "yes",
+            }
+        )
+    frame = pd.DataFrame(rows)
+    return table_html(frame, html_columns=list(frame.columns))
+
+
+def _points_table(e) -> str:
+    """The share of each fate at each point of the design, with its 95 % interval."""
+    rows = []
+    for _, group in e.table.groupby("point", sort=True):
+        first = group.iloc[0]
+        row = {"point": int(first.point), **{p: f"{first[p]:.4g}" for p in e.paths}}
+        for r in group.itertuples():
+            row[FATE_LABELS[FATES.index(r.fate)]] = f"{pct(r.p)} ({pct(r.low)}–{pct(r.high)})"
+        rows.append(row)
+    return table_html(pd.DataFrame(rows))
+
+
 def write_experiment(e, out: str | Path) -> dict[str, Path]:
     """Write the experiment's tables (CSV), figures and page (``report.html``) into ``out``."""
     from sim.present.exploration import PRIM_REFERENCES, discovery_section
@@ -149,71 +226,15 @@ def write_experiment(e, out: str | Path) -> dict[str, Path]:
             ),
         ],
     )
-    figures = [
-        FigureEntry(
-            "main_effects",
-            "Main effects",
-            "P(holds) against the levels of each factor",
-            "Points: share of runs that hold at each level, pooled over the other factors; bars: 95 % "
-            "Wilson intervals.",
-            lambda: main_effects_figure(e),
-        )
-    ]
-    for a, b in itertools.combinations(e.paths, 2):
-        figures.append(
-            FigureEntry(
-                f"interaction_{len(figures)}",
-                f"{a} × {b}",
-                f"P(holds) against {a}, one line per value of {b}",
-                "Lines that are not parallel show an interaction; bars: 95 % Wilson intervals"
-                + ("" if e.design == "full" else "; values grouped into equal-count bins"),
-                functools.partial(interaction_figure, e, a, b),
-            )
-        )
+    figures = _figures(e)
     page.section("Main effects and interactions", page.figures(figures), "figures")
-    rows: list[dict] = []
-    for r in e.effects.itertuples():
-        verdict = "yes"
-        if within_noise(r.low, r.high):
-            need = runs_to_separate(r.diff, (r.high - r.low) / 2, e.replicates)
-            verdict = noise_badge() + (f" about {need:,} runs per point" if need else "")
-        rows.append(
-            {
-                "factor": esc(_words(r.factor)),
-                "from → to": minus(f"{r._2:.4g} → {r.to:.4g}"),
-                "change in P(holds)": pp(r.diff),
-                "95 % interval": f"{pp(r.low)} to {pp(r.high)}" + ("" if r.paired else " (unpaired)"),
-                "told from noise?": verdict,
-            }
-        )
-    frame = pd.DataFrame(rows)
     page.section(
         "Change in P(holds) from each factor's first to last level",
-        table_html(frame, html_columns=list(frame.columns)),
+        _effects_table(e),
     )
     if len(e.interactions):
-        rows = []
-        for r in e.interactions.itertuples():
-            rows.append(
-                {
-                    "factors": esc(f"{r.a} × {r.b}"),
-                    "interaction contrast": pp(r.contrast),
-                    "paired 95 % interval": f"{pp(r.low)} to {pp(r.high)}",
-                    "told from noise?": noise_badge() if within_noise(r.low, r.high) else "yes",
-                }
-            )
-        frame = pd.DataFrame(rows)
-        page.section(
-            "Two-way interactions, paired by run", table_html(frame, html_columns=list(frame.columns))
-        )
-    rows = []
-    for _, group in e.table.groupby("point", sort=True):
-        first = group.iloc[0]
-        row = {"point": int(first.point), **{p: f"{first[p]:.4g}" for p in e.paths}}
-        for r in group.itertuples():
-            row[FATE_LABELS[FATES.index(r.fate)]] = f"{pct(r.p)} ({pct(r.low)}–{pct(r.high)})"
-        rows.append(row)
-    page.section("Share of each fate at each point (95 % interval)", table_html(pd.DataFrame(rows)))
+        page.section("Two-way interactions, paired by run", _interactions_table(e))
+    page.section("Share of each fate at each point (95 % interval)", _points_table(e))
     if e.discovery is not None:
         page.add(
             discovery_section(

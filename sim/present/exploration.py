@@ -17,19 +17,8 @@ from sim.analysis.discovery import Discovery
 from sim.analysis.sensitivity import Sensitivity
 from sim.files import all_or_nothing, atomic_write, atomic_write_text
 from sim.present import plots
-from sim.present.page import (
-    FigureEntry,
-    Page,
-    esc,
-    minus,
-    noise_badge,
-    pct,
-    pp,
-    sample_note,
-    table_html,
-    titled,
-    warning,
-)
+from sim.present.page import Page, esc, minus, noise_badge, pct, pp, sample_note, table_html, titled, warning
+from sim.present.page_figures import FigureEntry
 from sim.vocabulary import FATE_LABELS, FATES
 
 OUTPUT_LABELS = {"p_holds": "P(holds)", "p_stab": "P(stab in the back)", "p_drift": "P(drift apart)"}

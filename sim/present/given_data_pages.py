@@ -13,7 +13,8 @@ from matplotlib.figure import Figure
 from sim.analysis.given_data import DUMMY, OUTPUT_WORDS, GivenDataResult
 from sim.files import all_or_nothing, atomic_write, atomic_write_text
 from sim.present import plots
-from sim.present.page import FigureEntry, Page, esc, noise_badge, sample_note, table_html, titled
+from sim.present.page import Page, esc, noise_badge, sample_note, table_html, titled
+from sim.present.page_figures import FigureEntry
 
 METHOD_NAMES = {"delta": "Borgonovo's delta", "pawn": "PAWN (median KS)"}
 METHOD_SYMBOL = {"delta": "δ", "pawn": "PAWN"}
@@ -74,7 +75,7 @@ def write_sobol_over_time(result, out: str | Path, dt: float = 1.0, unit: str = 
     """Write ``sobol_over_time_ST.csv``, ``sobol_over_time_S1.csv``, ``sobol_over_time.png``
     (total indices against time) and the page ``over_time.html`` of a
     :class:`sim.analysis.over_time.SobolOverTime` into ``out``."""
-    from sim.present.page import figure_png
+    from sim.present.page_figures import figure_png
     from sim.run.store import atomic_write_bytes
 
     out = Path(out)
@@ -167,7 +168,7 @@ def write_given_data(
 ) -> dict[str, Path]:
     """Write ``indices.csv`` (parameter x output), ``over_time.csv`` (step x parameter),
     ``settings.json``, ``over_time.png`` and the page ``report.html`` into ``out``."""
-    from sim.present.page import figure_png
+    from sim.present.page_figures import figure_png
     from sim.run.store import atomic_write_bytes
 
     out = Path(out)

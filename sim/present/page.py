@@ -14,9 +14,9 @@ today — is one self-contained file made the same way:
 Rules the kit enforces: a Content-Security-Policy that forbids scripts and every network request
 (figures are PNG data URIs); every string escaped (:func:`esc`); tables that wrap inside the page;
 figure cards that link to their PNG file beside the page and show each figure at the size it was
-drawn: a figure is rendered at most :data:`MAX_PX` pixels wide (its resolution lowered to fit, never
-its fonts enlarged by stretching), takes half the page when it fits there and the whole width
-otherwise, and is never shown wider than its natural width.
+drawn: a figure is rendered at most :data:`~sim.present.page_figures.MAX_PX` pixels wide (its
+resolution lowered to fit, never its fonts enlarged by stretching), takes half the page when it
+fits there and the whole width otherwise, and is never shown wider than its natural width.
 
 A page is built from computed summaries — numbers, small tables, figure-drawing callables — never
 from a result folder: the code that reads data and the code that lays out a page stay apart.
@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import re
-import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from sim.present.page_figures import FigureEntry, draw_pngs, png_size
+from sim.present.page_words import COLUMN_WORDS, GLOSSARY
 from sim.run.store import atomic_write_bytes
 from sim.vocabulary import NOT_A_FORECAST
 
@@ -42,12 +41,8 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 #: what marks a page as written by alliance-sim (a later page may replace it without --force)
 GENERATOR = "<meta name='generator' content='alliance-sim'>"
 
-#: the widest a figure is drawn (pixels): the page's content width less the card's frame
-MAX_PX = 1100
 #: figures at most this wide (pixels) share a row with another one
 HALF_PX = 530
-#: resolution figures are drawn at unless they must be narrowed to :data:`MAX_PX`
-DPI = 120
 
 STYLE = """
 :root { --ink:#1d2327; --muted:#5b6670; --line:#d9dee3; --bg:#ffffff; --panel:#f5f7f9;
@@ -128,251 +123,6 @@ def esc(value: object) -> str:
 # --------------------------------------------------------------------------------------------
 # Words: the glossary and the column headers
 # --------------------------------------------------------------------------------------------
-
-#: every index and column a page may show: key -> (term, meaning in words)
-GLOSSARY: dict[str, tuple[str, str]] = {
-    "holds": (
-        "P(holds)",
-        "Share of the model runs in which the alliance is still in force at the horizon.",
-    ),
-    "stab": (
-        "P(stab in the back)",
-        "Share of runs in which it ends with one member defecting while its partner's disposition "
-        "toward it is still at least the trust threshold.",
-    ),
-    "drift": (
-        "P(drift apart)",
-        "Share of runs in which it ends with the dispositions already below the trust threshold.",
-    ),
-    "wilson": (
-        "95 % interval",
-        "Monte Carlo error of a share: with this many runs the share would fall in this range in 95 "
-        "of 100 repetitions (Wilson 1927). It says how precisely the model's answer is known, not "
-        "whether the assumptions are right.",
-    ),
-    "pp": ("pp", "Percentage points: the difference of two percentages."),
-    "paired": (
-        "paired interval",
-        "The interval of a difference taken replicate by replicate on common random numbers (the "
-        "same draws for both sides), narrower than comparing two independent runs.",
-    ),
-    "unpaired": (
-        "unpaired interval",
-        "The interval of a difference of two independent shares (Newcombe 1998).",
-    ),
-    "within_noise": (
-        "within noise",
-        "A value whose 95 % interval includes zero (for delta and PAWN: that does not exceed "
-        "the noise level): it cannot be told apart from Monte Carlo noise with the runs made; the "
-        "page says how many runs would separate it.",
-    ),
-    "cohesion": ("cohesion", "The members' mean disposition toward one another, in [−1, 1]."),
-    "tie": ("tie", "One actor's disposition toward another, in [−1, 1] (+1 allied, −1 hostile)."),
-    "variance_share": (
-        "share of variance (first order)",
-        "Part of the variance of a yes/no outcome that a group of sampled values explains on its "
-        "own, estimated from the run's replicates (Plischke, Borgonovo & Smith 2013) with Kelley's "
-        "bias correction; ± is two standard deviations of the same sum on shuffled outcomes.",
-    ),
-    "force_part": (
-        "part of a force",
-        "How much one force moved the tracked tie along a replicate's path; the parts add up to the "
-        "tie's change exactly. An accounting, not a counterfactual.",
-    ),
-    "S1": (
-        "S1 (first-order Sobol index)",
-        "Share of the output's variance explained by the factor alone, averaged over the others "
-        "(Saltelli 2002).",
-    ),
-    "ST": (
-        "ST (total Sobol index)",
-        "Share of the output's variance that involves the factor at all: its own effect plus every "
-        "interaction (Saltelli et al. 2010). ST near 0: the factor could be fixed anywhere in its "
-        "range without changing the answer.",
-    ),
-    "conf": (
-        "± (95 % half-width)",
-        "Half the width of the bootstrap 95 % confidence interval of an index: its Monte Carlo error.",
-    ),
-    "mu_star": (
-        "μ* (mean absolute elementary effect)",
-        "Morris screening (Campolongo et al. 2007): the average size of the output's change when "
-        "the factor alone moves by one step of its range; ranks influence, in the output's units.",
-    ),
-    "sigma": (
-        "σ (spread of elementary effects)",
-        "Standard deviation of those changes: large against μ*, the factor's effect depends on the "
-        "other factors (interactions) or is not linear.",
-    ),
-    "noise_share": (
-        "binomial noise share",
-        "Part of the output's variance over the design that finite replicates alone would produce; "
-        "above 0.3 the indices are mostly noise.",
-    ),
-    "delta": (
-        "δ (Borgonovo's delta)",
-        "Half the expected distance between the outcome's distribution and its distribution once "
-        "the factor is known: 0, knowing it changes nothing; 1, it decides the outcome "
-        "(Borgonovo 2007; given-data estimator of Plischke, Borgonovo & Smith 2013).",
-    ),
-    "pawn": (
-        "PAWN",
-        "Median, over slices of the factor's range, of the Kolmogorov–Smirnov distance between the "
-        "outcome's distribution in the slice and overall (Pianosi & Wagener 2015).",
-    ),
-    "noise_level": (
-        "noise level",
-        "The same index computed for made-up inputs that cannot matter (shuffled copies of a "
-        "sampled value): their mean plus z standard deviations, z large enough that among all the "
-        "inputs one without effect passes by chance in fewer than 1 analysis in 20 (Bonferroni). "
-        "An index below it cannot be told from noise; 'above the bias' is the index less the "
-        "dummies' mean.",
-    ),
-    "p_record": (
-        "P(record)",
-        "Probability the scenario gave the whole dated record under its error model: the mean, "
-        "over its prior runs, of the record's likelihood.",
-    ),
-    "log_score": ("log score", "The natural logarithm of P(record)."),
-    "log_bf": (
-        "log Bayes factor",
-        "Difference of two log scores: how many times (as a natural log) more probable one "
-        "scenario made the record than the best one. On Kass & Raftery's (1995) scale, below 1 in "
-        "size is barely worth a mention, 1–3 positive, 3–5 strong, above 5 very strong.",
-    ),
-    "mc_se": (
-        "± (Monte Carlo standard error)",
-        "The estimate's sampling error from a finite number of runs.",
-    ),
-    "acceptance": (
-        "acceptance rate",
-        "Share of prior runs accepted by the record (each with probability equal to its "
-        "likelihood): the probability the scenario gave the record.",
-    ),
-    "ess": (
-        "effective sample size",
-        "How many equally weighted runs the likelihood weights are worth (Kish).",
-    ),
-    "ks": (
-        "KS distance",
-        "Largest gap between the prior's and the posterior's cumulative distributions of a value "
-        "(two-sample Kolmogorov–Smirnov); it counts as moved above the level-0.001 threshold.",
-    ),
-    "predictive": (
-        "prior / posterior predictive",
-        "Share of runs, before and after conditioning on the record, in which an observation happened.",
-    ),
-    "policy": (
-        "policy",
-        "One setting of the levers; policy 0 (the status quo) is the scenario as written.",
-    ),
-    "world": (
-        "world",
-        "One draw of every uncertain value; every policy is run on the same worlds and replicates.",
-    ),
-    "regret": (
-        "regret",
-        "How far a policy falls short of the best evaluated policy in the same world, in the "
-        "metric's own units (Savage 1951), summarised by its 90th percentile over the worlds. "
-        "Corrected for the estimation noise that would otherwise inflate it (the best policy of a "
-        "world chosen on half its runs and the regret measured on the other half; the spread over "
-        "the worlds cleared of noise); ± is its standard error.",
-    ),
-    "satisficing": (
-        "satisficing share",
-        "Share of the worlds in which the policy meets every threshold (Starr's domain "
-        "criterion), with the same noise correction and its 95 % interval.",
-    ),
-    "rank": (
-        "rank",
-        "Most robust first: the highest satisficing share, then the smallest worst normalised regret.",
-    ),
-    "src": (
-        "SRC",
-        "Standardised regression coefficient of a metric's mean on a lever (Saltelli et al. "
-        "2008); with R² near 1, SRC² is the share of the metric's spread across policies the lever "
-        "accounts for.",
-    ),
-    "spearman": ("Spearman's ρ", "Rank correlation, a check that does not assume a straight line."),
-    "r2": ("R²", "Share of the metric's spread across policies the linear fit on the levers explains."),
-    "hypervolume": (
-        "hypervolume",
-        "Share of the space of outcomes (each metric scaled to its natural range, probabilities on "
-        "[0, 1], ties on [−1, 1], with a reference point a tenth of the range beyond the worst end) "
-        "that the non-dominated policies dominate (Zitzler & Thiele 1999): 1 would be the best of "
-        "every metric at once; it grows as the search finds better trade-offs. Exact up to four "
-        "objectives, a Monte Carlo estimate with its standard error above (Bader & Zitzler 2011).",
-    ),
-    "pareto": (
-        "non-dominated",
-        "No other policy found is at least as good on every metric and better on one (Pareto).",
-    ),
-    "status_quo": ("status quo", "Every lever as the scenario is written."),
-    "out_of_sample": (
-        "out of sample",
-        "The same policies run again on fresh worlds and replicates the search never saw; the "
-        "shift is how much the search's own estimates flattered them (the optimizer's curse, Smith "
-        "& Winkler 2006).",
-    ),
-    "base_rate": ("base rate", "Share of all runs (or worlds) with the outcome."),
-    "coverage": ("coverage", "Share of all runs with the outcome that fall inside the box."),
-    "density": ("density", "Share of the runs inside the box that have the outcome."),
-    "mass": ("mass", "Share of all runs that fall inside the box."),
-    "lift": (
-        "lift",
-        "Density divided by the base rate: how many times more often the outcome happens inside "
-        "the box; near 1 the box adds little.",
-    ),
-    "qp": (
-        "quasi-p",
-        "One-sided binomial test of a restriction: could dropping it leave the box as dense by "
-        "chance? (Bryant & Lempert 2010)",
-    ),
-    "sweep_value": (
-        "swept value",
-        "The parameter the sweep sets, one value per design point, every other uncertain value "
-        "drawn as in the scenario.",
-    ),
-    "scenario_range": (
-        "scenario's own range",
-        "Where the scenario itself puts the swept value (its distribution's support, or its fixed value).",
-    ),
-}
-
-#: raw column names a table may hold, in words
-COLUMN_WORDS: dict[str, str] = {
-    "S1": "S1",
-    "S1_conf": "S1 ± (95 %)",
-    "ST": "ST",
-    "ST_conf": "ST ± (95 %)",
-    "mu_star": "μ*",
-    "mu_star_conf": "μ* ± (95 %)",
-    "sigma": "σ",
-    "mu": "μ (signed mean effect)",
-    "p_record": "P(record)",
-    "log_score": "log score",
-    "log_se": "± (log score)",
-    "log_bf_vs_best": "log Bayes factor vs the best",
-    "log_bf_se": "± (log Bayes factor)",
-    "replicates": "runs",
-    "binding": "binding observation",
-    "rank": "rank",
-    "scenario": "scenario",
-    "factor": "factor",
-    "dimension": "parameter",
-    "what": "in words",
-    "claims": "claims",
-    "low": "kept from",
-    "high": "kept to",
-    "full_low": "sampled from",
-    "full_high": "sampled to",
-    "qp": "quasi-p",
-    "src": "SRC",
-    "spearman": "Spearman's ρ",
-    "r2": "R²",
-    "lever": "lever",
-    "metric": "metric",
-}
 
 
 def glossary(keys: Iterable[str], extra: Sequence[tuple[str, str]] = ()) -> str:
@@ -520,127 +270,6 @@ def table_html(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class FigureEntry:
-    """A figure of a page: file name, heading, alt text, caption and how to draw it."""
-
-    key: str
-    title: str
-    alt: str
-    caption: str
-    draw: Callable[[], object]
-
-
-def png_size(png: bytes) -> tuple[int, int]:
-    """Width and height in pixels of a PNG (read from its header)."""
-    width, height = struct.unpack(">II", png[16:24])
-    return int(width), int(height)
-
-
-def figure_png(fig, max_px: int = MAX_PX) -> bytes:
-    """The PNG bytes of a matplotlib Figure, drawn at :data:`DPI` or at the resolution that makes
-    it ``max_px`` pixels wide when it is wider (never stretched afterwards). PNG bytes already
-    drawn (a figure also written to a file of its own) are returned as they are."""
-    if isinstance(fig, (bytes, bytearray)):
-        return bytes(fig)
-    width_in = float(fig.get_figwidth())
-    dpi = min(DPI, max_px / width_in) if width_in > 0 else DPI
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-#: a page draws its figures in worker processes when it has at least this many and more than one
-#: core is free to use (below it, starting the workers costs more than it saves)
-PARALLEL_MIN = 4
-#: the most figure-drawing processes a page starts
-MAX_DRAWERS = 4
-#: environment variable that sets how many processes draw a page's figures (1: in this process)
-DRAWERS_ENV = "ALLIANCE_PAGE_WORKERS"
-
-_DRAWS: Sequence[Callable[[], object]] = ()
-
-
-def _draw_png(k: int) -> bytes:
-    """Draw figure ``k`` of the page being written (in a forked worker, which inherited them)."""
-    return figure_png(_DRAWS[k]())
-
-
-def drawers(count: int) -> int:
-    """How many processes draw ``count`` figures: :data:`DRAWERS_ENV` when set, else the cores
-    this process may use (at most :data:`MAX_DRAWERS`), and 1 under :data:`PARALLEL_MIN` figures
-    or where processes cannot be forked."""
-    import multiprocessing
-    import os
-
-    if count < PARALLEL_MIN or "fork" not in multiprocessing.get_all_start_methods():
-        return 1
-    wanted = os.environ.get(DRAWERS_ENV, "").strip()
-    if wanted:
-        try:
-            return max(1, min(int(wanted), count))
-        except ValueError:
-            return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(cores, MAX_DRAWERS, count))
-
-
-def draw_pngs(
-    draws: Sequence[Callable[[], object]],
-    workers: int | None = None,
-    done: Callable[[], object] | None = None,
-) -> list[bytes]:
-    """The PNG bytes of every figure ``draws`` makes, in order (:func:`figure_png`).
-
-    Matplotlib draws on one core, and a page's figures are independent, so with several cores
-    they are drawn in forked worker processes: a fork inherits the callables with the summaries
-    they close over (nothing is pickled but the PNG bytes coming back). ``workers`` defaults to
-    :func:`drawers`; with 1, or when forking fails, they are drawn here one after the other.
-    ``done`` is called once per figure drawn (a progress bar's step).
-    """
-    global _DRAWS
-    workers = drawers(len(draws)) if workers is None else workers
-    tick = done or (lambda: None)
-
-    def here() -> list[bytes]:
-        pngs = []
-        for d in draws:
-            pngs.append(figure_png(d()))
-            tick()
-        return pngs
-
-    if workers <= 1:
-        return here()
-    import multiprocessing
-    import os
-    import threading
-    import warnings
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    from sim.run.executors import die_with
-
-    _DRAWS = draws
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # fork with library threads idle
-            context = multiprocessing.get_context("fork")
-            # the drawing processes die with this one, like the runner's workers
-            dies = (os.getpid(), threading.current_thread() is threading.main_thread())
-            with ProcessPoolExecutor(
-                workers, mp_context=context, initializer=die_with, initargs=dies
-            ) as pool:
-                pngs = []
-                for png in pool.map(_draw_png, range(len(draws))):
-                    pngs.append(png)
-                    tick()
-                return pngs
-    except (OSError, BrokenProcessPool):  # no processes to be had, or one died: draw here
-        return here()
-    finally:
-        _DRAWS = ()
-
-
 def figure_card(entry: FigureEntry, png: bytes, file_name: str) -> str:
     """A figure card: the image at its natural size (half the page or the whole width, by its
     width), its title, caption and a link to its PNG file."""
@@ -718,7 +347,7 @@ class Page:
     def figure(self, entry: FigureEntry) -> str:
         """A figure's card, to be put anywhere in the page's parts: a placeholder now, the card
         (image, title, caption, link to its PNG file) when the page is written, once every figure
-        has been drawn (in parallel, :func:`draw_pngs`)."""
+        has been drawn (in parallel, :func:`~sim.present.page_figures.draw_pngs`)."""
         self.pending.append(entry)
         return f"{_SLOT}{len(self.pending) - 1}{_SLOT}"
 

@@ -477,6 +477,82 @@ def stab_matrix(results, normalize: bool = True) -> Figure:
 BLOC_EDGE_THRESHOLD = 0.1
 
 
+def _bloc_layout(
+    G, bloc: np.ndarray, cap: np.ndarray, n: int
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Where each actor sits: on a circle around its bloc's centre, largest capability first (a
+    lone actor at the centre), and the two blocs' centres."""
+    import networkx as nx
+
+    pos: dict[int, np.ndarray] = {}
+    centres = {0: np.array([-1.35, 0.0]), 1: np.array([1.35, 0.0])}
+    for b in (0, 1):
+        nodes = [i for i in range(n) if bloc[i] == b]
+        if not nodes:
+            continue
+        sub = G.subgraph(nodes)
+        if len(nodes) == 1:
+            layout = {nodes[0]: np.zeros(2)}
+        else:
+            order = sorted(nodes, key=lambda i: -cap[i])
+            layout = nx.circular_layout(sub.subgraph(order), scale=0.85)
+            layout = {i: layout[i] for i in order}
+        for i, p in layout.items():
+            pos[i] = np.asarray(p) + centres[b]
+    return pos, centres
+
+
+def _bloc_panels(ax, bloc: np.ndarray, actors: list[str], centres: dict[int, np.ndarray]) -> None:
+    """The shaded panel of each bloc that has members, titled by its side of the first actor."""
+    for b in (0, 1):
+        if not any(bloc == b):
+            continue
+        c = centres[b]
+        ax.add_patch(
+            FancyBboxPatch(
+                (c[0] - 1.2, -1.25),
+                2.4,
+                2.5,
+                boxstyle="round,pad=0.05",
+                facecolor="#f2f2f2" if b == 0 else "#e8eef5",
+                edgecolor="none",
+                zorder=0,
+            )
+        )
+        title = f"bloc with {actors[0]}" if b == 0 else f"bloc opposing {actors[0]}"
+        ax.text(c[0], 1.38, text(title), ha="center", va="bottom", fontsize=10, weight="bold")
+
+
+def _draw_actors(ax, actors: list[str], pos: dict[int, np.ndarray], cap: np.ndarray, share) -> None:
+    """Each actor as a disc of area growing with its capability, named (with the share of replicates
+    in its bloc when ``share`` is given)."""
+    colors = actor_colors(actors)
+    top = max(float(cap.max()), 1e-12)
+    sizes = 120 + 2600 * np.sqrt(np.clip(cap, 0, None) / top)
+    xy = np.array([pos[i] for i in range(len(actors))])
+    ax.scatter(
+        xy[:, 0],
+        xy[:, 1],
+        s=sizes,
+        c=[colors[a] for a in actors],
+        edgecolors="white",
+        linewidths=1.5,
+        zorder=3,
+    )
+    for i, a in enumerate(actors):
+        note = f"\n{100 * share[i]:.0f} %" if share is not None else ""
+        ax.text(
+            xy[i, 0],
+            xy[i, 1] - 0.13 - 0.0035 * np.sqrt(sizes[i]),
+            text(a) + note,
+            ha="center",
+            va="top",
+            fontsize=8,
+            zorder=4,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+        )
+
+
 def bloc_network(results, threshold: float = BLOC_EDGE_THRESHOLD) -> Figure:
     """Network of the final blocs: node size = mean final capability, edge colour = sign.
 
@@ -510,40 +586,10 @@ def bloc_network(results, threshold: float = BLOC_EDGE_THRESHOLD) -> Figure:
         for j in range(i + 1, len(actors)):
             if abs(S[i, j]) >= threshold:
                 G.add_edge(i, j, weight=S[i, j])
-    pos: dict[int, np.ndarray] = {}
-    centres = {0: np.array([-1.35, 0.0]), 1: np.array([1.35, 0.0])}
-    for b in (0, 1):
-        nodes = [i for i in range(len(actors)) if bloc[i] == b]
-        if not nodes:
-            continue
-        sub = G.subgraph(nodes)
-        if len(nodes) == 1:
-            layout = {nodes[0]: np.zeros(2)}
-        else:
-            order = sorted(nodes, key=lambda i: -cap[i])
-            layout = nx.circular_layout(sub.subgraph(order), scale=0.85)
-            layout = {i: layout[i] for i in order}
-        for i, p in layout.items():
-            pos[i] = np.asarray(p) + centres[b]
+    pos, centres = _bloc_layout(G, bloc, cap, len(actors))
     ax = fig.add_subplot()
     ax.set_axis_off()
-    for b in (0, 1):
-        if not any(bloc == b):
-            continue
-        c = centres[b]
-        ax.add_patch(
-            FancyBboxPatch(
-                (c[0] - 1.2, -1.25),
-                2.4,
-                2.5,
-                boxstyle="round,pad=0.05",
-                facecolor="#f2f2f2" if b == 0 else "#e8eef5",
-                edgecolor="none",
-                zorder=0,
-            )
-        )
-        title = f"bloc with {actors[0]}" if b == 0 else f"bloc opposing {actors[0]}"
-        ax.text(c[0], 1.38, text(title), ha="center", va="bottom", fontsize=10, weight="bold")
+    _bloc_panels(ax, bloc, actors, centres)
     weights = [abs(G.edges[e]["weight"]) for e in G.edges]
     for (i, j), w in zip(G.edges, weights, strict=True):
         sign = G.edges[i, j]["weight"] > 0
@@ -556,31 +602,7 @@ def bloc_network(results, threshold: float = BLOC_EDGE_THRESHOLD) -> Figure:
             alpha=0.25 + 0.45 * w,
             zorder=1,
         )
-    colors = actor_colors(actors)
-    top = max(float(cap.max()), 1e-12)
-    sizes = 120 + 2600 * np.sqrt(np.clip(cap, 0, None) / top)
-    xy = np.array([pos[i] for i in range(len(actors))])
-    ax.scatter(
-        xy[:, 0],
-        xy[:, 1],
-        s=sizes,
-        c=[colors[a] for a in actors],
-        edgecolors="white",
-        linewidths=1.5,
-        zorder=3,
-    )
-    for i, a in enumerate(actors):
-        note = f"\n{100 * share[i]:.0f} %" if blocs_known else ""
-        ax.text(
-            xy[i, 0],
-            xy[i, 1] - 0.13 - 0.0035 * np.sqrt(sizes[i]),
-            text(a) + note,
-            ha="center",
-            va="top",
-            fontsize=8,
-            zorder=4,
-            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
-        )
+    _draw_actors(ax, actors, pos, cap, share if blocs_known else None)
     hidden = sum(1 for i in range(len(actors)) for j in range(i + 1, len(actors)) if abs(S[i, j]) < threshold)
     ax.plot([], [], color=POSITIVE, linewidth=2, label=f"friendly (mean tie ≥ +{threshold:g})")
     ax.plot([], [], color=NEGATIVE, linewidth=2, linestyle="--", label=f"hostile (mean tie ≤ −{threshold:g})")

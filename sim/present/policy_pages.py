@@ -9,19 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.levers import (
-    LEVER_PREFIX,
-    METRIC_PREFIX,
-    REGRET_PREFIX,
-    SATISFICING,
-    PolicyResults,
-    barely_moving,
-    lever_display,
-    policy_warnings,
-    share_interval,
-)
+from sim.analysis.levers import LEVER_PREFIX, METRIC_PREFIX, REGRET_PREFIX, SATISFICING, PolicyResults
+from sim.analysis.policy_tables import barely_moving, lever_display, policy_warnings, share_interval
 from sim.files import all_or_nothing
-from sim.present.page import FigureEntry, Page, esc, noise_badge, pct, table_html, titled, warning
+from sim.present.page import Page, esc, noise_badge, pct, table_html, titled, warning
+from sim.present.page_figures import FigureEntry
 
 ROBUSTNESS_REFERENCES = (
     "Regret: Savage (1951); robustness metrics: Herman et al. (2015), McPhail et al. (2018).",
@@ -406,13 +398,62 @@ def policy_table(result: PolicyResults, top: int = 15) -> str:
 
 
 @all_or_nothing()  # a failure leaves none of its files
+def _policy_figures(result: PolicyResults) -> list[FigureEntry]:
+    """The lever evaluation's figures: trade-offs, parallel coordinates and regret."""
+    labels = _labels(result)
+    still = barely_moving(result)
+    left_out = (
+        " Left out as they barely move across the policies: " + ", ".join(labels[k] for k in still) + "."
+        if still
+        else ""
+    )
+    figs = [
+        FigureEntry(
+            "tradeoffs",
+            "Trade-offs",
+            "metric means of every policy, non-dominated ones coloured",
+            "Grey: every policy; coloured: the non-dominated ones (by satisficing share); square: the "
+            "status quo." + left_out,
+            lambda: tradeoff_figure(result),
+        ),
+        FigureEntry(
+            "parallel",
+            "Parallel coordinates",
+            "levers and metrics of the policies",
+            "Each line a policy; axes scaled to their range over the policies.",
+            lambda: parallel_figure(result),
+        ),
+        FigureEntry(
+            "regret",
+            "Regret",
+            "heat map of regret by policy and metric",
+            "90th-percentile regret of the most robust policies, corrected for estimation noise "
+            "(numbers: in the metric's units).",
+            lambda: regret_figure(result),
+        ),
+    ]
+    return figs
+
+
+def _scenario_claims(result: PolicyResults, claims: dict | None) -> dict | None:
+    """The claims by parameter the page cites: those given, else the scenario's (none when unreadable)."""
+    if claims is not None or not result.scenario.claims:
+        return claims
+    try:
+        from sim.spec.claims import claims_by_param, load_claims
+
+        return claims_by_param(load_claims(result.scenario.claims))
+    except Exception:  # noqa: BLE001 - the page stands without its citations
+        return None
+
+
 def write_policy_report(
     result: PolicyResults, path: str | Path, vulnerability=None, claims: dict | None = None
 ) -> Path:
     """The page of a lever evaluation: the answer with its noise and warnings, the glossary, the
     levers and metrics in words, the policy table, the figures, which levers matter and, when
     given, where the most robust policy fails (a PRIM box)."""
-    from sim.analysis.levers import lever_importance
+    from sim.analysis.policy_tables import lever_importance
     from sim.present.exploration import (
         DISCOVERY_GLOSSARY,
         PRIM_REFERENCES,
@@ -420,13 +461,7 @@ def write_policy_report(
         discovery_section,
     )
 
-    if claims is None and result.scenario.claims:
-        try:
-            from sim.spec.claims import claims_by_param, load_claims
-
-            claims = claims_by_param(load_claims(result.scenario.claims))
-        except Exception:  # noqa: BLE001 - the page stands without its citations
-            claims = None
+    claims = _scenario_claims(result, claims)
     s = result.settings
     page = Page(
         path,
@@ -463,38 +498,7 @@ def write_policy_report(
         "90th-percentile regret ± standard error, corrected for estimation noise. 'Tied with #1': "
         "satisficing share and worst regret within 1.96 standard errors of the most robust policy.</p>",
     )
-    labels = _labels(result)
-    still = barely_moving(result)
-    left_out = (
-        " Left out as they barely move across the policies: " + ", ".join(labels[k] for k in still) + "."
-        if still
-        else ""
-    )
-    figs = [
-        FigureEntry(
-            "tradeoffs",
-            "Trade-offs",
-            "metric means of every policy, non-dominated ones coloured",
-            "Grey: every policy; coloured: the non-dominated ones (by satisficing share); square: the "
-            "status quo." + left_out,
-            lambda: tradeoff_figure(result),
-        ),
-        FigureEntry(
-            "parallel",
-            "Parallel coordinates",
-            "levers and metrics of the policies",
-            "Each line a policy; axes scaled to their range over the policies.",
-            lambda: parallel_figure(result),
-        ),
-        FigureEntry(
-            "regret",
-            "Regret",
-            "heat map of regret by policy and metric",
-            "90th-percentile regret of the most robust policies, corrected for estimation noise "
-            "(numbers: in the metric's units).",
-            lambda: regret_figure(result),
-        ),
-    ]
+    figs = _policy_figures(result)
     page.section("Trade-offs and regret", page.figures(figs), "figures")
     importance = lever_importance(result)
     if not importance.empty:
@@ -645,26 +649,13 @@ SEARCH_ROWS = 25
 
 
 @all_or_nothing()  # a failure leaves none of its files
-def write_search_report(result, path: str | Path) -> Path:
-    """The page of an ``optimize`` run: the answer, glossary, the non-dominated policies (sorted,
-    the status quo first) in the search and on fresh worlds, the convergence and the trade-offs."""
+def _front_table(result) -> pd.DataFrame:
+    """The non-dominated policies shown (the status quo first): their levers in words, and each
+    metric in the search -> on fresh worlds ± its standard error."""
     from sim.analysis.optimize import FRESH_PREFIX
 
     s = result.settings
     names = result.objectives.names
-    labels = _labels(result)
-    page = Page(
-        path,
-        "Policy search over the levers",
-        f"{esc(result.scenario.title or 'scenario')} · NSGA-II over {len(s['levers'])} levers"
-        + (f" of {esc(s['owner'])}" if s.get("owner") else "")
-        + f" · {s['evaluations']:,} evaluations in generations of {s['population']} · {s['worlds']} worlds × "
-        f"{s['replicates']} runs × {s['steps']} steps · objectives: each metric's "
-        + ("mean over the worlds" if s["statistic"] == "mean" else "worse decile over the worlds")
-        + f" · {s['seconds']:.0f} s",
-    )
-    page.answer(search_answer(result))
-    page.glossary(["pareto", "status_quo", "out_of_sample", "hypervolume", "mc_se", "policy", "world"])
     levers = [
         c
         for c in result.pareto.columns
@@ -684,7 +675,28 @@ def write_search_report(result, path: str | Path) -> Path:
                 f"{r[METRIC_PREFIX + n]:.3f} → {r[FRESH_PREFIX + n]:.3f} ± {r[f'{FRESH_PREFIX}{n}:se']:.3f}"
             ).replace("-", "−")
         rows.append(row)
-    frame = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def write_search_report(result, path: str | Path) -> Path:
+    """The page of an ``optimize`` run: the answer, glossary, the non-dominated policies (sorted,
+    the status quo first) in the search and on fresh worlds, the convergence and the trade-offs."""
+    s = result.settings
+    names = result.objectives.names
+    labels = _labels(result)
+    page = Page(
+        path,
+        "Policy search over the levers",
+        f"{esc(result.scenario.title or 'scenario')} · NSGA-II over {len(s['levers'])} levers"
+        + (f" of {esc(s['owner'])}" if s.get("owner") else "")
+        + f" · {s['evaluations']:,} evaluations in generations of {s['population']} · {s['worlds']} worlds × "
+        f"{s['replicates']} runs × {s['steps']} steps · objectives: each metric's "
+        + ("mean over the worlds" if s["statistic"] == "mean" else "worse decile over the worlds")
+        + f" · {s['seconds']:.0f} s",
+    )
+    page.answer(search_answer(result))
+    page.glossary(["pareto", "status_quo", "out_of_sample", "hypervolume", "mc_se", "policy", "world"])
+    frame = _front_table(result)
     metric_words = "; ".join(f"{n}: {label}" for n, label in zip(names, labels))
     page.section(
         "The non-dominated policies, in the search → on fresh worlds",

@@ -309,18 +309,11 @@ def app_serving(url: str) -> str:
 def format_policies(result, top: int = 10) -> str:
     """The most robust policies as a plain-text table (levers, then each metric's mean with its
     corrected regret and standard error, then the satisficing share with its interval), followed by
-    the noise warnings of :func:`sim.analysis.levers.policy_warnings`."""
+    the noise warnings of :func:`sim.analysis.policy_tables.policy_warnings`."""
     import numpy as np
 
-    from sim.analysis.levers import (
-        LEVER_PREFIX,
-        METRIC_PREFIX,
-        REGRET_PREFIX,
-        SATISFICING,
-        lever_display,
-        policy_warnings,
-        share_interval,
-    )
+    from sim.analysis.levers import LEVER_PREFIX, METRIC_PREFIX, REGRET_PREFIX, SATISFICING
+    from sim.analysis.policy_tables import lever_display, policy_warnings, share_interval
 
     full = result.table
     rob = result.robustness
@@ -371,7 +364,7 @@ def policy_evaluation(settings: Mapping) -> str:
 
 
 def lever_importance(importance: pd.DataFrame) -> str:
-    """Which levers matter (:func:`sim.analysis.levers.lever_importance`), one metric a line; empty
+    """Which levers matter (:func:`sim.analysis.policy_tables.lever_importance`), one metric a line; empty
     when no lever varied."""
     if importance.empty:
         return ""

@@ -11,7 +11,8 @@ import pandas as pd
 
 from sim.analysis.calibration import Projection
 from sim.files import all_or_nothing
-from sim.present.page import FigureEntry, Page, esc, pct, table_html
+from sim.present.page import Page, esc, pct, table_html
+from sim.present.page_figures import FigureEntry
 from sim.vocabulary import FATE_LABELS, FATES
 
 

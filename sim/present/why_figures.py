@@ -95,6 +95,58 @@ def why_chart(panels: Sequence[tuple[str, Sequence[WhyGroup]]], title: str = "")
     return fig
 
 
+def _typical_panel(
+    ax, play, g: WhyGroup, members: list[int], a_index: int, actors: list[str], dt: float
+) -> None:
+    """One replicate's panel: the tracked tie over time, the defection and the events' first firings."""
+    W = play.ties.astype(np.float64)
+    t = np.arange(W.shape[0]) * dt
+    ended = g.fate != FATES[0]
+    if ended:
+        d = int(play.defector[a_index])
+        others = [j for j in members if j != d]
+        ax.plot(
+            t,
+            W[:, d, others].mean(axis=1),
+            color=plots.NEGATIVE,
+            lw=1.3,
+            label=f"{actors[d]} toward partners",
+        )
+        ax.plot(
+            t,
+            W[:, others, d].mean(axis=1),
+            color=plots.POSITIVE,
+            lw=1.0,
+            ls="--",
+            label=f"partners toward {actors[d]}",
+        )
+        end = int(play.end_step[a_index]) * dt
+        ax.axvline(end, color="black", lw=0.8, ls=":")
+        ax.plot([end], [W[int(play.end_step[a_index]), d, others].mean()], "x", color="black")
+    else:
+        pairs = [(i, j) for i in members for j in members if i != j]
+        ax.plot(
+            t,
+            np.mean([W[:, i, j] for i, j in pairs], axis=0),
+            color=plots.FATE_COLORS["holds"],
+            lw=1.3,
+            label="members' mean tie",
+        )
+    for step, name in play.first_firings():
+        ax.axvline(step * dt, color="#999999", lw=0.5, alpha=0.6)
+        ax.text(
+            step * dt,
+            0.03,
+            plots.text(name.replace("_", " ")[:18]),
+            rotation=90,
+            fontsize=6.5,
+            va="bottom",
+            ha="right",
+            color="#555555",
+            transform=ax.get_xaxis_transform(),
+        )
+
+
 def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: dict, k: int = 3) -> Figure:
     """The ``k`` most typical replicates of each fate group: the tracked tie over time (the
     defector's mean disposition toward its partners, solid; theirs toward it, dashed; for a held
@@ -132,52 +184,7 @@ def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: d
             if play is None:
                 ax.set_axis_off()
                 continue
-            W = play.ties.astype(np.float64)
-            t = np.arange(W.shape[0]) * dt
-            ended = g.fate != FATES[0]
-            if ended:
-                d = int(play.defector[a_index])
-                others = [j for j in members if j != d]
-                ax.plot(
-                    t,
-                    W[:, d, others].mean(axis=1),
-                    color=plots.NEGATIVE,
-                    lw=1.3,
-                    label=f"{actors[d]} toward partners",
-                )
-                ax.plot(
-                    t,
-                    W[:, others, d].mean(axis=1),
-                    color=plots.POSITIVE,
-                    lw=1.0,
-                    ls="--",
-                    label=f"partners toward {actors[d]}",
-                )
-                end = int(play.end_step[a_index]) * dt
-                ax.axvline(end, color="black", lw=0.8, ls=":")
-                ax.plot([end], [W[int(play.end_step[a_index]), d, others].mean()], "x", color="black")
-            else:
-                pairs = [(i, j) for i in members for j in members if i != j]
-                ax.plot(
-                    t,
-                    np.mean([W[:, i, j] for i, j in pairs], axis=0),
-                    color=plots.FATE_COLORS["holds"],
-                    lw=1.3,
-                    label="members' mean tie",
-                )
-            for step, name in play.first_firings():
-                ax.axvline(step * dt, color="#999999", lw=0.5, alpha=0.6)
-                ax.text(
-                    step * dt,
-                    0.03,
-                    plots.text(name.replace("_", " ")[:18]),
-                    rotation=90,
-                    fontsize=6.5,
-                    va="bottom",
-                    ha="right",
-                    color="#555555",
-                    transform=ax.get_xaxis_transform(),
-                )
+            _typical_panel(ax, play, g, members, a_index, actors, dt)
             ax.set_ylim(-1.05, 1.05)
             ax.set_title(plots.text(f"{g.label}: replicate {rep}", 40), fontsize=9)
             ax.spines[["top", "right"]].set_visible(False)
