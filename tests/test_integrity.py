@@ -467,7 +467,7 @@ def test_report_refuses_to_overwrite_a_file_that_is_not_a_report(copy, tmp_path,
 def test_folder_commands_refuse_a_folder_of_other_files(copy, tmp_path, capsys):
     folder = copy()
     report = folder / "page.html"
-    assert cli.main(["report", str(folder), "--out", str(report)]) == 0
+    assert cli.main(["report", str(folder), "--out", str(report), "--no-progress"]) == 0
     before = report.read_bytes()
     code, err = run_cli(["discover", folder, "--out", folder], capsys)
     assert code == 2 and "holds files that are not a discovery" in one_line(err)
@@ -522,7 +522,7 @@ def test_a_disk_that_fills_up_during_a_command_leaves_no_file_that_looks_complet
             monkeypatch.setattr("sim.files.fsync_path", FullDisk(3))
         if command == "report":
             target = disk / "report.html"
-            code, err = run_cli(["report", finished, "--out", target], capsys)
+            code, err = run_cli(["report", finished, "--out", target, "--no-progress"], capsys)
             assert not target.exists()
             assert not [p.name for p in disk.rglob("*")]  # no figures without their page
         else:

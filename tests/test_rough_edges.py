@@ -26,8 +26,14 @@ def _noise_only(n=3000, seed=1, members=("X", "Y")):
     reps["al.fate"] = np.where(hit, "stab_in_the_back", "holds")
     reps["al.defector"] = np.where(hit, "X", "")
     manifest = {"scenario": {"alliances": {"al": {"members": list(members)}}}}
-    return SimpleNamespace(
-        replicates=reps, alliances=["al"], focal="al", directory="noise", manifest=manifest
+    return SimpleNamespace(  # a run's face as the analyses read it: columns and a reader
+        replicates=reps,
+        columns=list(reps.columns),
+        read=lambda cols: reps[list(cols)],
+        alliances=["al"],
+        focal="al",
+        directory="noise",
+        manifest=manifest,
     )
 
 
