@@ -158,6 +158,10 @@ MODES = {
             "sim.cli.options.hold",
         ],
     ),
+    "identify": (
+        ["identify", "status_quo", "--observations", "obs.toml"],
+        ["sim.analysis.identifiability.reach_of"],
+    ),
 }
 
 RUN = "sim.run.ensemble.run_ensemble"
@@ -174,6 +178,7 @@ OPTIMIZE = "sim.analysis.optimize.optimize"
 SCORE = "sim.analysis.calibration.score_scenarios"
 CALIBRATE = "sim.analysis.calibration.calibrate"
 BACKTEST = "sim.analysis.backtest.backtest"
+IDENTIFY = "sim.analysis.identifiability.reach_of"
 SERVE = "sim.integrations.solara_assets.serve"
 PREPARE = "sim.integrations.solara_assets.prepare"
 REFUSED = "refused"  # the option does not apply in this mode: exit 2, one line naming it
@@ -583,6 +588,25 @@ TABLE: dict[str, dict[str, tuple[list[str], tuple]]] = {
         ),
         "--force": (["--out", "{tmp}/bt", "--force"], kw("sim.cli.options.hold", "force", True)),
         "--no-progress": (["--no-progress"], kw(BACKTEST, "progress", False)),
+    },
+    "identify": {
+        "--engine": (["--engine", "numba"], kw(IDENTIFY, "engine", "numba")),
+        "scenario": ([], positional(IDENTIFY, 0, Path(SCENARIO))),
+        "--observations": ([], positional(IDENTIFY, 1, Path("obs.toml"))),
+        "--set": (
+            ["--set", "mechanisms.pressure=0.05"],
+            kw(IDENTIFY, "values", {"mechanisms.pressure": 0.05}),
+        ),
+        "--replicates": (["-n", "100"], kw(IDENTIFY, "replicates", 100)),
+        "--seed": (["--seed", "6"], kw(IDENTIFY, "seed", 6)),
+        "--workers": (["-j", "2"], kw(IDENTIFY, "workers", 2)),
+        "--oversubscribe": (["-j", "999", "--oversubscribe"], kw(IDENTIFY, "workers", 999)),
+        "--values": (
+            ["--values", "mechanisms.pressure, mechanisms.threat"],
+            kw(IDENTIFY, "show", ["mechanisms.pressure", "mechanisms.threat"]),
+        ),
+        "--exclude": (["--exclude", "a", "--exclude", "b"], kw(IDENTIFY, "exclude", ["a", "b"])),
+        "--no-progress": (["--no-progress"], kw(IDENTIFY, "progress", False)),
     },
 }
 

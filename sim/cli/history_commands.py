@@ -1,4 +1,4 @@
-"""History: ``score``, ``calibrate``, ``backtest`` and ``run --from-observations``.
+"""History: ``score``, ``calibrate``, ``backtest``, ``identify`` and ``run --from-observations``.
 
 Each command reads an observations file and runs the scenario's prior ensemble against the dated
 record (or assimilates it date by date: ``--method smc``).
@@ -14,7 +14,7 @@ from sim.errors import EXIT_OK
 from sim.files import all_or_nothing
 from sim.present import text
 
-COMMANDS = ("score", "calibrate", "backtest")
+COMMANDS = ("score", "calibrate", "backtest", "identify")
 
 # The options of `run` that a continuation of a calibration's posterior draws does not use: it
 # continues them as they are (their draws, states, chunking).
@@ -37,6 +37,7 @@ def register(sub) -> None:
     _register_score(sub)
     _register_calibrate(sub)
     _register_backtest(sub)
+    _register_identify(sub)
 
 
 def _register_score(sub) -> None:
@@ -132,6 +133,39 @@ def _register_backtest(sub) -> None:
         "print the tables only",
         force="a backtest",
         what="folder for backtest.csv, backtest_readings.csv and report.html",
+    )
+    options.add_progress(p)
+
+
+def _register_identify(sub) -> None:
+    """``identify``: how far the record's readings, were they exact, could narrow each value."""
+    p = options.command(
+        sub,
+        "identify",
+        cmd_identify,
+        "before calibrating: how far the record's readings, were every one exact, could narrow each "
+        "uncertain value (posterior sd over prior sd at best, and how often the mean moves toward the truth)",
+    )
+    options.add_engine(p)
+    options.add_scenario(p)
+    _add_observations(p)
+    options.add_set(p)
+    options.add_replicates(p, "prior replicates (default 20000)", default=20_000)
+    options.add_seed(p, "seed (default 0)", default=0)
+    options.add_workers(p)
+    p.add_argument(
+        "--values",
+        default=None,
+        metavar="PATH,...",
+        help="the uncertain values to show, by path (default: the mechanisms' coefficients and the five "
+        "values the record narrows most)",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        metavar="ID",
+        default=None,
+        help="leave out an observation (repeatable)",
     )
     options.add_progress(p)
 
@@ -325,4 +359,26 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         atomic_write(bt.table.to_csv, args.out / "backtest.csv", index=False)
         tables = f"{args.out / 'backtest.csv'}, {args.out / 'backtest_readings.csv'}"
         print(text.written({"tables": tables, "report": write_backtest_report(bt, args.out / "report.html")}))
+    return EXIT_OK
+
+
+def cmd_identify(args: argparse.Namespace) -> int:
+    """`identify`: what the record could tell of each value, were every reading exact."""
+    from sim.analysis.identifiability import reach_of
+
+    options.check_history(args.scenario, args.observations, args.replicates, "identify")
+    wanted = [v.strip() for v in args.values.split(",") if v.strip()] if args.values else None
+    reach = reach_of(
+        args.scenario,
+        args.observations,
+        values=options.set_values(args),
+        exclude=args.exclude,
+        replicates=args.replicates,
+        seed=args.seed,
+        workers=args.workers,
+        engine=args.engine,
+        progress=not args.no_progress,
+        show=wanted,
+    )
+    print(text.reach(reach, wanted))
     return EXIT_OK

@@ -474,6 +474,41 @@ def backtest(bt) -> str:
     return "\n".join(backtest_lines(bt))
 
 
+def reach(r, wanted: list[str] | None = None) -> str:
+    """What `identify` prints: for each value shown, the posterior sd over the prior sd that exact
+    readings of the record would leave at best, and the share of truths whose posterior mean moves
+    toward them, each with its Monte Carlo error; then what it means in one line."""
+    ranked = r.ranked()
+    shown = wanted or (
+        [p for p in r.params if p.startswith("mechanisms.")]
+        + [p for p in ranked if not p.startswith("mechanisms.")][:5]
+    )
+    lines = [
+        f"{r.readings} readings, {r.replicates:,} prior replicates; were every reading exact "
+        "(noisy readings tell less):",
+        f"{'value':<36} {'prior sd':>9} {'post sd / prior sd':>20} {'mean moves toward truth':>24}  halved?",
+    ]
+    for p in shown:
+        lines.append(
+            f"{p:<36} {r.prior_sd[p]:>9.4g} {r.sd_ratio[p]:>11.3f} +- {r.sd_ratio_error[p]:<5.3f}"
+            f" {r.toward[p]:>14.3f} +- {r.toward_error[p]:<5.3f}  {r.halves(p)}"
+        )
+    halved = [p for p in r.params if r.halves(p) == "yes"]
+    best = ranked[0]
+    if halved:
+        lines.append(
+            f"Exact readings of this record could halve the prior sd of {len(halved)} of the "
+            f"{len(r.params)} uncertain values; noisy readings narrow less."
+        )
+    else:
+        lines.append(
+            f"No uncertain value ({len(r.params)} in all) could have its prior sd halved by this record, "
+            f"even read exactly (the most narrowed: {best}, to {r.sd_ratio[best]:.2f} of its prior sd);\n"
+            "more readings of what moves with a value, or a reading of the value itself, would be needed."
+        )
+    return "\n".join(lines)
+
+
 def posterior_written(out: Path) -> str:
     """Where a calibration put its posterior."""
     return f"posterior: {out / 'posterior.toml'} (samples in posterior.parquet, states in states.npz)"
