@@ -108,3 +108,43 @@ def test_sequential_assimilation_covers_at_the_nominal_rate_on_a_small_case():
         assert round(r.coverage[p] * 24) >= 18, (p, r.coverage)
         assert abs(r.ranks[p].mean() - 0.5) < 0.18, (p, r.ranks[p].mean())
     assert r.posterior_sd["ties.0.A.B"] < 0.7 * 1.0 / np.sqrt(12)  # the record informs the start
+
+
+def test_a_series_record_is_drawn_from_the_error_model_the_likelihood_assumes(tmp_path):
+    """The informative SBC's series record: 32 rows read as tie + N(0, sd) and the alliance's status,
+    loadable against the status quo read on the tie's scale; the rows' errors have the stated sd."""
+    from sim import load_scenario
+    from sim.analysis import synthetic
+    from sim.analysis.sbc import series_observations
+    from sim.spec.observations import load_record
+
+    root = Path(__file__).resolve().parents[1]
+    scenario = load_scenario(root / "benchmarks" / "status_quo_series.toml")
+    truth = synthetic.draw_truth(scenario, seed=3, candidates=1)
+    text = series_observations(
+        truth, tmp_path, pairs=synthetic.PAIRS, dates=synthetic.DATES, sd=0.1, seed=3, alliance="china_russia"
+    )
+    (tmp_path / "record.toml").write_text(text, encoding="utf-8")
+    record = load_record(tmp_path / "record.toml", scenario)
+    assert len(record.observations) == 33
+    kinds = [o.kind for o in record.observations]
+    assert (
+        kinds.count("tie_series") == 32
+        and kinds.count("alliance_active") + kinds.count("alliance_ended") == 1
+    )
+    values = np.array([o.value for o in record.observations if o.kind == "tie_series"])
+    errors = values - truth.ties.ravel()
+    assert 0.05 < errors.std() < 0.15 and abs(errors.mean()) < 0.06  # 32 draws of N(0, 0.1)
+
+
+def test_summary_of_repetitions_counts_means_moved_toward_the_truth():
+    from sim.analysis.sbc import Repetition, summarise_repetitions
+
+    def rep(truth, mean, sd):
+        return Repetition({"x": truth}, {"x": True}, {"x": sd}, {"x": 0.5}, 100.0, "holds", 1.0, {"x": mean})
+
+    reps = [rep(1.0, 0.5, 0.1), rep(-1.0, -0.2, 0.3), rep(1.0, -0.1, 0.1), rep(-1.0, 0.4, 0.1)]
+    res = summarise_repetitions(reps, {"x": 1.0}, {"x": 0.0})
+    assert res.toward["x"] == 0.5
+    assert res.posterior_sd["x"] == pytest.approx(0.15)
+    assert res.rms_sd["x"] == pytest.approx(np.sqrt((0.01 * 3 + 0.09) / 4))

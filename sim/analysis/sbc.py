@@ -16,7 +16,7 @@ inference algorithms with simulation-based calibration. arXiv:1804.06788.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +92,8 @@ class SBCResult:
     ranks: dict[str, np.ndarray]  # rank of the truth among the accepted draws, as a fraction
     accepted: np.ndarray  # accepted draws per repetition
     repetitions: int
+    rms_sd: dict[str, float] = field(default_factory=dict)  # root mean square posterior sd
+    toward: dict[str, float] = field(default_factory=dict)  # share of means moved toward the truth
 
 
 def run_sbc(
@@ -200,6 +202,46 @@ class Repetition:
     effective: float
     fate: str
     seconds: float
+    posterior_mean: dict[str, float] = field(default_factory=dict)
+
+
+def series_observations(
+    truth,
+    folder: Path,
+    *,
+    pairs,
+    dates,
+    sd: float,
+    seed: int,
+    alliance: str | None,
+    measurement: str = "reading",
+    error: float = 0.02,
+) -> str:
+    """The observations file (text) of a truth read as a quantitative series: each tie at each date
+    read as ``tie + N(0, sd)`` (a ``tie_series`` through ``[measurements.MEASUREMENT]`` with a = 0,
+    b = 1, its CSV written into ``folder``), and the alliance's status at the last date. Unlike a
+    range centred on the true tie, these readings are drawn from the very error model the
+    likelihood assumes, as SBC requires (Talts et al. 2018: data from the model's own likelihood)."""
+    from sim.analysis import synthetic
+
+    rows = synthetic.series_rows(truth, pairs=pairs, dates=dates, a=0.0, b=1.0, sd=sd, seed=seed)
+    synthetic.write_series(folder / "readings.csv", rows)
+    head = [
+        "[[observations]]",
+        'id = "readings"',
+        'kind = "tie_series"',
+        'file = "readings.csv"',
+        f'measurement = "{measurement}"',
+        'basis = "synthetic: each tie read with a normal error, simulated at a known parameter set"',
+        "[observations.source]",
+        'outlet = "synthetic"',
+        f"published = {synthetic.START.isoformat()}",
+        'url = "https://example.org/synthetic"',
+        f'paraphrase = "{synthetic._SOURCE["paraphrase"]}"',
+        "",
+    ]
+    status = synthetic.tie_readings(truth, pairs=(), dates=dates, alliance=alliance, error=error)
+    return synthetic.toml_text(status, "SBC record: a series of tie readings") + "\n" + "\n".join(head)
 
 
 def sbc_repetition(
@@ -214,10 +256,15 @@ def sbc_repetition(
     dates=None,
     half_width: float = 0.15,
     width: float = 0.05,
+    readings: str = "ranges",
+    sd: float = 0.1,
 ) -> Repetition:
-    """Repetition ``i``: a truth drawn from the prior (its own seed), its record (the ties read at
-    the dates, each +-``half_width`` around the truth with error ``width``, and the alliance's
-    status at the last date when the scenario has one), and the SMC² posterior of ``params``."""
+    """Repetition ``i``: a truth drawn from the prior (its own seed), its record and the SMC²
+    posterior of ``params``. The record reads the ties at the dates and the alliance's status at the
+    last date (when the scenario has one); ``readings = "ranges"``: each tie as a range of
+    +-``half_width`` around the truth read with error ``width`` (the informative record of the
+    README); ``"series"``: each tie as ``tie + N(0, sd)`` through the scenario's
+    ``[measurements.reading]`` (a = 0, b = 1), drawn from the likelihood's own error model."""
     import tempfile
     import time
 
@@ -230,22 +277,40 @@ def sbc_repetition(
     dates = dates or synthetic.DATES
     start = time.perf_counter()
     truth = synthetic.draw_truth(scenario, seed=seed * 100_003 + i, pairs=pairs, dates=dates, candidates=1)
-    obs = synthetic.tie_readings(
-        truth, pairs=pairs, dates=dates, half_width=half_width, width=width, alliance=scenario.focal_alliance
-    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "record.toml"
-        path.write_text(synthetic.toml_text(obs, f"SBC repetition {i}"), encoding="utf-8")
+        if readings == "series":
+            text = series_observations(
+                truth,
+                Path(tmp),
+                pairs=pairs,
+                dates=dates,
+                sd=sd,
+                seed=seed * 100_003 + i,
+                alliance=scenario.focal_alliance,
+            )
+        else:
+            obs = synthetic.tie_readings(
+                truth,
+                pairs=pairs,
+                dates=dates,
+                half_width=half_width,
+                width=width,
+                alliance=scenario.focal_alliance,
+            )
+            text = synthetic.toml_text(obs, f"SBC repetition {i}")
+        path.write_text(text, encoding="utf-8")
         record = load_record(path, scenario)
     res = smc2(scenario, record, particles=particles, seed=seed * 7919 + i)
     tail = (1 - level) / 2
-    inside, sds, ranks = {}, {}, {}
+    inside, sds, ranks, means = {}, {}, {}, {}
     for p in params:
         post, t = res.values[p], truth.values[p]
         lo, hi = np.quantile(post, [tail, 1 - tail])
         inside[p] = bool(lo <= t <= hi)
         sds[p] = float(post.std())
         ranks[p] = float((post < t).mean())
+        means[p] = float(post.mean())
     return Repetition(
         {p: truth.values[p] for p in params},
         inside,
@@ -254,13 +319,24 @@ def sbc_repetition(
         res.effective,
         truth.fate,
         time.perf_counter() - start,
+        means,
     )
 
 
-def summarise_repetitions(reps: list[Repetition], prior_sd: dict[str, float]) -> SBCResult:
-    """The coverage, mean posterior sd and truth ranks of a list of repetitions."""
+def summarise_repetitions(
+    reps: list[Repetition], prior_sd: dict[str, float], prior_mean: dict[str, float] | None = None
+) -> SBCResult:
+    """The coverage, mean and root-mean-square posterior sd and truth ranks of a list of
+    repetitions; with ``prior_mean``, also the share whose posterior mean moved from the prior
+    mean toward the truth (same side of it)."""
     params = list(prior_sd)
     n = len(reps)
+    toward = {}
+    if prior_mean is not None:
+        toward = {
+            p: sum((r.posterior_mean[p] - prior_mean[p]) * (r.truth[p] - prior_mean[p]) > 0 for r in reps) / n
+            for p in params
+        }
     return SBCResult(
         coverage={p: sum(r.inside[p] for r in reps) / n for p in params},
         posterior_sd={p: float(np.mean([r.posterior_sd[p] for r in reps])) for p in params},
@@ -268,12 +344,14 @@ def summarise_repetitions(reps: list[Repetition], prior_sd: dict[str, float]) ->
         ranks={p: np.array([r.rank[p] for r in reps]) for p in params},
         accepted=np.array([r.effective for r in reps]),
         repetitions=n,
+        rms_sd={p: float(np.sqrt(np.mean([r.posterior_sd[p] ** 2 for r in reps]))) for p in params},
+        toward=toward,
     )
 
 
-def prior_sds(scenario: Scenario, params, n: int = 20_000, seed: int = 0) -> dict[str, float]:
-    """The prior sd of each of ``params`` (from ``n`` draws)."""
+def prior_moments(scenario: Scenario, params, n: int = 20_000, seed: int = 0) -> tuple[dict, dict]:
+    """The prior mean and sd of each of ``params`` (from ``n`` draws)."""
     from sim.spec.params import sample
 
     draws = sample(scenario, n, np.random.default_rng(seed))
-    return {p: float(draws[p].std()) for p in params}
+    return {p: float(draws[p].mean()) for p in params}, {p: float(draws[p].std()) for p in params}

@@ -484,8 +484,8 @@ def reach(r, wanted: list[str] | None = None) -> str:
         + [p for p in ranked if not p.startswith("mechanisms.")][:5]
     )
     lines = [
-        f"{r.readings} readings, {r.replicates:,} prior replicates; were every reading exact "
-        "(noisy readings tell less):",
+        f"{r.readings} readings, {r.replicates:,} prior replicates; were what they read known exactly "
+        "(each tie's value, not only its sign or range: an upper bound on what the readings tell):",
         f"{'value':<36} {'prior sd':>9} {'post sd / prior sd':>20} {'mean moves toward truth':>24}  halved?",
     ]
     for p in shown:
@@ -497,13 +497,14 @@ def reach(r, wanted: list[str] | None = None) -> str:
     best = ranked[0]
     if halved:
         lines.append(
-            f"Exact readings of this record could halve the prior sd of {len(halved)} of the "
-            f"{len(r.params)} uncertain values; noisy readings narrow less."
+            f"Knowing exactly what this record reads could halve the prior sd of {len(halved)} of the "
+            f"{len(r.params)} uncertain values; its readings, which are noisier, narrow less."
         )
     else:
         lines.append(
             f"No uncertain value ({len(r.params)} in all) could have its prior sd halved by this record, "
-            f"even read exactly (the most narrowed: {best}, to {r.sd_ratio[best]:.2f} of its prior sd);\n"
+            f"even were what it reads known exactly (the most narrowed: {best}, to "
+            f"{r.sd_ratio[best]:.2f} of its prior sd);\n"
             "more readings of what moves with a value, or a reading of the value itself, would be needed."
         )
     return "\n".join(lines)

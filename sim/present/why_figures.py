@@ -132,8 +132,18 @@ def _typical_panel(
             lw=1.3,
             label="members' mean tie",
         )
-    for step, name in play.first_firings():
-        ax.axvline(step * dt, color="#999999", lw=0.5, alpha=0.6)
+    firings = play.first_firings()
+    if firings:  # one collection of ticks rather than a line per event
+        ax.vlines(
+            [step * dt for step, _ in firings],
+            0,
+            1,
+            transform=ax.get_xaxis_transform(),
+            color="#999999",
+            lw=0.5,
+            alpha=0.6,
+        )
+    for step, name in firings:
         ax.text(
             step * dt,
             0.03,
