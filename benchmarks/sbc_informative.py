@@ -68,6 +68,16 @@ def table(reps, prior) -> None:
             f"{res.posterior_sd[p] / res.prior_sd[p]:>14.2f}  {res.rms_sd[p] / res.prior_sd[p]:>5.2f}"
             f"  {res.toward[p]:>23.2f}  {res.ranks[p].mean():>9.2f}"
         )
+    noisy = [r for r in reps if r.loglik_var > 2.0]
+    for name, group in (
+        ("log-likelihood variance within 2", [r for r in reps if r.loglik_var <= 2.0]),
+        ("above 2 at the cap of state particles", noisy),
+    ):
+        if group:
+            cover = ", ".join(
+                f"{p.split('.')[1]} {np.mean([r.inside[p] for r in group]):.2f}" for p in PARAMS
+            )
+            print(f"  {len(group)} repetitions with the {name}: coverage {cover}")
     fates = {}
     for r in reps:
         fates[r.fate] = fates.get(r.fate, 0) + 1
@@ -104,6 +114,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-endings", action="store_true")
     parser.add_argument(
+        "--max-state-particles",
+        type=int,
+        default=128,
+        help="cap of each filter's state particles (default 128)",
+    )
+    parser.add_argument(
         "--readings",
         choices=["series", "ranges"],
         default="series",
@@ -122,7 +138,10 @@ def main() -> None:
         readings=args.readings,
     )
     prior = prior_moments(load_scenario(STATUS_QUO), PARAMS)
-    print(f"readings: {args.readings}; {args.particles} parameter particles")
+    print(
+        f"readings: {args.readings}; {args.particles} parameter particles, at most "
+        f"{args.max_state_particles} state particles each"
+    )
     ctx = multiprocessing.get_context("spawn")
     reps = []
     with cf.ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:

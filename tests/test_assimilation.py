@@ -331,3 +331,20 @@ def test_a_record_in_which_the_partnership_ends_is_not_refused(tmp_path, history
     assert cal.record.observations[status].kind == "alliance_ended"
     assert cal.posterior_predictive["p_happened"].iloc[status] > 0.5
     assert cal.posterior.effective >= 60
+
+
+def test_a_run_whose_likelihood_estimates_stayed_noisy_is_flagged():
+    """The one-line caution of `calibrate` when var(log L^) stayed above the aim at the cap."""
+    from types import SimpleNamespace
+
+    from sim.present.calibration_pages import noise_caution
+
+    def run(*variances):
+        dates = [SimpleNamespace(loglik_var=v) for v in variances]
+        return SimpleNamespace(dates=dates, state_particles=128)
+
+    assert noise_caution(run(0.5, 1.9, float("nan"))) is None
+    line = noise_caution(run(0.8, 4.88))
+    assert (
+        line is not None and line.startswith("caution:") and "4.9" in line and "128 state particles" in line
+    )

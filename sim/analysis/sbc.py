@@ -203,6 +203,8 @@ class Repetition:
     fate: str
     seconds: float
     posterior_mean: dict[str, float] = field(default_factory=dict)
+    loglik_var: float = float("nan")  # the largest measured variance of the filters' log-likelihood
+    state_particles: int = 0  # N_x at the end
 
 
 def series_observations(
@@ -258,6 +260,7 @@ def sbc_repetition(
     width: float = 0.05,
     readings: str = "ranges",
     sd: float = 0.1,
+    max_state_particles: int = 128,
 ) -> Repetition:
     """Repetition ``i``: a truth drawn from the prior (its own seed), its record and the SMC²
     posterior of ``params``. The record reads the ties at the dates and the alliance's status at the
@@ -301,7 +304,9 @@ def sbc_repetition(
             text = synthetic.toml_text(obs, f"SBC repetition {i}")
         path.write_text(text, encoding="utf-8")
         record = load_record(path, scenario)
-    res = smc2(scenario, record, particles=particles, seed=seed * 7919 + i)
+    res = smc2(
+        scenario, record, particles=particles, seed=seed * 7919 + i, max_state_particles=max_state_particles
+    )
     tail = (1 - level) / 2
     inside, sds, ranks, means = {}, {}, {}, {}
     for p in params:
@@ -320,6 +325,8 @@ def sbc_repetition(
         truth.fate,
         time.perf_counter() - start,
         means,
+        float(np.nanmax([d.loglik_var for d in res.dates] + [0.0])),
+        res.state_particles,
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.analysis.assimilation import MAX_LOGLIK_VAR
 from sim.analysis.calibration import Calibration, Projection
 from sim.files import all_or_nothing
 
@@ -70,6 +71,21 @@ def binding_reading(cal: Calibration) -> dict:
     return {"id": o.id, "what": o.describe(), "date": o.date.isoformat(), "share": post, "verdict": verdict}
 
 
+def noise_caution(res) -> str | None:
+    """One line when the filters' log-likelihood estimates of an SMC² run stayed noisier than the
+    sampler aims for at the cap of state particles (the records on which its posterior comes out
+    too narrow); None otherwise."""
+    noisy = max((d.loglik_var for d in res.dates), default=0.0)
+    if not noisy > MAX_LOGLIK_VAR:
+        return None
+    return (
+        f"caution: the filters' log-likelihood estimates stayed noisy (variance {noisy:.1f} at the cap "
+        f"of {res.state_particles} state particles, aim {MAX_LOGLIK_VAR:g}); on such records the "
+        "posterior comes out too narrow (README, simulation-based calibration): read its intervals as "
+        "too short"
+    )
+
+
 def summary_lines(cal: Calibration) -> list[str]:
     """What `alliance-sim calibrate` prints: the method, how probable the record was, the
     effective draws, the binding reading and the values the record moved."""
@@ -91,6 +107,9 @@ def summary_lines(cal: Calibration) -> list[str]:
                 f"{d.date}  {d.readings:>8} {d.ess:>4.0f} {d.stages:>7} {d.moves:>6} {acc:>7} "
                 f"{d.state_particles:>4}  {d.loglik_var:>11.2f}"
             )
+        caution = noise_caution(res)
+        if caution:
+            lines.append(caution)
     else:
         lines = [
             f"{cal.source}: {cal.ensemble.n} prior replicates to step {r.last_step} "
@@ -303,6 +322,9 @@ def probability_html(cal: Calibration) -> str:
             "where it falls far is a date where the record bites. The posterior rests on "
             f"{esc(f'{cal.ess:.0f}')} effective draws ({esc(res.distinct)} distinct).</p>"
         )
+        caution = noise_caution(res)
+        if caution:
+            how += f"<p><strong>{esc(caution)}</strong></p>"
     else:
         k, n = len(cal.accepted), cal.ensemble.n
         lo, hi = wilson(k, n)
