@@ -136,6 +136,7 @@ def main() -> None:
         seed=args.seed,
         particles=args.particles,
         readings=args.readings,
+        max_state_particles=args.max_state_particles,
     )
     prior = prior_moments(load_scenario(STATUS_QUO), PARAMS)
     print(

@@ -377,8 +377,9 @@ def _enough_state_particles(runner, cloud, book, k, rng, tune):
     :func:`loglik_noise`), double ``N_x`` and reweight each parameter particle by new over old
     estimate (then resample-move if the weights degenerate)."""
     part, moves, rates = 0.0, 0, []
+    measured = 0  # the N_x the noise was last measured at
     while cloud.nx * 2 <= tune["max_nx"]:
-        tune["noise"] = loglik_noise(runner, cloud, book, k, rng)
+        tune["noise"], measured = loglik_noise(runner, cloud, book, k, rng), cloud.nx
         if tune["noise"] <= MAX_LOGLIK_VAR:
             break
         fresh = run_filters(runner, cloud.u, cloud.nx * 2, k, (k, 90, cloud.nx), rng)
@@ -390,6 +391,8 @@ def _enough_state_particles(runner, cloud, book, k, rng, tune):
             book.log_w = np.zeros(cloud.n)
             stats = move(runner, cloud, k, 1.0, (k, 91, cloud.nx), rng, tune)
             moves, rates = moves + stats.iterations, rates + stats.accepted
+    if measured != cloud.nx:  # at the cap (reached now or before): this date's noise there
+        tune["noise"] = loglik_noise(runner, cloud, book, k, rng)
     return cloud, book, (part, moves, rates)
 
 
