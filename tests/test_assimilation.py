@@ -346,5 +346,9 @@ def test_a_run_whose_likelihood_estimates_stayed_noisy_is_flagged():
     assert noise_caution(run(0.5, 1.9, float("nan"))) is None
     line = noise_caution(run(0.8, 4.88))
     assert (
-        line is not None and line.startswith("caution:") and "4.9" in line and "128 state particles" in line
+        line is not None
+        and line.startswith("caution:")
+        and "4.9" in line
+        and "128 state particles" in line
+        and "max_state_particles" in line
     )

@@ -73,16 +73,15 @@ def binding_reading(cal: Calibration) -> dict:
 
 def noise_caution(res) -> str | None:
     """One line when the filters' log-likelihood estimates of an SMC² run stayed noisier than the
-    sampler aims for at the cap of state particles (the records on which its posterior comes out
-    too narrow); None otherwise."""
+    sampler aims for at the cap of state particles; None otherwise."""
     noisy = max((d.loglik_var for d in res.dates), default=0.0)
     if not noisy > MAX_LOGLIK_VAR:
         return None
     return (
-        f"caution: the filters' log-likelihood estimates stayed noisy (variance {noisy:.1f} at the cap "
-        f"of {res.state_particles} state particles, aim {MAX_LOGLIK_VAR:g}); on such records the "
-        "posterior comes out too narrow (README, simulation-based calibration): read its intervals as "
-        "too short"
+        f"caution: the filters' log-likelihood estimates stayed noisy (variance {noisy:.1f} with "
+        f"{res.state_particles} state particles, aim {MAX_LOGLIK_VAR:g}): the particle moves stick "
+        "(Pitt et al. 2012), so the posterior rests on fewer distinct draws than its ESS says; more state "
+        "particles (max_state_particles of sim.analysis.assimilation.smc2) would quiet them"
     )
 
 
