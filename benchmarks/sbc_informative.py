@@ -114,6 +114,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-endings", action="store_true")
     parser.add_argument(
+        "--max-moves", type=int, default=4, help="PMMH iterations at most per resample-move (default 4)"
+    )
+    parser.add_argument(
         "--max-state-particles",
         type=int,
         default=128,
@@ -137,11 +140,12 @@ def main() -> None:
         particles=args.particles,
         readings=args.readings,
         max_state_particles=args.max_state_particles,
+        max_moves=args.max_moves,
     )
     prior = prior_moments(load_scenario(STATUS_QUO), PARAMS)
     print(
         f"readings: {args.readings}; {args.particles} parameter particles, at most "
-        f"{args.max_state_particles} state particles each"
+        f"{args.max_state_particles} state particles each, at most {args.max_moves} moves per resample-move"
     )
     ctx = multiprocessing.get_context("spawn")
     reps = []

@@ -261,6 +261,7 @@ def sbc_repetition(
     readings: str = "ranges",
     sd: float = 0.1,
     max_state_particles: int = 128,
+    max_moves: int = 4,
 ) -> Repetition:
     """Repetition ``i``: a truth drawn from the prior (its own seed), its record and the SMC²
     posterior of ``params``. The record reads the ties at the dates and the alliance's status at the
@@ -305,7 +306,12 @@ def sbc_repetition(
         path.write_text(text, encoding="utf-8")
         record = load_record(path, scenario)
     res = smc2(
-        scenario, record, particles=particles, seed=seed * 7919 + i, max_state_particles=max_state_particles
+        scenario,
+        record,
+        particles=particles,
+        seed=seed * 7919 + i,
+        max_state_particles=max_state_particles,
+        max_moves=max_moves,
     )
     tail = (1 - level) / 2
     inside, sds, ranks, means = {}, {}, {}, {}
