@@ -33,6 +33,21 @@ def full_scenario() -> Path:
     return DATA / "all_mechanisms.toml"
 
 
+def stand_in_run(reps, **extra):
+    """A run's face as the analyses read it, over a replicate table ``reps`` (a DataFrame): its
+    columns and a reader of some of them, one alliance ``al``, and ``extra`` attributes."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        replicates=reps,
+        columns=list(reps.columns),
+        read=lambda cols: reps[list(cols)],
+        alliances=["al"],
+        focal="al",
+        **extra,
+    )
+
+
 def set_path(data: dict, path: str, value, actors: list[str]) -> None:
     """Set the value at a parameter path in a scenario's data (the layout of sim.spec.parammap.slots)."""
     p = path.split(".")

@@ -9,7 +9,6 @@ factors follow the scenario's distributions; PRIM finds a planted box; the CLI c
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,7 @@ from sim.spec.parammap import slots  # noqa: E402
 from sim.spec.params import assemble, compile_params  # noqa: E402
 from sim.spec.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
 from sim.spec.values import Beta, Normal, Triangular  # noqa: E402
-from tests.conftest import DATA, ROOT, set_path  # noqa: E402
+from tests.conftest import DATA, ROOT, set_path, stand_in_run  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # Ishigami: known indices through the same design/analysis code the model uses
@@ -302,15 +301,7 @@ def _planted(n=6000, seed=0):
     hit = np.where(inside, rng.random(n) < 0.8, rng.random(n) < 0.03)
     reps["al.fate"] = np.where(hit, "stab_in_the_back", "holds")
     reps["al.defector"] = np.where(hit, "X", "")
-    # a run's face as the analyses read it: its columns and a reader of some of them
-    return SimpleNamespace(
-        replicates=reps,
-        columns=list(reps.columns),
-        read=lambda cols: reps[list(cols)],
-        alliances=["al"],
-        focal="al",
-        directory="planted",
-    )
+    return stand_in_run(reps, directory="planted")
 
 
 def test_prim_finds_a_planted_box_from_float_and_integer_parameters():

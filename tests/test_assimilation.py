@@ -344,6 +344,7 @@ def test_a_run_whose_likelihood_estimates_stayed_noisy_is_flagged():
         return SimpleNamespace(dates=dates, state_particles=128)
 
     assert noise_caution(run(0.5, 1.9, float("nan"))) is None
+    assert noise_caution(run(float("nan"), 4.88)) is not None  # a date not measured does not hide one
     line = noise_caution(run(0.8, 4.88))
     assert (
         line is not None

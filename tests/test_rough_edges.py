@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ from sim.cli import main
 from sim.present import text as terminal
 from sim.present.exploration import write_discovery
 from sim.present.show import describe_path, readable_label
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA, ROOT, stand_in_run
 
 
 def _noise_only(n=3000, seed=1, members=("X", "Y")):
@@ -26,15 +25,7 @@ def _noise_only(n=3000, seed=1, members=("X", "Y")):
     reps["al.fate"] = np.where(hit, "stab_in_the_back", "holds")
     reps["al.defector"] = np.where(hit, "X", "")
     manifest = {"scenario": {"alliances": {"al": {"members": list(members)}}}}
-    return SimpleNamespace(  # a run's face as the analyses read it: columns and a reader
-        replicates=reps,
-        columns=list(reps.columns),
-        read=lambda cols: reps[list(cols)],
-        alliances=["al"],
-        focal="al",
-        directory="noise",
-        manifest=manifest,
-    )
+    return stand_in_run(reps, directory="noise", manifest=manifest)
 
 
 def test_unknown_actor_in_the_outcome_is_an_error_naming_the_members():

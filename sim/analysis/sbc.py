@@ -228,22 +228,9 @@ def series_observations(
 
     rows = synthetic.series_rows(truth, pairs=pairs, dates=dates, a=0.0, b=1.0, sd=sd, seed=seed)
     synthetic.write_series(folder / "readings.csv", rows)
-    head = [
-        "[[observations]]",
-        'id = "readings"',
-        'kind = "tie_series"',
-        'file = "readings.csv"',
-        f'measurement = "{measurement}"',
-        'basis = "synthetic: each tie read with a normal error, simulated at a known parameter set"',
-        "[observations.source]",
-        'outlet = "synthetic"',
-        f"published = {synthetic.START.isoformat()}",
-        'url = "https://example.org/synthetic"',
-        f'paraphrase = "{synthetic._SOURCE["paraphrase"]}"',
-        "",
-    ]
+    series = {"id": "readings", "kind": "tie_series", "file": "readings.csv", "measurement": measurement}
     status = synthetic.tie_readings(truth, pairs=(), dates=dates, alliance=alliance, error=error)
-    return synthetic.toml_text(status, "SBC record: a series of tie readings") + "\n" + "\n".join(head)
+    return synthetic.toml_text([*status, series], "SBC record: a series of tie readings")
 
 
 def sbc_repetition(

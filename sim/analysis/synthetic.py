@@ -169,7 +169,8 @@ def tie_readings(
 
 
 def toml_text(observations: list[dict], comment: str, start: _dt.date = START, unit: str = "month") -> str:
-    """An observations file holding ``observations`` (synthetic sources)."""
+    """An observations file holding ``observations`` (synthetic sources; one without a date, a
+    series, is published at ``start``)."""
     lines = [f"# {line}" for line in comment.splitlines()]
     lines += [f"start = {start.isoformat()}", f'unit = "{unit}"', ""]
     for o in observations:
@@ -184,7 +185,7 @@ def toml_text(observations: list[dict], comment: str, start: _dt.date = START, u
         lines.append('basis = "synthetic: read from a simulated replicate at a known parameter set"')
         lines.append("[observations.source]")
         lines.append('outlet = "synthetic"')
-        lines.append(f"published = {o['date'].isoformat()}")
+        lines.append(f"published = {o.get('date', start).isoformat()}")  # a series has no date
         lines.append('url = "https://example.org/synthetic"')
         lines.append(f"paraphrase = {json.dumps(_SOURCE['paraphrase'])}")
         lines.append("")

@@ -97,13 +97,7 @@ def _register_calibrate(sub) -> None:
         help="refuse below this many effective posterior draws (default 200)",
     )
     options.add_workers(p)
-    p.add_argument(
-        "--exclude",
-        action="append",
-        metavar="ID",
-        default=None,
-        help="leave out an observation (repeatable), to see what it does",
-    )
+    _add_exclude(p, "leave out an observation (repeatable), to see what it does")
     options.add_output(p, "results/<name>-calibrated", force="a calibration")
     options.add_progress(p)
     options.add_report_switch(p, "do not write report.html (with the projection to the scenario's horizon)")
@@ -155,19 +149,18 @@ def _register_identify(sub) -> None:
     options.add_workers(p)
     p.add_argument(
         "--values",
+        type=options.name_list,
         default=None,
         metavar="PATH,...",
         help="the uncertain values to show, by path (default: the mechanisms' coefficients and the five "
         "values the record narrows most)",
     )
-    p.add_argument(
-        "--exclude",
-        action="append",
-        metavar="ID",
-        default=None,
-        help="leave out an observation (repeatable)",
-    )
+    _add_exclude(p, "leave out an observation (repeatable)")
     options.add_progress(p)
+
+
+def _add_exclude(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--exclude", action="append", metavar="ID", default=None, help=help)
 
 
 def _add_method(p: argparse.ArgumentParser) -> None:
@@ -367,7 +360,6 @@ def cmd_identify(args: argparse.Namespace) -> int:
     from sim.analysis.identifiability import reach_of
 
     options.check_history(args.scenario, args.observations, args.replicates, "identify")
-    wanted = [v.strip() for v in args.values.split(",") if v.strip()] if args.values else None
     reach = reach_of(
         args.scenario,
         args.observations,
@@ -378,7 +370,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
         workers=args.workers,
         engine=args.engine,
         progress=not args.no_progress,
-        show=wanted,
+        show=args.values,
     )
-    print(text.reach(reach, wanted))
+    print(text.reach(reach, args.values))
     return EXIT_OK

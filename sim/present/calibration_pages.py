@@ -7,6 +7,7 @@ for each."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,7 @@ def binding_reading(cal: Calibration) -> dict:
 def noise_caution(res) -> str | None:
     """One line when the filters' log-likelihood estimates of an SMC² run stayed noisier than the
     sampler aims for at the cap of state particles; None otherwise."""
-    noisy = max((d.loglik_var for d in res.dates), default=0.0)
+    noisy = max((d.loglik_var for d in res.dates if not math.isnan(d.loglik_var)), default=0.0)
     if not noisy > MAX_LOGLIK_VAR:
         return None
     return (
