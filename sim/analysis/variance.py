@@ -43,16 +43,25 @@ def bins_for(n: int) -> int:
 
 def _index(order: np.ndarray, y: np.ndarray, m: int) -> float:
     """Epsilon-squared of ``y`` over ``m`` equal-count bins of the rows in ``order``."""
-    n = len(y)
-    total = float(((y - y.mean()) ** 2).sum())
-    if n < 4 or total <= 0:
-        return float("nan")
+    return float(_indices(order, y[None, :], m)[0])
+
+
+def _indices(order: np.ndarray, ys: np.ndarray, m: int) -> np.ndarray:
+    """:func:`_index` of each row of ``ys`` (outcomes of the same rows, e.g. an outcome and its
+    shuffles) in one pass: the rows are gathered and summed by bin together."""
+    n = ys.shape[1]
+    mean = ys.mean(axis=1)
+    total = ((ys - mean[:, None]) ** 2).sum(axis=1)
+    if n < 4:
+        return np.full(len(ys), np.nan)
     edges = np.linspace(0, n, m + 1).round().astype(int)
-    sums = np.add.reduceat(y[order], edges[:-1])
+    sums = np.add.reduceat(ys[:, order], edges[:-1], axis=1)
     counts = np.diff(edges)
-    between = float((sums**2 / counts).sum() - n * y.mean() ** 2)
+    between = (sums**2 / counts).sum(axis=1) - n * mean**2
     ms_within = (total - between) / max(n - m, 1)
-    return (between - (m - 1) * ms_within) / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (between - (m - 1) * ms_within) / total
+    return np.where(total > 0, out, np.nan)
 
 
 def first_order_given_data(x: np.ndarray, y: np.ndarray, bins: int | None = None) -> float:
@@ -112,7 +121,8 @@ def variance_by_basis(
     y = np.asarray(outcome, dtype=np.float64)
     m = bins_for(len(y))
     rng = np.random.default_rng(seed)
-    shuffles = [rng.permutation(y) for _ in range(permutations)]
+    # the outcome and its shuffles as the rows of one array, binned together for each input
+    ys = np.vstack([y[None, :], *(rng.permutation(y)[None, :] for _ in range(permutations))])
     found: dict[str, list[tuple[str, float]]] = {}
     null: dict[str, np.ndarray] = {}
     for c in (c for c in replicates.columns if c.startswith(PARAM_PREFIX)):
@@ -120,12 +130,13 @@ def variance_by_basis(
         if np.ptp(x) == 0:
             continue
         order = np.argsort(x, kind="stable")
-        s = _index(order, y, m)
+        indices = _indices(order, ys, m)
+        s = float(indices[0])
         if not np.isfinite(s):
             continue
         basis = basis_of(c[len(PARAM_PREFIX) :])
         found.setdefault(basis, []).append((c[len(PARAM_PREFIX) :], s))
-        null[basis] = null.get(basis, np.zeros(permutations)) + [_index(order, z, m) for z in shuffles]
+        null[basis] = null.get(basis, np.zeros(permutations)) + indices[1:]
     out: list[dict[str, Any]] = []
     for basis in BASES:
         rows = sorted(found.get(basis, []), key=lambda r: -r[1])
