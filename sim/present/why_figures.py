@@ -96,9 +96,10 @@ def why_chart(panels: Sequence[tuple[str, Sequence[WhyGroup]]], title: str = "")
 
 
 def _typical_panel(
-    ax, play, g: WhyGroup, members: list[int], a_index: int, actors: list[str], dt: float
+    ax, play, g: WhyGroup, members: list[int], a_index: int, dt: float, event_colors: dict[str, str]
 ) -> None:
-    """One replicate's panel: the tracked tie over time, the defection and the events' first firings."""
+    """One replicate's panel: the tracked tie over time, the defection and the events' first
+    firings (a tick in the event's colour)."""
     W = play.ties.astype(np.float64)
     t = np.arange(W.shape[0]) * dt
     ended = g.fate != FATES[0]
@@ -110,7 +111,6 @@ def _typical_panel(
             W[:, d, others].mean(axis=1),
             color=plots.NEGATIVE,
             lw=1.3,
-            label=f"{actors[d]} toward partners",
         )
         ax.plot(
             t,
@@ -118,7 +118,6 @@ def _typical_panel(
             color=plots.POSITIVE,
             lw=1.0,
             ls="--",
-            label=f"partners toward {actors[d]}",
         )
         end = int(play.end_step[a_index]) * dt
         ax.axvline(end, color="black", lw=0.8, ls=":")
@@ -130,37 +129,27 @@ def _typical_panel(
             np.mean([W[:, i, j] for i, j in pairs], axis=0),
             color=plots.FATE_COLORS["holds"],
             lw=1.3,
-            label="members' mean tie",
         )
     firings = play.first_firings()
-    if firings:  # one collection of ticks rather than a line per event
+    if firings:  # one collection of ticks along the foot, each event in a lane and colour of its own
+        lane = {name: n for n, name in enumerate(event_colors)}
+        low = np.array([0.01 + 0.045 * lane[name] for _, name in firings])
         ax.vlines(
             [step * dt for step, _ in firings],
-            0,
-            1,
+            low,
+            low + 0.04,
             transform=ax.get_xaxis_transform(),
-            color="#999999",
-            lw=0.5,
-            alpha=0.6,
-        )
-    for step, name in firings:
-        ax.text(
-            step * dt,
-            0.03,
-            plots.text(name.replace("_", " ")[:18]),
-            rotation=90,
-            fontsize=6.5,
-            va="bottom",
-            ha="right",
-            color="#555555",
-            transform=ax.get_xaxis_transform(),
+            colors=[event_colors[name] for _, name in firings],
+            lw=2.5,
         )
 
 
 def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: dict, k: int = 3) -> Figure:
     """The ``k`` most typical replicates of each fate group: the tracked tie over time (the
     defector's mean disposition toward its partners, solid; theirs toward it, dashed; for a held
-    alliance the members' mean), the defection (cross) and the first firing of each event (ticks)."""
+    alliance the members' mean), the defection (cross) and the first firing of each event (a tick
+    in the event's colour). One key above the panels names the lines and the events, instead of a
+    legend and a label per panel."""
     groups = [g for g in groups if any(r in replays for r in g.typical(k))]
     if not groups:
         return plots._empty(plots._figure(6, 2), "no replicates to show")
@@ -168,12 +157,20 @@ def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: d
     actors = results.actors
     members = [actors.index(m) for m in (plots._alliance_spec(results, alliance).get("members") or [])]
     a_index = results.alliances.index(alliance)
-    width, height = 3.3 * k, 2.3 * len(groups) + 0.5
+    shown = [[rep for rep in g.typical(k) if rep in replays] for g in groups]
+    events = list(
+        dict.fromkeys(name for reps in shown for rep in reps for _, name in replays[rep].first_firings())
+    )
+    ev_colors = {name: TICK_COLORS[n % len(TICK_COLORS)] for n, name in enumerate(events)}
+    key = _typical_key(groups, events, ev_colors)
+    ncol = min(4, len(key))
+    width = 3.3 * k
+    rows, gap = len(groups), 0.45  # inches between rows: the next row's titles
+    top, bottom = 0.3 + 0.2 * -(-len(key) // ncol), 0.55
+    height = 2.3 * rows + 0.2 + top
     # small multiples on shared axes: margins set in inches rather than by the layout engine, which
     # measured every panel's text again on each draw (it tripled the time to save this figure)
     fig = Figure(figsize=(width, height), dpi=plots.DPI)
-    rows, gap = len(groups), 0.45  # inches between rows: the next row's titles
-    top, bottom = 0.3, 0.55
     panel = (height - top - bottom - gap * (rows - 1)) / rows
     fig.subplots_adjust(
         left=0.62 / width,
@@ -183,26 +180,50 @@ def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: d
         wspace=0.1,
         hspace=gap / panel,
     )
-    axes = fig.subplots(len(groups), k, squeeze=False, sharex=True, sharey=True)
-    for row, g in zip(axes, groups):
-        shown = g.typical(k)
-        for ax in row[len(shown) :]:  # fewer typical replicates than panels: no empty axes
+    axes = fig.subplots(rows, k, squeeze=False, sharex=True, sharey=True)
+    for row, g, reps in zip(axes, groups, shown):
+        for ax in row[len(reps) :]:  # fewer typical replicates than panels: no empty axes
             ax.set_axis_off()
-        for ax, rep in zip(row, shown):
+        for ax, rep in zip(row, reps):
             ax.axhline(0, color="#bbbbbb", lw=0.6)
-            play = replays.get(rep)
-            if play is None:
-                ax.set_axis_off()
-                continue
-            _typical_panel(ax, play, g, members, a_index, actors, dt)
+            _typical_panel(ax, replays[rep], g, members, a_index, dt, ev_colors)
             ax.set_ylim(-1.05, 1.05)
             ax.set_title(plots.text(f"{g.label}: replicate {rep}", 40), fontsize=9)
             ax.spines[["top", "right"]].set_visible(False)
             ax.tick_params(labelsize=8)
         row[0].set_ylabel("tie", fontsize=9)
-        handles, labels = row[0].get_legend_handles_labels()
-        if handles:
-            row[0].legend(fontsize=7.5, loc="upper right", frameon=False)
     for ax in axes[-1]:
         ax.set_xlabel(unit, fontsize=9)
+    fig.legend(
+        handles=key, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=ncol, fontsize=7.5, frameon=False
+    )
     return fig
+
+
+#: colours of the events' ticks in :func:`typical_chart` (Paul Tol's muted scheme, less the blue,
+#: orange and green of the lines)
+TICK_COLORS = (
+    "#332288", "#882255", "#999933", "#AA4499", "#44AA99", "#CC6677", "#661100", "#DDCC77", "#888888",
+    "#CC79A7",
+)  # fmt: skip
+
+
+def _typical_key(groups: Sequence[WhyGroup], events: Sequence[str], ev_colors: dict[str, str]) -> list:
+    """The handles of :func:`typical_chart`'s key: the lines drawn, then each event's tick."""
+    from matplotlib.lines import Line2D
+
+    ended = any(g.fate != FATES[0] for g in groups)
+    key = []
+    if ended:
+        key += [
+            Line2D([], [], color=plots.NEGATIVE, lw=1.3, label="the defector toward its partners"),
+            Line2D([], [], color=plots.POSITIVE, lw=1.0, ls="--", label="its partners toward the defector"),
+            Line2D([], [], color="black", marker="x", ls="none", label="the defection"),
+        ]
+    if any(g.fate == FATES[0] for g in groups):
+        key.append(Line2D([], [], color=plots.FATE_COLORS["holds"], lw=1.3, label="members' mean tie (held)"))
+    key += [
+        Line2D([], [], color=ev_colors[e], lw=1.5, label=plots.text("event: " + e.replace("_", " "), 34))
+        for e in events
+    ]
+    return key
