@@ -4,6 +4,7 @@ analysis runs on a sample of its rows; figures drawn in worker processes are the
 from __future__ import annotations
 
 import html
+import os
 import re
 
 import pytest
@@ -81,6 +82,66 @@ def test_figures_drawn_in_worker_processes_are_the_same_figures(folder):
     r = digested(load_results(folder[0]))
     draws = [e.draw for e in scenario_figures(r, "t")][:4]
     assert page_figures.draw_pngs(draws, workers=2) == page_figures.draw_pngs(draws, workers=1)
+
+
+def _line(k: float):
+    """A tiny figure's drawing, different for each ``k``."""
+
+    def draw():
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(2, 1))
+        fig.add_subplot().plot([0, k])
+        return fig
+
+    return draw
+
+
+def test_figures_published_in_batches_come_back_in_the_order_they_were_added():
+    """Figures made known while the page is computed (the heaviest first) come back in the order
+    they were put, the same bytes whether other processes drew them or not."""
+    here, there = page_figures.Drawing(1), page_figures.Drawing(2)
+    for drawing in (here, there):
+        for k in range(5):
+            drawing.add(_line(k), weight=k)  # published heaviest first: the reverse order
+        drawing.publish()
+        for k in range(5, 8):
+            drawing.add(_line(k))
+    assert there.children, "no drawing process was started for the first batch"
+    assert there.finish() == here.finish() == page_figures.draw_pngs([_line(k) for k in range(8)], 1)
+    assert there.folder is not None and not os.path.exists(there.folder)
+
+
+def test_a_figure_another_process_failed_to_draw_is_drawn_here():
+    """A drawing that fails in a drawing process (there only) is drawn again by the page's own."""
+    parent = os.getpid()
+
+    def fails_elsewhere():
+        if os.getpid() != parent:
+            raise RuntimeError("only in a drawing process")
+        return _line(1)()
+
+    drawing = page_figures.Drawing(2)
+    for _ in range(6):
+        drawing.add(fails_elsewhere)
+    assert drawing.finish() == page_figures.draw_pngs([_line(1)] * 6, workers=1)
+
+
+def test_an_error_in_a_figure_is_raised_and_stops_the_drawing_processes():
+    """A figure that cannot be drawn raises its own error from the page's process, and no drawing
+    process or folder outlives it."""
+
+    def broken():
+        raise ValueError("this figure is broken")
+
+    drawing = page_figures.Drawing(2)
+    for k in range(5):
+        drawing.add(_line(k))
+    drawing.add(broken, weight=10)
+    with pytest.raises(ValueError, match="this figure is broken"):
+        drawing.finish()
+    assert drawing.children and not any(c.is_alive() for c in drawing.children)
+    assert drawing.folder is not None and not os.path.exists(drawing.folder)
 
 
 def test_delta_and_prim_on_a_big_folder_run_on_a_stated_sample(folder, monkeypatch, tmp_path):

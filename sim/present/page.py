@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.present.page_figures import FigureEntry, draw_pngs, png_size
+from sim.present.page_figures import Drawing, FigureEntry, png_size
 from sim.present.page_words import COLUMN_WORDS, GLOSSARY
 from sim.run.store import atomic_write_bytes
 from sim.vocabulary import NOT_A_FORECAST
@@ -316,6 +316,8 @@ class Page:
         self.body: list[str] = []
         self.references: list[str] = []
         self.pending: list[FigureEntry] = []
+        #: draws the figures, in other processes as soon as they are published (:meth:`draw_known`)
+        self.drawing = Drawing()
         #: called once per figure drawn when the page is written (a progress bar's step)
         self.on_drawn: Callable[[], object] | None = None
 
@@ -347,14 +349,21 @@ class Page:
     def figure(self, entry: FigureEntry) -> str:
         """A figure's card, to be put anywhere in the page's parts: a placeholder now, the card
         (image, title, caption, link to its PNG file) when the page is written, once every figure
-        has been drawn (in parallel, :func:`~sim.present.page_figures.draw_pngs`)."""
+        has been drawn (:class:`~sim.present.page_figures.Drawing`; :meth:`draw_known` starts
+        drawing the figures put so far while the page's other parts are computed)."""
         self.pending.append(entry)
+        self.drawing.add(entry.draw, entry.weight)
         return f"{_SLOT}{len(self.pending) - 1}{_SLOT}"
+
+    def draw_known(self) -> None:
+        """Start drawing the figures put so far, in other processes where the cores allow, while
+        this one goes on with the page (:meth:`~sim.present.page_figures.Drawing.publish`)."""
+        self.drawing.publish()
 
     def _cards(self) -> list[str]:
         """Draw the pending figures, write their PNG files and return their cards."""
         cards = []
-        pngs = draw_pngs([e.draw for e in self.pending], done=self.on_drawn)
+        pngs = self.drawing.finish(done=self.on_drawn)
         for entry, png in zip(self.pending, pngs, strict=True):
             name = f"{entry.key}.png"
             atomic_write_bytes(self.fig_dir / name, png)
@@ -364,6 +373,7 @@ class Page:
     def figures(self, entries: Sequence[FigureEntry]) -> str:
         """Draw figures into a grid of cards (empty string for none)."""
         cards = "".join(self.figure(e) for e in entries)
+        self.draw_known()
         return f"<div class='figs'>{cards}</div>" if cards else ""
 
     def cite(self, *references: str) -> None:

@@ -93,11 +93,14 @@ def write_report(results: Sequence[Results], path: str | Path, *, progress: bool
             f"{r.steps * dt:g} {esc(unit)} · focal alliance <code>{esc(r.focal or '-')}</code>"
         )
     page = Page(path, title, sub)
-    with report_progress(page, progress) as step:
-        page.answer_raw(answer_section(runs))
-        step()
-        _write_parts(page, runs, comparison)
-        return page.write()
+    try:
+        with report_progress(page, progress) as step:
+            page.answer_raw(answer_section(runs))
+            step()
+            _write_parts(page, runs, comparison)
+            return page.write()
+    finally:
+        page.drawing.close()  # figures still being drawn elsewhere when a part failed
 
 
 def report_progress(page: Page, on: bool):
@@ -119,6 +122,7 @@ def report_progress(page: Page, on: bool):
         try:
             yield lambda: bar.update(1)
         finally:
+            bar.refresh()  # the last figures can finish together, faster than the bar redraws
             bar.close()
 
     return scope()
@@ -142,7 +146,9 @@ def _write_parts(page: Page, runs: list, comparison: bool) -> None:
         )
 
     def render(entries: list[FigureEntry]) -> str:
-        return "".join(page.figure(e) for e in entries)
+        cards = "".join(page.figure(e) for e in entries)
+        page.draw_known()  # drawn elsewhere while this process computes the sections that follow
+        return cards
 
     prefixes = [f"{k + 1:02d}-{slug(r.name or 'scenario')}" for k, r in enumerate(runs)]
     for k, (r, prefix) in enumerate(zip(runs, prefixes, strict=True)):

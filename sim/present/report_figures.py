@@ -48,6 +48,7 @@ def _alliance_figures(r: Results, prefix: str, unit: str) -> list[FigureEntry]:
             "Ties are bounded at ±1: a band pressed against +1 means the ties are "
             "saturated (as friendly as the model allows), not still growing.",
             lambda: plots.cohesion_fan(r),
+            weight=1.0 + len(r.alliances),  # a panel per alliance
         ),
     ]
 
@@ -68,6 +69,7 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
             f"vermillion: hostile; pairs with |mean tie| < {plots.BLOC_EDGE_THRESHOLD:g} "
             "are not drawn (the legend counts them).",
             lambda: plots.bloc_network(r),
+            weight=2.5,
         ),
         FigureEntry(
             f"{prefix}-ties",
@@ -75,6 +77,7 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
             f"Heat map of the mean final ties between the actors ({r.title})",
             "Row: the actor whose disposition it is; column: toward whom.",
             lambda: plots.ties_heatmap(r),
+            weight=3.0,  # a number in every cell
         ),
     ]
     if r.alliances:
@@ -86,6 +89,7 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
                 "Probability, over replicates, of a stab in the back by the row "
                 f"actor against the column actor in some declared alliance. {_cell_noise(r.n)}",
                 lambda: plots.stab_matrix(r),
+                weight=1.5,
             )
         )
     if plots.has_blocs(r):
@@ -99,6 +103,7 @@ def scenario_figures(r: Results, prefix: str) -> list[FigureEntry]:
                 "over everyone, not from the alliance's fate); the diagonal is left out (an actor is "
                 f"always in its own bloc). {_cell_noise(r.n)}",
                 lambda: plots.same_bloc_heatmap(r),
+                weight=3.0,
             )
         )
     entries.append(

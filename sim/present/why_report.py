@@ -110,6 +110,7 @@ def why_section(
                     [("over the run", run), (f"last {window} steps before the end", recent)],
                     title=f"{a}: what moved the tracked tie",
                 ),
+                weight=3.0,
             )
         ]
         if replays:
@@ -119,8 +120,10 @@ def why_section(
                     f"The most typical replicates of each fate ({a})",
                     f"Tie trajectories of the {typical} replicates closest to each fate's mean parts ({a})",
                     "Solid: the defector's mean tie toward its partners; dashed: theirs toward it; dotted "
-                    "line and cross: the defection; grey ticks: the first firing of each event.",
+                    "line and cross: the defection; ticks along the foot: the first firing of each "
+                    "event, one row and colour per event, named in the key.",
                     partial(why_figures.typical_chart, r, a, run, replays, typical),
+                    weight=1.0 + len(run),  # a row of panels per fate group
                 )
             )
         parts.append(
