@@ -19,7 +19,7 @@ Newcombe, R. G. (1998). Interval estimation for the difference between independe
 from __future__ import annotations
 
 import concurrent.futures as cf
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,6 +169,7 @@ def compare(
     why: bool | int | None = None,
     force: bool = False,
     values: dict | None = None,
+    on_run: Callable[[int, Results], object] | None = None,
 ) -> Comparison:
     """Run several scenarios on the same settings, each into a folder of ``out`` named after it.
 
@@ -189,6 +190,10 @@ def compare(
         scenario and these settings is used as it is.
     values : dict, optional
         Parameter values set on top of every scenario (``--set``).
+    on_run : callable, optional
+        Called with the scenario's position and its results as each run is done (or found
+        finished), before the next one starts: the command line starts drawing a scenario's
+        figures there while the next scenario runs.
 
     Returns
     -------
@@ -222,7 +227,7 @@ def compare(
             f"{out} holds a comparison already (other scenario files or settings); pass --force "
             "to replace it or choose another --out"
         )
-    for path, where, existing in zip(paths, wheres, found):
+    for k, (path, where, existing) in enumerate(zip(paths, wheres, found)):
         reused.append(existing is not None)
         runs.append(
             existing
@@ -240,6 +245,8 @@ def compare(
                 **settings,
             )
         )
+        if on_run is not None:
+            on_run(k, runs[-1])
     return Comparison(runs, reused)
 
 

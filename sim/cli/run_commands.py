@@ -142,25 +142,28 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """`compare`: several scenarios (finished results reused) and one comparison report."""
     from sim.analysis.compare import compare, run_folders
-    from sim.present.report import write_report
+    from sim.present.report import EarlyFigures, write_report
 
     out = args.out or options.results_folder("-vs-".join(run_folders(args.scenarios)))
     options.hold(out, own=("report.html", "*/manifest.json"), force=args.force, what="a comparison")
-    with finishing_hint():
-        comparison = run_with_executor(
-            args, compare, args.scenarios, out, force=args.force, **run_settings(args)
-        )
-    from sim.analysis.digest import digested
-
-    runs = [digested(run) for run in comparison.runs]  # summaries and page from one read each
-    for run, reused in zip(runs, comparison.reused):
-        if reused:
-            print(text.reused(run.name, run.directory))
-    for run in runs:
-        print(text.run_summary(run))
-    for d in comparison.differences():
-        print(text.differences(d.base.name, d.other.name, d.alliance, d.table, d.unpaired_because))
-    print(text.written({"report": write_report(runs, out / "report.html", progress=not args.no_progress)}))
+    early = EarlyFigures()  # each scenario's figures drawn while the next one runs
+    try:
+        with finishing_hint():
+            comparison = run_with_executor(
+                args, compare, args.scenarios, out, force=args.force, on_run=early.start, **run_settings(args)
+            )
+        runs = [early.runs[k] for k in range(len(comparison.runs))]  # summaries and page from one read each
+        for run, reused in zip(runs, comparison.reused):
+            if reused:
+                print(text.reused(run.name, run.directory))
+        for run in runs:
+            print(text.run_summary(run))
+        for d in comparison.differences():
+            print(text.differences(d.base.name, d.other.name, d.alliance, d.table, d.unpaired_because))
+        page = write_report(runs, out / "report.html", progress=not args.no_progress, early=early)
+    finally:
+        early.close()
+    print(text.written({"report": page}))
     return EXIT_OK
 
 

@@ -289,6 +289,28 @@ _SLOT = "\x00"
 _SLOT_RE = re.compile("\x00(\\d+)\x00")
 
 
+class FigureQueue:
+    """A page's figures in the order they were put, and their :class:`Drawing`.
+
+    A :class:`Page` makes its own; a command that knows some figures before it can make the page
+    makes one first and hands it over, so that they are drawn while it works on (a comparison
+    draws one scenario's figures while the next one runs)."""
+
+    def __init__(self) -> None:
+        self.entries: list[FigureEntry] = []
+        self.drawing = Drawing()
+
+    def put(self, entry: FigureEntry) -> str:
+        """Queue a figure; returns the placeholder its card replaces when the page is written."""
+        self.entries.append(entry)
+        self.drawing.add(entry.draw, entry.weight)
+        return f"{_SLOT}{len(self.entries) - 1}{_SLOT}"
+
+    def publish(self) -> None:
+        """Start drawing the figures put so far (:meth:`Drawing.publish`)."""
+        self.drawing.publish()
+
+
 class Page:
     """One page being built: its file, its figure folder and its parts, written in the kit's order.
 
@@ -300,9 +322,11 @@ class Page:
         The page's title, said once (see :func:`titled`).
     subtitle
         What was run, as HTML (escape what comes from a scenario).
+    figures
+        Figures queued (and being drawn) before the page was made (:class:`FigureQueue`).
     """
 
-    def __init__(self, path: str | Path, title: str, subtitle: str = ""):
+    def __init__(self, path: str | Path, title: str, subtitle: str = "", figures: FigureQueue | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fig_dir = self.path.parent / f"{self.path.stem}_figures"
@@ -315,9 +339,10 @@ class Page:
         self.glossary_html = ""
         self.body: list[str] = []
         self.references: list[str] = []
-        self.pending: list[FigureEntry] = []
-        #: draws the figures, in other processes as soon as they are published (:meth:`draw_known`)
-        self.drawing = Drawing()
+        #: the figures put so far and their drawing (one made before the page, when given)
+        self.queue = figures or FigureQueue()
+        self.pending = self.queue.entries
+        self.drawing = self.queue.drawing
         #: called once per figure drawn when the page is written (a progress bar's step)
         self.on_drawn: Callable[[], object] | None = None
 
@@ -351,14 +376,12 @@ class Page:
         (image, title, caption, link to its PNG file) when the page is written, once every figure
         has been drawn (:class:`~sim.present.page_figures.Drawing`; :meth:`draw_known` starts
         drawing the figures put so far while the page's other parts are computed)."""
-        self.pending.append(entry)
-        self.drawing.add(entry.draw, entry.weight)
-        return f"{_SLOT}{len(self.pending) - 1}{_SLOT}"
+        return self.queue.put(entry)
 
     def draw_known(self) -> None:
         """Start drawing the figures put so far, in other processes where the cores allow, while
         this one goes on with the page (:meth:`~sim.present.page_figures.Drawing.publish`)."""
-        self.drawing.publish()
+        self.queue.publish()
 
     def _cards(self) -> list[str]:
         """Draw the pending figures, write their PNG files and return their cards."""

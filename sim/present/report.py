@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sim.files import all_or_nothing
 from sim.present import plots
-from sim.present.page import Page, esc, write_html
+from sim.present.page import FigureQueue, Page, esc, write_html
 from sim.present.page_figures import FigureEntry
 from sim.present.report_comparison import difference_section, parameter_diff_section
 from sim.present.report_figures import comparison_figures, scenario_figures
@@ -54,8 +54,39 @@ def report_glossary(runs: Sequence[Results]) -> list[str]:
     return keys
 
 
+class EarlyFigures:
+    """A report's scenario figures, drawn before the report is written: :func:`compare` hands over
+    each run as it finishes (:meth:`start`), and its figures are drawn in another process while the
+    next scenario runs; :func:`write_report` then takes them over (``early=``). Nothing is written
+    until then, and :meth:`close` stops the drawing when the report is not written after all."""
+
+    def __init__(self) -> None:
+        self.queue = FigureQueue()
+        self.runs: dict[int, Results] = {}
+        self.cards: dict[int, str] = {}
+
+    def start(self, k: int, results: Results) -> None:
+        """Queue the figures of the ``k``-th scenario (from 0) and start drawing them."""
+        from sim.analysis.digest import digested
+
+        r = self.runs[k] = digested(results)
+        self.cards[k] = "".join(self.queue.put(e) for e in scenario_figures(r, _prefix(k, r)))
+        self.queue.publish()
+
+    def close(self) -> None:
+        """Stop drawing (the figures are not needed)."""
+        self.queue.drawing.close()
+
+
+def _prefix(k: int, r) -> str:
+    """The file-name prefix of the ``k``-th scenario's figures (from 0)."""
+    return f"{k + 1:02d}-{slug(r.name or 'scenario')}"
+
+
 @all_or_nothing()  # a failure leaves none of its files
-def write_report(results: Sequence[Results], path: str | Path, *, progress: bool = False) -> Path:
+def write_report(
+    results: Sequence[Results], path: str | Path, *, progress: bool = False, early: EarlyFigures | None = None
+) -> Path:
     """Write the HTML report of one result set, or the comparison report of several.
 
     Parameters
@@ -66,6 +97,9 @@ def write_report(results: Sequence[Results], path: str | Path, *, progress: bool
         The HTML file; the figures go to ``<stem>_figures/`` next to it as PNG files.
     progress : bool
         Count the parts written (the answer, each figure) on a progress bar on standard error.
+    early : EarlyFigures, optional
+        Scenario figures queued (and being drawn) while the runs were still going, for the
+        same ``results`` in the same order.
 
     Returns
     -------
@@ -74,7 +108,12 @@ def write_report(results: Sequence[Results], path: str | Path, *, progress: bool
     """
     from sim.analysis.digest import digested
 
-    runs = [digested(r) for r in results]  # each run's table read once, in row groups
+    early = early or EarlyFigures()
+    for k, r in early.runs.items():
+        if k >= len(results) or Path(r.directory) != Path(results[k].directory):
+            early.close()
+            raise ValueError(f"early figures of run {k} ({r.directory}) are not those of the results")
+    runs = [early.runs.get(k) or digested(r) for k, r in enumerate(results)]  # each table read once
     if not runs:
         raise ValueError("expected at least one result set")
     comparison = len(runs) > 1
@@ -92,12 +131,12 @@ def write_report(results: Sequence[Results], path: str | Path, *, progress: bool
             f"scenario <code>{esc(r.name)}</code> · {r.n:,} replicates × "
             f"{r.steps * dt:g} {esc(unit)} · focal alliance <code>{esc(r.focal or '-')}</code>"
         )
-    page = Page(path, title, sub)
+    page = Page(path, title, sub, figures=early.queue)
     try:
         with report_progress(page, progress) as step:
             page.answer_raw(answer_section(runs))
             step()
-            _write_parts(page, runs, comparison)
+            _write_parts(page, runs, comparison, early.cards)
             return page.write()
     finally:
         page.drawing.close()  # figures still being drawn elsewhere when a part failed
@@ -128,8 +167,9 @@ def report_progress(page: Page, on: bool):
     return scope()
 
 
-def _write_parts(page: Page, runs: list, comparison: bool) -> None:
-    """Everything of a report after its answer: the glossary, the comparison, each scenario."""
+def _write_parts(page: Page, runs: list, comparison: bool, early: dict[int, str]) -> None:
+    """Everything of a report after its answer: the glossary, the comparison, each scenario
+    (``early``: the cards of scenario figures already queued, by scenario)."""
     page.glossary(report_glossary(runs))
     if comparison:
         page.add(difference_section(runs))
@@ -150,11 +190,10 @@ def _write_parts(page: Page, runs: list, comparison: bool) -> None:
         page.draw_known()  # drawn elsewhere while this process computes the sections that follow
         return cards
 
-    prefixes = [f"{k + 1:02d}-{slug(r.name or 'scenario')}" for k, r in enumerate(runs)]
-    for k, (r, prefix) in enumerate(zip(runs, prefixes, strict=True)):
-        section = scenario_section(r, k + 1, render(scenario_figures(r, prefix))) + why_section(
-            r, k + 1, prefix, render
-        )
+    for k, r in enumerate(runs):
+        prefix = _prefix(k, r)
+        cards = early[k] if k in early else render(scenario_figures(r, prefix))
+        section = scenario_section(r, k + 1, cards) + why_section(r, k + 1, prefix, render)
         if comparison:
             section = (
                 f"<details class='scenario-fold' id='details-{k + 1}'><summary>"
