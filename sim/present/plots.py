@@ -391,6 +391,7 @@ def _matrix(
     ax.set_xticks(ticks, [text(a) for a in labels], rotation=45, ha="right")
     ax.set_yticks(ticks, [text(a) for a in labels])
     if len(labels) <= 14:
+        cells = im.cmap(im.norm(M))  # every cell's colour at once
         for i in range(M.shape[0]):
             for j in range(M.shape[1]):
                 if np.isnan(M[i, j]) or (skip_zero and M[i, j] == 0):
@@ -402,7 +403,8 @@ def _matrix(
                     ha="center",
                     va="center",
                     fontsize=7,
-                    color=ink_on(im.cmap(im.norm(M[i, j]))),
+                    color=ink_on(cells[i, j]),
+                    in_layout=False,  # inside its cell: the layout need not measure it twice
                 )
     return im
 
