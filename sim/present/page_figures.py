@@ -68,7 +68,7 @@ def figure_png(fig, max_px: int = MAX_PX) -> bytes:
 #: axes (where the automatic placement puts it when no tick labels are above the axes, as on
 #: every page figure) instead of being placed again after measuring every tick label of the axes
 #: on each draw (a sixth of the samples in a profile of a comparison page's drawing); the same pixels
-DRAWING_RC = {"axes.titley": 1.0}
+DRAWING_RC: dict[Any, Any] = {"axes.titley": 1.0}
 
 
 def drawn(draw: Callable[[], object]) -> bytes:
