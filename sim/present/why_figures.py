@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import FixedLocator, MaxNLocator
 
 from sim.analysis.why import Z95, WhyGroup
 from sim.present import plots
@@ -120,7 +121,8 @@ def _typical_panel(
             ls="--",
         )
         end = int(play.end_step[a_index]) * dt
-        ax.axvline(end, color="black", lw=0.8, ls=":")
+        # a line the height of the panel (axvline would autoscale every panel sharing the axes)
+        ax.vlines(end, 0, 1, transform=ax.get_xaxis_transform(), color="black", lw=0.8, ls=":")
         ax.plot([end], [W[int(play.end_step[a_index]), d, others].mean()], "x", color="black")
     else:
         pairs = [(i, j) for i in members for j in members if i != j]
@@ -185,7 +187,7 @@ def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: d
         for ax in row[len(reps) :]:  # fewer typical replicates than panels: no empty axes
             ax.set_axis_off()
         for ax, rep in zip(row, reps):
-            ax.axhline(0, color="#bbbbbb", lw=0.6)
+            ax.hlines(0, 0, 1, transform=ax.get_yaxis_transform(), color="#bbbbbb", lw=0.6)
             _typical_panel(ax, replays[rep], g, members, a_index, dt, ev_colors)
             ax.set_ylim(-1.05, 1.05)
             ax.set_title(plots.text(f"{g.label}: replicate {rep}", 40), fontsize=9)
@@ -194,6 +196,9 @@ def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: d
         row[0].set_ylabel("tie", fontsize=9)
     for ax in axes[-1]:
         ax.set_xlabel(unit, fontsize=9)
+    # the panels share their tick locators: fewer ticks made per panel (each tick is four artists)
+    axes[0, 0].yaxis.set_major_locator(FixedLocator([-1.0, -0.5, 0.0, 0.5, 1.0]))
+    axes[0, 0].xaxis.set_major_locator(MaxNLocator(4))
     fig.legend(
         handles=key, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=ncol, fontsize=7.5, frameon=False
     )
