@@ -68,24 +68,28 @@ def why_chart(panels: Sequence[tuple[str, Sequence[WhyGroup]]], title: str = "")
     fig = plots._figure(5.2 * len(panels), 0.9 + 0.48 * rows + 0.35 * ((len(forces) + 3) // 4))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (heading, groups) in zip(axes, panels):
-        labels = []
+        labels, lefts, widths, ys, faces = [], [], [], [], []
         for y, g in enumerate(groups):
             left = right = 0.0
             for f, m in zip(g.forces, g.mean):
+                lefts.append(left if m < 0 else right)  # a bar grows from its base (sticky) outward
+                widths.append(m)
+                ys.append(y)
+                faces.append(colors[f])
                 if m < 0:
-                    ax.barh(y, m, left=left, color=colors[f], height=0.62, edgecolor="white", linewidth=0.4)
                     left += m
                 else:
-                    ax.barh(y, m, left=right, color=colors[f], height=0.62, edgecolor="white", linewidth=0.4)
                     right += m
             mean, half = net_change(g)
             ax.errorbar(mean, y, xerr=half, fmt="o", color="black", ms=4, capsize=3, lw=1)
             labels.append(plots.text(f"{g.label} (n={g.n:,})"))
+        # every segment of every bar in one call (a call per segment made a container each)
+        ax.barh(ys, widths, left=lefts, color=faces, height=0.62, edgecolor="white", linewidth=0.4)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(range(len(groups)), labels)
         ax.invert_yaxis()
         ax.set_title(plots.text(heading, 60), fontsize=10)
-        ax.set_xlabel("mean part in the change of the tracked tie")
+        ax.set_xlabel("mean part in the change\nof the tracked tie")
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="x", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
