@@ -101,10 +101,9 @@ def drawers(count: int | None = None) -> int:
     """How many processes draw a page's figures, this one included: :data:`DRAWERS_ENV` when set,
     else the cores this process may use (at most :data:`MAX_DRAWERS`); 1 for fewer than
     :data:`PARALLEL_MIN` figures (``count``, when known) or where processes cannot be forked."""
-    import multiprocessing
     import os
 
-    if (count is not None and count < PARALLEL_MIN) or "fork" not in multiprocessing.get_all_start_methods():
+    if (count is not None and count < PARALLEL_MIN) or not _can_fork():
         return 1
     wanted = os.environ.get(DRAWERS_ENV, "").strip()
     if wanted:
@@ -138,6 +137,8 @@ class Drawing:
 
     def __init__(self, workers: int | None = None):
         self.workers = drawers() if workers is None else max(1, int(workers))
+        if self.workers > 1 and not _can_fork():
+            self.workers = 1
         self.draws: list[Callable[[], object]] = []  # published, in drawing order
         self.ids: list[int] = []  # the order of addition of each published figure
         self.staged: list[tuple[float, int, Callable[[], object]]] = []
@@ -270,6 +271,12 @@ class Drawing:
         for _ in range(counted, min(here + there, len(self.draws))):
             tick()
         return max(counted, min(here + there, len(self.draws)))
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _prepare_drawing() -> None:
