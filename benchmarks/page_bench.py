@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/page_bench.py                       # both tables
     .venv/bin/python benchmarks/page_bench.py --sizes 2000,100000   # table 9 without the 1M folder
+    .venv/bin/python benchmarks/page_bench.py --sizes "" --baseline 34150e5   # table 8 only, against that commit
     .venv/bin/python benchmarks/bench.py --pages                    # the same from bench.py
 
 6. Simulation against page time, through the command line, the code before (``--baseline``, a
@@ -202,7 +203,9 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_speed:
             speed_table(base, tmp)
         base_sizes = {int(s) for s in args.baseline_sizes.split(",") if s}
-        size_table([int(s) for s in args.sizes.split(",")], base, base_sizes, tmp)
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        if sizes:  # --sizes '': table 8 only
+            size_table(sizes, base, base_sizes, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
