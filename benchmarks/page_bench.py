@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/page_bench.py                       # both tables
     .venv/bin/python benchmarks/page_bench.py --sizes 2000,100000   # table 9 without the 1M folder
-    .venv/bin/python benchmarks/page_bench.py --sizes "" --baseline 34150e5   # table 8 only, against that commit
+    .venv/bin/python benchmarks/page_bench.py --sizes "" --baseline 34150e5   # table 8 only, against 34150e5
     .venv/bin/python benchmarks/bench.py --pages                    # the same from bench.py
 
 6. Simulation against page time, through the command line, the code before (``--baseline``, a
