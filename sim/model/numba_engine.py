@@ -272,10 +272,12 @@ def _summarize(
                     traj[r, t, i, j] = W[i, j, lane]
 
 
-def _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, table, noise_on, one):
-    """The new ties ``Wn`` of one tile: ``clip(W + dt * forces + noise)`` (the deterministic
-    forces of :func:`sim.model.dynamics.increments` term by term, then the table noise). A
-    function of its own: its loops get the registers to themselves."""
+def _move(W, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, table, noise_on, one):
+    """The new ties of one tile, written over ``W``: ``clip(W + dt * forces + noise)`` (the
+    deterministic forces of :func:`sim.model.dynamics.increments` term by term, then the table
+    noise). Every force is summed into ``F`` before the first tie is written, and each tie's new
+    value reads only its own old one, so no second array is needed. A function of its own: its
+    loops get the registers to themselves."""
     A = W.shape[0]
     B = LANES
     zero = one - one
@@ -327,7 +329,7 @@ def _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, ta
         for j in range(A):
             if i == j:
                 for lane in range(B):
-                    Wn[i, i, lane] = zero
+                    W[i, i, lane] = zero
                 continue
             pair = i * (A - 1) + j - (1 if j > i else 0)
             if noise_on:
@@ -338,12 +340,12 @@ def _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, ta
                     x = W[i, j, lane] + F[i, j, lane]
                     x = x + knoise[lane] * T[lane]
                     x = -one if x < -one else x
-                    Wn[i, j, lane] = one if x > one else x
+                    W[i, j, lane] = one if x > one else x
             else:
                 for lane in range(B):
                     x = W[i, j, lane] + F[i, j, lane]
                     x = -one if x < -one else x
-                    Wn[i, j, lane] = one if x > one else x
+                    W[i, j, lane] = one if x > one else x
 
 
 def _run_tile(tile, nb, t0, t1, rebuild, summarize_start, st, par, ev, out, noise16, unif):
@@ -402,7 +404,6 @@ def _run_tile(tile, nb, t0, t1, rebuild, summarize_start, st, par, ev, out, nois
     M = seat_actor.shape[0]
     zero = one - one
 
-    Wn = np.empty((A, A, B), W.dtype)
     F = np.empty((A, A, B), W.dtype)
     Mb = np.empty((A, A, B), W.dtype)
     tau = np.empty((A, A, B), W.dtype)
@@ -606,7 +607,7 @@ def _run_tile(tile, nb, t0, t1, rebuild, summarize_start, st, par, ev, out, nois
                 who_end[a, lane] = who
 
         # 4. the ties move: forces at the state after the events, noise, clipping
-        _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise16[s], table, noise_on, one)
+        _move(W, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise16[s], table, noise_on, one)
 
         # 5. betrayal shock and reputation loss toward this step's defectors
         for a in range(L):
@@ -618,15 +619,13 @@ def _run_tile(tile, nb, t0, t1, rebuild, summarize_start, st, par, ev, out, nois
                     if k == who:
                         continue
                     loss = al_par[1, a, lane] if member[a, k] else al_par[2, a, lane]
-                    Wn[k, who, lane] = _clip(Wn[k, who, lane] - loss, -1.0, 1.0)
+                    W[k, who, lane] = _clip(W[k, who, lane] - loss, -1.0, 1.0)
         for lane in range(B):
             check[lane] = 0.0
         for i in range(A):
             for j in range(A):
                 for lane in range(B):
-                    w = Wn[i, j, lane]
-                    W[i, j, lane] = w
-                    check[lane] += w
+                    check[lane] += W[i, j, lane]
 
         # 6. capabilities grow and are renormalised to shares
         for lane in range(B):
