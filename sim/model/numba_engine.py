@@ -18,7 +18,7 @@ by children of its own child of the group's seed sequence (``SeedSequence.spawn`
 step: noise as raw 16-bit indices into the normal table of
 :func:`sim.model.dynamics.normal_table`, event and decision uniforms as raw 32-bit words. The
 streams are advanced by compiled code (:func:`_fill_draws`) with SFC64's own recurrence from the
-state numpy seeded them with, side by side so that the four chains overlap (numpy's
+state numpy seeded them with, two side by side so that their chains overlap (numpy's
 ``random_raw`` takes one call through a function pointer per word, which here cost twice as
 much); ``tests/test_numba_engine.py`` checks the words against ``random_raw`` of the
 same generators. The draws of a replicate therefore depend only on the seed, its group and its
@@ -50,7 +50,7 @@ from sim.model import dynamics
 from sim.spec.params import Params
 from sim.vocabulary import EFFECT_KINDS, Fate
 
-STREAMS = 4  # SFC64 streams per draw block, stepped side by side (_fill_draws is written for four)
+STREAMS = 4  # SFC64 streams per draw block, two stepped side by side (_fill_draws is written for four)
 LANES = 128  # replicates per tile (measured on 10 actors: 128 beats 64 by ~15 %; 256 is no faster)
 _U32 = 2.0**-32
 _STAB, _DRIFT = int(Fate.STAB), int(Fate.DRIFT)
@@ -680,30 +680,30 @@ def _sfc64(a, b, c, w):
 def _fill_draws(state, noise, unif):
     """Fill ``noise (S, STREAMS * wn)`` and ``unif (S, STREAMS * wu)`` with the words of the
     block's four SFC64 streams, advancing ``state (STREAMS, 4)``: at each step stream ``q`` gives
-    words ``q * wn ...`` of the noise row, then words ``q * wu ...`` of the uniform row. The four
-    chains are stepped side by side (each word depends on the last of its own stream only)."""
+    words ``q * wn ...`` of the noise row, then words ``q * wu ...`` of the uniform row.
+
+    Each stream writes its own part of every row, so the streams need not run in step with one
+    another: they run two at a time, side by side (each word depends on the last of its own stream
+    only, so the two chains overlap). Two streams' states and their rows fit in the processor's
+    registers; four did not, and moving them to memory and back every word made the fill twice as
+    slow."""
     S = noise.shape[0]
     wn = noise.shape[1] // 4
     wu = unif.shape[1] // 4
-    a0, b0, c0, w0 = state[0, 0], state[0, 1], state[0, 2], state[0, 3]
-    a1, b1, c1, w1 = state[1, 0], state[1, 1], state[1, 2], state[1, 3]
-    a2, b2, c2, w2 = state[2, 0], state[2, 1], state[2, 2], state[2, 3]
-    a3, b3, c3, w3 = state[3, 0], state[3, 1], state[3, 2], state[3, 3]
-    for s in range(S):
-        for row, width in ((noise, wn), (unif, wu)):
-            for i in range(width):
-                x, a0, b0, c0, w0 = _sfc64(a0, b0, c0, w0)
-                row[s, i] = x
-                x, a1, b1, c1, w1 = _sfc64(a1, b1, c1, w1)
-                row[s, width + i] = x
-                x, a2, b2, c2, w2 = _sfc64(a2, b2, c2, w2)
-                row[s, 2 * width + i] = x
-                x, a3, b3, c3, w3 = _sfc64(a3, b3, c3, w3)
-                row[s, 3 * width + i] = x
-    state[0, 0], state[0, 1], state[0, 2], state[0, 3] = a0, b0, c0, w0
-    state[1, 0], state[1, 1], state[1, 2], state[1, 3] = a1, b1, c1, w1
-    state[2, 0], state[2, 1], state[2, 2], state[2, 3] = a2, b2, c2, w2
-    state[3, 0], state[3, 1], state[3, 2], state[3, 3] = a3, b3, c3, w3
+    for q in range(0, 4, 2):
+        a0, b0, c0, w0 = state[q, 0], state[q, 1], state[q, 2], state[q, 3]
+        a1, b1, c1, w1 = state[q + 1, 0], state[q + 1, 1], state[q + 1, 2], state[q + 1, 3]
+        for s in range(S):
+            for row, width in ((noise, wn), (unif, wu)):
+                r0 = row[s, q * width : (q + 1) * width]
+                r1 = row[s, (q + 1) * width : (q + 2) * width]
+                for i in range(width):
+                    x, a0, b0, c0, w0 = _sfc64(a0, b0, c0, w0)
+                    r0[i] = x
+                    x, a1, b1, c1, w1 = _sfc64(a1, b1, c1, w1)
+                    r1[i] = x
+        state[q, 0], state[q, 1], state[q, 2], state[q, 3] = a0, b0, c0, w0
+        state[q + 1, 0], state[q + 1, 1], state[q + 1, 2], state[q + 1, 3] = a1, b1, c1, w1
 
 
 def _run_stretch(t0, t1, rebuild, summarize_start, st, par, ev, out, blk, Pn, Pu):
