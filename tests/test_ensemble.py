@@ -182,3 +182,16 @@ def test_sigkill_then_resume_gives_identical_bytes(tmp_path):
     clean = tmp_path / "clean"
     subprocess.run([*args, "--out", str(clean)], cwd=ROOT, check=True, capture_output=True)
     _same_bytes(killed, clean, FILES)
+
+
+def test_blas_threads_given_back():
+    """The pipeline lets OpenBLAS run one thread while it runs chunks and restores the count."""
+    from sim.run import executors
+
+    libs = executors._openblas()
+    before = [get() for _, get in libs]
+    pipeline = executors.PipelineExecutor()
+    assert all(get() == 1 for _, get in libs)
+    pipeline.shutdown()
+    pipeline.shutdown()  # a second shutdown gives back nothing more
+    assert [get() for _, get in libs] == before

@@ -56,7 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (see the module docstring)."""
+    """Run the command line; returns the exit code (see the module docstring).
+
+    Called as the process's own command (``argv`` from ``sys.argv``: the ``alliance-sim`` script,
+    ``python -m sim.cli``), it freezes the garbage collector's objects once the command is done: the
+    process is about to end, and the collections of the interpreter's teardown over everything
+    numpy, pandas, pyarrow and numba have built took a quarter of a second of every command (about
+    0.05 s when frozen). The objects are still freed and the exit hooks still run.
+    """
+    status = _command(argv)
+    if argv is None:
+        import gc
+
+        gc.freeze()
+    return status
+
+
+def _command(argv: list[str] | None) -> int:
+    """:func:`main`'s work: parse ``argv`` and run the command."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -18,7 +18,7 @@ by children of its own child of the group's seed sequence (``SeedSequence.spawn`
 step: noise as raw 16-bit indices into the normal table of
 :func:`sim.model.dynamics.normal_table`, event and decision uniforms as raw 32-bit words. The
 streams are advanced by compiled code (:func:`_fill_draws`) with SFC64's own recurrence from the
-state numpy seeded them with, side by side so that the four chains overlap (numpy's
+state numpy seeded them with, two side by side so that their chains overlap (numpy's
 ``random_raw`` takes one call through a function pointer per word, which here cost twice as
 much); ``tests/test_numba_engine.py`` checks the words against ``random_raw`` of the
 same generators. The draws of a replicate therefore depend only on the seed, its group and its
@@ -50,7 +50,7 @@ from sim.model import dynamics
 from sim.spec.params import Params
 from sim.vocabulary import EFFECT_KINDS, Fate
 
-STREAMS = 4  # SFC64 streams per draw block, stepped side by side (_fill_draws is written for four)
+STREAMS = 4  # SFC64 streams per draw block, two stepped side by side (_fill_draws is written for four)
 LANES = 128  # replicates per tile (measured on 10 actors: 128 beats 64 by ~15 %; 256 is no faster)
 _U32 = 2.0**-32
 _STAB, _DRIFT = int(Fate.STAB), int(Fate.DRIFT)
@@ -272,10 +272,12 @@ def _summarize(
                     traj[r, t, i, j] = W[i, j, lane]
 
 
-def _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, table, noise_on, one):
-    """The new ties ``Wn`` of one tile: ``clip(W + dt * forces + noise)`` (the deterministic
-    forces of :func:`sim.model.dynamics.increments` term by term, then the table noise). A
-    function of its own: its loops get the registers to themselves."""
+def _move(W, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, table, noise_on, one):
+    """The new ties of one tile, written over ``W``: ``clip(W + dt * forces + noise)`` (the
+    deterministic forces of :func:`sim.model.dynamics.increments` term by term, then the table
+    noise). Every force is summed into ``F`` before the first tie is written, and each tie's new
+    value reads only its own old one, so no second array is needed. A function of its own: its
+    loops get the registers to themselves."""
     A = W.shape[0]
     B = LANES
     zero = one - one
@@ -327,7 +329,7 @@ def _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, ta
         for j in range(A):
             if i == j:
                 for lane in range(B):
-                    Wn[i, i, lane] = zero
+                    W[i, i, lane] = zero
                 continue
             pair = i * (A - 1) + j - (1 if j > i else 0)
             if noise_on:
@@ -338,12 +340,12 @@ def _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise, ta
                     x = W[i, j, lane] + F[i, j, lane]
                     x = x + knoise[lane] * T[lane]
                     x = -one if x < -one else x
-                    Wn[i, j, lane] = one if x > one else x
+                    W[i, j, lane] = one if x > one else x
             else:
                 for lane in range(B):
                     x = W[i, j, lane] + F[i, j, lane]
                     x = -one if x < -one else x
-                    Wn[i, j, lane] = one if x > one else x
+                    W[i, j, lane] = one if x > one else x
 
 
 def _run_tile(tile, nb, t0, t1, rebuild, summarize_start, st, par, ev, out, noise16, unif):
@@ -402,7 +404,6 @@ def _run_tile(tile, nb, t0, t1, rebuild, summarize_start, st, par, ev, out, nois
     M = seat_actor.shape[0]
     zero = one - one
 
-    Wn = np.empty((A, A, B), W.dtype)
     F = np.empty((A, A, B), W.dtype)
     Mb = np.empty((A, A, B), W.dtype)
     tau = np.empty((A, A, B), W.dtype)
@@ -606,7 +607,7 @@ def _run_tile(tile, nb, t0, t1, rebuild, summarize_start, st, par, ev, out, nois
                 who_end[a, lane] = who
 
         # 4. the ties move: forces at the state after the events, noise, clipping
-        _move(W, Wn, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise16[s], table, noise_on, one)
+        _move(W, F, Mb, tau, T, fixed, q, cap, kcoef, dep, dp_i, dp_k, noise16[s], table, noise_on, one)
 
         # 5. betrayal shock and reputation loss toward this step's defectors
         for a in range(L):
@@ -618,15 +619,13 @@ def _run_tile(tile, nb, t0, t1, rebuild, summarize_start, st, par, ev, out, nois
                     if k == who:
                         continue
                     loss = al_par[1, a, lane] if member[a, k] else al_par[2, a, lane]
-                    Wn[k, who, lane] = _clip(Wn[k, who, lane] - loss, -1.0, 1.0)
+                    W[k, who, lane] = _clip(W[k, who, lane] - loss, -1.0, 1.0)
         for lane in range(B):
             check[lane] = 0.0
         for i in range(A):
             for j in range(A):
                 for lane in range(B):
-                    w = Wn[i, j, lane]
-                    W[i, j, lane] = w
-                    check[lane] += w
+                    check[lane] += W[i, j, lane]
 
         # 6. capabilities grow and are renormalised to shares
         for lane in range(B):
@@ -681,30 +680,30 @@ def _sfc64(a, b, c, w):
 def _fill_draws(state, noise, unif):
     """Fill ``noise (S, STREAMS * wn)`` and ``unif (S, STREAMS * wu)`` with the words of the
     block's four SFC64 streams, advancing ``state (STREAMS, 4)``: at each step stream ``q`` gives
-    words ``q * wn ...`` of the noise row, then words ``q * wu ...`` of the uniform row. The four
-    chains are stepped side by side (each word depends on the last of its own stream only)."""
+    words ``q * wn ...`` of the noise row, then words ``q * wu ...`` of the uniform row.
+
+    Each stream writes its own part of every row, so the streams need not run in step with one
+    another: they run two at a time, side by side (each word depends on the last of its own stream
+    only, so the two chains overlap). Two streams' states and their rows fit in the processor's
+    registers; four did not, and moving them to memory and back every word made the fill twice as
+    slow."""
     S = noise.shape[0]
     wn = noise.shape[1] // 4
     wu = unif.shape[1] // 4
-    a0, b0, c0, w0 = state[0, 0], state[0, 1], state[0, 2], state[0, 3]
-    a1, b1, c1, w1 = state[1, 0], state[1, 1], state[1, 2], state[1, 3]
-    a2, b2, c2, w2 = state[2, 0], state[2, 1], state[2, 2], state[2, 3]
-    a3, b3, c3, w3 = state[3, 0], state[3, 1], state[3, 2], state[3, 3]
-    for s in range(S):
-        for row, width in ((noise, wn), (unif, wu)):
-            for i in range(width):
-                x, a0, b0, c0, w0 = _sfc64(a0, b0, c0, w0)
-                row[s, i] = x
-                x, a1, b1, c1, w1 = _sfc64(a1, b1, c1, w1)
-                row[s, width + i] = x
-                x, a2, b2, c2, w2 = _sfc64(a2, b2, c2, w2)
-                row[s, 2 * width + i] = x
-                x, a3, b3, c3, w3 = _sfc64(a3, b3, c3, w3)
-                row[s, 3 * width + i] = x
-    state[0, 0], state[0, 1], state[0, 2], state[0, 3] = a0, b0, c0, w0
-    state[1, 0], state[1, 1], state[1, 2], state[1, 3] = a1, b1, c1, w1
-    state[2, 0], state[2, 1], state[2, 2], state[2, 3] = a2, b2, c2, w2
-    state[3, 0], state[3, 1], state[3, 2], state[3, 3] = a3, b3, c3, w3
+    for q in range(0, 4, 2):
+        a0, b0, c0, w0 = state[q, 0], state[q, 1], state[q, 2], state[q, 3]
+        a1, b1, c1, w1 = state[q + 1, 0], state[q + 1, 1], state[q + 1, 2], state[q + 1, 3]
+        for s in range(S):
+            for row, width in ((noise, wn), (unif, wu)):
+                r0 = row[s, q * width : (q + 1) * width]
+                r1 = row[s, (q + 1) * width : (q + 2) * width]
+                for i in range(width):
+                    x, a0, b0, c0, w0 = _sfc64(a0, b0, c0, w0)
+                    r0[i] = x
+                    x, a1, b1, c1, w1 = _sfc64(a1, b1, c1, w1)
+                    r1[i] = x
+        state[q, 0], state[q, 1], state[q, 2], state[q, 3] = a0, b0, c0, w0
+        state[q + 1, 0], state[q + 1, 1], state[q + 1, 2], state[q + 1, 3] = a1, b1, c1, w1
 
 
 def _run_stretch(t0, t1, rebuild, summarize_start, st, par, ev, out, blk, Pn, Pu):
@@ -1096,6 +1095,21 @@ class NumbaEngine:
         """Load the compiled kernel for ``dtype`` (see :func:`warm`)."""
         warm(dtype)
 
+    def prepare(
+        self, params: Params, rngs, layout=None, *, dtype=np.float32, summaries=None, state=None
+    ) -> Prepared:
+        """A chunk's arrays packed in tiles and its draw blocks seeded, for :meth:`simulate`
+        (``prepared=``; the arguments mean what they mean there). The runner's pipeline calls it in
+        the thread that begins chunks, so that the packing (a few hundredths of a second a chunk)
+        is done while the last chunk steps, not between its stretches and the next chunk's."""
+        dtype = np.dtype(dtype)
+        if isinstance(rngs, np.random.Generator):
+            rngs = [rngs]
+        run = _Run(params, Layout(params.n, layout), dtype, summaries, rngs)
+        state = dynamics.initial_state(params, dtype) if state is None else state
+        run.load(state)
+        return Prepared(run, state)
+
     def simulate(
         self,
         params: Params,
@@ -1108,6 +1122,7 @@ class NumbaEngine:
         why=None,
         state: dynamics.State | None = None,
         summaries=None,
+        prepared: Prepared | None = None,
     ) -> dynamics.State:
         """Run ``steps`` steps (default: what is left of the horizon) of every row of ``params``,
         from the scenario's start or from ``state``.
@@ -1133,6 +1148,8 @@ class NumbaEngine:
             the scenario's start does at step 0.
         summaries
             A :class:`sim.model.engines.Summaries` to fill inside the compiled loop.
+        prepared
+            What :meth:`prepare` made of the same arguments (which then are not packed again).
 
         Returns
         -------
@@ -1145,15 +1162,11 @@ class NumbaEngine:
                 "--no-why, or --engine numpy to book them"
             )
         kernel = _compiled()
-        dtype = np.dtype(dtype)
-        start = 0 if state is None else int(state.t)
+        if prepared is None:
+            prepared = self.prepare(params, rngs, layout, dtype=dtype, summaries=summaries, state=state)
+        run, state = prepared.run, prepared.state
+        start = int(state.t)
         steps = params.steps - start if steps is None else steps
-        if isinstance(rngs, np.random.Generator):
-            rngs = [rngs]
-        lay = Layout(params.n, layout)
-        run = _Run(params, lay, dtype, summaries, rngs)
-        state = dynamics.initial_state(params, dtype) if state is None else state
-        run.load(state)
         every = params.bargain_every
         bounds = _stretches(start, start + steps, every, record is not None)
         if record is not None:
@@ -1172,6 +1185,14 @@ class NumbaEngine:
         if steps == 0 and summaries is not None:
             run.stretch(kernel, start, start, True, summarize_start=True)
         return run.state(state, start + steps)
+
+
+class Prepared(NamedTuple):
+    """A chunk made ready to step (:meth:`NumbaEngine.prepare`): its packed arrays and the state
+    they were loaded from (written back into at the end)."""
+
+    run: _Run
+    state: dynamics.State
 
 
 def _pack_params(params: Params, lay: Layout, dtype) -> TileParams:

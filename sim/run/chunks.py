@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -123,6 +124,7 @@ class ChunkRun:
     layout: Layout | None
     collector: Collector
     state: dynamics.State | None
+    prepared: object = None  # the engine's packing of the chunk, made ahead of the step if it can
 
 
 def begin_chunk(task: ChunkTask) -> ChunkRun:
@@ -136,7 +138,19 @@ def begin_chunk(task: ChunkTask) -> ChunkRun:
         points = len(task.block.points)
         arrays = {k: np.concatenate([np.asarray(v)] * points) for k, v in task.start.arrays.items()}
         state = dynamics.restore_state(params, task.start.t, arrays, np.dtype(task.dtype))
-    return ChunkRun(task, params, rngs, layout, collector, state)
+    run = ChunkRun(task, params, rngs, layout, collector, state)
+    engine = get_engine(task.engine)
+    prepare = getattr(engine, "prepare", None)
+    fused = _fused(engine, collector)
+    if prepare is not None and fused is not None:  # the compiled engine packs the chunk here
+        run.prepared = prepare(params, rngs, layout, dtype=np.dtype(task.dtype), summaries=fused, state=state)
+    return run
+
+
+def _fused(engine, collector: Collector):
+    """The summaries ``engine`` fills for ``collector`` inside its own loop (None: it calls the
+    collector's ``record`` instead)."""
+    return collector.summaries() if engine.fuses_summaries and collector.why is None else None
 
 
 def step_chunk(run: ChunkRun) -> ChunkRun:
@@ -145,11 +159,18 @@ def step_chunk(run: ChunkRun) -> ChunkRun:
     engine = get_engine(run.task.engine)
     dtype = np.dtype(run.task.dtype)
     collector, params = run.collector, run.params
-    fused = collector.summaries() if engine.fuses_summaries and collector.why is None else None
+    fused = _fused(engine, collector)
     if fused is not None:
-        run.state = engine.simulate(
-            params, run.rngs, run.layout, dtype=dtype, summaries=fused, state=run.state
-        )
+        if run.prepared is not None:  # packed when the chunk began (an engine with ``prepare``)
+            simulate: Any = engine.simulate
+            run.state = simulate(
+                params, run.rngs, run.layout, dtype=dtype, summaries=fused, prepared=run.prepared
+            )
+            run.prepared = None
+        else:
+            run.state = engine.simulate(
+                params, run.rngs, run.layout, dtype=dtype, summaries=fused, state=run.state
+            )
     else:
         run.state = engine.simulate(
             params,

@@ -71,6 +71,7 @@ def _worker_init(parent: int, pdeathsig: bool, engine: str | None, dtype: str) -
     engine)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with(parent, pdeathsig)
+    single_blas_thread()  # for the life of the worker: it runs chunks and nothing else
     if engine is not None:
         try:
             from sim.model.engines import get_engine
@@ -78,6 +79,68 @@ def _worker_init(parent: int, pdeathsig: bool, engine: str | None, dtype: str) -
             get_engine(engine).warm(dtype)
         except Exception:  # noqa: BLE001 - the first chunk reports what is wrong, in one line
             pass
+
+
+# OpenBLAS's exported names, as numpy's and scipy's wheels build it and as a system library has it
+_BLAS_SET = tuple(f"{p}openblas_set_num_threads{s}" for p, s in (("scipy_", "64_"), ("scipy_", ""), ("", "")))
+_BLAS_GET = tuple(f"{p}openblas_get_num_threads{s}" for p, s in (("scipy_", "64_"), ("scipy_", ""), ("", "")))
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_before: list[tuple[Callable[[int], None], int]] = []
+
+
+def _openblas() -> list[tuple[Callable[[int], None], Callable[[], int]]]:
+    """The thread-count setter and getter of every OpenBLAS this process has loaded (Linux: read
+    from /proc/self/maps; elsewhere none, and the libraries keep their threads)."""
+    found: list[tuple[Callable[[int], None], Callable[[], int]]] = []
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split(None, 5)[-1].strip() for line in maps if "openblas" in line}
+    except OSError:
+        return found
+    import ctypes
+
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        setter = next((getattr(lib, n) for n in _BLAS_SET if hasattr(lib, n)), None)
+        getter = next((getattr(lib, n) for n in _BLAS_GET if hasattr(lib, n)), None)
+        if setter is not None and getter is not None:
+            setter.argtypes, setter.restype = [ctypes.c_int], None
+            getter.argtypes, getter.restype = [], ctypes.c_int
+            found.append((setter, getter))
+    return found
+
+
+def single_blas_thread() -> None:
+    """Let numpy's (and scipy's) OpenBLAS run one thread while chunks run here, until
+    :func:`release_blas_threads`.
+
+    The runner brings its own parallelism (worker processes, the pipeline's threads). OpenBLAS's
+    own threads add nothing to the small matrix products of a chunk but, after each larger one
+    (the blocs' search), they spin for a while waiting for more work: on two cores that spinning
+    took a fifth of a run's CPU time from the threads that step the chunks. Matrix products give
+    the same bytes with any number of threads (they split the output, not the sums)."""
+    global _blas_users
+    with _blas_lock:
+        _blas_users += 1
+        if _blas_users == 1:
+            for setter, getter in _openblas():
+                _blas_before.append((setter, getter()))
+                setter(1)
+
+
+def release_blas_threads() -> None:
+    """Give OpenBLAS back its threads when the last user of :func:`single_blas_thread` is done."""
+    global _blas_users
+    with _blas_lock:
+        _blas_users = max(_blas_users - 1, 0)
+        if _blas_users == 0:
+            while _blas_before:
+                setter, n = _blas_before.pop()
+                setter(n)
 
 
 def die_with(parent: int, pdeathsig: bool) -> None:
@@ -282,6 +345,8 @@ class PipelineExecutor(cf.Executor):
     window = 3  # chunks in flight: one beginning, one stepping, one ending
 
     def __init__(self):
+        single_blas_thread()  # given back at shutdown
+        self._blas = True
         self._step: queue.SimpleQueue = queue.SimpleQueue()
         self._aux: queue.SimpleQueue = queue.SimpleQueue()
         for q, name in ((self._step, "step"), (self._aux, "chunk")):
@@ -326,6 +391,9 @@ class PipelineExecutor(cf.Executor):
         """End the threads once they finish what they hold (they are daemons: never waited for)."""
         self._step.put(None)
         self._aux.put(None)
+        if self._blas:
+            self._blas = False
+            release_blas_threads()
 
 
 class Pool:
