@@ -296,10 +296,11 @@ def _drain(drawing: Drawing, limit: int, dies: tuple[int, bool]) -> None:
     import os
     import signal
 
-    from sim.run.executors import die_with
+    from sim.run.executors import die_with, single_blas_thread
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the page's own process answers an interrupt
     die_with(*dies)
+    single_blas_thread()  # no idle OpenBLAS threads spinning beside the page's other processes
     while (k := drawing._take(limit)) is not None:
         try:
             png = drawn(drawing.draws[k])

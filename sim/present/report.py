@@ -24,6 +24,7 @@ from sim.present.report_comparison import difference_section, parameter_diff_sec
 from sim.present.report_figures import comparison_figures, scenario_figures
 from sim.present.report_sections import answer_section, scenario_section, slug
 from sim.present.why_report import why_section
+from sim.run.executors import release_blas_threads, single_blas_thread
 from sim.run.store import Results
 
 # --------------------------------------------------------------------------------------------
@@ -132,6 +133,9 @@ def write_report(
             f"{r.steps * dt:g} {esc(unit)} · focal alliance <code>{esc(r.focal or '-')}</code>"
         )
     page = Page(path, title, sub, figures=early.queue)
+    # OpenBLAS's idle threads spin after a larger product (re-running the typical replicates
+    # searches the blocs) and would take the core a drawing process is using
+    single_blas_thread()
     try:
         with report_progress(page, progress) as step:
             page.answer_raw(answer_section(runs))
@@ -140,6 +144,7 @@ def write_report(
             return page.write()
     finally:
         page.drawing.close()  # figures still being drawn elsewhere when a part failed
+        release_blas_threads()
 
 
 def report_progress(page: Page, on: bool):
