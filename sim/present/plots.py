@@ -480,27 +480,19 @@ BLOC_EDGE_THRESHOLD = 0.1
 
 
 def _bloc_layout(
-    G, bloc: np.ndarray, cap: np.ndarray, n: int
+    bloc: np.ndarray, cap: np.ndarray, n: int
 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """Where each actor sits: on a circle around its bloc's centre, largest capability first (a
-    lone actor at the centre), and the two blocs' centres."""
-    import networkx as nx
-
+    """Where each actor sits: evenly on a circle around its bloc's centre, largest capability
+    first, counter-clockwise from the right (a lone actor at the centre), and the two blocs'
+    centres."""
     pos: dict[int, np.ndarray] = {}
     centres = {0: np.array([-1.35, 0.0]), 1: np.array([1.35, 0.0])}
     for b in (0, 1):
-        nodes = [i for i in range(n) if bloc[i] == b]
-        if not nodes:
-            continue
-        sub = G.subgraph(nodes)
-        if len(nodes) == 1:
-            layout = {nodes[0]: np.zeros(2)}
-        else:
-            order = sorted(nodes, key=lambda i: -cap[i])
-            layout = nx.circular_layout(sub.subgraph(order), scale=0.85)
-            layout = {i: layout[i] for i in order}
-        for i, p in layout.items():
-            pos[i] = np.asarray(p) + centres[b]
+        order = sorted((i for i in range(n) if bloc[i] == b), key=lambda i: -cap[i])
+        angle = 2 * np.pi * np.arange(len(order)) / max(len(order), 1)
+        ring = 0.85 * np.column_stack([np.cos(angle), np.sin(angle)]) if len(order) > 1 else np.zeros((1, 2))
+        for i, p in zip(order, ring):
+            pos[i] = p + centres[b]
     return pos, centres
 
 
@@ -566,8 +558,6 @@ def bloc_network(results, threshold: float = BLOC_EDGE_THRESHOLD) -> Figure:
     bloc. A bloc weighs every tie by both actors' capabilities (Axelrod & Bennett 1993), so an
     actor may sit opposite another it is friendly with.
     """
-    import networkx as nx
-
     actors = results.actors
     fig = _figure(9.0, 6.2)
     W = outcomes.mean_ties(results.summary, actors).to_numpy()
@@ -582,19 +572,15 @@ def bloc_network(results, threshold: float = BLOC_EDGE_THRESHOLD) -> Figure:
         share = np.full(len(actors), np.nan)
     cap = capability(results, actors).to_numpy()
     cap = np.nan_to_num(cap, nan=0.0)
-    G = nx.Graph()
-    G.add_nodes_from(range(len(actors)))
-    for i in range(len(actors)):
-        for j in range(i + 1, len(actors)):
-            if abs(S[i, j]) >= threshold:
-                G.add_edge(i, j, weight=S[i, j])
-    pos, centres = _bloc_layout(G, bloc, cap, len(actors))
+    edges = [
+        (i, j) for i in range(len(actors)) for j in range(i + 1, len(actors)) if abs(S[i, j]) >= threshold
+    ]
+    pos, centres = _bloc_layout(bloc, cap, len(actors))
     ax = fig.add_subplot()
     ax.set_axis_off()
     _bloc_panels(ax, bloc, actors, centres)
-    weights = [abs(G.edges[e]["weight"]) for e in G.edges]
-    for (i, j), w in zip(G.edges, weights, strict=True):
-        sign = G.edges[i, j]["weight"] > 0
+    for i, j in edges:
+        w, sign = abs(S[i, j]), S[i, j] > 0
         ax.plot(
             [pos[i][0], pos[j][0]],
             [pos[i][1], pos[j][1]],
