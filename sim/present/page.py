@@ -365,6 +365,7 @@ class Page:
         """Append evidence (HTML) after the glossary."""
         if html_text:
             self.body.append(html_text)
+        self.drawing.refill()
 
     def section(self, heading: str, html_text: str, anchor: str | None = None) -> None:
         """Append a section with a heading (escaped) and its HTML."""

@@ -167,6 +167,12 @@ class Drawing:
         if self.workers > 1 and len(self.draws) >= PARALLEL_MIN:
             self._start(self.workers - 1)
 
+    def refill(self) -> None:
+        """Start a drawing process in place of one that ran out of the figures it knew, while
+        published figures are untaken (cheap: called between a page's parts)."""
+        if self.shared is not None:
+            self._start(self.workers - 1)
+
     def finish(self, done: Callable[[], object] | None = None) -> list[bytes]:
         """The PNG bytes of every figure added, in the order of addition; ``done`` is called once
         per figure drawn (a progress bar's step)."""

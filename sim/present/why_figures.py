@@ -193,7 +193,6 @@ def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: d
         for ax, rep in zip(row, reps):
             ax.hlines(0, 0, 1, transform=ax.get_yaxis_transform(), color="#bbbbbb", lw=0.6)
             _typical_panel(ax, replays[rep], g, members, a_index, dt, ev_colors)
-            ax.set_ylim(-1.05, 1.05)
             ax.set_title(plots.text(f"{g.label}: replicate {rep}", 40), fontsize=9)
             ax.spines[["top", "right"]].set_visible(False)
             ax.tick_params(labelsize=8)
@@ -202,6 +201,7 @@ def typical_chart(results, alliance: str, groups: Sequence[WhyGroup], replays: d
         ax.set_xlabel(unit, fontsize=9)
     # the panels share their tick locators: fewer ticks made per panel (each tick is four artists)
     axes[0, 0].yaxis.set_major_locator(FixedLocator([-1.0, -0.5, 0.0, 0.5, 1.0]))
+    axes[0, 0].set_ylim(-1.05, 1.05)  # once for all: each panel's own call went to every other
     axes[0, 0].xaxis.set_major_locator(MaxNLocator(4))
     fig.legend(
         handles=key, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=ncol, fontsize=7.5, frameon=False
