@@ -176,12 +176,19 @@ class Drawing:
     def finish(self, done: Callable[[], object] | None = None) -> list[bytes]:
         """The PNG bytes of every figure added, in the order of addition; ``done`` is called once
         per figure drawn (a progress bar's step)."""
+        import gc
+
         self.publish()
         tick = done or (lambda: None)
         n = len(self.draws)
         pngs: dict[int, bytes] = {}
         counted = 0
         parallel = self.workers > 1 and n >= PARALLEL_MIN
+        # the page's objects (digests, tables) are left out of the garbage collector's passes
+        # while figures are drawn: they outlive the drawing, and matplotlib makes enough objects
+        # to set off full collections over all of them
+        thaw = gc.get_freeze_count() == 0
+        gc.freeze()
         try:
             while True:
                 if parallel:  # in place of processes that ran out of the figures they knew
@@ -199,6 +206,8 @@ class Drawing:
                     pngs[k] = self._delivered(k) or drawn(self.draws[k])
             self._tick(tick, counted, n)
         finally:
+            if thaw:
+                gc.unfreeze()
             self.close()
         by_id = dict(zip(self.ids, (pngs[k] for k in range(n)), strict=True))
         return [by_id[i] for i in range(self.added)]
@@ -299,11 +308,13 @@ def _drain(drawing: Drawing, limit: int, dies: tuple[int, bool]) -> None:
     """A forked process's work: draw published figures until the first ``limit`` are all taken,
     each into ``<folder>/<k>.png`` (written under another name, then renamed, so that a file there
     is whole)."""
+    import gc
     import os
     import signal
 
     from sim.run.executors import die_with, single_blas_thread
 
+    gc.freeze()  # what the process inherited is never collected here (nor copied by the collector)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the page's own process answers an interrupt
     die_with(*dies)
     single_blas_thread()  # no idle OpenBLAS threads spinning beside the page's other processes
