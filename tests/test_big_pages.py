@@ -74,6 +74,14 @@ def test_report_reads_row_groups_only_and_shows_the_terminal_numbers(folder, mon
     assert f"of {results.n:,} model runs" in text
 
 
+def _pngs(draws, workers: int) -> list[bytes]:
+    """The PNGs of ``draws`` from a :class:`~sim.present.page_figures.Drawing` of ``workers``."""
+    drawing = page_figures.Drawing(workers)
+    for d in draws:
+        drawing.add(d)
+    return drawing.finish()
+
+
 def test_figures_drawn_in_worker_processes_are_the_same_figures(folder):
     """Drawing in forked workers gives the bytes drawing here gives, in the same order."""
     from sim.analysis.digest import digested
@@ -81,7 +89,7 @@ def test_figures_drawn_in_worker_processes_are_the_same_figures(folder):
 
     r = digested(load_results(folder[0]))
     draws = [e.draw for e in scenario_figures(r, "t")][:4]
-    assert page_figures.draw_pngs(draws, workers=2) == page_figures.draw_pngs(draws, workers=1)
+    assert _pngs(draws, workers=2) == _pngs(draws, workers=1)
 
 
 def _line(k: float):
@@ -108,7 +116,7 @@ def test_figures_published_in_batches_come_back_in_the_order_they_were_added():
         for k in range(5, 8):
             drawing.add(_line(k))
     assert there.children, "no drawing process was started for the first batch"
-    assert there.finish() == here.finish() == page_figures.draw_pngs([_line(k) for k in range(8)], 1)
+    assert there.finish() == here.finish() == _pngs([_line(k) for k in range(8)], 1)
     assert there.folder is not None and not os.path.exists(there.folder)
 
 
@@ -124,7 +132,7 @@ def test_a_figure_another_process_failed_to_draw_is_drawn_here():
     drawing = page_figures.Drawing(2)
     for _ in range(6):
         drawing.add(fails_elsewhere)
-    assert drawing.finish() == page_figures.draw_pngs([_line(1)] * 6, workers=1)
+    assert drawing.finish() == _pngs([_line(1)] * 6, workers=1)
 
 
 def test_an_error_in_a_figure_is_raised_and_stops_the_drawing_processes():

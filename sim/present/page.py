@@ -341,10 +341,18 @@ class Page:
         self.references: list[str] = []
         #: the figures put so far and their drawing (one made before the page, when given)
         self.queue = figures or FigureQueue()
-        self.pending = self.queue.entries
-        self.drawing = self.queue.drawing
         #: called once per figure drawn when the page is written (a progress bar's step)
         self.on_drawn: Callable[[], object] | None = None
+
+    @property
+    def pending(self) -> list[FigureEntry]:
+        """The figures put so far, in order (their cards replace the placeholders)."""
+        return self.queue.entries
+
+    @property
+    def drawing(self) -> Drawing:
+        """What draws the figures (:class:`~sim.present.page_figures.Drawing`)."""
+        return self.queue.drawing
 
     def answer(
         self, sentences: str, *, details: str = "", note: str = "", heading: str | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,22 +97,22 @@ DRAWERS_ENV = "ALLIANCE_PAGE_WORKERS"
 POLL_SECONDS = 0.05
 
 
-def drawers(count: int | None = None) -> int:
+def drawers() -> int:
     """How many processes draw a page's figures, this one included: :data:`DRAWERS_ENV` when set,
-    else the cores this process may use (at most :data:`MAX_DRAWERS`); 1 for fewer than
-    :data:`PARALLEL_MIN` figures (``count``, when known) or where processes cannot be forked."""
+    else the cores this process may use, at most :data:`MAX_DRAWERS` either way; 1 where processes
+    cannot be forked (under :data:`PARALLEL_MIN` figures :class:`Drawing` starts none)."""
     import os
 
-    if (count is not None and count < PARALLEL_MIN) or not _can_fork():
+    if not _can_fork():
         return 1
     wanted = os.environ.get(DRAWERS_ENV, "").strip()
     if wanted:
         try:
-            return max(1, min(int(wanted), count or MAX_DRAWERS))
+            return max(1, min(int(wanted), MAX_DRAWERS))
         except ValueError:
             return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(cores, MAX_DRAWERS, count or MAX_DRAWERS))
+    return max(1, min(cores, MAX_DRAWERS))
 
 
 class Drawing:
@@ -244,14 +244,13 @@ class Drawing:
         import warnings
         import weakref
 
+        context = multiprocessing.get_context("fork")
         if self.shared is None:
             _prepare_drawing()  # imported and loaded once here, not in every process
-            context = multiprocessing.get_context("fork")
             self.shared = (context.Lock(), context.RawValue("q", 0))
             self.folder = tempfile.mkdtemp(prefix="alliance-figures-")
             self._finalizer = weakref.finalize(self, _stop, self.children, self.folder)
         _, following = self.shared
-        context = multiprocessing.get_context("fork")
         dies = (os.getpid(), threading.current_thread() is threading.main_thread())
         while self._at_work() < at_most and following.value < len(self.draws):
             child = context.Process(
@@ -340,17 +339,3 @@ def _stop(children: list, folder: str | None) -> None:
         c.join(5)
     if folder:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def draw_pngs(
-    draws: Sequence[Callable[[], object]],
-    workers: int | None = None,
-    done: Callable[[], object] | None = None,
-) -> list[bytes]:
-    """The PNG bytes of every figure ``draws`` makes, in order (:func:`figure_png`), drawn here and
-    in up to ``workers - 1`` forked processes (:class:`Drawing`; ``workers`` defaults to
-    :func:`drawers`). ``done`` is called once per figure drawn."""
-    drawing = Drawing(drawers(len(draws)) if workers is None else workers)
-    for d in draws:
-        drawing.add(d)
-    return drawing.finish(done)
