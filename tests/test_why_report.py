@@ -73,6 +73,28 @@ def test_typical_replicates_replay_exactly(results):
         assert play.ties.shape == (61, len(results.actors), len(results.actors))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_few_rows_replay_as_in_their_whole_chunk(dtype):
+    """Rows re-run alone (with the chunk's draws) end with the very trajectories, firings and
+    fates the whole chunk gives them."""
+    import dataclasses
+
+    from sim.run.chunks import replicate_task, run_chunk
+    from sim.run.replay import RowRecorder, _run_rows
+    from sim.spec.scenario import load_scenario
+
+    scenario = load_scenario("scenarios/kazakhstan_crisis.toml").with_run(replicates=200, steps=40, seed=3)
+    task = replicate_task(scenario, 1, 200, 200, 3, dtype=dtype)
+    rows = [0, 17, 18, 120, 199]
+    whole = run_chunk(dataclasses.replace(task, collector=RowRecorder(rows)))
+    alone = _run_rows(task, rows)
+    for a, b in zip(whole[:5], alone[:5], strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert whole[5] == alone[5]
+    assert alone[0].shape == (5, 41, len(scenario.actors), len(scenario.actors))
+    assert not np.array_equal(alone[0][0], alone[0][1])  # each row its own draws
+
+
 def test_typical_is_closest_to_the_mean(results):
     g = why_groups(results.replicates, results.focal, results.alliances)[0]
     first = g.typical(1)[0]

@@ -363,6 +363,24 @@ def draw(
     )
 
 
+def draw_rows(
+    rng: np.random.Generator,
+    n: int,
+    rows: np.ndarray,
+    A: int,
+    n_events: int,
+    n_members: int,
+    dtype=np.float64,
+) -> Draws:
+    """The numbers :func:`draw` gives rows ``rows`` of ``n`` replicates, consuming the generator
+    exactly as :func:`draw` does (a few replicates of a chunk re-run with the chunk's draws)."""
+    size = n * A * A
+    raw = rng.bit_generator.random_raw(-(-size // 4))
+    index = raw.view(np.uint16)[:size].reshape(n, A, A)[rows]
+    noise = np.take(normal_table(dtype), index, mode="clip")
+    return Draws(noise, rng.random((n, n_events))[rows], rng.random((n, n_members))[rows])
+
+
 def member_count(params: Params) -> int:
     """Total members over all alliances (decision draws per replicate and step)."""
     return int(sum(len(a.members) for a in params.alliances))
@@ -928,9 +946,14 @@ def run(
     record=None,
     state: State | None = None,
     why=None,
+    within: tuple[int, np.ndarray] | None = None,
 ) -> State:
     """Run ``steps`` steps from the initial state, or from ``state`` (a state at step ``state.t``,
     e.g. from :func:`restore_state`; it is advanced in place).
+
+    ``within=(n, rows)``: ``params`` are the rows ``rows`` of a chunk of ``n`` replicates
+    (:meth:`Params.take`), run with the random numbers those rows get in the whole chunk (every
+    step draws the chunk's numbers and keeps theirs), so they end exactly as they do there.
 
     ``steps`` defaults to what is left of the scenario's horizon. ``record(state)``, if given, is
     called at the start and after every step. ``why``, an
@@ -947,7 +970,11 @@ def run(
     if record is not None:
         record(state)
     for k in range(steps):
-        stepper.step(state, draw(rng, params.n, params.A, E, M, dtype, out=noise))
+        if within is None:
+            draws = draw(rng, params.n, params.A, E, M, dtype, out=noise)
+        else:
+            draws = draw_rows(rng, within[0], within[1], params.A, E, M, dtype)
+        stepper.step(state, draws)
         if (k + 1) % CHECK_EVERY == 0 or k + 1 == steps:
             check_finite(params, state)
         if record is not None:

@@ -75,6 +75,25 @@ class RowRecorder(Collector):
         )
 
 
+def _run_rows(task, rows: list[int]):
+    """Rows ``rows`` of a plain run's chunk on the numpy engine, as :class:`RowRecorder` would
+    keep them from the whole chunk: the chunk's parameters are drawn, the rows taken, and every
+    step draws the whole chunk's random numbers and keeps the rows' own
+    (:func:`sim.model.dynamics.run`, ``within=``). A few rows cost a fraction of the chunk."""
+    from sim.model import dynamics
+    from sim.run.chunks import chunk_params
+
+    params, rngs, _ = chunk_params(task)
+    index = np.asarray(rows, dtype=np.intp)
+    sub = params.take(index)
+    recorder = RowRecorder(range(len(index)))
+    recorder.begin(task.block, sub)
+    state = dynamics.run(
+        sub, rngs[0], dtype=np.dtype(task.dtype), record=recorder.record, within=(params.n, index)
+    )
+    return recorder.end(task.block, sub, state)
+
+
 def replay(results: Results, replicates: Sequence[int]) -> dict[int, Replay]:
     """Re-run the given replicates of a finished plain run with their trajectories.
 
@@ -115,8 +134,12 @@ def replay(results: Results, replicates: Sequence[int]) -> dict[int, Replay]:
             dtype=settings.get("dtype", DEFAULT_DTYPE),
             engine=settings.get("engine", "numpy"),
         )
-        task = dataclasses.replace(task, collector=RowRecorder([r - start for r in reps]))
-        ties, fired, fate, end_step, defector, events = run_chunk(task)
+        rows = [r - start for r in reps]
+        if task.engine == "numpy":  # only the rows asked for, with the chunk's draws
+            ties, fired, fate, end_step, defector, events = _run_rows(task, rows)
+        else:  # the compiled engine steps its own packing of the whole chunk
+            task = dataclasses.replace(task, collector=RowRecorder(rows))
+            ties, fired, fate, end_step, defector, events = run_chunk(task)
         for k, r in enumerate(reps):
             out[r] = Replay(r, ties[k], fired[k], events, fate[k], end_step[k], defector[k])
     return out
