@@ -215,9 +215,9 @@ class WarmPool(cf.ProcessPoolExecutor):
 
         The workers go first, so that the pool's manager thread finds them dead and takes its
         broken-pool path; then nothing may keep that thread waiting: the feeder of the task queue
-        could be blocked writing tasks that no worker will read, so this process's end of the pipe
-        is closed too (what the manager thread itself does on a broken pool), and the interpreter
-        can end without waiting for it.
+        could be blocked writing tasks that no worker will read, so this process's end of that
+        pipe is closed too (what the manager thread itself does on a broken pool), and so is its
+        end of the result pipe, and the interpreter can end without waiting for it.
         """
         processes = list((getattr(self, "_processes", None) or {}).values())
         for process in processes:
@@ -232,6 +232,13 @@ class WarmPool(cf.ProcessPoolExecutor):
         if reader is not None:
             with suppress(OSError):
                 reader.close()
+        # a worker killed while it sent a chunk's result leaves half a message in the result
+        # pipe, and the manager thread would wait for the rest for ever (this process holds the
+        # pipe's other end too): closed here, the pipe ends and the thread takes its broken path
+        writer = getattr(getattr(self, "_result_queue", None), "_writer", None)
+        if writer is not None:
+            with suppress(OSError):
+                writer.close()
 
     @property
     def broken(self) -> bool:
@@ -482,14 +489,29 @@ def stop_signals():
             signal.signal(s, handler)
 
 
+#: the terminal row of this process's progress bars while runs go side by side, each in a
+#: process of its own (:mod:`sim.run.lanes`), each bar cleared when its run is done; None: the
+#: bars stack as usual and stay
+BAR_ROW: int | None = None
+
+
 def progress_bar(progress: bool, total: int, initial: int, unit: str, desc: str):
-    """A tqdm bar on stderr over ``total`` units (None when ``progress`` is off)."""
+    """A tqdm bar on stderr over ``total`` units (None when ``progress`` is off), on the row
+    :data:`BAR_ROW` says."""
     if not progress:
         return None
     from tqdm.auto import tqdm
 
     return tqdm(
-        total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True, smoothing=0.1, file=sys.stderr
+        total=total,
+        initial=initial,
+        unit=unit,
+        desc=desc,
+        dynamic_ncols=True,
+        smoothing=0.1,
+        file=sys.stderr,
+        position=BAR_ROW,
+        leave=BAR_ROW is None,
     )
 
 
