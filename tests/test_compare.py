@@ -97,18 +97,21 @@ def test_comparison_report_gives_the_difference_the_parameters_and_folds_details
     assert page.count("<details class='scenario-fold'") == 2
 
 
-def test_figures_drawn_while_the_next_scenario_runs_make_the_same_page(pair, tmp_path):
-    """A comparison whose scenario figures were queued as each run finished (and drawn meanwhile)
-    writes the page and figures it writes without them; early figures of other runs are refused."""
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)], ids=["in-order", "second-first"])
+def test_parts_made_as_each_run_finishes_make_the_same_page(pair, tmp_path, order):
+    """A comparison whose scenario parts were made as each run finished, in either order (runs
+    side by side finish in any order), with their figures drawn meanwhile, writes the page and
+    figures it writes without them; early parts of other runs are refused."""
     import re
 
-    from sim.present.report import EarlyFigures
+    from sim.present.early import EarlyFigures
 
     a, b, _ = pair
     plain = write_report([a, b], tmp_path / "plain" / "cmp.html").read_text(encoding="utf-8")
     early = EarlyFigures()
-    early.start(0, a)
-    early.start(1, b)
+    early.prepare()
+    for k in order:
+        early.start(k, (a, b)[k])
     drawn = write_report([a, b], tmp_path / "early" / "cmp.html", early=early).read_text(encoding="utf-8")
     assert drawn == plain
     names = sorted(p.name for p in (tmp_path / "plain" / "cmp_figures").iterdir())

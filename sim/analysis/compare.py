@@ -19,6 +19,7 @@ Newcombe, R. G. (1998). Interval estimation for the difference between independe
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,8 @@ from sim.analysis.outcomes import Z95, wilson_interval
 from sim.errors import InputError
 from sim.run.chunks import DEFAULT_DTYPE
 from sim.run.ensemble import DEFAULT_CHUNK_SIZE, reusable, run_ensemble
-from sim.run.store import Results, safe_name
+from sim.run.lanes import lane_count, side_by_side
+from sim.run.store import Results, load_results, safe_name
 from sim.vocabulary import FATES, REPLICATE, fate_column
 
 
@@ -170,6 +172,7 @@ def compare(
     force: bool = False,
     values: dict | None = None,
     on_run: Callable[[int, Results], object] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Comparison:
     """Run several scenarios on the same settings, each into a folder of ``out`` named after it.
 
@@ -192,8 +195,18 @@ def compare(
         Parameter values set on top of every scenario (``--set``).
     on_run : callable, optional
         Called with the scenario's position and its results as each run is done (or found
-        finished), before the next one starts: the command line starts drawing a scenario's
-        figures there while the next scenario runs.
+        finished): the command line makes that scenario's part of the report there, and starts
+        drawing its figures, while the other scenarios run.
+    meanwhile : callable, optional
+        Called once while the runs go on in other processes (before the first run when they
+        run here): the command line loads what its report needs there.
+
+    Notes
+    -----
+    With local workers (no ``executor``) and two runs or more to do, the runs go side by side,
+    as many at once as there are workers, each in a process of its own with its share of the
+    workers (:func:`sim.run.lanes.side_by_side`): a run of one chunk keeps a single core busy.
+    Each run's results are the same whichever way it ran.
 
     Returns
     -------
@@ -207,7 +220,6 @@ def compare(
     ...                 "results/comparison", replicates=2000, seed=1)  # doctest: +SKIP
     >>> c.differences()[0].table[["fate", "diff", "paired_low", "paired_high"]]  # doctest: +SKIP
     """
-    runs, reused = [], []
     paths = [Path(p) for p in scenarios]
     wheres = [Path(out) / folder for folder in run_folders(paths)]
     settings: dict[str, Any] = {
@@ -227,26 +239,35 @@ def compare(
             f"{out} holds a comparison already (other scenario files or settings); pass --force "
             "to replace it or choose another --out"
         )
-    for k, (path, where, existing) in enumerate(zip(paths, wheres, found)):
-        reused.append(existing is not None)
-        runs.append(
-            existing
-            if existing is not None
-            else run_ensemble(
-                path,
-                out=where,
-                force=True,
-                workers=workers,
-                executor=executor,
-                progress=progress,
-                point=point,
-                engine=engine,
-                why=why,
-                **settings,
-            )
+    reused = [existing is not None for existing in found]
+
+    def first() -> None:  # while the runs go on: the caller's own work, the runs found finished
+        if meanwhile is not None:
+            meanwhile()
+        for k, existing in enumerate(found):
+            if existing is not None and on_run is not None:
+                on_run(k, existing)
+
+    todo = [k for k, existing in enumerate(found) if existing is None]
+    lanes = lane_count(len(todo), workers, local=executor is None)
+    per_lane = workers if lanes == 1 else max(1, (workers or os.cpu_count() or 1) // lanes)
+
+    def run(k: int) -> Results:
+        return run_ensemble(
+            paths[k],
+            out=wheres[k],
+            force=True,
+            workers=per_lane,
+            executor=executor,
+            progress=progress,
+            point=point,
+            engine=engine,
+            why=why,
+            **settings,
         )
-        if on_run is not None:
-            on_run(k, runs[-1])
+
+    done = side_by_side(todo, run, lambda k: load_results(wheres[k]), lanes, on_run, first)
+    runs = [existing if existing is not None else done[k] for k, existing in enumerate(found)]
     return Comparison(runs, reused)
 
 

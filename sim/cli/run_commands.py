@@ -142,16 +142,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """`compare`: several scenarios (finished results reused) and one comparison report."""
     from sim.analysis.compare import compare, run_folders
-    from sim.present.report import EarlyFigures, write_report
+    from sim.present.early import EarlyFigures
 
     out = args.out or options.results_folder("-vs-".join(run_folders(args.scenarios)))
     options.hold(out, own=("report.html", "*/manifest.json"), force=args.force, what="a comparison")
-    early = EarlyFigures()  # each scenario's figures drawn while the next one runs
+    early = EarlyFigures()  # each scenario's part of the report made as its run finishes
     try:
         with finishing_hint():
             comparison = run_with_executor(
-                args, compare, args.scenarios, out, force=args.force, on_run=early.start, **run_settings(args)
+                args,
+                compare,
+                args.scenarios,
+                out,
+                force=args.force,
+                on_run=early.start,
+                meanwhile=early.prepare,  # the report's modules loaded while the runs go on
+                **run_settings(args),
             )
+        from sim.present.report import write_report
+
         runs = [early.runs[k] for k in range(len(comparison.runs))]  # summaries and page from one read each
         for run, reused in zip(runs, comparison.reused):
             if reused:

@@ -246,7 +246,7 @@ class Drawing:
 
         context = multiprocessing.get_context("fork")
         if self.shared is None:
-            _prepare_drawing()  # imported and loaded once here, not in every process
+            prepare_drawing()  # imported and loaded once here, not in every process
             self.shared = (context.Lock(), context.RawValue("q", 0))
             self.folder = tempfile.mkdtemp(prefix="alliance-figures-")
             self._finalizer = weakref.finalize(self, _stop, self.children, self.folder)
@@ -293,7 +293,7 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _prepare_drawing() -> None:
+def prepare_drawing() -> None:
     """What every drawing needs, loaded once before processes are forked: matplotlib's figure and
     Agg canvas and its font list."""
     import matplotlib.backends.backend_agg  # noqa: F401

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sim.files import all_or_nothing
 from sim.present import plots
+from sim.present.early import EarlyFigures
 from sim.present.page import FigureQueue, Page, esc, write_html
 from sim.present.page_figures import FigureEntry
 from sim.present.report_comparison import difference_section, parameter_diff_section
@@ -55,28 +56,19 @@ def report_glossary(runs: Sequence[Results]) -> list[str]:
     return keys
 
 
-class EarlyFigures:
-    """A report's scenario figures, drawn before the report is written: :func:`compare` hands over
-    each run as it finishes (:meth:`start`), and its figures are drawn in another process while the
-    next scenario runs; :func:`write_report` then takes them over (``early=``). Nothing is written
-    until then, and :meth:`close` stops the drawing when the report is not written after all."""
+def scenario_part(r, k: int, queue: FigureQueue) -> str:
+    """The ``k``-th scenario's part of a report (from 0): its figures, its evidence and what broke
+    its alliances; each batch of figures is drawn elsewhere as soon as it is known, while the
+    rest of the part is computed."""
 
-    def __init__(self) -> None:
-        self.queue = FigureQueue()
-        self.runs: dict[int, Results] = {}
-        self.cards: dict[int, str] = {}
+    def render(entries: list[FigureEntry]) -> str:
+        cards = "".join(queue.put(e) for e in entries)
+        queue.publish()  # drawn elsewhere while this process computes what follows
+        return cards
 
-    def start(self, k: int, results: Results) -> None:
-        """Queue the figures of the ``k``-th scenario (from 0) and start drawing them."""
-        from sim.analysis.digest import digested
-
-        r = self.runs[k] = digested(results)
-        self.cards[k] = "".join(self.queue.put(e) for e in scenario_figures(r, _prefix(k, r)))
-        self.queue.publish()
-
-    def close(self) -> None:
-        """Stop drawing (the figures are not needed)."""
-        self.queue.drawing.close()
+    prefix = _prefix(k, r)
+    cards = render(scenario_figures(r, prefix))
+    return scenario_section(r, k + 1, cards) + why_section(r, k + 1, prefix, render)
 
 
 def _prefix(k: int, r) -> str:
@@ -140,7 +132,7 @@ def write_report(
         with report_progress(page, progress) as step:
             page.answer_raw(answer_section(runs))
             step()
-            _write_parts(page, runs, comparison, early.cards)
+            _write_parts(page, runs, comparison, early.parts)
             return page.write()
     finally:
         page.drawing.close()  # figures still being drawn elsewhere when a part failed
@@ -174,7 +166,7 @@ def report_progress(page: Page, on: bool):
 
 def _write_parts(page: Page, runs: list, comparison: bool, early: dict[int, str]) -> None:
     """Everything of a report after its answer: the glossary, the comparison, each scenario
-    (``early``: the cards of scenario figures already queued, by scenario)."""
+    (``early``: the parts of scenarios made already, by scenario)."""
     page.glossary(report_glossary(runs))
     if comparison:
         page.add(difference_section(runs))
@@ -189,16 +181,8 @@ def _write_parts(page: Page, runs: list, comparison: bool, early: dict[int, str]
             "figures, the variance split by basis, its parameters and how to reproduce "
             "it.</p>"
         )
-
-    def render(entries: list[FigureEntry]) -> str:
-        cards = "".join(page.figure(e) for e in entries)
-        page.draw_known()  # drawn elsewhere while this process computes the sections that follow
-        return cards
-
     for k, r in enumerate(runs):
-        prefix = _prefix(k, r)
-        cards = early[k] if k in early else render(scenario_figures(r, prefix))
-        section = scenario_section(r, k + 1, cards) + why_section(r, k + 1, prefix, render)
+        section = early[k] if k in early else scenario_part(r, k, page.queue)
         if comparison:
             section = (
                 f"<details class='scenario-fold' id='details-{k + 1}'><summary>"

@@ -1,0 +1,232 @@
+"""Several runs side by side, a process each.
+
+A comparison runs several scenarios, and a run of a few thousand replicates is one chunk: run in
+turn, each keeps one core busy and leaves the others idle. :func:`side_by_side` deals the runs to
+lanes, as many as the workers allow, runs each lane in a forked process of its own (a run's
+driver installs signal handlers and keeps its chunks on an interrupt, so a second run at the same
+time needs a process, not a thread) and hands each finished run back here as it finishes, while
+this process does what it can meanwhile (the command line loads what its report needs).
+
+A lane's process writes its runs to disk and says which are done through a pipe; this process
+reads them back (``fetch``). An error in a lane's process comes back as the same error (its kind
+among the program's errors, its words and the values that say how to finish the run, sent as JSON:
+nothing that crosses the pipe is unpickled). An interrupt here (Ctrl-C, SIGTERM,
+SIGHUP) or an error stops the lanes with SIGTERM, and each keeps what its run finished, as any
+interrupted run does; a lane's process also ends when this one dies
+(:func:`sim.run.executors.die_with`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from typing import Any
+
+from sim.errors import AllianceError, InputError, Interrupted, RunError
+
+#: seconds a stopped lane is given to keep what it finished before it is killed
+STOP_SECONDS = 30.0
+
+
+def lane_count(runs: int, workers: int | None, local: bool = True) -> int:
+    """How many lanes ``runs`` runs get on ``workers`` local worker processes (None: the cores):
+    one run per core at most, and one lane where processes cannot be forked or the runs go to
+    an executor the caller gave (whose workers decide)."""
+    import multiprocessing
+
+    if not local or runs < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(runs, cores if workers is None else int(workers)))
+
+
+def side_by_side[T](
+    jobs: Sequence[int],
+    run: Callable[[int], T],
+    fetch: Callable[[int], T],
+    lanes: int,
+    done: Callable[[int, T], object] | None = None,
+    meanwhile: Callable[[], object] | None = None,
+) -> dict[int, T]:
+    """Run ``run(k)`` for each ``k`` of ``jobs`` in ``lanes`` lanes and return every result.
+
+    With one lane the jobs run here, in turn, and their results are what ``run`` returns. With
+    more, job ``jobs[i]`` goes to lane ``i % lanes``, each lane a forked process whose progress
+    bars use row ``i % lanes`` (:data:`sim.run.executors.BAR_ROW`); ``run``'s result is dropped
+    there and the job's result is ``fetch(k)``, called here once the job is done (``run`` must
+    leave on disk what ``fetch`` reads). ``done(k, result)`` is called here as each job finishes.
+    ``meanwhile()`` is called here once, while the lanes run (before the first job with one lane):
+    work of this process's own that needs no result yet.
+
+    Raises
+    ------
+    The first error of a job (a lane's comes back as the same error); the other lanes are
+    stopped first.
+    """
+    lanes = max(1, min(int(lanes), len(jobs)))
+    out: dict[int, T] = {}
+    if lanes == 1:
+        if meanwhile is not None:
+            meanwhile()
+        for k in jobs:
+            out[k] = run(k)
+            if done is not None:
+                done(k, out[k])
+        return out
+    from sim.run.executors import stop_signals
+
+    with stop_signals(), _Lanes([list(jobs[lane::lanes]) for lane in range(lanes)], run) as far:
+        if meanwhile is not None:
+            meanwhile()
+        far.collect(out, fetch, done)
+    return out
+
+
+class _Lanes:
+    """The forked lanes of :func:`side_by_side`: their processes, pipes and what they reported."""
+
+    def __init__(self, lanes: list[list[int]], run: Callable[[int], Any]):
+        self.lanes, self.run = lanes, run
+        self.processes: list[Any] = []
+        self.pipes: list[Any] = []
+        self.errors: list[BaseException] = []  # what the lanes said when stopped
+        self.left = sum(len(lane) for lane in lanes)
+
+    def __enter__(self) -> _Lanes:
+        import multiprocessing
+        import warnings
+
+        context = multiprocessing.get_context("fork")
+        dies = (os.getpid(), threading.current_thread() is threading.main_thread())
+        for row, lane in enumerate(self.lanes):
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_lane, args=(lane, self.run, writer, row, dies), name="alliance-sim-lane", daemon=False
+            )  # not a daemon: a lane with more than one worker starts a pool of its own
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # fork with library threads idle
+                process.start()
+            writer.close()
+            self.processes.append(process)
+            self.pipes.append(reader)
+        return self
+
+    def collect(self, out: dict, fetch: Callable[[int], Any], done) -> None:
+        """Take the lanes' reports until every lane is over, fetching each job done; raises the
+        first error a lane reported."""
+        from multiprocessing.connection import Connection, wait
+
+        while self.pipes:
+            for pipe in wait(self.pipes):
+                assert isinstance(pipe, Connection)
+                try:
+                    told = json.loads(pipe.recv_bytes())
+                except (EOFError, OSError):  # the lane is over (its jobs done, or it died)
+                    self.pipes.remove(pipe)
+                    continue
+                if "message" in told:
+                    raise _error(told)
+                k = int(told["k"])
+                self.left -= 1
+                out[k] = fetch(k)
+                if done is not None:
+                    done(k, out[k])
+        self._check_exits()
+
+    def _check_exits(self) -> None:
+        """Raise for a lane's process that ended without reporting every job."""
+        for process in self.processes:
+            process.join()
+        if self.left:
+            codes = ", ".join(str(p.exitcode) for p in self.processes if p.exitcode)
+            raise RunError(
+                f"{self.left} run(s) of the comparison ended without a word from their process "
+                f"(exit code {codes or 'unknown'}); run the command again"
+            )
+
+    def __exit__(self, kind, error, tb) -> None:
+        if kind is None:
+            return
+        for process in self.processes:  # an error or an interrupt here: the other lanes stop
+            if process.is_alive() and process.pid is not None:
+                with suppress(OSError):  # ended meanwhile
+                    os.kill(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            process.join(STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        if issubclass(kind, KeyboardInterrupt) and not isinstance(error, Interrupted):
+            # an interrupt while waiting: the lanes' runs say how to finish them
+            for pipe in self.pipes:
+                with suppress(OSError, EOFError, ValueError):
+                    while pipe.poll():
+                        told = json.loads(pipe.recv_bytes())
+                        if "message" in told:
+                            self.errors.append(_error(told))
+            told = next((e for e in self.errors if isinstance(e, AllianceError) and e.resume), None)
+            signum = getattr(error, "signum", signal.SIGINT)
+            if told is not None:
+                raise Interrupted(told.template, signum, hint=told.hint, resume=told.resume) from None
+            raise Interrupted("interrupted", signum) from None
+
+
+def _lane(jobs: list[int], run: Callable[[int], Any], pipe, row: int, dies: tuple[int, bool]) -> None:
+    """A lane's process: run its jobs in turn, saying each one done (or its error, then stop)."""
+    from sim.run import executors
+
+    executors.die_with(*dies)
+    # Ctrl-C reaches every process of the terminal's group: the lane stops as a SIGTERM stops a
+    # run, sent by the command's process, which answers the interrupt (one signal, one report)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    executors.BAR_ROW = row
+    for k in jobs:
+        try:
+            run(k)
+        except BaseException as e:  # noqa: BLE001 - reported to the command's process, which raises it
+            pipe.send_bytes(_said(k, e))
+            pipe.close()
+            os._exit(1)
+        pipe.send_bytes(_said(k))
+    pipe.close()
+
+
+def _said(k: int, error: BaseException | None = None) -> bytes:
+    """A lane's report, as JSON: job ``k`` done, or its error as plain values (its kind, its
+    words, the values that say how to finish its run); nothing a reader could run."""
+    if error is None:
+        return json.dumps({"k": k}).encode()
+    if isinstance(error, KeyboardInterrupt):
+        error = Interrupted("interrupted", getattr(error, "signum", signal.SIGINT))
+    told: dict[str, Any] = {"k": k, "message": str(error)}
+    if isinstance(error, AllianceError):
+        kind = next(c for c in (Interrupted, InputError, RunError, AllianceError) if isinstance(error, c))
+        told |= {
+            "kind": kind.__name__,
+            "template": error.template,
+            "hint": error.hint,
+            "resume": error.resume,
+        }
+        told["signum"] = getattr(error, "signum", None)
+    else:  # not one of the program's errors: its kind is said in its words
+        told |= {"kind": "RunError", "message": f"{type(error).__name__}: {error}"}
+    return json.dumps(told, default=str).encode()
+
+
+def _error(told: dict) -> BaseException:
+    """The error a lane reported (:func:`_said`), as this process raises it."""
+    kind = told.get("kind")
+    if kind == "Interrupted":
+        return Interrupted(
+            told["template"], told.get("signum") or signal.SIGINT, hint=told["hint"], resume=told["resume"]
+        )
+    cls = {"InputError": InputError, "RunError": RunError, "AllianceError": AllianceError}.get(
+        str(kind), RunError
+    )
+    if "template" in told:
+        return cls(told["template"], hint=told["hint"], resume=told["resume"])
+    return cls(told["message"])
