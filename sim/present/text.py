@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from sim.errors import printable
 from sim.extras import command
 from sim.vocabulary import FATES
+
+if TYPE_CHECKING:  # pandas is loaded by what makes the tables, not by the command line's start
+    import pandas as pd
 
 # -- runs and comparisons ---------------------------------------------------------------------
 
@@ -417,6 +419,8 @@ def search_result(result, rows: int = 20) -> str:
 def format_search(result, top: int = 20) -> str:
     """The non-dominated policies as a plain-text table, the status quo first: the levers that
     vary, then each metric as the search saw it and on fresh worlds (± standard error)."""
+    import pandas as pd
+
     from sim.analysis.levers import LEVER_PREFIX, METRIC_PREFIX
     from sim.analysis.optimize import FRESH_PREFIX
 
