@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/page_bench.py --sizes "" --baseline 34150e5   # table 8 only, against 34150e5
     .venv/bin/python benchmarks/bench.py --pages                    # the same from bench.py
 
-6. Simulation against page time, through the command line, the code before (``--baseline``, a
+8. Simulation against page time, through the command line, the code before (``--baseline``, a
    commit exported with ``git archive`` into a temporary folder and run with the same Python) and
    this checkout side by side, one command after the other:
    (a) ``run scenarios/status_quo.toml -n 2000``: with ``--no-report`` (the simulation) and with
@@ -13,8 +13,11 @@
        process (``ALLIANCE_PAGE_WORKERS=1``) to show what drawing them in parallel buys;
    (b) the README's first command, ``compare back_to_back stab_in_the_back`` (2,000 replicates
        each): the whole command, then the same again, which reuses both runs and writes the page
-       only (the page, start-up included; the simulation: the difference).
-7. ``report`` on status_quo folders of 2,000, 100,000 and 1,000,000 replicates
+       only (the page, start-up included).
+   Each figure is the median and range over ``--rounds`` rounds (3 by default) that alternate the
+   versions, the first of a round changing from round to round: the machine's other work moves
+   single runs by a fifth or more.
+9. ``report`` on status_quo folders of 2,000, 100,000 and 1,000,000 replicates
    (``/tmp/alliance-bench-folders/status_quo-<n>``, built with the numba engine when missing): wall
    seconds and the peak memory of the whole process tree, as resident memory (RSS, which counts
    pages a forked drawing process shares with its parent once per process) and as proportional
@@ -112,37 +115,83 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
-def speed_table(base: Path | None, tmp: Path) -> None:
-    """Table 8: simulation against page time, before and after."""
+def spread(values: list[float]) -> str:
+    """The median of ``values`` and their range: ``4.1 (3.9-4.6)``."""
+    import statistics
+
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
+def speed_table(base: Path | None, tmp: Path, rounds: int = 3) -> None:
+    """Table 8: simulation against page time, before and after, over ``rounds`` rounds that
+    alternate the two versions (which goes first changes from round to round)."""
     from bench import table
 
     codes = ([("before", base)] if base else []) + [("now", ROOT)]
+    times: dict[tuple[str, str], list[float]] = {}
+
+    def note(label: str, what: str, seconds: float) -> None:
+        times.setdefault((label, what), []).append(seconds)
+
+    for r in range(rounds):
+        for label, code in codes if r % 2 == 0 else codes[::-1]:
+            out = tmp / f"{r}-{label}"
+            run = ["run", "scenarios/status_quo.toml", "-n", "2000", "--no-progress", "--force"]
+            sim = measure([*run, "--out", str(out / "sim"), "--no-report"], code)[0]
+            whole = measure([*run, "--out", str(out / "page")], code)[0]
+            note(label, "run sim", sim)
+            note(label, "run whole", whole)
+            note(label, "run page", whole - sim)
+            note(label, "run over", whole - 2 * sim)
+            if label == "now":
+                one = {"ALLIANCE_PAGE_WORKERS": "1"}
+                note(label, "run one", measure([*run, "--out", str(out / "one")], code, one)[0] - sim)
+            readme = [
+                "compare",
+                "back_to_back",
+                "stab_in_the_back",
+                "--out",
+                str(out / "cmp"),
+                "--no-progress",
+            ]
+            whole = measure(readme, code)[0]
+            again = measure(readme, code)[0]  # reuses both runs: start-up, the checks, the page
+            note(label, "readme whole", whole)
+            note(label, "readme again", again)
     rows = []
-    for label, code in codes:
-        out = tmp / f"run-{label}"
-        run = ["run", "scenarios/status_quo.toml", "-n", "2000", "--no-progress", "--force"]
-        sim = measure([*run, "--out", str(out / "sim"), "--no-report"], code)[0]
-        whole = measure([*run, "--out", str(out / "page")], code)[0]
-        single = "-"
-        if label == "now":
-            one = {"ALLIANCE_PAGE_WORKERS": "1"}
-            single = f"{measure([*run, '--out', str(out / 'one')], code, one)[0] - sim:.1f}"
-        row = [f"run -n 2000 ({label})", f"{whole:.1f}", f"{sim:.1f}", f"{whole - sim:.1f}", single]
-        rows.append([*row, f"{whole - 2 * sim:+.1f}", load()])
-    for label, code in codes:
-        out = tmp / f"compare-{label}"
-        readme = ["compare", "back_to_back", "stab_in_the_back", "--out", str(out), "--no-progress"]
-        whole = measure(readme, code)[0]
-        again = measure(readme, code)[0]  # reuses both runs: start-up, the checks, the page
-        sim = whole - again
-        row = [f"README's first command ({label})", f"{whole:.1f}", f"{sim:.1f}", f"{again:.1f}", "-"]
-        rows.append([*row, f"{again - sim:+.1f}", load()])
+    for label, _ in codes:
+        one = spread(times[(label, "run one")]) if (label, "run one") in times else "-"
+        rows.append(
+            [
+                f"run -n 2000 ({label})",
+                spread(times[(label, "run whole")]),
+                spread(times[(label, "run sim")]),
+                spread(times[(label, "run page")]),
+                one,
+                spread(times[(label, "run over")]),
+            ]
+        )
+    for label, _ in codes:
+        again = spread(times[(label, "readme again")])
+        rows.append(
+            [
+                f"README's first command ({label})",
+                spread(times[(label, "readme whole")]),
+                "-",
+                again,
+                "-",
+                "-",
+            ]
+        )
     table(
-        "8. the whole command, its simulation and its page, seconds (run: the page is the whole "
-        "command less `run --no-report`; the README's first command: the page is the same command "
-        "again, which reuses both runs, so it includes start-up; one process: the figures drawn "
-        "without worker processes)",
-        ["command", "whole", "simulation", "page", "page, one process", "page - simulation", "load"],
+        f"8. the whole command, its simulation and its page, seconds: median (range) over {rounds} "
+        "rounds, the versions alternating (run: the page is the whole command less `run "
+        "--no-report`, the last column the page less the simulation; the README's first command: "
+        "the page is the same command again, which reuses both runs, start-up included; one "
+        f"process: the figures drawn without drawing processes); load average {load()} at the end",
+        ["command", "whole", "simulation", "page", "page, one process", "page - simulation"],
         rows,
     )
 
@@ -195,13 +244,14 @@ def main(argv: list[str] | None = None) -> None:
         "--baseline-sizes", default="2000,100000", help="sizes the baseline reports (it holds whole tables)"
     )
     parser.add_argument("--no-speed", action="store_true", help="only table 9")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of table 8 (the versions alternate)")
     args = parser.parse_args(argv)
     print(f"pages; {os.cpu_count()} cores; {environment_note()}; uptime: {os.popen('uptime').read().strip()}")
     tmp = Path(tempfile.mkdtemp(prefix="alliance-pages-"))
     try:
         base = export(args.baseline, tmp) if args.baseline else None
         if not args.no_speed:
-            speed_table(base, tmp)
+            speed_table(base, tmp, args.rounds)
         base_sizes = {int(s) for s in args.baseline_sizes.split(",") if s}
         sizes = [int(s) for s in args.sizes.split(",") if s]
         if sizes:  # --sizes '': table 8 only
