@@ -725,6 +725,7 @@ def test_the_option_reaches_what_it_configures(mode, option, folders, monkeypatc
 
     monkeypatch.setattr("sim.cli.options.executor", executor)
     monkeypatch.setattr("sim.cli.options.cores", lambda: 64)  # -j is capped at the cores
+    monkeypatch.setattr("sim.run.lanes.can_fork", lambda: False)  # runs here, where the recorder is
     argv = [_fill(a, folders) for a in [*base, *extra]]
     if check[0] == "forced":
         assert main([a for a in argv if a != "--force"]) == 2

@@ -19,7 +19,6 @@ Newcombe, R. G. (1998). Interval estimation for the difference between independe
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from sim.analysis.outcomes import Z95, wilson_interval
 from sim.errors import InputError
 from sim.run.chunks import DEFAULT_DTYPE
 from sim.run.ensemble import DEFAULT_CHUNK_SIZE, reusable, run_ensemble
-from sim.run.lanes import lane_count, side_by_side
+from sim.run.lanes import cores, lane_count, side_by_side
 from sim.run.store import Results, load_results, safe_name
 from sim.vocabulary import FATES, REPLICATE, fate_column
 
@@ -250,7 +249,7 @@ def compare(
 
     todo = [k for k, existing in enumerate(found) if existing is None]
     lanes = lane_count(len(todo), workers, local=executor is None)
-    per_lane = workers if lanes == 1 else max(1, (workers or os.cpu_count() or 1) // lanes)
+    per_lane = workers if lanes == 1 else max(1, (workers or cores()) // lanes)
 
     def run(k: int) -> Results:
         return run_ensemble(

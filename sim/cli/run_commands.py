@@ -109,11 +109,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
     from sim.run.ensemble import run_ensemble
+    from sim.run.lanes import cores, side_by_side
+    from sim.run.store import load_results
 
     out = args.out or options.results_folder(args.scenario.stem)
     options.hold(out)  # one writer per folder, for the life of the command
-    with finishing_hint():
-        results = run_with_executor(
+
+    def run(_: int):
+        return run_with_executor(
             args,
             run_ensemble,
             args.scenario,
@@ -123,6 +126,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             trajectories=args.trajectories,
             **run_settings(args),
         )
+
+    # with a page to write and a core to spare, the run goes to a process of its own while this
+    # one loads what the page needs
+    away = not args.no_report and args.scheduler is None and cores() > 1
+    with finishing_hint():
+        results = side_by_side([0], run, lambda _: load_results(out), 1, meanwhile=_load_report, away=away)[0]
     if not args.no_report:  # the summary and the page from one read of the table
         from sim.analysis.digest import digested
 
@@ -137,6 +146,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
     return EXIT_OK
+
+
+def _load_report() -> None:
+    """Load what a report needs (its modules, matplotlib's canvas and font list)."""
+    from sim.present.early import EarlyFigures
+
+    EarlyFigures.prepare()
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -30,7 +30,8 @@ class EarlyFigures:
         self.runs: dict[int, Results] = {}
         self.parts: dict[int, str] = {}
 
-    def prepare(self) -> None:
+    @staticmethod
+    def prepare() -> None:
         """Load what the report needs (its modules, matplotlib's canvas and font list)."""
         import sim.present.report  # noqa: F401
         from sim.present.page_figures import prepare_drawing

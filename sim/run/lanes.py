@@ -32,16 +32,25 @@ from sim.errors import AllianceError, InputError, Interrupted, RunError
 STOP_SECONDS = 30.0
 
 
+def can_fork() -> bool:
+    """Whether this system starts processes by forking (Linux, macOS on request)."""
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def cores() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def lane_count(runs: int, workers: int | None, local: bool = True) -> int:
     """How many lanes ``runs`` runs get on ``workers`` local worker processes (None: the cores):
     one run per core at most, and one lane where processes cannot be forked or the runs go to
     an executor the caller gave (whose workers decide)."""
-    import multiprocessing
-
-    if not local or runs < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if not local or runs < 2 or not can_fork():
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(runs, cores if workers is None else int(workers)))
+    return max(1, min(runs, cores() if workers is None else int(workers)))
 
 
 def side_by_side[T](
@@ -51,10 +60,12 @@ def side_by_side[T](
     lanes: int,
     done: Callable[[int, T], object] | None = None,
     meanwhile: Callable[[], object] | None = None,
+    away: bool = False,
 ) -> dict[int, T]:
     """Run ``run(k)`` for each ``k`` of ``jobs`` in ``lanes`` lanes and return every result.
 
-    With one lane the jobs run here, in turn, and their results are what ``run`` returns. With
+    With one lane the jobs run here, in turn, and their results are what ``run`` returns, unless
+    ``away`` asks for a process all the same (this process has work of its own meanwhile). With
     more, job ``jobs[i]`` goes to lane ``i % lanes``, each lane a forked process whose progress
     bars use row ``i % lanes`` (:data:`sim.run.executors.BAR_ROW`); ``run``'s result is dropped
     there and the job's result is ``fetch(k)``, called here once the job is done (``run`` must
@@ -69,7 +80,7 @@ def side_by_side[T](
     """
     lanes = max(1, min(int(lanes), len(jobs)))
     out: dict[int, T] = {}
-    if lanes == 1:
+    if lanes == 1 and not (away and jobs and can_fork()):
         if meanwhile is not None:
             meanwhile()
         for k in jobs:
