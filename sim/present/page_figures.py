@@ -144,6 +144,7 @@ class Drawing:
         self.staged: list[tuple[float, int, Callable[[], object]]] = []
         self.added = 0
         self.children: list = []  # every drawing process started (kept for the cleanup)
+        self.knows: list[int] = []  # how many figures each of them knew when it started
         self.folder: str | None = None
         self._here = 0  # the next figure to draw when this process draws alone
         #: (lock, next figure to take), made before the first process starts
@@ -263,9 +264,15 @@ class Drawing:
             except OSError:  # no processes to be had: the figures are drawn here
                 return
             self.children.append(child)  # the finalizer holds this list: only ever appended to
+            self.knows.append(len(self.draws))
 
     def _at_work(self) -> int:
-        return sum(c.is_alive() for c in self.children)
+        """Drawing processes with figures left to take: one that is drawing the last figure it
+        knew counts as done, so that another starts on the figures published since at once
+        rather than after that figure."""
+        assert self.shared is not None
+        taken = self.shared[1].value
+        return sum(c.is_alive() and known > taken for c, known in zip(self.children, self.knows, strict=True))
 
     def _delivered(self, k: int) -> bytes | None:
         """The PNG another process wrote for figure ``k``, if it did."""
