@@ -27,6 +27,15 @@ def test_lane_count_uses_the_workers_and_never_more_lanes_than_runs():
     assert lane_count(3, 4, local=False) == 1  # an executor the caller gave decides
 
 
+def test_a_jupyter_kernel_runs_one_after_the_other(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ipykernel", object())
+    assert lane_count(2, 2) == 1
+    ran = side_by_side([0], lambda k: os.getpid(), lambda k: pytest.fail("nothing to fetch"), 1, away=True)
+    assert ran == {0: os.getpid()}
+
+
 def test_each_lane_is_a_process_and_every_result_comes_back(tmp_path):
     here = os.getpid()
 
@@ -49,6 +58,23 @@ def test_each_lane_is_a_process_and_every_result_comes_back(tmp_path):
     assert pids[0] == pids[2] == pids[4] != pids[1] == pids[3]  # jobs dealt to lanes in turn
     assert {k: v[1] for k, v in out.items()} == {0: "0", 1: "1", 2: "0", 3: "1", 4: "0"}  # bar rows
     assert executors.BAR_ROW is None  # this process's bars are as they were
+
+
+def test_one_run_away_goes_to_a_process_while_this_one_works(tmp_path):
+    def run(k: int) -> None:
+        (tmp_path / "run.txt").write_text(f"{os.getpid()} {executors.BAR_ROW}")
+
+    calls: list[int] = []
+    out = side_by_side(
+        [0],
+        run,
+        lambda k: (tmp_path / "run.txt").read_text().split(),
+        lanes=1,
+        meanwhile=lambda: calls.append(os.getpid()),
+        away=True,
+    )
+    assert calls == [os.getpid()] and int(out[0][0]) != os.getpid()
+    assert out[0][1] == "None"  # one run: its progress bar where a run's always is
 
 
 def test_one_lane_runs_here_in_turn():

@@ -33,10 +33,13 @@ STOP_SECONDS = 30.0
 
 
 def can_fork() -> bool:
-    """Whether this system starts processes by forking (Linux, macOS on request)."""
+    """Whether runs may go to forked processes here: the system forks (Linux, macOS on request)
+    and this is not a Jupyter kernel, whose threads and widget progress bars a forked process
+    cannot use (there the runs go one after the other, as they always did)."""
     import multiprocessing
+    import sys
 
-    return "fork" in multiprocessing.get_all_start_methods()
+    return "fork" in multiprocessing.get_all_start_methods() and "ipykernel" not in sys.modules
 
 
 def cores() -> int:
@@ -114,9 +117,13 @@ class _Lanes:
         context = multiprocessing.get_context("fork")
         dies = (os.getpid(), threading.current_thread() is threading.main_thread())
         for row, lane in enumerate(self.lanes):
+            row_of = row if len(self.lanes) > 1 else None  # one run away: its bar as it always was
             reader, writer = context.Pipe(duplex=False)
             process = context.Process(
-                target=_lane, args=(lane, self.run, writer, row, dies), name="alliance-sim-lane", daemon=False
+                target=_lane,
+                args=(lane, self.run, writer, row_of, dies),
+                name="alliance-sim-lane",
+                daemon=False,
             )  # not a daemon: a lane with more than one worker starts a pool of its own
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # fork with library threads idle
@@ -186,7 +193,7 @@ class _Lanes:
             raise Interrupted("interrupted", signum) from None
 
 
-def _lane(jobs: list[int], run: Callable[[int], Any], pipe, row: int, dies: tuple[int, bool]) -> None:
+def _lane(jobs: list[int], run: Callable[[int], Any], pipe, row: int | None, dies: tuple[int, bool]) -> None:
     """A lane's process: run its jobs in turn, saying each one done (or its error, then stop)."""
     from sim.run import executors
 
