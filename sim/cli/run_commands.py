@@ -130,8 +130,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     # with a page to write and a core to spare, the run goes to a process of its own while this
     # one loads what the page needs
     away = not args.no_report and args.scheduler is None and cores() > 1
+    meanwhile = None if args.no_report else _load_report
     with finishing_hint():
-        results = side_by_side([0], run, lambda _: load_results(out), 1, meanwhile=_load_report, away=away)[0]
+        results = side_by_side([0], run, lambda _: load_results(out), 1, meanwhile=meanwhile, away=away)[0]
     if not args.no_report:  # the summary and the page from one read of the table
         from sim.analysis.digest import digested
 
