@@ -431,7 +431,13 @@ def test_sortable_keys_order_floats_and_invert():
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"first_bits": 4, "next_bits": 4, "cap": 10}, {"first_bits": 3, "next_bits": 3, "cap": 0}],
+    [
+        {},  # 8 first bits: every table here fits the cap
+        {"cap": 1000},  # 16 first bits for the largest table, 8 for the others
+        {"first_bits": 16},
+        {"first_bits": 4, "next_bits": 4, "cap": 10},
+        {"first_bits": 3, "next_bits": 3, "cap": 0},
+    ],
 )
 def test_order_statistics_equal_numpy_whatever_the_passes(options):
     """Exact quantiles whether the first pass narrows the search a lot (16 bits) or little, and

@@ -235,7 +235,8 @@ class OrderStatistics(Aggregate):
     passes. Quantiles are then read as :func:`numpy.quantile` reads them (:func:`linear_quantile`),
     so they are equal to it; a column holding a NaN gives NaN, as numpy does.
 
-    Memory: ``2**first_bits`` counts per column in the first pass (256 KiB by default); in a later
+    Memory: ``2**first_bits`` counts per column in the first pass (by default 256 KiB, or 1 KiB for
+    a table of at most ``cap`` rows, which the second pass keeps whole anyway); in a later
     one, per bucket holding a sought rank (at most two per quantile and column), ``cap`` kept values
     or ``2**next_bits`` counts (256 KiB for float32 by default), whatever the number of rows.
     """
@@ -246,13 +247,15 @@ class OrderStatistics(Aggregate):
         qs: Sequence[float],
         n: int,
         *,
-        first_bits: int = 16,
+        first_bits: int | None = None,
         next_bits: int = 16,
         cap: int = 1 << 16,
     ):
         self.columns = list(columns)
         self.qs = [float(q) for q in qs]
         self.n = int(n)
+        if first_bits is None:  # a table of at most ``cap`` rows is kept whole in the next pass
+            first_bits = 16 if self.n > cap else 8  # so 256 counts per column do, not 65,536
         self.first_bits, self.next_bits, self.cap = first_bits, next_bits, cap
         self.width: dict[str, int] = {}
         self.nan: dict[str, int] = dict.fromkeys(self.columns, 0)
