@@ -110,7 +110,7 @@ def test_a_lane_that_dies_without_a_word_is_a_run_error():
         if k == 1:
             os._exit(9)
 
-    with pytest.raises(RunError, match=r"1 run\(s\) of the comparison ended without a word .*exit code 9"):
+    with pytest.raises(RunError, match=r"1 run\(s\) ended without a word from the process running them \(exit code 9\)"):
         side_by_side([0, 1], run, lambda k: None, lanes=2)
 
 

@@ -162,7 +162,7 @@ class _Lanes:
         if self.left:
             codes = ", ".join(str(p.exitcode) for p in self.processes if p.exitcode)
             raise RunError(
-                f"{self.left} run(s) of the comparison ended without a word from their process "
+                f"{self.left} run(s) ended without a word from the process running them "
                 f"(exit code {codes or 'unknown'}); run the command again"
             )
 

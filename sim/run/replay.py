@@ -2,8 +2,9 @@
 
 A plain run's replicate ``r`` is row ``r - start`` of chunk ``r // chunk_size``, and a chunk's
 draws depend only on the seed and the chunk (:func:`sim.run.designs.stream_seeds`), so re-running
-the chunk with the run's scenario and settings gives the same replicate exactly; only the rows
-asked for are kept.
+the chunk with the run's scenario and settings gives the same replicate exactly. On the numpy
+engine only the rows asked for are stepped, with the random numbers they get in the whole chunk
+(:func:`_run_rows`); the compiled engine re-runs the whole chunk and keeps the rows.
 """
 
 from __future__ import annotations
