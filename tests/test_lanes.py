@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -110,7 +111,9 @@ def test_a_lane_that_dies_without_a_word_is_a_run_error():
         if k == 1:
             os._exit(9)
 
-    with pytest.raises(RunError, match=r"1 run\(s\) ended without a word from the process running them \(exit code 9\)"):
+    with pytest.raises(
+        RunError, match=r"1 run\(s\) ended without a word from the process running them \(exit code 9\)"
+    ):
         side_by_side([0, 1], run, lambda k: None, lanes=2)
 
 
@@ -123,9 +126,13 @@ def test_an_interrupt_here_stops_the_lanes_which_say_how_to_finish(tmp_path):
             try:
                 (tmp_path / f"started-{k}").touch()
                 time.sleep(60)
-            except KeyboardInterrupt as e:
+            except KeyboardInterrupt as e:  # as a run says it (:class:`sim.run.ensemble._Stored`)
+                how = f"interrupted by {signal.Signals(e.signum).name}"
                 raise Interrupted(
-                    "interrupted; {hint}", e.signum, hint="resume it", resume={"out": f"run-{k}"}
+                    how + f"; run {k} kept; finish with: {{hint}}",
+                    e.signum,
+                    hint="resume it",
+                    resume={"out": f"run-{k}"},
                 ) from None
 
     def meanwhile() -> None:
@@ -139,6 +146,10 @@ def test_an_interrupt_here_stops_the_lanes_which_say_how_to_finish(tmp_path):
     assert time.perf_counter() - started < 30
     error = caught.value
     assert error.exit_code == 130 and error.resume["out"] in {"run-0", "run-1"} and "resume it" in str(error)
+    # said as Ctrl-C, not as the SIGTERM that stopped the lanes, and the other run named too
+    assert str(error).startswith("interrupted; run ") and "SIGTERM" not in str(error)
+    other = {"run-0", "run-1"} - {error.resume["out"]}
+    assert f"the run in {other.pop()} stopped too and keeps its chunks" in str(error)
 
 
 def _digest(path) -> str:

@@ -186,11 +186,27 @@ class _Lanes:
                         told = json.loads(pipe.recv_bytes())
                         if "message" in told:
                             self.errors.append(_error(told))
-            told = next((e for e in self.errors if isinstance(e, AllianceError) and e.resume), None)
             signum = getattr(error, "signum", signal.SIGINT)
-            if told is not None:
-                raise Interrupted(told.template, signum, hint=told.hint, resume=told.resume) from None
+            kept = [e for e in self.errors if isinstance(e, AllianceError) and e.resume]
+            if kept:
+                first, others = kept[0], kept[1:]
+                template = _stopped_by(first.template, signum)
+                for other in others:  # said once, the way to finish the first run names the rest
+                    out = other.resume.get("out") if isinstance(other.resume, dict) else None
+                    template += (
+                        f" (the run in {out} stopped too and keeps its chunks: the same command with "
+                        "its scenario and that folder finishes it)"
+                    )
+                raise Interrupted(template, signum, hint=first.hint, resume=first.resume) from None
             raise Interrupted("interrupted", signum) from None
+
+
+def _stopped_by(template: str, signum: int) -> str:
+    """A lane's interruption said as the command's own: the lanes are stopped with SIGTERM
+    whatever stopped the command (Ctrl-C, SIGTERM, SIGHUP)."""
+    said = f"interrupted by {signal.SIGTERM.name}"
+    how = "interrupted" if signum == signal.SIGINT else f"interrupted by {signal.Signals(signum).name}"
+    return how + template[len(said) :] if template.startswith(said) else template
 
 
 def _lane(jobs: list[int], run: Callable[[int], Any], pipe, row: int | None, dies: tuple[int, bool]) -> None:
