@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
+#: the two-sided 95 % quantile of the standard normal, Φ⁻¹(0.975), of every 95 % interval
+Z95 = 1.959963984540054
+
 
 class Fate(IntEnum):
     """How a declared alliance ended (its code in the kernel's arrays is the enum's value).

@@ -22,24 +22,27 @@ import concurrent.futures as cf
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from sim.analysis.outcomes import Z95, wilson_interval
 from sim.errors import InputError
 from sim.run.chunks import DEFAULT_DTYPE
 from sim.run.ensemble import DEFAULT_CHUNK_SIZE, reusable, run_ensemble
 from sim.run.lanes import cores, lane_count, side_by_side
 from sim.run.store import Results, load_results, safe_name
-from sim.vocabulary import FATES, REPLICATE, fate_column
+from sim.vocabulary import FATES, REPLICATE, Z95, fate_column
+
+if TYPE_CHECKING:  # pandas is loaded once the runs have started (they do not need it)
+    import pandas as pd
 
 
 def newcombe_interval(k1: int, n1: int, k2: int, n2: int, z: float = Z95) -> tuple[float, float]:
     """Interval of ``p2 - p1`` for independent proportions: Newcombe's (1998) hybrid score method,
     built from the two Wilson intervals."""
     p1, p2 = k1 / n1, k2 / n2
+    from sim.analysis.outcomes import wilson_interval
+
     l1, u1 = (float(v) for v in wilson_interval(k1, n1, z))
     l2, u2 = (float(v) for v in wilson_interval(k2, n2, z))
     d = p2 - p1
@@ -100,6 +103,8 @@ def fate_differences(a, b, alliance: str | None = None) -> pd.DataFrame:
         else:
             lo_p = hi_p = float("nan")
         rows.append(difference_row(fate, x.mean(), y.mean(), (lo_p, hi_p), (lo_u, hi_u)))
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 

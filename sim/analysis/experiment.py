@@ -39,7 +39,7 @@ from sim.run.designs import Block, Design
 from sim.run.ensemble import DEFAULT_CHUNK_SIZE, run_design
 from sim.run.store import ChunkData, decode_table, encode_table
 from sim.spec.scenario import Scenario
-from sim.vocabulary import FATES, PARAM_PREFIX, REPLICATE, Fate, fate_column, param_column
+from sim.vocabulary import FATES, PARAM_PREFIX, REPLICATE, Z95, Fate, fate_column, param_column
 
 #: the design's point of each row of the replicate table
 POINT = "point"
@@ -48,7 +48,6 @@ LHS_TAG = 0x4C485344  # "LHSD"
 DESIGNS = ("full", "lhs")
 #: the most points a full design may have before it is refused (use --design lhs)
 MAX_FULL_POINTS = 4096
-Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ import pandas as pd
 from sim.vocabulary import FATE_LABELS as LABELS
 from sim.vocabulary import (
     FATES,
+    Z95,
     Fate,
     bloc_column,
     capability_column,
@@ -41,7 +42,6 @@ from sim.vocabulary import (
     fate_column,
 )
 
-Z95 = 1.959963984540054
 FATE_LABELS = dict(zip(FATES, LABELS, strict=True))
 COHESION_RANGE = (-1.0, 1.0)
 

@@ -19,13 +19,12 @@ from sim.vocabulary import (
     FATE_LABELS,
     FATES,
     REPLICATE,
+    Z95,
     defector_column,
     fate_column,
     force_label,
     parse_why_column,
 )
-
-Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 
 
 @dataclass

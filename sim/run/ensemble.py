@@ -19,7 +19,6 @@ from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from sim.errors import InputError, Interrupted, RunError
 from sim.model import dynamics
@@ -74,8 +73,9 @@ EnsembleError = RunError  # a run that could not finish; what finished is kept o
 
 
 def versions() -> dict[str, str]:
-    """Versions of the package, Python and the libraries a result depends on (Mesa's from its
-    installed metadata: importing it would cost a plain run half a second of start-up)."""
+    """Versions of the package, Python and the libraries a result depends on (Mesa's and pandas's
+    from their installed metadata: a run imports neither, and importing them would cost its
+    start-up half a second and a third of one)."""
     from importlib.metadata import version
 
     import pyarrow
@@ -86,7 +86,7 @@ def versions() -> dict[str, str]:
         "alliance-sim": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "pandas": pd.__version__,
+        "pandas": version("pandas"),
         "pyarrow": pyarrow.__version__,
         "mesa": version("mesa"),
     }
