@@ -152,6 +152,23 @@ def test_an_interrupt_here_stops_the_lanes_which_say_how_to_finish(tmp_path):
     assert f"the run in {other.pop()} stopped too and keeps its chunks" in str(error)
 
 
+def test_an_error_here_right_after_the_fork_stops_the_lanes_quietly(capfd):
+    """The lanes are stopped at once, before their runs began: no traceback from them, and the
+    error raised is this process's own."""
+
+    def run(k: int) -> None:
+        time.sleep(60)
+
+    def meanwhile() -> None:
+        raise ValueError("the report's modules could not be loaded")
+
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="could not be loaded"):
+        side_by_side([0, 1], run, lambda k: None, lanes=2, meanwhile=meanwhile)
+    assert time.perf_counter() - started < 30
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def _digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

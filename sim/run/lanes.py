@@ -30,6 +30,8 @@ from sim.errors import AllianceError, InputError, Interrupted, RunError
 
 #: seconds a stopped lane is given to keep what it finished before it is killed
 STOP_SECONDS = 30.0
+#: the signals held while a lane is forked: those that stop a run, and Ctrl-C's
+_HELD = {signal.SIGINT, *(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))}
 
 
 def can_fork() -> bool:
@@ -112,16 +114,27 @@ class _Lanes:
 
     def __enter__(self) -> _Lanes:
         import multiprocessing
-        import warnings
 
         context = multiprocessing.get_context("fork")
         dies = (os.getpid(), threading.current_thread() is threading.main_thread())
+        # the signals that stop a run are held while a lane is forked: the lane sets its own
+        # handlers before it takes them (this process's raise an interrupt at any point)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+        try:
+            self._start(context, dies, held)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        return self
+
+    def _start(self, context, dies: tuple[int, bool], held) -> None:
+        import warnings
+
         for row, lane in enumerate(self.lanes):
             row_of = row if len(self.lanes) > 1 else None  # one run away: its bar as it always was
             reader, writer = context.Pipe(duplex=False)
             process = context.Process(
                 target=_lane,
-                args=(lane, self.run, writer, row_of, dies),
+                args=(lane, self.run, writer, row_of, dies, held),
                 name="alliance-sim-lane",
                 daemon=False,
             )  # not a daemon: a lane with more than one worker starts a pool of its own
@@ -131,7 +144,6 @@ class _Lanes:
             writer.close()
             self.processes.append(process)
             self.pipes.append(reader)
-        return self
 
     def collect(self, out: dict, fetch: Callable[[int], Any], done) -> None:
         """Take the lanes' reports until every lane is over, fetching each job done; raises the
@@ -209,23 +221,31 @@ def _stopped_by(template: str, signum: int) -> str:
     return how + template[len(said) :] if template.startswith(said) else template
 
 
-def _lane(jobs: list[int], run: Callable[[int], Any], pipe, row: int | None, dies: tuple[int, bool]) -> None:
+def _lane(
+    jobs: list[int], run: Callable[[int], Any], pipe, row: int | None, dies: tuple[int, bool], held
+) -> None:
     """A lane's process: run its jobs in turn, saying each one done (or its error, then stop)."""
     from sim.run import executors
 
-    executors.die_with(*dies)
     # Ctrl-C reaches every process of the terminal's group: the lane stops as a SIGTERM stops a
-    # run, sent by the command's process, which answers the interrupt (one signal, one report)
+    # run, sent by the command's process, which answers the interrupt (one signal, one report);
+    # until a run installs its own handlers, SIGTERM and SIGHUP end the lane as they end a process
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    executors.BAR_ROW = row
-    for k in jobs:
-        try:
+    for stop in executors.STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    k = jobs[0] if jobs else -1
+    try:
+        executors.die_with(*dies)
+        executors.BAR_ROW = row
+        for k in jobs:
             run(k)
-        except BaseException as e:  # noqa: BLE001 - reported to the command's process, which raises it
+            pipe.send_bytes(_said(k))
+    except BaseException as e:  # noqa: BLE001 - reported to the command's process, which raises it
+        with suppress(OSError):
             pipe.send_bytes(_said(k, e))
-            pipe.close()
-            os._exit(1)
-        pipe.send_bytes(_said(k))
+        pipe.close()
+        os._exit(1)
     pipe.close()
 
 
