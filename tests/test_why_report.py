@@ -82,8 +82,11 @@ def test_a_few_rows_replay_as_in_their_whole_chunk(dtype):
     from sim.run.chunks import replicate_task, run_chunk
     from sim.run.replay import RowRecorder, _run_rows
     from sim.spec.scenario import load_scenario
+    from tests.conftest import ROOT
 
-    scenario = load_scenario("scenarios/kazakhstan_crisis.toml").with_run(replicates=200, steps=40, seed=3)
+    scenario = load_scenario(ROOT / "scenarios" / "kazakhstan_crisis.toml").with_run(
+        replicates=200, steps=40, seed=3
+    )
     task = replicate_task(scenario, 1, 200, 200, 3, dtype=dtype)
     rows = [0, 17, 18, 120, 199]
     whole = run_chunk(dataclasses.replace(task, collector=RowRecorder(rows)))
