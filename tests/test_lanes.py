@@ -30,8 +30,15 @@ def test_lane_count_uses_the_workers_and_never_more_lanes_than_runs():
 
 def test_a_jupyter_kernel_runs_one_after_the_other(monkeypatch):
     import sys
+    import types
 
-    monkeypatch.setitem(sys.modules, "ipykernel", object())
+    class ZMQInteractiveShell:  # the shell a Jupyter kernel runs (ipykernel.zmqshell)
+        pass
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    fake = types.ModuleType("IPython")
+    fake.get_ipython = lambda: ZMQInteractiveShell()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", fake)
     assert lane_count(2, 2) == 1
     ran = side_by_side([0], lambda k: os.getpid(), lambda k: pytest.fail("nothing to fetch"), 1, away=True)
     assert ran == {0: os.getpid()}

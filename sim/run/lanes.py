@@ -39,9 +39,17 @@ def can_fork() -> bool:
     and this is not a Jupyter kernel, whose threads and widget progress bars a forked process
     cannot use (there the runs go one after the other, as they always did)."""
     import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods() and not in_jupyter_kernel()
+
+
+def in_jupyter_kernel() -> bool:
+    """Whether this process is a Jupyter kernel (an IPython shell talking over ZeroMQ)."""
     import sys
 
-    return "fork" in multiprocessing.get_all_start_methods() and "ipykernel" not in sys.modules
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and "ipykernel" in sys.modules else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def cores() -> int:
