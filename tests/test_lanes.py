@@ -176,6 +176,26 @@ def test_an_error_here_right_after_the_fork_stops_the_lanes_quietly(capfd):
     assert "Traceback" not in capfd.readouterr().err
 
 
+def test_a_stopped_lane_cleans_up_as_a_stopped_run_does(tmp_path):
+    """A lane stopped while its run holds a folder it made lets go of it as an interrupted run
+    does: the lock file and the empty folder are gone (a refused comparison leaves nothing)."""
+    from sim.run.lock import lock_folder
+
+    def run(k: int) -> None:
+        with lock_folder(tmp_path / "out" / f"run-{k}"):
+            (tmp_path / f"holding-{k}").touch()
+            time.sleep(60)
+
+    def meanwhile() -> None:
+        while len(list(tmp_path.glob("holding-*"))) < 2:
+            time.sleep(0.05)
+        raise InputError("b.toml: expected a number at run.steps")
+
+    with pytest.raises(InputError):
+        side_by_side([0, 1], run, lambda k: None, lanes=2, meanwhile=meanwhile)
+    assert not (tmp_path / "out" / "run-0").exists() and not (tmp_path / "out" / "run-1").exists()
+
+
 def _digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

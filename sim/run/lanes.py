@@ -237,18 +237,18 @@ def _lane(
 
     # Ctrl-C reaches every process of the terminal's group: the lane stops as a SIGTERM stops a
     # run, sent by the command's process, which answers the interrupt (one signal, one report);
-    # until a run installs its own handlers, SIGTERM and SIGHUP end the lane as they end a process
+    # SIGTERM and SIGHUP raise an interrupt here from the start, so that what a run cleans up
+    # when it stops (its lock, a folder it made) is cleaned up whenever the lane is stopped
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for stop in executors.STOP_SIGNALS:
-        signal.signal(stop, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, held)
     k = jobs[0] if jobs else -1
     try:
-        executors.die_with(*dies)
-        executors.BAR_ROW = row
-        for k in jobs:
-            run(k)
-            pipe.send_bytes(_said(k))
+        with executors.stop_signals():
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            executors.die_with(*dies)
+            executors.BAR_ROW = row
+            for k in jobs:
+                run(k)
+                pipe.send_bytes(_said(k))
     except BaseException as e:  # noqa: BLE001 - reported to the command's process, which raises it
         with suppress(OSError):
             pipe.send_bytes(_said(k, e))
