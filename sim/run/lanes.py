@@ -126,7 +126,8 @@ class _Lanes:
         context = multiprocessing.get_context("fork")
         dies = (os.getpid(), threading.current_thread() is threading.main_thread())
         # the signals that stop a run are held while a lane is forked: the lane sets its own
-        # handlers before it takes them (this process's raise an interrupt at any point)
+        # handlers before it takes them (it inherits this process's, which raise an interrupt
+        # wherever it is, threading's fork hooks included)
         held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
         try:
             self._start(context, dies, held)
@@ -254,6 +255,8 @@ def _lane(
             pipe.send_bytes(_said(k, e))
         pipe.close()
         os._exit(1)
+    for stop in executors.STOP_SIGNALS:  # its jobs done, the lane ends as any process ends
+        signal.signal(stop, signal.SIG_DFL)
     pipe.close()
 
 
