@@ -187,13 +187,10 @@ def add_workers(p: argparse.ArgumentParser) -> None:
 
 
 def cores() -> int:
-    """The cores this process may run on (its CPU affinity where the system tells it)."""
-    import os
+    """The cores this process may run on (:func:`sim.run.lanes.cores`, loaded when asked)."""
+    from sim.run.lanes import cores as usable
 
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except (AttributeError, OSError):  # pragma: no cover - systems without affinity
-        return os.cpu_count() or 1
+    return usable()
 
 
 def cap_workers(args: argparse.Namespace) -> str | None:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sim.run.lanes import cores, fork_available
+
 #: the widest a figure is drawn (pixels): the page's content width less the card's frame
 MAX_PX = 1100
 
@@ -103,7 +105,7 @@ def drawers() -> int:
     cannot be forked (under :data:`PARALLEL_MIN` figures :class:`Drawing` starts none)."""
     import os
 
-    if not _can_fork():
+    if not fork_available():
         return 1
     wanted = os.environ.get(DRAWERS_ENV, "").strip()
     if wanted:
@@ -111,8 +113,7 @@ def drawers() -> int:
             return max(1, min(int(wanted), MAX_DRAWERS))
         except ValueError:
             return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(cores, MAX_DRAWERS))
+    return max(1, min(cores(), MAX_DRAWERS))
 
 
 class Drawing:
@@ -137,7 +138,7 @@ class Drawing:
 
     def __init__(self, workers: int | None = None):
         self.workers = drawers() if workers is None else max(1, int(workers))
-        if self.workers > 1 and not _can_fork():
+        if self.workers > 1 and not fork_available():
             self.workers = 1
         self.draws: list[Callable[[], object]] = []  # published, in drawing order
         self.ids: list[int] = []  # the order of addition of each published figure
@@ -292,12 +293,6 @@ class Drawing:
         for _ in range(counted, min(here + there, len(self.draws))):
             tick()
         return max(counted, min(here + there, len(self.draws)))
-
-
-def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def prepare_drawing() -> None:

@@ -34,13 +34,18 @@ STOP_SECONDS = 30.0
 _HELD = {signal.SIGINT, *(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))}
 
 
-def can_fork() -> bool:
-    """Whether runs may go to forked processes here: the system forks (Linux, macOS on request)
-    and this is not a Jupyter kernel, whose threads and widget progress bars a forked process
-    cannot use (there the runs go one after the other, as they always did)."""
+def fork_available() -> bool:
+    """Whether this system starts processes by forking (Linux, macOS on request)."""
     import multiprocessing
 
-    return "fork" in multiprocessing.get_all_start_methods() and not in_jupyter_kernel()
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def can_fork() -> bool:
+    """Whether runs may go to forked processes here: the system forks and this is not a Jupyter
+    kernel, whose threads and widget progress bars a forked process cannot use (there the runs go
+    one after the other, as they always did)."""
+    return fork_available() and not in_jupyter_kernel()
 
 
 def in_jupyter_kernel() -> bool:
@@ -53,8 +58,11 @@ def in_jupyter_kernel() -> bool:
 
 
 def cores() -> int:
-    """The cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):  # pragma: no cover - systems without affinity
+        return os.cpu_count() or 1
 
 
 def lane_count(runs: int, workers: int | None, local: bool = True) -> int:
