@@ -339,11 +339,14 @@ def normal_table(dtype=np.float64) -> np.ndarray:
     return _NORMAL_TABLE[key]
 
 
-def normal_noise(rng: np.random.Generator, shape, dtype=np.float64, out=None) -> np.ndarray:
-    """Normal draws from :func:`normal_table`, indexed by the generator's raw 16-bit output."""
+def normal_noise(rng: np.random.Generator, shape, dtype=np.float64, out=None, rows=None) -> np.ndarray:
+    """Normal draws from :func:`normal_table`, indexed by the generator's raw 16-bit output;
+    ``rows``: only those of the leading axis are looked up (the generator advances as for all)."""
     size = int(np.prod(shape))
     raw = rng.bit_generator.random_raw(-(-size // 4))
     index = raw.view(np.uint16)[:size].reshape(shape)
+    if rows is not None:
+        index = index[rows]
     # every 16-bit index is inside the table, so the bounds check of mode="raise" is skipped
     return np.take(normal_table(dtype), index, out=out, mode="clip")
 
@@ -356,28 +359,17 @@ def draw(
     n_members: int,
     dtype=np.float64,
     out: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> Draws:
-    """Draw one step's random numbers: noise, event uniforms, decision uniforms, in that order."""
-    return Draws(
-        normal_noise(rng, (n, A, A), dtype, out), rng.random((n, n_events)), rng.random((n, n_members))
-    )
+    """Draw one step's random numbers: noise, event uniforms, decision uniforms, in that order.
 
-
-def draw_rows(
-    rng: np.random.Generator,
-    n: int,
-    rows: np.ndarray,
-    A: int,
-    n_events: int,
-    n_members: int,
-    dtype=np.float64,
-) -> Draws:
-    """The numbers :func:`draw` gives rows ``rows`` of ``n`` replicates, consuming the generator
-    exactly as :func:`draw` does (a few replicates of a chunk re-run with the chunk's draws)."""
-    size = n * A * A
-    raw = rng.bit_generator.random_raw(-(-size // 4))
-    index = raw.view(np.uint16)[:size].reshape(n, A, A)[rows]
-    noise = np.take(normal_table(dtype), index, mode="clip")
+    ``rows``: only the numbers of those of the ``n`` replicates, the generator consuming exactly
+    what it consumes for all ``n`` (a few replicates of a chunk re-run with the chunk's draws)."""
+    if rows is None:
+        return Draws(
+            normal_noise(rng, (n, A, A), dtype, out), rng.random((n, n_events)), rng.random((n, n_members))
+        )
+    noise = normal_noise(rng, (n, A, A), dtype, out, rows)
     return Draws(noise, rng.random((n, n_events))[rows], rng.random((n, n_members))[rows])
 
 
@@ -966,15 +958,12 @@ def run(
         why.start(state)
     steps = params.steps - state.t if steps is None else steps
     E, M = stochastic_event_count(params), member_count(params)
+    n, rows = (params.n, None) if within is None else within
     noise = np.empty((params.n, params.A, params.A), dtype=dtype)
     if record is not None:
         record(state)
     for k in range(steps):
-        if within is None:
-            draws = draw(rng, params.n, params.A, E, M, dtype, out=noise)
-        else:
-            draws = draw_rows(rng, within[0], within[1], params.A, E, M, dtype)
-        stepper.step(state, draws)
+        stepper.step(state, draw(rng, n, params.A, E, M, dtype, out=noise, rows=rows))
         if (k + 1) % CHECK_EVERY == 0 or k + 1 == steps:
             check_finite(params, state)
         if record is not None:
