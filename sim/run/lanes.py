@@ -119,13 +119,13 @@ def side_by_side[T](
 
 
 class _Lanes:
-    """The forked lanes of :func:`side_by_side`: their processes, pipes and what they reported."""
+    """The forked lanes of :func:`side_by_side`: their processes and pipes, and how many jobs
+    are left."""
 
     def __init__(self, lanes: list[list[int]], run: Callable[[int], Any]):
         self.lanes, self.run = lanes, run
         self.processes: list[Any] = []
         self.pipes: list[Any] = []
-        self.errors: list[BaseException] = []  # what the lanes said when stopped
         self.left = sum(len(lane) for lane in lanes)
 
     def __enter__(self) -> _Lanes:
@@ -209,14 +209,15 @@ class _Lanes:
                 process.join()
         if issubclass(kind, KeyboardInterrupt) and not isinstance(error, Interrupted):
             # an interrupt while waiting: the lanes' runs say how to finish them
+            said: list[BaseException] = []
             for pipe in self.pipes:
                 with suppress(OSError, EOFError, ValueError):
                     while pipe.poll():
                         told = json.loads(pipe.recv_bytes())
                         if "message" in told:
-                            self.errors.append(_error(told))
+                            said.append(_error(told))
             signum = getattr(error, "signum", signal.SIGINT)
-            kept = [e for e in self.errors if isinstance(e, AllianceError) and e.resume]
+            kept = [e for e in said if isinstance(e, AllianceError) and e.resume]
             if kept:
                 first, others = kept[0], kept[1:]
                 template = _stopped_by(first.template, signum)
