@@ -159,3 +159,26 @@ def test_compare_command_prints_the_difference(tmp_path, capsys):
     assert "stab_in_the_back − back_to_back, alliance china_russia" in out
     assert "paired [" in out and "unpaired [" in out
     assert (tmp_path / "cmp" / "report.html").exists()
+
+
+def test_compare_command_side_by_side_writes_the_page_of_one_run_after_the_other(tmp_path, capsys):
+    """The README's first command on two workers: the runs go side by side (a lane each), the
+    report is written, and the runs' files are those of the same comparison on one worker."""
+    import hashlib
+
+    def compare_on(workers: str, out: str) -> str:
+        argv = ["compare", "back_to_back", "stab_in_the_back", "-n", "200", "-t", "12"]
+        assert main([*argv, "--out", str(tmp_path / out), "--no-progress", "-j", workers]) == 0
+        return capsys.readouterr().out
+
+    side = compare_on("2", "side")
+    compare_on("1", "after")
+    assert "back_to_back: 200 replicates" in side and "stab_in_the_back: 200 replicates" in side
+    assert (tmp_path / "side" / "report.html").exists()
+    for run in ("back_to_back", "stab_in_the_back"):
+        for name in ("replicates.parquet", "summary.npz"):
+            a, b = (
+                hashlib.sha256((tmp_path / w / run / name).read_bytes()).hexdigest()
+                for w in ("side", "after")
+            )
+            assert a == b, (run, name)
