@@ -132,7 +132,8 @@ def _digest(path: Path) -> str:
 def venv_box(box):
     """The box with pyproject.toml, constraints.txt and an installed ``.venv``: its python logs pip
     calls (and ``-m pytest``) to ``pip.log`` and runs everything else with the interpreter of the
-    tests; its ``alliance-sim`` and ``jupyter`` print their arguments and ``$ALLIANCE_LAUNCHER``.
+    tests; its ``alliance-sim`` and ``jupyter`` print their arguments, ``$ALLIANCE_LAUNCHER`` and
+    where Python's bytecode goes (``PYTHONDONTWRITEBYTECODE`` and ``PYTHONPYCACHEPREFIX``).
     ``stamp(extras)`` writes the install record of the current files with those extras."""
     tmp, repo, env = box
     for name in ("pyproject.toml", "constraints.txt"):
@@ -146,7 +147,10 @@ def venv_box(box):
         f'exec {sys.executable} "$@"\n'
     )
     for tool in ("alliance-sim", "jupyter"):
-        (bin_ / tool).write_text(f'#!/bin/sh\necho "{tool} $@ | launcher=$ALLIANCE_LAUNCHER | cwd=$(pwd)"\n')
+        (bin_ / tool).write_text(
+            f'#!/bin/sh\necho "{tool} $@ | launcher=$ALLIANCE_LAUNCHER | cwd=$(pwd) | '
+            'bytecode=${PYTHONDONTWRITEBYTECODE-unset}:${PYTHONPYCACHEPREFIX-unset}"\n'
+        )
     for f in bin_.iterdir():
         f.chmod(0o755)
 
@@ -297,6 +301,22 @@ def test_the_program_is_told_the_command_the_user_typed(venv_box):
     assert "| launcher=./alliance |" in r.stdout
     r = _alliance(repo, env, "list")
     assert f"| launcher={repo / 'alliance'} |" in r.stdout
+
+
+def test_bytecode_goes_to_the_venv_where_python_is_told_not_to_write_it(venv_box):
+    """With PYTHONDONTWRITEBYTECODE set (and the venv installed without bytecode), the program runs
+    with its bytecode kept in ``.venv/pycache`` instead of compiling each library on every
+    command; without it, or with a prefix the user chose, Python's own settings are left as
+    they are."""
+    repo, env, stamp, _ = venv_box
+    stamp("")
+    r = _alliance(repo, env | {"PYTHONDONTWRITEBYTECODE": "1"}, "list")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().endswith(f"| bytecode=unset:{repo / '.venv/pycache'}")
+    r = _alliance(repo, env, "list")
+    assert r.stdout.strip().endswith("| bytecode=unset:unset")
+    r = _alliance(repo, env | {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": "/elsewhere"}, "list")
+    assert r.stdout.strip().endswith("| bytecode=1:/elsewhere")
 
 
 def test_lab_opens_jupyterlab_on_the_notebooks(venv_box):
