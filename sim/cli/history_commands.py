@@ -13,6 +13,7 @@ from sim.cli import options
 from sim.errors import EXIT_OK
 from sim.files import all_or_nothing
 from sim.present import text
+from sim.vocabulary import DEFAULT_DTYPE
 
 COMMANDS = ("score", "calibrate", "backtest", "identify")
 
@@ -300,7 +301,7 @@ def cmd_project(args: argparse.Namespace) -> int:
         until=args.until,
         seed=args.seed,
         out=out,
-        dtype=args.dtype or "float32",
+        dtype=args.dtype or DEFAULT_DTYPE,
         workers=args.workers,
         progress=not args.no_progress,
         engine=args.engine,

@@ -58,14 +58,14 @@ def positive_int(text: str) -> int:
 
 def replicate_count(text: str) -> int:
     """A number of replicates: a positive integer no larger than a run allows."""
-    from sim.spec.schema import MAX_REPLICATES
+    from sim.spec.limits import MAX_REPLICATES
 
     return _at_most(positive_int(text), MAX_REPLICATES, "replicates")
 
 
 def step_count(text: str) -> int:
     """A number of steps: a positive integer no larger than a run allows."""
-    from sim.spec.schema import MAX_STEPS
+    from sim.spec.limits import MAX_STEPS
 
     return _at_most(positive_int(text), MAX_STEPS, "steps")
 
@@ -230,7 +230,7 @@ def check_runs(runs: int, what: str, *, held: int = 0) -> None:
     replicate runs in all than a run may have, or more bytes held in memory at once (``held``:
     what the command keeps of every replicate until it ends) than a run's worker may use."""
     from sim.run.footprint import MEMORY_BUDGET
-    from sim.spec.schema import MAX_REPLICATES
+    from sim.spec.limits import MAX_REPLICATES
 
     if runs > MAX_REPLICATES:
         raise UsageError(

@@ -13,6 +13,7 @@ from sim.cli.options import UsageError
 from sim.errors import EXIT_OK, AllianceError, RunError
 from sim.files import all_or_nothing
 from sim.present import text
+from sim.vocabulary import DEFAULT_DTYPE
 
 COMMANDS = ("run", "compare", "report", "verify", "export", "index")
 
@@ -108,8 +109,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--until applies with --from-observations only")
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
-    from sim.run.ensemble import run_ensemble
     from sim.run.lanes import cores, side_by_side
+
+    # with a page to write and a core to spare, the run goes to a process of its own while this
+    # one loads what the page needs
+    away = not args.no_report and args.scheduler is None and cores() > 1
+    if not away:  # the run is here: its kernel loads while the run's own modules do
+        from sim.run.background import preload, prewarm
+
+        prewarm(args.engine, args.dtype or DEFAULT_DTYPE, args.workers, args.scheduler)
+        if args.no_report:  # the summary's modules load while the run steps
+            preload("sim.analysis.digest", "sim.analysis.outcomes")
+    from sim.run.ensemble import run_ensemble
     from sim.run.store import load_results
 
     out = args.out or options.results_folder(args.scenario.stem)
@@ -127,9 +138,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             **run_settings(args),
         )
 
-    # with a page to write and a core to spare, the run goes to a process of its own while this
-    # one loads what the page needs
-    away = not args.no_report and args.scheduler is None and cores() > 1
     meanwhile = None if args.no_report else _load_report
     with finishing_hint():
         results = side_by_side([0], run, lambda _: load_results(out), 1, meanwhile=meanwhile, away=away)[0]
@@ -279,7 +287,6 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def run_settings(args: argparse.Namespace) -> dict:
     """The keyword arguments of :func:`sim.run.ensemble.run_ensemble` that the run options set."""
-    from sim.run.chunks import DEFAULT_DTYPE
     from sim.run.ensemble import DEFAULT_CHUNK_SIZE
 
     return {

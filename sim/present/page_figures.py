@@ -246,6 +246,9 @@ class Drawing:
         import warnings
         import weakref
 
+        from sim.run.background import settle
+
+        settle()  # no fork while a thread of this process loads a module
         context = multiprocessing.get_context("fork")
         if self.shared is None:
             prepare_drawing()  # imported and loaded once here, not in every process

@@ -23,10 +23,11 @@ import numpy as np
 from sim.errors import InputError, Interrupted, RunError
 from sim.model import dynamics
 from sim.model.engines import BOOKS_FORCES, get_engine
+from sim.run.background import prewarm
 from sim.run.chunks import DEFAULT_DTYPE, ChunkTask, run_chunk
 from sim.run.collectors import HIST_BINS, Collector, ReplicateCollector
 from sim.run.designs import Block, Design, Start, blocks
-from sim.run.executors import Pool, execute, prewarm, progress_bar
+from sim.run.executors import Pool, execute, progress_bar
 from sim.run.footprint import check_fits, check_summaries, disk_need
 from sim.run.integrity import seal
 from sim.run.lock import LOCK_FILE, locks

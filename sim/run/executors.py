@@ -294,30 +294,6 @@ def shutdown_warm() -> None:
         pool.stop()
 
 
-_PREWARM: dict[tuple[str, str], threading.Thread] = {}
-
-
-def prewarm(engine: str, dtype: str, workers: int | None, executor: cf.Executor | None) -> None:
-    """Start loading ``engine``'s kernel for ``dtype`` in a background thread of this process when
-    its chunks will run here (one local worker), so that the load (about a second for the
-    compiled engine: importing numba, reading its cache) overlaps the run's preparation."""
-    size = (os.cpu_count() or 1) if workers is None else workers
-    if engine == "numpy" or executor is not None or size > 1 or (engine, dtype) in _PREWARM:
-        return
-
-    def load() -> None:
-        try:
-            from sim.model.engines import get_engine
-
-            get_engine(engine).warm(dtype)
-        except Exception:  # noqa: BLE001 - the first chunk reports what is wrong, in one line
-            pass
-
-    thread = threading.Thread(target=load, name="alliance-sim-prewarm", daemon=True)
-    _PREWARM[(engine, dtype)] = thread
-    thread.start()
-
-
 def local_executor(workers: int) -> cf.Executor:
     """A process pool of its own for the caller (which shuts it down): explicit spawn context,
     workers that die with their driver."""

@@ -131,6 +131,9 @@ class _Lanes:
     def __enter__(self) -> _Lanes:
         import multiprocessing
 
+        from sim.run.background import settle
+
+        settle()  # no fork while a thread of this process loads a module
         context = multiprocessing.get_context("fork")
         dies = (os.getpid(), threading.current_thread() is threading.main_thread())
         # the signals that stop a run are held while a lane is forked: the lane sets its own

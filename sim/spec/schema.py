@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from sim.errors import InputError
+from sim.spec.limits import MAX_ACTORS, MAX_ISSUES, MAX_REPLICATES, MAX_STEPS
 from sim.spec.locations import FieldError, listed
 from sim.spec.values import (
     AnyValue,
@@ -35,11 +36,6 @@ from sim.spec.values import (
     finite,
     point_value,
 )
-
-MAX_ACTORS = 200
-MAX_ISSUES = 100
-MAX_STEPS = 1_000_000
-MAX_REPLICATES = 100_000_000
 
 # --------------------------------------------------------------------------------------------
 # The scenario's parts
