@@ -26,7 +26,8 @@
 
 Every command runs in a fresh process, sampled from /proc every 50 ms. The load average is printed
 with each row: other work on the machine slows every figure, so compare the columns of a row.
-OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for the benchmark's own run (bench.py's rule).
+OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE and PYTHONDONTWRITEBYTECODE are unset for the benchmark's own
+run, and both trees' bytecode is written before anything is measured (bench.py's rule).
 """
 
 from __future__ import annotations
@@ -234,7 +235,7 @@ def size_table(sizes: list[int], base: Path | None, base_sizes: set[int], tmp: P
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench import environment_note, unset_openblas
+    from bench import compile_tree, environment_note, unset_openblas
 
     unset_openblas()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -250,6 +251,8 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="alliance-pages-"))
     try:
         base = export(args.baseline, tmp) if args.baseline else None
+        if base is not None:  # as the checkout: its bytecode written before anything is measured
+            compile_tree(base)
         if not args.no_speed:
             speed_table(base, tmp, args.rounds)
         base_sizes = {int(s) for s in args.baseline_sizes.split(",") if s}
