@@ -182,3 +182,43 @@ def test_compare_command_side_by_side_writes_the_page_of_one_run_after_the_other
                 for w in ("side", "after")
             )
             assert a == b, (run, name)
+
+
+def test_a_comparison_run_again_finishes_a_run_stopped_part_way(tmp_path, monkeypatch, capsys):
+    """A run of the comparison stopped part way (its finished chunks kept) is finished by the
+    same comparison run again, which runs only the chunks left, and gives the bytes of a
+    comparison never stopped; a run of other settings in the folder is replaced."""
+    import hashlib
+
+    import sim.run.chunks
+    from sim.errors import AllianceError
+    from tests.test_faults import Interrupt
+
+    paths = [ROOT / "scenarios" / f"{name}.toml" for name in ("back_to_back", "stab_in_the_back")]
+    settings = {"replicates": 200, "steps": 12, "seed": 5, "chunk_size": 50, "workers": 1, "progress": False}
+    whole = sim.compare(paths, tmp_path / "whole", **settings)
+    assert whole.resumed == [False, False]
+
+    out = tmp_path / "stopped"
+    with pytest.raises(AllianceError, match="interrupted; 2 of 4 chunks are kept"):
+        sim.run_ensemble(paths[1], out=out / "stab_in_the_back", chunk_fn=Interrupt(stop_at=2), **settings)
+    begun = []
+    real = sim.run.chunks.begin_chunk
+    monkeypatch.setattr(sim.run.chunks, "begin_chunk", lambda task: begun.append(task.index) or real(task))
+    argv = ["compare", *map(str, paths), "-n", "200", "-t", "12", "--seed", "5", "--chunk-size", "50"]
+    assert main([*argv, "-j", "1", "--out", str(out), "--no-progress"]) == 0
+    said = capsys.readouterr().out
+    assert f"stab_in_the_back: finished the run stopped part way in {out / 'stab_in_the_back'}" in said
+    assert "back_to_back: finished" not in said and "reusing" not in said
+    assert sorted(begun) == [0, 1, 2, 2, 3, 3]  # the first run's four chunks, the second's last two
+    for run in ("back_to_back", "stab_in_the_back"):
+        for name in ("replicates.parquet", "summary.npz"):
+            a, b = ((w / run / name).read_bytes() for w in (tmp_path / "whole", out))
+            assert hashlib.sha256(a).digest() == hashlib.sha256(b).digest(), (run, name)
+
+    other = tmp_path / "other"
+    with pytest.raises(AllianceError, match="interrupted"):
+        sim.run_ensemble(paths[1], out=other / "stab_in_the_back", chunk_fn=Interrupt(stop_at=2), **settings)
+    begun.clear()
+    replaced = sim.compare(paths, other, **{**settings, "seed": 6})  # other settings: run afresh
+    assert replaced.resumed == [False, False] and sorted(begun) == [0, 0, 1, 1, 2, 2, 3, 3]

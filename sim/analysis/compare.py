@@ -28,7 +28,7 @@ import numpy as np
 
 from sim.errors import InputError
 from sim.run.chunks import DEFAULT_DTYPE
-from sim.run.ensemble import DEFAULT_CHUNK_SIZE, reusable, run_ensemble
+from sim.run.ensemble import DEFAULT_CHUNK_SIZE, recorded_run, run_ensemble
 from sim.run.lanes import cores, lane_count, side_by_side
 from sim.run.store import Results, load_results, safe_name
 from sim.vocabulary import FATES, REPLICATE, Z95, fate_column
@@ -122,11 +122,12 @@ class Difference:
 
 @dataclass
 class Comparison:
-    """Several scenarios run on the same settings: the runs in the order given, and which of them
-    were finished results used again."""
+    """Several scenarios run on the same settings: the runs in the order given, which of them
+    were finished results used again, and which were runs stopped part way and finished."""
 
     runs: list[Results]
     reused: list[bool] = field(default_factory=list)
+    resumed: list[bool] = field(default_factory=list)
 
     def differences(self) -> list[Difference]:
         """Every run against the first, for the first run's focal alliance (runs without it are
@@ -194,7 +195,8 @@ def compare(
         As for :func:`sim.run.ensemble.run_ensemble`, the same for every scenario.
     force : bool
         Run every scenario again; by default a folder that holds finished results of exactly this
-        scenario and these settings is used as it is.
+        scenario and these settings is used as it is, and a run of them stopped part way (an
+        interrupted comparison) is finished, keeping its chunks.
     values : dict, optional
         Parameter values set on top of every scenario (``--set``).
     on_run : callable, optional
@@ -234,10 +236,15 @@ def compare(
         "dtype": dtype,
         "values": values,
     }
-    found = [
-        None if force else reusable(path, where, point=point, engine=engine, why=why, **settings)
+    recorded = [
+        None if force else recorded_run(path, where, point=point, engine=engine, why=why, **settings)
         for path, where in zip(paths, wheres)
     ]
+    finished = [m is not None and m.get("status") == "complete" for m in recorded]
+    found = [load_results(where) if done else None for where, done in zip(wheres, finished)]
+    # a run of the same scenario and settings stopped part way: its chunks are kept and it is
+    # finished (the same bytes as a run never stopped)
+    resumed = [m is not None and not done for m, done in zip(recorded, finished)]
     if (Path(out) / "report.html").exists() and not force and any(r is None for r in found):
         raise InputError(
             f"{out} holds a comparison already (other scenario files or settings); pass --force "
@@ -260,7 +267,8 @@ def compare(
         return run_ensemble(
             paths[k],
             out=wheres[k],
-            force=True,
+            force=not resumed[k],
+            resume=resumed[k],
             workers=per_lane,
             executor=executor,
             progress=progress,
@@ -272,7 +280,7 @@ def compare(
 
     done = side_by_side(todo, run, lambda k: load_results(wheres[k]), lanes, on_run, first)
     runs = [existing if existing is not None else done[k] for k, existing in enumerate(found)]
-    return Comparison(runs, reused)
+    return Comparison(runs, reused, resumed)
 
 
 def difference_row(fate: str, p_a: float, p_b: float, paired, unpaired) -> dict:

@@ -187,9 +187,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from sim.present.report import write_report
 
         runs = [early.runs[k] for k in range(len(comparison.runs))]  # summaries and page from one read each
-        for run, reused in zip(runs, comparison.reused):
+        for run, reused, resumed in zip(runs, comparison.reused, comparison.resumed):
             if reused:
                 print(text.reused(run.name, run.directory))
+            elif resumed:
+                print(text.resumed(run.name, run.directory))
         for run in runs:
             print(text.run_summary(run))
         for d in comparison.differences():

@@ -54,6 +54,11 @@ def reused(name: str, folder: Path) -> str:
     return f"{name}: reusing finished results in {folder}"
 
 
+def resumed(name: str, folder: Path) -> str:
+    """A comparison's note that a run stopped part way was finished, its chunks kept."""
+    return f"{name}: finished the run stopped part way in {folder} (its finished chunks kept)"
+
+
 def differences(base_name: str, other_name: str, alliance: str, table: pd.DataFrame, why: str | None) -> str:
     """Each fate's B − A (:func:`sim.analysis.compare.fate_differences`) in percentage points,
     with the paired interval where the runs pair (``why`` says why they do not)."""

@@ -616,7 +616,7 @@ def _prepare(
     return manifest
 
 
-def reusable(
+def recorded_run(
     path: Path,
     out: Path,
     *,
@@ -629,11 +629,12 @@ def reusable(
     why: bool | int | None = None,
     point: bool = False,
     values: dict | None = None,
-) -> Results | None:
-    """Finished results in ``out`` of exactly the scenario of ``path`` and the settings
-    :func:`run_ensemble` would record with these arguments, if any."""
+) -> dict | None:
+    """The manifest in ``out`` when it records a run, finished or not, of exactly the scenario of
+    ``path`` and the settings :func:`run_ensemble` would record with these arguments; None
+    otherwise."""
     manifest = read_manifest(out) if out.exists() else None
-    if manifest is None or manifest.get("status") != "complete":
+    if manifest is None:
         return None
     scenario = load_scenario(path, point=point, values=values).with_run(
         replicates=replicates, steps=steps, seed=seed
@@ -642,4 +643,4 @@ def reusable(
     settings = _settings(scenario, chunk_size, False, dtype, engine, window)
     if manifest.get("scenario_hash") != scenario.digest() or manifest.get("settings") != settings:
         return None
-    return load_results(out)
+    return manifest
