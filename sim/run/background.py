@@ -47,7 +47,8 @@ def prewarm(engine: str, dtype: str, workers: int | None, executor: object | Non
 def preload(*modules: str) -> threading.Thread:
     """Import ``modules`` in a background thread, once the kernels :func:`prewarm` started have
     loaded (the compiled kernel steps without Python's lock, so the thread then takes time only
-    from a core the run leaves idle). Returns the thread, a daemon: never waited for."""
+    from a core the run leaves idle). Returns the thread, a daemon: the command's exit does not
+    wait for it, a fork does (:func:`settle`)."""
 
     def load() -> None:
         with _LOCK:
