@@ -3,7 +3,6 @@ after a run (sim.run.background)."""
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import pytest
@@ -50,9 +49,9 @@ def test_prewarm_starts_one_thread_per_engine_and_precision(no_warming, monkeypa
     assert sorted(loaded) == ["float32", "float64"]
 
 
-def test_preload_imports_after_the_kernel_loads(no_warming, monkeypatch):
-    """The modules are imported once the kernel's load is over (a module that cannot be imported
-    is skipped: the command's own import reports it)."""
+def test_preload_loads_after_the_kernel(no_warming):
+    """The loading function runs once the kernel's load is over; an error in it is left for the
+    command's own import to report."""
     release = threading.Event()
     order: list[str] = []
 
@@ -63,21 +62,29 @@ def test_preload_imports_after_the_kernel_loads(no_warming, monkeypatch):
     warming = threading.Thread(target=warm, daemon=True)
     no_warming[("numba", "float32")] = warming
     warming.start()
-    name = "json.tool"
-    monkeypatch.delitem(sys.modules, name, raising=False)
-    real_import = background.importlib.import_module
 
-    def record(module):
-        order.append(module)
-        return real_import(module)
+    def load():
+        order.append("loaded")
+        raise ImportError("no such module")
 
-    monkeypatch.setattr(background.importlib, "import_module", record)
-    thread = background.preload("no_such_module_here", name)
+    thread = background.preload(load)
     assert thread.daemon
     release.set()
     thread.join(10)
-    assert order == ["warmed", "no_such_module_here", name]
-    assert name in sys.modules
+    assert order == ["warmed", "loaded"]
+
+
+def test_run_without_a_page_loads_its_summary_meanwhile(monkeypatch, tmp_path, capsys):
+    """`run --no-report` hands the loading of its summary's modules to a background thread."""
+    from sim.cli import main, run_commands
+
+    handed: list = []
+    monkeypatch.setattr(background, "preload", handed.append)
+    argv = ["run", "status_quo", "-n", "50", "-t", "2", "-j", "1", "--no-progress"]
+    assert main([*argv, "--no-report", "--out", str(tmp_path / "a")]) == 0
+    assert handed == [run_commands._load_summary]
+    handed[0]()  # the modules it names exist
+    assert "status_quo: 50 replicates" in capsys.readouterr().out
 
 
 def test_settle_waits_for_every_load_started_here(no_warming, monkeypatch):
@@ -87,7 +94,7 @@ def test_settle_waits_for_every_load_started_here(no_warming, monkeypatch):
     warming = threading.Thread(target=lambda: release.wait(10), daemon=True)
     no_warming[("numba", "float32")] = warming
     warming.start()
-    preloading = background.preload("json")
+    preloading = background.preload(lambda: None)
     threading.Timer(0.2, release.set).start()
     background.settle()
     assert not warming.is_alive() and not preloading.is_alive()

@@ -119,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         prewarm(args.engine, args.dtype or DEFAULT_DTYPE, args.workers, args.scheduler)
         if args.no_report:  # the summary's modules load while the run steps
-            preload("sim.analysis.digest", "sim.analysis.outcomes")
+            preload(_load_summary)
     from sim.run.ensemble import run_ensemble
     from sim.run.store import load_results
 
@@ -155,6 +155,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
     return EXIT_OK
+
+
+def _load_summary() -> None:
+    """Load what a run's summary needs (the digest's module, with pandas)."""
+    from sim.analysis import digest, outcomes  # noqa: F401 - loaded here, used by the summary
 
 
 def _load_report() -> None:

@@ -10,9 +10,9 @@ Whatever fails here fails again, and is reported in one line, where the command 
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
+from collections.abc import Callable
 
 _PREWARM: dict[tuple[str, str], threading.Thread] = {}
 _PRELOADS: list[threading.Thread] = []
@@ -44,24 +44,23 @@ def prewarm(engine: str, dtype: str, workers: int | None, executor: object | Non
     thread.start()
 
 
-def preload(*modules: str) -> threading.Thread:
-    """Import ``modules`` in a background thread, once the kernels :func:`prewarm` started have
-    loaded (the compiled kernel steps without Python's lock, so the thread then takes time only
-    from a core the run leaves idle). Returns the thread, a daemon: the command's exit does not
-    wait for it, a fork does (:func:`settle`)."""
+def preload(load: Callable[[], object]) -> threading.Thread:
+    """Call ``load`` (which imports what a command needs later) in a background thread, once the
+    kernels :func:`prewarm` started have loaded (the compiled kernel steps without Python's lock,
+    so the thread then takes time only from a core the run leaves idle). Returns the thread, a
+    daemon: the command's exit does not wait for it, a fork does (:func:`settle`)."""
 
-    def load() -> None:
+    def run() -> None:
         with _LOCK:
             warming = list(_PREWARM.values())
         for thread in warming:
             thread.join()
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - the command's own import reports it, in one line
-                pass
+        try:
+            load()
+        except Exception:  # noqa: BLE001 - the command's own import reports it, in one line
+            pass
 
-    thread = threading.Thread(target=load, name="alliance-sim-preload", daemon=True)
+    thread = threading.Thread(target=run, name="alliance-sim-preload", daemon=True)
     with _LOCK:
         _PRELOADS.append(thread)
     thread.start()
