@@ -125,7 +125,8 @@ OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 #: what an ordinary machine does not set: OpenBLAS tuned for another core (it slows numpy's small
 #: matrix products here), and Python told not to write its bytecode (every command would compile
 #: the modules changed since the bytecode was last written, and all of a tree exported for a
-#: comparison: a fifth of a second and more that the other side of the comparison does not pay)
+#: comparison: up to half a second, what the package's 119 modules take to compile, that the
+#: other side of the comparison does not pay)
 ORDINARY_UNSET = (*OPENBLAS_VARS, "PYTHONDONTWRITEBYTECODE")
 UNSET_MARK = "ALLIANCE_BENCH_UNSET"
 
