@@ -222,3 +222,29 @@ def test_a_comparison_run_again_finishes_a_run_stopped_part_way(tmp_path, monkey
     begun.clear()
     replaced = sim.compare(paths, other, **{**settings, "seed": 6})  # other settings: run afresh
     assert replaced.resumed == [False, False] and sorted(begun) == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_an_interrupted_comparison_names_itself_as_the_way_to_finish(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during a comparison: the command says to run the same comparison again (with the
+    run settings it had), and that command finishes it."""
+    import sim.run.chunks
+
+    real = sim.run.chunks.begin_chunk
+
+    def stop_at_the_second_chunk(task):
+        if task.index == 1:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(sim.run.chunks, "begin_chunk", stop_at_the_second_chunk)
+    out = tmp_path / "cmp"
+    argv = ["compare", "back_to_back", "stab_in_the_back", "-n", "200", "-t", "12", "--chunk-size", "50"]
+    argv += ["-j", "1", "--no-progress", "--out", str(out)]
+    assert main(argv) == 130
+    said = capsys.readouterr().err
+    typed = "alliance-sim compare scenarios/back_to_back.toml scenarios/stab_in_the_back.toml"
+    assert said.startswith("alliance-sim: interrupted; ") and "--resume" not in said
+    assert f"finish with: {typed} --out {out} -n 200 -t 12 --seed 20220204 --chunk-size 50" in said
+    monkeypatch.undo()
+    assert main(argv) == 0
+    assert "back_to_back: finished the run stopped part way" in capsys.readouterr().out

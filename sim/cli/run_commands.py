@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sim.cli import options
@@ -177,8 +178,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = args.out or options.results_folder("-vs-".join(run_folders(args.scenarios)))
     options.hold(out, own=("report.html", "*/manifest.json"), force=args.force, what="a comparison")
     early = EarlyFigures()  # each scenario's part of the report made as its run finishes
-    try:
-        with finishing_hint():
+    try:  # stopped, the comparison is finished by the same command (it resumes its runs)
+        with finishing_hint(lambda resume: comparison_command(args.scenarios, out, resume)):
             comparison = run_with_executor(
                 args,
                 compare,
@@ -325,14 +326,19 @@ def run_with_executor(args: argparse.Namespace, fn, *positional, **kw):
 
 
 @contextlib.contextmanager
-def finishing_hint():
-    """Turn a run error that keeps chunks into one that names the command finishing the run."""
+def finishing_hint(finish: Callable[[dict], str] | None = None):
+    """Turn a run error that keeps chunks into one that names the command finishing the run
+    (``finish(resume)``; by default ``run --resume``)."""
     try:
         yield
     except RunError as e:
         if not e.resume:
             raise
-        raise e.with_hint(resume_command(**e.resume)) from e.__cause__
+        if finish is None:
+            raise e.with_hint(resume_command(**e.resume)) from e.__cause__
+        said = e.with_hint(finish(e.resume))
+        said.resume = None  # its way to finish is said: the command line's `run --resume` stays out
+        raise said from e.__cause__
 
 
 def with_resume_hint(error: AllianceError) -> AllianceError:
@@ -352,12 +358,27 @@ def resume_command(
     """The command that finishes an interrupted run (same scenario, same values set on it, same
     settings), as the user types it (``./alliance`` through the script)."""
     from sim.extras import command
-    from sim.run.chunks import DEFAULT_DTYPE
+
+    parts = ["run", str(source) if source else "SCENARIO.toml", "--resume", "--out", str(out)]
+    return command(shlex.join(parts + _run_options(settings, point, values)))
+
+
+def comparison_command(scenarios: list, out: Path, resume: dict) -> str:
+    """The command that finishes an interrupted comparison: the same scenarios, folder and run
+    settings (``resume`` as one of its runs records them); run again, it keeps what finished."""
+    from sim.extras import command
+
+    parts = ["compare", *map(str, scenarios), "--out", str(out)]
+    options = _run_options(resume["settings"], resume.get("point", False), resume.get("values"))
+    return command(shlex.join(parts + options))
+
+
+def _run_options(settings: dict, point: bool = False, values: dict | None = None) -> list[str]:
+    """The options that give a run exactly these recorded settings and values."""
     from sim.run.ensemble import why_window
     from sim.spec.set_values import assignment_text
 
-    parts = ["run", str(source) if source else "SCENARIO.toml", "--resume", "--out", str(out)]
-    parts += [
+    parts = [
         "-n",
         str(settings["replicates"]),
         "-t",
@@ -379,4 +400,4 @@ def resume_command(
         parts.append("--why" if settings.get("why") else "--no-why")
     for path, value in (values or {}).items():
         parts += ["--set", assignment_text(path, value)]
-    return command(shlex.join(parts))
+    return parts

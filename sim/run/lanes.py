@@ -227,8 +227,8 @@ class _Lanes:
                 for other in others:  # said once, the way to finish the first run names the rest
                     out = other.resume.get("out") if isinstance(other.resume, dict) else None
                     template += (
-                        f" (the run in {out} stopped too and keeps its chunks: the same command with "
-                        "its scenario and that folder finishes it)"
+                        f" (the run in {out} stopped too and keeps its chunks; the comparison run "
+                        "again finishes it)"
                     )
                 raise Interrupted(template, signum, hint=first.hint, resume=first.resume) from None
             raise Interrupted("interrupted", signum) from None
