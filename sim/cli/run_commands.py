@@ -110,18 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--until applies with --from-observations only")
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
-    from sim.run.lanes import cores, side_by_side
-
-    # with a page to write and a core to spare, the run goes to a process of its own while this
-    # one loads what the page needs
-    away = not args.no_report and args.scheduler is None and cores() > 1
-    if not away:  # the run is here: its kernel loads while the run's own modules do
-        from sim.run.background import preload, prewarm
-
-        prewarm(args.engine, args.dtype or DEFAULT_DTYPE, args.workers, args.scheduler)
-        if args.no_report:  # the summary's modules load while the run steps
-            preload(_load_summary)
     from sim.run.ensemble import run_ensemble
+    from sim.run.lanes import cores, side_by_side
     from sim.run.store import load_results
 
     out = args.out or options.results_folder(args.scenario.stem)
@@ -139,6 +129,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             **run_settings(args),
         )
 
+    # with a page to write and a core to spare, the run goes to a process of its own while this
+    # one loads what the page needs
+    away = not args.no_report and args.scheduler is None and cores() > 1
     meanwhile = None if args.no_report else _load_report
     with finishing_hint():
         results = side_by_side([0], run, lambda _: load_results(out), 1, meanwhile=meanwhile, away=away)[0]
@@ -156,11 +149,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
     return EXIT_OK
-
-
-def _load_summary() -> None:
-    """Load what a run's summary needs (the digest's module, with pandas)."""
-    from sim.analysis import digest, outcomes  # noqa: F401 - loaded here, used by the summary
 
 
 def _load_report() -> None:
