@@ -322,10 +322,8 @@ def finishing_hint(finish: Callable[[dict], str] | None = None):
     except RunError as e:
         if not e.resume:
             raise
-        if finish is None:
-            raise e.with_hint(resume_command(**e.resume)) from e.__cause__
-        said = e.with_hint(finish(e.resume))
-        said.resume = None  # its way to finish is said: the command line's `run --resume` stays out
+        said = e.with_hint(finish(e.resume) if finish is not None else resume_command(**e.resume))
+        said.resume = None  # its way to finish is said: main's with_resume_hint has nothing to add
         raise said from e.__cause__
 
 

@@ -5,8 +5,8 @@ forks a process calls :func:`settle` first.
 Nothing but the kernel is loaded in the background, and only once the runner's modules are: a
 thread importing modules while the command's thread imports others can leave both waiting on each
 other's import locks for good (seen when a command loaded its summary's modules so, under load,
-with a Ctrl-C). Whatever fails here fails again,
-and is reported in one line, where the command itself needs it.
+with a Ctrl-C). Whatever fails here fails again, and is reported in one line, where the command
+itself needs it.
 """
 
 from __future__ import annotations
