@@ -14,6 +14,9 @@ from sim.spec.diff import parameter_differences, structure_differences
 from sim.spec.scenario import load_scenario
 from tests.conftest import ROOT
 
+#: a run's result files that hold its numbers (its manifest differs by folder and date)
+RUN_FILES = ("replicates.parquet", "summary.npz")
+
 VARIANT = """
 extends = "alliance-sim:scenarios/stab_in_the_back.toml"
 title = "weaker dependence"
@@ -164,7 +167,7 @@ def test_compare_command_prints_the_difference(tmp_path, capsys):
 def test_compare_command_side_by_side_writes_the_page_of_one_run_after_the_other(tmp_path, capsys):
     """The README's first command on two workers: the runs go side by side (a lane each), the
     report is written, and the runs' files are those of the same comparison on one worker."""
-    import hashlib
+    from tests.test_faults import same_bytes
 
     def compare_on(workers: str, out: str) -> str:
         argv = ["compare", "back_to_back", "stab_in_the_back", "-n", "200", "-t", "12"]
@@ -176,23 +179,16 @@ def test_compare_command_side_by_side_writes_the_page_of_one_run_after_the_other
     assert "back_to_back: 200 replicates" in side and "stab_in_the_back: 200 replicates" in side
     assert (tmp_path / "side" / "report.html").exists()
     for run in ("back_to_back", "stab_in_the_back"):
-        for name in ("replicates.parquet", "summary.npz"):
-            a, b = (
-                hashlib.sha256((tmp_path / w / run / name).read_bytes()).hexdigest()
-                for w in ("side", "after")
-            )
-            assert a == b, (run, name)
+        same_bytes(tmp_path / "side" / run, tmp_path / "after" / run, RUN_FILES)
 
 
 def test_a_comparison_run_again_finishes_a_run_stopped_part_way(tmp_path, monkeypatch, capsys):
     """A run of the comparison stopped part way (its finished chunks kept) is finished by the
     same comparison run again, which runs only the chunks left, and gives the bytes of a
     comparison never stopped; a run of other settings in the folder is replaced."""
-    import hashlib
-
     import sim.run.chunks
     from sim.errors import AllianceError
-    from tests.test_faults import Interrupt
+    from tests.test_faults import Interrupt, same_bytes
 
     paths = [ROOT / "scenarios" / f"{name}.toml" for name in ("back_to_back", "stab_in_the_back")]
     settings = {"replicates": 200, "steps": 12, "seed": 5, "chunk_size": 50, "workers": 1, "progress": False}
@@ -212,9 +208,7 @@ def test_a_comparison_run_again_finishes_a_run_stopped_part_way(tmp_path, monkey
     assert "back_to_back: finished" not in said and "reusing" not in said
     assert sorted(begun) == [0, 1, 2, 2, 3, 3]  # the first run's four chunks, the second's last two
     for run in ("back_to_back", "stab_in_the_back"):
-        for name in ("replicates.parquet", "summary.npz"):
-            a, b = ((w / run / name).read_bytes() for w in (tmp_path / "whole", out))
-            assert hashlib.sha256(a).digest() == hashlib.sha256(b).digest(), (run, name)
+        same_bytes(tmp_path / "whole" / run, out / run, RUN_FILES)
 
     other = tmp_path / "other"
     with pytest.raises(AllianceError, match="interrupted"):
