@@ -24,7 +24,8 @@
    set size (PSS, which shares them out: what the tree really holds). The baseline runs on the
    sizes of ``--baseline-sizes``.
 
-Every command runs in a fresh process, sampled from /proc every 50 ms. The load average is printed
+Every command runs in a fresh process; those of table 9 are sampled from /proc every 50 ms, those
+of table 8 are timed without sampling (it takes CPU from the command). The load average is printed
 with each row: other work on the machine slows every figure, so compare the columns of a row.
 OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE and PYTHONDONTWRITEBYTECODE are unset for the benchmark's own
 run, and both trees' bytecode is written before anything is measured (bench.py's rule).
@@ -79,8 +80,14 @@ def tree_memory(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def measure(args: list[str], code: Path, env: dict | None = None) -> tuple[float, float, float]:
-    """Wall seconds, peak tree RSS and PSS (MiB) of ``python -m sim.cli ARGS`` run from ``code``."""
+def measure(
+    args: list[str], code: Path, env: dict | None = None, memory: bool = True
+) -> tuple[float, float, float]:
+    """Wall seconds, peak tree RSS and PSS (MiB) of ``python -m sim.cli ARGS`` run from ``code``.
+
+    With ``memory`` False the memory is not sampled (0 is returned for it): sampling reads every
+    process's ``smaps_rollup`` each 50 ms, which took 0.36-0.40 s of CPU over the README's first
+    command and made it 0.25-0.45 s slower on two cores, so the speed table times without it."""
     environment = {**os.environ, **(env or {}), "PYTHONPATH": str(code)}
     t = time.perf_counter()
     proc = subprocess.Popen(
@@ -92,10 +99,13 @@ def measure(args: list[str], code: Path, env: dict | None = None) -> tuple[float
         text=True,
     )
     rss = pss = 0
-    while proc.poll() is None:
-        r, p = tree_memory(proc.pid)
-        rss, pss = max(rss, r), max(pss, p)
-        time.sleep(0.05)
+    if memory:
+        while proc.poll() is None:
+            r, p = tree_memory(proc.pid)
+            rss, pss = max(rss, r), max(pss, p)
+            time.sleep(0.05)
+    else:
+        proc.wait()
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         err = proc.stderr.read() if proc.stderr else ""
@@ -140,15 +150,15 @@ def speed_table(base: Path | None, tmp: Path, rounds: int = 3) -> None:
         for label, code in codes if r % 2 == 0 else codes[::-1]:
             out = tmp / f"{r}-{label}"
             run = ["run", "scenarios/status_quo.toml", "-n", "2000", "--no-progress", "--force"]
-            sim = measure([*run, "--out", str(out / "sim"), "--no-report"], code)[0]
-            whole = measure([*run, "--out", str(out / "page")], code)[0]
+            sim = measure([*run, "--out", str(out / "sim"), "--no-report"], code, memory=False)[0]
+            whole = measure([*run, "--out", str(out / "page")], code, memory=False)[0]
             note(label, "run sim", sim)
             note(label, "run whole", whole)
             note(label, "run page", whole - sim)
             note(label, "run over", whole - 2 * sim)
             if label == "now":
                 one = {"ALLIANCE_PAGE_WORKERS": "1"}
-                note(label, "run one", measure([*run, "--out", str(out / "one")], code, one)[0] - sim)
+                note(label, "run one", measure([*run, "--out", str(out / "one")], code, one, False)[0] - sim)
             readme = [
                 "compare",
                 "back_to_back",
@@ -157,8 +167,8 @@ def speed_table(base: Path | None, tmp: Path, rounds: int = 3) -> None:
                 str(out / "cmp"),
                 "--no-progress",
             ]
-            whole = measure(readme, code)[0]
-            again = measure(readme, code)[0]  # reuses both runs: start-up, the checks, the page
+            whole = measure(readme, code, memory=False)[0]
+            again = measure(readme, code, memory=False)[0]  # reuses both runs: start-up, the checks, the page
             note(label, "readme whole", whole)
             note(label, "readme again", again)
     rows = []
