@@ -10,10 +10,12 @@ really is off); scenario strings reach the page as text only; the served page wo
 from __future__ import annotations
 
 import base64
+import io
 import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -100,6 +102,30 @@ def test_a_scenario_file_of_ones_own_can_be_loaded(tmp_path):
     assert reactive.value.scenario_file == str(mine)
     errors = [w for w in rc.find(v.Alert).widgets if "bad.toml" in str(w.children)]
     assert errors
+
+
+def test_dropped_files_go_to_a_folder_made_on_the_first_drop_and_removed_with_the_page(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    made = []
+
+    class Seen(app.Uploads):
+        def __init__(self):
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(app, "Uploads", Seen)
+    _, rc = _render(solara.reactive(app.AllianceExplorer(rng=4)))
+    assert len(made) == 1
+    assert list(tmp_path.iterdir()) == []  # a page only looked at makes no folder
+    uploads = made[0]
+    first = uploads.save({"name": "mine", "data": b'title = "dropped"\n'})
+    # a name is a name, never a path; lazily read files come as a file object
+    second = uploads.save({"name": "../../other.toml", "file_obj": io.BytesIO(b'title = "other"\n')})
+    assert (first.name, second.name) == ("mine.toml", "other.toml")
+    assert first.parent == second.parent and first.parent.parent == tmp_path
+    assert second.read_bytes() == b'title = "other"\n'
+    rc.close()
+    assert not first.parent.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_the_page_says_what_the_values_rest_on():

@@ -24,6 +24,7 @@ off), so they mean the same for every scenario.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -394,12 +395,40 @@ def _one_line(e: Exception) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
+class Uploads:
+    """The scenario files dropped on a page, kept in a folder of their own that is made on the
+    first drop (a page that is only looked at makes none) and removed with the page."""
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+
+    def save(self, info: dict) -> Path:
+        """Write a dropped file (solara's file info: its name and its bytes) into the folder, as
+        ``NAME.toml``, and return its path."""
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="alliance-app-"))
+        name = Path(str(info.get("name") or "uploaded.toml")).name
+        target = self.folder / (name if name.endswith(".toml") else name + ".toml")
+        data = info.get("data")
+        if data is None and info.get("file_obj") is not None:
+            data = info["file_obj"].read()
+        atomic_write_bytes(target, data or b"")
+        return target
+
+    def close(self) -> None:
+        """Remove the folder and the files in it (nothing when none was dropped)."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
 @solara.component
 def Inputs(model: solara.Reactive, params: solara.Reactive):  # noqa: N802 - a component
     """The scenario (a ready one, chosen with immediate effect, or a file of the user's own) and
     the sliders (applied by *Reset*), each showing its value."""
     error = solara.use_reactive("")
-    upload_dir = solara.use_memo(lambda: Path(tempfile.mkdtemp(prefix="alliance-app-")), [])
+    uploads = solara.use_memo(Uploads, [])
+    solara.use_effect(lambda: uploads.close, [])  # the files go when the page does
 
     def rebuild(changes: dict) -> None:
         new = {**params.value, **changes}
@@ -413,13 +442,7 @@ def Inputs(model: solara.Reactive, params: solara.Reactive):  # noqa: N802 - a c
         model.set(built)
 
     def on_file(info) -> None:
-        name = Path(str(info.get("name") or "uploaded.toml")).name
-        target = upload_dir / (name if name.endswith(".toml") else name + ".toml")
-        data = info.get("data")
-        if data is None and info.get("file_obj") is not None:
-            data = info["file_obj"].read()
-        atomic_write_bytes(target, data or b"")
-        rebuild({"scenario_file": str(target)})
+        rebuild({"scenario_file": str(uploads.save(info))})
 
     current = params.value
     solara.Select(
