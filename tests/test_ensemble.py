@@ -197,6 +197,53 @@ def test_blas_threads_given_back():
     assert [get() for _, get in libs] == before
 
 
+def test_a_run_without_a_page_prints_its_fate_counts_without_pandas():
+    """`run --no-report` counts the fates it prints from the stored table's row groups, with
+    pyarrow alone (pandas took a quarter of a second at the end of every such command)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tempfile\n"
+        "from sim.cli import main\n"
+        "out = tempfile.mkdtemp() + '/r'\n"
+        "main(['run', 'scenarios/status_quo.toml', '-n', '300', '-t', '6', '--out', out, '--no-report',"
+        " '--no-progress'])\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert any(line.lstrip().startswith("holds") for line in lines), done.stdout  # the counts were printed
+    assert lines[-1] == "False"
+
+
+@pytest.mark.parametrize("kind", ["int8", "int16", "int32", "int64", "uint8", "float32", "float64"])
+def test_numbers_read_from_arrow_buffers_equal_to_numpy(kind):
+    """``numeric_values`` reads a column's buffers, offsets of sliced arrays and several chunks
+    included, and gives what ``to_numpy`` gives; nulls and booleans go through ``to_numpy``."""
+    import pyarrow as pa
+
+    from sim.run.replicate_table import numeric_values
+
+    values = (np.arange(-5, 20) % 100).astype(kind)
+    whole = pa.array(values)
+    cases = [
+        whole,
+        whole.slice(3, 9),
+        pa.chunked_array([whole.slice(2, 5), whole.slice(11)]),
+        pa.chunked_array([], whole.type),
+    ]
+    for column in cases:
+        got, expected = numeric_values(column), column.to_numpy()
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    with_null = pa.array([1, None, 3], type=whole.type)
+    np.testing.assert_array_equal(numeric_values(with_null), with_null.to_numpy(zero_copy_only=False))
+    flags = pa.array([True, False, True])
+    np.testing.assert_array_equal(numeric_values(flags), flags.to_numpy(zero_copy_only=False))
+
+
 def test_chunk_tables_built_from_buffers_equal_what_pyarrow_makes():
     """Every column kind a chunk stores is the Arrow array ``pyarrow.array`` makes of it (values,
     type, no nulls); what it cannot build from buffers it leaves to ``pyarrow.array``."""

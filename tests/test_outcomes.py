@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.analysis.fates import wilson_interval
 from sim.analysis.outcomes import (
     active_share,
     alliance_members,
@@ -26,7 +27,6 @@ from sim.analysis.outcomes import (
     same_bloc_probability,
     tie_sd,
     who_stabs_whom,
-    wilson_interval,
 )
 from sim.present.text import format_fate_table
 

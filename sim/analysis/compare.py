@@ -41,7 +41,7 @@ def newcombe_interval(k1: int, n1: int, k2: int, n2: int, z: float = Z95) -> tup
     """Interval of ``p2 - p1`` for independent proportions: Newcombe's (1998) hybrid score method,
     built from the two Wilson intervals."""
     p1, p2 = k1 / n1, k2 / n2
-    from sim.analysis.outcomes import wilson_interval
+    from sim.analysis.fates import wilson_interval
 
     l1, u1 = (float(v) for v in wilson_interval(k1, n1, z))
     l2, u2 = (float(v) for v in wilson_interval(k2, n2, z))

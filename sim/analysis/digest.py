@@ -49,7 +49,6 @@ import pandas as pd
 
 from sim.analysis.digest_tallies import (
     TYPICAL,
-    AllianceTally,
     BlocTally,
     ColumnSums,
     EventTally,
@@ -57,6 +56,7 @@ from sim.analysis.digest_tallies import (
     StreamedWhyGroup,
     WhyTally,
 )
+from sim.analysis.fates import AllianceTally, wilson_interval
 from sim.analysis.outcomes import (
     Z95,
     SurvivalCurve,
@@ -64,7 +64,6 @@ from sim.analysis.outcomes import (
     fate_table_from_counts,
     stab_matrix,
     survival_from_counts,
-    wilson_interval,
 )
 from sim.analysis.streaming import (
     Aggregate,

@@ -4,7 +4,6 @@ fate); :mod:`sim.analysis.digest` reads a run with them and answers from what th
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,62 +49,6 @@ def _fate_codes(column: TextColumn) -> np.ndarray:
         bad = sorted({w for w in column.words if w not in FATES})
         raise ValueError(f"unknown fate {', '.join(map(repr, bad))}; expected one of {', '.join(FATES)}")
     return codes
-
-
-class AllianceTally(Aggregate):
-    """How many replicates ended each way: counts by (fate, defector, end step)."""
-
-    def __init__(self, alliance: str):
-        self.alliance = alliance
-        self.fate, self.defector, self.end = (
-            fate_column(alliance),
-            defector_column(alliance),
-            end_step_column(alliance),
-        )
-        self.needs = [self.fate, self.defector, self.end]
-        self.counts: Counter = Counter()
-
-    def update(self, start: int, batch: dict) -> None:
-        """Count the row group's (fate, defector, end step) triples."""
-        fate: TextColumn = batch[self.fate]
-        who: TextColumn = batch[self.defector]
-        end = np.asarray(batch[self.end], dtype=np.int64)
-        if len(end) == 0:
-            return
-        nf, nw = len(fate.words), len(who.words)
-        low = int(end.min())
-        key = (end - low) * (nf * nw) + fate.index.astype(np.int64) * nw + who.index
-        span = (int(end.max()) - low + 1) * nf * nw
-        if span <= 1 << 22:  # end steps span a run's steps: count them all at once
-            counts = np.bincount(key, minlength=span)
-            values = np.flatnonzero(counts)
-            counts = counts[values]
-        else:
-            values, counts = np.unique(key, return_counts=True)
-        for v, c in zip(values.tolist(), counts.tolist(), strict=True):
-            e, rest = divmod(v, nf * nw)
-            f, w = divmod(rest, nw)
-            self.counts[(fate.words[f], who.words[w], e + low)] += c
-
-    @property
-    def n(self) -> int:
-        """Replicates counted."""
-        return sum(self.counts.values())
-
-    def by_fate(self) -> Counter:
-        """Replicates per fate word."""
-        out: Counter = Counter()
-        for (f, _, _), c in self.counts.items():
-            out[f] += c
-        return out
-
-    def stabs(self) -> Counter:
-        """Stabs in the back per defector."""
-        out: Counter = Counter()
-        for (f, w, _), c in self.counts.items():
-            if f == STAB:
-                out[w] += c
-        return out
 
 
 class BlocTally(Aggregate):

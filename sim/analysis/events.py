@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.analysis.outcomes import wilson_interval
+from sim.analysis.fates import wilson_interval
 from sim.vocabulary import (
     EVENT_PREFIX,
     FATES,

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.outcomes import wilson_interval
+from sim.analysis.fates import wilson_interval
 from sim.analysis.sensitivity import pick_alliance
 from sim.analysis.sweep import check_slot
 from sim.errors import InputError

@@ -30,6 +30,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from sim.analysis.fates import fate_rows
 from sim.vocabulary import FATE_LABELS as LABELS
 from sim.vocabulary import (
     FATES,
@@ -49,35 +50,6 @@ COHESION_RANGE = (-1.0, 1.0)
 # --------------------------------------------------------------------------------------------
 # Fates
 # --------------------------------------------------------------------------------------------
-
-
-def wilson_interval(successes, n, z: float = Z95):
-    """Wilson score interval for a binomial proportion.
-
-    Parameters
-    ----------
-    successes, n : array_like
-        Counts (``n`` > 0).
-    z : float
-        Normal quantile (1.96 for 95 %).
-
-    Returns
-    -------
-    (low, high) : arrays
-        ``(p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)`` with ``p = successes / n``.
-
-    References
-    ----------
-    Wilson (1927).
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(n, dtype=float)
-    p = k / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # The interval always contains p; clipping keeps rounding at p = 0 or 1 from crossing it.
-    return np.clip(centre - half, 0.0, p), np.clip(centre + half, p, 1.0)
 
 
 def fate_table(replicates: pd.DataFrame, alliance: str, actors: list[str] | None = None) -> pd.DataFrame:
@@ -114,22 +86,9 @@ def fate_table_from_counts(
     n: int, fates: Mapping[str, int], stabs: Mapping[str, int], actors: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """:func:`fate_table` from the counts: replicates ``n``, replicates per fate word and stabs in
-    the back per defector (only defectors who stabbed at least once)."""
-    rows = []
-
-    def add(label, count):
-        low, high = wilson_interval(count, n)
-        rows.append(
-            {"outcome": label, "count": int(count), "p": count / n, "low": float(low), "high": float(high)}
-        )
-
-    add(Fate.HOLDS.word, fates.get(Fate.HOLDS.word, 0))
-    add(Fate.STAB.word, fates.get(Fate.STAB.word, 0))
-    who = sorted(stabs) if actors is None else [a for a in actors if a in stabs]
-    for a in who:
-        add(f"stab_in_the_back by {a}", stabs[a])
-    add(Fate.DRIFT.word, fates.get(Fate.DRIFT.word, 0))
-    return pd.DataFrame(rows)
+    the back per defector (only defectors who stabbed at least once); the rows of
+    :func:`sim.analysis.fates.fate_rows`."""
+    return pd.DataFrame(fate_rows(n, fates, stabs, actors))
 
 
 def alliance_members(scenario: Mapping) -> dict[str, list[str]]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.analysis.outcomes import wilson_interval
+from sim.analysis.fates import wilson_interval
 from sim.errors import InputError
 from sim.extras import command
 from sim.run.collectors import Collector

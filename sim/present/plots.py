@@ -191,7 +191,7 @@ def capability(results, actors: Sequence[str]):
 def fate_chart(results, alliance: str | None = None) -> Figure:
     """Horizontal bars of P(holds), P(stab in the back) and by whom, P(drift apart).
 
-    Error bars are 95 % Wilson intervals (:func:`sim.analysis.outcomes.wilson_interval`).
+    Error bars are 95 % Wilson intervals (:func:`sim.analysis.fates.wilson_interval`).
     """
     alliance = alliance or results.focal
     fig = _figure(7.5, 3.2)

@@ -24,27 +24,45 @@ if TYPE_CHECKING:  # pandas is loaded by what makes the tables, not by the comma
 # -- runs and comparisons ---------------------------------------------------------------------
 
 
-def format_fate_table(table: pd.DataFrame, title: str = "") -> str:
-    """The fate table (:func:`sim.analysis.outcomes.fate_table`) as aligned text."""
+def format_fate_table(table: pd.DataFrame | Sequence[Mapping], title: str = "") -> str:
+    """A fate table as aligned text: its rows (:func:`sim.analysis.fates.fate_rows`) or its data
+    frame (:func:`sim.analysis.outcomes.fate_table`)."""
+    rows = table.to_dict("records") if hasattr(table, "to_dict") else list(table)
     lines = [title] if title else []
-    width = max(len(o) for o in table["outcome"]) + 2
+    width = max(len(r["outcome"]) for r in rows) + 2
     lines.append(f"  {'outcome':<{width}}{'P':>7}   {'95% interval':<17}{'count':>8}")
-    for r in table.itertuples():
-        lines.append(f"  {r.outcome:<{width}}{r.p:>7.3f}   [{r.low:.3f}, {r.high:.3f}]  {r.count:>8d}")
+    for r in rows:
+        lines.append(
+            f"  {r['outcome']:<{width}}{r['p']:>7.3f}   [{r['low']:.3f}, {r['high']:.3f}]  {r['count']:>8d}"
+        )
     return "\n".join(lines)
 
 
 def run_summary(results) -> str:
-    """A finished run: its size and where it is, then each declared alliance's fate table."""
-    from sim.analysis.digest import digest_of
-    from sim.analysis.outcomes import fate_table
+    """A finished run: its size and where it is, then each declared alliance's fate table.
 
-    d = digest_of(results)  # a run read through its digest: the same counts, no table in memory
+    The counts come from the run's digest when it was read through one, else from one pass over
+    the fate columns of its replicate table; neither loads pandas, so a run without a page ends
+    without it (:mod:`sim.analysis.fates`). A table held in memory is counted with pandas."""
+    from sim.analysis.fates import fate_tallies
+
+    digest = getattr(results, "digest", None)  # a run read through its digest has the counts
+    if digest is not None:
+        tallies = digest.tallies
+    elif (Path(results.directory) / "replicates.parquet").is_file():
+        tallies = fate_tallies(results.directory, results.alliances)
+    else:
+        tallies = None
     lines = [f"{results.name}: {results.n} replicates x {results.steps} steps -> {results.directory}"]
     if not results.alliances:
         lines.append("  (no declared alliances)")
     for al in results.alliances:
-        table = d.fate_table(al, results.actors) if d else fate_table(results.outcomes, al, results.actors)
+        if tallies is not None:
+            table = tallies[al].rows(results.actors)
+        else:
+            from sim.analysis.outcomes import fate_table
+
+            table = fate_table(results.outcomes, al, results.actors)
         lines.append(format_fate_table(table, title=f"alliance {al}"))
     return "\n".join(lines)
 

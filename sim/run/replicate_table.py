@@ -73,18 +73,22 @@ class StoragePlan:
     delta: tuple[str, ...]
 
 
-def float_values(column) -> np.ndarray:
-    """A float column (``pyarrow.ChunkedArray``) as a numpy array, read from its buffers when it
-    has no nulls: ``to_numpy`` imports pandas on its first call, a third of a second in the
-    process that merges a run's chunks, which otherwise never needs it."""
+def numeric_values(column) -> np.ndarray:
+    """A column of numbers (``pyarrow`` Array or ChunkedArray of integers or floats) as a numpy
+    array, read from its buffers when it has no nulls: ``to_numpy`` imports pandas on its first
+    call, a third of a second in the process that merges a run's chunks or prints its fate counts,
+    which otherwise never need it. Anything else (nulls, booleans, text) goes through
+    ``to_numpy``."""
     import pyarrow as pa
 
-    if column.null_count or not pa.types.is_floating(column.type):
-        return column.to_numpy()
-    dtype = np.dtype(column.type.to_pandas_dtype())
+    kind, chunked = column.type, isinstance(column, pa.ChunkedArray)
+    if column.null_count or not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
+        return column.to_numpy() if chunked else column.to_numpy(zero_copy_only=False)
+    dtype = np.dtype(kind.to_pandas_dtype())
+    chunks = column.chunks if chunked else [column]
     parts = [
         np.frombuffer(chunk.buffers()[1], dtype=dtype, count=chunk.offset + len(chunk))[chunk.offset :]
-        for chunk in column.chunks
+        for chunk in chunks
     ]
     return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
@@ -104,7 +108,7 @@ def plan_storage(tables: Iterable) -> StoragePlan:
         if first is None:
             first = table
             narrow = {f.name for f in table.schema if pa.types.is_float64(f.type)}
-        narrow = {c for c in narrow or () if narrowable(float_values(table.column(c)))}
+        narrow = {c for c in narrow or () if narrowable(numeric_values(table.column(c)))}
     if first is None:
         return StoragePlan(frozenset(), (), (), ())
     dictionary: list[str] = []
@@ -114,7 +118,7 @@ def plan_storage(tables: Iterable) -> StoragePlan:
         if f.name == REPLICATE and pa.types.is_integer(f.type):
             delta.append(f.name)
         elif pa.types.is_floating(f.type):
-            distinct = len(np.unique(float_values(first.column(f.name))))
+            distinct = len(np.unique(numeric_values(first.column(f.name))))
             few = first.num_rows > 0 and distinct <= min(DICTIONARY_MAX, max(first.num_rows // 16, 1))
             (dictionary if few else split).append(f.name)
         else:
@@ -227,7 +231,7 @@ class RowGroups:
                 if name in self._text:
                     batch[name] = TextColumn.of(chunked)
                 else:
-                    values = chunked.to_numpy()
+                    values = numeric_values(chunked)
                     batch[name] = values.astype(np.float64) if name in self._widen else values
             del table
         return batch
@@ -259,7 +263,7 @@ class TextColumn:
             raise ValueError("text columns of a replicate table hold no nulls")
         return cls(
             [str(w) for w in combined.dictionary.to_pylist()],
-            combined.indices.to_numpy().astype(np.int32, copy=False),
+            numeric_values(combined.indices).astype(np.int32, copy=False),
         )
 
     def codes(self, vocabulary: Sequence[str]) -> np.ndarray:
