@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
 from sim.run import background
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -57,3 +61,35 @@ def test_settle_waits_for_every_load_started_here(no_warming):
     threading.Timer(0.2, release.set).start()
     background.settle()
     assert not warming.is_alive() and release.is_set()
+
+
+def test_an_ending_command_waits_for_a_load_that_finishes_soon(no_warming):
+    """A load that ends within the wait is waited for, and the command then ends as usual."""
+    warming = threading.Thread(target=lambda: time.sleep(0.3), daemon=True)
+    no_warming[("numba", "float32")] = warming
+    warming.start()
+    assert background.loading()
+    background.wait_or_exit(130, wait=30)  # returns: nothing is cut short
+    assert not warming.is_alive() and not background.loading()
+    background.wait_or_exit(130)  # nothing under way: returns at once
+
+
+def test_an_ending_command_with_a_load_still_under_way_ends_there_with_its_status():
+    """A load still going after the wait: the process ends with the command's status at once, its
+    buffered output written (the interpreter's exit would tear LLVM's objects down under the
+    loading thread)."""
+    code = (
+        "import threading, time\n"
+        "from sim.run import background\n"
+        "stuck = threading.Thread(target=time.sleep, args=(60,), daemon=True)\n"
+        "background._PREWARM[('numba', 'float32')] = stuck\n"
+        "stuck.start()\n"
+        "print('the run said this')\n"
+        "background.wait_or_exit(130, wait=0.2)\n"
+        "print('not reached')\n"
+    )
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert done.stdout == "the run said this\n"
+    assert time.monotonic() - start < 30

@@ -167,6 +167,37 @@ def test_console_script_help():
     assert proc.returncode == 0 and "run" in proc.stdout and "compare" in proc.stdout
 
 
+def test_an_interrupt_while_the_command_line_loads_is_one_line(monkeypatch, capsys):
+    """Ctrl-C before the command's own handling begins (parsing, the imports it starts with) is
+    answered like any other interrupt: one line, exit code 130, no traceback."""
+    from sim.cli import options
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(options.Parser, "parse_args", interrupted)
+    assert main(["validate", str(ROOT / "scenarios" / "back_to_back.toml")]) == 130
+    assert capsys.readouterr().err == "alliance-sim: interrupted\n"
+
+
+def test_the_console_script_answers_an_interrupt_while_it_loads_the_command_line():
+    """The ``alliance-sim`` script (``sim.launch``) loads the command line inside its own
+    handling, so an interrupt then is one line and 130 too."""
+    code = (
+        "import builtins, sys\n"
+        "real = builtins.__import__\n"
+        "def imports(name, *args, **kwargs):\n"
+        "    if name == 'sim.cli':\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = imports\n"
+        "from sim.launch import main\n"
+        "sys.exit(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (130, "alliance-sim: interrupted\n")
+
+
 def test_landscape_prints_the_1907_blocs(capsys):
     """`alliance-sim landscape` on the balanced 1907 pattern (Antal et al. 2006) finds the
     Triple Entente against the Triple Alliance as the only minimum."""

@@ -31,6 +31,7 @@ RANK = {
     "integrations": 6,
     "api": 6,
     "__init__": 7,
+    "launch": 7,
 }
 
 

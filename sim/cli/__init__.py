@@ -62,12 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     ``python -m sim.cli``), it freezes the garbage collector's objects once the command is done: the
     process is about to end, and the collections of the interpreter's teardown over everything
     numpy, pandas, pyarrow and numba have built took a quarter of a second of every command (about
-    0.05 s when frozen). The objects are still freed and the exit hooks still run.
+    0.05 s when frozen). The objects are still freed and the exit hooks still run, unless the
+    compiled kernel is still loading in the background (:func:`sim.run.background.wait_or_exit`).
+    An interrupt is one line and exit code 130 from the first import on.
     """
-    status = _command(argv)
+    try:
+        status = _command(argv)
+    except KeyboardInterrupt:  # before the command's own handling began (parsing, its imports)
+        print("alliance-sim: interrupted", file=sys.stderr)
+        status = EXIT_INTERRUPTED
     if argv is None:
         import gc
 
+        from sim.run.background import wait_or_exit
+
+        wait_or_exit(status)  # a compiled kernel still loading: end here (see there why)
         gc.freeze()
     return status
 

@@ -1,6 +1,6 @@
 """Work started in a background thread of the process so that the user does not wait for it later:
 the compiled kernel's load (:func:`prewarm`), once the run's own modules are loaded. Code that
-forks a process calls :func:`settle` first.
+forks a process calls :func:`settle` first, and the command line ends through :func:`wait_or_exit`.
 
 Nothing but the kernel is loaded in the background, and only once the runner's modules are: a
 thread importing modules while the command's thread imports others can leave both waiting on each
@@ -12,7 +12,9 @@ itself needs it.
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import time
 
 _PREWARM: dict[tuple[str, str], threading.Thread] = {}
 _LOCK = threading.Lock()
@@ -52,3 +54,39 @@ def settle() -> None:
     for thread in threads:
         if thread.is_alive() and thread is not threading.current_thread():
             thread.join()
+
+
+#: seconds an ending command waits for a kernel load still under way (a load from numba's cache
+#: takes about a second; a first compilation, without the cache, about twenty)
+EXIT_WAIT = 2.0
+
+
+def loading() -> bool:
+    """Whether a load this module started is still under way."""
+    with _LOCK:
+        return any(thread.is_alive() for thread in _PREWARM.values())
+
+
+def wait_or_exit(status: int, wait: float = EXIT_WAIT) -> None:
+    """End of a command (the command line calls it with the exit status): a kernel load still
+    under way (the command ended within a second or so of starting a compiled run, by Ctrl-C or an
+    error) is waited for up to ``wait`` seconds; if it is still going then, the process ends here
+    with ``status``, its output flushed. The interpreter's own exit would otherwise free LLVM's
+    objects while the loading thread, which holds no lock Python knows of, still works on them:
+    that aborted the process with an LLVM assertion about once in forty Ctrl-Cs a second into a
+    run. Files are all closed by then (every file is written atomically and the folders' locks
+    are the kernel's, released with the process); only the interpreter's clean-up is skipped."""
+    with _LOCK:
+        threads = [t for t in _PREWARM.values() if t.is_alive() and t is not threading.current_thread()]
+    if not threads:
+        return
+    deadline = time.monotonic() + wait
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(thread.is_alive() for thread in threads):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # closed, or a reader that went away
+                pass
+        os._exit(status)
