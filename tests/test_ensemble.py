@@ -233,6 +233,7 @@ def test_numbers_read_from_arrow_buffers_equal_to_numpy(kind):
         whole.slice(3, 9),
         pa.chunked_array([whole.slice(2, 5), whole.slice(11)]),
         pa.chunked_array([], whole.type),
+        whole.slice(len(whole)),  # empty, at the end of its buffer
     ]
     for column in cases:
         got, expected = numeric_values(column), column.to_numpy()

@@ -2,7 +2,7 @@
 their Wilson intervals, and the counts they come from, streamed from a run's replicate table.
 
 The terminal's summary of a run is made from these, so a run written without a page never loads
-pandas (a quarter of a second at the end of every ``run --no-report``);
+pandas (about a fifth of a second at the end of every ``run --no-report``);
 :func:`sim.analysis.outcomes.fate_table_from_counts` makes the same rows a data frame.
 
 References

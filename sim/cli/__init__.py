@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     numpy, pandas, pyarrow and numba have built took a quarter of a second of every command (about
     0.05 s when frozen). The objects are still freed and the exit hooks still run, unless the
     compiled kernel is still loading in the background (:func:`sim.run.background.wait_or_exit`).
-    An interrupt is one line and exit code 130 from the first import on.
+    An interrupt before the command's own handling begins (parsing, its first imports) is one
+    line and exit code 130 like any other.
     """
     try:
         status = _command(argv)
