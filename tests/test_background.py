@@ -93,3 +93,24 @@ def test_an_ending_command_with_a_load_still_under_way_ends_there_with_its_statu
     assert done.returncode == 130, done.stderr
     assert done.stdout == "the run said this\n"
     assert time.monotonic() - start < 30
+
+
+def test_a_program_that_ends_while_the_kernel_loads_waits_for_the_load(tmp_path):
+    """Used as a library, a program ending while the load is under way waits for it at exit
+    (the load runs in a daemon thread, which the interpreter would otherwise stop part way, inside
+    LLVM)."""
+    marker = tmp_path / "loaded"
+    code = (
+        "import time\n"
+        "from sim.run import background\n"
+        "class Engine:\n"
+        "    def warm(self, dtype):\n"
+        "        time.sleep(0.5)\n"
+        f"        open({str(marker)!r}, 'w').close()\n"
+        "import sim.model.engines as engines\n"
+        "engines.get_engine = lambda name: Engine()\n"
+        "background.prewarm('numba', 'float32', 1, None)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert marker.exists()

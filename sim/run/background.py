@@ -11,6 +11,7 @@ itself needs it.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -41,6 +42,8 @@ def prewarm(engine: str, dtype: str, workers: int | None, executor: object | Non
         if (engine, dtype) in _PREWARM:
             return
         thread = threading.Thread(target=load, name="alliance-sim-prewarm", daemon=True)
+        if not _PREWARM:  # a program that ends while the kernel loads waits for it (see wait_or_exit)
+            atexit.register(settle)
         _PREWARM[(engine, dtype)] = thread
     thread.start()
 
@@ -75,7 +78,11 @@ def wait_or_exit(status: int, wait: float = EXIT_WAIT) -> None:
     objects while the loading thread, which holds no lock Python knows of, still works on them:
     that aborted the process with an LLVM assertion about once in forty Ctrl-Cs a second into a
     run. Files are all closed by then (every file is written atomically and the folders' locks
-    are the kernel's, released with the process); only the interpreter's clean-up is skipped."""
+    are the kernel's, released with the process); only the interpreter's clean-up is skipped.
+
+    A program that uses the package (not the command line) and ends while a load is under way
+    waits for it at exit instead (:func:`settle` is registered with :mod:`atexit` when the first
+    load starts)."""
     with _LOCK:
         threads = [t for t in _PREWARM.values() if t.is_alive() and t is not threading.current_thread()]
     if not threads:
