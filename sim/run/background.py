@@ -76,7 +76,7 @@ def wait_or_exit(status: int, wait: float = EXIT_WAIT) -> None:
     error) is waited for up to ``wait`` seconds; if it is still going then, the process ends here
     with ``status``, its output flushed. The interpreter's own exit would otherwise free LLVM's
     objects while the loading thread, which holds no lock Python knows of, still works on them:
-    that aborted the process with an LLVM assertion about once in forty Ctrl-Cs a second into a
+    that aborted the process with an LLVM assertion in two of about sixty Ctrl-Cs a second into a
     run. Files are all closed by then (every file is written atomically and the folders' locks
     are the kernel's, released with the process); only the interpreter's clean-up is skipped.
 
