@@ -200,6 +200,32 @@ def _pids(scenario, seed: int, **kw) -> set[int]:
     return {pid for pid, _ in parts}
 
 
+def test_a_stopped_pool_leaves_no_thread_waiting_for_half_a_result():
+    """A worker killed while it sent a chunk's result leaves half a message in the result pipe.
+    Once the pool is stopped, its manager thread must not wait for the rest: the interpreter
+    joins that thread at exit, and an interrupted command hung there (about one SIGHUP in fifty
+    under load)."""
+    import struct
+
+    from sim.run.executors import WarmPool
+
+    pool = WarmPool(1)
+    assert pool.submit(os.getpid).result(timeout=120) != os.getpid()
+    manager = pool._executor_manager_thread
+    writer = pool._result_queue._writer
+    os.write(writer.fileno(), struct.pack("!i", 1000) + b"x" * 10)  # a header for 1,000 bytes, and 10
+    time.sleep(0.5)  # the manager thread reads them and waits for the rest
+    try:
+        pool.stop()
+        manager.join(timeout=30)
+        assert not manager.is_alive()
+    finally:
+        if manager.is_alive():  # end its wait, so that the tests themselves can end
+            with contextlib.suppress(OSError):
+                writer.close()
+            manager.join(timeout=30)
+
+
 def test_consecutive_designs_reuse_the_warm_pool(monkeypatch):
     """Two designs in a row with two workers run in the workers of one pool, started for the
     first (none is started for the second); a pool held by the caller is used as given; a changed

@@ -219,7 +219,10 @@ class WarmPool(cf.ProcessPoolExecutor):
         pipe is closed too (what the manager thread itself does on a broken pool), and so is its
         end of the result pipe, and the interpreter can end without waiting for it.
         """
+        # taken before shutdown(), which forgets the processes and both queues
         processes = list((getattr(self, "_processes", None) or {}).values())
+        reader = getattr(getattr(self, "_call_queue", None), "_reader", None)
+        writer = getattr(getattr(self, "_result_queue", None), "_writer", None)
         for process in processes:
             with suppress(OSError, ValueError):
                 if process.is_alive():
@@ -228,14 +231,12 @@ class WarmPool(cf.ProcessPoolExecutor):
         for process in processes:
             with suppress(OSError, ValueError, AssertionError):
                 process.join(timeout=5)
-        reader = getattr(getattr(self, "_call_queue", None), "_reader", None)
         if reader is not None:
             with suppress(OSError):
                 reader.close()
         # a worker killed while it sent a chunk's result leaves half a message in the result
         # pipe, and the manager thread would wait for the rest for ever (this process holds the
         # pipe's other end too): closed here, the pipe ends and the thread takes its broken path
-        writer = getattr(getattr(self, "_result_queue", None), "_writer", None)
         if writer is not None:
             with suppress(OSError):
                 writer.close()
