@@ -197,24 +197,29 @@ def test_blas_threads_given_back():
     assert [get() for _, get in libs] == before
 
 
-def test_a_run_without_a_page_prints_its_fate_counts_without_pandas():
-    """`run --no-report` counts the fates it prints from the stored table's row groups, with
-    pyarrow alone (pandas took a quarter of a second at the end of every such command)."""
+def _pandas_loaded_after(code: str) -> list[str]:
+    """The lines a fresh Python prints running ``code`` (from the clone), then whether pandas was
+    loaded (``True``/``False``, the last line)."""
     import subprocess
     import sys
 
-    code = (
-        "import sys, tempfile\n"
+    code += "import sys\nprint('pandas' in sys.modules)\n"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()
+
+
+def test_a_run_without_a_page_prints_its_fate_counts_without_pandas():
+    """`run --no-report` counts the fates it prints from the stored table's row groups, with
+    pyarrow alone (pandas took about a fifth of a second at the end of every such command)."""
+    lines = _pandas_loaded_after(
+        "import tempfile\n"
         "from sim.cli import main\n"
         "out = tempfile.mkdtemp() + '/r'\n"
         "main(['run', 'scenarios/status_quo.toml', '-n', '300', '-t', '6', '--out', out, '--no-report',"
         " '--no-progress'])\n"
-        "print('pandas' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.strip().splitlines()
-    assert any(line.lstrip().startswith("holds") for line in lines), done.stdout  # the counts were printed
+    assert any(line.lstrip().startswith("holds") for line in lines), lines  # the counts were printed
     assert lines[-1] == "False"
 
 
@@ -278,17 +283,11 @@ def test_chunk_tables_built_from_buffers_equal_what_pyarrow_makes():
 def test_a_run_does_not_load_pandas():
     """A run stores and merges its chunks with pyarrow alone (pandas takes a third of a second to
     load in every process that would)."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, tempfile\n"
+    lines = _pandas_loaded_after(
+        "import tempfile\n"
         "from sim.run.ensemble import run_ensemble\n"
         "out = tempfile.mkdtemp()\n"
         "run_ensemble('scenarios/status_quo.toml', replicates=300, steps=6, out=out + '/r', chunk_size=128,"
         " progress=False, workers=1)\n"
-        "print('pandas' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    assert lines == ["False"]

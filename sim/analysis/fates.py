@@ -21,6 +21,7 @@ import numpy as np
 
 from sim.analysis.streaming import Aggregate, stream
 from sim.run.replicate_table import RowGroups, TextColumn
+from sim.run.store import REPLICATES
 from sim.vocabulary import FATES, Z95, Fate, defector_column, end_step_column, fate_column
 
 STAB = FATES[1]
@@ -143,7 +144,7 @@ def fate_tallies(directory: str | Path, alliances: Iterable[str]) -> dict[str, A
     """Each alliance's :class:`AllianceTally` over a run's replicate table, in one pass over its
     row groups."""
     tallies = {a: AllianceTally(a) for a in alliances}
-    rows = RowGroups(Path(directory) / "replicates.parquet")
+    rows = RowGroups(Path(directory) / REPLICATES)
     try:
         stream(rows, tallies.values())
     finally:

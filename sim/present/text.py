@@ -43,27 +43,16 @@ def run_summary(results) -> str:
 
     The counts come from the run's digest when it was read through one, else from one pass over
     the fate columns of its replicate table; neither loads pandas, so a run without a page ends
-    without it (:mod:`sim.analysis.fates`). A table held in memory is counted with pandas."""
+    without it (:mod:`sim.analysis.fates`)."""
     from sim.analysis.fates import fate_tallies
 
     digest = getattr(results, "digest", None)  # a run read through its digest has the counts
-    if digest is not None:
-        tallies = digest.tallies
-    elif (Path(results.directory) / "replicates.parquet").is_file():
-        tallies = fate_tallies(results.directory, results.alliances)
-    else:
-        tallies = None
+    tallies = digest.tallies if digest is not None else fate_tallies(results.directory, results.alliances)
     lines = [f"{results.name}: {results.n} replicates x {results.steps} steps -> {results.directory}"]
     if not results.alliances:
         lines.append("  (no declared alliances)")
     for al in results.alliances:
-        if tallies is not None:
-            table = tallies[al].rows(results.actors)
-        else:
-            from sim.analysis.outcomes import fate_table
-
-            table = fate_table(results.outcomes, al, results.actors)
-        lines.append(format_fate_table(table, title=f"alliance {al}"))
+        lines.append(format_fate_table(tallies[al].rows(results.actors), title=f"alliance {al}"))
     return "\n".join(lines)
 
 

@@ -48,26 +48,24 @@ def prewarm(engine: str, dtype: str, workers: int | None, executor: object | Non
     thread.start()
 
 
+def _running() -> list[threading.Thread]:
+    """The loads this module started that are still under way (from another thread)."""
+    with _LOCK:
+        threads = list(_PREWARM.values())
+    return [t for t in threads if t.is_alive() and t is not threading.current_thread()]
+
+
 def settle() -> None:
     """Wait for the loads this module started in this process. Called before a process is
     forked: a fork taken while a thread imports a module (or compiles) gives the child locks that
     nobody in it will release, and the child hangs on the first import that needs one."""
-    with _LOCK:
-        threads = list(_PREWARM.values())
-    for thread in threads:
-        if thread.is_alive() and thread is not threading.current_thread():
-            thread.join()
+    for thread in _running():
+        thread.join()
 
 
 #: seconds an ending command waits for a kernel load still under way (a load from numba's cache
 #: takes about a second; a first compilation, without the cache, about twenty)
 EXIT_WAIT = 2.0
-
-
-def loading() -> bool:
-    """Whether a load this module started is still under way."""
-    with _LOCK:
-        return any(thread.is_alive() for thread in _PREWARM.values())
 
 
 def wait_or_exit(status: int, wait: float = EXIT_WAIT) -> None:
@@ -83,8 +81,7 @@ def wait_or_exit(status: int, wait: float = EXIT_WAIT) -> None:
     A program that uses the package (not the command line) and ends while a load is under way
     waits for it at exit instead (:func:`settle` is registered with :mod:`atexit` when the first
     load starts)."""
-    with _LOCK:
-        threads = [t for t in _PREWARM.values() if t.is_alive() and t is not threading.current_thread()]
+    threads = _running()
     if not threads:
         return
     deadline = time.monotonic() + wait
