@@ -5,8 +5,10 @@ which must give back every value as it was."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -124,6 +126,143 @@ def test_a_column_narrows_only_when_every_chunk_allows_it():
     plan = plan_storage([first])
     assert "few" in plan.dictionary and "many" in plan.split
     assert plan_storage([first.schema.empty_table()]).split == ("few", "many")
+
+
+def _stored_chunks(folder, scenario, n, chunk, **kw):
+    """The chunks of a run, each stored in ``folder`` as a run's writer thread stores it."""
+    out = []
+    for c in range(-(-n // chunk)):
+        data = run_chunk(replicate_task(scenario, c, c * chunk, min(chunk, n - c * chunk), 7, **kw))
+        store.save_chunk(folder, data)
+        out.append(data)
+    return out
+
+
+def _merged_after(folder, n_chunks, trajectories, into):
+    """The files of a merge of ``folder``'s chunks after the last one (every chunk read from disk)."""
+    shutil.copytree(folder, into)
+    store.finalize(into, n_chunks, trajectories)
+    return into
+
+
+MERGED = ("replicates.parquet", "summary.npz", "trajectories.npy")
+
+
+@pytest.mark.parametrize("order", ["in order", "shuffled"])
+def test_chunks_merged_as_they_come_give_the_bytes_of_a_merge_after_the_last(tmp_path, monkeypatch, order):
+    """Row groups are written while chunks still arrive (in any order, some read back from disk
+    as a resumed run's are): the files are those of a merge after the run, byte for byte."""
+    monkeypatch.setattr(store, "ROW_GROUP_ROWS", 256)
+    scenario = load_scenario(STATUS_QUO).with_run(steps=6)
+    chunks = _stored_chunks(tmp_path / "r", scenario, 1000, 100, trajectories=True)
+    reference = _merged_after(tmp_path / "r", len(chunks), True, tmp_path / "after")
+    merger = store.Merger(tmp_path / "r", len(chunks), True)
+    arrival = list(range(len(chunks)))
+    if order == "shuffled":
+        arrival = [3, 1, 0, 2, 9, 5, 4, 8, 7, 6]
+    merger.on_disk(arrival[:2])  # found on disk by a resume: read back, not handed over
+    written = []
+    for c in arrival[2:]:
+        merger.add(c, chunks[c])
+        written.append(merger.tmp.exists())
+    assert not merger.dropped and any(written)  # row groups were written before the last chunk
+    merger.finish()
+    for name in MERGED:
+        assert (tmp_path / "r" / name).read_bytes() == (reference / name).read_bytes(), name
+    assert not (tmp_path / "r" / "chunks").exists() and not merger.tmp.exists()
+
+
+def test_a_chunk_that_rules_out_a_narrowed_column_starts_the_merge_again(tmp_path, monkeypatch):
+    """Row groups written with a column narrowed to float32 are dropped when a later chunk holds
+    a value float32 cannot keep; the files are still those of a merge after the run."""
+    monkeypatch.setattr(store, "ROW_GROUP_ROWS", 64)
+    folder = tmp_path / "r"
+    rng = np.random.default_rng(3)
+    chunks = []
+    for c in range(4):
+        x = np.round(rng.normal(size=64), 2).astype(np.float32).astype(np.float64)
+        if c == 3:
+            x[5] = 0.1  # not a float32
+        columns = {"replicate": np.arange(c * 64, (c + 1) * 64), "x": x, "y": rng.normal(size=64)}
+        data = store.ChunkData(c, store.encode_table(columns), {"count": np.array([64])})
+        store.save_chunk(folder, data)
+        chunks.append(data)
+    reference = _merged_after(folder, 4, False, tmp_path / "after")
+    merger = store.Merger(folder, 4, False)
+    for c in range(3):
+        merger.add(c, chunks[c])
+    assert merger.tmp.exists() and merger.opened_with == {"x"}  # written narrowed
+    merger.add(3, chunks[3])
+    assert merger.dropped and not merger.tmp.exists()
+    merger.finish()
+    assert (folder / "replicates.parquet").read_bytes() == (reference / "replicates.parquet").read_bytes()
+    assert pq.read_schema(folder / "replicates.parquet").field("x").type == pa.float64()
+    assert pq.read_table(folder / "replicates.parquet")["x"].to_numpy()[3 * 64 + 5] == 0.1
+
+
+def test_a_failure_while_merging_early_leaves_the_merge_to_the_end(tmp_path, monkeypatch):
+    """A row group that cannot be written during the run (a full disk, say) costs only the early
+    start: the merge at the end writes the same files, and no temporary file is left."""
+    monkeypatch.setattr(store, "ROW_GROUP_ROWS", 256)
+    scenario = load_scenario(STATUS_QUO).with_run(steps=6)
+    chunks = _stored_chunks(tmp_path / "r", scenario, 800, 100)
+    reference = _merged_after(tmp_path / "r", len(chunks), False, tmp_path / "after")
+    merger = store.Merger(tmp_path / "r", len(chunks), False)
+    real = store.Merger._flush
+    calls = []
+
+    def full_disk(self):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(self)
+
+    monkeypatch.setattr(store.Merger, "_flush", full_disk)
+    for c, data in enumerate(chunks):
+        merger.add(c, data)
+    assert merger.dropped and not merger.tmp.exists()
+    merger.finish()
+    for name in MERGED[:2]:
+        assert (tmp_path / "r" / name).read_bytes() == (reference / name).read_bytes(), name
+    assert [p.name for p in (tmp_path / "r").iterdir() if ".tmp-" in p.name] == []
+
+
+def test_the_run_seals_the_bytes_it_wrote_and_returns_what_a_reader_loads(tmp_path, monkeypatch):
+    """replicates.parquet is hashed as it is written, not read back: its record is the file's
+    own checksum, and the results the run returns are those a reader loads (and checks)."""
+    from sim.run import integrity
+    from sim.run.integrity import file_record
+
+    hashed = []
+    real = integrity.sha256_file
+    monkeypatch.setattr(integrity, "sha256_file", lambda path: hashed.append(Path(path).name) or real(path))
+    results = _run(tmp_path / "r", n=1500)
+    folder = tmp_path / "r"
+    assert "replicates.parquet" not in hashed and "summary.npz" in hashed
+    assert results.manifest["files"]["replicates.parquet"] == file_record(folder / "replicates.parquet")
+    again = load_results(folder)
+    assert again.manifest == results.manifest
+    assert again.summary.keys() == results.summary.keys()
+    for key, value in again.summary.items():
+        assert value.dtype == results.summary[key].dtype
+        np.testing.assert_array_equal(value, results.summary[key])
+
+
+def test_a_recorded_checksum_is_used_only_for_a_file_of_its_size(tmp_path):
+    from sim.run.integrity import file_record, seal_files
+
+    (tmp_path / "a").write_bytes(b"alliance")
+    sink = store.HashingFile(tmp_path / "b")
+    sink.write(b"back to ")
+    sink.write(memoryview(b"back"))
+    sink.close()
+    assert sink.tell() == 12 and sink.closed
+    assert sink.record() == file_record(tmp_path / "b")
+    stale = {"a": {"sha256": "0" * 64, "bytes": 3}, "b": sink.record()}
+    assert seal_files(tmp_path, ["a", "b", "c"], stale) == {
+        "a": file_record(tmp_path / "a"),  # another size: read and hashed
+        "b": sink.record(),
+    }
 
 
 def test_the_table_is_compressed_with_dictionaries_and_byte_streams(run):

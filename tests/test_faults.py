@@ -29,6 +29,7 @@ import pytest
 from sim.cli import main
 from sim.cli.run_commands import resume_command
 from sim.run import ensemble as ensemble_module
+from sim.run import store
 from sim.run.chunks import run_chunk
 from sim.run.ensemble import EnsembleError, run_ensemble
 from sim.run.store import ResultsError, chunk_paths, sha256_file
@@ -166,6 +167,33 @@ def test_damaged_chunk_is_detected_by_checksum_and_recomputed(tmp_path, damage):
     assert resumed.ran == [1, 4, 5]  # the damaged chunk and the two never finished
     _small(tmp_path / "clean")
     same_bytes(out, tmp_path / "clean")
+
+
+def test_an_interrupt_drops_the_merge_begun_and_the_resume_writes_the_same_bytes(tmp_path, monkeypatch):
+    """Row groups merged while the run went on are in a temporary file: an interrupt removes it
+    and keeps the chunks (a resume removes one a killed run left), and the resumed run's files are
+    those of an uninterrupted run."""
+    monkeypatch.setattr(store, "ROW_GROUP_ROWS", 100)
+    written = []
+    flush = store.Merger._flush
+
+    def noting(self):
+        flush(self)
+        written.append(self.tmp.exists())
+
+    monkeypatch.setattr(store.Merger, "_flush", noting)
+    out = tmp_path / "run"
+    with pytest.raises(EnsembleError, match="^interrupted; 4 of 6 chunks are kept"):
+        _small(out, chunk_fn=Interrupt(stop_at=4))
+    assert written and all(written)  # row groups were written before the interrupt
+    no_temporary_files(out)
+    (out / ".replicates.parquet.tmp-99999").write_bytes(b"PAR1")  # what a killed run leaves
+    resumed = Interrupt()
+    _small(out, resume=True, chunk_fn=resumed)
+    assert resumed.ran == [4, 5]
+    _small(tmp_path / "clean")
+    same_bytes(out, tmp_path / "clean")
+    no_temporary_files(out)
 
 
 # --------------------------------------------------------------------------------------------

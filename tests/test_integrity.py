@@ -600,17 +600,18 @@ def test_score_marks_a_scenario_that_never_reproduced_the_record_as_not_estimabl
 
 def test_the_disk_estimate_is_a_lower_bound_within_a_factor_of_two_of_the_peak(tmp_path, monkeypatch):
     """The peak of a run on disk is its chunk files plus the merged results beside them."""
-    from sim.run import ensemble
+    from sim.run import ensemble, store
 
     peak = {}
-    merge = ensemble.finalize
+    merge = store.Merger.finish
 
-    def measuring(out, *args, **kwargs):
+    def measuring(self):
+        out = self.directory
         chunks = sum(p.stat().st_size for p in (Path(out) / "chunks").iterdir())
-        merge(out, *args, **kwargs)
+        merge(self)
         peak["bytes"] = chunks + sum(p.stat().st_size for p in Path(out).iterdir() if p.is_file())
 
-    monkeypatch.setattr(ensemble, "finalize", measuring)
+    monkeypatch.setattr(store.Merger, "finish", measuring)
     scenario = ROOT / "scenarios" / "status_quo.toml"  # many sampled values: most of a row
     ensemble.run_ensemble(
         scenario, replicates=3000, steps=6, chunk_size=500, why=False, progress=False, out=tmp_path / "r"

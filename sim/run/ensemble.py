@@ -37,10 +37,10 @@ from sim.run.store import (
     FORMAT,
     MANIFEST,
     ChunkData,
+    Merger,
     Results,
     ResultsError,
     chunk_intact,
-    finalize,
     load_results,
     read_manifest,
     save_chunk,
@@ -275,13 +275,13 @@ def run_design(
     if manifest.get("status") == "complete":  # --resume of a finished run: nothing is left to do
         return load_results(out)
     hint = hint or f"the same call with resume=True and out={out}"
-    stored = _Stored(out, manifest, len(tasks), hint, finish)
+    stored = _Stored(out, manifest, len(tasks), hint, finish, bool(settings.get("trajectories")))
     tasks = stored.pending(tasks)
     total, left = design.points * design.replicates, sum(t.size for t in tasks.values())
     unit = "replicate" if design.points == 1 else "run"
     bar = progress_bar(progress, total, total - left, unit, desc or name or "run")
     stored.run(tasks, fn, pool, bar, source)
-    return stored.finish(bool(settings.get("trajectories")))
+    return stored.finish()
 
 
 def _design_settings(design: Design, seed: int, chunk_size: int, dtype: str, engine: str) -> dict:
@@ -308,20 +308,26 @@ def _collect(tasks: dict[int, ChunkTask], fn, pool: Pool, bar) -> list:
 
 
 class _Stored:
-    """A design stored in a result directory as its chunks finish, merged when all are done."""
+    """A design stored in a result directory as its chunks finish, merged as they come
+    (:class:`~sim.run.store.Merger`)."""
 
-    def __init__(self, out: Path, manifest: dict, n_chunks: int, hint: str, finish: dict | None):
+    def __init__(
+        self, out: Path, manifest: dict, n_chunks: int, hint: str, finish: dict | None, trajectories: bool
+    ):
         self.out, self.manifest, self.n_chunks, self.hint = out, manifest, n_chunks, hint
         self.finish_with = finish  # the plain values a caller needs to say how to finish
         self.done: dict = manifest["chunks"]["done"]
         self.written = time.monotonic()
+        self.merger = Merger(out, n_chunks, trajectories)
 
     def pending(self, tasks: dict[int, ChunkTask]) -> dict[int, ChunkTask]:
-        """The tasks whose chunk is not on disk whole (a resume keeps the intact ones)."""
+        """The tasks whose chunk is not on disk whole (a resume keeps the intact ones, and merges
+        them first)."""
         done = self.done
         pending = [c for c in range(self.n_chunks) if not chunk_intact(self.out, c, done.get(str(c)))]
         for key in [k for k in done if int(k) in pending]:
             del done[key]
+        self.merger.on_disk(sorted(set(range(self.n_chunks)) - set(pending)))
         return {c: tasks[c] for c in pending}
 
     def save(self, c: int, chunk: ChunkData) -> None:
@@ -332,6 +338,7 @@ class _Stored:
             self.done[str(c)] = save_chunk(self.out, chunk)
             if time.monotonic() - self.written >= MANIFEST_EVERY:
                 self.record()
+            self.merger.add(c, chunk)
         except OSError as e:
             self.done.pop(str(c), None)
             raise RunError(
@@ -350,6 +357,9 @@ class _Stored:
         """Run the pending chunks, storing each as it finishes."""
         try:
             self._execute(tasks, fn, pool, bar, source)
+        except BaseException:
+            self.merger.drop()  # the chunks are kept; a resume merges them again
+            raise
         finally:
             with suppress(OSError):  # a full disk: the error already names what is kept
                 self.record()
@@ -381,10 +391,10 @@ class _Stored:
                 resume=self.finish_with,
             ) from e
 
-    def finish(self, trajectories: bool) -> Results:
+    def finish(self) -> Results:
         """Merge the chunks into the final files and mark the run complete."""
         try:
-            finalize(self.out, self.n_chunks, trajectories)
+            self.merger.finish()
         except OSError as e:
             raise RunError(
                 f"cannot write the results to {self.out} ({e.strerror}); all {self.n_chunks} chunks "
@@ -394,9 +404,12 @@ class _Stored:
             ) from None
         self.manifest["status"] = "complete"
         self.manifest["chunks"]["done"] = {}
-        self.manifest = seal(self.manifest, self.out, FINAL_FILES)  # final checksums, then the seal
+        # final checksums (replicates.parquet's were taken as it was written), then the seal
+        self.manifest = seal(self.manifest, self.out, FINAL_FILES, self.merger.records)
         write_json(self.out / MANIFEST, self.manifest)
-        return load_results(self.out)
+        # the files just written and sealed are not read back to be checked again (every later
+        # reader checks them): a second pass over a large table took a quarter of a second
+        return Results(self.out, self.manifest, self.merger.summary or {})
 
 
 @locks("out")  # one writer per result folder, from its first check on

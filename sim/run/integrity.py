@@ -61,10 +61,19 @@ def file_record(path: Path) -> dict:
     return {"sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
 
 
-def seal_files(directory: Path, names) -> dict[str, dict]:
-    """The checksum records of those of ``names`` that exist in ``directory``."""
+def seal_files(directory: Path, names, known: dict[str, dict] | None = None) -> dict[str, dict]:
+    """The checksum records of those of ``names`` that exist in ``directory``; ``known`` holds
+    records of files hashed as they were written (:class:`sim.run.store.HashingFile`), used for a
+    file whose size still matches (read and hashed otherwise)."""
     directory = Path(directory)
-    return {n: file_record(directory / n) for n in names if (directory / n).is_file()}
+    out = {}
+    for n in names:
+        path = directory / n
+        if path.is_file():
+            record = (known or {}).get(n)
+            ok = record is not None and record.get("bytes") == path.stat().st_size
+            out[n] = dict(record) if ok and record is not None else file_record(path)
+    return out
 
 
 def check_files(directory: Path, records: Any, manifest: str = MANIFEST) -> None:
@@ -104,11 +113,11 @@ def manifest_digest(manifest: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def seal(manifest: dict, directory: Path, names) -> dict:
+def seal(manifest: dict, directory: Path, names, known: dict[str, dict] | None = None) -> dict:
     """``manifest`` with the checksums of its folder's final files and its own seal (the last
-    step of writing a folder)."""
+    step of writing a folder); ``known``: see :func:`seal_files`."""
     out = {k: v for k, v in manifest.items() if k != SEAL}
-    out[FILES] = seal_files(directory, names)
+    out[FILES] = seal_files(directory, names, known)
     out[SEAL] = manifest_digest(out)
     return out
 

@@ -27,9 +27,10 @@ import hashlib
 import json
 import os
 import shutil
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -114,6 +115,50 @@ def sha256_file(path: Path) -> str:
         while n := fh.readinto(buffer):
             h.update(view[:n])
     return h.hexdigest()
+
+
+class HashingFile:
+    """A file opened for writing that hashes its bytes as they are written (SHA-256 and size, the
+    record :mod:`sim.run.integrity` keeps of a final file), so that a large file need not be read
+    back to be sealed. Only for writers that append, as Parquet's does (it never seeks)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by close(), which the writer calls
+        self._sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data) -> int:
+        """Write ``data`` (bytes-like), hashing it."""
+        view = memoryview(data)
+        self._sha.update(view)
+        self.size += view.nbytes
+        return self._file.write(view)
+
+    def tell(self) -> int:
+        """Bytes written so far."""
+        return self.size
+
+    def flush(self) -> None:
+        """Flush Python's buffer to the file."""
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the file (again: nothing)."""
+        self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the file is closed."""
+        return self._file.closed
+
+    def writable(self) -> bool:
+        """A file to write."""
+        return True
+
+    def record(self) -> dict:
+        """``{"sha256", "bytes"}`` of what was written (see :func:`sim.run.integrity.file_record`)."""
+        return {"sha256": self._sha.hexdigest(), "bytes": self.size}
 
 
 def parquet_options(schema, plan=None) -> dict:
@@ -245,71 +290,192 @@ def merge_summaries(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
 
 def finalize(directory: Path, n_chunks: int, trajectories: bool) -> None:
     """Merge the chunk files in order into the final result files and remove ``chunks/``."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    Merger(directory, n_chunks, trajectories).finish()
 
-    from sim.run.replicate_table import plan_storage, storage_schema, to_storage
 
-    directory = Path(directory)
-    # what every chunk holds decides how the merged table is stored (see replicate_table)
-    plan = plan_storage(decode_table(chunk_paths(directory, c)[0]) for c in range(n_chunks))
-    writer = None
-    schema = None
-    summary = None
-    trajs = []
-    pending: list = []  # chunk tables not yet written: one row group of at least ROW_GROUP_ROWS
-    tmp_table = directory / f".{REPLICATES}.tmp-{os.getpid()}"
+class Merger:
+    """A run's chunks merged in order into its final files, as they are stored.
 
-    def flush():
-        if pending:
-            writer.write_table(to_storage(pa.concat_tables(pending), schema))
-            pending.clear()
+    The run's writer thread hands each stored chunk to :meth:`add`, which merges every chunk that
+    now follows the merged ones and writes a row group of ``replicates.parquet`` (to a temporary
+    file) whenever one is full: the merge overlaps the simulation instead of following it, and
+    :meth:`finish` writes only what is left. How the table is stored depends on every chunk (a
+    float64 column is narrowed only if every chunk allows it, :mod:`sim.run.replicate_table`), so
+    the row groups written during the run use the narrowing of the chunks seen so far; if a later
+    chunk rules out a narrowed column, or anything goes wrong while the run goes on, the early file
+    is dropped and :meth:`finish` merges from the first chunk. Either way the files are those of a
+    merge after the last chunk, byte for byte. Chunk files stay until the merged files are whole;
+    a temporary file a killed run left is removed when the folder is written again.
+    """
 
-    try:
-        for c in range(n_chunks):
-            table_path, summary_path = chunk_paths(directory, c)
-            table = decode_table(table_path)
-            if writer is None:
-                schema = storage_schema(table.schema, plan)
-                writer = pq.ParquetWriter(tmp_table, schema, **parquet_options(schema, plan))
-            pending.append(table)
-            if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
-                flush()
-            with np.load(summary_path, allow_pickle=False) as z:
-                part = {k: z[k] for k in z.files}
-            if trajectories and "trajectories" in part:
-                trajs.append(part["trajectories"])
-            part.pop("trajectories", None)
-            summary = part if summary is None else merge_summaries([summary, part])
-        flush()
-    except BaseException:
-        tmp_table.unlink(missing_ok=True)
-        raise
-    finally:
+    def __init__(self, directory: Path, n_chunks: int, trajectories: bool):
+        self.directory = Path(directory)
+        self.n_chunks = n_chunks
+        self.trajectories = trajectories
+        self.tmp = self.directory / f".{REPLICATES}.tmp-{os.getpid()}"
+        self.stored: dict[int, ChunkData | None] = {}  # stored, not merged yet (None: on disk only)
+        self.dropped = False  # the early merge was given up: finish() starts again
+        #: checksum records of the final files whose bytes were hashed as they were written
+        self.records: dict[str, dict] = {}
+        for stale in self.directory.glob(f".{REPLICATES}.tmp-*"):  # a killed run's early merge
+            stale.unlink(missing_ok=True)  # (the folder's lock is this process's)
+        self._start()
+
+    def _start(self) -> None:
+        self.next = 0  # the first chunk not merged yet
+        self.first: Any = None  # the first chunk's table: it chooses each column's encoding
+        self.narrow: set[str] | None = None  # float64 columns every chunk seen so far allows narrowed
+        self.writer: Any = None
+        self.sink: HashingFile | None = None
+        self.schema = None
+        self.opened_with: frozenset[str] = frozenset()  # the narrowing the writer was opened with
+        self.pending: list = []  # merged tables not written yet: a row group of ROW_GROUP_ROWS or more
+        self.summary: dict[str, Any] | None = None
+        self.trajs: list[np.ndarray] = []
+
+    def on_disk(self, indices) -> None:
+        """Chunks a resumed run finds stored: merged with the first chunk it stores (or by
+        :meth:`finish`), in the thread that stores chunks rather than before the run goes on."""
+        if not self.dropped:
+            self.stored.update(dict.fromkeys(indices))
+
+    def add(self, index: int, chunk: ChunkData | None = None) -> None:
+        """Chunk ``index`` is stored (``chunk``: what it holds, so that it is not read back from
+        disk); merge what now follows the merged chunks."""
+        if self.dropped:
+            return
+        self.stored[index] = chunk
+        try:
+            while self.next in self.stored:
+                table, part, traj = self._read(self.next, self.stored.pop(self.next))
+                self._see(table)
+                if self.writer is not None and self.narrow != self.opened_with:
+                    raise _WidenedError
+                self._merge(table, part, traj)
+        except Exception:  # noqa: BLE001 - only an early start is lost: finish() merges from the chunks
+            self.drop()
+
+    def finish(self) -> None:
+        """Merge the chunks not merged yet (every chunk is stored by now), write the final files
+        and remove ``chunks/``."""
+        if not self.dropped:
+            try:
+                self._finish()
+                return
+            except _WidenedError:
+                pass
+            except BaseException:
+                self.drop()
+                raise
+        self.drop()
+        self.dropped = False
+        self._start()
+        try:
+            self._finish()
+        except BaseException:
+            self.drop()
+            raise
+
+    def _finish(self) -> None:
+        rest = [self._read(c, self.stored.pop(c, None)) for c in range(self.next, self.n_chunks)]
+        for table, _, _ in rest:
+            self._see(table)
+        if self.writer is not None and self.narrow != self.opened_with:
+            raise _WidenedError
+        for item in rest:
+            self._merge(*item)
+        self._flush()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.sink is not None:
+            self.sink.close()
+            self.records = {REPLICATES: self.sink.record()}
+        self._write_final()
+
+    def drop(self) -> None:
+        """Give up the early merge: close and remove its file."""
+        self.dropped = True
+        self.stored.clear()
+        writer, self.writer = self.writer, None
         if writer is not None:
-            writer.close()
-    temps = [
-        tmp_table,
-        directory / f".{SUMMARY}.tmp-{os.getpid()}.npz",
-        directory / f".{TRAJECTORIES}.tmp-{os.getpid()}.npy",
-    ]
-    try:
-        np.savez(temps[1], **(summary or {}))
-        if trajectories and trajs:
-            np.save(temps[2], np.concatenate(trajs))
-        for tmp in temps:  # on the disk before the renames make them final
-            if tmp.exists():
-                fsync_path(tmp)
-        # Chunk files go only once every merged file is whole: a failure before leaves a
-        # resumable run.
-        os.replace(temps[0], directory / REPLICATES)
-        os.replace(temps[1], directory / SUMMARY)
-        if trajectories and trajs:
-            os.replace(temps[2], directory / TRAJECTORIES)
-    finally:
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)
-    shutil.rmtree(directory / CHUNKS, ignore_errors=True)
+            with suppress(Exception):  # noqa: BLE001 - the file goes anyway
+                writer.close()
+        if self.sink is not None:
+            self.sink.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def _read(self, c: int, chunk: ChunkData | None):
+        """Chunk ``c``'s table, summary and trajectories, from memory or from its files."""
+        if chunk is not None:
+            return decode_table(chunk.table_bytes), dict(chunk.summary), chunk.trajectories
+        table_path, summary_path = chunk_paths(self.directory, c)
+        with np.load(summary_path, allow_pickle=False) as z:
+            part = {k: z[k] for k in z.files}
+        return decode_table(table_path), part, part.pop("trajectories", None)
+
+    def _see(self, table) -> None:
+        from sim.run.replicate_table import narrow_columns
+
+        if self.first is None:
+            self.first = table
+        self.narrow = narrow_columns(table, self.narrow)
+
+    def _merge(self, table, part: dict[str, np.ndarray], traj: np.ndarray | None) -> None:
+        self.pending.append(table)
+        if sum(t.num_rows for t in self.pending) >= ROW_GROUP_ROWS:
+            self._flush()
+        if self.trajectories and traj is not None:
+            self.trajs.append(traj)
+        part.pop("trajectories", None)
+        self.summary = part if self.summary is None else merge_summaries([self.summary, part])
+        self.next += 1
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from sim.run.replicate_table import storage_plan, storage_schema, to_storage
+
+        if not self.pending:
+            return
+        if self.writer is None:
+            plan = storage_plan(self.first, self.narrow or set())
+            self.schema = storage_schema(self.first.schema, plan)
+            self.opened_with = frozenset(self.narrow or ())
+            self.sink = HashingFile(self.tmp)
+            self.writer = pq.ParquetWriter(self.sink, self.schema, **parquet_options(self.schema, plan))
+        self.writer.write_table(to_storage(pa.concat_tables(self.pending), self.schema))
+        self.pending.clear()
+
+    def _write_final(self) -> None:
+        directory = self.directory
+        temps = [
+            self.tmp,
+            directory / f".{SUMMARY}.tmp-{os.getpid()}.npz",
+            directory / f".{TRAJECTORIES}.tmp-{os.getpid()}.npy",
+        ]
+        try:
+            np.savez(temps[1], **(self.summary or {}))
+            if self.trajectories and self.trajs:
+                np.save(temps[2], np.concatenate(self.trajs))
+            for tmp in temps:  # on the disk before the renames make them final
+                if tmp.exists():
+                    fsync_path(tmp)
+            # Chunk files go only once every merged file is whole: a failure before leaves a
+            # resumable run.
+            os.replace(temps[0], directory / REPLICATES)
+            os.replace(temps[1], directory / SUMMARY)
+            if self.trajectories and self.trajs:
+                os.replace(temps[2], directory / TRAJECTORIES)
+        finally:
+            for tmp in temps:
+                tmp.unlink(missing_ok=True)
+        shutil.rmtree(directory / CHUNKS, ignore_errors=True)
+
+
+class _WidenedError(Exception):
+    """A chunk rules out the narrowing the early merge was written with."""
 
 
 class Results:
