@@ -206,3 +206,27 @@ def test_landscape_prints_the_1907_blocs(capsys):
     assert "1 local minima" in out
     assert "bloc 1: Britain, France, Russia" in out
     assert "bloc 2: Germany, AustriaHungary, Italy" in out
+
+
+def test_the_command_kills_its_idle_workers_instead_of_waiting_for_them_to_end(tmp_path):
+    """At the end of a command its warm pool's workers, idle, are killed (SIGKILL): asked to end,
+    each tore its interpreter down first while the command waited."""
+    code = (
+        "import signal, sys\n"
+        "from sim.run import executors\n"
+        "pools = []\n"
+        "start = executors.WarmPool.__init__\n"
+        "def init(self, *a, **k):\n"
+        "    start(self, *a, **k)\n"
+        "    pools.append(list(self._processes.values()))\n"
+        "executors.WarmPool.__init__ = init\n"
+        "import sim.cli\n"
+        "sys.argv = ['alliance-sim', 'run', 'scenarios/status_quo.toml', '-n', '64', '-t', '3', '-j', '2',"
+        f" '--chunk-size', '16', '--no-progress', '--no-report', '--out', {str(tmp_path / 'r')!r}]\n"
+        "status = sim.cli.main()\n"
+        "codes = [p.exitcode for p in pools[0]]\n"
+        "print(status, len(codes), all(c == -signal.SIGKILL for c in codes))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-3:] == ["0", "2", "True"], done.stdout

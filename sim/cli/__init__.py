@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     numpy, pandas, pyarrow and numba have built took a quarter of a second of every command (about
     0.05 s when frozen). The objects are still freed and the exit hooks still run, unless the
     compiled kernel is still loading in the background (:func:`sim.run.background.wait_or_exit`).
+    The warm pool's workers, idle by then, are killed (:func:`sim.run.executors.shutdown_warm`):
+    asked to end, each tore its interpreter down first, and the command waited a quarter of a
+    second for them.
     An interrupt before the command's own handling begins (parsing, its first imports) is one
     line and exit code 130 like any other.
     """
@@ -78,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         from sim.run.background import wait_or_exit
 
         wait_or_exit(status)  # a compiled kernel still loading: end here (see there why)
+        pool = sys.modules.get("sim.run.executors")
+        if pool is not None:  # idle workers are ended now, not asked to end
+            pool.shutdown_warm()
         gc.freeze()
     return status
 
