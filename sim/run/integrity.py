@@ -71,8 +71,10 @@ def seal_files(directory: Path, names, known: dict[str, dict] | None = None) -> 
         path = directory / n
         if path.is_file():
             record = (known or {}).get(n)
-            ok = record is not None and record.get("bytes") == path.stat().st_size
-            out[n] = dict(record) if ok and record is not None else file_record(path)
+            if record is not None and record.get("bytes") == path.stat().st_size:
+                out[n] = dict(record)
+            else:
+                out[n] = file_record(path)
     return out
 
 

@@ -124,7 +124,7 @@ class HashingFile:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._file = open(path, "wb")  # noqa: SIM115 - closed by close(), which the writer calls
+        self._file = open(path, "wb")  # closed by close(), which the writer calls
         self._sha = hashlib.sha256()
         self.size = 0
 
@@ -144,7 +144,7 @@ class HashingFile:
         self._file.flush()
 
     def close(self) -> None:
-        """Close the file (again: nothing)."""
+        """Close the file (a second call does nothing)."""
         self._file.close()
 
     @property
