@@ -321,8 +321,8 @@ class _Stored:
         self.merger = Merger(out, n_chunks, trajectories)
 
     def pending(self, tasks: dict[int, ChunkTask]) -> dict[int, ChunkTask]:
-        """The tasks whose chunk is not on disk whole (a resume keeps the intact ones, and merges
-        them first)."""
+        """The tasks whose chunk is not on disk whole (a resume keeps the intact ones and hands
+        them to the merger, which takes them up with the first chunk it is given)."""
         done = self.done
         pending = [c for c in range(self.n_chunks) if not chunk_intact(self.out, c, done.get(str(c)))]
         for key in [k for k in done if int(k) in pending]:

@@ -1,6 +1,6 @@
 """The replicate table on disk: how ``replicates.parquet`` is encoded, and how it is read back.
 
-The table is written once, when a run's chunks are merged (:func:`sim.run.store.finalize`), and read
+The table is written once, as a run's chunks are merged (:class:`sim.run.store.Merger`), and read
 many times, so it is stored as small as Parquet allows without changing a single value:
 
 - every column keeps its values: a float64 column whose every value is a float32 (the final

@@ -349,8 +349,6 @@ class Merger:
             while self.next in self.stored:
                 table, part, traj = self._read(self.next, self.stored.pop(self.next))
                 self._see(table)
-                if self.writer is not None and self.narrow != self.opened_with:
-                    raise _WidenedError
                 self._merge(table, part, traj)
         except Exception:  # noqa: BLE001 - only an early start is lost: finish() merges from the chunks
             self.drop()
@@ -380,8 +378,6 @@ class Merger:
         rest = [self._read(c, self.stored.pop(c, None)) for c in range(self.next, self.n_chunks)]
         for table, _, _ in rest:
             self._see(table)
-        if self.writer is not None and self.narrow != self.opened_with:
-            raise _WidenedError
         for item in rest:
             self._merge(*item)
         self._flush()
@@ -415,11 +411,15 @@ class Merger:
         return decode_table(table_path), part, part.pop("trajectories", None)
 
     def _see(self, table) -> None:
+        """Take a chunk's table into the narrowing; raise :class:`_WidenedError` when it rules out a
+        column the row groups already written were narrowed in."""
         from sim.run.replicate_table import narrow_columns
 
         if self.first is None:
             self.first = table
         self.narrow = narrow_columns(table, self.narrow)
+        if self.writer is not None and self.narrow != self.opened_with:
+            raise _WidenedError
 
     def _merge(self, table, part: dict[str, np.ndarray], traj: np.ndarray | None) -> None:
         self.pending.append(table)
